@@ -1,0 +1,65 @@
+# Thin wrapper over CMake. `make demo` runs the main job; `make test` runs
+# every test (normal build, then an ASan+UBSan build with fuzz smoke runs).
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD    ?= build
+ASAN     ?= build-asan
+TSAN     ?= build-tsan
+FUZZTIME ?= 60
+
+DEB_PKGS = build-essential cmake pkg-config clang libclang-rt-14-dev \
+           libuv1-dev libmsgpack-dev libssl-dev zlib1g-dev liburcu-dev \
+           libjansson-dev libmicrohttpd-dev libcmocka-dev serf python3 \
+           python3-consul iproute2 procps
+
+.PHONY: all deps build test test-normal test-asan tsan demo bench fuzz clean format
+
+all: build
+
+deps:
+	@tools/deps.sh $(DEB_PKGS)
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(ASAN)/CMakeCache.txt:
+	CC=clang cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug \
+	  -DCAIRN_SANITIZE=ON -DCAIRN_FUZZ=ON
+
+test: deps test-normal test-asan
+
+test-normal: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: $(ASAN)/CMakeCache.txt
+	cmake --build $(ASAN) -j $(JOBS)
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -LE interop
+
+tsan: deps
+	CC=clang cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCAIRN_TSAN=ON -DCAIRN_INTEROP=OFF
+	cmake --build $(TSAN) -j $(JOBS)
+	cd $(TSAN) && ctest --output-on-failure -L tsan
+
+demo: build
+	@tools/demo.sh $(BUILD)
+
+bench: build
+	@for b in $(BUILD)/bench_*; do [ -x "$$b" ] && "$$b"; done
+
+fuzz: deps $(ASAN)/CMakeCache.txt
+	cmake --build $(ASAN) -j $(JOBS)
+	@for f in $(ASAN)/fuzz_*; do n=$$(basename $$f); c=fuzz/corpus/$${n#fuzz_}; \
+	  mkdir -p $$c; echo "== $$n ($(FUZZTIME) s)"; \
+	  $$f -max_total_time=$(FUZZTIME) -rss_limit_mb=2048 -print_final_stats=1 $$c || exit 1; done
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(TSAN)

@@ -1,0 +1,169 @@
+/* Unit tests for src/base: errors, diagnostics, allocator hooks, rng, addr,
+ * bounded buffers, time conversion. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <errno.h>
+#include <math.h>
+
+#include "cairn/cairn.h"
+
+static void test_error_names(void **state)
+{
+    (void)state;
+    assert_string_equal(cairn_err_name(CAIRN_EINVAL), "EINVAL");
+    assert_string_equal(cairn_strerror(CAIRN_ENOMEM), "out of memory");
+    assert_string_equal(cairn_err_name(0), "OK");
+    assert_string_equal(cairn_err_name(-9999), "UNKNOWN");
+    assert_string_equal(cairn_strerror(-9999), "unknown error");
+    assert_int_equal(cairn_err_from_errno(ECONNREFUSED), CAIRN_ECONNREFUSED);
+    assert_int_equal(cairn_err_from_errno(-ETIMEDOUT), CAIRN_ETIMEDOUT);
+    assert_int_equal(cairn_err_from_errno(ENOTTY), CAIRN_EIO);
+}
+
+static void test_diag_first_error_sticks(void **state)
+{
+    (void)state;
+    cairn_diag d;
+    cairn_diag_clear(&d);
+    assert_int_equal(cairn_diag_set(&d, CAIRN_EPROTO, "alive: meta is %d bytes, limit %d", 600, 512),
+                     CAIRN_EPROTO);
+    assert_int_equal(cairn_diag_set(&d, CAIRN_EINVAL, "second"), CAIRN_EINVAL);
+    assert_string_equal(d.msg, "alive: meta is 600 bytes, limit 512");
+    assert_int_equal(d.err, CAIRN_EPROTO);
+    assert_int_equal(cairn_diag_set(NULL, CAIRN_EINVAL, "x"), CAIRN_EINVAL);
+}
+
+static void test_alloc_fail_nth(void **state)
+{
+    (void)state;
+    cairn_test_alloc_install();
+    void *a = cairn_malloc(10);
+    assert_non_null(a);
+    assert_int_equal(cairn_test_alloc_live(), 1);
+    cairn_test_alloc_fail_after(1);
+    void *b = cairn_malloc(10);
+    assert_non_null(b);
+    void *c = cairn_malloc(10);
+    assert_null(c);
+    assert_true(cairn_test_alloc_failed());
+    void *d = cairn_malloc(10);
+    assert_non_null(d);
+    cairn_free(a);
+    cairn_free(b);
+    cairn_free(d);
+    assert_int_equal(cairn_test_alloc_live(), 0);
+    assert_null(cairn_calloc(SIZE_MAX / 2, 4));
+    cairn_test_alloc_uninstall();
+}
+
+static void test_rng_deterministic_and_uniform(void **state)
+{
+    (void)state;
+    cairn_rng a, b;
+    cairn_rng_init(&a, 42);
+    cairn_rng_init(&b, 42);
+    for (int i = 0; i < 100; i++)
+        assert_true(cairn_rng_u64(&a) == cairn_rng_u64(&b));
+    int counts[6] = {0};
+    for (int i = 0; i < 60000; i++)
+        counts[cairn_rng_below(&a, 6)]++;
+    for (int i = 0; i < 6; i++)
+        assert_true(counts[i] > 9000 && counts[i] < 11000);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < 100000; i++) {
+        double x = cairn_rng_normal(&a);
+        sum += x;
+        sq += x * x;
+    }
+    assert_true(fabs(sum / 100000) < 0.02);
+    assert_true(fabs(sq / 100000 - 1.0) < 0.03);
+    assert_int_equal(cairn_rng_below(&a, 0), 0);
+}
+
+static void test_addr_parse_format(void **state)
+{
+    (void)state;
+    cairn_addr a;
+    char s[CAIRN_ADDR_STRLEN];
+    assert_int_equal(cairn_addr_parse("127.0.0.1:7946", 0, &a), 0);
+    assert_int_equal(a.family, 4);
+    assert_int_equal(a.port, 7946);
+    assert_string_equal(cairn_addr_format(&a, true, s, sizeof(s)), "127.0.0.1:7946");
+    assert_int_equal(cairn_addr_parse("[fd00::2]:7950", 0, &a), 0);
+    assert_int_equal(a.family, 6);
+    assert_string_equal(cairn_addr_format(&a, true, s, sizeof(s)), "[fd00::2]:7950");
+    assert_string_equal(cairn_addr_format(&a, false, s, sizeof(s)), "fd00::2");
+    assert_int_equal(cairn_addr_parse("fd00::2", 8302, &a), 0);
+    assert_int_equal(a.port, 8302);
+    assert_int_equal(cairn_addr_parse("127.0.0.1", 0, &a), CAIRN_EINVAL);
+    assert_int_equal(cairn_addr_parse("127.0.0.1:0", 0, &a), CAIRN_EINVAL);
+    assert_int_equal(cairn_addr_parse("127.0.0.1:65536", 0, &a), CAIRN_EINVAL);
+    assert_int_equal(cairn_addr_parse("127.0.0.1: 80", 0, &a), CAIRN_EINVAL);
+    assert_int_equal(cairn_addr_parse("host:80", 0, &a), CAIRN_EINVAL);
+    assert_int_equal(cairn_addr_parse("[1.2.3.4]:80", 0, &a), CAIRN_EINVAL);
+    const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3};
+    assert_int_equal(cairn_addr_from_ip(mapped, 16, 80, &a), 0);
+    assert_int_equal(a.family, 4);
+    assert_string_equal(cairn_addr_format(&a, true, s, sizeof(s)), "10.1.2.3:80");
+    assert_int_equal(cairn_addr_from_ip(mapped, 5, 80, &a), CAIRN_EINVAL);
+    cairn_join_host_port("::1", 8302, s, sizeof(s));
+    assert_string_equal(s, "[::1]:8302");
+    cairn_join_host_port("10.0.0.1", 8302, s, sizeof(s));
+    assert_string_equal(s, "10.0.0.1:8302");
+}
+
+static void test_buf_limit(void **state)
+{
+    (void)state;
+    cairn_buf b;
+    cairn_buf_init(&b, 100);
+    uint8_t x[60] = {1};
+    assert_int_equal(cairn_buf_append(&b, x, 60), 0);
+    assert_int_equal(cairn_buf_append(&b, x, 60), CAIRN_ELIMIT);
+    assert_int_equal(b.len, 60);
+    assert_int_equal(cairn_buf_append(&b, x, 40), 0);
+    assert_int_equal(b.len, 100);
+    cairn_buf_consume(&b, 30);
+    assert_int_equal(b.len, 70);
+    assert_int_equal(cairn_buf_reserve(&b, SIZE_MAX), CAIRN_ELIMIT);
+    cairn_buf_destroy(&b);
+}
+
+static void test_time_seconds(void **state)
+{
+    (void)state;
+    assert_true(cairn_time_seconds(10 * CAIRN_MSEC) == 0.010);
+    assert_true(cairn_time_seconds(2 * CAIRN_MSEC) == 0.002);
+    assert_true(cairn_time_from_seconds(1.5) == 1500 * CAIRN_MSEC);
+    assert_true(cairn_time_from_seconds(1e300) == INT64_MAX);
+    assert_true(cairn_time_from_seconds(NAN) == 0);
+}
+
+static void test_log_levels(void **state)
+{
+    (void)state;
+    int lvl;
+    assert_int_equal(cairn_log_level_parse("WARNING", &lvl), 0);
+    assert_int_equal(lvl, CAIRN_LOG_WARN);
+    assert_int_equal(cairn_log_level_parse("loud", &lvl), CAIRN_EINVAL);
+    assert_string_equal(cairn_log_level_name(CAIRN_LOG_DEBUG), "debug");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_names),
+        cmocka_unit_test(test_diag_first_error_sticks),
+        cmocka_unit_test(test_alloc_fail_nth),
+        cmocka_unit_test(test_rng_deterministic_and_uniform),
+        cmocka_unit_test(test_addr_parse_format),
+        cmocka_unit_test(test_buf_limit),
+        cmocka_unit_test(test_time_seconds),
+        cmocka_unit_test(test_log_levels),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
