@@ -67,6 +67,103 @@ cairn_time cairn_timer_deadline(const cairn_timer *timer);
  * timer's own callback. */
 void cairn_timer_delete(cairn_timer *timer);
 
+/* ---- packets (UDP) ----
+ *
+ * A cairn_udp is a bound datagram socket. Received datagrams are delivered
+ * whole (up to CAIRN_UDP_RECV_MAX bytes; larger ones are truncated by the OS
+ * and dropped and counted by the backend). Sends copy the bytes and never
+ * block; a send that cannot be queued returns an error. */
+
+#include "cairn/addr.h"
+
+#define CAIRN_UDP_RECV_MAX 65536
+
+typedef struct cairn_udp cairn_udp;
+
+/* A datagram arrived from `from`; data is valid only during the call. */
+typedef void (*cairn_udp_recv_cb)(cairn_udp *udp, const cairn_addr *from, const uint8_t *data,
+                                  size_t len, void *userdata);
+
+/* cairn_udp_bind binds addr (port 0 picks one) and starts receiving.
+ * 0, CAIRN_EINVAL, CAIRN_EADDRINUSE, CAIRN_EADDRNOTAVAIL, CAIRN_ENOMEM,
+ * CAIRN_ENOTSUP (backend without packets). */
+int cairn_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp_recv_cb cb,
+                   void *userdata, cairn_udp **ret_udp);
+
+/* cairn_udp_send queues one datagram to `to` (the bytes are copied).
+ * 0 or a CAIRN_E* code; delivery is never guaranteed. */
+int cairn_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len);
+
+/* cairn_udp_local: the bound address (with the chosen port). */
+int cairn_udp_local(cairn_udp *udp, cairn_addr *ret_addr);
+
+/* cairn_udp_close stops receiving and frees the socket (deferred if called
+ * from its own callback). Accepts NULL. */
+void cairn_udp_close(cairn_udp *udp);
+
+/* ---- streams (TCP) ----
+ *
+ * A cairn_stream is one connected TCP stream; a cairn_listener accepts them.
+ * Reads are pushed to a callback as they arrive (partial reads are normal:
+ * protocol code parses incrementally); writes copy and are queued. Closing
+ * is idempotent and deferred if done inside the stream's own callback. */
+
+typedef struct cairn_stream cairn_stream;
+typedef struct cairn_listener cairn_listener;
+
+/* A new inbound stream. The callee owns it (must close it eventually) and
+ * should call cairn_stream_start_read. */
+typedef void (*cairn_accept_cb)(cairn_listener *lst, cairn_stream *stream, void *userdata);
+
+/* The outcome of cairn_stream_dial: status 0 (connected), or CAIRN_ETIMEDOUT,
+ * CAIRN_ECONNREFUSED, CAIRN_EHOSTUNREACH ... On failure the stream is already
+ * closed by the loop; do not use it further. */
+typedef void (*cairn_connect_cb)(cairn_stream *stream, int status, void *userdata);
+
+/* Bytes arrived (status 0, len > 0), or the stream ended: status CAIRN_EOF
+ * (peer closed its side) or another CAIRN_E* (error, including
+ * CAIRN_ETIMEDOUT from cairn_stream_set_timeout). data is valid only during
+ * the call. After an end status no more reads are delivered. */
+typedef void (*cairn_read_cb)(cairn_stream *stream, const uint8_t *data, size_t len, int status,
+                              void *userdata);
+
+/* cairn_listen binds addr (port 0 picks one) and accepts streams.
+ * 0 or a CAIRN_E* code. */
+int cairn_listen(cairn_loop *loop, const cairn_addr *addr, cairn_accept_cb cb, void *userdata,
+                 cairn_listener **ret_listener);
+
+/* cairn_listener_local: the bound address (with the chosen port). */
+int cairn_listener_local(cairn_listener *lst, cairn_addr *ret_addr);
+
+/* cairn_listener_close stops accepting and frees the listener. NULL ok. */
+void cairn_listener_close(cairn_listener *lst);
+
+/* cairn_stream_dial starts connecting to addr; cb reports the outcome within
+ * `timeout` (> 0) ns. *ret_stream is valid at once (it may be closed before
+ * the connection completes; cb is then not called). */
+int cairn_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_time timeout,
+                      cairn_connect_cb cb, void *userdata, cairn_stream **ret_stream);
+
+/* cairn_stream_start_read sets the read callback and starts reading. */
+int cairn_stream_start_read(cairn_stream *stream, cairn_read_cb cb, void *userdata);
+
+/* cairn_stream_write queues a copy of data. 0, CAIRN_ENOMEM, CAIRN_ENOTCONN,
+ * or CAIRN_ELIMIT when more than CAIRN_STREAM_WRITE_MAX bytes are queued. */
+#define CAIRN_STREAM_WRITE_MAX (64u * 1024 * 1024)
+int cairn_stream_write(cairn_stream *stream, const uint8_t *data, size_t len);
+
+/* cairn_stream_set_timeout arms a deadline `timeout` ns from now for the
+ * whole exchange (memberlist's TCPTimeout): when it passes, the read
+ * callback gets CAIRN_ETIMEDOUT. 0 disarms. */
+void cairn_stream_set_timeout(cairn_stream *stream, cairn_time timeout);
+
+/* cairn_stream_peer: the remote address. */
+int cairn_stream_peer(cairn_stream *stream, cairn_addr *ret_addr);
+
+/* cairn_stream_close closes (after queued writes are flushed, best effort)
+ * and frees the stream. Idempotent; NULL ok; no callbacks after it. */
+void cairn_stream_close(cairn_stream *stream);
+
 /* ---- the manual (test) clock ---- */
 
 /* cairn_loop_new_manual makes a loop whose time starts at `start` and moves
