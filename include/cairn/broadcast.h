@@ -1,0 +1,70 @@
+/* cairn/broadcast.h: the transmit-limited broadcast queue.
+ *
+ * Gossip piggybacks queued messages onto every packet it sends. This queue
+ * decides which ones (memberlist's TransmitLimitedQueue): each message is
+ * sent at most RetransmitMult * ceil(log10(n + 1)) times (n = cluster size);
+ * a packet takes the messages sent the fewest times first and, among those,
+ * the largest that still fits the remaining budget (the newest on ties). A
+ * message queued under a name (memberlist uses the node name) replaces any
+ * older queued message with the same name. Unnamed messages never replace
+ * anything (as serf's broadcasts).
+ *
+ * The queue holds at most `max_items` messages; beyond that the ones sent
+ * the most times (then the smallest, then the oldest) are dropped, as Go's
+ * Prune does. Every message leaves through its `finished` callback: sent
+ * often enough, replaced, pruned, or reset (not on cairn_bcast_queue_delete).
+ *
+ * Threading: not thread-safe; one owner (the loop thread) uses it.
+ */
+#ifndef CAIRN_BROADCAST_H
+#define CAIRN_BROADCAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cairn_bcast_queue cairn_bcast_queue;
+
+/* A queued message left the queue. Must not call into the queue. */
+typedef void (*cairn_bcast_finished_cb)(void *userdata);
+
+/* One message chosen for sending; msg is valid only during the call. */
+typedef void (*cairn_bcast_emit_cb)(const uint8_t *msg, size_t len, void *userdata);
+
+/* cairn_bcast_queue_new makes an empty queue. retransmit_mult >= 1,
+ * max_items >= 1. 0, CAIRN_EINVAL or CAIRN_ENOMEM. */
+int cairn_bcast_queue_new(int retransmit_mult, size_t max_items, cairn_bcast_queue **ret_queue);
+
+/* cairn_bcast_queue_delete frees the queue and every message in it without
+ * calling their finished callbacks. Accepts NULL. */
+void cairn_bcast_queue_delete(cairn_bcast_queue *q);
+
+/* cairn_bcast_queue_push copies msg (len >= 1) into the queue with zero
+ * transmissions. name (may be NULL) replaces a queued message of the same
+ * name, whose finished callback runs first. finished (may be NULL) is called
+ * with userdata when this message leaves the queue. 0, CAIRN_EINVAL or
+ * CAIRN_ENOMEM (queue unchanged on error). */
+int cairn_bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t *msg, size_t len,
+                           cairn_bcast_finished_cb finished, void *userdata);
+
+/* cairn_bcast_queue_get picks messages for one packet: each costs
+ * `overhead` + its length out of `limit` bytes. emit is called for each
+ * chosen message in order. num_nodes sets the retransmit limit; a message
+ * that reaches it is removed (finished) after being emitted. Returns the
+ * number of messages emitted. */
+size_t cairn_bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int num_nodes,
+                             cairn_bcast_emit_cb emit, void *userdata);
+
+/* cairn_bcast_queue_len: messages queued. */
+size_t cairn_bcast_queue_len(const cairn_bcast_queue *q);
+
+/* cairn_bcast_queue_prune drops messages (most transmitted first) until at
+ * most max_retain remain. */
+void cairn_bcast_queue_prune(cairn_bcast_queue *q, size_t max_retain);
+
+/* cairn_bcast_queue_reset drops every message (each finished). */
+void cairn_bcast_queue_reset(cairn_bcast_queue *q);
+
+/* cairn_bcast_queue_retransmit_limit: retransmit_mult * ceil(log10(n + 1)). */
+int cairn_bcast_queue_retransmit_limit(int retransmit_mult, int num_nodes);
+
+#endif

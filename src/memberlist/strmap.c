@@ -1,0 +1,143 @@
+/* A small string-keyed hash map for the memberlist module.
+ *
+ * memberlist keeps nodes by name (Go: map[string]*nodeState) and its
+ * broadcast queue finds a queued message by node name; both need O(1) lookup
+ * once clusters reach thousands of nodes (the simulator runs 1,000 nodes per
+ * process). FNV-1a hashing, linear probing, load factor at most 1/2, and
+ * backward-shift deletion (no tombstones, so lookups never degrade).
+ */
+#include "memberlist/strmap.h"
+
+#include <string.h>
+
+#include "cairn/alloc.h"
+#include "cairn/error.h"
+
+/* First table size: small clusters never grow. */
+#define ML_STRMAP_MIN_SLOTS 16
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (uint8_t)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+void ml_strmap_init(struct ml_strmap *m, size_t cap)
+{
+    memset(m, 0, sizeof(*m));
+    m->cap = cap;
+}
+
+void ml_strmap_destroy(struct ml_strmap *m)
+{
+    if (!m)
+        return;
+    cairn_free(m->slots);
+    m->slots = NULL;
+    m->nslots = 0;
+    m->len = 0;
+}
+
+static size_t find_slot(const struct ml_strmap *m, const char *key, uint64_t h)
+{
+    size_t mask = m->nslots - 1;
+    size_t i = (size_t)h & mask;
+    while (m->slots[i].key) {
+        if (m->slots[i].hash == h && strcmp(m->slots[i].key, key) == 0)
+            return i;
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+void *ml_strmap_get(const struct ml_strmap *m, const char *key)
+{
+    if (m->nslots == 0)
+        return NULL;
+    size_t i = find_slot(m, key, hash_str(key));
+    return m->slots[i].key ? m->slots[i].value : NULL;
+}
+
+static int grow(struct ml_strmap *m)
+{
+    size_t n = m->nslots ? m->nslots * 2 : ML_STRMAP_MIN_SLOTS;
+    struct ml_strmap_slot *slots = cairn_calloc(n, sizeof(*slots));
+    if (!slots)
+        return CAIRN_ENOMEM;
+    struct ml_strmap_slot *old = m->slots;
+    size_t oldn = m->nslots;
+    m->slots = slots;
+    m->nslots = n;
+    for (size_t i = 0; i < oldn; i++) {
+        if (!old[i].key)
+            continue;
+        size_t j = find_slot(m, old[i].key, old[i].hash);
+        m->slots[j] = old[i];
+    }
+    cairn_free(old);
+    return 0;
+}
+
+int ml_strmap_reserve(struct ml_strmap *m, size_t extra)
+{
+    if (m->len + extra > m->cap)
+        return CAIRN_ELIMIT;
+    while ((m->len + extra) * 2 > m->nslots) {
+        int rc = grow(m);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int ml_strmap_put(struct ml_strmap *m, const char *key, void *value)
+{
+    uint64_t h = hash_str(key);
+    if (m->nslots) {
+        size_t i = find_slot(m, key, h);
+        if (m->slots[i].key) {
+            m->slots[i].key = key;
+            m->slots[i].value = value;
+            return 0;
+        }
+    }
+    int rc = ml_strmap_reserve(m, 1);
+    if (rc < 0)
+        return rc;
+    size_t i = find_slot(m, key, h);
+    m->slots[i] = (struct ml_strmap_slot){key, value, h};
+    m->len++;
+    return 0;
+}
+
+void *ml_strmap_del(struct ml_strmap *m, const char *key)
+{
+    if (m->nslots == 0)
+        return NULL;
+    size_t mask = m->nslots - 1;
+    size_t i = find_slot(m, key, hash_str(key));
+    if (!m->slots[i].key)
+        return NULL;
+    void *value = m->slots[i].value;
+    /* Backward-shift: pull later members of the probe run into the hole. */
+    size_t hole = i;
+    size_t j = (i + 1) & mask;
+    while (m->slots[j].key) {
+        size_t home = (size_t)m->slots[j].hash & mask;
+        /* Move j into the hole unless its home lies cyclically in (hole, j]. */
+        int in_range = (hole <= j) ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!in_range) {
+            m->slots[hole] = m->slots[j];
+            hole = j;
+        }
+        j = (j + 1) & mask;
+    }
+    m->slots[hole].key = NULL;
+    m->slots[hole].value = NULL;
+    m->len--;
+    return value;
+}

@@ -1,0 +1,55 @@
+/* memberlist/strmap.h: a string-keyed hash map (module-internal).
+ *
+ * Open addressing with linear probing and backward-shift deletion, so there
+ * are no tombstones. Keys are borrowed: the map stores the caller's key
+ * pointer, which must stay valid and unchanged while the entry exists (the
+ * node table and the broadcast queue key entries by a name the value owns).
+ * The table has a hard cap on entries fixed at init.
+ */
+#ifndef CAIRN_ML_STRMAP_H
+#define CAIRN_ML_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ml_strmap_slot {
+    /* Borrowed key; NULL marks an empty slot. */
+    const char *key;
+    /* The stored value. */
+    void *value;
+    /* Cached hash of key. */
+    uint64_t hash;
+};
+
+struct ml_strmap {
+    /* Slots; a power of two in number, NULL until the first insert. */
+    struct ml_strmap_slot *slots;
+    /* Number of slots (0 or a power of two). */
+    size_t nslots;
+    /* Entries in use. */
+    size_t len;
+    /* Most entries allowed. */
+    size_t cap;
+};
+
+/* ml_strmap_init prepares an empty map holding at most cap entries. */
+void ml_strmap_init(struct ml_strmap *m, size_t cap);
+
+/* ml_strmap_destroy frees the slots (not keys or values). */
+void ml_strmap_destroy(struct ml_strmap *m);
+
+/* ml_strmap_get returns the value stored under key, or NULL. */
+void *ml_strmap_get(const struct ml_strmap *m, const char *key);
+
+/* ml_strmap_put stores value under key (replacing an existing value; the
+ * stored key pointer is then replaced too). 0, CAIRN_ENOMEM or CAIRN_ELIMIT. */
+int ml_strmap_put(struct ml_strmap *m, const char *key, void *value);
+
+/* ml_strmap_reserve makes sure `extra` more new keys can be put without
+ * failing. 0, CAIRN_ENOMEM or CAIRN_ELIMIT. */
+int ml_strmap_reserve(struct ml_strmap *m, size_t extra);
+
+/* ml_strmap_del removes key; returns the old value or NULL. */
+void *ml_strmap_del(struct ml_strmap *m, const char *key);
+
+#endif

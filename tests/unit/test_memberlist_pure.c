@@ -1,0 +1,505 @@
+/* Unit tests for memberlist's pure pieces: the scaling formulas (every row
+ * of the anchors table), the Lifeguard awareness score and suspicion timer
+ * (ports of memberlist's awareness_test.go and suspicion_test.go with the
+ * same numbers, on the manual clock), the transmit-limited broadcast queue
+ * (ports of queue_test.go), the string map and the config profiles. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn/cairn.h"
+#include "cairn/broadcast.h"
+#include "cairn/memberlist.h"
+#include "memberlist/awareness.h"
+#include "memberlist/strmap.h"
+#include "memberlist/suspicion.h"
+#include "memberlist/util.h"
+
+/* ---- formulas ---- */
+
+static void test_anchor_table(void **state)
+{
+    (void)state;
+    /* N, suspicion min (LAN), Lifeguard max, retransmits, push/pull, WAN min. */
+    struct {
+        int n;
+        cairn_time min, max;
+        int retransmits;
+        cairn_time pushpull, wan_min;
+    } rows[] = {
+        {10, 4 * CAIRN_SEC, 24 * CAIRN_SEC, 8, 30 * CAIRN_SEC, 30 * CAIRN_SEC},
+        {100, 8 * CAIRN_SEC, 48 * CAIRN_SEC, 12, 90 * CAIRN_SEC, 60 * CAIRN_SEC},
+        {1000, 12 * CAIRN_SEC, 72 * CAIRN_SEC, 16, 180 * CAIRN_SEC, 90 * CAIRN_SEC},
+        /* log10(5000) = 3.69897 -> Go truncates the scale to 3.698. */
+        {5000, 14792 * CAIRN_MSEC, 88752 * CAIRN_MSEC, 16, 270 * CAIRN_SEC, 110940 * CAIRN_MSEC},
+        {10000, 16 * CAIRN_SEC, 96 * CAIRN_SEC, 20, 300 * CAIRN_SEC, 120 * CAIRN_SEC},
+    };
+    cairn_memberlist_config lan, wan;
+    cairn_memberlist_config_lan(&lan);
+    cairn_memberlist_config_wan(&wan);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        cairn_time min = ml_suspicion_timeout(lan.suspicion_mult, rows[i].n, lan.probe_interval);
+        assert_int_equal(min, rows[i].min);
+        assert_int_equal(lan.suspicion_max_timeout_mult * min, rows[i].max);
+        assert_int_equal(ml_retransmit_limit(lan.retransmit_mult, rows[i].n), rows[i].retransmits);
+        assert_int_equal(ml_pushpull_scale(lan.push_pull_interval, rows[i].n), rows[i].pushpull);
+        assert_int_equal(ml_suspicion_timeout(wan.suspicion_mult, rows[i].n, wan.probe_interval),
+                         rows[i].wan_min);
+    }
+    /* Spec 2.8: n <= 10 -> 4 s; retransmits 1..9 -> 4, 10..99 -> 8. */
+    for (int n = 0; n <= 10; n++)
+        assert_int_equal(ml_suspicion_timeout(4, n, CAIRN_SEC), 4 * CAIRN_SEC);
+    for (int n = 1; n <= 999; n++)
+        assert_int_equal(ml_retransmit_limit(4, n), n < 10 ? 4 : n < 100 ? 8 : 12);
+}
+
+/* util_test.go TestSuspicionTimeout, TestRetransmitLimit, TestPushPullScale. */
+static void test_go_util_cases(void **state)
+{
+    (void)state;
+    struct {
+        int n;
+        cairn_time want;
+    } cases[] = {{5, 1000 * CAIRN_MSEC},  {10, 1000 * CAIRN_MSEC},  {50, 1698 * CAIRN_MSEC},
+                 {100, 2000 * CAIRN_MSEC}, {500, 2698 * CAIRN_MSEC}, {1000, 3000 * CAIRN_MSEC}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(ml_suspicion_timeout(3, cases[i].n, CAIRN_SEC) / 3, cases[i].want);
+    assert_int_equal(ml_retransmit_limit(3, 0), 0);
+    assert_int_equal(ml_retransmit_limit(3, 1), 3);
+    assert_int_equal(ml_retransmit_limit(3, 99), 6);
+    for (int i = 0; i <= 32; i++)
+        assert_int_equal(ml_pushpull_scale(CAIRN_SEC, i), CAIRN_SEC);
+    for (int i = 33; i <= 64; i++)
+        assert_int_equal(ml_pushpull_scale(CAIRN_SEC, i), 2 * CAIRN_SEC);
+    for (int i = 65; i <= 128; i++)
+        assert_int_equal(ml_pushpull_scale(CAIRN_SEC, i), 3 * CAIRN_SEC);
+}
+
+/* ---- awareness (awareness_test.go) ---- */
+
+static void test_awareness(void **state)
+{
+    (void)state;
+    struct {
+        int delta, score;
+        cairn_time timeout;
+    } cases[] = {
+        {0, 0, 1}, {-1, 0, 1}, {-10, 0, 1}, {1, 1, 2},  {-1, 0, 1}, {10, 7, 8},  {-1, 6, 7},
+        {-1, 5, 6}, {-1, 4, 5}, {-1, 3, 4}, {-1, 2, 3}, {-1, 1, 2}, {-1, 0, 1}, {-1, 0, 1},
+    };
+    struct ml_awareness a;
+    ml_awareness_init(&a, 8);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ml_awareness_apply(&a, cases[i].delta);
+        assert_int_equal(a.score, cases[i].score);
+        assert_int_equal(ml_awareness_scale(&a, CAIRN_SEC), cases[i].timeout * CAIRN_SEC);
+    }
+}
+
+/* ---- suspicion (suspicion_test.go) ---- */
+
+static void test_suspicion_remaining(void **state)
+{
+    (void)state;
+    struct {
+        int n, k;
+        cairn_time elapsed, min, max, want;
+    } cases[] = {
+        {0, 3, 0, 2 * CAIRN_SEC, 30 * CAIRN_SEC, 30 * CAIRN_SEC},
+        {1, 3, 2 * CAIRN_SEC, 2 * CAIRN_SEC, 30 * CAIRN_SEC, 14 * CAIRN_SEC},
+        {2, 3, 3 * CAIRN_SEC, 2 * CAIRN_SEC, 30 * CAIRN_SEC, 4810 * CAIRN_MSEC},
+        {3, 3, 4 * CAIRN_SEC, 2 * CAIRN_SEC, 30 * CAIRN_SEC, -2 * CAIRN_SEC},
+        {4, 3, 5 * CAIRN_SEC, 2 * CAIRN_SEC, 30 * CAIRN_SEC, -3 * CAIRN_SEC},
+        {5, 3, 10 * CAIRN_SEC, 2 * CAIRN_SEC, 30 * CAIRN_SEC, -8 * CAIRN_SEC},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(ml_suspicion_remaining(cases[i].n, cases[i].k, cases[i].elapsed,
+                                                cases[i].min, cases[i].max),
+                         cases[i].want);
+}
+
+struct fired {
+    int count;
+    int confirmations;
+    cairn_time at;
+    cairn_loop *loop;
+};
+
+static void on_suspicion(struct ml_suspicion *s, int confirmations, void *ud)
+{
+    (void)s;
+    struct fired *f = ud;
+    f->count++;
+    f->confirmations = confirmations;
+    f->at = cairn_loop_now(f->loop);
+}
+
+static void test_suspicion_timer(void **state)
+{
+    (void)state;
+    const int k = 3;
+    const cairn_time min = 500 * CAIRN_MSEC, max = 2 * CAIRN_SEC;
+    const cairn_time fudge = 25 * CAIRN_MSEC;
+    struct {
+        int confirmations;
+        const char *from[6];
+        bool new_info[6];
+        cairn_time expected;
+    } cases[] = {
+        {0, {NULL}, {false}, max},
+        {1, {"me", "foo", NULL}, {false, true}, 1250 * CAIRN_MSEC},
+        {1, {"me", "foo", "foo", "foo", NULL}, {false, true, false, false}, 1250 * CAIRN_MSEC},
+        /* Go says 810 ms with a 25 ms sleep tolerance; the formula gives
+         * floor(1000 * (2 - ln3/ln4 * 1.5)) = 811 ms exactly. */
+        {2, {"me", "foo", "bar", NULL}, {false, true, true}, 811 * CAIRN_MSEC},
+        {3, {"me", "foo", "bar", "baz", NULL}, {false, true, true, true}, min},
+        {3, {"me", "foo", "bar", "baz", "zoo", NULL}, {false, true, true, true, false}, min},
+    };
+    cairn_test_alloc_install();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cairn_loop *loop;
+        assert_int_equal(cairn_loop_new_manual(0, &loop), 0);
+        struct fired f = {.loop = loop};
+        struct ml_suspicion *s;
+        assert_int_equal(ml_suspicion_new(loop, "me", k, min, max, on_suspicion, &f, &s), 0);
+        cairn_time already = 0;
+        for (int j = 0; cases[i].from[j]; j++) {
+            cairn_loop_manual_advance(loop, fudge);
+            already += fudge;
+            assert_int_equal(ml_suspicion_confirm(s, cases[i].from[j]), cases[i].new_info[j]);
+        }
+        /* Right before the timeout it has not fired; right after it has. */
+        cairn_loop_manual_advance(loop, cases[i].expected - already - 1);
+        assert_int_equal(f.count, 0);
+        cairn_loop_manual_advance(loop, 1);
+        assert_int_equal(f.count, 1);
+        assert_int_equal(f.confirmations, cases[i].confirmations);
+        assert_int_equal(f.at, cases[i].expected);
+        /* A late confirmation does not fire it again. */
+        ml_suspicion_confirm(s, "late");
+        cairn_loop_manual_advance(loop, cases[i].expected + 2 * fudge);
+        assert_int_equal(f.count, 1);
+        ml_suspicion_delete(s);
+        cairn_loop_delete(loop);
+    }
+    assert_int_equal(cairn_test_alloc_live(), 0);
+    cairn_test_alloc_uninstall();
+}
+
+static void test_suspicion_zero_k_and_immediate(void **state)
+{
+    (void)state;
+    cairn_loop *loop;
+    assert_int_equal(cairn_loop_new_manual(0, &loop), 0);
+    struct fired f = {.loop = loop};
+    struct ml_suspicion *s;
+    /* k = 0: min is used and confirmations add nothing. */
+    assert_int_equal(
+        ml_suspicion_new(loop, "me", 0, 25 * CAIRN_MSEC, 30 * CAIRN_SEC, on_suspicion, &f, &s), 0);
+    assert_false(ml_suspicion_confirm(s, "foo"));
+    cairn_loop_manual_advance(loop, 25 * CAIRN_MSEC);
+    assert_int_equal(f.count, 1);
+    ml_suspicion_delete(s);
+    /* The deadline moves into the past: fires from the loop at once. */
+    f = (struct fired){.loop = loop};
+    assert_int_equal(
+        ml_suspicion_new(loop, "me", 1, 100 * CAIRN_MSEC, 30 * CAIRN_SEC, on_suspicion, &f, &s), 0);
+    cairn_loop_manual_advance(loop, 200 * CAIRN_MSEC);
+    assert_int_equal(f.count, 0);
+    assert_true(ml_suspicion_confirm(s, "foo"));
+    assert_int_equal(f.count, 0); /* not re-entrantly */
+    cairn_loop_manual_run_pending(loop);
+    assert_int_equal(f.count, 1);
+    assert_int_equal(f.confirmations, 1);
+    ml_suspicion_delete(s);
+    cairn_loop_delete(loop);
+}
+
+/* The spec's LAN example: 3 nodes -> k forced to 0 -> exactly 4 s; with 10
+ * nodes k = 2 and the first timeout is the 24 s max, 2 confirmations -> 4 s. */
+static void test_suspicion_lan_numbers(void **state)
+{
+    (void)state;
+    cairn_loop *loop;
+    assert_int_equal(cairn_loop_new_manual(0, &loop), 0);
+    struct fired f = {.loop = loop};
+    struct ml_suspicion *s;
+    cairn_time min = ml_suspicion_timeout(4, 10, CAIRN_SEC);
+    assert_int_equal(ml_suspicion_new(loop, "a", 2, min, 6 * min, on_suspicion, &f, &s), 0);
+    assert_int_equal(ml_suspicion_deadline(s), 24 * CAIRN_SEC);
+    cairn_loop_manual_advance(loop, CAIRN_SEC);
+    assert_true(ml_suspicion_confirm(s, "b"));
+    /* 24 - ln2/ln3 * 20 = 11.381 s, truncated to ms. */
+    assert_int_equal(ml_suspicion_deadline(s), 11381 * CAIRN_MSEC);
+    assert_true(ml_suspicion_confirm(s, "c"));
+    assert_int_equal(ml_suspicion_deadline(s), 4 * CAIRN_SEC);
+    assert_false(ml_suspicion_confirm(s, "d"));
+    cairn_loop_manual_advance(loop, 3 * CAIRN_SEC);
+    assert_int_equal(f.count, 1);
+    assert_int_equal(f.confirmations, 2);
+    ml_suspicion_delete(s);
+    cairn_loop_delete(loop);
+}
+
+/* ---- broadcast queue (queue_test.go) ---- */
+
+struct collected {
+    char msgs[16][64];
+    int n;
+};
+
+static void collect(const uint8_t *msg, size_t len, void *ud)
+{
+    struct collected *c = ud;
+    assert_true(len < 64 && c->n < 16);
+    memcpy(c->msgs[c->n], msg, len);
+    c->msgs[c->n][len] = 0;
+    c->n++;
+}
+
+static void on_finished(void *ud)
+{
+    (*(int *)ud)++;
+}
+
+static void push_str(cairn_bcast_queue *q, const char *name, const char *msg, int *done)
+{
+    assert_int_equal(cairn_bcast_queue_push(q, name, (const uint8_t *)msg, strlen(msg),
+                                            done ? on_finished : NULL, done),
+                     0);
+}
+
+static void test_queue_invalidate(void **state)
+{
+    (void)state;
+    cairn_bcast_queue *q;
+    assert_int_equal(cairn_bcast_queue_new(1, 100, &q), 0);
+    int done_test = 0;
+    push_str(q, "test", "m-test", &done_test);
+    push_str(q, "foo", "m-foo", NULL);
+    push_str(q, "bar", "m-bar", NULL);
+    assert_int_equal(cairn_bcast_queue_len(q), 3);
+    push_str(q, "test", "m-tst2", NULL);
+    assert_int_equal(cairn_bcast_queue_len(q), 3);
+    assert_int_equal(done_test, 1);
+    /* Unnamed messages never replace anything. */
+    push_str(q, NULL, "x", NULL);
+    push_str(q, NULL, "x", NULL);
+    assert_int_equal(cairn_bcast_queue_len(q), 5);
+    struct collected c = {0};
+    cairn_bcast_queue_get(q, 0, 1000, 1, collect, &c);
+    assert_int_equal(c.n, 5);
+    /* Largest first, newest first on ties. */
+    assert_string_equal(c.msgs[0], "m-tst2");
+    assert_string_equal(c.msgs[1], "m-bar");
+    assert_string_equal(c.msgs[2], "m-foo");
+    cairn_bcast_queue_delete(q);
+}
+
+static void test_queue_get_broadcasts(void **state)
+{
+    (void)state;
+    cairn_bcast_queue *q;
+    assert_int_equal(cairn_bcast_queue_new(3, 100, &q), 0);
+    push_str(q, "test", "1. this is a test.", NULL);
+    push_str(q, "foo", "2. this is a test.", NULL);
+    push_str(q, "bar", "3. this is a test.", NULL);
+    push_str(q, "baz", "4. this is a test.", NULL);
+    struct collected c = {0};
+    assert_int_equal(cairn_bcast_queue_get(q, 2, 80, 10, collect, &c), 4);
+    c.n = 0;
+    assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 3);
+    cairn_bcast_queue_delete(q);
+}
+
+static void test_queue_get_broadcasts_limit(void **state)
+{
+    (void)state;
+    cairn_bcast_queue *q;
+    assert_int_equal(cairn_bcast_queue_new(1, 100, &q), 0);
+    assert_int_equal(cairn_bcast_queue_retransmit_limit(1, 10), 2);
+    int done = 0;
+    push_str(q, "test", "1. this is a test.", &done);
+    push_str(q, "foo", "2. this is a test.", &done);
+    push_str(q, "bar", "3. this is a test.", &done);
+    push_str(q, "baz", "4. this is a test.", &done);
+    struct collected c = {0};
+    assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 3);
+    /* Newest first: 4, 3, 2. */
+    assert_string_equal(c.msgs[0], "4. this is a test.");
+    assert_string_equal(c.msgs[2], "2. this is a test.");
+    c.n = 0;
+    assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 3);
+    /* Fewest transmissions first: 1 (never sent), then 4, 3. */
+    assert_string_equal(c.msgs[0], "1. this is a test.");
+    assert_int_equal(done, 2);
+    c.n = 0;
+    assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 2);
+    assert_int_equal(done, 4);
+    assert_int_equal(cairn_bcast_queue_len(q), 0);
+    c.n = 0;
+    assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 0);
+    cairn_bcast_queue_delete(q);
+}
+
+static void test_queue_prune_and_cap(void **state)
+{
+    (void)state;
+    cairn_test_alloc_install();
+    cairn_bcast_queue *q;
+    assert_int_equal(cairn_bcast_queue_new(1, 3, &q), 0);
+    int d1 = 0, d2 = 0;
+    push_str(q, "test", "1. this is a test.", &d1);
+    push_str(q, "foo", "2. this is a test.", &d2);
+    push_str(q, "bar", "3. this is a test.", NULL);
+    push_str(q, "baz", "4. this is a test.", NULL); /* over the cap: oldest goes */
+    assert_int_equal(cairn_bcast_queue_len(q), 3);
+    assert_int_equal(d1, 1);
+    cairn_bcast_queue_prune(q, 2);
+    assert_int_equal(d2, 1);
+    struct collected c = {0};
+    cairn_bcast_queue_get(q, 0, 1000, 1, collect, &c);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.msgs[0], "4. this is a test.");
+    assert_string_equal(c.msgs[1], "3. this is a test.");
+    /* Every allocation failure leaves the queue unchanged and leak-free. */
+    cairn_bcast_queue_reset(q);
+    for (long fail = 0; fail < 8; fail++) {
+        cairn_test_alloc_fail_after(fail);
+        int rc = cairn_bcast_queue_push(q, "n", (const uint8_t *)"abc", 3, NULL, NULL);
+        cairn_test_alloc_fail_after(-1);
+        assert_int_equal(cairn_bcast_queue_len(q), rc == 0 ? 1 : 0);
+        cairn_bcast_queue_reset(q);
+    }
+    cairn_bcast_queue_delete(q);
+    assert_int_equal(cairn_test_alloc_live(), 0);
+    cairn_test_alloc_uninstall();
+}
+
+/* The packing rule: fewest transmits first, largest that fits. */
+static void test_queue_largest_that_fits(void **state)
+{
+    (void)state;
+    cairn_bcast_queue *q;
+    assert_int_equal(cairn_bcast_queue_new(4, 100, &q), 0);
+    push_str(q, "a", "aaaaaaaaaa", NULL); /* 10 */
+    push_str(q, "b", "bbbbb", NULL);      /* 5 */
+    push_str(q, "c", "ccccccc", NULL);    /* 7 */
+    struct collected c = {0};
+    /* Budget 14 with overhead 2: 10 fits (12 used), then nothing of 5 or 7. */
+    assert_int_equal(cairn_bcast_queue_get(q, 2, 14, 3, collect, &c), 1);
+    assert_string_equal(c.msgs[0], "aaaaaaaaaa");
+    c.n = 0;
+    /* Now b and c have 0 transmits: 7 then 5 (16 + 2 = 18 <= 20). */
+    assert_int_equal(cairn_bcast_queue_get(q, 2, 20, 3, collect, &c), 2);
+    assert_string_equal(c.msgs[0], "ccccccc");
+    assert_string_equal(c.msgs[1], "bbbbb");
+    cairn_bcast_queue_delete(q);
+}
+
+/* ---- string map ---- */
+
+static void test_strmap(void **state)
+{
+    (void)state;
+    cairn_test_alloc_install();
+    struct ml_strmap m;
+    ml_strmap_init(&m, 5000);
+    static char keys[3000][16];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "node-%d", i);
+        assert_int_equal(ml_strmap_put(&m, keys[i], &keys[i]), 0);
+    }
+    for (int i = 0; i < 3000; i += 2)
+        assert_ptr_equal(ml_strmap_del(&m, keys[i]), &keys[i]);
+    for (int i = 0; i < 3000; i++)
+        assert_ptr_equal(ml_strmap_get(&m, keys[i]), i % 2 ? (void *)&keys[i] : NULL);
+    assert_int_equal(m.len, 1500);
+    ml_strmap_destroy(&m);
+    ml_strmap_init(&m, 2);
+    assert_int_equal(ml_strmap_put(&m, "a", keys[0]), 0);
+    assert_int_equal(ml_strmap_put(&m, "b", keys[0]), 0);
+    assert_int_equal(ml_strmap_put(&m, "c", keys[0]), CAIRN_ELIMIT);
+    assert_int_equal(ml_strmap_put(&m, "a", keys[1]), 0);
+    assert_ptr_equal(ml_strmap_get(&m, "a"), keys[1]);
+    ml_strmap_destroy(&m);
+    assert_int_equal(cairn_test_alloc_live(), 0);
+    cairn_test_alloc_uninstall();
+}
+
+/* ---- config profiles: the spec table ---- */
+
+static void test_config_profiles(void **state)
+{
+    (void)state;
+    cairn_memberlist_config c;
+    const char *names[] = {"lan", "wan", "local"};
+    /* tcp, indirect, retransmit, susp, suspmax, pushpull, probe_to, probe_iv,
+     * awareness, gossip_nodes, gossip_iv, to_the_dead. */
+    struct {
+        cairn_time tcp;
+        int ind, rm, sm, smax;
+        cairn_time pp, pt, pi;
+        int amm, gn;
+        cairn_time gi, gd;
+    } want[] = {
+        {10 * CAIRN_SEC, 3, 4, 4, 6, 30 * CAIRN_SEC, 500 * CAIRN_MSEC, CAIRN_SEC, 8, 3,
+         200 * CAIRN_MSEC, 30 * CAIRN_SEC},
+        {30 * CAIRN_SEC, 3, 4, 6, 6, 60 * CAIRN_SEC, 3 * CAIRN_SEC, 5 * CAIRN_SEC, 8, 4,
+         500 * CAIRN_MSEC, 60 * CAIRN_SEC},
+        {CAIRN_SEC, 1, 2, 3, 6, 15 * CAIRN_SEC, 200 * CAIRN_MSEC, CAIRN_SEC, 8, 3,
+         100 * CAIRN_MSEC, 15 * CAIRN_SEC},
+    };
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cairn_memberlist_config_profile(names[i], &c), 0);
+        assert_int_equal(c.bind.port, 7946);
+        assert_int_equal(c.protocol_version, 2);
+        assert_int_equal(c.tcp_timeout, want[i].tcp);
+        assert_int_equal(c.indirect_checks, want[i].ind);
+        assert_int_equal(c.retransmit_mult, want[i].rm);
+        assert_int_equal(c.suspicion_mult, want[i].sm);
+        assert_int_equal(c.suspicion_max_timeout_mult, want[i].smax);
+        assert_int_equal(c.push_pull_interval, want[i].pp);
+        assert_int_equal(c.probe_timeout, want[i].pt);
+        assert_int_equal(c.probe_interval, want[i].pi);
+        assert_int_equal(c.awareness_max_multiplier, want[i].amm);
+        assert_int_equal(c.gossip_nodes, want[i].gn);
+        assert_int_equal(c.gossip_interval, want[i].gi);
+        assert_int_equal(c.gossip_to_the_dead_time, want[i].gd);
+        assert_false(c.disable_tcp_pings);
+        assert_true(c.gossip_verify_incoming && c.gossip_verify_outgoing);
+        assert_true(c.enable_compression);
+        assert_int_equal(c.handoff_queue_depth, 1024);
+        assert_int_equal(c.udp_buffer_size, 1400);
+        assert_int_equal(c.dead_node_reclaim_time, 0);
+        assert_int_equal(cairn_memberlist_config_check(&c), CAIRN_EINVAL); /* no name */
+        c.name = "n1";
+        assert_int_equal(cairn_memberlist_config_check(&c), 0);
+    }
+    assert_int_equal(cairn_memberlist_config_profile("mars", &c), CAIRN_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_anchor_table),
+        cmocka_unit_test(test_go_util_cases),
+        cmocka_unit_test(test_awareness),
+        cmocka_unit_test(test_suspicion_remaining),
+        cmocka_unit_test(test_suspicion_timer),
+        cmocka_unit_test(test_suspicion_zero_k_and_immediate),
+        cmocka_unit_test(test_suspicion_lan_numbers),
+        cmocka_unit_test(test_queue_invalidate),
+        cmocka_unit_test(test_queue_get_broadcasts),
+        cmocka_unit_test(test_queue_get_broadcasts_limit),
+        cmocka_unit_test(test_queue_prune_and_cap),
+        cmocka_unit_test(test_queue_largest_that_fits),
+        cmocka_unit_test(test_strmap),
+        cmocka_unit_test(test_config_profiles),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
