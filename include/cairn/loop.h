@@ -97,6 +97,25 @@ int cairn_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, si
 /* cairn_udp_local: the bound address (with the chosen port). */
 int cairn_udp_local(cairn_udp *udp, cairn_addr *ret_addr);
 
+/* Counters of one socket, for monitoring and tests. */
+typedef struct cairn_udp_stats {
+    /* Datagrams (and their bytes) delivered to the callback. */
+    uint64_t rx_packets;
+    uint64_t rx_bytes;
+    /* Datagrams larger than CAIRN_UDP_RECV_MAX, dropped. */
+    uint64_t rx_truncated;
+    /* Receive errors reported by the OS (the socket keeps receiving). */
+    uint64_t rx_errors;
+    /* Datagrams (and bytes) accepted by cairn_udp_send. */
+    uint64_t tx_packets;
+    uint64_t tx_bytes;
+    /* Sends that failed, at once or later in the backend. */
+    uint64_t tx_errors;
+} cairn_udp_stats;
+
+/* cairn_udp_get_stats copies udp's counters into *ret_stats. */
+void cairn_udp_get_stats(const cairn_udp *udp, cairn_udp_stats *ret_stats);
+
 /* cairn_udp_close stops receiving and frees the socket (deferred if called
  * from its own callback). Accepts NULL. */
 void cairn_udp_close(cairn_udp *udp);
@@ -151,6 +170,10 @@ int cairn_stream_start_read(cairn_stream *stream, cairn_read_cb cb, void *userda
  * or CAIRN_ELIMIT when more than CAIRN_STREAM_WRITE_MAX bytes are queued. */
 #define CAIRN_STREAM_WRITE_MAX (64u * 1024 * 1024)
 int cairn_stream_write(cairn_stream *stream, const uint8_t *data, size_t len);
+
+/* cairn_stream_write_queued: bytes written and not yet handed to the
+ * network (for back-pressure decisions). */
+size_t cairn_stream_write_queued(const cairn_stream *stream);
 
 /* cairn_stream_set_timeout arms a deadline `timeout` ns from now for the
  * whole exchange (memberlist's TCPTimeout): when it passes, the read

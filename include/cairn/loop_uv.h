@@ -15,7 +15,12 @@
  * milliseconds; cairn_loop_post wakes the loop with a uv_async. Delete the
  * cairn loop before closing the uv loop, then run the uv loop once more so
  * that handle closes complete. 0, CAIRN_ENOMEM or an error mapped from
- * libuv. */
+ * libuv.
+ *
+ * Streams write with write(2), so a program using them must ignore SIGPIPE
+ * (signal(SIGPIPE, SIG_IGN)) as every libuv program does; a write to a
+ * reset stream then reports CAIRN_ECONNRESET to the read callback. The
+ * library itself never touches process-wide signal state. */
 int cairn_loop_new_uv(uv_loop_t *uv, cairn_loop **ret_loop);
 
 /* cairn_loop_uv_get: the wrapped uv loop. */

@@ -18,6 +18,30 @@ struct cairn_loop_ops {
     void (*timer_start)(cairn_timer *timer, cairn_time delay);
     void (*timer_stop)(cairn_timer *timer);
     void (*timer_free)(cairn_timer *timer);
+
+    /* Packets. udp_bind allocates the backend's object (whose first member
+     * is struct cairn_udp) and starts receiving; the front fills the common
+     * fields before any callback can run. udp_free stops delivery at once
+     * and frees the object (at once or later, as the backend needs). */
+    int (*udp_bind)(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp);
+    int (*udp_send)(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len);
+    int (*udp_local)(cairn_udp *udp, cairn_addr *ret_addr);
+    void (*udp_free)(cairn_udp *udp);
+
+    /* Streams. Same pattern: the backend allocates objects whose first
+     * member is the common struct; *_free stops callbacks and frees. */
+    int (*listen)(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener);
+    int (*listener_local)(cairn_listener *lst, cairn_addr *ret_addr);
+    void (*listener_free)(cairn_listener *lst);
+    /* Starts connecting; the outcome is reported through
+     * cairn_stream_connect_done_ (never from inside stream_dial). */
+    int (*stream_dial)(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream);
+    int (*stream_start_read)(cairn_stream *stream);
+    /* Queues a copy; the backend adds len to write_queued and subtracts it
+     * when the bytes have left (or failed). */
+    int (*stream_write)(cairn_stream *stream, const uint8_t *data, size_t len);
+    int (*stream_peer)(cairn_stream *stream, cairn_addr *ret_addr);
+    void (*stream_free)(cairn_stream *stream);
 };
 
 struct cairn_loop {
@@ -41,6 +65,67 @@ struct cairn_timer {
     size_t heap_index;
     uint64_t seq;
 };
+
+/* The common part of a datagram socket; backends embed it first. */
+struct cairn_udp {
+    cairn_loop *loop;
+    cairn_udp_recv_cb cb;
+    void *userdata;
+    /* Callbacks of this socket currently running (a close inside one of
+     * them is deferred until the outermost returns). */
+    int depth;
+    /* Close requested: no more callbacks. */
+    bool closing;
+    /* Counters; rx_* except rx_truncated/rx_errors kept by the front. */
+    cairn_udp_stats stats;
+};
+
+/* The common part of a listener. */
+struct cairn_listener {
+    cairn_loop *loop;
+    cairn_accept_cb cb;
+    void *userdata;
+    int depth;
+    bool closing;
+};
+
+/* The common part of a stream. */
+struct cairn_stream {
+    cairn_loop *loop;
+    /* One timer for both the dial deadline and set_timeout's deadline. */
+    cairn_timer *timer;
+    cairn_connect_cb connect_cb;
+    void *connect_ud;
+    cairn_read_cb read_cb;
+    void *read_ud;
+    /* Bytes handed to stream_write and not yet sent (or failed). */
+    size_t write_queued;
+    int depth;
+    /* Dial in progress (connect_cb still owed). */
+    bool connecting;
+    /* Connected (dialled and succeeded, or accepted). */
+    bool connected;
+    /* An end status (EOF, error, timeout) was delivered or is owed. */
+    bool ended;
+    /* End status owed to a read callback not yet set (0 = none). */
+    int pending_end;
+    bool closing;
+};
+
+/* Backend -> front delivery helpers. Each runs the user's callback with the
+ * deferred-close protocol and returns false when the object was closed
+ * (it may be freed already: the backend must not touch it again). */
+bool cairn_udp_deliver_(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len);
+/* A new inbound stream (connected) on lst: sets up its common part and calls
+ * the accept callback; on setup failure the stream is freed. Returns false
+ * when the listener was closed. */
+bool cairn_listener_accept_(cairn_listener *lst, cairn_stream *stream);
+/* The dial finished with status (0 or CAIRN_E*). On failure the stream is
+ * closed after the callback. Returns false when the stream was closed. */
+bool cairn_stream_connect_done_(cairn_stream *stream, int status);
+/* Bytes (status 0) or an end status arrived. Returns false when the
+ * stream was closed. */
+bool cairn_stream_deliver_(cairn_stream *stream, const uint8_t *data, size_t len, int status);
 
 /* Runs a timer's callback with the deferred-delete protocol. Backends call it
  * after marking the timer inactive. */

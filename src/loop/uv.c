@@ -4,20 +4,13 @@
  * libuv timers have millisecond resolution, so delays are rounded up (a timer
  * never fires early). Deleting a timer closes its handle and frees the memory
  * in the close callback, as libuv's handle lifetime rules require. Posted
- * work is a mutex-protected queue drained by a uv_async_t.
+ * work is a mutex-protected queue drained by a uv_async_t. Packets and
+ * streams live in uv_net.c.
  */
 #include "cairn/loop_uv.h"
 #include "cairn/alloc.h"
 #include "cairn/error.h"
-#include "loop/loop_internal.h"
-#include "loop/post_queue.h"
-
-struct uv_backend {
-    struct cairn_loop base;
-    uv_loop_t *uv;
-    uv_async_t async;
-    struct cairn_post_queue posted;
-};
+#include "loop/uv_internal.h"
 
 static struct uv_backend *to_uv(cairn_loop *loop)
 {
@@ -33,6 +26,7 @@ static cairn_time uvb_now(cairn_loop *loop)
 static void async_free(uv_handle_t *h)
 {
     struct uv_backend *b = h->data;
+    cairn_free(b->rxbuf);
     cairn_free(b);
 }
 
@@ -126,6 +120,18 @@ static const struct cairn_loop_ops uv_ops = {
     .timer_start = uvb_timer_start,
     .timer_stop = uvb_timer_stop,
     .timer_free = uvb_timer_free,
+    .udp_bind = cairn_uv_udp_bind_,
+    .udp_send = cairn_uv_udp_send_,
+    .udp_local = cairn_uv_udp_local_,
+    .udp_free = cairn_uv_udp_free_,
+    .listen = cairn_uv_listen_,
+    .listener_local = cairn_uv_listener_local_,
+    .listener_free = cairn_uv_listener_free_,
+    .stream_dial = cairn_uv_stream_dial_,
+    .stream_start_read = cairn_uv_stream_start_read_,
+    .stream_write = cairn_uv_stream_write_,
+    .stream_peer = cairn_uv_stream_peer_,
+    .stream_free = cairn_uv_stream_free_,
 };
 
 int cairn_loop_new_uv(uv_loop_t *uv, cairn_loop **ret_loop)

@@ -1,0 +1,36 @@
+/* Shared between the libuv backend's files: uv.c (time, timers, post) and
+ * uv_net.c (packets and streams). */
+#ifndef CAIRN_LOOP_UV_INTERNAL_H
+#define CAIRN_LOOP_UV_INTERNAL_H
+
+#include <uv.h>
+
+#include "cairn/loop.h"
+#include "loop/loop_internal.h"
+#include "loop/post_queue.h"
+
+struct uv_backend {
+    struct cairn_loop base;
+    uv_loop_t *uv;
+    uv_async_t async;
+    struct cairn_post_queue posted;
+    /* One receive buffer for every socket of this loop: libuv calls
+     * alloc, recv and the read callback back to back on this thread, so a
+     * buffer is never in use twice. Allocated on first use. */
+    uint8_t *rxbuf;
+};
+
+int cairn_uv_udp_bind_(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp);
+int cairn_uv_udp_send_(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len);
+int cairn_uv_udp_local_(cairn_udp *udp, cairn_addr *ret_addr);
+void cairn_uv_udp_free_(cairn_udp *udp);
+int cairn_uv_listen_(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener);
+int cairn_uv_listener_local_(cairn_listener *lst, cairn_addr *ret_addr);
+void cairn_uv_listener_free_(cairn_listener *lst);
+int cairn_uv_stream_dial_(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream);
+int cairn_uv_stream_start_read_(cairn_stream *stream);
+int cairn_uv_stream_write_(cairn_stream *stream, const uint8_t *data, size_t len);
+int cairn_uv_stream_peer_(cairn_stream *stream, cairn_addr *ret_addr);
+void cairn_uv_stream_free_(cairn_stream *stream);
+
+#endif
