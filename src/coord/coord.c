@@ -13,8 +13,8 @@
  * square-rooted, a unit vector is the difference multiplied by 1/|d| (not
  * divided by |d|), the height update is ((h + h') * f) / |d| + h, and a
  * distance is truncated to whole nanoseconds before it is used as seconds.
- * (cairn builds with -std=c11, where GCC does not contract a*b+c into fused
- * multiply-adds; Go on amd64 does not either.)
+ * Fused multiply-adds would change the last bits, so contraction is off
+ * (see the pragma below).
  *
  * Departures: coordinates are fixed arrays of CAIRN_COORD_MAX_DIM doubles
  * instead of slices; where Go panics on a dimensionality conflict cairn
@@ -26,6 +26,12 @@
 #include "cairn/error.h"
 #include "cairn/rng.h"
 #include "coord/coord_internal.h"
+
+/* Go (amd64) never fuses a*b+c; clang would where FMA is available. GCC in
+ * ISO C mode (-std=c11) does not contract and does not know the pragma. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 #include <math.h>
 #include <string.h>
