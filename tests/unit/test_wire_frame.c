@@ -110,6 +110,7 @@ static void test_compress_wrap_vectors(void **state)
             assert_memory_equal(want, "\x09\x82\xa4" "Algo" "\x00\xa3" "Buf" "\xdb\x00\x01\x11", 16);
             assert_int_equal(total, 12 + 5 + 70000);
             (void)zero;
+            free(want);
         }
         n++;
         cairn_buf_destroy(&out);
