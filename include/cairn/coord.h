@@ -13,7 +13,8 @@
  * NewCoordinate -> cairn_coord_init; IsValid -> cairn_coord_valid;
  * IsCompatibleWith -> cairn_coord_compatible; DistanceTo ->
  * cairn_coord_distance; ApplyForce -> cairn_coord_apply_force; consul
- * lib.ComputeDistance -> cairn_compute_distance; Client -> cairn_coord_client.
+ * lib.ComputeDistance -> cairn_compute_distance; lib.CoordinateSet.Intersect ->
+ * cairn_coord_set_intersect; Client -> cairn_coord_client.
  *
  * Where Go panics (dimensionality conflicts) cairn returns an error code or a
  * sentinel ("infinitely far") instead; each function says which.
@@ -159,6 +160,29 @@ double cairn_compute_distance(const cairn_coord *a, const cairn_coord *b);
 int cairn_coord_apply_force(const cairn_coord_config *cfg, struct cairn_rng *rng,
                             const cairn_coord *c, double force, const cairn_coord *other,
                             cairn_coord *ret_coord);
+
+/* One entry of a node's coordinate set (consul lib.CoordinateSet, a map from
+ * network segment name to coordinate). Both pointers are borrowed. */
+typedef struct cairn_coord_segment {
+    /* Segment name, NUL-terminated; "" is the default segment. */
+    const char *segment;
+    /* That segment's coordinate; may be NULL. */
+    const cairn_coord *coord;
+} cairn_coord_segment;
+
+/* cairn_coord_set_intersect picks the pair of coordinates to compare two
+ * nodes by (consul CoordinateSet.Intersect): the "" segment by default; if
+ * set a has exactly one entry, its segment; if set b has exactly one entry,
+ * its segment (b wins over a). *ret_a and *ret_b are then a's and b's
+ * coordinates for that segment, each NULL when the set lacks it (feed them to
+ * cairn_compute_distance, which says +Inf). A set is an array of na (nb)
+ * entries; NULL with 0 is the empty set. Segment names should be unique
+ * within a set (a map in Go); with duplicates the first entry is used.
+ * ret_a and ret_b must not be NULL. Pure, thread-safe; the results point
+ * into the sets. */
+void cairn_coord_set_intersect(const cairn_coord_segment *a, size_t na,
+                               const cairn_coord_segment *b, size_t nb,
+                               const cairn_coord **ret_a, const cairn_coord **ret_b);
 
 /* The coordinate client of one node (Go: coordinate.Client). Opaque. Not
  * thread-safe: like all protocol state it belongs to one thread (the loop

@@ -5,8 +5,8 @@
  * config.go hold: the default config, a fresh coordinate, validity and
  * compatibility, the distance between two coordinates and the force step
  * that moves one coordinate relative to another; plus consul's
- * lib.ComputeDistance. The client that feeds RTTs into these lives in
- * client.c.
+ * lib.ComputeDistance and CoordinateSet.Intersect (segments). The client
+ * that feeds RTTs into these lives in client.c.
  *
  * The arithmetic follows Go operation for operation, so results match Serf
  * bit for bit on the same inputs: norms are summed in index order and then
@@ -228,4 +228,33 @@ int cairn_coord_apply_force(const cairn_coord_config *cfg, cairn_rng *rng,
     }
     *ret_coord = out;
     return 0;
+}
+
+static const cairn_coord *set_lookup(const cairn_coord_segment *set, size_t n,
+                                     const char *segment)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (set[i].segment != NULL && strcmp(set[i].segment, segment) == 0)
+            return set[i].coord;
+    }
+    return NULL;
+}
+
+void cairn_coord_set_intersect(const cairn_coord_segment *a, size_t na,
+                               const cairn_coord_segment *b, size_t nb,
+                               const cairn_coord **ret_a, const cairn_coord **ret_b)
+{
+    if (a == NULL)
+        na = 0;
+    if (b == NULL)
+        nb = 0;
+    /* A node in a single segment is a client of that segment; a node in
+     * several can only be a server, which is in all of them. */
+    const char *segment = "";
+    if (na == 1 && a[0].segment != NULL)
+        segment = a[0].segment;
+    if (nb == 1 && b[0].segment != NULL)
+        segment = b[0].segment;
+    *ret_a = set_lookup(a, na, segment);
+    *ret_b = set_lookup(b, nb, segment);
 }

@@ -91,6 +91,51 @@ static void test_rtt_compute_distance(void **state)
     assert_true(cairn_compute_distance(&x, NULL) > 0);
 }
 
+/* TestRTT_Intersect: the same sets and expectations (pointer identity). */
+static void test_rtt_intersect(void **state)
+{
+    (void)state;
+    cairn_coord c[10];
+    for (int i = 1; i <= 9; i++)
+        c[i] = generate_coordinate(i * CAIRN_MSEC);
+    const cairn_coord_segment server1[] = {{"", &c[1]}, {"alpha", &c[2]}, {"beta", &c[3]}};
+    const cairn_coord_segment server2[] = {{"", &c[4]}, {"alpha", &c[5]}, {"beta", &c[6]}};
+    const cairn_coord_segment client_alpha[] = {{"alpha", &c[7]}};
+    const cairn_coord_segment client_beta1[] = {{"beta", &c[8]}};
+    const cairn_coord_segment client_beta2[] = {{"beta", &c[9]}};
+    static const cairn_coord marker;
+    const struct {
+        const char *desc;
+        const cairn_coord_segment *a;
+        size_t na;
+        const cairn_coord_segment *b;
+        size_t nb;
+        const cairn_coord *c1, *c2;
+    } cases[] = {
+        {"nil maps", NULL, 0, NULL, 0, NULL, NULL},
+        {"two servers", server1, 3, server2, 3, &c[1], &c[4]},
+        {"two clients", client_beta1, 1, client_beta2, 1, &c[8], &c[9]},
+        {"server1 and client alpha", server1, 3, client_alpha, 1, &c[2], &c[7]},
+        {"server1 and client beta 1", server1, 3, client_beta1, 1, &c[3], &c[8]},
+        {"server1 and client alpha reversed", client_alpha, 1, server1, 3, &c[7], &c[2]},
+        {"server1 and client beta 1 reversed", client_beta1, 1, server1, 3, &c[8], &c[3]},
+        {"nothing in common", client_alpha, 1, client_beta1, 1, NULL, &c[8]},
+        {"nothing in common reversed", client_beta1, 1, client_alpha, 1, NULL, &c[7]},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const cairn_coord *r1 = &marker, *r2 = &marker;
+        cairn_coord_set_intersect(cases[i].a, cases[i].na, cases[i].b, cases[i].nb, &r1, &r2);
+        if (r1 != cases[i].c1 || r2 != cases[i].c2)
+            fail_msg("%s: wrong pair", cases[i].desc);
+    }
+    /* The pair feeds ComputeDistance: nothing in common is +Inf. */
+    const cairn_coord *r1, *r2;
+    cairn_coord_set_intersect(client_alpha, 1, client_beta1, 1, &r1, &r2);
+    assert_true(isinf(cairn_compute_distance(r1, r2)));
+    cairn_coord_set_intersect(server1, 3, client_alpha, 1, &r1, &r2);
+    assert_true(cairn_compute_distance(r1, r2) == 0.005);
+}
+
 /* Where Go panics, cairn answers "infinitely far" or an error. */
 static void test_incompatible_is_not_a_panic(void **state)
 {
@@ -855,6 +900,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rtt_compute_distance),
+        cmocka_unit_test(test_rtt_intersect),
         cmocka_unit_test(test_incompatible_is_not_a_panic),
         cmocka_unit_test(test_config_default),
         cmocka_unit_test(test_coordinate_new),
