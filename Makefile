@@ -56,7 +56,7 @@ fuzz: deps $(ASAN)/CMakeCache.txt
 	cmake --build $(ASAN) -j $(JOBS)
 	@for f in $(ASAN)/fuzz_*; do n=$$(basename $$f); c=fuzz/corpus/$${n#fuzz_}; \
 	  mkdir -p $$c; echo "== $$n ($(FUZZTIME) s)"; \
-	  $$f -max_total_time=$(FUZZTIME) -rss_limit_mb=2048 -print_final_stats=1 $$c || exit 1; done
+	  mkdir -p $(ASAN)/fuzz-scratch/$${n#fuzz_}; $$f -max_total_time=$(FUZZTIME) -rss_limit_mb=2048 -print_final_stats=1 $(ASAN)/fuzz-scratch/$${n#fuzz_} $$c || exit 1; done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

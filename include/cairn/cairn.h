@@ -10,5 +10,8 @@
 #include "cairn/buf.h"
 #include "cairn/addr.h"
 #include "cairn/loop.h"
+#include "cairn/coord.h"
+#include "cairn/cluster.h"
+#include "cairn/pinger.h"
 
 #endif
