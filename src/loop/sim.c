@@ -1,0 +1,671 @@
+/* The simulator's world: virtual time, the one event heap, nodes with their
+ * loops (time, timers, posted work), links, partitions and stalls.
+ *
+ * Every event (a timer firing, posted work, a datagram or stream segment
+ * arriving) is a struct sim_ev in a binary min-heap keyed by (time,
+ * sequence): O(log n) per event, and two events due at the same instant run
+ * in the order they were scheduled, so a run depends only on the seed. A
+ * timer's event lives in the timer (one heap slot reserved per timer at
+ * creation, so arming never allocates); messages in flight come from
+ * per-size-class free lists, so a steady run does not call malloc per
+ * packet. A stalled node's events are moved to the end of the stall with
+ * their sequence numbers kept, so they still run in their original order.
+ *
+ * This follows the manual loop (manual.c) and, in spirit, the fake network
+ * of Tarantool's SWIM tests: the protocol code cannot tell it from libuv.
+ */
+#include "cairn/alloc.h"
+#include "cairn/error.h"
+#include "loop/sim_internal.h"
+
+#include <string.h>
+
+/* First ephemeral port of a node (Linux's default range starts here). */
+#define SIM_PORT_FIRST 32768
+/* Largest stream segment (and the default chunk). */
+#define SIM_SEGMENT_MAX 65536
+
+/* ---- heap ---- */
+
+static bool ev_less(const struct sim_ev *a, const struct sim_ev *b)
+{
+    if (a->at != b->at)
+        return a->at < b->at;
+    return a->seq < b->seq;
+}
+
+static void heap_set(cairn_sim *sim, size_t i, struct sim_ev *ev)
+{
+    sim->heap[i] = ev;
+    ev->heap_index = i;
+}
+
+static void heap_up(cairn_sim *sim, size_t i)
+{
+    struct sim_ev *ev = sim->heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!ev_less(ev, sim->heap[parent]))
+            break;
+        heap_set(sim, i, sim->heap[parent]);
+        i = parent;
+    }
+    heap_set(sim, i, ev);
+}
+
+static void heap_down(cairn_sim *sim, size_t i)
+{
+    struct sim_ev *ev = sim->heap[i];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, min = i;
+        const struct sim_ev *best = ev;
+        if (l < sim->heap_len && ev_less(sim->heap[l], best)) {
+            min = l;
+            best = sim->heap[l];
+        }
+        if (r < sim->heap_len && ev_less(sim->heap[r], best))
+            min = r;
+        if (min == i)
+            break;
+        heap_set(sim, i, sim->heap[min]);
+        i = min;
+    }
+    heap_set(sim, i, ev);
+}
+
+void sim_unschedule(cairn_sim *sim, struct sim_ev *ev)
+{
+    size_t i = ev->heap_index;
+    if (i == SIM_NO_INDEX)
+        return;
+    ev->heap_index = SIM_NO_INDEX;
+    sim->heap_len--;
+    if (i == sim->heap_len)
+        return;
+    struct sim_ev *last = sim->heap[sim->heap_len];
+    heap_set(sim, i, last);
+    heap_down(sim, i);
+    heap_up(sim, last->heap_index);
+}
+
+/* Queues ev at `at` with its current seq (the caller sets seq). */
+static void heap_push(cairn_sim *sim, struct sim_ev *ev, cairn_time at)
+{
+    ev->at = at;
+    heap_set(sim, sim->heap_len++, ev);
+    heap_up(sim, sim->heap_len - 1);
+}
+
+void sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at)
+{
+    sim_unschedule(sim, ev);
+    ev->seq = sim->next_seq++;
+    heap_push(sim, ev, at < sim->now ? sim->now : at);
+}
+
+static struct sim_ev *heap_pop(cairn_sim *sim)
+{
+    struct sim_ev *ev = sim->heap[0];
+    sim_unschedule(sim, ev);
+    return ev;
+}
+
+/* Makes room for `more` extra events. */
+static int heap_reserve(cairn_sim *sim, size_t more)
+{
+    size_t need = sim->heap_reserved + sim->msgs_in_flight + more;
+    if (need <= sim->heap_cap)
+        return 0;
+    size_t cap = sim->heap_cap ? sim->heap_cap * 2 : 64;
+    while (cap < need)
+        cap *= 2;
+    struct sim_ev **heap = cairn_reallocarray(sim->heap, cap, sizeof(*heap));
+    if (heap == NULL)
+        return CAIRN_ENOMEM;
+    sim->heap = heap;
+    sim->heap_cap = cap;
+    return 0;
+}
+
+bool sim_postpone(cairn_sim *sim, struct sim_node *node, struct sim_ev *ev)
+{
+    if (node->stalled_until <= ev->at)
+        return false;
+    /* Keep the sequence number: postponed events keep their order. */
+    heap_push(sim, ev, node->stalled_until);
+    return true;
+}
+
+/* ---- messages ---- */
+
+static int size_class(size_t len)
+{
+    size_t cap = SIM_POOL_MIN;
+    for (int c = 0; c < SIM_POOL_CLASSES; c++, cap *= 2)
+        if (len <= cap)
+            return c;
+    return -1;
+}
+
+struct sim_msg *sim_msg_new(cairn_sim *sim, size_t len)
+{
+    if (heap_reserve(sim, 1) < 0)
+        return NULL;
+    int cls = size_class(len);
+    struct sim_msg *m;
+    if (cls >= 0 && sim->pool[cls] != NULL) {
+        m = sim->pool[cls];
+        sim->pool[cls] = m->next;
+    } else {
+        size_t cap = cls >= 0 ? (size_t)SIM_POOL_MIN << cls : len;
+        m = cairn_malloc(sizeof(*m) + cap);
+        if (m == NULL)
+            return NULL;
+    }
+    m->cls = cls;
+    m->next = NULL;
+    m->end = NULL;
+    m->len = len;
+    m->ev.heap_index = SIM_NO_INDEX;
+    sim->msgs_in_flight++;
+    return m;
+}
+
+void sim_msg_free(cairn_sim *sim, struct sim_msg *m)
+{
+    if (m->end != NULL)
+        sim_end_unref(m->end);
+    sim->msgs_in_flight--;
+    if (m->cls < 0) {
+        cairn_free(m);
+        return;
+    }
+    m->next = sim->pool[m->cls];
+    sim->pool[m->cls] = m;
+}
+
+void sim_msg_send(cairn_sim *sim, struct sim_msg *m, cairn_time at)
+{
+    sim_schedule(sim, &m->ev, at);
+}
+
+/* ---- links and partitions ---- */
+
+const cairn_sim_link *sim_link(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
+{
+    if (sim->links.len > 0) {
+        struct sim_key k;
+        sim_key_pair(&k, a, b);
+        const cairn_sim_link *l = sim_map_get(&sim->links, &k);
+        if (l != NULL)
+            return l;
+    }
+    return &sim->default_link;
+}
+
+cairn_time sim_delay(cairn_sim *sim, const cairn_sim_link *l)
+{
+    cairn_time d = l->latency;
+    if (l->jitter > 0)
+        d += (cairn_time)cairn_rng_below(&sim->rng, (uint64_t)l->jitter + 1);
+    return d;
+}
+
+static bool link_valid(const cairn_sim_link *l)
+{
+    return l->latency >= 0 && l->jitter >= 0 && l->reorder_delay >= 0 && l->loss >= 0 &&
+           l->loss <= 1 && l->duplicate >= 0 && l->duplicate <= 1 && l->reorder >= 0 &&
+           l->reorder <= 1;
+}
+
+int cairn_sim_set_default_link(cairn_sim *sim, const cairn_sim_link *link)
+{
+    if (sim == NULL || link == NULL || !link_valid(link))
+        return CAIRN_EINVAL;
+    sim->default_link = *link;
+    return 0;
+}
+
+static bool ip_valid(const cairn_addr *a)
+{
+    return a != NULL && (a->family == 4 || a->family == 6);
+}
+
+int cairn_sim_set_link(cairn_sim *sim, const cairn_addr *a, const cairn_addr *b,
+                       const cairn_sim_link *link)
+{
+    if (sim == NULL || !ip_valid(a) || !ip_valid(b) || (link != NULL && !link_valid(link)))
+        return CAIRN_EINVAL;
+    struct sim_key k;
+    sim_key_pair(&k, a, b);
+    if (link == NULL) {
+        cairn_free(sim_map_del(&sim->links, &k));
+        return 0;
+    }
+    cairn_sim_link *l = sim_map_get(&sim->links, &k);
+    if (l != NULL) {
+        *l = *link;
+        return 0;
+    }
+    l = cairn_memdup(link, sizeof(*link));
+    if (l == NULL)
+        return CAIRN_ENOMEM;
+    if (sim_map_put(&sim->links, &k, l) < 0) {
+        cairn_free(l);
+        return CAIRN_ENOMEM;
+    }
+    return 0;
+}
+
+/* The (never written) marker stored for a blocked pair. */
+static const char blocked_marker;
+
+int cairn_sim_block(cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
+{
+    if (sim == NULL || !ip_valid(a) || !ip_valid(b))
+        return CAIRN_EINVAL;
+    struct sim_key k;
+    sim_key_pair(&k, a, b);
+    return sim_map_put(&sim->blocked, &k, (void *)&blocked_marker);
+}
+
+int cairn_sim_unblock(cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
+{
+    if (sim == NULL || !ip_valid(a) || !ip_valid(b))
+        return CAIRN_EINVAL;
+    struct sim_key k;
+    sim_key_pair(&k, a, b);
+    sim_map_del(&sim->blocked, &k);
+    return 0;
+}
+
+int cairn_sim_partition(cairn_sim *sim, const cairn_addr *ips, size_t n, unsigned group)
+{
+    if (sim == NULL || (ips == NULL && n > 0))
+        return CAIRN_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        struct sim_node *node = sim_node_find(sim, &ips[i]);
+        if (node == NULL)
+            return CAIRN_ENOENT;
+        if (node->group == 0 && group != 0)
+            sim->grouped++;
+        else if (node->group != 0 && group == 0)
+            sim->grouped--;
+        node->group = group;
+    }
+    return 0;
+}
+
+void cairn_sim_heal(cairn_sim *sim)
+{
+    if (sim->grouped > 0) {
+        for (size_t i = 0; i < sim->all_len; i++)
+            sim->all[i]->group = 0;
+        sim->grouped = 0;
+    }
+    sim_map_destroy(&sim->blocked);
+}
+
+bool cairn_sim_reachable(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
+{
+    if (sim->grouped > 0) {
+        const struct sim_node *na = sim_node_find(sim, a), *nb = sim_node_find(sim, b);
+        if (na != NULL && nb != NULL && na->group != nb->group)
+            return false;
+    }
+    if (sim->blocked.len > 0) {
+        struct sim_key k;
+        sim_key_pair(&k, a, b);
+        if (sim_map_get(&sim->blocked, &k) != NULL)
+            return false;
+    }
+    return true;
+}
+
+/* ---- nodes: the loop ops ---- */
+
+static struct sim_node *to_node(cairn_loop *loop)
+{
+    return (struct sim_node *)loop;
+}
+
+struct sim_node *sim_node_find(const cairn_sim *sim, const cairn_addr *ip)
+{
+    struct sim_key k;
+    sim_key_ip(&k, ip);
+    return sim_map_get(&sim->nodes, &k);
+}
+
+static cairn_time node_now(cairn_loop *loop)
+{
+    return to_node(loop)->sim->now;
+}
+
+static void node_destroy(cairn_loop *loop)
+{
+    struct sim_node *node = to_node(loop);
+    cairn_sim *sim = node->sim;
+    sim_unschedule(sim, &node->post_ev);
+    cairn_post_queue_destroy(&node->posted);
+    struct sim_key k;
+    sim_key_ip(&k, &node->ip);
+    sim_map_del(&sim->nodes, &k);
+    if (node->group != 0)
+        sim->grouped--;
+    struct sim_node *last = sim->all[--sim->all_len];
+    sim->all[node->all_index] = last;
+    last->all_index = node->all_index;
+    sim->heap_reserved--;
+    cairn_free(node);
+}
+
+static int node_post(cairn_loop *loop, cairn_post_cb cb, void *userdata)
+{
+    struct sim_node *node = to_node(loop);
+    cairn_sim *sim = node->sim;
+    int r = cairn_post_queue_push(&node->posted, cb, userdata);
+    if (r < 0)
+        return r;
+    if (!pthread_equal(pthread_self(), sim->owner))
+        atomic_store(&sim->foreign_post, true);
+    else if (node->post_ev.heap_index == SIM_NO_INDEX)
+        sim_schedule(sim, &node->post_ev, sim->now);
+    return 0;
+}
+
+/* A timer's event, hung off cairn_timer.impl. */
+struct sim_timer {
+    struct sim_ev ev;
+    cairn_timer *timer;
+    struct sim_node *node;
+};
+
+static int node_timer_new(cairn_loop *loop, cairn_timer *timer)
+{
+    struct sim_node *node = to_node(loop);
+    if (heap_reserve(node->sim, 1) < 0)
+        return CAIRN_ENOMEM;
+    struct sim_timer *st = cairn_malloc(sizeof(*st));
+    if (st == NULL)
+        return CAIRN_ENOMEM;
+    st->ev.kind = SIM_EV_TIMER;
+    st->ev.heap_index = SIM_NO_INDEX;
+    st->timer = timer;
+    st->node = node;
+    timer->impl = st;
+    node->sim->heap_reserved++;
+    return 0;
+}
+
+static void node_timer_start(cairn_timer *timer, cairn_time delay)
+{
+    struct sim_timer *st = timer->impl;
+    cairn_sim *sim = st->node->sim;
+    timer->deadline = sim->now + delay;
+    sim_schedule(sim, &st->ev, timer->deadline);
+}
+
+static void node_timer_stop(cairn_timer *timer)
+{
+    struct sim_timer *st = timer->impl;
+    sim_unschedule(st->node->sim, &st->ev);
+    timer->deadline = -1;
+}
+
+static void node_timer_free(cairn_timer *timer)
+{
+    struct sim_timer *st = timer->impl;
+    st->node->sim->heap_reserved--;
+    cairn_free(st);
+    cairn_free(timer);
+}
+
+static const struct cairn_loop_ops sim_ops = {
+    .now = node_now,
+    .destroy = node_destroy,
+    .post = node_post,
+    .timer_new = node_timer_new,
+    .timer_start = node_timer_start,
+    .timer_stop = node_timer_stop,
+    .timer_free = node_timer_free,
+    .udp_bind = sim_udp_bind,
+    .udp_send = sim_udp_send,
+    .udp_local = sim_udp_local,
+    .udp_free = sim_udp_free,
+    .listen = sim_listen,
+    .listener_local = sim_listener_local,
+    .listener_free = sim_listener_free,
+    .stream_dial = sim_stream_dial,
+    .stream_start_read = sim_stream_start_read,
+    .stream_write = sim_stream_write,
+    .stream_peer = sim_stream_peer,
+    .stream_free = sim_stream_free,
+};
+
+int cairn_sim_node_loop(cairn_sim *sim, const cairn_addr *ip, cairn_loop **ret_loop)
+{
+    if (sim == NULL || !ip_valid(ip) || ret_loop == NULL)
+        return CAIRN_EINVAL;
+    if (sim_node_find(sim, ip) != NULL)
+        return CAIRN_EEXIST;
+    if (heap_reserve(sim, 1) < 0)
+        return CAIRN_ENOMEM;
+    if (sim->all_len == sim->all_cap) {
+        size_t cap = sim->all_cap ? sim->all_cap * 2 : 16;
+        struct sim_node **all = cairn_reallocarray(sim->all, cap, sizeof(*all));
+        if (all == NULL)
+            return CAIRN_ENOMEM;
+        sim->all = all;
+        sim->all_cap = cap;
+    }
+    struct sim_node *node = cairn_calloc(1, sizeof(*node));
+    if (node == NULL)
+        return CAIRN_ENOMEM;
+    node->base.ops = &sim_ops;
+    node->sim = sim;
+    node->ip = *ip;
+    node->ip.port = 0;
+    node->post_ev.kind = SIM_EV_POST;
+    node->post_ev.heap_index = SIM_NO_INDEX;
+    node->next_port = SIM_PORT_FIRST;
+    struct sim_key k;
+    sim_key_ip(&k, ip);
+    if (sim_map_put(&sim->nodes, &k, node) < 0) {
+        cairn_free(node);
+        return CAIRN_ENOMEM;
+    }
+    cairn_post_queue_init(&node->posted);
+    node->all_index = sim->all_len;
+    sim->all[sim->all_len++] = node;
+    sim->heap_reserved++;
+    *ret_loop = &node->base;
+    return 0;
+}
+
+uint16_t sim_ephemeral_port(struct sim_node *node, bool tcp)
+{
+    const struct sim_map *m = tcp ? &node->sim->listeners : &node->sim->udps;
+    for (unsigned tries = 0; tries < 65536 - SIM_PORT_FIRST; tries++) {
+        uint16_t port = node->next_port;
+        node->next_port = port == 65535 ? SIM_PORT_FIRST : (uint16_t)(port + 1);
+        struct sim_key k;
+        sim_key_ip_port(&k, &node->ip, port);
+        if (sim_map_get(m, &k) == NULL)
+            return port;
+    }
+    return 0;
+}
+
+int cairn_sim_stall(cairn_sim *sim, const cairn_addr *ip, cairn_time duration)
+{
+    if (sim == NULL || !ip_valid(ip) || duration < 0)
+        return CAIRN_EINVAL;
+    struct sim_node *node = sim_node_find(sim, ip);
+    if (node == NULL)
+        return CAIRN_ENOENT;
+    if (sim->now + duration > node->stalled_until)
+        node->stalled_until = sim->now + duration;
+    return 0;
+}
+
+/* ---- the world ---- */
+
+int cairn_sim_new(uint64_t seed, cairn_sim **ret_sim)
+{
+    if (ret_sim == NULL)
+        return CAIRN_EINVAL;
+    cairn_sim *sim = cairn_calloc(1, sizeof(*sim));
+    if (sim == NULL)
+        return CAIRN_ENOMEM;
+    sim->seed = seed;
+    cairn_rng_init(&sim->rng, seed);
+    sim->now = CAIRN_SIM_START;
+    sim->default_link.latency = CAIRN_MSEC;
+    sim->stream_chunk = SIM_SEGMENT_MAX;
+    sim->owner = pthread_self();
+    atomic_init(&sim->foreign_post, false);
+    *ret_sim = sim;
+    return 0;
+}
+
+void cairn_sim_delete(cairn_sim *sim)
+{
+    if (sim == NULL)
+        return;
+    /* Messages still in flight (and stream ends they keep alive). */
+    while (sim->heap_len > 0) {
+        struct sim_ev *ev = heap_pop(sim);
+        if (ev->kind == SIM_EV_PACKET || ev->kind == SIM_EV_SEGMENT)
+            sim_msg_free(sim, (struct sim_msg *)ev);
+    }
+    for (int c = 0; c < SIM_POOL_CLASSES; c++) {
+        while (sim->pool[c] != NULL) {
+            struct sim_msg *m = sim->pool[c];
+            sim->pool[c] = m->next;
+            cairn_free(m);
+        }
+    }
+    for (size_t i = 0; i < sim->links.cap; i++)
+        if (sim->links.slots[i].value != NULL)
+            cairn_free(sim->links.slots[i].value);
+    sim_map_destroy(&sim->links);
+    sim_map_destroy(&sim->blocked);
+    sim_map_destroy(&sim->nodes);
+    sim_map_destroy(&sim->udps);
+    sim_map_destroy(&sim->listeners);
+    cairn_free(sim->heap);
+    cairn_free(sim->all);
+    cairn_free(sim);
+}
+
+uint64_t cairn_sim_seed(const cairn_sim *sim)
+{
+    return sim->seed;
+}
+
+cairn_time cairn_sim_now(const cairn_sim *sim)
+{
+    return sim->now;
+}
+
+cairn_rng *cairn_sim_rng(cairn_sim *sim)
+{
+    return &sim->rng;
+}
+
+void cairn_sim_set_stream_chunk(cairn_sim *sim, size_t max)
+{
+    if (max < 1)
+        max = 1;
+    if (max > SIM_SEGMENT_MAX)
+        max = SIM_SEGMENT_MAX;
+    sim->stream_chunk = max;
+}
+
+void cairn_sim_set_trace(cairn_sim *sim, cairn_sim_trace_cb cb, void *userdata)
+{
+    sim->trace = cb;
+    sim->trace_ud = userdata;
+}
+
+void cairn_sim_get_stats(const cairn_sim *sim, cairn_sim_stats *ret_stats)
+{
+    *ret_stats = sim->stats;
+}
+
+cairn_time cairn_sim_next_event(const cairn_sim *sim)
+{
+    return sim->heap_len > 0 ? sim->heap[0]->at : -1;
+}
+
+/* Work posted from other threads: give every node a chance to drain. */
+static void collect_foreign_posts(cairn_sim *sim)
+{
+    if (!atomic_exchange(&sim->foreign_post, false))
+        return;
+    for (size_t i = 0; i < sim->all_len; i++)
+        if (sim->all[i]->post_ev.heap_index == SIM_NO_INDEX)
+            sim_schedule(sim, &sim->all[i]->post_ev, sim->now);
+}
+
+static void run_event(cairn_sim *sim, struct sim_ev *ev)
+{
+    switch (ev->kind) {
+    case SIM_EV_TIMER: {
+        struct sim_timer *st = (struct sim_timer *)ev;
+        if (sim_postpone(sim, st->node, ev))
+            return;
+        st->timer->deadline = -1;
+        cairn_timer_fire_(st->timer);
+        break;
+    }
+    case SIM_EV_POST: {
+        struct sim_node *node = (struct sim_node *)((char *)ev - offsetof(struct sim_node, post_ev));
+        if (sim_postpone(sim, node, ev))
+            return;
+        cairn_post_queue_run(&node->posted);
+        break;
+    }
+    case SIM_EV_PACKET:
+        sim_deliver_packet(sim, (struct sim_msg *)ev);
+        break;
+    case SIM_EV_SEGMENT:
+        sim_deliver_segment(sim, (struct sim_msg *)ev);
+        break;
+    default:
+        break;
+    }
+}
+
+bool cairn_sim_step(cairn_sim *sim)
+{
+    collect_foreign_posts(sim);
+    if (sim->heap_len == 0)
+        return false;
+    struct sim_ev *ev = heap_pop(sim);
+    if (ev->at > sim->now)
+        sim->now = ev->at;
+    sim->stats.events++;
+    run_event(sim, ev);
+    return true;
+}
+
+size_t cairn_sim_run_until(cairn_sim *sim, cairn_time t)
+{
+    size_t n = 0;
+    for (;;) {
+        collect_foreign_posts(sim);
+        if (sim->heap_len == 0 || sim->heap[0]->at > t)
+            break;
+        cairn_sim_step(sim);
+        n++;
+    }
+    if (t > sim->now)
+        sim->now = t;
+    return n;
+}
+
+size_t cairn_sim_run_for(cairn_sim *sim, cairn_time d)
+{
+    return cairn_sim_run_until(sim, sim->now + (d > 0 ? d : 0));
+}

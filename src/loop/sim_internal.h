@@ -1,0 +1,190 @@
+/* Internal structures of the simulator, shared by sim.c (world, event heap,
+ * nodes, timers, links), sim_map.c (hash map) and sim_net.c (packets and
+ * streams). */
+#ifndef CAIRN_LOOP_SIM_INTERNAL_H
+#define CAIRN_LOOP_SIM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cairn/sim.h"
+#include "loop/loop_internal.h"
+#include "loop/post_queue.h"
+
+/* ---- hash map with fixed-size keys (addresses, address pairs) ---- */
+
+struct sim_key {
+    /* family+ip (17 bytes) twice, or family+ip+port; zero padded. */
+    uint64_t w[5];
+};
+
+struct sim_map_slot {
+    struct sim_key key;
+    /* NULL marks an empty slot. */
+    void *value;
+};
+
+struct sim_map {
+    struct sim_map_slot *slots;
+    /* Power of two, or 0 before the first insert. */
+    size_t cap;
+    size_t len;
+};
+
+void sim_key_ip(struct sim_key *k, const cairn_addr *a);
+void sim_key_ip_port(struct sim_key *k, const cairn_addr *a, uint16_t port);
+/* The unordered pair {a, b} (ports ignored). */
+void sim_key_pair(struct sim_key *k, const cairn_addr *a, const cairn_addr *b);
+
+void *sim_map_get(const struct sim_map *m, const struct sim_key *k);
+/* Inserts or replaces (value != NULL). 0 or CAIRN_ENOMEM. */
+int sim_map_put(struct sim_map *m, const struct sim_key *k, void *value);
+/* Removes k; returns the old value or NULL. */
+void *sim_map_del(struct sim_map *m, const struct sim_key *k);
+void sim_map_destroy(struct sim_map *m);
+
+/* ---- events ---- */
+
+enum sim_ev_kind {
+    SIM_EV_TIMER,
+    SIM_EV_POST,
+    SIM_EV_PACKET,
+    SIM_EV_SEGMENT,
+};
+
+/* Not in the heap. */
+#define SIM_NO_INDEX SIZE_MAX
+
+struct sim_ev {
+    cairn_time at;
+    /* Tie-break: order of scheduling, kept when a stall postpones it. */
+    uint64_t seq;
+    size_t heap_index;
+    uint8_t kind;
+};
+
+/* Stream segment types. */
+enum sim_seg {
+    SIM_SEG_SYN,
+    SIM_SEG_SYNACK,
+    SIM_SEG_REFUSED,
+    SIM_SEG_DATA,
+    SIM_SEG_FIN,
+    SIM_SEG_RST,
+};
+
+struct sim_end;
+
+/* A datagram or stream segment in flight, from a size-class pool. */
+struct sim_msg {
+    struct sim_ev ev;
+    /* Pool size class, or -1 for an oversize block. */
+    int cls;
+    /* Free list / stream receive queue link. */
+    struct sim_msg *next;
+    cairn_addr from;
+    cairn_addr to;
+    /* Segments: the end it is for (holds a reference), its type. */
+    struct sim_end *end;
+    uint8_t seg;
+    size_t len;
+    uint8_t data[];
+};
+
+/* Size classes 64 B .. 64 KiB. */
+#define SIM_POOL_CLASSES 11
+#define SIM_POOL_MIN 64
+
+/* ---- the world ---- */
+
+struct sim_node;
+
+struct cairn_sim {
+    uint64_t seed;
+    cairn_rng rng;
+    cairn_time now;
+    uint64_t next_seq;
+    /* The event heap: min (at, seq). Capacity covers every reserved slot
+     * (one per timer and node, so arming never allocates) plus the
+     * messages in flight. */
+    struct sim_ev **heap;
+    size_t heap_len;
+    size_t heap_cap;
+    size_t heap_reserved;
+    size_t msgs_in_flight;
+    struct sim_msg *pool[SIM_POOL_CLASSES];
+    struct sim_map nodes;
+    struct sim_map udps;
+    struct sim_map listeners;
+    struct sim_map links;
+    struct sim_map blocked;
+    /* Nodes in a non-zero group (so heal is cheap when none). */
+    size_t grouped;
+    cairn_sim_link default_link;
+    size_t stream_chunk;
+    cairn_sim_trace_cb trace;
+    void *trace_ud;
+    cairn_sim_stats stats;
+    /* The thread that runs the world; posts from others set foreign_post. */
+    pthread_t owner;
+    atomic_bool foreign_post;
+    /* Every node, for heal and foreign posts. */
+    struct sim_node **all;
+    size_t all_len;
+    size_t all_cap;
+};
+
+struct sim_node {
+    struct cairn_loop base;
+    cairn_sim *sim;
+    cairn_addr ip;
+    size_t all_index;
+    unsigned group;
+    /* Nothing of this node runs before this time. */
+    cairn_time stalled_until;
+    struct cairn_post_queue posted;
+    struct sim_ev post_ev;
+    /* Next ephemeral port to try. */
+    uint16_t next_port;
+};
+
+/* Heap and messages (sim.c). */
+void sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at);
+void sim_unschedule(cairn_sim *sim, struct sim_ev *ev);
+/* A message with room for len bytes; NULL on allocation failure (the
+ * heap slot is reserved too). */
+struct sim_msg *sim_msg_new(cairn_sim *sim, size_t len);
+/* Back to the pool (drops the segment's end reference first). */
+void sim_msg_free(cairn_sim *sim, struct sim_msg *m);
+/* Schedules m for delivery at `at` (its heap slot is already reserved). */
+void sim_msg_send(cairn_sim *sim, struct sim_msg *m, cairn_time at);
+struct sim_node *sim_node_find(const cairn_sim *sim, const cairn_addr *ip);
+/* The link between two IPs. */
+const cairn_sim_link *sim_link(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b);
+/* One delay sample on link l (latency + jitter). */
+cairn_time sim_delay(cairn_sim *sim, const cairn_sim_link *l);
+/* True when the node is stalled at the event's time: the event has been
+ * moved to the end of the stall. */
+bool sim_postpone(cairn_sim *sim, struct sim_node *node, struct sim_ev *ev);
+/* A free port on the node for udp (or tcp when tcp). 0 when exhausted. */
+uint16_t sim_ephemeral_port(struct sim_node *node, bool tcp);
+
+/* Packets and streams (sim_net.c). */
+void sim_deliver_packet(cairn_sim *sim, struct sim_msg *m);
+void sim_deliver_segment(cairn_sim *sim, struct sim_msg *m);
+void sim_end_unref(struct sim_end *e);
+
+int sim_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp);
+int sim_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len);
+int sim_udp_local(cairn_udp *udp, cairn_addr *ret_addr);
+void sim_udp_free(cairn_udp *udp);
+int sim_listen(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener);
+int sim_listener_local(cairn_listener *lst, cairn_addr *ret_addr);
+void sim_listener_free(cairn_listener *lst);
+int sim_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream);
+int sim_stream_start_read(cairn_stream *stream);
+int sim_stream_write(cairn_stream *stream, const uint8_t *data, size_t len);
+int sim_stream_peer(cairn_stream *stream, cairn_addr *ret_addr);
+void sim_stream_free(cairn_stream *stream);
+
+#endif

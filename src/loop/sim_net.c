@@ -1,0 +1,541 @@
+/* Packets and streams of the simulator.
+ *
+ * UDP: a send draws the datagram's fate at once from the world's rng (loss,
+ * duplication, delay, reordering) and schedules one message per copy; the
+ * receiving socket is looked up by address only at delivery, so a socket
+ * closed meanwhile simply loses the datagram (counted as unreachable), as a
+ * closed port would.
+ *
+ * TCP: a stream is a pair of ends, each the backend object behind one
+ * cairn_stream. Dialling sends a SYN to the listener's node; it answers
+ * with SYNACK (accepting and creating the server end) or REFUSED (no
+ * listener) after the link delay; a SYN lost to a partition or sent to an
+ * address where no node lives gets no answer, so the dial times out. Each
+ * direction is a FIFO: a segment is never delivered before the previous one
+ * of the same direction, whatever jitter it drew. Data or FIN that meets a
+ * partition breaks the stream: both ends get CAIRN_ECONNRESET. Closing an
+ * end sends FIN (the peer reads CAIRN_EOF) and detaches the pair; the simple
+ * model has no half-close: writes to an end whose peer is gone are
+ * discarded.
+ *
+ * Segments in flight hold a reference on the end they are addressed to, so
+ * a closed end is freed only when the last one has been delivered or
+ * dropped. Segments that arrive before the reader called start_read wait in
+ * the end's queue and are rescheduled, in order, when it does.
+ */
+#include "cairn/alloc.h"
+#include "cairn/error.h"
+#include "loop/sim_internal.h"
+
+#include <string.h>
+
+static struct sim_node *node_of(cairn_loop *loop)
+{
+    return (struct sim_node *)loop;
+}
+
+static bool is_unspecified(const cairn_addr *a)
+{
+    size_t n = a->family == 4 ? 4 : 16;
+    for (size_t i = 0; i < n; i++)
+        if (a->ip[i] != 0)
+            return false;
+    return true;
+}
+
+/* The local address for a bind of addr on node (port still to pick). */
+static int bind_addr(struct sim_node *node, const cairn_addr *addr, cairn_addr *ret)
+{
+    if (addr->family != node->ip.family)
+        return CAIRN_EADDRNOTAVAIL;
+    if (!is_unspecified(addr) && memcmp(addr->ip, node->ip.ip, sizeof(addr->ip)) != 0)
+        return CAIRN_EADDRNOTAVAIL;
+    *ret = node->ip;
+    ret->port = addr->port;
+    return 0;
+}
+
+/* ---- UDP ---- */
+
+struct sim_udp {
+    struct cairn_udp base;
+    struct sim_node *node;
+    cairn_addr local;
+};
+
+/* Registers obj under (local ip, port) in m, picking a port when 0. */
+static int bind_port(struct sim_node *node, struct sim_map *m, bool tcp, cairn_addr *local,
+                     void *obj)
+{
+    if (local->port == 0) {
+        local->port = sim_ephemeral_port(node, tcp);
+        if (local->port == 0)
+            return CAIRN_EADDRINUSE;
+    }
+    struct sim_key k;
+    sim_key_ip_port(&k, local, local->port);
+    if (sim_map_get(m, &k) != NULL)
+        return CAIRN_EADDRINUSE;
+    return sim_map_put(m, &k, obj);
+}
+
+static void unbind_port(struct sim_map *m, const cairn_addr *local)
+{
+    struct sim_key k;
+    sim_key_ip_port(&k, local, local->port);
+    sim_map_del(m, &k);
+}
+
+int sim_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp)
+{
+    struct sim_node *node = node_of(loop);
+    cairn_addr local;
+    int r = bind_addr(node, addr, &local);
+    if (r < 0)
+        return r;
+    struct sim_udp *u = cairn_calloc(1, sizeof(*u));
+    if (u == NULL)
+        return CAIRN_ENOMEM;
+    u->node = node;
+    r = bind_port(node, &node->sim->udps, false, &local, u);
+    if (r < 0) {
+        cairn_free(u);
+        return r;
+    }
+    u->local = local;
+    *ret_udp = &u->base;
+    return 0;
+}
+
+static bool draw(cairn_sim *sim, double p)
+{
+    return p > 0 && cairn_rng_double(&sim->rng) < p;
+}
+
+int sim_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len)
+{
+    struct sim_udp *u = (struct sim_udp *)udp;
+    cairn_sim *sim = u->node->sim;
+    if (to->family != u->local.family)
+        return CAIRN_EINVAL;
+    sim->stats.packets_sent++;
+    if (!cairn_sim_reachable(sim, &u->local, to)) {
+        sim->stats.packets_partitioned++;
+        return 0;
+    }
+    const cairn_sim_link *l = sim_link(sim, &u->local, to);
+    if (draw(sim, l->loss)) {
+        sim->stats.packets_lost++;
+        return 0;
+    }
+    int copies = draw(sim, l->duplicate) ? 2 : 1;
+    for (int i = 0; i < copies; i++) {
+        struct sim_msg *m = sim_msg_new(sim, len);
+        if (m == NULL)
+            return i == 0 ? CAIRN_ENOMEM : 0;
+        m->ev.kind = SIM_EV_PACKET;
+        m->from = u->local;
+        m->to = *to;
+        if (len > 0)
+            memcpy(m->data, data, len);
+        cairn_time delay = sim_delay(sim, l);
+        if (draw(sim, l->reorder))
+            delay += l->reorder_delay;
+        sim_msg_send(sim, m, sim->now + delay);
+        if (i == 1)
+            sim->stats.packets_duplicated++;
+    }
+    return 0;
+}
+
+void sim_deliver_packet(cairn_sim *sim, struct sim_msg *m)
+{
+    struct sim_node *node = sim_node_find(sim, &m->to);
+    if (node == NULL) {
+        sim->stats.packets_unreachable++;
+        sim_msg_free(sim, m);
+        return;
+    }
+    if (sim_postpone(sim, node, &m->ev))
+        return;
+    if (!cairn_sim_reachable(sim, &m->from, &m->to)) {
+        sim->stats.packets_partitioned++;
+        sim_msg_free(sim, m);
+        return;
+    }
+    struct sim_key k;
+    sim_key_ip_port(&k, &m->to, m->to.port);
+    struct sim_udp *u = sim_map_get(&sim->udps, &k);
+    if (u == NULL || u->base.closing) {
+        sim->stats.packets_unreachable++;
+        sim_msg_free(sim, m);
+        return;
+    }
+    sim->stats.packets_delivered++;
+    if (sim->trace != NULL)
+        sim->trace(CAIRN_SIM_TRACE_PACKET, sim->now, &m->from, &m->to, m->data, m->len,
+                   sim->trace_ud);
+    cairn_udp_deliver_(&u->base, &m->from, m->data, m->len);
+    sim_msg_free(sim, m);
+}
+
+int sim_udp_local(cairn_udp *udp, cairn_addr *ret_addr)
+{
+    *ret_addr = ((struct sim_udp *)udp)->local;
+    return 0;
+}
+
+void sim_udp_free(cairn_udp *udp)
+{
+    struct sim_udp *u = (struct sim_udp *)udp;
+    unbind_port(&u->node->sim->udps, &u->local);
+    cairn_free(u);
+}
+
+/* ---- listeners ---- */
+
+struct sim_listener {
+    struct cairn_listener base;
+    struct sim_node *node;
+    cairn_addr local;
+};
+
+int sim_listen(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener)
+{
+    struct sim_node *node = node_of(loop);
+    cairn_addr local;
+    int r = bind_addr(node, addr, &local);
+    if (r < 0)
+        return r;
+    struct sim_listener *l = cairn_calloc(1, sizeof(*l));
+    if (l == NULL)
+        return CAIRN_ENOMEM;
+    l->node = node;
+    r = bind_port(node, &node->sim->listeners, true, &local, l);
+    if (r < 0) {
+        cairn_free(l);
+        return r;
+    }
+    l->local = local;
+    *ret_listener = &l->base;
+    return 0;
+}
+
+int sim_listener_local(cairn_listener *lst, cairn_addr *ret_addr)
+{
+    *ret_addr = ((struct sim_listener *)lst)->local;
+    return 0;
+}
+
+void sim_listener_free(cairn_listener *lst)
+{
+    struct sim_listener *l = (struct sim_listener *)lst;
+    unbind_port(&l->node->sim->listeners, &l->local);
+    cairn_free(l);
+}
+
+/* ---- streams ---- */
+
+struct sim_end {
+    struct cairn_stream base;
+    cairn_sim *sim;
+    struct sim_node *node;
+    /* The other end while the connection stands. */
+    struct sim_end *peer;
+    cairn_addr local;
+    cairn_addr remote;
+    /* Delivery time of the last segment sent towards the peer (FIFO). */
+    cairn_time tx_last;
+    /* Segments in flight to this end, plus one while the user holds it. */
+    int refs;
+    bool reading;
+    /* Broken or refused: writes fail. */
+    bool reset;
+    /* Segments that arrived before start_read, in order. */
+    struct sim_msg *rx_head;
+    struct sim_msg *rx_tail;
+};
+
+void sim_end_unref(struct sim_end *e)
+{
+    if (--e->refs == 0)
+        cairn_free(e);
+}
+
+static struct sim_end *end_new(struct sim_node *node)
+{
+    struct sim_end *e = cairn_calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    e->sim = node->sim;
+    e->node = node;
+    e->refs = 1;
+    e->base.loop = &node->base;
+    return e;
+}
+
+/* Queues segment `seg` from e's side to dst (which gets a reference) at
+ * `at`; m must come from sim_msg_new. */
+static void seg_send(cairn_sim *sim, struct sim_msg *m, uint8_t seg, struct sim_end *dst,
+                     const cairn_addr *from, const cairn_addr *to, cairn_time at)
+{
+    m->ev.kind = SIM_EV_SEGMENT;
+    m->seg = seg;
+    m->end = dst;
+    dst->refs++;
+    m->from = *from;
+    m->to = *to;
+    sim_msg_send(sim, m, at);
+}
+
+/* The FIFO delivery time of the next segment from e to its peer. */
+static cairn_time fifo_at(struct sim_end *e)
+{
+    cairn_sim *sim = e->sim;
+    cairn_time at = sim->now + sim_delay(sim, sim_link(sim, &e->local, &e->remote));
+    if (at < e->tx_last)
+        at = e->tx_last;
+    e->tx_last = at;
+    return at;
+}
+
+/* Sends RST to e now (a local notification: no link, no partition). */
+static void rst_now(struct sim_end *e)
+{
+    struct sim_msg *m = sim_msg_new(e->sim, 0);
+    if (m != NULL)
+        seg_send(e->sim, m, SIM_SEG_RST, e, &e->remote, &e->local, e->sim->now);
+}
+
+/* A partition cut the connection: both ends read CAIRN_ECONNRESET. */
+static void end_break(struct sim_end *e)
+{
+    struct sim_end *peer = e->peer;
+    e->sim->stats.streams_broken++;
+    e->peer = NULL;
+    e->reset = true;
+    if (!e->base.closing)
+        rst_now(e);
+    if (peer != NULL) {
+        peer->peer = NULL;
+        peer->reset = true;
+        if (!peer->base.closing)
+            rst_now(peer);
+    }
+}
+
+int sim_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream)
+{
+    struct sim_node *node = node_of(loop);
+    cairn_sim *sim = node->sim;
+    if (addr->family != node->ip.family)
+        return CAIRN_EHOSTUNREACH;
+    struct sim_end *e = end_new(node);
+    if (e == NULL)
+        return CAIRN_ENOMEM;
+    struct sim_msg *m = sim_msg_new(sim, 0);
+    if (m == NULL) {
+        cairn_free(e);
+        return CAIRN_ENOMEM;
+    }
+    e->local = node->ip;
+    e->local.port = sim_ephemeral_port(node, true);
+    e->remote = *addr;
+    if (cairn_sim_reachable(sim, &e->local, addr)) {
+        cairn_time at = sim->now + sim_delay(sim, sim_link(sim, &e->local, addr));
+        seg_send(sim, m, SIM_SEG_SYN, e, &e->local, addr, at);
+    } else {
+        sim_msg_free(sim, m); /* lost: the dial will time out */
+    }
+    *ret_stream = &e->base;
+    return 0;
+}
+
+/* A SYN reached m->to: accept, or refuse. Reuses m for the answer. */
+static void syn_arrived(cairn_sim *sim, struct sim_msg *m)
+{
+    struct sim_end *client = m->end;
+    struct sim_node *node = sim_node_find(sim, &m->to);
+    if (client->base.closing || node == NULL) {
+        sim_msg_free(sim, m);
+        return;
+    }
+    if (sim_postpone(sim, node, &m->ev))
+        return;
+    if (!cairn_sim_reachable(sim, &m->from, &m->to)) {
+        sim_msg_free(sim, m);
+        return;
+    }
+    struct sim_key k;
+    sim_key_ip_port(&k, &m->to, m->to.port);
+    struct sim_listener *l = sim_map_get(&sim->listeners, &k);
+    struct sim_end *server = NULL;
+    if (l != NULL && !l->base.closing)
+        server = end_new(node);
+    cairn_addr from = m->to, to = m->from;
+    sim_end_unref(client);
+    m->end = NULL;
+    cairn_time at = sim->now + sim_delay(sim, sim_link(sim, &from, &to));
+    if (server == NULL) {
+        sim->stats.streams_refused++;
+        seg_send(sim, m, SIM_SEG_REFUSED, client, &from, &to, at);
+        return;
+    }
+    server->local = from;
+    server->remote = to;
+    server->peer = client;
+    client->peer = server;
+    server->tx_last = at;
+    seg_send(sim, m, SIM_SEG_SYNACK, client, &from, &to, at);
+    sim->stats.streams_accepted++;
+    cairn_listener_accept_(&l->base, &server->base);
+}
+
+/* Hands a segment to the reader of e (which is reading). */
+static void seg_to_reader(cairn_sim *sim, struct sim_end *e, struct sim_msg *m)
+{
+    switch (m->seg) {
+    case SIM_SEG_DATA:
+        sim->stats.stream_bytes += m->len;
+        if (sim->trace != NULL)
+            sim->trace(CAIRN_SIM_TRACE_STREAM, sim->now, &m->from, &m->to, m->data, m->len,
+                       sim->trace_ud);
+        cairn_stream_deliver_(&e->base, m->data, m->len, 0);
+        break;
+    case SIM_SEG_FIN:
+        cairn_stream_deliver_(&e->base, NULL, 0, CAIRN_EOF);
+        break;
+    default:
+        cairn_stream_deliver_(&e->base, NULL, 0, CAIRN_ECONNRESET);
+        break;
+    }
+}
+
+void sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
+{
+    if (m->seg == SIM_SEG_SYN) {
+        syn_arrived(sim, m);
+        return;
+    }
+    struct sim_end *e = m->end;
+    if (e->base.closing) {
+        sim_msg_free(sim, m);
+        return;
+    }
+    if (sim_postpone(sim, e->node, &m->ev))
+        return;
+    switch (m->seg) {
+    case SIM_SEG_SYNACK:
+    case SIM_SEG_REFUSED: {
+        int status = m->seg == SIM_SEG_SYNACK ? 0 : CAIRN_ECONNREFUSED;
+        if (status < 0)
+            e->reset = true;
+        /* m holds a reference, so e outlives a close inside the callback. */
+        cairn_stream_connect_done_(&e->base, status);
+        sim_msg_free(sim, m);
+        return;
+    }
+    case SIM_SEG_DATA:
+    case SIM_SEG_FIN:
+        if (!cairn_sim_reachable(sim, &m->from, &m->to)) {
+            end_break(e);
+            sim_msg_free(sim, m);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    if (!e->reading) {
+        m->next = NULL;
+        if (e->rx_tail != NULL)
+            e->rx_tail->next = m;
+        else
+            e->rx_head = m;
+        e->rx_tail = m;
+        return;
+    }
+    seg_to_reader(sim, e, m);
+    sim_msg_free(sim, m);
+}
+
+int sim_stream_start_read(cairn_stream *stream)
+{
+    struct sim_end *e = (struct sim_end *)stream;
+    e->reading = true;
+    /* Segments that waited run from the loop, in arrival order. */
+    struct sim_msg *m = e->rx_head;
+    e->rx_head = e->rx_tail = NULL;
+    while (m != NULL) {
+        struct sim_msg *next = m->next;
+        sim_schedule(e->sim, &m->ev, e->sim->now);
+        m = next;
+    }
+    return 0;
+}
+
+int sim_stream_write(cairn_stream *stream, const uint8_t *data, size_t len)
+{
+    struct sim_end *e = (struct sim_end *)stream;
+    cairn_sim *sim = e->sim;
+    if (e->reset)
+        return CAIRN_ECONNRESET;
+    if (e->peer == NULL)
+        return 0; /* the peer closed: the bytes go nowhere */
+    if (!cairn_sim_reachable(sim, &e->local, &e->remote)) {
+        end_break(e);
+        return 0;
+    }
+    /* Allocate every segment first, so a write is all or nothing. */
+    struct sim_msg *head = NULL, **tail = &head;
+    for (size_t off = 0; off < len;) {
+        size_t n = len - off < sim->stream_chunk ? len - off : sim->stream_chunk;
+        struct sim_msg *m = sim_msg_new(sim, n);
+        if (m == NULL) {
+            while (head != NULL) {
+                struct sim_msg *next = head->next;
+                sim_msg_free(sim, head);
+                head = next;
+            }
+            return CAIRN_ENOMEM;
+        }
+        memcpy(m->data, data + off, n);
+        *tail = m;
+        tail = &m->next;
+        off += n;
+    }
+    while (head != NULL) {
+        struct sim_msg *next = head->next;
+        seg_send(sim, head, SIM_SEG_DATA, e->peer, &e->local, &e->remote, fifo_at(e));
+        head = next;
+    }
+    return 0;
+}
+
+int sim_stream_peer(cairn_stream *stream, cairn_addr *ret_addr)
+{
+    *ret_addr = ((struct sim_end *)stream)->remote;
+    return 0;
+}
+
+void sim_stream_free(cairn_stream *stream)
+{
+    struct sim_end *e = (struct sim_end *)stream;
+    cairn_sim *sim = e->sim;
+    struct sim_msg *m = e->rx_head;
+    e->rx_head = e->rx_tail = NULL;
+    while (m != NULL) {
+        struct sim_msg *next = m->next;
+        sim_msg_free(sim, m);
+        m = next;
+    }
+    struct sim_end *peer = e->peer;
+    if (peer != NULL) {
+        e->peer = NULL;
+        peer->peer = NULL;
+        struct sim_msg *fin = sim_msg_new(sim, 0);
+        if (fin != NULL)
+            seg_send(sim, fin, SIM_SEG_FIN, peer, &e->local, &e->remote, fifo_at(e));
+    }
+    sim_end_unref(e);
+}
