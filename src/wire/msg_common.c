@@ -1,0 +1,414 @@
+/* The decode arena and the table-driven Go-struct codec.
+ *
+ * go-msgpack encodes a Go struct as a map keyed by field name, sorted, and
+ * decodes it by looking each key up exactly. Rather than hand-writing that
+ * loop for thirty message types, each message is a table of wire_field
+ * (msg_internal.h) and the two functions here walk it. This is where the
+ * decoding rules of spec §1.2 live for structs: unknown keys are skipped
+ * (with the reader's depth cap), nil is the zero value, integers of any
+ * width are range-checked into the member's width, []byte values are length
+ * checked against the field's named limit *before* any copy, and a Vsn must
+ * be empty or exactly six bytes (memberlist #368).
+ *
+ * The arena keeps every allocation a decode makes (arrays, and []byte
+ * values that arrived in the rare array-of-ints form) on one list under a
+ * byte cap, so a caller frees a decoded message with one call and hostile
+ * counts are bounded twice: by the bytes left in the input and by the cap.
+ */
+#include "msg_internal.h"
+
+#include <stdalign.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn/alloc.h"
+
+/* ------------------------------------------------------------ arena */
+
+typedef union arena_hdr {
+    union arena_hdr *next;
+    max_align_t align;
+} arena_hdr;
+
+void cairn_wire_arena_init(cairn_wire_arena *a, size_t limit)
+{
+    a->head = NULL;
+    a->used = 0;
+    a->limit = limit;
+}
+
+void cairn_wire_arena_destroy(cairn_wire_arena *a)
+{
+    if (a == NULL)
+        return;
+    arena_hdr *h = a->head;
+    while (h) {
+        arena_hdr *nx = h->next;
+        cairn_free(h);
+        h = nx;
+    }
+    a->head = NULL;
+    a->used = 0;
+}
+
+void *cairn_wire_arena_alloc(cairn_wire_arena *a, size_t n)
+{
+    if (a == NULL || n > a->limit - a->used || n > SIZE_MAX - sizeof(arena_hdr) - 1)
+        return NULL;
+    arena_hdr *h = cairn_malloc(sizeof(arena_hdr) + (n ? n : 1));
+    if (h == NULL)
+        return NULL;
+    memset(h + 1, 0, n ? n : 1);
+    h->next = a->head;
+    a->head = h;
+    a->used += n;
+    return h + 1;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+int wire_fail(wire_ctx *c, const char *what, int err)
+{
+    cairn_diag_set(c->diag, err, "%s: %s is %s", c->msg, what, cairn_mp_err_text(err));
+    return err;
+}
+
+int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret)
+{
+    size_t n = 0;
+    int e = cairn_mp_read_bytes_len(&c->r, &n);
+    if (e) {
+        if (!c->r.err)
+            c->r.err = e;
+        return wire_fail(c, what, e);
+    }
+    if (max && n > max) {
+        c->r.err = CAIRN_ELIMIT;
+        return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu", c->msg,
+                              what, n, (unsigned long long)max);
+    }
+    uint8_t *scratch = NULL;
+    if (cairn_mp_peek(&c->r) == CAIRN_MP_T_ARRAY && c->arena) {
+        if (n > cairn_mp_remaining(&c->r))
+            return wire_fail(c, what, c->r.err = CAIRN_EAGAIN);
+        scratch = cairn_wire_arena_alloc(c->arena, n);
+        if (scratch == NULL)
+            return wire_fail(c, what, c->r.err = CAIRN_ENOMEM);
+    }
+    if (cairn_mp_read_bytes(&c->r, scratch, n, ret))
+        return wire_fail(c, what, c->r.err);
+    return 0;
+}
+
+int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max,
+                          void **ret_p, size_t *ret_n)
+{
+    bool nil = cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL;
+    uint32_t n;
+    if (cairn_mp_read_array(&c->r, &n))
+        return wire_fail(c, what, c->r.err);
+    if (nil) {
+        *ret_p = NULL;
+        *ret_n = 0;
+        return 0;
+    }
+    if (n > max) {
+        c->r.err = CAIRN_ELIMIT;
+        return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s has %u elements, limit %u", c->msg,
+                              what, n, max);
+    }
+    if (elem && n > SIZE_MAX / elem)
+        return wire_fail(c, what, c->r.err = CAIRN_ELIMIT);
+    void *p = cairn_wire_arena_alloc(c->arena, (size_t)n * elem);
+    if (p == NULL)
+        return wire_fail(c, what, c->r.err = CAIRN_ENOMEM);
+    *ret_p = p;
+    *ret_n = n;
+    return 0;
+}
+
+void wire_write_str_array(cairn_mp_writer *w, const cairn_span *p, size_t n)
+{
+    if (p == NULL && n == 0) {
+        cairn_mp_write_nil(w);
+        return;
+    }
+    cairn_mp_write_array(w, (uint32_t)n);
+    for (size_t k = 0; k < n; k++)
+        cairn_mp_write_str(w, p[k]);
+}
+
+int wire_read_str_array(wire_ctx *c, const char *what, cairn_span **ret_p, size_t *ret_n)
+{
+    void *p;
+    size_t n;
+    if (wire_read_array_alloc(c, what, sizeof(cairn_span), UINT32_MAX, &p, &n))
+        return c->r.err;
+    cairn_span *s = p;
+    for (size_t k = 0; k < n; k++)
+        if (cairn_mp_read_str(&c->r, &s[k]))
+            return wire_fail(c, what, c->r.err);
+    *ret_p = s;
+    *ret_n = n;
+    return 0;
+}
+
+static int span_cmp(cairn_span a, cairn_span b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int r = n ? memcmp(a.p, b.p, n) : 0;
+    if (r)
+        return r;
+    return a.len < b.len ? -1 : a.len > b.len;
+}
+
+int wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n,
+                       const char *msg, cairn_diag *diag)
+{
+    if (tags == NULL && n == 0) {
+        cairn_mp_write_nil(w);
+        return 0;
+    }
+    if (n > UINT16_MAX)
+        return w->err = cairn_diag_set(diag, CAIRN_EINVAL, "%s: %zu tags", msg, n);
+    cairn_mp_write_map(w, (uint32_t)n);
+    /* Selection by "smallest key greater than the previous": O(n^2) but
+     * allocation-free, and tag maps are small (Meta caps them at 512 bytes). */
+    const cairn_wire_tag *prev = NULL;
+    for (size_t k = 0; k < n; k++) {
+        const cairn_wire_tag *best = NULL;
+        for (size_t j = 0; j < n; j++) {
+            int c = prev ? span_cmp(tags[j].key, prev->key) : 1;
+            if (c == 0 && &tags[j] != prev)
+                return w->err = cairn_diag_set(diag, CAIRN_EINVAL, "%s: duplicate tag %.*s",
+                                               msg, (int)tags[j].key.len,
+                                               (const char *)tags[j].key.p);
+            if (c > 0 && (best == NULL || span_cmp(tags[j].key, best->key) < 0))
+                best = &tags[j];
+        }
+        cairn_mp_write_str(w, best->key);
+        cairn_mp_write_str(w, best->value);
+        prev = best;
+    }
+    return 0;
+}
+
+int wire_read_tag_map(wire_ctx *c, const char *what, cairn_wire_tag **ret_p, size_t *ret_n)
+{
+    bool nil = cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL;
+    uint32_t n;
+    if (cairn_mp_read_map(&c->r, &n))
+        return wire_fail(c, what, c->r.err);
+    if (nil) {
+        *ret_p = NULL;
+        *ret_n = 0;
+        return 0;
+    }
+    cairn_wire_tag *t = cairn_wire_arena_alloc(c->arena, (size_t)n * sizeof(*t));
+    if (t == NULL)
+        return wire_fail(c, what, c->r.err = CAIRN_ENOMEM);
+    for (uint32_t k = 0; k < n; k++)
+        if (cairn_mp_read_str(&c->r, &t[k].key) || cairn_mp_read_str(&c->r, &t[k].value))
+            return wire_fail(c, what, c->r.err);
+    *ret_p = t;
+    *ret_n = n;
+    return 0;
+}
+
+/* ------------------------------------------------------------ structs */
+
+static uint64_t uint_max(const wire_field *f)
+{
+    if (f->max)
+        return f->max;
+    return f->size >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * f->size)) - 1;
+}
+
+static void store_uint(void *p, unsigned size, uint64_t v)
+{
+    switch (size) {
+    case 1: *(uint8_t *)p = (uint8_t)v; break;
+    case 2: *(uint16_t *)p = (uint16_t)v; break;
+    case 4: *(uint32_t *)p = (uint32_t)v; break;
+    default: *(uint64_t *)p = v; break;
+    }
+}
+
+static uint64_t load_uint(const void *p, unsigned size)
+{
+    switch (size) {
+    case 1: return *(const uint8_t *)p;
+    case 2: return *(const uint16_t *)p;
+    case 4: return *(const uint32_t *)p;
+    default: return *(const uint64_t *)p;
+    }
+}
+
+static int decode_field(wire_ctx *c, const wire_field *f, void *p)
+{
+    switch (f->kind) {
+    case FK_STR: {
+        cairn_span s;
+        if (cairn_mp_read_str(&c->r, &s))
+            return wire_fail(c, f->key, c->r.err);
+        if (f->max && s.len > f->max) {
+            c->r.err = CAIRN_ELIMIT;
+            return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu",
+                                  c->msg, f->key, s.len, (unsigned long long)f->max);
+        }
+        *(cairn_span *)p = s;
+        return 0;
+    }
+    case FK_BYTES: {
+        cairn_span s;
+        if (wire_read_bytes(c, f->key, f->max, &s))
+            return c->r.err;
+        if ((f->flags & WF_VSN) && s.len != 0 && s.len != CAIRN_WIRE_VSN_LEN) {
+            c->r.err = CAIRN_EPROTO;
+            return cairn_diag_set(c->diag, CAIRN_EPROTO, "%s: Vsn is %zu bytes, want 0 or %d",
+                                  c->msg, s.len, CAIRN_WIRE_VSN_LEN);
+        }
+        *(cairn_span *)p = s;
+        return 0;
+    }
+    case FK_BOOL:
+        if (cairn_mp_read_bool(&c->r, (bool *)p))
+            return wire_fail(c, f->key, c->r.err);
+        return 0;
+    case FK_UINT: {
+        uint64_t v;
+        if (cairn_mp_read_uint(&c->r, uint_max(f), &v))
+            return wire_fail(c, f->key, c->r.err);
+        store_uint(p, f->size, v);
+        return 0;
+    }
+    case FK_INT: {
+        int64_t v;
+        int64_t lim = f->size >= 8 ? INT64_MAX : (INT64_C(1) << (8 * f->size - 1)) - 1;
+        if (cairn_mp_read_int(&c->r, -lim - 1, lim, &v))
+            return wire_fail(c, f->key, c->r.err);
+        if (f->size == 4)
+            *(int32_t *)p = (int32_t)v;
+        else
+            *(int64_t *)p = v;
+        return 0;
+    }
+    default:
+        return f->dec(c, p, f);
+    }
+}
+
+int wire_decode_struct(wire_ctx *c, const wire_field *fields, size_t n, void *base)
+{
+    uint32_t pairs;
+    if (cairn_mp_read_map(&c->r, &pairs))
+        return wire_fail(c, "body", c->r.err);
+    for (uint32_t k = 0; k < pairs; k++) {
+        cairn_span key;
+        if (cairn_mp_read_str(&c->r, &key))
+            return wire_fail(c, "a map key", c->r.err);
+        const wire_field *f = NULL;
+        for (size_t j = 0; j < n && f == NULL; j++)
+            if (cairn_mp_key_is(key, fields[j].key))
+                f = &fields[j];
+        if (f == NULL) {
+            if (cairn_mp_skip(&c->r))
+                return wire_fail(c, "an unknown field's value", c->r.err);
+            continue;
+        }
+        int e = decode_field(c, f, (char *)base + f->off);
+        if (e)
+            return e;
+    }
+    return 0;
+}
+
+static bool field_empty(const wire_field *f, const void *p)
+{
+    switch (f->kind) {
+    case FK_STR:
+    case FK_BYTES: return ((const cairn_span *)p)->len == 0;
+    case FK_BOOL: return !*(const bool *)p;
+    case FK_UINT: return load_uint(p, f->size) == 0;
+    default: return false;
+    }
+}
+
+static int check_field(const char *msg, const wire_field *f, const void *p, cairn_diag *diag)
+{
+    if (f->kind != FK_STR && f->kind != FK_BYTES)
+        return 0;
+    const cairn_span *s = p;
+    if (f->max && s->len > f->max)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "%s: %s is %zu bytes, limit %llu", msg,
+                              f->key, s->len, (unsigned long long)f->max);
+    if ((f->flags & WF_VSN) && s->len != 0 && s->len != CAIRN_WIRE_VSN_LEN)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "%s: Vsn is %zu bytes, want 0 or %d", msg,
+                              s->len, CAIRN_WIRE_VSN_LEN);
+    return 0;
+}
+
+int wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields,
+                       size_t n, const void *base, cairn_diag *diag)
+{
+    uint32_t count = 0;
+    for (size_t k = 0; k < n; k++) {
+        const void *p = (const char *)base + fields[k].off;
+        int e = check_field(msg, &fields[k], p, diag);
+        if (e)
+            return w->err = e;
+        if (!((fields[k].flags & WF_OMITEMPTY) && field_empty(&fields[k], p)))
+            count++;
+    }
+    cairn_mp_write_map(w, count);
+    for (size_t k = 0; k < n; k++) {
+        const wire_field *f = &fields[k];
+        const void *p = (const char *)base + f->off;
+        if ((f->flags & WF_OMITEMPTY) && field_empty(f, p))
+            continue;
+        cairn_mp_write_cstr(w, f->key);
+        switch (f->kind) {
+        case FK_STR: cairn_mp_write_str(w, *(const cairn_span *)p); break;
+        case FK_BYTES: cairn_mp_write_bytes(w, *(const cairn_span *)p); break;
+        case FK_BOOL: cairn_mp_write_bool(w, *(const bool *)p); break;
+        case FK_UINT: cairn_mp_write_uint(w, load_uint(p, f->size)); break;
+        case FK_INT:
+            cairn_mp_write_int(w, f->size == 4 ? *(const int32_t *)p : *(const int64_t *)p);
+            break;
+        default: {
+            int e = f->enc(w, p, msg, diag);
+            if (e)
+                return w->err = e;
+        }
+        }
+    }
+    return w->err;
+}
+
+int wire_encode_msg(cairn_buf *out, uint8_t type, const char *msg, const wire_field *fields,
+                    size_t n, const void *base, cairn_diag *diag)
+{
+    cairn_mp_writer w;
+    cairn_mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
+    cairn_mp_write_raw(&w, &type, 1);
+    wire_encode_struct(&w, msg, fields, n, base, diag);
+    int e = cairn_mp_writer_finish(&w);
+    if (e && diag && !diag->err)
+        cairn_diag_set(diag, e, "%s: encoding failed: %s", msg, cairn_strerror(e));
+    return e;
+}
+
+int wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *name,
+                    const wire_field *fields, size_t n, cairn_wire_arena *arena,
+                    cairn_diag *diag, void *base)
+{
+    if (msg == NULL || len < 1)
+        return cairn_diag_set(diag, CAIRN_EPROTO, "%s: empty message", name);
+    if (msg[0] != type)
+        return cairn_diag_set(diag, CAIRN_EPROTO, "%s: type byte is %u, want %u", name, msg[0],
+                              type);
+    wire_ctx c = {.arena = arena, .diag = diag, .msg = name};
+    cairn_mp_reader_init(&c.r, msg + 1, len - 1);
+    int e = wire_decode_struct(&c, fields, n, base);
+    return e == CAIRN_EAGAIN ? CAIRN_EPROTO : e;
+}

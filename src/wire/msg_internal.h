@@ -1,0 +1,110 @@
+/* src/wire/msg_internal.h: the table-driven struct codec shared by the
+ * memberlist and serf message files (not public).
+ *
+ * A Go struct on the wire is a msgpack map whose keys are the field names in
+ * ASCII order. Each message is described once by a table of wire_field in
+ * that order; wire_encode_struct writes it, wire_decode_struct reads it
+ * (exact key match, unknown keys skipped, nil = zero value). Fields that are
+ * not scalars (arrays, nested structs, maps) use FK_CUSTOM callbacks.
+ */
+#ifndef CAIRN_WIRE_MSG_INTERNAL_H
+#define CAIRN_WIRE_MSG_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/wire_msg.h"
+
+typedef enum wire_field_kind {
+    FK_STR,    /* cairn_span, Go string */
+    FK_BYTES,  /* cairn_span, Go []byte */
+    FK_BOOL,   /* bool */
+    FK_UINT,   /* unsigned integer of `size` bytes, value <= umax */
+    FK_INT,    /* signed integer of `size` bytes */
+    FK_CUSTOM, /* dec/enc callbacks */
+} wire_field_kind;
+
+/* Field flags. */
+#define WF_OMITEMPTY 1u /* omitted from the encoding when zero/empty */
+#define WF_VSN 2u       /* []byte that must be empty or CAIRN_WIRE_VSN_LEN */
+
+/* Decode state for one message. */
+typedef struct wire_ctx {
+    /* Cursor over the message body. */
+    cairn_mp_reader r;
+    /* Storage for arrays; may be NULL for messages without arrays. */
+    cairn_wire_arena *arena;
+    /* Where errors are described (may be NULL). */
+    cairn_diag *diag;
+    /* Message name for diagnostics ("alive"). */
+    const char *msg;
+} wire_ctx;
+
+struct wire_field;
+typedef int (*wire_dec_fn)(wire_ctx *c, void *field, const struct wire_field *f);
+typedef int (*wire_enc_fn)(cairn_mp_writer *w, const void *field, const char *msg,
+                           cairn_diag *diag);
+
+typedef struct wire_field {
+    /* Go field name = map key. */
+    const char *key;
+    wire_field_kind kind;
+    /* offsetof the member in the C struct. */
+    size_t off;
+    /* Integer member size in bytes (FK_UINT/FK_INT). */
+    unsigned size;
+    /* WF_* flags. */
+    unsigned flags;
+    /* FK_BYTES/FK_STR: length limit (0 = none). FK_UINT: maximum value
+     * (0 = as the member size allows). */
+    uint64_t max;
+    /* FK_CUSTOM callbacks. */
+    wire_dec_fn dec;
+    wire_enc_fn enc;
+} wire_field;
+
+#define WF_NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* wire_decode_struct reads one map into base per the table. */
+int wire_decode_struct(wire_ctx *c, const wire_field *fields, size_t n, void *base);
+/* wire_encode_struct writes base as a map per the table; validation errors
+ * (limits, Vsn length) return CAIRN_EINVAL with diag and set w->err. */
+int wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields,
+                       size_t n, const void *base, cairn_diag *diag);
+
+/* wire_encode_msg appends `type` + struct map to out; out unchanged on
+ * error. */
+int wire_encode_msg(cairn_buf *out, uint8_t type, const char *msg, const wire_field *fields,
+                    size_t n, const void *base, cairn_diag *diag);
+/* wire_decode_msg checks msg[0] == type and decodes the map after it into
+ * base (caller's zeroed temporary). Truncation is CAIRN_EPROTO here. */
+int wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *name,
+                    const wire_field *fields, size_t n, cairn_wire_arena *arena,
+                    cairn_diag *diag, void *base);
+
+/* wire_fail records a reader error for `what` in the diag and returns the
+ * code: "<msg>: <what> is <reason>". */
+int wire_fail(wire_ctx *c, const char *what, int err);
+
+/* wire_read_bytes_field reads a []byte with an optional length limit,
+ * copying the array-of-ints form into the arena. */
+int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret);
+
+/* wire_read_array_header reads an array count and allocates `elem` bytes per
+ * element in the arena (a non-NULL pointer even for 0 elements; NULL for
+ * nil, signalled by *ret_nil). `max` caps the count before allocating. */
+int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max,
+                          void **ret_p, size_t *ret_n);
+
+/* Writes an array of spans as strings (or nil when p == NULL && n == 0). */
+void wire_write_str_array(cairn_mp_writer *w, const cairn_span *p, size_t n);
+/* Reads an array of strings into the arena. */
+int wire_read_str_array(wire_ctx *c, const char *what, cairn_span **ret_p, size_t *ret_n);
+/* Writes a string map of tags sorted by key; CAIRN_EINVAL on duplicates or
+ * more than 65535 pairs. */
+int wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n,
+                       const char *msg, cairn_diag *diag);
+/* Reads a {str: str} map into the arena. */
+int wire_read_tag_map(wire_ctx *c, const char *what, cairn_wire_tag **ret_p, size_t *ret_n);
+
+#endif

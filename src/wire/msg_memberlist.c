@@ -1,0 +1,420 @@
+/* memberlist 0.2.2 message bodies: ping, indirect ping, ack, nack, err,
+ * suspect, alive, dead, push-pull (header, node states, user state) and the
+ * TCP user-message header.
+ *
+ * Each message is one table of fields in Go's sorted key order
+ * (msg_internal.h); the tables are the protocol description, the functions
+ * are glue. Departures from Go, all on the strict side and all from the
+ * July 2026 memberlist hardening list: a non-empty Vsn must be exactly six
+ * bytes (#368; Go 0.2.2 would index past a short one and panic), Meta is
+ * capped at 512 bytes on decode too, raw IPs at 16 bytes, and the push-pull
+ * node count and user-state length are checked against their caps (#357)
+ * and against the bytes actually present before anything is allocated, as
+ * is UserMsgLen (#361).
+ */
+#include "cairn/wire_msg.h"
+
+#include <string.h>
+
+#include "msg_internal.h"
+
+#define FSTR(S, m, k, fl) {k, FK_STR, offsetof(S, m), 0, fl, 0, NULL, NULL}
+#define FBYTES(S, m, k, fl, mx) {k, FK_BYTES, offsetof(S, m), 0, fl, mx, NULL, NULL}
+#define FBOOL(S, m, k) {k, FK_BOOL, offsetof(S, m), 0, 0, 0, NULL, NULL}
+#define FUINT(S, m, k, fl) {k, FK_UINT, offsetof(S, m), sizeof(((S *)0)->m), fl, 0, NULL, NULL}
+#define FINT(S, m, k) {k, FK_INT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL}
+
+static const wire_field ping_fields[] = {
+    FSTR(cairn_wire_ping, node, "Node", 0),
+    FUINT(cairn_wire_ping, seq_no, "SeqNo", 0),
+    FBYTES(cairn_wire_ping, source_addr, "SourceAddr", WF_OMITEMPTY, CAIRN_WIRE_ADDR_MAX),
+    FSTR(cairn_wire_ping, source_node, "SourceNode", WF_OMITEMPTY),
+    FUINT(cairn_wire_ping, source_port, "SourcePort", WF_OMITEMPTY),
+};
+
+static const wire_field indirect_fields[] = {
+    FBOOL(cairn_wire_indirect_ping, nack, "Nack"),
+    FSTR(cairn_wire_indirect_ping, node, "Node", 0),
+    FUINT(cairn_wire_indirect_ping, port, "Port", 0),
+    FUINT(cairn_wire_indirect_ping, seq_no, "SeqNo", 0),
+    FBYTES(cairn_wire_indirect_ping, source_addr, "SourceAddr", WF_OMITEMPTY,
+           CAIRN_WIRE_ADDR_MAX),
+    FSTR(cairn_wire_indirect_ping, source_node, "SourceNode", WF_OMITEMPTY),
+    FUINT(cairn_wire_indirect_ping, source_port, "SourcePort", WF_OMITEMPTY),
+    FBYTES(cairn_wire_indirect_ping, target, "Target", 0, CAIRN_WIRE_ADDR_MAX),
+};
+
+static const wire_field ack_fields[] = {
+    FBYTES(cairn_wire_ack, payload, "Payload", 0, 0),
+    FUINT(cairn_wire_ack, seq_no, "SeqNo", 0),
+};
+
+static const wire_field nack_fields[] = {
+    FUINT(cairn_wire_nack, seq_no, "SeqNo", 0),
+};
+
+static const wire_field err_fields[] = {
+    FSTR(cairn_wire_err, error, "Error", 0),
+};
+
+static const wire_field suspect_fields[] = {
+    FSTR(cairn_wire_suspect, from, "From", 0),
+    FUINT(cairn_wire_suspect, incarnation, "Incarnation", 0),
+    FSTR(cairn_wire_suspect, node, "Node", 0),
+};
+
+static const wire_field alive_fields[] = {
+    FBYTES(cairn_wire_alive, addr, "Addr", 0, CAIRN_WIRE_ADDR_MAX),
+    FUINT(cairn_wire_alive, incarnation, "Incarnation", 0),
+    FBYTES(cairn_wire_alive, meta, "Meta", 0, CAIRN_WIRE_META_MAX),
+    FSTR(cairn_wire_alive, node, "Node", 0),
+    FUINT(cairn_wire_alive, port, "Port", 0),
+    FBYTES(cairn_wire_alive, vsn, "Vsn", WF_VSN, CAIRN_WIRE_VSN_LEN),
+};
+
+/* Nodes and UserStateLen are Go ints; negative values are rejected by the
+ * caps check (read as signed, then compared). */
+typedef struct pp_header_raw {
+    bool join;
+    int64_t nodes;
+    int64_t user_state_len;
+} pp_header_raw;
+
+static const wire_field pp_header_fields[] = {
+    FBOOL(pp_header_raw, join, "Join"),
+    FINT(pp_header_raw, nodes, "Nodes"),
+    FINT(pp_header_raw, user_state_len, "UserStateLen"),
+};
+
+static const wire_field push_node_fields[] = {
+    FBYTES(cairn_wire_push_node, addr, "Addr", 0, CAIRN_WIRE_ADDR_MAX),
+    FUINT(cairn_wire_push_node, incarnation, "Incarnation", 0),
+    FBYTES(cairn_wire_push_node, meta, "Meta", 0, CAIRN_WIRE_META_MAX),
+    FSTR(cairn_wire_push_node, name, "Name", 0),
+    FUINT(cairn_wire_push_node, port, "Port", 0),
+    FINT(cairn_wire_push_node, state, "State"),
+    FBYTES(cairn_wire_push_node, vsn, "Vsn", WF_VSN, CAIRN_WIRE_VSN_LEN),
+};
+
+typedef struct user_header_raw {
+    int64_t user_msg_len;
+} user_header_raw;
+
+static const wire_field user_header_fields[] = {
+    FINT(user_header_raw, user_msg_len, "UserMsgLen"),
+};
+
+const char *cairn_wire_type_name(int type)
+{
+    static const char *const names[] = {"ping",   "indirect-ping", "ack",      "suspect",
+                                        "alive",  "dead",          "push-pull", "compound",
+                                        "user",   "compress",      "encrypt",  "nack",
+                                        "has-crc", "err"};
+    if (type < 0 || type >= (int)(sizeof(names) / sizeof(names[0])))
+        return "unknown";
+    return names[type];
+}
+
+/* Generates the encode/decode pair of a simple message. */
+#define SIMPLE_CODEC(name, type, label, T, fields)                                             \
+    int cairn_wire_##name##_encode(const T *m, cairn_buf *out, cairn_diag *diag)               \
+    {                                                                                          \
+        if (m == NULL || out == NULL)                                                          \
+            return CAIRN_EINVAL;                                                               \
+        return wire_encode_msg(out, type, label, fields, WF_NFIELDS(fields), m, diag);         \
+    }
+#define DECODE_NOARENA(name, type, label, T, fields)                                           \
+    int cairn_wire_##name##_decode(const uint8_t *msg, size_t len, cairn_diag *diag, T *ret)   \
+    {                                                                                          \
+        T tmp;                                                                                 \
+        memset(&tmp, 0, sizeof(tmp));                                                          \
+        int e = wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), NULL, diag, \
+                                &tmp);                                                         \
+        if (e == 0 && ret)                                                                     \
+            *ret = tmp;                                                                        \
+        return e;                                                                              \
+    }
+#define DECODE_ARENA(name, type, label, T, fields)                                             \
+    int cairn_wire_##name##_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,    \
+                                   cairn_diag *diag, T *ret)                                   \
+    {                                                                                          \
+        T tmp;                                                                                 \
+        memset(&tmp, 0, sizeof(tmp));                                                          \
+        int e = wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), arena,      \
+                                diag, &tmp);                                                   \
+        if (e == 0 && ret)                                                                     \
+            *ret = tmp;                                                                        \
+        return e;                                                                              \
+    }
+
+SIMPLE_CODEC(ping, CAIRN_WIRE_PING, "ping", cairn_wire_ping, ping_fields)
+DECODE_ARENA(ping, CAIRN_WIRE_PING, "ping", cairn_wire_ping, ping_fields)
+SIMPLE_CODEC(indirect_ping, CAIRN_WIRE_INDIRECT_PING, "indirect-ping", cairn_wire_indirect_ping,
+             indirect_fields)
+DECODE_ARENA(indirect_ping, CAIRN_WIRE_INDIRECT_PING, "indirect-ping", cairn_wire_indirect_ping,
+             indirect_fields)
+SIMPLE_CODEC(ack, CAIRN_WIRE_ACK, "ack", cairn_wire_ack, ack_fields)
+DECODE_ARENA(ack, CAIRN_WIRE_ACK, "ack", cairn_wire_ack, ack_fields)
+SIMPLE_CODEC(nack, CAIRN_WIRE_NACK, "nack", cairn_wire_nack, nack_fields)
+DECODE_NOARENA(nack, CAIRN_WIRE_NACK, "nack", cairn_wire_nack, nack_fields)
+SIMPLE_CODEC(err, CAIRN_WIRE_ERR, "err", cairn_wire_err, err_fields)
+DECODE_NOARENA(err, CAIRN_WIRE_ERR, "err", cairn_wire_err, err_fields)
+SIMPLE_CODEC(suspect, CAIRN_WIRE_SUSPECT, "suspect", cairn_wire_suspect, suspect_fields)
+DECODE_NOARENA(suspect, CAIRN_WIRE_SUSPECT, "suspect", cairn_wire_suspect, suspect_fields)
+SIMPLE_CODEC(dead, CAIRN_WIRE_DEAD, "dead", cairn_wire_dead, suspect_fields)
+DECODE_NOARENA(dead, CAIRN_WIRE_DEAD, "dead", cairn_wire_dead, suspect_fields)
+SIMPLE_CODEC(alive, CAIRN_WIRE_ALIVE, "alive", cairn_wire_alive, alive_fields)
+DECODE_ARENA(alive, CAIRN_WIRE_ALIVE, "alive", cairn_wire_alive, alive_fields)
+
+int cairn_wire_user_encode(cairn_span payload, cairn_buf *out, cairn_diag *diag)
+{
+    if (out == NULL || (payload.len && payload.p == NULL))
+        return CAIRN_EINVAL;
+    size_t start = out->len;
+    uint8_t t = CAIRN_WIRE_USER;
+    int e = cairn_buf_append(out, &t, 1);
+    if (e == 0)
+        e = cairn_buf_append(out, payload.p, payload.len);
+    if (e) {
+        out->len = start;
+        cairn_diag_set(diag, e, "user: encoding failed: %s", cairn_strerror(e));
+    }
+    return e;
+}
+
+/* ------------------------------------------------------------ push-pull */
+
+int cairn_wire_pushpull_header_encode(const cairn_wire_pushpull_header *m, cairn_buf *out,
+                                      cairn_diag *diag)
+{
+    if (m == NULL || out == NULL)
+        return CAIRN_EINVAL;
+    pp_header_raw raw = {m->join, m->nodes, m->user_state_len};
+    return wire_encode_msg(out, CAIRN_WIRE_PUSHPULL, "push-pull", pp_header_fields,
+                           WF_NFIELDS(pp_header_fields), &raw, diag);
+}
+
+/* decode_prefix runs a struct decode over a stream prefix starting at a
+ * type byte (type >= 0) or directly at the map (type < 0). */
+static int decode_prefix(const uint8_t *p, size_t len, int type, const char *name,
+                         const wire_field *fields, size_t n, cairn_wire_arena *arena,
+                         cairn_diag *diag, void *base, size_t *ret_used)
+{
+    size_t skip = type >= 0 ? 1 : 0;
+    if (p == NULL || len < skip + 1)
+        return CAIRN_EAGAIN;
+    if (type >= 0 && p[0] != type)
+        return cairn_diag_set(diag, CAIRN_EPROTO, "%s: type byte is %u, want %d", name, p[0],
+                              type);
+    /* Find the end of the map first, so "incomplete" is told apart from
+     * "malformed" without leaving half a diagnostic behind. */
+    size_t obj;
+    int e = cairn_mp_object_len(p + skip, len - skip, &obj);
+    if (e == CAIRN_EAGAIN)
+        return e;
+    if (e)
+        return cairn_diag_set(diag, e, "%s: body is %s", name, cairn_mp_err_text(e));
+    wire_ctx c = {.arena = arena, .diag = diag, .msg = name};
+    cairn_mp_reader_init(&c.r, p + skip, obj);
+    e = wire_decode_struct(&c, fields, n, base);
+    if (e)
+        return e == CAIRN_EAGAIN ? CAIRN_EPROTO : e;
+    *ret_used = skip + obj;
+    return 0;
+}
+
+int cairn_wire_pushpull_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
+                                      cairn_wire_pushpull_header *ret, size_t *ret_used)
+{
+    pp_header_raw raw = {0};
+    size_t used;
+    int e = decode_prefix(p, len, CAIRN_WIRE_PUSHPULL, "push-pull", pp_header_fields,
+                          WF_NFIELDS(pp_header_fields), NULL, diag, &raw, &used);
+    if (e)
+        return e;
+    if (raw.nodes < 0 || raw.nodes > CAIRN_WIRE_PUSHPULL_NODES_MAX)
+        return cairn_diag_set(diag, CAIRN_ELIMIT, "push-pull: Nodes is %lld, limit %u",
+                              (long long)raw.nodes, CAIRN_WIRE_PUSHPULL_NODES_MAX);
+    if (raw.user_state_len < 0 || raw.user_state_len > CAIRN_WIRE_USER_STATE_MAX)
+        return cairn_diag_set(diag, CAIRN_ELIMIT, "push-pull: UserStateLen is %lld, limit %u",
+                              (long long)raw.user_state_len, CAIRN_WIRE_USER_STATE_MAX);
+    if (ret)
+        *ret = (cairn_wire_pushpull_header){raw.join, (uint32_t)raw.nodes,
+                                            (uint32_t)raw.user_state_len};
+    if (ret_used)
+        *ret_used = used;
+    return 0;
+}
+
+int cairn_wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out,
+                                cairn_diag *diag)
+{
+    if (m == NULL || out == NULL)
+        return CAIRN_EINVAL;
+    cairn_mp_writer w;
+    cairn_mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
+    wire_encode_struct(&w, "push-pull node", push_node_fields, WF_NFIELDS(push_node_fields), m,
+                       diag);
+    return cairn_mp_writer_finish(&w);
+}
+
+int cairn_wire_push_node_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
+                                cairn_diag *diag, cairn_wire_push_node *ret, size_t *ret_used)
+{
+    cairn_wire_push_node tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    size_t used;
+    int e = decode_prefix(p, len, -1, "push-pull node", push_node_fields,
+                          WF_NFIELDS(push_node_fields), arena, diag, &tmp, &used);
+    if (e)
+        return e;
+    if (ret)
+        *ret = tmp;
+    if (ret_used)
+        *ret_used = used;
+    return 0;
+}
+
+int cairn_wire_pushpull_encode(const cairn_wire_pushpull *m, cairn_buf *out, cairn_diag *diag)
+{
+    if (m == NULL || out == NULL || (m->n_nodes && m->nodes == NULL) ||
+        (m->user_state.len && m->user_state.p == NULL))
+        return CAIRN_EINVAL;
+    if (m->n_nodes > CAIRN_WIRE_PUSHPULL_NODES_MAX || m->user_state.len > CAIRN_WIRE_USER_STATE_MAX)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "push-pull: %zu nodes / %zu state bytes "
+                              "exceed the limits", m->n_nodes, m->user_state.len);
+    size_t start = out->len;
+    cairn_wire_pushpull_header h = {m->header.join, (uint32_t)m->n_nodes,
+                                    (uint32_t)m->user_state.len};
+    int e = cairn_wire_pushpull_header_encode(&h, out, diag);
+    for (size_t k = 0; e == 0 && k < m->n_nodes; k++)
+        e = cairn_wire_push_node_encode(&m->nodes[k], out, diag);
+    if (e == 0)
+        e = cairn_buf_append(out, m->user_state.p, m->user_state.len);
+    if (e)
+        out->len = start;
+    return e;
+}
+
+int cairn_wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+                               cairn_diag *diag, cairn_wire_pushpull *ret)
+{
+    cairn_wire_pushpull_header h;
+    size_t pos;
+    int e = cairn_wire_pushpull_header_decode(msg, len, diag, &h, &pos);
+    if (e == CAIRN_EAGAIN)
+        return cairn_diag_set(diag, CAIRN_EPROTO, "push-pull: header is truncated");
+    if (e)
+        return e;
+    /* Every node state takes at least one byte, and the user state follows
+     * them: both bounds hold before anything is allocated (#357). */
+    if (h.nodes > len - pos)
+        return cairn_diag_set(diag, CAIRN_ELIMIT,
+                              "push-pull: Nodes is %u but only %zu bytes follow", h.nodes,
+                              len - pos);
+    if (h.user_state_len > len - pos - h.nodes)
+        return cairn_diag_set(diag, CAIRN_EPROTO,
+                              "push-pull: UserStateLen is %u but at most %zu bytes follow",
+                              h.user_state_len, len - pos - h.nodes);
+    if (arena == NULL)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "push-pull: no decode arena");
+    cairn_wire_push_node *nodes = cairn_wire_arena_alloc(arena, (size_t)h.nodes * sizeof(*nodes));
+    if (nodes == NULL)
+        return cairn_diag_set(diag, CAIRN_ENOMEM, "push-pull: cannot allocate %u nodes",
+                              h.nodes);
+    for (uint32_t k = 0; k < h.nodes; k++) {
+        size_t used;
+        e = cairn_wire_push_node_decode(msg + pos, len - pos, arena, diag, &nodes[k], &used);
+        if (e == CAIRN_EAGAIN)
+            return cairn_diag_set(diag, CAIRN_EPROTO, "push-pull: node %u of %u is truncated",
+                                  k, h.nodes);
+        if (e)
+            return e;
+        pos += used;
+    }
+    if (h.user_state_len > len - pos)
+        return cairn_diag_set(diag, CAIRN_EPROTO,
+                              "push-pull: UserStateLen is %u but %zu bytes follow",
+                              h.user_state_len, len - pos);
+    if (ret) {
+        ret->header = h;
+        ret->nodes = nodes;
+        ret->n_nodes = h.nodes;
+        ret->user_state = (cairn_span){msg + pos, h.user_state_len};
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ user msg */
+
+int cairn_wire_user_msg_header_encode(const cairn_wire_user_msg_header *m, cairn_buf *out,
+                                      cairn_diag *diag)
+{
+    if (m == NULL || out == NULL)
+        return CAIRN_EINVAL;
+    user_header_raw raw = {m->user_msg_len};
+    return wire_encode_msg(out, CAIRN_WIRE_USER, "user", user_header_fields,
+                           WF_NFIELDS(user_header_fields), &raw, diag);
+}
+
+int cairn_wire_user_msg_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
+                                      cairn_wire_user_msg_header *ret, size_t *ret_used)
+{
+    user_header_raw raw = {0};
+    size_t used;
+    int e = decode_prefix(p, len, CAIRN_WIRE_USER, "user", user_header_fields,
+                          WF_NFIELDS(user_header_fields), NULL, diag, &raw, &used);
+    if (e)
+        return e;
+    if (raw.user_msg_len < 0 || raw.user_msg_len > CAIRN_WIRE_USER_MSG_MAX)
+        return cairn_diag_set(diag, CAIRN_ELIMIT, "user: UserMsgLen is %lld, limit %u",
+                              (long long)raw.user_msg_len, CAIRN_WIRE_USER_MSG_MAX);
+    if (ret)
+        ret->user_msg_len = (uint32_t)raw.user_msg_len;
+    if (ret_used)
+        *ret_used = used;
+    return 0;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+                          cairn_diag *diag, cairn_wire_msg *ret)
+{
+    if (msg == NULL || len == 0)
+        return cairn_diag_set(diag, CAIRN_EPROTO, "message: empty");
+    cairn_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = msg[0];
+    int e;
+    switch (msg[0]) {
+    case CAIRN_WIRE_PING: e = cairn_wire_ping_decode(msg, len, arena, diag, &m.u.ping); break;
+    case CAIRN_WIRE_INDIRECT_PING:
+        e = cairn_wire_indirect_ping_decode(msg, len, arena, diag, &m.u.indirect_ping);
+        break;
+    case CAIRN_WIRE_ACK: e = cairn_wire_ack_decode(msg, len, arena, diag, &m.u.ack); break;
+    case CAIRN_WIRE_SUSPECT: e = cairn_wire_suspect_decode(msg, len, diag, &m.u.suspect); break;
+    case CAIRN_WIRE_ALIVE: e = cairn_wire_alive_decode(msg, len, arena, diag, &m.u.alive); break;
+    case CAIRN_WIRE_DEAD: e = cairn_wire_dead_decode(msg, len, diag, &m.u.dead); break;
+    case CAIRN_WIRE_PUSHPULL:
+        e = cairn_wire_pushpull_decode(msg, len, arena, diag, &m.u.pushpull);
+        break;
+    case CAIRN_WIRE_USER:
+        m.u.user = (cairn_span){msg + 1, len - 1};
+        e = 0;
+        break;
+    case CAIRN_WIRE_NACK: e = cairn_wire_nack_decode(msg, len, diag, &m.u.nack); break;
+    case CAIRN_WIRE_ERR: e = cairn_wire_err_decode(msg, len, diag, &m.u.err); break;
+    case CAIRN_WIRE_COMPOUND:
+    case CAIRN_WIRE_COMPRESS:
+    case CAIRN_WIRE_ENCRYPT:
+    case CAIRN_WIRE_HAS_CRC:
+        return cairn_diag_set(diag, CAIRN_ENOTSUP, "message: type %u (%s) is a framing layer",
+                              msg[0], cairn_wire_type_name(msg[0]));
+    default:
+        return cairn_diag_set(diag, CAIRN_ENOTSUP, "message: unknown type byte %u", msg[0]);
+    }
+    if (e == 0 && ret)
+        *ret = m;
+    return e;
+}

@@ -1,0 +1,580 @@
+/* serf 0.9.4 message bodies: intents, push-pull state, user events,
+ * queries and their filters, query responses, conflict responses, key
+ * requests/responses and relays.
+ *
+ * Serf messages ride as memberlist user payloads (`08` + these bytes) or
+ * inside other serf messages (a key request is a query's Payload, a conflict
+ * response a query response's Payload, a relay wraps a response). Like the
+ * memberlist file, each struct is a field table in Go's sorted key order;
+ * the non-scalar fields (the 512-slot Events ring, LeftMembers, the
+ * StatusLTimes map, Filters, Member.Tags, Keys, the nested DestAddr) have
+ * small custom callbacks. Counts are bounded by the bytes left before
+ * allocating, the Events ring additionally by CAIRN_WIRE_SERF_RING.
+ *
+ * Map order: Go emits StatusLTimes and Tags in random order. Decoding keeps
+ * wire order and encoding writes the caller's order for StatusLTimes, so a
+ * decoded message re-encodes to the same bytes; Member.Tags are written
+ * sorted like Meta tags.
+ */
+#include "cairn/wire_msg.h"
+
+#include <string.h>
+
+#include "msg_internal.h"
+
+#define FSTR(S, m, k) {k, FK_STR, offsetof(S, m), 0, 0, 0, NULL, NULL}
+#define FBYTES(S, m, k, mx) {k, FK_BYTES, offsetof(S, m), 0, 0, mx, NULL, NULL}
+#define FBOOL(S, m, k) {k, FK_BOOL, offsetof(S, m), 0, 0, 0, NULL, NULL}
+#define FUINT(S, m, k) {k, FK_UINT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL}
+#define FINT(S, m, k) {k, FK_INT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL}
+#define FCUSTOM(S, m, k, d, e) {k, FK_CUSTOM, offsetof(S, m), 0, 0, 0, d, e}
+#define CONTAINER(p, S, m) ((S *)(void *)((char *)(p) - offsetof(S, m)))
+#define CCONTAINER(p, S, m) ((const S *)(const void *)((const char *)(p) - offsetof(S, m)))
+
+/* ------------------------------------------------------------ intents */
+
+static const wire_field leave_fields[] = {
+    FUINT(cairn_wire_serf_leave, ltime, "LTime"),
+    FSTR(cairn_wire_serf_leave, node, "Node"),
+    FBOOL(cairn_wire_serf_leave, prune, "Prune"),
+};
+
+static const wire_field join_fields[] = {
+    FUINT(cairn_wire_serf_join, ltime, "LTime"),
+    FSTR(cairn_wire_serf_join, node, "Node"),
+};
+
+static const wire_field user_event_fields[] = {
+    FBOOL(cairn_wire_serf_user_event, cc, "CC"),
+    FUINT(cairn_wire_serf_user_event, ltime, "LTime"),
+    FSTR(cairn_wire_serf_user_event, name, "Name"),
+    FBYTES(cairn_wire_serf_user_event, payload, "Payload", 0),
+};
+
+static const wire_field response_fields[] = {
+    FUINT(cairn_wire_serf_query_response, flags, "Flags"),
+    FSTR(cairn_wire_serf_query_response, from, "From"),
+    FUINT(cairn_wire_serf_query_response, id, "ID"),
+    FUINT(cairn_wire_serf_query_response, ltime, "LTime"),
+    FBYTES(cairn_wire_serf_query_response, payload, "Payload", 0),
+};
+
+static const wire_field key_request_fields[] = {
+    FBYTES(cairn_wire_serf_key_request, key, "Key", CAIRN_WIRE_KEY_MAX),
+};
+
+/* ------------------------------------------------------------ push-pull */
+
+static const wire_field event_item_fields[] = {
+    FSTR(cairn_wire_serf_event_item, name, "Name"),
+    FBYTES(cairn_wire_serf_event_item, payload, "Payload", 0),
+};
+
+static int dec_slot_events(wire_ctx *c, void *field, const wire_field *f)
+{
+    cairn_wire_serf_event_slot *s = CONTAINER(field, cairn_wire_serf_event_slot, events);
+    void *p;
+    size_t n;
+    if (wire_read_array_alloc(c, "Events[].Events", sizeof(cairn_wire_serf_event_item),
+                              UINT32_MAX, &p, &n))
+        return c->r.err;
+    cairn_wire_serf_event_item *items = p;
+    for (size_t k = 0; k < n; k++) {
+        int e = wire_decode_struct(c, event_item_fields, WF_NFIELDS(event_item_fields), &items[k]);
+        if (e)
+            return e;
+    }
+    s->events = items;
+    s->n_events = n;
+    return 0;
+}
+
+static int enc_slot_events(cairn_mp_writer *w, const void *field, const char *msg,
+                           cairn_diag *diag)
+{
+    const cairn_wire_serf_event_slot *s = CCONTAINER(field, cairn_wire_serf_event_slot, events);
+    if (s->events == NULL && s->n_events == 0) {
+        cairn_mp_write_nil(w);
+        return 0;
+    }
+    cairn_mp_write_array(w, (uint32_t)s->n_events);
+    for (size_t k = 0; k < s->n_events; k++) {
+        int e = wire_encode_struct(w, msg, event_item_fields, WF_NFIELDS(event_item_fields),
+                                   &s->events[k], diag);
+        if (e)
+            return e;
+    }
+    return 0;
+}
+
+static const wire_field slot_fields[] = {
+    FCUSTOM(cairn_wire_serf_event_slot, events, "Events", dec_slot_events, enc_slot_events),
+    FUINT(cairn_wire_serf_event_slot, ltime, "LTime"),
+};
+
+static int dec_events(wire_ctx *c, void *field, const wire_field *f)
+{
+    cairn_wire_serf_pushpull *m = CONTAINER(field, cairn_wire_serf_pushpull, events);
+    void *p;
+    size_t n;
+    if (wire_read_array_alloc(c, "Events", sizeof(cairn_wire_serf_event_slot),
+                              CAIRN_WIRE_SERF_RING, &p, &n))
+        return c->r.err;
+    cairn_wire_serf_event_slot *slots = p;
+    for (size_t k = 0; k < n; k++) {
+        if (cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL) {
+            c->r.pos++;
+            continue;
+        }
+        int e = wire_decode_struct(c, slot_fields, WF_NFIELDS(slot_fields), &slots[k]);
+        if (e)
+            return e;
+        slots[k].present = true;
+    }
+    m->events = slots;
+    m->n_events = n;
+    return 0;
+}
+
+static int enc_events(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
+{
+    const cairn_wire_serf_pushpull *m = CCONTAINER(field, cairn_wire_serf_pushpull, events);
+    if (m->events == NULL && m->n_events == 0) {
+        cairn_mp_write_nil(w);
+        return 0;
+    }
+    cairn_mp_write_array(w, (uint32_t)m->n_events);
+    for (size_t k = 0; k < m->n_events; k++) {
+        if (!m->events[k].present) {
+            cairn_mp_write_nil(w);
+            continue;
+        }
+        int e = wire_encode_struct(w, msg, slot_fields, WF_NFIELDS(slot_fields), &m->events[k],
+                                   diag);
+        if (e)
+            return e;
+    }
+    return 0;
+}
+
+static int dec_left(wire_ctx *c, void *field, const wire_field *f)
+{
+    cairn_wire_serf_pushpull *m = CONTAINER(field, cairn_wire_serf_pushpull, left_members);
+    return wire_read_str_array(c, "LeftMembers", &m->left_members, &m->n_left_members);
+}
+
+static int enc_left(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
+{
+    const cairn_wire_serf_pushpull *m = CCONTAINER(field, cairn_wire_serf_pushpull, left_members);
+    wire_write_str_array(w, m->left_members, m->n_left_members);
+    return 0;
+}
+
+static int dec_status(wire_ctx *c, void *field, const wire_field *f)
+{
+    cairn_wire_serf_pushpull *m = CONTAINER(field, cairn_wire_serf_pushpull, status_ltimes);
+    bool nil = cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL;
+    uint32_t n;
+    if (cairn_mp_read_map(&c->r, &n))
+        return wire_fail(c, "StatusLTimes", c->r.err);
+    if (nil)
+        return 0;
+    cairn_wire_serf_status_ltime *s = cairn_wire_arena_alloc(c->arena, (size_t)n * sizeof(*s));
+    if (s == NULL)
+        return wire_fail(c, "StatusLTimes", c->r.err = CAIRN_ENOMEM);
+    for (uint32_t k = 0; k < n; k++)
+        if (cairn_mp_read_str(&c->r, &s[k].name) ||
+            cairn_mp_read_uint(&c->r, UINT64_MAX, &s[k].ltime))
+            return wire_fail(c, "StatusLTimes", c->r.err);
+    m->status_ltimes = s;
+    m->n_status_ltimes = n;
+    return 0;
+}
+
+static int enc_status(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
+{
+    const cairn_wire_serf_pushpull *m =
+        CCONTAINER(field, cairn_wire_serf_pushpull, status_ltimes);
+    if (m->status_ltimes == NULL && m->n_status_ltimes == 0) {
+        cairn_mp_write_nil(w);
+        return 0;
+    }
+    cairn_mp_write_map(w, (uint32_t)m->n_status_ltimes);
+    for (size_t k = 0; k < m->n_status_ltimes; k++) {
+        cairn_mp_write_str(w, m->status_ltimes[k].name);
+        cairn_mp_write_uint(w, m->status_ltimes[k].ltime);
+    }
+    return 0;
+}
+
+static const wire_field pushpull_fields[] = {
+    FUINT(cairn_wire_serf_pushpull, event_ltime, "EventLTime"),
+    FCUSTOM(cairn_wire_serf_pushpull, events, "Events", dec_events, enc_events),
+    FUINT(cairn_wire_serf_pushpull, ltime, "LTime"),
+    FCUSTOM(cairn_wire_serf_pushpull, left_members, "LeftMembers", dec_left, enc_left),
+    FUINT(cairn_wire_serf_pushpull, query_ltime, "QueryLTime"),
+    FCUSTOM(cairn_wire_serf_pushpull, status_ltimes, "StatusLTimes", dec_status, enc_status),
+};
+
+/* ------------------------------------------------------------ query */
+
+static int dec_filters(wire_ctx *c, void *field, const wire_field *f)
+{
+    cairn_wire_serf_query *m = CONTAINER(field, cairn_wire_serf_query, filters);
+    void *p;
+    size_t n;
+    if (wire_read_array_alloc(c, "Filters", sizeof(cairn_span), UINT32_MAX, &p, &n))
+        return c->r.err;
+    cairn_span *s = p;
+    for (size_t k = 0; k < n; k++)
+        if (wire_read_bytes(c, "Filters", 0, &s[k]))
+            return c->r.err;
+    m->filters = s;
+    m->n_filters = n;
+    return 0;
+}
+
+static int enc_filters(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
+{
+    const cairn_wire_serf_query *m = CCONTAINER(field, cairn_wire_serf_query, filters);
+    if (m->filters == NULL && m->n_filters == 0) {
+        cairn_mp_write_nil(w);
+        return 0;
+    }
+    cairn_mp_write_array(w, (uint32_t)m->n_filters);
+    for (size_t k = 0; k < m->n_filters; k++)
+        cairn_mp_write_bytes(w, m->filters[k]);
+    return 0;
+}
+
+static const wire_field query_fields[] = {
+    FBYTES(cairn_wire_serf_query, addr, "Addr", CAIRN_WIRE_ADDR_MAX),
+    FCUSTOM(cairn_wire_serf_query, filters, "Filters", dec_filters, enc_filters),
+    FUINT(cairn_wire_serf_query, flags, "Flags"),
+    FUINT(cairn_wire_serf_query, id, "ID"),
+    FUINT(cairn_wire_serf_query, ltime, "LTime"),
+    FSTR(cairn_wire_serf_query, name, "Name"),
+    FBYTES(cairn_wire_serf_query, payload, "Payload", 0),
+    FUINT(cairn_wire_serf_query, port, "Port"),
+    FUINT(cairn_wire_serf_query, relay_factor, "RelayFactor"),
+    FSTR(cairn_wire_serf_query, source_node, "SourceNode"),
+    FINT(cairn_wire_serf_query, timeout, "Timeout"),
+};
+
+static const wire_field tag_filter_fields[] = {
+    FSTR(cairn_wire_serf_filter, expr, "Expr"),
+    FSTR(cairn_wire_serf_filter, tag, "Tag"),
+};
+
+/* ------------------------------------------------------------ member, keys */
+
+static int dec_tags(wire_ctx *c, void *field, const wire_field *f)
+{
+    cairn_wire_serf_member *m = CONTAINER(field, cairn_wire_serf_member, tags);
+    return wire_read_tag_map(c, "Tags", &m->tags, &m->n_tags);
+}
+
+static int enc_tags(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
+{
+    const cairn_wire_serf_member *m = CCONTAINER(field, cairn_wire_serf_member, tags);
+    return wire_write_tag_map(w, m->tags, m->n_tags, msg, diag);
+}
+
+static const wire_field member_fields[] = {
+    FBYTES(cairn_wire_serf_member, addr, "Addr", CAIRN_WIRE_ADDR_MAX),
+    FUINT(cairn_wire_serf_member, delegate_cur, "DelegateCur"),
+    FUINT(cairn_wire_serf_member, delegate_max, "DelegateMax"),
+    FUINT(cairn_wire_serf_member, delegate_min, "DelegateMin"),
+    FSTR(cairn_wire_serf_member, name, "Name"),
+    FUINT(cairn_wire_serf_member, port, "Port"),
+    FUINT(cairn_wire_serf_member, protocol_cur, "ProtocolCur"),
+    FUINT(cairn_wire_serf_member, protocol_max, "ProtocolMax"),
+    FUINT(cairn_wire_serf_member, protocol_min, "ProtocolMin"),
+    FINT(cairn_wire_serf_member, status, "Status"),
+    FCUSTOM(cairn_wire_serf_member, tags, "Tags", dec_tags, enc_tags),
+};
+
+static int dec_keys(wire_ctx *c, void *field, const wire_field *f)
+{
+    cairn_wire_serf_key_response *m = CONTAINER(field, cairn_wire_serf_key_response, keys);
+    return wire_read_str_array(c, "Keys", &m->keys, &m->n_keys);
+}
+
+static int enc_keys(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
+{
+    const cairn_wire_serf_key_response *m =
+        CCONTAINER(field, cairn_wire_serf_key_response, keys);
+    wire_write_str_array(w, m->keys, m->n_keys);
+    return 0;
+}
+
+static const wire_field key_response_fields[] = {
+    FCUSTOM(cairn_wire_serf_key_response, keys, "Keys", dec_keys, enc_keys),
+    FSTR(cairn_wire_serf_key_response, message, "Message"),
+    FSTR(cairn_wire_serf_key_response, primary_key, "PrimaryKey"),
+    FBOOL(cairn_wire_serf_key_response, result, "Result"),
+};
+
+/* ------------------------------------------------------------ relay */
+
+static const wire_field dest_addr_fields[] = {
+    FBYTES(cairn_wire_serf_relay, dest_ip, "IP", CAIRN_WIRE_ADDR_MAX),
+    FUINT(cairn_wire_serf_relay, dest_port, "Port"),
+    FSTR(cairn_wire_serf_relay, dest_zone, "Zone"),
+};
+
+static int dec_dest_addr(wire_ctx *c, void *field, const wire_field *f)
+{
+    cairn_wire_serf_relay *m = CONTAINER(field, cairn_wire_serf_relay, dest_ip);
+    return wire_decode_struct(c, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m);
+}
+
+static int enc_dest_addr(cairn_mp_writer *w, const void *field, const char *msg,
+                         cairn_diag *diag)
+{
+    const cairn_wire_serf_relay *m = CCONTAINER(field, cairn_wire_serf_relay, dest_ip);
+    return wire_encode_struct(w, msg, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m, diag);
+}
+
+static const wire_field relay_fields[] = {
+    FCUSTOM(cairn_wire_serf_relay, dest_ip, "DestAddr", dec_dest_addr, enc_dest_addr),
+    FSTR(cairn_wire_serf_relay, dest_name, "DestName"),
+};
+
+/* ------------------------------------------------------------ codecs */
+
+const char *cairn_wire_serf_type_name(int type)
+{
+    static const char *const names[] = {"leave",    "join",     "push-pull", "user-event",
+                                        "query",    "response", "conflict",  "key-request",
+                                        "key-response", "relay"};
+    if (type < 0 || type >= (int)(sizeof(names) / sizeof(names[0])))
+        return "unknown";
+    return names[type];
+}
+
+#define ENCODER(name, type, label, T, fields)                                                  \
+    int cairn_wire_serf_##name##_encode(const T *m, cairn_buf *out, cairn_diag *diag)          \
+    {                                                                                          \
+        if (m == NULL || out == NULL)                                                          \
+            return CAIRN_EINVAL;                                                               \
+        return wire_encode_msg(out, type, label, fields, WF_NFIELDS(fields), m, diag);         \
+    }
+#define DECODER_NOARENA(name, type, label, T, fields)                                          \
+    int cairn_wire_serf_##name##_decode(const uint8_t *msg, size_t len, cairn_diag *diag,      \
+                                        T *ret)                                                \
+    {                                                                                          \
+        T tmp;                                                                                 \
+        memset(&tmp, 0, sizeof(tmp));                                                          \
+        int e = wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), NULL, diag, \
+                                &tmp);                                                         \
+        if (e == 0 && ret)                                                                     \
+            *ret = tmp;                                                                        \
+        return e;                                                                              \
+    }
+#define DECODER(name, type, label, T, fields)                                                  \
+    int cairn_wire_serf_##name##_decode(const uint8_t *msg, size_t len,                        \
+                                        cairn_wire_arena *arena, cairn_diag *diag, T *ret)     \
+    {                                                                                          \
+        T tmp;                                                                                 \
+        memset(&tmp, 0, sizeof(tmp));                                                          \
+        int e = wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), arena,      \
+                                diag, &tmp);                                                   \
+        if (e == 0 && ret)                                                                     \
+            *ret = tmp;                                                                        \
+        return e;                                                                              \
+    }
+
+ENCODER(leave, CAIRN_WIRE_SERF_LEAVE, "serf leave", cairn_wire_serf_leave, leave_fields)
+DECODER_NOARENA(leave, CAIRN_WIRE_SERF_LEAVE, "serf leave", cairn_wire_serf_leave, leave_fields)
+ENCODER(join, CAIRN_WIRE_SERF_JOIN, "serf join", cairn_wire_serf_join, join_fields)
+DECODER_NOARENA(join, CAIRN_WIRE_SERF_JOIN, "serf join", cairn_wire_serf_join, join_fields)
+ENCODER(pushpull, CAIRN_WIRE_SERF_PUSHPULL, "serf push-pull", cairn_wire_serf_pushpull,
+        pushpull_fields)
+DECODER(pushpull, CAIRN_WIRE_SERF_PUSHPULL, "serf push-pull", cairn_wire_serf_pushpull,
+        pushpull_fields)
+ENCODER(user_event, CAIRN_WIRE_SERF_USER_EVENT, "serf user event", cairn_wire_serf_user_event,
+        user_event_fields)
+DECODER(user_event, CAIRN_WIRE_SERF_USER_EVENT, "serf user event", cairn_wire_serf_user_event,
+        user_event_fields)
+ENCODER(query, CAIRN_WIRE_SERF_QUERY, "serf query", cairn_wire_serf_query, query_fields)
+DECODER(query, CAIRN_WIRE_SERF_QUERY, "serf query", cairn_wire_serf_query, query_fields)
+ENCODER(query_response, CAIRN_WIRE_SERF_QUERY_RESPONSE, "serf response",
+        cairn_wire_serf_query_response, response_fields)
+DECODER(query_response, CAIRN_WIRE_SERF_QUERY_RESPONSE, "serf response",
+        cairn_wire_serf_query_response, response_fields)
+ENCODER(key_request, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request",
+        cairn_wire_serf_key_request, key_request_fields)
+DECODER(key_request, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request",
+        cairn_wire_serf_key_request, key_request_fields)
+ENCODER(key_response, CAIRN_WIRE_SERF_KEY_RESPONSE, "serf key response",
+        cairn_wire_serf_key_response, key_response_fields)
+DECODER(key_response, CAIRN_WIRE_SERF_KEY_RESPONSE, "serf key response",
+        cairn_wire_serf_key_response, key_response_fields)
+
+int cairn_wire_serf_conflict_response_encode(const cairn_wire_serf_conflict_response *m,
+                                             cairn_buf *out, cairn_diag *diag)
+{
+    if (m == NULL || out == NULL)
+        return CAIRN_EINVAL;
+    if (m->present)
+        return wire_encode_msg(out, CAIRN_WIRE_SERF_CONFLICT_RESPONSE, "serf conflict",
+                               member_fields, WF_NFIELDS(member_fields), &m->member, diag);
+    static const uint8_t nil_member[2] = {CAIRN_WIRE_SERF_CONFLICT_RESPONSE, 0xc0};
+    return cairn_buf_append(out, nil_member, sizeof(nil_member));
+}
+
+int cairn_wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
+                                             cairn_wire_arena *arena, cairn_diag *diag,
+                                             cairn_wire_serf_conflict_response *ret)
+{
+    cairn_wire_serf_conflict_response tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    if (len >= 2 && msg[0] == CAIRN_WIRE_SERF_CONFLICT_RESPONSE && msg[1] == 0xc0) {
+        if (ret)
+            *ret = tmp;
+        return 0;
+    }
+    int e = wire_decode_msg(msg, len, CAIRN_WIRE_SERF_CONFLICT_RESPONSE, "serf conflict",
+                            member_fields, WF_NFIELDS(member_fields), arena, diag, &tmp.member);
+    if (e)
+        return e;
+    tmp.present = true;
+    if (ret)
+        *ret = tmp;
+    return 0;
+}
+
+int cairn_wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out,
+                                 cairn_diag *diag)
+{
+    if (m == NULL || out == NULL || (m->inner.len && m->inner.p == NULL))
+        return CAIRN_EINVAL;
+    size_t start = out->len;
+    int e = wire_encode_msg(out, CAIRN_WIRE_SERF_RELAY, "serf relay", relay_fields,
+                            WF_NFIELDS(relay_fields), m, diag);
+    if (e == 0)
+        e = cairn_buf_append(out, m->inner.p, m->inner.len);
+    if (e)
+        out->len = start;
+    return e;
+}
+
+int cairn_wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+                                 cairn_diag *diag, cairn_wire_serf_relay *ret)
+{
+    if (msg == NULL || len < 1 || msg[0] != CAIRN_WIRE_SERF_RELAY)
+        return cairn_diag_set(diag, CAIRN_EPROTO, "serf relay: wrong or missing type byte");
+    size_t hdr;
+    int e = cairn_mp_object_len(msg + 1, len - 1, &hdr);
+    if (e)
+        return cairn_diag_set(diag, e == CAIRN_EAGAIN ? CAIRN_EPROTO : e,
+                              "serf relay: header is %s", cairn_mp_err_text(e));
+    cairn_wire_serf_relay tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    e = wire_decode_msg(msg, 1 + hdr, CAIRN_WIRE_SERF_RELAY, "serf relay", relay_fields,
+                        WF_NFIELDS(relay_fields), arena, diag, &tmp);
+    if (e)
+        return e;
+    if (1 + hdr == len)
+        return cairn_diag_set(diag, CAIRN_EPROTO, "serf relay: no inner message");
+    tmp.inner = (cairn_span){msg + 1 + hdr, len - 1 - hdr};
+    if (ret)
+        *ret = tmp;
+    return 0;
+}
+
+/* ------------------------------------------------------------ filters */
+
+int cairn_wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *out,
+                                  cairn_diag *diag)
+{
+    if (f == NULL || out == NULL)
+        return CAIRN_EINVAL;
+    if (f->type == CAIRN_WIRE_SERF_FILTER_TAG)
+        return wire_encode_msg(out, CAIRN_WIRE_SERF_FILTER_TAG, "tag filter", tag_filter_fields,
+                               WF_NFIELDS(tag_filter_fields), f, diag);
+    if (f->type != CAIRN_WIRE_SERF_FILTER_NODE)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "filter: unknown type %u", f->type);
+    cairn_mp_writer w;
+    cairn_mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
+    uint8_t t = CAIRN_WIRE_SERF_FILTER_NODE;
+    cairn_mp_write_raw(&w, &t, 1);
+    wire_write_str_array(&w, f->nodes, f->n_nodes);
+    return cairn_mp_writer_finish(&w);
+}
+
+int cairn_wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
+                                  cairn_diag *diag, cairn_wire_serf_filter *ret)
+{
+    cairn_wire_serf_filter tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    if (p == NULL || len < 1)
+        return cairn_diag_set(diag, CAIRN_EPROTO, "filter: empty");
+    int e;
+    if (p[0] == CAIRN_WIRE_SERF_FILTER_TAG) {
+        e = wire_decode_msg(p, len, CAIRN_WIRE_SERF_FILTER_TAG, "tag filter", tag_filter_fields,
+                            WF_NFIELDS(tag_filter_fields), arena, diag, &tmp);
+    } else if (p[0] == CAIRN_WIRE_SERF_FILTER_NODE) {
+        wire_ctx c = {.arena = arena, .diag = diag, .msg = "node filter"};
+        cairn_mp_reader_init(&c.r, p + 1, len - 1);
+        e = wire_read_str_array(&c, "names", &tmp.nodes, &tmp.n_nodes);
+        if (e == CAIRN_EAGAIN)
+            e = CAIRN_EPROTO;
+    } else {
+        return cairn_diag_set(diag, CAIRN_ENOTSUP, "filter: unknown type %u", p[0]);
+    }
+    if (e)
+        return e;
+    tmp.type = p[0];
+    if (ret)
+        *ret = tmp;
+    return 0;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+int cairn_wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+                               cairn_diag *diag, cairn_wire_serf_msg *ret)
+{
+    if (msg == NULL || len == 0)
+        return cairn_diag_set(diag, CAIRN_EPROTO, "serf message: empty");
+    cairn_wire_serf_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = msg[0];
+    int e;
+    switch (msg[0]) {
+    case CAIRN_WIRE_SERF_LEAVE: e = cairn_wire_serf_leave_decode(msg, len, diag, &m.u.leave); break;
+    case CAIRN_WIRE_SERF_JOIN: e = cairn_wire_serf_join_decode(msg, len, diag, &m.u.join); break;
+    case CAIRN_WIRE_SERF_PUSHPULL:
+        e = cairn_wire_serf_pushpull_decode(msg, len, arena, diag, &m.u.pushpull);
+        break;
+    case CAIRN_WIRE_SERF_USER_EVENT:
+        e = cairn_wire_serf_user_event_decode(msg, len, arena, diag, &m.u.user_event);
+        break;
+    case CAIRN_WIRE_SERF_QUERY:
+        e = cairn_wire_serf_query_decode(msg, len, arena, diag, &m.u.query);
+        break;
+    case CAIRN_WIRE_SERF_QUERY_RESPONSE:
+        e = cairn_wire_serf_query_response_decode(msg, len, arena, diag, &m.u.query_response);
+        break;
+    case CAIRN_WIRE_SERF_CONFLICT_RESPONSE:
+        e = cairn_wire_serf_conflict_response_decode(msg, len, arena, diag,
+                                                     &m.u.conflict_response);
+        break;
+    case CAIRN_WIRE_SERF_KEY_REQUEST:
+        e = cairn_wire_serf_key_request_decode(msg, len, arena, diag, &m.u.key_request);
+        break;
+    case CAIRN_WIRE_SERF_KEY_RESPONSE:
+        e = cairn_wire_serf_key_response_decode(msg, len, arena, diag, &m.u.key_response);
+        break;
+    case CAIRN_WIRE_SERF_RELAY:
+        e = cairn_wire_serf_relay_decode(msg, len, arena, diag, &m.u.relay);
+        break;
+    default:
+        return cairn_diag_set(diag, CAIRN_ENOTSUP, "serf message: unknown type byte %u", msg[0]);
+    }
+    if (e == 0 && ret)
+        *ret = m;
+    return e;
+}
