@@ -103,11 +103,13 @@ typedef struct cairn_manager_config {
 int cairn_manager_new(const cairn_manager_config *cfg, cairn_manager **ret_manager);
 
 /* cairn_manager_delete stops the timer, cancels an in-flight ping (the
- * pinger's done is then never called), waits for readers of the current
- * snapshot (an RCU grace period) and frees everything, dropping the
- * manager's references to its records. Accepts NULL. Loop thread; not from
- * inside the manager's own rebalancer hook, and not concurrently with other
- * calls on this manager from other threads. */
+ * pinger's done is then never called), waits one RCU grace period and frees
+ * everything, dropping the manager's references to its records. Accepts
+ * NULL. Loop thread; not from inside the manager's own rebalancer hook.
+ * Readers on other threads may still be inside a lookup of this manager if
+ * they reached it through a structure (e.g. the Router's snapshot) that the
+ * caller unpublished before calling delete: the grace period waits for
+ * them. No new call on this manager may start once delete has begun. */
 void cairn_manager_delete(cairn_manager *m);
 
 /* cairn_manager_start arms the rebalance timer to fire after exactly

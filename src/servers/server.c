@@ -1,0 +1,404 @@
+/* Server metadata records (Go: agent/metadata.Server and IsConsulServer).
+ *
+ * A record is built once, from a serf member's tags or from a filled
+ * template, and never written again. That immutability is what lets the
+ * Manager publish snapshots that share records with the Router and with
+ * older snapshots still being read on other threads: nobody ever needs a
+ * lock to read a field. Sharing is counted with an atomic reference count
+ * kept in a private header in front of the public struct, so the public
+ * type stays a plain, documented struct the Router can read directly.
+ *
+ * Parsing follows the newest Consul rules (spec §5.2) with Go's strictness
+ * (see parse.c). Departures from Go, all deliberate:
+ *   - "not a server" (role is not "consul") is CAIRN_ENOENT, while a server
+ *     with a bad tag is CAIRN_EINVAL with a diagnostic naming the tag; Go
+ *     folds both into ok == false;
+ *   - names and datacenters longer than CAIRN_SERVER_NAME_MAX /
+ *     CAIRN_SERVER_DC_MAX are rejected, so the hot path's fixed-size copy
+ *     (cairn_server_info) can never truncate;
+ *   - an RPC port outside 0..65535 is kept in `port` (Go accepts it) but
+ *     cannot be represented in a cairn_addr, whose port is then 0;
+ *   - the build version is not memoised per raw string (that would need
+ *     process-global state); parsing one short string is cheap;
+ *   - segment and feature maps become arrays sorted by name.
+ */
+#include "cairn/server.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn/alloc.h"
+#include "cairn/cluster.h"
+#include "servers/server_internal.h"
+
+/* The reference count lives in front of the public record. */
+struct server_rec {
+    /* Number of references; the record is freed when it drops to 0. */
+    atomic_long refs;
+    /* The public, immutable part. */
+    cairn_server pub;
+};
+
+static struct server_rec *rec_of(const cairn_server *s)
+{
+    return (struct server_rec *)((char *)(uintptr_t)s - offsetof(struct server_rec, pub));
+}
+
+static void server_free(struct server_rec *r)
+{
+    if (r == NULL)
+        return;
+    cairn_server *s = &r->pub;
+    cairn_free((char *)s->name);
+    cairn_free((char *)s->short_name);
+    cairn_free((char *)s->id);
+    cairn_free((char *)s->datacenter);
+    cairn_free((char *)s->segment);
+    cairn_server_segment *seg = (cairn_server_segment *)s->segments;
+    for (size_t i = 0; seg != NULL && i < s->nsegments; i++) {
+        cairn_free((char *)seg[i].name);
+        cairn_free((char *)seg[i].host);
+    }
+    cairn_free(seg);
+    cairn_server_feature *ft = (cairn_server_feature *)s->features;
+    for (size_t i = 0; ft != NULL && i < s->nfeatures; i++)
+        cairn_free((char *)ft[i].name);
+    cairn_free(ft);
+    cairn_free(r);
+}
+
+static char *dup_or_empty(const char *s)
+{
+    return cairn_strdup(s != NULL ? s : "");
+}
+
+/* Go: strings.TrimSuffix(name, "." + dc). */
+static char *derive_short_name(const char *name, const char *dc)
+{
+    size_t n = strlen(name);
+    size_t d = strlen(dc);
+    if (n >= d + 1 && name[n - d - 1] == '.' && memcmp(name + n - d, dc, d) == 0)
+        return cairn_strndup(name, n - d - 1);
+    return cairn_strdup(name);
+}
+
+static int cmp_segment(const void *a, const void *b)
+{
+    return strcmp(((const cairn_server_segment *)a)->name, ((const cairn_server_segment *)b)->name);
+}
+
+static int cmp_feature(const void *a, const void *b)
+{
+    return strcmp(((const cairn_server_feature *)a)->name, ((const cairn_server_feature *)b)->name);
+}
+
+static int copy_arrays(cairn_server *dst, const cairn_server *src)
+{
+    if (src->nsegments > 0) {
+        cairn_server_segment *seg = cairn_calloc(src->nsegments, sizeof(*seg));
+        if (seg == NULL)
+            return CAIRN_ENOMEM;
+        dst->segments = seg;
+        for (size_t i = 0; i < src->nsegments; i++) {
+            dst->nsegments = i + 1;
+            seg[i].port = src->segments[i].port;
+            seg[i].name = dup_or_empty(src->segments[i].name);
+            seg[i].host = dup_or_empty(src->segments[i].host);
+            if (seg[i].name == NULL || seg[i].host == NULL)
+                return CAIRN_ENOMEM;
+        }
+        qsort(seg, src->nsegments, sizeof(*seg), cmp_segment);
+    }
+    if (src->nfeatures > 0) {
+        cairn_server_feature *ft = cairn_calloc(src->nfeatures, sizeof(*ft));
+        if (ft == NULL)
+            return CAIRN_ENOMEM;
+        dst->features = ft;
+        for (size_t i = 0; i < src->nfeatures; i++) {
+            dst->nfeatures = i + 1;
+            ft[i].value = src->features[i].value;
+            ft[i].name = dup_or_empty(src->features[i].name);
+            if (ft[i].name == NULL)
+                return CAIRN_ENOMEM;
+        }
+        qsort(ft, src->nfeatures, sizeof(*ft), cmp_feature);
+    }
+    return 0;
+}
+
+int cairn_server_new(const cairn_server *fields, cairn_server **ret_server)
+{
+    if (fields == NULL || fields->name == NULL || ret_server == NULL)
+        return CAIRN_EINVAL;
+    const char *dc = fields->datacenter != NULL ? fields->datacenter : "";
+    if (strlen(fields->name) >= CAIRN_SERVER_NAME_MAX || strlen(dc) >= CAIRN_SERVER_DC_MAX ||
+        (fields->short_name != NULL && strlen(fields->short_name) >= CAIRN_SERVER_NAME_MAX))
+        return CAIRN_EINVAL;
+    struct server_rec *r = cairn_calloc(1, sizeof(*r));
+    if (r == NULL)
+        return CAIRN_ENOMEM;
+    cairn_server *s = &r->pub;
+    *s = *fields;
+    /* Pointers are replaced by our own copies below; clear them first so
+     * that a failure frees only what we made. */
+    s->name = s->short_name = s->id = s->datacenter = s->segment = NULL;
+    s->segments = NULL;
+    s->features = NULL;
+    s->nsegments = s->nfeatures = 0;
+    s->name = cairn_strdup(fields->name);
+    s->short_name = fields->short_name != NULL ? cairn_strdup(fields->short_name)
+                                               : derive_short_name(fields->name, dc);
+    s->id = dup_or_empty(fields->id);
+    s->datacenter = dup_or_empty(dc);
+    s->segment = dup_or_empty(fields->segment);
+    if (s->name == NULL || s->short_name == NULL || s->id == NULL || s->datacenter == NULL ||
+        s->segment == NULL || copy_arrays(s, fields) < 0) {
+        server_free(r);
+        return CAIRN_ENOMEM;
+    }
+    atomic_init(&r->refs, 1);
+    *ret_server = s;
+    return 0;
+}
+
+cairn_server *cairn_server_ref(cairn_server *s)
+{
+    if (s != NULL)
+        atomic_fetch_add_explicit(&rec_of(s)->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void cairn_server_unref(cairn_server *s)
+{
+    if (s == NULL)
+        return;
+    struct server_rec *r = rec_of(s);
+    /* acq_rel: every use of the record by other holders happens before the
+     * free (the usual reference-count ordering). */
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1)
+        server_free(r);
+}
+
+long cairn_server_refcount(const cairn_server *s)
+{
+    return s == NULL ? 0 : atomic_load_explicit(&rec_of(s)->refs, memory_order_relaxed);
+}
+
+const char *cairn_server_key(const cairn_server *s)
+{
+    return s != NULL ? s->name : NULL;
+}
+
+bool cairn_server_key_equal(const cairn_server *a, const cairn_server *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a->name, b->name) == 0;
+}
+
+int cairn_server_string(const cairn_server *s, char *out, size_t outlen)
+{
+    char addr[CAIRN_ADDR_STRLEN] = "";
+    const char *net = "";
+    if (s->addr.family != 0) {
+        cairn_addr_format(&s->addr, true, addr, sizeof(addr));
+        net = "tcp";
+    }
+    return snprintf(out, outlen, "%s (Addr: %s/%s) (DC: %s)", s->name, net, addr,
+                    s->datacenter);
+}
+
+void cairn_server_info_fill(const cairn_server *s, cairn_server_info *ret_info)
+{
+    /* Lengths were checked at creation: these copies always fit. */
+    size_t n = strlen(s->name);
+    memcpy(ret_info->name, s->name, n + 1);
+    n = strlen(s->short_name);
+    memcpy(ret_info->short_name, s->short_name, n + 1);
+    n = strlen(s->datacenter);
+    memcpy(ret_info->datacenter, s->datacenter, n + 1);
+    ret_info->addr = s->addr;
+    ret_info->version = s->version;
+    ret_info->status = s->status;
+    ret_info->use_tls = s->use_tls;
+    ret_info->read_replica = s->read_replica;
+}
+
+/* ---- IsConsulServer ---- */
+
+/* Temporary storage of one parse: the sl_/ft_ arrays point into tags, except
+ * segment hosts, which are split out into `hosts`. */
+struct parse_tmp {
+    cairn_server_segment *segs;
+    char **hosts;
+    size_t nsegs;
+    cairn_server_feature *fts;
+    size_t nfts;
+};
+
+static void parse_tmp_free(struct parse_tmp *t)
+{
+    for (size_t i = 0; t->hosts != NULL && i < t->nsegs; i++)
+        cairn_free(t->hosts[i]);
+    cairn_free(t->hosts);
+    cairn_free(t->segs);
+    cairn_free(t->fts);
+}
+
+/* A required or optional integer tag. Absent: *v = 0 and `required` decides. */
+static int int_tag(const cairn_member *m, const char *key, bool required, int64_t *v,
+                   cairn_diag *diag)
+{
+    const char *val = cairn_member_tag(m, key);
+    *v = 0;
+    if (val == NULL) {
+        if (required)
+            return cairn_diag_set(diag, CAIRN_EINVAL, "%s: missing", key);
+        return 0;
+    }
+    int rc = cairn_atoi(val, v);
+    if (rc == CAIRN_ERANGE)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "%s: \"%s\" is out of range", key, val);
+    if (rc < 0)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "%s: \"%s\" is not an integer", key, val);
+    return 0;
+}
+
+static int parse_segment(const cairn_tag *tag, struct parse_tmp *t, cairn_diag *diag)
+{
+    size_t len = strlen(tag->value) + 1;
+    char *host = cairn_malloc(len);
+    char *port = cairn_malloc(len);
+    if (host == NULL || port == NULL) {
+        cairn_free(host);
+        cairn_free(port);
+        return CAIRN_ENOMEM;
+    }
+    cairn_diag sub = {0};
+    int rc = cairn_split_host_port(tag->value, host, len, port, len, &sub);
+    int64_t p = 0;
+    if (rc == 0 && cairn_atoi(port, &p) < 0) {
+        cairn_diag_set(&sub, CAIRN_EINVAL, "port \"%s\" is not an integer", port);
+        rc = CAIRN_EINVAL;
+    }
+    cairn_free(port);
+    if (rc < 0) {
+        cairn_free(host);
+        return cairn_diag_set(diag, CAIRN_EINVAL, "%s: %s", tag->key, sub.msg);
+    }
+    t->hosts[t->nsegs] = host;
+    t->segs[t->nsegs++] = (cairn_server_segment){tag->key + 3, host, p};
+    return 0;
+}
+
+static int parse_prefixed(const cairn_member *m, struct parse_tmp *t, cairn_diag *diag)
+{
+    size_t nsl = 0, nft = 0;
+    for (size_t i = 0; i < m->ntags; i++) {
+        nsl += strncmp(m->tags[i].key, "sl_", 3) == 0;
+        nft += strncmp(m->tags[i].key, "ft_", 3) == 0;
+    }
+    if (nsl > 0) {
+        t->segs = cairn_calloc(nsl, sizeof(*t->segs));
+        t->hosts = cairn_calloc(nsl, sizeof(*t->hosts));
+        if (t->segs == NULL || t->hosts == NULL)
+            return CAIRN_ENOMEM;
+    }
+    if (nft > 0 && (t->fts = cairn_calloc(nft, sizeof(*t->fts))) == NULL)
+        return CAIRN_ENOMEM;
+    for (size_t i = 0; i < m->ntags; i++) {
+        const cairn_tag *tag = &m->tags[i];
+        if (strncmp(tag->key, "sl_", 3) == 0) {
+            int rc = parse_segment(tag, t, diag);
+            if (rc < 0)
+                return rc;
+        } else if (strncmp(tag->key, "ft_", 3) == 0) {
+            int64_t v;
+            if (cairn_atoi(tag->value, &v) < 0)
+                return cairn_diag_set(diag, CAIRN_EINVAL, "%s: \"%s\" is not an integer",
+                                      tag->key, tag->value);
+            t->fts[t->nfts++] = (cairn_server_feature){tag->key + 3, v};
+        }
+    }
+    return 0;
+}
+
+/* The newest gRPC rule: parse errors are ignored (Go keeps Atoi's value),
+ * but if either tag is present, at least one port must be >= 1. */
+static int parse_grpc(const cairn_member *m, cairn_server *f, cairn_diag *diag)
+{
+    const char *g = cairn_member_tag(m, "grpc_port");
+    const char *gt = cairn_member_tag(m, "grpc_tls_port");
+    if (g != NULL)
+        (void)cairn_atoi_clamped(g, &f->grpc_port);
+    if (gt != NULL)
+        (void)cairn_atoi_clamped(gt, &f->grpc_tls_port);
+    if ((g != NULL || gt != NULL) && f->grpc_port < 1 && f->grpc_tls_port < 1)
+        return cairn_diag_set(diag, CAIRN_EINVAL,
+                              "grpc_port: \"%s\" and grpc_tls_port: \"%s\" are not valid ports",
+                              g != NULL ? g : "", gt != NULL ? gt : "");
+    return 0;
+}
+
+static int parse_fields(const cairn_member *m, cairn_server *f, struct parse_tmp *t,
+                        cairn_diag *diag)
+{
+    int rc;
+    f->name = m->name;
+    f->datacenter = cairn_member_tag(m, "dc");
+    f->segment = cairn_member_tag(m, "segment");
+    f->id = cairn_member_tag(m, "id");
+    if (strlen(f->name) >= CAIRN_SERVER_NAME_MAX)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "name: %zu bytes, limit %d", strlen(f->name),
+                              CAIRN_SERVER_NAME_MAX - 1);
+    if (f->datacenter != NULL && strlen(f->datacenter) >= CAIRN_SERVER_DC_MAX)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "dc: %zu bytes, limit %d",
+                              strlen(f->datacenter), CAIRN_SERVER_DC_MAX - 1);
+    if ((rc = int_tag(m, "expect", false, &f->expect, diag)) < 0 ||
+        (rc = int_tag(m, "port", true, &f->port, diag)) < 0 ||
+        (rc = parse_prefixed(m, t, diag)) < 0 ||
+        (rc = int_tag(m, "wan_join_port", false, &f->wan_join_port, diag)) < 0 ||
+        (rc = parse_grpc(m, f, diag)) < 0 ||
+        (rc = int_tag(m, "vsn", true, &f->version, diag)) < 0 ||
+        (rc = int_tag(m, "raft_vsn", false, &f->raft_version, diag)) < 0)
+        return rc;
+    const char *build = cairn_member_tag(m, "build");
+    if (build == NULL)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "build: missing");
+    if ((rc = cairn_server_parse_build(build, &f->build, diag)) < 0)
+        return rc;
+    f->segments = t->segs;
+    f->nsegments = t->nsegs;
+    f->features = t->fts;
+    f->nfeatures = t->nfts;
+    f->bootstrap = cairn_member_tag(m, "bootstrap") != NULL;
+    f->use_tls = cairn_member_tag(m, "use_tls") != NULL;
+    f->non_voter = cairn_member_tag(m, "nonvoter") != NULL;
+    f->read_replica = f->non_voter || cairn_member_tag(m, "read_replica") != NULL;
+    f->status = m->status;
+    f->lan_join_port = m->addr.port;
+    f->addr = m->addr;
+    f->addr.port = (f->port >= 0 && f->port <= 65535) ? (uint16_t)f->port : 0;
+    return 0;
+}
+
+int cairn_server_from_member(const cairn_member *member, cairn_server **ret_server,
+                             cairn_diag *diag)
+{
+    if (member == NULL || ret_server == NULL || member->name == NULL)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "member: missing");
+    const char *role = cairn_member_tag(member, "role");
+    if (role == NULL || strcmp(role, "consul") != 0)
+        return cairn_diag_set(diag, CAIRN_ENOENT, "role is not consul");
+    cairn_server f = {0};
+    struct parse_tmp t = {0};
+    int rc = parse_fields(member, &f, &t, diag);
+    if (rc == 0)
+        rc = cairn_server_new(&f, ret_server);
+    if (rc == CAIRN_ENOMEM)
+        cairn_diag_set(diag, rc, "%s: out of memory", member->name);
+    parse_tmp_free(&t);
+    return rc;
+}
