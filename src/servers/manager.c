@@ -262,6 +262,7 @@ void cairn_manager_delete(cairn_manager *m)
 {
     if (m == NULL)
         return;
+    cairn_logf(&m->logger, CAIRN_LOG_INFO, LOG_MODULE, "shutting down");
     if (m->rb.active) {
         if (m->rb.waiting)
             m->pinger.ops->cancel(m->pinger.impl, m);

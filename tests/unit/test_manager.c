@@ -1188,6 +1188,45 @@ static int op_timer_tick(struct fx *f)
     return cairn_manager_next_rebalance(f->m) > cairn_loop_now(f->loop) ? 0 : CAIRN_EIO;
 }
 
+static int op_get_list(struct fx *f)
+{
+    cairn_server_list *l;
+    int rc = cairn_manager__get_list(f->m, &l);
+    if (rc == 0)
+        cairn_server_list_free(l);
+    return rc;
+}
+
+static int op_save_list(struct fx *f)
+{
+    cairn_server_list *l;
+    int rc = cairn_manager__get_list(f->m, &l);
+    if (rc < 0)
+        return rc;
+    cairn_server_list *c = cairn_server_list_cycle(l);
+    cairn_server_list_free(l);
+    if (c == NULL)
+        return CAIRN_ENOMEM;
+    rc = cairn_manager__save_list(f->m, c);
+    cairn_server_list_free(c);
+    return rc;
+}
+
+static int op_reconcile(struct fx *f)
+{
+    cairn_server_list *l;
+    int rc = cairn_manager__get_list(f->m, &l);
+    if (rc < 0)
+        return rc;
+    cairn_server_list *c = cairn_server_list_cycle(l);
+    cairn_server_list_free(l);
+    if (c == NULL)
+        return CAIRN_ENOMEM;
+    rc = cairn_manager__reconcile(f->m, c);
+    cairn_server_list_free(c);
+    return rc == 1 ? 0 : (rc == 0 ? CAIRN_EIO : rc);
+}
+
 static void sweep(const char *what, op_fn op, bool changes_list)
 {
     cairn_test_alloc_install();
@@ -1234,6 +1273,9 @@ static void test_alloc_failures(void **state)
     sweep("notify", op_notify, true);
     sweep("rebalance", op_rebalance, false);
     sweep("update_tls", op_update_tls, false);
+    sweep("get_list", op_get_list, false);
+    sweep("save_list", op_save_list, true);
+    sweep("reconcile", op_reconcile, true);
     /* new: every failure returns ENOMEM and frees what it made. */
     cairn_test_alloc_install();
     for (long n = 0;; n++) {
