@@ -24,7 +24,14 @@
 #include <stdint.h>
 
 #include "cairn/addr.h"
+#include "cairn/broadcast.h"
+#include "cairn/buf.h"
+#include "cairn/log.h"
+#include "cairn/loop.h"
 #include "cairn/time.h"
+
+typedef struct cairn_memberlist cairn_memberlist;
+typedef struct cairn_keyring cairn_keyring;
 
 /* Wire limits of memberlist 0.2.2 (net.go). */
 /* Largest node meta (serf tags) in an alive message. */
@@ -119,5 +126,159 @@ int cairn_memberlist_config_profile(const char *profile, cairn_memberlist_config
 
 /* cairn_memberlist_config_check validates c; 0 or CAIRN_EINVAL. */
 int cairn_memberlist_config_check(const cairn_memberlist_config *c);
+
+/* A node as memberlist reports it. Strings and bytes are borrowed: valid only
+ * during the call that hands the node out. */
+typedef struct cairn_ml_node {
+    /* Node name, NUL-terminated. */
+    const char *name;
+    /* Gossip address (IP and port). */
+    cairn_addr addr;
+    /* Delegate meta (serf tags), meta_len bytes (may be 0). */
+    const uint8_t *meta;
+    size_t meta_len;
+    /* enum cairn_ml_state. */
+    int state;
+    /* Incarnation number. */
+    uint32_t incarnation;
+    /* Protocol range/current (PMin PMax PCur) and delegate (DMin DMax DCur). */
+    uint8_t pmin, pmax, pcur, dmin, dmax, dcur;
+} cairn_ml_node;
+
+/* The serf-facing delegate: memberlist's Delegate, EventDelegate,
+ * ConflictDelegate, MergeDelegate, AliveDelegate and PingDelegate in one
+ * table. Every member may be NULL. All run on the loop thread; none may
+ * delete the memberlist. `userdata` is passed to each. */
+typedef struct cairn_memberlist_delegate {
+    /* Writes this node's meta (at most `limit` = CAIRN_ML_META_MAX bytes)
+     * into buf and returns its length; called at creation and on
+     * cairn_memberlist_update_node. */
+    size_t (*node_meta)(void *userdata, uint8_t *buf, size_t limit);
+    /* A user message (the bytes after memberlist's 08 type byte) arrived by
+     * gossip, UDP or TCP. */
+    void (*notify_msg)(void *userdata, const uint8_t *msg, size_t len);
+    /* Offers room for the delegate's own broadcasts in an outgoing packet:
+     * call emit for each message (each costs overhead + its length out of
+     * limit). Serf forwards this to its cairn_bcast_queue_get. */
+    void (*get_broadcasts)(void *userdata, int overhead, int limit, cairn_bcast_emit_cb emit,
+                           void *emit_userdata);
+    /* Appends the delegate's push/pull state to out (join: a join-time
+     * exchange). Return 0 or a CAIRN_E* (the exchange then carries none). */
+    int (*local_state)(void *userdata, bool join, cairn_buf *out);
+    /* The peer's push/pull user state (not called when empty). */
+    void (*merge_remote_state)(void *userdata, const uint8_t *buf, size_t len, bool join);
+    /* A node joined (became alive from unknown/dead/left). */
+    void (*notify_join)(void *userdata, const cairn_ml_node *node);
+    /* A node became dead or left. */
+    void (*notify_leave)(void *userdata, const cairn_ml_node *node);
+    /* A node's meta changed. */
+    void (*notify_update)(void *userdata, const cairn_ml_node *node);
+    /* Another node claims a known name from a different address; the
+     * message is dropped. */
+    void (*notify_conflict)(void *userdata, const cairn_ml_node *existing,
+                            const cairn_ml_node *other);
+    /* On a join push/pull: the peer's full node list. Non-zero rejects the
+     * whole exchange (serf: wrong cluster / name conflicts). */
+    int (*notify_merge)(void *userdata, const cairn_ml_node *nodes, size_t n);
+    /* Before accepting an alive message: non-zero ignores it. */
+    int (*notify_alive)(void *userdata, const cairn_ml_node *node);
+    /* Writes the payload for an ack we send (serf: our coordinate) into out. */
+    void (*ack_payload)(void *userdata, cairn_buf *out);
+    /* A direct probe of node completed: rtt and the ack payload it carried. */
+    void (*notify_ping_complete)(void *userdata, const cairn_ml_node *node, cairn_time rtt,
+                                 const uint8_t *payload, size_t len);
+    /* Passed to every callback. */
+    void *userdata;
+} cairn_memberlist_delegate;
+
+/* Completion of an asynchronous operation: status 0 or a CAIRN_E* code;
+ * for joins, `count` is the number of peers contacted successfully. */
+typedef void (*cairn_ml_done_cb)(cairn_memberlist *ml, int status, int count, void *userdata);
+
+/* cairn_memberlist_new binds UDP and TCP on cfg->bind over loop, makes this
+ * node alive (incarnation 1) and starts probing, gossip and push/pull.
+ * delegate, logger and keyring may be NULL; they (and the keyring) must
+ * outlive the memberlist. 0, CAIRN_EINVAL, CAIRN_ENOMEM or a bind error. */
+int cairn_memberlist_new(cairn_loop *loop, const cairn_memberlist_config *cfg,
+                         const cairn_memberlist_delegate *delegate, const cairn_logger *logger,
+                         cairn_keyring *keyring, cairn_memberlist **ret_ml);
+
+/* cairn_memberlist_delete stops everything, closes sockets and frees ml
+ * without a leave (peers will detect the failure). Pending completions are
+ * called with CAIRN_ECANCELED first. Accepts NULL. */
+void cairn_memberlist_delete(cairn_memberlist *ml);
+
+/* cairn_memberlist_join push/pulls (Join=true) with each address. done (may
+ * be NULL) runs once all have answered or failed: status 0 if at least one
+ * succeeded, else the last error; count = successes. 0 or CAIRN_E*. */
+int cairn_memberlist_join(cairn_memberlist *ml, const cairn_addr *addrs, size_t n,
+                          cairn_ml_done_cb done, void *userdata);
+
+/* cairn_memberlist_leave broadcasts our graceful leave (dead from self) and
+ * calls done when it has been sent the retransmit limit number of times
+ * (status 0), when nobody else is alive (0, at once from the loop), or
+ * after timeout (> 0) with CAIRN_ETIMEDOUT. Calling it again is a no-op
+ * that completes at once. 0 or CAIRN_E*. */
+int cairn_memberlist_leave(cairn_memberlist *ml, cairn_time timeout, cairn_ml_done_cb done,
+                           void *userdata);
+
+/* cairn_memberlist_update_node re-reads the meta from the delegate and
+ * gossips a new alive (incarnation + 1); done as for leave. */
+int cairn_memberlist_update_node(cairn_memberlist *ml, cairn_time timeout,
+                                 cairn_ml_done_cb done, void *userdata);
+
+/* cairn_memberlist_send_best_effort sends a user message to a known node
+ * by UDP (08 + msg, with CRC toward PMax >= 5 peers). 0, CAIRN_ENOENT,
+ * CAIRN_EMSGSIZE or a send error. */
+int cairn_memberlist_send_best_effort(cairn_memberlist *ml, const char *node,
+                                      const uint8_t *msg, size_t len);
+
+/* cairn_memberlist_send_to_address sends a user message by UDP to addr
+ * (no CRC, as SendToAddress). */
+int cairn_memberlist_send_to_address(cairn_memberlist *ml, const cairn_addr *addr,
+                                     const uint8_t *msg, size_t len);
+
+/* cairn_memberlist_num_members: nodes neither dead nor left, self included. */
+size_t cairn_memberlist_num_members(const cairn_memberlist *ml);
+
+/* cairn_memberlist_num_nodes: every node in the table (dead not yet reaped
+ * and left included): the n of the scaling formulas. */
+size_t cairn_memberlist_num_nodes(const cairn_memberlist *ml);
+
+/* Visits nodes; return non-zero from cb to stop. */
+typedef int (*cairn_ml_node_cb)(const cairn_ml_node *node, void *userdata);
+
+/* cairn_memberlist_for_each calls cb for every node in the table (all
+ * states), in table order. */
+void cairn_memberlist_for_each(const cairn_memberlist *ml, cairn_ml_node_cb cb, void *userdata);
+
+/* cairn_memberlist_get_node looks a node up by name; 0 or CAIRN_ENOENT. The
+ * node's borrowed fields are valid until the next loop callback. */
+int cairn_memberlist_get_node(const cairn_memberlist *ml, const char *name,
+                              cairn_ml_node *ret_node);
+
+/* cairn_memberlist_local_node: this node (as get_node for our name). */
+void cairn_memberlist_local_node(const cairn_memberlist *ml, cairn_ml_node *ret_node);
+
+/* cairn_memberlist_health_score: the Lifeguard awareness score (0 best). */
+int cairn_memberlist_health_score(const cairn_memberlist *ml);
+
+/* Counters for tests and monitoring. */
+typedef struct cairn_ml_stats {
+    /* Probes started, and those that ended in a suspicion. */
+    uint64_t probes, probe_failures;
+    /* Nodes this member declared dead after its own suspicion timed out. */
+    uint64_t declared_dead;
+    /* Times this member refuted an accusation about itself. */
+    uint64_t refutes;
+    /* Packets and bytes sent / received, and received packets dropped as
+     * malformed (or failing CRC/decryption). */
+    uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, rx_dropped;
+    /* Push/pull exchanges completed as initiator / responder, failed. */
+    uint64_t pushpull_out, pushpull_in, pushpull_failed;
+} cairn_ml_stats;
+
+/* cairn_memberlist_get_stats copies the counters. */
+void cairn_memberlist_get_stats(const cairn_memberlist *ml, cairn_ml_stats *ret_stats);
 
 #endif

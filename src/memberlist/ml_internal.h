@@ -1,0 +1,293 @@
+/* memberlist/ml_internal.h: the memberlist object and the functions its
+ * files share (module-internal).
+ *
+ * Files: state.c (node table, alive/suspect/dead rules, refutation, merge),
+ * probe.c (probe, indirect probe, ack handlers, gossip and push/pull ticks),
+ * net.c (packet send/receive pipelines), stream.c (TCP exchanges),
+ * memberlist.c (lifecycle and public API).
+ */
+#ifndef CAIRN_ML_INTERNAL_H
+#define CAIRN_ML_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/broadcast.h"
+#include "cairn/buf.h"
+#include "cairn/log.h"
+#include "cairn/loop.h"
+#include "cairn/memberlist.h"
+#include "cairn/rng.h"
+#include "cairn/wire_frame.h"
+#include "cairn/wire_msg.h"
+#include "memberlist/awareness.h"
+#include "memberlist/strmap.h"
+#include "memberlist/suspicion.h"
+
+#define ML_LOG "memberlist"
+
+/* memberlist's packing overheads (net.go): compound header, per entry, and
+ * the extra type byte of a user message. */
+#define ML_COMPOUND_HEADER_OVERHEAD 2
+#define ML_COMPOUND_OVERHEAD 2
+#define ML_USER_MSG_OVERHEAD 1
+/* A compound carries at most 255 parts (the count is one byte). */
+#define ML_COMPOUND_MAX_PARTS 255
+/* Encryption overhead of the v1 layout: version + nonce + tag. */
+#define ML_ENCRYPT_OVERHEAD 29
+/* Largest message we build (a push/pull of a big cluster is the largest;
+ * memberlist caps the state it accepts at 20 MiB). */
+#define ML_MAX_MESSAGE (20u * 1024u * 1024u)
+/* Vsn layout indexes. */
+enum { ML_PMIN, ML_PMAX, ML_PCUR, ML_DMIN, ML_DMAX, ML_DCUR };
+
+/* One member of the node table (Go: nodeState). */
+struct ml_node {
+    /* Name (owned); also the key of the node map. */
+    char *name;
+    /* IP and port. */
+    cairn_addr addr;
+    /* Delegate meta (owned, may be NULL with meta_len 0). */
+    uint8_t *meta;
+    size_t meta_len;
+    /* Last known incarnation. */
+    uint32_t incarnation;
+    /* enum cairn_ml_state. */
+    int state;
+    /* Loop time of the last state change. */
+    cairn_time state_change;
+    /* PMin PMax PCur DMin DMax DCur. */
+    uint8_t vsn[6];
+    /* Lifeguard suspicion timer while suspect (Go: nodeTimers). */
+    struct ml_suspicion *suspicion;
+    /* The memberlist holding this node (for the suspicion callback). */
+    struct cairn_memberlist *ml;
+};
+
+struct ml_ack_handler;
+struct ml_conn;
+
+/* The probe in flight (Go: the probeNode goroutine's locals). */
+struct ml_probe {
+    /* A probe is running. */
+    bool active;
+    /* Past ProbeTimeout: indirect pings (and the TCP ping) went out. */
+    bool indirect;
+    /* Our ping's sequence number. */
+    uint32_t seq;
+    /* The target (by name: the node may be reaped meanwhile). */
+    char target[1025];
+    /* Target's incarnation when the probe started (for the suspect). */
+    uint32_t incarnation;
+    /* When the ping went out, and when the probe gives up. */
+    cairn_time sent, deadline;
+    /* Nack-capable relays asked, and nacks received. */
+    int expected_nacks, nacks;
+    /* The TCP fallback ping reached the target. */
+    bool tcp_contacted;
+    /* ProbeTimeout, then the deadline. */
+    cairn_timer *timer;
+};
+struct ml_waiter;
+
+struct cairn_memberlist {
+    cairn_loop *loop;
+    /* Our copy of the configuration; cfg.name points at `name`. */
+    cairn_memberlist_config cfg;
+    char *name;
+    cairn_memberlist_delegate del;
+    cairn_logger log;
+    cairn_keyring *keyring;
+    cairn_rng rng;
+    struct ml_awareness awareness;
+    /* memberlist's own broadcasts (alive/suspect/dead, named by node). */
+    cairn_bcast_queue *broadcasts;
+
+    /* Node table: the map finds by name; the array is the probe order. */
+    struct ml_strmap node_map;
+    struct ml_node **nodes;
+    size_t n_nodes, cap_nodes;
+    size_t probe_index;
+
+    uint32_t seq_no;
+    uint32_t incarnation;
+    /* Leave() called: our own alive messages are ignored, dead is not refuted. */
+    bool leaving;
+    /* Tearing down: no new work. */
+    bool shutdown;
+    /* Address announced in alive and ping Source*. */
+    cairn_addr advertise;
+
+    cairn_udp *udp;
+    cairn_listener *listener;
+    cairn_timer *probe_timer, *gossip_timer, *pushpull_timer;
+
+    /* Outstanding ack handlers (by sequence number). */
+    struct ml_ack_handler *acks;
+    /* The probe in flight, if any. */
+    struct ml_probe probe;
+    /* Open TCP exchanges. */
+    struct ml_conn *conns;
+    int inbound_pushpulls;
+    /* Leave/update completions waiting for a broadcast to finish. */
+    struct ml_waiter *waiters;
+
+    cairn_ml_stats stats;
+    /* Test hook: without sockets (ml_create with net=false), packets we
+     * would send go here instead. */
+    void (*tap)(void *userdata, const cairn_addr *to, const uint8_t *pkt, size_t len);
+    void *tap_userdata;
+    /* Framing configuration (keyring, verification, compression). */
+    cairn_frame_cfg frame;
+    /* Scratch for decoding one inbound message and its type byte. */
+    cairn_wire_arena arena;
+    cairn_buf rx;
+    /* Scratch for one outbound datagram, and for one message to send. */
+    cairn_buf tx;
+    cairn_buf msg;
+};
+
+/* ---- state.c ---- */
+
+/* ml_node_view fills a public view of n (borrowing its fields). */
+void ml_node_view(const struct ml_node *n, cairn_ml_node *ret);
+/* ml_find: the node named (len bytes, not NUL-terminated) or NULL. */
+struct ml_node *ml_find(const cairn_memberlist *ml, const uint8_t *name, size_t len);
+/* ml_estimate_nodes: table size, the n of the scaling formulas. */
+int ml_estimate_nodes(const cairn_memberlist *ml);
+
+/* An alive/suspect/dead fact, as decoded from the wire or made locally. */
+struct ml_alive {
+    cairn_span node;
+    uint32_t incarnation;
+    cairn_addr addr;
+    cairn_span meta;
+    /* Vsn present (6 bytes) or not (len 0). */
+    cairn_span vsn;
+};
+
+/* The three handlers of memberlist's state machine (Go: aliveNode,
+ * suspectNode, deadNode). `notify` (may be NULL) is attached to the
+ * resulting broadcast and fires when it leaves the queue. bootstrap: the
+ * alive is our own being set (creation or meta update). */
+void ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify,
+                   bool bootstrap);
+void ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s);
+void ml_dead_node(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify);
+
+/* ml_merge_state applies a peer's push/pull node list (Go: mergeState). */
+void ml_merge_state(cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n);
+/* ml_verify_protocol checks the version brackets before a merge; 0 or
+ * CAIRN_EVERSION. */
+int ml_verify_protocol(cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n);
+/* ml_reset_nodes reaps dead nodes older than GossipToTheDeadTime and
+ * reshuffles the probe order (Go: resetNodes). */
+void ml_reset_nodes(cairn_memberlist *ml);
+/* ml_k_random_nodes picks up to k distinct random nodes accepted by
+ * filter (Go: kRandomNodes: 3n tries). Returns how many were stored. */
+typedef bool (*ml_node_filter)(const cairn_memberlist *ml, const struct ml_node *n,
+                               const void *ctx);
+size_t ml_k_random_nodes(cairn_memberlist *ml, size_t k, ml_node_filter filter, const void *ctx,
+                         struct ml_node **out);
+/* ml_free_nodes releases the whole table. */
+void ml_free_nodes(cairn_memberlist *ml);
+/* ml_encode_broadcast encodes a memberlist message and queues it named by
+ * node (the one place state changes are gossiped). */
+void ml_queue_alive(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify);
+void ml_queue_suspect(cairn_memberlist *ml, const cairn_wire_suspect *s);
+void ml_queue_dead(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify);
+
+/* ---- memberlist.c ---- */
+
+/* A leave/update completion waiting for a broadcast (Go: notify channel). */
+struct ml_waiter {
+    struct ml_waiter *next;
+    cairn_memberlist *ml;
+    cairn_ml_done_cb done;
+    void *userdata;
+    /* Completion timer: the timeout, or zero delay to complete. */
+    cairn_timer *timer;
+    /* Attached to a queued broadcast (whose finished callback holds w). */
+    bool attached;
+    /* That broadcast finished (left the queue). */
+    bool fired;
+    /* Nobody to tell: completes with success at once. */
+    bool immediate;
+    /* The done callback ran (or was cancelled). */
+    bool completed;
+};
+/* The broadcast carrying w finished: complete it (from the loop). */
+void ml_waiter_finished(void *w);
+
+/* ml_create is cairn_memberlist_new; with net=false it binds nothing (the
+ * advertise address in cfg must be set) so unit tests can drive the state
+ * machine directly on the manual loop. */
+int ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
+              const cairn_memberlist_delegate *delegate, const cairn_logger *logger,
+              cairn_keyring *keyring, bool net, cairn_memberlist **ret_ml);
+
+/* ---- net.c ---- */
+
+/* ml_send_packet applies compression, CRC (when node is given and speaks
+ * PMax >= 5) and encryption, then sends one datagram. */
+int ml_send_packet(cairn_memberlist *ml, const cairn_addr *to, const struct ml_node *node,
+                   const uint8_t *msg, size_t len);
+/* ml_send_msg piggybacks queued broadcasts onto msg as a compound, then
+ * sends it without CRC (Go: sendMsg). */
+int ml_send_msg(cairn_memberlist *ml, const cairn_addr *to, const uint8_t *msg, size_t len);
+/* ml_get_broadcasts collects queued memberlist then delegate broadcasts
+ * (the latter prefixed with the user type byte) into parts; returns the
+ * number of parts. */
+struct ml_parts {
+    /* Concatenated message bytes. */
+    cairn_buf data;
+    /* Offsets and lengths of each part. */
+    size_t off[ML_COMPOUND_MAX_PARTS + 1], len[ML_COMPOUND_MAX_PARTS + 1];
+    size_t n;
+};
+void ml_parts_init(struct ml_parts *p);
+void ml_parts_destroy(struct ml_parts *p);
+int ml_parts_add(struct ml_parts *p, const uint8_t *msg, size_t len);
+size_t ml_get_broadcasts(cairn_memberlist *ml, int overhead, int limit, struct ml_parts *p);
+/* ml_make_compound writes 07 | n | n x u16 | parts into out. */
+int ml_make_compound(const struct ml_parts *p, cairn_buf *out);
+/* ml_on_packet is the UDP receive callback. */
+void ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len,
+                  void *userdata);
+/* ml_ip_span: a span over addr's raw IP bytes (4 or 16). */
+cairn_span ml_ip_span(const cairn_addr *addr);
+
+/* ---- probe.c ---- */
+
+void ml_probe_tick(cairn_timer *t, void *ud);
+void ml_gossip_tick(cairn_timer *t, void *ud);
+void ml_pushpull_tick(cairn_timer *t, void *ud);
+/* Inbound ack/nack dispatch to the handler registered for seq. */
+void ml_invoke_ack(cairn_memberlist *ml, const cairn_wire_ack *ack, cairn_time at);
+void ml_invoke_nack(cairn_memberlist *ml, const cairn_wire_nack *nack);
+void ml_handle_ping(cairn_memberlist *ml, const cairn_wire_ping *p, const cairn_addr *from);
+void ml_handle_indirect_ping(cairn_memberlist *ml, const cairn_wire_indirect_ping *ind,
+                             const cairn_addr *from);
+/* ml_probe_cancel_all drops every ack handler and the probe in flight. */
+void ml_probe_cancel_all(cairn_memberlist *ml);
+/* The TCP fallback ping finished (contacted = ack with our seq received). */
+void ml_probe_tcp_result(cairn_memberlist *ml, uint32_t seq, bool contacted);
+
+/* ---- stream.c ---- */
+
+void ml_on_accept(cairn_listener *lst, cairn_stream *stream, void *userdata);
+/* ml_pushpull_start dials addr and exchanges state (join flag); done (may be
+ * NULL) is called with the outcome. */
+typedef void (*ml_pushpull_done)(cairn_memberlist *ml, int status, void *userdata);
+int ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool join,
+                      ml_pushpull_done done, void *userdata);
+/* ml_tcp_ping_start dials addr, sends ping p and reports through
+ * ml_probe_tcp_result before deadline (absolute loop time). */
+int ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const cairn_wire_ping *p,
+                      cairn_time deadline);
+/* ml_close_all_conns closes every stream (their callbacks report
+ * CAIRN_ECANCELED). */
+void ml_close_all_conns(cairn_memberlist *ml);
+
+#endif

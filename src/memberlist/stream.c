@@ -1,0 +1,577 @@
+/* memberlist's TCP exchanges (Go: net.go handleConn, sendAndReceiveState,
+ * sendLocalState, readRemoteState, mergeRemoteState, readUserMsg,
+ * sendPingAndWaitForAck).
+ *
+ * One connection per exchange, closed afterwards, with TCPTimeout over the
+ * whole exchange. A push/pull sends (or, as responder, first reads) a
+ * header, every node state and the delegate's user state; the responder
+ * answers with its own and both merge what they received. A TCP ping gets
+ * an ack on the same connection. Inbound user messages are handed to the
+ * delegate. Unreadable input gets an err response before the close.
+ *
+ * TCP has no message boundaries and the peer waits for our answer before
+ * closing, so each connection is parsed incrementally with the framing
+ * layer's stream reader (cairn_stream_rd): type, then msgpack objects, then
+ * raw tails, each retried when more bytes arrive. Node-state objects are
+ * copied as they come (the reader's spans are short-lived) and decoded in
+ * one go once the whole message is there.
+ */
+#include "memberlist/ml_internal.h"
+
+#include <string.h>
+
+#include "cairn/alloc.h"
+#include "cairn/error.h"
+
+enum conn_kind { CONN_INBOUND, CONN_PUSHPULL, CONN_PING };
+
+enum conn_stage {
+    ST_TYPE,      /* waiting for the message type */
+    ST_PING,      /* inbound TCP ping object */
+    ST_USER_HDR,  /* inbound user message header */
+    ST_USER_BODY, /* inbound user message bytes */
+    ST_PP_HDR,    /* push/pull header */
+    ST_PP_NODES,  /* push/pull node states */
+    ST_PP_USER,   /* push/pull user state */
+    ST_ACK,       /* TCP ping reply */
+    ST_ERR,       /* err response */
+    ST_DONE,
+};
+
+struct ml_conn {
+    struct ml_conn *next;
+    cairn_memberlist *ml;
+    cairn_stream *stream;
+    cairn_stream_rd *rd;
+    enum conn_kind kind;
+    enum conn_stage stage;
+    /* Push/pull: our Join flag (initiator) or theirs (responder). */
+    bool join;
+    /* This connection holds one of the inbound push/pull slots. */
+    bool counted;
+    /* Push/pull header read, node objects copied so far. */
+    cairn_wire_pushpull_header hdr;
+    size_t nodes_read;
+    cairn_buf objs;
+    size_t *obj_off;
+    cairn_buf user;
+    /* User message length. */
+    uint32_t user_len;
+    /* Outbound: what to send once connected. */
+    cairn_buf out;
+    /* TCP ping: our sequence number. */
+    uint32_t seq;
+    /* Push/pull completion. */
+    ml_pushpull_done done;
+    void *userdata;
+};
+
+/* ---- lifecycle ---- */
+
+static void conn_free(struct ml_conn *c)
+{
+    cairn_memberlist *ml = c->ml;
+    for (struct ml_conn **pp = &ml->conns; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    if (c->counted)
+        ml->inbound_pushpulls--;
+    cairn_stream_close(c->stream);
+    cairn_stream_rd_delete(c->rd);
+    cairn_buf_destroy(&c->objs);
+    cairn_buf_destroy(&c->user);
+    cairn_buf_destroy(&c->out);
+    cairn_free(c->obj_off);
+    cairn_free(c);
+}
+
+/* Ends an exchange: reports push/pull and ping outcomes, frees c. */
+static void conn_end(struct ml_conn *c, int status)
+{
+    cairn_memberlist *ml = c->ml;
+    if (c->kind == CONN_PING)
+        ml_probe_tcp_result(ml, c->seq, status == 0);
+    if (c->kind == CONN_PUSHPULL) {
+        if (status == 0)
+            ml->stats.pushpull_out++;
+        else
+            ml->stats.pushpull_failed++;
+    }
+    ml_pushpull_done done = c->done;
+    void *ud = c->userdata;
+    conn_free(c);
+    if (done)
+        done(ml, status, ud);
+}
+
+static struct ml_conn *conn_new(cairn_memberlist *ml, enum conn_kind kind)
+{
+    struct ml_conn *c = cairn_calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->ml = ml;
+    c->kind = kind;
+    cairn_buf_init(&c->objs, CAIRN_STREAM_MAX_BUFFER);
+    cairn_buf_init(&c->user, CAIRN_WIRE_USER_STATE_MAX);
+    cairn_buf_init(&c->out, ML_MAX_MESSAGE + 1024);
+    if (cairn_stream_rd_new(&ml->frame, &c->rd) < 0) {
+        cairn_free(c);
+        return NULL;
+    }
+    c->next = ml->conns;
+    ml->conns = c;
+    return c;
+}
+
+void ml_close_all_conns(cairn_memberlist *ml)
+{
+    while (ml->conns)
+        conn_end(ml->conns, CAIRN_ECANCELED);
+}
+
+static int conn_write(struct ml_conn *c, const uint8_t *msg, size_t len)
+{
+    cairn_buf framed;
+    cairn_buf_init(&framed, ML_MAX_MESSAGE + 1024);
+    int rc = cairn_stream_encode(&c->ml->frame, msg, len, &framed);
+    if (rc == 0)
+        rc = cairn_stream_write(c->stream, framed.data, framed.len);
+    cairn_buf_destroy(&framed);
+    return rc;
+}
+
+/* ---- local state ---- */
+
+/* Builds 06 + header + every node + user state into out (Go:
+ * sendLocalState). */
+static int build_local_state(cairn_memberlist *ml, bool join, cairn_buf *out)
+{
+    cairn_buf user;
+    cairn_buf_init(&user, CAIRN_WIRE_USER_STATE_MAX);
+    if (ml->del.local_state && ml->del.local_state(ml->del.userdata, join, &user) < 0)
+        cairn_buf_reset(&user);
+    cairn_wire_pushpull_header h = {.join = join,
+                                    .nodes = (uint32_t)ml->n_nodes,
+                                    .user_state_len = (uint32_t)user.len};
+    int rc = cairn_wire_pushpull_header_encode(&h, out, NULL);
+    for (size_t i = 0; rc == 0 && i < ml->n_nodes; i++) {
+        const struct ml_node *n = ml->nodes[i];
+        cairn_wire_push_node pn = {
+            .addr = ml_ip_span(&n->addr),
+            .incarnation = n->incarnation,
+            .meta = {n->meta ? n->meta : (const uint8_t *)"", n->meta_len},
+            .name = cairn_span_str(n->name),
+            .port = n->addr.port,
+            .state = n->state,
+            .vsn = {n->vsn, sizeof(n->vsn)},
+        };
+        rc = cairn_wire_push_node_encode(&pn, out, NULL);
+    }
+    if (rc == 0 && user.len)
+        rc = cairn_buf_append(out, user.data, user.len);
+    cairn_buf_destroy(&user);
+    return rc;
+}
+
+/* ---- merging what arrived ---- */
+
+/* Go: mergeRemoteState. 0 or an error that rejects the whole exchange. */
+static int merge_remote(struct ml_conn *c)
+{
+    cairn_memberlist *ml = c->ml;
+    cairn_wire_arena arena;
+    cairn_wire_arena_init(&arena, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+    size_t n = c->hdr.nodes;
+    cairn_wire_push_node *nodes = n ? cairn_wire_arena_alloc(&arena, n * sizeof(*nodes)) : NULL;
+    int rc = (n && !nodes) ? CAIRN_ENOMEM : 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t end = i + 1 < n ? c->obj_off[i + 1] : c->objs.len, used;
+        cairn_diag diag = {0};
+        rc = cairn_wire_push_node_decode(c->objs.data + c->obj_off[i], end - c->obj_off[i],
+                                         &arena, &diag, &nodes[i], &used);
+        if (rc < 0)
+            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "bad push/pull node state: %s",
+                       diag.msg);
+    }
+    if (rc == 0)
+        rc = ml_verify_protocol(ml, nodes, n);
+    if (rc == 0 && c->hdr.join && ml->del.notify_merge) {
+        cairn_ml_node *views = n ? cairn_wire_arena_alloc(&arena, n * sizeof(*views)) : NULL;
+        char **names = n ? cairn_wire_arena_alloc(&arena, n * sizeof(*names)) : NULL;
+        if (n && (!views || !names))
+            rc = CAIRN_ENOMEM;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            names[i] = cairn_wire_arena_alloc(&arena, nodes[i].name.len + 1);
+            if (!names[i]) {
+                rc = CAIRN_ENOMEM;
+                break;
+            }
+            memcpy(names[i], nodes[i].name.p, nodes[i].name.len);
+            views[i] = (cairn_ml_node){.name = names[i],
+                                       .meta = nodes[i].meta.p,
+                                       .meta_len = nodes[i].meta.len,
+                                       .state = nodes[i].state,
+                                       .incarnation = nodes[i].incarnation};
+            (void)cairn_addr_from_ip(nodes[i].addr.p, nodes[i].addr.len, nodes[i].port,
+                                     &views[i].addr);
+            if (nodes[i].vsn.len == 6) {
+                const uint8_t *v = nodes[i].vsn.p;
+                views[i].pmin = v[0], views[i].pmax = v[1], views[i].pcur = v[2];
+                views[i].dmin = v[3], views[i].dmax = v[4], views[i].dcur = v[5];
+            }
+        }
+        if (rc == 0 && ml->del.notify_merge(ml->del.userdata, views, n) != 0)
+            rc = CAIRN_EACCES;
+    }
+    if (rc == 0) {
+        ml_merge_state(ml, nodes, n);
+        if (c->user.len && ml->del.merge_remote_state)
+            ml->del.merge_remote_state(ml->del.userdata, c->user.data, c->user.len, c->hdr.join);
+    }
+    cairn_wire_arena_destroy(&arena);
+    return rc;
+}
+
+/* ---- the incremental reader ---- */
+
+/* Decoders want [type][object]; builds that in ml->rx. */
+static int with_type(cairn_memberlist *ml, uint8_t type, const uint8_t *p, size_t len)
+{
+    cairn_buf_reset(&ml->rx);
+    int rc = cairn_buf_append(&ml->rx, &type, 1);
+    if (rc == 0)
+        rc = cairn_buf_append(&ml->rx, p, len);
+    return rc;
+}
+
+static void send_err(struct ml_conn *c, const char *text)
+{
+    cairn_buf b;
+    cairn_buf_init(&b, 4096);
+    cairn_wire_err e = {.error = cairn_span_str(text)};
+    if (cairn_wire_err_encode(&e, &b, NULL) == 0)
+        (void)conn_write(c, b.data, b.len);
+    cairn_buf_destroy(&b);
+}
+
+/* Stage: message type. */
+static int step_type(struct ml_conn *c, cairn_diag *diag)
+{
+    cairn_memberlist *ml = c->ml;
+    uint8_t type;
+    int rc = cairn_stream_rd_type(c->rd, &type, diag);
+    if (rc < 0)
+        return rc;
+    switch (c->kind) {
+    case CONN_INBOUND:
+        if (type == CAIRN_WIRE_PING) {
+            c->stage = ST_PING;
+        } else if (type == CAIRN_WIRE_USER) {
+            c->stage = ST_USER_HDR;
+        } else if (type == CAIRN_WIRE_PUSHPULL) {
+            ml->inbound_pushpulls++;
+            c->counted = true;
+            if (ml->inbound_pushpulls >= CAIRN_ML_MAX_PUSHPULL_REQUESTS) {
+                cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG,
+                           "too many pending push/pull requests");
+                return CAIRN_EBUSY;
+            }
+            c->stage = ST_PP_HDR;
+        } else {
+            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "received invalid msgType (%u)", type);
+            return CAIRN_ENOTSUP;
+        }
+        return 0;
+    case CONN_PUSHPULL:
+        c->stage = type == CAIRN_WIRE_PUSHPULL ? ST_PP_HDR : type == CAIRN_WIRE_ERR ? ST_ERR
+                                                                                     : ST_DONE;
+        return c->stage == ST_DONE ? CAIRN_EPROTO : 0;
+    case CONN_PING:
+        c->stage = type == CAIRN_WIRE_ACK ? ST_ACK : type == CAIRN_WIRE_ERR ? ST_ERR : ST_DONE;
+        return c->stage == ST_DONE ? CAIRN_EPROTO : 0;
+    }
+    return CAIRN_EPROTO;
+}
+
+/* Reads the next object into (p, n) or returns EAGAIN/error. */
+static int next_object(struct ml_conn *c, const uint8_t **p, size_t *n, cairn_diag *diag)
+{
+    return cairn_stream_rd_object(c->rd, p, n, diag);
+}
+
+static int step_pushpull(struct ml_conn *c, cairn_diag *diag)
+{
+    cairn_memberlist *ml = c->ml;
+    const uint8_t *p;
+    size_t n, used;
+    int rc;
+    if (c->stage == ST_PP_HDR) {
+        if ((rc = next_object(c, &p, &n, diag)) < 0)
+            return rc;
+        if ((rc = with_type(ml, CAIRN_WIRE_PUSHPULL, p, n)) < 0)
+            return rc;
+        rc = cairn_wire_pushpull_header_decode(ml->rx.data, ml->rx.len, diag, &c->hdr, &used);
+        if (rc < 0)
+            return rc == CAIRN_EAGAIN ? CAIRN_EPROTO : rc;
+        if (c->kind == CONN_INBOUND)
+            c->join = c->hdr.join;
+        /* Offsets for the announced nodes; bytes arrive before we grow. */
+        c->obj_off = c->hdr.nodes ? cairn_calloc(c->hdr.nodes, sizeof(*c->obj_off)) : NULL;
+        if (c->hdr.nodes && !c->obj_off)
+            return CAIRN_ENOMEM;
+        c->stage = ST_PP_NODES;
+    }
+    while (c->stage == ST_PP_NODES && c->nodes_read < c->hdr.nodes) {
+        if ((rc = next_object(c, &p, &n, diag)) < 0)
+            return rc;
+        c->obj_off[c->nodes_read++] = c->objs.len;
+        if ((rc = cairn_buf_append(&c->objs, p, n)) < 0)
+            return rc;
+    }
+    c->stage = ST_PP_USER;
+    if ((rc = cairn_stream_rd_raw(c->rd, c->hdr.user_state_len, &p, diag)) < 0)
+        return rc;
+    if ((rc = cairn_buf_append(&c->user, p, c->hdr.user_state_len)) < 0)
+        return rc;
+    cairn_stream_rd_end(c->rd);
+    c->stage = ST_DONE;
+    return 0;
+}
+
+/* The whole remote push/pull is in: answer (responder) and merge. */
+static void pushpull_complete(struct ml_conn *c)
+{
+    cairn_memberlist *ml = c->ml;
+    if (c->kind == CONN_INBOUND) {
+        cairn_buf out;
+        cairn_buf_init(&out, ML_MAX_MESSAGE);
+        int rc = build_local_state(ml, c->join, &out);
+        if (rc == 0)
+            rc = conn_write(c, out.data, out.len);
+        cairn_buf_destroy(&out);
+        if (rc < 0) {
+            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to push local state: %s",
+                       cairn_strerror(rc));
+            conn_end(c, rc);
+            return;
+        }
+        rc = merge_remote(c);
+        if (rc == 0)
+            ml->stats.pushpull_in++;
+        else
+            ml->stats.pushpull_failed++;
+        conn_end(c, 0);
+        return;
+    }
+    conn_end(c, merge_remote(c));
+}
+
+/* Runs the stages as far as the buffered bytes allow. */
+static void conn_step(struct ml_conn *c)
+{
+    cairn_memberlist *ml = c->ml;
+    cairn_diag diag = {0};
+    int rc = 0;
+    const uint8_t *p;
+    size_t n, used;
+    for (;;) {
+        switch (c->stage) {
+        case ST_TYPE:
+            rc = step_type(c, &diag);
+            break;
+        case ST_PING: {
+            if ((rc = next_object(c, &p, &n, &diag)) < 0)
+                break;
+            cairn_wire_ping ping;
+            rc = with_type(ml, CAIRN_WIRE_PING, p, n);
+            if (rc == 0)
+                rc = cairn_wire_ping_decode(ml->rx.data, ml->rx.len, NULL, &diag, &ping);
+            if (rc < 0)
+                break;
+            if (ping.node.len && !cairn_span_eq(ping.node, cairn_span_str(ml->name))) {
+                conn_end(c, CAIRN_EINVAL);
+                return;
+            }
+            cairn_buf b;
+            cairn_buf_init(&b, 64);
+            cairn_wire_ack ack = {.seq_no = ping.seq_no};
+            rc = cairn_wire_ack_encode(&ack, &b, NULL);
+            if (rc == 0)
+                rc = conn_write(c, b.data, b.len);
+            cairn_buf_destroy(&b);
+            conn_end(c, rc);
+            return;
+        }
+        case ST_USER_HDR: {
+            if ((rc = next_object(c, &p, &n, &diag)) < 0)
+                break;
+            cairn_wire_user_msg_header h;
+            rc = with_type(ml, CAIRN_WIRE_USER, p, n);
+            if (rc == 0)
+                rc = cairn_wire_user_msg_header_decode(ml->rx.data, ml->rx.len, &diag, &h,
+                                                       &used);
+            if (rc < 0)
+                break;
+            c->user_len = h.user_msg_len;
+            c->stage = ST_USER_BODY;
+            break;
+        }
+        case ST_USER_BODY:
+            if ((rc = cairn_stream_rd_raw(c->rd, c->user_len, &p, &diag)) < 0)
+                break;
+            if (c->user_len && ml->del.notify_msg)
+                ml->del.notify_msg(ml->del.userdata, p, c->user_len);
+            conn_end(c, 0);
+            return;
+        case ST_PP_HDR:
+        case ST_PP_NODES:
+        case ST_PP_USER:
+            rc = step_pushpull(c, &diag);
+            if (rc == 0) {
+                pushpull_complete(c);
+                return;
+            }
+            break;
+        case ST_ACK: {
+            if ((rc = next_object(c, &p, &n, &diag)) < 0)
+                break;
+            cairn_wire_ack ack;
+            rc = with_type(ml, CAIRN_WIRE_ACK, p, n);
+            if (rc == 0)
+                rc = cairn_wire_ack_decode(ml->rx.data, ml->rx.len, NULL, &diag, &ack);
+            if (rc == 0 && ack.seq_no != c->seq)
+                rc = CAIRN_EPROTO;
+            conn_end(c, rc);
+            return;
+        }
+        case ST_ERR: {
+            if ((rc = next_object(c, &p, &n, &diag)) < 0)
+                break;
+            cairn_wire_err e;
+            if (with_type(ml, CAIRN_WIRE_ERR, p, n) == 0 &&
+                cairn_wire_err_decode(ml->rx.data, ml->rx.len, &diag, &e) == 0)
+                cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "remote error: %.*s",
+                           (int)e.error.len, (const char *)e.error.p);
+            conn_end(c, CAIRN_EREMOTE);
+            return;
+        }
+        case ST_DONE:
+            conn_end(c, CAIRN_EPROTO);
+            return;
+        }
+        if (rc == CAIRN_EAGAIN)
+            return;
+        if (rc < 0) {
+            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to receive: %s (%s)",
+                       diag.msg[0] ? diag.msg : cairn_strerror(rc), cairn_err_name(rc));
+            if (c->kind == CONN_INBOUND && rc != CAIRN_EBUSY && rc != CAIRN_ENOTSUP)
+                send_err(c, diag.msg[0] ? diag.msg : cairn_strerror(rc));
+            conn_end(c, rc);
+            return;
+        }
+    }
+}
+
+static void on_read(cairn_stream *stream, const uint8_t *data, size_t len, int status, void *ud)
+{
+    struct ml_conn *c = ud;
+    (void)stream;
+    if (status < 0) {
+        /* EOF before a complete message (or a timeout/reset). */
+        conn_end(c, status == CAIRN_EOF ? CAIRN_EPROTO : status);
+        return;
+    }
+    int rc = cairn_stream_rd_feed(c->rd, data, len);
+    if (rc < 0) {
+        conn_end(c, rc);
+        return;
+    }
+    conn_step(c);
+}
+
+/* ---- inbound ---- */
+
+void ml_on_accept(cairn_listener *lst, cairn_stream *stream, void *userdata)
+{
+    cairn_memberlist *ml = userdata;
+    (void)lst;
+    struct ml_conn *c = ml->shutdown ? NULL : conn_new(ml, CONN_INBOUND);
+    if (!c) {
+        cairn_stream_close(stream);
+        return;
+    }
+    c->stream = stream;
+    cairn_stream_set_timeout(stream, ml->cfg.tcp_timeout);
+    if (cairn_stream_start_read(stream, on_read, c) < 0)
+        conn_end(c, CAIRN_EIO);
+}
+
+/* ---- outbound ---- */
+
+static void on_connect(cairn_stream *stream, int status, void *ud)
+{
+    struct ml_conn *c = ud;
+    if (status < 0) {
+        c->stream = NULL; /* closed by the loop already */
+        conn_end(c, status);
+        return;
+    }
+    int rc = conn_write(c, c->out.data, c->out.len);
+    cairn_buf_destroy(&c->out);
+    if (rc == 0)
+        rc = cairn_stream_start_read(stream, on_read, c);
+    if (rc < 0)
+        conn_end(c, rc);
+}
+
+static int dial(struct ml_conn *c, const cairn_addr *addr, cairn_time timeout)
+{
+    cairn_memberlist *ml = c->ml;
+    int rc = cairn_stream_dial(ml->loop, addr, timeout, on_connect, c, &c->stream);
+    if (rc < 0) {
+        c->stream = NULL;
+        c->done = NULL;
+        conn_end(c, rc);
+        return rc;
+    }
+    cairn_stream_set_timeout(c->stream, timeout);
+    return 0;
+}
+
+int ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool join,
+                      ml_pushpull_done done, void *userdata)
+{
+    struct ml_conn *c = conn_new(ml, CONN_PUSHPULL);
+    if (!c)
+        return CAIRN_ENOMEM;
+    c->join = join;
+    int rc = build_local_state(ml, join, &c->out);
+    if (rc < 0) {
+        conn_free(c);
+        return rc;
+    }
+    c->done = done;
+    c->userdata = userdata;
+    return dial(c, addr, ml->cfg.tcp_timeout);
+}
+
+int ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const cairn_wire_ping *p,
+                      cairn_time deadline)
+{
+    cairn_time left = deadline - cairn_loop_now(ml->loop);
+    if (left <= 0)
+        return CAIRN_ETIMEDOUT;
+    struct ml_conn *c = conn_new(ml, CONN_PING);
+    if (!c)
+        return CAIRN_ENOMEM;
+    c->seq = p->seq_no;
+    int rc = cairn_wire_ping_encode(p, &c->out, NULL);
+    if (rc < 0) {
+        conn_free(c);
+        return rc;
+    }
+    return dial(c, addr, left);
+}
