@@ -16,6 +16,8 @@
 #include <zlib.h>
 
 #include "cairn/alloc.h"
+#include "cairn/keyring.h"
+#include "cairn/wire_frame.h"
 #include "cairn/wire_msg.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -898,11 +900,21 @@ static void test_alloc_failures(void **state)
 
 /* ------------------------------------------------------------ vectors */
 
+/* The fixed public test key of tools/capture_vectors.sh: bytes 00..1f. */
+static void test_key(uint8_t key[32])
+{
+    for (int k = 0; k < 32; k++)
+        key[k] = (uint8_t)k;
+}
+
 typedef struct vec_stats {
+    int packets;
     int messages;
     int serf;
-    int framed_skipped;
     int streams;
+    int reencoded;
+    const char *path;
+    cairn_wire_arena *arena;
 } vec_stats;
 
 static uint8_t *read_file(const char *path, size_t *len)
@@ -919,102 +931,94 @@ static uint8_t *read_file(const char *path, size_t *len)
     return b;
 }
 
-static void decode_serf(const uint8_t *p, size_t len, cairn_wire_arena *a, vec_stats *st,
-                        const char *path)
+/* Re-encodes deterministic messages and checks the bytes; returns whether
+ * it compared. */
+static bool reencode_serf(const cairn_wire_serf_msg *sm, const uint8_t *p, size_t len)
+{
+    cairn_buf out;
+    cairn_buf_init(&out, 1 << 20);
+    int e = -1;
+    switch (sm->type) {
+    case CAIRN_WIRE_SERF_JOIN: e = cairn_wire_serf_join_encode(&sm->u.join, &out, NULL); break;
+    case CAIRN_WIRE_SERF_LEAVE: e = cairn_wire_serf_leave_encode(&sm->u.leave, &out, NULL); break;
+    case CAIRN_WIRE_SERF_USER_EVENT:
+        e = cairn_wire_serf_user_event_encode(&sm->u.user_event, &out, NULL);
+        break;
+    case CAIRN_WIRE_SERF_QUERY: e = cairn_wire_serf_query_encode(&sm->u.query, &out, NULL); break;
+    case CAIRN_WIRE_SERF_QUERY_RESPONSE:
+        e = cairn_wire_serf_query_response_encode(&sm->u.query_response, &out, NULL);
+        break;
+    case CAIRN_WIRE_SERF_KEY_REQUEST:
+        e = cairn_wire_serf_key_request_encode(&sm->u.key_request, &out, NULL);
+        break;
+    case CAIRN_WIRE_SERF_KEY_RESPONSE:
+        e = cairn_wire_serf_key_response_encode(&sm->u.key_response, &out, NULL);
+        break;
+    default: break;
+    }
+    if (e == 0)
+        assert_bytes(out.data, out.len, p, len);
+    cairn_buf_destroy(&out);
+    return e == 0;
+}
+
+static void decode_serf(const uint8_t *p, size_t len, vec_stats *st)
 {
     cairn_wire_serf_msg sm;
     cairn_diag d;
     cairn_diag_clear(&d);
-    int e = cairn_wire_serf_msg_decode(p, len, a, &d, &sm);
-    if (e)
-        fail_msg("%s: serf: %s", path, d.msg);
+    if (cairn_wire_serf_msg_decode(p, len, st->arena, &d, &sm))
+        fail_msg("%s: serf: %s", st->path, d.msg);
     st->serf++;
     if (sm.type == CAIRN_WIRE_SERF_RELAY)
-        decode_serf(sm.u.relay.inner.p, sm.u.relay.inner.len, a, st, path);
+        decode_serf(sm.u.relay.inner.p, sm.u.relay.inner.len, st);
     if (sm.type == CAIRN_WIRE_SERF_QUERY) {
         for (size_t k = 0; k < sm.u.query.n_filters; k++) {
             cairn_wire_serf_filter f;
             assert_int_equal(cairn_wire_serf_filter_decode(sm.u.query.filters[k].p,
-                                                           sm.u.query.filters[k].len, a, NULL, &f),
-                             0);
+                                                           sm.u.query.filters[k].len, st->arena,
+                                                           NULL, &f), 0);
         }
+        /* Internal key queries carry a key request. */
+        if (sm.u.query.payload.len && sm.u.query.payload.p[0] == CAIRN_WIRE_SERF_KEY_REQUEST &&
+            sm.u.query.name.len > 6 && memcmp(sm.u.query.name.p, "_serf_", 6) == 0)
+            decode_serf(sm.u.query.payload.p, sm.u.query.payload.len, st);
     }
-    /* Deterministic serf messages re-encode byte for byte. */
-    cairn_buf out;
-    cairn_buf_init(&out, 1 << 20);
-    switch (sm.type) {
-    case CAIRN_WIRE_SERF_JOIN: e = cairn_wire_serf_join_encode(&sm.u.join, &out, NULL); break;
-    case CAIRN_WIRE_SERF_LEAVE: e = cairn_wire_serf_leave_encode(&sm.u.leave, &out, NULL); break;
-    case CAIRN_WIRE_SERF_USER_EVENT:
-        e = cairn_wire_serf_user_event_encode(&sm.u.user_event, &out, NULL);
-        break;
-    case CAIRN_WIRE_SERF_QUERY: e = cairn_wire_serf_query_encode(&sm.u.query, &out, NULL); break;
-    case CAIRN_WIRE_SERF_QUERY_RESPONSE:
-        e = cairn_wire_serf_query_response_encode(&sm.u.query_response, &out, NULL);
-        break;
-    default: out.len = 0; break;
-    }
-    if (out.len) {
-        assert_int_equal(e, 0);
-        assert_bytes(out.data, out.len, p, len);
-    }
-    cairn_buf_destroy(&out);
+    if (sm.type == CAIRN_WIRE_SERF_QUERY_RESPONSE && sm.u.query_response.payload.len &&
+        sm.u.query_response.payload.p[0] == CAIRN_WIRE_SERF_KEY_RESPONSE)
+        decode_serf(sm.u.query_response.payload.p, sm.u.query_response.payload.len, st);
+    if (reencode_serf(&sm, p, len))
+        st->reencoded++;
 }
 
-static void decode_message(const uint8_t *p, size_t len, cairn_wire_arena *a, vec_stats *st,
-                           const char *path, int depth)
+static void decode_leaf(const uint8_t *p, size_t len, vec_stats *st)
 {
-    assert_true(len > 0);
-    if (p[0] == CAIRN_WIRE_HAS_CRC && depth == 0) {
-        assert_true(len >= 5);
-        uint32_t want = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-        assert_int_equal(crc32(0, p + 5, (uInt)(len - 5)), want);
-        decode_message(p + 5, len - 5, a, st, path, depth + 1);
-        return;
-    }
-    if (p[0] == CAIRN_WIRE_COMPOUND) {
-        assert_true(len >= 2);
-        size_t parts = p[1];
-        size_t off = 2 + 2 * parts;
-        assert_true(off <= len);
-        for (size_t k = 0; k < parts; k++) {
-            size_t plen = (size_t)p[2 + 2 * k] << 8 | p[3 + 2 * k];
-            assert_true(off + plen <= len);
-            decode_message(p + off, plen, a, st, path, depth + 1);
-            off += plen;
-        }
-        return;
-    }
-    if (p[0] == CAIRN_WIRE_COMPRESS) {
-        st->framed_skipped++; /* needs the LZW framing layer */
-        return;
-    }
     cairn_wire_msg m;
     cairn_diag d;
     cairn_diag_clear(&d);
-    int e = cairn_wire_msg_decode(p, len, a, &d, &m);
-    if (e)
-        fail_msg("%s: %s", path, d.msg);
+    if (cairn_wire_msg_decode(p, len, st->arena, &d, &m))
+        fail_msg("%s: %s", st->path, d.msg);
     st->messages++;
     if (m.type == CAIRN_WIRE_USER)
-        decode_serf(m.u.user.p, m.u.user.len, a, st, path);
+        decode_serf(m.u.user.p, m.u.user.len, st);
     if (m.type == CAIRN_WIRE_ACK && m.u.ack.payload.len) {
         cairn_coord c;
         cairn_diag_clear(&d);
         if (cairn_wire_coord_decode(m.u.ack.payload.p, m.u.ack.payload.len, &d, &c))
-            fail_msg("%s: %s", path, d.msg);
+            fail_msg("%s: %s", st->path, d.msg);
         assert_int_equal(c.dim, 8);
     }
     if (m.type == CAIRN_WIRE_ALIVE) {
         cairn_wire_tag *t;
         size_t nt;
-        assert_int_equal(cairn_wire_tags_decode(m.u.alive.meta, a, NULL, &t, &nt), 0);
+        assert_int_equal(cairn_wire_tags_decode(m.u.alive.meta, st->arena, NULL, &t, &nt), 0);
         assert_true(nt >= 1);
         assert_int_equal(m.u.alive.vsn.len, 6);
     }
-    /* Everything memberlist sends except push-pull is deterministic. */
+    /* Everything memberlist sends on UDP is deterministic. */
     cairn_buf out;
     cairn_buf_init(&out, 1 << 20);
+    int e = -1;
     switch (m.type) {
     case CAIRN_WIRE_PING: e = cairn_wire_ping_encode(&m.u.ping, &out, NULL); break;
     case CAIRN_WIRE_INDIRECT_PING:
@@ -1027,52 +1031,94 @@ static void decode_message(const uint8_t *p, size_t len, cairn_wire_arena *a, ve
     case CAIRN_WIRE_DEAD: e = cairn_wire_dead_encode(&m.u.dead, &out, NULL); break;
     default: break;
     }
-    if (out.len) {
-        assert_int_equal(e, 0);
+    if (e == 0) {
         assert_bytes(out.data, out.len, p, len);
+        st->reencoded++;
     }
     cairn_buf_destroy(&out);
 }
 
-/* A plaintext TCP stream direction: one or more push-pull exchanges. */
-static void decode_stream(const uint8_t *p, size_t len, cairn_wire_arena *a, vec_stats *st,
-                          const char *path)
+static void on_packet_msg(uint8_t type, const uint8_t *body, size_t body_len, void *userdata)
 {
-    if (len == 0 || p[0] == CAIRN_WIRE_COMPRESS || p[0] == CAIRN_WIRE_ENCRYPT) {
-        st->framed_skipped++;
-        return;
-    }
-    cairn_wire_pushpull_header h;
-    size_t hl;
+    uint8_t *msg = malloc(body_len + 1);
+    msg[0] = type;
+    if (body_len)
+        memcpy(msg + 1, body, body_len);
+    decode_leaf(msg, body_len + 1, userdata);
+    free(msg);
+}
+
+/* One TCP stream direction: push-pull exchanges through the stream reader. */
+static void decode_stream(const cairn_frame_cfg *cfg, const uint8_t *p, size_t len, vec_stats *st)
+{
+    cairn_stream_rd *rd;
+    assert_int_equal(cairn_stream_rd_new(cfg, &rd), 0);
+    assert_int_equal(cairn_stream_rd_feed(rd, p, len), 0);
     cairn_diag d;
     cairn_diag_clear(&d);
-    if (cairn_wire_pushpull_header_decode(p, len, &d, &h, &hl))
-        fail_msg("%s: %s", path, d.msg);
+    uint8_t type;
+    if (cairn_stream_rd_type(rd, &type, &d))
+        fail_msg("%s: %s", st->path, d.msg);
+    assert_int_equal(type, CAIRN_WIRE_PUSHPULL);
+    const uint8_t *obj;
+    size_t olen;
+    assert_int_equal(cairn_stream_rd_object(rd, &obj, &olen, &d), 0);
+    cairn_buf whole;
+    cairn_buf_init(&whole, 1 << 22);
+    assert_int_equal(cairn_buf_append(&whole, &type, 1), 0);
+    assert_int_equal(cairn_buf_append(&whole, obj, olen), 0);
+    cairn_wire_pushpull_header h;
+    size_t used;
+    if (cairn_wire_pushpull_header_decode(whole.data, whole.len, &d, &h, &used))
+        fail_msg("%s: %s", st->path, d.msg);
+    for (uint32_t k = 0; k < h.nodes; k++) {
+        assert_int_equal(cairn_stream_rd_object(rd, &obj, &olen, &d), 0);
+        cairn_wire_push_node n;
+        if (cairn_wire_push_node_decode(obj, olen, st->arena, &d, &n, &used))
+            fail_msg("%s: %s", st->path, d.msg);
+        assert_int_equal(n.vsn.len, 6);
+        assert_int_equal(cairn_buf_append(&whole, obj, olen), 0);
+    }
+    const uint8_t *raw;
+    assert_int_equal(cairn_stream_rd_raw(rd, h.user_state_len, &raw, &d), 0);
+    assert_int_equal(cairn_buf_append(&whole, raw, h.user_state_len), 0);
+    cairn_stream_rd_end(rd);
+    cairn_stream_rd_delete(rd);
+
+    /* The reassembled message decodes in one piece and re-encodes exactly
+     * (go-msgpack's map order for StatusLTimes is kept). */
     cairn_wire_pushpull pp;
-    if (cairn_wire_pushpull_decode(p, len, a, &d, &pp))
-        fail_msg("%s: %s", path, d.msg);
+    if (cairn_wire_pushpull_decode(whole.data, whole.len, st->arena, &d, &pp))
+        fail_msg("%s: %s", st->path, d.msg);
     cairn_wire_serf_pushpull sp;
-    if (cairn_wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, a, &d, &sp))
-        fail_msg("%s: %s", path, d.msg);
+    if (cairn_wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, st->arena, &d, &sp))
+        fail_msg("%s: %s", st->path, d.msg);
     assert_int_equal(sp.n_events, 512);
-    /* Re-encoding reproduces the captured stream exactly (map order kept). */
-    cairn_buf out, us;
-    cairn_buf_init(&out, 1 << 20);
-    cairn_buf_init(&us, 1 << 20);
-    assert_int_equal(cairn_wire_serf_pushpull_encode(&sp, &us, NULL), 0);
-    assert_bytes(us.data, us.len, pp.user_state.p, pp.user_state.len);
-    pp.user_state = (cairn_span){us.data, us.len};
+    cairn_buf out;
+    cairn_buf_init(&out, 1 << 22);
     assert_int_equal(cairn_wire_pushpull_encode(&pp, &out, NULL), 0);
-    assert_true(out.len <= len);
-    assert_bytes(out.data, out.len, p, out.len);
+    assert_bytes(out.data, out.len, whole.data, whole.len);
+    cairn_buf_reset(&out);
+    assert_int_equal(cairn_wire_serf_pushpull_encode(&sp, &out, NULL), 0);
+    assert_bytes(out.data, out.len, pp.user_state.p, pp.user_state.len);
     st->streams++;
+    st->reencoded++;
     cairn_buf_destroy(&out);
-    cairn_buf_destroy(&us);
+    cairn_buf_destroy(&whole);
 }
 
-static vec_stats decode_run(const char *run)
+static vec_stats decode_run(const char *run, bool encrypted)
 {
     vec_stats st = {0};
+    cairn_frame_cfg cfg;
+    cairn_frame_cfg_default(&cfg);
+    cairn_keyring *ring = NULL;
+    if (encrypted) {
+        uint8_t key[32];
+        test_key(key);
+        assert_int_equal(cairn_keyring_new(key, sizeof(key), &ring), 0);
+        cfg.keyring = ring;
+    }
     char dir[1024];
     snprintf(dir, sizeof(dir), "%s/tests/vectors/%s", CAIRN_SOURCE_DIR, run);
     DIR *dp = opendir(dir);
@@ -1089,38 +1135,56 @@ static vec_stats decode_run(const char *run)
         uint8_t *b = read_file(path, &len);
         cairn_wire_arena a;
         cairn_wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
-        if (udp)
-            decode_message(b, len, &a, &st, path, 0);
-        else
-            decode_stream(b, len, &a, &st, path);
+        st.path = path;
+        st.arena = &a;
+        if (udp) {
+            cairn_packet_stats ps;
+            memset(&ps, 0, sizeof(ps));
+            cairn_diag d;
+            cairn_diag_clear(&d);
+            if (cairn_packet_decode(&cfg, b, len, on_packet_msg, &st, &ps, &d))
+                fail_msg("%s: %s", path, d.msg);
+            assert_true(ps.delivered >= 1);
+            st.packets++;
+        } else {
+            decode_stream(&cfg, b, len, &st);
+        }
         cairn_wire_arena_destroy(&a);
         free(b);
     }
     closedir(dp);
+    cairn_keyring_delete(ring);
+    printf("# %s: %d packets, %d messages, %d serf, %d streams, %d re-encoded identically\n", run,
+           st.packets, st.messages, st.serf, st.streams, st.reencoded);
     return st;
 }
 
 static void test_vectors_nocomp(void **state)
 {
     (void)state;
-    vec_stats st = decode_run("nocomp");
-    printf("# nocomp: %d messages, %d serf, %d streams, %d framed skipped\n", st.messages,
-           st.serf, st.streams, st.framed_skipped);
-    assert_true(st.messages > 100);
+    vec_stats st = decode_run("nocomp", false);
+    assert_true(st.packets > 100);
+    assert_true(st.messages > 150);
     assert_true(st.serf > 10);
     assert_true(st.streams >= 2);
-    assert_int_equal(st.framed_skipped, 0);
 }
 
 static void test_vectors_plain(void **state)
 {
     (void)state;
-    /* Compressed run: everything not wrapped in 09 decodes now; the
-     * compressed parts need the LZW layer (wire_frame.h). */
-    vec_stats st = decode_run("plain");
-    printf("# plain: %d messages, %d serf, %d streams, %d compressed skipped\n", st.messages,
-           st.serf, st.streams, st.framed_skipped);
-    assert_true(st.messages > 50);
+    vec_stats st = decode_run("plain", false);
+    assert_true(st.packets > 100);
+    assert_true(st.serf > 10);
+    assert_true(st.streams >= 2);
+}
+
+static void test_vectors_encrypt(void **state)
+{
+    (void)state;
+    vec_stats st = decode_run("encrypt", true);
+    assert_true(st.packets > 100);
+    assert_true(st.serf > 10);
+    assert_true(st.streams >= 2);
 }
 
 int main(void)
@@ -1141,6 +1205,7 @@ int main(void)
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_vectors_nocomp),
         cmocka_unit_test(test_vectors_plain),
+        cmocka_unit_test(test_vectors_encrypt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
