@@ -1,0 +1,24 @@
+/* cli/commands.h: the `cairn` program's command table.
+ *
+ * Each command is a function taking the arguments after the program name
+ * (argv[0] is the command name itself) and returning the exit status:
+ * 0 success, 1 failure (message on stderr), 2 usage error. Every command
+ * answers --help with its usage on stdout and status 0.
+ */
+#ifndef CAIRN_CLI_COMMANDS_H
+#define CAIRN_CLI_COMMANDS_H
+
+typedef int (*cairn_cli_fn)(int argc, char **argv);
+
+typedef struct cairn_cli_command {
+    /* The word after `cairn` ("members", "wire" ...). */
+    const char *name;
+    /* One line for `cairn --help`. */
+    const char *summary;
+    cairn_cli_fn run;
+} cairn_cli_command;
+
+/* `cairn wire decode` (src/cli/cmd_wire.c). */
+int cairn_cmd_wire(int argc, char **argv);
+
+#endif
