@@ -1133,6 +1133,47 @@ static void test_check_servers(void **state)
     fx_destroy(&f);
 }
 
+static bool count_cb(const cairn_server *s, void *ud)
+{
+    (void)s;
+    (*(int *)ud)++;
+    return true;
+}
+
+/* The hot path allocates nothing and writes no shared memory: with every
+ * allocation failing, lookups still succeed, and reference counts are
+ * untouched by them. */
+static void test_hot_path_no_alloc_no_refcount(void **state)
+{
+    (void)state;
+    cairn_test_alloc_install();
+    struct fx f;
+    fx_init(&f, 0, 16384, NULL, 31);
+    add(f.m, "s1");
+    add(f.m, "s2");
+    cairn_server *s1;
+    assert_int_equal(cairn_manager_find_server_ref(f.m, &s1), 0);
+    long refs = cairn_server_refcount(s1);
+    cairn_test_alloc_fail_after(0);
+    for (int i = 0; i < 1000; i++) {
+        cairn_server_info info;
+        assert_int_equal(cairn_manager_find_server(f.m, &info), 0);
+        assert_string_equal(info.name, "s1");
+        assert_int_equal(cairn_manager_num_servers(f.m), 2);
+        assert_false(cairn_manager_is_offline(f.m));
+        int calls = 0;
+        assert_true(cairn_manager_check_servers(f.m, count_cb, &calls));
+        assert_int_equal(calls, 2);
+    }
+    assert_false(cairn_test_alloc_failed());
+    cairn_test_alloc_fail_after(-1);
+    assert_int_equal(cairn_server_refcount(s1), refs);
+    cairn_server_unref(s1);
+    fx_destroy(&f);
+    assert_int_equal(cairn_test_alloc_live(), 0);
+    cairn_test_alloc_uninstall();
+}
+
 /* ---- allocation failures ---- */
 
 typedef int (*op_fn)(struct fx *f);
@@ -1357,6 +1398,7 @@ int main(void)
         cmocka_unit_test(test_random_stagger),
         cmocka_unit_test(test_update_tls),
         cmocka_unit_test(test_check_servers),
+        cmocka_unit_test(test_hot_path_no_alloc_no_refcount),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_alloc_failure_timer_tick),
     };
