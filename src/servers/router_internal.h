@@ -1,0 +1,127 @@
+/* router_internal.h: the Router's structures, shared by router.c (writers
+ * and route lookups) and router_dcs.c (datacenter lists, maps, JSON). See
+ * the essay at the top of router.c for the scheme. */
+#ifndef CAIRN_SERVERS_ROUTER_INTERNAL_H
+#define CAIRN_SERVERS_ROUTER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/cluster.h"
+#include "cairn/log.h"
+#include "cairn/manager.h"
+#include "cairn/pinger.h"
+#include "cairn/rng.h"
+#include "cairn/router.h"
+
+/* ThreadSanitizer cannot see liburcu's grace periods (the library is not
+ * instrumented). Under TSan, each reader "releases" on the router when it
+ * leaves its read-side section and a writer "acquires" after each grace
+ * period, which is exactly the ordering the grace period guarantees. In
+ * normal builds these are no-ops and readers write nothing shared. */
+#if defined(__SANITIZE_THREAD__)
+#define ROUTER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ROUTER_TSAN 1
+#endif
+#endif
+#ifdef ROUTER_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define ROUTER_TSAN_ACQUIRE(p) __tsan_acquire(p)
+#define ROUTER_TSAN_RELEASE(p) __tsan_release(p)
+#else
+#define ROUTER_TSAN_ACQUIRE(p) ((void)(p))
+#define ROUTER_TSAN_RELEASE(p) ((void)(p))
+#endif
+
+struct router_area;
+
+/* One manager of one (area, datacenter) (Go: managerInfo). Immutable once
+ * published, except through the manager's own API; freed by the writer
+ * after a grace period. */
+struct router_mgr {
+    /* The manager; owned. */
+    cairn_manager *mgr;
+    /* The area it belongs to. */
+    struct router_area *area;
+    /* Its datacenter; owned. */
+    char *dc;
+    /* Creation number: the dc index lists managers in this order. */
+    uint64_t seq;
+};
+
+/* One network area (Go: areaInfo). id, is_lan, cluster and pinger never
+ * change after creation (readers use them); mgrs is writer-only. */
+struct router_area {
+    char *id;
+    bool is_lan;
+    cairn_cluster cluster;
+    cairn_pinger pinger;
+    /* Writer-only: the area's managers, at most one per datacenter. */
+    struct router_mgr **mgrs;
+    size_t nmgrs, cap;
+};
+
+/* One datacenter of the index: its managers in creation order. */
+struct snap_dc {
+    const char *name;
+    struct router_mgr *const *mgrs;
+    size_t n;
+};
+
+/* The immutable snapshot readers see. Built by a writer in one allocation,
+ * published with a release store, freed after a grace period. */
+struct router_snap {
+    /* Areas in creation order. */
+    struct router_area *const *areas;
+    size_t nareas;
+    /* Datacenters sorted by byte order (the dc index). */
+    const struct snap_dc *dcs;
+    size_t ndcs;
+    /* Total bytes of the dc names including NULs. */
+    size_t name_bytes;
+    /* The local datacenter's manager of area "lan", or NULL. */
+    struct router_mgr *lan;
+    /* True after shutdown. */
+    bool shutdown;
+};
+
+struct cairn_router {
+    char *local_dc;
+    char *server_name;
+    cairn_loop *loop;
+    cairn_logger logger;
+    /* Writer-only: seeds for new managers. */
+    cairn_rng rng;
+    /* Serialises writers. */
+    pthread_mutex_t mu;
+    /* Writer-only: areas in creation order. */
+    struct router_area **areas;
+    size_t nareas, cap;
+    uint64_t next_seq;
+    bool shutdown;
+    /* The published snapshot. */
+    _Atomic(struct router_snap *) snap;
+    /* Embedded snapshots that are never freed: the initial empty one and
+     * the one published by shutdown. */
+    struct router_snap empty_snap, shut_snap;
+    /* TSan's stand-in for grace periods (see ROUTER_TSAN). */
+    char tsan_gp;
+};
+
+/* Read side: enter, get the snapshot, leave. */
+const struct router_snap *router_read_lock(cairn_router *r);
+void router_read_unlock(cairn_router *r);
+
+/* router_snap_find_dc: the dc entry named dc, or NULL (binary search). */
+const struct snap_dc *router_snap_find_dc(const struct router_snap *s, const char *dc);
+
+/* router_log: cairn_logf with module "router". */
+#define router_log(r, level, ...) cairn_logf(&(r)->logger, (level), "router", __VA_ARGS__)
+
+#endif
