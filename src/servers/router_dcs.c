@@ -14,8 +14,8 @@
  * upper median is the group's element [len/2]. Each (dc, median) becomes a
  * candidate; after the last area the candidates sorted by (dc, median) give
  * each datacenter's minimum over areas as the first of its group. Finally
- * the datacenters are sorted by (rtt, name): for distinct names that is the
- * same order as Go's name sort followed by a stable RTT sort. Go's float
+ * the datacenters, now in name order, are sorted stably by RTT (qsort with
+ * the original position as the tie-break), as Go does. Go's float
  * sort would put a NaN first and its comparator treats NaN as never less,
  * which makes the result depend on the algorithm; a NaN distance (only
  * possible with invalid coordinates) is counted as +Inf instead, i.e. an
@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "cairn/alloc.h"
+#include "cairn/coord.h"
 #include "router_internal.h"
 
 /* ---- by name ---- */
@@ -72,24 +73,6 @@ int cairn_router_get_datacenters(cairn_router *r, cairn_dc_buf *buf, size_t *ret
 }
 
 /* ---- distance ---- */
-
-/* Go's lib.ComputeDistance: seconds, +Inf when either is unknown. */
-static double distance(const cairn_coord *a, const cairn_coord *b)
-{
-    if (a == NULL || b == NULL || a->dim != b->dim || a->dim > CAIRN_COORD_MAX_DIM)
-        return INFINITY;
-    double sum = 0.0;
-    for (unsigned i = 0; i < a->dim; i++) {
-        double d = a->vec[i] - b->vec[i];
-        sum += d * d;
-    }
-    double raw = sqrt(sum) + a->height + b->height;
-    double adj = raw + a->adjustment + b->adjustment;
-    double dist = adj > 0.0 ? adj : raw;
-    if (!isfinite(dist))
-        return dist;
-    return cairn_time_seconds(cairn_time_from_seconds(dist));
-}
 
 /* A (datacenter, value) record; the name is at arena + off. */
 struct dc_rec {
@@ -157,15 +140,21 @@ static int rec_cmp(const void *a, const void *b, void *arena)
     return x->v < y->v ? -1 : x->v > y->v;
 }
 
-/* The final order: RTT ascending, ties by name. */
-static int rtt_cmp(const void *a, const void *b, void *arena)
+static int dist_cmp(const void *a, const void *b)
 {
-    const struct dc_rec *x = a, *y = b;
-    if (x->v < y->v)
+    const struct router_dist *x = a, *y = b;
+    if (x->rtt < y->rtt)
         return -1;
-    if (x->v > y->v)
+    if (y->rtt < x->rtt)
         return 1;
-    return strcmp((const char *)arena + x->off, (const char *)arena + y->off);
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+void router_distance_sort(struct router_dist *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i].pos = i;
+    qsort(d, n, sizeof(*d), dist_cmp);
 }
 
 /* parse_server: 0 and the record for a Consul server; 1 for a non-server
@@ -209,7 +198,7 @@ static bool dist_member(const cairn_member *m, void *userdata)
         cairn_coord other;
         bool found = x->area->cluster.ops->get_cached_coordinate(x->area->cluster.impl, m->name,
                                                                  &other);
-        d = distance(x->have_self ? &x->self : NULL, found ? &other : NULL);
+        d = cairn_compute_distance(x->have_self ? &x->self : NULL, found ? &other : NULL);
     }
     if (isnan(d))
         d = INFINITY;
@@ -276,17 +265,25 @@ static int dist_emit(struct dist_scratch *x, cairn_dc_buf *buf, size_t *ret_n, c
         return cairn_diag_set(diag, CAIRN_ENOSPC,
                               "datacenters: need %zu names and %zu bytes, have %zu and %zu", n,
                               bytes, buf->names_cap, buf->bytes_cap);
-    qsort_r(x->cands, n, sizeof(*x->cands), rtt_cmp, x->arena);
+    /* Names are in byte order now; a stable sort by RTT finishes the job. */
+    struct router_dist *d = cairn_calloc(n ? n : 1, sizeof(*d));
+    if (d == NULL)
+        return cairn_diag_set(diag, CAIRN_ENOMEM, "datacenters by distance: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        d[i].name = x->arena + x->cands[i].off;
+        d[i].rtt = x->cands[i].v;
+    }
+    router_distance_sort(d, n);
     char *p = buf->bytes;
     for (size_t i = 0; i < n; i++) {
-        const char *name = x->arena + x->cands[i].off;
-        size_t len = strlen(name) + 1;
-        memcpy(p, name, len);
+        size_t len = strlen(d[i].name) + 1;
+        memcpy(p, d[i].name, len);
         buf->names[i] = p;
         if (buf->rtts != NULL)
-            buf->rtts[i] = x->cands[i].v;
+            buf->rtts[i] = d[i].rtt;
         p += len;
     }
+    cairn_free(d);
     *ret_n = n;
     return 0;
 }

@@ -121,6 +121,18 @@ void router_read_unlock(cairn_router *r);
 /* router_snap_find_dc: the dc entry named dc, or NULL (binary search). */
 const struct snap_dc *router_snap_find_dc(const struct router_snap *s, const char *dc);
 
+/* One datacenter and its RTT, for router_distance_sort. */
+struct router_dist {
+    const char *name;
+    double rtt;
+    /* Position before the sort (set by router_distance_sort). */
+    size_t pos;
+};
+
+/* router_distance_sort sorts d stably by ascending rtt with the comparator
+ * a < b (Go: sort.Stable(&datacenterSorter{...})). */
+void router_distance_sort(struct router_dist *d, size_t n);
+
 /* router_log: cairn_logf with module "router". */
 #define router_log(r, level, ...) cairn_logf(&(r)->logger, (level), "router", __VA_ARGS__)
 

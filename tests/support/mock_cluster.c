@@ -10,6 +10,7 @@
 
 #include "cairn/addr.h"
 #include "cairn/error.h"
+#include "cairn/rng.h"
 
 #define MOCK_MAX_TAGS 16
 
@@ -332,4 +333,54 @@ void mock_cluster_clear_joins(mock_cluster *mc)
     for (size_t i = 0; i < mc->njoins; i++)
         free(mc->joins[i]);
     mc->njoins = 0;
+}
+
+/* ---- pinger ---- */
+
+
+
+struct mock_pinger {
+    double fail_pct;
+    cairn_rng rng;
+    size_t count;
+};
+
+mock_pinger *mock_pinger_new(double fail_pct, uint64_t seed)
+{
+    mock_pinger *p = xcalloc(1, sizeof(*p));
+    p->fail_pct = fail_pct;
+    cairn_rng_init(&p->rng, seed);
+    return p;
+}
+
+void mock_pinger_delete(mock_pinger *p)
+{
+    free(p);
+}
+
+static int pinger_ping(void *impl, const char *dc, const char *name, const cairn_addr *addr,
+                       cairn_ping_done_cb done, void *token)
+{
+    mock_pinger *p = impl;
+    p->count++;
+    bool ok = cairn_rng_double(&p->rng) > p->fail_pct;
+    done(token, ok, ok ? 0 : CAIRN_ECONNREFUSED);
+    return 0;
+}
+
+static void pinger_cancel(void *impl, void *token)
+{
+}
+
+static const cairn_pinger_ops mock_pinger_ops = {pinger_ping, pinger_cancel};
+
+cairn_pinger mock_pinger_seam(mock_pinger *p)
+{
+    cairn_pinger s = {&mock_pinger_ops, p};
+    return s;
+}
+
+size_t mock_pinger_count(const mock_pinger *p)
+{
+    return p->count;
 }
