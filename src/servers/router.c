@@ -20,7 +20,8 @@
  * registration; it only touches the reader's own thread-local counter),
  * load the pointer with acquire order, and use the snapshot and everything
  * it points to (areas, manager records, managers) until they leave the
- * section. Writers serialise on a mutex, change their private state (each
+ * section (servers/rcu.h, shared with the manager, which also tells
+ * ThreadSanitizer about grace periods). Writers serialise on a mutex, change their private state (each
  * area's manager list), build a fresh snapshot from it, store it with
  * release order, wait for a grace period (synchronize_rcu: every reader
  * that could still see the old snapshot has left), and only then free the
@@ -55,7 +56,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <urcu-bp.h>
 
 #include "cairn/alloc.h"
 #include "cairn/manager.h"
@@ -65,14 +65,13 @@
 
 const struct router_snap *router_read_lock(cairn_router *r)
 {
-    rcu_read_lock();
+    cairn_rcu_read_lock();
     return atomic_load_explicit(&r->snap, memory_order_acquire);
 }
 
 void router_read_unlock(cairn_router *r)
 {
-    ROUTER_TSAN_RELEASE(&r->tsan_gp);
-    rcu_read_unlock();
+    cairn_rcu_read_unlock();
 }
 
 const struct snap_dc *router_snap_find_dc(const struct router_snap *s, const char *dc)
@@ -167,8 +166,7 @@ static void publish(cairn_router *r, struct router_snap *s)
 {
     struct router_snap *old = atomic_load_explicit(&r->snap, memory_order_relaxed);
     atomic_store_explicit(&r->snap, s, memory_order_release);
-    synchronize_rcu();
-    ROUTER_TSAN_ACQUIRE(&r->tsan_gp);
+    cairn_rcu_synchronize();
     if (old != &r->empty_snap && old != &r->shut_snap)
         cairn_free(old);
 }

@@ -16,28 +16,7 @@
 #include "cairn/pinger.h"
 #include "cairn/rng.h"
 #include "cairn/router.h"
-
-/* ThreadSanitizer cannot see liburcu's grace periods (the library is not
- * instrumented). Under TSan, each reader "releases" on the router when it
- * leaves its read-side section and a writer "acquires" after each grace
- * period, which is exactly the ordering the grace period guarantees. In
- * normal builds these are no-ops and readers write nothing shared. */
-#if defined(__SANITIZE_THREAD__)
-#define ROUTER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define ROUTER_TSAN 1
-#endif
-#endif
-#ifdef ROUTER_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define ROUTER_TSAN_ACQUIRE(p) __tsan_acquire(p)
-#define ROUTER_TSAN_RELEASE(p) __tsan_release(p)
-#else
-#define ROUTER_TSAN_ACQUIRE(p) ((void)(p))
-#define ROUTER_TSAN_RELEASE(p) ((void)(p))
-#endif
+#include "rcu.h"
 
 struct router_area;
 
@@ -110,8 +89,6 @@ struct cairn_router {
     /* Embedded snapshots that are never freed: the initial empty one and
      * the one published by shutdown. */
     struct router_snap empty_snap, shut_snap;
-    /* TSan's stand-in for grace periods (see ROUTER_TSAN). */
-    char tsan_gp;
 };
 
 /* Read side: enter, get the snapshot, leave. */

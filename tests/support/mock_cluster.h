@@ -26,7 +26,6 @@
 
 #include "cairn/cluster.h"
 #include "cairn/coord.h"
-#include "cairn/pinger.h"
 #include "cairn/time.h"
 
 typedef struct mock_cluster mock_cluster;
@@ -83,15 +82,3 @@ const char *mock_cluster_join_at(mock_cluster *mc, size_t i);
 void mock_cluster_clear_joins(mock_cluster *mc);
 
 #endif
-
-/* ---- a synchronous pinger (Go: fauxConnPool{failPct}) ----
- * A ping succeeds iff a uniform draw in [0,1) is greater than fail_pct, and
- * completes inside ping() (so rebalances finish before they return). 0.0
- * always succeeds (barring an exact 0.0 draw), 1.0 always fails. Counts
- * pings. Single-threaded (the loop thread). */
-
-typedef struct mock_pinger mock_pinger;
-mock_pinger *mock_pinger_new(double fail_pct, uint64_t seed);
-void mock_pinger_delete(mock_pinger *p);
-cairn_pinger mock_pinger_seam(mock_pinger *p);
-size_t mock_pinger_count(const mock_pinger *p);

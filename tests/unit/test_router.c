@@ -20,6 +20,7 @@
 #include "cairn/router.h"
 #include "cairn/serf_adapter.h"
 #include "cairn/server.h"
+#include "faux_servers.h"
 #include "mock_cluster.h"
 #include "servers/router_internal.h"
 
@@ -58,7 +59,7 @@ struct fx {
     cairn_router *r;
     struct logcap log;
     cairn_logger logger;
-    mock_pinger *ok, *bad;
+    faux_conn_pool ok, bad;
     cairn_pinger ok_seam, bad_seam;
     mock_cluster *clusters[4];
     size_t nclusters;
@@ -73,20 +74,17 @@ static int fx_init_dc(struct fx *f, const char *local_dc)
     f->logger.cb = cap_cb;
     f->logger.userdata = &f->log;
     f->logger.level = CAIRN_LOG_DEBUG;
-    f->ok = mock_pinger_new(0.0, 1);
-    f->bad = mock_pinger_new(1.0, 2);
-    f->ok_seam = mock_pinger_seam(f->ok);
-    f->bad_seam = mock_pinger_seam(f->bad);
+    faux_conn_pool_init(&f->ok, 0.0, 1);
+    faux_conn_pool_init(&f->bad, 1.0, 2);
+    f->ok_seam = f->ok.pinger;
+    f->bad_seam = f->bad.pinger;
     cairn_router_config cfg = {
         .local_datacenter = local_dc, .server_name = "", .loop = f->loop,
         .logger = &f->logger, .seed = 42,
     };
     rc = cairn_router_new(&cfg, &f->r);
-    if (rc != 0) {
+    if (rc != 0)
         cairn_loop_delete(f->loop);
-        mock_pinger_delete(f->ok);
-        mock_pinger_delete(f->bad);
-    }
     return rc;
 }
 
@@ -101,8 +99,6 @@ static void fx_destroy(struct fx *f)
     cairn_loop_delete(f->loop);
     for (size_t i = 0; i < f->nclusters; i++)
         mock_cluster_delete(f->clusters[i]);
-    mock_pinger_delete(f->ok);
-    mock_pinger_delete(f->bad);
 }
 
 static mock_cluster *fx_keep(struct fx *f, mock_cluster *mc)
