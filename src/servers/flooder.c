@@ -141,7 +141,7 @@ static bool flood_member(const cairn_member *m, void *userdata)
     if (s == NULL)
         return f->rc == 0;
     const char *key = m->name;
-    if (bsearch(&key, f->names, f->n, sizeof(*f->names), name_cmp) == NULL)
+    if (f->n == 0 || bsearch(&key, f->names, f->n, sizeof(*f->names), name_cmp) == NULL)
         join_server(f, s);
     cairn_server_unref(s);
     return true;
@@ -157,7 +157,8 @@ int cairn_flood_joins(const cairn_flood_config *cfg, size_t *ret_joins)
     if (rc == 0)
         rc = f.rc;
     if (rc == 0) {
-        qsort(f.names, f.n, sizeof(*f.names), name_cmp);
+        if (f.n > 1)
+            qsort(f.names, f.n, sizeof(*f.names), name_cmp);
         rc = cfg->src->ops->for_each_member(cfg->src->impl, flood_member, &f);
         if (rc == 0)
             rc = f.rc;

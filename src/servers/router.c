@@ -138,7 +138,8 @@ static int snap_build(cairn_router *r, const struct router_area *skip_area,
                 s->lan = m;
         }
     }
-    qsort(mgrs, nm, sizeof(*mgrs), mgr_order);
+    if (nm > 1)
+        qsort(mgrs, nm, sizeof(*mgrs), mgr_order);
     size_t nd = 0;
     for (size_t i = 0; i < nm; i++) {
         if (nd > 0 && strcmp(dcs[nd - 1].name, mgrs[i]->dc) == 0) {

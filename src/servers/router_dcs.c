@@ -154,7 +154,8 @@ void router_distance_sort(struct router_dist *d, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         d[i].pos = i;
-    qsort(d, n, sizeof(*d), dist_cmp);
+    if (n > 1)
+        qsort(d, n, sizeof(*d), dist_cmp);
 }
 
 /* parse_server: 0 and the record for a Consul server; 1 for a non-server
@@ -233,7 +234,8 @@ static int dist_area(struct dist_scratch *x, const struct router_area *a, cairn_
     if (rc != 0)
         return cairn_diag_set(diag, rc, "area \"%s\": cannot list members: %s", a->id,
                               cairn_strerror(rc));
-    qsort_r(x->recs, x->nrecs, sizeof(*x->recs), rec_cmp, x->arena);
+    if (x->nrecs > 1)
+        qsort_r(x->recs, x->nrecs, sizeof(*x->recs), rec_cmp, x->arena);
     for (size_t i = 0; i < x->nrecs;) {
         size_t j = i + 1;
         while (j < x->nrecs &&
@@ -253,7 +255,8 @@ static int dist_area(struct dist_scratch *x, const struct router_area *a, cairn_
 /* dist_emit keeps the minimum per dc, orders by RTT and copies out. */
 static int dist_emit(struct dist_scratch *x, cairn_dc_buf *buf, size_t *ret_n, cairn_diag *diag)
 {
-    qsort_r(x->cands, x->ncands, sizeof(*x->cands), rec_cmp, x->arena);
+    if (x->ncands > 1)
+        qsort_r(x->cands, x->ncands, sizeof(*x->cands), rec_cmp, x->arena);
     size_t n = 0, bytes = 0;
     for (size_t i = 0; i < x->ncands; i++) {
         if (n > 0 && strcmp(x->arena + x->cands[n - 1].off, x->arena + x->cands[i].off) == 0)
@@ -273,7 +276,8 @@ static int dist_emit(struct dist_scratch *x, cairn_dc_buf *buf, size_t *ret_n, c
         d[i].name = x->arena + x->cands[i].off;
         d[i].rtt = x->cands[i].v;
     }
-    router_distance_sort(d, n);
+    if (n > 1)
+        router_distance_sort(d, n);
     char *p = buf->bytes;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(d[i].name) + 1;
