@@ -523,25 +523,29 @@ int cairn_router_add_server(cairn_router *r, const char *area_id, cairn_server *
     return rc;
 }
 
-/* remove_server_locked: Go's RemoveServer body. When the manager may become
- * empty, the snapshot without it is built first, so that nothing can fail
- * after the server is gone. */
+static bool other_name(const cairn_server *s, void *userdata)
+{
+    return strcmp(s->name, (const char *)userdata) == 0; /* stop at another name */
+}
+
+/* remove_server_locked: Go's RemoveServer body. When s is the manager's last
+ * server, the manager is unpublished first and then deleted with s still in
+ * it, so that readers never see a listed manager with no server (Go does
+ * both under its write lock). Only the router changes its managers' lists,
+ * and only under the writer mutex, so the check cannot go stale. */
 static int remove_server_locked(cairn_router *r, struct router_area *a, const cairn_server *s)
 {
     struct router_mgr *m = area_find_mgr(a, s->datacenter);
     if (m == NULL)
         return 0;
-    struct router_snap *pre = NULL;
-    int rc;
-    if (cairn_manager_num_servers(m->mgr) <= 1 && (rc = snap_build(r, NULL, m, &pre)) != 0)
+    bool last = cairn_manager_num_servers(m->mgr) <= 1 &&
+                cairn_manager_check_servers(m->mgr, other_name, (void *)s->name);
+    if (!last)
+        return cairn_manager_remove_server(m->mgr, s->name);
+    struct router_snap *pre;
+    int rc = snap_build(r, NULL, m, &pre);
+    if (rc != 0)
         return rc;
-    rc = cairn_manager_remove_server(m->mgr, s->name);
-    if (rc != 0 || cairn_manager_num_servers(m->mgr) != 0) {
-        cairn_free(pre);
-        return rc;
-    }
-    if (pre == NULL && (rc = snap_build(r, NULL, m, &pre)) != 0)
-        return rc; /* unreachable: the count was at most 1 before */
     area_detach_mgr(a, m);
     publish(r, pre);
     mgr_free(m);
