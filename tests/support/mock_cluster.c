@@ -33,7 +33,37 @@ struct mock_cluster {
     int join_err;
     char **joins;
     size_t njoins;
+    /* Open-addressing index name -> member position + 1 (0 = empty),
+     * rebuilt on every add/remove so that reads never write. */
+    size_t *index;
+    size_t index_cap;
 };
+
+static void *xcalloc(size_t n, size_t size);
+
+static size_t name_hash(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211u;
+    return h;
+}
+
+static void reindex(mock_cluster *mc)
+{
+    size_t cap = 16;
+    while (cap < 2 * mc->n + 2)
+        cap *= 2;
+    free(mc->index);
+    mc->index = xcalloc(cap, sizeof(*mc->index));
+    mc->index_cap = cap;
+    for (size_t i = 0; i < mc->n; i++) {
+        size_t h = name_hash(mc->members[i].name) & (cap - 1);
+        while (mc->index[h] != 0)
+            h = (h + 1) & (cap - 1);
+        mc->index[h] = i + 1;
+    }
+}
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -75,6 +105,7 @@ void mock_cluster_delete(mock_cluster *mc)
     for (size_t i = 0; i < mc->n; i++)
         member_free(&mc->members[i]);
     free(mc->members);
+    free(mc->index);
     mock_cluster_clear_joins(mc);
     free(mc->joins);
     free(mc->self);
@@ -151,7 +182,9 @@ static size_t add(mock_cluster *mc, const char *dc, const char *full, const char
         m->has_coord = true;
         m->coord = *coord;
     }
-    return mc->n++;
+    mc->n++;
+    reindex(mc);
+    return mc->n - 1;
 }
 
 size_t mock_cluster_add_member(mock_cluster *mc, const char *dc, const char *name,
@@ -201,6 +234,7 @@ void mock_cluster_remove(mock_cluster *mc, const char *name)
     member_free(&mc->members[i]);
     memmove(&mc->members[i], &mc->members[i + 1], (mc->n - i - 1) * sizeof(*mc->members));
     mc->n--;
+    reindex(mc);
 }
 
 void mock_cluster_fail_coordinate(mock_cluster *mc, int err)
@@ -234,9 +268,14 @@ bool mock_cluster_member(mock_cluster *mc, size_t i, cairn_member *ret)
 
 size_t mock_cluster_find(mock_cluster *mc, const char *name)
 {
-    for (size_t i = 0; i < mc->n; i++)
-        if (strcmp(mc->members[i].name, name) == 0)
-            return i;
+    if (mc->index_cap == 0)
+        return (size_t)-1;
+    size_t h = name_hash(name) & (mc->index_cap - 1);
+    while (mc->index[h] != 0) {
+        if (strcmp(mc->members[mc->index[h] - 1].name, name) == 0)
+            return mc->index[h] - 1;
+        h = (h + 1) & (mc->index_cap - 1);
+    }
     return (size_t)-1;
 }
 

@@ -1,0 +1,540 @@
+/* Benchmark of the routing hot path and of datacenters by distance.
+ *
+ * find_server / find_route: 1 and 2 reader threads call
+ * cairn_manager_find_server (one manager with 5 servers) or
+ * cairn_router_find_route("dc1") (the router of Consul's testCluster: five
+ * datacenters, dc1 with 4 servers) as fast as they can for MEASURE_NS, while
+ * the main thread adds and removes one extra server of that manager / DC
+ * WRITE_HZ times a second. ns_per_op is a reader's wall time per lookup
+ * (averaged over the readers). The baseline is measured in the same run on
+ * the same data: the same lookups (binary search of the dc index, the
+ * offline check, a copy of the front server into a cairn_server_info) over
+ * plain arrays guarded by one pthread mutex, which the writer takes to add
+ * and remove the server at the same rate. ratio = baseline / cairn.
+ *
+ * dcs_by_distance: cairn_router_get_datacenters_by_distance over 2 areas of
+ * 100 datacenters x 5 servers (random coordinates, seeded). Baseline: a
+ * naive port of Go's algorithm with maps replaced by linear scans: for each
+ * member a linear search of the datacenter list, per-datacenter lists grown
+ * one element at a time, insertion sorts for the medians and for the final
+ * stable RTT sort. Both parse members with cairn_server_from_member and read
+ * coordinates through the same cluster seam, so the difference is the
+ * grouping and sorting.
+ *
+ * One JSON object per line, e.g.
+ *   {"name":"find_route","threads":2,"ns_per_op":4.1,"baseline_ns_per_op":61.0,
+ *    "ratio":14.9,"writes_per_sec":1000}
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cairn/cairn.h"
+#include "cairn/coord.h"
+#include "cairn/manager.h"
+#include "cairn/router.h"
+#include "cairn/server.h"
+#include "faux_servers.h"
+#include "mock_cluster.h"
+
+#define MEASURE_NS (400 * CAIRN_MSEC)
+#define WRITE_HZ 1000
+#define DIST_DCS 100
+#define DIST_SERVERS 5
+#define DIST_CALLS_NS (600 * CAIRN_MSEC)
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "bench_router: %s: %s\n", what, cairn_strerror(rc));
+    exit(1);
+}
+
+/* ---- the mutex baseline ---- */
+
+#define BASE_MAX 16
+struct base_dc {
+    const char *name;
+    cairn_server *servers[BASE_MAX];
+    size_t n;
+    bool offline;
+};
+
+struct baseline {
+    pthread_mutex_t mu;
+    struct base_dc dcs[8];
+    size_t ndcs;
+};
+
+static int base_find(struct baseline *b, const char *dc, cairn_server_info *ret)
+{
+    pthread_mutex_lock(&b->mu);
+    size_t lo = 0, hi = b->ndcs;
+    int rc = CAIRN_ENOROUTE;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(b->dcs[mid].name, dc);
+        if (c == 0) {
+            struct base_dc *d = &b->dcs[mid];
+            rc = CAIRN_EUNAVAIL;
+            if (!d->offline && d->n > 0) {
+                cairn_server_info_fill(d->servers[0], ret);
+                rc = 0;
+            }
+            break;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+static void base_add(struct baseline *b, size_t dc, cairn_server *s)
+{
+    pthread_mutex_lock(&b->mu);
+    struct base_dc *d = &b->dcs[dc];
+    if (d->n < BASE_MAX)
+        d->servers[d->n++] = s;
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void base_remove(struct baseline *b, size_t dc, const cairn_server *s)
+{
+    pthread_mutex_lock(&b->mu);
+    struct base_dc *d = &b->dcs[dc];
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->servers[i] == s) {
+            memmove(&d->servers[i], &d->servers[i + 1], (d->n - i - 1) * sizeof(*d->servers));
+            d->n--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* ---- the reader/writer harness ---- */
+
+enum target { T_MANAGER, T_ROUTER, T_BASE };
+
+struct run {
+    enum target target;
+    cairn_manager *mgr;
+    cairn_router *router;
+    struct baseline *base;
+    atomic_bool go, stop;
+    long ops[2];
+    cairn_time elapsed[2];
+    atomic_int next_id;
+};
+
+static volatile unsigned long sink;
+
+static void *reader(void *arg)
+{
+    struct run *run = arg;
+    int id = atomic_fetch_add(&run->next_id, 1);
+    cairn_server_info info;
+    cairn_route rt;
+    unsigned long acc = 0;
+    long ops = 0;
+    while (!atomic_load(&run->go))
+        ;
+    cairn_time t0 = cairn_monotonic_now();
+    while (!atomic_load_explicit(&run->stop, memory_order_relaxed)) {
+        for (int i = 0; i < 256; i++) {
+            int rc;
+            switch (run->target) {
+            case T_MANAGER:
+                rc = cairn_manager_find_server(run->mgr, &info);
+                acc += (unsigned char)info.name[4];
+                break;
+            case T_ROUTER:
+                rc = cairn_router_find_route(run->router, "dc1", &rt);
+                acc += (unsigned char)rt.server.name[4];
+                break;
+            default:
+                rc = base_find(run->base, "dc1", &info);
+                acc += (unsigned char)info.name[4];
+                break;
+            }
+            if (rc != 0) {
+                fprintf(stderr, "bench_router: lookup failed: %s\n", cairn_strerror(rc));
+                exit(1);
+            }
+        }
+        ops += 256;
+    }
+    run->elapsed[id] = cairn_monotonic_now() - t0;
+    run->ops[id] = ops;
+    sink += acc;
+    return NULL;
+}
+
+static void sleep_until(cairn_time deadline)
+{
+    struct timespec ts = {(time_t)(deadline / CAIRN_SEC), (long)(deadline % CAIRN_SEC)};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+/* writer_op performs write number i: even adds, odd removes the extra
+ * server. */
+static void writer_op(struct run *run, long i, cairn_server *extra)
+{
+    int rc = 0;
+    switch (run->target) {
+    case T_MANAGER:
+        rc = (i % 2 == 0) ? cairn_manager_add_server(run->mgr, extra)
+                          : cairn_manager_remove_server(run->mgr, extra->name);
+        break;
+    case T_ROUTER:
+        rc = (i % 2 == 0) ? cairn_router_add_server(run->router, CAIRN_AREA_WAN, extra, NULL)
+                          : cairn_router_remove_server(run->router, CAIRN_AREA_WAN, extra, NULL);
+        break;
+    default:
+        if (i % 2 == 0)
+            base_add(run->base, 1, extra);
+        else
+            base_remove(run->base, 1, extra);
+        break;
+    }
+    if (rc != 0)
+        die("write", rc);
+}
+
+/* measure: ns per lookup per reader, and the write rate achieved. */
+static double measure(struct run *run, int threads, cairn_server *extra, double *ret_wps)
+{
+    pthread_t th[2];
+    atomic_store(&run->go, false);
+    atomic_store(&run->stop, false);
+    atomic_store(&run->next_id, 0);
+    for (int i = 0; i < threads; i++)
+        pthread_create(&th[i], NULL, reader, run);
+    atomic_store(&run->go, true);
+    cairn_time start = cairn_monotonic_now();
+    cairn_time next = start;
+    long writes = 0;
+    while (cairn_monotonic_now() - start < MEASURE_NS) {
+        writer_op(run, writes++, extra);
+        next += CAIRN_SEC / WRITE_HZ;
+        sleep_until(next);
+    }
+    cairn_time wall = cairn_monotonic_now() - start;
+    atomic_store(&run->stop, true);
+    for (int i = 0; i < threads; i++)
+        pthread_join(th[i], NULL);
+    if (writes % 2 == 1)
+        writer_op(run, writes, extra); /* leave the extra server out */
+    *ret_wps = (double)writes * 1e9 / (double)wall;
+    double ns = 0.0;
+    for (int i = 0; i < threads; i++)
+        ns += (double)run->elapsed[i] / (double)run->ops[i];
+    return ns / threads;
+}
+
+static void report(const char *name, int threads, double ns, double base_ns, double wps)
+{
+    printf("{\"name\":\"%s\",\"threads\":%d,\"ns_per_op\":%.1f,\"baseline_ns_per_op\":%.1f,"
+           "\"ratio\":%.1f,\"writes_per_sec\":%.0f}\n",
+           name, threads, ns, base_ns, base_ns / ns, wps);
+    fflush(stdout);
+}
+
+/* Go's testCluster (spec §7.4). */
+static mock_cluster *test_cluster(void)
+{
+    mock_cluster *mc = mock_cluster_new("node0.dc0");
+    cairn_coord c = mock_coord(10 * CAIRN_MSEC);
+    mock_cluster_add_member(mc, "dc0", "node0", &c);
+    c = mock_coord(3 * CAIRN_MSEC);
+    mock_cluster_add_member(mc, "dc1", "node1", &c);
+    c = mock_coord(2 * CAIRN_MSEC);
+    mock_cluster_add_member(mc, "dc1", "node2", &c);
+    c = mock_coord(5 * CAIRN_MSEC);
+    mock_cluster_add_member(mc, "dc1", "node3", &c);
+    mock_cluster_add_member(mc, "dc1", "node4", NULL);
+    c = mock_coord(8 * CAIRN_MSEC);
+    mock_cluster_add_member(mc, "dc2", "node1", &c);
+    mock_cluster_add_member(mc, "dcX", "node1", NULL);
+    return mc;
+}
+
+static void bench_lookups(cairn_loop *loop)
+{
+    faux_serf serf;
+    faux_serf_init(&serf, 16384);
+    faux_conn_pool pool;
+    faux_conn_pool_init(&pool, 0.0, 1);
+    cairn_server *extra = faux_server("extra.dc1", "dc1");
+
+    /* The manager: 5 servers. */
+    cairn_manager_config mcfg = {.loop = loop, .cluster = &serf.cluster, .pinger = &pool.pinger,
+                                 .seed = 1};
+    cairn_manager *mgr;
+    int rc = cairn_manager_new(&mcfg, &mgr);
+    if (rc != 0)
+        die("manager", rc);
+    cairn_server *ms[5];
+    for (int i = 0; i < 5; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "s%d.dc1", i);
+        ms[i] = faux_server(name, "dc1");
+        cairn_manager_add_server(mgr, ms[i]);
+    }
+
+    /* The router over testCluster. */
+    cairn_router_config rcfg = {.local_datacenter = "dc0", .loop = loop, .seed = 2};
+    cairn_router *router;
+    if ((rc = cairn_router_new(&rcfg, &router)) != 0)
+        die("router", rc);
+    mock_cluster *mc = test_cluster();
+    cairn_cluster seam = mock_cluster_seam(mc);
+    if ((rc = cairn_router_add_area(router, CAIRN_AREA_WAN, &seam, &pool.pinger, NULL)) != 0)
+        die("add area", rc);
+
+    /* The baseline: the same five DCs, dc1 with its 4 servers. */
+    struct baseline base;
+    memset(&base, 0, sizeof(base));
+    pthread_mutex_init(&base.mu, NULL);
+    const char *dcs[] = {"dc0", "dc1", "dc2", "dcX"};
+    const char *per_dc[][4] = {{"node0.dc0"}, {"node1.dc1", "node2.dc1", "node3.dc1", "node4.dc1"},
+                               {"node1.dc2"}, {"node1.dcX"}};
+    const size_t counts[] = {1, 4, 1, 1};
+    cairn_server *owned[8];
+    size_t nowned = 0;
+    for (size_t d = 0; d < 4; d++) {
+        base.dcs[d].name = dcs[d];
+        for (size_t i = 0; i < counts[d]; i++) {
+            owned[nowned] = faux_server(per_dc[d][i], dcs[d]);
+            base.dcs[d].servers[base.dcs[d].n++] = owned[nowned++];
+        }
+    }
+    base.ndcs = 4;
+
+    for (int threads = 1; threads <= 2; threads++) {
+        struct run run;
+        double wps, wps_base;
+        memset(&run, 0, sizeof(run));
+        run.mgr = mgr;
+        run.router = router;
+        run.base = &base;
+        run.target = T_MANAGER;
+        double ns = measure(&run, threads, extra, &wps);
+        run.target = T_BASE;
+        double base_ns = measure(&run, threads, extra, &wps_base);
+        report("find_server", threads, ns, base_ns, wps);
+        run.target = T_ROUTER;
+        ns = measure(&run, threads, extra, &wps);
+        run.target = T_BASE;
+        base_ns = measure(&run, threads, extra, &wps_base);
+        report("find_route", threads, ns, base_ns, wps);
+    }
+
+    cairn_router_delete(router);
+    mock_cluster_delete(mc);
+    cairn_manager_delete(mgr);
+    for (int i = 0; i < 5; i++)
+        cairn_server_unref(ms[i]);
+    for (size_t i = 0; i < nowned; i++)
+        cairn_server_unref(owned[i]);
+    cairn_server_unref(extra);
+    pthread_mutex_destroy(&base.mu);
+}
+
+/* ---- datacenters by distance ---- */
+
+struct naive_dc {
+    char name[CAIRN_SERVER_DC_MAX];
+    double *vals;
+    size_t n;
+    /* In the result: the minimum median. */
+    double rtt;
+};
+
+struct naive {
+    const cairn_cluster *cluster;
+    const char *local;
+    cairn_coord self;
+    struct naive_dc *dcs;
+    size_t ndcs;
+};
+
+static bool naive_member(const cairn_member *m, void *userdata)
+{
+    struct naive *x = userdata;
+    cairn_server *s;
+    if (cairn_server_from_member(m, &s, NULL) != 0)
+        return true;
+    if (m->status == CAIRN_MEMBER_LEFT) {
+        cairn_server_unref(s);
+        return true;
+    }
+    double d = 0.0;
+    if (strcmp(s->datacenter, x->local) != 0) {
+        cairn_coord other;
+        bool found = x->cluster->ops->get_cached_coordinate(x->cluster->impl, m->name, &other);
+        d = cairn_compute_distance(&x->self, found ? &other : NULL);
+    }
+    size_t i = 0;
+    while (i < x->ndcs && strcmp(x->dcs[i].name, s->datacenter) != 0)
+        i++;
+    if (i == x->ndcs) {
+        x->dcs = realloc(x->dcs, (x->ndcs + 1) * sizeof(*x->dcs));
+        memset(&x->dcs[i], 0, sizeof(x->dcs[i]));
+        snprintf(x->dcs[i].name, sizeof(x->dcs[i].name), "%s", s->datacenter);
+        x->ndcs++;
+    }
+    x->dcs[i].vals = realloc(x->dcs[i].vals, (x->dcs[i].n + 1) * sizeof(double));
+    x->dcs[i].vals[x->dcs[i].n++] = d;
+    cairn_server_unref(s);
+    return true;
+}
+
+static void insertion_sort(double *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+}
+
+/* naive_by_distance returns the number of datacenters (names in best[]). */
+static size_t naive_by_distance(const cairn_cluster *areas, size_t nareas, const char *local,
+                                struct naive_dc *best)
+{
+    size_t nbest = 0;
+    for (size_t a = 0; a < nareas; a++) {
+        struct naive x = {.cluster = &areas[a], .local = local};
+        areas[a].ops->get_coordinate(areas[a].impl, &x.self);
+        areas[a].ops->for_each_member(areas[a].impl, naive_member, &x);
+        for (size_t i = 0; i < x.ndcs; i++) {
+            insertion_sort(x.dcs[i].vals, x.dcs[i].n);
+            double median = x.dcs[i].vals[x.dcs[i].n / 2];
+            size_t j = 0;
+            while (j < nbest && strcmp(best[j].name, x.dcs[i].name) != 0)
+                j++;
+            if (j == nbest) {
+                memcpy(best[j].name, x.dcs[i].name, sizeof(best[j].name));
+                best[j].rtt = median;
+                nbest++;
+            } else if (median < best[j].rtt) {
+                best[j].rtt = median;
+            }
+            free(x.dcs[i].vals);
+        }
+        free(x.dcs);
+    }
+    /* Name sort, then a stable insertion sort by RTT. */
+    for (size_t i = 1; i < nbest; i++)
+        for (size_t j = i; j > 0 && strcmp(best[j].name, best[j - 1].name) < 0; j--) {
+            struct naive_dc t = best[j];
+            best[j] = best[j - 1];
+            best[j - 1] = t;
+        }
+    for (size_t i = 1; i < nbest; i++)
+        for (size_t j = i; j > 0 && best[j].rtt < best[j - 1].rtt; j--) {
+            struct naive_dc t = best[j];
+            best[j] = best[j - 1];
+            best[j - 1] = t;
+        }
+    return nbest;
+}
+
+static void bench_by_distance(cairn_loop *loop)
+{
+    cairn_rng rng;
+    cairn_rng_init(&rng, 99);
+    mock_cluster *mcs[2];
+    cairn_cluster seams[2];
+    for (int a = 0; a < 2; a++) {
+        mcs[a] = mock_cluster_new("s0.dc000");
+        for (int d = 0; d < DIST_DCS; d++) {
+            for (int s = 0; s < DIST_SERVERS; s++) {
+                char dc[16], name[16];
+                snprintf(dc, sizeof(dc), "dc%03d", d);
+                snprintf(name, sizeof(name), "s%d", s);
+                cairn_coord c = mock_coord(0);
+                for (int k = 0; k < 8; k++)
+                    c.vec[k] = cairn_rng_double(&rng) * 0.05;
+                mock_cluster_add_member(mcs[a], dc, name, &c);
+            }
+        }
+        seams[a] = mock_cluster_seam(mcs[a]);
+    }
+    faux_conn_pool pool;
+    faux_conn_pool_init(&pool, 0.0, 1);
+    cairn_router_config rcfg = {.local_datacenter = "dc000", .loop = loop, .seed = 3};
+    cairn_router *router;
+    int rc = cairn_router_new(&rcfg, &router);
+    if (rc != 0)
+        die("router", rc);
+    if ((rc = cairn_router_add_area(router, CAIRN_AREA_WAN, &seams[0], &pool.pinger, NULL)) != 0 ||
+        (rc = cairn_router_add_area(router, "area2", &seams[1], &pool.pinger, NULL)) != 0)
+        die("add area", rc);
+
+    static const char *names[DIST_DCS];
+    static double rtts[DIST_DCS];
+    static char bytes[DIST_DCS * 8];
+    static struct naive_dc best[DIST_DCS];
+    cairn_dc_buf buf = {names, rtts, DIST_DCS, bytes, sizeof(bytes)};
+    size_t n = 0;
+
+    long calls = 0;
+    cairn_time t0 = cairn_monotonic_now(), t1;
+    do {
+        if ((rc = cairn_router_get_datacenters_by_distance(router, &buf, &n, NULL)) != 0)
+            die("by distance", rc);
+        calls++;
+        t1 = cairn_monotonic_now();
+    } while (t1 - t0 < DIST_CALLS_NS);
+    double us = (double)(t1 - t0) / 1e3 / (double)calls;
+
+    long bcalls = 0;
+    size_t nb = 0;
+    t0 = cairn_monotonic_now();
+    do {
+        nb = naive_by_distance(seams, 2, "dc000", best);
+        bcalls++;
+        t1 = cairn_monotonic_now();
+    } while (t1 - t0 < DIST_CALLS_NS);
+    double base_us = (double)(t1 - t0) / 1e3 / (double)bcalls;
+
+    /* Both must agree. */
+    if (nb != n) {
+        fprintf(stderr, "bench_router: baseline disagrees (%zu vs %zu dcs)\n", nb, n);
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], best[i].name) != 0) {
+            fprintf(stderr, "bench_router: baseline disagrees at %zu: %s vs %s\n", i, names[i],
+                    best[i].name);
+            exit(1);
+        }
+    printf("{\"name\":\"dcs_by_distance\",\"datacenters\":%d,\"servers_per_dc\":%d,\"areas\":2,"
+           "\"us_per_call\":%.1f,\"baseline_us_per_call\":%.1f,\"ratio\":%.2f,"
+           "\"baseline\":\"naive linear-scan maps + insertion sorts\"}\n",
+           DIST_DCS, DIST_SERVERS, us, base_us, base_us / us);
+    cairn_router_delete(router);
+    mock_cluster_delete(mcs[0]);
+    mock_cluster_delete(mcs[1]);
+}
+
+int main(void)
+{
+    cairn_loop *loop;
+    int rc = cairn_loop_new_manual(0, &loop);
+    if (rc != 0)
+        die("loop", rc);
+    bench_lookups(loop);
+    bench_by_distance(loop);
+    cairn_loop_delete(loop);
+    return 0;
+}
