@@ -1,12 +1,20 @@
 /* cairn/loop.h: the only door between protocol code and the world.
  *
- * Protocol code (memberlist, serf, servers) asks a cairn_loop for the time and
- * for one-shot timers, and (in a later layer) for UDP packets and TCP
- * streams. It never calls a clock, socket or libuv function itself. Backends:
+ * Protocol code (memberlist, serf, servers) asks a cairn_loop for the time,
+ * one-shot timers, UDP packets and TCP streams. It never calls a clock,
+ * socket or libuv function itself. Backends:
  *
- *   - libuv (cairn/loop_uv.h): real time and real sockets;
+ *   - libuv (cairn/loop_uv.h): real time and real sockets (IPv4 and IPv6);
  *   - manual (this header): a clock that only moves when a test advances it,
- *     firing due timers in order; the simulator builds on the same idea.
+ *     firing due timers in order; no networking (CAIRN_ENOTSUP);
+ *   - the simulator (cairn/sim.h): one loop per simulated node, on virtual
+ *     time, with packets and streams through an in-memory network.
+ *
+ * Lifetime rules, the same for every backend: an object (timer, udp,
+ * listener, stream) closed or deleted inside its own callback is freed when
+ * that callback returns; after close no callback of it runs; no callback
+ * ever runs from inside the call that caused it (dial, send, write,
+ * start_read, post): always later, from the loop.
  *
  * Threading: every function here except cairn_loop_post must be called on the
  * loop's own thread (for the manual loop: the thread that advances it).
@@ -35,8 +43,9 @@ typedef void (*cairn_post_cb)(void *userdata);
 /* cairn_loop_now: the loop's monotonic time in nanoseconds. */
 cairn_time cairn_loop_now(cairn_loop *loop);
 
-/* cairn_loop_delete destroys a loop. All timers (and later sockets) made on
- * it must have been deleted first. Accepts NULL. */
+/* cairn_loop_delete destroys a loop. All timers and sockets (udp,
+ * listeners, streams) made on it must have been closed first. Accepts
+ * NULL. */
 void cairn_loop_delete(cairn_loop *loop);
 
 /* cairn_loop_post queues cb(userdata) to run on the loop thread soon. Safe to
@@ -72,7 +81,9 @@ void cairn_timer_delete(cairn_timer *timer);
  * A cairn_udp is a bound datagram socket. Received datagrams are delivered
  * whole (up to CAIRN_UDP_RECV_MAX bytes; larger ones are truncated by the OS
  * and dropped and counted by the backend). Sends copy the bytes and never
- * block; a send that cannot be queued returns an error. */
+ * block; a send that cannot be queued returns an error. A socket bound to
+ * an IPv6 address (including ::) also sends to IPv4 addresses (as
+ * IPv4-mapped); a peer's IPv4-mapped address is reported as IPv4. */
 
 #include "cairn/addr.h"
 
@@ -91,7 +102,10 @@ int cairn_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp_recv_cb c
                    void *userdata, cairn_udp **ret_udp);
 
 /* cairn_udp_send queues one datagram to `to` (the bytes are copied).
- * 0 or a CAIRN_E* code; delivery is never guaranteed. */
+ * 0, CAIRN_EINVAL (bad address, or IPv6 from an IPv4 socket),
+ * CAIRN_EMSGSIZE (len > CAIRN_UDP_RECV_MAX), CAIRN_ESHUTDOWN (closing),
+ * CAIRN_ELIMIT (backend send queue full), CAIRN_ENOMEM, or an OS error;
+ * delivery is never guaranteed. */
 int cairn_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len);
 
 /* cairn_udp_local: the bound address (with the chosen port). */
@@ -163,11 +177,15 @@ void cairn_listener_close(cairn_listener *lst);
 int cairn_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_time timeout,
                       cairn_connect_cb cb, void *userdata, cairn_stream **ret_stream);
 
-/* cairn_stream_start_read sets the read callback and starts reading. */
+/* cairn_stream_start_read sets the read callback and starts reading (on a
+ * connected stream; calling it again only replaces the callback).
+ * 0, CAIRN_EINVAL, CAIRN_ENOTCONN, CAIRN_ESHUTDOWN, or an OS error. */
 int cairn_stream_start_read(cairn_stream *stream, cairn_read_cb cb, void *userdata);
 
 /* cairn_stream_write queues a copy of data. 0, CAIRN_ENOMEM, CAIRN_ENOTCONN,
- * or CAIRN_ELIMIT when more than CAIRN_STREAM_WRITE_MAX bytes are queued. */
+ * CAIRN_ESHUTDOWN (closing), CAIRN_ELIMIT when more than
+ * CAIRN_STREAM_WRITE_MAX bytes would be queued, or an OS error. A failure
+ * of queued bytes later reaches the read callback as an end status. */
 #define CAIRN_STREAM_WRITE_MAX (64u * 1024 * 1024)
 int cairn_stream_write(cairn_stream *stream, const uint8_t *data, size_t len);
 
@@ -177,7 +195,9 @@ size_t cairn_stream_write_queued(const cairn_stream *stream);
 
 /* cairn_stream_set_timeout arms a deadline `timeout` ns from now for the
  * whole exchange (memberlist's TCPTimeout): when it passes, the read
- * callback gets CAIRN_ETIMEDOUT. 0 disarms. */
+ * callback gets CAIRN_ETIMEDOUT (as soon as reading starts, if it has not).
+ * 0 disarms. Ignored while dialling (the dial has its own timeout) and
+ * after an end status. The stream stays open until closed. */
 void cairn_stream_set_timeout(cairn_stream *stream, cairn_time timeout);
 
 /* cairn_stream_peer: the remote address. */
