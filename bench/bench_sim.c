@@ -18,11 +18,11 @@
 #include "cairn/cairn.h"
 #include "cairn/sim.h"
 
-#define NODES 1000
-#define FANOUT 3
+#define NODES    1000
+#define FANOUT   3
 #define INTERVAL (200 * CAIRN_MSEC)
 #define DURATION (60 * CAIRN_SEC)
-#define RUNS 3
+#define RUNS     3
 
 struct bnode {
     cairn_sim *sim;
@@ -33,8 +33,7 @@ struct bnode {
     cairn_addr addr;
 };
 
-static void on_recv(cairn_udp *u, const cairn_addr *from, const uint8_t *data, size_t len,
-                    void *ud)
+static void on_recv(cairn_udp *u, const cairn_addr *from, const uint8_t *data, size_t len, void *ud)
 {
     (void)u;
     (void)from;
@@ -76,8 +75,8 @@ static uint64_t run_sim(uint64_t seed, double *ret_sec, size_t *ret_pending)
         struct bnode *n = &nodes[i];
         n->sim = sim;
         n->all = nodes;
-        n->addr = (cairn_addr){.family = 4, .ip = {10, 0, (uint8_t)(i >> 8), (uint8_t)i},
-                               .port = 7946};
+        n->addr =
+            (cairn_addr){.family = 4, .ip = {10, 0, (uint8_t)(i >> 8), (uint8_t)i}, .port = 7946};
         if ((r = cairn_sim_node_loop(sim, &n->addr, &n->loop)) < 0 ||
             (r = cairn_udp_bind(n->loop, &n->addr, on_recv, n, &n->udp)) < 0 ||
             (r = cairn_timer_new(n->loop, on_tick, n, &n->timer)) < 0)

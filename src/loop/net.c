@@ -23,8 +23,8 @@
 
 /* ---- packets ---- */
 
-int cairn_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp_recv_cb cb,
-                   void *userdata, cairn_udp **ret_udp)
+int cairn_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp_recv_cb cb, void *userdata,
+                   cairn_udp **ret_udp)
 {
     if (loop == NULL || addr == NULL || cb == NULL || ret_udp == NULL ||
         (addr->family != 4 && addr->family != 6))

@@ -620,7 +620,8 @@ static void run_event(cairn_sim *sim, struct sim_ev *ev)
         break;
     }
     case SIM_EV_POST: {
-        struct sim_node *node = (struct sim_node *)((char *)ev - offsetof(struct sim_node, post_ev));
+        struct sim_node *node =
+            (struct sim_node *)((char *)ev - offsetof(struct sim_node, post_ev));
         if (sim_postpone(sim, node, ev))
             return;
         cairn_post_queue_run(&node->posted);

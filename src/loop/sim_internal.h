@@ -93,7 +93,7 @@ struct sim_msg {
 
 /* Size classes 64 B .. 64 KiB. */
 #define SIM_POOL_CLASSES 11
-#define SIM_POOL_MIN 64
+#define SIM_POOL_MIN     64
 
 /* ---- the world ---- */
 

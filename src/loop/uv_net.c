@@ -376,8 +376,7 @@ void cairn_uv_stream_free_(cairn_stream *stream)
     struct uv_stream_impl *s = (struct uv_stream_impl *)stream;
     struct uv_backend *b = backend_of(stream->loop);
     uv_read_stop((uv_stream_t *)&s->h);
-    if (stream->connected && stream->write_queued > 0 &&
-        uv_timer_init(b->uv, &s->linger) == 0) {
+    if (stream->connected && stream->write_queued > 0 && uv_timer_init(b->uv, &s->linger) == 0) {
         s->open_handles = 2;
         if (uv_shutdown(&s->shutdown, (uv_stream_t *)&s->h, stream_shutdown_done) == 0) {
             uv_timer_start(&s->linger, stream_linger_done, CAIRN_UV_LINGER, 0);

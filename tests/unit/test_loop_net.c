@@ -470,12 +470,11 @@ static void test_tcp_dial_timeout(void **state)
     }
     run_for(e, 50);
     cairn_addr sa;
-    assert_int_equal(cairn_addr_from_ip((const uint8_t *)&sin.sin_addr, 4, ntohs(sin.sin_port),
-                                        &sa), 0);
+    assert_int_equal(
+        cairn_addr_from_ip((const uint8_t *)&sin.sin_addr, 4, ntohs(sin.sin_port), &sa), 0);
     struct tcp_cli c = {0};
     cairn_time t0 = cairn_monotonic_now();
-    assert_int_equal(cairn_stream_dial(e->loop, &sa, 300 * CAIRN_MSEC, cli_connected, &c, &c.s),
-                     0);
+    assert_int_equal(cairn_stream_dial(e->loop, &sa, 300 * CAIRN_MSEC, cli_connected, &c, &c.s), 0);
     run_until(e, &c.done);
     cairn_time took = cairn_monotonic_now() - t0;
     assert_int_equal(c.status, CAIRN_ETIMEDOUT);
@@ -564,8 +563,7 @@ static void test_enotsup_on_manual(void **state)
     assert_int_equal(cairn_udp_bind(m, &a, udp_recv, &c, &u), CAIRN_ENOTSUP);
     assert_int_equal(cairn_listen(m, &a, srv_accept, NULL, &l), CAIRN_ENOTSUP);
     a.port = 1;
-    assert_int_equal(cairn_stream_dial(m, &a, CAIRN_SEC, cli_connected, NULL, &s),
-                     CAIRN_ENOTSUP);
+    assert_int_equal(cairn_stream_dial(m, &a, CAIRN_SEC, cli_connected, NULL, &s), CAIRN_ENOTSUP);
     cairn_loop_delete(m);
 }
 

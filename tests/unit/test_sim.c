@@ -503,8 +503,8 @@ static void test_stream_refused_timeout_break(void **state)
     cairn_addr nobody = at_port(ip_of(77), PORT);
     cli = (struct sconn){.loop = a.loop};
     t0 = cairn_sim_now(sim);
-    assert_int_equal(cairn_stream_dial(a.loop, &nobody, 300 * CAIRN_MSEC, sc_connected, &cli,
-                                       &cli.s), 0);
+    assert_int_equal(
+        cairn_stream_dial(a.loop, &nobody, 300 * CAIRN_MSEC, sc_connected, &cli, &cli.s), 0);
     cairn_sim_run_for(sim, CAIRN_SEC);
     assert_int_equal(cli.connect_status, CAIRN_ETIMEDOUT);
     assert_int_equal(cli.connected_at - t0, 300 * CAIRN_MSEC);
@@ -514,8 +514,8 @@ static void test_stream_refused_timeout_break(void **state)
     assert_int_equal(cairn_listen(b.loop, &b.addr, sc_accept, &srv, &lst), 0);
     assert_int_equal(cairn_sim_block(sim, &a.addr, &b.addr), 0);
     cli = (struct sconn){.loop = a.loop};
-    assert_int_equal(cairn_stream_dial(a.loop, &b.addr, 200 * CAIRN_MSEC, sc_connected, &cli,
-                                       &cli.s), 0);
+    assert_int_equal(
+        cairn_stream_dial(a.loop, &b.addr, 200 * CAIRN_MSEC, sc_connected, &cli, &cli.s), 0);
     cairn_sim_run_for(sim, CAIRN_SEC);
     assert_int_equal(cli.connect_status, CAIRN_ETIMEDOUT);
     assert_null(srv.s);
@@ -618,8 +618,8 @@ static void on_send_tick(cairn_timer *t, void *ud)
 static uint64_t run_world(uint64_t seed, unsigned n, unsigned fanout, cairn_time duration,
                           const cairn_sim_link *link, cairn_sim_stats *ret_stats)
 {
-    struct world w = {.n = n, .fanout = fanout, .interval = 200 * CAIRN_MSEC,
-                      .hash = 0xcbf29ce484222325u};
+    struct world w = {
+        .n = n, .fanout = fanout, .interval = 200 * CAIRN_MSEC, .hash = 0xcbf29ce484222325u};
     assert_int_equal(cairn_sim_new(seed, &w.sim), 0);
     if (link != NULL)
         assert_int_equal(cairn_sim_set_default_link(w.sim, link), 0);
@@ -630,8 +630,8 @@ static uint64_t run_world(uint64_t seed, unsigned n, unsigned fanout, cairn_time
     for (unsigned i = 0; i < n; i++) {
         node_init(w.sim, &w.nodes[i], i + 1, false);
         senders[i] = (struct sender){&w, i};
-        assert_int_equal(cairn_timer_new(w.nodes[i].loop, on_send_tick, &senders[i],
-                                         &w.timers[i]), 0);
+        assert_int_equal(cairn_timer_new(w.nodes[i].loop, on_send_tick, &senders[i], &w.timers[i]),
+                         0);
         /* Staggered start, drawn from the world. */
         cairn_timer_start(w.timers[i],
                           (cairn_time)cairn_rng_below(cairn_sim_rng(w.sim), (uint64_t)w.interval));
@@ -653,8 +653,12 @@ static void test_determinism(void **state)
 {
     (void)state;
     uint64_t seed = cairn_test_sim_seed("determinism", 10);
-    cairn_sim_link l = {.latency = 3 * CAIRN_MSEC, .jitter = 7 * CAIRN_MSEC, .loss = 0.05,
-                        .duplicate = 0.02, .reorder = 0.05, .reorder_delay = 20 * CAIRN_MSEC};
+    cairn_sim_link l = {.latency = 3 * CAIRN_MSEC,
+                        .jitter = 7 * CAIRN_MSEC,
+                        .loss = 0.05,
+                        .duplicate = 0.02,
+                        .reorder = 0.05,
+                        .reorder_delay = 20 * CAIRN_MSEC};
     cairn_sim_stats s1, s2, s3;
     uint64_t h1 = run_world(seed, 50, 3, 5 * CAIRN_SEC, &l, &s1);
     uint64_t h2 = run_world(seed, 50, 3, 5 * CAIRN_SEC, &l, &s2);
