@@ -352,9 +352,14 @@ void cairn_router_delete(cairn_router *r)
 
 /* ---- areas ---- */
 
+/* Members are parsed during the cluster's iteration but added afterwards:
+ * adding may wait for a grace period, which must never happen inside a
+ * backend's iteration (it may itself be an RCU read-side section). */
 struct populate {
     cairn_router *r;
     struct router_area *area;
+    cairn_server **servers;
+    size_t n, cap;
     int rc;
     char name[CAIRN_SERVER_NAME_MAX];
 };
@@ -364,25 +369,44 @@ static bool populate_member(const cairn_member *member, void *userdata)
     struct populate *p = userdata;
     cairn_server *s;
     int rc = cairn_server_from_member(member, &s, NULL);
-    if (rc == CAIRN_ENOMEM) {
-        p->rc = rc;
-        snprintf(p->name, sizeof(p->name), "%s", member->name);
-        return false;
-    }
-    if (rc != 0) {
+    if (rc != 0 && rc != CAIRN_ENOMEM) {
         if (!p->area->is_lan)
             router_log(p->r, CAIRN_LOG_WARN, "Non-server \"%s\" in server-only area \"%s\"",
                        member->name, p->area->id);
         return true;
     }
-    rc = add_server_locked(p->r, p->area, s);
-    cairn_server_unref(s);
+    if (rc == 0 && (rc = grow((void **)&p->servers, &p->cap, p->n + 1, sizeof(s))) != 0)
+        cairn_server_unref(s);
     if (rc != 0) {
         p->rc = rc;
         snprintf(p->name, sizeof(p->name), "%s", member->name);
         return false;
     }
+    p->servers[p->n++] = s;
     return true;
+}
+
+/* populate adds every Consul server of the area's cluster (Go: the loop of
+ * AddArea). */
+static int populate(cairn_router *r, struct router_area *a, cairn_diag *diag)
+{
+    struct populate p = {.r = r, .area = a};
+    int rc = a->cluster.ops->for_each_member(a->cluster.impl, populate_member, &p);
+    if (rc != 0 && p.rc == 0)
+        cairn_diag_set(diag, rc, "cannot list members of area \"%s\": %s", a->id,
+                       cairn_strerror(rc));
+    if (rc == 0)
+        rc = p.rc;
+    for (size_t i = 0; i < p.n; i++) {
+        if (rc == 0 && (rc = add_server_locked(r, a, p.servers[i])) != 0)
+            snprintf(p.name, sizeof(p.name), "%s", p.servers[i]->name);
+        cairn_server_unref(p.servers[i]);
+    }
+    cairn_free(p.servers);
+    if (rc != 0)
+        cairn_diag_set(diag, rc, "failed to add server \"%s\" to area \"%s\": %s", p.name,
+                       a->id, cairn_strerror(rc));
+    return rc;
 }
 
 static int area_create(cairn_router *r, const char *id, const cairn_cluster *cluster,
@@ -450,16 +474,7 @@ int cairn_router_add_area(cairn_router *r, const char *area_id, const cairn_clus
             goto out;
         }
     }
-    struct populate p = {.r = r, .area = a, .rc = 0};
-    rc = cluster->ops->for_each_member(cluster->impl, populate_member, &p);
-    if (rc == 0)
-        rc = p.rc;
-    if (rc != 0 && p.rc != 0)
-        cairn_diag_set(diag, rc, "failed to add server \"%s\" to area \"%s\": %s", p.name,
-                       area_id, cairn_strerror(rc));
-    else if (rc != 0)
-        cairn_diag_set(diag, rc, "cannot list members of area \"%s\": %s", area_id,
-                       cairn_strerror(rc));
+    rc = populate(r, a, diag);
 out:
     pthread_mutex_unlock(&r->mu);
     return rc;

@@ -932,6 +932,34 @@ static void test_regression_non_server_warned_in_area(void **state)
     fx_destroy(&f);
 }
 
+/* The hot path allocates nothing: with the next allocation set to fail,
+ * lookups still succeed and no allocation was attempted. */
+static void test_router_hot_path_no_alloc(void **state)
+{
+    cairn_test_alloc_install();
+    struct fx f;
+    fx_init(&f);
+    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
+    cairn_test_alloc_fail_after(0);
+    cairn_route rt;
+    struct dcs d;
+    cairn_server_info info;
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(route(&f, "dc1", &rt), 0);
+        assert_int_equal(route(&f, "dcQ", NULL), CAIRN_ENOROUTE);
+        assert_true(cairn_router_has_datacenter(f.r, "dc2"));
+        assert_int_equal(get_dcs(&f, &d, false), 0);
+        assert_int_equal(cairn_router_get_server_by_addr(f.r, "dc1", "127.0.0.3:8300", &info),
+                         0);
+    }
+    assert_false(cairn_test_alloc_failed());
+    cairn_test_alloc_fail_after(-1);
+    fx_destroy(&f);
+    assert_int_equal(cairn_test_alloc_live(), 0);
+    cairn_test_alloc_uninstall();
+}
+
 /* ---- allocation failures ---- */
 
 typedef int (*sweep_op)(struct fx *f, mock_cluster *wan);
@@ -1120,6 +1148,7 @@ int main(void)
         cmocka_unit_test(test_flood_addr_fn_and_join_errors),
         cmocka_unit_test(test_regression_6420_left_skipped),
         cmocka_unit_test(test_regression_non_server_warned_in_area),
+        cmocka_unit_test(test_router_hot_path_no_alloc),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
