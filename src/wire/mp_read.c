@@ -425,8 +425,11 @@ int cairn_mp_skip(cairn_mp_reader *r)
 
 bool cairn_mp_key_is(cairn_span key, const char *name)
 {
-    size_t n = strlen(name);
-    return key.len == n && memcmp(key.p, name, n) == 0;
+    /* Compare without strlen: key bytes then the terminator. */
+    for (size_t k = 0; k < key.len; k++)
+        if (name[k] != (char)key.p[k] || name[k] == 0)
+            return false;
+    return name[key.len] == 0;
 }
 
 int cairn_mp_object_len(const void *p, size_t len, size_t *ret_len)

@@ -75,28 +75,40 @@ int wire_fail(wire_ctx *c, const char *what, int err)
 
 int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret)
 {
-    size_t n = 0;
-    int e = cairn_mp_read_bytes_len(&c->r, &n);
-    if (e) {
-        if (!c->r.err)
-            c->r.err = e;
-        return wire_fail(c, what, e);
-    }
-    if (max && n > max) {
-        c->r.err = CAIRN_ELIMIT;
-        return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu", c->msg,
-                              what, n, (unsigned long long)max);
-    }
-    uint8_t *scratch = NULL;
-    if (cairn_mp_peek(&c->r) == CAIRN_MP_T_ARRAY && c->arena) {
+    /* Fast path: str, bin or nil, one header parse, zero copy. */
+    cairn_span s;
+    size_t start = c->r.pos;
+    int e = cairn_mp_read_bytes(&c->r, NULL, 0, &s);
+    if (e == CAIRN_ENOTSUP) {
+        /* An array of ints: legal, never sent by Go; copy into the arena
+         * after checking the count against the limit and the input. */
+        size_t n = 0;
+        c->r.err = 0;
+        c->r.pos = start;
+        if (cairn_mp_read_bytes_len(&c->r, &n))
+            return wire_fail(c, what, c->r.err = CAIRN_EPROTO);
+        if (max && n > max) {
+            c->r.err = CAIRN_ELIMIT;
+            return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu",
+                                  c->msg, what, n, (unsigned long long)max);
+        }
+        if (c->arena == NULL)
+            return wire_fail(c, what, c->r.err = CAIRN_ENOTSUP);
         if (n > cairn_mp_remaining(&c->r))
             return wire_fail(c, what, c->r.err = CAIRN_EAGAIN);
-        scratch = cairn_wire_arena_alloc(c->arena, n);
+        uint8_t *scratch = cairn_wire_arena_alloc(c->arena, n);
         if (scratch == NULL)
             return wire_fail(c, what, c->r.err = CAIRN_ENOMEM);
+        e = cairn_mp_read_bytes(&c->r, scratch, n, &s);
     }
-    if (cairn_mp_read_bytes(&c->r, scratch, n, ret))
+    if (e)
         return wire_fail(c, what, c->r.err);
+    if (max && s.len > max) {
+        c->r.err = CAIRN_ELIMIT;
+        return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu", c->msg,
+                              what, s.len, (unsigned long long)max);
+    }
+    *ret = s;
     return 0;
 }
 
@@ -301,16 +313,23 @@ static int decode_field(wire_ctx *c, const wire_field *f, void *p)
 int wire_decode_struct(wire_ctx *c, const wire_field *fields, size_t n, void *base)
 {
     uint32_t pairs;
+    size_t next = 0;
     if (cairn_mp_read_map(&c->r, &pairs))
         return wire_fail(c, "body", c->r.err);
     for (uint32_t k = 0; k < pairs; k++) {
         cairn_span key;
         if (cairn_mp_read_str(&c->r, &key))
             return wire_fail(c, "a map key", c->r.err);
+        /* Go sends the keys in table order, so try the field after the
+         * last match first; fall back to a full scan. */
         const wire_field *f = NULL;
-        for (size_t j = 0; j < n && f == NULL; j++)
-            if (cairn_mp_key_is(key, fields[j].key))
-                f = &fields[j];
+        for (size_t j = 0; j < n && f == NULL; j++) {
+            size_t i = (next + j) % n;
+            if (cairn_mp_key_is(key, fields[i].key)) {
+                f = &fields[i];
+                next = i + 1;
+            }
+        }
         if (f == NULL) {
             if (cairn_mp_skip(&c->r))
                 return wire_fail(c, "an unknown field's value", c->r.err);
