@@ -52,9 +52,11 @@ static int teardown(void **state)
     struct env *e = *state;
     uv_close((uv_handle_t *)&e->tick, NULL);
     cairn_loop_delete(e->loop);
-    /* Bounded, so that a failed test with handles left open still ends. */
-    for (int i = 0; i < 200 && uv_loop_alive(&e->uv); i++)
-        uv_run(&e->uv, UV_RUN_NOWAIT);
+    /* Bounded, so that a failed test with handles left open still ends
+     * (a stream closed with writes queued may linger up to 2 s). */
+    cairn_time deadline = cairn_monotonic_now() + 3 * CAIRN_SEC;
+    while (uv_loop_alive(&e->uv) && cairn_monotonic_now() < deadline)
+        uv_run(&e->uv, UV_RUN_ONCE);
     assert_int_equal(uv_loop_close(&e->uv), 0);
     free(e);
     return 0;
@@ -567,6 +569,40 @@ static void test_enotsup_on_manual(void **state)
     cairn_loop_delete(m);
 }
 
+/* The peer closes with our bytes unread (an RST): later writes fail and
+ * the reader learns it as an end status, not a crash or a hang. */
+static void test_tcp_peer_reset(void **state)
+{
+    struct env *e = *state;
+    struct tcp_srv sv = {0};
+    cairn_addr sa;
+    tcp_listen(e, 4, &sv, &sa);
+    struct tcp_cli c = {0};
+    c.rx = malloc(16);
+    assert_int_equal(cairn_stream_dial(e->loop, &sa, 2 * CAIRN_SEC, cli_connected, &c, &c.s), 0);
+    run_until(e, &c.done);
+    run_until(e, &sv.done);
+    c.done = false;
+    assert_int_equal(cairn_stream_start_read(c.s, cli_read, &c), 0);
+    assert_int_equal(cairn_stream_write(c.s, (const uint8_t *)"unread", 6), 0);
+    run_for(e, 30);
+    /* The server never read "unread": closing it sends RST. */
+    srv_close(&sv);
+    run_until(e, &c.done);
+    assert_true(c.end == CAIRN_ECONNRESET || c.end == CAIRN_EOF);
+    /* Writing after the end fails now or is reported nowhere: never a
+     * signal (SIGPIPE is ignored) and never a second end status. */
+    int end = c.end;
+    for (int i = 0; i < 3; i++) {
+        int r = cairn_stream_write(c.s, (const uint8_t *)"more", 4);
+        assert_true(r == 0 || r == CAIRN_ECONNRESET);
+        run_for(e, 10);
+    }
+    assert_int_equal(c.end, end);
+    cairn_stream_close(c.s);
+    free(c.rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +620,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tcp_dial_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_idle_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_write_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_peer_reset, setup, teardown),
     };
     /* As every libuv program must: a write to a reset stream raises
      * SIGPIPE otherwise (see cairn/loop_uv.h). */

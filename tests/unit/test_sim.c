@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -771,6 +772,40 @@ static void test_post(void **state)
     cairn_sim_delete(sim);
 }
 
+struct poster {
+    cairn_loop *loop;
+    struct tick *k;
+    int r;
+};
+
+static void *post_thread(void *ud)
+{
+    struct poster *p = ud;
+    p->r = cairn_loop_post(p->loop, on_post, p->k);
+    return NULL;
+}
+
+/* cairn_loop_post from another thread runs at the next step. */
+static void test_post_from_thread(void **state)
+{
+    (void)state;
+    cairn_sim *sim;
+    assert_int_equal(cairn_sim_new(cairn_test_sim_seed("post_thread", 14), &sim), 0);
+    struct node a;
+    node_init(sim, &a, 1, false);
+    struct tick k = {a.loop, -1};
+    struct poster p = {a.loop, &k, 1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, post_thread, &p), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(p.r, 0);
+    assert_int_equal(k.fired_at, -1);
+    cairn_sim_run_for(sim, CAIRN_MSEC);
+    assert_int_equal(k.fired_at, CAIRN_SIM_START);
+    node_fini(&a);
+    cairn_sim_delete(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_thousand_nodes),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_post),
+        cmocka_unit_test(test_post_from_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
