@@ -18,7 +18,13 @@
  * snapshot), never touch a reference count, and copy their answers into
  * caller storage. The readers that walk area members (datacenters by
  * distance, datacenter maps) call the area's cluster functions on the
- * calling thread, so they are only as thread-safe as that cluster backend.
+ * calling thread, so they are only as thread-safe as that cluster backend;
+ * they call them inside a read-side section (which keeps a concurrently
+ * removed area's cluster valid), so the backend must not block there on a
+ * thread that may be running a router or manager writer (writers wait for
+ * read-side sections to end). Conversely, a backend must not deliver
+ * events or member iterations to writers (add_area, the serf adapter)
+ * from inside its own RCU read-side section.
  * No reader may be called after (or concurrently with) cairn_router_delete.
  *
  * Errors: 0 or a negative CAIRN_E* code; when a cairn_diag is given it
