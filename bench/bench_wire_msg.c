@@ -73,7 +73,7 @@ typedef struct gossip_ctx {
     uint8_t meta[64];
     size_t meta_len;
     size_t n;
-    cairn_buf parts;  /* encoded alives back to back */
+    cairn_buf parts; /* encoded alives back to back */
     size_t offs[32], lens[32];
     cairn_buf packet; /* the compound */
     cairn_buf scratch;
@@ -101,8 +101,9 @@ static void gossip_setup(gossip_ctx *g)
     cairn_compound_init(&probe, CAIRN_PACKET_UDP_BUDGET);
     for (size_t k = 0; k < 32; k++) {
         snprintf(g->names[k], sizeof(g->names[k]), "node-%04zu", k);
-        g->alive[k] = (cairn_wire_alive){{ip4, 4}, (uint32_t)(k + 1), {g->meta, g->meta_len},
-                                         cairn_span_str(g->names[k]), 7946, {vsn, 6}};
+        g->alive[k] = (cairn_wire_alive){
+            {ip4, 4}, (uint32_t)(k + 1), {g->meta, g->meta_len}, cairn_span_str(g->names[k]),
+            7946,     {vsn, 6}};
         size_t at = g->parts.len;
         cairn_wire_alive_encode(&g->alive[k], &g->parts, NULL);
         if (cairn_compound_add(&probe, g->parts.data + at, g->parts.len - at) != 0) {
@@ -249,8 +250,10 @@ static int ack_msgpackc(void *ctx)
         MSGPACK_UNPACK_SUCCESS)
         return -1;
     /* ... and the payload's own msgpack, as the typed path does. */
-    return msgpack_unpack_next(&a->unp, (const char *)a->payload + 1, a->payload_len - 1,
-                               &off2) == MSGPACK_UNPACK_SUCCESS ? 0 : -1;
+    return msgpack_unpack_next(&a->unp, (const char *)a->payload + 1, a->payload_len - 1, &off2) ==
+                   MSGPACK_UNPACK_SUCCESS
+               ? 0
+               : -1;
 }
 
 static int ack_memcpy(void *ctx)
@@ -284,19 +287,25 @@ static void pp_setup(pp_ctx *p)
     memcpy(p->meta, m.data, m.len);
     for (int k = 0; k < PP_NODES; k++) {
         snprintf(p->names[k], sizeof(p->names[k]), "node-%04d", k);
-        p->nodes[k] = (cairn_wire_push_node){{ip4, 4}, (uint32_t)(k % 7 + 1), {p->meta, m.len},
-                                             cairn_span_str(p->names[k]), 7946, k % 4, {vsn, 6}};
+        p->nodes[k] = (cairn_wire_push_node){{ip4, 4},
+                                             (uint32_t)(k % 7 + 1),
+                                             {p->meta, m.len},
+                                             cairn_span_str(p->names[k]),
+                                             7946,
+                                             k % 4,
+                                             {vsn, 6}};
     }
     cairn_buf_destroy(&m);
     /* A fresh single node's serf state: 512 nil event slots. */
     static cairn_wire_serf_event_slot slots[CAIRN_WIRE_SERF_RING];
     static cairn_span none[1];
     cairn_wire_serf_status_ltime st = {CAIRN_SPAN_LIT("node-0000"), 1};
-    cairn_wire_serf_pushpull sp = {1, slots, CAIRN_WIRE_SERF_RING, 1, none, 0, 1,
-                                   &st, 1};
+    cairn_wire_serf_pushpull sp = {1, slots, CAIRN_WIRE_SERF_RING, 1, none, 0, 1, &st, 1};
     cairn_buf_init(&p->state, 1 << 20);
     cairn_wire_serf_pushpull_encode(&sp, &p->state, NULL);
-    p->pp = (cairn_wire_pushpull){{true, PP_NODES, (uint32_t)p->state.len}, p->nodes, PP_NODES,
+    p->pp = (cairn_wire_pushpull){{true, PP_NODES, (uint32_t)p->state.len},
+                                  p->nodes,
+                                  PP_NODES,
                                   {p->state.data, p->state.len}};
     cairn_buf_init(&p->msg, 1 << 22);
     cairn_buf_init(&p->scratch, 1 << 22);
@@ -337,7 +346,9 @@ static int pp_msgpackc(void *ctx)
             return -1;
     size_t soff = 1;
     return msgpack_unpack_next(&p->unp, (const char *)p->state.data, p->state.len, &soff) ==
-                   MSGPACK_UNPACK_SUCCESS ? 0 : -1;
+                   MSGPACK_UNPACK_SUCCESS
+               ? 0
+               : -1;
 }
 
 static int pp_memcpy(void *ctx)

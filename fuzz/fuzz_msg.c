@@ -15,18 +15,36 @@ static void reencode(const cairn_wire_msg *m, const uint8_t *data, size_t size)
     cairn_buf_init(&out, 1 << 22);
     int e;
     switch (m->type) {
-    case CAIRN_WIRE_PING: e = cairn_wire_ping_encode(&m->u.ping, &out, NULL); break;
+    case CAIRN_WIRE_PING:
+        e = cairn_wire_ping_encode(&m->u.ping, &out, NULL);
+        break;
     case CAIRN_WIRE_INDIRECT_PING:
         e = cairn_wire_indirect_ping_encode(&m->u.indirect_ping, &out, NULL);
         break;
-    case CAIRN_WIRE_ACK: e = cairn_wire_ack_encode(&m->u.ack, &out, NULL); break;
-    case CAIRN_WIRE_NACK: e = cairn_wire_nack_encode(&m->u.nack, &out, NULL); break;
-    case CAIRN_WIRE_ERR: e = cairn_wire_err_encode(&m->u.err, &out, NULL); break;
-    case CAIRN_WIRE_SUSPECT: e = cairn_wire_suspect_encode(&m->u.suspect, &out, NULL); break;
-    case CAIRN_WIRE_ALIVE: e = cairn_wire_alive_encode(&m->u.alive, &out, NULL); break;
-    case CAIRN_WIRE_DEAD: e = cairn_wire_dead_encode(&m->u.dead, &out, NULL); break;
-    case CAIRN_WIRE_PUSHPULL: e = cairn_wire_pushpull_encode(&m->u.pushpull, &out, NULL); break;
-    default: e = -1; break;
+    case CAIRN_WIRE_ACK:
+        e = cairn_wire_ack_encode(&m->u.ack, &out, NULL);
+        break;
+    case CAIRN_WIRE_NACK:
+        e = cairn_wire_nack_encode(&m->u.nack, &out, NULL);
+        break;
+    case CAIRN_WIRE_ERR:
+        e = cairn_wire_err_encode(&m->u.err, &out, NULL);
+        break;
+    case CAIRN_WIRE_SUSPECT:
+        e = cairn_wire_suspect_encode(&m->u.suspect, &out, NULL);
+        break;
+    case CAIRN_WIRE_ALIVE:
+        e = cairn_wire_alive_encode(&m->u.alive, &out, NULL);
+        break;
+    case CAIRN_WIRE_DEAD:
+        e = cairn_wire_dead_encode(&m->u.dead, &out, NULL);
+        break;
+    case CAIRN_WIRE_PUSHPULL:
+        e = cairn_wire_pushpull_encode(&m->u.pushpull, &out, NULL);
+        break;
+    default:
+        e = -1;
+        break;
     }
     if (e == 0) {
         /* What we encode must decode, and encode again identically. */

@@ -11,12 +11,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int encode(const cairn_wire_serf_msg *m, cairn_buf *out)
 {
     switch (m->type) {
-    case CAIRN_WIRE_SERF_LEAVE: return cairn_wire_serf_leave_encode(&m->u.leave, out, NULL);
-    case CAIRN_WIRE_SERF_JOIN: return cairn_wire_serf_join_encode(&m->u.join, out, NULL);
-    case CAIRN_WIRE_SERF_PUSHPULL: return cairn_wire_serf_pushpull_encode(&m->u.pushpull, out, NULL);
+    case CAIRN_WIRE_SERF_LEAVE:
+        return cairn_wire_serf_leave_encode(&m->u.leave, out, NULL);
+    case CAIRN_WIRE_SERF_JOIN:
+        return cairn_wire_serf_join_encode(&m->u.join, out, NULL);
+    case CAIRN_WIRE_SERF_PUSHPULL:
+        return cairn_wire_serf_pushpull_encode(&m->u.pushpull, out, NULL);
     case CAIRN_WIRE_SERF_USER_EVENT:
         return cairn_wire_serf_user_event_encode(&m->u.user_event, out, NULL);
-    case CAIRN_WIRE_SERF_QUERY: return cairn_wire_serf_query_encode(&m->u.query, out, NULL);
+    case CAIRN_WIRE_SERF_QUERY:
+        return cairn_wire_serf_query_encode(&m->u.query, out, NULL);
     case CAIRN_WIRE_SERF_QUERY_RESPONSE:
         return cairn_wire_serf_query_response_encode(&m->u.query_response, out, NULL);
     case CAIRN_WIRE_SERF_CONFLICT_RESPONSE:
@@ -25,8 +29,10 @@ static int encode(const cairn_wire_serf_msg *m, cairn_buf *out)
         return cairn_wire_serf_key_request_encode(&m->u.key_request, out, NULL);
     case CAIRN_WIRE_SERF_KEY_RESPONSE:
         return cairn_wire_serf_key_response_encode(&m->u.key_response, out, NULL);
-    case CAIRN_WIRE_SERF_RELAY: return cairn_wire_serf_relay_encode(&m->u.relay, out, NULL);
-    default: return -1;
+    case CAIRN_WIRE_SERF_RELAY:
+        return cairn_wire_serf_relay_encode(&m->u.relay, out, NULL);
+    default:
+        return -1;
     }
 }
 
@@ -41,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m.type == CAIRN_WIRE_SERF_QUERY)
             for (size_t k = 0; k < m.u.query.n_filters; k++) {
                 cairn_wire_serf_filter f;
-                cairn_wire_serf_filter_decode(m.u.query.filters[k].p, m.u.query.filters[k].len,
-                                              &a, NULL, &f);
+                cairn_wire_serf_filter_decode(m.u.query.filters[k].p, m.u.query.filters[k].len, &a,
+                                              NULL, &f);
             }
         if (m.type == CAIRN_WIRE_SERF_RELAY) {
             cairn_wire_serf_msg inner;

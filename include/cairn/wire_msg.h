@@ -295,20 +295,17 @@ int cairn_wire_indirect_ping_encode(const cairn_wire_indirect_ping *m, cairn_buf
 int cairn_wire_indirect_ping_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                     cairn_diag *diag, cairn_wire_indirect_ping *ret);
 int cairn_wire_ack_encode(const cairn_wire_ack *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_ack_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                          cairn_diag *diag, cairn_wire_ack *ret);
+int cairn_wire_ack_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
+                          cairn_wire_ack *ret);
 int cairn_wire_nack_encode(const cairn_wire_nack *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_nack_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
-                           cairn_wire_nack *ret);
+int cairn_wire_nack_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_nack *ret);
 int cairn_wire_err_encode(const cairn_wire_err *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_err_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
-                          cairn_wire_err *ret);
+int cairn_wire_err_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_err *ret);
 int cairn_wire_suspect_encode(const cairn_wire_suspect *m, cairn_buf *out, cairn_diag *diag);
 int cairn_wire_suspect_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
                               cairn_wire_suspect *ret);
 int cairn_wire_dead_encode(const cairn_wire_dead *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_dead_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
-                           cairn_wire_dead *ret);
+int cairn_wire_dead_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_dead *ret);
 int cairn_wire_alive_encode(const cairn_wire_alive *m, cairn_buf *out, cairn_diag *diag);
 int cairn_wire_alive_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                             cairn_diag *diag, cairn_wire_alive *ret);
@@ -322,12 +319,10 @@ int cairn_wire_pushpull_header_encode(const cairn_wire_pushpull_header *m, cairn
 int cairn_wire_pushpull_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
                                       cairn_wire_pushpull_header *ret, size_t *ret_used);
 /* Appends one pushNodeState map (no type byte). */
-int cairn_wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out,
-                                cairn_diag *diag);
+int cairn_wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out, cairn_diag *diag);
 /* p starts at the node's map. */
 int cairn_wire_push_node_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
-                                cairn_diag *diag, cairn_wire_push_node *ret,
-                                size_t *ret_used);
+                                cairn_diag *diag, cairn_wire_push_node *ret, size_t *ret_used);
 /* Whole push-pull: 06 + header + nodes + user state. The encoder writes
  * header.nodes = n_nodes and header.user_state_len = user_state.len. The
  * decoder checks Nodes against CAIRN_WIRE_PUSHPULL_NODES_MAX *and* the
@@ -368,8 +363,8 @@ typedef struct cairn_wire_msg {
 /* cairn_wire_msg_decode dispatches on msg[0]. Framing types (07, 09, 0a,
  * 0c) and unknown types return CAIRN_ENOTSUP with a diag; decode those with
  * wire_frame.h first. */
-int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                          cairn_diag *diag, cairn_wire_msg *ret);
+int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
+                          cairn_wire_msg *ret);
 
 /* ------------------------------------------------------------ serf */
 
@@ -387,11 +382,11 @@ typedef enum cairn_wire_serf_type {
 } cairn_wire_serf_type;
 
 /* Query flags. */
-#define CAIRN_WIRE_SERF_QUERY_ACK 1u
+#define CAIRN_WIRE_SERF_QUERY_ACK          1u
 #define CAIRN_WIRE_SERF_QUERY_NO_BROADCAST 2u
 /* Query filter type bytes. */
 #define CAIRN_WIRE_SERF_FILTER_NODE 0
-#define CAIRN_WIRE_SERF_FILTER_TAG 1
+#define CAIRN_WIRE_SERF_FILTER_TAG  1
 
 const char *cairn_wire_serf_type_name(int type);
 
@@ -578,12 +573,10 @@ typedef struct cairn_wire_serf_relay {
     cairn_span inner;
 } cairn_wire_serf_relay;
 
-int cairn_wire_serf_leave_encode(const cairn_wire_serf_leave *m, cairn_buf *out,
-                                 cairn_diag *diag);
+int cairn_wire_serf_leave_encode(const cairn_wire_serf_leave *m, cairn_buf *out, cairn_diag *diag);
 int cairn_wire_serf_leave_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
                                  cairn_wire_serf_leave *ret);
-int cairn_wire_serf_join_encode(const cairn_wire_serf_join *m, cairn_buf *out,
-                                cairn_diag *diag);
+int cairn_wire_serf_join_encode(const cairn_wire_serf_join *m, cairn_buf *out, cairn_diag *diag);
 int cairn_wire_serf_join_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
                                 cairn_wire_serf_join *ret);
 int cairn_wire_serf_pushpull_encode(const cairn_wire_serf_pushpull *m, cairn_buf *out,
@@ -594,8 +587,7 @@ int cairn_wire_serf_user_event_encode(const cairn_wire_serf_user_event *m, cairn
                                       cairn_diag *diag);
 int cairn_wire_serf_user_event_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                       cairn_diag *diag, cairn_wire_serf_user_event *ret);
-int cairn_wire_serf_query_encode(const cairn_wire_serf_query *m, cairn_buf *out,
-                                 cairn_diag *diag);
+int cairn_wire_serf_query_encode(const cairn_wire_serf_query *m, cairn_buf *out, cairn_diag *diag);
 int cairn_wire_serf_query_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                  cairn_diag *diag, cairn_wire_serf_query *ret);
 /* Filters: encode appends `[type][msgpack]`; decode parses one filter
@@ -604,11 +596,10 @@ int cairn_wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *ou
                                   cairn_diag *diag);
 int cairn_wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
                                   cairn_diag *diag, cairn_wire_serf_filter *ret);
-int cairn_wire_serf_query_response_encode(const cairn_wire_serf_query_response *m,
-                                          cairn_buf *out, cairn_diag *diag);
-int cairn_wire_serf_query_response_decode(const uint8_t *msg, size_t len,
-                                          cairn_wire_arena *arena, cairn_diag *diag,
-                                          cairn_wire_serf_query_response *ret);
+int cairn_wire_serf_query_response_encode(const cairn_wire_serf_query_response *m, cairn_buf *out,
+                                          cairn_diag *diag);
+int cairn_wire_serf_query_response_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+                                          cairn_diag *diag, cairn_wire_serf_query_response *ret);
 int cairn_wire_serf_conflict_response_encode(const cairn_wire_serf_conflict_response *m,
                                              cairn_buf *out, cairn_diag *diag);
 int cairn_wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
@@ -620,13 +611,11 @@ int cairn_wire_serf_key_request_decode(const uint8_t *msg, size_t len, cairn_wir
                                        cairn_diag *diag, cairn_wire_serf_key_request *ret);
 int cairn_wire_serf_key_response_encode(const cairn_wire_serf_key_response *m, cairn_buf *out,
                                         cairn_diag *diag);
-int cairn_wire_serf_key_response_decode(const uint8_t *msg, size_t len,
-                                        cairn_wire_arena *arena, cairn_diag *diag,
-                                        cairn_wire_serf_key_response *ret);
+int cairn_wire_serf_key_response_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+                                        cairn_diag *diag, cairn_wire_serf_key_response *ret);
 /* Relay encode writes 09 + header + inner bytes; decode returns the header
  * and `inner` = every byte after the header (checked non-empty). */
-int cairn_wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out,
-                                 cairn_diag *diag);
+int cairn_wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out, cairn_diag *diag);
 int cairn_wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                  cairn_diag *diag, cairn_wire_serf_relay *ret);
 
@@ -658,8 +647,7 @@ int cairn_wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena 
  * byte-wise (deterministic, unlike Go's random map order). Duplicate keys:
  * CAIRN_EINVAL. Result > CAIRN_WIRE_META_MAX bytes: CAIRN_ELIMIT with diag
  * ("tags: Meta is 600 bytes, limit 512"); out unchanged on error. */
-int cairn_wire_tags_encode(const cairn_wire_tag *tags, size_t n, cairn_buf *out,
-                           cairn_diag *diag);
+int cairn_wire_tags_encode(const cairn_wire_tag *tags, size_t n, cairn_buf *out, cairn_diag *diag);
 /* cairn_wire_tags_decode parses Meta. Meta longer than CAIRN_WIRE_META_MAX:
  * CAIRN_ELIMIT. Empty Meta or first byte != ff: one tag {"role": Meta}
  * (none when Meta is empty). Tags live in the arena (array) and in meta

@@ -209,7 +209,9 @@ static json_t *mp_json(cairn_mp_reader *r, const char *key, cairn_wire_arena *a,
         return r->err ? NULL : json_string("…");
     }
     switch (cairn_mp_peek(r)) {
-    case CAIRN_MP_T_NIL: r->pos++; return json_null();
+    case CAIRN_MP_T_NIL:
+        r->pos++;
+        return json_null();
     case CAIRN_MP_T_BOOL: {
         bool b;
         return cairn_mp_read_bool(r, &b) ? NULL : json_boolean(b);
@@ -360,8 +362,8 @@ static json_t *serf_json(wire_cli *cli, const uint8_t *p, size_t len, cairn_wire
         cairn_wire_serf_msg probe;
         uint8_t t = m.u.query_response.payload.p[0];
         if ((t == CAIRN_WIRE_SERF_KEY_RESPONSE || t == CAIRN_WIRE_SERF_CONFLICT_RESPONSE) &&
-            cairn_wire_serf_msg_decode(m.u.query_response.payload.p,
-                                       m.u.query_response.payload.len, a, NULL, &probe) == 0)
+            cairn_wire_serf_msg_decode(m.u.query_response.payload.p, m.u.query_response.payload.len,
+                                       a, NULL, &probe) == 0)
             inner = m.u.query_response.payload;
     }
     if (inner.len && depth < 4)
@@ -400,8 +402,9 @@ static json_t *message_json(wire_cli *cli, const uint8_t *p, size_t len, cairn_w
             pos += used;
         }
         json_object_set_new(o, "nodes", nodes);
-        json_object_set_new(o, "user_state", serf_json(cli, m.u.pushpull.user_state.p,
-                                                       m.u.pushpull.user_state.len, a, 0));
+        json_object_set_new(
+            o, "user_state",
+            serf_json(cli, m.u.pushpull.user_state.p, m.u.pushpull.user_state.len, a, 0));
         return o;
     }
     json_object_set_new(o, "body", body_json(p + 1, len - 1, a, NULL));
@@ -609,7 +612,8 @@ static void decode_stream(wire_cli *cli, const uint8_t *p, size_t len, json_t *l
         json_t *l = json_object();
         json_object_set_new(l, "layer", json_string("encryption"));
         json_array_append_new(layers, l);
-        size_t n = len >= 5 ? (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4] : 0;
+        size_t n =
+            len >= 5 ? (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4] : 0;
         json_object_set_new(l, "frame_bytes", json_integer((json_int_t)n));
         if (len < 5 || n > len - 5) {
             fail(cli, l, "encryption", "frame length runs past the stream");

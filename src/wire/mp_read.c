@@ -121,13 +121,23 @@ static int parse_hdr(const uint8_t *p, size_t len, size_t pos, mp_hdr *h)
     h->hdr_len = 1 + n;
     uint64_t v = be(a, n);
     switch (c) {
-    case 0xc0: h->type = CAIRN_MP_T_NIL; return 0;
-    case 0xc2: case 0xc3: h->type = CAIRN_MP_T_BOOL; h->b = c == 0xc3; return 0;
-    case 0xc4: case 0xc5: case 0xc6:
+    case 0xc0:
+        h->type = CAIRN_MP_T_NIL;
+        return 0;
+    case 0xc2:
+    case 0xc3:
+        h->type = CAIRN_MP_T_BOOL;
+        h->b = c == 0xc3;
+        return 0;
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
         h->type = CAIRN_MP_T_BIN;
         h->body_len = (size_t)v;
         break;
-    case 0xc7: case 0xc8: case 0xc9:
+    case 0xc7:
+    case 0xc8:
+    case 0xc9:
         h->type = CAIRN_MP_T_EXT;
         h->hdr_len += 1; /* ext type byte */
         h->body_len = (size_t)v;
@@ -150,23 +160,41 @@ static int parse_hdr(const uint8_t *p, size_t len, size_t pos, mp_hdr *h)
         h->d = d;
         return 0;
     }
-    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf:
         h->type = CAIRN_MP_T_UINT;
         h->u = v;
         return 0;
-    case 0xd0: set_signed(h, (int8_t)v); return 0;
-    case 0xd1: set_signed(h, (int16_t)v); return 0;
-    case 0xd2: set_signed(h, (int32_t)v); return 0;
-    case 0xd3: set_signed(h, (int64_t)v); return 0;
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+    case 0xd0:
+        set_signed(h, (int8_t)v);
+        return 0;
+    case 0xd1:
+        set_signed(h, (int16_t)v);
+        return 0;
+    case 0xd2:
+        set_signed(h, (int32_t)v);
+        return 0;
+    case 0xd3:
+        set_signed(h, (int64_t)v);
+        return 0;
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
         h->type = CAIRN_MP_T_EXT;
         h->body_len = (size_t)1 << (c - 0xd4);
         break;
-    case 0xd9: case 0xda: case 0xdb:
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
         h->type = CAIRN_MP_T_STR;
         h->body_len = (size_t)v;
         break;
-    case 0xdc: case 0xdd:
+    case 0xdc:
+    case 0xdd:
         h->type = CAIRN_MP_T_ARRAY;
         h->count = v;
         return 0;
@@ -358,8 +386,7 @@ int cairn_mp_read_bytes_len(const cairn_mp_reader *r, size_t *ret_len)
     return 0;
 }
 
-int cairn_mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap,
-                        cairn_span *ret_b)
+int cairn_mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap, cairn_span *ret_b)
 {
     mp_hdr h;
     if (next(r, &h))
@@ -445,12 +472,19 @@ int cairn_mp_object_len(const void *p, size_t len, size_t *ret_len)
 const char *cairn_mp_err_text(int err)
 {
     switch (err) {
-    case CAIRN_EAGAIN: return "truncated";
-    case CAIRN_EPROTO: return "of the wrong msgpack type";
-    case CAIRN_ERANGE: return "out of range";
-    case CAIRN_ELIMIT: return "too large or too deeply nested";
-    case CAIRN_ENOTSUP: return "an array of ints (needs a decode arena)";
-    case CAIRN_ENOMEM: return "out of memory";
-    default: return cairn_strerror(err);
+    case CAIRN_EAGAIN:
+        return "truncated";
+    case CAIRN_EPROTO:
+        return "of the wrong msgpack type";
+    case CAIRN_ERANGE:
+        return "out of range";
+    case CAIRN_ELIMIT:
+        return "too large or too deeply nested";
+    case CAIRN_ENOTSUP:
+        return "an array of ints (needs a decode arena)";
+    case CAIRN_ENOMEM:
+        return "out of memory";
+    default:
+        return cairn_strerror(err);
     }
 }

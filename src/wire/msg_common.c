@@ -89,8 +89,8 @@ int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret
             return wire_fail(c, what, c->r.err = CAIRN_EPROTO);
         if (max && n > max) {
             c->r.err = CAIRN_ELIMIT;
-            return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu",
-                                  c->msg, what, n, (unsigned long long)max);
+            return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu", c->msg,
+                                  what, n, (unsigned long long)max);
         }
         if (c->arena == NULL)
             return wire_fail(c, what, c->r.err = CAIRN_ENOTSUP);
@@ -112,8 +112,8 @@ int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret
     return 0;
 }
 
-int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max,
-                          void **ret_p, size_t *ret_n)
+int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max, void **ret_p,
+                          size_t *ret_n)
 {
     bool nil = cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL;
     uint32_t n;
@@ -174,8 +174,8 @@ static int span_cmp(cairn_span a, cairn_span b)
     return a.len < b.len ? -1 : a.len > b.len;
 }
 
-int wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n,
-                       const char *msg, cairn_diag *diag)
+int wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n, const char *msg,
+                       cairn_diag *diag)
 {
     if (tags == NULL && n == 0) {
         cairn_mp_write_nil(w);
@@ -192,9 +192,8 @@ int wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n,
         for (size_t j = 0; j < n; j++) {
             int c = prev ? span_cmp(tags[j].key, prev->key) : 1;
             if (c == 0 && &tags[j] != prev)
-                return w->err = cairn_diag_set(diag, CAIRN_EINVAL, "%s: duplicate tag %.*s",
-                                               msg, (int)tags[j].key.len,
-                                               (const char *)tags[j].key.p);
+                return w->err = cairn_diag_set(diag, CAIRN_EINVAL, "%s: duplicate tag %.*s", msg,
+                                               (int)tags[j].key.len, (const char *)tags[j].key.p);
             if (c > 0 && (best == NULL || span_cmp(tags[j].key, best->key) < 0))
                 best = &tags[j];
         }
@@ -239,20 +238,32 @@ static uint64_t uint_max(const wire_field *f)
 static void store_uint(void *p, unsigned size, uint64_t v)
 {
     switch (size) {
-    case 1: *(uint8_t *)p = (uint8_t)v; break;
-    case 2: *(uint16_t *)p = (uint16_t)v; break;
-    case 4: *(uint32_t *)p = (uint32_t)v; break;
-    default: *(uint64_t *)p = v; break;
+    case 1:
+        *(uint8_t *)p = (uint8_t)v;
+        break;
+    case 2:
+        *(uint16_t *)p = (uint16_t)v;
+        break;
+    case 4:
+        *(uint32_t *)p = (uint32_t)v;
+        break;
+    default:
+        *(uint64_t *)p = v;
+        break;
     }
 }
 
 static uint64_t load_uint(const void *p, unsigned size)
 {
     switch (size) {
-    case 1: return *(const uint8_t *)p;
-    case 2: return *(const uint16_t *)p;
-    case 4: return *(const uint32_t *)p;
-    default: return *(const uint64_t *)p;
+    case 1:
+        return *(const uint8_t *)p;
+    case 2:
+        return *(const uint16_t *)p;
+    case 4:
+        return *(const uint32_t *)p;
+    default:
+        return *(const uint64_t *)p;
     }
 }
 
@@ -265,8 +276,8 @@ static int decode_field(wire_ctx *c, const wire_field *f, void *p)
             return wire_fail(c, f->key, c->r.err);
         if (f->max && s.len > f->max) {
             c->r.err = CAIRN_ELIMIT;
-            return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu",
-                                  c->msg, f->key, s.len, (unsigned long long)f->max);
+            return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu", c->msg,
+                                  f->key, s.len, (unsigned long long)f->max);
         }
         *(cairn_span *)p = s;
         return 0;
@@ -346,10 +357,14 @@ static bool field_empty(const wire_field *f, const void *p)
 {
     switch (f->kind) {
     case FK_STR:
-    case FK_BYTES: return ((const cairn_span *)p)->len == 0;
-    case FK_BOOL: return !*(const bool *)p;
-    case FK_UINT: return load_uint(p, f->size) == 0;
-    default: return false;
+    case FK_BYTES:
+        return ((const cairn_span *)p)->len == 0;
+    case FK_BOOL:
+        return !*(const bool *)p;
+    case FK_UINT:
+        return load_uint(p, f->size) == 0;
+    default:
+        return false;
     }
 }
 
@@ -359,16 +374,16 @@ static int check_field(const char *msg, const wire_field *f, const void *p, cair
         return 0;
     const cairn_span *s = p;
     if (f->max && s->len > f->max)
-        return cairn_diag_set(diag, CAIRN_EINVAL, "%s: %s is %zu bytes, limit %llu", msg,
-                              f->key, s->len, (unsigned long long)f->max);
+        return cairn_diag_set(diag, CAIRN_EINVAL, "%s: %s is %zu bytes, limit %llu", msg, f->key,
+                              s->len, (unsigned long long)f->max);
     if ((f->flags & WF_VSN) && s->len != 0 && s->len != CAIRN_WIRE_VSN_LEN)
-        return cairn_diag_set(diag, CAIRN_EINVAL, "%s: Vsn is %zu bytes, want 0 or %d", msg,
-                              s->len, CAIRN_WIRE_VSN_LEN);
+        return cairn_diag_set(diag, CAIRN_EINVAL, "%s: Vsn is %zu bytes, want 0 or %d", msg, s->len,
+                              CAIRN_WIRE_VSN_LEN);
     return 0;
 }
 
-int wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields,
-                       size_t n, const void *base, cairn_diag *diag)
+int wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
+                       const void *base, cairn_diag *diag)
 {
     uint32_t count = 0;
     for (size_t k = 0; k < n; k++) {
@@ -387,10 +402,18 @@ int wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fi
             continue;
         cairn_mp_write_cstr(w, f->key);
         switch (f->kind) {
-        case FK_STR: cairn_mp_write_str(w, *(const cairn_span *)p); break;
-        case FK_BYTES: cairn_mp_write_bytes(w, *(const cairn_span *)p); break;
-        case FK_BOOL: cairn_mp_write_bool(w, *(const bool *)p); break;
-        case FK_UINT: cairn_mp_write_uint(w, load_uint(p, f->size)); break;
+        case FK_STR:
+            cairn_mp_write_str(w, *(const cairn_span *)p);
+            break;
+        case FK_BYTES:
+            cairn_mp_write_bytes(w, *(const cairn_span *)p);
+            break;
+        case FK_BOOL:
+            cairn_mp_write_bool(w, *(const bool *)p);
+            break;
+        case FK_UINT:
+            cairn_mp_write_uint(w, load_uint(p, f->size));
+            break;
         case FK_INT:
             cairn_mp_write_int(w, f->size == 4 ? *(const int32_t *)p : *(const int64_t *)p);
             break;
@@ -418,8 +441,8 @@ int wire_encode_msg(cairn_buf *out, uint8_t type, const char *msg, const wire_fi
 }
 
 int wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *name,
-                    const wire_field *fields, size_t n, cairn_wire_arena *arena,
-                    cairn_diag *diag, void *base)
+                    const wire_field *fields, size_t n, cairn_wire_arena *arena, cairn_diag *diag,
+                    void *base)
 {
     if (msg == NULL || len < 1)
         return cairn_diag_set(diag, CAIRN_EPROTO, "%s: empty message", name);

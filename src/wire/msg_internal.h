@@ -26,7 +26,7 @@ typedef enum wire_field_kind {
 
 /* Field flags. */
 #define WF_OMITEMPTY 1u /* omitted from the encoding when zero/empty */
-#define WF_VSN 2u       /* []byte that must be empty or CAIRN_WIRE_VSN_LEN */
+#define WF_VSN       2u /* []byte that must be empty or CAIRN_WIRE_VSN_LEN */
 
 /* Decode state for one message. */
 typedef struct wire_ctx {
@@ -69,8 +69,8 @@ typedef struct wire_field {
 int wire_decode_struct(wire_ctx *c, const wire_field *fields, size_t n, void *base);
 /* wire_encode_struct writes base as a map per the table; validation errors
  * (limits, Vsn length) return CAIRN_EINVAL with diag and set w->err. */
-int wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields,
-                       size_t n, const void *base, cairn_diag *diag);
+int wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
+                       const void *base, cairn_diag *diag);
 
 /* wire_encode_msg appends `type` + struct map to out; out unchanged on
  * error. */
@@ -79,8 +79,8 @@ int wire_encode_msg(cairn_buf *out, uint8_t type, const char *msg, const wire_fi
 /* wire_decode_msg checks msg[0] == type and decodes the map after it into
  * base (caller's zeroed temporary). Truncation is CAIRN_EPROTO here. */
 int wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *name,
-                    const wire_field *fields, size_t n, cairn_wire_arena *arena,
-                    cairn_diag *diag, void *base);
+                    const wire_field *fields, size_t n, cairn_wire_arena *arena, cairn_diag *diag,
+                    void *base);
 
 /* wire_fail records a reader error for `what` in the diag and returns the
  * code: "<msg>: <what> is <reason>". */
@@ -93,8 +93,8 @@ int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret
 /* wire_read_array_header reads an array count and allocates `elem` bytes per
  * element in the arena (a non-NULL pointer even for 0 elements; NULL for
  * nil, signalled by *ret_nil). `max` caps the count before allocating. */
-int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max,
-                          void **ret_p, size_t *ret_n);
+int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max, void **ret_p,
+                          size_t *ret_n);
 
 /* Writes an array of spans as strings (or nil when p == NULL && n == 0). */
 void wire_write_str_array(cairn_mp_writer *w, const cairn_span *p, size_t n);
@@ -102,8 +102,8 @@ void wire_write_str_array(cairn_mp_writer *w, const cairn_span *p, size_t n);
 int wire_read_str_array(wire_ctx *c, const char *what, cairn_span **ret_p, size_t *ret_n);
 /* Writes a string map of tags sorted by key; CAIRN_EINVAL on duplicates or
  * more than 65535 pairs. */
-int wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n,
-                       const char *msg, cairn_diag *diag);
+int wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n, const char *msg,
+                       cairn_diag *diag);
 /* Reads a {str: str} map into the arena. */
 int wire_read_tag_map(wire_ctx *c, const char *what, cairn_wire_tag **ret_p, size_t *ret_n);
 

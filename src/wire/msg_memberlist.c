@@ -18,11 +18,26 @@
 
 #include "msg_internal.h"
 
-#define FSTR(S, m, k, fl) {k, FK_STR, offsetof(S, m), 0, fl, 0, NULL, NULL}
-#define FBYTES(S, m, k, fl, mx) {k, FK_BYTES, offsetof(S, m), 0, fl, mx, NULL, NULL}
-#define FBOOL(S, m, k) {k, FK_BOOL, offsetof(S, m), 0, 0, 0, NULL, NULL}
-#define FUINT(S, m, k, fl) {k, FK_UINT, offsetof(S, m), sizeof(((S *)0)->m), fl, 0, NULL, NULL}
-#define FINT(S, m, k) {k, FK_INT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL}
+#define FSTR(S, m, k, fl)                                                                          \
+    {                                                                                              \
+        k, FK_STR, offsetof(S, m), 0, fl, 0, NULL, NULL                                            \
+    }
+#define FBYTES(S, m, k, fl, mx)                                                                    \
+    {                                                                                              \
+        k, FK_BYTES, offsetof(S, m), 0, fl, mx, NULL, NULL                                         \
+    }
+#define FBOOL(S, m, k)                                                                             \
+    {                                                                                              \
+        k, FK_BOOL, offsetof(S, m), 0, 0, 0, NULL, NULL                                            \
+    }
+#define FUINT(S, m, k, fl)                                                                         \
+    {                                                                                              \
+        k, FK_UINT, offsetof(S, m), sizeof(((S *)0)->m), fl, 0, NULL, NULL                         \
+    }
+#define FINT(S, m, k)                                                                              \
+    {                                                                                              \
+        k, FK_INT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL                           \
+    }
 
 static const wire_field ping_fields[] = {
     FSTR(cairn_wire_ping, node, "Node", 0),
@@ -37,8 +52,7 @@ static const wire_field indirect_fields[] = {
     FSTR(cairn_wire_indirect_ping, node, "Node", 0),
     FUINT(cairn_wire_indirect_ping, port, "Port", 0),
     FUINT(cairn_wire_indirect_ping, seq_no, "SeqNo", 0),
-    FBYTES(cairn_wire_indirect_ping, source_addr, "SourceAddr", WF_OMITEMPTY,
-           CAIRN_WIRE_ADDR_MAX),
+    FBYTES(cairn_wire_indirect_ping, source_addr, "SourceAddr", WF_OMITEMPTY, CAIRN_WIRE_ADDR_MAX),
     FSTR(cairn_wire_indirect_ping, source_node, "SourceNode", WF_OMITEMPTY),
     FUINT(cairn_wire_indirect_ping, source_port, "SourcePort", WF_OMITEMPTY),
     FBYTES(cairn_wire_indirect_ping, target, "Target", 0, CAIRN_WIRE_ADDR_MAX),
@@ -106,45 +120,44 @@ static const wire_field user_header_fields[] = {
 
 const char *cairn_wire_type_name(int type)
 {
-    static const char *const names[] = {"ping",   "indirect-ping", "ack",      "suspect",
-                                        "alive",  "dead",          "push-pull", "compound",
-                                        "user",   "compress",      "encrypt",  "nack",
-                                        "has-crc", "err"};
+    static const char *const names[] = {
+        "ping",     "indirect-ping", "ack",      "suspect", "alive", "dead",    "push-pull",
+        "compound", "user",          "compress", "encrypt", "nack",  "has-crc", "err"};
     if (type < 0 || type >= (int)(sizeof(names) / sizeof(names[0])))
         return "unknown";
     return names[type];
 }
 
 /* Generates the encode/decode pair of a simple message. */
-#define SIMPLE_CODEC(name, type, label, T, fields)                                             \
-    int cairn_wire_##name##_encode(const T *m, cairn_buf *out, cairn_diag *diag)               \
-    {                                                                                          \
-        if (m == NULL || out == NULL)                                                          \
-            return CAIRN_EINVAL;                                                               \
-        return wire_encode_msg(out, type, label, fields, WF_NFIELDS(fields), m, diag);         \
+#define SIMPLE_CODEC(name, type, label, T, fields)                                                 \
+    int cairn_wire_##name##_encode(const T *m, cairn_buf *out, cairn_diag *diag)                   \
+    {                                                                                              \
+        if (m == NULL || out == NULL)                                                              \
+            return CAIRN_EINVAL;                                                                   \
+        return wire_encode_msg(out, type, label, fields, WF_NFIELDS(fields), m, diag);             \
     }
-#define DECODE_NOARENA(name, type, label, T, fields)                                           \
-    int cairn_wire_##name##_decode(const uint8_t *msg, size_t len, cairn_diag *diag, T *ret)   \
-    {                                                                                          \
-        T tmp;                                                                                 \
-        memset(&tmp, 0, sizeof(tmp));                                                          \
-        int e = wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), NULL, diag, \
-                                &tmp);                                                         \
-        if (e == 0 && ret)                                                                     \
-            *ret = tmp;                                                                        \
-        return e;                                                                              \
+#define DECODE_NOARENA(name, type, label, T, fields)                                               \
+    int cairn_wire_##name##_decode(const uint8_t *msg, size_t len, cairn_diag *diag, T *ret)       \
+    {                                                                                              \
+        T tmp;                                                                                     \
+        memset(&tmp, 0, sizeof(tmp));                                                              \
+        int e =                                                                                    \
+            wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), NULL, diag, &tmp);  \
+        if (e == 0 && ret)                                                                         \
+            *ret = tmp;                                                                            \
+        return e;                                                                                  \
     }
-#define DECODE_ARENA(name, type, label, T, fields)                                             \
-    int cairn_wire_##name##_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,    \
-                                   cairn_diag *diag, T *ret)                                   \
-    {                                                                                          \
-        T tmp;                                                                                 \
-        memset(&tmp, 0, sizeof(tmp));                                                          \
-        int e = wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), arena,      \
-                                diag, &tmp);                                                   \
-        if (e == 0 && ret)                                                                     \
-            *ret = tmp;                                                                        \
-        return e;                                                                              \
+#define DECODE_ARENA(name, type, label, T, fields)                                                 \
+    int cairn_wire_##name##_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,        \
+                                   cairn_diag *diag, T *ret)                                       \
+    {                                                                                              \
+        T tmp;                                                                                     \
+        memset(&tmp, 0, sizeof(tmp));                                                              \
+        int e =                                                                                    \
+            wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), arena, diag, &tmp); \
+        if (e == 0 && ret)                                                                         \
+            *ret = tmp;                                                                            \
+        return e;                                                                                  \
     }
 
 SIMPLE_CODEC(ping, CAIRN_WIRE_PING, "ping", cairn_wire_ping, ping_fields)
@@ -204,8 +217,7 @@ static int decode_prefix(const uint8_t *p, size_t len, int type, const char *nam
     if (p == NULL || len < skip + 1)
         return CAIRN_EAGAIN;
     if (type >= 0 && p[0] != type)
-        return cairn_diag_set(diag, CAIRN_EPROTO, "%s: type byte is %u, want %d", name, p[0],
-                              type);
+        return cairn_diag_set(diag, CAIRN_EPROTO, "%s: type byte is %u, want %d", name, p[0], type);
     /* Find the end of the map first, so "incomplete" is told apart from
      * "malformed" without leaving half a diagnostic behind. */
     size_t obj;
@@ -246,8 +258,7 @@ int cairn_wire_pushpull_header_decode(const uint8_t *p, size_t len, cairn_diag *
     return 0;
 }
 
-int cairn_wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out,
-                                cairn_diag *diag)
+int cairn_wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out, cairn_diag *diag)
 {
     if (m == NULL || out == NULL)
         return CAIRN_EINVAL;
@@ -281,8 +292,10 @@ int cairn_wire_pushpull_encode(const cairn_wire_pushpull *m, cairn_buf *out, cai
         (m->user_state.len && m->user_state.p == NULL))
         return CAIRN_EINVAL;
     if (m->n_nodes > CAIRN_WIRE_PUSHPULL_NODES_MAX || m->user_state.len > CAIRN_WIRE_USER_STATE_MAX)
-        return cairn_diag_set(diag, CAIRN_EINVAL, "push-pull: %zu nodes / %zu state bytes "
-                              "exceed the limits", m->n_nodes, m->user_state.len);
+        return cairn_diag_set(diag, CAIRN_EINVAL,
+                              "push-pull: %zu nodes / %zu state bytes "
+                              "exceed the limits",
+                              m->n_nodes, m->user_state.len);
     size_t start = out->len;
     cairn_wire_pushpull_header h = {m->header.join, (uint32_t)m->n_nodes,
                                     (uint32_t)m->user_state.len};
@@ -320,14 +333,13 @@ int cairn_wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena 
         return cairn_diag_set(diag, CAIRN_EINVAL, "push-pull: no decode arena");
     cairn_wire_push_node *nodes = cairn_wire_arena_alloc(arena, (size_t)h.nodes * sizeof(*nodes));
     if (nodes == NULL)
-        return cairn_diag_set(diag, CAIRN_ENOMEM, "push-pull: cannot allocate %u nodes",
-                              h.nodes);
+        return cairn_diag_set(diag, CAIRN_ENOMEM, "push-pull: cannot allocate %u nodes", h.nodes);
     for (uint32_t k = 0; k < h.nodes; k++) {
         size_t used;
         e = cairn_wire_push_node_decode(msg + pos, len - pos, arena, diag, &nodes[k], &used);
         if (e == CAIRN_EAGAIN)
-            return cairn_diag_set(diag, CAIRN_EPROTO, "push-pull: node %u of %u is truncated",
-                                  k, h.nodes);
+            return cairn_diag_set(diag, CAIRN_EPROTO, "push-pull: node %u of %u is truncated", k,
+                                  h.nodes);
         if (e)
             return e;
         pos += used;
@@ -378,8 +390,8 @@ int cairn_wire_user_msg_header_decode(const uint8_t *p, size_t len, cairn_diag *
 
 /* ------------------------------------------------------------ dispatch */
 
-int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                          cairn_diag *diag, cairn_wire_msg *ret)
+int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
+                          cairn_wire_msg *ret)
 {
     if (msg == NULL || len == 0)
         return cairn_diag_set(diag, CAIRN_EPROTO, "message: empty");
@@ -388,14 +400,24 @@ int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *aren
     m.type = msg[0];
     int e;
     switch (msg[0]) {
-    case CAIRN_WIRE_PING: e = cairn_wire_ping_decode(msg, len, arena, diag, &m.u.ping); break;
+    case CAIRN_WIRE_PING:
+        e = cairn_wire_ping_decode(msg, len, arena, diag, &m.u.ping);
+        break;
     case CAIRN_WIRE_INDIRECT_PING:
         e = cairn_wire_indirect_ping_decode(msg, len, arena, diag, &m.u.indirect_ping);
         break;
-    case CAIRN_WIRE_ACK: e = cairn_wire_ack_decode(msg, len, arena, diag, &m.u.ack); break;
-    case CAIRN_WIRE_SUSPECT: e = cairn_wire_suspect_decode(msg, len, diag, &m.u.suspect); break;
-    case CAIRN_WIRE_ALIVE: e = cairn_wire_alive_decode(msg, len, arena, diag, &m.u.alive); break;
-    case CAIRN_WIRE_DEAD: e = cairn_wire_dead_decode(msg, len, diag, &m.u.dead); break;
+    case CAIRN_WIRE_ACK:
+        e = cairn_wire_ack_decode(msg, len, arena, diag, &m.u.ack);
+        break;
+    case CAIRN_WIRE_SUSPECT:
+        e = cairn_wire_suspect_decode(msg, len, diag, &m.u.suspect);
+        break;
+    case CAIRN_WIRE_ALIVE:
+        e = cairn_wire_alive_decode(msg, len, arena, diag, &m.u.alive);
+        break;
+    case CAIRN_WIRE_DEAD:
+        e = cairn_wire_dead_decode(msg, len, diag, &m.u.dead);
+        break;
     case CAIRN_WIRE_PUSHPULL:
         e = cairn_wire_pushpull_decode(msg, len, arena, diag, &m.u.pushpull);
         break;
@@ -403,8 +425,12 @@ int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *aren
         m.u.user = (cairn_span){msg + 1, len - 1};
         e = 0;
         break;
-    case CAIRN_WIRE_NACK: e = cairn_wire_nack_decode(msg, len, diag, &m.u.nack); break;
-    case CAIRN_WIRE_ERR: e = cairn_wire_err_decode(msg, len, diag, &m.u.err); break;
+    case CAIRN_WIRE_NACK:
+        e = cairn_wire_nack_decode(msg, len, diag, &m.u.nack);
+        break;
+    case CAIRN_WIRE_ERR:
+        e = cairn_wire_err_decode(msg, len, diag, &m.u.err);
+        break;
     case CAIRN_WIRE_COMPOUND:
     case CAIRN_WIRE_COMPRESS:
     case CAIRN_WIRE_ENCRYPT:

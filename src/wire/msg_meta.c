@@ -22,8 +22,7 @@
 
 #include "msg_internal.h"
 
-int cairn_wire_tags_encode(const cairn_wire_tag *tags, size_t n, cairn_buf *out,
-                           cairn_diag *diag)
+int cairn_wire_tags_encode(const cairn_wire_tag *tags, size_t n, cairn_buf *out, cairn_diag *diag)
 {
     if (out == NULL || (n && tags == NULL))
         return CAIRN_EINVAL;
@@ -135,8 +134,8 @@ static int read_vec(cairn_mp_reader *r, cairn_coord *co, cairn_diag *diag)
         return r->err;
     if (n > CAIRN_COORD_MAX_DIM) {
         r->err = CAIRN_ELIMIT;
-        return cairn_diag_set(diag, CAIRN_ELIMIT, "coordinate: Vec has %u dimensions, limit %d",
-                              n, CAIRN_COORD_MAX_DIM);
+        return cairn_diag_set(diag, CAIRN_ELIMIT, "coordinate: Vec has %u dimensions, limit %d", n,
+                              CAIRN_COORD_MAX_DIM);
     }
     for (uint32_t k = 0; k < n; k++)
         if (cairn_mp_read_double(r, &co->vec[k]))
@@ -150,8 +149,8 @@ int cairn_wire_coord_decode(const uint8_t *p, size_t len, cairn_diag *diag, cair
     if (p == NULL || len < 1)
         return cairn_diag_set(diag, CAIRN_EPROTO, "coordinate: empty payload");
     if (p[0] != CAIRN_WIRE_COORD_PAYLOAD_VERSION)
-        return cairn_diag_set(diag, CAIRN_ENOTSUP, "coordinate: payload version %u, want %d",
-                              p[0], CAIRN_WIRE_COORD_PAYLOAD_VERSION);
+        return cairn_diag_set(diag, CAIRN_ENOTSUP, "coordinate: payload version %u, want %d", p[0],
+                              CAIRN_WIRE_COORD_PAYLOAD_VERSION);
     cairn_coord co;
     memset(&co, 0, sizeof(co));
     cairn_mp_reader r;
@@ -164,15 +163,21 @@ int cairn_wire_coord_decode(const uint8_t *p, size_t len, cairn_diag *diag, cair
             what = "a map key";
             if (cairn_mp_read_str(&r, &key))
                 break;
-            what = "an unknown field";
+            double *num = NULL;
             if (cairn_mp_key_is(key, "Adjustment"))
-                what = "Adjustment", cairn_mp_read_double(&r, &co.adjustment);
+                what = "Adjustment", num = &co.adjustment;
             else if (cairn_mp_key_is(key, "Error"))
-                what = "Error", cairn_mp_read_double(&r, &co.error);
+                what = "Error", num = &co.error;
             else if (cairn_mp_key_is(key, "Height"))
-                what = "Height", cairn_mp_read_double(&r, &co.height);
+                what = "Height", num = &co.height;
             else if (cairn_mp_key_is(key, "Vec"))
-                what = "Vec", read_vec(&r, &co, diag);
+                what = "Vec";
+            else
+                what = "an unknown field";
+            if (num)
+                cairn_mp_read_double(&r, num);
+            else if (cairn_mp_key_is(key, "Vec"))
+                read_vec(&r, &co, diag);
             else
                 cairn_mp_skip(&r);
         }

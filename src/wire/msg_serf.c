@@ -22,14 +22,32 @@
 
 #include "msg_internal.h"
 
-#define FSTR(S, m, k) {k, FK_STR, offsetof(S, m), 0, 0, 0, NULL, NULL}
-#define FBYTES(S, m, k, mx) {k, FK_BYTES, offsetof(S, m), 0, 0, mx, NULL, NULL}
-#define FBOOL(S, m, k) {k, FK_BOOL, offsetof(S, m), 0, 0, 0, NULL, NULL}
-#define FUINT(S, m, k) {k, FK_UINT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL}
-#define FINT(S, m, k) {k, FK_INT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL}
-#define FCUSTOM(S, m, k, d, e) {k, FK_CUSTOM, offsetof(S, m), 0, 0, 0, d, e}
-#define CONTAINER(p, S, m) ((S *)(void *)((char *)(p) - offsetof(S, m)))
-#define CCONTAINER(p, S, m) ((const S *)(const void *)((const char *)(p) - offsetof(S, m)))
+#define FSTR(S, m, k)                                                                              \
+    {                                                                                              \
+        k, FK_STR, offsetof(S, m), 0, 0, 0, NULL, NULL                                             \
+    }
+#define FBYTES(S, m, k, mx)                                                                        \
+    {                                                                                              \
+        k, FK_BYTES, offsetof(S, m), 0, 0, mx, NULL, NULL                                          \
+    }
+#define FBOOL(S, m, k)                                                                             \
+    {                                                                                              \
+        k, FK_BOOL, offsetof(S, m), 0, 0, 0, NULL, NULL                                            \
+    }
+#define FUINT(S, m, k)                                                                             \
+    {                                                                                              \
+        k, FK_UINT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL                          \
+    }
+#define FINT(S, m, k)                                                                              \
+    {                                                                                              \
+        k, FK_INT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL                           \
+    }
+#define FCUSTOM(S, m, k, d, e)                                                                     \
+    {                                                                                              \
+        k, FK_CUSTOM, offsetof(S, m), 0, 0, 0, d, e                                                \
+    }
+#define CONTAINER(p, S, m)  ((S *)(void *)((char *)(p)-offsetof(S, m)))
+#define CCONTAINER(p, S, m) ((const S *)(const void *)((const char *)(p)-offsetof(S, m)))
 
 /* ------------------------------------------------------------ intents */
 
@@ -75,8 +93,8 @@ static int dec_slot_events(wire_ctx *c, void *field, const wire_field *f)
     cairn_wire_serf_event_slot *s = CONTAINER(field, cairn_wire_serf_event_slot, events);
     void *p;
     size_t n;
-    if (wire_read_array_alloc(c, "Events[].Events", sizeof(cairn_wire_serf_event_item),
-                              UINT32_MAX, &p, &n))
+    if (wire_read_array_alloc(c, "Events[].Events", sizeof(cairn_wire_serf_event_item), UINT32_MAX,
+                              &p, &n))
         return c->r.err;
     cairn_wire_serf_event_item *items = p;
     for (size_t k = 0; k < n; k++) {
@@ -89,8 +107,7 @@ static int dec_slot_events(wire_ctx *c, void *field, const wire_field *f)
     return 0;
 }
 
-static int enc_slot_events(cairn_mp_writer *w, const void *field, const char *msg,
-                           cairn_diag *diag)
+static int enc_slot_events(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
     const cairn_wire_serf_event_slot *s = CCONTAINER(field, cairn_wire_serf_event_slot, events);
     if (s->events == NULL && s->n_events == 0) {
@@ -117,8 +134,8 @@ static int dec_events(wire_ctx *c, void *field, const wire_field *f)
     cairn_wire_serf_pushpull *m = CONTAINER(field, cairn_wire_serf_pushpull, events);
     void *p;
     size_t n;
-    if (wire_read_array_alloc(c, "Events", sizeof(cairn_wire_serf_event_slot),
-                              CAIRN_WIRE_SERF_RING, &p, &n))
+    if (wire_read_array_alloc(c, "Events", sizeof(cairn_wire_serf_event_slot), CAIRN_WIRE_SERF_RING,
+                              &p, &n))
         return c->r.err;
     cairn_wire_serf_event_slot *slots = p;
     for (size_t k = 0; k < n; k++) {
@@ -149,8 +166,8 @@ static int enc_events(cairn_mp_writer *w, const void *field, const char *msg, ca
             cairn_mp_write_nil(w);
             continue;
         }
-        int e = wire_encode_struct(w, msg, slot_fields, WF_NFIELDS(slot_fields), &m->events[k],
-                                   diag);
+        int e =
+            wire_encode_struct(w, msg, slot_fields, WF_NFIELDS(slot_fields), &m->events[k], diag);
         if (e)
             return e;
     }
@@ -193,8 +210,7 @@ static int dec_status(wire_ctx *c, void *field, const wire_field *f)
 
 static int enc_status(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
-    const cairn_wire_serf_pushpull *m =
-        CCONTAINER(field, cairn_wire_serf_pushpull, status_ltimes);
+    const cairn_wire_serf_pushpull *m = CCONTAINER(field, cairn_wire_serf_pushpull, status_ltimes);
     if (m->status_ltimes == NULL && m->n_status_ltimes == 0) {
         cairn_mp_write_nil(w);
         return 0;
@@ -302,8 +318,7 @@ static int dec_keys(wire_ctx *c, void *field, const wire_field *f)
 
 static int enc_keys(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
-    const cairn_wire_serf_key_response *m =
-        CCONTAINER(field, cairn_wire_serf_key_response, keys);
+    const cairn_wire_serf_key_response *m = CCONTAINER(field, cairn_wire_serf_key_response, keys);
     wire_write_str_array(w, m->keys, m->n_keys);
     return 0;
 }
@@ -329,8 +344,7 @@ static int dec_dest_addr(wire_ctx *c, void *field, const wire_field *f)
     return wire_decode_struct(c, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m);
 }
 
-static int enc_dest_addr(cairn_mp_writer *w, const void *field, const char *msg,
-                         cairn_diag *diag)
+static int enc_dest_addr(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
     const cairn_wire_serf_relay *m = CCONTAINER(field, cairn_wire_serf_relay, dest_ip);
     return wire_encode_struct(w, msg, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m, diag);
@@ -345,44 +359,43 @@ static const wire_field relay_fields[] = {
 
 const char *cairn_wire_serf_type_name(int type)
 {
-    static const char *const names[] = {"leave",    "join",     "push-pull", "user-event",
-                                        "query",    "response", "conflict",  "key-request",
+    static const char *const names[] = {"leave",        "join",     "push-pull", "user-event",
+                                        "query",        "response", "conflict",  "key-request",
                                         "key-response", "relay"};
     if (type < 0 || type >= (int)(sizeof(names) / sizeof(names[0])))
         return "unknown";
     return names[type];
 }
 
-#define ENCODER(name, type, label, T, fields)                                                  \
-    int cairn_wire_serf_##name##_encode(const T *m, cairn_buf *out, cairn_diag *diag)          \
-    {                                                                                          \
-        if (m == NULL || out == NULL)                                                          \
-            return CAIRN_EINVAL;                                                               \
-        return wire_encode_msg(out, type, label, fields, WF_NFIELDS(fields), m, diag);         \
+#define ENCODER(name, type, label, T, fields)                                                      \
+    int cairn_wire_serf_##name##_encode(const T *m, cairn_buf *out, cairn_diag *diag)              \
+    {                                                                                              \
+        if (m == NULL || out == NULL)                                                              \
+            return CAIRN_EINVAL;                                                                   \
+        return wire_encode_msg(out, type, label, fields, WF_NFIELDS(fields), m, diag);             \
     }
-#define DECODER_NOARENA(name, type, label, T, fields)                                          \
-    int cairn_wire_serf_##name##_decode(const uint8_t *msg, size_t len, cairn_diag *diag,      \
-                                        T *ret)                                                \
-    {                                                                                          \
-        T tmp;                                                                                 \
-        memset(&tmp, 0, sizeof(tmp));                                                          \
-        int e = wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), NULL, diag, \
-                                &tmp);                                                         \
-        if (e == 0 && ret)                                                                     \
-            *ret = tmp;                                                                        \
-        return e;                                                                              \
+#define DECODER_NOARENA(name, type, label, T, fields)                                              \
+    int cairn_wire_serf_##name##_decode(const uint8_t *msg, size_t len, cairn_diag *diag, T *ret)  \
+    {                                                                                              \
+        T tmp;                                                                                     \
+        memset(&tmp, 0, sizeof(tmp));                                                              \
+        int e =                                                                                    \
+            wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), NULL, diag, &tmp);  \
+        if (e == 0 && ret)                                                                         \
+            *ret = tmp;                                                                            \
+        return e;                                                                                  \
     }
-#define DECODER(name, type, label, T, fields)                                                  \
-    int cairn_wire_serf_##name##_decode(const uint8_t *msg, size_t len,                        \
-                                        cairn_wire_arena *arena, cairn_diag *diag, T *ret)     \
-    {                                                                                          \
-        T tmp;                                                                                 \
-        memset(&tmp, 0, sizeof(tmp));                                                          \
-        int e = wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), arena,      \
-                                diag, &tmp);                                                   \
-        if (e == 0 && ret)                                                                     \
-            *ret = tmp;                                                                        \
-        return e;                                                                              \
+#define DECODER(name, type, label, T, fields)                                                      \
+    int cairn_wire_serf_##name##_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,   \
+                                        cairn_diag *diag, T *ret)                                  \
+    {                                                                                              \
+        T tmp;                                                                                     \
+        memset(&tmp, 0, sizeof(tmp));                                                              \
+        int e =                                                                                    \
+            wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), arena, diag, &tmp); \
+        if (e == 0 && ret)                                                                         \
+            *ret = tmp;                                                                            \
+        return e;                                                                                  \
     }
 
 ENCODER(leave, CAIRN_WIRE_SERF_LEAVE, "serf leave", cairn_wire_serf_leave, leave_fields)
@@ -403,10 +416,10 @@ ENCODER(query_response, CAIRN_WIRE_SERF_QUERY_RESPONSE, "serf response",
         cairn_wire_serf_query_response, response_fields)
 DECODER(query_response, CAIRN_WIRE_SERF_QUERY_RESPONSE, "serf response",
         cairn_wire_serf_query_response, response_fields)
-ENCODER(key_request, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request",
-        cairn_wire_serf_key_request, key_request_fields)
-DECODER(key_request, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request",
-        cairn_wire_serf_key_request, key_request_fields)
+ENCODER(key_request, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request", cairn_wire_serf_key_request,
+        key_request_fields)
+DECODER(key_request, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request", cairn_wire_serf_key_request,
+        key_request_fields)
 ENCODER(key_response, CAIRN_WIRE_SERF_KEY_RESPONSE, "serf key response",
         cairn_wire_serf_key_response, key_response_fields)
 DECODER(key_response, CAIRN_WIRE_SERF_KEY_RESPONSE, "serf key response",
@@ -445,8 +458,7 @@ int cairn_wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
     return 0;
 }
 
-int cairn_wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out,
-                                 cairn_diag *diag)
+int cairn_wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out, cairn_diag *diag)
 {
     if (m == NULL || out == NULL || (m->inner.len && m->inner.p == NULL))
         return CAIRN_EINVAL;
@@ -486,8 +498,7 @@ int cairn_wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_aren
 
 /* ------------------------------------------------------------ filters */
 
-int cairn_wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *out,
-                                  cairn_diag *diag)
+int cairn_wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *out, cairn_diag *diag)
 {
     if (f == NULL || out == NULL)
         return CAIRN_EINVAL;
@@ -544,8 +555,12 @@ int cairn_wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena 
     m.type = msg[0];
     int e;
     switch (msg[0]) {
-    case CAIRN_WIRE_SERF_LEAVE: e = cairn_wire_serf_leave_decode(msg, len, diag, &m.u.leave); break;
-    case CAIRN_WIRE_SERF_JOIN: e = cairn_wire_serf_join_decode(msg, len, diag, &m.u.join); break;
+    case CAIRN_WIRE_SERF_LEAVE:
+        e = cairn_wire_serf_leave_decode(msg, len, diag, &m.u.leave);
+        break;
+    case CAIRN_WIRE_SERF_JOIN:
+        e = cairn_wire_serf_join_decode(msg, len, diag, &m.u.join);
+        break;
     case CAIRN_WIRE_SERF_PUSHPULL:
         e = cairn_wire_serf_pushpull_decode(msg, len, arena, diag, &m.u.pushpull);
         break;
@@ -559,8 +574,7 @@ int cairn_wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena 
         e = cairn_wire_serf_query_response_decode(msg, len, arena, diag, &m.u.query_response);
         break;
     case CAIRN_WIRE_SERF_CONFLICT_RESPONSE:
-        e = cairn_wire_serf_conflict_response_decode(msg, len, arena, diag,
-                                                     &m.u.conflict_response);
+        e = cairn_wire_serf_conflict_response_decode(msg, len, arena, diag, &m.u.conflict_response);
         break;
     case CAIRN_WIRE_SERF_KEY_REQUEST:
         e = cairn_wire_serf_key_request_decode(msg, len, arena, diag, &m.u.key_request);

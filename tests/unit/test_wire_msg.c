@@ -71,23 +71,23 @@ static bool span_is(cairn_span s, const char *want)
 }
 
 /* Spec hex. */
-#define ALIVE_A                                                                                \
-    "04 86 a4 41646472 a4 7f000001 ab 496e6361726e6174696f6e 01 a4 4d657461 ab "                 \
+#define ALIVE_A                                                                                    \
+    "04 86 a4 41646472 a4 7f000001 ab 496e6361726e6174696f6e 01 a4 4d657461 ab "                   \
     "ff81a4726f6c65a3776562 a4 4e6f6465 a1 61 a4 506f7274 cd 1f0a a3 56736e a6 010502020505"
-#define ALIVE_B                                                                                \
-    "04 86 a4 41646472 a4 7f000001 ab 496e6361726e6174696f6e 01 a4 4d657461 aa "                 \
+#define ALIVE_B                                                                                    \
+    "04 86 a4 41646472 a4 7f000001 ab 496e6361726e6174696f6e 01 a4 4d657461 aa "                   \
     "ff81a4726f6c65a26462 a4 4e6f6465 a1 62 a4 506f7274 cd 1f0b a3 56736e a6 010502020505"
-#define PING_CAPTURED                                                                          \
-    "0085a44e6f6465a161a55365714e6f01aa536f7572636541646472a47f000001aa536f757263654e6f6465a1" \
+#define PING_CAPTURED                                                                              \
+    "0085a44e6f6465a161a55365714e6f01aa536f7572636541646472a47f000001aa536f757263654e6f6465a1"     \
     "62aa536f75726365506f7274cd1f0b"
 #define ZERO8 "cb0000000000000000"
-#define COORD_PAYLOAD                                                                          \
-    "01 84 aa 41646a7573746d656e74 cb 0000000000000000 a5 4572726f72 cb 3ff8000000000000 "     \
-    "a6 486569676874 cb 3ee4f8b588e368f1 a3 566563 98 " ZERO8 ZERO8 ZERO8 ZERO8 ZERO8 ZERO8   \
-    ZERO8 ZERO8
+#define COORD_PAYLOAD                                                                              \
+    "01 84 aa 41646a7573746d656e74 cb 0000000000000000 a5 4572726f72 cb 3ff8000000000000 "         \
+    "a6 486569676874 cb 3ee4f8b588e368f1 a3 566563 98 " ZERO8 ZERO8 ZERO8 ZERO8 ZERO8 ZERO8 ZERO8  \
+        ZERO8
 #define ACK_COORD "02 82 a7 5061796c6f6164 da 0082 " COORD_PAYLOAD " a5 5365714e6f 01"
-#define RESPONSE                                                                               \
-    "05 85 a5 466c616773 00 a4 46726f6d a1 62 a2 4944 ce 01020304 a5 4c54696d65 02 "           \
+#define RESPONSE                                                                                   \
+    "05 85 a5 466c616773 00 a4 46726f6d a1 62 a2 4944 ce 01020304 a5 4c54696d65 02 "               \
     "a7 5061796c6f6164 a2 6f6b"
 
 static char *nils(int n)
@@ -144,7 +144,10 @@ static void test_mp_dialects(void **state)
     assert_int_equal(cairn_mp_writer_finish(&w), 0);
     assert_int_equal(b.len, 42 + 4 + 1);
     assert_memory_equal(b.data, "\xd9\x28", 2);
-    assert_memory_equal(b.data + 42, "\xc4\x02" "ab\xc0", 5);
+    assert_memory_equal(b.data + 42,
+                        "\xc4\x02"
+                        "ab\xc0",
+                        5);
     /* Integers minimal whatever the C type; floats always cb (spec §1.1). */
     cairn_buf_reset(&b);
     cairn_mp_writer_init(&w, &b, CAIRN_MP_GOSSIP);
@@ -155,7 +158,8 @@ static void test_mp_dialects(void **state)
     cairn_mp_write_double(&w, 1.5);
     assert_int_equal(cairn_mp_writer_finish(&w), 0);
     size_t n;
-    uint8_t *want = hex("ff cc c8 cd 1f 0a cf 00 00 01 00 00 00 00 00 cb 3f f8 00 00 00 00 00 00", &n);
+    uint8_t *want =
+        hex("ff cc c8 cd 1f 0a cf 00 00 01 00 00 00 00 00 cb 3f f8 00 00 00 00 00 00", &n);
     assert_bytes(b.data, b.len, want, n);
     free(want);
     /* A failed write leaves the buffer as it was. */
@@ -254,16 +258,16 @@ static void test_mp_reader_rules(void **state)
 typedef int (*roundtrip_fn)(const uint8_t *msg, size_t len, cairn_wire_arena *a, cairn_buf *out,
                             cairn_diag *d);
 
-#define RT(name, T, call_decode, call_encode)                                                  \
-    static int rt_##name(const uint8_t *msg, size_t len, cairn_wire_arena *a, cairn_buf *out,  \
-                         cairn_diag *d)                                                        \
-    {                                                                                          \
-        T m;                                                                                   \
-        (void)a;                                                                               \
-        int e = call_decode;                                                                   \
-        if (e)                                                                                 \
-            return e;                                                                          \
-        return call_encode;                                                                    \
+#define RT(name, T, call_decode, call_encode)                                                      \
+    static int rt_##name(const uint8_t *msg, size_t len, cairn_wire_arena *a, cairn_buf *out,      \
+                         cairn_diag *d)                                                            \
+    {                                                                                              \
+        T m;                                                                                       \
+        (void)a;                                                                                   \
+        int e = call_decode;                                                                       \
+        if (e)                                                                                     \
+            return e;                                                                              \
+        return call_encode;                                                                        \
     }
 
 RT(ping, cairn_wire_ping, cairn_wire_ping_decode(msg, len, a, d, &m),
@@ -430,8 +434,8 @@ static void test_spec_pushpull_fields(void **state)
     assert_int_equal(pp.nodes[0].state, 0);
     assert_int_equal(pp.user_state.len, 585);
     cairn_wire_serf_pushpull sp;
-    assert_int_equal(cairn_wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, &a, NULL,
-                                                     &sp), 0);
+    assert_int_equal(
+        cairn_wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, &a, NULL, &sp), 0);
     assert_int_equal(sp.n_events, 512);
     for (size_t k = 0; k < sp.n_events; k++)
         assert_false(sp.events[k].present);
@@ -460,7 +464,8 @@ static void test_spec_pushpull_fields(void **state)
     cairn_buf_init(&out, 256);
     cairn_wire_pushpull_header gh = {true, 2, 600};
     assert_int_equal(cairn_wire_pushpull_header_encode(&gh, &out, NULL), 0);
-    uint8_t *want = hex("06 83 a4 4a6f696e c3 a5 4e6f646573 02 ac 5573657253746174654c656e cd 0258", &n);
+    uint8_t *want =
+        hex("06 83 a4 4a6f696e c3 a5 4e6f646573 02 ac 5573657253746174654c656e cd 0258", &n);
     assert_bytes(out.data, out.len, want, n);
     free(want);
     cairn_buf_destroy(&out);
@@ -498,22 +503,24 @@ static void test_spec_serf_roundtrip(void **state)
               "ab 50726f746f636f6c4d696e 01 a6 537461747573 01 a4 54616773 82 a2 6463 a3 6c6162 "
               "a4 726f6c65 a3 776562");
     /* A push-pull slot with events round-trips too. */
-    roundtrip(rt_serfpp, "02 86 aa 4576656e744c54696d65 03 a6 4576656e7473 92 c0 "
-                         "82 a6 4576656e7473 91 82 a4 4e616d65 a1 78 a7 5061796c6f6164 a0 a5 4c54696d65 02 "
-                         "a5 4c54696d65 01 ab 4c6566744d656d62657273 91 a1 63 "
-                         "aa 51756572794c54696d65 01 ac 5374617475734c54696d6573 c0");
+    roundtrip(rt_serfpp,
+              "02 86 aa 4576656e744c54696d65 03 a6 4576656e7473 92 c0 "
+              "82 a6 4576656e7473 91 82 a4 4e616d65 a1 78 a7 5061796c6f6164 a0 a5 4c54696d65 02 "
+              "a5 4c54696d65 01 ab 4c6566744d656d62657273 91 a1 63 "
+              "aa 51756572794c54696d65 01 ac 5374617475734c54696d6573 c0");
 }
 
 static void test_spec_query_filters(void **state)
 {
     (void)state;
     size_t n;
-    uint8_t *msg = hex("04 8b a4 41646472 a4 7f000001 a7 46696c74657273 92 a6 0092a161a162 "
-                       "b4 0182a445787072a3776562a3546167a4726f6c65 a5 466c616773 01 a2 4944 ce 01020304 "
-                       "a5 4c54696d65 02 a4 4e616d65 a6 757074696d65 a7 5061796c6f6164 a1 78 "
-                       "a4 506f7274 cd 1f0a ab 52656c6179466163746f72 00 aa 536f757263654e6f6465 a1 61 "
-                       "a7 54696d656f7574 ce 1dcd6500",
-                       &n);
+    uint8_t *msg =
+        hex("04 8b a4 41646472 a4 7f000001 a7 46696c74657273 92 a6 0092a161a162 "
+            "b4 0182a445787072a3776562a3546167a4726f6c65 a5 466c616773 01 a2 4944 ce 01020304 "
+            "a5 4c54696d65 02 a4 4e616d65 a6 757074696d65 a7 5061796c6f6164 a1 78 "
+            "a4 506f7274 cd 1f0a ab 52656c6179466163746f72 00 aa 536f757263654e6f6465 a1 61 "
+            "a7 54696d656f7574 ce 1dcd6500",
+            &n);
     cairn_wire_arena a;
     cairn_wire_arena_init(&a, 1 << 20);
     cairn_wire_serf_query q;
@@ -522,7 +529,8 @@ static void test_spec_query_filters(void **state)
     assert_int_equal(q.id, 0x01020304);
     assert_int_equal(q.n_filters, 2);
     cairn_wire_serf_filter f;
-    assert_int_equal(cairn_wire_serf_filter_decode(q.filters[0].p, q.filters[0].len, &a, NULL, &f), 0);
+    assert_int_equal(cairn_wire_serf_filter_decode(q.filters[0].p, q.filters[0].len, &a, NULL, &f),
+                     0);
     assert_int_equal(f.type, CAIRN_WIRE_SERF_FILTER_NODE);
     assert_int_equal(f.n_nodes, 2);
     assert_true(span_is(f.nodes[1], "b"));
@@ -530,7 +538,8 @@ static void test_spec_query_filters(void **state)
     cairn_buf_init(&out, 256);
     assert_int_equal(cairn_wire_serf_filter_encode(&f, &out, NULL), 0);
     assert_bytes(out.data, out.len, q.filters[0].p, q.filters[0].len);
-    assert_int_equal(cairn_wire_serf_filter_decode(q.filters[1].p, q.filters[1].len, &a, NULL, &f), 0);
+    assert_int_equal(cairn_wire_serf_filter_decode(q.filters[1].p, q.filters[1].len, &a, NULL, &f),
+                     0);
     assert_int_equal(f.type, CAIRN_WIRE_SERF_FILTER_TAG);
     assert_true(span_is(f.tag, "role"));
     assert_true(span_is(f.expr, "web"));
@@ -606,12 +615,14 @@ static void test_tags(void **state)
     assert_int_equal(cairn_wire_tags_decode((cairn_span){NULL, 0}, &a, NULL, &t, &nt), 0);
     assert_int_equal(nt, 0);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_tags_decode((cairn_span){(const uint8_t *)big, 600}, &a, &d, &t,
-                                            &nt), CAIRN_ELIMIT);
+    assert_int_equal(
+        cairn_wire_tags_decode((cairn_span){(const uint8_t *)big, 600}, &a, &d, &t, &nt),
+        CAIRN_ELIMIT);
     assert_string_equal(d.msg, "tags: Meta is 600 bytes, limit 512");
     /* Truncated map. */
     meta = hex("ff 82 a4 726f6c65 a3 7765", &n);
-    assert_int_equal(cairn_wire_tags_decode((cairn_span){meta, n}, &a, NULL, &t, &nt), CAIRN_EPROTO);
+    assert_int_equal(cairn_wire_tags_decode((cairn_span){meta, n}, &a, NULL, &t, &nt),
+                     CAIRN_EPROTO);
     free(meta);
     cairn_wire_arena_destroy(&a);
     cairn_buf_destroy(&out);
@@ -660,7 +671,8 @@ static void test_coord_payload(void **state)
     p = hex("02 80", &n);
     assert_int_equal(cairn_wire_coord_decode(p, n, NULL, &c), CAIRN_ENOTSUP);
     free(p);
-    p = hex("01 83 a3 566563 92 01 ca 3fc00000 a7 556e6b6e6f776e 81 a1 61 90 a6 486569676874 c0", &n);
+    p = hex("01 83 a3 566563 92 01 ca 3fc00000 a7 556e6b6e6f776e 81 a1 61 90 a6 486569676874 c0",
+            &n);
     assert_int_equal(cairn_wire_coord_decode(p, n, NULL, &c), 0);
     assert_int_equal(c.dim, 2);
     assert_true(c.vec[0] == 1.0 && c.vec[1] == 1.5);
@@ -811,9 +823,10 @@ static void test_decoding_rules(void **state)
     cairn_diag d;
     /* Keys case-sensitive ("node" ignored), unknown keys of every kind
      * skipped, order irrelevant, nil for everything. */
-    uint8_t *m = hex("00 86 a4 6e6f6465 a1 7a a1 58 81 a1 61 91 01 a5 5365714e6f cf 0000000000000009 "
-                     "a4 4e6f6465 a1 62 aa 536f757263654e6f6465 c0 aa 536f75726365506f7274 d1 0050",
-                     &n);
+    uint8_t *m =
+        hex("00 86 a4 6e6f6465 a1 7a a1 58 81 a1 61 91 01 a5 5365714e6f cf 0000000000000009 "
+            "a4 4e6f6465 a1 62 aa 536f757263654e6f6465 c0 aa 536f75726365506f7274 d1 0050",
+            &n);
     cairn_wire_ping p;
     assert_int_equal(cairn_wire_ping_decode(m, n, NULL, NULL, &p), 0);
     assert_true(span_is(p.node, "b"));
@@ -939,12 +952,18 @@ static bool reencode_serf(const cairn_wire_serf_msg *sm, const uint8_t *p, size_
     cairn_buf_init(&out, 1 << 20);
     int e = -1;
     switch (sm->type) {
-    case CAIRN_WIRE_SERF_JOIN: e = cairn_wire_serf_join_encode(&sm->u.join, &out, NULL); break;
-    case CAIRN_WIRE_SERF_LEAVE: e = cairn_wire_serf_leave_encode(&sm->u.leave, &out, NULL); break;
+    case CAIRN_WIRE_SERF_JOIN:
+        e = cairn_wire_serf_join_encode(&sm->u.join, &out, NULL);
+        break;
+    case CAIRN_WIRE_SERF_LEAVE:
+        e = cairn_wire_serf_leave_encode(&sm->u.leave, &out, NULL);
+        break;
     case CAIRN_WIRE_SERF_USER_EVENT:
         e = cairn_wire_serf_user_event_encode(&sm->u.user_event, &out, NULL);
         break;
-    case CAIRN_WIRE_SERF_QUERY: e = cairn_wire_serf_query_encode(&sm->u.query, &out, NULL); break;
+    case CAIRN_WIRE_SERF_QUERY:
+        e = cairn_wire_serf_query_encode(&sm->u.query, &out, NULL);
+        break;
     case CAIRN_WIRE_SERF_QUERY_RESPONSE:
         e = cairn_wire_serf_query_response_encode(&sm->u.query_response, &out, NULL);
         break;
@@ -954,7 +973,8 @@ static bool reencode_serf(const cairn_wire_serf_msg *sm, const uint8_t *p, size_
     case CAIRN_WIRE_SERF_KEY_RESPONSE:
         e = cairn_wire_serf_key_response_encode(&sm->u.key_response, &out, NULL);
         break;
-    default: break;
+    default:
+        break;
     }
     if (e == 0)
         assert_bytes(out.data, out.len, p, len);
@@ -977,7 +997,8 @@ static void decode_serf(const uint8_t *p, size_t len, vec_stats *st)
             cairn_wire_serf_filter f;
             assert_int_equal(cairn_wire_serf_filter_decode(sm.u.query.filters[k].p,
                                                            sm.u.query.filters[k].len, st->arena,
-                                                           NULL, &f), 0);
+                                                           NULL, &f),
+                             0);
         }
         /* Internal key queries carry a key request. */
         if (sm.u.query.payload.len && sm.u.query.payload.p[0] == CAIRN_WIRE_SERF_KEY_REQUEST &&
@@ -1020,16 +1041,29 @@ static void decode_leaf(const uint8_t *p, size_t len, vec_stats *st)
     cairn_buf_init(&out, 1 << 20);
     int e = -1;
     switch (m.type) {
-    case CAIRN_WIRE_PING: e = cairn_wire_ping_encode(&m.u.ping, &out, NULL); break;
+    case CAIRN_WIRE_PING:
+        e = cairn_wire_ping_encode(&m.u.ping, &out, NULL);
+        break;
     case CAIRN_WIRE_INDIRECT_PING:
         e = cairn_wire_indirect_ping_encode(&m.u.indirect_ping, &out, NULL);
         break;
-    case CAIRN_WIRE_ACK: e = cairn_wire_ack_encode(&m.u.ack, &out, NULL); break;
-    case CAIRN_WIRE_NACK: e = cairn_wire_nack_encode(&m.u.nack, &out, NULL); break;
-    case CAIRN_WIRE_SUSPECT: e = cairn_wire_suspect_encode(&m.u.suspect, &out, NULL); break;
-    case CAIRN_WIRE_ALIVE: e = cairn_wire_alive_encode(&m.u.alive, &out, NULL); break;
-    case CAIRN_WIRE_DEAD: e = cairn_wire_dead_encode(&m.u.dead, &out, NULL); break;
-    default: break;
+    case CAIRN_WIRE_ACK:
+        e = cairn_wire_ack_encode(&m.u.ack, &out, NULL);
+        break;
+    case CAIRN_WIRE_NACK:
+        e = cairn_wire_nack_encode(&m.u.nack, &out, NULL);
+        break;
+    case CAIRN_WIRE_SUSPECT:
+        e = cairn_wire_suspect_encode(&m.u.suspect, &out, NULL);
+        break;
+    case CAIRN_WIRE_ALIVE:
+        e = cairn_wire_alive_encode(&m.u.alive, &out, NULL);
+        break;
+    case CAIRN_WIRE_DEAD:
+        e = cairn_wire_dead_encode(&m.u.dead, &out, NULL);
+        break;
+    default:
+        break;
     }
     if (e == 0) {
         assert_bytes(out.data, out.len, p, len);
