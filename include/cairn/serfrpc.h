@@ -1,0 +1,270 @@
+/* cairn/serfrpc.h: a client of the Serf agent RPC (port 7373), and a
+ * cluster backend built on it.
+ *
+ * The client speaks the agent's IPC protocol (spec serf-wire §5) over one
+ * TCP stream from the cairn loop: handshake, optional auth, then requests
+ * pipelined by Seq. Replies arrive through one callback type; a `stream`
+ * subscription delivers member and user events as cairn_event values while
+ * other requests keep running on the same connection.
+ *
+ * When the agent goes away the client reports it once (a log line and the
+ * state callback), then reconnects with bounded, jittered exponential
+ * backoff; every (re)connection is announced by the state callback so the
+ * owner can resubscribe and resynchronise. Failures name the agent address
+ * and the cause: "cannot reach serf agent at 127.0.0.1:7373: connection
+ * refused".
+ *
+ * The cluster backend (cairn_serfrpc_cluster) keeps a local cache of the
+ * agent's members and of their coordinates, refreshed on events and
+ * periodically, and implements the cairn_cluster seam synchronously from that
+ * cache so the Router can use it. After each (re)connection it replaces its
+ * member list with the agent's and emits the events that turn the old view
+ * into the new one (join/failed/leave/update, and reap for members the agent
+ * no longer knows), so nothing stale lingers in a router fed by it.
+ *
+ * Threading: everything here runs on the loop thread.
+ */
+#ifndef CAIRN_SERFRPC_H
+#define CAIRN_SERFRPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/addr.h"
+#include "cairn/cluster.h"
+#include "cairn/coord.h"
+#include "cairn/log.h"
+#include "cairn/loop.h"
+#include "cairn/time.h"
+
+/* Decoding caps for agent replies (untrusted bytes). */
+/* One header, body or stream record; a members reply of CAIRN_SERFRPC_MAX_MEMBERS
+ * members with full tags stays well below it. */
+#define CAIRN_SERFRPC_MAX_RECORD (16u * 1024 * 1024)
+/* Members in one reply or event (a WAN pool of 64k servers is far beyond
+ * any real Consul federation). */
+#define CAIRN_SERFRPC_MAX_MEMBERS 65536u
+/* Tags per member: Serf meta is at most 512 bytes, each tag takes >= 2. */
+#define CAIRN_SERFRPC_MAX_TAGS 256u
+/* A node name, tag key or tag value (the meta limit again). */
+#define CAIRN_SERFRPC_MAX_STRING 512u
+/* An Error string (join errors list every failed address). */
+#define CAIRN_SERFRPC_MAX_ERROR 8192u
+/* A user event payload (Serf's own cap is 9 KiB). */
+#define CAIRN_SERFRPC_MAX_PAYLOAD 65536u
+/* Entries of a stats reply (sections times keys; the agent sends ~30). */
+#define CAIRN_SERFRPC_MAX_STATS 1024u
+/* Requests waiting for a reply at once; more is a caller bug. */
+#define CAIRN_SERFRPC_MAX_PENDING 16384u
+
+typedef struct cairn_serfrpc cairn_serfrpc;
+
+/* Connection states reported to the state callback. */
+enum cairn_serfrpc_state {
+    /* Handshake (and auth) done: requests may be sent. */
+    CAIRN_SERFRPC_READY = 1,
+    /* The agent is unreachable or went away (reported once per outage);
+     * pending requests have failed; the client retries unless it gave up. */
+    CAIRN_SERFRPC_DOWN = 2,
+    /* Reconnection stopped (no reconnect configured, max attempts reached,
+     * or auth was refused); the client stays idle. */
+    CAIRN_SERFRPC_GAVE_UP = 3,
+};
+
+/* State change. err is 0 for READY, else the cause; msg is a sentence
+ * naming the agent address and the cause, valid during the call. The
+ * callback may send requests (on READY) or delete the client. */
+typedef void (*cairn_serfrpc_state_cb)(cairn_serfrpc *c, int state, int err, const char *msg,
+                                       void *userdata);
+
+/* One stats value: section ("agent", "serf", "tags" ...), key and value. */
+typedef struct cairn_serfrpc_stat {
+    const char *section;
+    const char *key;
+    const char *value;
+} cairn_serfrpc_stat;
+
+/* A reply. Everything it points to is valid only during the callback. */
+typedef struct cairn_serfrpc_reply {
+    /* 0; CAIRN_EREMOTE when the agent answered with an Error (in `error`);
+     * CAIRN_EAUTH for auth errors; or the transport failure (CAIRN_ECONNRESET,
+     * CAIRN_ETIMEDOUT, CAIRN_ESHUTDOWN when the client was deleted ...). */
+    int status;
+    /* The agent's Error string, or a sentence describing the failure; ""
+     * on success. */
+    const char *error;
+    /* members / members-filtered. */
+    const cairn_member *members;
+    size_t nmembers;
+    /* join: nodes contacted. */
+    int32_t num_joined;
+    /* get-coordinate: whether the agent knew the node, and the coordinate. */
+    bool coord_ok;
+    cairn_coord coord;
+    /* stats, flattened. */
+    const cairn_serfrpc_stat *stats;
+    size_t nstats;
+} cairn_serfrpc_reply;
+
+/* A request completed (or failed). Runs on the loop thread, exactly once
+ * per accepted request (also with CAIRN_ESHUTDOWN when the client is
+ * deleted). May send requests or delete the client. */
+typedef void (*cairn_serfrpc_reply_cb)(cairn_serfrpc *c, const cairn_serfrpc_reply *r,
+                                       void *userdata);
+
+/* A stream record arrived (ev != NULL, status 0), or the stream ended
+ * (ev == NULL; status says why: CAIRN_ECONNRESET when the connection was
+ * lost, CAIRN_EREMOTE when the agent refused it, 0 after cairn_serfrpc_stop).
+ * Exactly one end call per accepted stream. */
+typedef void (*cairn_serfrpc_event_cb)(cairn_serfrpc *c, const cairn_event *ev, int status,
+                                       void *userdata);
+
+typedef struct cairn_serfrpc_config {
+    /* The agent's RPC address (Serf's default 127.0.0.1:7373). */
+    cairn_addr addr;
+    /* The agent's -rpc-auth key, or NULL/"" for none. Copied. */
+    const char *auth_key;
+    /* Dial timeout; 0 means 5 s. */
+    cairn_time connect_timeout;
+    /* A request without a reply this long means the agent is stuck: the
+     * connection is dropped and re-established. 0 means 30 s. */
+    cairn_time request_timeout;
+    /* Reconnect after losing the agent. */
+    bool reconnect;
+    /* Backoff between attempts: starts at backoff_min, doubles up to
+     * backoff_max, each wait drawn uniformly in [d/2, d]. 0 means 100 ms and
+     * 5 s. */
+    cairn_time backoff_min, backoff_max;
+    /* Consecutive failed attempts before giving up; 0 = never give up. */
+    unsigned max_attempts;
+    /* Seed for the jitter PRNG (0: from the OS). */
+    uint64_t seed;
+    /* Where to log (copied; NULL for none). */
+    const cairn_logger *logger;
+    /* Connection state changes (may be NULL). */
+    cairn_serfrpc_state_cb state_cb;
+    void *userdata;
+} cairn_serfrpc_config;
+
+/* cairn_serfrpc_config_default: addr 127.0.0.1:7373, reconnect on, all
+ * durations at their defaults. */
+void cairn_serfrpc_config_default(cairn_serfrpc_config *cfg);
+
+/* cairn_serfrpc_new creates a client on loop (nothing is sent until
+ * cairn_serfrpc_start). 0, CAIRN_EINVAL or CAIRN_ENOMEM. */
+int cairn_serfrpc_new(cairn_loop *loop, const cairn_serfrpc_config *cfg, cairn_serfrpc **ret_c);
+
+/* cairn_serfrpc_start begins connecting. The state callback reports the
+ * outcome. 0 or CAIRN_EBUSY when already started. */
+int cairn_serfrpc_start(cairn_serfrpc *c);
+
+/* cairn_serfrpc_delete closes the connection; pending requests complete
+ * with CAIRN_ESHUTDOWN and streams end with CAIRN_ESHUTDOWN before it
+ * returns (callbacks must not use the client then). Safe inside a callback
+ * of this client (freed after it returns). Accepts NULL. */
+void cairn_serfrpc_delete(cairn_serfrpc *c);
+
+/* cairn_serfrpc_ready: the client is READY (requests can be sent). */
+bool cairn_serfrpc_ready(const cairn_serfrpc *c);
+
+/* cairn_serfrpc_addr_string: the agent address as text (static per client). */
+const char *cairn_serfrpc_addr_string(const cairn_serfrpc *c);
+
+/* Requests. Each returns 0 when the request was sent (cb follows exactly
+ * once), CAIRN_ENOTCONN when not READY, CAIRN_ELIMIT when too many are
+ * pending, CAIRN_EINVAL or CAIRN_ENOMEM (cb is then never called). Strings
+ * are copied. */
+int cairn_serfrpc_members(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userdata);
+/* members-filtered: each non-NULL, non-empty field is an anchored regexp
+ * evaluated by the agent; tags: ntags key/regexp pairs. */
+int cairn_serfrpc_members_filtered(cairn_serfrpc *c, const char *name, const char *status,
+                                   const cairn_tag *tags, size_t ntags,
+                                   cairn_serfrpc_reply_cb cb, void *userdata);
+/* join: addrs are "host[:port]" strings as the agent accepts them. */
+int cairn_serfrpc_join(cairn_serfrpc *c, const char *const *addrs, size_t naddrs, bool replay,
+                       cairn_serfrpc_reply_cb cb, void *userdata);
+int cairn_serfrpc_get_coordinate(cairn_serfrpc *c, const char *node, cairn_serfrpc_reply_cb cb,
+                                 void *userdata);
+int cairn_serfrpc_stats(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userdata);
+
+/* cairn_serfrpc_stream subscribes to events matching filter (the agent's
+ * syntax: "member-join,member-failed,user:deploy", "*" or ""). ack (may be
+ * NULL) gets the agent's answer to the subscription; then ev_cb gets records
+ * until the stream ends. *ret_seq identifies it for cairn_serfrpc_stop. */
+int cairn_serfrpc_stream(cairn_serfrpc *c, const char *filter, cairn_serfrpc_reply_cb ack,
+                         cairn_serfrpc_event_cb ev_cb, void *userdata, uint64_t *ret_seq);
+
+/* cairn_serfrpc_stop ends the stream seq: no record is delivered after this
+ * call; its ev_cb gets its end call (status 0) when the agent confirms (or
+ * the connection ends). cb (may be NULL) gets the agent's reply. 0,
+ * CAIRN_ENOENT for an unknown stream, or the request errors above. */
+int cairn_serfrpc_stop(cairn_serfrpc *c, uint64_t seq, cairn_serfrpc_reply_cb cb, void *userdata);
+
+/* ---- the cluster backend ---- */
+
+typedef struct cairn_serfrpc_cluster cairn_serfrpc_cluster;
+
+/* Synchronisation state reported to sync_cb. */
+enum cairn_serfrpc_sync {
+    /* Members, own name and every coordinate are loaded from the agent
+     * (after each (re)connection). */
+    CAIRN_SERFRPC_SYNCED = 1,
+    /* The agent went away; the cache is kept (stale) until it is back. */
+    CAIRN_SERFRPC_STALE = 2,
+    /* The client gave up (see CAIRN_SERFRPC_GAVE_UP). */
+    CAIRN_SERFRPC_FAILED = 3,
+};
+
+typedef void (*cairn_serfrpc_sync_cb)(cairn_serfrpc_cluster *cl, int sync, int err,
+                                      const char *msg, void *userdata);
+
+typedef struct cairn_serfrpc_cluster_config {
+    /* The RPC client's settings (its state_cb/userdata are ignored: the
+     * cluster uses them). */
+    cairn_serfrpc_config rpc;
+    /* How often every coordinate is re-read; 0 means 5 s. */
+    cairn_time coord_refresh;
+    /* Member events (from the agent's stream, and synthesized on resync),
+     * delivered after the cache has been updated; may be NULL. */
+    cairn_event_cb event_cb;
+    /* Synchronisation changes; may be NULL. */
+    cairn_serfrpc_sync_cb sync_cb;
+    /* Passed to both callbacks. */
+    void *userdata;
+} cairn_serfrpc_cluster_config;
+
+/* cairn_serfrpc_cluster_new creates the backend and its client (not yet
+ * connected). 0, CAIRN_EINVAL or CAIRN_ENOMEM. */
+int cairn_serfrpc_cluster_new(cairn_loop *loop, const cairn_serfrpc_cluster_config *cfg,
+                              cairn_serfrpc_cluster **ret_cl);
+/* cairn_serfrpc_cluster_start connects. 0 or a CAIRN_E* code. */
+int cairn_serfrpc_cluster_start(cairn_serfrpc_cluster *cl);
+/* cairn_serfrpc_cluster_delete: NULL ok; not from inside its callbacks. */
+void cairn_serfrpc_cluster_delete(cairn_serfrpc_cluster *cl);
+
+/* cairn_serfrpc_cluster_get: the cluster seam over this backend. The value
+ * is valid as long as the backend. */
+cairn_cluster cairn_serfrpc_cluster_get(cairn_serfrpc_cluster *cl);
+
+/* cairn_serfrpc_cluster_client: the underlying RPC client (for join etc.). */
+cairn_serfrpc *cairn_serfrpc_cluster_client(cairn_serfrpc_cluster *cl);
+
+/* cairn_serfrpc_cluster_self: the agent's node name (stats agent.name), or
+ * NULL before the first sync. Valid until the next event. */
+const char *cairn_serfrpc_cluster_self(const cairn_serfrpc_cluster *cl);
+
+/* cairn_serfrpc_cluster_self_tag: a tag of the agent itself (stats "tags"
+ * section), or NULL. */
+const char *cairn_serfrpc_cluster_self_tag(const cairn_serfrpc_cluster *cl, const char *key);
+
+/* cairn_serfrpc_cluster_synced: true between SYNCED and the next STALE. */
+bool cairn_serfrpc_cluster_synced(const cairn_serfrpc_cluster *cl);
+
+/* cairn_serfrpc_cluster_refresh_coordinates starts an immediate re-read of
+ * every coordinate; done (may be NULL) runs when all replies are in. */
+int cairn_serfrpc_cluster_refresh_coordinates(cairn_serfrpc_cluster *cl,
+                                              void (*done)(cairn_serfrpc_cluster *cl, void *ud),
+                                              void *userdata);
+
+#endif

@@ -1,0 +1,905 @@
+/* The Serf agent RPC client: one connection, pipelined requests, streams.
+ *
+ * Upstream (serf/client/rpc_client.go) runs a goroutine that reads a
+ * response header, looks up the handler registered for its Seq and lets
+ * that handler decode the body, because only the handler knows whether a
+ * body follows. We do the same on the loop thread without blocking: bytes
+ * accumulate in `rx`; ipc_object_len says when a whole header (and, when the
+ * request kind has one, a whole body) has arrived; only then is the pair
+ * consumed and dispatched. So any number of requests may be outstanding,
+ * and a `stream` subscription keeps delivering records between replies.
+ *
+ * Which replies carry a body (the agent's rules, spec serf-wire §5.1-5.2):
+ * members, members-filtered, join, get-coordinate and stats always do, even
+ * with an Error, except for "Authentication required" and the two errors
+ * after which the agent closes the connection; a stream's first header is
+ * the subscription's answer (no body) and every later header with its Seq
+ * is followed by one record. A header for a Seq we never sent cannot be
+ * framed, so it ends the connection.
+ *
+ * Departures from the Go client: it never reconnects (the serf CLI opens a
+ * connection per command); we reconnect with jittered exponential backoff
+ * and tell the owner once per outage, and a request without an answer for
+ * request_timeout ends the connection instead of waiting forever.
+ */
+#include "cairn/serfrpc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn/alloc.h"
+#include "cairn/buf.h"
+#include "cairn/error.h"
+#include "cairn/rng.h"
+#include "serfrpc/decode.h"
+#include "serfrpc/ipc.h"
+
+#define MODULE "serfrpc"
+
+/* Defaults (documented in cairn/serfrpc.h). */
+#define DEFAULT_CONNECT_TIMEOUT (5 * CAIRN_SEC)
+#define DEFAULT_REQUEST_TIMEOUT (30 * CAIRN_SEC)
+#define DEFAULT_BACKOFF_MIN (100 * CAIRN_MSEC)
+#define DEFAULT_BACKOFF_MAX (5 * CAIRN_SEC)
+/* Receive buffer cap: one header plus one body, each at most a record. */
+#define RX_LIMIT (2 * (size_t)CAIRN_SERFRPC_MAX_RECORD + 64)
+/* One encoded request (join with many addresses is the largest). */
+#define TX_LIMIT ((size_t)1024 * 1024)
+/* Arena per reply: decoded strings and arrays cost at most a few times the
+ * input (each string one NUL; each member a fixed struct, each counted
+ * against input bytes), plus the stats table. */
+#define ARENA_FACTOR 8
+#define ARENA_EXTRA ((size_t)256 * 1024)
+
+enum req_kind { K_HANDSHAKE, K_AUTH, K_MEMBERS, K_JOIN, K_COORD, K_STATS, K_STREAM, K_STOP };
+
+static const char *const kind_names[] = {"handshake",      "auth",  "members", "join",
+                                         "get-coordinate", "stats", "stream",  "stop"};
+
+enum phase { P_IDLE, P_CONNECTING, P_HANDSHAKE, P_READY, P_BACKOFF, P_GAVE_UP, P_CLOSED };
+
+struct req {
+    struct req *next, *prev;
+    /* The Seq we sent. */
+    uint64_t seq;
+    enum req_kind kind;
+    cairn_serfrpc_reply_cb cb;
+    cairn_serfrpc_event_cb ev_cb;
+    void *userdata;
+    /* Streams: the subscription has been answered. */
+    bool acked;
+    /* Streams: stop sent, records are dropped. */
+    bool stopping;
+    /* Stop requests: the stream being stopped. */
+    uint64_t target;
+    /* When it was sent (for the watchdog). */
+    cairn_time sent_at;
+};
+
+struct cairn_serfrpc {
+    cairn_loop *loop;
+    cairn_serfrpc_config cfg;
+    char *auth_key;
+    char addr_str[CAIRN_ADDR_STRLEN];
+    cairn_logger logger;
+    cairn_rng rng;
+    enum phase phase;
+    cairn_stream *stream;
+    cairn_timer *retry_timer;
+    cairn_timer *watchdog;
+    cairn_buf rx, tx;
+    /* Pending requests, oldest first (sentinel list). */
+    struct req reqs;
+    size_t npending;
+    uint64_t next_seq;
+    /* Consecutive failed connection attempts. */
+    unsigned attempts;
+    /* DOWN was reported since the last READY. */
+    bool down_reported;
+    /* Re-entrancy: callbacks running; deletion is deferred until 0. */
+    int busy;
+    bool dead;
+    serfrpc_arena arena;
+};
+
+static void fail_connection(cairn_serfrpc *c, int err, bool fatal, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void on_retry(cairn_timer *t, void *ud);
+static void on_watchdog(cairn_timer *t, void *ud);
+
+static void enter(cairn_serfrpc *c)
+{
+    c->busy++;
+}
+
+static void free_client(cairn_serfrpc *c)
+{
+    cairn_timer_delete(c->retry_timer);
+    cairn_timer_delete(c->watchdog);
+    cairn_buf_destroy(&c->rx);
+    cairn_buf_destroy(&c->tx);
+    serfrpc_arena_reset(&c->arena);
+    cairn_free(c->auth_key);
+    cairn_free(c);
+}
+
+/* leave: ends a callback section; frees a client deleted inside it. Returns
+ * true when the client is gone (or dying) and the caller must stop. */
+static bool leave(cairn_serfrpc *c)
+{
+    c->busy--;
+    if (c->dead) {
+        if (c->busy == 0)
+            free_client(c);
+        return true;
+    }
+    return false;
+}
+
+void cairn_serfrpc_config_default(cairn_serfrpc_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cairn_addr_parse("127.0.0.1:7373", 0, &cfg->addr);
+    cfg->reconnect = true;
+}
+
+int cairn_serfrpc_new(cairn_loop *loop, const cairn_serfrpc_config *cfg, cairn_serfrpc **ret_c)
+{
+    if (loop == NULL || cfg == NULL || ret_c == NULL || cfg->addr.family == 0)
+        return CAIRN_EINVAL;
+    cairn_serfrpc *c = cairn_calloc(1, sizeof *c);
+    if (c == NULL)
+        return CAIRN_ENOMEM;
+    c->loop = loop;
+    c->cfg = *cfg;
+    if (c->cfg.connect_timeout <= 0)
+        c->cfg.connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+    if (c->cfg.request_timeout <= 0)
+        c->cfg.request_timeout = DEFAULT_REQUEST_TIMEOUT;
+    if (c->cfg.backoff_min <= 0)
+        c->cfg.backoff_min = DEFAULT_BACKOFF_MIN;
+    if (c->cfg.backoff_max < c->cfg.backoff_min)
+        c->cfg.backoff_max = c->cfg.backoff_min > DEFAULT_BACKOFF_MAX ? c->cfg.backoff_min
+                                                                      : DEFAULT_BACKOFF_MAX;
+    if (cfg->logger != NULL)
+        c->logger = *cfg->logger;
+    c->cfg.logger = NULL;
+    c->reqs.next = c->reqs.prev = &c->reqs;
+    c->next_seq = 1;
+    cairn_buf_init(&c->rx, RX_LIMIT);
+    cairn_buf_init(&c->tx, TX_LIMIT);
+    serfrpc_arena_init(&c->arena, 0);
+    cairn_addr_format(&cfg->addr, true, c->addr_str, sizeof c->addr_str);
+    if (cfg->seed != 0)
+        cairn_rng_init(&c->rng, cfg->seed);
+    else if (cairn_rng_seed_random(&c->rng) != 0)
+        cairn_rng_init(&c->rng, (uint64_t)cairn_loop_now(loop));
+    int rc = CAIRN_ENOMEM;
+    if (cfg->auth_key != NULL && cfg->auth_key[0] != '\0' &&
+        (c->auth_key = cairn_strdup(cfg->auth_key)) == NULL)
+        goto fail;
+    c->cfg.auth_key = NULL;
+    if ((rc = cairn_timer_new(loop, on_retry, c, &c->retry_timer)) != 0 ||
+        (rc = cairn_timer_new(loop, on_watchdog, c, &c->watchdog)) != 0)
+        goto fail;
+    *ret_c = c;
+    return 0;
+fail:
+    free_client(c);
+    return rc;
+}
+
+const char *cairn_serfrpc_addr_string(const cairn_serfrpc *c)
+{
+    return c->addr_str;
+}
+
+bool cairn_serfrpc_ready(const cairn_serfrpc *c)
+{
+    return c != NULL && c->phase == P_READY && !c->dead;
+}
+
+/* ---- the pending list ---- */
+
+static void req_unlink(cairn_serfrpc *c, struct req *r)
+{
+    r->prev->next = r->next;
+    r->next->prev = r->prev;
+    c->npending--;
+}
+
+static struct req *req_find(cairn_serfrpc *c, uint64_t seq)
+{
+    for (struct req *r = c->reqs.next; r != &c->reqs; r = r->next)
+        if (r->seq == seq)
+            return r;
+    return NULL;
+}
+
+/* complete: unlinks r, tells its owner, frees it. */
+static void complete(cairn_serfrpc *c, struct req *r, cairn_serfrpc_reply *reply)
+{
+    req_unlink(c, r);
+    if (r->kind == K_STREAM) {
+        if (!r->acked && r->cb != NULL)
+            r->cb(c, reply, r->userdata);
+        if (r->ev_cb != NULL)
+            r->ev_cb(c, NULL, reply->status, r->userdata);
+    } else if (r->cb != NULL) {
+        r->cb(c, reply, r->userdata);
+    }
+    cairn_free(r);
+}
+
+/* fail_all: completes every pending request with err. */
+static void fail_all(cairn_serfrpc *c, int err, const char *msg)
+{
+    cairn_serfrpc_reply reply = {.status = err, .error = msg};
+    while (c->reqs.next != &c->reqs)
+        complete(c, c->reqs.next, &reply);
+}
+
+/* ---- connection lifecycle ---- */
+
+static void on_connect(cairn_stream *s, int status, void *ud);
+
+static void dial(cairn_serfrpc *c)
+{
+    c->phase = P_CONNECTING;
+    cairn_buf_reset(&c->rx);
+    int rc = cairn_stream_dial(c->loop, &c->cfg.addr, c->cfg.connect_timeout, on_connect, c,
+                               &c->stream);
+    if (rc != 0) {
+        c->stream = NULL;
+        fail_connection(c, rc, false, "cannot reach serf agent at %s: %s", c->addr_str,
+                        cairn_strerror(rc));
+    }
+}
+
+static void on_retry(cairn_timer *t, void *ud)
+{
+    cairn_serfrpc *c = ud;
+    enter(c);
+    if (c->phase == P_BACKOFF)
+        dial(c);
+    leave(c);
+}
+
+static cairn_time backoff_delay(cairn_serfrpc *c)
+{
+    cairn_time d = c->cfg.backoff_min;
+    for (unsigned i = 1; i < c->attempts && d < c->cfg.backoff_max; i++)
+        d *= 2;
+    if (d > c->cfg.backoff_max)
+        d = c->cfg.backoff_max;
+    return d / 2 + (cairn_time)cairn_rng_below(&c->rng, (uint64_t)(d / 2) + 1);
+}
+
+static void notify_state(cairn_serfrpc *c, int state, int err, const char *msg)
+{
+    if (c->cfg.state_cb != NULL && !c->dead)
+        c->cfg.state_cb(c, state, err, msg, c->cfg.userdata);
+}
+
+/* fail_connection: the connection (or the attempt) is over. Pending
+ * requests fail, DOWN is reported once per outage, and a retry is scheduled
+ * unless reconnecting is off, exhausted, or the cause is fatal. */
+static void fail_connection(cairn_serfrpc *c, int err, bool fatal, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cairn_stream_close(c->stream);
+    c->stream = NULL;
+    cairn_timer_stop(c->watchdog);
+    cairn_buf_reset(&c->rx);
+    c->phase = P_BACKOFF;
+    c->attempts++;
+    fail_all(c, err, msg);
+    if (c->dead)
+        return;
+    if (!c->down_reported) {
+        c->down_reported = true;
+        cairn_logf(&c->logger, CAIRN_LOG_WARN, MODULE, "%s", msg);
+        notify_state(c, CAIRN_SERFRPC_DOWN, err, msg);
+        if (c->dead)
+            return;
+    } else {
+        cairn_logf(&c->logger, CAIRN_LOG_DEBUG, MODULE, "%s (attempt %u)", msg, c->attempts);
+    }
+    if (c->phase != P_BACKOFF)
+        return; /* the state callback restarted or stopped us */
+    if (fatal || !c->cfg.reconnect ||
+        (c->cfg.max_attempts != 0 && c->attempts >= c->cfg.max_attempts)) {
+        c->phase = P_GAVE_UP;
+        cairn_logf(&c->logger, CAIRN_LOG_ERROR, MODULE, "giving up on serf agent at %s: %s",
+                   c->addr_str, msg);
+        notify_state(c, CAIRN_SERFRPC_GAVE_UP, err, msg);
+        return;
+    }
+    cairn_timer_start(c->retry_timer, backoff_delay(c));
+}
+
+int cairn_serfrpc_start(cairn_serfrpc *c)
+{
+    if (c == NULL || c->dead)
+        return CAIRN_EINVAL;
+    if (c->phase != P_IDLE && c->phase != P_GAVE_UP)
+        return CAIRN_EBUSY;
+    c->attempts = 0;
+    c->down_reported = false;
+    enter(c);
+    dial(c);
+    leave(c);
+    return 0;
+}
+
+static void teardown(cairn_serfrpc *c)
+{
+    c->phase = P_CLOSED;
+    cairn_stream_close(c->stream);
+    c->stream = NULL;
+    cairn_timer_stop(c->retry_timer);
+    cairn_timer_stop(c->watchdog);
+    fail_all(c, CAIRN_ESHUTDOWN, "serf agent client closed");
+}
+
+void cairn_serfrpc_delete(cairn_serfrpc *c)
+{
+    if (c == NULL || c->dead)
+        return;
+    c->busy++;
+    teardown(c);
+    c->dead = true;
+    c->busy--;
+    if (c->busy == 0)
+        free_client(c);
+}
+
+/* ---- sending ---- */
+
+static int put_header(cairn_buf *b, const char *command, uint64_t seq)
+{
+    int rc = ipc_put_map(b, 2);
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "Command");
+    if (rc == 0)
+        rc = ipc_put_cstr(b, command);
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "Seq");
+    if (rc == 0)
+        rc = ipc_put_uint(b, seq);
+    return rc;
+}
+
+/* begin: checks the state and writes the header of a new request into tx.
+ * The caller appends the body and calls submit. */
+static int begin(cairn_serfrpc *c, enum req_kind kind, const char *command, uint64_t *ret_seq)
+{
+    bool internal = kind == K_HANDSHAKE || kind == K_AUTH;
+    if (c->dead)
+        return CAIRN_ESHUTDOWN;
+    if (internal ? c->phase != P_HANDSHAKE : c->phase != P_READY)
+        return CAIRN_ENOTCONN;
+    if (c->npending >= CAIRN_SERFRPC_MAX_PENDING)
+        return CAIRN_ELIMIT;
+    cairn_buf_reset(&c->tx);
+    uint64_t seq = c->next_seq;
+    int rc = put_header(&c->tx, command, seq);
+    if (rc != 0)
+        return rc;
+    *ret_seq = seq;
+    return 0;
+}
+
+/* submit: registers the request and writes tx to the stream. */
+static int submit(cairn_serfrpc *c, enum req_kind kind, uint64_t seq, cairn_serfrpc_reply_cb cb,
+                  cairn_serfrpc_event_cb ev_cb, void *ud, struct req **ret_r)
+{
+    struct req *r = cairn_calloc(1, sizeof *r);
+    if (r == NULL)
+        return CAIRN_ENOMEM;
+    int rc = cairn_stream_write(c->stream, c->tx.data, c->tx.len);
+    cairn_buf_reset(&c->tx);
+    if (rc != 0) {
+        cairn_free(r);
+        return rc;
+    }
+    c->next_seq++;
+    r->seq = seq;
+    r->kind = kind;
+    r->cb = cb;
+    r->ev_cb = ev_cb;
+    r->userdata = ud;
+    r->sent_at = cairn_loop_now(c->loop);
+    r->prev = c->reqs.prev;
+    r->next = &c->reqs;
+    c->reqs.prev->next = r;
+    c->reqs.prev = r;
+    c->npending++;
+    if (!cairn_timer_active(c->watchdog))
+        cairn_timer_start(c->watchdog, c->cfg.request_timeout);
+    if (ret_r != NULL)
+        *ret_r = r;
+    return 0;
+}
+
+/* simple: a request whose body is a map built by fill (or none). */
+static int simple(cairn_serfrpc *c, enum req_kind kind, int (*fill)(cairn_buf *b, const void *arg),
+                  const void *arg, cairn_serfrpc_reply_cb cb, void *ud)
+{
+    uint64_t seq;
+    int rc = begin(c, kind, kind_names[kind], &seq);
+    if (rc == 0 && fill != NULL)
+        rc = fill(&c->tx, arg);
+    if (rc == 0)
+        rc = submit(c, kind, seq, cb, NULL, ud, NULL);
+    cairn_buf_reset(&c->tx);
+    return rc;
+}
+
+static int fill_handshake(cairn_buf *b, const void *arg)
+{
+    int rc = ipc_put_map(b, 1);
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "Version");
+    return rc == 0 ? ipc_put_uint(b, 1) : rc;
+}
+
+static int fill_auth(cairn_buf *b, const void *arg)
+{
+    int rc = ipc_put_map(b, 1);
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "AuthKey");
+    return rc == 0 ? ipc_put_cstr(b, arg) : rc;
+}
+
+static int fill_node(cairn_buf *b, const void *arg)
+{
+    int rc = ipc_put_map(b, 1);
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "Node");
+    return rc == 0 ? ipc_put_cstr(b, arg) : rc;
+}
+
+static int fill_type(cairn_buf *b, const void *arg)
+{
+    int rc = ipc_put_map(b, 1);
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "Type");
+    return rc == 0 ? ipc_put_cstr(b, arg) : rc;
+}
+
+static int fill_stop(cairn_buf *b, const void *arg)
+{
+    int rc = ipc_put_map(b, 1);
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "Stop");
+    return rc == 0 ? ipc_put_uint(b, *(const uint64_t *)arg) : rc;
+}
+
+struct filter_arg {
+    const char *name, *status;
+    const cairn_tag *tags;
+    size_t ntags;
+};
+
+static int fill_filter(cairn_buf *b, const void *arg)
+{
+    const struct filter_arg *f = arg;
+    int rc = ipc_put_map(b, 3);
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "Name");
+    if (rc == 0)
+        rc = ipc_put_cstr(b, f->name != NULL ? f->name : "");
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "Status");
+    if (rc == 0)
+        rc = ipc_put_cstr(b, f->status != NULL ? f->status : "");
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "Tags");
+    if (rc == 0)
+        rc = ipc_put_map(b, (uint32_t)f->ntags);
+    for (size_t i = 0; rc == 0 && i < f->ntags; i++) {
+        rc = ipc_put_cstr(b, f->tags[i].key);
+        if (rc == 0)
+            rc = ipc_put_cstr(b, f->tags[i].value);
+    }
+    return rc;
+}
+
+struct join_arg {
+    const char *const *addrs;
+    size_t n;
+    bool replay;
+};
+
+static int fill_join(cairn_buf *b, const void *arg)
+{
+    const struct join_arg *j = arg;
+    int rc = ipc_put_map(b, 2);
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "Existing");
+    if (rc == 0)
+        rc = ipc_put_array(b, (uint32_t)j->n);
+    for (size_t i = 0; rc == 0 && i < j->n; i++)
+        rc = ipc_put_cstr(b, j->addrs[i]);
+    if (rc == 0)
+        rc = ipc_put_cstr(b, "Replay");
+    return rc == 0 ? ipc_put_bool(b, j->replay) : rc;
+}
+
+int cairn_serfrpc_members(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userdata)
+{
+    if (c == NULL)
+        return CAIRN_EINVAL;
+    return simple(c, K_MEMBERS, NULL, NULL, cb, userdata);
+}
+
+int cairn_serfrpc_members_filtered(cairn_serfrpc *c, const char *name, const char *status,
+                                   const cairn_tag *tags, size_t ntags,
+                                   cairn_serfrpc_reply_cb cb, void *userdata)
+{
+    if (c == NULL || (ntags > 0 && tags == NULL) || ntags > CAIRN_SERFRPC_MAX_TAGS)
+        return CAIRN_EINVAL;
+    struct filter_arg f = {name, status, tags, ntags};
+    uint64_t seq;
+    int rc = begin(c, K_MEMBERS, "members-filtered", &seq);
+    if (rc == 0)
+        rc = fill_filter(&c->tx, &f);
+    if (rc == 0)
+        rc = submit(c, K_MEMBERS, seq, cb, NULL, userdata, NULL);
+    cairn_buf_reset(&c->tx);
+    return rc;
+}
+
+int cairn_serfrpc_join(cairn_serfrpc *c, const char *const *addrs, size_t naddrs, bool replay,
+                       cairn_serfrpc_reply_cb cb, void *userdata)
+{
+    if (c == NULL || naddrs == 0 || addrs == NULL)
+        return CAIRN_EINVAL;
+    struct join_arg j = {addrs, naddrs, replay};
+    return simple(c, K_JOIN, fill_join, &j, cb, userdata);
+}
+
+int cairn_serfrpc_get_coordinate(cairn_serfrpc *c, const char *node, cairn_serfrpc_reply_cb cb,
+                                 void *userdata)
+{
+    if (c == NULL || node == NULL)
+        return CAIRN_EINVAL;
+    return simple(c, K_COORD, fill_node, node, cb, userdata);
+}
+
+int cairn_serfrpc_stats(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userdata)
+{
+    if (c == NULL)
+        return CAIRN_EINVAL;
+    return simple(c, K_STATS, NULL, NULL, cb, userdata);
+}
+
+int cairn_serfrpc_stream(cairn_serfrpc *c, const char *filter, cairn_serfrpc_reply_cb ack,
+                         cairn_serfrpc_event_cb ev_cb, void *userdata, uint64_t *ret_seq)
+{
+    if (c == NULL || ev_cb == NULL)
+        return CAIRN_EINVAL;
+    uint64_t seq;
+    int rc = begin(c, K_STREAM, "stream", &seq);
+    if (rc == 0)
+        rc = fill_type(&c->tx, filter != NULL ? filter : "*");
+    if (rc == 0)
+        rc = submit(c, K_STREAM, seq, ack, ev_cb, userdata, NULL);
+    cairn_buf_reset(&c->tx);
+    if (rc == 0 && ret_seq != NULL)
+        *ret_seq = seq;
+    return rc;
+}
+
+int cairn_serfrpc_stop(cairn_serfrpc *c, uint64_t seq, cairn_serfrpc_reply_cb cb, void *userdata)
+{
+    if (c == NULL)
+        return CAIRN_EINVAL;
+    struct req *s = req_find(c, seq);
+    if (s == NULL || s->kind != K_STREAM || s->stopping)
+        return CAIRN_ENOENT;
+    uint64_t stop_seq;
+    struct req *r;
+    int rc = begin(c, K_STOP, "stop", &stop_seq);
+    if (rc == 0)
+        rc = fill_stop(&c->tx, &seq);
+    if (rc == 0)
+        rc = submit(c, K_STOP, stop_seq, cb, NULL, userdata, &r);
+    cairn_buf_reset(&c->tx);
+    if (rc == 0) {
+        r->target = seq;
+        s->stopping = true;
+    }
+    return rc;
+}
+
+/* ---- receiving ---- */
+
+static void become_ready(cairn_serfrpc *c)
+{
+    c->phase = P_READY;
+    c->attempts = 0;
+    c->down_reported = false;
+    cairn_logf(&c->logger, CAIRN_LOG_INFO, MODULE, "connected to serf agent at %s", c->addr_str);
+    notify_state(c, CAIRN_SERFRPC_READY, 0, "connected");
+}
+
+static void on_handshake(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
+{
+    if (r->status != 0 && r->status != CAIRN_EREMOTE)
+        return; /* the connection failed; fail_connection reports it */
+    if (r->status == CAIRN_EREMOTE) {
+        fail_connection(c, CAIRN_EVERSION, true, "serf agent at %s refused the handshake: %s",
+                        c->addr_str, r->error);
+        return;
+    }
+    if (c->auth_key == NULL) {
+        become_ready(c);
+        return;
+    }
+    int rc = simple(c, K_AUTH, fill_auth, c->auth_key, NULL, NULL);
+    if (rc != 0)
+        fail_connection(c, rc, false, "cannot send auth to serf agent at %s: %s", c->addr_str,
+                        cairn_strerror(rc));
+}
+
+static void on_auth(cairn_serfrpc *c, const cairn_serfrpc_reply *r)
+{
+    if (r->status == CAIRN_EREMOTE || r->status == CAIRN_EAUTH) {
+        fail_connection(c, CAIRN_EAUTH, true, "serf agent at %s refused the RPC auth key: %s",
+                        c->addr_str, r->error);
+        return;
+    }
+    if (r->status == 0)
+        become_ready(c);
+}
+
+/* Errors after which the agent sends no body (spec serf-wire §5.1). */
+static bool error_without_body(const char *e)
+{
+    return strcmp(e, "Authentication required") == 0 || strcmp(e, "Handshake required") == 0 ||
+           strcmp(e, "Unsupported command") == 0;
+}
+
+static bool has_body(const struct req *r, const serfrpc_header *h)
+{
+    switch (r->kind) {
+    case K_MEMBERS:
+    case K_JOIN:
+    case K_COORD:
+    case K_STATS:
+        return !error_without_body(h->error);
+    case K_STREAM:
+        return r->acked;
+    default:
+        return false;
+    }
+}
+
+static int reply_status(const char *error)
+{
+    if (error[0] == '\0')
+        return 0;
+    if (strcmp(error, "Authentication required") == 0 ||
+        strcmp(error, "Invalid authentication token") == 0)
+        return CAIRN_EAUTH;
+    return CAIRN_EREMOTE;
+}
+
+/* decode_body fills reply from body bytes per the request kind. */
+static int decode_body(cairn_serfrpc *c, struct req *r, const uint8_t *p, size_t n,
+                       cairn_serfrpc_reply *reply, cairn_diag *diag)
+{
+    cairn_member *ms;
+    cairn_serfrpc_stat *st;
+    switch (r->kind) {
+    case K_MEMBERS: {
+        int rc = serfrpc_decode_members(p, n, &c->arena, &ms, &reply->nmembers, diag);
+        reply->members = ms;
+        return rc;
+    }
+    case K_JOIN:
+        return serfrpc_decode_join(p, n, &reply->num_joined, diag);
+    case K_COORD:
+        return serfrpc_decode_coord(p, n, &reply->coord_ok, &reply->coord, diag);
+    case K_STATS: {
+        int rc = serfrpc_decode_stats(p, n, &c->arena, &st, &reply->nstats, diag);
+        reply->stats = st;
+        return rc;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* process_one: handles the first complete reply in rx. Returns 1 when one
+ * was handled, 0 when more bytes are needed, -1 when the connection ended. */
+static int process_one(cairn_serfrpc *c)
+{
+    size_t hlen, blen = 0;
+    serfrpc_header h;
+    cairn_diag diag;
+    cairn_diag_clear(&diag);
+    int rc = ipc_object_len(c->rx.data, c->rx.len, CAIRN_SERFRPC_MAX_RECORD, &hlen);
+    if (rc == CAIRN_EAGAIN)
+        return 0;
+    serfrpc_arena_reset(&c->arena);
+    c->arena.limit = ARENA_EXTRA;
+    if (rc == 0)
+        rc = serfrpc_decode_header(c->rx.data, hlen, &c->arena, &h, &diag);
+    if (rc != 0) {
+        fail_connection(c, CAIRN_EPROTO, false, "bad reply header from serf agent at %s: %s",
+                        c->addr_str, diag.msg[0] ? diag.msg : cairn_strerror(rc));
+        return -1;
+    }
+    struct req *r = req_find(c, h.seq);
+    if (r == NULL) {
+        fail_connection(c, CAIRN_EPROTO, false,
+                        "serf agent at %s answered Seq %llu, which is not pending", c->addr_str,
+                        (unsigned long long)h.seq);
+        return -1;
+    }
+    const uint8_t *body = NULL;
+    if (has_body(r, &h)) {
+        rc = ipc_object_len(c->rx.data + hlen, c->rx.len - hlen, CAIRN_SERFRPC_MAX_RECORD, &blen);
+        if (rc == CAIRN_EAGAIN)
+            return 0;
+        if (rc != 0) {
+            fail_connection(c, CAIRN_EPROTO, false, "bad %s reply from serf agent at %s: %s",
+                            kind_names[r->kind], c->addr_str, cairn_strerror(rc));
+            return -1;
+        }
+        body = c->rx.data + hlen;
+    }
+    c->arena.limit = ARENA_EXTRA + ARENA_FACTOR * (hlen + blen);
+    cairn_serfrpc_reply reply;
+    memset(&reply, 0, sizeof reply);
+    reply.error = h.error;
+    reply.status = reply_status(h.error);
+    if (body != NULL && r->kind != K_STREAM) {
+        rc = decode_body(c, r, body, blen, &reply, &diag);
+        if (rc != 0) {
+            fail_connection(c, CAIRN_EPROTO, false, "bad %s reply from serf agent at %s: %s",
+                            kind_names[r->kind], c->addr_str, diag.msg);
+            return -1;
+        }
+    }
+    /* Records are decoded into the arena before the bytes are dropped. */
+    cairn_event ev;
+    bool have_ev = false;
+    if (body != NULL && r->kind == K_STREAM && !r->stopping) {
+        if (serfrpc_decode_record(body, blen, &c->arena, &ev, &diag) == 0)
+            have_ev = true;
+        else
+            cairn_logf(&c->logger, CAIRN_LOG_WARN, MODULE,
+                       "dropping a stream record from serf agent at %s: %s", c->addr_str,
+                       diag.msg);
+    }
+    cairn_buf_consume(&c->rx, hlen + blen);
+    switch (r->kind) {
+    case K_HANDSHAKE:
+        req_unlink(c, r);
+        cairn_free(r);
+        on_handshake(c, &reply, NULL);
+        break;
+    case K_AUTH:
+        req_unlink(c, r);
+        cairn_free(r);
+        on_auth(c, &reply);
+        break;
+    case K_STREAM:
+        if (have_ev)
+            r->ev_cb(c, &ev, 0, r->userdata);
+        else if (body == NULL && reply.status != 0)
+            complete(c, r, &reply);
+        else if (body == NULL) {
+            r->acked = true;
+            if (r->cb != NULL)
+                r->cb(c, &reply, r->userdata);
+        }
+        break;
+    case K_STOP: {
+        uint64_t target = r->target;
+        complete(c, r, &reply);
+        struct req *s = c->dead ? NULL : req_find(c, target);
+        if (s != NULL && s->kind == K_STREAM) {
+            cairn_serfrpc_reply end = {.status = 0, .error = ""};
+            s->acked = true;
+            complete(c, s, &end);
+        }
+        break;
+    }
+    default:
+        complete(c, r, &reply);
+        break;
+    }
+    serfrpc_arena_reset(&c->arena);
+    return 1;
+}
+
+static void process(cairn_serfrpc *c)
+{
+    cairn_stream *s = c->stream;
+    while (!c->dead && c->stream == s && s != NULL && c->rx.len > 0) {
+        if (process_one(c) <= 0)
+            break;
+    }
+    /* Disarm the watchdog when nothing but acked streams remains. */
+    bool waiting = false;
+    for (struct req *r = c->reqs.next; r != &c->reqs; r = r->next)
+        if (r->kind != K_STREAM || !r->acked)
+            waiting = true;
+    if (!waiting && !c->dead)
+        cairn_timer_stop(c->watchdog);
+}
+
+static void on_read(cairn_stream *s, const uint8_t *data, size_t len, int status, void *ud)
+{
+    cairn_serfrpc *c = ud;
+    enter(c);
+    if (status != 0) {
+        if (status == CAIRN_EOF)
+            fail_connection(c, CAIRN_ECONNRESET, false, "serf agent at %s closed the connection",
+                            c->addr_str);
+        else
+            fail_connection(c, status, false, "lost connection to serf agent at %s: %s",
+                            c->addr_str, cairn_strerror(status));
+    } else if (cairn_buf_append(&c->rx, data, len) != 0) {
+        fail_connection(c, CAIRN_EMSGSIZE, false,
+                        "serf agent at %s sent a reply larger than %u bytes", c->addr_str,
+                        CAIRN_SERFRPC_MAX_RECORD);
+    } else {
+        process(c);
+    }
+    leave(c);
+}
+
+static void on_connect(cairn_stream *s, int status, void *ud)
+{
+    cairn_serfrpc *c = ud;
+    enter(c);
+    if (status != 0) {
+        c->stream = NULL; /* already closed by the loop */
+        fail_connection(c, status, false, "cannot reach serf agent at %s: %s", c->addr_str,
+                        cairn_strerror(status));
+    } else {
+        int rc = cairn_stream_start_read(s, on_read, c);
+        c->phase = P_HANDSHAKE;
+        if (rc == 0)
+            rc = simple(c, K_HANDSHAKE, fill_handshake, NULL, NULL, NULL);
+        if (rc != 0)
+            fail_connection(c, rc, false, "cannot talk to serf agent at %s: %s", c->addr_str,
+                            cairn_strerror(rc));
+    }
+    leave(c);
+}
+
+static void on_watchdog(cairn_timer *t, void *ud)
+{
+    cairn_serfrpc *c = ud;
+    cairn_time now = cairn_loop_now(c->loop);
+    struct req *oldest = NULL;
+    for (struct req *r = c->reqs.next; r != &c->reqs; r = r->next)
+        if (r->kind != K_STREAM || !r->acked) {
+            oldest = r;
+            break;
+        }
+    if (oldest == NULL)
+        return;
+    cairn_time age = now - oldest->sent_at;
+    if (age < c->cfg.request_timeout) {
+        cairn_timer_start(t, c->cfg.request_timeout - age);
+        return;
+    }
+    enter(c);
+    fail_connection(c, CAIRN_ETIMEDOUT, false, "serf agent at %s did not answer %s within %.1f s",
+                    c->addr_str, kind_names[oldest->kind],
+                    cairn_time_seconds(c->cfg.request_timeout));
+    leave(c);
+}

@@ -1,0 +1,457 @@
+/* Decoders of Serf agent RPC replies (spec serf-wire §5.3).
+ *
+ * Go encodes these structs as maps keyed by field name; we look keys up by
+ * exact name, skip unknown ones (a newer agent may add fields) and treat nil
+ * as the zero value, exactly as the Go decoder does. Strings are copied into
+ * the arena with a terminating NUL so that they can be handed out as C
+ * strings in cairn_member and cairn_event values.
+ *
+ * Bounds: the arena's limit is a fixed multiple of the record size (every
+ * decoded byte costs at least one input byte, plus fixed-size structs whose
+ * count is checked against the bytes left before allocation), and every
+ * count and string length is capped by the CAIRN_SERFRPC_MAX_* constants.
+ */
+#include "serfrpc/decode.h"
+
+#include <string.h>
+
+#include "cairn/alloc.h"
+#include "serfrpc/ipc.h"
+
+struct serfrpc_chunk {
+    struct serfrpc_chunk *next;
+    size_t cap, used;
+    _Alignas(max_align_t) unsigned char data[];
+};
+
+/* Chunk size for small allocations; big ones get their own chunk. */
+#define ARENA_CHUNK 4096
+
+void serfrpc_arena_init(serfrpc_arena *a, size_t limit)
+{
+    a->head = NULL;
+    a->used = 0;
+    a->limit = limit;
+}
+
+void *serfrpc_arena_alloc(serfrpc_arena *a, size_t n)
+{
+    size_t align = _Alignof(max_align_t);
+    n = (n + align - 1) & ~(align - 1);
+    if (n == 0)
+        n = align;
+    if (n > a->limit - a->used || a->used > a->limit)
+        return NULL;
+    struct serfrpc_chunk *ch = a->head;
+    if (ch == NULL || ch->cap - ch->used < n) {
+        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        ch = cairn_malloc(sizeof *ch + cap);
+        if (ch == NULL)
+            return NULL;
+        ch->cap = cap;
+        ch->used = 0;
+        ch->next = a->head;
+        a->head = ch;
+    }
+    void *p = ch->data + ch->used;
+    ch->used += n;
+    a->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+void serfrpc_arena_reset(serfrpc_arena *a)
+{
+    while (a->head != NULL) {
+        struct serfrpc_chunk *next = a->head->next;
+        cairn_free(a->head);
+        a->head = next;
+    }
+    a->used = 0;
+}
+
+/* read_cstr: a string of at most max bytes copied into the arena. */
+static bool read_cstr(ipc_cur *c, serfrpc_arena *a, const char *field, size_t max,
+                      const char **ret)
+{
+    const uint8_t *p;
+    size_t n;
+    if (!ipc_read_raw(c, field, max, &p, &n))
+        return false;
+    if (memchr(p, 0, n) != NULL) {
+        ipc_fail(c, CAIRN_EPROTO, "%s contains a NUL byte", field);
+        return false;
+    }
+    char *s = serfrpc_arena_alloc(a, n + 1);
+    if (s == NULL) {
+        ipc_fail(c, CAIRN_ENOMEM, "%s: out of memory", field);
+        return false;
+    }
+    memcpy(s, p, n);
+    s[n] = '\0';
+    *ret = s;
+    return true;
+}
+
+/* read_key: the next map key (raw, not copied). */
+static bool read_key(ipc_cur *c, const uint8_t **k, size_t *klen)
+{
+    return ipc_read_raw(c, "map key", 64, k, klen);
+}
+
+int serfrpc_decode_header(const uint8_t *p, size_t n, serfrpc_arena *a, serfrpc_header *ret,
+                          cairn_diag *diag)
+{
+    ipc_cur c;
+    uint32_t nk;
+    serfrpc_header h = {.error = "", .seq = 0};
+    bool have_seq = false;
+    ipc_cur_init(&c, p, n, "response header", diag);
+    if (!ipc_read_map(&c, "header", 16, &nk))
+        return c.err;
+    for (uint32_t i = 0; i < nk && c.err == 0; i++) {
+        const uint8_t *k;
+        size_t kl;
+        if (!read_key(&c, &k, &kl))
+            break;
+        if (ipc_key_is(k, kl, "Error"))
+            read_cstr(&c, a, "Error", CAIRN_SERFRPC_MAX_ERROR, &h.error);
+        else if (ipc_key_is(k, kl, "Seq"))
+            have_seq = ipc_read_uint(&c, "Seq", UINT64_MAX, &h.seq);
+        else
+            ipc_skip(&c);
+    }
+    if (c.err == 0 && !have_seq)
+        ipc_fail(&c, CAIRN_EPROTO, "Seq is missing");
+    if (c.err != 0)
+        return c.err;
+    *ret = h;
+    return 0;
+}
+
+static const char *const status_names[] = {"none", "alive", "leaving", "left", "failed"};
+
+static int parse_status(const char *s)
+{
+    for (int i = 0; i < 5; i++)
+        if (strcmp(s, status_names[i]) == 0)
+            return i;
+    return CAIRN_MEMBER_NONE;
+}
+
+static bool read_tags(ipc_cur *c, serfrpc_arena *a, cairn_member *m)
+{
+    uint32_t n;
+    if (!ipc_read_map(c, "Member.Tags", CAIRN_SERFRPC_MAX_TAGS, &n))
+        return false;
+    cairn_tag *tags = NULL;
+    if (n > 0) {
+        tags = serfrpc_arena_alloc(a, n * sizeof *tags);
+        if (tags == NULL)
+            return ipc_fail(c, CAIRN_ENOMEM, "Member.Tags: out of memory"), false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (!read_cstr(c, a, "Member.Tags key", CAIRN_SERFRPC_MAX_STRING, &tags[i].key) ||
+            !read_cstr(c, a, "Member.Tags value", CAIRN_SERFRPC_MAX_STRING, &tags[i].value))
+            return false;
+    }
+    m->tags = tags;
+    m->ntags = n;
+    return true;
+}
+
+static bool read_u8(ipc_cur *c, const char *field, uint8_t *out)
+{
+    uint64_t v;
+    if (!ipc_read_uint(c, field, 255, &v))
+        return false;
+    *out = (uint8_t)v;
+    return true;
+}
+
+static bool read_member(ipc_cur *c, serfrpc_arena *a, cairn_member *m)
+{
+    uint32_t nk;
+    const uint8_t *ip = NULL;
+    size_t iplen = 0;
+    uint64_t port = 0;
+    const char *status = "none";
+    m->name = "";
+    if (!ipc_read_map(c, "Member", 64, &nk))
+        return false;
+    for (uint32_t i = 0; i < nk && c->err == 0; i++) {
+        const uint8_t *k;
+        size_t kl;
+        if (!read_key(c, &k, &kl))
+            break;
+        if (ipc_key_is(k, kl, "Addr"))
+            ipc_read_raw(c, "Member.Addr", 16, &ip, &iplen);
+        else if (ipc_key_is(k, kl, "Name"))
+            read_cstr(c, a, "Member.Name", CAIRN_SERFRPC_MAX_STRING, &m->name);
+        else if (ipc_key_is(k, kl, "Port"))
+            ipc_read_uint(c, "Member.Port", 65535, &port);
+        else if (ipc_key_is(k, kl, "Status"))
+            read_cstr(c, a, "Member.Status", 32, &status);
+        else if (ipc_key_is(k, kl, "Tags"))
+            read_tags(c, a, m);
+        else if (ipc_key_is(k, kl, "DelegateCur"))
+            read_u8(c, "Member.DelegateCur", &m->delegate_cur);
+        else if (ipc_key_is(k, kl, "DelegateMax"))
+            read_u8(c, "Member.DelegateMax", &m->delegate_max);
+        else if (ipc_key_is(k, kl, "DelegateMin"))
+            read_u8(c, "Member.DelegateMin", &m->delegate_min);
+        else if (ipc_key_is(k, kl, "ProtocolCur"))
+            read_u8(c, "Member.ProtocolCur", &m->protocol_cur);
+        else if (ipc_key_is(k, kl, "ProtocolMax"))
+            read_u8(c, "Member.ProtocolMax", &m->protocol_max);
+        else if (ipc_key_is(k, kl, "ProtocolMin"))
+            read_u8(c, "Member.ProtocolMin", &m->protocol_min);
+        else
+            ipc_skip(c);
+    }
+    if (c->err != 0)
+        return false;
+    if (iplen != 0 && iplen != 4 && iplen != 16)
+        return ipc_fail(c, CAIRN_EPROTO, "Member.Addr is %zu bytes, want 4 or 16", iplen), false;
+    if (iplen != 0)
+        cairn_addr_from_ip(ip, iplen, (uint16_t)port, &m->addr);
+    else
+        m->addr.port = (uint16_t)port;
+    m->status = parse_status(status);
+    return true;
+}
+
+/* read_member_array: [Member...] into the arena. */
+static bool read_member_array(ipc_cur *c, serfrpc_arena *a, cairn_member **ret, size_t *ret_n)
+{
+    uint32_t n;
+    if (!ipc_read_array(c, "Members", CAIRN_SERFRPC_MAX_MEMBERS, &n))
+        return false;
+    cairn_member *ms = NULL;
+    if (n > 0) {
+        ms = serfrpc_arena_alloc(a, (size_t)n * sizeof *ms);
+        if (ms == NULL)
+            return ipc_fail(c, CAIRN_ENOMEM, "Members: out of memory"), false;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (!read_member(c, a, &ms[i]))
+            return false;
+    *ret = ms;
+    *ret_n = n;
+    return true;
+}
+
+int serfrpc_decode_members(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_member **ret_members,
+                           size_t *ret_n, cairn_diag *diag)
+{
+    ipc_cur c;
+    uint32_t nk;
+    cairn_member *ms = NULL;
+    size_t count = 0;
+    ipc_cur_init(&c, p, n, "members reply", diag);
+    if (!ipc_read_map(&c, "body", 16, &nk))
+        return c.err;
+    for (uint32_t i = 0; i < nk && c.err == 0; i++) {
+        const uint8_t *k;
+        size_t kl;
+        if (!read_key(&c, &k, &kl))
+            break;
+        if (ipc_key_is(k, kl, "Members"))
+            read_member_array(&c, a, &ms, &count);
+        else
+            ipc_skip(&c);
+    }
+    if (c.err != 0)
+        return c.err;
+    *ret_members = ms;
+    *ret_n = count;
+    return 0;
+}
+
+int serfrpc_decode_join(const uint8_t *p, size_t n, int32_t *ret_num, cairn_diag *diag)
+{
+    ipc_cur c;
+    uint32_t nk;
+    uint64_t num = 0;
+    ipc_cur_init(&c, p, n, "join reply", diag);
+    if (!ipc_read_map(&c, "body", 16, &nk))
+        return c.err;
+    for (uint32_t i = 0; i < nk && c.err == 0; i++) {
+        const uint8_t *k;
+        size_t kl;
+        if (!read_key(&c, &k, &kl))
+            break;
+        if (ipc_key_is(k, kl, "Num"))
+            ipc_read_uint(&c, "Num", INT32_MAX, &num);
+        else
+            ipc_skip(&c);
+    }
+    if (c.err != 0)
+        return c.err;
+    *ret_num = (int32_t)num;
+    return 0;
+}
+
+static bool read_coordinate(ipc_cur *c, cairn_coord *co)
+{
+    uint32_t nk;
+    if (ipc_read_nil(c))
+        return true;
+    if (!ipc_read_map(c, "Coord", 16, &nk))
+        return false;
+    for (uint32_t i = 0; i < nk && c->err == 0; i++) {
+        const uint8_t *k;
+        size_t kl;
+        if (!read_key(c, &k, &kl))
+            break;
+        if (ipc_key_is(k, kl, "Adjustment")) {
+            ipc_read_float(c, "Coord.Adjustment", &co->adjustment);
+        } else if (ipc_key_is(k, kl, "Error")) {
+            ipc_read_float(c, "Coord.Error", &co->error);
+        } else if (ipc_key_is(k, kl, "Height")) {
+            ipc_read_float(c, "Coord.Height", &co->height);
+        } else if (ipc_key_is(k, kl, "Vec")) {
+            uint32_t dim;
+            if (!ipc_read_array(c, "Coord.Vec", CAIRN_COORD_MAX_DIM, &dim))
+                break;
+            for (uint32_t d = 0; d < dim; d++)
+                ipc_read_float(c, "Coord.Vec element", &co->vec[d]);
+            co->dim = dim;
+        } else {
+            ipc_skip(c);
+        }
+    }
+    return c->err == 0;
+}
+
+int serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *ret_coord,
+                         cairn_diag *diag)
+{
+    ipc_cur c;
+    uint32_t nk;
+    bool ok = false;
+    cairn_coord co;
+    memset(&co, 0, sizeof co);
+    ipc_cur_init(&c, p, n, "get-coordinate reply", diag);
+    if (!ipc_read_map(&c, "body", 16, &nk))
+        return c.err;
+    for (uint32_t i = 0; i < nk && c.err == 0; i++) {
+        const uint8_t *k;
+        size_t kl;
+        if (!read_key(&c, &k, &kl))
+            break;
+        if (ipc_key_is(k, kl, "Coord"))
+            read_coordinate(&c, &co);
+        else if (ipc_key_is(k, kl, "Ok"))
+            ipc_read_bool(&c, "Ok", &ok);
+        else
+            ipc_skip(&c);
+    }
+    if (c.err != 0)
+        return c.err;
+    *ret_ok = ok;
+    *ret_coord = co;
+    return 0;
+}
+
+int serfrpc_decode_stats(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_serfrpc_stat **ret,
+                         size_t *ret_n, cairn_diag *diag)
+{
+    ipc_cur c;
+    uint32_t nsec;
+    size_t count = 0;
+    cairn_serfrpc_stat *st = NULL;
+    ipc_cur_init(&c, p, n, "stats reply", diag);
+    if (!ipc_read_map(&c, "body", 64, &nsec))
+        return c.err;
+    /* Every entry costs at least 2 input bytes: the total is bounded. */
+    size_t cap = CAIRN_SERFRPC_MAX_STATS;
+    st = serfrpc_arena_alloc(a, cap * sizeof *st);
+    if (st == NULL)
+        return ipc_fail(&c, CAIRN_ENOMEM, "stats: out of memory");
+    for (uint32_t i = 0; i < nsec && c.err == 0; i++) {
+        const char *section;
+        uint32_t nk;
+        if (!read_cstr(&c, a, "section name", CAIRN_SERFRPC_MAX_STRING, &section) ||
+            !ipc_read_map(&c, "section", CAIRN_SERFRPC_MAX_STATS, &nk))
+            break;
+        for (uint32_t j = 0; j < nk && c.err == 0; j++) {
+            if (count == cap) {
+                ipc_fail(&c, CAIRN_ELIMIT, "more than %zu entries", cap);
+                break;
+            }
+            st[count].section = section;
+            if (read_cstr(&c, a, "key", CAIRN_SERFRPC_MAX_STRING, &st[count].key) &&
+                read_cstr(&c, a, "value", CAIRN_SERFRPC_MAX_STRING * 8, &st[count].value))
+                count++;
+        }
+    }
+    if (c.err != 0)
+        return c.err;
+    *ret = st;
+    *ret_n = count;
+    return 0;
+}
+
+int serfrpc_event_type(const char *s)
+{
+    static const char *const names[] = {"member-join",   "member-leave", "member-failed",
+                                        "member-update", "member-reap",  "user",
+                                        "query"};
+    for (int i = 0; i < 7; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int serfrpc_decode_record(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_event *ret,
+                          cairn_diag *diag)
+{
+    ipc_cur c;
+    uint32_t nk;
+    cairn_event ev;
+    const char *type = "";
+    cairn_member *ms = NULL;
+    size_t nms = 0;
+    memset(&ev, 0, sizeof ev);
+    ipc_cur_init(&c, p, n, "stream record", diag);
+    if (!ipc_read_map(&c, "record", 16, &nk))
+        return c.err;
+    for (uint32_t i = 0; i < nk && c.err == 0; i++) {
+        const uint8_t *k;
+        size_t kl;
+        if (!read_key(&c, &k, &kl))
+            break;
+        if (ipc_key_is(k, kl, "Event")) {
+            read_cstr(&c, a, "Event", 64, &type);
+        } else if (ipc_key_is(k, kl, "Members")) {
+            read_member_array(&c, a, &ms, &nms);
+        } else if (ipc_key_is(k, kl, "Name")) {
+            read_cstr(&c, a, "Name", CAIRN_SERFRPC_MAX_STRING, &ev.name);
+        } else if (ipc_key_is(k, kl, "LTime")) {
+            ipc_read_uint(&c, "LTime", UINT64_MAX, &ev.ltime);
+        } else if (ipc_key_is(k, kl, "Payload")) {
+            ipc_read_raw(&c, "Payload", CAIRN_SERFRPC_MAX_PAYLOAD, &ev.payload, &ev.payload_len);
+        } else {
+            ipc_skip(&c);
+        }
+    }
+    if (c.err != 0)
+        return c.err;
+    ev.type = serfrpc_event_type(type);
+    if (ev.type < 0)
+        return ipc_fail(&c, CAIRN_EPROTO, "Event \"%s\" is unknown", type);
+    if (ev.payload_len > 0) {
+        uint8_t *copy = serfrpc_arena_alloc(a, ev.payload_len);
+        if (copy == NULL)
+            return ipc_fail(&c, CAIRN_ENOMEM, "Payload: out of memory");
+        memcpy(copy, ev.payload, ev.payload_len);
+        ev.payload = copy;
+    } else {
+        ev.payload = NULL;
+    }
+    ev.members = ms;
+    ev.nmembers = nms;
+    *ret = ev;
+    return 0;
+}
