@@ -34,6 +34,8 @@
 #include "cairn/rng.h"
 #include "serfrpc/decode.h"
 #include "serfrpc/ipc.h"
+#include "cairn/wire_mp.h"
+#include "cairn/wire_msg.h"
 
 #define MODULE "serfrpc"
 
@@ -100,7 +102,7 @@ struct cairn_serfrpc {
     /* Re-entrancy: callbacks running; deletion is deferred until 0. */
     int busy;
     bool dead;
-    serfrpc_arena arena;
+    cairn_wire_arena arena;
 };
 
 static void fail_connection(cairn_serfrpc *c, int err, bool fatal, const char *fmt, ...)
@@ -119,7 +121,7 @@ static void free_client(cairn_serfrpc *c)
     cairn_timer_delete(c->watchdog);
     cairn_buf_destroy(&c->rx);
     cairn_buf_destroy(&c->tx);
-    serfrpc_arena_reset(&c->arena);
+    cairn_wire_arena_destroy(&c->arena);
     cairn_free(c->auth_key);
     cairn_free(c);
 }
@@ -169,7 +171,7 @@ int cairn_serfrpc_new(cairn_loop *loop, const cairn_serfrpc_config *cfg, cairn_s
     c->next_seq = 1;
     cairn_buf_init(&c->rx, RX_LIMIT);
     cairn_buf_init(&c->tx, TX_LIMIT);
-    serfrpc_arena_init(&c->arena, 0);
+    cairn_wire_arena_init(&c->arena, 0);
     cairn_addr_format(&cfg->addr, true, c->addr_str, sizeof c->addr_str);
     if (cfg->seed != 0)
         cairn_rng_init(&c->rng, cfg->seed);
@@ -361,23 +363,10 @@ void cairn_serfrpc_delete(cairn_serfrpc *c)
 
 /* ---- sending ---- */
 
-static int put_header(cairn_buf *b, const char *command, uint64_t seq)
-{
-    int rc = ipc_put_map(b, 2);
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "Command");
-    if (rc == 0)
-        rc = ipc_put_cstr(b, command);
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "Seq");
-    if (rc == 0)
-        rc = ipc_put_uint(b, seq);
-    return rc;
-}
-
-/* begin: checks the state and writes the header of a new request into tx.
- * The caller appends the body and calls submit. */
-static int begin(cairn_serfrpc *c, enum req_kind kind, const char *command, uint64_t *ret_seq)
+/* begin: checks the state and writes the header of a new request into tx
+ * through w. The caller writes the body and calls submit. */
+static int begin(cairn_serfrpc *c, cairn_mp_writer *w, enum req_kind kind, const char *command,
+                 uint64_t *ret_seq)
 {
     bool internal = kind == K_HANDSHAKE || kind == K_AUTH;
     if (c->dead)
@@ -387,22 +376,28 @@ static int begin(cairn_serfrpc *c, enum req_kind kind, const char *command, uint
     if (c->npending >= CAIRN_SERFRPC_MAX_PENDING)
         return CAIRN_ELIMIT;
     cairn_buf_reset(&c->tx);
-    uint64_t seq = c->next_seq;
-    int rc = put_header(&c->tx, command, seq);
-    if (rc != 0)
-        return rc;
-    *ret_seq = seq;
-    return 0;
+    cairn_mp_writer_init(w, &c->tx, CAIRN_MP_IPC);
+    cairn_mp_write_map(w, 2);
+    cairn_mp_write_cstr(w, "Command");
+    cairn_mp_write_cstr(w, command);
+    cairn_mp_write_cstr(w, "Seq");
+    cairn_mp_write_uint(w, c->next_seq);
+    *ret_seq = c->next_seq;
+    return w->err;
 }
 
-/* submit: registers the request and writes tx to the stream. */
-static int submit(cairn_serfrpc *c, enum req_kind kind, uint64_t seq, cairn_serfrpc_reply_cb cb,
-                  cairn_serfrpc_event_cb ev_cb, void *ud, struct req **ret_r)
+/* submit: finishes w, registers the request and writes tx to the stream. */
+static int submit(cairn_serfrpc *c, cairn_mp_writer *w, enum req_kind kind, uint64_t seq,
+                  cairn_serfrpc_reply_cb cb, cairn_serfrpc_event_cb ev_cb, void *ud,
+                  struct req **ret_r)
 {
+    int rc = cairn_mp_writer_finish(w);
+    if (rc != 0)
+        return rc;
     struct req *r = cairn_calloc(1, sizeof *r);
     if (r == NULL)
         return CAIRN_ENOMEM;
-    int rc = cairn_stream_write(c->stream, c->tx.data, c->tx.len);
+    rc = cairn_stream_write(c->stream, c->tx.data, c->tx.len);
     cairn_buf_reset(&c->tx);
     if (rc != 0) {
         cairn_free(r);
@@ -427,58 +422,47 @@ static int submit(cairn_serfrpc *c, enum req_kind kind, uint64_t seq, cairn_serf
     return 0;
 }
 
-/* simple: a request whose body is a map built by fill (or none). */
-static int simple(cairn_serfrpc *c, enum req_kind kind, int (*fill)(cairn_buf *b, const void *arg),
-                  const void *arg, cairn_serfrpc_reply_cb cb, void *ud)
+/* A body writer: fills the request body (or writes nothing). */
+typedef void (*body_fn)(cairn_mp_writer *w, const void *arg);
+
+/* request: header, body from fill (NULL for none), submit. */
+static int request(cairn_serfrpc *c, enum req_kind kind, const char *command, body_fn fill,
+                   const void *arg, cairn_serfrpc_reply_cb cb, cairn_serfrpc_event_cb ev_cb,
+                   void *ud, struct req **ret_r)
 {
+    cairn_mp_writer w;
     uint64_t seq;
-    int rc = begin(c, kind, kind_names[kind], &seq);
-    if (rc == 0 && fill != NULL)
-        rc = fill(&c->tx, arg);
-    if (rc == 0)
-        rc = submit(c, kind, seq, cb, NULL, ud, NULL);
+    int rc = begin(c, &w, kind, command, &seq);
+    if (rc == 0) {
+        if (fill != NULL)
+            fill(&w, arg);
+        rc = submit(c, &w, kind, seq, cb, ev_cb, ud, ret_r);
+    }
     cairn_buf_reset(&c->tx);
     return rc;
 }
 
-static int fill_handshake(cairn_buf *b, const void *arg)
+/* one_field: a body {key: string}. */
+struct one_field {
+    const char *key;
+    const char *str;
+    uint64_t num;
+};
+
+static void fill_str(cairn_mp_writer *w, const void *arg)
 {
-    int rc = ipc_put_map(b, 1);
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "Version");
-    return rc == 0 ? ipc_put_uint(b, 1) : rc;
+    const struct one_field *f = arg;
+    cairn_mp_write_map(w, 1);
+    cairn_mp_write_cstr(w, f->key);
+    cairn_mp_write_cstr(w, f->str);
 }
 
-static int fill_auth(cairn_buf *b, const void *arg)
+static void fill_uint(cairn_mp_writer *w, const void *arg)
 {
-    int rc = ipc_put_map(b, 1);
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "AuthKey");
-    return rc == 0 ? ipc_put_cstr(b, arg) : rc;
-}
-
-static int fill_node(cairn_buf *b, const void *arg)
-{
-    int rc = ipc_put_map(b, 1);
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "Node");
-    return rc == 0 ? ipc_put_cstr(b, arg) : rc;
-}
-
-static int fill_type(cairn_buf *b, const void *arg)
-{
-    int rc = ipc_put_map(b, 1);
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "Type");
-    return rc == 0 ? ipc_put_cstr(b, arg) : rc;
-}
-
-static int fill_stop(cairn_buf *b, const void *arg)
-{
-    int rc = ipc_put_map(b, 1);
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "Stop");
-    return rc == 0 ? ipc_put_uint(b, *(const uint64_t *)arg) : rc;
+    const struct one_field *f = arg;
+    cairn_mp_write_map(w, 1);
+    cairn_mp_write_cstr(w, f->key);
+    cairn_mp_write_uint(w, f->num);
 }
 
 struct filter_arg {
@@ -487,28 +471,21 @@ struct filter_arg {
     size_t ntags;
 };
 
-static int fill_filter(cairn_buf *b, const void *arg)
+/* members-filtered body, keys sorted: Name, Status, Tags. */
+static void fill_filter(cairn_mp_writer *w, const void *arg)
 {
     const struct filter_arg *f = arg;
-    int rc = ipc_put_map(b, 3);
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "Name");
-    if (rc == 0)
-        rc = ipc_put_cstr(b, f->name != NULL ? f->name : "");
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "Status");
-    if (rc == 0)
-        rc = ipc_put_cstr(b, f->status != NULL ? f->status : "");
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "Tags");
-    if (rc == 0)
-        rc = ipc_put_map(b, (uint32_t)f->ntags);
-    for (size_t i = 0; rc == 0 && i < f->ntags; i++) {
-        rc = ipc_put_cstr(b, f->tags[i].key);
-        if (rc == 0)
-            rc = ipc_put_cstr(b, f->tags[i].value);
+    cairn_mp_write_map(w, 3);
+    cairn_mp_write_cstr(w, "Name");
+    cairn_mp_write_cstr(w, f->name != NULL ? f->name : "");
+    cairn_mp_write_cstr(w, "Status");
+    cairn_mp_write_cstr(w, f->status != NULL ? f->status : "");
+    cairn_mp_write_cstr(w, "Tags");
+    cairn_mp_write_map(w, (uint32_t)f->ntags);
+    for (size_t i = 0; i < f->ntags; i++) {
+        cairn_mp_write_cstr(w, f->tags[i].key);
+        cairn_mp_write_cstr(w, f->tags[i].value);
     }
-    return rc;
 }
 
 struct join_arg {
@@ -517,26 +494,24 @@ struct join_arg {
     bool replay;
 };
 
-static int fill_join(cairn_buf *b, const void *arg)
+/* join body, keys sorted: Existing, Replay. */
+static void fill_join(cairn_mp_writer *w, const void *arg)
 {
     const struct join_arg *j = arg;
-    int rc = ipc_put_map(b, 2);
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "Existing");
-    if (rc == 0)
-        rc = ipc_put_array(b, (uint32_t)j->n);
-    for (size_t i = 0; rc == 0 && i < j->n; i++)
-        rc = ipc_put_cstr(b, j->addrs[i]);
-    if (rc == 0)
-        rc = ipc_put_cstr(b, "Replay");
-    return rc == 0 ? ipc_put_bool(b, j->replay) : rc;
+    cairn_mp_write_map(w, 2);
+    cairn_mp_write_cstr(w, "Existing");
+    cairn_mp_write_array(w, (uint32_t)j->n);
+    for (size_t i = 0; i < j->n; i++)
+        cairn_mp_write_cstr(w, j->addrs[i]);
+    cairn_mp_write_cstr(w, "Replay");
+    cairn_mp_write_bool(w, j->replay);
 }
 
 int cairn_serfrpc_members(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userdata)
 {
     if (c == NULL)
         return CAIRN_EINVAL;
-    return simple(c, K_MEMBERS, NULL, NULL, cb, userdata);
+    return request(c, K_MEMBERS, "members", NULL, NULL, cb, NULL, userdata, NULL);
 }
 
 int cairn_serfrpc_members_filtered(cairn_serfrpc *c, const char *name, const char *status,
@@ -546,14 +521,7 @@ int cairn_serfrpc_members_filtered(cairn_serfrpc *c, const char *name, const cha
     if (c == NULL || (ntags > 0 && tags == NULL) || ntags > CAIRN_SERFRPC_MAX_TAGS)
         return CAIRN_EINVAL;
     struct filter_arg f = {name, status, tags, ntags};
-    uint64_t seq;
-    int rc = begin(c, K_MEMBERS, "members-filtered", &seq);
-    if (rc == 0)
-        rc = fill_filter(&c->tx, &f);
-    if (rc == 0)
-        rc = submit(c, K_MEMBERS, seq, cb, NULL, userdata, NULL);
-    cairn_buf_reset(&c->tx);
-    return rc;
+    return request(c, K_MEMBERS, "members-filtered", fill_filter, &f, cb, NULL, userdata, NULL);
 }
 
 int cairn_serfrpc_join(cairn_serfrpc *c, const char *const *addrs, size_t naddrs, bool replay,
@@ -562,7 +530,7 @@ int cairn_serfrpc_join(cairn_serfrpc *c, const char *const *addrs, size_t naddrs
     if (c == NULL || naddrs == 0 || addrs == NULL)
         return CAIRN_EINVAL;
     struct join_arg j = {addrs, naddrs, replay};
-    return simple(c, K_JOIN, fill_join, &j, cb, userdata);
+    return request(c, K_JOIN, "join", fill_join, &j, cb, NULL, userdata, NULL);
 }
 
 int cairn_serfrpc_get_coordinate(cairn_serfrpc *c, const char *node, cairn_serfrpc_reply_cb cb,
@@ -570,14 +538,15 @@ int cairn_serfrpc_get_coordinate(cairn_serfrpc *c, const char *node, cairn_serfr
 {
     if (c == NULL || node == NULL)
         return CAIRN_EINVAL;
-    return simple(c, K_COORD, fill_node, node, cb, userdata);
+    struct one_field f = {.key = "Node", .str = node};
+    return request(c, K_COORD, "get-coordinate", fill_str, &f, cb, NULL, userdata, NULL);
 }
 
 int cairn_serfrpc_stats(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userdata)
 {
     if (c == NULL)
         return CAIRN_EINVAL;
-    return simple(c, K_STATS, NULL, NULL, cb, userdata);
+    return request(c, K_STATS, "stats", NULL, NULL, cb, NULL, userdata, NULL);
 }
 
 int cairn_serfrpc_stream(cairn_serfrpc *c, const char *filter, cairn_serfrpc_reply_cb ack,
@@ -585,15 +554,11 @@ int cairn_serfrpc_stream(cairn_serfrpc *c, const char *filter, cairn_serfrpc_rep
 {
     if (c == NULL || ev_cb == NULL)
         return CAIRN_EINVAL;
-    uint64_t seq;
-    int rc = begin(c, K_STREAM, "stream", &seq);
-    if (rc == 0)
-        rc = fill_type(&c->tx, filter != NULL ? filter : "*");
-    if (rc == 0)
-        rc = submit(c, K_STREAM, seq, ack, ev_cb, userdata, NULL);
-    cairn_buf_reset(&c->tx);
+    struct one_field f = {.key = "Type", .str = filter != NULL ? filter : "*"};
+    struct req *r;
+    int rc = request(c, K_STREAM, "stream", fill_str, &f, ack, ev_cb, userdata, &r);
     if (rc == 0 && ret_seq != NULL)
-        *ret_seq = seq;
+        *ret_seq = r->seq;
     return rc;
 }
 
@@ -604,14 +569,9 @@ int cairn_serfrpc_stop(cairn_serfrpc *c, uint64_t seq, cairn_serfrpc_reply_cb cb
     struct req *s = req_find(c, seq);
     if (s == NULL || s->kind != K_STREAM || s->stopping)
         return CAIRN_ENOENT;
-    uint64_t stop_seq;
+    struct one_field f = {.key = "Stop", .num = seq};
     struct req *r;
-    int rc = begin(c, K_STOP, "stop", &stop_seq);
-    if (rc == 0)
-        rc = fill_stop(&c->tx, &seq);
-    if (rc == 0)
-        rc = submit(c, K_STOP, stop_seq, cb, NULL, userdata, &r);
-    cairn_buf_reset(&c->tx);
+    int rc = request(c, K_STOP, "stop", fill_uint, &f, cb, NULL, userdata, &r);
     if (rc == 0) {
         r->target = seq;
         s->stopping = true;
@@ -643,7 +603,8 @@ static void on_handshake(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *u
         become_ready(c);
         return;
     }
-    int rc = simple(c, K_AUTH, fill_auth, c->auth_key, NULL, NULL);
+    struct one_field f = {.key = "AuthKey", .str = c->auth_key};
+    int rc = request(c, K_AUTH, "auth", fill_str, &f, NULL, NULL, NULL, NULL);
     if (rc != 0)
         fail_connection(c, rc, false, "cannot send auth to serf agent at %s: %s", c->addr_str,
                         cairn_strerror(rc));
@@ -729,7 +690,7 @@ static int process_one(cairn_serfrpc *c)
     int rc = ipc_object_len(c->rx.data, c->rx.len, CAIRN_SERFRPC_MAX_RECORD, &hlen);
     if (rc == CAIRN_EAGAIN)
         return 0;
-    serfrpc_arena_reset(&c->arena);
+    cairn_wire_arena_destroy(&c->arena);
     c->arena.limit = ARENA_EXTRA;
     if (rc == 0)
         rc = serfrpc_decode_header(c->rx.data, hlen, &c->arena, &h, &diag);
@@ -819,7 +780,7 @@ static int process_one(cairn_serfrpc *c)
         complete(c, r, &reply);
         break;
     }
-    serfrpc_arena_reset(&c->arena);
+    cairn_wire_arena_destroy(&c->arena);
     return 1;
 }
 
@@ -872,7 +833,8 @@ static void on_connect(cairn_stream *s, int status, void *ud)
         int rc = cairn_stream_start_read(s, on_read, c);
         c->phase = P_HANDSHAKE;
         if (rc == 0)
-            rc = simple(c, K_HANDSHAKE, fill_handshake, NULL, NULL, NULL);
+            rc = request(c, K_HANDSHAKE, "handshake", fill_uint,
+                         &(struct one_field){.key = "Version", .num = 1}, NULL, NULL, NULL, NULL);
         if (rc != 0)
             fail_connection(c, rc, false, "cannot talk to serf agent at %s: %s", c->addr_str,
                             cairn_strerror(rc));

@@ -6,7 +6,7 @@
  * the arena with a terminating NUL so that they can be handed out as C
  * strings in cairn_member and cairn_event values.
  *
- * Bounds: the arena's limit is a fixed multiple of the record size (every
+ * Bounds: the arena (wire's) has a limit that is a fixed multiple of the record size (every
  * decoded byte costs at least one input byte, plus fixed-size structs whose
  * count is checked against the bytes left before allocation), and every
  * count and string length is capped by the CAIRN_SERFRPC_MAX_* constants.
@@ -18,71 +18,19 @@
 #include "cairn/alloc.h"
 #include "serfrpc/ipc.h"
 
-struct serfrpc_chunk {
-    struct serfrpc_chunk *next;
-    size_t cap, used;
-    _Alignas(max_align_t) unsigned char data[];
-};
-
-/* Chunk size for small allocations; big ones get their own chunk. */
-#define ARENA_CHUNK 4096
-
-void serfrpc_arena_init(serfrpc_arena *a, size_t limit)
-{
-    a->head = NULL;
-    a->used = 0;
-    a->limit = limit;
-}
-
-void *serfrpc_arena_alloc(serfrpc_arena *a, size_t n)
-{
-    size_t align = _Alignof(max_align_t);
-    n = (n + align - 1) & ~(align - 1);
-    if (n == 0)
-        n = align;
-    if (n > a->limit - a->used || a->used > a->limit)
-        return NULL;
-    struct serfrpc_chunk *ch = a->head;
-    if (ch == NULL || ch->cap - ch->used < n) {
-        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-        ch = cairn_malloc(sizeof *ch + cap);
-        if (ch == NULL)
-            return NULL;
-        ch->cap = cap;
-        ch->used = 0;
-        ch->next = a->head;
-        a->head = ch;
-    }
-    void *p = ch->data + ch->used;
-    ch->used += n;
-    a->used += n;
-    memset(p, 0, n);
-    return p;
-}
-
-void serfrpc_arena_reset(serfrpc_arena *a)
-{
-    while (a->head != NULL) {
-        struct serfrpc_chunk *next = a->head->next;
-        cairn_free(a->head);
-        a->head = next;
-    }
-    a->used = 0;
-}
-
 /* read_cstr: a string of at most max bytes copied into the arena. */
-static bool read_cstr(ipc_cur *c, serfrpc_arena *a, const char *field, size_t max,
+static bool read_cstr(ipc_cur *c, cairn_wire_arena *a, const char *field, size_t max,
                       const char **ret)
 {
     const uint8_t *p;
     size_t n;
-    if (!ipc_read_raw(c, field, max, &p, &n))
+    if (!ipc_read_str(c, field, max, &p, &n))
         return false;
     if (memchr(p, 0, n) != NULL) {
         ipc_fail(c, CAIRN_EPROTO, "%s contains a NUL byte", field);
         return false;
     }
-    char *s = serfrpc_arena_alloc(a, n + 1);
+    char *s = cairn_wire_arena_alloc(a, n + 1);
     if (s == NULL) {
         ipc_fail(c, CAIRN_ENOMEM, "%s: out of memory", field);
         return false;
@@ -93,13 +41,8 @@ static bool read_cstr(ipc_cur *c, serfrpc_arena *a, const char *field, size_t ma
     return true;
 }
 
-/* read_key: the next map key (raw, not copied). */
-static bool read_key(ipc_cur *c, const uint8_t **k, size_t *klen)
-{
-    return ipc_read_raw(c, "map key", 64, k, klen);
-}
 
-int serfrpc_decode_header(const uint8_t *p, size_t n, serfrpc_arena *a, serfrpc_header *ret,
+int serfrpc_decode_header(const uint8_t *p, size_t n, cairn_wire_arena *a, serfrpc_header *ret,
                           cairn_diag *diag)
 {
     ipc_cur c;
@@ -110,13 +53,12 @@ int serfrpc_decode_header(const uint8_t *p, size_t n, serfrpc_arena *a, serfrpc_
     if (!ipc_read_map(&c, "header", 16, &nk))
         return c.err;
     for (uint32_t i = 0; i < nk && c.err == 0; i++) {
-        const uint8_t *k;
-        size_t kl;
-        if (!read_key(&c, &k, &kl))
+        cairn_span k;
+        if (!ipc_read_key(&c, &k))
             break;
-        if (ipc_key_is(k, kl, "Error"))
+        if (cairn_mp_key_is(k, "Error"))
             read_cstr(&c, a, "Error", CAIRN_SERFRPC_MAX_ERROR, &h.error);
-        else if (ipc_key_is(k, kl, "Seq"))
+        else if (cairn_mp_key_is(k, "Seq"))
             have_seq = ipc_read_uint(&c, "Seq", UINT64_MAX, &h.seq);
         else
             ipc_skip(&c);
@@ -139,14 +81,14 @@ static int parse_status(const char *s)
     return CAIRN_MEMBER_NONE;
 }
 
-static bool read_tags(ipc_cur *c, serfrpc_arena *a, cairn_member *m)
+static bool read_tags(ipc_cur *c, cairn_wire_arena *a, cairn_member *m)
 {
     uint32_t n;
     if (!ipc_read_map(c, "Member.Tags", CAIRN_SERFRPC_MAX_TAGS, &n))
         return false;
     cairn_tag *tags = NULL;
     if (n > 0) {
-        tags = serfrpc_arena_alloc(a, n * sizeof *tags);
+        tags = cairn_wire_arena_alloc(a, n * sizeof *tags);
         if (tags == NULL)
             return ipc_fail(c, CAIRN_ENOMEM, "Member.Tags: out of memory"), false;
     }
@@ -169,10 +111,11 @@ static bool read_u8(ipc_cur *c, const char *field, uint8_t *out)
     return true;
 }
 
-static bool read_member(ipc_cur *c, serfrpc_arena *a, cairn_member *m)
+static bool read_member(ipc_cur *c, cairn_wire_arena *a, cairn_member *m)
 {
     uint32_t nk;
     const uint8_t *ip = NULL;
+    uint8_t ipbuf[16];
     size_t iplen = 0;
     uint64_t port = 0;
     const char *status = "none";
@@ -180,31 +123,30 @@ static bool read_member(ipc_cur *c, serfrpc_arena *a, cairn_member *m)
     if (!ipc_read_map(c, "Member", 64, &nk))
         return false;
     for (uint32_t i = 0; i < nk && c->err == 0; i++) {
-        const uint8_t *k;
-        size_t kl;
-        if (!read_key(c, &k, &kl))
+        cairn_span k;
+        if (!ipc_read_key(c, &k))
             break;
-        if (ipc_key_is(k, kl, "Addr"))
-            ipc_read_raw(c, "Member.Addr", 16, &ip, &iplen);
-        else if (ipc_key_is(k, kl, "Name"))
+        if (cairn_mp_key_is(k, "Addr"))
+            ipc_read_bytes(c, "Member.Addr", 16, ipbuf, &ip, &iplen);
+        else if (cairn_mp_key_is(k, "Name"))
             read_cstr(c, a, "Member.Name", CAIRN_SERFRPC_MAX_STRING, &m->name);
-        else if (ipc_key_is(k, kl, "Port"))
+        else if (cairn_mp_key_is(k, "Port"))
             ipc_read_uint(c, "Member.Port", 65535, &port);
-        else if (ipc_key_is(k, kl, "Status"))
+        else if (cairn_mp_key_is(k, "Status"))
             read_cstr(c, a, "Member.Status", 32, &status);
-        else if (ipc_key_is(k, kl, "Tags"))
+        else if (cairn_mp_key_is(k, "Tags"))
             read_tags(c, a, m);
-        else if (ipc_key_is(k, kl, "DelegateCur"))
+        else if (cairn_mp_key_is(k, "DelegateCur"))
             read_u8(c, "Member.DelegateCur", &m->delegate_cur);
-        else if (ipc_key_is(k, kl, "DelegateMax"))
+        else if (cairn_mp_key_is(k, "DelegateMax"))
             read_u8(c, "Member.DelegateMax", &m->delegate_max);
-        else if (ipc_key_is(k, kl, "DelegateMin"))
+        else if (cairn_mp_key_is(k, "DelegateMin"))
             read_u8(c, "Member.DelegateMin", &m->delegate_min);
-        else if (ipc_key_is(k, kl, "ProtocolCur"))
+        else if (cairn_mp_key_is(k, "ProtocolCur"))
             read_u8(c, "Member.ProtocolCur", &m->protocol_cur);
-        else if (ipc_key_is(k, kl, "ProtocolMax"))
+        else if (cairn_mp_key_is(k, "ProtocolMax"))
             read_u8(c, "Member.ProtocolMax", &m->protocol_max);
-        else if (ipc_key_is(k, kl, "ProtocolMin"))
+        else if (cairn_mp_key_is(k, "ProtocolMin"))
             read_u8(c, "Member.ProtocolMin", &m->protocol_min);
         else
             ipc_skip(c);
@@ -222,14 +164,14 @@ static bool read_member(ipc_cur *c, serfrpc_arena *a, cairn_member *m)
 }
 
 /* read_member_array: [Member...] into the arena. */
-static bool read_member_array(ipc_cur *c, serfrpc_arena *a, cairn_member **ret, size_t *ret_n)
+static bool read_member_array(ipc_cur *c, cairn_wire_arena *a, cairn_member **ret, size_t *ret_n)
 {
     uint32_t n;
     if (!ipc_read_array(c, "Members", CAIRN_SERFRPC_MAX_MEMBERS, &n))
         return false;
     cairn_member *ms = NULL;
     if (n > 0) {
-        ms = serfrpc_arena_alloc(a, (size_t)n * sizeof *ms);
+        ms = cairn_wire_arena_alloc(a, (size_t)n * sizeof *ms);
         if (ms == NULL)
             return ipc_fail(c, CAIRN_ENOMEM, "Members: out of memory"), false;
     }
@@ -241,7 +183,7 @@ static bool read_member_array(ipc_cur *c, serfrpc_arena *a, cairn_member **ret, 
     return true;
 }
 
-int serfrpc_decode_members(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_member **ret_members,
+int serfrpc_decode_members(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_member **ret_members,
                            size_t *ret_n, cairn_diag *diag)
 {
     ipc_cur c;
@@ -252,11 +194,10 @@ int serfrpc_decode_members(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_m
     if (!ipc_read_map(&c, "body", 16, &nk))
         return c.err;
     for (uint32_t i = 0; i < nk && c.err == 0; i++) {
-        const uint8_t *k;
-        size_t kl;
-        if (!read_key(&c, &k, &kl))
+        cairn_span k;
+        if (!ipc_read_key(&c, &k))
             break;
-        if (ipc_key_is(k, kl, "Members"))
+        if (cairn_mp_key_is(k, "Members"))
             read_member_array(&c, a, &ms, &count);
         else
             ipc_skip(&c);
@@ -277,11 +218,10 @@ int serfrpc_decode_join(const uint8_t *p, size_t n, int32_t *ret_num, cairn_diag
     if (!ipc_read_map(&c, "body", 16, &nk))
         return c.err;
     for (uint32_t i = 0; i < nk && c.err == 0; i++) {
-        const uint8_t *k;
-        size_t kl;
-        if (!read_key(&c, &k, &kl))
+        cairn_span k;
+        if (!ipc_read_key(&c, &k))
             break;
-        if (ipc_key_is(k, kl, "Num"))
+        if (cairn_mp_key_is(k, "Num"))
             ipc_read_uint(&c, "Num", INT32_MAX, &num);
         else
             ipc_skip(&c);
@@ -300,17 +240,16 @@ static bool read_coordinate(ipc_cur *c, cairn_coord *co)
     if (!ipc_read_map(c, "Coord", 16, &nk))
         return false;
     for (uint32_t i = 0; i < nk && c->err == 0; i++) {
-        const uint8_t *k;
-        size_t kl;
-        if (!read_key(c, &k, &kl))
+        cairn_span k;
+        if (!ipc_read_key(c, &k))
             break;
-        if (ipc_key_is(k, kl, "Adjustment")) {
+        if (cairn_mp_key_is(k, "Adjustment")) {
             ipc_read_float(c, "Coord.Adjustment", &co->adjustment);
-        } else if (ipc_key_is(k, kl, "Error")) {
+        } else if (cairn_mp_key_is(k, "Error")) {
             ipc_read_float(c, "Coord.Error", &co->error);
-        } else if (ipc_key_is(k, kl, "Height")) {
+        } else if (cairn_mp_key_is(k, "Height")) {
             ipc_read_float(c, "Coord.Height", &co->height);
-        } else if (ipc_key_is(k, kl, "Vec")) {
+        } else if (cairn_mp_key_is(k, "Vec")) {
             uint32_t dim;
             if (!ipc_read_array(c, "Coord.Vec", CAIRN_COORD_MAX_DIM, &dim))
                 break;
@@ -336,13 +275,12 @@ int serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *
     if (!ipc_read_map(&c, "body", 16, &nk))
         return c.err;
     for (uint32_t i = 0; i < nk && c.err == 0; i++) {
-        const uint8_t *k;
-        size_t kl;
-        if (!read_key(&c, &k, &kl))
+        cairn_span k;
+        if (!ipc_read_key(&c, &k))
             break;
-        if (ipc_key_is(k, kl, "Coord"))
+        if (cairn_mp_key_is(k, "Coord"))
             read_coordinate(&c, &co);
-        else if (ipc_key_is(k, kl, "Ok"))
+        else if (cairn_mp_key_is(k, "Ok"))
             ipc_read_bool(&c, "Ok", &ok);
         else
             ipc_skip(&c);
@@ -354,7 +292,7 @@ int serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *
     return 0;
 }
 
-int serfrpc_decode_stats(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_serfrpc_stat **ret,
+int serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_serfrpc_stat **ret,
                          size_t *ret_n, cairn_diag *diag)
 {
     ipc_cur c;
@@ -366,7 +304,7 @@ int serfrpc_decode_stats(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_ser
         return c.err;
     /* Every entry costs at least 2 input bytes: the total is bounded. */
     size_t cap = CAIRN_SERFRPC_MAX_STATS;
-    st = serfrpc_arena_alloc(a, cap * sizeof *st);
+    st = cairn_wire_arena_alloc(a, cap * sizeof *st);
     if (st == NULL)
         return ipc_fail(&c, CAIRN_ENOMEM, "stats: out of memory");
     for (uint32_t i = 0; i < nsec && c.err == 0; i++) {
@@ -404,7 +342,7 @@ int serfrpc_event_type(const char *s)
     return -1;
 }
 
-int serfrpc_decode_record(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_event *ret,
+int serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
                           cairn_diag *diag)
 {
     ipc_cur c;
@@ -418,20 +356,19 @@ int serfrpc_decode_record(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_ev
     if (!ipc_read_map(&c, "record", 16, &nk))
         return c.err;
     for (uint32_t i = 0; i < nk && c.err == 0; i++) {
-        const uint8_t *k;
-        size_t kl;
-        if (!read_key(&c, &k, &kl))
+        cairn_span k;
+        if (!ipc_read_key(&c, &k))
             break;
-        if (ipc_key_is(k, kl, "Event")) {
+        if (cairn_mp_key_is(k, "Event")) {
             read_cstr(&c, a, "Event", 64, &type);
-        } else if (ipc_key_is(k, kl, "Members")) {
+        } else if (cairn_mp_key_is(k, "Members")) {
             read_member_array(&c, a, &ms, &nms);
-        } else if (ipc_key_is(k, kl, "Name")) {
+        } else if (cairn_mp_key_is(k, "Name")) {
             read_cstr(&c, a, "Name", CAIRN_SERFRPC_MAX_STRING, &ev.name);
-        } else if (ipc_key_is(k, kl, "LTime")) {
+        } else if (cairn_mp_key_is(k, "LTime")) {
             ipc_read_uint(&c, "LTime", UINT64_MAX, &ev.ltime);
-        } else if (ipc_key_is(k, kl, "Payload")) {
-            ipc_read_raw(&c, "Payload", CAIRN_SERFRPC_MAX_PAYLOAD, &ev.payload, &ev.payload_len);
+        } else if (cairn_mp_key_is(k, "Payload")) {
+            ipc_read_bytes(&c, "Payload", CAIRN_SERFRPC_MAX_PAYLOAD, NULL, &ev.payload, &ev.payload_len);
         } else {
             ipc_skip(&c);
         }
@@ -442,7 +379,7 @@ int serfrpc_decode_record(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_ev
     if (ev.type < 0)
         return ipc_fail(&c, CAIRN_EPROTO, "Event \"%s\" is unknown", type);
     if (ev.payload_len > 0) {
-        uint8_t *copy = serfrpc_arena_alloc(a, ev.payload_len);
+        uint8_t *copy = cairn_wire_arena_alloc(a, ev.payload_len);
         if (copy == NULL)
             return ipc_fail(&c, CAIRN_ENOMEM, "Payload: out of memory");
         memcpy(copy, ev.payload, ev.payload_len);

@@ -2,7 +2,7 @@
  *
  * Each decoder takes exactly one complete msgpack object (ipc_object_len
  * found its end) and produces plain values whose strings and arrays live in
- * a serfrpc_arena, so one cairn_arena_reset frees a whole reply. The caps
+ * wire's arena (cairn_wire_arena), so one cairn_wire_arena_destroy frees a whole reply. The caps
  * below bound every count and length before anything is allocated; an
  * object that exceeds one is rejected with CAIRN_ELIMIT and a diagnostic.
  */
@@ -17,21 +17,7 @@
 #include "cairn/coord.h"
 #include "cairn/error.h"
 #include "cairn/serfrpc.h"
-
-/* A bump allocator: chunks from cairn_malloc, freed together. */
-typedef struct serfrpc_arena {
-    /* Singly linked chunks, newest first. */
-    struct serfrpc_chunk *head;
-    /* Bytes handed out in total, capped by `limit`. */
-    size_t used;
-    /* Largest total allowed (a multiple of the record being decoded). */
-    size_t limit;
-} serfrpc_arena;
-
-void serfrpc_arena_init(serfrpc_arena *a, size_t limit);
-/* serfrpc_arena_alloc: n zeroed bytes aligned for any type, or NULL. */
-void *serfrpc_arena_alloc(serfrpc_arena *a, size_t n);
-void serfrpc_arena_reset(serfrpc_arena *a);
+#include "cairn/wire_msg.h"
 
 /* A response header. */
 typedef struct serfrpc_header {
@@ -41,10 +27,10 @@ typedef struct serfrpc_header {
     uint64_t seq;
 } serfrpc_header;
 
-int serfrpc_decode_header(const uint8_t *p, size_t n, serfrpc_arena *a, serfrpc_header *ret,
+int serfrpc_decode_header(const uint8_t *p, size_t n, cairn_wire_arena *a, serfrpc_header *ret,
                           cairn_diag *diag);
 /* {Members: [...]} (members, members-filtered). */
-int serfrpc_decode_members(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_member **ret_members,
+int serfrpc_decode_members(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_member **ret_members,
                            size_t *ret_n, cairn_diag *diag);
 /* {Num} (join). */
 int serfrpc_decode_join(const uint8_t *p, size_t n, int32_t *ret_num, cairn_diag *diag);
@@ -52,10 +38,10 @@ int serfrpc_decode_join(const uint8_t *p, size_t n, int32_t *ret_num, cairn_diag
 int serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *ret_coord,
                          cairn_diag *diag);
 /* map[string]map[string]string (stats), flattened. */
-int serfrpc_decode_stats(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_serfrpc_stat **ret,
+int serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_serfrpc_stat **ret,
                          size_t *ret_n, cairn_diag *diag);
 /* One stream record as a cairn_event (members in the arena). */
-int serfrpc_decode_record(const uint8_t *p, size_t n, serfrpc_arena *a, cairn_event *ret,
+int serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
                           cairn_diag *diag);
 
 /* serfrpc_event_type: "member-join" .. "query" to enum cairn_event_type,
