@@ -1,0 +1,333 @@
+/* Unit tests for the Serf agent RPC decoders, on replies captured from the
+ * real serf 0.9.4 agent (tests/vectors/serfrpc, made by
+ * tools/capture_serfrpc.py), plus hand-made hostile inputs for every cap. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn/cairn.h"
+#include "cairn/serfrpc.h"
+#include "serfrpc/decode.h"
+#include "serfrpc/ipc.h"
+
+struct vec {
+    uint8_t data[65536];
+    size_t len;
+};
+
+static void load(const char *name, struct vec *v)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/vectors/serfrpc/%s.bin", CAIRN_SOURCE_DIR, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    v->len = fread(v->data, 1, sizeof v->data, f);
+    fclose(f);
+    assert_true(v->len > 0);
+}
+
+/* split: the header at *off, then advances *off past it. */
+static void next_header(const struct vec *v, size_t *off, cairn_wire_arena *a, serfrpc_header *h)
+{
+    size_t len;
+    assert_int_equal(ipc_object_len(v->data + *off, v->len - *off, CAIRN_SERFRPC_MAX_RECORD, &len),
+                     0);
+    assert_int_equal(serfrpc_decode_header(v->data + *off, len, a, h, NULL), 0);
+    *off += len;
+}
+
+static size_t body_len(const struct vec *v, size_t off)
+{
+    size_t len;
+    assert_int_equal(ipc_object_len(v->data + off, v->len - off, CAIRN_SERFRPC_MAX_RECORD, &len), 0);
+    return len;
+}
+
+static void test_members(void **state)
+{
+    struct vec v;
+    cairn_wire_arena a;
+    serfrpc_header h;
+    size_t off = 0;
+    cairn_member *ms;
+    size_t n;
+    load("members", &v);
+    cairn_wire_arena_init(&a, 1 << 20);
+    next_header(&v, &off, &a, &h);
+    assert_string_equal(h.error, "");
+    assert_int_equal(h.seq, 2);
+    size_t blen = body_len(&v, off);
+    assert_int_equal(off + blen, v.len);
+    assert_int_equal(serfrpc_decode_members(v.data + off, blen, &a, &ms, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        char buf[CAIRN_ADDR_STRLEN];
+        assert_true(strcmp(ms[i].name, "s1.dc1") == 0 || strcmp(ms[i].name, "s2.dc1") == 0);
+        assert_int_equal(ms[i].status, CAIRN_MEMBER_ALIVE);
+        assert_string_equal(cairn_member_tag(&ms[i], "role"), "consul");
+        assert_string_equal(cairn_member_tag(&ms[i], "dc"), "dc1");
+        assert_string_equal(cairn_member_tag(&ms[i], "build"), "1.2.3:abc");
+        assert_int_equal(ms[i].ntags, 5);
+        cairn_addr_format(&ms[i].addr, true, buf, sizeof buf);
+        assert_string_equal(buf, strcmp(ms[i].name, "s1.dc1") == 0 ? "127.0.0.1:17900"
+                                                                    : "127.0.0.1:17902");
+        assert_int_equal(ms[i].protocol_min, 1);
+        assert_int_equal(ms[i].protocol_max, 5);
+        assert_int_equal(ms[i].protocol_cur, 2);
+        assert_int_equal(ms[i].delegate_min, 2);
+        assert_int_equal(ms[i].delegate_max, 5);
+        assert_int_equal(ms[i].delegate_cur, 5);
+    }
+    cairn_wire_arena_destroy(&a);
+}
+
+static void test_filtered_stats_join(void **state)
+{
+    struct vec v;
+    cairn_wire_arena a;
+    serfrpc_header h;
+    size_t off = 0, n;
+    cairn_member *ms;
+    cairn_wire_arena_init(&a, 1 << 20);
+
+    load("members_filtered", &v);
+    next_header(&v, &off, &a, &h);
+    assert_int_equal(serfrpc_decode_members(v.data + off, body_len(&v, off), &a, &ms, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ms[0].name, "s2.dc1");
+
+    cairn_serfrpc_stat *st;
+    off = 0;
+    load("stats", &v);
+    next_header(&v, &off, &a, &h);
+    assert_int_equal(serfrpc_decode_stats(v.data + off, body_len(&v, off), &a, &st, &n, NULL), 0);
+    bool found = false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(st[i].section, "agent") == 0 && strcmp(st[i].key, "name") == 0) {
+            assert_string_equal(st[i].value, "s1.dc1");
+            found = true;
+        }
+    assert_true(found);
+
+    int32_t num = -1;
+    off = 0;
+    load("join", &v);
+    next_header(&v, &off, &a, &h);
+    assert_int_equal(serfrpc_decode_join(v.data + off, body_len(&v, off), &num, NULL), 0);
+    assert_int_equal(num, 1);
+    cairn_wire_arena_destroy(&a);
+}
+
+static void test_coordinates(void **state)
+{
+    struct vec v;
+    cairn_wire_arena a;
+    serfrpc_header h;
+    size_t off = 0;
+    bool ok = false;
+    cairn_coord co;
+    cairn_wire_arena_init(&a, 1 << 20);
+    load("coordinate", &v);
+    next_header(&v, &off, &a, &h);
+    assert_int_equal(serfrpc_decode_coord(v.data + off, body_len(&v, off), &ok, &co, NULL), 0);
+    assert_true(ok);
+    assert_int_equal(co.dim, 8);
+    assert_true(co.height >= 1e-5);
+    assert_true(co.error > 0 && co.error <= 1.5);
+
+    off = 0;
+    load("coordinate_unknown", &v);
+    next_header(&v, &off, &a, &h);
+    assert_int_equal(serfrpc_decode_coord(v.data + off, body_len(&v, off), &ok, &co, NULL), 0);
+    assert_false(ok);
+    assert_int_equal(co.dim, 0);
+    assert_true(co.height == 0.0);
+    cairn_wire_arena_destroy(&a);
+}
+
+static void test_stream_records(void **state)
+{
+    struct vec v;
+    cairn_wire_arena a;
+    serfrpc_header h;
+    size_t off = 0;
+    int seen[7] = {0};
+    cairn_wire_arena_init(&a, 1 << 20);
+    load("stream", &v);
+    next_header(&v, &off, &a, &h); /* the subscription's answer: no body */
+    assert_string_equal(h.error, "");
+    uint64_t seq = h.seq;
+    while (off < v.len) {
+        next_header(&v, &off, &a, &h);
+        assert_int_equal(h.seq, seq);
+        size_t blen = body_len(&v, off);
+        cairn_event ev;
+        assert_int_equal(serfrpc_decode_record(v.data + off, blen, &a, &ev, NULL), 0);
+        off += blen;
+        assert_true(ev.type >= 0 && ev.type < 7);
+        seen[ev.type]++;
+        if (ev.type == CAIRN_EVENT_USER) {
+            assert_string_equal(ev.name, "deploy");
+            assert_int_equal(ev.payload_len, 2);
+            assert_memory_equal(ev.payload, "v1", 2);
+        } else {
+            assert_int_equal(ev.nmembers, 1);
+            assert_string_equal(ev.members[0].name, "s3.dc1");
+            if (ev.type == CAIRN_EVENT_MEMBER_FAILED)
+                assert_int_equal(ev.members[0].status, CAIRN_MEMBER_FAILED);
+            if (ev.type == CAIRN_EVENT_MEMBER_UPDATE)
+                assert_string_equal(cairn_member_tag(&ev.members[0], "extra"), "1");
+        }
+    }
+    assert_int_equal(seen[CAIRN_EVENT_MEMBER_JOIN], 1);
+    assert_int_equal(seen[CAIRN_EVENT_USER], 1);
+    assert_int_equal(seen[CAIRN_EVENT_MEMBER_UPDATE], 1);
+    assert_int_equal(seen[CAIRN_EVENT_MEMBER_FAILED], 1);
+    cairn_wire_arena_destroy(&a);
+}
+
+static void test_error_headers(void **state)
+{
+    struct vec v;
+    cairn_wire_arena a;
+    serfrpc_header h;
+    size_t off = 0;
+    cairn_wire_arena_init(&a, 1 << 20);
+    load("auth_required", &v);
+    next_header(&v, &off, &a, &h);
+    assert_string_equal(h.error, "");
+    next_header(&v, &off, &a, &h);
+    assert_string_equal(h.error, "Authentication required");
+    assert_int_equal(h.seq, 2);
+    assert_int_equal(off, v.len); /* no body follows */
+    off = 0;
+    load("auth_bad", &v);
+    next_header(&v, &off, &a, &h);
+    assert_string_equal(h.error, "Invalid authentication token");
+    off = 0;
+    load("handshake_required", &v);
+    next_header(&v, &off, &a, &h);
+    assert_string_equal(h.error, "Handshake required");
+    cairn_wire_arena_destroy(&a);
+}
+
+/* Framing: every strict prefix of a reply is "need more", never an error. */
+static void test_framing_prefixes(void **state)
+{
+    struct vec v;
+    size_t len;
+    load("members", &v);
+    size_t hlen;
+    assert_int_equal(ipc_object_len(v.data, v.len, CAIRN_SERFRPC_MAX_RECORD, &hlen), 0);
+    for (size_t n = 0; n < hlen; n++)
+        assert_int_equal(ipc_object_len(v.data, n, CAIRN_SERFRPC_MAX_RECORD, &len), CAIRN_EAGAIN);
+    /* A record cap smaller than the body: too large, not "need more". */
+    assert_int_equal(ipc_object_len(v.data + hlen, v.len - hlen, 64, &len), CAIRN_EMSGSIZE);
+}
+
+/* Caps: a member with more tags than CAIRN_SERFRPC_MAX_TAGS, an oversized
+ * name, and a count larger than the bytes present. */
+static void test_caps(void **state)
+{
+    uint8_t buf[8192];
+    size_t n = 0;
+    cairn_wire_arena a;
+    cairn_diag diag;
+    cairn_member *ms;
+    size_t nms;
+    cairn_wire_arena_init(&a, 1 << 22);
+
+    /* {Members: [{Tags: {257 entries}}]} */
+    const uint8_t pre[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e', 'r', 's', 0x91, 0x81,
+                           0xa4, 'T', 'a', 'g', 's', 0xde, 0x01, 0x01};
+    memcpy(buf, pre, sizeof pre);
+    n = sizeof pre;
+    for (int i = 0; i < 257; i++) {
+        buf[n++] = 0xa2;
+        buf[n++] = (uint8_t)('a' + i / 26 % 26);
+        buf[n++] = (uint8_t)('a' + i % 26);
+        buf[n++] = 0xa0;
+    }
+    cairn_diag_clear(&diag);
+    assert_int_equal(serfrpc_decode_members(buf, n, &a, &ms, &nms, &diag), CAIRN_ELIMIT);
+    assert_non_null(strstr(diag.msg, "Member.Tags"));
+    cairn_wire_arena_destroy(&a);
+
+    /* {Members: [{Name: 600 x 'x'}]} */
+    const uint8_t pre2[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e', 'r', 's', 0x91, 0x81,
+                            0xa4, 'N', 'a', 'm', 'e', 0xda, 0x02, 0x58};
+    memcpy(buf, pre2, sizeof pre2);
+    memset(buf + sizeof pre2, 'x', 600);
+    cairn_diag_clear(&diag);
+    assert_int_equal(serfrpc_decode_members(buf, sizeof pre2 + 600, &a, &ms, &nms, &diag),
+                     CAIRN_ELIMIT);
+    assert_non_null(strstr(diag.msg, "Member.Name"));
+    cairn_wire_arena_destroy(&a);
+
+    /* {Members: array32 of 65537} → over CAIRN_SERFRPC_MAX_MEMBERS or over
+     * the bytes present: rejected before allocating. */
+    const uint8_t big[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e', 'r', 's', 0xdd, 0x00, 0x01, 0x00, 0x01};
+    cairn_diag_clear(&diag);
+    assert_true(serfrpc_decode_members(big, sizeof big, &a, &ms, &nms, &diag) < 0);
+    assert_int_equal(a.used, 0);
+    cairn_wire_arena_destroy(&a);
+
+    /* A Vec longer than CAIRN_COORD_MAX_DIM. */
+    uint8_t cb[128];
+    size_t k = 0;
+    const uint8_t cpre[] = {0x81, 0xa5, 'C', 'o', 'o', 'r', 'd', 0x81, 0xa3, 'V', 'e', 'c', 0x99};
+    memcpy(cb, cpre, sizeof cpre);
+    k = sizeof cpre;
+    for (int i = 0; i < 9; i++)
+        cb[k++] = 0x00;
+    bool ok;
+    cairn_coord co;
+    cairn_diag_clear(&diag);
+    assert_int_equal(serfrpc_decode_coord(cb, k, &ok, &co, &diag), CAIRN_ELIMIT);
+    assert_non_null(strstr(diag.msg, "Coord.Vec"));
+}
+
+/* Every allocation failure during a members decode is reported, not fatal,
+ * and leaks nothing once the arena is destroyed. */
+static void test_alloc_failures(void **state)
+{
+    struct vec v;
+    size_t off = 0;
+    load("members", &v);
+    size_t hlen = body_len(&v, 0);
+    off = hlen;
+    size_t blen = body_len(&v, off);
+    cairn_test_alloc_install();
+    for (long i = 0; i < 64; i++) {
+        cairn_wire_arena a;
+        cairn_member *ms;
+        size_t n;
+        cairn_wire_arena_init(&a, 1 << 20);
+        cairn_test_alloc_fail_after(i);
+        int rc = serfrpc_decode_members(v.data + off, blen, &a, &ms, &n, NULL);
+        cairn_wire_arena_destroy(&a);
+        cairn_test_alloc_fail_after(-1);
+        assert_true(rc == 0 || rc == CAIRN_ENOMEM);
+        assert_int_equal(cairn_test_alloc_live(), 0);
+        if (rc == 0)
+            break;
+    }
+    cairn_test_alloc_uninstall();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_members),        cmocka_unit_test(test_filtered_stats_join),
+        cmocka_unit_test(test_coordinates),    cmocka_unit_test(test_stream_records),
+        cmocka_unit_test(test_error_headers),  cmocka_unit_test(test_framing_prefixes),
+        cmocka_unit_test(test_caps),           cmocka_unit_test(test_alloc_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
