@@ -1,0 +1,634 @@
+/* The cluster seam over a running Serf agent (through its RPC).
+ *
+ * Consul's Router calls NumNodes, Members, GetCoordinate and
+ * GetCachedCoordinate synchronously on an in-process serf.Serf. Over the RPC
+ * every question is a round trip, so this backend keeps a local copy of the
+ * agent's view and answers the seam from it:
+ *
+ *   - members: loaded with `members` after each (re)connection, then kept
+ *     current by a `stream` of member events (subscribed on the same
+ *     connection before the member list is requested, so no event falls in
+ *     between);
+ *   - own name and tags: `stats` (agent.name, tags.*);
+ *   - coordinates: `get-coordinate` for the agent itself and every member
+ *     that has not left, refreshed every coord_refresh and for the members
+ *     of each join/update event.
+ *
+ * Resynchronisation: when the agent comes back (or another agent answers on
+ * the same address) its member list replaces ours, and the differences are
+ * turned into the events a router needs: reap for members it no longer
+ * knows, join/failed/leave when a status changed, update when tags or
+ * address changed. So a Router fed by event_cb converges on the new view
+ * and nothing vanished lingers. While the agent is away the cache is kept:
+ * the servers are most likely fine, only our window on them is closed.
+ *
+ * Members are kept sorted by name (bsearch for lookups; inserts move the
+ * tail), which is plenty for Consul-sized WAN pools.
+ */
+#include "cairn/serfrpc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn/alloc.h"
+#include "cairn/error.h"
+
+#define MODULE "serfrpc-cluster"
+
+#define DEFAULT_COORD_REFRESH (5 * CAIRN_SEC)
+/* The member events the cluster subscribes to. */
+#define MEMBER_EVENTS "member-join,member-leave,member-failed,member-update,member-reap"
+
+/* One cached member: a cairn_member whose strings it owns. */
+struct cmember {
+    /* The value handed out; name and tags point into `blob`/`tags`. */
+    cairn_member m;
+    /* Owned tag array (m.tags). */
+    cairn_tag *tags;
+    /* Owned strings: name, then key/value pairs. */
+    char *blob;
+    /* The last coordinate the agent reported for it. */
+    bool has_coord;
+    cairn_coord coord;
+};
+
+struct cairn_serfrpc_cluster {
+    cairn_loop *loop;
+    cairn_serfrpc *rpc;
+    cairn_serfrpc_cluster_config cfg;
+    cairn_logger logger;
+    /* Members sorted by name. */
+    struct cmember *members;
+    size_t n, cap;
+    /* The agent itself: name, tags and coordinate. */
+    struct cmember self;
+    bool have_self;
+    /* Sync progress for the current connection. */
+    bool stats_done, members_done, synced;
+    /* Coordinate requests in flight and who waits for them. */
+    size_t coord_outstanding;
+    void (*coord_done)(cairn_serfrpc_cluster *cl, void *ud);
+    void *coord_done_ud;
+    cairn_timer *refresh_timer;
+    /* Set while being deleted: replies failing with ESHUTDOWN are ignored. */
+    bool closing;
+};
+
+/* ---- owned member copies ---- */
+
+static void cmember_free(struct cmember *cm)
+{
+    cairn_free(cm->tags);
+    cairn_free(cm->blob);
+    memset(cm, 0, sizeof *cm);
+}
+
+/* cmember_copy deep-copies src into *dst (dst's old contents untouched on
+ * failure). The coordinate fields are preserved by the caller. */
+static int cmember_copy(const cairn_member *src, struct cmember *dst)
+{
+    size_t len = strlen(src->name) + 1;
+    for (size_t i = 0; i < src->ntags; i++)
+        len += strlen(src->tags[i].key) + strlen(src->tags[i].value) + 2;
+    char *blob = cairn_malloc(len);
+    cairn_tag *tags = src->ntags > 0 ? cairn_calloc(src->ntags, sizeof *tags) : NULL;
+    if (blob == NULL || (src->ntags > 0 && tags == NULL)) {
+        cairn_free(blob);
+        cairn_free(tags);
+        return CAIRN_ENOMEM;
+    }
+    char *p = blob;
+    size_t l = strlen(src->name) + 1;
+    memcpy(p, src->name, l);
+    const char *name = p;
+    p += l;
+    for (size_t i = 0; i < src->ntags; i++) {
+        l = strlen(src->tags[i].key) + 1;
+        memcpy(p, src->tags[i].key, l);
+        tags[i].key = p;
+        p += l;
+        l = strlen(src->tags[i].value) + 1;
+        memcpy(p, src->tags[i].value, l);
+        tags[i].value = p;
+        p += l;
+    }
+    cairn_free(dst->blob);
+    cairn_free(dst->tags);
+    dst->blob = blob;
+    dst->tags = tags;
+    dst->m = *src;
+    dst->m.name = name;
+    dst->m.tags = tags;
+    return 0;
+}
+
+/* same_tags: equal as sets (Serf's map order is random). */
+static bool same_tags(const cairn_member *a, const cairn_member *b)
+{
+    if (a->ntags != b->ntags)
+        return false;
+    for (size_t i = 0; i < a->ntags; i++) {
+        const char *v = cairn_member_tag(b, a->tags[i].key);
+        if (v == NULL || strcmp(v, a->tags[i].value) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* ---- the sorted table ---- */
+
+/* find: index of name, or the insertion point (and *found false). */
+static size_t find(const cairn_serfrpc_cluster *cl, const char *name, bool *found)
+{
+    size_t lo = 0, hi = cl->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(cl->members[mid].m.name, name);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static struct cmember *lookup(const cairn_serfrpc_cluster *cl, const char *name)
+{
+    bool found;
+    size_t i = find(cl, name, &found);
+    return found ? &cl->members[i] : NULL;
+}
+
+/* upsert: inserts or replaces m (keeping a known coordinate). */
+static int upsert(cairn_serfrpc_cluster *cl, const cairn_member *m)
+{
+    bool found;
+    size_t i = find(cl, m->name, &found);
+    if (found)
+        return cmember_copy(m, &cl->members[i]);
+    if (cl->n == cl->cap) {
+        size_t ncap = cl->cap ? 2 * cl->cap : 16;
+        if (ncap > CAIRN_SERFRPC_MAX_MEMBERS)
+            ncap = CAIRN_SERFRPC_MAX_MEMBERS;
+        if (cl->n >= ncap)
+            return CAIRN_ELIMIT;
+        struct cmember *nm = cairn_reallocarray(cl->members, ncap, sizeof *nm);
+        if (nm == NULL)
+            return CAIRN_ENOMEM;
+        cl->members = nm;
+        cl->cap = ncap;
+    }
+    struct cmember fresh;
+    memset(&fresh, 0, sizeof fresh);
+    int rc = cmember_copy(m, &fresh);
+    if (rc != 0)
+        return rc;
+    memmove(&cl->members[i + 1], &cl->members[i], (cl->n - i) * sizeof *cl->members);
+    cl->members[i] = fresh;
+    cl->n++;
+    return 0;
+}
+
+static void remove_at(cairn_serfrpc_cluster *cl, size_t i)
+{
+    cmember_free(&cl->members[i]);
+    memmove(&cl->members[i], &cl->members[i + 1], (cl->n - i - 1) * sizeof *cl->members);
+    cl->n--;
+}
+
+/* ---- events ---- */
+
+static void emit(cairn_serfrpc_cluster *cl, int type, const cairn_member *ms, size_t n)
+{
+    if (cl->cfg.event_cb == NULL || n == 0)
+        return;
+    cairn_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.members = ms;
+    ev.nmembers = n;
+    cl->cfg.event_cb(&ev, cl->cfg.userdata);
+}
+
+static void fetch_coord(cairn_serfrpc_cluster *cl, const char *name);
+
+/* apply_event: folds one streamed member event into the cache. */
+static void apply_event(cairn_serfrpc_cluster *cl, const cairn_event *ev)
+{
+    for (size_t i = 0; i < ev->nmembers; i++) {
+        const cairn_member *m = &ev->members[i];
+        if (ev->type == CAIRN_EVENT_MEMBER_REAP) {
+            bool found;
+            size_t at = find(cl, m->name, &found);
+            if (found)
+                remove_at(cl, at);
+            continue;
+        }
+        int rc = upsert(cl, m);
+        if (rc != 0)
+            cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE, "cannot cache member %s: %s",
+                       m->name, cairn_strerror(rc));
+        else if (ev->type == CAIRN_EVENT_MEMBER_JOIN || ev->type == CAIRN_EVENT_MEMBER_UPDATE)
+            fetch_coord(cl, m->name);
+    }
+}
+
+static void on_stream(cairn_serfrpc *c, const cairn_event *ev, int status, void *ud)
+{
+    cairn_serfrpc_cluster *cl = ud;
+    if (cl->closing)
+        return;
+    if (ev == NULL) {
+        if (status == CAIRN_EREMOTE)
+            cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE,
+                       "serf agent at %s refused the event stream",
+                       cairn_serfrpc_addr_string(c));
+        return;
+    }
+    if (ev->type >= CAIRN_EVENT_MEMBER_JOIN && ev->type <= CAIRN_EVENT_MEMBER_REAP)
+        apply_event(cl, ev);
+    if (cl->cfg.event_cb != NULL)
+        cl->cfg.event_cb(ev, cl->cfg.userdata);
+}
+
+/* ---- coordinates ---- */
+
+struct coord_req {
+    cairn_serfrpc_cluster *cl;
+    /* Whose coordinate; NUL-terminated copy. */
+    char name[];
+};
+
+static void coord_finished(cairn_serfrpc_cluster *cl)
+{
+    if (--cl->coord_outstanding > 0)
+        return;
+    if (cl->members_done && cl->stats_done && !cl->synced && cairn_serfrpc_ready(cl->rpc)) {
+        cl->synced = true;
+        cairn_logf(&cl->logger, CAIRN_LOG_INFO, MODULE,
+                   "synchronised with serf agent at %s (%zu members)",
+                   cairn_serfrpc_addr_string(cl->rpc), cl->n);
+        if (cl->cfg.sync_cb != NULL)
+            cl->cfg.sync_cb(cl, CAIRN_SERFRPC_SYNCED, 0, "synchronised", cl->cfg.userdata);
+    }
+    if (cl->coord_outstanding == 0 && cl->coord_done != NULL) {
+        void (*done)(cairn_serfrpc_cluster *, void *) = cl->coord_done;
+        cl->coord_done = NULL;
+        done(cl, cl->coord_done_ud);
+    }
+}
+
+static void on_coord(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
+{
+    struct coord_req *q = ud;
+    cairn_serfrpc_cluster *cl = q->cl;
+    if (!cl->closing && r->status == 0) {
+        struct cmember *cm = NULL;
+        if (cl->have_self && strcmp(q->name, cl->self.m.name) == 0)
+            cm = &cl->self;
+        struct cmember *mm = lookup(cl, q->name);
+        for (int k = 0; k < 2; k++) {
+            struct cmember *t = k == 0 ? cm : mm;
+            if (t == NULL)
+                continue;
+            t->has_coord = r->coord_ok && r->coord.dim > 0;
+            t->coord = r->coord;
+        }
+    }
+    cairn_free(q);
+    if (!cl->closing)
+        coord_finished(cl);
+}
+
+static void fetch_coord(cairn_serfrpc_cluster *cl, const char *name)
+{
+    size_t len = strlen(name);
+    struct coord_req *q = cairn_malloc(sizeof *q + len + 1);
+    if (q == NULL)
+        return;
+    q->cl = cl;
+    memcpy(q->name, name, len + 1);
+    if (cairn_serfrpc_get_coordinate(cl->rpc, name, on_coord, q) != 0) {
+        cairn_free(q);
+        return;
+    }
+    cl->coord_outstanding++;
+}
+
+/* refresh_all: re-reads every coordinate; the sentinel increment makes
+ * coord_finished run once even when nothing needed fetching. */
+static void refresh_all(cairn_serfrpc_cluster *cl)
+{
+    cl->coord_outstanding++;
+    if (cl->have_self)
+        fetch_coord(cl, cl->self.m.name);
+    for (size_t i = 0; i < cl->n; i++)
+        if (cl->members[i].m.status != CAIRN_MEMBER_LEFT)
+            fetch_coord(cl, cl->members[i].m.name);
+    coord_finished(cl);
+}
+
+int cairn_serfrpc_cluster_refresh_coordinates(cairn_serfrpc_cluster *cl,
+                                              void (*done)(cairn_serfrpc_cluster *cl, void *ud),
+                                              void *userdata)
+{
+    if (cl == NULL)
+        return CAIRN_EINVAL;
+    if (!cairn_serfrpc_ready(cl->rpc))
+        return CAIRN_ENOTCONN;
+    cl->coord_done = done;
+    cl->coord_done_ud = userdata;
+    refresh_all(cl);
+    return 0;
+}
+
+static void on_refresh_timer(cairn_timer *t, void *ud)
+{
+    cairn_serfrpc_cluster *cl = ud;
+    if (cairn_serfrpc_ready(cl->rpc) && cl->synced && cl->coord_outstanding == 0)
+        refresh_all(cl);
+    cairn_timer_start(t, cl->cfg.coord_refresh);
+}
+
+/* ---- synchronisation ---- */
+
+static void maybe_start_coords(cairn_serfrpc_cluster *cl)
+{
+    if (cl->stats_done && cl->members_done)
+        refresh_all(cl);
+}
+
+static void on_stats(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
+{
+    cairn_serfrpc_cluster *cl = ud;
+    if (cl->closing || r->status != 0) {
+        if (!cl->closing && r->status != 0 && r->status != CAIRN_ECONNRESET)
+            cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE, "stats from %s failed: %s",
+                       cairn_serfrpc_addr_string(c), r->error);
+        return;
+    }
+    const char *name = NULL;
+    size_t ntags = 0;
+    for (size_t i = 0; i < r->nstats; i++) {
+        if (strcmp(r->stats[i].section, "agent") == 0 && strcmp(r->stats[i].key, "name") == 0)
+            name = r->stats[i].value;
+        if (strcmp(r->stats[i].section, "tags") == 0)
+            ntags++;
+    }
+    if (name == NULL) {
+        cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE,
+                   "serf agent at %s did not report agent.name", cairn_serfrpc_addr_string(c));
+        return;
+    }
+    cairn_tag *tags = ntags > 0 ? cairn_calloc(ntags, sizeof *tags) : NULL;
+    if (ntags > 0 && tags == NULL)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < r->nstats; i++)
+        if (strcmp(r->stats[i].section, "tags") == 0) {
+            tags[k].key = r->stats[i].key;
+            tags[k].value = r->stats[i].value;
+            k++;
+        }
+    cairn_member m;
+    memset(&m, 0, sizeof m);
+    m.name = name;
+    m.tags = tags;
+    m.ntags = ntags;
+    m.status = CAIRN_MEMBER_ALIVE;
+    int rc = cmember_copy(&m, &cl->self);
+    cairn_free(tags);
+    if (rc != 0)
+        return;
+    cl->have_self = true;
+    cl->stats_done = true;
+    maybe_start_coords(cl);
+}
+
+/* reconcile: replaces the cache with the agent's list, emitting the events
+ * that take a router from the old view to the new one. */
+static void reconcile(cairn_serfrpc_cluster *cl, const cairn_member *ms, size_t n)
+{
+    /* Members the agent no longer knows: reap. Walk backwards so removals
+     * keep the indices below valid. */
+    for (size_t i = cl->n; i-- > 0;) {
+        bool present = false;
+        for (size_t j = 0; j < n && !present; j++)
+            present = strcmp(ms[j].name, cl->members[i].m.name) == 0;
+        if (present)
+            continue;
+        struct cmember gone = cl->members[i];
+        memmove(&cl->members[i], &cl->members[i + 1], (cl->n - i - 1) * sizeof *cl->members);
+        cl->n--;
+        gone.m.status = CAIRN_MEMBER_LEFT;
+        emit(cl, CAIRN_EVENT_MEMBER_REAP, &gone.m, 1);
+        cmember_free(&gone);
+    }
+    for (size_t j = 0; j < n; j++) {
+        const cairn_member *m = &ms[j];
+        struct cmember *old = lookup(cl, m->name);
+        int old_status = old != NULL ? old->m.status : CAIRN_MEMBER_NONE;
+        bool changed = old != NULL && (!same_tags(&old->m, m) ||
+                                       !cairn_addr_equal(&old->m.addr, &m->addr));
+        if (upsert(cl, m) != 0) {
+            cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE, "cannot cache member %s", m->name);
+            continue;
+        }
+        if (m->status == old_status) {
+            if (changed)
+                emit(cl, CAIRN_EVENT_MEMBER_UPDATE, m, 1);
+            continue;
+        }
+        switch (m->status) {
+        case CAIRN_MEMBER_ALIVE:
+            emit(cl, CAIRN_EVENT_MEMBER_JOIN, m, 1);
+            break;
+        case CAIRN_MEMBER_FAILED:
+            if (old == NULL || old_status == CAIRN_MEMBER_LEFT)
+                emit(cl, CAIRN_EVENT_MEMBER_JOIN, m, 1);
+            emit(cl, CAIRN_EVENT_MEMBER_FAILED, m, 1);
+            break;
+        case CAIRN_MEMBER_LEAVING:
+        case CAIRN_MEMBER_LEFT:
+            if (old != NULL)
+                emit(cl, CAIRN_EVENT_MEMBER_LEAVE, m, 1);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void on_members(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
+{
+    cairn_serfrpc_cluster *cl = ud;
+    if (cl->closing || r->status != 0) {
+        if (!cl->closing && r->status != 0 && r->status != CAIRN_ECONNRESET)
+            cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE, "members from %s failed: %s",
+                       cairn_serfrpc_addr_string(c), r->error);
+        return;
+    }
+    reconcile(cl, r->members, r->nmembers);
+    cl->members_done = true;
+    maybe_start_coords(cl);
+}
+
+static void on_rpc_state(cairn_serfrpc *c, int state, int err, const char *msg, void *ud)
+{
+    cairn_serfrpc_cluster *cl = ud;
+    if (cl->closing)
+        return;
+    if (state == CAIRN_SERFRPC_READY) {
+        cl->stats_done = cl->members_done = cl->synced = false;
+        cl->coord_outstanding = 0;
+        int rc = cairn_serfrpc_stats(c, on_stats, cl);
+        if (rc == 0)
+            rc = cairn_serfrpc_stream(c, MEMBER_EVENTS, NULL, on_stream, cl, NULL);
+        if (rc == 0)
+            rc = cairn_serfrpc_members(c, on_members, cl);
+        if (rc != 0)
+            cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE,
+                       "cannot start synchronising with serf agent at %s: %s",
+                       cairn_serfrpc_addr_string(c), cairn_strerror(rc));
+        return;
+    }
+    cl->synced = false;
+    cl->coord_outstanding = 0;
+    if (cl->cfg.sync_cb == NULL)
+        return;
+    if (state == CAIRN_SERFRPC_DOWN)
+        cl->cfg.sync_cb(cl, CAIRN_SERFRPC_STALE, err, msg, cl->cfg.userdata);
+    else if (state == CAIRN_SERFRPC_GAVE_UP)
+        cl->cfg.sync_cb(cl, CAIRN_SERFRPC_FAILED, err, msg, cl->cfg.userdata);
+}
+
+/* ---- the seam ---- */
+
+static size_t op_num_nodes(void *impl)
+{
+    cairn_serfrpc_cluster *cl = impl;
+    return cl->n;
+}
+
+static int op_for_each_member(void *impl, cairn_member_fn fn, void *userdata)
+{
+    cairn_serfrpc_cluster *cl = impl;
+    for (size_t i = 0; i < cl->n; i++)
+        if (!fn(&cl->members[i].m, userdata))
+            break;
+    return 0;
+}
+
+static int op_get_coordinate(void *impl, cairn_coord *ret_coord)
+{
+    cairn_serfrpc_cluster *cl = impl;
+    if (!cl->have_self || !cl->self.has_coord)
+        return CAIRN_EAGAIN;
+    *ret_coord = cl->self.coord;
+    return 0;
+}
+
+static bool op_get_cached_coordinate(void *impl, const char *name, cairn_coord *ret_coord)
+{
+    cairn_serfrpc_cluster *cl = impl;
+    const struct cmember *cm = lookup(cl, name);
+    if (cm == NULL && cl->have_self && strcmp(name, cl->self.m.name) == 0)
+        cm = &cl->self;
+    if (cm == NULL || !cm->has_coord)
+        return false;
+    *ret_coord = cm->coord;
+    return true;
+}
+
+static const cairn_cluster_ops serfrpc_cluster_ops = {
+    .num_nodes = op_num_nodes,
+    .for_each_member = op_for_each_member,
+    .get_coordinate = op_get_coordinate,
+    .get_cached_coordinate = op_get_cached_coordinate,
+};
+
+cairn_cluster cairn_serfrpc_cluster_get(cairn_serfrpc_cluster *cl)
+{
+    cairn_cluster c = {.ops = &serfrpc_cluster_ops, .impl = cl};
+    return c;
+}
+
+/* ---- lifecycle ---- */
+
+int cairn_serfrpc_cluster_new(cairn_loop *loop, const cairn_serfrpc_cluster_config *cfg,
+                              cairn_serfrpc_cluster **ret_cl)
+{
+    if (loop == NULL || cfg == NULL || ret_cl == NULL)
+        return CAIRN_EINVAL;
+    cairn_serfrpc_cluster *cl = cairn_calloc(1, sizeof *cl);
+    if (cl == NULL)
+        return CAIRN_ENOMEM;
+    cl->loop = loop;
+    cl->cfg = *cfg;
+    if (cl->cfg.coord_refresh <= 0)
+        cl->cfg.coord_refresh = DEFAULT_COORD_REFRESH;
+    if (cfg->rpc.logger != NULL)
+        cl->logger = *cfg->rpc.logger;
+    cairn_serfrpc_config rc_cfg = cfg->rpc;
+    rc_cfg.state_cb = on_rpc_state;
+    rc_cfg.userdata = cl;
+    int rc = cairn_serfrpc_new(loop, &rc_cfg, &cl->rpc);
+    if (rc == 0)
+        rc = cairn_timer_new(loop, on_refresh_timer, cl, &cl->refresh_timer);
+    if (rc != 0) {
+        cairn_serfrpc_cluster_delete(cl);
+        return rc;
+    }
+    *ret_cl = cl;
+    return 0;
+}
+
+int cairn_serfrpc_cluster_start(cairn_serfrpc_cluster *cl)
+{
+    if (cl == NULL)
+        return CAIRN_EINVAL;
+    int rc = cairn_serfrpc_start(cl->rpc);
+    if (rc == 0)
+        cairn_timer_start(cl->refresh_timer, cl->cfg.coord_refresh);
+    return rc;
+}
+
+void cairn_serfrpc_cluster_delete(cairn_serfrpc_cluster *cl)
+{
+    if (cl == NULL)
+        return;
+    cl->closing = true;
+    cairn_serfrpc_delete(cl->rpc);
+    cairn_timer_delete(cl->refresh_timer);
+    for (size_t i = 0; i < cl->n; i++)
+        cmember_free(&cl->members[i]);
+    cairn_free(cl->members);
+    cmember_free(&cl->self);
+    cairn_free(cl);
+}
+
+cairn_serfrpc *cairn_serfrpc_cluster_client(cairn_serfrpc_cluster *cl)
+{
+    return cl->rpc;
+}
+
+const char *cairn_serfrpc_cluster_self(const cairn_serfrpc_cluster *cl)
+{
+    return cl->have_self ? cl->self.m.name : NULL;
+}
+
+const char *cairn_serfrpc_cluster_self_tag(const cairn_serfrpc_cluster *cl, const char *key)
+{
+    return cl->have_self ? cairn_member_tag(&cl->self.m, key) : NULL;
+}
+
+bool cairn_serfrpc_cluster_synced(const cairn_serfrpc_cluster *cl)
+{
+    return cl->synced;
+}
