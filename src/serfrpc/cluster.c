@@ -529,7 +529,7 @@ static int op_get_coordinate(void *impl, cairn_coord *ret_coord)
 {
     cairn_serfrpc_cluster *cl = impl;
     if (!cl->have_self || !cl->self.has_coord)
-        return CAIRN_EAGAIN;
+        return CAIRN_ENOENT; /* the router reads this as "no coordinate" */
     *ret_coord = cl->self.coord;
     return 0;
 }
