@@ -21,4 +21,11 @@ typedef struct cairn_cli_command {
 /* `cairn wire decode` (src/cli/cmd_wire.c). */
 int cairn_cmd_wire(int argc, char **argv);
 
+/* Commands over a Serf agent's RPC (src/cli/cmd_serf.c). */
+int cairn_cmd_members(int argc, char **argv);
+int cairn_cmd_dcs(int argc, char **argv);
+int cairn_cmd_route(int argc, char **argv);
+int cairn_cmd_dc_maps(int argc, char **argv);
+int cairn_cmd_watch(int argc, char **argv);
+
 #endif

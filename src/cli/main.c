@@ -11,6 +11,14 @@
 #include "cli/commands.h"
 
 static const cairn_cli_command commands[] = {
+    {"members", "list the members a Serf agent knows (name, addr, port, status, tags)",
+     cairn_cmd_members},
+    {"dcs", "list the Consul server datacenters by estimated RTT, local first", cairn_cmd_dcs},
+    {"route", "the server a client would use now for a datacenter (after a ping)",
+     cairn_cmd_route},
+    {"dc-maps", "JSON of Consul's /v1/coordinate/datacenters", cairn_cmd_dc_maps},
+    {"watch", "live routes of every datacenter as members join, fail and leave",
+     cairn_cmd_watch},
     {"wire", "decode a captured serf/memberlist packet or stream as JSON (wire decode)",
      cairn_cmd_wire},
 };

@@ -1,0 +1,772 @@
+/* `cairn members|dcs|route|dc-maps|watch`: routing over a real Serf agent.
+ *
+ * Each command opens a session: a libuv loop, the serfrpc cluster backend
+ * connected to the agent (--serf-rpc), and, for the routing commands, a
+ * Router with one area ("wan") over that cluster, fed by the serf adapter,
+ * with the TCP pinger. The session first waits until the backend has
+ * synchronised (members, own name, every coordinate), then the command
+ * reads the router exactly as a Consul agent would: datacenters by
+ * distance, find_route after a rebalance (which pings), the datacenter maps.
+ * `watch` keeps the session running and prints every route change as
+ * events arrive, surviving agent restarts (the backend reconnects and
+ * resynchronises).
+ *
+ * Output: text for people; with --format json, the stable shapes described
+ * in docs/CLI.md. Errors go to stderr as one sentence; exit 1 for failures
+ * (agent unreachable, unknown datacenter, no reachable server), 2 for usage.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "cairn/alloc.h"
+#include "cairn/error.h"
+#include "cairn/log.h"
+#include "cairn/loop_uv.h"
+#include "cairn/manager.h"
+#include "cairn/pinger_tcp.h"
+#include "cairn/router.h"
+#include "cairn/serf_adapter.h"
+#include "cairn/serfrpc.h"
+#include "cli/commands.h"
+
+/* Longest wait for the first synchronisation of a one-shot command. */
+#define DEFAULT_TIMEOUT_S 10.0
+/* How often `watch` re-reads coordinates and re-checks routes. */
+#define WATCH_REFRESH (1 * CAIRN_SEC)
+/* Poll interval while waiting for a rebalance's pings. */
+#define REBALANCE_POLL (10 * CAIRN_MSEC)
+/* Datacenter list capacity (names and bytes) for router queries. */
+#define MAX_DCS 256
+#define DC_BYTES (MAX_DCS * 128)
+
+struct opts {
+    cairn_addr rpc;
+    const char *rpc_str;
+    const char *auth;
+    const char *dc;
+    bool json;
+    bool verbose;
+    double timeout_s;
+    double duration_s;
+    const char *arg;
+};
+
+enum { MODE_MEMBERS, MODE_DCS, MODE_ROUTE, MODE_MAPS, MODE_WATCH };
+
+/* Last printed route of one datacenter (watch). */
+struct seen_route {
+    char dc[CAIRN_SERVER_DC_MAX];
+    char name[CAIRN_SERVER_NAME_MAX];
+    bool present;
+};
+
+struct session {
+    const struct opts *o;
+    int mode;
+    uv_loop_t uv;
+    cairn_loop *loop;
+    cairn_serfrpc_cluster *cl;
+    cairn_pinger_tcp *pinger;
+    cairn_router *router;
+    cairn_serf_adapter *adapter;
+    cairn_logger logger;
+    cairn_timer *deadline;
+    cairn_timer *tick;
+    uv_signal_t sigint, sigterm;
+    bool signals;
+    /* The local datacenter (from --dc or the agent's dc tag). */
+    char local_dc[CAIRN_SERVER_DC_MAX];
+    bool synced_once;
+    bool done;
+    int status;
+    /* route: waiting for a rebalance to finish. */
+    bool rebalancing;
+    cairn_time rebalance_deadline;
+    /* watch state. */
+    struct seen_route seen[MAX_DCS];
+    size_t nseen;
+    cairn_time started;
+};
+
+/* ---- small output helpers ---- */
+
+static void die_msg(struct session *s, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void die_msg(struct session *s, int status, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("cairn: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    s->status = status;
+    s->done = true;
+}
+
+static void now_str(char *out, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, len, "%02d:%02d:%02d.%03ld", tm.tm_hour, tm.tm_min, tm.tm_sec,
+             ts.tv_nsec / 1000000);
+}
+
+static void print_json(json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text != NULL) {
+        puts(text);
+        free(text);
+    }
+    json_decref(j);
+    fflush(stdout);
+}
+
+static void on_log(void *ud, int level, const char *module, const char *msg)
+{
+    char t[32];
+    now_str(t, sizeof t);
+    fprintf(stderr, "%s [%s] %s: %s\n", t, cairn_log_level_name(level), module, msg);
+}
+
+/* ---- options ---- */
+
+static void usage(FILE *out, const char *cmd)
+{
+    const char *arg = strcmp(cmd, "route") == 0 ? " DATACENTER" : "";
+    fprintf(out, "usage: cairn %s [options]%s\n\n", cmd, arg);
+    if (strcmp(cmd, "members") == 0)
+        fprintf(out, "Lists every member the Serf agent knows, with status and tags.\n");
+    else if (strcmp(cmd, "dcs") == 0)
+        fprintf(out, "Lists the datacenters that have Consul servers, nearest first.\n");
+    else if (strcmp(cmd, "route") == 0)
+        fprintf(out, "Prints the server a client would use now for DATACENTER.\n");
+    else if (strcmp(cmd, "dc-maps") == 0)
+        fprintf(out, "Prints Consul's /v1/coordinate/datacenters JSON.\n");
+    else
+        fprintf(out, "Prints every datacenter's route, then each change as it happens.\n");
+    fprintf(out, "\noptions:\n"
+                 "  --serf-rpc HOST:PORT  the Serf agent's RPC address (default 127.0.0.1:7373)\n"
+                 "  --rpc-auth KEY        the agent's RPC auth key\n"
+                 "  --dc NAME             the local datacenter (default: the agent's dc tag)\n"
+                 "  --format text|json    output format (default text)\n"
+                 "  --timeout SECONDS     how long to wait for the agent (default 10)\n"
+                 "  -v, --verbose         log protocol details to stderr\n");
+    if (strcmp(cmd, "watch") == 0)
+        fprintf(out, "  --duration SECONDS    stop after this long (default: until interrupted)\n");
+    fprintf(out, "  -h, --help            this text\n");
+}
+
+static bool parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v > 0) || v > 1e7)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* parse_opts: 0 to run, 2 for a usage error (printed), -1 after --help. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    const char *cmd = argv[0];
+    bool watch = strcmp(cmd, "watch") == 0;
+    bool want_arg = strcmp(cmd, "route") == 0;
+    static const struct option longopts[] = {
+        {"serf-rpc", required_argument, NULL, 'r'}, {"rpc-auth", required_argument, NULL, 'a'},
+        {"dc", required_argument, NULL, 'd'},       {"format", required_argument, NULL, 'f'},
+        {"timeout", required_argument, NULL, 't'},  {"duration", required_argument, NULL, 'D'},
+        {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->rpc_str = "127.0.0.1:7373";
+    o->timeout_s = DEFAULT_TIMEOUT_S;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r': o->rpc_str = optarg; break;
+        case 'a': o->auth = optarg; break;
+        case 'd': o->dc = optarg; break;
+        case 'v': o->verbose = true; break;
+        case 'h': usage(stdout, cmd); return -1;
+        case 'f':
+            if (strcmp(optarg, "json") == 0)
+                o->json = true;
+            else if (strcmp(optarg, "text") != 0)
+                goto bad;
+            break;
+        case 't':
+            if (!parse_seconds(optarg, &o->timeout_s))
+                goto bad;
+            break;
+        case 'D':
+            if (!watch || !parse_seconds(optarg, &o->duration_s))
+                goto bad;
+            break;
+        default:
+            goto bad;
+        }
+    }
+    if (cairn_addr_parse(o->rpc_str, 7373, &o->rpc) != 0) {
+        fprintf(stderr, "cairn %s: --serf-rpc \"%s\" is not HOST:PORT\n\n", cmd, o->rpc_str);
+        usage(stderr, cmd);
+        return 2;
+    }
+    if (want_arg && optind == argc - 1) {
+        o->arg = argv[optind];
+        return 0;
+    }
+    if (!want_arg && optind == argc)
+        return 0;
+bad:
+    fprintf(stderr, "cairn %s: bad arguments\n\n", cmd);
+    usage(stderr, cmd);
+    return 2;
+}
+
+/* ---- routes ---- */
+
+static void dc_buf_init(cairn_dc_buf *b, const char **names, double *rtts, char *bytes)
+{
+    b->names = names;
+    b->rtts = rtts;
+    b->names_cap = MAX_DCS;
+    b->bytes = bytes;
+    b->bytes_cap = DC_BYTES;
+}
+
+static json_t *route_json(const char *dc, const cairn_route *r)
+{
+    char ip[CAIRN_ADDR_STRLEN];
+    cairn_addr_format(&r->server.addr, false, ip, sizeof ip);
+    return json_pack("{s:s, s:s, s:s, s:i, s:s}", "datacenter", dc, "name", r->server.name,
+                     "addr", ip, "port", (json_int_t)r->server.addr.port, "status",
+                     cairn_member_status_name(r->server.status));
+}
+
+static void print_route_text(const char *prefix, const char *dc, const cairn_route *r)
+{
+    char addr[CAIRN_ADDR_STRLEN];
+    cairn_addr_format(&r->server.addr, true, addr, sizeof addr);
+    printf("%s%s %s %s %s\n", prefix, dc, r->server.name, addr,
+           cairn_member_status_name(r->server.status));
+    fflush(stdout);
+}
+
+/* ---- session callbacks ---- */
+
+static void watch_check_routes(struct session *s);
+
+static void on_event(const cairn_event *ev, void *ud)
+{
+    struct session *s = ud;
+    if (s->adapter == NULL || ev->type > CAIRN_EVENT_MEMBER_REAP)
+        return;
+    cairn_serf_adapter_handle(ev, s->adapter);
+    if (s->mode != MODE_WATCH)
+        return;
+    char t[32];
+    now_str(t, sizeof t);
+    for (size_t i = 0; i < ev->nmembers; i++) {
+        if (s->o->json) {
+            print_json(json_pack("{s:s, s:s, s:s, s:s}", "time", t, "type", "event", "event",
+                                 cairn_event_type_name(ev->type), "member", ev->members[i].name));
+        } else {
+            printf("%s event %s %s\n", t, cairn_event_type_name(ev->type), ev->members[i].name);
+            fflush(stdout);
+        }
+    }
+    watch_check_routes(s);
+}
+
+static int setup_router(struct session *s)
+{
+    const char *dc = s->o->dc;
+    if (dc == NULL)
+        dc = cairn_serfrpc_cluster_self_tag(s->cl, "dc");
+    if (dc == NULL || dc[0] == '\0') {
+        die_msg(s, 1, "the local datacenter is unknown (the agent has no dc tag): pass --dc");
+        return -1;
+    }
+    snprintf(s->local_dc, sizeof s->local_dc, "%s", dc);
+    cairn_router_config rc = {.local_datacenter = s->local_dc, .loop = s->loop,
+                              .logger = &s->logger, .seed = (uint64_t)cairn_monotonic_now()};
+    cairn_diag diag;
+    cairn_diag_clear(&diag);
+    cairn_cluster cluster = cairn_serfrpc_cluster_get(s->cl);
+    cairn_pinger pinger = cairn_pinger_tcp_get(s->pinger);
+    int rc2 = cairn_router_new(&rc, &s->router);
+    if (rc2 == 0)
+        rc2 = cairn_router_add_area(s->router, CAIRN_AREA_WAN, &cluster, &pinger, &diag);
+    cairn_serf_adapter_config ac = {.router = s->router, .area_id = CAIRN_AREA_WAN,
+                                    .logger = &s->logger};
+    if (rc2 == 0)
+        rc2 = cairn_serf_adapter_new(&ac, &s->adapter);
+    if (rc2 != 0) {
+        die_msg(s, 1, "cannot set up the router: %s", diag.msg[0] ? diag.msg : cairn_strerror(rc2));
+        return -1;
+    }
+    return 0;
+}
+
+static void run_command(struct session *s);
+
+static void on_sync(cairn_serfrpc_cluster *cl, int sync, int err, const char *msg, void *ud)
+{
+    struct session *s = ud;
+    char t[32];
+    now_str(t, sizeof t);
+    if (sync == CAIRN_SERFRPC_SYNCED) {
+        bool first = !s->synced_once;
+        s->synced_once = true;
+        if (first && s->mode != MODE_MEMBERS && setup_router(s) != 0)
+            return;
+        if (s->mode == MODE_WATCH && !first) {
+            if (s->o->json)
+                print_json(json_pack("{s:s, s:s, s:s}", "time", t, "type", "agent", "state",
+                                     "synced"));
+            else
+                printf("%s agent %s is back; resynchronised\n", t, s->o->rpc_str);
+            fflush(stdout);
+        }
+        if (first)
+            run_command(s);
+        else if (s->mode == MODE_WATCH)
+            watch_check_routes(s);
+        return;
+    }
+    if (s->mode == MODE_WATCH && sync == CAIRN_SERFRPC_STALE && s->synced_once) {
+        if (s->o->json)
+            print_json(json_pack("{s:s, s:s, s:s, s:s}", "time", t, "type", "agent", "state",
+                                 "stale", "error", msg));
+        else
+            printf("%s agent away (%s); keeping the last known routes\n", t, msg);
+        fflush(stdout);
+        return;
+    }
+    if (s->mode != MODE_WATCH || !s->synced_once)
+        die_msg(s, 1, "%s", msg);
+}
+
+static void on_deadline(cairn_timer *t, void *ud)
+{
+    struct session *s = ud;
+    if (s->mode == MODE_WATCH && s->synced_once) {
+        s->done = true;
+        return;
+    }
+    die_msg(s, 1, "serf agent at %s did not answer within %.0f s", s->o->rpc_str,
+            s->o->timeout_s);
+}
+
+/* ---- commands ---- */
+
+struct members_ctx {
+    struct session *s;
+    json_t *arr;
+};
+
+static bool print_member(const cairn_member *m, void *ud)
+{
+    struct members_ctx *ctx = ud;
+    char ip[CAIRN_ADDR_STRLEN], addr[CAIRN_ADDR_STRLEN];
+    cairn_addr_format(&m->addr, false, ip, sizeof ip);
+    cairn_addr_format(&m->addr, true, addr, sizeof addr);
+    if (ctx->arr != NULL) {
+        json_t *tags = json_object();
+        for (size_t i = 0; i < m->ntags; i++)
+            json_object_set_new(tags, m->tags[i].key, json_string(m->tags[i].value));
+        json_array_append_new(ctx->arr,
+                              json_pack("{s:s, s:s, s:i, s:s, s:o}", "name", m->name, "addr", ip,
+                                        "port", (json_int_t)m->addr.port, "status",
+                                        cairn_member_status_name(m->status), "tags", tags));
+        return true;
+    }
+    printf("%-24s %-22s %-8s ", m->name, addr, cairn_member_status_name(m->status));
+    for (size_t i = 0; i < m->ntags; i++)
+        printf("%s%s=%s", i ? "," : "", m->tags[i].key, m->tags[i].value);
+    printf("\n");
+    return true;
+}
+
+static void do_members(struct session *s)
+{
+    cairn_cluster c = cairn_serfrpc_cluster_get(s->cl);
+    struct members_ctx ctx = {s, s->o->json ? json_array() : NULL};
+    c.ops->for_each_member(c.impl, print_member, &ctx);
+    if (ctx.arr != NULL)
+        print_json(ctx.arr);
+    s->done = true;
+}
+
+static void do_dcs(struct session *s)
+{
+    const char *names[MAX_DCS];
+    double rtts[MAX_DCS];
+    static char bytes[DC_BYTES];
+    cairn_dc_buf b;
+    size_t n;
+    cairn_diag diag;
+    cairn_diag_clear(&diag);
+    dc_buf_init(&b, names, rtts, bytes);
+    int rc = cairn_router_get_datacenters_by_distance(s->router, &b, &n, &diag);
+    if (rc != 0) {
+        die_msg(s, 1, "cannot rank datacenters: %s", diag.msg[0] ? diag.msg : cairn_strerror(rc));
+        return;
+    }
+    if (s->o->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_string(names[i]));
+        print_json(arr);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            if (isinf(rtts[i]))
+                printf("%-20s (no coordinate)\n", names[i]);
+            else
+                printf("%-20s %8.3f ms\n", names[i], rtts[i] * 1000.0);
+        }
+    }
+    s->done = true;
+}
+
+static void known_dcs(struct session *s, char *out, size_t len)
+{
+    const char *names[MAX_DCS];
+    static char bytes[DC_BYTES];
+    cairn_dc_buf b;
+    size_t n = 0;
+    dc_buf_init(&b, names, NULL, bytes);
+    out[0] = '\0';
+    if (cairn_router_get_datacenters(s->router, &b, &n, NULL) != 0)
+        return;
+    size_t off = 0;
+    for (size_t i = 0; i < n && off < len; i++)
+        off += (size_t)snprintf(out + off, len - off, "%s%s", i ? ", " : "", names[i]);
+}
+
+static void rebalance_one(cairn_manager *m, void *ud)
+{
+    struct session *s = ud;
+    int rc = cairn_manager_rebalance(m);
+    s->rebalancing = rc == 0 || rc == CAIRN_EBUSY;
+}
+
+static void check_rebalancing(cairn_manager *m, void *ud)
+{
+    struct session *s = ud;
+    s->rebalancing = cairn_manager_rebalancing(m);
+}
+
+static void finish_route(struct session *s)
+{
+    cairn_route r;
+    int rc = cairn_router_find_route(s->router, s->o->arg, &r);
+    if (rc == CAIRN_EUNAVAIL || rc == CAIRN_ENOROUTE) {
+        die_msg(s, 1, "datacenter \"%s\" has no server currently reachable", s->o->arg);
+        return;
+    }
+    if (rc != 0) {
+        die_msg(s, 1, "cannot route to \"%s\": %s", s->o->arg, cairn_strerror(rc));
+        return;
+    }
+    if (s->o->json)
+        print_json(route_json(s->o->arg, &r));
+    else
+        print_route_text("", s->o->arg, &r);
+    s->done = true;
+}
+
+static void on_tick(cairn_timer *t, void *ud)
+{
+    struct session *s = ud;
+    if (s->mode == MODE_ROUTE && s->rebalancing) {
+        cairn_router_with_manager(s->router, CAIRN_AREA_WAN, s->o->arg, check_rebalancing, s);
+        if (s->rebalancing && cairn_loop_now(s->loop) < s->rebalance_deadline) {
+            cairn_timer_start(t, REBALANCE_POLL);
+            return;
+        }
+        s->rebalancing = false;
+        finish_route(s);
+        return;
+    }
+    if (s->mode == MODE_WATCH) {
+        cairn_serfrpc_cluster_refresh_coordinates(s->cl, NULL, NULL);
+        watch_check_routes(s);
+        cairn_timer_start(t, WATCH_REFRESH);
+    }
+}
+
+static void do_route(struct session *s)
+{
+    const char *dc = s->o->arg;
+    if (!cairn_router_has_datacenter(s->router, dc)) {
+        char known[1024];
+        known_dcs(s, known, sizeof known);
+        die_msg(s, 1, "unknown datacenter \"%s\" (known: %s)", dc, known[0] ? known : "none");
+        return;
+    }
+    s->rebalancing = false;
+    cairn_router_with_manager(s->router, CAIRN_AREA_WAN, dc, rebalance_one, s);
+    if (!s->rebalancing) {
+        finish_route(s);
+        return;
+    }
+    /* Each ping may take the pinger's timeout; a rebalance tries each server once. */
+    s->rebalance_deadline = cairn_loop_now(s->loop) + 64 * CAIRN_PINGER_TCP_DEFAULT_TIMEOUT;
+    cairn_timer_start(s->tick, REBALANCE_POLL);
+}
+
+static void do_maps(struct session *s)
+{
+    cairn_dc_maps *maps = NULL;
+    char *json = NULL;
+    cairn_diag diag;
+    cairn_diag_clear(&diag);
+    int rc = cairn_router_get_datacenter_maps(s->router, &maps, &diag);
+    if (rc == 0)
+        rc = cairn_dc_maps_to_json(maps, &json);
+    if (rc != 0) {
+        die_msg(s, 1, "cannot build the datacenter maps: %s",
+                diag.msg[0] ? diag.msg : cairn_strerror(rc));
+    } else {
+        puts(json);
+        s->done = true;
+    }
+    cairn_free(json);
+    cairn_dc_maps_free(maps);
+}
+
+static struct seen_route *seen_for(struct session *s, const char *dc)
+{
+    for (size_t i = 0; i < s->nseen; i++)
+        if (strcmp(s->seen[i].dc, dc) == 0)
+            return &s->seen[i];
+    if (s->nseen == MAX_DCS)
+        return NULL;
+    struct seen_route *r = &s->seen[s->nseen++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->dc, sizeof r->dc, "%s", dc);
+    return r;
+}
+
+/* watch_check_routes prints each datacenter whose route changed. */
+static void watch_check_routes(struct session *s)
+{
+    const char *names[MAX_DCS];
+    static char bytes[DC_BYTES];
+    cairn_dc_buf b;
+    size_t n = 0;
+    char t[32];
+    dc_buf_init(&b, names, NULL, bytes);
+    if (s->router == NULL || cairn_router_get_datacenters(s->router, &b, &n, NULL) != 0)
+        return;
+    now_str(t, sizeof t);
+    for (size_t i = 0; i < s->nseen; i++) {
+        bool still = false;
+        for (size_t j = 0; j < n && !still; j++)
+            still = strcmp(names[j], s->seen[i].dc) == 0;
+        if (!still && s->seen[i].present) {
+            s->seen[i].present = false;
+            s->seen[i].name[0] = '\0';
+            if (s->o->json)
+                print_json(json_pack("{s:s, s:s, s:s}", "time", t, "type", "gone", "datacenter",
+                                     s->seen[i].dc));
+            else
+                printf("%s route %s: gone (no servers left)\n", t, s->seen[i].dc);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct seen_route *sr = seen_for(s, names[i]);
+        cairn_route r;
+        if (sr == NULL)
+            continue;
+        int rc = cairn_router_find_route(s->router, names[i], &r);
+        if (rc != 0) {
+            if (sr->present) {
+                sr->present = false;
+                sr->name[0] = '\0';
+                if (s->o->json)
+                    print_json(json_pack("{s:s, s:s, s:s}", "time", t, "type", "unavailable",
+                                         "datacenter", names[i]));
+                else
+                    printf("%s route %s: no server currently reachable\n", t, names[i]);
+            }
+            continue;
+        }
+        if (sr->present && strcmp(sr->name, r.server.name) == 0)
+            continue;
+        sr->present = true;
+        snprintf(sr->name, sizeof sr->name, "%s", r.server.name);
+        if (s->o->json) {
+            json_t *j = route_json(names[i], &r);
+            json_object_set_new(j, "time", json_string(t));
+            json_object_set_new(j, "type", json_string("route"));
+            print_json(j);
+        } else {
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "%s route ", t);
+            print_route_text(prefix, names[i], &r);
+        }
+    }
+    fflush(stdout);
+}
+
+static void do_watch(struct session *s)
+{
+    char t[32];
+    now_str(t, sizeof t);
+    if (!s->o->json)
+        printf("%s watching serf agent %s (local datacenter %s)\n", t, s->o->rpc_str,
+               s->local_dc);
+    watch_check_routes(s);
+    cairn_timer_start(s->tick, WATCH_REFRESH);
+    if (s->o->duration_s > 0)
+        cairn_timer_start(s->deadline, cairn_time_from_seconds(s->o->duration_s));
+    else
+        cairn_timer_stop(s->deadline);
+}
+
+static void run_command(struct session *s)
+{
+    switch (s->mode) {
+    case MODE_MEMBERS: do_members(s); break;
+    case MODE_DCS: do_dcs(s); break;
+    case MODE_ROUTE: do_route(s); break;
+    case MODE_MAPS: do_maps(s); break;
+    default: do_watch(s); break;
+    }
+}
+
+/* ---- the session ---- */
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct session *s = h->data;
+    s->done = true;
+}
+
+static int session_run(struct session *s)
+{
+    const struct opts *o = s->o;
+    s->status = 0;
+    s->logger.cb = on_log;
+    s->logger.level = o->verbose ? CAIRN_LOG_DEBUG : CAIRN_LOG_OFF;
+    if (uv_loop_init(&s->uv) != 0 || cairn_loop_new_uv(&s->uv, &s->loop) != 0) {
+        fprintf(stderr, "cairn: cannot create an event loop\n");
+        return 1;
+    }
+    cairn_serfrpc_cluster_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cairn_serfrpc_config_default(&cfg.rpc);
+    cfg.rpc.addr = o->rpc;
+    cfg.rpc.auth_key = o->auth;
+    cfg.rpc.logger = &s->logger;
+    cfg.rpc.connect_timeout = cairn_time_from_seconds(o->timeout_s);
+    cfg.rpc.reconnect = s->mode == MODE_WATCH;
+    cfg.rpc.backoff_min = 100 * CAIRN_MSEC;
+    cfg.rpc.backoff_max = 2 * CAIRN_SEC;
+    cfg.coord_refresh = s->mode == MODE_WATCH ? 2 * CAIRN_SEC : 60 * CAIRN_SEC;
+    cfg.event_cb = on_event;
+    cfg.sync_cb = on_sync;
+    cfg.userdata = s;
+    int rc = cairn_serfrpc_cluster_new(s->loop, &cfg, &s->cl);
+    if (rc == 0)
+        rc = cairn_pinger_tcp_new(s->loop, CAIRN_PINGER_TCP_DEFAULT_TIMEOUT, &s->pinger);
+    if (rc == 0)
+        rc = cairn_timer_new(s->loop, on_deadline, s, &s->deadline);
+    if (rc == 0)
+        rc = cairn_timer_new(s->loop, on_tick, s, &s->tick);
+    if (rc == 0 && s->mode == MODE_WATCH) {
+        uv_signal_init(&s->uv, &s->sigint);
+        uv_signal_init(&s->uv, &s->sigterm);
+        s->sigint.data = s->sigterm.data = s;
+        uv_signal_start(&s->sigint, on_signal, SIGINT);
+        uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+        s->signals = true;
+    }
+    if (rc == 0) {
+        s->started = cairn_loop_now(s->loop);
+        cairn_timer_start(s->deadline, cairn_time_from_seconds(o->timeout_s));
+        rc = cairn_serfrpc_cluster_start(s->cl);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "cairn: cannot start: %s\n", cairn_strerror(rc));
+        s->status = 1;
+    } else {
+        while (!s->done)
+            uv_run(&s->uv, UV_RUN_ONCE);
+    }
+    cairn_serfrpc_cluster_delete(s->cl);
+    cairn_serf_adapter_delete(s->adapter);
+    cairn_router_delete(s->router);
+    cairn_pinger_tcp_delete(s->pinger);
+    cairn_timer_delete(s->deadline);
+    cairn_timer_delete(s->tick);
+    if (s->signals) {
+        uv_close((uv_handle_t *)&s->sigint, NULL);
+        uv_close((uv_handle_t *)&s->sigterm, NULL);
+    }
+    cairn_loop_delete(s->loop);
+    uv_run(&s->uv, UV_RUN_DEFAULT);
+    uv_loop_close(&s->uv);
+    return s->status;
+}
+
+static int run(int argc, char **argv, int mode)
+{
+    struct opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    struct session *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return 1;
+    s->o = &o;
+    s->mode = mode;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    rc = session_run(s);
+    free(s);
+    return rc;
+}
+
+int cairn_cmd_members(int argc, char **argv)
+{
+    return run(argc, argv, MODE_MEMBERS);
+}
+
+int cairn_cmd_dcs(int argc, char **argv)
+{
+    return run(argc, argv, MODE_DCS);
+}
+
+int cairn_cmd_route(int argc, char **argv)
+{
+    return run(argc, argv, MODE_ROUTE);
+}
+
+int cairn_cmd_dc_maps(int argc, char **argv)
+{
+    return run(argc, argv, MODE_MAPS);
+}
+
+int cairn_cmd_watch(int argc, char **argv)
+{
+    return run(argc, argv, MODE_WATCH);
+}
