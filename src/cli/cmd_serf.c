@@ -198,7 +198,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'r': o->rpc_str = optarg; break;
         case 'a': o->auth = optarg; break;
@@ -360,7 +360,7 @@ static void on_sync(cairn_serfrpc_cluster *cl, int sync, int err, const char *ms
         fflush(stdout);
         return;
     }
-    if (s->mode != MODE_WATCH || !s->synced_once)
+    if ((s->mode != MODE_WATCH || !s->synced_once) && !s->done)
         die_msg(s, 1, "%s", msg);
 }
 
