@@ -225,6 +225,10 @@ typedef struct cairn_serfrpc_cluster_config {
     cairn_serfrpc_config rpc;
     /* How often every coordinate is re-read; 0 means 5 s. */
     cairn_time coord_refresh;
+    /* How often the member list is re-read and reconciled (0: never; the
+     * event stream alone keeps the cache current, but the agent delivers
+     * member events coalesced, 1-3 s after the change). */
+    cairn_time member_poll;
     /* Member events (from the agent's stream, and synthesized on resync),
      * delivered after the cache has been updated; may be NULL. */
     cairn_event_cb event_cb;

@@ -683,6 +683,9 @@ static int session_run(struct session *s)
     cfg.rpc.backoff_min = 100 * CAIRN_MSEC;
     cfg.rpc.backoff_max = 2 * CAIRN_SEC;
     cfg.coord_refresh = s->mode == MODE_WATCH ? 2 * CAIRN_SEC : 60 * CAIRN_SEC;
+    /* Member events reach the stream 1-3 s late (agent coalescing): watch
+     * also re-reads the member list to see failures sooner. */
+    cfg.member_poll = s->mode == MODE_WATCH ? 250 * CAIRN_MSEC : 0;
     cfg.event_cb = on_event;
     cfg.sync_cb = on_sync;
     cfg.userdata = s;

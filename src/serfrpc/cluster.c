@@ -22,6 +22,13 @@
  * and nothing vanished lingers. While the agent is away the cache is kept:
  * the servers are most likely fine, only our window on them is closed.
  *
+ * The agent coalesces member events (1 s quiescent, up to 3 s), so a
+ * status change reaches the stream at least a second late. With
+ * member_poll set, the member list is also re-read periodically and
+ * reconciled the same way, which bounds that delay by the poll interval;
+ * the coalesced stream event then repeats what is already applied
+ * (join/failed/leave are idempotent in the router).
+ *
  * Members are kept sorted by name (bsearch for lookups; inserts move the
  * tail), which is plenty for Consul-sized WAN pools.
  */
@@ -71,6 +78,9 @@ struct cairn_serfrpc_cluster {
     void (*coord_done)(cairn_serfrpc_cluster *cl, void *ud);
     void *coord_done_ud;
     cairn_timer *refresh_timer;
+    /* Periodic member re-listing (cfg.member_poll > 0). */
+    cairn_timer *poll_timer;
+    bool poll_inflight;
     /* Set while being deleted: replies failing with ESHUTDOWN are ignored. */
     bool closing;
 };
@@ -448,6 +458,8 @@ static void reconcile(cairn_serfrpc_cluster *cl, const cairn_member *ms, size_t 
         switch (m->status) {
         case CAIRN_MEMBER_ALIVE:
             emit(cl, CAIRN_EVENT_MEMBER_JOIN, m, 1);
+            if (cl->synced)
+                fetch_coord(cl, m->name);
             break;
         case CAIRN_MEMBER_FAILED:
             if (old == NULL || old_status == CAIRN_MEMBER_LEFT)
@@ -479,6 +491,25 @@ static void on_members(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
     maybe_start_coords(cl);
 }
 
+static void on_poll_members(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
+{
+    cairn_serfrpc_cluster *cl = ud;
+    if (cl->closing)
+        return;
+    cl->poll_inflight = false;
+    if (r->status == 0 && cl->synced)
+        reconcile(cl, r->members, r->nmembers);
+}
+
+static void on_poll_timer(cairn_timer *t, void *ud)
+{
+    cairn_serfrpc_cluster *cl = ud;
+    if (cl->synced && !cl->poll_inflight && cairn_serfrpc_ready(cl->rpc) &&
+        cairn_serfrpc_members(cl->rpc, on_poll_members, cl) == 0)
+        cl->poll_inflight = true;
+    cairn_timer_start(t, cl->cfg.member_poll);
+}
+
 static void on_rpc_state(cairn_serfrpc *c, int state, int err, const char *msg, void *ud)
 {
     cairn_serfrpc_cluster *cl = ud;
@@ -487,6 +518,7 @@ static void on_rpc_state(cairn_serfrpc *c, int state, int err, const char *msg, 
     if (state == CAIRN_SERFRPC_READY) {
         cl->stats_done = cl->members_done = cl->synced = false;
         cl->coord_outstanding = 0;
+        cl->poll_inflight = false;
         int rc = cairn_serfrpc_stats(c, on_stats, cl);
         if (rc == 0)
             rc = cairn_serfrpc_stream(c, MEMBER_EVENTS, NULL, on_stream, cl, NULL);
@@ -581,6 +613,8 @@ int cairn_serfrpc_cluster_new(cairn_loop *loop, const cairn_serfrpc_cluster_conf
     int rc = cairn_serfrpc_new(loop, &rc_cfg, &cl->rpc);
     if (rc == 0)
         rc = cairn_timer_new(loop, on_refresh_timer, cl, &cl->refresh_timer);
+    if (rc == 0)
+        rc = cairn_timer_new(loop, on_poll_timer, cl, &cl->poll_timer);
     if (rc != 0) {
         cairn_serfrpc_cluster_delete(cl);
         return rc;
@@ -596,6 +630,8 @@ int cairn_serfrpc_cluster_start(cairn_serfrpc_cluster *cl)
     int rc = cairn_serfrpc_start(cl->rpc);
     if (rc == 0)
         cairn_timer_start(cl->refresh_timer, cl->cfg.coord_refresh);
+    if (rc == 0 && cl->cfg.member_poll > 0)
+        cairn_timer_start(cl->poll_timer, cl->cfg.member_poll);
     return rc;
 }
 
@@ -606,6 +642,7 @@ void cairn_serfrpc_cluster_delete(cairn_serfrpc_cluster *cl)
     cl->closing = true;
     cairn_serfrpc_delete(cl->rpc);
     cairn_timer_delete(cl->refresh_timer);
+    cairn_timer_delete(cl->poll_timer);
     for (size_t i = 0; i < cl->n; i++)
         cmember_free(&cl->members[i]);
     cairn_free(cl->members);
