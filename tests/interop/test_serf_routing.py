@@ -414,6 +414,9 @@ def main():
           "watch still routes dc3 after the restart")
     watch.proc.send_signal(signal.SIGTERM)
     check(watch.proc.wait(timeout=10) == 0, "cairn watch exits 0 on SIGTERM")
+    with open(os.path.join(LOG, "watch.jsonl"), "w") as f:
+        for t, o in watch.lines:
+            f.write("%.3f %s\n" % (t - T0, json.dumps(o)))
 
     # -- unreachable agent
     rc, out, err = cairn("members", "--serf-rpc", "127.0.0.1:%d" % (BASE + 99))
