@@ -371,7 +371,8 @@ def main():
     check(routes == {s11.name}, "route dc1 never answers the server that left: %s" % routes)
     check(wait_until(lambda: (watch.route("dc1") or {}).get("name") == s11.name, 5),
           "cairn watch routes dc1 to %s after the leave" % s11.name)
-    check(watch.find(lambda o: o.get("event") == "member-leave" and o.get("member") == leaver.name),
+    check(wait_until(lambda: watch.find(lambda o: o.get("event") == "member-leave" and
+                                        o.get("member") == leaver.name), 5),
           "cairn watch saw the member-leave of %s" % leaver.name)
     maps = cairn_json("dc-maps", agent=c1)
     nodes = {(m["Datacenter"], c["Node"]) for m in maps for c in m["Coordinates"]}
