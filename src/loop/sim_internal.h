@@ -56,10 +56,13 @@ enum sim_ev_kind {
 #define SIM_NO_INDEX SIZE_MAX
 
 struct sim_ev {
+    /* When it is due (virtual time). */
     cairn_time at;
     /* Tie-break: order of scheduling, kept when a stall postpones it. */
     uint64_t seq;
+    /* Position in the heap, SIM_NO_INDEX when not queued. */
     size_t heap_index;
+    /* enum sim_ev_kind. */
     uint8_t kind;
 };
 
@@ -77,16 +80,19 @@ struct sim_end;
 
 /* A datagram or stream segment in flight, from a size-class pool. */
 struct sim_msg {
+    /* Its event (first, so an event pointer is the message). */
     struct sim_ev ev;
     /* Pool size class, or -1 for an oversize block. */
     int cls;
     /* Free list / stream receive queue link. */
     struct sim_msg *next;
+    /* Sender's and destination's addresses (with ports). */
     cairn_addr from;
     cairn_addr to;
     /* Segments: the end it is for (holds a reference), its type. */
     struct sim_end *end;
     uint8_t seg;
+    /* Payload bytes in data. */
     size_t len;
     uint8_t data[];
 };
@@ -100,8 +106,10 @@ struct sim_msg {
 struct sim_node;
 
 struct cairn_sim {
+    /* The seed, and the one generator every random choice draws from. */
     uint64_t seed;
     cairn_rng rng;
+    /* Virtual time; the sequence number of the next scheduled event. */
     cairn_time now;
     uint64_t next_seq;
     /* The event heap: min (at, seq). Capacity covers every reserved slot
@@ -112,7 +120,10 @@ struct cairn_sim {
     size_t heap_cap;
     size_t heap_reserved;
     size_t msgs_in_flight;
+    /* Free messages per size class. */
     struct sim_msg *pool[SIM_POOL_CLASSES];
+    /* IP -> node; (IP, port) -> udp socket / listener; IP pair -> link
+     * (owned) / blocked marker. */
     struct sim_map nodes;
     struct sim_map udps;
     struct sim_map listeners;
@@ -121,7 +132,9 @@ struct cairn_sim {
     /* Nodes in a non-zero group (so heal is cheap when none). */
     size_t grouped;
     cairn_sim_link default_link;
+    /* Largest stream segment. */
     size_t stream_chunk;
+    /* The trace hook (NULL when none). */
     cairn_sim_trace_cb trace;
     void *trace_ud;
     cairn_sim_stats stats;
@@ -135,13 +148,18 @@ struct cairn_sim {
 };
 
 struct sim_node {
+    /* The node's loop (first: the loop pointer is the node). */
     struct cairn_loop base;
     cairn_sim *sim;
+    /* Its IP (port 0). */
     cairn_addr ip;
+    /* Index in sim->all. */
     size_t all_index;
+    /* Partition group (0 = the default). */
     unsigned group;
     /* Nothing of this node runs before this time. */
     cairn_time stalled_until;
+    /* Posted work, and the event that drains it (queued while non-empty). */
     struct cairn_post_queue posted;
     struct sim_ev post_ev;
     /* Next ephemeral port to try. */

@@ -58,6 +58,7 @@ static int bind_addr(struct sim_node *node, const cairn_addr *addr, cairn_addr *
 /* ---- UDP ---- */
 
 struct sim_udp {
+    /* The common part (first), its node, its bound address. */
     struct cairn_udp base;
     struct sim_node *node;
     cairn_addr local;
@@ -195,6 +196,7 @@ void sim_udp_free(cairn_udp *udp)
 /* ---- listeners ---- */
 
 struct sim_listener {
+    /* The common part (first), its node, its bound address. */
     struct cairn_listener base;
     struct sim_node *node;
     cairn_addr local;
@@ -237,17 +239,20 @@ void sim_listener_free(cairn_listener *lst)
 /* ---- streams ---- */
 
 struct sim_end {
+    /* The common part (first), the world, the node it lives on. */
     struct cairn_stream base;
     cairn_sim *sim;
     struct sim_node *node;
     /* The other end while the connection stands. */
     struct sim_end *peer;
+    /* This end's and the other end's addresses. */
     cairn_addr local;
     cairn_addr remote;
     /* Delivery time of the last segment sent towards the peer (FIFO). */
     cairn_time tx_last;
     /* Segments in flight to this end, plus one while the user holds it. */
     int refs;
+    /* start_read was called. */
     bool reading;
     /* Broken or refused: writes fail. */
     bool reset;

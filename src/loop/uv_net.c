@@ -58,7 +58,9 @@ static void alloc_rx(struct uv_backend *b, uv_buf_t *buf)
 /* ---- UDP ---- */
 
 struct uv_udp_sock {
+    /* The common part (first). */
     struct cairn_udp base;
+    /* The socket; freed with this struct in its close callback. */
     uv_udp_t h;
     /* The socket is IPv6 (IPv4 destinations are sent IPv4-mapped). */
     bool v6;
@@ -66,6 +68,7 @@ struct uv_udp_sock {
     size_t queued;
 };
 
+/* A queued datagram: the request and a copy of the bytes in one block. */
 struct udp_send_req {
     uv_udp_send_t req;
     struct uv_udp_sock *sock;
@@ -212,7 +215,9 @@ void cairn_uv_udp_free_(cairn_udp *udp)
 /* ---- TCP streams ---- */
 
 struct uv_stream_impl {
+    /* The common part (first). */
     struct cairn_stream base;
+    /* The connection and its dial and shutdown requests. */
     uv_tcp_t h;
     uv_connect_t connect;
     uv_shutdown_t shutdown;
@@ -224,6 +229,7 @@ struct uv_stream_impl {
     bool handles_closing;
 };
 
+/* A queued write: the request and a copy of the bytes in one block. */
 struct stream_write_req {
     uv_write_t req;
     size_t len;
@@ -389,6 +395,7 @@ void cairn_uv_stream_free_(cairn_stream *stream)
 /* ---- listeners ---- */
 
 struct uv_listener {
+    /* The common part (first), and the listening socket. */
     struct cairn_listener base;
     uv_tcp_t h;
 };
