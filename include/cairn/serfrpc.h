@@ -229,8 +229,11 @@ typedef struct cairn_serfrpc_cluster_config {
      * event stream alone keeps the cache current, but the agent delivers
      * member events coalesced, 1-3 s after the change). */
     cairn_time member_poll;
-    /* Member events (from the agent's stream, and synthesized on resync),
-     * delivered after the cache has been updated; may be NULL. */
+    /* Member events (from the agent's stream, and synthesized on resync
+     * and member polls), delivered after the cache has been updated; a
+     * streamed member that changes nothing in the cache (a repeat of what a
+     * resync or poll already applied) is left out. User events pass
+     * through. May be NULL. */
     cairn_event_cb event_cb;
     /* Synchronisation changes; may be NULL. */
     cairn_serfrpc_sync_cb sync_cb;

@@ -228,25 +228,48 @@ static void emit(cairn_serfrpc_cluster *cl, int type, const cairn_member *ms, si
 
 static void fetch_coord(cairn_serfrpc_cluster *cl, const char *name);
 
-/* apply_event: folds one streamed member event into the cache. */
+/* apply_one: folds one member of a streamed member event into the cache;
+ * true when that changed anything (a repeat of what a resync or a member
+ * poll already applied changes nothing and is not forwarded). */
+static bool apply_one(cairn_serfrpc_cluster *cl, int type, const cairn_member *m)
+{
+    bool found;
+    size_t at = find(cl, m->name, &found);
+    if (type == CAIRN_EVENT_MEMBER_REAP) {
+        if (found)
+            remove_at(cl, at);
+        return found;
+    }
+    bool changed = !found || cl->members[at].m.status != m->status ||
+                   !same_tags(&cl->members[at].m, m) ||
+                   !cairn_addr_equal(&cl->members[at].m.addr, &m->addr);
+    if (!changed)
+        return false;
+    int rc = upsert(cl, m);
+    if (rc != 0) {
+        cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE, "cannot cache member %s: %s", m->name,
+                   cairn_strerror(rc));
+        return false;
+    }
+    if (type == CAIRN_EVENT_MEMBER_JOIN || type == CAIRN_EVENT_MEMBER_UPDATE)
+        fetch_coord(cl, m->name);
+    return true;
+}
+
+/* apply_event: applies a streamed member event and forwards the members it
+ * changed (all of them if the list cannot be allocated). */
 static void apply_event(cairn_serfrpc_cluster *cl, const cairn_event *ev)
 {
-    for (size_t i = 0; i < ev->nmembers; i++) {
-        const cairn_member *m = &ev->members[i];
-        if (ev->type == CAIRN_EVENT_MEMBER_REAP) {
-            bool found;
-            size_t at = find(cl, m->name, &found);
-            if (found)
-                remove_at(cl, at);
-            continue;
-        }
-        int rc = upsert(cl, m);
-        if (rc != 0)
-            cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE, "cannot cache member %s: %s",
-                       m->name, cairn_strerror(rc));
-        else if (ev->type == CAIRN_EVENT_MEMBER_JOIN || ev->type == CAIRN_EVENT_MEMBER_UPDATE)
-            fetch_coord(cl, m->name);
-    }
+    cairn_member *kept = cairn_calloc(ev->nmembers ? ev->nmembers : 1, sizeof *kept);
+    size_t n = 0;
+    for (size_t i = 0; i < ev->nmembers; i++)
+        if (apply_one(cl, ev->type, &ev->members[i]) && kept != NULL)
+            kept[n++] = ev->members[i];
+    if (kept != NULL)
+        emit(cl, ev->type, kept, n);
+    else
+        emit(cl, ev->type, ev->members, ev->nmembers);
+    cairn_free(kept);
 }
 
 static void on_stream(cairn_serfrpc *c, const cairn_event *ev, int status, void *ud)
@@ -263,7 +286,7 @@ static void on_stream(cairn_serfrpc *c, const cairn_event *ev, int status, void 
     }
     if (ev->type >= CAIRN_EVENT_MEMBER_JOIN && ev->type <= CAIRN_EVENT_MEMBER_REAP)
         apply_event(cl, ev);
-    if (cl->cfg.event_cb != NULL)
+    else if (cl->cfg.event_cb != NULL)
         cl->cfg.event_cb(ev, cl->cfg.userdata);
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Interop: cairn routing over a real Serf cluster (serf 0.9.4 agents).
 
-Starts real `serf agent` processes on 127.0.0.1 (ports 17100-17199) as WAN
+Starts real `serf agent` processes on 127.0.0.1 (a free block of 36 ports
+in 17100-17899, so that two runs on one machine do not collide) as WAN
 servers of three datacenters (tags role=consul, dc, port, vsn, build; names
 <node>.<dc>), each with a TCP listener on its server port, plus agents that
 are not servers (role=node), and checks, through the `cairn` program talking
@@ -35,7 +36,35 @@ import time
 
 CAIRN = os.environ.get("CAIRN_BIN") or os.path.join(
     os.environ.get("CAIRN_BINARY_DIR", "build"), "cairn")
-BASE = 17100
+NPORTS = 3 * 12     # three ports per agent, up to 12 agents
+
+
+def ports_free(base):
+    """True when every TCP and UDP port of [base, base + NPORTS) can be bound."""
+    for port in range(base, base + NPORTS):
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+            finally:
+                s.close()
+    return True
+
+
+def pick_base():
+    """A free block in 17100-17899 (another run of this test may hold one)."""
+    import random
+    bases = list(range(17100, 17900, 100))
+    random.shuffle(bases)
+    for b in bases:
+        if b != 17200 and ports_free(b):   # 17200 is the demo's
+            return b
+    raise RuntimeError("no free port block in 17100-17899")
+
+
+BASE = pick_base()
 LOG = tempfile.mkdtemp(prefix="cairn-interop-")
 PROCS = []          # every Popen we start
 LISTENERS = {}      # server name -> listening socket
@@ -420,9 +449,9 @@ def main():
             f.write("%.3f %s\n" % (t - T0, json.dumps(o)))
 
     # -- unreachable agent
-    rc, out, err = cairn("members", "--serf-rpc", "127.0.0.1:%d" % (BASE + 99))
+    rc, out, err = cairn("members", "--serf-rpc", "127.0.0.1:%d" % (BASE + NPORTS - 1))
     check(rc == 1 and "cannot reach serf agent at 127.0.0.1:%d: connection refused" %
-          (BASE + 99) in err, "unreachable agent: %s" % err.strip())
+          (BASE + NPORTS - 1) in err, "unreachable agent: %s" % err.strip())
 
 
 if __name__ == "__main__":
