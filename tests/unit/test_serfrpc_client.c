@@ -1,0 +1,834 @@
+/* Unit tests for the Serf agent RPC client and the cluster backend, against
+ * a fake agent served from the same libuv loop on 127.0.0.1 (port chosen by
+ * the OS). The fake parses each request (header, and body for commands that
+ * have one) and answers from a per-test script, so the tests can check the
+ * bytes the client sends, pipelining, a stream interleaved with replies and
+ * split across reads, auth refusal, a vanished agent reported once, bounded
+ * jittered reconnects, and the cluster's resynchronisation events. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn/cairn.h"
+#include "cairn/loop_uv.h"
+#include "cairn/serfrpc.h"
+#include "cairn/wire_mp.h"
+#include "serfrpc/ipc.h"
+
+struct env {
+    uv_loop_t uv;
+    uv_timer_t tick;
+    cairn_loop *loop;
+};
+
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+}
+
+static int setup(void **state)
+{
+    struct env *e = calloc(1, sizeof *e);
+    assert_int_equal(uv_loop_init(&e->uv), 0);
+    assert_int_equal(cairn_loop_new_uv(&e->uv, &e->loop), 0);
+    uv_timer_init(&e->uv, &e->tick);
+    uv_timer_start(&e->tick, on_tick, 10, 10);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct env *e = *state;
+    uv_close((uv_handle_t *)&e->tick, NULL);
+    cairn_loop_delete(e->loop);
+    cairn_time deadline = cairn_monotonic_now() + 3 * CAIRN_SEC;
+    while (uv_loop_alive(&e->uv) && cairn_monotonic_now() < deadline)
+        uv_run(&e->uv, UV_RUN_ONCE);
+    assert_int_equal(uv_loop_close(&e->uv), 0);
+    free(e);
+    return 0;
+}
+
+static void run_for(struct env *e, int ms)
+{
+    cairn_time deadline = cairn_monotonic_now() + ms * CAIRN_MSEC;
+    while (cairn_monotonic_now() < deadline)
+        uv_run(&e->uv, UV_RUN_ONCE);
+}
+
+/* ---- the fake agent ---- */
+
+#define MAX_SEEN 256
+
+struct fake;
+/* Answers one request; body is the request body (or NULL). */
+typedef void (*fake_fn)(struct fake *f, const char *cmd, uint64_t seq, const uint8_t *body,
+                        size_t blen);
+
+struct fake {
+    struct env *e;
+    cairn_listener *lst;
+    cairn_stream *conn;
+    cairn_addr addr;
+    cairn_buf rx;
+    fake_fn fn;
+    /* Requests seen on the current connection. */
+    char cmds[MAX_SEEN][32];
+    uint64_t seqs[MAX_SEEN];
+    int nseen;
+    int connections;
+    /* Scenario knobs. */
+    int variant;
+    uint64_t stream_seq;
+    bool hold_members; /* don't answer members (for the timeout test) */
+};
+
+static bool has_body(const char *cmd)
+{
+    static const char *const with[] = {"handshake", "auth", "members-filtered", "join",
+                                       "get-coordinate", "stream", "stop"};
+    for (size_t i = 0; i < sizeof with / sizeof with[0]; i++)
+        if (strcmp(cmd, with[i]) == 0)
+            return true;
+    return false;
+}
+
+static void fake_send(struct fake *f, cairn_buf *b)
+{
+    if (f->conn != NULL)
+        assert_int_equal(cairn_stream_write(f->conn, b->data, b->len), 0);
+    cairn_buf_destroy(b);
+}
+
+static void w_header(cairn_mp_writer *w, uint64_t seq, const char *err)
+{
+    cairn_mp_write_map(w, 2);
+    cairn_mp_write_cstr(w, "Error");
+    cairn_mp_write_cstr(w, err);
+    cairn_mp_write_cstr(w, "Seq");
+    cairn_mp_write_uint(w, seq);
+}
+
+static void reply(struct fake *f, uint64_t seq, const char *err)
+{
+    cairn_buf b;
+    cairn_mp_writer w;
+    cairn_buf_init(&b, 1 << 20);
+    cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    w_header(&w, seq, err);
+    assert_int_equal(cairn_mp_writer_finish(&w), 0);
+    fake_send(f, &b);
+}
+
+/* A member: name "<n>.dc<d>" with Consul server tags. */
+static void w_member(cairn_mp_writer *w, const char *name, const char *dc, const char *status,
+                     uint16_t port)
+{
+    static const uint8_t ip[4] = {127, 0, 0, 1};
+    char p[16];
+    snprintf(p, sizeof p, "%u", (unsigned)(port + 1000));
+    cairn_mp_write_map(w, 11);
+    cairn_mp_write_cstr(w, "Addr");
+    cairn_mp_write_bytes(w, (cairn_span){ip, 4});
+    cairn_mp_write_cstr(w, "DelegateCur");
+    cairn_mp_write_uint(w, 5);
+    cairn_mp_write_cstr(w, "DelegateMax");
+    cairn_mp_write_uint(w, 5);
+    cairn_mp_write_cstr(w, "DelegateMin");
+    cairn_mp_write_uint(w, 2);
+    cairn_mp_write_cstr(w, "Name");
+    cairn_mp_write_cstr(w, name);
+    cairn_mp_write_cstr(w, "Port");
+    cairn_mp_write_uint(w, port);
+    cairn_mp_write_cstr(w, "ProtocolCur");
+    cairn_mp_write_uint(w, 2);
+    cairn_mp_write_cstr(w, "ProtocolMax");
+    cairn_mp_write_uint(w, 5);
+    cairn_mp_write_cstr(w, "ProtocolMin");
+    cairn_mp_write_uint(w, 1);
+    cairn_mp_write_cstr(w, "Status");
+    cairn_mp_write_cstr(w, status);
+    cairn_mp_write_cstr(w, "Tags");
+    cairn_mp_write_map(w, 5);
+    cairn_mp_write_cstr(w, "role");
+    cairn_mp_write_cstr(w, "consul");
+    cairn_mp_write_cstr(w, "dc");
+    cairn_mp_write_cstr(w, dc);
+    cairn_mp_write_cstr(w, "port");
+    cairn_mp_write_cstr(w, p);
+    cairn_mp_write_cstr(w, "vsn");
+    cairn_mp_write_cstr(w, "2");
+    cairn_mp_write_cstr(w, "build");
+    cairn_mp_write_cstr(w, "1.2.3");
+}
+
+struct mspec {
+    const char *name, *dc, *status;
+    uint16_t port;
+};
+
+static void reply_members(struct fake *f, uint64_t seq, const struct mspec *ms, size_t n)
+{
+    cairn_buf b;
+    cairn_mp_writer w;
+    cairn_buf_init(&b, 1 << 20);
+    cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    w_header(&w, seq, "");
+    cairn_mp_write_map(&w, 1);
+    cairn_mp_write_cstr(&w, "Members");
+    cairn_mp_write_array(&w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        w_member(&w, ms[i].name, ms[i].dc, ms[i].status, ms[i].port);
+    assert_int_equal(cairn_mp_writer_finish(&w), 0);
+    fake_send(f, &b);
+}
+
+/* A coordinate whose first component encodes the node (x seconds). */
+static void reply_coord(struct fake *f, uint64_t seq, bool ok, double x)
+{
+    cairn_buf b;
+    cairn_mp_writer w;
+    cairn_buf_init(&b, 1 << 20);
+    cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    w_header(&w, seq, "");
+    cairn_mp_write_map(&w, 2);
+    cairn_mp_write_cstr(&w, "Coord");
+    cairn_mp_write_map(&w, 4);
+    cairn_mp_write_cstr(&w, "Adjustment");
+    cairn_mp_write_double(&w, 0);
+    cairn_mp_write_cstr(&w, "Error");
+    cairn_mp_write_double(&w, ok ? 0.5 : 0);
+    cairn_mp_write_cstr(&w, "Height");
+    cairn_mp_write_double(&w, ok ? 1e-5 : 0);
+    cairn_mp_write_cstr(&w, "Vec");
+    if (ok) {
+        cairn_mp_write_array(&w, 8);
+        for (int i = 0; i < 8; i++)
+            cairn_mp_write_double(&w, i == 0 ? x : 0.0);
+    } else {
+        cairn_mp_write_nil(&w);
+    }
+    cairn_mp_write_cstr(&w, "Ok");
+    cairn_mp_write_bool(&w, ok);
+    assert_int_equal(cairn_mp_writer_finish(&w), 0);
+    fake_send(f, &b);
+}
+
+static void reply_stats(struct fake *f, uint64_t seq, const char *name)
+{
+    cairn_buf b;
+    cairn_mp_writer w;
+    cairn_buf_init(&b, 1 << 20);
+    cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    w_header(&w, seq, "");
+    cairn_mp_write_map(&w, 2);
+    cairn_mp_write_cstr(&w, "agent");
+    cairn_mp_write_map(&w, 1);
+    cairn_mp_write_cstr(&w, "name");
+    cairn_mp_write_cstr(&w, name);
+    cairn_mp_write_cstr(&w, "tags");
+    cairn_mp_write_map(&w, 1);
+    cairn_mp_write_cstr(&w, "dc");
+    cairn_mp_write_cstr(&w, "dc1");
+    assert_int_equal(cairn_mp_writer_finish(&w), 0);
+    fake_send(f, &b);
+}
+
+/* A member event record, optionally written in two halves. */
+static void send_record(struct fake *f, const char *event, const char *name, const char *status,
+                        bool split)
+{
+    cairn_buf b;
+    cairn_mp_writer w;
+    cairn_buf_init(&b, 1 << 20);
+    cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    w_header(&w, f->stream_seq, "");
+    cairn_mp_write_map(&w, 2);
+    cairn_mp_write_cstr(&w, "Event");
+    cairn_mp_write_cstr(&w, event);
+    cairn_mp_write_cstr(&w, "Members");
+    cairn_mp_write_array(&w, 1);
+    w_member(&w, name, "dc2", status, 7000);
+    assert_int_equal(cairn_mp_writer_finish(&w), 0);
+    if (split) {
+        size_t half = b.len / 2;
+        assert_int_equal(cairn_stream_write(f->conn, b.data, half), 0);
+        run_for(f->e, 30);
+        assert_int_equal(cairn_stream_write(f->conn, b.data + half, b.len - half), 0);
+        cairn_buf_destroy(&b);
+    } else {
+        fake_send(f, &b);
+    }
+}
+
+static void fake_read(cairn_stream *s, const uint8_t *data, size_t len, int status, void *ud)
+{
+    struct fake *f = ud;
+    if (status != 0) {
+        if (f->conn == s) {
+            cairn_stream_close(s);
+            f->conn = NULL;
+        }
+        return;
+    }
+    assert_int_equal(cairn_buf_append(&f->rx, data, len), 0);
+    for (;;) {
+        size_t hlen, blen = 0;
+        if (ipc_object_len(f->rx.data, f->rx.len, 1 << 20, &hlen) != 0)
+            return;
+        cairn_mp_reader r;
+        uint32_t n;
+        char cmd[32] = "";
+        uint64_t seq = 0;
+        cairn_mp_reader_init(&r, f->rx.data, hlen);
+        assert_int_equal(cairn_mp_read_map(&r, &n), 0);
+        for (uint32_t i = 0; i < n; i++) {
+            cairn_span k, v;
+            assert_int_equal(cairn_mp_read_str(&r, &k), 0);
+            if (cairn_mp_key_is(k, "Command")) {
+                assert_int_equal(cairn_mp_read_str(&r, &v), 0);
+                memcpy(cmd, v.p, v.len < 31 ? v.len : 31);
+            } else {
+                assert_int_equal(cairn_mp_read_uint(&r, UINT64_MAX, &seq), 0);
+            }
+        }
+        const uint8_t *body = NULL;
+        if (has_body(cmd)) {
+            if (ipc_object_len(f->rx.data + hlen, f->rx.len - hlen, 1 << 20, &blen) != 0)
+                return;
+            body = f->rx.data + hlen;
+        }
+        if (f->nseen < MAX_SEEN) {
+            snprintf(f->cmds[f->nseen], sizeof f->cmds[0], "%s", cmd);
+            f->seqs[f->nseen++] = seq;
+        }
+        /* Copy the body: the handler may write, which never re-enters us,
+         * but consuming first keeps the buffer simple. */
+        uint8_t copy[4096];
+        size_t clen = blen < sizeof copy ? blen : sizeof copy;
+        if (body != NULL)
+            memcpy(copy, body, clen);
+        cairn_buf_consume(&f->rx, hlen + blen);
+        f->fn(f, cmd, seq, body != NULL ? copy : NULL, clen);
+    }
+}
+
+static void fake_accept(cairn_listener *lst, cairn_stream *s, void *ud)
+{
+    struct fake *f = ud;
+    if (f->conn != NULL)
+        cairn_stream_close(f->conn);
+    f->conn = s;
+    f->nseen = 0;
+    f->connections++;
+    cairn_buf_reset(&f->rx);
+    assert_int_equal(cairn_stream_start_read(s, fake_read, f), 0);
+}
+
+static void fake_start(struct fake *f, struct env *e, fake_fn fn, uint16_t port)
+{
+    cairn_addr a;
+    f->e = e;
+    f->fn = fn;
+    cairn_buf_init(&f->rx, 1 << 20);
+    assert_int_equal(cairn_addr_parse_ip("127.0.0.1", port, &a), 0);
+    assert_int_equal(cairn_listen(e->loop, &a, fake_accept, f, &f->lst), 0);
+    assert_int_equal(cairn_listener_local(f->lst, &f->addr), 0);
+}
+
+/* fake_stop closes the listener and the connection (the agent "dies"). */
+static void fake_stop(struct fake *f)
+{
+    cairn_listener_close(f->lst);
+    f->lst = NULL;
+    cairn_stream_close(f->conn);
+    f->conn = NULL;
+}
+
+static void fake_free(struct fake *f)
+{
+    fake_stop(f);
+    cairn_buf_destroy(&f->rx);
+}
+
+/* The default script: handshake ok, members from variant, coordinates. */
+static void agent_fn(struct fake *f, const char *cmd, uint64_t seq, const uint8_t *body,
+                     size_t blen)
+{
+    if (strcmp(cmd, "handshake") == 0 || strcmp(cmd, "stop") == 0) {
+        reply(f, seq, "");
+    } else if (strcmp(cmd, "auth") == 0) {
+        reply(f, seq, "Invalid authentication token");
+    } else if (strcmp(cmd, "stats") == 0) {
+        reply_stats(f, seq, "me.dc1");
+    } else if (strcmp(cmd, "stream") == 0) {
+        f->stream_seq = seq;
+        reply(f, seq, "");
+    } else if (strcmp(cmd, "members") == 0) {
+        static const struct mspec first[] = {{"me.dc1", "dc1", "alive", 7001},
+                                             {"a.dc2", "dc2", "alive", 7002},
+                                             {"b.dc2", "dc2", "alive", 7003},
+                                             {"c.dc2", "dc2", "alive", 7004}};
+        static const struct mspec second[] = {{"me.dc1", "dc1", "alive", 7001},
+                                              {"a.dc2", "dc2", "alive", 7002},
+                                              {"c.dc2", "dc2", "failed", 7004},
+                                              {"d.dc3", "dc3", "alive", 7005}};
+        if (f->hold_members)
+            return;
+        if (f->variant == 0)
+            reply_members(f, seq, first, 4);
+        else
+            reply_members(f, seq, second, 4);
+    } else if (strcmp(cmd, "get-coordinate") == 0) {
+        /* body = {Node: "<name>"}: the coordinate's x is name[0] ms. */
+        cairn_mp_reader r;
+        uint32_t n;
+        cairn_span k, v;
+        cairn_mp_reader_init(&r, body, blen);
+        assert_int_equal(cairn_mp_read_map(&r, &n), 0);
+        assert_int_equal(cairn_mp_read_str(&r, &k), 0);
+        assert_true(cairn_mp_key_is(k, "Node"));
+        assert_int_equal(cairn_mp_read_str(&r, &v), 0);
+        bool known = v.len > 0 && v.p[0] != 'z';
+        reply_coord(f, seq, known, known ? (v.p[0] - 'a' + 1) * 1e-3 : 0);
+    } else {
+        reply(f, seq, "Unsupported command");
+    }
+}
+
+/* ---- client tests ---- */
+
+struct states {
+    int ready, down, gave_up;
+    int last_err;
+    char last_msg[512];
+};
+
+static void on_state(cairn_serfrpc *c, int state, int err, const char *msg, void *ud)
+{
+    struct states *st = ud;
+    if (state == CAIRN_SERFRPC_READY)
+        st->ready++;
+    else if (state == CAIRN_SERFRPC_DOWN)
+        st->down++;
+    else
+        st->gave_up++;
+    st->last_err = err;
+    snprintf(st->last_msg, sizeof st->last_msg, "%s", msg);
+}
+
+static cairn_serfrpc *client_for(struct env *e, const cairn_addr *addr, struct states *st,
+                                 bool reconnect, const char *auth)
+{
+    cairn_serfrpc_config cfg;
+    cairn_serfrpc *c;
+    cairn_serfrpc_config_default(&cfg);
+    cfg.addr = *addr;
+    cfg.reconnect = reconnect;
+    cfg.backoff_min = 10 * CAIRN_MSEC;
+    cfg.backoff_max = 40 * CAIRN_MSEC;
+    cfg.seed = 7;
+    cfg.auth_key = auth;
+    cfg.state_cb = on_state;
+    cfg.userdata = st;
+    assert_int_equal(cairn_serfrpc_new(e->loop, &cfg, &c), 0);
+    assert_int_equal(cairn_serfrpc_start(c), 0);
+    return c;
+}
+
+static void test_unreachable(void **state)
+{
+    struct env *e = *state;
+    struct fake f;
+    struct states st = {0};
+    memset(&f, 0, sizeof f);
+    fake_start(&f, e, agent_fn, 0);
+    cairn_addr addr = f.addr;
+    fake_free(&f); /* nothing listens there now */
+    cairn_serfrpc *c = client_for(e, &addr, &st, false, NULL);
+    bool done = false;
+    while (!done) {
+        run_for(e, 20);
+        done = st.gave_up > 0;
+    }
+    char want[128];
+    snprintf(want, sizeof want, "cannot reach serf agent at 127.0.0.1:%u: connection refused",
+             (unsigned)addr.port);
+    assert_string_equal(st.last_msg, want);
+    assert_int_equal(st.down, 1);
+    assert_int_equal(st.ready, 0);
+    assert_int_equal(st.last_err, CAIRN_ECONNREFUSED);
+    assert_int_equal(cairn_serfrpc_members(c, NULL, NULL), CAIRN_ENOTCONN);
+    cairn_serfrpc_delete(c);
+}
+
+struct replies {
+    int n;
+    int order[8];
+    cairn_serfrpc_reply last[8];
+    size_t nmembers[8];
+    char first_name[8][32];
+    int events;
+    char event_name[32];
+    int event_type;
+    int ended;
+    int end_status;
+};
+
+static void on_reply(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
+{
+    struct replies *rs = ud;
+    int i = rs->n++;
+    rs->last[i] = *r;
+    rs->last[i].error = NULL; /* not valid after the call */
+    rs->nmembers[i] = r->nmembers;
+    if (r->nmembers > 0)
+        snprintf(rs->first_name[i], sizeof rs->first_name[0], "%s", r->members[0].name);
+}
+
+static void on_stream_ev(cairn_serfrpc *c, const cairn_event *ev, int status, void *ud)
+{
+    struct replies *rs = ud;
+    if (ev == NULL) {
+        rs->ended++;
+        rs->end_status = status;
+        return;
+    }
+    rs->events++;
+    rs->event_type = ev->type;
+    snprintf(rs->event_name, sizeof rs->event_name, "%s", ev->members[0].name);
+}
+
+static void test_pipelined_and_stream(void **state)
+{
+    struct env *e = *state;
+    struct fake f;
+    struct states st = {0};
+    struct replies rs;
+    memset(&f, 0, sizeof f);
+    memset(&rs, 0, sizeof rs);
+    fake_start(&f, e, agent_fn, 0);
+    cairn_serfrpc *c = client_for(e, &f.addr, &st, false, NULL);
+    bool ready = false;
+    while (!ready) {
+        run_for(e, 10);
+        ready = st.ready == 1;
+    }
+    uint64_t sseq;
+    assert_int_equal(cairn_serfrpc_stream(c, "member-join", NULL, on_stream_ev, &rs, &sseq), 0);
+    /* Three requests written back to back before any answer. */
+    assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
+    assert_int_equal(cairn_serfrpc_get_coordinate(c, "b.dc2", on_reply, &rs), 0);
+    assert_int_equal(cairn_serfrpc_get_coordinate(c, "zz", on_reply, &rs), 0);
+    bool done = false;
+    while (!done) {
+        run_for(e, 10);
+        done = rs.n == 3;
+    }
+    assert_int_equal(f.nseen, 5);
+    assert_string_equal(f.cmds[0], "handshake");
+    assert_int_equal(f.seqs[0], 1);
+    assert_string_equal(f.cmds[1], "stream");
+    assert_string_equal(f.cmds[2], "members");
+    assert_string_equal(f.cmds[3], "get-coordinate");
+    assert_int_equal(f.seqs[4], 5);
+    assert_int_equal(rs.last[0].status, 0);
+    assert_int_equal(rs.nmembers[0], 4);
+    assert_string_equal(rs.first_name[0], "me.dc1");
+    assert_true(rs.last[1].coord_ok);
+    assert_int_equal(rs.last[1].coord.dim, 8);
+    assert_true(rs.last[1].coord.vec[0] == 2e-3);
+    assert_false(rs.last[2].coord_ok);
+
+    /* A record split across two writes, then a reply, then a record: the
+     * stream keeps flowing between replies. */
+    send_record(&f, "member-join", "x.dc2", "alive", true);
+    assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
+    done = false;
+    while (!done) {
+        run_for(e, 10);
+        done = rs.n == 4;
+    }
+    send_record(&f, "member-failed", "y.dc2", "failed", false);
+    run_for(e, 50);
+    assert_int_equal(rs.events, 2);
+    assert_string_equal(rs.event_name, "y.dc2");
+    assert_int_equal(rs.event_type, CAIRN_EVENT_MEMBER_FAILED);
+
+    /* stop: no record after it; the stream ends with status 0. */
+    assert_int_equal(cairn_serfrpc_stop(c, sseq, NULL, NULL), 0);
+    send_record(&f, "member-join", "late.dc2", "alive", false);
+    run_for(e, 50);
+    assert_int_equal(rs.events, 2);
+    assert_int_equal(rs.ended, 1);
+    assert_int_equal(rs.end_status, 0);
+    assert_int_equal(cairn_serfrpc_stop(c, sseq, NULL, NULL), CAIRN_ENOENT);
+    cairn_serfrpc_delete(c);
+    fake_free(&f);
+}
+
+static void test_auth_refused(void **state)
+{
+    struct env *e = *state;
+    struct fake f;
+    struct states st = {0};
+    memset(&f, 0, sizeof f);
+    fake_start(&f, e, agent_fn, 0);
+    cairn_serfrpc *c = client_for(e, &f.addr, &st, true, "wrong");
+    bool done = false;
+    while (!done) {
+        run_for(e, 10);
+        done = st.gave_up > 0;
+    }
+    assert_int_equal(st.ready, 0);
+    assert_int_equal(st.down, 1);
+    assert_int_equal(st.last_err, CAIRN_EAUTH);
+    assert_non_null(strstr(st.last_msg, "refused the RPC auth key: Invalid authentication token"));
+    assert_string_equal(f.cmds[1], "auth");
+    assert_int_equal(f.connections, 1); /* no retry after a refused key */
+    cairn_serfrpc_delete(c);
+    fake_free(&f);
+}
+
+/* The agent goes away with a request pending and stays away for a while:
+ * the pending request fails, DOWN is reported exactly once across all the
+ * failed attempts, and the client is READY again when the agent returns. */
+static void test_reconnect(void **state)
+{
+    struct env *e = *state;
+    struct fake f;
+    struct states st = {0};
+    struct replies rs;
+    memset(&f, 0, sizeof f);
+    memset(&rs, 0, sizeof rs);
+    fake_start(&f, e, agent_fn, 0);
+    uint16_t port = f.addr.port;
+    cairn_serfrpc *c = client_for(e, &f.addr, &st, true, NULL);
+    bool ok = false;
+    while (!ok) {
+        run_for(e, 10);
+        ok = st.ready == 1;
+    }
+    f.hold_members = true;
+    assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
+    run_for(e, 30);
+    assert_int_equal(rs.n, 0);
+    fake_stop(&f);
+    run_for(e, 300); /* ~10 attempts at 10-40 ms backoff */
+    assert_int_equal(rs.n, 1);
+    assert_int_equal(rs.last[0].status, CAIRN_ECONNRESET);
+    assert_int_equal(st.down, 1);
+    assert_int_equal(st.ready, 1);
+    assert_false(cairn_serfrpc_ready(c));
+    /* Back on the same port. */
+    f.hold_members = false;
+    cairn_addr a;
+    assert_int_equal(cairn_addr_parse_ip("127.0.0.1", port, &a), 0);
+    assert_int_equal(cairn_listen(e->loop, &a, fake_accept, &f, &f.lst), 0);
+    ok = false;
+    while (!ok) {
+        run_for(e, 10);
+        ok = st.ready == 2;
+    }
+    assert_int_equal(st.down, 1);
+    assert_int_equal(f.connections, 2);
+    assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
+    ok = false;
+    while (!ok) {
+        run_for(e, 10);
+        ok = rs.n == 2;
+    }
+    assert_int_equal(rs.last[1].status, 0);
+    cairn_serfrpc_delete(c);
+    fake_free(&f);
+}
+
+/* A reply for a Seq never sent cannot be framed: the connection is dropped
+ * with a message naming the Seq. Requests pending at delete get ESHUTDOWN. */
+static void bad_seq_fn(struct fake *f, const char *cmd, uint64_t seq, const uint8_t *body,
+                       size_t blen)
+{
+    if (strcmp(cmd, "handshake") == 0)
+        reply(f, seq, "");
+    else if (strcmp(cmd, "members") == 0)
+        reply(f, seq + 100, "");
+}
+
+static void test_unknown_seq_and_shutdown(void **state)
+{
+    struct env *e = *state;
+    struct fake f;
+    struct states st = {0};
+    struct replies rs;
+    memset(&f, 0, sizeof f);
+    memset(&rs, 0, sizeof rs);
+    fake_start(&f, e, bad_seq_fn, 0);
+    cairn_serfrpc *c = client_for(e, &f.addr, &st, false, NULL);
+    bool ok = false;
+    while (!ok) {
+        run_for(e, 10);
+        ok = st.ready == 1;
+    }
+    assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
+    ok = false;
+    while (!ok) {
+        run_for(e, 10);
+        ok = st.down == 1;
+    }
+    assert_non_null(strstr(st.last_msg, "answered Seq 102, which is not pending"));
+    assert_int_equal(rs.n, 1);
+    assert_int_equal(rs.last[0].status, CAIRN_EPROTO);
+    cairn_serfrpc_delete(c);
+    fake_free(&f);
+
+    /* delete with a request in flight: ESHUTDOWN before delete returns. */
+    struct fake g;
+    struct states st2 = {0};
+    memset(&g, 0, sizeof g);
+    memset(&rs, 0, sizeof rs);
+    fake_start(&g, e, agent_fn, 0);
+    g.hold_members = true;
+    c = client_for(e, &g.addr, &st2, false, NULL);
+    ok = false;
+    while (!ok) {
+        run_for(e, 10);
+        ok = st2.ready == 1;
+    }
+    assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
+    cairn_serfrpc_delete(c);
+    assert_int_equal(rs.n, 1);
+    assert_int_equal(rs.last[0].status, CAIRN_ESHUTDOWN);
+    fake_free(&g);
+}
+
+/* ---- cluster backend ---- */
+
+struct cl_events {
+    char log[64][48];
+    int n;
+    int synced, stale;
+};
+
+static void on_cl_event(const cairn_event *ev, void *ud)
+{
+    struct cl_events *ce = ud;
+    for (size_t i = 0; i < ev->nmembers && ce->n < 64; i++)
+        snprintf(ce->log[ce->n++], sizeof ce->log[0], "%s %s", cairn_event_type_name(ev->type),
+                 ev->members[i].name);
+}
+
+static void on_cl_sync(cairn_serfrpc_cluster *cl, int sync, int err, const char *msg, void *ud)
+{
+    struct cl_events *ce = ud;
+    if (sync == CAIRN_SERFRPC_SYNCED)
+        ce->synced++;
+    else if (sync == CAIRN_SERFRPC_STALE)
+        ce->stale++;
+}
+
+static bool logged(const struct cl_events *ce, int from, const char *line)
+{
+    for (int i = from; i < ce->n; i++)
+        if (strcmp(ce->log[i], line) == 0)
+            return true;
+    return false;
+}
+
+static bool count_member(const cairn_member *m, void *ud)
+{
+    (*(int *)ud)++;
+    return true;
+}
+
+static void test_cluster_resync(void **state)
+{
+    struct env *e = *state;
+    struct fake f;
+    struct cl_events ce;
+    memset(&f, 0, sizeof f);
+    memset(&ce, 0, sizeof ce);
+    fake_start(&f, e, agent_fn, 0);
+    uint16_t port = f.addr.port;
+    cairn_serfrpc_cluster_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cairn_serfrpc_config_default(&cfg.rpc);
+    cfg.rpc.addr = f.addr;
+    cfg.rpc.backoff_min = 10 * CAIRN_MSEC;
+    cfg.rpc.backoff_max = 20 * CAIRN_MSEC;
+    cfg.event_cb = on_cl_event;
+    cfg.sync_cb = on_cl_sync;
+    cfg.userdata = &ce;
+    cairn_serfrpc_cluster *cl;
+    assert_int_equal(cairn_serfrpc_cluster_new(e->loop, &cfg, &cl), 0);
+    assert_int_equal(cairn_serfrpc_cluster_start(cl), 0);
+    bool ok = false;
+    while (!ok) {
+        run_for(e, 10);
+        ok = ce.synced == 1;
+    }
+    cairn_cluster c = cairn_serfrpc_cluster_get(cl);
+    assert_string_equal(cairn_serfrpc_cluster_self(cl), "me.dc1");
+    assert_string_equal(cairn_serfrpc_cluster_self_tag(cl, "dc"), "dc1");
+    assert_int_equal(c.ops->num_nodes(c.impl), 4);
+    cairn_coord co;
+    assert_int_equal(c.ops->get_coordinate(c.impl, &co), 0);
+    assert_true(co.vec[0] == ('m' - 'a' + 1) * 1e-3);
+    assert_true(c.ops->get_cached_coordinate(c.impl, "b.dc2", &co));
+    assert_true(co.vec[0] == 2e-3);
+    assert_false(c.ops->get_cached_coordinate(c.impl, "nobody", &co));
+    /* First sync: every alive member is announced as a join. */
+    assert_true(logged(&ce, 0, "member-join a.dc2"));
+    assert_true(logged(&ce, 0, "member-join c.dc2"));
+
+    /* A streamed event updates the cache and is forwarded; a repeat is not. */
+    int before = ce.n;
+    send_record(&f, "member-failed", "b.dc2", "failed", false);
+    send_record(&f, "member-failed", "b.dc2", "failed", false);
+    run_for(e, 60);
+    assert_int_equal(ce.n, before + 1);
+    assert_string_equal(ce.log[before], "member-failed b.dc2");
+
+    /* The agent restarts with another view: b gone, c failed, d new. */
+    f.variant = 1;
+    cairn_stream_close(f.conn);
+    f.conn = NULL;
+    before = ce.n;
+    ok = false;
+    while (!ok) {
+        run_for(e, 10);
+        ok = ce.synced == 2;
+    }
+    assert_int_equal(ce.stale, 1);
+    assert_true(logged(&ce, before, "member-reap b.dc2"));
+    assert_true(logged(&ce, before, "member-failed c.dc2"));
+    assert_true(logged(&ce, before, "member-join d.dc3"));
+    assert_false(logged(&ce, before, "member-join a.dc2")); /* unchanged: silent */
+    int n = 0;
+    c.ops->for_each_member(c.impl, count_member, &n);
+    assert_int_equal(n, 4);
+    assert_false(c.ops->get_cached_coordinate(c.impl, "b.dc2", &co));
+    assert_true(c.ops->get_cached_coordinate(c.impl, "d.dc3", &co));
+    assert_int_equal(f.connections, 2);
+    (void)port;
+    cairn_serfrpc_cluster_delete(cl);
+    fake_free(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_and_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_seq_and_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_resync, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
