@@ -24,11 +24,12 @@
  * EOF (stop), a code equal to the next free code (the KwKwK case) or any
  * lower defined code; anything else is "invalid code". When 4096 codes are
  * defined at width 12 the decoder keeps decoding but adds no entries until a
- * clear. All state is fixed-size, so it can be fed arbitrary chunks. Each
- * code expands to at most 3840 bytes, written into a 4096-byte scratch area
- * and then appended to the caller's bounded buffer, which refuses growth past
- * its limit: the decompression bomb of memberlist #363 costs at most the
- * limit (40 MiB by default) and is reported as CAIRN_ELIMIT.
+ * clear. All state is fixed-size, so it can be fed arbitrary chunks. A
+ * table of string lengths tells how many bytes a code expands to (at most
+ * 3840) before any is written; the bytes go straight into the caller's
+ * bounded buffer, which refuses growth past its limit: the decompression
+ * bomb of memberlist #363 costs at most the limit (40 MiB by default) and is
+ * reported as CAIRN_ELIMIT.
  */
 #include "cairn/wire_lzw.h"
 
@@ -176,7 +177,7 @@ int cairn_lzw_compress(const uint8_t *in, size_t len, cairn_buf *out)
 struct cairn_lzw_dec {
     uint16_t prefix[LZW_TABLE_CODES];
     uint8_t suffix[LZW_TABLE_CODES];
-    uint8_t scratch[LZW_TABLE_CODES];
+    uint16_t length[LZW_TABLE_CODES]; /* string length of each code */
     uint32_t bits;
     unsigned nbits;
     unsigned width;
@@ -196,6 +197,8 @@ int cairn_lzw_dec_new(cairn_lzw_dec **ret_dec)
         return CAIRN_ENOMEM;
     memset(d->prefix, 0, sizeof d->prefix);
     memset(d->suffix, 0, sizeof d->suffix);
+    for (unsigned i = 0; i < LZW_TABLE_CODES; i++)
+        d->length[i] = i < LZW_CLEAR ? 1 : 0;
     cairn_lzw_dec_reset(d);
     *ret_dec = d;
     return 0;
@@ -228,7 +231,9 @@ bool cairn_lzw_dec_finished(const cairn_lzw_dec *dec)
     return dec->finished;
 }
 
-/* dec_code handles one code: 0 or a negative error. */
+/* dec_code handles one code: 0 or a negative error. The string of a code
+ * is written backwards, straight into the output buffer, using the length
+ * table to know where it ends. */
 static int dec_code(cairn_lzw_dec *d, unsigned code, cairn_buf *out, cairn_diag *diag)
 {
     if (code == LZW_CLEAR) {
@@ -239,42 +244,55 @@ static int dec_code(cairn_lzw_dec *d, unsigned code, cairn_buf *out, cairn_diag 
         d->finished = true;
         return 0;
     }
-    size_t i = sizeof d->scratch;
-    unsigned first;
+    bool kwkwk = false;
+    size_t n;
     if (code < LZW_CLEAR) {
-        d->scratch[--i] = (uint8_t)code;
-        first = code;
-    } else if (code <= d->hi) {
-        unsigned c = code;
-        if (code == d->hi && d->last != LZW_INVALID) {
-            /* KwKwK: the string of last plus its own first byte. */
-            unsigned f = d->last;
-            while (f >= LZW_CLEAR)
-                f = d->prefix[f];
-            d->scratch[--i] = (uint8_t)f;
-            c = d->last;
-        }
-        while (c >= LZW_CLEAR) {
-            if (i <= 1)
-                return cairn_diag_set(diag, CAIRN_EPROTO, "lzw: code chain too long");
-            d->scratch[--i] = d->suffix[c];
-            c = d->prefix[c];
-        }
-        d->scratch[--i] = (uint8_t)c;
-        first = c;
+        n = 1;
+    } else if (code < d->hi) {
+        n = d->length[code];
+    } else if (code == d->hi && d->last != LZW_INVALID) {
+        /* KwKwK: the string of last plus its own first byte. */
+        kwkwk = true;
+        n = (size_t)d->length[d->last] + 1;
+    } else if (code == d->hi) {
+        /* Table full (hi is the last entry, already defined). */
+        n = d->length[code];
     } else {
         return cairn_diag_set(diag, CAIRN_EPROTO, "lzw: invalid code %u (next free %u)", code,
                               (unsigned)d->hi);
     }
-    size_t n = sizeof d->scratch - i;
-    int r = cairn_buf_append(out, d->scratch + i, n);
-    if (r == CAIRN_ELIMIT)
-        return cairn_diag_set(diag, r, "lzw: output exceeds %zu bytes", out->limit);
-    if (r < 0)
-        return cairn_diag_set(diag, r, "lzw: out of memory");
+    if (n == 0 || n > LZW_TABLE_CODES)
+        return cairn_diag_set(diag, CAIRN_EPROTO, "lzw: code %u is undefined", code);
+    if (out->cap - out->len < n) {
+        int r = cairn_buf_reserve(out, n);
+        if (r == CAIRN_ELIMIT)
+            return cairn_diag_set(diag, r, "lzw: output exceeds %zu bytes", out->limit);
+        if (r < 0)
+            return cairn_diag_set(diag, r, "lzw: out of memory");
+    } else if (n > out->limit - out->len) {
+        return cairn_diag_set(diag, CAIRN_ELIMIT, "lzw: output exceeds %zu bytes", out->limit);
+    }
+    uint8_t *dst = out->data + out->len;
+    size_t i = n;
+    unsigned c = kwkwk ? d->last : code;
+    if (kwkwk)
+        i--; /* the last byte is the first byte, written below */
+    while (c >= LZW_CLEAR) {
+        if (i <= 1)
+            return cairn_diag_set(diag, CAIRN_EPROTO, "lzw: code chain too long");
+        dst[--i] = d->suffix[c];
+        c = d->prefix[c];
+    }
+    if (i != 1)
+        return cairn_diag_set(diag, CAIRN_EPROTO, "lzw: inconsistent code %u", code);
+    dst[0] = (uint8_t)c;
+    if (kwkwk)
+        dst[n - 1] = (uint8_t)c;
+    out->len += n;
     if (d->last != LZW_INVALID) {
-        d->suffix[d->hi] = (uint8_t)first;
+        d->suffix[d->hi] = (uint8_t)c;
         d->prefix[d->hi] = d->last;
+        d->length[d->hi] = (uint16_t)(d->length[d->last] + 1);
     }
     d->last = (uint16_t)code;
     d->hi++;
