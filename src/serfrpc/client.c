@@ -679,95 +679,86 @@ static int decode_body(cairn_serfrpc *c, struct req *r, const uint8_t *p, size_t
     }
 }
 
-/* process_one: handles the first complete reply in rx. Returns 1 when one
- * was handled, 0 when more bytes are needed, -1 when the connection ended. */
-static int process_one(cairn_serfrpc *c)
-{
-    size_t hlen, blen = 0;
+/* A reply located in rx: its header decoded, its body (if any) framed. */
+struct framed {
     serfrpc_header h;
-    cairn_diag diag;
-    cairn_diag_clear(&diag);
-    int rc = ipc_object_len(c->rx.data, c->rx.len, CAIRN_SERFRPC_MAX_RECORD, &hlen);
+    struct req *r;
+    const uint8_t *body;
+    size_t hlen, blen;
+};
+
+/* frame_reply: 1 when rx starts with a complete reply (header, plus body
+ * when the request kind expects one), 0 when more bytes are needed, -1 when
+ * the bytes are unusable and the connection was dropped. */
+static int frame_reply(cairn_serfrpc *c, struct framed *fr, cairn_diag *diag)
+{
+    int rc = ipc_object_len(c->rx.data, c->rx.len, CAIRN_SERFRPC_MAX_RECORD, &fr->hlen);
     if (rc == CAIRN_EAGAIN)
         return 0;
     cairn_wire_arena_destroy(&c->arena);
     c->arena.limit = ARENA_EXTRA;
     if (rc == 0)
-        rc = serfrpc_decode_header(c->rx.data, hlen, &c->arena, &h, &diag);
+        rc = serfrpc_decode_header(c->rx.data, fr->hlen, &c->arena, &fr->h, diag);
     if (rc != 0) {
         fail_connection(c, CAIRN_EPROTO, false, "bad reply header from serf agent at %s: %s",
-                        c->addr_str, diag.msg[0] ? diag.msg : cairn_strerror(rc));
+                        c->addr_str, diag->msg[0] ? diag->msg : cairn_strerror(rc));
         return -1;
     }
-    struct req *r = req_find(c, h.seq);
-    if (r == NULL) {
+    fr->r = req_find(c, fr->h.seq);
+    if (fr->r == NULL) {
         fail_connection(c, CAIRN_EPROTO, false,
                         "serf agent at %s answered Seq %llu, which is not pending", c->addr_str,
-                        (unsigned long long)h.seq);
+                        (unsigned long long)fr->h.seq);
         return -1;
     }
-    const uint8_t *body = NULL;
-    if (has_body(r, &h)) {
-        rc = ipc_object_len(c->rx.data + hlen, c->rx.len - hlen, CAIRN_SERFRPC_MAX_RECORD, &blen);
-        if (rc == CAIRN_EAGAIN)
-            return 0;
-        if (rc != 0) {
-            fail_connection(c, CAIRN_EPROTO, false, "bad %s reply from serf agent at %s: %s",
-                            kind_names[r->kind], c->addr_str, cairn_strerror(rc));
-            return -1;
-        }
-        body = c->rx.data + hlen;
+    fr->body = NULL;
+    fr->blen = 0;
+    if (!has_body(fr->r, &fr->h))
+        return 1;
+    rc = ipc_object_len(c->rx.data + fr->hlen, c->rx.len - fr->hlen, CAIRN_SERFRPC_MAX_RECORD,
+                        &fr->blen);
+    if (rc == CAIRN_EAGAIN)
+        return 0;
+    if (rc != 0) {
+        fail_connection(c, CAIRN_EPROTO, false, "bad %s reply from serf agent at %s: %s",
+                        kind_names[fr->r->kind], c->addr_str, cairn_strerror(rc));
+        return -1;
     }
-    c->arena.limit = ARENA_EXTRA + ARENA_FACTOR * (hlen + blen);
-    cairn_serfrpc_reply reply;
-    memset(&reply, 0, sizeof reply);
-    reply.error = h.error;
-    reply.status = reply_status(h.error);
-    if (body != NULL && r->kind != K_STREAM) {
-        rc = decode_body(c, r, body, blen, &reply, &diag);
-        if (rc != 0) {
-            fail_connection(c, CAIRN_EPROTO, false, "bad %s reply from serf agent at %s: %s",
-                            kind_names[r->kind], c->addr_str, diag.msg);
-            return -1;
-        }
-    }
-    /* Records are decoded into the arena before the bytes are dropped. */
-    cairn_event ev;
-    bool have_ev = false;
-    if (body != NULL && r->kind == K_STREAM && !r->stopping) {
-        if (serfrpc_decode_record(body, blen, &c->arena, &ev, &diag) == 0)
-            have_ev = true;
-        else
-            cairn_logf(&c->logger, CAIRN_LOG_WARN, MODULE,
-                       "dropping a stream record from serf agent at %s: %s", c->addr_str,
-                       diag.msg);
-    }
-    cairn_buf_consume(&c->rx, hlen + blen);
+    fr->body = c->rx.data + fr->hlen;
+    return 1;
+}
+
+/* deliver: hands a decoded reply (or stream record ev) to its owner. */
+static void deliver(cairn_serfrpc *c, struct req *r, cairn_serfrpc_reply *reply,
+                    const cairn_event *ev, bool had_body)
+{
     switch (r->kind) {
     case K_HANDSHAKE:
+    case K_AUTH: {
+        enum req_kind kind = r->kind;
         req_unlink(c, r);
         cairn_free(r);
-        on_handshake(c, &reply, NULL);
+        if (kind == K_HANDSHAKE)
+            on_handshake(c, reply, NULL);
+        else
+            on_auth(c, reply);
         break;
-    case K_AUTH:
-        req_unlink(c, r);
-        cairn_free(r);
-        on_auth(c, &reply);
-        break;
+    }
     case K_STREAM:
-        if (have_ev)
-            r->ev_cb(c, &ev, 0, r->userdata);
-        else if (body == NULL && reply.status != 0)
-            complete(c, r, &reply);
-        else if (body == NULL) {
+        if (had_body) {
+            if (ev != NULL)
+                r->ev_cb(c, ev, 0, r->userdata);
+        } else if (reply->status != 0) {
+            complete(c, r, reply); /* the subscription was refused */
+        } else {
             r->acked = true;
             if (r->cb != NULL)
-                r->cb(c, &reply, r->userdata);
+                r->cb(c, reply, r->userdata);
         }
         break;
     case K_STOP: {
         uint64_t target = r->target;
-        complete(c, r, &reply);
+        complete(c, r, reply);
         struct req *s = c->dead ? NULL : req_find(c, target);
         if (s != NULL && s->kind == K_STREAM) {
             cairn_serfrpc_reply end = {.status = 0, .error = ""};
@@ -777,9 +768,47 @@ static int process_one(cairn_serfrpc *c)
         break;
     }
     default:
-        complete(c, r, &reply);
+        complete(c, r, reply);
         break;
     }
+}
+
+/* process_one: handles the first complete reply in rx. Returns 1 when one
+ * was handled, 0 when more bytes are needed, -1 when the connection ended.
+ * Bodies and records are decoded into the arena before their bytes are
+ * dropped from rx, so callbacks see stable values. */
+static int process_one(cairn_serfrpc *c)
+{
+    struct framed fr;
+    cairn_diag diag;
+    cairn_diag_clear(&diag);
+    int rc = frame_reply(c, &fr, &diag);
+    if (rc <= 0)
+        return rc;
+    struct req *r = fr.r;
+    c->arena.limit = ARENA_EXTRA + ARENA_FACTOR * (fr.hlen + fr.blen);
+    cairn_serfrpc_reply reply;
+    memset(&reply, 0, sizeof reply);
+    reply.error = fr.h.error;
+    reply.status = reply_status(fr.h.error);
+    cairn_event ev;
+    const cairn_event *evp = NULL;
+    if (fr.body != NULL && r->kind != K_STREAM &&
+        decode_body(c, r, fr.body, fr.blen, &reply, &diag) != 0) {
+        fail_connection(c, CAIRN_EPROTO, false, "bad %s reply from serf agent at %s: %s",
+                        kind_names[r->kind], c->addr_str, diag.msg);
+        return -1;
+    }
+    if (fr.body != NULL && r->kind == K_STREAM && !r->stopping) {
+        if (serfrpc_decode_record(fr.body, fr.blen, &c->arena, &ev, &diag) == 0)
+            evp = &ev;
+        else
+            cairn_logf(&c->logger, CAIRN_LOG_WARN, MODULE,
+                       "dropping a stream record from serf agent at %s: %s", c->addr_str,
+                       diag.msg);
+    }
+    cairn_buf_consume(&c->rx, fr.hlen + fr.blen);
+    deliver(c, r, &reply, evp, fr.body != NULL);
     cairn_wire_arena_destroy(&c->arena);
     return 1;
 }

@@ -87,6 +87,9 @@ struct fake {
     int variant;
     uint64_t stream_seq;
     bool hold_members; /* don't answer members (for the timeout test) */
+    /* The last request body seen, verbatim. */
+    uint8_t last_body[512];
+    size_t last_body_len;
 };
 
 static bool has_body(const char *cmd)
@@ -312,8 +315,11 @@ static void fake_read(cairn_stream *s, const uint8_t *data, size_t len, int stat
          * but consuming first keeps the buffer simple. */
         uint8_t copy[4096];
         size_t clen = blen < sizeof copy ? blen : sizeof copy;
-        if (body != NULL)
+        if (body != NULL) {
             memcpy(copy, body, clen);
+            f->last_body_len = clen < sizeof f->last_body ? clen : sizeof f->last_body;
+            memcpy(f->last_body, body, f->last_body_len);
+        }
         cairn_buf_consume(&f->rx, hlen + blen);
         f->fn(f, cmd, seq, body != NULL ? copy : NULL, clen);
     }
@@ -370,7 +376,18 @@ static void agent_fn(struct fake *f, const char *cmd, uint64_t seq, const uint8_
     } else if (strcmp(cmd, "stream") == 0) {
         f->stream_seq = seq;
         reply(f, seq, "");
-    } else if (strcmp(cmd, "members") == 0) {
+    } else if (strcmp(cmd, "join") == 0) {
+        cairn_buf b;
+        cairn_mp_writer w;
+        cairn_buf_init(&b, 4096);
+        cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+        w_header(&w, seq, "");
+        cairn_mp_write_map(&w, 1);
+        cairn_mp_write_cstr(&w, "Num");
+        cairn_mp_write_uint(&w, 2);
+        assert_int_equal(cairn_mp_writer_finish(&w), 0);
+        fake_send(f, &b);
+    } else if (strcmp(cmd, "members") == 0 || strcmp(cmd, "members-filtered") == 0) {
         static const struct mspec first[] = {{"me.dc1", "dc1", "alive", 7001},
                                              {"a.dc2", "dc2", "alive", 7002},
                                              {"b.dc2", "dc2", "alive", 7003},
@@ -545,6 +562,37 @@ static void test_pipelined_and_stream(void **state)
     assert_int_equal(rs.last[1].coord.dim, 8);
     assert_true(rs.last[1].coord.vec[0] == 2e-3);
     assert_false(rs.last[2].coord_ok);
+
+    /* members-filtered and join send the bodies the serf CLI sends (spec
+     * serf-wire §5.4), byte for byte; join returns Num. */
+    static const uint8_t filtered[] = {0x83, 0xa4, 'N', 'a', 'm', 'e', 0xa0, 0xa6, 'S', 't', 'a',
+                                       't', 'u', 's', 0xa0, 0xa4, 'T', 'a', 'g', 's', 0x80};
+    assert_int_equal(cairn_serfrpc_members_filtered(c, NULL, "", NULL, 0, on_reply, &rs), 0);
+    done = false;
+    while (!done) {
+        run_for(e, 10);
+        done = rs.n == 4;
+    }
+    assert_string_equal(f.cmds[5], "members-filtered");
+    assert_int_equal(f.last_body_len, sizeof filtered);
+    assert_memory_equal(f.last_body, filtered, sizeof filtered);
+    const char *const addrs[] = {"127.0.0.1:7946", "10.0.0.2"};
+    static const uint8_t join_body[] = {
+        0x82, 0xa8, 'E', 'x', 'i', 's', 't', 'i', 'n', 'g', 0x92, 0xae, '1', '2', '7', '.',
+        '0',  '.',  '0', '.', '1', ':', '7', '9', '4', '6', 0xa8, '1', '0', '.', '0', '.',
+        '0',  '.',  '2', 0xa6, 'R', 'e', 'p', 'l', 'a', 'y', 0xc2};
+    assert_int_equal(cairn_serfrpc_join(c, addrs, 2, false, on_reply, &rs), 0);
+    done = false;
+    while (!done) {
+        run_for(e, 10);
+        done = rs.n == 5;
+    }
+    assert_string_equal(f.cmds[6], "join");
+    assert_int_equal(f.last_body_len, sizeof join_body);
+    assert_memory_equal(f.last_body, join_body, sizeof join_body);
+    assert_int_equal(rs.last[4].status, 0);
+    assert_int_equal(rs.last[4].num_joined, 2);
+    rs.n = 3;
 
     /* A record split across two writes, then a reply, then a record: the
      * stream keeps flowing between replies. */
