@@ -413,7 +413,63 @@ static void test_spec_crc_packets(void **state)
     assert_int_equal(lv.ltime, 2);
     assert_true(span_is(lv.node, "b"));
     assert_false(lv.prune);
+    /* Rebuilt from the decoded fields: serf leave → user message → CRC. */
+    cairn_frame_cfg cfg;
+    cairn_frame_cfg_default(&cfg);
+    cfg.compress = false;
+    cairn_buf serf, msg, out;
+    cairn_buf_init(&serf, 4096);
+    cairn_buf_init(&msg, 4096);
+    cairn_buf_init(&out, 4096);
+    assert_int_equal(cairn_wire_serf_leave_encode(&lv, &serf, NULL), 0);
+    assert_int_equal(cairn_wire_user_encode((cairn_span){serf.data, serf.len}, &msg, NULL), 0);
+    assert_int_equal(cairn_packet_encode(&cfg, true, msg.data, msg.len, &out), 0);
+    assert_bytes(out.data, out.len, pkt, n);
     free(pkt);
+
+    /* The alive compound, rebuilt from decoded fields, byte for byte. */
+    pkt = hex("0c 4643c5ae 07 02 0044 0043 " ALIVE_A ALIVE_B, &n);
+    cairn_wire_alive two[2];
+    assert_int_equal(cairn_wire_alive_decode(pkt + 11, 0x44, NULL, NULL, &two[0]), 0);
+    assert_int_equal(cairn_wire_alive_decode(pkt + 11 + 0x44, 0x43, NULL, NULL, &two[1]), 0);
+    cairn_buf_reset(&msg);
+    assert_int_equal(cairn_wire_alive_encode(&two[0], &msg, NULL), 0);
+    size_t first = msg.len;
+    assert_int_equal(cairn_wire_alive_encode(&two[1], &msg, NULL), 0);
+    cairn_compound c;
+    cairn_compound_init(&c, CAIRN_PACKET_UDP_BUDGET);
+    assert_int_equal(cairn_compound_add(&c, msg.data, first), 0);
+    assert_int_equal(cairn_compound_add(&c, msg.data + first, msg.len - first), 0);
+    cairn_buf comp;
+    cairn_buf_init(&comp, 4096);
+    assert_int_equal(cairn_compound_write(&c, false, &comp), 0);
+    cairn_buf_reset(&out);
+    assert_int_equal(cairn_packet_encode(&cfg, true, comp.data, comp.len, &out), 0);
+    assert_bytes(out.data, out.len, pkt, n);
+    free(pkt);
+
+    /* The dead (leave of b), CRC-wrapped. */
+    pkt = hex("0c c887355e 05 83 a4 46726f6d a1 62 ab 496e6361726e6174696f6e 01 a4 4e6f6465 a1 62",
+              &n);
+    cairn_wire_dead dd2 = {CAIRN_SPAN_LIT("b"), 1, CAIRN_SPAN_LIT("b")};
+    cairn_buf_reset(&msg);
+    assert_int_equal(cairn_wire_dead_encode(&dd2, &msg, NULL), 0);
+    cairn_buf_reset(&out);
+    assert_int_equal(cairn_packet_encode(&cfg, true, msg.data, msg.len, &out), 0);
+    assert_bytes(out.data, out.len, pkt, n);
+    free(pkt);
+
+    /* §2.3 compress example (Go library), through the framing layer. */
+    pkt = hex("09 82 a4 416c676f 00 a3 427566 b5 00a93c1152e48914274fa80824687061c183090302", &n);
+    cairn_buf_reset(&out);
+    const char *tobe = "TOBEORNOTTOBEORTOBEORNOT";
+    assert_int_equal(cairn_compress_wrap((const uint8_t *)tobe, strlen(tobe), &out), 0);
+    assert_bytes(out.data, out.len, pkt, n);
+    free(pkt);
+    cairn_buf_destroy(&comp);
+    cairn_buf_destroy(&serf);
+    cairn_buf_destroy(&msg);
+    cairn_buf_destroy(&out);
 }
 
 static void test_spec_pushpull_fields(void **state)
