@@ -212,7 +212,9 @@ enum cairn_serfrpc_sync {
     CAIRN_SERFRPC_SYNCED = 1,
     /* The agent went away; the cache is kept (stale) until it is back. */
     CAIRN_SERFRPC_STALE = 2,
-    /* The client gave up (see CAIRN_SERFRPC_GAVE_UP). */
+    /* The client gave up (see CAIRN_SERFRPC_GAVE_UP), or the agent refused
+     * a synchronisation request (err CAIRN_EAUTH: it wants an RPC auth key;
+     * CAIRN_EREMOTE: another error), reported once per connection. */
     CAIRN_SERFRPC_FAILED = 3,
 };
 

@@ -360,7 +360,11 @@ static void on_sync(cairn_serfrpc_cluster *cl, int sync, int err, const char *ms
         fflush(stdout);
         return;
     }
-    if ((s->mode != MODE_WATCH || !s->synced_once) && !s->done)
+    if (s->done)
+        return;
+    if (err == CAIRN_EAUTH && s->o->auth == NULL)
+        die_msg(s, 1, "%s: pass --rpc-auth KEY", msg);
+    else if (s->mode != MODE_WATCH || !s->synced_once || sync == CAIRN_SERFRPC_FAILED)
         die_msg(s, 1, "%s", msg);
 }
 

@@ -81,6 +81,8 @@ struct cairn_serfrpc_cluster {
     /* Periodic member re-listing (cfg.member_poll > 0). */
     cairn_timer *poll_timer;
     bool poll_inflight;
+    /* A refused sync request was reported (once per connection). */
+    bool refusal_reported;
     /* Set while being deleted: replies failing with ESHUTDOWN are ignored. */
     bool closing;
 };
@@ -397,13 +399,33 @@ static void maybe_start_coords(cairn_serfrpc_cluster *cl)
         refresh_all(cl);
 }
 
+/* sync_refused: the agent answered a sync request with an error (a lost
+ * connection is reported by the client instead). Synchronisation cannot
+ * finish on this connection, so the owner hears FAILED once. */
+static void sync_refused(cairn_serfrpc_cluster *cl, const cairn_serfrpc_reply *r,
+                         const char *what)
+{
+    char msg[512];
+    if (cl->closing || (r->status != CAIRN_EAUTH && r->status != CAIRN_EREMOTE) ||
+        cl->refusal_reported)
+        return;
+    cl->refusal_reported = true;
+    if (r->status == CAIRN_EAUTH)
+        snprintf(msg, sizeof msg, "serf agent at %s requires an RPC auth key (%s)",
+                 cairn_serfrpc_addr_string(cl->rpc), r->error);
+    else
+        snprintf(msg, sizeof msg, "serf agent at %s refused %s: %s",
+                 cairn_serfrpc_addr_string(cl->rpc), what, r->error);
+    cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE, "%s", msg);
+    if (cl->cfg.sync_cb != NULL)
+        cl->cfg.sync_cb(cl, CAIRN_SERFRPC_FAILED, r->status, msg, cl->cfg.userdata);
+}
+
 static void on_stats(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
 {
     cairn_serfrpc_cluster *cl = ud;
     if (cl->closing || r->status != 0) {
-        if (!cl->closing && r->status != 0 && r->status != CAIRN_ECONNRESET)
-            cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE, "stats from %s failed: %s",
-                       cairn_serfrpc_addr_string(c), r->error);
+        sync_refused(cl, r, "stats");
         return;
     }
     const char *name = NULL;
@@ -504,9 +526,7 @@ static void on_members(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
 {
     cairn_serfrpc_cluster *cl = ud;
     if (cl->closing || r->status != 0) {
-        if (!cl->closing && r->status != 0 && r->status != CAIRN_ECONNRESET)
-            cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE, "members from %s failed: %s",
-                       cairn_serfrpc_addr_string(c), r->error);
+        sync_refused(cl, r, "members");
         return;
     }
     reconcile(cl, r->members, r->nmembers);
@@ -542,6 +562,7 @@ static void on_rpc_state(cairn_serfrpc *c, int state, int err, const char *msg, 
         cl->stats_done = cl->members_done = cl->synced = false;
         cl->coord_outstanding = 0;
         cl->poll_inflight = false;
+        cl->refusal_reported = false;
         int rc = cairn_serfrpc_stats(c, on_stats, cl);
         if (rc == 0)
             rc = cairn_serfrpc_stream(c, MEMBER_EVENTS, NULL, on_stream, cl, NULL);

@@ -117,7 +117,7 @@ class Agent:
         self.server = server
         self.proc = None
 
-    def start(self, join=None):
+    def start(self, join=None, auth=None):
         args = ["serf", "agent", "-node=" + self.name, "-bind=127.0.0.1:%d" % self.bind,
                 "-rpc-addr=127.0.0.1:%d" % self.rpc, "-profile=local",
                 "-tag", "dc=" + self.dc, "-tag", "vsn=2", "-tag", "build=1.9.1:cairn"]
@@ -127,6 +127,12 @@ class Agent:
             args += ["-tag", "role=node"]
         if join is not None:
             args.append("-join=127.0.0.1:%d" % join.bind)
+        if auth is not None:
+            # The agent has no -rpc-auth flag; the key comes from a config file.
+            cfg = os.path.join(LOG, self.name + ".json")
+            with open(cfg, "w") as f:
+                json.dump({"rpc_auth": auth}, f)
+            args.append("-config-file=" + cfg)
         out = open(os.path.join(LOG, self.name + ".log"), "a")
         self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
         PROCS.append(self.proc)
@@ -293,7 +299,7 @@ def main():
     # -- start the cluster
     s11.start()
     for a in everyone[1:]:
-        a.start(join=s11)
+        a.start(join=s11, auth="sekrit" if a is c9 else None)
     ok = wait_until(lambda: len([m for m in serf_members(c1).values()
                                  if m["status"] == "alive"]) == len(everyone), 20)
     check(ok, "all %d agents alive in serf members" % len(everyone))
@@ -447,6 +453,17 @@ def main():
     with open(os.path.join(LOG, "watch.jsonl"), "w") as f:
         for t, o in watch.lines:
             f.write("%.3f %s\n" % (t - T0, json.dumps(o)))
+
+    # -- an agent with an RPC auth key (c9)
+    rc, out, err = cairn("members", "--format", "json", "--rpc-auth", "sekrit", agent=c9)
+    check(rc == 0 and len(json.loads(out)) >= len(everyone) - 1,
+          "cairn members --rpc-auth works against an agent with rpc_auth")
+    rc, out, err = cairn("members", agent=c9)
+    check(rc == 1 and "requires an RPC auth key" in err and "--rpc-auth" in err,
+          "without the key: %s" % err.strip())
+    rc, out, err = cairn("members", "--rpc-auth", "wrong", agent=c9)
+    check(rc == 1 and "refused the RPC auth key: Invalid authentication token" in err,
+          "with a wrong key: %s" % err.strip())
 
     # -- unreachable agent
     rc, out, err = cairn("members", "--serf-rpc", "127.0.0.1:%d" % (BASE + NPORTS - 1))
