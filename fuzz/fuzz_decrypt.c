@@ -9,11 +9,6 @@
 
 #include "cairn/keyring.h"
 
-/* The library is built without coverage instrumentation, so the code under
- * test is compiled into this target directly (it then takes precedence over
- * the archive's copies, which are never pulled in); that lets libFuzzer see
- * its branches. */
-#include "wire/keyring.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,11 +10,6 @@
 /* Small cap keeps each run fast; the 40 MiB cap is unit-tested. */
 #define FUZZ_LIMIT ((size_t)4 << 20)
 
-/* The library is built without coverage instrumentation, so the code under
- * test is compiled into this target directly (it then takes precedence over
- * the archive's copies, which are never pulled in); that lets libFuzzer see
- * its branches. */
-#include "wire/lzw.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

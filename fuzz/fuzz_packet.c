@@ -31,17 +31,6 @@ static void on_msg(uint8_t type, const uint8_t *body, size_t len, void *ud)
     s->bytes += type;
 }
 
-/* The library is built without coverage instrumentation, so the code under
- * test is compiled into this target directly (it then takes precedence over
- * the archive's copies, which are never pulled in); that lets libFuzzer see
- * its branches. */
-#include "wire/lzw.c"
-#include "wire/keyring.c"
-#include "wire/crc.c"
-#include "wire/frame_mp.c"
-#include "wire/frame_compress.c"
-#include "wire/compound.c"
-#include "wire/packet.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

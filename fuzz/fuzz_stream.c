@@ -15,16 +15,6 @@
 
 static const uint8_t fuzz_key[32] = "cairn-fuzz-key-0123456789abcdef";
 
-/* The library is built without coverage instrumentation, so the code under
- * test is compiled into this target directly (it then takes precedence over
- * the archive's copies, which are never pulled in); that lets libFuzzer see
- * its branches. */
-#include "wire/lzw.c"
-#include "wire/keyring.c"
-#include "wire/crc.c"
-#include "wire/frame_mp.c"
-#include "wire/frame_compress.c"
-#include "wire/stream.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
