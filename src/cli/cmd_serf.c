@@ -39,7 +39,7 @@
 
 /* Longest wait for the first synchronisation of a one-shot command. */
 #define DEFAULT_TIMEOUT_S 10.0
-/* How often `watch` re-reads coordinates and re-checks routes. */
+/* How often `watch` re-checks routes between events. */
 #define WATCH_REFRESH (1 * CAIRN_SEC)
 /* Poll interval while waiting for a rebalance's pings. */
 #define REBALANCE_POLL (10 * CAIRN_MSEC)
@@ -192,13 +192,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    char why[256] = "";
     memset(o, 0, sizeof *o);
     o->rpc_str = "127.0.0.1:7373";
     o->timeout_s = DEFAULT_TIMEOUT_S;
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+    while (why[0] == '\0' && (c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'r': o->rpc_str = optarg; break;
         case 'a': o->auth = optarg; break;
@@ -209,33 +210,41 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             if (strcmp(optarg, "json") == 0)
                 o->json = true;
             else if (strcmp(optarg, "text") != 0)
-                goto bad;
+                snprintf(why, sizeof why, "--format must be text or json, not \"%s\"", optarg);
             break;
         case 't':
             if (!parse_seconds(optarg, &o->timeout_s))
-                goto bad;
+                snprintf(why, sizeof why, "--timeout \"%s\" is not a positive number", optarg);
             break;
         case 'D':
-            if (!watch || !parse_seconds(optarg, &o->duration_s))
-                goto bad;
+            if (!watch)
+                snprintf(why, sizeof why, "--duration is only for watch");
+            else if (!parse_seconds(optarg, &o->duration_s))
+                snprintf(why, sizeof why, "--duration \"%s\" is not a positive number", optarg);
+            break;
+        case ':':
+            snprintf(why, sizeof why, "%s needs a value", argv[optind - 1]);
             break;
         default:
-            goto bad;
+            snprintf(why, sizeof why, "unknown option %s", argv[optind - 1]);
+            break;
         }
     }
-    if (cairn_addr_parse(o->rpc_str, 7373, &o->rpc) != 0) {
-        fprintf(stderr, "cairn %s: --serf-rpc \"%s\" is not HOST:PORT\n\n", cmd, o->rpc_str);
-        usage(stderr, cmd);
-        return 2;
+    if (why[0] == '\0' && cairn_addr_parse(o->rpc_str, 7373, &o->rpc) != 0)
+        snprintf(why, sizeof why, "--serf-rpc \"%s\" is not HOST:PORT", o->rpc_str);
+    if (why[0] == '\0') {
+        if (want_arg && optind == argc - 1) {
+            o->arg = argv[optind];
+            return 0;
+        }
+        if (!want_arg && optind == argc)
+            return 0;
+        if (want_arg)
+            snprintf(why, sizeof why, "expected one DATACENTER argument");
+        else
+            snprintf(why, sizeof why, "unexpected argument \"%s\"", argv[optind]);
     }
-    if (want_arg && optind == argc - 1) {
-        o->arg = argv[optind];
-        return 0;
-    }
-    if (!want_arg && optind == argc)
-        return 0;
-bad:
-    fprintf(stderr, "cairn %s: bad arguments\n\n", cmd);
+    fprintf(stderr, "cairn %s: %s\n\n", cmd, why);
     usage(stderr, cmd);
     return 2;
 }
@@ -511,7 +520,8 @@ static void on_tick(cairn_timer *t, void *ud)
         return;
     }
     if (s->mode == MODE_WATCH) {
-        cairn_serfrpc_cluster_refresh_coordinates(s->cl, NULL, NULL);
+        /* Routes also change without events (a manager's periodic
+         * rebalance); coordinates are refreshed by the backend itself. */
         watch_check_routes(s);
         cairn_timer_start(t, WATCH_REFRESH);
     }
