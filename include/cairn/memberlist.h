@@ -276,6 +276,13 @@ typedef struct cairn_ml_stats {
     uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, rx_dropped;
     /* Push/pull exchanges completed as initiator / responder, failed. */
     uint64_t pushpull_out, pushpull_in, pushpull_failed;
+    /* Received packets no installed key decrypted (or plaintext while
+     * encryption is required): counted in rx_dropped too. */
+    uint64_t rx_decrypt_failed;
+    /* TCP exchanges rejected before their message type could be read:
+     * wrong key, plaintext while encryption is required, or encrypted
+     * without a keyring (either direction). */
+    uint64_t stream_rejected;
 } cairn_ml_stats;
 
 /* cairn_memberlist_get_stats copies the counters. */

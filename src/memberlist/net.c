@@ -268,6 +268,7 @@ void ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, s
     cairn_diag diag = {0};
     if (cairn_packet_decode(&ml->frame, data, len, on_message, &c, &ps, &diag) < 0) {
         ml->stats.rx_dropped++;
+        ml->stats.rx_decrypt_failed += ps.decrypt;
         cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "dropped (part of) a packet: %s",
                    diag.msg);
     }

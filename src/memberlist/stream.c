@@ -465,6 +465,8 @@ static void conn_step(struct ml_conn *c)
         if (rc == CAIRN_EAGAIN)
             return;
         if (rc < 0) {
+            if (c->stage == ST_TYPE && rc != CAIRN_EBUSY && rc != CAIRN_ENOTSUP)
+                ml->stats.stream_rejected++;
             cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to receive: %s (%s)",
                        diag.msg[0] ? diag.msg : cairn_strerror(rc), cairn_err_name(rc));
             if (c->kind == CONN_INBOUND && rc != CAIRN_EBUSY && rc != CAIRN_ENOTSUP)
