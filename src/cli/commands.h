@@ -18,6 +18,9 @@ typedef struct cairn_cli_command {
     cairn_cli_fn run;
 } cairn_cli_command;
 
+/* `cairn agent` (src/cli/cmd_agent.c). */
+int cairn_cmd_agent(int argc, char **argv);
+
 /* `cairn wire decode` (src/cli/cmd_wire.c). */
 int cairn_cmd_wire(int argc, char **argv);
 

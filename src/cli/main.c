@@ -19,6 +19,8 @@ static const cairn_cli_command commands[] = {
     {"dc-maps", "JSON of Consul's /v1/coordinate/datacenters", cairn_cmd_dc_maps},
     {"watch", "live routes of every datacenter as members join, fail and leave",
      cairn_cmd_watch},
+    {"agent", "run a gossip node that joins Serf clusters (memberlist only, for now)",
+     cairn_cmd_agent},
     {"wire", "decode a captured serf/memberlist packet or stream as JSON (wire decode)",
      cairn_cmd_wire},
 };

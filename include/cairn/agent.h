@@ -1,0 +1,152 @@
+/* cairn/agent.h: the cairn agent, first version: one memberlist node that a
+ * Serf 0.9.4 cluster accepts as a member.
+ *
+ * The agent owns a cairn_memberlist on a caller-supplied loop, announces
+ * its tags in the node Meta exactly as Serf does (0xFF + msgpack map, at
+ * most 512 bytes), joins seed addresses, reports member joins, updates,
+ * failures and leaves through an event callback and leaves gracefully on
+ * request. It answers what Serf's delegate expects of a memberlist peer
+ * with the minimum that is correct: an empty push/pull user state (Serf
+ * skips its merge for empty state) and acks with a nil payload (Serf's ping
+ * delegate ignores empty payloads, so it keeps no coordinate for us).
+ *
+ * What it is not yet: the serf layer (intents, Lamport clocks, user events,
+ * queries, coordinates). Serf messages arriving as memberlist user
+ * messages are counted and ignored, never re-gossiped. See docs/AGENT.md.
+ *
+ * The agent does no I/O of its own: sockets and time come from the loop,
+ * text goes to the logger and the event callback. Threading: everything
+ * on the loop thread; no function here is thread-safe.
+ */
+#ifndef CAIRN_AGENT_H
+#define CAIRN_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/addr.h"
+#include "cairn/error.h"
+#include "cairn/log.h"
+#include "cairn/loop.h"
+#include "cairn/memberlist.h"
+#include "cairn/time.h"
+
+typedef struct cairn_agent cairn_agent;
+
+/* Most tags an agent carries (Serf has no count limit; the 512-byte Meta
+ * limit allows at most ~125 one-character tags). */
+#define CAIRN_AGENT_MAX_TAGS 128
+/* Serf's BroadcastTimeout: the longest a graceful leave waits for its
+ * broadcast to go out. */
+#define CAIRN_AGENT_LEAVE_TIMEOUT (5 * CAIRN_SEC)
+
+/* One tag, key=value, NUL-terminated strings. */
+typedef struct cairn_agent_tag {
+    const char *key;
+    const char *value;
+} cairn_agent_tag;
+
+/* Agent configuration; strings are copied by cairn_agent_new. */
+typedef struct cairn_agent_config {
+    /* Node name (required, unique in the cluster). */
+    const char *node;
+    /* Gossip bind address (UDP and TCP), port 0 picks one. */
+    cairn_addr bind;
+    /* Address announced to peers; family 0: the bound one (which must then
+     * be a concrete IP). */
+    cairn_addr advertise;
+    /* memberlist profile: "lan" (default when NULL), "wan" or "local". */
+    const char *profile;
+    /* Tags announced in the Meta. */
+    const cairn_agent_tag *tags;
+    size_t n_tags;
+    /* Gossip key (16, 24 or 32 bytes) or NULL/0 for no encryption. */
+    const uint8_t *key;
+    size_t key_len;
+    /* Turn off LZW compression of what we send (serf -disable-compression). */
+    bool disable_compression;
+    /* Seed for the memberlist's random choices (0: from the OS). */
+    uint64_t seed;
+} cairn_agent_config;
+
+/* Member events, named as the agent logs them. */
+enum cairn_agent_event {
+    CAIRN_AGENT_MEMBER_JOIN = 0,
+    CAIRN_AGENT_MEMBER_UPDATE = 1,
+    CAIRN_AGENT_MEMBER_FAILED = 2,
+    CAIRN_AGENT_MEMBER_LEAVE = 3,
+};
+
+/* cairn_agent_event_name: "member-join", "member-update", "member-failed",
+ * "member-leave", or "unknown". */
+const char *cairn_agent_event_name(int event);
+
+/* A member event: node is borrowed for the call. Runs on the loop thread;
+ * may call cairn_agent_* query functions but must not delete the agent. */
+typedef void (*cairn_agent_event_cb)(cairn_agent *agent, int event, const cairn_ml_node *node,
+                                     void *userdata);
+
+/* Completion of a join (count = peers contacted) or a leave (count 0):
+ * status 0 or a CAIRN_E* code. May delete the agent. */
+typedef void (*cairn_agent_done_cb)(cairn_agent *agent, int status, int count, void *userdata);
+
+/* Counters: memberlist's, plus what the agent did with Serf's messages. */
+typedef struct cairn_agent_stats {
+    cairn_ml_stats ml;
+    /* Serf messages (memberlist user messages) received and ignored:
+     * total, and by serf type byte (0 leave, 1 join, 3 event, 4 query, ...;
+     * index 10 counts any other type). */
+    uint64_t serf_msgs;
+    uint64_t serf_by_type[11];
+    /* Members now alive/suspect, failed (dead) and left, self included. */
+    size_t alive, failed, left;
+} cairn_agent_stats;
+
+/* cairn_agent_new validates cfg, encodes the tags, creates the memberlist
+ * (binding cfg->bind) and reports our own member-join. logger and events
+ * may be NULL. 0 or: CAIRN_EINVAL (bad config; diag names the field),
+ * CAIRN_ELIMIT (tags over 512 bytes, diag says how many), CAIRN_ENOMEM, or
+ * a bind error (CAIRN_EADDRINUSE, CAIRN_EADDRNOTAVAIL ...). */
+int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn_logger *logger,
+                    cairn_agent_event_cb events, void *userdata, cairn_diag *diag,
+                    cairn_agent **ret_agent);
+
+/* cairn_agent_delete stops at once without a leave (peers see a failure).
+ * Pending join/leave completions are dropped (not called). Accepts NULL. */
+void cairn_agent_delete(cairn_agent *agent);
+
+/* cairn_agent_join push/pulls with each address (Join=true); done runs
+ * once with status 0 if at least one answered. 0 or CAIRN_E*. */
+int cairn_agent_join(cairn_agent *agent, const cairn_addr *addrs, size_t n,
+                     cairn_agent_done_cb done, void *userdata);
+
+/* cairn_agent_leave is memberlist's graceful leave: broadcast dead-from-self
+ * and run done when it has been transmitted (status 0), nobody else is
+ * alive (0), or after timeout (CAIRN_ETIMEDOUT; <= 0 means
+ * CAIRN_AGENT_LEAVE_TIMEOUT). 0 or CAIRN_E*. */
+int cairn_agent_leave(cairn_agent *agent, cairn_time timeout, cairn_agent_done_cb done,
+                      void *userdata);
+
+/* cairn_agent_memberlist: the agent's memberlist (for member listings). */
+cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent);
+
+/* cairn_agent_get_stats copies the counters. */
+void cairn_agent_get_stats(const cairn_agent *agent, cairn_agent_stats *ret_stats);
+
+/* cairn_agent_parse_tag splits "key=value" (the first '=' splits; key
+ * non-empty, value may be empty) into pointers into buf, which must hold a
+ * writable copy of the text. 0 or CAIRN_EINVAL. */
+int cairn_agent_parse_tag(char *buf, cairn_agent_tag *ret_tag);
+
+/* cairn_agent_decode_key decodes a base64 (standard, padded) gossip key
+ * into out (at least 32 bytes). 0 and *ret_len in {16, 24, 32}, or
+ * CAIRN_EINVAL (not base64, or another length). */
+int cairn_agent_decode_key(const char *b64, uint8_t *out, size_t *ret_len);
+
+/* cairn_agent_format_tags writes the tags of a Meta as "k=v,k=v" (sorted as
+ * encoded; Serf's members listing style) into out. Returns out; empty for
+ * no tags or undecodable Meta. */
+char *cairn_agent_format_tags(const uint8_t *meta, size_t len, char *out, size_t outlen);
+
+#endif

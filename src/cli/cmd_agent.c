@@ -1,0 +1,582 @@
+/* `cairn agent`: run one Serf-compatible memberlist node on libuv.
+ *
+ * This file is the agent's boundary with the world: it parses flags,
+ * resolves addresses, owns the libuv loop and the signal handlers
+ * (uv_signal, so the library stays free of process-wide state), and turns
+ * the agent's events and the library's log messages into lines on stdout,
+ * plain text or one JSON object per line (--log-json).
+ *
+ * Lifecycle: bind (exit 1 if that fails), join the --join addresses if any
+ * (exit 1 if none answers), then run until SIGINT or SIGTERM, which start a
+ * graceful memberlist leave bounded by Serf's BroadcastTimeout (5 s); exit
+ * 0 when it completes. A second signal during the leave exits 1 at once.
+ * SIGUSR1 logs the member list and the counters. Bad flags exit 2.
+ */
+#include <jansson.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cairn/agent.h"
+#include "cairn/loop_uv.h"
+#include "cli/commands.h"
+
+#define AGENT_MAX_JOINS    64
+#define AGENT_DEFAULT_PORT 7946
+
+struct agent_cli {
+    uv_loop_t uv;
+    cairn_loop *loop;
+    cairn_agent *agent;
+    uv_signal_t sigint, sigterm, sigusr1;
+    bool json;
+    int level;
+    bool stats_on_exit;
+    /* Exit status once the loop stops. */
+    int status;
+    /* A leave is under way (a second signal forces the exit). */
+    bool leaving;
+    /* The join we wait for at start-up. */
+    bool joining;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: cairn agent [options]\n\n"
+            "Run one gossip node that speaks the Serf 0.9.4 / memberlist 0.2.2 protocol.\n\n"
+            "  --node NAME             node name (default: the host name)\n"
+            "  --bind HOST:PORT        gossip bind address (default 0.0.0.0:7946)\n"
+            "  --advertise HOST:PORT   address announced to peers (default: the bind\n"
+            "                          address, or the first non-loopback IPv4 when bound\n"
+            "                          to 0.0.0.0)\n"
+            "  --join HOST:PORT        join through this member (repeatable)\n"
+            "  --tag KEY=VALUE         announce a tag (repeatable; 512 bytes in all)\n"
+            "  --encrypt BASE64        gossip key, 16, 24 or 32 bytes (serf keygen)\n"
+            "  --profile lan|wan|local memberlist timing profile (default lan)\n"
+            "  --disable-compression   do not LZW-compress what we send\n"
+            "  --log-level LEVEL       trace, debug, info, warn, error (default info)\n"
+            "  --log-json              one JSON object per line\n"
+            "  --stats-on-exit         log the counters when stopping\n\n"
+            "SIGINT/SIGTERM: graceful leave, then exit 0. SIGUSR1: log members and counters.\n"
+            "Exit status: 0 after a leave, 1 on a bind, join or leave failure, 2 on bad flags.\n");
+}
+
+/* ---- output ---- */
+
+static void now_iso(char *out, size_t len, double *ret_ts)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, len - n, ".%06ldZ", ts.tv_nsec / 1000);
+    *ret_ts = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Writes one record: JSON (obj's fields after time, ts, level, event) or a
+ * text line "time [LEVEL] event: text". Takes obj's reference. */
+static void emit_line(struct agent_cli *c, int level, const char *event, json_t *obj,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void emit_line(struct agent_cli *c, int level, const char *event, json_t *obj,
+                      const char *fmt, ...)
+{
+    if (level < c->level) {
+        json_decref(obj);
+        return;
+    }
+    char when[64];
+    double ts;
+    now_iso(when, sizeof(when), &ts);
+    if (c->json) {
+        json_t *line = json_object();
+        json_object_set_new(line, "time", json_string(when));
+        json_object_set_new(line, "ts", json_real(ts));
+        json_object_set_new(line, "level", json_string(cairn_log_level_name(level)));
+        json_object_set_new(line, "event", json_string(event));
+        if (obj)
+            json_object_update(line, obj);
+        char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(16));
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(line);
+    } else {
+        char text[2048];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        char lv[8];
+        snprintf(lv, sizeof(lv), "%s", cairn_log_level_name(level));
+        for (char *p = lv; *p; p++)
+            *p = (char)(*p - ('a' <= *p && *p <= 'z' ? 32 : 0));
+        printf("%s [%s] %s: %s\n", when, lv, event, text);
+    }
+    json_decref(obj);
+    fflush(stdout);
+}
+
+static void on_log(void *ud, int level, const char *module, const char *msg)
+{
+    struct agent_cli *c = ud;
+    emit_line(c, level, "log", json_pack("{s:s, s:s}", "module", module, "msg", msg), "%s: %s",
+              module, msg);
+}
+
+static json_t *tags_json(const uint8_t *meta, size_t len)
+{
+    char text[4096];
+    cairn_agent_format_tags(meta, len, text, sizeof(text));
+    json_t *o = json_object();
+    char *save = NULL;
+    for (char *kv = strtok_r(text, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq)
+            continue;
+        *eq = 0;
+        json_object_set_new(o, kv, json_string(eq + 1));
+    }
+    return o;
+}
+
+/* Logs a member: event (member-join ...) or "member" for listings. */
+static void log_member(struct agent_cli *c, const char *event, const cairn_ml_node *n)
+{
+    char addr[CAIRN_ADDR_STRLEN], tags[1024];
+    cairn_addr_format(&n->addr, true, addr, sizeof(addr));
+    cairn_agent_format_tags(n->meta, n->meta_len, tags, sizeof(tags));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:i}", "node", n->name, "addr", addr, "status",
+                          cairn_ml_state_name(n->state), "tags", tags_json(n->meta, n->meta_len),
+                          "incarnation", (json_int_t)n->incarnation);
+    emit_line(c, CAIRN_LOG_INFO, event, o, "%s %s %s %s", n->name, addr,
+              cairn_ml_state_name(n->state), tags);
+}
+
+static void on_event(cairn_agent *agent, int event, const cairn_ml_node *node, void *ud)
+{
+    (void)agent;
+    log_member(ud, cairn_agent_event_name(event), node);
+}
+
+static int list_member(const cairn_ml_node *n, void *ud)
+{
+    log_member(ud, "member", n);
+    return 0;
+}
+
+static void log_stats(struct agent_cli *c)
+{
+    cairn_agent_stats s;
+    cairn_agent_get_stats(c->agent, &s);
+    const cairn_ml_stats *m = &s.ml;
+    json_t *o = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:I}",
+        "alive", (json_int_t)s.alive, "failed", (json_int_t)s.failed, "left", (json_int_t)s.left,
+        "probes", (json_int_t)m->probes, "probe_failures", (json_int_t)m->probe_failures,
+        "declared_dead", (json_int_t)m->declared_dead, "refutes", (json_int_t)m->refutes,
+        "tx_packets", (json_int_t)m->tx_packets, "rx_packets", (json_int_t)m->rx_packets,
+        "rx_dropped", (json_int_t)m->rx_dropped, "rx_decrypt_failed",
+        (json_int_t)m->rx_decrypt_failed, "stream_rejected", (json_int_t)m->stream_rejected,
+        "pushpull_out", (json_int_t)m->pushpull_out, "pushpull_in", (json_int_t)m->pushpull_in,
+        "pushpull_failed", (json_int_t)m->pushpull_failed, "serf_msgs", (json_int_t)s.serf_msgs,
+        "tx_bytes", (json_int_t)m->tx_bytes, "rx_bytes", (json_int_t)m->rx_bytes);
+    emit_line(c, CAIRN_LOG_INFO, "stats", o,
+              "alive=%zu failed=%zu left=%zu probes=%llu probe_failures=%llu "
+              "rx_packets=%llu rx_dropped=%llu rx_decrypt_failed=%llu stream_rejected=%llu "
+              "pushpull_out=%llu pushpull_in=%llu pushpull_failed=%llu serf_msgs=%llu",
+              s.alive, s.failed, s.left, (unsigned long long)m->probes,
+              (unsigned long long)m->probe_failures, (unsigned long long)m->rx_packets,
+              (unsigned long long)m->rx_dropped, (unsigned long long)m->rx_decrypt_failed,
+              (unsigned long long)m->stream_rejected, (unsigned long long)m->pushpull_out,
+              (unsigned long long)m->pushpull_in, (unsigned long long)m->pushpull_failed,
+              (unsigned long long)s.serf_msgs);
+}
+
+/* ---- stopping ---- */
+
+static void stop(struct agent_cli *c, int status)
+{
+    c->status = status;
+    if (c->stats_on_exit && c->agent)
+        log_stats(c);
+    uv_stop(&c->uv);
+}
+
+static void on_left(cairn_agent *agent, int status, int count, void *ud)
+{
+    struct agent_cli *c = ud;
+    (void)agent;
+    (void)count;
+    if (status == 0) {
+        emit_line(c, CAIRN_LOG_INFO, "agent-left", NULL, "graceful leave complete");
+        stop(c, 0);
+    } else {
+        emit_line(c, CAIRN_LOG_ERROR, "agent-left",
+                  json_pack("{s:s}", "error", cairn_strerror(status)), "leave failed: %s",
+                  cairn_strerror(status));
+        fprintf(stderr, "cairn agent: leave failed: %s\n", cairn_strerror(status));
+        stop(c, 1);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct agent_cli *c = h->data;
+    if (signum == SIGUSR1) {
+        cairn_memberlist_for_each(cairn_agent_memberlist(c->agent), list_member, c);
+        log_stats(c);
+        return;
+    }
+    if (c->leaving) {
+        emit_line(c, CAIRN_LOG_WARN, "agent-exit", NULL, "second signal, exiting without leave");
+        stop(c, 1);
+        return;
+    }
+    c->leaving = true;
+    emit_line(c, CAIRN_LOG_INFO, "agent-leave", json_pack("{s:s}", "signal", strsignal(signum)),
+              "caught %s, leaving gracefully", strsignal(signum));
+    int rc = cairn_agent_leave(c->agent, CAIRN_AGENT_LEAVE_TIMEOUT, on_left, c);
+    if (rc < 0)
+        on_left(c->agent, rc, 0, c);
+}
+
+static void on_joined(cairn_agent *agent, int status, int count, void *ud)
+{
+    struct agent_cli *c = ud;
+    (void)agent;
+    c->joining = false;
+    if (status < 0) {
+        emit_line(c, CAIRN_LOG_ERROR, "join", json_pack("{s:s}", "error", cairn_strerror(status)),
+                  "join failed: %s", cairn_strerror(status));
+        fprintf(stderr, "cairn agent: could not join any --join address: %s\n",
+                cairn_strerror(status));
+        stop(c, 1);
+        return;
+    }
+    emit_line(c, CAIRN_LOG_INFO, "join", json_pack("{s:i}", "contacted", count),
+              "joined, %d node(s) contacted", count);
+}
+
+/* ---- flags ---- */
+
+struct agent_flags {
+    const char *node, *bind, *advertise, *encrypt, *profile, *log_level;
+    const char *joins[AGENT_MAX_JOINS];
+    size_t n_joins;
+    char *tag_text[CAIRN_AGENT_MAX_TAGS];
+    cairn_agent_tag tags[CAIRN_AGENT_MAX_TAGS];
+    size_t n_tags;
+    bool json, stats_on_exit, disable_compression;
+};
+
+static int bad_value(const char *flag, const char *value, const char *why)
+{
+    fprintf(stderr, "cairn agent: %s: \"%s\" %s\n\n", flag, value, why);
+    usage(stderr);
+    return 2;
+}
+
+/* Resolves HOST:PORT (IP literal or a name) into ret; port defaults to
+ * default_port when absent. 0 or -1. */
+static int resolve(const char *text, uint16_t default_port, cairn_addr *ret)
+{
+    if (cairn_addr_parse(text, default_port, ret) == 0)
+        return 0;
+    char host[256];
+    const char *colon = strrchr(text, ':');
+    size_t hl = colon ? (size_t)(colon - text) : strlen(text);
+    if (hl == 0 || hl >= sizeof(host))
+        return -1;
+    memcpy(host, text, hl);
+    host[hl] = 0;
+    long port = default_port;
+    if (colon) {
+        char *end;
+        port = strtol(colon + 1, &end, 10);
+        if (*end || port < 1 || port > 65535)
+            return -1;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+        return -1;
+    char ip[INET6_ADDRSTRLEN];
+    int rc = -1;
+    for (struct addrinfo *r = res; r && rc < 0; r = r->ai_next) {
+        if (getnameinfo(r->ai_addr, r->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST) == 0 &&
+            cairn_addr_parse_ip(ip, (uint16_t)port, ret) == 0)
+            rc = 0;
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* The value of a flag given as "--f v" or "--f=v"; NULL when missing. */
+static const char *flag_value(int argc, char **argv, int *i, const char *eq)
+{
+    if (eq)
+        return eq + 1;
+    if (*i + 1 >= argc)
+        return NULL;
+    return argv[++*i];
+}
+
+static int parse_flags(int argc, char **argv, struct agent_flags *f)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            return -1;
+        }
+        if (arg[0] != '-') {
+            fprintf(stderr, "cairn agent: unexpected argument \"%s\"\n\n", arg);
+            usage(stderr);
+            return 2;
+        }
+        /* Accept -flag as Serf does, and --flag. */
+        const char *name = arg + (arg[1] == '-' ? 2 : 1);
+        const char *eq = strchr(name, '=');
+        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+        char flag[64];
+        snprintf(flag, sizeof(flag), "--%.*s", (int)(nl < 40 ? nl : 40), name);
+#define IS(s) (nl == strlen(s) && strncmp(name, s, nl) == 0)
+        if (IS("log-json") || IS("stats-on-exit") || IS("disable-compression")) {
+            if (eq)
+                return bad_value(flag, eq + 1, "takes no value");
+            if (IS("log-json"))
+                f->json = true;
+            else if (IS("stats-on-exit"))
+                f->stats_on_exit = true;
+            else
+                f->disable_compression = true;
+            continue;
+        }
+        if (!(IS("node") || IS("bind") || IS("advertise") || IS("join") || IS("tag") ||
+              IS("encrypt") || IS("profile") || IS("log-level"))) {
+            fprintf(stderr, "cairn agent: unknown flag \"%s\"\n\n", arg);
+            usage(stderr);
+            return 2;
+        }
+        const char *v = flag_value(argc, argv, &i, eq);
+        if (!v) {
+            fprintf(stderr, "cairn agent: %s needs a value\n\n", flag);
+            usage(stderr);
+            return 2;
+        }
+        if (IS("node")) {
+            f->node = v;
+        } else if (IS("bind")) {
+            f->bind = v;
+        } else if (IS("advertise")) {
+            f->advertise = v;
+        } else if (IS("encrypt")) {
+            f->encrypt = v;
+        } else if (IS("profile")) {
+            f->profile = v;
+        } else if (IS("log-level")) {
+            f->log_level = v;
+        } else if (IS("join")) {
+            if (f->n_joins == AGENT_MAX_JOINS)
+                return bad_value(flag, v, "is one too many (64 at most)");
+            f->joins[f->n_joins++] = v;
+        } else if (IS("tag")) {
+            if (f->n_tags == CAIRN_AGENT_MAX_TAGS)
+                return bad_value(flag, v, "is one too many");
+            char *copy = strdup(v);
+            if (!copy) {
+                fprintf(stderr, "cairn agent: out of memory\n");
+                return 1;
+            }
+            f->tag_text[f->n_tags] = copy;
+            if (cairn_agent_parse_tag(copy, &f->tags[f->n_tags]) < 0) {
+                free(copy);
+                return bad_value(flag, v, "is not k=v");
+            }
+            for (size_t k = 0; k < f->n_tags; k++)
+                if (strcmp(f->tags[k].key, f->tags[f->n_tags].key) == 0) {
+                    free(copy);
+                    return bad_value(flag, v, "repeats a key");
+                }
+            f->n_tags++;
+        }
+#undef IS
+    }
+    return 0;
+}
+
+/* The first non-loopback IPv4 of this host, else 127.0.0.1 (Serf picks a
+ * private address the same way when bound to 0.0.0.0). */
+static void pick_advertise(uint16_t port, cairn_addr *ret)
+{
+    uv_interface_address_t *ifs = NULL;
+    int n = 0;
+    cairn_addr_parse_ip("127.0.0.1", port, ret);
+    if (uv_interface_addresses(&ifs, &n) != 0)
+        return;
+    for (int i = 0; i < n; i++) {
+        if (ifs[i].is_internal || ifs[i].address.address4.sin_family != AF_INET)
+            continue;
+        cairn_addr_from_ip((const uint8_t *)&ifs[i].address.address4.sin_addr, 4, port, ret);
+        break;
+    }
+    uv_free_interface_addresses(ifs, n);
+}
+
+/* Fills cfg from flags; 0 or the exit status (2) after a message. */
+static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cairn_agent_config *cfg,
+                        uint8_t *key, cairn_addr *joins)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    if (!f->node) {
+        if (gethostname(hostname, hlen) != 0 || !hostname[0])
+            snprintf(hostname, hlen, "cairn");
+        hostname[hlen - 1] = 0;
+        f->node = hostname;
+    }
+    if (!f->node[0])
+        return bad_value("--node", f->node, "is empty");
+    cfg->node = f->node;
+    if (cairn_addr_parse_ip("0.0.0.0", AGENT_DEFAULT_PORT, &cfg->bind) < 0)
+        return 1;
+    if (f->bind && resolve(f->bind, AGENT_DEFAULT_PORT, &cfg->bind) < 0)
+        return bad_value("--bind", f->bind, "is not HOST:PORT");
+    if (f->advertise && resolve(f->advertise, cfg->bind.port, &cfg->advertise) < 0)
+        return bad_value("--advertise", f->advertise, "is not HOST:PORT");
+    for (size_t i = 0; i < f->n_joins; i++)
+        if (resolve(f->joins[i], AGENT_DEFAULT_PORT, &joins[i]) < 0)
+            return bad_value("--join", f->joins[i], "is not HOST:PORT (or does not resolve)");
+    if (f->encrypt && cairn_agent_decode_key(f->encrypt, key, &cfg->key_len) < 0)
+        return bad_value("--encrypt", f->encrypt, "is not base64 of a 16, 24 or 32-byte key");
+    cfg->key = f->encrypt ? key : NULL;
+    cairn_memberlist_config probe;
+    cfg->profile = f->profile ? f->profile : "lan";
+    if (cairn_memberlist_config_profile(cfg->profile, &probe) < 0)
+        return bad_value("--profile", cfg->profile, "is not lan, wan or local");
+    cfg->tags = f->tags;
+    cfg->n_tags = f->n_tags;
+    cfg->disable_compression = f->disable_compression;
+    return 0;
+}
+
+/* ---- main ---- */
+
+static int start_signals(struct agent_cli *c)
+{
+    uv_signal_t *hs[] = {&c->sigint, &c->sigterm, &c->sigusr1};
+    int nums[] = {SIGINT, SIGTERM, SIGUSR1};
+    for (int i = 0; i < 3; i++) {
+        if (uv_signal_init(&c->uv, hs[i]) < 0)
+            return -1;
+        hs[i]->data = c;
+        if (uv_signal_start(hs[i], on_signal, nums[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *ud)
+{
+    (void)ud;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const cairn_addr *joins,
+                     size_t n_joins)
+{
+    cairn_diag diag = {0};
+    cairn_logger logger = {.cb = on_log, .userdata = c, .level = c->level};
+    if (cfg->bind.port && !cfg->advertise.family) {
+        bool any = true;
+        for (size_t i = 0; i < cairn_addr_ip_len(&cfg->bind); i++)
+            any = any && cfg->bind.ip[i] == 0;
+        if (any)
+            pick_advertise(cfg->bind.port, &cfg->advertise);
+    }
+    int rc = cairn_agent_new(c->loop, cfg, &logger, on_event, c, &diag, &c->agent);
+    if (rc < 0) {
+        const char *why = diag.msg[0] ? diag.msg : cairn_strerror(rc);
+        /* Tag problems name the flag that carried them. */
+        const char *flag = strncmp(why, "tags:", 5) == 0 ? "--tag: " : "";
+        emit_line(c, CAIRN_LOG_ERROR, "agent-exit", json_pack("{s:s}", "error", why), "%s%s", flag,
+                  why);
+        fprintf(stderr, "cairn agent: %s%s\n", flag, why);
+        return rc == CAIRN_EINVAL || rc == CAIRN_ELIMIT ? 2 : 1;
+    }
+    cairn_ml_node me;
+    cairn_memberlist_local_node(cairn_agent_memberlist(c->agent), &me);
+    char addr[CAIRN_ADDR_STRLEN], bind[CAIRN_ADDR_STRLEN];
+    cairn_addr_format(&me.addr, true, addr, sizeof(addr));
+    cairn_addr_format(&cfg->bind, true, bind, sizeof(bind));
+    emit_line(c, CAIRN_LOG_INFO, "agent-start",
+              json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "node", cfg->node, "bind", bind,
+                        "advertise", addr, "profile", cfg->profile, "encrypted", cfg->key_len > 0,
+                        "compression", !cfg->disable_compression),
+              "node %s bind %s advertise %s profile %s encrypted %s compression %s", cfg->node,
+              bind, addr, cfg->profile, cfg->key_len ? "yes" : "no",
+              cfg->disable_compression ? "off" : "on");
+    if (n_joins) {
+        c->joining = true;
+        if ((rc = cairn_agent_join(c->agent, joins, n_joins, on_joined, c)) < 0)
+            on_joined(c->agent, rc, 0, c);
+    }
+    if (c->status == 0 && start_signals(c) < 0) {
+        fprintf(stderr, "cairn agent: cannot install signal handlers\n");
+        return 1;
+    }
+    if (c->status == 0)
+        uv_run(&c->uv, UV_RUN_DEFAULT);
+    return c->status;
+}
+
+int cairn_cmd_agent(int argc, char **argv)
+{
+    struct agent_flags f = {0};
+    int rc = parse_flags(argc, argv, &f);
+    cairn_agent_config cfg;
+    uint8_t key[32];
+    cairn_addr joins[AGENT_MAX_JOINS];
+    char hostname[256];
+    if (rc == -1) { /* --help */
+        rc = 0;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    if ((rc = build_config(&f, hostname, sizeof(hostname), &cfg, key, joins)) != 0)
+        goto out;
+    struct agent_cli c = {
+        .json = f.json, .level = CAIRN_LOG_INFO, .stats_on_exit = f.stats_on_exit};
+    if (f.log_level && cairn_log_level_parse(f.log_level, &c.level) < 0) {
+        rc = bad_value("--log-level", f.log_level, "is not trace, debug, info, warn or error");
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (uv_loop_init(&c.uv) < 0 || cairn_loop_new_uv(&c.uv, &c.loop) < 0) {
+        fprintf(stderr, "cairn agent: cannot start the event loop\n");
+        rc = 1;
+        goto out;
+    }
+    rc = run_agent(&c, &cfg, joins, f.n_joins);
+    cairn_agent_delete(c.agent);
+    cairn_loop_delete(c.loop);
+    uv_walk(&c.uv, close_walk, NULL);
+    uv_run(&c.uv, UV_RUN_DEFAULT);
+    uv_loop_close(&c.uv);
+out:
+    for (size_t i = 0; i < f.n_tags; i++)
+        free(f.tag_text[i]);
+    return rc;
+}

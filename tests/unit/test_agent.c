@@ -1,0 +1,299 @@
+/* The agent on the simulator: flag helpers (tag, key), Serf's Meta
+ * encoding of tags, member events (join, leave, failed) between agents,
+ * and encryption: agents with different keys (or none) stay apart and
+ * count the rejected packets and streams. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn/agent.h"
+#include "cairn/sim.h"
+#include "sim_seed.h"
+
+#define PORT       19400
+#define MAX_EVENTS 64
+
+struct rec {
+    cairn_loop *loop;
+    cairn_agent *agent;
+    int n;
+    int type[MAX_EVENTS];
+    char node[MAX_EVENTS][32];
+    int join_status, join_count, leave_status;
+};
+
+static void on_event(cairn_agent *a, int ev, const cairn_ml_node *node, void *ud)
+{
+    struct rec *r = ud;
+    (void)a;
+    if (r->n < MAX_EVENTS) {
+        r->type[r->n] = ev;
+        snprintf(r->node[r->n], sizeof(r->node[0]), "%s", node->name);
+        r->n++;
+    }
+}
+
+/* Index of the last event of type ev about node, or -1. */
+static int last_event(const struct rec *r, int ev, const char *node)
+{
+    int at = -1;
+    for (int i = 0; i < r->n; i++)
+        if (r->type[i] == ev && strcmp(r->node[i], node) == 0)
+            at = i;
+    return at;
+}
+
+static void on_join(cairn_agent *a, int status, int count, void *ud)
+{
+    struct rec *r = ud;
+    (void)a;
+    r->join_status = status;
+    r->join_count = count;
+}
+
+static void on_leave(cairn_agent *a, int status, int count, void *ud)
+{
+    struct rec *r = ud;
+    (void)a;
+    (void)count;
+    r->leave_status = status;
+}
+
+static cairn_addr ip(int i)
+{
+    char s[32];
+    snprintf(s, sizeof(s), "10.0.0.%d", i);
+    cairn_addr a;
+    assert_int_equal(cairn_addr_parse_ip(s, PORT, &a), 0);
+    return a;
+}
+
+static void start(cairn_sim *sim, struct rec *r, int i, const char *name, const uint8_t *key,
+                  size_t key_len)
+{
+    memset(r, 0, sizeof(*r));
+    r->join_status = r->leave_status = 1;
+    cairn_addr a = ip(i);
+    assert_int_equal(cairn_sim_node_loop(sim, &a, &r->loop), 0);
+    cairn_agent_tag tags[] = {{"role", "web"}, {"dc", "lab"}};
+    cairn_agent_config cfg = {.node = name,
+                              .bind = a,
+                              .profile = "local",
+                              .tags = tags,
+                              .n_tags = 2,
+                              .key = key,
+                              .key_len = key_len,
+                              .seed = 7 + (uint64_t)i};
+    cairn_diag d = {0};
+    assert_int_equal(cairn_agent_new(r->loop, &cfg, NULL, on_event, r, &d, &r->agent), 0);
+}
+
+static void stop(struct rec *r)
+{
+    cairn_agent_delete(r->agent);
+    r->agent = NULL;
+    cairn_loop_delete(r->loop);
+}
+
+static void test_parse_tag(void **state)
+{
+    (void)state;
+    cairn_agent_tag t;
+    char a[] = "role=web", b[] = "k=", c[] = "x", d[] = "=v", e[] = "k=a=b";
+    assert_int_equal(cairn_agent_parse_tag(a, &t), 0);
+    assert_string_equal(t.key, "role");
+    assert_string_equal(t.value, "web");
+    assert_int_equal(cairn_agent_parse_tag(b, &t), 0);
+    assert_string_equal(t.value, "");
+    assert_int_equal(cairn_agent_parse_tag(c, &t), CAIRN_EINVAL);
+    assert_int_equal(cairn_agent_parse_tag(d, &t), CAIRN_EINVAL);
+    assert_int_equal(cairn_agent_parse_tag(e, &t), 0);
+    assert_string_equal(t.value, "a=b");
+}
+
+static void test_decode_key(void **state)
+{
+    (void)state;
+    uint8_t k[32];
+    size_t n = 0;
+    /* 16, 24, 32 zero-ish bytes as serf keygen would print them. */
+    assert_int_equal(cairn_agent_decode_key("AAAAAAAAAAAAAAAAAAAAAA==", k, &n), 0);
+    assert_int_equal(n, 16);
+    assert_int_equal(cairn_agent_decode_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", k, &n), 0);
+    assert_int_equal(n, 24);
+    assert_int_equal(cairn_agent_decode_key("T9jncgl9mbLus+baTTa7q3nPn7Kw8bFPWDRMCJXgeHU=", k, &n),
+                     0);
+    assert_int_equal(n, 32);
+    assert_int_equal(k[0], 0x4f);
+    assert_int_equal(k[31], 0x75);
+    assert_int_equal(cairn_agent_decode_key("AAAA", k, &n), CAIRN_EINVAL); /* 3 bytes */
+    assert_int_equal(cairn_agent_decode_key("not base64!!", k, &n), CAIRN_EINVAL);
+    assert_int_equal(cairn_agent_decode_key("", k, &n), CAIRN_EINVAL);
+}
+
+static void test_meta_is_serf_tags(void **state)
+{
+    (void)state;
+    cairn_sim *sim;
+    assert_int_equal(cairn_sim_new(cairn_test_sim_seed("agent_meta", 11), &sim), 0);
+    cairn_addr a = ip(1);
+    cairn_loop *loop;
+    assert_int_equal(cairn_sim_node_loop(sim, &a, &loop), 0);
+    /* The spec's example: {role: web} -> ff 81 a4 "role" a3 "web". */
+    cairn_agent_tag one[] = {{"role", "web"}};
+    cairn_agent_config cfg = {.node = "m", .bind = a, .tags = one, .n_tags = 1};
+    cairn_agent *ag;
+    assert_int_equal(cairn_agent_new(loop, &cfg, NULL, NULL, NULL, NULL, &ag), 0);
+    cairn_ml_node me;
+    cairn_memberlist_local_node(cairn_agent_memberlist(ag), &me);
+    static const uint8_t want[] = {0xff, 0x81, 0xa4, 'r', 'o', 'l', 'e', 0xa3, 'w', 'e', 'b'};
+    assert_int_equal(me.meta_len, sizeof(want));
+    assert_memory_equal(me.meta, want, sizeof(want));
+    /* Serf's Vsn for the agent: 01 05 02 02 05 05. */
+    assert_int_equal(me.pmin, 1);
+    assert_int_equal(me.pmax, 5);
+    assert_int_equal(me.pcur, 2);
+    assert_int_equal(me.dmin, 2);
+    assert_int_equal(me.dmax, 5);
+    assert_int_equal(me.dcur, 5);
+    char text[64];
+    assert_string_equal(cairn_agent_format_tags(me.meta, me.meta_len, text, sizeof(text)),
+                        "role=web");
+    cairn_agent_delete(ag);
+    /* No tags: ff 80. */
+    cfg.n_tags = 0;
+    assert_int_equal(cairn_agent_new(loop, &cfg, NULL, NULL, NULL, NULL, &ag), 0);
+    cairn_memberlist_local_node(cairn_agent_memberlist(ag), &me);
+    assert_int_equal(me.meta_len, 2);
+    assert_int_equal(me.meta[0], 0xff);
+    assert_int_equal(me.meta[1], 0x80);
+    cairn_agent_delete(ag);
+    /* Over 512 bytes: refused, and the diagnostic says so. */
+    static char big[600];
+    memset(big, 'x', sizeof(big) - 1);
+    cairn_agent_tag large[] = {{"k", big}};
+    cfg.tags = large;
+    cfg.n_tags = 1;
+    cairn_diag d = {0};
+    assert_int_equal(cairn_agent_new(loop, &cfg, NULL, NULL, NULL, &d, &ag), CAIRN_ELIMIT);
+    assert_non_null(strstr(d.msg, "512"));
+    /* Bad key length and unknown profile. */
+    cfg.n_tags = 0;
+    uint8_t key[20] = {0};
+    cfg.key = key;
+    cfg.key_len = sizeof(key);
+    assert_int_equal(cairn_agent_new(loop, &cfg, NULL, NULL, NULL, NULL, &ag), CAIRN_EINVAL);
+    cfg.key_len = 0;
+    cfg.profile = "moon";
+    assert_int_equal(cairn_agent_new(loop, &cfg, NULL, NULL, NULL, NULL, &ag), CAIRN_EINVAL);
+    cairn_loop_delete(loop);
+    cairn_sim_delete(sim);
+}
+
+static void test_events(void **state)
+{
+    (void)state;
+    cairn_sim *sim;
+    assert_int_equal(cairn_sim_new(cairn_test_sim_seed("agent_events", 12), &sim), 0);
+    struct rec r[3];
+    start(sim, &r[0], 1, "a", NULL, 0);
+    start(sim, &r[1], 2, "b", NULL, 0);
+    start(sim, &r[2], 3, "c", NULL, 0);
+    assert_int_equal(last_event(&r[0], CAIRN_AGENT_MEMBER_JOIN, "a"), 0); /* self first */
+    cairn_addr seed = ip(1);
+    assert_int_equal(cairn_agent_join(r[1].agent, &seed, 1, on_join, &r[1]), 0);
+    assert_int_equal(cairn_agent_join(r[2].agent, &seed, 1, on_join, &r[2]), 0);
+    cairn_sim_run_for(sim, 3 * CAIRN_SEC);
+    assert_int_equal(r[1].join_status, 0);
+    assert_int_equal(r[1].join_count, 1);
+    for (int i = 0; i < 3; i++)
+        for (const char *n = "a"; *n <= 'c'; n = (*n == 'a') ? "b" : (*n == 'b') ? "c" : "d")
+            assert_true(last_event(&r[i], CAIRN_AGENT_MEMBER_JOIN, n) >= 0);
+    /* b leaves gracefully: a and c record member-leave. */
+    assert_int_equal(cairn_agent_leave(r[1].agent, 0, on_leave, &r[1]), 0);
+    cairn_sim_run_for(sim, 2 * CAIRN_SEC);
+    assert_int_equal(r[1].leave_status, 0);
+    assert_true(last_event(&r[0], CAIRN_AGENT_MEMBER_LEAVE, "b") >= 0);
+    assert_true(last_event(&r[2], CAIRN_AGENT_MEMBER_LEAVE, "b") >= 0);
+    assert_int_equal(last_event(&r[0], CAIRN_AGENT_MEMBER_FAILED, "b"), -1);
+    /* c vanishes: a records member-failed, not leave. */
+    stop(&r[2]);
+    cairn_sim_run_for(sim, 10 * CAIRN_SEC);
+    assert_true(last_event(&r[0], CAIRN_AGENT_MEMBER_FAILED, "c") >= 0);
+    assert_int_equal(last_event(&r[0], CAIRN_AGENT_MEMBER_LEAVE, "c"), -1);
+    cairn_agent_stats s;
+    cairn_agent_get_stats(r[0].agent, &s);
+    assert_int_equal(s.alive, 1);
+    assert_int_equal(s.left, 1);
+    assert_int_equal(s.failed, 1);
+    stop(&r[0]);
+    stop(&r[1]);
+    cairn_sim_delete(sim);
+}
+
+static void test_wrong_key_is_kept_out(void **state)
+{
+    (void)state;
+    cairn_sim *sim;
+    assert_int_equal(cairn_sim_new(cairn_test_sim_seed("agent_keys", 13), &sim), 0);
+    uint8_t k1[16], k2[16];
+    memset(k1, 1, sizeof(k1));
+    memset(k2, 2, sizeof(k2));
+    struct rec a, good, bad, none;
+    start(sim, &a, 1, "a", k1, sizeof(k1));
+    start(sim, &good, 2, "good", k1, sizeof(k1));
+    start(sim, &bad, 3, "bad", k2, sizeof(k2));
+    start(sim, &none, 4, "none", NULL, 0);
+    cairn_addr seed = ip(1);
+    assert_int_equal(cairn_agent_join(good.agent, &seed, 1, on_join, &good), 0);
+    assert_int_equal(cairn_agent_join(bad.agent, &seed, 1, on_join, &bad), 0);
+    assert_int_equal(cairn_agent_join(none.agent, &seed, 1, on_join, &none), 0);
+    cairn_sim_run_for(sim, 3 * CAIRN_SEC);
+    assert_int_equal(good.join_status, 0);
+    assert_int_not_equal(bad.join_status, 0);
+    assert_int_not_equal(none.join_status, 0);
+    assert_true(last_event(&a, CAIRN_AGENT_MEMBER_JOIN, "good") >= 0);
+    assert_int_equal(last_event(&a, CAIRN_AGENT_MEMBER_JOIN, "bad"), -1);
+    assert_int_equal(last_event(&a, CAIRN_AGENT_MEMBER_JOIN, "none"), -1);
+    cairn_agent_stats s;
+    cairn_agent_get_stats(a.agent, &s);
+    /* Both push/pulls were refused at the framing layer. */
+    assert_int_equal(s.ml.stream_rejected, 2);
+    /* The rejected joiners could not read a's (encrypted) error either. */
+    cairn_agent_get_stats(bad.agent, &s);
+    assert_int_equal(s.ml.stream_rejected, 1);
+    cairn_agent_get_stats(none.agent, &s);
+    assert_int_equal(s.ml.stream_rejected, 1);
+    /* A datagram under the wrong key is dropped and counted. */
+    cairn_agent_get_stats(a.agent, &s);
+    uint64_t before = s.ml.rx_decrypt_failed;
+    const uint8_t msg[] = {1, 0x80};
+    assert_int_equal(cairn_memberlist_send_to_address(cairn_agent_memberlist(bad.agent), &seed, msg,
+                                                      sizeof(msg)),
+                     0);
+    cairn_sim_run_for(sim, 100 * CAIRN_MSEC);
+    cairn_agent_get_stats(a.agent, &s);
+    assert_int_equal(s.ml.rx_decrypt_failed, before + 1);
+    assert_int_equal(s.serf_msgs, 0);
+    stop(&a);
+    stop(&good);
+    stop(&bad);
+    stop(&none);
+    cairn_sim_delete(sim);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_tag),
+        cmocka_unit_test(test_decode_key),
+        cmocka_unit_test(test_meta_is_serf_tags),
+        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_wrong_key_is_kept_out),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
