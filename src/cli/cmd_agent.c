@@ -46,6 +46,8 @@ struct agent_cli {
     bool leaving;
     /* The join we wait for at start-up. */
     bool joining;
+    /* The last error the library logged (explains a failed join). */
+    char last_error[512];
 };
 
 static void usage(FILE *out)
@@ -129,6 +131,8 @@ static void emit_line(struct agent_cli *c, int level, const char *event, json_t 
 static void on_log(void *ud, int level, const char *module, const char *msg)
 {
     struct agent_cli *c = ud;
+    if (level >= CAIRN_LOG_ERROR)
+        snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
     emit_line(c, level, "log", json_pack("{s:s, s:s}", "module", module, "msg", msg), "%s: %s",
               module, msg);
 }
@@ -259,8 +263,9 @@ static void on_joined(cairn_agent *agent, int status, int count, void *ud)
     if (status < 0) {
         emit_line(c, CAIRN_LOG_ERROR, "join", json_pack("{s:s}", "error", cairn_strerror(status)),
                   "join failed: %s", cairn_strerror(status));
-        fprintf(stderr, "cairn agent: could not join any --join address: %s\n",
-                cairn_strerror(status));
+        fprintf(stderr, "cairn agent: could not join any --join address: %s%s%s%s\n",
+                cairn_strerror(status), c->last_error[0] ? " (" : "", c->last_error,
+                c->last_error[0] ? ")" : "");
         stop(c, 1);
         return;
     }

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# cairn agents and real Serf 0.9.4 agents in one memberlist cluster on
+# 127.0.0.1 (ports 19000-19099):
+#
+#   A. plain, compression on, profile lan:
+#      - a cairn agent joins a Serf cluster; `serf members` lists it alive
+#        with its tags;
+#      - a Serf agent joins a cairn agent (`serf join` to it);
+#      - every cairn agent lists every Serf agent alive (SIGUSR1 listing);
+#      - kill -9 of a cairn agent: Serf marks it failed; kill -9 of a Serf
+#        agent: cairn marks it failed; detection times of both sides are
+#        printed side by side and cairn must be within Serf's own time;
+#      - SIGINT on a cairn agent is a graceful leave: cairn peers record
+#        member-leave, Serf shows "failed" (no serf leave intent yet).
+#   B. -encrypt on both sides, compression off (serf -disable-compression):
+#      - the same key works; a wrong key or none is kept out (joins fail,
+#        exit 1, Serf does not list the node) and the rejected streams are
+#        counted in the cairn agent's stats.
+#
+# Every process is stopped by PID in the EXIT trap.
+set -u
+CAIRN_BIN=${CAIRN_BIN:-$(dirname "$0")/../../build/cairn}
+command -v serf >/dev/null || { echo "SKIP: serf not installed"; exit 0; }
+[ -x "$CAIRN_BIN" ] || { echo "cairn binary not found at $CAIRN_BIN"; exit 1; }
+
+D=$(mktemp -d /tmp/cairn-ml-interop.XXXXXX)
+PIDS=()
+FAILS=0
+PASSES=0
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    if [ "$FAILS" -eq 0 ]; then rm -rf "$D"; else echo "logs kept in $D"; fi
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; PASSES=$((PASSES + 1)); }
+fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+now() { date +%s.%N; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
+
+# serf_start NAME PORT RPCPORT [flags...]
+serf_start() {
+    local name=$1 port=$2 rpc=$3; shift 3
+    serf agent -node="$name" -bind=127.0.0.1:"$port" -rpc-addr=127.0.0.1:"$rpc" \
+        -log-level=debug "$@" >"$D/$name.log" 2>&1 &
+    PIDS+=($!)
+    eval "PID_$name=$!"
+    disown $!   # no "Killed" notice from the shell after kill -9
+    wait_for 5 serf members -rpc-addr=127.0.0.1:"$rpc" || fail "serf $name did not start"
+}
+
+# cairn_start NAME PORT [flags...]
+cairn_start() {
+    local name=$1 port=$2; shift 2
+    "$CAIRN_BIN" agent --node "$name" --bind 127.0.0.1:"$port" --log-json --stats-on-exit "$@" \
+        >"$D/$name.log" 2>"$D/$name.err" &
+    PIDS+=($!)
+    eval "PID_$name=$!"
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.1 s.
+wait_for() {
+    local end; end=$(awk -v n="$(now)" -v s="$1" 'BEGIN { printf "%.3f", n + s }'); shift
+    while :; do
+        "$@" >/dev/null 2>&1 && return 0
+        awk -v n="$(now)" -v e="$end" 'BEGIN { exit !(n > e) }' && return 1
+        sleep 0.1
+    done
+}
+
+# serf_status RPCPORT NODE: the node's status in `serf members`.
+serf_status() { serf members -rpc-addr=127.0.0.1:"$1" | awk -v n="$2" '$1 == n { print $3 }'; }
+serf_is() { [ "$(serf_status "$1" "$2")" = "$3" ]; }
+serf_tags() { serf members -rpc-addr=127.0.0.1:"$1" | awk -v n="$2" '$1 == n { print $4 }'; }
+
+# cairn_event LOG EVENT NODE: the "ts" of the first such event, or nothing.
+cairn_event() {
+    grep "\"event\":\"$2\",\"node\":\"$3\"" "$D/$1.log" | head -1 |
+        sed -n 's/.*"ts":\([0-9.]*\).*/\1/p'
+}
+cairn_has() { [ -n "$(cairn_event "$1" "$2" "$3")" ]; }
+# cairn_lists LOG NODE STATUS: the latest SIGUSR1 listing shows NODE with STATUS.
+cairn_lists() {
+    grep "\"event\":\"member\",\"node\":\"$2\"" "$D/$1.log" | tail -1 |
+        grep -q "\"status\":\"$3\""
+}
+stat_of() { grep '"event":"stats"' "$D/$1.log" | tail -1 | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"; }
+
+START=$(now)
+echo "# phase A: plain, compression on, profile lan"
+serf_start s1 19001 19101 -tag role=serf -tag dc=lab
+serf_start s2 19002 19102 -tag role=serf2
+serf join -rpc-addr=127.0.0.1:19102 127.0.0.1:19001 >/dev/null || fail "serf s2 join s1"
+
+cairn_start c1 19021 --join 127.0.0.1:19001 --tag role=web --tag dc=lab
+check "serf lists cairn c1 alive" wait_for 5 serf_is 19101 c1 alive
+tags=$(serf_tags 19101 c1)
+case "$tags" in
+    role=web,dc=lab|dc=lab,role=web) ok "serf shows c1's tags ($tags)" ;;
+    *) fail "serf shows c1's tags: got '$tags'" ;;
+esac
+
+cairn_start c2 19022 --tag role=db
+sleep 0.3
+check "serf agent s2 joins cairn c2 (serf join)" \
+    eval "serf join -rpc-addr=127.0.0.1:19102 127.0.0.1:19022 >/dev/null"
+check "serf lists c2 alive" wait_for 5 serf_is 19101 c2 alive
+
+cairn_start c3 19023 --join 127.0.0.1:19021
+check "serf lists c3 (joined via cairn c1) alive" wait_for 5 serf_is 19101 c3 alive
+for c in c1 c2 c3; do
+    for n in s1 s2 c1 c2 c3; do
+        wait_for 5 cairn_has $c member-join $n || fail "$c saw no member-join of $n"
+    done
+done
+for c in c1 c2 c3; do kill -USR1 "$(eval echo \$PID_$c)"; done
+sleep 0.3
+for c in c1 c2 c3; do
+    check "$c lists s1 and s2 alive" eval "cairn_lists $c s1 alive && cairn_lists $c s2 alive"
+done
+check "c1 lists s1's tags" grep -q '"node":"s1".*"tags":{[^}]*"role":"serf"' "$D/c1.log"
+grep -qE "\[ERR\].*(c1|c2|c3|Remote state|ping version)" "$D/s1.log" "$D/s2.log" &&
+    fail "serf logged errors about cairn nodes: $(grep -h '\[ERR\]' "$D/s1.log" "$D/s2.log" | head -3)"
+
+# Detection: kill -9 a cairn agent, then a Serf agent.
+t0=$(now)
+kill -9 "$PID_c3"
+wait_for 30 serf_is 19101 c3 failed || fail "serf s1 never saw c3 failed"
+t_s1=$(sub "$(now)" "$t0")
+wait_for 5 serf_is 19102 c3 failed || fail "serf s2 never saw c3 failed"
+t_s2=$(sub "$(now)" "$t0")
+wait_for 5 cairn_has c1 member-failed c3 || fail "cairn c1 never saw c3 failed"
+t_c1=$(sub "$(cairn_event c1 member-failed c3)" "$t0")
+echo "# detection of kill -9 cairn c3: serf s1 ${t_s1}s  serf s2 ${t_s2}s  cairn c1 ${t_c1}s"
+echo "{\"name\":\"detect_kill9_cairn_node\",\"serf_s1_s\":$t_s1,\"serf_s2_s\":$t_s2,\"cairn_c1_s\":$t_c1}"
+
+t0=$(now)
+kill -9 "$PID_s2"
+wait_for 30 serf_is 19101 s2 failed || fail "serf s1 never saw s2 failed"
+t_serf=$(sub "$(now)" "$t0")
+wait_for 10 cairn_has c1 member-failed s2 || fail "cairn c1 never saw s2 failed"
+wait_for 5 cairn_has c2 member-failed s2 || fail "cairn c2 never saw s2 failed"
+t_c1=$(sub "$(cairn_event c1 member-failed s2)" "$t0")
+t_c2=$(sub "$(cairn_event c2 member-failed s2)" "$t0")
+echo "# detection of kill -9 serf s2: serf s1 ${t_serf}s  cairn c1 ${t_c1}s  cairn c2 ${t_c2}s"
+echo "{\"name\":\"detect_kill9_serf_node\",\"serf_s1_s\":$t_serf,\"cairn_c1_s\":$t_c1,\"cairn_c2_s\":$t_c2}"
+# Serf's time is polled (0.1 s steps, each `serf members` call takes time):
+# allow 1 s for that and for a loaded machine.
+for t in $t_c1 $t_c2; do
+    check "cairn detection ${t}s within serf's ${t_serf}s (+1 s polling slack)" \
+        awk -v c="$t" -v s="$t_serf" 'BEGIN { exit !(c <= s + 1.0) }'
+done
+
+# Graceful leave of c2 (SIGINT).
+t0=$(now)
+kill -INT "$PID_c2"
+wait "$PID_c2"; rc=$?
+check "c2 exits 0 after SIGINT" [ "$rc" -eq 0 ]
+check "c2 logged its graceful leave" grep -q '"event":"agent-left"' "$D/c2.log"
+check "cairn c1 records c2 as left" wait_for 5 cairn_has c1 member-leave c2
+t_leave=$(sub "$(cairn_event c1 member-leave c2)" "$t0")
+echo "# graceful leave of c2 seen by c1 after ${t_leave}s"
+check "serf shows the memberlist-only leave of c2 as failed (no serf intent yet)" \
+    wait_for 5 serf_is 19101 c2 failed
+check "c1 never saw c2 fail" eval "! cairn_has c1 member-failed c2"
+
+echo "# phase B: -encrypt, compression off"
+KEY=$(serf keygen)
+WRONG=$(serf keygen)
+serf_start s3 19003 19103 -encrypt="$KEY" -disable-compression
+cairn_start c4 19024 --encrypt "$KEY" --disable-compression --join 127.0.0.1:19003 --tag enc=yes
+check "serf lists c4 (same key, no compression) alive" wait_for 5 serf_is 19103 c4 alive
+check "c4 sees s3" wait_for 5 cairn_has c4 member-join s3
+check "serf shows c4's tag" eval '[ "$(serf_tags 19103 c4)" = enc=yes ]'
+
+cairn_start c5 19025 --encrypt "$WRONG"
+sleep 0.3
+check "serf join to a cairn agent with another key fails" \
+    eval "! serf join -rpc-addr=127.0.0.1:19103 127.0.0.1:19025 >/dev/null 2>&1"
+kill -USR1 "$PID_c5"
+sleep 0.3
+n=$(stat_of c5 stream_rejected)
+check "c5 counted the rejected stream (stream_rejected=$n)" [ "${n:-0}" -ge 1 ]
+
+for who in wrongkey nokey; do
+    if [ $who = wrongkey ]; then
+        cairn_start c6 19026 --encrypt "$WRONG" --join 127.0.0.1:19003
+    else
+        cairn_start c6 19026 --join 127.0.0.1:19003
+    fi
+    wait "$PID_c6"; rc=$?
+    check "cairn with $who: join fails, exit 1 (rc=$rc)" [ "$rc" -eq 1 ]
+    check "cairn with $who: clear message" grep -q "could not join" "$D/c6.err"
+    n=$(stat_of c6 stream_rejected)
+    check "cairn with $who: rejection counted (stream_rejected=$n)" [ "${n:-0}" -ge 1 ]
+    check "serf does not list the $who agent" eval "[ -z \"\$(serf_status 19103 c6)\" ]"
+    mv "$D/c6.log" "$D/c6-$who.log"
+done
+rej=$(grep -c "failed to receive" "$D/s3.log")
+check "serf s3 logged the two rejected joins ($rej)" [ "$rej" -ge 2 ]
+check "serf s3 still lists c4 alive" serf_is 19103 c4 alive
+
+# Bad flags.
+"$CAIRN_BIN" agent --tag x >/dev/null 2>"$D/flags.err"; rc=$?
+check "bad --tag exits 2 naming the flag" eval "[ $rc -eq 2 ] && grep -q -- '--tag: \"x\" is not k=v' '$D/flags.err'"
+"$CAIRN_BIN" agent --node dup --bind 127.0.0.1:19001 >/dev/null 2>"$D/bind.err"; rc=$?
+check "bind on a busy port exits 1 with a message" eval "[ $rc -eq 1 ] && grep -q bind '$D/bind.err'"
+
+echo "# total $(sub "$(now)" "$START") s"
+echo "$PASSES passed, $FAILS failed"
+[ "$FAILS" -eq 0 ]
