@@ -85,8 +85,6 @@ static void remove_at(cairn_bcast_queue *q, size_t i)
 {
     memmove(&q->items[i], &q->items[i + 1], (q->len - i - 1) * sizeof(*q->items));
     q->len--;
-    if (q->len == 0)
-        q->id_gen = 0;
 }
 
 /* Position of an item known to be in the array. */
@@ -179,6 +177,12 @@ int cairn_bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t
     }
     if (it->name)
         ml_strmap_put(&q->names, it->name, it); /* cannot fail now */
+    /* Ids restart only when the queue is truly empty (upstream resets in
+     * deleteItem, which can also happen mid-GetBroadcasts and hand out an
+     * id still held by an item set aside; unique ids keep the order
+     * total). */
+    if (q->len == 0)
+        q->id_gen = 0;
     it->id = q->id_gen == INT64_MAX ? 1 : q->id_gen + 1;
     q->id_gen = it->id;
     if (old)

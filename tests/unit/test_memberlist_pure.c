@@ -401,6 +401,37 @@ static void test_queue_largest_that_fits(void **state)
     cairn_bcast_queue_delete(q);
 }
 
+/* Regression: a get that empties the array (everything set aside) must not
+ * restart ids, or a later message could share an id with a queued one and
+ * replacing by name would remove the wrong entry (found by the simulator). */
+static void test_queue_ids_stay_unique(void **state)
+{
+    (void)state;
+    cairn_test_alloc_install();
+    cairn_bcast_queue *q;
+    assert_int_equal(cairn_bcast_queue_new(4, 100, &q), 0);
+    push_str(q, "a", "same-len-1", NULL);
+    struct collected c = {0};
+    assert_int_equal(cairn_bcast_queue_get(q, 0, 1000, 5, collect, &c), 1);
+    push_str(q, "b", "same-len-2", NULL);
+    /* Send b once: now a and b both have one transmission, equal length. */
+    c.n = 0;
+    assert_int_equal(cairn_bcast_queue_get(q, 0, 10, 5, collect, &c), 1);
+    assert_string_equal(c.msgs[0], "same-len-2");
+    int done_a = 0;
+    push_str(q, "a", "same-len-3", &done_a); /* replaces a, not b */
+    assert_int_equal(cairn_bcast_queue_len(q), 2);
+    c.n = 0;
+    cairn_bcast_queue_get(q, 0, 1000, 5, collect, &c);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.msgs[0], "same-len-3");
+    assert_string_equal(c.msgs[1], "same-len-2");
+    assert_int_equal(done_a, 0);
+    cairn_bcast_queue_delete(q);
+    assert_int_equal(cairn_test_alloc_live(), 0);
+    cairn_test_alloc_uninstall();
+}
+
 /* ---- string map ---- */
 
 static void test_strmap(void **state)
@@ -498,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_queue_get_broadcasts_limit),
         cmocka_unit_test(test_queue_prune_and_cap),
         cmocka_unit_test(test_queue_largest_that_fits),
+        cmocka_unit_test(test_queue_ids_stay_unique),
         cmocka_unit_test(test_strmap),
         cmocka_unit_test(test_config_profiles),
     };

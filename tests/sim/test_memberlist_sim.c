@@ -1,0 +1,469 @@
+/* memberlist on the deterministic simulator (cairn/sim.h): whole clusters
+ * on virtual time, LAN profile timing unless a test says otherwise.
+ *
+ *   - convergence: N nodes join through random earlier nodes; everyone sees
+ *     everyone alive (N = 1,000 in the big run, 250 under the sanitizers;
+ *     prints the time);
+ *   - detection: a killed node is known dead to every member within
+ *     6 * log2(N) probe periods (SWIM's dissemination bound as tarantool's
+ *     tests state it; prints the measured figure);
+ *   - loss: deaths still reach everyone at 5 %, 20 % and 50 % packet loss;
+ *   - partition: two halves declare each other dead; after the heal,
+ *     serf-style reconnects (join a random failed member every few seconds)
+ *     bring back full membership;
+ *   - stalls: nodes frozen for seconds at random (CPU starvation) cause
+ *     false "dead" declarations; counted with Lifeguard (awareness, dynamic
+ *     suspicion) and without (SWIM timing), ratio printed;
+ *   - determinism: the same seed gives the same packet trace.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn/cairn.h"
+#include "cairn/memberlist.h"
+#include "cairn/sim.h"
+#include "sim_seed.h"
+
+/* The big run: 1,000 nodes, fewer under the sanitizers (about 4x slower),
+ * so that both builds of `make test` stay within their CPU budget. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ML_SIM_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define ML_SIM_SANITIZED 1
+#endif
+#ifdef ML_SIM_SANITIZED
+#define ML_SIM_BIG_N 250
+#else
+#define ML_SIM_BIG_N 1000
+#endif
+
+struct simnode {
+    cairn_loop *loop;
+    cairn_memberlist *ml;
+    cairn_addr addr;
+    char name[16];
+    bool up;
+};
+
+struct world {
+    cairn_sim *sim;
+    size_t n;
+    struct simnode *nodes;
+    cairn_memberlist_config cfg;
+};
+
+typedef void (*tune_fn)(cairn_memberlist_config *c);
+
+static void node_start(struct world *w, size_t i)
+{
+    struct simnode *s = &w->nodes[i];
+    cairn_memberlist_config c = w->cfg;
+    c.name = s->name;
+    c.bind = s->addr;
+    c.seed = cairn_rng_u64(cairn_sim_rng(w->sim)) | 1;
+    assert_int_equal(cairn_sim_node_loop(w->sim, &s->addr, &s->loop), 0);
+    assert_int_equal(cairn_memberlist_new(s->loop, &c, NULL, NULL, NULL, &s->ml), 0);
+    s->up = true;
+}
+
+static void node_kill(struct world *w, size_t i)
+{
+    struct simnode *s = &w->nodes[i];
+    cairn_memberlist_delete(s->ml);
+    cairn_loop_delete(s->loop);
+    s->ml = NULL;
+    s->loop = NULL;
+    s->up = false;
+}
+
+static void world_new(struct world *w, uint64_t seed, size_t n, tune_fn tune)
+{
+    memset(w, 0, sizeof(*w));
+    assert_int_equal(cairn_sim_new(seed, &w->sim), 0);
+    w->n = n;
+    w->nodes = calloc(n, sizeof(*w->nodes));
+    cairn_memberlist_config_lan(&w->cfg);
+    /* Compression costs CPU and changes nothing the simulator measures. */
+    w->cfg.enable_compression = false;
+    if (tune)
+        tune(&w->cfg);
+    for (size_t i = 0; i < n; i++) {
+        struct simnode *s = &w->nodes[i];
+        snprintf(s->name, sizeof(s->name), "n%u", (unsigned)i);
+        uint8_t ip[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+        assert_int_equal(cairn_addr_from_ip(ip, 4, 7946, &s->addr), 0);
+        node_start(w, i);
+    }
+}
+
+static void world_free(struct world *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->nodes[i].up)
+            node_kill(w, i);
+    cairn_sim_delete(w->sim);
+    free(w->nodes);
+}
+
+/* Node i joins a random earlier node, i * gap apart (a rolling start, as
+ * real clusters come up; memberlist serves at most 128 joins at once). */
+static void join_all(struct world *w, cairn_time gap)
+{
+    cairn_rng *rng = cairn_sim_rng(w->sim);
+    for (size_t i = 1; i < w->n; i++) {
+        size_t j = (size_t)cairn_rng_below(rng, i);
+        assert_int_equal(cairn_memberlist_join(w->nodes[i].ml, &w->nodes[j].addr, 1, NULL, NULL),
+                         0);
+        cairn_sim_run_for(w->sim, gap);
+    }
+}
+
+/* How many live members see `name` in `state` (absent counts as dead:
+ * reaped after GossipToTheDeadTime). */
+static size_t count_seeing(struct world *w, const char *name, int state)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (!w->nodes[i].up || strcmp(w->nodes[i].name, name) == 0)
+            continue;
+        cairn_ml_node n;
+        int rc = cairn_memberlist_get_node(w->nodes[i].ml, name, &n);
+        int st = rc == 0 ? n.state : CAIRN_ML_DEAD;
+        if (st == state || (state == CAIRN_ML_DEAD && st == CAIRN_ML_LEFT))
+            c++;
+    }
+    return c;
+}
+
+static size_t live_count(struct world *w)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < w->n; i++)
+        c += w->nodes[i].up;
+    return c;
+}
+
+static bool all_see_all_alive(struct world *w)
+{
+    size_t live = live_count(w);
+    for (size_t i = 0; i < w->n; i++) {
+        if (!w->nodes[i].up)
+            continue;
+        if (cairn_memberlist_num_members(w->nodes[i].ml) != live)
+            return false;
+        for (size_t j = 0; j < w->n; j++) {
+            if (!w->nodes[j].up || i == j)
+                continue;
+            cairn_ml_node n;
+            if (cairn_memberlist_get_node(w->nodes[i].ml, w->nodes[j].name, &n) < 0 ||
+                n.state != CAIRN_ML_ALIVE)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Runs until cond holds (checked every `step`) or `limit` passes; returns
+ * the time it took, or -1. */
+typedef bool (*cond_fn)(struct world *w, const void *arg);
+
+static cairn_time run_until(struct world *w, cond_fn cond, const void *arg, cairn_time step,
+                            cairn_time limit)
+{
+    cairn_time start = cairn_sim_now(w->sim);
+    while (cairn_sim_now(w->sim) - start <= limit) {
+        if (cond(w, arg))
+            return cairn_sim_now(w->sim) - start;
+        cairn_sim_run_for(w->sim, step);
+    }
+    return -1;
+}
+
+static bool cond_converged(struct world *w, const void *arg)
+{
+    (void)arg;
+    return all_see_all_alive(w);
+}
+
+static bool cond_known_dead(struct world *w, const void *arg)
+{
+    const char *name = arg;
+    return count_seeing(w, name, CAIRN_ML_DEAD) == live_count(w);
+}
+
+static void converge(struct world *w, const char *label)
+{
+    cairn_time t0 = cairn_sim_now(w->sim);
+    join_all(w, 2 * CAIRN_MSEC);
+    cairn_time t = run_until(w, cond_converged, NULL, 500 * CAIRN_MSEC, 300 * CAIRN_SEC);
+    assert_true(t >= 0);
+    printf("# %s: N=%zu full membership %.1f s after the first join\n", label, w->n,
+           cairn_time_seconds(cairn_sim_now(w->sim) - t0));
+}
+
+/* Kills a random node and measures until every member knows it dead. */
+static double kill_and_detect(struct world *w, const char *label, double bound_periods)
+{
+    size_t victim = 1 + (size_t)cairn_rng_below(cairn_sim_rng(w->sim), w->n - 1);
+    char name[16];
+    snprintf(name, sizeof(name), "%s", w->nodes[victim].name);
+    node_kill(w, victim);
+    cairn_time limit = (cairn_time)(bound_periods * (double)w->cfg.probe_interval);
+    cairn_time t = run_until(w, cond_known_dead, name, 100 * CAIRN_MSEC, limit);
+    double periods = t < 0 ? -1 : (double)t / (double)w->cfg.probe_interval;
+    printf("# %s: N=%zu killed %s known dead to all %zu members after %.1f probe periods "
+           "(bound 6*log2(N) = %.1f)\n",
+           label, w->n, name, live_count(w), periods, bound_periods);
+    assert_true(t >= 0);
+    return periods;
+}
+
+/* ---- tests ---- */
+
+static void test_converge_and_detect_small(void **state)
+{
+    (void)state;
+    struct world w;
+    world_new(&w, cairn_test_sim_seed("converge_detect_50", 1), 50, NULL);
+    converge(&w, "converge_detect_50");
+    kill_and_detect(&w, "converge_detect_50", 6 * log2(50.0));
+    kill_and_detect(&w, "converge_detect_50", 6 * log2(50.0));
+    world_free(&w);
+}
+
+static void test_converge_and_detect_big(void **state)
+{
+    (void)state;
+    struct world w;
+    world_new(&w, cairn_test_sim_seed("converge_detect_big", 7), ML_SIM_BIG_N, NULL);
+    converge(&w, "converge_detect_big");
+    kill_and_detect(&w, "converge_detect_big", 6 * log2((double)ML_SIM_BIG_N));
+    world_free(&w);
+}
+
+/* serf's reconnect (memberlist alone never talks to a node it believes
+ * dead once the news is gossiped out): join one random dead member. */
+static void reconnect_round(struct world *w)
+{
+    cairn_rng *rng = cairn_sim_rng(w->sim);
+    for (size_t i = 0; i < w->n; i++) {
+        if (!w->nodes[i].up)
+            continue;
+        size_t dead[256], nd = 0;
+        for (size_t j = 0; j < w->n && nd < 256; j++) {
+            cairn_ml_node n;
+            if (j != i && w->nodes[j].up &&
+                (cairn_memberlist_get_node(w->nodes[i].ml, w->nodes[j].name, &n) < 0 ||
+                 n.state == CAIRN_ML_DEAD))
+                dead[nd++] = j;
+        }
+        if (nd == 0)
+            continue;
+        size_t j = dead[cairn_rng_below(rng, nd)];
+        (void)cairn_memberlist_join(w->nodes[i].ml, &w->nodes[j].addr, 1, NULL, NULL);
+    }
+}
+
+/* Deaths still reach everyone when links drop 5, 20 and 50 % of packets. */
+static void test_loss(void **state)
+{
+    (void)state;
+    const double losses[] = {0.05, 0.20, 0.50};
+    for (size_t k = 0; k < sizeof(losses) / sizeof(losses[0]); k++) {
+        struct world w;
+        char label[64];
+        snprintf(label, sizeof(label), "loss_%.0f%%", losses[k] * 100);
+        world_new(&w, cairn_test_sim_seed(label, 11 + k), 30, NULL);
+        converge(&w, label);
+        cairn_sim_link link = {.latency = CAIRN_MSEC, .loss = losses[k]};
+        assert_int_equal(cairn_sim_set_default_link(w.sim, &link), 0);
+        /* Under heavy loss healthy members get suspected too; the bound
+         * for the victim is looser (SWIM's guarantee is probabilistic). */
+        kill_and_detect(&w, label, losses[k] >= 0.5 ? 3 * 6 * log2(30.0) : 6 * log2(30.0));
+        /* Healthy members wrongly declared dead under loss come back once
+         * the loss stops (with serf-style reconnects for those that every
+         * peer already gave up on). */
+        size_t wrongly_dead = 0;
+        for (size_t i = 0; i < w.n; i++)
+            if (w.nodes[i].up && count_seeing(&w, w.nodes[i].name, CAIRN_ML_DEAD) > 0)
+                wrongly_dead++;
+        cairn_sim_link clean = {.latency = CAIRN_MSEC};
+        assert_int_equal(cairn_sim_set_default_link(w.sim, &clean), 0);
+        cairn_time start = cairn_sim_now(w.sim);
+        bool healed = false;
+        for (int round = 0; round < 12 && !healed; round++) {
+            reconnect_round(&w);
+            healed = run_until(&w, cond_converged, NULL, 500 * CAIRN_MSEC, 10 * CAIRN_SEC) >= 0;
+        }
+        printf("# %s: %zu healthy members seen dead by someone at detection time; full "
+               "membership %.1f s after the loss stopped\n",
+               label, wrongly_dead, cairn_time_seconds(cairn_sim_now(w.sim) - start));
+        assert_true(healed);
+        world_free(&w);
+    }
+}
+
+static bool cond_split(struct world *w, const void *arg)
+{
+    size_t half = *(const size_t *)arg;
+    for (size_t i = 0; i < w->n; i++)
+        for (size_t j = 0; j < w->n; j++) {
+            if ((i < half) == (j < half))
+                continue;
+            cairn_ml_node n;
+            if (cairn_memberlist_get_node(w->nodes[i].ml, w->nodes[j].name, &n) == 0 &&
+                n.state != CAIRN_ML_DEAD)
+                return false;
+        }
+    return true;
+}
+
+static void test_partition_heals(void **state)
+{
+    (void)state;
+    struct world w;
+    world_new(&w, cairn_test_sim_seed("partition", 21), 40, NULL);
+    converge(&w, "partition");
+    size_t half = w.n / 2;
+    cairn_addr group[64];
+    for (size_t i = half; i < w.n; i++)
+        group[i - half] = w.nodes[i].addr;
+    assert_int_equal(cairn_sim_partition(w.sim, group, w.n - half, 1), 0);
+    cairn_time t = run_until(&w, cond_split, &half, 200 * CAIRN_MSEC, 120 * CAIRN_SEC);
+    assert_true(t >= 0);
+    printf("# partition: N=%zu, each half knows the other dead after %.1f s\n", w.n,
+           cairn_time_seconds(t));
+    cairn_sim_heal(w.sim);
+    cairn_time start = cairn_sim_now(w.sim);
+    bool healed = false;
+    for (int round = 0; round < 12 && !healed; round++) {
+        reconnect_round(&w);
+        healed = run_until(&w, cond_converged, NULL, 500 * CAIRN_MSEC, 10 * CAIRN_SEC) >= 0;
+    }
+    assert_true(healed);
+    printf("# partition: full membership %.1f s after the heal (reconnect every 10 s)\n",
+           cairn_time_seconds(cairn_sim_now(w.sim) - start));
+    world_free(&w);
+}
+
+/* Random stalls: every second, with probability p, one random node freezes
+ * for 2..8 s. Counts "dead" declarations (all false: nobody dies). */
+/* SWIM timing: no health scaling, a fixed suspicion timeout (min). */
+static void swim_timing(cairn_memberlist_config *c)
+{
+    c->awareness_max_multiplier = 1;
+    c->suspicion_max_timeout_mult = 1;
+}
+
+static uint64_t stall_run(uint64_t seed, bool lifeguard, double *ret_seconds)
+{
+    struct world w;
+    world_new(&w, seed, 32, lifeguard ? NULL : swim_timing);
+    converge(&w, lifeguard ? "stalls_lifeguard" : "stalls_swim");
+    cairn_rng *rng = cairn_sim_rng(w.sim);
+    const int seconds = 300;
+    for (int s = 0; s < seconds; s++) {
+        if (cairn_rng_double(rng) < 0.5) {
+            size_t v = (size_t)cairn_rng_below(rng, w.n);
+            cairn_time d = 2 * CAIRN_SEC + (cairn_time)cairn_rng_below(rng, 6 * CAIRN_SEC);
+            assert_int_equal(cairn_sim_stall(w.sim, &w.nodes[v].addr, d), 0);
+        }
+        cairn_sim_run_for(w.sim, CAIRN_SEC);
+    }
+    uint64_t declared = 0;
+    for (size_t i = 0; i < w.n; i++) {
+        cairn_ml_stats st;
+        cairn_memberlist_get_stats(w.nodes[i].ml, &st);
+        declared += st.declared_dead;
+    }
+    *ret_seconds = seconds;
+    world_free(&w);
+    return declared;
+}
+
+static void test_stalls_lifeguard_vs_swim(void **state)
+{
+    (void)state;
+    uint64_t seed = cairn_test_sim_seed("stalls", 31);
+    double secs;
+    uint64_t lg = stall_run(seed, true, &secs);
+    uint64_t swim = stall_run(seed, false, &secs);
+    printf("# stalls: N=32, %.0f s of random 2-8 s stalls: false dead declarations "
+           "Lifeguard %llu, SWIM timing %llu (ratio %.1f)\n",
+           secs, (unsigned long long)lg, (unsigned long long)swim,
+           lg ? (double)swim / (double)lg : (double)swim);
+    assert_true(swim > lg);
+}
+
+/* The same seed replays the same packet trace; another seed does not. */
+struct trace_hash {
+    uint64_t h;
+    uint64_t count;
+};
+
+static void on_trace(int kind, cairn_time at, const cairn_addr *from, const cairn_addr *to,
+                     const uint8_t *data, size_t len, void *ud)
+{
+    struct trace_hash *t = ud;
+    uint64_t h = t->h ^ (uint64_t)kind;
+    h = (h ^ (uint64_t)at) * 1099511628211ULL;
+    for (size_t i = 0; i < 4; i++)
+        h = (h ^ from->ip[i] ^ ((uint64_t)to->ip[i] << 8)) * 1099511628211ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ data[i]) * 1099511628211ULL;
+    t->h = h;
+    t->count++;
+}
+
+static struct trace_hash trace_run(uint64_t seed)
+{
+    struct world w;
+    struct trace_hash t = {1469598103934665603ULL, 0};
+    world_new(&w, seed, 20, NULL);
+    cairn_sim_set_trace(w.sim, on_trace, &t);
+    converge(&w, "determinism");
+    kill_and_detect(&w, "determinism", 6 * log2(20.0));
+    cairn_sim_set_trace(w.sim, NULL, NULL);
+    world_free(&w);
+    return t;
+}
+
+static void test_determinism(void **state)
+{
+    (void)state;
+    uint64_t seed = cairn_test_sim_seed("determinism", 41);
+    struct trace_hash a = trace_run(seed), b = trace_run(seed), c = trace_run(seed + 1);
+    printf("# determinism: %llu deliveries, trace hash %016llx (again %016llx, other seed "
+           "%016llx)\n",
+           (unsigned long long)a.count, (unsigned long long)a.h, (unsigned long long)b.h,
+           (unsigned long long)c.h);
+    assert_int_equal(a.count, b.count);
+    assert_int_equal(a.h, b.h);
+    assert_int_not_equal(a.h, c.h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_converge_and_detect_small),
+        cmocka_unit_test(test_loss),
+        cmocka_unit_test(test_partition_heals),
+        cmocka_unit_test(test_stalls_lifeguard_vs_swim),
+        cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_converge_and_detect_big),
+    };
+    /* ML_SIM_ONLY=<glob> runs a subset (cmocka test filter). */
+    if (getenv("ML_SIM_ONLY"))
+        cmocka_set_test_filter(getenv("ML_SIM_ONLY"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
