@@ -452,6 +452,125 @@ static void test_determinism(void **state)
     assert_int_not_equal(a.h, c.h);
 }
 
+/* Meta updates and graceful leaves reach everyone; streams cut into 7-byte
+ * segments exercise the incremental push/pull parser. */
+struct meta_src {
+    char meta[32];
+};
+
+static size_t meta_cb(void *ud, uint8_t *buf, size_t limit)
+{
+    struct meta_src *m = ud;
+    size_t n = strlen(m->meta);
+    if (n > limit)
+        n = limit;
+    memcpy(buf, m->meta, n);
+    return n;
+}
+
+static bool cond_meta(struct world *w, const void *arg)
+{
+    const char *want = arg;
+    for (size_t i = 1; i < w->n; i++) {
+        cairn_ml_node n;
+        if (cairn_memberlist_get_node(w->nodes[i].ml, w->nodes[0].name, &n) < 0 ||
+            n.meta_len != strlen(want) || memcmp(n.meta, want, n.meta_len) != 0)
+            return false;
+    }
+    return true;
+}
+
+static bool cond_left(struct world *w, const void *arg)
+{
+    const char *name = arg;
+    for (size_t i = 0; i < w->n; i++) {
+        cairn_ml_node n;
+        if (!w->nodes[i].up || strcmp(w->nodes[i].name, name) == 0)
+            continue;
+        if (cairn_memberlist_get_node(w->nodes[i].ml, name, &n) < 0 ||
+            n.state != CAIRN_ML_LEFT)
+            return false;
+    }
+    return true;
+}
+
+static int done_status = 1;
+static void on_done(cairn_memberlist *ml, int status, int count, void *ud)
+{
+    (void)ml;
+    (void)count;
+    (void)ud;
+    done_status = status;
+}
+
+static bool cond_done(struct world *w, const void *arg)
+{
+    (void)w;
+    (void)arg;
+    return done_status != 1;
+}
+
+static void test_update_and_leave(void **state)
+{
+    (void)state;
+    struct world w;
+    world_new(&w, cairn_test_sim_seed("update_leave", 51), 25, NULL);
+    cairn_sim_set_stream_chunk(w.sim, 7);
+    /* Node 0 gets a delegate with meta: restart it with one. */
+    node_kill(&w, 0);
+    struct meta_src src = {"v1"};
+    {
+        struct simnode *s = &w.nodes[0];
+        cairn_memberlist_config c = w.cfg;
+        c.name = s->name;
+        c.bind = s->addr;
+        c.seed = 5;
+        cairn_memberlist_delegate d = {.node_meta = meta_cb, .userdata = &src};
+        assert_int_equal(cairn_sim_node_loop(w.sim, &s->addr, &s->loop), 0);
+        assert_int_equal(cairn_memberlist_new(s->loop, &c, &d, NULL, NULL, &s->ml), 0);
+        s->up = true;
+    }
+    converge(&w, "update_leave");
+    assert_true(cond_meta(&w, "v1"));
+    snprintf(src.meta, sizeof(src.meta), "version-2");
+    done_status = 1;
+    assert_int_equal(cairn_memberlist_update_node(w.nodes[0].ml, 5 * CAIRN_SEC, on_done, NULL),
+                     0);
+    cairn_time t = run_until(&w, cond_meta, "version-2", 100 * CAIRN_MSEC, 30 * CAIRN_SEC);
+    assert_true(t >= 0);
+    /* The update completes once its broadcast was sent the retransmit
+     * limit number of times (within the 5 s timeout). */
+    cairn_time td = run_until(&w, cond_done, NULL, 10 * CAIRN_MSEC, 6 * CAIRN_SEC);
+    assert_true(td >= 0);
+    assert_int_equal(done_status, 0);
+    cairn_ml_node me;
+    cairn_memberlist_local_node(w.nodes[0].ml, &me);
+    assert_int_equal(me.incarnation, 2);
+    printf("# update_leave: meta update seen by all %zu peers after %.1f s\n", w.n - 1,
+           cairn_time_seconds(t));
+    done_status = 1;
+    assert_int_equal(cairn_memberlist_leave(w.nodes[3].ml, 5 * CAIRN_SEC, on_done, NULL), 0);
+    t = run_until(&w, cond_left, w.nodes[3].name, 100 * CAIRN_MSEC, 30 * CAIRN_SEC);
+    assert_true(t >= 0);
+    assert_true(run_until(&w, cond_done, NULL, 10 * CAIRN_MSEC, 6 * CAIRN_SEC) >= 0);
+    assert_int_equal(done_status, 0);
+    printf("# update_leave: graceful leave seen as left by all after %.1f s\n",
+           cairn_time_seconds(t));
+    /* Left members are never reaped (0.2.2) and are not probed. */
+    cairn_sim_run_for(w.sim, 60 * CAIRN_SEC);
+    assert_true(cond_left(&w, w.nodes[3].name));
+    cairn_ml_stats st;
+    uint64_t declared = 0;
+    for (size_t i = 0; i < w.n; i++) {
+        if (i == 3)
+            continue;
+        cairn_memberlist_get_stats(w.nodes[i].ml, &st);
+        declared += st.declared_dead;
+    }
+    assert_int_equal(declared, 0);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_partition_heals),
         cmocka_unit_test(test_stalls_lifeguard_vs_swim),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_update_and_leave),
         cmocka_unit_test(test_converge_and_detect_big),
     };
     /* ML_SIM_ONLY=<glob> runs a subset (cmocka test filter). */
