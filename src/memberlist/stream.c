@@ -54,6 +54,7 @@ struct ml_conn {
     size_t nodes_read;
     cairn_buf objs;
     size_t *obj_off;
+    size_t obj_cap;
     cairn_buf user;
     /* User message length. */
     uint32_t user_len;
@@ -318,15 +319,25 @@ static int step_pushpull(struct ml_conn *c, cairn_diag *diag)
             return rc == CAIRN_EAGAIN ? CAIRN_EPROTO : rc;
         if (c->kind == CONN_INBOUND)
             c->join = c->hdr.join;
-        /* Offsets for the announced nodes; bytes arrive before we grow. */
-        c->obj_off = c->hdr.nodes ? cairn_calloc(c->hdr.nodes, sizeof(*c->obj_off)) : NULL;
-        if (c->hdr.nodes && !c->obj_off)
-            return CAIRN_ENOMEM;
+        /* More nodes than our table may hold is refused before anything
+         * is sized from the header (memberlist #357). */
+        if (c->hdr.nodes > ml->cfg.max_nodes)
+            return cairn_diag_set(diag, CAIRN_ELIMIT, "push/pull: %u nodes announced, limit %zu",
+                                  (unsigned)c->hdr.nodes, ml->cfg.max_nodes);
         c->stage = ST_PP_NODES;
     }
     while (c->stage == ST_PP_NODES && c->nodes_read < c->hdr.nodes) {
         if ((rc = next_object(c, &p, &n, diag)) < 0)
             return rc;
+        /* Offsets grow with the objects actually received. */
+        if (c->nodes_read == c->obj_cap) {
+            size_t ncap = c->obj_cap ? c->obj_cap * 2 : 16;
+            size_t *off = cairn_reallocarray(c->obj_off, ncap, sizeof(*off));
+            if (!off)
+                return CAIRN_ENOMEM;
+            c->obj_off = off;
+            c->obj_cap = ncap;
+        }
         c->obj_off[c->nodes_read++] = c->objs.len;
         if ((rc = cairn_buf_append(&c->objs, p, n)) < 0)
             return rc;
