@@ -1,17 +1,25 @@
 /* Benchmark of the routing hot path and of datacenters by distance.
  *
- * find_server / find_route: 1 and 2 reader threads call
- * cairn_manager_find_server (one manager with 5 servers) or
- * cairn_router_find_route("dc1") (the router of Consul's testCluster: five
- * datacenters, dc1 with 4 servers) as fast as they can for MEASURE_NS, while
- * the main thread adds and removes one extra server of that manager / DC
- * WRITE_HZ times a second. ns_per_op is a reader's wall time per lookup
- * (averaged over the readers), best of RUNS runs interleaved with the
- * baseline's. The baseline is measured in the same run on
- * the same data: the same lookups (binary search of the dc index, the
- * offline check, a copy of the front server into a cairn_server_info) over
- * plain arrays guarded by one pthread mutex, which the writer takes to add
- * and remove the server at the same rate. ratio = baseline / cairn.
+ * find_server / find_route (what the issue asks for): 1 and 2 reader
+ * threads call cairn_manager_find_server (one manager with 5 servers) or
+ * cairn_router_find_route("dc1") (the router of Consul's testCluster: four
+ * datacenters, dc1 with 4 servers) as fast as they can for MEASURE_NS,
+ * while the main thread adds and removes one extra server of that manager /
+ * dc WRITE_HZ times a second on an absolute schedule (the rate achieved is
+ * measured and reported as writes_per_sec; a writer that blocks falls
+ * behind and shows it). ns_per_op is a reader's wall time per lookup,
+ * averaged over the readers; cpu_ns_per_op the same with the reader's
+ * thread CPU time (less disturbed by the other tenants of a shared machine,
+ * but blind to time spent asleep on a contended lock). Each figure is the
+ * best of RUNS runs interleaved with the baselines'.
+ *
+ * Baselines, measured in the same run on the same objects: exactly the same
+ * lookup call, made under one pthread mutex (baseline_*) or under the read
+ * side of one pthread rwlock (rwlock_*), with the writer taking that lock
+ * (exclusively) around the same add/remove at the same rate. So the ratio
+ * is the cost of the synchronisation and nothing else: RCU's read side
+ * against a lock's two atomic read-modify-writes of a shared cache line.
+ * ratio = baseline_ns_per_op / ns_per_op.
  *
  * dcs_by_distance: cairn_router_get_datacenters_by_distance over 2 areas of
  * 100 datacenters x 5 servers (random coordinates, seeded). Baseline: a
@@ -22,9 +30,14 @@
  * coordinates through the same cluster seam, so the difference is the
  * grouping and sorting.
  *
+ * `bench_router --profile N` instead makes N single-threaded calls of each
+ * lookup and of the mutex baseline, no writer, and prints nothing: run it
+ * under `valgrind --tool=callgrind` for exact instruction counts per call
+ * (the profile_* functions), which a noisy machine cannot disturb.
+ *
  * One JSON object per line, e.g.
  *   {"name":"find_route","threads":2,"ns_per_op":4.1,"baseline_ns_per_op":61.0,
- *    "ratio":14.9,"writes_per_sec":1000}
+ *    "ratio":14.9,"writes_per_sec":1000,...}
  */
 #include <math.h>
 #include <pthread.h>
@@ -57,123 +70,83 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
-/* ---- the mutex baseline ---- */
-
-#define BASE_MAX 16
-struct base_dc {
-    const char *name;
-    cairn_server *servers[BASE_MAX];
-    size_t n;
-    bool offline;
-};
-
-struct baseline {
-    pthread_mutex_t mu;
-    struct base_dc dcs[8];
-    size_t ndcs;
-};
-
-static int base_find(struct baseline *b, const char *dc, cairn_server_info *ret)
-{
-    pthread_mutex_lock(&b->mu);
-    size_t lo = 0, hi = b->ndcs;
-    int rc = CAIRN_ENOROUTE;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(b->dcs[mid].name, dc);
-        if (c == 0) {
-            struct base_dc *d = &b->dcs[mid];
-            rc = CAIRN_EUNAVAIL;
-            if (!d->offline && d->n > 0) {
-                cairn_server_info_fill(d->servers[0], ret);
-                rc = 0;
-            }
-            break;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    pthread_mutex_unlock(&b->mu);
-    return rc;
-}
-
-static void base_add(struct baseline *b, size_t dc, cairn_server *s)
-{
-    pthread_mutex_lock(&b->mu);
-    struct base_dc *d = &b->dcs[dc];
-    if (d->n < BASE_MAX)
-        d->servers[d->n++] = s;
-    pthread_mutex_unlock(&b->mu);
-}
-
-static void base_remove(struct baseline *b, size_t dc, const cairn_server *s)
-{
-    pthread_mutex_lock(&b->mu);
-    struct base_dc *d = &b->dcs[dc];
-    for (size_t i = 0; i < d->n; i++) {
-        if (d->servers[i] == s) {
-            memmove(&d->servers[i], &d->servers[i + 1], (d->n - i - 1) * sizeof(*d->servers));
-            d->n--;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&b->mu);
-}
-
 /* ---- the reader/writer harness ---- */
 
-enum target { T_MANAGER, T_ROUTER, T_BASE };
+enum target { T_MANAGER, T_ROUTER };
+enum sync { S_RCU, S_MUTEX, S_RWLOCK };
 
 struct run {
     enum target target;
+    enum sync sync;
     cairn_manager *mgr;
     cairn_router *router;
-    struct baseline *base;
+    /* The baselines' locks. */
+    pthread_mutex_t mu;
+    pthread_rwlock_t rw;
     atomic_bool go, stop;
     long ops[2];
-    cairn_time elapsed[2];
+    cairn_time elapsed[2], cpu[2];
     atomic_int next_id;
 };
 
 static volatile unsigned long sink;
 
+static cairn_time thread_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (cairn_time)ts.tv_sec * CAIRN_SEC + ts.tv_nsec;
+}
+
+/* lookup: one lookup of the run's target; returns a byte of the answer. */
+static inline unsigned long lookup(struct run *run)
+{
+    cairn_server_info info;
+    cairn_route rt;
+    int rc;
+    unsigned char c;
+    if (run->target == T_MANAGER) {
+        rc = cairn_manager_find_server(run->mgr, &info);
+        c = (unsigned char)info.name[4];
+    } else {
+        rc = cairn_router_find_route(run->router, "dc1", &rt);
+        c = (unsigned char)rt.server.name[4];
+    }
+    if (rc != 0)
+        die("lookup", rc);
+    return c;
+}
+
 static void *reader(void *arg)
 {
     struct run *run = arg;
     int id = atomic_fetch_add(&run->next_id, 1);
-    cairn_server_info info;
-    cairn_route rt;
     unsigned long acc = 0;
     long ops = 0;
     while (!atomic_load(&run->go))
         ;
-    cairn_time t0 = cairn_monotonic_now();
+    cairn_time t0 = cairn_monotonic_now(), c0 = thread_cpu_now();
     while (!atomic_load_explicit(&run->stop, memory_order_relaxed)) {
         for (int i = 0; i < 256; i++) {
-            int rc;
-            switch (run->target) {
-            case T_MANAGER:
-                rc = cairn_manager_find_server(run->mgr, &info);
-                acc += (unsigned char)info.name[4];
+            switch (run->sync) {
+            case S_RCU:
+                acc += lookup(run);
                 break;
-            case T_ROUTER:
-                rc = cairn_router_find_route(run->router, "dc1", &rt);
-                acc += (unsigned char)rt.server.name[4];
+            case S_MUTEX:
+                pthread_mutex_lock(&run->mu);
+                acc += lookup(run);
+                pthread_mutex_unlock(&run->mu);
                 break;
-            default:
-                rc = base_find(run->base, "dc1", &info);
-                acc += (unsigned char)info.name[4];
+            case S_RWLOCK:
+                pthread_rwlock_rdlock(&run->rw);
+                acc += lookup(run);
+                pthread_rwlock_unlock(&run->rw);
                 break;
-            }
-            if (rc != 0) {
-                fprintf(stderr, "bench_router: lookup failed: %s\n", cairn_strerror(rc));
-                exit(1);
             }
         }
         ops += 256;
     }
+    run->cpu[id] = thread_cpu_now() - c0;
     run->elapsed[id] = cairn_monotonic_now() - t0;
     run->ops[id] = ops;
     sink += acc;
@@ -186,33 +159,35 @@ static void sleep_until(cairn_time deadline)
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
-/* writer_op performs write number i: even adds, odd removes the extra
- * server. */
+/* writer_op performs write number i (even: add the extra server, odd:
+ * remove it) under the run's lock, if any. */
 static void writer_op(struct run *run, long i, cairn_server *extra)
 {
-    int rc = 0;
-    switch (run->target) {
-    case T_MANAGER:
+    if (run->sync == S_MUTEX)
+        pthread_mutex_lock(&run->mu);
+    else if (run->sync == S_RWLOCK)
+        pthread_rwlock_wrlock(&run->rw);
+    int rc;
+    if (run->target == T_MANAGER)
         rc = (i % 2 == 0) ? cairn_manager_add_server(run->mgr, extra)
                           : cairn_manager_remove_server(run->mgr, extra->name);
-        break;
-    case T_ROUTER:
+    else
         rc = (i % 2 == 0) ? cairn_router_add_server(run->router, CAIRN_AREA_WAN, extra, NULL)
                           : cairn_router_remove_server(run->router, CAIRN_AREA_WAN, extra, NULL);
-        break;
-    default:
-        if (i % 2 == 0)
-            base_add(run->base, 1, extra);
-        else
-            base_remove(run->base, 1, extra);
-        break;
-    }
+    if (run->sync == S_MUTEX)
+        pthread_mutex_unlock(&run->mu);
+    else if (run->sync == S_RWLOCK)
+        pthread_rwlock_unlock(&run->rw);
     if (rc != 0)
         die("write", rc);
 }
 
-/* measure: ns per lookup per reader, and the write rate achieved. */
-static double measure(struct run *run, int threads, cairn_server *extra, double *ret_wps)
+/* One measurement: per-reader ns per lookup (wall and CPU), writes/s. */
+struct figure {
+    double ns, cpu_ns, wps;
+};
+
+static struct figure measure(struct run *run, int threads, cairn_server *extra)
 {
     pthread_t th[2];
     atomic_store(&run->go, false);
@@ -235,18 +210,33 @@ static double measure(struct run *run, int threads, cairn_server *extra, double 
         pthread_join(th[i], NULL);
     if (writes % 2 == 1)
         writer_op(run, writes, extra); /* leave the extra server out */
-    *ret_wps = (double)writes * 1e9 / (double)wall;
-    double ns = 0.0;
-    for (int i = 0; i < threads; i++)
-        ns += (double)run->elapsed[i] / (double)run->ops[i];
-    return ns / threads;
+    struct figure f = {0.0, 0.0, (double)writes * 1e9 / (double)wall};
+    for (int i = 0; i < threads; i++) {
+        f.ns += (double)run->elapsed[i] / (double)run->ops[i] / threads;
+        f.cpu_ns += (double)run->cpu[i] / (double)run->ops[i] / threads;
+    }
+    return f;
 }
 
-static void report(const char *name, int threads, double ns, double base_ns, double wps)
+static void keep_best(struct figure *best, struct figure f)
+{
+    if (f.ns < best->ns) {
+        best->ns = f.ns;
+        best->wps = f.wps;
+    }
+    best->cpu_ns = fmin(best->cpu_ns, f.cpu_ns);
+}
+
+static void report(const char *name, int threads, const struct figure *f)
 {
     printf("{\"name\":\"%s\",\"threads\":%d,\"ns_per_op\":%.1f,\"baseline_ns_per_op\":%.1f,"
-           "\"ratio\":%.1f,\"writes_per_sec\":%.0f}\n",
-           name, threads, ns, base_ns, base_ns / ns, wps);
+           "\"ratio\":%.1f,\"writes_per_sec\":%.0f,\"baseline_writes_per_sec\":%.0f,"
+           "\"rwlock_ns_per_op\":%.1f,\"rwlock_ratio\":%.1f,\"cpu_ns_per_op\":%.1f,"
+           "\"baseline_cpu_ns_per_op\":%.1f,\"rwlock_cpu_ns_per_op\":%.1f,"
+           "\"baseline\":\"same lookup under a pthread mutex\"}\n",
+           name, threads, f[S_RCU].ns, f[S_MUTEX].ns, f[S_MUTEX].ns / f[S_RCU].ns, f[S_RCU].wps,
+           f[S_MUTEX].wps, f[S_RWLOCK].ns, f[S_RWLOCK].ns / f[S_RCU].ns, f[S_RCU].cpu_ns,
+           f[S_MUTEX].cpu_ns, f[S_RWLOCK].cpu_ns);
     fflush(stdout);
 }
 
@@ -269,7 +259,49 @@ static mock_cluster *test_cluster(void)
     return mc;
 }
 
-static void bench_lookups(cairn_loop *loop)
+/* The --profile entry points, one per figure (kept out of line so that
+ * callgrind reports each one's inclusive cost). */
+__attribute__((noinline)) static void profile_find_server(cairn_manager *m, cairn_server_info *info)
+{
+    if (cairn_manager_find_server(m, info) != 0)
+        die("find_server", CAIRN_EIO);
+}
+
+__attribute__((noinline)) static void profile_find_route(cairn_router *r, cairn_route *rt)
+{
+    if (cairn_router_find_route(r, "dc1", rt) != 0)
+        die("find_route", CAIRN_EIO);
+}
+
+__attribute__((noinline)) static void profile_find_server_mutex(pthread_mutex_t *mu, cairn_manager *m,
+                                                                cairn_server_info *info)
+{
+    pthread_mutex_lock(mu);
+    profile_find_server(m, info);
+    pthread_mutex_unlock(mu);
+}
+
+__attribute__((noinline)) static void profile_find_route_mutex(pthread_mutex_t *mu, cairn_router *r,
+                                                               cairn_route *rt)
+{
+    pthread_mutex_lock(mu);
+    profile_find_route(r, rt);
+    pthread_mutex_unlock(mu);
+}
+
+static void profile(struct run *run, long calls)
+{
+    cairn_server_info info;
+    cairn_route rt;
+    for (long i = 0; i < calls; i++) {
+        profile_find_server(run->mgr, &info);
+        profile_find_route(run->router, &rt);
+        profile_find_server_mutex(&run->mu, run->mgr, &info);
+        profile_find_route_mutex(&run->mu, run->router, &rt);
+    }
+}
+
+static void bench_lookups(cairn_loop *loop, long profile_calls)
 {
     faux_serf serf;
     faux_serf_init(&serf, 16384);
@@ -289,7 +321,8 @@ static void bench_lookups(cairn_loop *loop)
         char name[32];
         snprintf(name, sizeof(name), "s%d.dc1", i);
         ms[i] = faux_server(name, "dc1");
-        cairn_manager_add_server(mgr, ms[i]);
+        if ((rc = cairn_manager_add_server(mgr, ms[i])) != 0)
+            die("add", rc);
     }
 
     /* The router over testCluster. */
@@ -302,61 +335,38 @@ static void bench_lookups(cairn_loop *loop)
     if ((rc = cairn_router_add_area(router, CAIRN_AREA_WAN, &seam, &pool.pinger, NULL)) != 0)
         die("add area", rc);
 
-    /* The baseline: the same five DCs, dc1 with its 4 servers. */
-    struct baseline base;
-    memset(&base, 0, sizeof(base));
-    pthread_mutex_init(&base.mu, NULL);
-    const char *dcs[] = {"dc0", "dc1", "dc2", "dcX"};
-    const char *per_dc[][4] = {{"node0.dc0"}, {"node1.dc1", "node2.dc1", "node3.dc1", "node4.dc1"},
-                               {"node1.dc2"}, {"node1.dcX"}};
-    const size_t counts[] = {1, 4, 1, 1};
-    cairn_server *owned[8];
-    size_t nowned = 0;
-    for (size_t d = 0; d < 4; d++) {
-        base.dcs[d].name = dcs[d];
-        for (size_t i = 0; i < counts[d]; i++) {
-            owned[nowned] = faux_server(per_dc[d][i], dcs[d]);
-            base.dcs[d].servers[base.dcs[d].n++] = owned[nowned++];
-        }
-    }
-    base.ndcs = 4;
-
-    for (int threads = 1; threads <= 2; threads++) {
-        struct run run;
-        memset(&run, 0, sizeof(run));
-        run.mgr = mgr;
-        run.router = router;
-        run.base = &base;
+    static struct run run; /* static: big, and shared with the threads */
+    run.mgr = mgr;
+    run.router = router;
+    pthread_mutex_init(&run.mu, NULL);
+    pthread_rwlock_init(&run.rw, NULL);
+    if (profile_calls > 0)
+        profile(&run, profile_calls);
+    for (int threads = 1; profile_calls == 0 && threads <= 2; threads++) {
         const enum target targets[] = {T_MANAGER, T_ROUTER};
         const char *names[] = {"find_server", "find_route"};
         for (int t = 0; t < 2; t++) {
-            double best = INFINITY, best_base = INFINITY, wps = 0.0, wps_base;
-            for (int k = 0; k < RUNS; k++) {
-                double w;
-                run.target = targets[t];
-                double ns = measure(&run, threads, extra, &w);
-                if (ns < best) {
-                    best = ns;
-                    wps = w;
+            struct figure best[3];
+            for (int k = 0; k < 3; k++)
+                best[k] = (struct figure){INFINITY, INFINITY, 0.0};
+            run.target = targets[t];
+            for (int k = 0; k < RUNS; k++)
+                for (enum sync sy = S_RCU; sy <= S_RWLOCK; sy++) {
+                    run.sync = sy;
+                    keep_best(&best[sy], measure(&run, threads, extra));
                 }
-                run.target = T_BASE;
-                ns = measure(&run, threads, extra, &wps_base);
-                if (ns < best_base)
-                    best_base = ns;
-            }
-            report(names[t], threads, best, best_base, wps);
+            report(names[t], threads, best);
         }
     }
+    pthread_mutex_destroy(&run.mu);
+    pthread_rwlock_destroy(&run.rw);
 
     cairn_router_delete(router);
     mock_cluster_delete(mc);
     cairn_manager_delete(mgr);
     for (int i = 0; i < 5; i++)
         cairn_server_unref(ms[i]);
-    for (size_t i = 0; i < nowned; i++)
-        cairn_server_unref(owned[i]);
     cairn_server_unref(extra);
-    pthread_mutex_destroy(&base.mu);
 }
 
 /* ---- datacenters by distance ---- */
@@ -541,14 +551,18 @@ static void bench_by_distance(cairn_loop *loop)
     mock_cluster_delete(mcs[1]);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    long profile_calls = 0;
+    if (argc == 3 && strcmp(argv[1], "--profile") == 0)
+        profile_calls = atol(argv[2]);
     cairn_loop *loop;
     int rc = cairn_loop_new_manual(0, &loop);
     if (rc != 0)
         die("loop", rc);
-    bench_lookups(loop);
-    bench_by_distance(loop);
+    bench_lookups(loop, profile_calls);
+    if (profile_calls == 0)
+        bench_by_distance(loop);
     cairn_loop_delete(loop);
     return 0;
 }

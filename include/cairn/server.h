@@ -209,10 +209,12 @@ bool cairn_server_key_equal(const cairn_server *a, const cairn_server *b);
  * (excluding the NUL), like snprintf. Thread-safe. */
 int cairn_server_string(const cairn_server *s, char *out, size_t outlen);
 
-/* cairn_server_info_fill copies the request fields of s into *ret_info
+/* cairn_server_info_fill copies the request fields of s (a record made by
+ * cairn_server_new or cairn_server_from_member) into *ret_info
  * (caller-owned). Never truncates (records are length-checked at creation).
- * Writes only *ret_info: no reference count is touched, so it is safe on the
- * lock-free hot path. */
+ * Each string is NUL-terminated; the bytes of a string field after the
+ * string's end are unspecified. Writes only *ret_info: no reference count is
+ * touched, so it is safe on the lock-free hot path. */
 void cairn_server_info_fill(const cairn_server *s, cairn_server_info *ret_info);
 
 /* cairn_server_parse_build extracts the build version from a "build" tag

@@ -15,22 +15,27 @@
  * take no lock and write no shared memory: urcu-bp's read lock touches only
  * the calling thread's own reader slot. Writers serialise on a mutex, build a
  * new list (copy-on-write; records are shared and reference counted, never
- * copied), publish it with a release store, drop the mutex, then wait one
- * grace period (synchronize_rcu) and only then drop the old list's
- * references. A grace period ends when every read-side section that might
- * have seen the old pointer has ended, so no reader can touch freed memory.
- * We chose synchronize over call_rcu because writes are rare (serf events,
- * failed RPCs, one rebalance per 2-3 min), the writer is then the only owner
- * of the old list (no helper thread, no deferred frees outliving the
- * manager, and the allocation tests see every block returned when a call
- * returns), and the wait is short: read-side sections are a few bounded
- * copies (test_manager_stress: about 60 us per write, wait included, with
- * three busy readers on two cores). Writers on the loop thread (serf
- * events, rebalance completions) therefore block it only for that grace
- * period, never for a ping. Why copy into caller storage rather than hand out a
- * reference: a reference count is a shared cache line every lookup would
- * write, exactly the contention the snapshot design avoids;
- * find_server_ref exists for callers that need the whole record.
+ * copied), publish it with a release store, drop the mutex and retire the
+ * old list with call_rcu (servers/rcu.h): liburcu's call_rcu thread drops
+ * its references once a grace period has passed, i.e. once every read-side
+ * section that might have seen the old pointer has ended. A writer
+ * therefore never waits for readers (it used to wait in synchronize_rcu, a
+ * sys_membarrier grace period per write, which held a writer to ~60 writes
+ * per second with two busy readers; call_rcu batches many retirements into
+ * one grace period). The rcu_head lives in the list, so retiring cannot
+ * fail. Deleting a manager stops it at once and defers its memory the same
+ * way; cairn_manager_delete then waits (rcu_barrier) until everything is
+ * returned, so allocation tests still see every block back when it returns,
+ * while the Router's deletes (cairn_manager__retire) do not wait. Why copy
+ * into caller storage rather than hand out a reference: a reference count
+ * is a shared cache line every lookup would write, exactly the contention
+ * the snapshot design avoids; find_server_ref exists for callers that need
+ * the whole record. The copy is cheap: records keep their request strings
+ * in padded blocks (server.c), copied 16 bytes at a time with known
+ * lengths. The fields readers touch (list pointer, offline flag) sit at the
+ * front of the manager, at least a cache line away from the mutex and the
+ * other writer-side fields, so a writer's lock and unlock do not steal the
+ * readers' cache line.
  *
  * Rebalance, asynchronously. Go pings inline in the manager's goroutine; we
  * must never block the loop thread, so the probe is a small state machine
@@ -87,11 +92,20 @@ struct rebalance {
     cairn_server_list *work;
 };
 
+/* Bytes between the readers' fields and the writers' (see the essay): one
+ * cache line, so they never share one whatever the allocation's alignment. */
+#define READER_PAD 64
+
 struct cairn_manager {
-    /* The published list; never NULL. Read under RCU, written under lock. */
+    /* Readers' fields, read-mostly. The published list; never NULL. Read
+     * under RCU, written under lock. */
     _Atomic(cairn_server_list *) list;
     /* 1 when offline (Go: offline). */
     atomic_int offline;
+    /* Keeps the writers' fields off the readers' cache line. */
+    char pad[READER_PAD];
+    /* Deferred free after delete (servers/rcu.h). */
+    struct rcu_head rcu;
     /* NotifyFailedServer try-lock (Go: notifyFailedBarrier). */
     atomic_int notify_barrier;
     /* Serialises writers (Go: listLock). */
@@ -203,14 +217,24 @@ static cairn_server_list *publish_locked(cairn_manager *m, cairn_server_list *ne
     return atomic_exchange_explicit(&m->list, next, memory_order_acq_rel);
 }
 
-/* Frees an unpublished list once no reader can still see it. Never call it
- * with the lock held or inside a read-side section. */
+static void list_free_cb(struct rcu_head *head)
+{
+    cairn_rcu_callback_begin(head);
+    cairn_server_list_free(caa_container_of(head, cairn_server_list, rcu));
+    cairn_rcu_callback_end();
+}
+
+void cairn_server_list_retire(cairn_server_list *l)
+{
+    if (l != NULL)
+        cairn_rcu_call(&l->rcu, list_free_cb);
+}
+
+/* Frees an unpublished list once no reader can still see it, without
+ * waiting (servers/rcu.h). */
 static void retire(cairn_server_list *old)
 {
-    if (old == NULL)
-        return;
-    cairn_rcu_synchronize();
-    cairn_server_list_free(old);
+    cairn_server_list_retire(old);
 }
 
 /* ---- lifecycle ---- */
@@ -261,7 +285,19 @@ fail:
     return rc;
 }
 
-void cairn_manager_delete(cairn_manager *m)
+/* The deferred half of a delete: no reader can see m any more. */
+static void manager_free_cb(struct rcu_head *head)
+{
+    cairn_rcu_callback_begin(head);
+    cairn_manager *m = caa_container_of(head, cairn_manager, rcu);
+    cairn_server_list_free(atomic_load_explicit(&m->list, memory_order_relaxed));
+    pthread_mutex_destroy(&m->lock);
+    cairn_free(m->server_name);
+    cairn_free(m);
+    cairn_rcu_callback_end();
+}
+
+void cairn_manager__retire(cairn_manager *m)
 {
     if (m == NULL)
         return;
@@ -273,12 +309,19 @@ void cairn_manager_delete(cairn_manager *m)
         m->rb = (struct rebalance){0};
     }
     cairn_timer_delete(m->timer);
+    m->timer = NULL;
     /* Readers that reached this manager through a structure the owner has
-     * already unpublished may still be inside a section: wait for them. */
-    retire(atomic_load_explicit(&m->list, memory_order_acquire));
-    pthread_mutex_destroy(&m->lock);
-    cairn_free(m->server_name);
-    cairn_free(m);
+     * already unpublished may still be inside a section: free it, and the
+     * published list, after a grace period. */
+    cairn_rcu_call(&m->rcu, manager_free_cb);
+}
+
+void cairn_manager_delete(cairn_manager *m)
+{
+    if (m == NULL)
+        return;
+    cairn_manager__retire(m);
+    cairn_rcu_barrier();
 }
 
 void cairn_manager_start(cairn_manager *m)
@@ -425,6 +468,18 @@ int cairn_manager_find_server(const cairn_manager *m, cairn_server_info *ret_inf
         return CAIRN_ENOSERVERS;
     }
     return 0;
+}
+
+const cairn_server *cairn_manager__front(const cairn_manager *m)
+{
+    if (cairn_manager_is_offline(m))
+        return NULL;
+    const cairn_server_list *l = load_list(m);
+    if (l->n == 0) {
+        cairn_logf(&m->logger, CAIRN_LOG_WARN, LOG_MODULE, "No servers available");
+        return NULL;
+    }
+    return l->servers[0];
 }
 
 int cairn_manager_find_server_ref(const cairn_manager *m, cairn_server **ret_server)

@@ -10,6 +10,7 @@
 
 #include "cairn/manager.h"
 #include "cairn/server.h"
+#include "servers/rcu.h"
 
 /* An immutable server list (Go: serverList). Once published, neither the
  * array nor the records change; the list holds one reference to each
@@ -17,6 +18,8 @@
 typedef struct cairn_server_list {
     /* Number of servers. */
     size_t n;
+    /* Deferred reclamation after the list is unpublished (servers/rcu.h). */
+    struct rcu_head rcu;
     /* The servers, position 0 preferred. */
     cairn_server *servers[];
 } cairn_server_list;
@@ -38,6 +41,26 @@ cairn_server_list *cairn_server_list_copy(const cairn_server_list *l, size_t ext
  * one (elements 1..n-1, then 0). Go returns an empty list for n < 2; so do
  * we. NULL on allocation failure. */
 cairn_server_list *cairn_server_list_cycle(const cairn_server_list *l);
+
+/* cairn_server_list_retire frees an unpublished list (drops its references)
+ * after a grace period, on liburcu's call_rcu thread. Never blocks. Accepts
+ * NULL. */
+void cairn_server_list_retire(cairn_server_list *l);
+
+/* cairn_manager__front: the record a route would use, for callers that are
+ * already inside a read-side section (the Router's find_route): the front
+ * server of the published list, or NULL when the manager is offline or
+ * empty (the empty case is logged as find_server logs it). Valid until the
+ * caller leaves its section; no reference is taken. Any thread; lock-free,
+ * writes no shared memory. */
+const cairn_server *cairn_manager__front(const cairn_manager *m);
+
+/* cairn_manager__retire (the Router's delete): stops m now (timer, ping in
+ * flight) like cairn_manager_delete, but frees its memory after a grace
+ * period on liburcu's call_rcu thread instead of waiting for it, so readers
+ * that still hold m from an unpublished snapshot stay safe. Never blocks.
+ * Loop thread. Accepts NULL. */
+void cairn_manager__retire(cairn_manager *m);
 
 /* cairn_manager__get_list (Go: getServerList): a private copy of the
  * published list (new references; free with cairn_server_list_free).

@@ -10,8 +10,23 @@
  * tells TSan that memory freed after a grace period is no longer read. The
  * anchor is const and never written; only its address is used.
  *
- * Rules: never call cairn_rcu_synchronize inside a read-side section (it
- * would wait for itself); sections nest.
+ * Deferred reclamation. Writers do not wait for grace periods: they hand
+ * what they unpublished to cairn_rcu_call, and liburcu's call_rcu worker
+ * thread runs the callback once a grace period has passed (it batches
+ * callbacks, so one grace period covers many writes). The rcu_head is
+ * embedded in the retired object, so retiring never allocates and cannot
+ * fail. Callbacks run on that worker thread: they may only free memory
+ * (through cairn_free, whose hooks are thread-safe) and drop server
+ * references, never touch a loop, a timer or a lock a writer holds while
+ * calling cairn_rcu_barrier. Under TSan, cairn_rcu_call releases the head
+ * and the callback (cairn_rcu_callback_begin) acquires it and the reader
+ * anchor: "the writer built and retired it" and "every reader that could see
+ * it has left" both happen before the free; cairn_rcu_callback_end releases
+ * a second anchor that cairn_rcu_barrier acquires ("the frees happened").
+ *
+ * Rules: never call cairn_rcu_synchronize or cairn_rcu_barrier inside a
+ * read-side section or a callback (they would wait for themselves); sections
+ * nest.
  */
 #ifndef CAIRN_SERVERS_RCU_H
 #define CAIRN_SERVERS_RCU_H
@@ -47,8 +62,9 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-/* The TSan anchor (see above). */
+/* The TSan anchors (see above). */
 extern const char cairn_rcu_tsan_anchor;
+extern const char cairn_rcu_tsan_barrier_anchor;
 
 /* Enter a read-side section. Any thread; lock-free; nests. */
 static inline void cairn_rcu_read_lock(void)
@@ -72,6 +88,49 @@ static inline void cairn_rcu_synchronize(void)
     urcu_bp_synchronize_rcu();
 #ifdef CAIRN_RCU_TSAN
     __tsan_acquire((void *)&cairn_rcu_tsan_anchor);
+#endif
+}
+
+/* Schedule fn(head) on liburcu's call_rcu thread after a grace period.
+ * Never blocks, never allocates; any thread. head is embedded in the object
+ * fn frees; fn starts with cairn_rcu_callback_begin(head) and ends with
+ * cairn_rcu_callback_end(). */
+static inline void cairn_rcu_call(struct rcu_head *head, void (*fn)(struct rcu_head *head))
+{
+#ifdef CAIRN_RCU_TSAN
+    __tsan_release(head);
+#endif
+    urcu_bp_call_rcu(head, fn);
+}
+
+/* First statement of every cairn_rcu_call callback (TSan edges only). */
+static inline void cairn_rcu_callback_begin(struct rcu_head *head)
+{
+#ifdef CAIRN_RCU_TSAN
+    __tsan_acquire(head);
+    __tsan_acquire((void *)&cairn_rcu_tsan_anchor);
+#else
+    (void)head;
+#endif
+}
+
+/* Last statement of every cairn_rcu_call callback (TSan edges only). */
+static inline void cairn_rcu_callback_end(void)
+{
+#ifdef CAIRN_RCU_TSAN
+    __tsan_release((void *)&cairn_rcu_tsan_barrier_anchor);
+#endif
+}
+
+/* Wait until every callback scheduled (by any thread) before the call has
+ * run. Blocks for at least one grace period: for destroy paths and tests
+ * that count live allocations, never on a hot or write path. Never inside a
+ * read-side section or a callback. */
+static inline void cairn_rcu_barrier(void)
+{
+    urcu_bp_barrier();
+#ifdef CAIRN_RCU_TSAN
+    __tsan_acquire((void *)&cairn_rcu_tsan_barrier_anchor);
 #endif
 }
 

@@ -21,24 +21,33 @@
  * load the pointer with acquire order, and use the snapshot and everything
  * it points to (areas, manager records, managers) until they leave the
  * section (servers/rcu.h, shared with the manager, which also tells
- * ThreadSanitizer about grace periods). Writers serialise on a mutex, change their private state (each
- * area's manager list), build a fresh snapshot from it, store it with
- * release order, wait for a grace period (synchronize_rcu: every reader
- * that could still see the old snapshot has left), and only then free the
- * old snapshot and any manager or area that the new one no longer lists.
- * The index is derived from the areas' manager lists each time, so the two
- * can never disagree (Go panics "managers index out of sync" instead).
+ * ThreadSanitizer about grace periods). Writers serialise on a mutex, change
+ * their private state (each area's manager list), build a fresh snapshot
+ * from it, store it with release order and retire the old snapshot, and any
+ * manager or area the new one no longer lists, with call_rcu: liburcu's
+ * call_rcu thread frees them once every reader that could still see them
+ * has left. Writers never wait for readers; a removed manager is stopped at
+ * once on the writer's (loop) thread and only its memory is deferred
+ * (cairn_manager__retire). cairn_router_delete waits for the deferred frees
+ * (rcu_barrier), so nothing is left pending when it returns. The index is
+ * derived from the areas' manager lists each time, so the two can never
+ * disagree (Go panics "managers index out of sync" instead).
+ *
+ * The dc index is sorted by name (for the name list) and also hashed: an
+ * open-addressing table of positions keyed by (length, hash), so a lookup
+ * costs one strlen, one word-at-a-time hash and one memcmp however many
+ * datacenters there are. find_route reads the manager's list inside its own
+ * read-side section (cairn_manager__front) instead of nesting a second
+ * section, and copies the front server with cairn_server_info_fill. The
+ * snapshot pointer sits alone on its cache line at the front of the router,
+ * away from the writer mutex.
  *
  * Snapshots change only when a manager or area appears or disappears; adding
  * or removing a server of an existing manager goes straight to that manager,
- * which has its own RCU-published list (cairn/manager.h). Grace periods are
- * waited for synchronously rather than with call_rcu: writes are rare, they
- * run on the loop thread that owns the managers' timers (so managers are
- * deleted on the right thread), and nothing is left pending when the router
- * is deleted. Because the manager's own writers also wait for grace periods,
- * fail_server and notify_failed (which rotate a manager's list) take the
- * writer mutex instead of a read-side section; the mutex keeps the manager
- * alive for the call.
+ * which has its own RCU-published list (cairn/manager.h). fail_server and
+ * notify_failed (which rotate a manager's list) take the writer mutex
+ * instead of a read-side section: the mutex keeps the manager from being
+ * retired during the call.
  *
  * Routes hand out a copy of the server (cairn_server_info) and the manager
  * only as an identity; cairn_router_notify_failed checks that the manager is
@@ -59,33 +68,54 @@
 
 #include "cairn/alloc.h"
 #include "cairn/manager.h"
-#include "router_internal.h"
+#include "servers/manager_internal.h"
+#include "servers/router_internal.h"
 
 /* ---- read side ---- */
 
-const struct router_snap *router_read_lock(cairn_router *r)
+/* A 64-bit multiplicative mix (the murmur3 finaliser's constant). */
+#define HASH_MUL 0xff51afd7ed558ccdULL
+
+static uint64_t load32(const char *p)
 {
-    cairn_rcu_read_lock();
-    return atomic_load_explicit(&r->snap, memory_order_acquire);
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
 }
 
-void router_read_unlock(cairn_router *r)
+/* dc_hash: the index key of the len bytes at name (any bytes). */
+static inline uint64_t dc_hash(const char *name, size_t len)
 {
-    cairn_rcu_read_unlock();
+    uint64_t h = (uint64_t)len * 0x9e3779b97f4a7c15ULL;
+    for (; len > 8; name += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, name, 8);
+        h = (h ^ w) * HASH_MUL;
+        h ^= h >> 32;
+    }
+    /* The last 1..8 bytes in two (possibly overlapping) loads, or three
+     * single bytes (wyhash's trick): no loop over bytes. */
+    uint64_t w = 0;
+    if (len >= 4)
+        w = load32(name) | load32(name + len - 4) << 32;
+    else if (len > 0)
+        w = (uint64_t)(unsigned char)name[0] << 16 | (uint64_t)(unsigned char)name[len / 2] << 8 |
+            (unsigned char)name[len - 1];
+    h = (h ^ w) * HASH_MUL;
+    return h ^ (h >> 29);
 }
 
 const struct snap_dc *router_snap_find_dc(const struct router_snap *s, const char *dc)
 {
-    size_t lo = 0, hi = s->ndcs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(s->dcs[mid].name, dc);
-        if (c == 0)
-            return &s->dcs[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    if (s->ndcs == 0)
+        return NULL;
+    size_t len = strlen(dc);
+    uint64_t h = dc_hash(dc, len);
+    uint32_t slot;
+    for (size_t i = (size_t)h & s->mask; (slot = s->index[i]) != 0; i = (i + 1) & s->mask) {
+        const struct snap_dc *d = &s->dcs[slot - 1];
+        if (d->hash == h && d->len == len && memcmp(d->name, dc, len) == 0)
+            return d;
     }
     return NULL;
 }
@@ -114,8 +144,13 @@ static int snap_build(cairn_router *r, const struct router_area *skip_area,
         nareas++;
         nmgrs += r->areas[i]->nmgrs;
     }
+    size_t buckets = 0; /* a power of two >= 2 * ndcs (ndcs <= nmgrs) */
+    if (nmgrs > 0)
+        for (buckets = 4; buckets < 2 * nmgrs; buckets *= 2)
+            ;
     size_t size = sizeof(struct router_snap) + nareas * sizeof(struct router_area *) +
-                  nmgrs * (sizeof(struct router_mgr *) + sizeof(struct snap_dc));
+                  nmgrs * (sizeof(struct router_mgr *) + sizeof(struct snap_dc)) +
+                  buckets * sizeof(uint32_t);
     struct router_snap *s = cairn_malloc(size);
     if (s == NULL)
         return CAIRN_ENOMEM;
@@ -123,6 +158,7 @@ static int snap_build(cairn_router *r, const struct router_area *skip_area,
     struct router_area **areas = (struct router_area **)(s + 1);
     struct router_mgr **mgrs = (struct router_mgr **)(areas + nareas);
     struct snap_dc *dcs = (struct snap_dc *)(mgrs + nmgrs);
+    uint32_t *index = (uint32_t *)(dcs + nmgrs);
     size_t na = 0, nm = 0;
     for (size_t i = 0; i < r->nareas; i++) {
         struct router_area *a = r->areas[i];
@@ -147,10 +183,23 @@ static int snap_build(cairn_router *r, const struct router_area *skip_area,
             continue;
         }
         dcs[nd].name = mgrs[i]->dc;
+        dcs[nd].len = strlen(mgrs[i]->dc);
+        dcs[nd].hash = dc_hash(dcs[nd].name, dcs[nd].len);
         dcs[nd].mgrs = &mgrs[i];
         dcs[nd].n = 1;
-        s->name_bytes += strlen(mgrs[i]->dc) + 1;
+        s->name_bytes += dcs[nd].len + 1;
         nd++;
+    }
+    if (buckets > 0) {
+        memset(index, 0, buckets * sizeof(*index));
+        for (size_t i = 0; i < nd; i++) {
+            size_t j = (size_t)dcs[i].hash & (buckets - 1);
+            while (index[j] != 0)
+                j = (j + 1) & (buckets - 1);
+            index[j] = (uint32_t)(i + 1);
+        }
+        s->index = index;
+        s->mask = buckets - 1;
     }
     s->areas = areas;
     s->nareas = na;
@@ -160,29 +209,56 @@ static int snap_build(cairn_router *r, const struct router_area *skip_area,
     return 0;
 }
 
-/* publish installs s and waits until no reader can see the old snapshot,
- * which is then freed. After it returns, anything only the old snapshot
- * referenced may be freed. */
+static void snap_free_cb(struct rcu_head *head)
+{
+    cairn_rcu_callback_begin(head);
+    cairn_free(caa_container_of(head, struct router_snap, rcu));
+    cairn_rcu_callback_end();
+}
+
+/* publish installs s and retires the old snapshot (freed after a grace
+ * period). Whatever only the old snapshot referenced must be retired the
+ * same way (mgr_free, area_free), never freed at once. Never blocks. */
 static void publish(cairn_router *r, struct router_snap *s)
 {
     struct router_snap *old = atomic_load_explicit(&r->snap, memory_order_relaxed);
     atomic_store_explicit(&r->snap, s, memory_order_release);
-    cairn_rcu_synchronize();
     if (old != &r->empty_snap && old != &r->shut_snap)
-        cairn_free(old);
+        cairn_rcu_call(&old->rcu, snap_free_cb);
 }
 
 /* ---- managers and areas (writer side) ---- */
 
+static void mgr_free_cb(struct rcu_head *head)
+{
+    cairn_rcu_callback_begin(head);
+    struct router_mgr *m = caa_container_of(head, struct router_mgr, rcu);
+    cairn_free(m->dc);
+    cairn_free(m);
+    cairn_rcu_callback_end();
+}
+
+/* mgr_free stops m's manager now and frees m and the manager after a grace
+ * period: readers of an older snapshot may still hold either. */
 static void mgr_free(struct router_mgr *m)
 {
     if (m == NULL)
         return;
-    cairn_manager_delete(m->mgr);
-    cairn_free(m->dc);
-    cairn_free(m);
+    cairn_manager__retire(m->mgr);
+    cairn_rcu_call(&m->rcu, mgr_free_cb);
 }
 
+static void area_free_cb(struct rcu_head *head)
+{
+    cairn_rcu_callback_begin(head);
+    struct router_area *a = caa_container_of(head, struct router_area, rcu);
+    cairn_free(a->id);
+    cairn_free(a);
+    cairn_rcu_callback_end();
+}
+
+/* area_free retires a and its managers (see mgr_free); the manager array
+ * is writer-only and goes at once. */
 static void area_free(struct router_area *a)
 {
     if (a == NULL)
@@ -190,8 +266,9 @@ static void area_free(struct router_area *a)
     for (size_t i = 0; i < a->nmgrs; i++)
         mgr_free(a->mgrs[i]);
     cairn_free(a->mgrs);
-    cairn_free(a->id);
-    cairn_free(a);
+    a->mgrs = NULL;
+    a->nmgrs = 0;
+    cairn_rcu_call(&a->rcu, area_free_cb);
 }
 
 static struct router_area *area_find(cairn_router *r, const char *id)
@@ -343,6 +420,8 @@ void cairn_router_delete(cairn_router *r)
     if (r == NULL)
         return;
     cairn_router_shutdown(r);
+    /* Everything shutdown retired is freed before we return. */
+    cairn_rcu_barrier();
     cairn_free(r->areas);
     pthread_mutex_destroy(&r->mu);
     cairn_free(r->local_dc);
@@ -353,7 +432,7 @@ void cairn_router_delete(cairn_router *r)
 /* ---- areas ---- */
 
 /* Members are parsed during the cluster's iteration but added afterwards:
- * adding may wait for a grace period, which must never happen inside a
+ * adding publishes and may log or start timers, which we keep out of a
  * backend's iteration (it may itself be an RCU read-side section). */
 struct populate {
     cairn_router *r;
@@ -615,9 +694,9 @@ int cairn_router_find_route(cairn_router *r, const char *dc, cairn_route *ret_ro
     int rc = d == NULL ? CAIRN_ENOROUTE : CAIRN_EUNAVAIL;
     for (size_t i = 0; d != NULL && i < d->n; i++) {
         const cairn_manager *m = d->mgrs[i]->mgr;
-        if (cairn_manager_is_offline(m))
-            continue;
-        if (cairn_manager_find_server(m, &ret_route->server) == 0) {
+        const cairn_server *front = cairn_manager__front(m); /* NULL: offline or empty */
+        if (front != NULL) {
+            cairn_server_info_fill(front, &ret_route->server);
             ret_route->manager = m;
             rc = 0;
             break;

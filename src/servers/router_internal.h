@@ -16,7 +16,7 @@
 #include "cairn/pinger.h"
 #include "cairn/rng.h"
 #include "cairn/router.h"
-#include "rcu.h"
+#include "servers/rcu.h"
 
 struct router_area;
 
@@ -32,6 +32,8 @@ struct router_mgr {
     char *dc;
     /* Creation number: the dc index lists managers in this order. */
     uint64_t seq;
+    /* Deferred free after it is unpublished (servers/rcu.h). */
+    struct rcu_head rcu;
 };
 
 /* One network area (Go: areaInfo). id, is_lan, cluster and pinger never
@@ -44,11 +46,16 @@ struct router_area {
     /* Writer-only: the area's managers, at most one per datacenter. */
     struct router_mgr **mgrs;
     size_t nmgrs, cap;
+    /* Deferred free after it is unpublished (servers/rcu.h). */
+    struct rcu_head rcu;
 };
 
 /* One datacenter of the index: its managers in creation order. */
 struct snap_dc {
     const char *name;
+    /* strlen(name) and its hash (router.c): the hash index's keys. */
+    size_t len;
+    uint64_t hash;
     struct router_mgr *const *mgrs;
     size_t n;
 };
@@ -62,15 +69,30 @@ struct router_snap {
     /* Datacenters sorted by byte order (the dc index). */
     const struct snap_dc *dcs;
     size_t ndcs;
+    /* Open-addressing hash index over dcs (linear probing): index[h & mask]
+     * holds a position in dcs plus 1, 0 for an empty slot; mask + 1 is a
+     * power of two at least twice ndcs. NULL when ndcs is 0. */
+    const uint32_t *index;
+    size_t mask;
     /* Total bytes of the dc names including NULs. */
     size_t name_bytes;
     /* The local datacenter's manager of area "lan", or NULL. */
     struct router_mgr *lan;
     /* True after shutdown. */
     bool shutdown;
+    /* Deferred free after it is replaced (servers/rcu.h). */
+    struct rcu_head rcu;
 };
 
+/* Bytes between the readers' snapshot pointer and the writers' fields: one
+ * cache line, so a writer's mutex traffic never invalidates the line every
+ * lookup reads, whatever the allocation's alignment. */
+#define ROUTER_READER_PAD 64
+
 struct cairn_router {
+    /* The published snapshot (readers' field; written only by publish). */
+    _Atomic(struct router_snap *) snap;
+    char pad[ROUTER_READER_PAD];
     char *local_dc;
     char *server_name;
     cairn_loop *loop;
@@ -84,18 +106,25 @@ struct cairn_router {
     size_t nareas, cap;
     uint64_t next_seq;
     bool shutdown;
-    /* The published snapshot. */
-    _Atomic(struct router_snap *) snap;
     /* Embedded snapshots that are never freed: the initial empty one and
      * the one published by shutdown. */
     struct router_snap empty_snap, shut_snap;
 };
 
 /* Read side: enter, get the snapshot, leave. */
-const struct router_snap *router_read_lock(cairn_router *r);
-void router_read_unlock(cairn_router *r);
+static inline const struct router_snap *router_read_lock(cairn_router *r)
+{
+    cairn_rcu_read_lock();
+    return atomic_load_explicit(&r->snap, memory_order_acquire);
+}
 
-/* router_snap_find_dc: the dc entry named dc, or NULL (binary search). */
+static inline void router_read_unlock(cairn_router *r)
+{
+    (void)r;
+    cairn_rcu_read_unlock();
+}
+
+/* router_snap_find_dc: the dc entry named dc, or NULL (hash index). */
 const struct snap_dc *router_snap_find_dc(const struct router_snap *s, const char *dc);
 
 /* One datacenter and its RTT, for router_distance_sort. */

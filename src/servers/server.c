@@ -21,6 +21,15 @@
  *   - the build version is not memoised per raw string (that would need
  *     process-global state); parsing one short string is cheap;
  *   - segment and feature maps become arrays sorted by name.
+ *
+ * The hot-path copy. cairn_server_info_fill runs on every find_server and
+ * find_route, so a record keeps the three strings it copies (name, short
+ * name, datacenter) together in one allocation, each NUL-terminated and
+ * zero-padded to a multiple of COPY_BLOCK bytes, with the padded sizes in
+ * the private header. The fill then copies whole 16-byte blocks with known
+ * counts (no strlen, no libc call: a handful of vector moves for typical
+ * names) and never reads or writes outside either buffer, because the info
+ * fields' sizes are multiples of the block too.
  */
 #include "cairn/server.h"
 
@@ -33,10 +42,20 @@
 #include "cairn/cluster.h"
 #include "servers/server_internal.h"
 
+/* Block size of the hot-path copy (see above). */
+#define COPY_BLOCK 16
+_Static_assert(CAIRN_SERVER_NAME_MAX % COPY_BLOCK == 0 && CAIRN_SERVER_DC_MAX % COPY_BLOCK == 0,
+               "cairn_server_info string fields must hold whole copy blocks");
+
 /* The reference count lives in front of the public record. */
 struct server_rec {
     /* Number of references; the record is freed when it drops to 0. */
     atomic_long refs;
+    /* One allocation holding name, short_name and datacenter (pub points
+     * into it), each zero-padded to name_blk / short_blk / dc_blk bytes, a
+     * multiple of COPY_BLOCK and at most the cairn_server_info field. */
+    char *hot;
+    uint16_t name_blk, short_blk, dc_blk;
     /* The public, immutable part. */
     cairn_server pub;
 };
@@ -51,10 +70,8 @@ static void server_free(struct server_rec *r)
     if (r == NULL)
         return;
     cairn_server *s = &r->pub;
-    cairn_free((char *)s->name);
-    cairn_free((char *)s->short_name);
+    cairn_free(r->hot); /* name, short_name, datacenter */
     cairn_free((char *)s->id);
-    cairn_free((char *)s->datacenter);
     cairn_free((char *)s->segment);
     cairn_server_segment *seg = (cairn_server_segment *)s->segments;
     for (size_t i = 0; seg != NULL && i < s->nsegments; i++) {
@@ -74,14 +91,39 @@ static char *dup_or_empty(const char *s)
     return cairn_strdup(s != NULL ? s : "");
 }
 
-/* Go: strings.TrimSuffix(name, "." + dc). */
-static char *derive_short_name(const char *name, const char *dc)
+/* The length of Go's strings.TrimSuffix(name, "." + dc). */
+static size_t short_name_len(const char *name, size_t n, const char *dc)
 {
-    size_t n = strlen(name);
     size_t d = strlen(dc);
     if (n >= d + 1 && name[n - d - 1] == '.' && memcmp(name + n - d, dc, d) == 0)
-        return cairn_strndup(name, n - d - 1);
-    return cairn_strdup(name);
+        return n - d - 1;
+    return n;
+}
+
+static uint16_t padded(size_t len)
+{
+    return (uint16_t)((len + 1 + COPY_BLOCK - 1) / COPY_BLOCK * COPY_BLOCK);
+}
+
+/* hot_init makes r's hot block from the three strings and points pub at
+ * it. The lengths were checked against the limits. */
+static int hot_init(struct server_rec *r, const char *name, size_t name_len, const char *short_name,
+                    size_t short_len, const char *dc, size_t dc_len)
+{
+    r->name_blk = padded(name_len);
+    r->short_blk = padded(short_len);
+    r->dc_blk = padded(dc_len);
+    char *hot = cairn_calloc(1, (size_t)r->name_blk + r->short_blk + r->dc_blk);
+    if (hot == NULL)
+        return CAIRN_ENOMEM;
+    memcpy(hot, name, name_len);
+    memcpy(hot + r->name_blk, short_name, short_len);
+    memcpy(hot + r->name_blk + r->short_blk, dc, dc_len);
+    r->hot = hot;
+    r->pub.name = hot;
+    r->pub.short_name = hot + r->name_blk;
+    r->pub.datacenter = hot + r->name_blk + r->short_blk;
+    return 0;
 }
 
 static int cmp_segment(const void *a, const void *b)
@@ -133,8 +175,12 @@ int cairn_server_new(const cairn_server *fields, cairn_server **ret_server)
     if (fields == NULL || fields->name == NULL || ret_server == NULL)
         return CAIRN_EINVAL;
     const char *dc = fields->datacenter != NULL ? fields->datacenter : "";
-    if (strlen(fields->name) >= CAIRN_SERVER_NAME_MAX || strlen(dc) >= CAIRN_SERVER_DC_MAX ||
-        (fields->short_name != NULL && strlen(fields->short_name) >= CAIRN_SERVER_NAME_MAX))
+    size_t name_len = strlen(fields->name), dc_len = strlen(dc);
+    const char *short_name = fields->short_name != NULL ? fields->short_name : fields->name;
+    size_t short_len = fields->short_name != NULL ? strlen(fields->short_name)
+                                                  : short_name_len(fields->name, name_len, dc);
+    if (name_len >= CAIRN_SERVER_NAME_MAX || dc_len >= CAIRN_SERVER_DC_MAX ||
+        short_len >= CAIRN_SERVER_NAME_MAX)
         return CAIRN_EINVAL;
     struct server_rec *r = cairn_calloc(1, sizeof(*r));
     if (r == NULL)
@@ -147,14 +193,10 @@ int cairn_server_new(const cairn_server *fields, cairn_server **ret_server)
     s->segments = NULL;
     s->features = NULL;
     s->nsegments = s->nfeatures = 0;
-    s->name = cairn_strdup(fields->name);
-    s->short_name = fields->short_name != NULL ? cairn_strdup(fields->short_name)
-                                               : derive_short_name(fields->name, dc);
+    int rc = hot_init(r, fields->name, name_len, short_name, short_len, dc, dc_len);
     s->id = dup_or_empty(fields->id);
-    s->datacenter = dup_or_empty(dc);
     s->segment = dup_or_empty(fields->segment);
-    if (s->name == NULL || s->short_name == NULL || s->id == NULL || s->datacenter == NULL ||
-        s->segment == NULL || copy_arrays(s, fields) < 0) {
+    if (rc != 0 || s->id == NULL || s->segment == NULL || copy_arrays(s, fields) < 0) {
         server_free(r);
         return CAIRN_ENOMEM;
     }
@@ -210,15 +252,22 @@ int cairn_server_string(const cairn_server *s, char *out, size_t outlen)
                     s->datacenter);
 }
 
+/* Copies n bytes, a multiple of COPY_BLOCK, in whole blocks. */
+static inline void copy_blocks(char *dst, const char *src, size_t n)
+{
+    for (size_t i = 0; i < n; i += COPY_BLOCK)
+        memcpy(dst + i, src + i, COPY_BLOCK);
+}
+
 void cairn_server_info_fill(const cairn_server *s, cairn_server_info *ret_info)
 {
-    /* Lengths were checked at creation: these copies always fit. */
-    size_t n = strlen(s->name);
-    memcpy(ret_info->name, s->name, n + 1);
-    n = strlen(s->short_name);
-    memcpy(ret_info->short_name, s->short_name, n + 1);
-    n = strlen(s->datacenter);
-    memcpy(ret_info->datacenter, s->datacenter, n + 1);
+    /* Padded sizes never exceed the info fields (checked at creation). */
+    const struct server_rec *r = rec_of(s);
+    const char *hot = r->hot;
+    size_t name_blk = r->name_blk, short_blk = r->short_blk, dc_blk = r->dc_blk;
+    copy_blocks(ret_info->name, hot, name_blk);
+    copy_blocks(ret_info->short_name, hot + name_blk, short_blk);
+    copy_blocks(ret_info->datacenter, hot + name_blk + short_blk, dc_blk);
     ret_info->addr = s->addr;
     ret_info->version = s->version;
     ret_info->status = s->status;

@@ -235,6 +235,7 @@ static void test_find_server(void **state)
     cairn_server *ref;
     assert_int_equal(cairn_manager_find_server_ref(f.m, &ref), 0);
     assert_string_equal(ref->name, "s1");
+    cairn_rcu_barrier(); /* retired lists drop their references */
     assert_int_equal(cairn_server_refcount(ref), 2);
     cairn_server_unref(ref);
     fx_destroy(&f);
@@ -1153,6 +1154,7 @@ static void test_hot_path_no_alloc_no_refcount(void **state)
     add(f.m, "s2");
     cairn_server *s1;
     assert_int_equal(cairn_manager_find_server_ref(f.m, &s1), 0);
+    cairn_rcu_barrier(); /* retired lists drop their references */
     long refs = cairn_server_refcount(s1);
     cairn_test_alloc_fail_after(0);
     for (int i = 0; i < 1000; i++) {
@@ -1280,6 +1282,7 @@ static void sweep(const char *what, op_fn op, bool changes_list)
         add(f.m, "s3");
         char before[64], after[64];
         order(f.m, before);
+        cairn_rcu_barrier(); /* retired lists are freed */
         long live = cairn_test_alloc_live();
         cairn_test_alloc_fail_after(n);
         int rc = op(&f);
