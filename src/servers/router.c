@@ -83,9 +83,15 @@ static uint64_t load32(const char *p)
     return v;
 }
 
-/* dc_hash: the index key of the len bytes at name (any bytes). */
-static inline uint64_t dc_hash(const char *name, size_t len)
+/* dc_key: the index key of the len bytes at name (any bytes): the length,
+ * the last 1..8 bytes packed into a word, and a hash of everything. The
+ * tail word is read in two (possibly overlapping) 4-byte loads, or as three
+ * single bytes below 4 (wyhash's trick); either way it covers every byte
+ * of the tail, so for len <= 8 equal (len, tail) means equal strings and no
+ * memcmp is needed. */
+static inline struct dc_key dc_key(const char *name, size_t len)
 {
+    struct dc_key k = {.len = len};
     uint64_t h = (uint64_t)len * 0x9e3779b97f4a7c15ULL;
     for (; len > 8; name += 8, len -= 8) {
         uint64_t w;
@@ -93,8 +99,6 @@ static inline uint64_t dc_hash(const char *name, size_t len)
         h = (h ^ w) * HASH_MUL;
         h ^= h >> 32;
     }
-    /* The last 1..8 bytes in two (possibly overlapping) loads, or three
-     * single bytes (wyhash's trick): no loop over bytes. */
     uint64_t w = 0;
     if (len >= 4)
         w = load32(name) | load32(name + len - 4) << 32;
@@ -102,22 +106,31 @@ static inline uint64_t dc_hash(const char *name, size_t len)
         w = (uint64_t)(unsigned char)name[0] << 16 | (uint64_t)(unsigned char)name[len / 2] << 8 |
             (unsigned char)name[len - 1];
     h = (h ^ w) * HASH_MUL;
-    return h ^ (h >> 29);
+    k.tail = w;
+    k.hash = h ^ (h >> 29);
+    return k;
+}
+
+/* find_dc: router_snap_find_dc, inlined into find_route. */
+__attribute__((always_inline)) static inline const struct snap_dc *find_dc(const struct router_snap *s, const char *dc)
+{
+    if (s->ndcs == 0)
+        return NULL;
+    struct dc_key k = dc_key(dc, strlen(dc));
+    uint32_t slot;
+    for (size_t i = (size_t)k.hash & s->mask; (slot = s->index[i]) != 0;
+         i = (i + 1) & s->mask) {
+        const struct snap_dc *d = &s->dcs[slot - 1];
+        if (d->key.hash == k.hash && d->key.tail == k.tail && d->key.len == k.len &&
+            (k.len <= 8 || memcmp(d->name, dc, k.len) == 0))
+            return d;
+    }
+    return NULL;
 }
 
 const struct snap_dc *router_snap_find_dc(const struct router_snap *s, const char *dc)
 {
-    if (s->ndcs == 0)
-        return NULL;
-    size_t len = strlen(dc);
-    uint64_t h = dc_hash(dc, len);
-    uint32_t slot;
-    for (size_t i = (size_t)h & s->mask; (slot = s->index[i]) != 0; i = (i + 1) & s->mask) {
-        const struct snap_dc *d = &s->dcs[slot - 1];
-        if (d->hash == h && d->len == len && memcmp(d->name, dc, len) == 0)
-            return d;
-    }
-    return NULL;
+    return find_dc(s, dc);
 }
 
 /* ---- snapshots (writer side, mutex held) ---- */
@@ -183,17 +196,16 @@ static int snap_build(cairn_router *r, const struct router_area *skip_area,
             continue;
         }
         dcs[nd].name = mgrs[i]->dc;
-        dcs[nd].len = strlen(mgrs[i]->dc);
-        dcs[nd].hash = dc_hash(dcs[nd].name, dcs[nd].len);
+        dcs[nd].key = dc_key(mgrs[i]->dc, strlen(mgrs[i]->dc));
         dcs[nd].mgrs = &mgrs[i];
         dcs[nd].n = 1;
-        s->name_bytes += dcs[nd].len + 1;
+        s->name_bytes += dcs[nd].key.len + 1;
         nd++;
     }
     if (buckets > 0) {
         memset(index, 0, buckets * sizeof(*index));
         for (size_t i = 0; i < nd; i++) {
-            size_t j = (size_t)dcs[i].hash & (buckets - 1);
+            size_t j = (size_t)dcs[i].key.hash & (buckets - 1);
             while (index[j] != 0)
                 j = (j + 1) & (buckets - 1);
             index[j] = (uint32_t)(i + 1);
@@ -690,7 +702,7 @@ int cairn_router_find_route(cairn_router *r, const char *dc, cairn_route *ret_ro
     if (r == NULL || dc == NULL || ret_route == NULL)
         return CAIRN_EINVAL;
     const struct router_snap *s = router_read_lock(r);
-    const struct snap_dc *d = router_snap_find_dc(s, dc);
+    const struct snap_dc *d = find_dc(s, dc);
     int rc = d == NULL ? CAIRN_ENOROUTE : CAIRN_EUNAVAIL;
     for (size_t i = 0; d != NULL && i < d->n; i++) {
         const cairn_manager *m = d->mgrs[i]->mgr;

@@ -50,12 +50,20 @@ struct router_area {
     struct rcu_head rcu;
 };
 
+/* The hash index's key of a datacenter name (router.c: dc_key). */
+struct dc_key {
+    /* strlen(name). */
+    size_t len;
+    /* The last 1..8 bytes of the name packed into a word (0 for ""). */
+    uint64_t tail;
+    /* A hash of the whole name. */
+    uint64_t hash;
+};
+
 /* One datacenter of the index: its managers in creation order. */
 struct snap_dc {
     const char *name;
-    /* strlen(name) and its hash (router.c): the hash index's keys. */
-    size_t len;
-    uint64_t hash;
+    struct dc_key key;
     struct router_mgr *const *mgrs;
     size_t n;
 };
