@@ -44,6 +44,8 @@
 #define MODULE "serfrpc-cluster"
 
 #define DEFAULT_COORD_REFRESH (5 * CAIRN_SEC)
+/* Retry interval for sync requests that could not be sent or applied. */
+#define SYNC_RETRY (200 * CAIRN_MSEC)
 /* The member events the cluster subscribes to. */
 #define MEMBER_EVENTS "member-join,member-leave,member-failed,member-update,member-reap"
 
@@ -73,6 +75,10 @@ struct cairn_serfrpc_cluster {
     bool have_self;
     /* Sync progress for the current connection. */
     bool stats_done, members_done, synced;
+    /* Sync requests in flight, and whether the event stream is subscribed. */
+    bool stats_sent, members_sent, stream_on;
+    /* Retries sync requests that could not be sent or applied (ENOMEM). */
+    cairn_timer *sync_timer;
     /* Coordinate requests in flight and who waits for them. */
     size_t coord_outstanding;
     void (*coord_done)(cairn_serfrpc_cluster *cl, void *ud);
@@ -280,6 +286,7 @@ static void on_stream(cairn_serfrpc *c, const cairn_event *ev, int status, void 
     if (cl->closing)
         return;
     if (ev == NULL) {
+        cl->stream_on = false;
         if (status == CAIRN_EREMOTE)
             cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE,
                        "serf agent at %s refused the event stream",
@@ -421,9 +428,13 @@ static void sync_refused(cairn_serfrpc_cluster *cl, const cairn_serfrpc_reply *r
         cl->cfg.sync_cb(cl, CAIRN_SERFRPC_FAILED, r->status, msg, cl->cfg.userdata);
 }
 
+static void sync_step(cairn_serfrpc_cluster *cl);
+
 static void on_stats(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
 {
     cairn_serfrpc_cluster *cl = ud;
+    if (!cl->closing)
+        cl->stats_sent = false;
     if (cl->closing || r->status != 0) {
         sync_refused(cl, r, "stats");
         return;
@@ -442,8 +453,10 @@ static void on_stats(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
         return;
     }
     cairn_tag *tags = ntags > 0 ? cairn_calloc(ntags, sizeof *tags) : NULL;
-    if (ntags > 0 && tags == NULL)
+    if (ntags > 0 && tags == NULL) {
+        sync_step(cl); /* retried later */
         return;
+    }
     size_t k = 0;
     for (size_t i = 0; i < r->nstats; i++)
         if (strcmp(r->stats[i].section, "tags") == 0) {
@@ -459,8 +472,10 @@ static void on_stats(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
     m.status = CAIRN_MEMBER_ALIVE;
     int rc = cmember_copy(&m, &cl->self);
     cairn_free(tags);
-    if (rc != 0)
+    if (rc != 0) {
+        sync_step(cl); /* retried later */
         return;
+    }
     cl->have_self = true;
     cl->stats_done = true;
     maybe_start_coords(cl);
@@ -468,8 +483,9 @@ static void on_stats(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
 
 /* reconcile: replaces the cache with the agent's list, emitting the events
  * that take a router from the old view to the new one. */
-static void reconcile(cairn_serfrpc_cluster *cl, const cairn_member *ms, size_t n)
+static bool reconcile(cairn_serfrpc_cluster *cl, const cairn_member *ms, size_t n)
 {
+    bool complete = true;
     /* Members the agent no longer knows: reap. Walk backwards so removals
      * keep the indices below valid. */
     for (size_t i = cl->n; i-- > 0;) {
@@ -493,6 +509,7 @@ static void reconcile(cairn_serfrpc_cluster *cl, const cairn_member *ms, size_t 
                                        !cairn_addr_equal(&old->m.addr, &m->addr));
         if (upsert(cl, m) != 0) {
             cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE, "cannot cache member %s", m->name);
+            complete = false;
             continue;
         }
         if (m->status == old_status) {
@@ -520,16 +537,22 @@ static void reconcile(cairn_serfrpc_cluster *cl, const cairn_member *ms, size_t 
             break;
         }
     }
+    return complete;
 }
 
 static void on_members(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
 {
     cairn_serfrpc_cluster *cl = ud;
+    if (!cl->closing)
+        cl->members_sent = false;
     if (cl->closing || r->status != 0) {
         sync_refused(cl, r, "members");
         return;
     }
-    reconcile(cl, r->members, r->nmembers);
+    if (!reconcile(cl, r->members, r->nmembers)) {
+        sync_step(cl); /* some member could not be cached: list again later */
+        return;
+    }
     cl->members_done = true;
     maybe_start_coords(cl);
 }
@@ -553,6 +576,39 @@ static void on_poll_timer(cairn_timer *t, void *ud)
     cairn_timer_start(t, cl->cfg.member_poll);
 }
 
+/* sync_step sends whichever synchronisation request is neither answered nor
+ * in flight: the event stream first (so no event falls between the member
+ * list and the stream), then stats and members. What cannot be sent now
+ * (ENOMEM, too many pending) is retried after SYNC_RETRY. */
+static void sync_step(cairn_serfrpc_cluster *cl)
+{
+    cairn_serfrpc *c = cl->rpc;
+    if (cl->closing || !cairn_serfrpc_ready(c) || cl->refusal_reported)
+        return;
+    if (!cl->stream_on &&
+        cairn_serfrpc_stream(c, MEMBER_EVENTS, NULL, on_stream, cl, NULL) == 0)
+        cl->stream_on = true;
+    if (cl->stream_on && !cl->stats_done && !cl->stats_sent &&
+        cairn_serfrpc_stats(c, on_stats, cl) == 0)
+        cl->stats_sent = true;
+    if (cl->stream_on && !cl->members_done && !cl->members_sent &&
+        cairn_serfrpc_members(c, on_members, cl) == 0)
+        cl->members_sent = true;
+    bool pending = !cl->stream_on || (!cl->stats_done && !cl->stats_sent) ||
+                   (!cl->members_done && !cl->members_sent);
+    if (pending && !cairn_timer_active(cl->sync_timer)) {
+        cairn_logf(&cl->logger, CAIRN_LOG_DEBUG, MODULE,
+                   "synchronisation with serf agent at %s incomplete; retrying",
+                   cairn_serfrpc_addr_string(c));
+        cairn_timer_start(cl->sync_timer, SYNC_RETRY);
+    }
+}
+
+static void on_sync_timer(cairn_timer *t, void *ud)
+{
+    sync_step(ud);
+}
+
 static void on_rpc_state(cairn_serfrpc *c, int state, int err, const char *msg, void *ud)
 {
     cairn_serfrpc_cluster *cl = ud;
@@ -563,17 +619,11 @@ static void on_rpc_state(cairn_serfrpc *c, int state, int err, const char *msg, 
         cl->coord_outstanding = 0;
         cl->poll_inflight = false;
         cl->refusal_reported = false;
-        int rc = cairn_serfrpc_stats(c, on_stats, cl);
-        if (rc == 0)
-            rc = cairn_serfrpc_stream(c, MEMBER_EVENTS, NULL, on_stream, cl, NULL);
-        if (rc == 0)
-            rc = cairn_serfrpc_members(c, on_members, cl);
-        if (rc != 0)
-            cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE,
-                       "cannot start synchronising with serf agent at %s: %s",
-                       cairn_serfrpc_addr_string(c), cairn_strerror(rc));
+        cl->stats_sent = cl->members_sent = cl->stream_on = false;
+        sync_step(cl);
         return;
     }
+    cairn_timer_stop(cl->sync_timer);
     cl->synced = false;
     cl->coord_outstanding = 0;
     if (cl->cfg.sync_cb == NULL)
@@ -659,6 +709,8 @@ int cairn_serfrpc_cluster_new(cairn_loop *loop, const cairn_serfrpc_cluster_conf
         rc = cairn_timer_new(loop, on_refresh_timer, cl, &cl->refresh_timer);
     if (rc == 0)
         rc = cairn_timer_new(loop, on_poll_timer, cl, &cl->poll_timer);
+    if (rc == 0)
+        rc = cairn_timer_new(loop, on_sync_timer, cl, &cl->sync_timer);
     if (rc != 0) {
         cairn_serfrpc_cluster_delete(cl);
         return rc;
@@ -687,6 +739,7 @@ void cairn_serfrpc_cluster_delete(cairn_serfrpc_cluster *cl)
     cairn_serfrpc_delete(cl->rpc);
     cairn_timer_delete(cl->refresh_timer);
     cairn_timer_delete(cl->poll_timer);
+    cairn_timer_delete(cl->sync_timer);
     for (size_t i = 0; i < cl->n; i++)
         cmember_free(&cl->members[i]);
     cairn_free(cl->members);
