@@ -380,112 +380,150 @@ static void pushpull_complete(struct ml_conn *c)
     conn_end(c, merge_remote(c));
 }
 
+/* Stage results besides 0 (go on), CAIRN_EAGAIN (wait for bytes) and
+ * errors: the exchange ended and c is gone. */
+#define ML_CONN_ENDED 1
+
+/* Reads the next object and decodes it as `type` with dec into ml->rx. */
+static int next_message(struct ml_conn *c, uint8_t type, cairn_diag *diag)
+{
+    const uint8_t *p;
+    size_t n;
+    int rc = cairn_stream_rd_object(c->rd, &p, &n, diag);
+    if (rc == 0)
+        rc = with_type(c->ml, type, p, n);
+    return rc;
+}
+
+/* Inbound TCP ping: answer an ack with the same SeqNo and no payload. */
+static int stage_ping(struct ml_conn *c, cairn_diag *diag)
+{
+    cairn_memberlist *ml = c->ml;
+    cairn_wire_ping ping;
+    int rc = next_message(c, CAIRN_WIRE_PING, diag);
+    if (rc == 0)
+        rc = cairn_wire_ping_decode(ml->rx.data, ml->rx.len, NULL, diag, &ping);
+    if (rc < 0)
+        return rc;
+    if (ping.node.len && !cairn_span_eq(ping.node, cairn_span_str(ml->name))) {
+        conn_end(c, CAIRN_EINVAL);
+        return ML_CONN_ENDED;
+    }
+    cairn_buf b;
+    cairn_buf_init(&b, 64);
+    cairn_wire_ack ack = {.seq_no = ping.seq_no};
+    rc = cairn_wire_ack_encode(&ack, &b, NULL);
+    if (rc == 0)
+        rc = conn_write(c, b.data, b.len);
+    cairn_buf_destroy(&b);
+    conn_end(c, rc);
+    return ML_CONN_ENDED;
+}
+
+static int stage_user_header(struct ml_conn *c, cairn_diag *diag)
+{
+    cairn_wire_user_msg_header h;
+    size_t used;
+    int rc = next_message(c, CAIRN_WIRE_USER, diag);
+    if (rc == 0)
+        rc = cairn_wire_user_msg_header_decode(c->ml->rx.data, c->ml->rx.len, diag, &h, &used);
+    if (rc < 0)
+        return rc;
+    c->user_len = h.user_msg_len;
+    c->stage = ST_USER_BODY;
+    return 0;
+}
+
+static int stage_user_body(struct ml_conn *c, cairn_diag *diag)
+{
+    cairn_memberlist *ml = c->ml;
+    const uint8_t *p;
+    int rc = cairn_stream_rd_raw(c->rd, c->user_len, &p, diag);
+    if (rc < 0)
+        return rc;
+    if (c->user_len && ml->del.notify_msg)
+        ml->del.notify_msg(ml->del.userdata, p, c->user_len);
+    conn_end(c, 0);
+    return ML_CONN_ENDED;
+}
+
+/* The answer to our TCP ping must be an ack with our SeqNo. */
+static int stage_ack(struct ml_conn *c, cairn_diag *diag)
+{
+    cairn_wire_ack ack;
+    int rc = next_message(c, CAIRN_WIRE_ACK, diag);
+    if (rc == 0)
+        rc = cairn_wire_ack_decode(c->ml->rx.data, c->ml->rx.len, NULL, diag, &ack);
+    if (rc == CAIRN_EAGAIN)
+        return rc;
+    if (rc == 0 && ack.seq_no != c->seq)
+        rc = CAIRN_EPROTO;
+    conn_end(c, rc);
+    return ML_CONN_ENDED;
+}
+
+static int stage_err(struct ml_conn *c, cairn_diag *diag)
+{
+    cairn_memberlist *ml = c->ml;
+    cairn_wire_err e;
+    int rc = next_message(c, CAIRN_WIRE_ERR, diag);
+    if (rc == CAIRN_EAGAIN)
+        return rc;
+    if (rc == 0 && cairn_wire_err_decode(ml->rx.data, ml->rx.len, diag, &e) == 0)
+        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "remote error: %.*s", (int)e.error.len,
+                   (const char *)e.error.p);
+    conn_end(c, CAIRN_EREMOTE);
+    return ML_CONN_ENDED;
+}
+
+static int stage_run(struct ml_conn *c, cairn_diag *diag)
+{
+    int rc;
+    switch (c->stage) {
+    case ST_TYPE:
+        return step_type(c, diag);
+    case ST_PING:
+        return stage_ping(c, diag);
+    case ST_USER_HDR:
+        return stage_user_header(c, diag);
+    case ST_USER_BODY:
+        return stage_user_body(c, diag);
+    case ST_PP_HDR:
+    case ST_PP_NODES:
+    case ST_PP_USER:
+        if ((rc = step_pushpull(c, diag)) != 0)
+            return rc;
+        pushpull_complete(c);
+        return ML_CONN_ENDED;
+    case ST_ACK:
+        return stage_ack(c, diag);
+    case ST_ERR:
+        return stage_err(c, diag);
+    case ST_DONE:
+        break;
+    }
+    conn_end(c, CAIRN_EPROTO);
+    return ML_CONN_ENDED;
+}
+
 /* Runs the stages as far as the buffered bytes allow. */
 static void conn_step(struct ml_conn *c)
 {
     cairn_memberlist *ml = c->ml;
     cairn_diag diag = {0};
-    int rc = 0;
-    const uint8_t *p;
-    size_t n, used;
-    for (;;) {
-        switch (c->stage) {
-        case ST_TYPE:
-            rc = step_type(c, &diag);
-            break;
-        case ST_PING: {
-            if ((rc = next_object(c, &p, &n, &diag)) < 0)
-                break;
-            cairn_wire_ping ping;
-            rc = with_type(ml, CAIRN_WIRE_PING, p, n);
-            if (rc == 0)
-                rc = cairn_wire_ping_decode(ml->rx.data, ml->rx.len, NULL, &diag, &ping);
-            if (rc < 0)
-                break;
-            if (ping.node.len && !cairn_span_eq(ping.node, cairn_span_str(ml->name))) {
-                conn_end(c, CAIRN_EINVAL);
-                return;
-            }
-            cairn_buf b;
-            cairn_buf_init(&b, 64);
-            cairn_wire_ack ack = {.seq_no = ping.seq_no};
-            rc = cairn_wire_ack_encode(&ack, &b, NULL);
-            if (rc == 0)
-                rc = conn_write(c, b.data, b.len);
-            cairn_buf_destroy(&b);
-            conn_end(c, rc);
-            return;
-        }
-        case ST_USER_HDR: {
-            if ((rc = next_object(c, &p, &n, &diag)) < 0)
-                break;
-            cairn_wire_user_msg_header h;
-            rc = with_type(ml, CAIRN_WIRE_USER, p, n);
-            if (rc == 0)
-                rc = cairn_wire_user_msg_header_decode(ml->rx.data, ml->rx.len, &diag, &h,
-                                                       &used);
-            if (rc < 0)
-                break;
-            c->user_len = h.user_msg_len;
-            c->stage = ST_USER_BODY;
-            break;
-        }
-        case ST_USER_BODY:
-            if ((rc = cairn_stream_rd_raw(c->rd, c->user_len, &p, &diag)) < 0)
-                break;
-            if (c->user_len && ml->del.notify_msg)
-                ml->del.notify_msg(ml->del.userdata, p, c->user_len);
-            conn_end(c, 0);
-            return;
-        case ST_PP_HDR:
-        case ST_PP_NODES:
-        case ST_PP_USER:
-            rc = step_pushpull(c, &diag);
-            if (rc == 0) {
-                pushpull_complete(c);
-                return;
-            }
-            break;
-        case ST_ACK: {
-            if ((rc = next_object(c, &p, &n, &diag)) < 0)
-                break;
-            cairn_wire_ack ack;
-            rc = with_type(ml, CAIRN_WIRE_ACK, p, n);
-            if (rc == 0)
-                rc = cairn_wire_ack_decode(ml->rx.data, ml->rx.len, NULL, &diag, &ack);
-            if (rc == 0 && ack.seq_no != c->seq)
-                rc = CAIRN_EPROTO;
-            conn_end(c, rc);
-            return;
-        }
-        case ST_ERR: {
-            if ((rc = next_object(c, &p, &n, &diag)) < 0)
-                break;
-            cairn_wire_err e;
-            if (with_type(ml, CAIRN_WIRE_ERR, p, n) == 0 &&
-                cairn_wire_err_decode(ml->rx.data, ml->rx.len, &diag, &e) == 0)
-                cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "remote error: %.*s",
-                           (int)e.error.len, (const char *)e.error.p);
-            conn_end(c, CAIRN_EREMOTE);
-            return;
-        }
-        case ST_DONE:
-            conn_end(c, CAIRN_EPROTO);
-            return;
-        }
-        if (rc == CAIRN_EAGAIN)
-            return;
-        if (rc < 0) {
-            if (c->stage == ST_TYPE && rc != CAIRN_EBUSY && rc != CAIRN_ENOTSUP)
-                ml->stats.stream_rejected++;
-            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to receive: %s (%s)",
-                       diag.msg[0] ? diag.msg : cairn_strerror(rc), cairn_err_name(rc));
-            if (c->kind == CONN_INBOUND && rc != CAIRN_EBUSY && rc != CAIRN_ENOTSUP)
-                send_err(c, diag.msg[0] ? diag.msg : cairn_strerror(rc));
-            conn_end(c, rc);
-            return;
-        }
-    }
+    int rc;
+    while ((rc = stage_run(c, &diag)) == 0)
+        ;
+    if (rc == ML_CONN_ENDED || rc == CAIRN_EAGAIN)
+        return;
+    bool refused = rc == CAIRN_EBUSY || rc == CAIRN_ENOTSUP;
+    if (c->stage == ST_TYPE && !refused)
+        ml->stats.stream_rejected++;
+    cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to receive: %s (%s)",
+               diag.msg[0] ? diag.msg : cairn_strerror(rc), cairn_err_name(rc));
+    if (c->kind == CONN_INBOUND && !refused)
+        send_err(c, diag.msg[0] ? diag.msg : cairn_strerror(rc));
+    conn_end(c, rc);
 }
 
 static void on_read(cairn_stream *stream, const uint8_t *data, size_t len, int status, void *ud)
