@@ -51,6 +51,7 @@ demo: build
 
 bench: build
 	@for b in $(BUILD)/bench_*; do [ -x "$$b" ] && "$$b"; done
+	@bench/bench_agent.sh $(BUILD)/cairn
 
 fuzz: deps $(ASAN)/CMakeCache.txt
 	cmake --build $(ASAN) -j $(JOBS)
