@@ -513,7 +513,11 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const cairn_a
     if (rc < 0) {
         const char *why = diag.msg[0] ? diag.msg : cairn_strerror(rc);
         /* Tag problems name the flag that carried them. */
-        const char *flag = strncmp(why, "tags:", 5) == 0 ? "--tag: " : "";
+        const char *flag = "";
+        if (strncmp(why, "tags: ", 6) == 0) {
+            flag = "--tag: ";
+            why += 6;
+        }
         emit_line(c, CAIRN_LOG_ERROR, "agent-exit", json_pack("{s:s}", "error", why), "%s%s", flag,
                   why);
         fprintf(stderr, "cairn agent: %s%s\n", flag, why);

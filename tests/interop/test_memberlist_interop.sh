@@ -30,7 +30,7 @@ PASSES=0
 cleanup() {
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "$FAILS" -eq 0 ]; then rm -rf "$D"; else echo "logs kept in $D"; fi
+    if [ "$FAILS" -eq 0 ] && [ -z "${CAIRN_KEEP_LOGS:-}" ]; then rm -rf "$D"; else echo "logs kept in $D"; fi
 }
 trap cleanup EXIT
 
