@@ -9,7 +9,8 @@
 # (ns resolution), which separates the two when both round to few ticks.
 # Prints one JSON object per figure:
 #   {"name":"agent_rss_kib","cairn":...,"serf":...,"ratio":...}
-# (ratio = cairn / serf). Ports 19200-19299 on 127.0.0.1.
+# (ratio = cairn / serf). A free block of 40 ports in 19800-19959 on
+# 127.0.0.1 (the interop test uses 19000-19799).
 #
 # usage: bench/bench_agent.sh [path/to/cairn]   (env BENCH_AGENT_SECONDS, default 20)
 set -u
@@ -27,18 +28,33 @@ cleanup() {
 }
 trap cleanup EXIT
 
-serf agent -node=s1 -bind=127.0.0.1:19201 -rpc-addr=127.0.0.1:19291 >"$D/s1.log" 2>&1 &
+pick_block() {
+    local try base p busy
+    for try in $(seq 30); do
+        base=$((19800 + 40 * (RANDOM % 4)))
+        busy=0
+        for p in $(seq "$base" $((base + 39))); do
+            [ -n "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ] && { busy=1; break; }
+        done
+        [ $busy = 0 ] && { echo "$base"; return 0; }
+    done
+    return 1
+}
+B=$(pick_block) || { echo "bench_agent: no free port block in 19800-19959" >&2; exit 1; }
+PS=$((B + 1)); RPC=$((B + 2)); PC1=$((B + 11)); PC2=$((B + 12))
+
+serf agent -node=s1 -bind=127.0.0.1:$PS -rpc-addr=127.0.0.1:$RPC >"$D/s1.log" 2>&1 &
 S1=$!; PIDS+=($S1)
-for _ in $(seq 50); do serf members -rpc-addr=127.0.0.1:19291 >/dev/null 2>&1 && break; sleep 0.1; done
-"$CAIRN_BIN" agent --node c1 --bind 127.0.0.1:19211 --join 127.0.0.1:19201 >"$D/c1.log" 2>&1 &
+for _ in $(seq 50); do serf members -rpc-addr=127.0.0.1:$RPC >/dev/null 2>&1 && break; sleep 0.1; done
+"$CAIRN_BIN" agent --node c1 --bind 127.0.0.1:$PC1 --join 127.0.0.1:$PS >"$D/c1.log" 2>&1 &
 C1=$!; PIDS+=($C1)
-"$CAIRN_BIN" agent --node c2 --bind 127.0.0.1:19212 --join 127.0.0.1:19201 >"$D/c2.log" 2>&1 &
+"$CAIRN_BIN" agent --node c2 --bind 127.0.0.1:$PC2 --join 127.0.0.1:$PS >"$D/c2.log" 2>&1 &
 C2=$!; PIDS+=($C2)
 for _ in $(seq 50); do
-    [ "$(serf members -rpc-addr=127.0.0.1:19291 | grep -c alive)" = 3 ] && break
+    [ "$(serf members -rpc-addr=127.0.0.1:$RPC | grep -c alive)" = 3 ] && break
     sleep 0.1
 done
-if [ "$(serf members -rpc-addr=127.0.0.1:19291 | grep -c alive)" != 3 ]; then
+if [ "$(serf members -rpc-addr=127.0.0.1:$RPC | grep -c alive)" != 3 ]; then
     echo "bench_agent: the 3-node cluster did not form" >&2
     exit 1
 fi
@@ -55,7 +71,7 @@ rss_c=$(ps -o rss= -p $C1 | tr -d ' ')
 rss_s=$(ps -o rss= -p $S1 | tr -d ' ')
 thr_c=$(ps -o nlwp= -p $C1 | tr -d ' ')
 thr_s=$(ps -o nlwp= -p $S1 | tr -d ' ')
-alive=$(serf members -rpc-addr=127.0.0.1:19291 | grep -c alive)
+alive=$(serf members -rpc-addr=127.0.0.1:$RPC | grep -c alive)
 
 awk -v rc="$rss_c" -v rs="$rss_s" -v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" \
     -v hz="$HZ" -v t0="$t0" -v t1="$t1" -v tc="$thr_c" -v ts="$thr_s" -v alive="$alive" \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cairn agents and real Serf 0.9.4 agents in one memberlist cluster on
-# 127.0.0.1 (ports 19000-19099):
+# 127.0.0.1 (a free block of 40 ports in 19000-19799, picked at random so
+# that parallel runs on one machine do not collide):
 #
 #   A. plain, compression on, profile lan:
 #      - a cairn agent joins a Serf cluster; `serf members` lists it alive
@@ -70,11 +71,27 @@ wait_for() {
     done
 }
 
+# wait_exit PID SECONDS: the process's exit status, or 124 after killing it
+# when it outlives SECONDS (so an unexpected success cannot hang the test).
+wait_exit() {
+    local i
+    for i in $(seq $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 124
+    fi
+    wait "$1"
+}
+
 # serf_status RPCPORT NODE: the node's status in `serf members`.
 serf_status() { serf members -rpc-addr=127.0.0.1:"$1" | awk -v n="$2" '$1 == n { print $3 }'; }
 serf_is() { [ "$(serf_status "$1" "$2")" = "$3" ]; }
 serf_tags() { serf members -rpc-addr=127.0.0.1:"$1" | awk -v n="$2" '$1 == n { print $4 }'; }
 
+# since T0 TS: seconds from T0 to TS, or "null" when TS is empty.
+since() { if [ -n "$2" ]; then sub "$2" "$1"; else echo null; fi; }
 # cairn_event LOG EVENT NODE: the "ts" of the first such event, or nothing.
 cairn_event() {
     grep "\"event\":\"$2\",\"node\":\"$3\"" "$D/$1.log" | head -1 |
@@ -88,28 +105,48 @@ cairn_lists() {
 }
 stat_of() { grep '"event":"stats"' "$D/$1.log" | tail -1 | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"; }
 
+# pick_block: a random block of 40 ports in 19000-19799 with nothing bound.
+pick_block() {
+    local try base p busy
+    for try in $(seq 30); do
+        base=$((19000 + 40 * (RANDOM % 20)))
+        busy=0
+        for p in $(seq "$base" $((base + 39))); do
+            [ -n "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ] && { busy=1; break; }
+        done
+        [ $busy = 0 ] && { echo "$base"; return 0; }
+    done
+    return 1
+}
+B=$(pick_block) || { echo "no free port block in 19000-19799"; exit 1; }
+P_S1=$((B + 1)); P_S2=$((B + 2)); P_S3=$((B + 3))
+R_S1=$((B + 11)); R_S2=$((B + 12)); R_S3=$((B + 13))
+P_C1=$((B + 21)); P_C2=$((B + 22)); P_C3=$((B + 23))
+P_C4=$((B + 24)); P_C5=$((B + 25)); P_C6=$((B + 26))
+echo "# ports $B-$((B + 39))"
+
 START=$(now)
 echo "# phase A: plain, compression on, profile lan"
-serf_start s1 19001 19101 -tag role=serf -tag dc=lab
-serf_start s2 19002 19102 -tag role=serf2
-serf join -rpc-addr=127.0.0.1:19102 127.0.0.1:19001 >/dev/null || fail "serf s2 join s1"
+serf_start s1 $P_S1 $R_S1 -tag role=serf -tag dc=lab
+serf_start s2 $P_S2 $R_S2 -tag role=serf2
+serf join -rpc-addr=127.0.0.1:$R_S2 127.0.0.1:$P_S1 >/dev/null || fail "serf s2 join s1"
 
-cairn_start c1 19021 --join 127.0.0.1:19001 --tag role=web --tag dc=lab
-check "serf lists cairn c1 alive" wait_for 5 serf_is 19101 c1 alive
-tags=$(serf_tags 19101 c1)
+cairn_start c1 $P_C1 --join 127.0.0.1:$P_S1 --tag role=web --tag dc=lab
+check "serf lists cairn c1 alive" wait_for 5 serf_is $R_S1 c1 alive
+tags=$(serf_tags $R_S1 c1)
 case "$tags" in
     role=web,dc=lab|dc=lab,role=web) ok "serf shows c1's tags ($tags)" ;;
     *) fail "serf shows c1's tags: got '$tags'" ;;
 esac
 
-cairn_start c2 19022 --tag role=db
+cairn_start c2 $P_C2 --tag role=db
 sleep 0.3
 check "serf agent s2 joins cairn c2 (serf join)" \
-    eval "serf join -rpc-addr=127.0.0.1:19102 127.0.0.1:19022 >/dev/null"
-check "serf lists c2 alive" wait_for 5 serf_is 19101 c2 alive
+    eval "serf join -rpc-addr=127.0.0.1:$R_S2 127.0.0.1:$P_C2 >/dev/null"
+check "serf lists c2 alive" wait_for 5 serf_is $R_S1 c2 alive
 
-cairn_start c3 19023 --join 127.0.0.1:19021
-check "serf lists c3 (joined via cairn c1) alive" wait_for 5 serf_is 19101 c3 alive
+cairn_start c3 $P_C3 --join 127.0.0.1:$P_C1
+check "serf lists c3 (joined via cairn c1) alive" wait_for 5 serf_is $R_S1 c3 alive
 for c in c1 c2 c3; do
     for n in s1 s2 c1 c2 c3; do
         wait_for 5 cairn_has $c member-join $n || fail "$c saw no member-join of $n"
@@ -127,58 +164,58 @@ grep -qE "\[ERR\].*(c1|c2|c3|Remote state|ping version)" "$D/s1.log" "$D/s2.log"
 # Detection: kill -9 a cairn agent, then a Serf agent.
 t0=$(now)
 kill -9 "$PID_c3"
-wait_for 30 serf_is 19101 c3 failed || fail "serf s1 never saw c3 failed"
+wait_for 30 serf_is $R_S1 c3 failed || fail "serf s1 never saw c3 failed"
 t_s1=$(sub "$(now)" "$t0")
-wait_for 5 serf_is 19102 c3 failed || fail "serf s2 never saw c3 failed"
+wait_for 5 serf_is $R_S2 c3 failed || fail "serf s2 never saw c3 failed"
 t_s2=$(sub "$(now)" "$t0")
 wait_for 5 cairn_has c1 member-failed c3 || fail "cairn c1 never saw c3 failed"
-t_c1=$(sub "$(cairn_event c1 member-failed c3)" "$t0")
+t_c1=$(since "$t0" "$(cairn_event c1 member-failed c3)")
 echo "# detection of kill -9 cairn c3: serf s1 ${t_s1}s  serf s2 ${t_s2}s  cairn c1 ${t_c1}s"
 echo "{\"name\":\"detect_kill9_cairn_node\",\"serf_s1_s\":$t_s1,\"serf_s2_s\":$t_s2,\"cairn_c1_s\":$t_c1}"
 
 t0=$(now)
 kill -9 "$PID_s2"
-wait_for 30 serf_is 19101 s2 failed || fail "serf s1 never saw s2 failed"
+wait_for 30 serf_is $R_S1 s2 failed || fail "serf s1 never saw s2 failed"
 t_serf=$(sub "$(now)" "$t0")
 wait_for 10 cairn_has c1 member-failed s2 || fail "cairn c1 never saw s2 failed"
 wait_for 5 cairn_has c2 member-failed s2 || fail "cairn c2 never saw s2 failed"
-t_c1=$(sub "$(cairn_event c1 member-failed s2)" "$t0")
-t_c2=$(sub "$(cairn_event c2 member-failed s2)" "$t0")
+t_c1=$(since "$t0" "$(cairn_event c1 member-failed s2)")
+t_c2=$(since "$t0" "$(cairn_event c2 member-failed s2)")
 echo "# detection of kill -9 serf s2: serf s1 ${t_serf}s  cairn c1 ${t_c1}s  cairn c2 ${t_c2}s"
 echo "{\"name\":\"detect_kill9_serf_node\",\"serf_s1_s\":$t_serf,\"cairn_c1_s\":$t_c1,\"cairn_c2_s\":$t_c2}"
 # Serf's time is polled (0.1 s steps, each `serf members` call takes time):
 # allow 1 s for that and for a loaded machine.
 for t in $t_c1 $t_c2; do
     check "cairn detection ${t}s within serf's ${t_serf}s (+1 s polling slack)" \
-        awk -v c="$t" -v s="$t_serf" 'BEGIN { exit !(c <= s + 1.0) }'
+        awk -v c="$t" -v s="$t_serf" 'BEGIN { exit !(c != "null" && s != "null" && c <= s + 1.0) }'
 done
 
 # Graceful leave of c2 (SIGINT).
 t0=$(now)
 kill -INT "$PID_c2"
-wait "$PID_c2"; rc=$?
+wait_exit "$PID_c2" 10; rc=$?
 check "c2 exits 0 after SIGINT" [ "$rc" -eq 0 ]
 check "c2 logged its graceful leave" grep -q '"event":"agent-left"' "$D/c2.log"
 check "cairn c1 records c2 as left" wait_for 5 cairn_has c1 member-leave c2
-t_leave=$(sub "$(cairn_event c1 member-leave c2)" "$t0")
+t_leave=$(since "$t0" "$(cairn_event c1 member-leave c2)")
 echo "# graceful leave of c2 seen by c1 after ${t_leave}s"
 check "serf shows the memberlist-only leave of c2 as failed (no serf intent yet)" \
-    wait_for 5 serf_is 19101 c2 failed
+    wait_for 5 serf_is $R_S1 c2 failed
 check "c1 never saw c2 fail" eval "! cairn_has c1 member-failed c2"
 
 echo "# phase B: -encrypt, compression off"
 KEY=$(serf keygen)
 WRONG=$(serf keygen)
-serf_start s3 19003 19103 -encrypt="$KEY" -disable-compression
-cairn_start c4 19024 --encrypt "$KEY" --disable-compression --join 127.0.0.1:19003 --tag enc=yes
-check "serf lists c4 (same key, no compression) alive" wait_for 5 serf_is 19103 c4 alive
+serf_start s3 $P_S3 $R_S3 -encrypt="$KEY" -disable-compression
+cairn_start c4 $P_C4 --encrypt "$KEY" --disable-compression --join 127.0.0.1:$P_S3 --tag enc=yes
+check "serf lists c4 (same key, no compression) alive" wait_for 5 serf_is $R_S3 c4 alive
 check "c4 sees s3" wait_for 5 cairn_has c4 member-join s3
-check "serf shows c4's tag" eval '[ "$(serf_tags 19103 c4)" = enc=yes ]'
+check "serf shows c4's tag" eval '[ "$(serf_tags $R_S3 c4)" = enc=yes ]'
 
-cairn_start c5 19025 --encrypt "$WRONG"
+cairn_start c5 $P_C5 --encrypt "$WRONG"
 sleep 0.3
 check "serf join to a cairn agent with another key fails" \
-    eval "! serf join -rpc-addr=127.0.0.1:19103 127.0.0.1:19025 >/dev/null 2>&1"
+    eval "! serf join -rpc-addr=127.0.0.1:$R_S3 127.0.0.1:$P_C5 >/dev/null 2>&1"
 kill -USR1 "$PID_c5"
 sleep 0.3
 n=$(stat_of c5 stream_rejected)
@@ -186,26 +223,26 @@ check "c5 counted the rejected stream (stream_rejected=$n)" [ "${n:-0}" -ge 1 ]
 
 for who in wrongkey nokey; do
     if [ $who = wrongkey ]; then
-        cairn_start c6 19026 --encrypt "$WRONG" --join 127.0.0.1:19003
+        cairn_start c6 $P_C6 --encrypt "$WRONG" --join 127.0.0.1:$P_S3
     else
-        cairn_start c6 19026 --join 127.0.0.1:19003
+        cairn_start c6 $P_C6 --join 127.0.0.1:$P_S3
     fi
-    wait "$PID_c6"; rc=$?
+    wait_exit "$PID_c6" 20; rc=$?
     check "cairn with $who: join fails, exit 1 (rc=$rc)" [ "$rc" -eq 1 ]
     check "cairn with $who: clear message" grep -q "could not join" "$D/c6.err"
     n=$(stat_of c6 stream_rejected)
     check "cairn with $who: rejection counted (stream_rejected=$n)" [ "${n:-0}" -ge 1 ]
-    check "serf does not list the $who agent" eval "[ -z \"\$(serf_status 19103 c6)\" ]"
+    check "serf does not list the $who agent" eval "[ -z \"\$(serf_status $R_S3 c6)\" ]"
     mv "$D/c6.log" "$D/c6-$who.log"
 done
 rej=$(grep -c "failed to receive" "$D/s3.log")
 check "serf s3 logged the two rejected joins ($rej)" [ "$rej" -ge 2 ]
-check "serf s3 still lists c4 alive" serf_is 19103 c4 alive
+check "serf s3 still lists c4 alive" serf_is $R_S3 c4 alive
 
 # Bad flags.
-"$CAIRN_BIN" agent --tag x >/dev/null 2>"$D/flags.err"; rc=$?
+timeout -s KILL 10 "$CAIRN_BIN" agent --tag x >/dev/null 2>"$D/flags.err"; rc=$?
 check "bad --tag exits 2 naming the flag" eval "[ $rc -eq 2 ] && grep -q -- '--tag: \"x\" is not k=v' '$D/flags.err'"
-"$CAIRN_BIN" agent --node dup --bind 127.0.0.1:19001 >/dev/null 2>"$D/bind.err"; rc=$?
+timeout -s KILL 10 "$CAIRN_BIN" agent --node dup --bind 127.0.0.1:$P_S3 >/dev/null 2>"$D/bind.err"; rc=$?
 check "bind on a busy port exits 1 with a message" eval "[ $rc -eq 1 ] && grep -q bind '$D/bind.err'"
 
 echo "# total $(sub "$(now)" "$START") s"
