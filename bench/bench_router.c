@@ -26,12 +26,14 @@
  * naive port of Go's algorithm with maps replaced by linear scans: for each
  * member a linear search of the datacenter list, per-datacenter lists grown
  * one element at a time, insertion sorts for the medians and for the final
- * stable RTT sort. Both parse members with cairn_server_from_member and read
- * coordinates through the same cluster seam, so the difference is the
- * grouping and sorting.
+ * stable RTT sort. Both check members with the same parse
+ * (cairn_server__check_member: every IsConsulServer rule, no record built)
+ * and read coordinates through the same cluster seam, so the difference is
+ * the grouping and sorting.
  *
  * `bench_router --profile N` instead makes N single-threaded calls of each
- * lookup and of the mutex baseline, no writer, and prints nothing: run it
+ * lookup and of the mutex baseline (no writer) and 3 of each by-distance
+ * function (profile_*), and prints nothing: run it
  * under `valgrind --tool=callgrind` for exact instruction counts per call
  * (the profile_* functions), which a noisy machine cannot disturb.
  *
@@ -54,6 +56,7 @@
 #include "cairn/server.h"
 #include "faux_servers.h"
 #include "mock_cluster.h"
+#include "servers/server_internal.h"
 
 #define MEASURE_NS (150 * CAIRN_MSEC)
 /* Each figure is the best of RUNS interleaved runs (the machine is shared:
@@ -390,31 +393,26 @@ struct naive {
 static bool naive_member(const cairn_member *m, void *userdata)
 {
     struct naive *x = userdata;
-    cairn_server *s;
-    if (cairn_server_from_member(m, &s, NULL) != 0)
+    const char *dc;
+    if (cairn_server__check_member(m, &dc, NULL) != 0 || m->status == CAIRN_MEMBER_LEFT)
         return true;
-    if (m->status == CAIRN_MEMBER_LEFT) {
-        cairn_server_unref(s);
-        return true;
-    }
     double d = 0.0;
-    if (strcmp(s->datacenter, x->local) != 0) {
+    if (strcmp(dc, x->local) != 0) {
         cairn_coord other;
         bool found = x->cluster->ops->get_cached_coordinate(x->cluster->impl, m->name, &other);
         d = cairn_compute_distance(&x->self, found ? &other : NULL);
     }
     size_t i = 0;
-    while (i < x->ndcs && strcmp(x->dcs[i].name, s->datacenter) != 0)
+    while (i < x->ndcs && strcmp(x->dcs[i].name, dc) != 0)
         i++;
     if (i == x->ndcs) {
         x->dcs = realloc(x->dcs, (x->ndcs + 1) * sizeof(*x->dcs));
         memset(&x->dcs[i], 0, sizeof(x->dcs[i]));
-        snprintf(x->dcs[i].name, sizeof(x->dcs[i].name), "%s", s->datacenter);
+        snprintf(x->dcs[i].name, sizeof(x->dcs[i].name), "%s", dc);
         x->ndcs++;
     }
     x->dcs[i].vals = realloc(x->dcs[i].vals, (x->dcs[i].n + 1) * sizeof(double));
     x->dcs[i].vals[x->dcs[i].n++] = d;
-    cairn_server_unref(s);
     return true;
 }
 
@@ -470,7 +468,21 @@ static size_t naive_by_distance(const cairn_cluster *areas, size_t nareas, const
     return nbest;
 }
 
-static void bench_by_distance(cairn_loop *loop)
+__attribute__((noinline)) static void profile_by_distance(cairn_router *router, cairn_dc_buf *buf,
+                                                          size_t *ret_n)
+{
+    int rc = cairn_router_get_datacenters_by_distance(router, buf, ret_n, NULL);
+    if (rc != 0)
+        die("by distance", rc);
+}
+
+__attribute__((noinline)) static size_t profile_naive_by_distance(const cairn_cluster *seams,
+                                                                  struct naive_dc *best)
+{
+    return naive_by_distance(seams, 2, "dc000", best);
+}
+
+static void bench_by_distance(cairn_loop *loop, long profile_calls)
 {
     cairn_rng rng;
     cairn_rng_init(&rng, 99);
@@ -511,7 +523,11 @@ static void bench_by_distance(cairn_loop *loop)
 
     double us = INFINITY, base_us = INFINITY;
     size_t nb = 0;
-    for (int k = 0; k < RUNS; k++) {
+    for (long i = 0; i < profile_calls; i++) {
+        profile_by_distance(router, &buf, &n);
+        nb = profile_naive_by_distance(seams, best);
+    }
+    for (int k = 0; profile_calls == 0 && k < RUNS; k++) {
         long calls = 0;
         cairn_time t0 = cairn_monotonic_now(), t1;
         do {
@@ -542,10 +558,13 @@ static void bench_by_distance(cairn_loop *loop)
                     best[i].name);
             exit(1);
         }
+    if (profile_calls > 0)
+        goto out;
     printf("{\"name\":\"dcs_by_distance\",\"datacenters\":%d,\"servers_per_dc\":%d,\"areas\":2,"
            "\"us_per_call\":%.1f,\"baseline_us_per_call\":%.1f,\"ratio\":%.2f,"
-           "\"baseline\":\"naive linear-scan maps + insertion sorts\"}\n",
+           "\"baseline\":\"naive linear-scan maps + insertion sorts, same member parse\"}\n",
            DIST_DCS, DIST_SERVERS, us, base_us, base_us / us);
+out:
     cairn_router_delete(router);
     mock_cluster_delete(mcs[0]);
     mock_cluster_delete(mcs[1]);
@@ -561,8 +580,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         die("loop", rc);
     bench_lookups(loop, profile_calls);
-    if (profile_calls == 0)
-        bench_by_distance(loop);
+    bench_by_distance(loop, profile_calls == 0 ? 0 : 3);
     cairn_loop_delete(loop);
     return 0;
 }

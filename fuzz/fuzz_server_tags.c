@@ -5,7 +5,10 @@
  * Input format: fields separated by '\n'. The first field is the member
  * name; then key=value tags (a field without '=' is a key with an empty
  * value). At most FUZZ_MAX_TAGS tags are used. Each value is also fed to
- * cairn_atoi, cairn_split_host_port and cairn_server_parse_build directly. */
+ * cairn_atoi, cairn_split_host_port and cairn_server_parse_build directly.
+ * cairn_server__check_member (the parse without the record) must reach the
+ * same verdict and datacenter as cairn_server_from_member; the target
+ * aborts when they differ. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 
 #include "cairn/cluster.h"
 #include "cairn/server.h"
+#include "servers/server_internal.h"
 
 #define FUZZ_MAX_TAGS 32
 
@@ -51,7 +55,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cairn_addr_from_ip(ip, 4, 8301, &m.addr);
     cairn_server *s = NULL;
     cairn_diag diag = {0};
-    if (cairn_server_from_member(&m, &s, &diag) == 0) {
+    int rc = cairn_server_from_member(&m, &s, &diag);
+    const char *dc = NULL;
+    if (cairn_server__check_member(&m, &dc, NULL) != rc ||
+        (rc == 0 && strcmp(dc, s->datacenter) != 0))
+        abort();
+    if (rc == 0) {
         char str[1024];
         cairn_server_string(s, str, sizeof(str));
         cairn_server_info info;

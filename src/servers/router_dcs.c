@@ -21,6 +21,12 @@
  * possible with invalid coordinates) is counted as +Inf instead, i.e. an
  * invalid coordinate is an unknown one.
  *
+ * Members are checked with cairn_server__check_member: every rule of
+ * cairn_server_from_member (Go: IsConsulServer) runs, in one pass over the
+ * tags, but no record is built, since only the datacenter is needed (the
+ * parse used to be three quarters of the call: a record, its strings and
+ * arrays allocated and freed per member per call).
+ *
  * Member names and tag strings are borrowed only during the cluster's
  * callback, so the datacenter names are copied into one scratch arena and
  * records refer to them by offset. Scratch memory is the call's own (through
@@ -42,7 +48,8 @@
 
 #include "cairn/alloc.h"
 #include "cairn/coord.h"
-#include "router_internal.h"
+#include "servers/router_internal.h"
+#include "servers/server_internal.h"
 
 /* ---- by name ---- */
 
@@ -158,12 +165,14 @@ void router_distance_sort(struct router_dist *d, size_t n)
         qsort(d, n, sizeof(*d), dist_cmp);
 }
 
-/* parse_server: 0 and the record for a Consul server; 1 for a non-server
- * (logged as Go does outside the LAN area); CAIRN_ENOMEM. */
+/* parse_server: 0 and the datacenter (borrowed from m) for a Consul server
+ * that has not left; 1 otherwise (a non-server is logged as Go does outside
+ * the LAN area); CAIRN_ENOMEM. The full parse's checks run (Go:
+ * IsConsulServer), but no record is built: only the dc is needed. */
 static int parse_server(cairn_router *r, const struct router_area *a, const cairn_member *m,
-                        cairn_server **ret_server)
+                        const char **ret_dc)
 {
-    int rc = cairn_server_from_member(m, ret_server, NULL);
+    int rc = cairn_server__check_member(m, ret_dc, NULL);
     if (rc == CAIRN_ENOMEM)
         return rc;
     if (rc != 0) {
@@ -175,7 +184,6 @@ static int parse_server(cairn_router *r, const struct router_area *a, const cair
     if (m->status == CAIRN_MEMBER_LEFT) {
         router_log(r, CAIRN_LOG_DEBUG, "server in area \"%s\" left, skipping: %s", a->id,
                    m->name);
-        cairn_server_unref(*ret_server);
         return 1;
     }
     return 0;
@@ -184,8 +192,8 @@ static int parse_server(cairn_router *r, const struct router_area *a, const cair
 static bool dist_member(const cairn_member *m, void *userdata)
 {
     struct dist_scratch *x = userdata;
-    cairn_server *s;
-    int rc = parse_server(x->r, x->area, m, &s);
+    const char *dc;
+    int rc = parse_server(x->r, x->area, m, &dc);
     if (rc == 1)
         return true;
     if (rc != 0) {
@@ -193,7 +201,7 @@ static bool dist_member(const cairn_member *m, void *userdata)
         return false;
     }
     double d;
-    if (strcmp(s->datacenter, x->r->local_dc) == 0) {
+    if (strcmp(dc, x->r->local_dc) == 0) {
         d = 0.0;
     } else {
         cairn_coord other;
@@ -206,8 +214,7 @@ static bool dist_member(const cairn_member *m, void *userdata)
     size_t off;
     rc = grow_array((void **)&x->recs, &x->recs_cap, x->nrecs + 1, sizeof(*x->recs));
     if (rc == 0)
-        rc = arena_add(x, s->datacenter, &off);
-    cairn_server_unref(s);
+        rc = arena_add(x, dc, &off);
     if (rc != 0) {
         x->rc = rc;
         return false;
@@ -350,8 +357,8 @@ static int map_for(struct maps_scratch *x, const char *dc, cairn_dc_map **ret_ma
 static bool maps_member(const cairn_member *mem, void *userdata)
 {
     struct maps_scratch *x = userdata;
-    cairn_server *s;
-    int rc = parse_server(x->r, x->area, mem, &s);
+    const char *dc;
+    int rc = parse_server(x->r, x->area, mem, &dc);
     if (rc == 1)
         return true;
     if (rc != 0) {
@@ -361,7 +368,7 @@ static bool maps_member(const cairn_member *mem, void *userdata)
     cairn_coord c;
     bool found = x->area->cluster.ops->get_cached_coordinate(x->area->cluster.impl, mem->name, &c);
     cairn_dc_map *m = NULL;
-    if (found && (rc = map_for(x, s->datacenter, &m)) == 0) {
+    if (found && (rc = map_for(x, dc, &m)) == 0) {
         cairn_dc_coord *coords = cairn_reallocarray(m->coords, m->n + 1, sizeof(*coords));
         if (coords == NULL) {
             rc = CAIRN_ENOMEM;
@@ -375,7 +382,6 @@ static bool maps_member(const cairn_member *mem, void *userdata)
                 m->n++;
         }
     }
-    cairn_server_unref(s);
     if (rc != 0) {
         x->rc = rc;
         return false;

@@ -9,7 +9,10 @@
  * type stays a plain, documented struct the Router can read directly.
  *
  * Parsing follows the newest Consul rules (spec §5.2) with Go's strictness
- * (see parse.c). Departures from Go, all deliberate:
+ * (see parse.c). The tags it reads are gathered in one pass over the
+ * member's tags (not one linear search per key), and the same checks can
+ * run without building a record (cairn_server__check_member, for the
+ * Router's datacenter lists). Departures from Go, all deliberate:
  *   - "not a server" (role is not "consul") is CAIRN_ENOENT, while a server
  *     with a bad tag is CAIRN_EINVAL with a diagnostic naming the tag; Go
  *     folds both into ok == false;
@@ -296,11 +299,68 @@ static void parse_tmp_free(struct parse_tmp *t)
     cairn_free(t->fts);
 }
 
-/* A required or optional integer tag. Absent: *v = 0 and `required` decides. */
-static int int_tag(const cairn_member *m, const char *key, bool required, int64_t *v,
-                   cairn_diag *diag)
+/* The tags parse_fields reads, gathered in one pass over the member's tags
+ * instead of one linear search per key. The first occurrence of a key
+ * wins, as with cairn_member_tag. A present flag tag has a non-NULL value. */
+struct known_tags {
+    const char *role, *dc, *segment, *id, *expect, *port, *wan_join_port, *grpc_port,
+        *grpc_tls_port, *vsn, *raft_vsn, *build, *bootstrap, *use_tls, *nonvoter, *read_replica;
+};
+
+/* The field of k for a tag key, or NULL for keys parse_fields ignores. */
+static const char **known_slot(struct known_tags *k, const char *key)
 {
-    const char *val = cairn_member_tag(m, key);
+    switch (key[0]) {
+    case 'b':
+        return strcmp(key, "build") == 0 ? &k->build
+               : strcmp(key, "bootstrap") == 0 ? &k->bootstrap
+                                               : NULL;
+    case 'd':
+        return strcmp(key, "dc") == 0 ? &k->dc : NULL;
+    case 'e':
+        return strcmp(key, "expect") == 0 ? &k->expect : NULL;
+    case 'g':
+        return strcmp(key, "grpc_port") == 0 ? &k->grpc_port
+               : strcmp(key, "grpc_tls_port") == 0 ? &k->grpc_tls_port
+                                                   : NULL;
+    case 'i':
+        return strcmp(key, "id") == 0 ? &k->id : NULL;
+    case 'n':
+        return strcmp(key, "nonvoter") == 0 ? &k->nonvoter : NULL;
+    case 'p':
+        return strcmp(key, "port") == 0 ? &k->port : NULL;
+    case 'r':
+        return strcmp(key, "role") == 0 ? &k->role
+               : strcmp(key, "raft_vsn") == 0 ? &k->raft_vsn
+               : strcmp(key, "read_replica") == 0 ? &k->read_replica
+                                                  : NULL;
+    case 's':
+        return strcmp(key, "segment") == 0 ? &k->segment : NULL;
+    case 'u':
+        return strcmp(key, "use_tls") == 0 ? &k->use_tls : NULL;
+    case 'v':
+        return strcmp(key, "vsn") == 0 ? &k->vsn : NULL;
+    case 'w':
+        return strcmp(key, "wan_join_port") == 0 ? &k->wan_join_port : NULL;
+    default:
+        return NULL;
+    }
+}
+
+static void gather_tags(const cairn_member *m, struct known_tags *k)
+{
+    memset(k, 0, sizeof(*k));
+    for (size_t i = 0; i < m->ntags; i++) {
+        const char **slot = known_slot(k, m->tags[i].key);
+        if (slot != NULL && *slot == NULL)
+            *slot = m->tags[i].value;
+    }
+}
+
+/* A required or optional integer tag with value val (NULL: absent). Absent:
+ * *v = 0 and `required` decides. */
+static int int_tag(const char *key, const char *val, bool required, int64_t *v, cairn_diag *diag)
+{
     *v = 0;
     if (val == NULL) {
         if (required)
@@ -376,10 +436,10 @@ static int parse_prefixed(const cairn_member *m, struct parse_tmp *t, cairn_diag
 
 /* The newest gRPC rule: parse errors are ignored (Go keeps Atoi's value),
  * but if either tag is present, at least one port must be >= 1. */
-static int parse_grpc(const cairn_member *m, cairn_server *f, cairn_diag *diag)
+static int parse_grpc(const struct known_tags *k, cairn_server *f, cairn_diag *diag)
 {
-    const char *g = cairn_member_tag(m, "grpc_port");
-    const char *gt = cairn_member_tag(m, "grpc_tls_port");
+    const char *g = k->grpc_port;
+    const char *gt = k->grpc_tls_port;
     if (g != NULL)
         (void)cairn_atoi_clamped(g, &f->grpc_port);
     if (gt != NULL)
@@ -391,29 +451,29 @@ static int parse_grpc(const cairn_member *m, cairn_server *f, cairn_diag *diag)
     return 0;
 }
 
-static int parse_fields(const cairn_member *m, cairn_server *f, struct parse_tmp *t,
-                        cairn_diag *diag)
+static int parse_fields(const cairn_member *m, const struct known_tags *k, cairn_server *f,
+                        struct parse_tmp *t, cairn_diag *diag)
 {
     int rc;
     f->name = m->name;
-    f->datacenter = cairn_member_tag(m, "dc");
-    f->segment = cairn_member_tag(m, "segment");
-    f->id = cairn_member_tag(m, "id");
+    f->datacenter = k->dc;
+    f->segment = k->segment;
+    f->id = k->id;
     if (strlen(f->name) >= CAIRN_SERVER_NAME_MAX)
         return cairn_diag_set(diag, CAIRN_EINVAL, "name: %zu bytes, limit %d", strlen(f->name),
                               CAIRN_SERVER_NAME_MAX - 1);
     if (f->datacenter != NULL && strlen(f->datacenter) >= CAIRN_SERVER_DC_MAX)
         return cairn_diag_set(diag, CAIRN_EINVAL, "dc: %zu bytes, limit %d",
                               strlen(f->datacenter), CAIRN_SERVER_DC_MAX - 1);
-    if ((rc = int_tag(m, "expect", false, &f->expect, diag)) < 0 ||
-        (rc = int_tag(m, "port", true, &f->port, diag)) < 0 ||
+    if ((rc = int_tag("expect", k->expect, false, &f->expect, diag)) < 0 ||
+        (rc = int_tag("port", k->port, true, &f->port, diag)) < 0 ||
         (rc = parse_prefixed(m, t, diag)) < 0 ||
-        (rc = int_tag(m, "wan_join_port", false, &f->wan_join_port, diag)) < 0 ||
-        (rc = parse_grpc(m, f, diag)) < 0 ||
-        (rc = int_tag(m, "vsn", true, &f->version, diag)) < 0 ||
-        (rc = int_tag(m, "raft_vsn", false, &f->raft_version, diag)) < 0)
+        (rc = int_tag("wan_join_port", k->wan_join_port, false, &f->wan_join_port, diag)) < 0 ||
+        (rc = parse_grpc(k, f, diag)) < 0 ||
+        (rc = int_tag("vsn", k->vsn, true, &f->version, diag)) < 0 ||
+        (rc = int_tag("raft_vsn", k->raft_vsn, false, &f->raft_version, diag)) < 0)
         return rc;
-    const char *build = cairn_member_tag(m, "build");
+    const char *build = k->build;
     if (build == NULL)
         return cairn_diag_set(diag, CAIRN_EINVAL, "build: missing");
     if ((rc = cairn_server_parse_build(build, &f->build, diag)) < 0)
@@ -422,10 +482,10 @@ static int parse_fields(const cairn_member *m, cairn_server *f, struct parse_tmp
     f->nsegments = t->nsegs;
     f->features = t->fts;
     f->nfeatures = t->nfts;
-    f->bootstrap = cairn_member_tag(m, "bootstrap") != NULL;
-    f->use_tls = cairn_member_tag(m, "use_tls") != NULL;
-    f->non_voter = cairn_member_tag(m, "nonvoter") != NULL;
-    f->read_replica = f->non_voter || cairn_member_tag(m, "read_replica") != NULL;
+    f->bootstrap = k->bootstrap != NULL;
+    f->use_tls = k->use_tls != NULL;
+    f->non_voter = k->nonvoter != NULL;
+    f->read_replica = f->non_voter || k->read_replica != NULL;
     f->status = m->status;
     f->lan_join_port = m->addr.port;
     f->addr = m->addr;
@@ -433,21 +493,42 @@ static int parse_fields(const cairn_member *m, cairn_server *f, struct parse_tmp
     return 0;
 }
 
-int cairn_server_from_member(const cairn_member *member, cairn_server **ret_server,
-                             cairn_diag *diag)
+/* parse_member runs every check of cairn_server_from_member and, when
+ * ret_server is not NULL, builds the record. */
+static int parse_member(const cairn_member *member, cairn_server **ret_server,
+                        const char **ret_dc, cairn_diag *diag)
 {
-    if (member == NULL || ret_server == NULL || member->name == NULL)
+    if (member == NULL || member->name == NULL)
         return cairn_diag_set(diag, CAIRN_EINVAL, "member: missing");
-    const char *role = cairn_member_tag(member, "role");
-    if (role == NULL || strcmp(role, "consul") != 0)
+    struct known_tags k;
+    gather_tags(member, &k);
+    if (k.role == NULL || strcmp(k.role, "consul") != 0)
         return cairn_diag_set(diag, CAIRN_ENOENT, "role is not consul");
     cairn_server f = {0};
     struct parse_tmp t = {0};
-    int rc = parse_fields(member, &f, &t, diag);
-    if (rc == 0)
+    int rc = parse_fields(member, &k, &f, &t, diag);
+    /* cairn_server_new cannot reject what parse_fields accepted (the short
+     * name is never longer than the name): only ENOMEM is left. */
+    if (rc == 0 && ret_server != NULL)
         rc = cairn_server_new(&f, ret_server);
     if (rc == CAIRN_ENOMEM)
         cairn_diag_set(diag, rc, "%s: out of memory", member->name);
     parse_tmp_free(&t);
+    if (rc == 0 && ret_dc != NULL)
+        *ret_dc = k.dc != NULL ? k.dc : "";
     return rc;
+}
+
+int cairn_server_from_member(const cairn_member *member, cairn_server **ret_server,
+                             cairn_diag *diag)
+{
+    if (ret_server == NULL)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "member: missing");
+    return parse_member(member, ret_server, NULL, diag);
+}
+
+int cairn_server__check_member(const cairn_member *member, const char **ret_dc,
+                               cairn_diag *diag)
+{
+    return parse_member(member, NULL, ret_dc, diag);
 }

@@ -13,6 +13,7 @@
 #include "cairn/alloc.h"
 #include "cairn/cluster.h"
 #include "cairn/server.h"
+#include "servers/server_internal.h"
 
 /* A member whose tags a test can set and delete. */
 #define MAXTAGS 32
@@ -57,6 +58,19 @@ static void tm_init(struct tmember *t, const char *name, const char *ip, uint16_
     t->m.tags = t->tags;
 }
 
+/* The record-free check (the Router's datacenter lists) must agree with
+ * the full parse: same verdict, same diagnostic, same datacenter. */
+static void check_agrees(struct tmember *t, int rc, const cairn_diag *d, const cairn_server *s)
+{
+    const char *dc = NULL;
+    cairn_diag d2 = {0};
+    assert_int_equal(cairn_server__check_member(&t->m, &dc, &d2), rc);
+    if (d != NULL)
+        assert_string_equal(d2.msg, d->msg);
+    if (rc == 0)
+        assert_string_equal(dc, s->datacenter);
+}
+
 static cairn_server *parse_ok(struct tmember *t)
 {
     cairn_server *s = NULL;
@@ -64,6 +78,7 @@ static cairn_server *parse_ok(struct tmember *t)
     int rc = cairn_server_from_member(&t->m, &s, &d);
     if (rc != 0)
         fail_msg("parse failed: %s (%s)", cairn_err_name(rc), d.msg);
+    check_agrees(t, rc, &d, s);
     return s;
 }
 
@@ -71,6 +86,7 @@ static int parse_rc(struct tmember *t, cairn_diag *d)
 {
     cairn_server *s = NULL;
     int rc = cairn_server_from_member(&t->m, &s, d);
+    check_agrees(t, rc, d, s);
     if (rc == 0)
         cairn_server_unref(s);
     return rc;
