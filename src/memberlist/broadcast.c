@@ -38,11 +38,21 @@ struct bcast_item {
     uint8_t msg[];
 };
 
+/* An array entry: the sort key is kept inline so that binary searches do
+ * not touch the items themselves (one cache miss each, thousands of items
+ * per node in big simulated clusters). */
+struct bcast_slot {
+    int64_t id;
+    size_t len;
+    int transmits;
+    struct bcast_item *it;
+};
+
 struct cairn_bcast_queue {
     int retransmit_mult;
     size_t max_items;
     /* Items sorted by the upstream order; len used of cap. */
-    struct bcast_item **items;
+    struct bcast_slot *items;
     size_t len, cap;
     /* name -> item for named entries. */
     struct ml_strmap names;
@@ -71,7 +81,7 @@ static size_t lower_bound(const cairn_bcast_queue *q, int t, size_t l, int64_t i
     size_t lo = 0, hi = q->len;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const struct bcast_item *m = q->items[mid];
+        const struct bcast_slot *m = &q->items[mid];
         if (key_less(m->transmits, m->len, m->id, t, l, id))
             lo = mid + 1;
         else
@@ -98,7 +108,7 @@ static void insert_sorted(cairn_bcast_queue *q, struct bcast_item *it)
 {
     size_t i = lower_bound(q, it->transmits, it->len, it->id);
     memmove(&q->items[i + 1], &q->items[i], (q->len - i) * sizeof(*q->items));
-    q->items[i] = it;
+    q->items[i] = (struct bcast_slot){it->id, it->len, it->transmits, it};
     q->len++;
 }
 
@@ -132,7 +142,7 @@ void cairn_bcast_queue_delete(cairn_bcast_queue *q)
     if (!q)
         return;
     for (size_t i = 0; i < q->len; i++)
-        cairn_free(q->items[i]);
+        cairn_free(q->items[i].it);
     cairn_free(q->items);
     ml_strmap_destroy(&q->names);
     cairn_free(q);
@@ -146,7 +156,7 @@ static int reserve(cairn_bcast_queue *q)
     size_t ncap = q->cap ? q->cap * 2 : 16;
     if (ncap > q->max_items + 1)
         ncap = q->max_items + 1;
-    struct bcast_item **items = cairn_reallocarray(q->items, ncap, sizeof(*items));
+    struct bcast_slot *items = cairn_reallocarray(q->items, ncap, sizeof(*items));
     if (!items)
         return CAIRN_ENOMEM;
     q->items = items;
@@ -201,7 +211,7 @@ size_t cairn_bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int 
     if (!q || q->len == 0 || !emit)
         return 0;
     int transmit_limit = ml_retransmit_limit(q->retransmit_mult, num_nodes);
-    int min_tr = q->items[0]->transmits, max_tr = q->items[q->len - 1]->transmits;
+    int min_tr = q->items[0].transmits, max_tr = q->items[q->len - 1].transmits;
     /* Items sent this round stay out of the array until the end, as
      * upstream does, so a message goes at most once per packet. */
     struct bcast_item *aside = NULL;
@@ -213,11 +223,11 @@ size_t cairn_bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int 
             break;
         /* The largest (then newest) item of level t that fits. */
         size_t i = lower_bound(q, t, (size_t)free_bytes, INT64_MAX);
-        if (i >= q->len || q->items[i]->transmits != t) {
+        if (i >= q->len || q->items[i].transmits != t) {
             t++;
             continue;
         }
-        struct bcast_item *it = q->items[i];
+        struct bcast_item *it = q->items[i].it;
         remove_at(q, i);
         emit(it->msg, it->len, userdata);
         sent++;
@@ -246,7 +256,7 @@ size_t cairn_bcast_queue_len(const cairn_bcast_queue *q)
 void cairn_bcast_queue_prune(cairn_bcast_queue *q, size_t max_retain)
 {
     while (q->len > max_retain) {
-        struct bcast_item *it = q->items[q->len - 1];
+        struct bcast_item *it = q->items[q->len - 1].it;
         remove_at(q, q->len - 1);
         finish(q, it);
     }

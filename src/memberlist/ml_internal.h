@@ -44,7 +44,8 @@ enum { ML_PMIN, ML_PMAX, ML_PCUR, ML_DMIN, ML_DMAX, ML_DCUR };
 
 /* One member of the node table (Go: nodeState). */
 struct ml_node {
-    /* Name (owned); also the key of the node map. */
+    /* Name, stored right after the struct in the same block; also the key
+     * of the node map. */
     char *name;
     /* IP and port. */
     cairn_addr addr;

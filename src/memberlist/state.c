@@ -84,8 +84,7 @@ static void free_node(struct ml_node *n)
         return;
     ml_suspicion_delete(n->suspicion);
     cairn_free(n->meta);
-    cairn_free(n->name);
-    cairn_free(n);
+    cairn_free(n); /* the name lives in the same block */
 }
 
 void ml_free_nodes(cairn_memberlist *ml)
@@ -228,15 +227,19 @@ static struct ml_node *insert_node(cairn_memberlist *ml, const struct ml_alive *
         ml->nodes = nodes;
         ml->cap_nodes = ncap;
     }
-    struct ml_node *n = cairn_calloc(1, sizeof(*n));
+    /* The name shares the node's block: a lookup's key compare and the
+     * node's fields then sit on neighbouring cache lines. */
+    size_t name_len = strlen(name);
+    struct ml_node *n = cairn_calloc(1, sizeof(*n) + name_len + 1);
     if (!n)
         return NULL;
-    n->name = cairn_strdup(name);
+    n->name = (char *)(n + 1);
+    memcpy(n->name, name, name_len + 1);
     if (a->meta.len) {
         n->meta = cairn_memdup(a->meta.p, a->meta.len);
         n->meta_len = a->meta.len;
     }
-    if (!n->name || (a->meta.len && !n->meta) || ml_strmap_put(&ml->node_map, n->name, n) < 0) {
+    if ((a->meta.len && !n->meta) || ml_strmap_put(&ml->node_map, n->name, n) < 0) {
         free_node(n);
         return NULL;
     }
