@@ -571,6 +571,68 @@ static void test_update_and_leave(void **state)
     world_free(&w);
 }
 
+/* Every allocation failure during creation, a join push/pull, probing,
+ * gossip, a meta update and a leave is survived without leaks: the run
+ * goes on (degraded) and teardown frees everything. */
+static void alloc_scenario(long fail_at, bool *ret_failed)
+{
+    cairn_sim *sim;
+    assert_int_equal(cairn_sim_new(99, &sim), 0);
+    cairn_loop *loops[3] = {0};
+    cairn_memberlist *mls[3] = {0};
+    cairn_addr addrs[3];
+    cairn_test_alloc_fail_after(fail_at);
+    for (int i = 0; i < 3; i++) {
+        uint8_t ip[4] = {10, 9, 0, (uint8_t)(i + 1)};
+        (void)cairn_addr_from_ip(ip, 4, 7946, &addrs[i]);
+        if (cairn_sim_node_loop(sim, &addrs[i], &loops[i]) < 0)
+            continue;
+        cairn_memberlist_config c;
+        cairn_memberlist_config_lan(&c);
+        char name[8];
+        snprintf(name, sizeof(name), "a%d", i);
+        c.name = name;
+        c.bind = addrs[i];
+        c.seed = (uint64_t)i + 1;
+        if (cairn_memberlist_new(loops[i], &c, NULL, NULL, NULL, &mls[i]) < 0)
+            mls[i] = NULL;
+    }
+    for (int i = 1; i < 3; i++)
+        if (mls[i])
+            (void)cairn_memberlist_join(mls[i], &addrs[0], 1, NULL, NULL);
+    cairn_sim_run_for(sim, 3 * CAIRN_SEC);
+    if (mls[1])
+        (void)cairn_memberlist_update_node(mls[1], CAIRN_SEC, NULL, NULL);
+    if (mls[2])
+        (void)cairn_memberlist_leave(mls[2], CAIRN_SEC, NULL, NULL);
+    cairn_sim_run_for(sim, 3 * CAIRN_SEC);
+    *ret_failed = cairn_test_alloc_failed();
+    cairn_test_alloc_fail_after(-1);
+    for (int i = 0; i < 3; i++) {
+        cairn_memberlist_delete(mls[i]);
+        cairn_loop_delete(loops[i]);
+    }
+    cairn_sim_delete(sim);
+}
+
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    cairn_test_alloc_install();
+    long points = 0;
+    for (long fail = 0;; fail += fail < 400 ? 1 : 37) {
+        bool failed;
+        alloc_scenario(fail, &failed);
+        assert_int_equal(cairn_test_alloc_live(), 0);
+        if (!failed)
+            break; /* the scenario needs fewer allocations than this */
+        points++;
+    }
+    printf("# alloc_failures: %ld failure points survived without leaks\n", points);
+    assert_true(points > 100);
+    cairn_test_alloc_uninstall();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_stalls_lifeguard_vs_swim),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_update_and_leave),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_converge_and_detect_big),
     };
     /* ML_SIM_ONLY=<glob> runs a subset (cmocka test filter). */
