@@ -481,63 +481,124 @@ static void on_stats(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
     maybe_start_coords(cl);
 }
 
-/* reconcile: replaces the cache with the agent's list, emitting the events
- * that take a router from the old view to the new one. */
+/* One event a reconcile will emit. */
+struct transition {
+    int type;
+    const cairn_member *m;
+};
+
+/* add_transitions records the events that take a router from `old` (NULL:
+ * unknown member) to m; returns how many were recorded (0..2). */
+static size_t add_transitions(struct transition *out, const struct cmember *old,
+                              const cairn_member *m)
+{
+    int old_status = old != NULL ? old->m.status : CAIRN_MEMBER_NONE;
+    size_t k = 0;
+    if (m->status == old_status) {
+        if (old != NULL && (!same_tags(&old->m, m) || !cairn_addr_equal(&old->m.addr, &m->addr)))
+            out[k++] = (struct transition){CAIRN_EVENT_MEMBER_UPDATE, m};
+        return k;
+    }
+    switch (m->status) {
+    case CAIRN_MEMBER_ALIVE:
+        out[k++] = (struct transition){CAIRN_EVENT_MEMBER_JOIN, m};
+        break;
+    case CAIRN_MEMBER_FAILED:
+        if (old == NULL || old_status == CAIRN_MEMBER_LEFT)
+            out[k++] = (struct transition){CAIRN_EVENT_MEMBER_JOIN, m};
+        out[k++] = (struct transition){CAIRN_EVENT_MEMBER_FAILED, m};
+        break;
+    case CAIRN_MEMBER_LEAVING:
+    case CAIRN_MEMBER_LEFT:
+        if (old != NULL)
+            out[k++] = (struct transition){CAIRN_EVENT_MEMBER_LEAVE, m};
+        break;
+    default:
+        break;
+    }
+    return k;
+}
+
+static int cmp_cmember(const void *a, const void *b)
+{
+    return strcmp(((const struct cmember *)a)->m.name, ((const struct cmember *)b)->m.name);
+}
+
+static void free_table(struct cmember *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cmember_free(&t[i]);
+    cairn_free(t);
+}
+
+/* fresh_table: a sorted, de-duplicated deep copy of ms, or NULL (ENOMEM). */
+static struct cmember *fresh_table(const cairn_member *ms, size_t n, size_t *ret_n)
+{
+    struct cmember *t = cairn_calloc(n > 0 ? n : 1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    for (size_t j = 0; j < n; j++)
+        if (cmember_copy(&ms[j], &t[j]) != 0) {
+            free_table(t, j);
+            return NULL;
+        }
+    if (n > 1)
+        qsort(t, n, sizeof *t, cmp_cmember);
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (k > 0 && strcmp(t[k - 1].m.name, t[j].m.name) == 0) {
+            cmember_free(&t[j]);
+            continue;
+        }
+        t[k++] = t[j];
+    }
+    *ret_n = k;
+    return t;
+}
+
+/* reconcile replaces the cache with the agent's list (sorted merge, n log
+ * n) and then emits the events that take a router from the old view to
+ * the new one: reap for members the agent no longer knows, join / failed /
+ * leave for status changes, update for tag or address changes. Known
+ * coordinates are kept. On ENOMEM nothing changes and false is returned
+ * (the caller retries). */
 static bool reconcile(cairn_serfrpc_cluster *cl, const cairn_member *ms, size_t n)
 {
-    bool complete = true;
-    /* Members the agent no longer knows: reap. Walk backwards so removals
-     * keep the indices below valid. */
-    for (size_t i = cl->n; i-- > 0;) {
-        bool present = false;
-        for (size_t j = 0; j < n && !present; j++)
-            present = strcmp(ms[j].name, cl->members[i].m.name) == 0;
-        if (present)
-            continue;
-        struct cmember gone = cl->members[i];
-        memmove(&cl->members[i], &cl->members[i + 1], (cl->n - i - 1) * sizeof *cl->members);
-        cl->n--;
-        gone.m.status = CAIRN_MEMBER_LEFT;
-        emit(cl, CAIRN_EVENT_MEMBER_REAP, &gone.m, 1);
-        cmember_free(&gone);
+    size_t nf;
+    struct cmember *fresh = fresh_table(ms, n, &nf);
+    struct transition *tr = cairn_calloc(cl->n + 2 * n + 1, sizeof *tr);
+    if (fresh == NULL || tr == NULL) {
+        if (fresh != NULL)
+            free_table(fresh, nf);
+        cairn_free(tr);
+        return false;
     }
-    for (size_t j = 0; j < n; j++) {
-        const cairn_member *m = &ms[j];
-        struct cmember *old = lookup(cl, m->name);
-        int old_status = old != NULL ? old->m.status : CAIRN_MEMBER_NONE;
-        bool changed = old != NULL && (!same_tags(&old->m, m) ||
-                                       !cairn_addr_equal(&old->m.addr, &m->addr));
-        if (upsert(cl, m) != 0) {
-            cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE, "cannot cache member %s", m->name);
-            complete = false;
-            continue;
-        }
-        if (m->status == old_status) {
-            if (changed)
-                emit(cl, CAIRN_EVENT_MEMBER_UPDATE, m, 1);
-            continue;
-        }
-        switch (m->status) {
-        case CAIRN_MEMBER_ALIVE:
-            emit(cl, CAIRN_EVENT_MEMBER_JOIN, m, 1);
-            if (cl->synced)
-                fetch_coord(cl, m->name);
-            break;
-        case CAIRN_MEMBER_FAILED:
-            if (old == NULL || old_status == CAIRN_MEMBER_LEFT)
-                emit(cl, CAIRN_EVENT_MEMBER_JOIN, m, 1);
-            emit(cl, CAIRN_EVENT_MEMBER_FAILED, m, 1);
-            break;
-        case CAIRN_MEMBER_LEAVING:
-        case CAIRN_MEMBER_LEFT:
-            if (old != NULL)
-                emit(cl, CAIRN_EVENT_MEMBER_LEAVE, m, 1);
-            break;
-        default:
-            break;
+    size_t i = 0, j = 0, nt = 0;
+    while (i < cl->n || j < nf) {
+        int c = i == cl->n ? 1 : j == nf ? -1 : strcmp(cl->members[i].m.name, fresh[j].m.name);
+        if (c < 0) {
+            cl->members[i].m.status = CAIRN_MEMBER_LEFT;
+            tr[nt++] = (struct transition){CAIRN_EVENT_MEMBER_REAP, &cl->members[i++].m};
+        } else if (c > 0) {
+            nt += add_transitions(&tr[nt], NULL, &fresh[j++].m);
+        } else {
+            fresh[j].has_coord = cl->members[i].has_coord;
+            fresh[j].coord = cl->members[i].coord;
+            nt += add_transitions(&tr[nt], &cl->members[i++], &fresh[j++].m);
         }
     }
-    return complete;
+    struct cmember *old = cl->members;
+    size_t old_n = cl->n;
+    cl->members = fresh;
+    cl->n = cl->cap = nf;
+    for (size_t k = 0; k < nt; k++) {
+        emit(cl, tr[k].type, tr[k].m, 1);
+        if (tr[k].type == CAIRN_EVENT_MEMBER_JOIN && cl->synced)
+            fetch_coord(cl, tr[k].m->name);
+    }
+    free_table(old, old_n);
+    cairn_free(tr);
+    return true;
 }
 
 static void on_members(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
