@@ -161,6 +161,16 @@ check "c1 lists s1's tags" grep -q '"node":"s1".*"tags":{[^}]*"role":"serf"' "$D
 grep -qE "\[ERR\].*(c1|c2|c3|Remote state|ping version)" "$D/s1.log" "$D/s2.log" &&
     fail "serf logged errors about cairn nodes: $(grep -h '\[ERR\]' "$D/s1.log" "$D/s2.log" | head -3)"
 
+# declarers NODE: which agents' own suspicion timers declared NODE dead
+# (the rest learnt it by gossip).
+declarers() {
+    local f out=""
+    for f in "$D"/*.log; do
+        grep -qiE "marking $1 as failed" "$f" && out="$out $(basename "$f" .log)"
+    done
+    echo "${out# }"
+}
+
 # Detection: kill -9 a cairn agent, then a Serf agent.
 t0=$(now)
 kill -9 "$PID_c3"
@@ -170,7 +180,7 @@ wait_for 5 serf_is $R_S2 c3 failed || fail "serf s2 never saw c3 failed"
 t_s2=$(sub "$(now)" "$t0")
 wait_for 5 cairn_has c1 member-failed c3 || fail "cairn c1 never saw c3 failed"
 t_c1=$(since "$t0" "$(cairn_event c1 member-failed c3)")
-echo "# detection of kill -9 cairn c3: serf s1 ${t_s1}s  serf s2 ${t_s2}s  cairn c1 ${t_c1}s"
+echo "# detection of kill -9 cairn c3: serf s1 ${t_s1}s  serf s2 ${t_s2}s  cairn c1 ${t_c1}s (declared dead by: $(declarers c3))"
 echo "{\"name\":\"detect_kill9_cairn_node\",\"serf_s1_s\":$t_s1,\"serf_s2_s\":$t_s2,\"cairn_c1_s\":$t_c1}"
 
 t0=$(now)
@@ -181,7 +191,7 @@ wait_for 10 cairn_has c1 member-failed s2 || fail "cairn c1 never saw s2 failed"
 wait_for 5 cairn_has c2 member-failed s2 || fail "cairn c2 never saw s2 failed"
 t_c1=$(since "$t0" "$(cairn_event c1 member-failed s2)")
 t_c2=$(since "$t0" "$(cairn_event c2 member-failed s2)")
-echo "# detection of kill -9 serf s2: serf s1 ${t_serf}s  cairn c1 ${t_c1}s  cairn c2 ${t_c2}s"
+echo "# detection of kill -9 serf s2: serf s1 ${t_serf}s  cairn c1 ${t_c1}s  cairn c2 ${t_c2}s (declared dead by: $(declarers s2))"
 echo "{\"name\":\"detect_kill9_serf_node\",\"serf_s1_s\":$t_serf,\"cairn_c1_s\":$t_c1,\"cairn_c2_s\":$t_c2}"
 # Serf's time is polled (0.1 s steps, each `serf members` call takes time):
 # allow 1 s for that and for a loaded machine.
