@@ -571,6 +571,48 @@ static void test_update_and_leave(void **state)
     world_free(&w);
 }
 
+/* With every datagram between two members lost, the TCP fallback ping
+ * (peers with PMax >= 3) keeps them alive to each other; without it they
+ * declare each other dead. */
+static void no_tcp_pings(cairn_memberlist_config *c)
+{
+    c->disable_tcp_pings = true;
+}
+
+static int udp_blackout(bool tcp_pings, uint64_t *ret_probes, uint64_t *ret_failures)
+{
+    struct world w;
+    world_new(&w, 61, 2, tcp_pings ? NULL : no_tcp_pings);
+    converge(&w, tcp_pings ? "tcp_fallback_on" : "tcp_fallback_off");
+    cairn_sim_link link = {.latency = CAIRN_MSEC, .loss = 1.0};
+    assert_int_equal(cairn_sim_set_default_link(w.sim, &link), 0);
+    cairn_sim_run_for(w.sim, 40 * CAIRN_SEC);
+    cairn_ml_node n;
+    /* Absent: declared dead and reaped after GossipToTheDeadTime. */
+    if (cairn_memberlist_get_node(w.nodes[0].ml, "n1", &n) < 0)
+        n.state = CAIRN_ML_DEAD;
+    cairn_ml_stats st;
+    cairn_memberlist_get_stats(w.nodes[0].ml, &st);
+    *ret_probes = st.probes;
+    *ret_failures = st.probe_failures;
+    world_free(&w);
+    return n.state;
+}
+
+static void test_tcp_fallback(void **state)
+{
+    (void)state;
+    uint64_t probes, failures;
+    assert_int_equal(udp_blackout(true, &probes, &failures), CAIRN_ML_ALIVE);
+    printf("# tcp_fallback: UDP blacked out 40 s, TCP pings on: peer alive, %llu probes, "
+           "%llu failed\n",
+           (unsigned long long)probes, (unsigned long long)failures);
+    assert_true(probes >= 10);
+    assert_int_equal(failures, 0);
+    assert_int_equal(udp_blackout(false, &probes, &failures), CAIRN_ML_DEAD);
+    assert_true(failures >= 1);
+}
+
 /* Every allocation failure during creation, a join push/pull, probing,
  * gossip, a meta update and a leave is survived without leaks: the run
  * goes on (degraded) and teardown frees everything. */
@@ -642,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_stalls_lifeguard_vs_swim),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_update_and_leave),
+        cmocka_unit_test(test_tcp_fallback),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_converge_and_detect_big),
     };
