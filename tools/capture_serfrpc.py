@@ -8,7 +8,8 @@ request to OUTDIR/<name>.bin:
 
   handshake, members, members-filtered, stats, get-coordinate (known and
   unknown node), join, stream (ack + a member-join/user records), stop,
-  auth-required (agent with -rpc-auth, no auth sent), bad-auth.
+  auth-required (agent with rpc_auth, no auth sent; also after a request
+  with a body, which the agent answers twice), bad-auth.
 
 Usage: tools/capture_serfrpc.py OUTDIR
 Every process it starts is stopped by PID before it exits.
@@ -107,6 +108,9 @@ def main():
         c.send('stop', {'Stop': sseq}); save('stop', c.drain(0.3))
         a = Conn(17905)
         a.send('handshake', {'Version': 1}); a.send('members'); save('auth_required', a.drain())
+        # A request with a body before auth is answered twice (the agent
+        # leaves the body unread and decodes it as the next header).
+        a.send('get-coordinate', {'Node': 'x'}); save('auth_required_body', a.drain())
         a.send('auth', {'AuthKey': 'wrong'}); save('auth_bad', a.drain())
         n = Conn(17901)
         n.send('members'); save('handshake_required', n.drain())

@@ -432,7 +432,7 @@ static void do_dcs(struct session *s)
 {
     const char *names[MAX_DCS];
     double rtts[MAX_DCS];
-    static char bytes[DC_BYTES];
+    char bytes[DC_BYTES];
     cairn_dc_buf b;
     size_t n;
     cairn_diag diag;
@@ -462,7 +462,7 @@ static void do_dcs(struct session *s)
 static void known_dcs(struct session *s, char *out, size_t len)
 {
     const char *names[MAX_DCS];
-    static char bytes[DC_BYTES];
+    char bytes[DC_BYTES];
     cairn_dc_buf b;
     size_t n = 0;
     dc_buf_init(&b, names, NULL, bytes);
@@ -584,7 +584,7 @@ static struct seen_route *seen_for(struct session *s, const char *dc)
 static void watch_check_routes(struct session *s)
 {
     const char *names[MAX_DCS];
-    static char bytes[DC_BYTES];
+    char bytes[DC_BYTES];
     cairn_dc_buf b;
     size_t n = 0;
     char t[32];

@@ -210,6 +210,16 @@ static void test_error_headers(void **state)
     load("auth_bad", &v);
     next_header(&v, &off, &a, &h);
     assert_string_equal(h.error, "Invalid authentication token");
+    /* After a request with a body, the real agent answers twice. */
+    off = 0;
+    load("auth_required_body", &v);
+    next_header(&v, &off, &a, &h);
+    assert_string_equal(h.error, "Authentication required");
+    uint64_t first = h.seq;
+    next_header(&v, &off, &a, &h);
+    assert_string_equal(h.error, "Authentication required");
+    assert_int_equal(h.seq, first);
+    assert_int_equal(off, v.len);
     off = 0;
     load("handshake_required", &v);
     next_header(&v, &off, &a, &h);
