@@ -8,7 +8,9 @@
  * (with the reader's depth cap), nil is the zero value, integers of any
  * width are range-checked into the member's width, []byte values are length
  * checked against the field's named limit *before* any copy, and a Vsn must
- * be empty or exactly six bytes (memberlist #368).
+ * be empty or exactly six bytes (memberlist #368). A struct may also arrive
+ * as an array, read positionally in Go's declaration order (the `decl` of
+ * each row); extra elements are skipped like go-msgpack does.
  *
  * The arena keeps every allocation a decode makes (arrays, and []byte
  * values that arrived in the rare array-of-ints form) on one list under a
@@ -17,6 +19,7 @@
  */
 #include "msg_internal.h"
 
+#include <assert.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <string.h>
@@ -321,10 +324,40 @@ static int decode_field(wire_ctx *c, const wire_field *f, void *p)
     }
 }
 
+/* decode_positional reads the elements of a struct that arrived as an array
+ * of `count` values: element j fills the field declared j-th in Go; values
+ * beyond the declared fields are skipped (go-msgpack decodes them into an
+ * interface{} and drops them), missing trailing fields keep their zero. */
+static int decode_positional(wire_ctx *c, const wire_field *fields, size_t n, uint32_t count,
+                             void *base)
+{
+    for (uint32_t j = 0; j < count; j++) {
+        const wire_field *f = NULL;
+        for (size_t i = 0; i < n && f == NULL; i++)
+            if (fields[i].decl == j)
+                f = &fields[i];
+        if (f == NULL) {
+            assert(j >= n); /* the decl indexes of a table are 0..n-1 */
+            if (cairn_mp_skip(&c->r))
+                return wire_fail(c, "an extra array element", c->r.err);
+            continue;
+        }
+        int e = decode_field(c, f, (char *)base + f->off);
+        if (e)
+            return e;
+    }
+    return 0;
+}
+
 int wire_decode_struct(wire_ctx *c, const wire_field *fields, size_t n, void *base)
 {
     uint32_t pairs;
     size_t next = 0;
+    if (cairn_mp_peek(&c->r) == CAIRN_MP_T_ARRAY) {
+        if (cairn_mp_read_array(&c->r, &pairs))
+            return wire_fail(c, "body", c->r.err);
+        return decode_positional(c, fields, n, pairs, base);
+    }
     if (cairn_mp_read_map(&c->r, &pairs))
         return wire_fail(c, "body", c->r.err);
     for (uint32_t k = 0; k < pairs; k++) {
@@ -453,4 +486,15 @@ int wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *na
     cairn_mp_reader_init(&c.r, msg + 1, len - 1);
     int e = wire_decode_struct(&c, fields, n, base);
     return e == CAIRN_EAGAIN ? CAIRN_EPROTO : e;
+}
+
+int wire_decode_msg_ret(const uint8_t *msg, size_t len, uint8_t type, const char *name,
+                        const wire_field *fields, size_t n, cairn_wire_arena *arena,
+                        cairn_diag *diag, void *tmp, size_t size, void *ret)
+{
+    memset(tmp, 0, size);
+    int e = wire_decode_msg(msg, len, type, name, fields, n, arena, diag, tmp);
+    if (e == 0 && ret)
+        memcpy(ret, tmp, size);
+    return e;
 }

@@ -4,8 +4,11 @@
  * A Go struct on the wire is a msgpack map whose keys are the field names in
  * ASCII order. Each message is described once by a table of wire_field in
  * that order; wire_encode_struct writes it, wire_decode_struct reads it
- * (exact key match, unknown keys skipped, nil = zero value). Fields that are
- * not scalars (arrays, nested structs, maps) use FK_CUSTOM callbacks.
+ * (exact key match, unknown keys skipped, nil = zero value). go-msgpack also
+ * decodes a struct from an array, positionally in the Go *declaration*
+ * order, so each field also records its declaration index (`decl`); the
+ * indexes of one table are a permutation of 0..n-1. Fields that are not
+ * scalars (arrays, nested structs, maps) use FK_CUSTOM callbacks.
  */
 #ifndef CAIRN_WIRE_MSG_INTERNAL_H
 #define CAIRN_WIRE_MSG_INTERNAL_H
@@ -49,6 +52,9 @@ typedef struct wire_field {
     /* Go field name = map key. */
     const char *key;
     wire_field_kind kind;
+    /* Index of the field in the Go struct declaration (exported fields
+     * only): its position when the struct arrives as an array. */
+    unsigned decl;
     /* offsetof the member in the C struct. */
     size_t off;
     /* Integer member size in bytes (FK_UINT/FK_INT). */
@@ -65,7 +71,68 @@ typedef struct wire_field {
 
 #define WF_NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
 
-/* wire_decode_struct reads one map into base per the table. */
+/* Table rows: S the C struct, m its member, k the Go name, d the Go
+ * declaration index, fl WF_* flags, mx the length limit (0 = none). */
+#define WF_STR(S, m, k, d, fl, mx)                                                                 \
+    {                                                                                              \
+        .key = k, .kind = FK_STR, .decl = d, .off = offsetof(S, m), .flags = fl, .max = mx         \
+    }
+#define WF_BYTES(S, m, k, d, fl, mx)                                                               \
+    {                                                                                              \
+        .key = k, .kind = FK_BYTES, .decl = d, .off = offsetof(S, m), .flags = fl, .max = mx       \
+    }
+#define WF_BOOL(S, m, k, d)                                                                        \
+    {                                                                                              \
+        .key = k, .kind = FK_BOOL, .decl = d, .off = offsetof(S, m)                                \
+    }
+#define WF_UINT(S, m, k, d, fl)                                                                    \
+    {                                                                                              \
+        .key = k, .kind = FK_UINT, .decl = d, .off = offsetof(S, m), .size = sizeof(((S *)0)->m),  \
+        .flags = fl                                                                                \
+    }
+#define WF_INT(S, m, k, d)                                                                         \
+    {                                                                                              \
+        .key = k, .kind = FK_INT, .decl = d, .off = offsetof(S, m), .size = sizeof(((S *)0)->m)    \
+    }
+#define WF_CUSTOM(S, m, k, d, de, en)                                                              \
+    {                                                                                              \
+        .key = k, .kind = FK_CUSTOM, .decl = d, .off = offsetof(S, m), .dec = de, .enc = en        \
+    }
+
+/* The struct that holds member m of S, from a pointer to that member (for
+ * FK_CUSTOM callbacks, which are handed the member). */
+#define WF_CONTAINER(p, S, m)  ((S *)(void *)((char *)(p)-offsetof(S, m)))
+#define WF_CCONTAINER(p, S, m) ((const S *)(const void *)((const char *)(p)-offsetof(S, m)))
+
+/* Generates the public encoder `fn` of a message that is a type byte plus
+ * one struct described by `fields`. */
+#define WIRE_ENCODER(fn, type, label, T, fields)                                                   \
+    int fn(const T *m, cairn_buf *out, cairn_diag *diag)                                           \
+    {                                                                                              \
+        if (m == NULL || out == NULL)                                                              \
+            return CAIRN_EINVAL;                                                                   \
+        return wire_encode_msg(out, type, label, fields, WF_NFIELDS(fields), m, diag);             \
+    }
+/* Generates the matching decoder, with (WIRE_DECODER) or without
+ * (WIRE_DECODER_NOARENA) an arena parameter; *ret is written on success. */
+#define WIRE_DECODER(fn, type, label, T, fields)                                                   \
+    int fn(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag, T *ret)      \
+    {                                                                                              \
+        T tmp;                                                                                     \
+        return wire_decode_msg_ret(msg, len, type, label, fields, WF_NFIELDS(fields), arena, diag, \
+                                   &tmp, sizeof(tmp), ret);                                        \
+    }
+#define WIRE_DECODER_NOARENA(fn, type, label, T, fields)                                           \
+    int fn(const uint8_t *msg, size_t len, cairn_diag *diag, T *ret)                               \
+    {                                                                                              \
+        T tmp;                                                                                     \
+        return wire_decode_msg_ret(msg, len, type, label, fields, WF_NFIELDS(fields), NULL, diag,  \
+                                   &tmp, sizeof(tmp), ret);                                        \
+    }
+
+/* wire_decode_struct reads one struct into base per the table: a map (by
+ * key) or an array (by declaration index; elements past the last field are
+ * skipped, missing ones stay zero, as go-msgpack does). */
 int wire_decode_struct(wire_ctx *c, const wire_field *fields, size_t n, void *base);
 /* wire_encode_struct writes base as a map per the table; validation errors
  * (limits, Vsn length) return CAIRN_EINVAL with diag and set w->err. */
@@ -82,17 +149,23 @@ int wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *na
                     const wire_field *fields, size_t n, cairn_wire_arena *arena, cairn_diag *diag,
                     void *base);
 
+/* wire_decode_msg_ret zeroes tmp (size bytes), runs wire_decode_msg into it
+ * and copies it to ret (if not NULL) on success only. */
+int wire_decode_msg_ret(const uint8_t *msg, size_t len, uint8_t type, const char *name,
+                        const wire_field *fields, size_t n, cairn_wire_arena *arena,
+                        cairn_diag *diag, void *tmp, size_t size, void *ret);
+
 /* wire_fail records a reader error for `what` in the diag and returns the
  * code: "<msg>: <what> is <reason>". */
 int wire_fail(wire_ctx *c, const char *what, int err);
 
-/* wire_read_bytes_field reads a []byte with an optional length limit,
+/* wire_read_bytes reads a []byte with an optional length limit,
  * copying the array-of-ints form into the arena. */
 int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret);
 
-/* wire_read_array_header reads an array count and allocates `elem` bytes per
- * element in the arena (a non-NULL pointer even for 0 elements; NULL for
- * nil, signalled by *ret_nil). `max` caps the count before allocating. */
+/* wire_read_array_alloc reads an array count and allocates `elem` bytes per
+ * element in the arena (a non-NULL pointer even for 0 elements; NULL and 0
+ * for nil). `max` caps the count before allocating. */
 int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max, void **ret_p,
                           size_t *ret_n);
 

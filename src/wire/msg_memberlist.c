@@ -18,72 +18,52 @@
 
 #include "msg_internal.h"
 
-#define FSTR(S, m, k, fl)                                                                          \
-    {                                                                                              \
-        k, FK_STR, offsetof(S, m), 0, fl, 0, NULL, NULL                                            \
-    }
-#define FBYTES(S, m, k, fl, mx)                                                                    \
-    {                                                                                              \
-        k, FK_BYTES, offsetof(S, m), 0, fl, mx, NULL, NULL                                         \
-    }
-#define FBOOL(S, m, k)                                                                             \
-    {                                                                                              \
-        k, FK_BOOL, offsetof(S, m), 0, 0, 0, NULL, NULL                                            \
-    }
-#define FUINT(S, m, k, fl)                                                                         \
-    {                                                                                              \
-        k, FK_UINT, offsetof(S, m), sizeof(((S *)0)->m), fl, 0, NULL, NULL                         \
-    }
-#define FINT(S, m, k)                                                                              \
-    {                                                                                              \
-        k, FK_INT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL                           \
-    }
-
 static const wire_field ping_fields[] = {
-    FSTR(cairn_wire_ping, node, "Node", 0),
-    FUINT(cairn_wire_ping, seq_no, "SeqNo", 0),
-    FBYTES(cairn_wire_ping, source_addr, "SourceAddr", WF_OMITEMPTY, CAIRN_WIRE_ADDR_MAX),
-    FSTR(cairn_wire_ping, source_node, "SourceNode", WF_OMITEMPTY),
-    FUINT(cairn_wire_ping, source_port, "SourcePort", WF_OMITEMPTY),
+    WF_STR(cairn_wire_ping, node, "Node", 1, 0, 0),
+    WF_UINT(cairn_wire_ping, seq_no, "SeqNo", 0, 0),
+    WF_BYTES(cairn_wire_ping, source_addr, "SourceAddr", 2, WF_OMITEMPTY, CAIRN_WIRE_ADDR_MAX),
+    WF_STR(cairn_wire_ping, source_node, "SourceNode", 4, WF_OMITEMPTY, 0),
+    WF_UINT(cairn_wire_ping, source_port, "SourcePort", 3, WF_OMITEMPTY),
 };
 
 static const wire_field indirect_fields[] = {
-    FBOOL(cairn_wire_indirect_ping, nack, "Nack"),
-    FSTR(cairn_wire_indirect_ping, node, "Node", 0),
-    FUINT(cairn_wire_indirect_ping, port, "Port", 0),
-    FUINT(cairn_wire_indirect_ping, seq_no, "SeqNo", 0),
-    FBYTES(cairn_wire_indirect_ping, source_addr, "SourceAddr", WF_OMITEMPTY, CAIRN_WIRE_ADDR_MAX),
-    FSTR(cairn_wire_indirect_ping, source_node, "SourceNode", WF_OMITEMPTY),
-    FUINT(cairn_wire_indirect_ping, source_port, "SourcePort", WF_OMITEMPTY),
-    FBYTES(cairn_wire_indirect_ping, target, "Target", 0, CAIRN_WIRE_ADDR_MAX),
+    WF_BOOL(cairn_wire_indirect_ping, nack, "Nack", 4),
+    WF_STR(cairn_wire_indirect_ping, node, "Node", 3, 0, 0),
+    WF_UINT(cairn_wire_indirect_ping, port, "Port", 2, 0),
+    WF_UINT(cairn_wire_indirect_ping, seq_no, "SeqNo", 0, 0),
+    WF_BYTES(cairn_wire_indirect_ping, source_addr, "SourceAddr", 5, WF_OMITEMPTY,
+             CAIRN_WIRE_ADDR_MAX),
+    WF_STR(cairn_wire_indirect_ping, source_node, "SourceNode", 7, WF_OMITEMPTY, 0),
+    WF_UINT(cairn_wire_indirect_ping, source_port, "SourcePort", 6, WF_OMITEMPTY),
+    WF_BYTES(cairn_wire_indirect_ping, target, "Target", 1, 0, CAIRN_WIRE_ADDR_MAX),
 };
 
 static const wire_field ack_fields[] = {
-    FBYTES(cairn_wire_ack, payload, "Payload", 0, 0),
-    FUINT(cairn_wire_ack, seq_no, "SeqNo", 0),
+    WF_BYTES(cairn_wire_ack, payload, "Payload", 1, 0, 0),
+    WF_UINT(cairn_wire_ack, seq_no, "SeqNo", 0, 0),
 };
 
 static const wire_field nack_fields[] = {
-    FUINT(cairn_wire_nack, seq_no, "SeqNo", 0),
+    WF_UINT(cairn_wire_nack, seq_no, "SeqNo", 0, 0),
 };
 
 static const wire_field err_fields[] = {
-    FSTR(cairn_wire_err, error, "Error", 0),
+    WF_STR(cairn_wire_err, error, "Error", 0, 0, 0),
 };
 
 static const wire_field suspect_fields[] = {
-    FSTR(cairn_wire_suspect, from, "From", 0),
-    FUINT(cairn_wire_suspect, incarnation, "Incarnation", 0),
-    FSTR(cairn_wire_suspect, node, "Node", 0),
+    WF_STR(cairn_wire_suspect, from, "From", 2, 0, 0),
+    WF_UINT(cairn_wire_suspect, incarnation, "Incarnation", 0, 0),
+    WF_STR(cairn_wire_suspect, node, "Node", 1, 0, 0),
 };
 
 static const wire_field alive_fields[] = {
-    FBYTES(cairn_wire_alive, addr, "Addr", 0, CAIRN_WIRE_ADDR_MAX),
-    FUINT(cairn_wire_alive, incarnation, "Incarnation", 0),
-    FBYTES(cairn_wire_alive, meta, "Meta", 0, CAIRN_WIRE_META_MAX),
-    FSTR(cairn_wire_alive, node, "Node", 0),
-    FUINT(cairn_wire_alive, port, "Port", 0),
-    FBYTES(cairn_wire_alive, vsn, "Vsn", WF_VSN, CAIRN_WIRE_VSN_LEN),
+    WF_BYTES(cairn_wire_alive, addr, "Addr", 2, 0, CAIRN_WIRE_ADDR_MAX),
+    WF_UINT(cairn_wire_alive, incarnation, "Incarnation", 0, 0),
+    WF_BYTES(cairn_wire_alive, meta, "Meta", 4, 0, CAIRN_WIRE_META_MAX),
+    WF_STR(cairn_wire_alive, node, "Node", 1, 0, 0),
+    WF_UINT(cairn_wire_alive, port, "Port", 3, 0),
+    WF_BYTES(cairn_wire_alive, vsn, "Vsn", 5, WF_VSN, CAIRN_WIRE_VSN_LEN),
 };
 
 /* Nodes and UserStateLen are Go ints; negative values are rejected by the
@@ -95,19 +75,19 @@ typedef struct pp_header_raw {
 } pp_header_raw;
 
 static const wire_field pp_header_fields[] = {
-    FBOOL(pp_header_raw, join, "Join"),
-    FINT(pp_header_raw, nodes, "Nodes"),
-    FINT(pp_header_raw, user_state_len, "UserStateLen"),
+    WF_BOOL(pp_header_raw, join, "Join", 2),
+    WF_INT(pp_header_raw, nodes, "Nodes", 0),
+    WF_INT(pp_header_raw, user_state_len, "UserStateLen", 1),
 };
 
 static const wire_field push_node_fields[] = {
-    FBYTES(cairn_wire_push_node, addr, "Addr", 0, CAIRN_WIRE_ADDR_MAX),
-    FUINT(cairn_wire_push_node, incarnation, "Incarnation", 0),
-    FBYTES(cairn_wire_push_node, meta, "Meta", 0, CAIRN_WIRE_META_MAX),
-    FSTR(cairn_wire_push_node, name, "Name", 0),
-    FUINT(cairn_wire_push_node, port, "Port", 0),
-    FINT(cairn_wire_push_node, state, "State"),
-    FBYTES(cairn_wire_push_node, vsn, "Vsn", WF_VSN, CAIRN_WIRE_VSN_LEN),
+    WF_BYTES(cairn_wire_push_node, addr, "Addr", 1, 0, CAIRN_WIRE_ADDR_MAX),
+    WF_UINT(cairn_wire_push_node, incarnation, "Incarnation", 4, 0),
+    WF_BYTES(cairn_wire_push_node, meta, "Meta", 3, 0, CAIRN_WIRE_META_MAX),
+    WF_STR(cairn_wire_push_node, name, "Name", 0, 0, 0),
+    WF_UINT(cairn_wire_push_node, port, "Port", 2, 0),
+    WF_INT(cairn_wire_push_node, state, "State", 5),
+    WF_BYTES(cairn_wire_push_node, vsn, "Vsn", 6, WF_VSN, CAIRN_WIRE_VSN_LEN),
 };
 
 typedef struct user_header_raw {
@@ -115,7 +95,7 @@ typedef struct user_header_raw {
 } user_header_raw;
 
 static const wire_field user_header_fields[] = {
-    FINT(user_header_raw, user_msg_len, "UserMsgLen"),
+    WF_INT(user_header_raw, user_msg_len, "UserMsgLen", 0),
 };
 
 const char *cairn_wire_type_name(int type)
@@ -128,56 +108,27 @@ const char *cairn_wire_type_name(int type)
     return names[type];
 }
 
-/* Generates the encode/decode pair of a simple message. */
-#define SIMPLE_CODEC(name, type, label, T, fields)                                                 \
-    int cairn_wire_##name##_encode(const T *m, cairn_buf *out, cairn_diag *diag)                   \
-    {                                                                                              \
-        if (m == NULL || out == NULL)                                                              \
-            return CAIRN_EINVAL;                                                                   \
-        return wire_encode_msg(out, type, label, fields, WF_NFIELDS(fields), m, diag);             \
-    }
-#define DECODE_NOARENA(name, type, label, T, fields)                                               \
-    int cairn_wire_##name##_decode(const uint8_t *msg, size_t len, cairn_diag *diag, T *ret)       \
-    {                                                                                              \
-        T tmp;                                                                                     \
-        memset(&tmp, 0, sizeof(tmp));                                                              \
-        int e =                                                                                    \
-            wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), NULL, diag, &tmp);  \
-        if (e == 0 && ret)                                                                         \
-            *ret = tmp;                                                                            \
-        return e;                                                                                  \
-    }
-#define DECODE_ARENA(name, type, label, T, fields)                                                 \
-    int cairn_wire_##name##_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,        \
-                                   cairn_diag *diag, T *ret)                                       \
-    {                                                                                              \
-        T tmp;                                                                                     \
-        memset(&tmp, 0, sizeof(tmp));                                                              \
-        int e =                                                                                    \
-            wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), arena, diag, &tmp); \
-        if (e == 0 && ret)                                                                         \
-            *ret = tmp;                                                                            \
-        return e;                                                                                  \
-    }
-
-SIMPLE_CODEC(ping, CAIRN_WIRE_PING, "ping", cairn_wire_ping, ping_fields)
-DECODE_ARENA(ping, CAIRN_WIRE_PING, "ping", cairn_wire_ping, ping_fields)
-SIMPLE_CODEC(indirect_ping, CAIRN_WIRE_INDIRECT_PING, "indirect-ping", cairn_wire_indirect_ping,
-             indirect_fields)
-DECODE_ARENA(indirect_ping, CAIRN_WIRE_INDIRECT_PING, "indirect-ping", cairn_wire_indirect_ping,
-             indirect_fields)
-SIMPLE_CODEC(ack, CAIRN_WIRE_ACK, "ack", cairn_wire_ack, ack_fields)
-DECODE_ARENA(ack, CAIRN_WIRE_ACK, "ack", cairn_wire_ack, ack_fields)
-SIMPLE_CODEC(nack, CAIRN_WIRE_NACK, "nack", cairn_wire_nack, nack_fields)
-DECODE_NOARENA(nack, CAIRN_WIRE_NACK, "nack", cairn_wire_nack, nack_fields)
-SIMPLE_CODEC(err, CAIRN_WIRE_ERR, "err", cairn_wire_err, err_fields)
-DECODE_NOARENA(err, CAIRN_WIRE_ERR, "err", cairn_wire_err, err_fields)
-SIMPLE_CODEC(suspect, CAIRN_WIRE_SUSPECT, "suspect", cairn_wire_suspect, suspect_fields)
-DECODE_NOARENA(suspect, CAIRN_WIRE_SUSPECT, "suspect", cairn_wire_suspect, suspect_fields)
-SIMPLE_CODEC(dead, CAIRN_WIRE_DEAD, "dead", cairn_wire_dead, suspect_fields)
-DECODE_NOARENA(dead, CAIRN_WIRE_DEAD, "dead", cairn_wire_dead, suspect_fields)
-SIMPLE_CODEC(alive, CAIRN_WIRE_ALIVE, "alive", cairn_wire_alive, alive_fields)
-DECODE_ARENA(alive, CAIRN_WIRE_ALIVE, "alive", cairn_wire_alive, alive_fields)
+WIRE_ENCODER(cairn_wire_ping_encode, CAIRN_WIRE_PING, "ping", cairn_wire_ping, ping_fields)
+WIRE_DECODER(cairn_wire_ping_decode, CAIRN_WIRE_PING, "ping", cairn_wire_ping, ping_fields)
+WIRE_ENCODER(cairn_wire_indirect_ping_encode, CAIRN_WIRE_INDIRECT_PING, "indirect-ping",
+             cairn_wire_indirect_ping, indirect_fields)
+WIRE_DECODER(cairn_wire_indirect_ping_decode, CAIRN_WIRE_INDIRECT_PING, "indirect-ping",
+             cairn_wire_indirect_ping, indirect_fields)
+WIRE_ENCODER(cairn_wire_ack_encode, CAIRN_WIRE_ACK, "ack", cairn_wire_ack, ack_fields)
+WIRE_DECODER(cairn_wire_ack_decode, CAIRN_WIRE_ACK, "ack", cairn_wire_ack, ack_fields)
+WIRE_ENCODER(cairn_wire_nack_encode, CAIRN_WIRE_NACK, "nack", cairn_wire_nack, nack_fields)
+WIRE_DECODER_NOARENA(cairn_wire_nack_decode, CAIRN_WIRE_NACK, "nack", cairn_wire_nack, nack_fields)
+WIRE_ENCODER(cairn_wire_err_encode, CAIRN_WIRE_ERR, "err", cairn_wire_err, err_fields)
+WIRE_DECODER_NOARENA(cairn_wire_err_decode, CAIRN_WIRE_ERR, "err", cairn_wire_err, err_fields)
+WIRE_ENCODER(cairn_wire_suspect_encode, CAIRN_WIRE_SUSPECT, "suspect", cairn_wire_suspect,
+             suspect_fields)
+WIRE_DECODER_NOARENA(cairn_wire_suspect_decode, CAIRN_WIRE_SUSPECT, "suspect", cairn_wire_suspect,
+                     suspect_fields)
+WIRE_ENCODER(cairn_wire_dead_encode, CAIRN_WIRE_DEAD, "dead", cairn_wire_dead, suspect_fields)
+WIRE_DECODER_NOARENA(cairn_wire_dead_decode, CAIRN_WIRE_DEAD, "dead", cairn_wire_dead,
+                     suspect_fields)
+WIRE_ENCODER(cairn_wire_alive_encode, CAIRN_WIRE_ALIVE, "alive", cairn_wire_alive, alive_fields)
+WIRE_DECODER(cairn_wire_alive_decode, CAIRN_WIRE_ALIVE, "alive", cairn_wire_alive, alive_fields)
 
 int cairn_wire_user_encode(cairn_span payload, cairn_buf *out, cairn_diag *diag)
 {

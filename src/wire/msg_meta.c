@@ -14,6 +14,8 @@
  * go-msgpack, at most CAIRN_COORD_MAX_DIM components, and rejects NaN or
  * infinities with a diagnostic (serf's client would reject such a
  * coordinate later; refusing at the wire keeps it out of every cache).
+ * Like every struct decoder here it also takes the array form go-msgpack
+ * accepts: the fields by position in Go's declaration order.
  */
 #include "cairn/wire_msg.h"
 
@@ -144,6 +146,42 @@ static int read_vec(cairn_mp_reader *r, cairn_coord *co, cairn_diag *diag)
     return 0;
 }
 
+/* The Coordinate fields in Go declaration order, which is their position
+ * when the struct arrives as an array (the map form uses the names). */
+static const char *const coord_fields[] = {"Vec", "Error", "Adjustment", "Height"};
+#define COORD_NFIELDS ((int)(sizeof(coord_fields) / sizeof(coord_fields[0])))
+
+static int coord_field_index(cairn_span key)
+{
+    for (int k = 0; k < COORD_NFIELDS; k++)
+        if (cairn_mp_key_is(key, coord_fields[k]))
+            return k;
+    return -1;
+}
+
+/* read_coord_field reads the value of field `idx` (a coord_fields index, or
+ * -1 for a value to skip); errors are left in r->err. */
+static void read_coord_field(cairn_mp_reader *r, int idx, cairn_coord *co, cairn_diag *diag)
+{
+    switch (idx) {
+    case 0:
+        read_vec(r, co, diag);
+        break;
+    case 1:
+        cairn_mp_read_double(r, &co->error);
+        break;
+    case 2:
+        cairn_mp_read_double(r, &co->adjustment);
+        break;
+    case 3:
+        cairn_mp_read_double(r, &co->height);
+        break;
+    default:
+        cairn_mp_skip(r);
+        break;
+    }
+}
+
 int cairn_wire_coord_decode(const uint8_t *p, size_t len, cairn_diag *diag, cairn_coord *ret)
 {
     if (p == NULL || len < 1)
@@ -155,31 +193,26 @@ int cairn_wire_coord_decode(const uint8_t *p, size_t len, cairn_diag *diag, cair
     memset(&co, 0, sizeof(co));
     cairn_mp_reader r;
     cairn_mp_reader_init(&r, p + 1, len - 1);
-    uint32_t pairs;
+    /* A map by field name, or (go-msgpack accepts it too) an array in
+     * declaration order whose extra elements are skipped. */
+    bool positional = cairn_mp_peek(&r) == CAIRN_MP_T_ARRAY;
+    uint32_t count;
     const char *what = "body";
-    if (cairn_mp_read_map(&r, &pairs) == 0) {
-        for (uint32_t k = 0; k < pairs && !r.err; k++) {
-            cairn_span key;
-            what = "a map key";
-            if (cairn_mp_read_str(&r, &key))
-                break;
-            double *num = NULL;
-            if (cairn_mp_key_is(key, "Adjustment"))
-                what = "Adjustment", num = &co.adjustment;
-            else if (cairn_mp_key_is(key, "Error"))
-                what = "Error", num = &co.error;
-            else if (cairn_mp_key_is(key, "Height"))
-                what = "Height", num = &co.height;
-            else if (cairn_mp_key_is(key, "Vec"))
-                what = "Vec";
+    if ((positional ? cairn_mp_read_array(&r, &count) : cairn_mp_read_map(&r, &count)) == 0) {
+        for (uint32_t k = 0; k < count && !r.err; k++) {
+            int idx = k < (uint32_t)COORD_NFIELDS ? (int)k : -1;
+            if (!positional) {
+                cairn_span key;
+                what = "a map key";
+                if (cairn_mp_read_str(&r, &key))
+                    break;
+                idx = coord_field_index(key);
+            }
+            if (idx >= 0)
+                what = coord_fields[idx];
             else
-                what = "an unknown field";
-            if (num)
-                cairn_mp_read_double(&r, num);
-            else if (cairn_mp_key_is(key, "Vec"))
-                read_vec(&r, &co, diag);
-            else
-                cairn_mp_skip(&r);
+                what = positional ? "an extra array element" : "an unknown field";
+            read_coord_field(&r, idx, &co, diag);
         }
     }
     if (r.err) {

@@ -22,75 +22,48 @@
 
 #include "msg_internal.h"
 
-#define FSTR(S, m, k)                                                                              \
-    {                                                                                              \
-        k, FK_STR, offsetof(S, m), 0, 0, 0, NULL, NULL                                             \
-    }
-#define FBYTES(S, m, k, mx)                                                                        \
-    {                                                                                              \
-        k, FK_BYTES, offsetof(S, m), 0, 0, mx, NULL, NULL                                          \
-    }
-#define FBOOL(S, m, k)                                                                             \
-    {                                                                                              \
-        k, FK_BOOL, offsetof(S, m), 0, 0, 0, NULL, NULL                                            \
-    }
-#define FUINT(S, m, k)                                                                             \
-    {                                                                                              \
-        k, FK_UINT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL                          \
-    }
-#define FINT(S, m, k)                                                                              \
-    {                                                                                              \
-        k, FK_INT, offsetof(S, m), sizeof(((S *)0)->m), 0, 0, NULL, NULL                           \
-    }
-#define FCUSTOM(S, m, k, d, e)                                                                     \
-    {                                                                                              \
-        k, FK_CUSTOM, offsetof(S, m), 0, 0, 0, d, e                                                \
-    }
-#define CONTAINER(p, S, m)  ((S *)(void *)((char *)(p)-offsetof(S, m)))
-#define CCONTAINER(p, S, m) ((const S *)(const void *)((const char *)(p)-offsetof(S, m)))
-
 /* ------------------------------------------------------------ intents */
 
 static const wire_field leave_fields[] = {
-    FUINT(cairn_wire_serf_leave, ltime, "LTime"),
-    FSTR(cairn_wire_serf_leave, node, "Node"),
-    FBOOL(cairn_wire_serf_leave, prune, "Prune"),
+    WF_UINT(cairn_wire_serf_leave, ltime, "LTime", 0, 0),
+    WF_STR(cairn_wire_serf_leave, node, "Node", 1, 0, 0),
+    WF_BOOL(cairn_wire_serf_leave, prune, "Prune", 2),
 };
 
 static const wire_field join_fields[] = {
-    FUINT(cairn_wire_serf_join, ltime, "LTime"),
-    FSTR(cairn_wire_serf_join, node, "Node"),
+    WF_UINT(cairn_wire_serf_join, ltime, "LTime", 0, 0),
+    WF_STR(cairn_wire_serf_join, node, "Node", 1, 0, 0),
 };
 
 static const wire_field user_event_fields[] = {
-    FBOOL(cairn_wire_serf_user_event, cc, "CC"),
-    FUINT(cairn_wire_serf_user_event, ltime, "LTime"),
-    FSTR(cairn_wire_serf_user_event, name, "Name"),
-    FBYTES(cairn_wire_serf_user_event, payload, "Payload", 0),
+    WF_BOOL(cairn_wire_serf_user_event, cc, "CC", 3),
+    WF_UINT(cairn_wire_serf_user_event, ltime, "LTime", 0, 0),
+    WF_STR(cairn_wire_serf_user_event, name, "Name", 1, 0, 0),
+    WF_BYTES(cairn_wire_serf_user_event, payload, "Payload", 2, 0, 0),
 };
 
 static const wire_field response_fields[] = {
-    FUINT(cairn_wire_serf_query_response, flags, "Flags"),
-    FSTR(cairn_wire_serf_query_response, from, "From"),
-    FUINT(cairn_wire_serf_query_response, id, "ID"),
-    FUINT(cairn_wire_serf_query_response, ltime, "LTime"),
-    FBYTES(cairn_wire_serf_query_response, payload, "Payload", 0),
+    WF_UINT(cairn_wire_serf_query_response, flags, "Flags", 3, 0),
+    WF_STR(cairn_wire_serf_query_response, from, "From", 2, 0, 0),
+    WF_UINT(cairn_wire_serf_query_response, id, "ID", 1, 0),
+    WF_UINT(cairn_wire_serf_query_response, ltime, "LTime", 0, 0),
+    WF_BYTES(cairn_wire_serf_query_response, payload, "Payload", 4, 0, 0),
 };
 
 static const wire_field key_request_fields[] = {
-    FBYTES(cairn_wire_serf_key_request, key, "Key", CAIRN_WIRE_KEY_MAX),
+    WF_BYTES(cairn_wire_serf_key_request, key, "Key", 0, 0, CAIRN_WIRE_KEY_MAX),
 };
 
 /* ------------------------------------------------------------ push-pull */
 
 static const wire_field event_item_fields[] = {
-    FSTR(cairn_wire_serf_event_item, name, "Name"),
-    FBYTES(cairn_wire_serf_event_item, payload, "Payload", 0),
+    WF_STR(cairn_wire_serf_event_item, name, "Name", 0, 0, 0),
+    WF_BYTES(cairn_wire_serf_event_item, payload, "Payload", 1, 0, 0),
 };
 
 static int dec_slot_events(wire_ctx *c, void *field, const wire_field *f)
 {
-    cairn_wire_serf_event_slot *s = CONTAINER(field, cairn_wire_serf_event_slot, events);
+    cairn_wire_serf_event_slot *s = WF_CONTAINER(field, cairn_wire_serf_event_slot, events);
     void *p;
     size_t n;
     if (wire_read_array_alloc(c, "Events[].Events", sizeof(cairn_wire_serf_event_item), UINT32_MAX,
@@ -109,7 +82,7 @@ static int dec_slot_events(wire_ctx *c, void *field, const wire_field *f)
 
 static int enc_slot_events(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
-    const cairn_wire_serf_event_slot *s = CCONTAINER(field, cairn_wire_serf_event_slot, events);
+    const cairn_wire_serf_event_slot *s = WF_CCONTAINER(field, cairn_wire_serf_event_slot, events);
     if (s->events == NULL && s->n_events == 0) {
         cairn_mp_write_nil(w);
         return 0;
@@ -125,13 +98,13 @@ static int enc_slot_events(cairn_mp_writer *w, const void *field, const char *ms
 }
 
 static const wire_field slot_fields[] = {
-    FCUSTOM(cairn_wire_serf_event_slot, events, "Events", dec_slot_events, enc_slot_events),
-    FUINT(cairn_wire_serf_event_slot, ltime, "LTime"),
+    WF_CUSTOM(cairn_wire_serf_event_slot, events, "Events", 1, dec_slot_events, enc_slot_events),
+    WF_UINT(cairn_wire_serf_event_slot, ltime, "LTime", 0, 0),
 };
 
 static int dec_events(wire_ctx *c, void *field, const wire_field *f)
 {
-    cairn_wire_serf_pushpull *m = CONTAINER(field, cairn_wire_serf_pushpull, events);
+    cairn_wire_serf_pushpull *m = WF_CONTAINER(field, cairn_wire_serf_pushpull, events);
     void *p;
     size_t n;
     if (wire_read_array_alloc(c, "Events", sizeof(cairn_wire_serf_event_slot), CAIRN_WIRE_SERF_RING,
@@ -155,7 +128,7 @@ static int dec_events(wire_ctx *c, void *field, const wire_field *f)
 
 static int enc_events(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
-    const cairn_wire_serf_pushpull *m = CCONTAINER(field, cairn_wire_serf_pushpull, events);
+    const cairn_wire_serf_pushpull *m = WF_CCONTAINER(field, cairn_wire_serf_pushpull, events);
     if (m->events == NULL && m->n_events == 0) {
         cairn_mp_write_nil(w);
         return 0;
@@ -176,20 +149,21 @@ static int enc_events(cairn_mp_writer *w, const void *field, const char *msg, ca
 
 static int dec_left(wire_ctx *c, void *field, const wire_field *f)
 {
-    cairn_wire_serf_pushpull *m = CONTAINER(field, cairn_wire_serf_pushpull, left_members);
+    cairn_wire_serf_pushpull *m = WF_CONTAINER(field, cairn_wire_serf_pushpull, left_members);
     return wire_read_str_array(c, "LeftMembers", &m->left_members, &m->n_left_members);
 }
 
 static int enc_left(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
-    const cairn_wire_serf_pushpull *m = CCONTAINER(field, cairn_wire_serf_pushpull, left_members);
+    const cairn_wire_serf_pushpull *m =
+        WF_CCONTAINER(field, cairn_wire_serf_pushpull, left_members);
     wire_write_str_array(w, m->left_members, m->n_left_members);
     return 0;
 }
 
 static int dec_status(wire_ctx *c, void *field, const wire_field *f)
 {
-    cairn_wire_serf_pushpull *m = CONTAINER(field, cairn_wire_serf_pushpull, status_ltimes);
+    cairn_wire_serf_pushpull *m = WF_CONTAINER(field, cairn_wire_serf_pushpull, status_ltimes);
     bool nil = cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL;
     uint32_t n;
     if (cairn_mp_read_map(&c->r, &n))
@@ -210,7 +184,8 @@ static int dec_status(wire_ctx *c, void *field, const wire_field *f)
 
 static int enc_status(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
-    const cairn_wire_serf_pushpull *m = CCONTAINER(field, cairn_wire_serf_pushpull, status_ltimes);
+    const cairn_wire_serf_pushpull *m =
+        WF_CCONTAINER(field, cairn_wire_serf_pushpull, status_ltimes);
     if (m->status_ltimes == NULL && m->n_status_ltimes == 0) {
         cairn_mp_write_nil(w);
         return 0;
@@ -224,19 +199,19 @@ static int enc_status(cairn_mp_writer *w, const void *field, const char *msg, ca
 }
 
 static const wire_field pushpull_fields[] = {
-    FUINT(cairn_wire_serf_pushpull, event_ltime, "EventLTime"),
-    FCUSTOM(cairn_wire_serf_pushpull, events, "Events", dec_events, enc_events),
-    FUINT(cairn_wire_serf_pushpull, ltime, "LTime"),
-    FCUSTOM(cairn_wire_serf_pushpull, left_members, "LeftMembers", dec_left, enc_left),
-    FUINT(cairn_wire_serf_pushpull, query_ltime, "QueryLTime"),
-    FCUSTOM(cairn_wire_serf_pushpull, status_ltimes, "StatusLTimes", dec_status, enc_status),
+    WF_UINT(cairn_wire_serf_pushpull, event_ltime, "EventLTime", 3, 0),
+    WF_CUSTOM(cairn_wire_serf_pushpull, events, "Events", 4, dec_events, enc_events),
+    WF_UINT(cairn_wire_serf_pushpull, ltime, "LTime", 0, 0),
+    WF_CUSTOM(cairn_wire_serf_pushpull, left_members, "LeftMembers", 2, dec_left, enc_left),
+    WF_UINT(cairn_wire_serf_pushpull, query_ltime, "QueryLTime", 5, 0),
+    WF_CUSTOM(cairn_wire_serf_pushpull, status_ltimes, "StatusLTimes", 1, dec_status, enc_status),
 };
 
 /* ------------------------------------------------------------ query */
 
 static int dec_filters(wire_ctx *c, void *field, const wire_field *f)
 {
-    cairn_wire_serf_query *m = CONTAINER(field, cairn_wire_serf_query, filters);
+    cairn_wire_serf_query *m = WF_CONTAINER(field, cairn_wire_serf_query, filters);
     void *p;
     size_t n;
     if (wire_read_array_alloc(c, "Filters", sizeof(cairn_span), UINT32_MAX, &p, &n))
@@ -252,7 +227,7 @@ static int dec_filters(wire_ctx *c, void *field, const wire_field *f)
 
 static int enc_filters(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
-    const cairn_wire_serf_query *m = CCONTAINER(field, cairn_wire_serf_query, filters);
+    const cairn_wire_serf_query *m = WF_CCONTAINER(field, cairn_wire_serf_query, filters);
     if (m->filters == NULL && m->n_filters == 0) {
         cairn_mp_write_nil(w);
         return 0;
@@ -264,95 +239,96 @@ static int enc_filters(cairn_mp_writer *w, const void *field, const char *msg, c
 }
 
 static const wire_field query_fields[] = {
-    FBYTES(cairn_wire_serf_query, addr, "Addr", CAIRN_WIRE_ADDR_MAX),
-    FCUSTOM(cairn_wire_serf_query, filters, "Filters", dec_filters, enc_filters),
-    FUINT(cairn_wire_serf_query, flags, "Flags"),
-    FUINT(cairn_wire_serf_query, id, "ID"),
-    FUINT(cairn_wire_serf_query, ltime, "LTime"),
-    FSTR(cairn_wire_serf_query, name, "Name"),
-    FBYTES(cairn_wire_serf_query, payload, "Payload", 0),
-    FUINT(cairn_wire_serf_query, port, "Port"),
-    FUINT(cairn_wire_serf_query, relay_factor, "RelayFactor"),
-    FSTR(cairn_wire_serf_query, source_node, "SourceNode"),
-    FINT(cairn_wire_serf_query, timeout, "Timeout"),
+    WF_BYTES(cairn_wire_serf_query, addr, "Addr", 2, 0, CAIRN_WIRE_ADDR_MAX),
+    WF_CUSTOM(cairn_wire_serf_query, filters, "Filters", 5, dec_filters, enc_filters),
+    WF_UINT(cairn_wire_serf_query, flags, "Flags", 6, 0),
+    WF_UINT(cairn_wire_serf_query, id, "ID", 1, 0),
+    WF_UINT(cairn_wire_serf_query, ltime, "LTime", 0, 0),
+    WF_STR(cairn_wire_serf_query, name, "Name", 9, 0, 0),
+    WF_BYTES(cairn_wire_serf_query, payload, "Payload", 10, 0, 0),
+    WF_UINT(cairn_wire_serf_query, port, "Port", 3, 0),
+    WF_UINT(cairn_wire_serf_query, relay_factor, "RelayFactor", 7, 0),
+    WF_STR(cairn_wire_serf_query, source_node, "SourceNode", 4, 0, 0),
+    WF_INT(cairn_wire_serf_query, timeout, "Timeout", 8),
 };
 
 static const wire_field tag_filter_fields[] = {
-    FSTR(cairn_wire_serf_filter, expr, "Expr"),
-    FSTR(cairn_wire_serf_filter, tag, "Tag"),
+    WF_STR(cairn_wire_serf_filter, expr, "Expr", 1, 0, 0),
+    WF_STR(cairn_wire_serf_filter, tag, "Tag", 0, 0, 0),
 };
 
 /* ------------------------------------------------------------ member, keys */
 
 static int dec_tags(wire_ctx *c, void *field, const wire_field *f)
 {
-    cairn_wire_serf_member *m = CONTAINER(field, cairn_wire_serf_member, tags);
+    cairn_wire_serf_member *m = WF_CONTAINER(field, cairn_wire_serf_member, tags);
     return wire_read_tag_map(c, "Tags", &m->tags, &m->n_tags);
 }
 
 static int enc_tags(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
-    const cairn_wire_serf_member *m = CCONTAINER(field, cairn_wire_serf_member, tags);
+    const cairn_wire_serf_member *m = WF_CCONTAINER(field, cairn_wire_serf_member, tags);
     return wire_write_tag_map(w, m->tags, m->n_tags, msg, diag);
 }
 
 static const wire_field member_fields[] = {
-    FBYTES(cairn_wire_serf_member, addr, "Addr", CAIRN_WIRE_ADDR_MAX),
-    FUINT(cairn_wire_serf_member, delegate_cur, "DelegateCur"),
-    FUINT(cairn_wire_serf_member, delegate_max, "DelegateMax"),
-    FUINT(cairn_wire_serf_member, delegate_min, "DelegateMin"),
-    FSTR(cairn_wire_serf_member, name, "Name"),
-    FUINT(cairn_wire_serf_member, port, "Port"),
-    FUINT(cairn_wire_serf_member, protocol_cur, "ProtocolCur"),
-    FUINT(cairn_wire_serf_member, protocol_max, "ProtocolMax"),
-    FUINT(cairn_wire_serf_member, protocol_min, "ProtocolMin"),
-    FINT(cairn_wire_serf_member, status, "Status"),
-    FCUSTOM(cairn_wire_serf_member, tags, "Tags", dec_tags, enc_tags),
+    WF_BYTES(cairn_wire_serf_member, addr, "Addr", 1, 0, CAIRN_WIRE_ADDR_MAX),
+    WF_UINT(cairn_wire_serf_member, delegate_cur, "DelegateCur", 10, 0),
+    WF_UINT(cairn_wire_serf_member, delegate_max, "DelegateMax", 9, 0),
+    WF_UINT(cairn_wire_serf_member, delegate_min, "DelegateMin", 8, 0),
+    WF_STR(cairn_wire_serf_member, name, "Name", 0, 0, 0),
+    WF_UINT(cairn_wire_serf_member, port, "Port", 2, 0),
+    WF_UINT(cairn_wire_serf_member, protocol_cur, "ProtocolCur", 7, 0),
+    WF_UINT(cairn_wire_serf_member, protocol_max, "ProtocolMax", 6, 0),
+    WF_UINT(cairn_wire_serf_member, protocol_min, "ProtocolMin", 5, 0),
+    WF_INT(cairn_wire_serf_member, status, "Status", 4),
+    WF_CUSTOM(cairn_wire_serf_member, tags, "Tags", 3, dec_tags, enc_tags),
 };
 
 static int dec_keys(wire_ctx *c, void *field, const wire_field *f)
 {
-    cairn_wire_serf_key_response *m = CONTAINER(field, cairn_wire_serf_key_response, keys);
+    cairn_wire_serf_key_response *m = WF_CONTAINER(field, cairn_wire_serf_key_response, keys);
     return wire_read_str_array(c, "Keys", &m->keys, &m->n_keys);
 }
 
 static int enc_keys(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
-    const cairn_wire_serf_key_response *m = CCONTAINER(field, cairn_wire_serf_key_response, keys);
+    const cairn_wire_serf_key_response *m =
+        WF_CCONTAINER(field, cairn_wire_serf_key_response, keys);
     wire_write_str_array(w, m->keys, m->n_keys);
     return 0;
 }
 
 static const wire_field key_response_fields[] = {
-    FCUSTOM(cairn_wire_serf_key_response, keys, "Keys", dec_keys, enc_keys),
-    FSTR(cairn_wire_serf_key_response, message, "Message"),
-    FSTR(cairn_wire_serf_key_response, primary_key, "PrimaryKey"),
-    FBOOL(cairn_wire_serf_key_response, result, "Result"),
+    WF_CUSTOM(cairn_wire_serf_key_response, keys, "Keys", 2, dec_keys, enc_keys),
+    WF_STR(cairn_wire_serf_key_response, message, "Message", 1, 0, 0),
+    WF_STR(cairn_wire_serf_key_response, primary_key, "PrimaryKey", 3, 0, 0),
+    WF_BOOL(cairn_wire_serf_key_response, result, "Result", 0),
 };
 
 /* ------------------------------------------------------------ relay */
 
 static const wire_field dest_addr_fields[] = {
-    FBYTES(cairn_wire_serf_relay, dest_ip, "IP", CAIRN_WIRE_ADDR_MAX),
-    FUINT(cairn_wire_serf_relay, dest_port, "Port"),
-    FSTR(cairn_wire_serf_relay, dest_zone, "Zone"),
+    WF_BYTES(cairn_wire_serf_relay, dest_ip, "IP", 0, 0, CAIRN_WIRE_ADDR_MAX),
+    WF_UINT(cairn_wire_serf_relay, dest_port, "Port", 1, 0),
+    WF_STR(cairn_wire_serf_relay, dest_zone, "Zone", 2, 0, 0),
 };
 
 static int dec_dest_addr(wire_ctx *c, void *field, const wire_field *f)
 {
-    cairn_wire_serf_relay *m = CONTAINER(field, cairn_wire_serf_relay, dest_ip);
+    cairn_wire_serf_relay *m = WF_CONTAINER(field, cairn_wire_serf_relay, dest_ip);
     return wire_decode_struct(c, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m);
 }
 
 static int enc_dest_addr(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
-    const cairn_wire_serf_relay *m = CCONTAINER(field, cairn_wire_serf_relay, dest_ip);
+    const cairn_wire_serf_relay *m = WF_CCONTAINER(field, cairn_wire_serf_relay, dest_ip);
     return wire_encode_struct(w, msg, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m, diag);
 }
 
 static const wire_field relay_fields[] = {
-    FCUSTOM(cairn_wire_serf_relay, dest_ip, "DestAddr", dec_dest_addr, enc_dest_addr),
-    FSTR(cairn_wire_serf_relay, dest_name, "DestName"),
+    WF_CUSTOM(cairn_wire_serf_relay, dest_ip, "DestAddr", 0, dec_dest_addr, enc_dest_addr),
+    WF_STR(cairn_wire_serf_relay, dest_name, "DestName", 1, 0, 0),
 };
 
 /* ------------------------------------------------------------ codecs */
@@ -367,63 +343,38 @@ const char *cairn_wire_serf_type_name(int type)
     return names[type];
 }
 
-#define ENCODER(name, type, label, T, fields)                                                      \
-    int cairn_wire_serf_##name##_encode(const T *m, cairn_buf *out, cairn_diag *diag)              \
-    {                                                                                              \
-        if (m == NULL || out == NULL)                                                              \
-            return CAIRN_EINVAL;                                                                   \
-        return wire_encode_msg(out, type, label, fields, WF_NFIELDS(fields), m, diag);             \
-    }
-#define DECODER_NOARENA(name, type, label, T, fields)                                              \
-    int cairn_wire_serf_##name##_decode(const uint8_t *msg, size_t len, cairn_diag *diag, T *ret)  \
-    {                                                                                              \
-        T tmp;                                                                                     \
-        memset(&tmp, 0, sizeof(tmp));                                                              \
-        int e =                                                                                    \
-            wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), NULL, diag, &tmp);  \
-        if (e == 0 && ret)                                                                         \
-            *ret = tmp;                                                                            \
-        return e;                                                                                  \
-    }
-#define DECODER(name, type, label, T, fields)                                                      \
-    int cairn_wire_serf_##name##_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,   \
-                                        cairn_diag *diag, T *ret)                                  \
-    {                                                                                              \
-        T tmp;                                                                                     \
-        memset(&tmp, 0, sizeof(tmp));                                                              \
-        int e =                                                                                    \
-            wire_decode_msg(msg, len, type, label, fields, WF_NFIELDS(fields), arena, diag, &tmp); \
-        if (e == 0 && ret)                                                                         \
-            *ret = tmp;                                                                            \
-        return e;                                                                                  \
-    }
-
-ENCODER(leave, CAIRN_WIRE_SERF_LEAVE, "serf leave", cairn_wire_serf_leave, leave_fields)
-DECODER_NOARENA(leave, CAIRN_WIRE_SERF_LEAVE, "serf leave", cairn_wire_serf_leave, leave_fields)
-ENCODER(join, CAIRN_WIRE_SERF_JOIN, "serf join", cairn_wire_serf_join, join_fields)
-DECODER_NOARENA(join, CAIRN_WIRE_SERF_JOIN, "serf join", cairn_wire_serf_join, join_fields)
-ENCODER(pushpull, CAIRN_WIRE_SERF_PUSHPULL, "serf push-pull", cairn_wire_serf_pushpull,
-        pushpull_fields)
-DECODER(pushpull, CAIRN_WIRE_SERF_PUSHPULL, "serf push-pull", cairn_wire_serf_pushpull,
-        pushpull_fields)
-ENCODER(user_event, CAIRN_WIRE_SERF_USER_EVENT, "serf user event", cairn_wire_serf_user_event,
-        user_event_fields)
-DECODER(user_event, CAIRN_WIRE_SERF_USER_EVENT, "serf user event", cairn_wire_serf_user_event,
-        user_event_fields)
-ENCODER(query, CAIRN_WIRE_SERF_QUERY, "serf query", cairn_wire_serf_query, query_fields)
-DECODER(query, CAIRN_WIRE_SERF_QUERY, "serf query", cairn_wire_serf_query, query_fields)
-ENCODER(query_response, CAIRN_WIRE_SERF_QUERY_RESPONSE, "serf response",
-        cairn_wire_serf_query_response, response_fields)
-DECODER(query_response, CAIRN_WIRE_SERF_QUERY_RESPONSE, "serf response",
-        cairn_wire_serf_query_response, response_fields)
-ENCODER(key_request, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request", cairn_wire_serf_key_request,
-        key_request_fields)
-DECODER(key_request, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request", cairn_wire_serf_key_request,
-        key_request_fields)
-ENCODER(key_response, CAIRN_WIRE_SERF_KEY_RESPONSE, "serf key response",
-        cairn_wire_serf_key_response, key_response_fields)
-DECODER(key_response, CAIRN_WIRE_SERF_KEY_RESPONSE, "serf key response",
-        cairn_wire_serf_key_response, key_response_fields)
+WIRE_ENCODER(cairn_wire_serf_leave_encode, CAIRN_WIRE_SERF_LEAVE, "serf leave",
+             cairn_wire_serf_leave, leave_fields)
+WIRE_DECODER_NOARENA(cairn_wire_serf_leave_decode, CAIRN_WIRE_SERF_LEAVE, "serf leave",
+                     cairn_wire_serf_leave, leave_fields)
+WIRE_ENCODER(cairn_wire_serf_join_encode, CAIRN_WIRE_SERF_JOIN, "serf join", cairn_wire_serf_join,
+             join_fields)
+WIRE_DECODER_NOARENA(cairn_wire_serf_join_decode, CAIRN_WIRE_SERF_JOIN, "serf join",
+                     cairn_wire_serf_join, join_fields)
+WIRE_ENCODER(cairn_wire_serf_pushpull_encode, CAIRN_WIRE_SERF_PUSHPULL, "serf push-pull",
+             cairn_wire_serf_pushpull, pushpull_fields)
+WIRE_DECODER(cairn_wire_serf_pushpull_decode, CAIRN_WIRE_SERF_PUSHPULL, "serf push-pull",
+             cairn_wire_serf_pushpull, pushpull_fields)
+WIRE_ENCODER(cairn_wire_serf_user_event_encode, CAIRN_WIRE_SERF_USER_EVENT, "serf user event",
+             cairn_wire_serf_user_event, user_event_fields)
+WIRE_DECODER(cairn_wire_serf_user_event_decode, CAIRN_WIRE_SERF_USER_EVENT, "serf user event",
+             cairn_wire_serf_user_event, user_event_fields)
+WIRE_ENCODER(cairn_wire_serf_query_encode, CAIRN_WIRE_SERF_QUERY, "serf query",
+             cairn_wire_serf_query, query_fields)
+WIRE_DECODER(cairn_wire_serf_query_decode, CAIRN_WIRE_SERF_QUERY, "serf query",
+             cairn_wire_serf_query, query_fields)
+WIRE_ENCODER(cairn_wire_serf_query_response_encode, CAIRN_WIRE_SERF_QUERY_RESPONSE, "serf response",
+             cairn_wire_serf_query_response, response_fields)
+WIRE_DECODER(cairn_wire_serf_query_response_decode, CAIRN_WIRE_SERF_QUERY_RESPONSE, "serf response",
+             cairn_wire_serf_query_response, response_fields)
+WIRE_ENCODER(cairn_wire_serf_key_request_encode, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request",
+             cairn_wire_serf_key_request, key_request_fields)
+WIRE_DECODER(cairn_wire_serf_key_request_decode, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request",
+             cairn_wire_serf_key_request, key_request_fields)
+WIRE_ENCODER(cairn_wire_serf_key_response_encode, CAIRN_WIRE_SERF_KEY_RESPONSE, "serf key response",
+             cairn_wire_serf_key_response, key_response_fields)
+WIRE_DECODER(cairn_wire_serf_key_response_decode, CAIRN_WIRE_SERF_KEY_RESPONSE, "serf key response",
+             cairn_wire_serf_key_response, key_response_fields)
 
 int cairn_wire_serf_conflict_response_encode(const cairn_wire_serf_conflict_response *m,
                                              cairn_buf *out, cairn_diag *diag)

@@ -310,10 +310,16 @@ RT(conflict, cairn_wire_serf_conflict_response,
    cairn_wire_serf_conflict_response_decode(msg, len, a, d, &m),
    cairn_wire_serf_conflict_response_encode(&m, out, d))
 
-static void roundtrip(roundtrip_fn fn, const char *hexstr)
+RT(filter, cairn_wire_serf_filter, cairn_wire_serf_filter_decode(msg, len, a, d, &m),
+   cairn_wire_serf_filter_encode(&m, out, d))
+
+/* decode_encode runs fn (decode + re-encode) over hex input and checks the
+ * output against the hex `want`. */
+static void decode_encode(roundtrip_fn fn, const char *input, const char *want)
 {
-    size_t n;
-    uint8_t *msg = hex(hexstr, &n);
+    size_t n, wn;
+    uint8_t *msg = hex(input, &n);
+    uint8_t *w = hex(want, &wn);
     cairn_wire_arena a;
     cairn_wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
     cairn_buf out;
@@ -322,11 +328,17 @@ static void roundtrip(roundtrip_fn fn, const char *hexstr)
     cairn_diag_clear(&d);
     int e = fn(msg, n, &a, &out, &d);
     if (e)
-        fail_msg("%s: %s (%s)", hexstr, d.msg, cairn_err_name(e));
-    assert_bytes(out.data, out.len, msg, n);
+        fail_msg("%s: %s (%s)", input, d.msg, cairn_err_name(e));
+    assert_bytes(out.data, out.len, w, wn);
     cairn_buf_destroy(&out);
     cairn_wire_arena_destroy(&a);
+    free(w);
     free(msg);
+}
+
+static void roundtrip(roundtrip_fn fn, const char *hexstr)
+{
+    decode_encode(fn, hexstr, hexstr);
 }
 
 static void test_spec_memberlist_roundtrip(void **state)
@@ -872,6 +884,140 @@ static void test_limits(void **state)
     cairn_buf_destroy(&out);
 }
 
+/* ------------------------------------------------------------ array form */
+
+/* go-msgpack 0.5.5 also decodes a struct from an array, by position in the
+ * Go declaration order (spec §1.2); extra elements are skipped, missing
+ * ones stay zero. Each input below is a hand-made array encoding; each
+ * expected output is what go-msgpack 0.5.5 itself produced by decoding that
+ * input into a copy of the Go struct and encoding it again (a throw-away Go
+ * program against Debian's golang-github-hashicorp-go-msgpack-dev). */
+static void test_positional_memberlist(void **state)
+{
+    (void)state;
+    decode_encode(rt_ping, "00 95 07 a1 61 a4 7f000001 cd 1f0a a1 62",
+                  "0085a44e6f6465a161a55365714e6f07aa536f7572636541646472a47f000001aa536f7572"
+                  "63654e6f6465a162aa536f75726365506f7274cd1f0a");
+    /* Short: the missing fields keep their zero (and omitempty drops them). */
+    decode_encode(rt_ping, "00 92 07 a1 62", "0082a44e6f6465a162a55365714e6f07");
+    decode_encode(rt_ping, "00 90", "0082a44e6f6465a0a55365714e6f00");
+    /* Long: values past the declared fields are skipped, whatever type. */
+    decode_encode(rt_ping, "00 98 07 a1 61 c0 c0 c0 81 a1 78 01 92 01 a0 a3 787878",
+                  "0082a44e6f6465a161a55365714e6f07");
+    decode_encode(rt_indirect, "01 98 18 a4 7f000001 cd 1f0c a1 63 c3 a4 7f000001 cd 1f0a a1 61",
+                  "0188a44e61636bc3a44e6f6465a163a4506f7274cd1f0ca55365714e6f18aa536f75726365"
+                  "41646472a47f000001aa536f757263654e6f6465a161aa536f75726365506f7274cd1f0aa6"
+                  "546172676574a47f000001");
+    decode_encode(rt_ack, "02 92 07 a2 6f6b", "0282a75061796c6f6164a26f6ba55365714e6f07");
+    decode_encode(rt_nack, "0b 91 1c", "0b81a55365714e6f1c");
+    decode_encode(rt_err, "0d 91 a4 626f6f6d", "0d81a54572726f72a4626f6f6d");
+    decode_encode(rt_suspect, "03 93 01 a1 63 a1 61",
+                  "03 83 a4 46726f6d a1 61 ab "
+                  "496e6361726e6174696f6e 01 a4 4e6f6465 a1 63");
+    decode_encode(rt_dead, "05 93 01 a1 62 a1 62",
+                  "05 83 a4 46726f6d a1 62 ab 496e6361726e6174696f6e 01 a4 4e6f6465 a1 62");
+    decode_encode(rt_alive,
+                  "04 96 01 a1 61 a4 7f000001 cd 1f0a ab ff81a4726f6c65a3776562 a6 010502020505",
+                  ALIVE_A);
+    /* Arrays inside arrays: Vsn as an array of small ints. */
+    decode_encode(rt_alive, "04 96 01 a1 61 a4 7f000001 cd 1f0a a2 ff80 96 01 05 02 02 05 05",
+                  "0486a441646472a47f000001ab496e6361726e6174696f6e01a44d657461a2ff80a44e6f64"
+                  "65a161a4506f7274cd1f0aa356736ea6010502020505");
+    decode_encode(rt_pushpull,
+                  "06 93 01 00 c3 97 a1 61 a4 7f000001 cd 1f0a a2 ff80 01 00 a6 010502020505",
+                  "0683a44a6f696ec3a54e6f64657301ac5573657253746174654c656e0087a441646472a47f"
+                  "000001ab496e6361726e6174696f6e01a44d657461a2ff80a44e616d65a161a4506f7274cd"
+                  "1f0aa5537461746500a356736ea6010502020505");
+    size_t n;
+    uint8_t *p = hex("08 91 05 68656c6c6f", &n);
+    cairn_wire_user_msg_header uh;
+    size_t used = 0;
+    assert_int_equal(cairn_wire_user_msg_header_decode(p, n, NULL, &uh, &used), 0);
+    assert_int_equal(uh.user_msg_len, 5);
+    assert_int_equal(used, 3);
+    free(p);
+    /* Go's positional decode still type-checks each element: an
+     * Incarnation that is a string fails (go-msgpack: "Unhandled
+     * single-byte unsigned integer value"), naming the field here. */
+    p = hex("03 93 a1 61 a1 63 a1 61", &n);
+    cairn_diag d;
+    cairn_diag_clear(&d);
+    assert_int_equal(cairn_wire_suspect_decode(p, n, &d, NULL), CAIRN_EPROTO);
+    assert_non_null(strstr(d.msg, "suspect: Incarnation"));
+    free(p);
+    /* A truncated array (3 declared, 2 present) is malformed, not short. */
+    p = hex("03 93 01 a1 63", &n);
+    assert_int_equal(cairn_wire_suspect_decode(p, n, NULL, NULL), CAIRN_EPROTO);
+    free(p);
+}
+
+static void test_positional_serf(void **state)
+{
+    (void)state;
+    decode_encode(rt_leave, "00 93 02 a1 62 c3", "0083a54c54696d6502a44e6f6465a162a55072756e65c3");
+    decode_encode(rt_join, "01 92 02 a1 62", "0182a54c54696d6502a44e6f6465a162");
+    decode_encode(rt_event, "03 94 05 a3 646f6f a2 6869 c3",
+                  "0384a24343c3a54c54696d6505a44e616d65a3646f6fa75061796c6f6164a26869");
+    decode_encode(rt_query,
+                  "04 9b 02 ce01020304 a4 7f000001 cd 1f0a a1 61 91 a6 0092a161a162 01 03 "
+                  "cf 0000000ba43b7400 a6 757074696d65 c0",
+                  "048ba441646472a47f000001a746696c7465727391a60092a161a162a5466c61677301a249"
+                  "44ce01020304a54c54696d6502a44e616d65a6757074696d65a75061796c6f6164c0a4506f"
+                  "7274cd1f0aab52656c6179466163746f7203aa536f757263654e6f6465a161a754696d656f"
+                  "7574cf0000000ba43b7400");
+    decode_encode(rt_response, "05 95 02 ce01020304 a1 62 01 a2 6f6b",
+                  "0585a5466c61677301a446726f6da162a24944ce01020304a54c54696d6502a75061796c6f"
+                  "6164a26f6b");
+    decode_encode(rt_keyreq, "07 91 b0 000102030405060708090a0b0c0d0e0f",
+                  "0781a34b6579b0000102030405060708090a0b0c0d0e0f");
+    decode_encode(rt_keyresp, "08 94 c3 a2 6f6b 92 a1 61 a1 62 a1 61",
+                  "0884a44b65797392a161a162a74d657373616765a26f6baa5072696d6172794b6579a161a6"
+                  "526573756c74c3");
+    /* The nested net.UDPAddr is positional too; the inner message follows. */
+    decode_encode(rt_relay, "09 92 93 a4 7f000001 cd 1f0a a0 a1 62 01 92 02 a1 62",
+                  "0982a8446573744164647283a24950a47f000001a4506f7274cd1f0aa45a6f6e65a0a84465"
+                  "73744e616d65a162019202a162");
+    /* Events ring slots ([]*userEvents) and their items as arrays. */
+    decode_encode(rt_serfpp, "02 96 05 81 a1 61 03 91 a1 62 04 92 c0 92 07 91 92 a1 78 a2 6869 06",
+                  "0286aa4576656e744c54696d6504a64576656e747392c082a64576656e74739182a44e616d"
+                  "65a178a75061796c6f6164a26869a54c54696d6507a54c54696d6505ab4c6566744d656d62"
+                  "65727391a162aa51756572794c54696d6506ac5374617475734c54696d657381a16103");
+    decode_encode(rt_conflict,
+                  "06 9b a1 61 a4 7f000001 cd 1f0a 81 a4 726f6c65 a3 776562 02 01 05 02 02 05 05",
+                  "068ba441646472a47f000001ab44656c656761746543757205ab44656c65676174654d6178"
+                  "05ab44656c65676174654d696e02a44e616d65a161a4506f7274cd1f0aab50726f746f636f"
+                  "6c43757202ab50726f746f636f6c4d617805ab50726f746f636f6c4d696e01a65374617475"
+                  "7302a45461677381a4726f6c65a3776562");
+    decode_encode(rt_filter, "01 92 a4 726f6c65 a3 776562",
+                  "0182a445787072a3776562a3546167a4726f6c65");
+    /* A byte go-msgpack cannot read (c1) among the extra elements still
+     * fails the message, as it does in Go. */
+    size_t n;
+    uint8_t *p = hex("00 94 02 a1 62 c3 c1", &n);
+    assert_int_equal(cairn_wire_serf_leave_decode(p, n, NULL, NULL), CAIRN_EPROTO);
+    free(p);
+    /* Coordinate{Vec, Error, Adjustment, Height} as an array. */
+    p = hex("01 94 92 cb3ff0000000000000 cb3ff8000000000000 cb3fe0000000000000 "
+            "cb0000000000000000 cb3ee4f8b588e368f1",
+            &n);
+    cairn_coord c;
+    assert_int_equal(cairn_wire_coord_decode(p, n, NULL, &c), 0);
+    free(p);
+    cairn_buf out;
+    cairn_buf_init(&out, 1024);
+    assert_int_equal(cairn_wire_coord_encode(&c, &out, NULL), 0);
+    uint8_t *w = hex("0184aa41646a7573746d656e74cb0000000000000000a54572726f72cb3fe0000000000000a6"
+                     "486569676874cb3ee4f8b588e368f1a356656392cb3ff0000000000000cb3ff8000000000000",
+                     &n);
+    assert_bytes(out.data, out.len, w, n);
+    free(w);
+    cairn_buf_destroy(&out);
+    p = hex("01 95 91 01 00 00 00 a1 78", &n);
+    assert_int_equal(cairn_wire_coord_decode(p, n, NULL, &c), 0);
+    assert_int_equal(c.dim, 1);
+    free(p);
+}
+
 static void test_decoding_rules(void **state)
 {
     (void)state;
@@ -1291,6 +1437,8 @@ int main(void)
         cmocka_unit_test(test_tags),
         cmocka_unit_test(test_coord_payload),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_positional_memberlist),
+        cmocka_unit_test(test_positional_serf),
         cmocka_unit_test(test_decoding_rules),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_vectors_nocomp),
