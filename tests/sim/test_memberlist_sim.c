@@ -28,6 +28,7 @@
 
 #include "cairn/cairn.h"
 #include "cairn/memberlist.h"
+#include "cairn/keyring.h"
 #include "cairn/sim.h"
 #include "sim_seed.h"
 
@@ -214,7 +215,10 @@ static void converge(struct world *w, const char *label)
 /* Kills a random node and measures until every member knows it dead. */
 static double kill_and_detect(struct world *w, const char *label, double bound_periods)
 {
-    size_t victim = 1 + (size_t)cairn_rng_below(cairn_sim_rng(w->sim), w->n - 1);
+    size_t victim;
+    do
+        victim = 1 + (size_t)cairn_rng_below(cairn_sim_rng(w->sim), w->n - 1);
+    while (!w->nodes[victim].up);
     char name[16];
     snprintf(name, sizeof(name), "%s", w->nodes[victim].name);
     node_kill(w, victim);
@@ -613,6 +617,70 @@ static void test_tcp_fallback(void **state)
     assert_true(failures >= 1);
 }
 
+/* Encrypted gossip (AES-256-GCM keyring, compression on): members with the
+ * key converge and detect a death; a member with another key can neither
+ * join nor be heard (its packets and streams are rejected). */
+static void test_encrypted(void **state)
+{
+    (void)state;
+    static const uint8_t key[32] = "cairn-sim-key-0123456789abcdef!!";
+    static const uint8_t other[32] = "another-key-0123456789abcdef!!!!";
+    cairn_keyring *ring, *wrong;
+    assert_int_equal(cairn_keyring_new(key, sizeof(key), &ring), 0);
+    assert_int_equal(cairn_keyring_new(other, sizeof(other), &wrong), 0);
+    struct world w;
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(cairn_sim_new(cairn_test_sim_seed("encrypted", 71), &w.sim), 0);
+    w.n = 12;
+    w.nodes = calloc(w.n, sizeof(*w.nodes));
+    cairn_memberlist_config_lan(&w.cfg);
+    for (size_t i = 0; i < w.n; i++) {
+        struct simnode *s = &w.nodes[i];
+        snprintf(s->name, sizeof(s->name), "e%u", (unsigned)i);
+        uint8_t ip[4] = {10, 7, 0, (uint8_t)(i + 1)};
+        assert_int_equal(cairn_addr_from_ip(ip, 4, 7946, &s->addr), 0);
+        if (i == w.n - 1)
+            continue; /* the intruder starts later */
+        cairn_memberlist_config c = w.cfg;
+        c.name = s->name;
+        c.bind = s->addr;
+        c.seed = i + 1;
+        assert_int_equal(cairn_sim_node_loop(w.sim, &s->addr, &s->loop), 0);
+        assert_int_equal(cairn_memberlist_new(s->loop, &c, NULL, NULL, ring, &s->ml), 0);
+        s->up = true;
+    }
+    for (size_t i = 1; i < w.n - 1; i++)
+        assert_int_equal(cairn_memberlist_join(w.nodes[i].ml, &w.nodes[0].addr, 1, NULL, NULL), 0);
+    assert_true(run_until(&w, cond_converged, NULL, 500 * CAIRN_MSEC, 60 * CAIRN_SEC) >= 0);
+    /* The intruder with the wrong key. */
+    struct simnode *x = &w.nodes[w.n - 1];
+    cairn_memberlist_config c = w.cfg;
+    c.name = x->name;
+    c.bind = x->addr;
+    c.seed = 99;
+    assert_int_equal(cairn_sim_node_loop(w.sim, &x->addr, &x->loop), 0);
+    assert_int_equal(cairn_memberlist_new(x->loop, &c, NULL, NULL, wrong, &x->ml), 0);
+    x->up = true;
+    done_status = 1;
+    assert_int_equal(cairn_memberlist_join(x->ml, &w.nodes[0].addr, 1, on_done, NULL), 0);
+    cairn_sim_run_for(w.sim, 20 * CAIRN_SEC);
+    assert_true(done_status < 0);
+    assert_int_equal(cairn_memberlist_num_members(x->ml), 1);
+    cairn_ml_node n;
+    assert_int_equal(cairn_memberlist_get_node(w.nodes[0].ml, x->name, &n), CAIRN_ENOENT);
+    cairn_ml_stats st;
+    cairn_memberlist_get_stats(w.nodes[0].ml, &st);
+    assert_true(st.stream_rejected >= 1);
+    printf("# encrypted: N=%zu converged with one key; wrong-key join fails (%s), "
+           "%llu streams rejected at the seed\n",
+           w.n - 1, cairn_err_name(done_status), (unsigned long long)st.stream_rejected);
+    node_kill(&w, w.n - 1);
+    kill_and_detect(&w, "encrypted", 6 * log2((double)(w.n - 1)));
+    world_free(&w);
+    cairn_keyring_delete(ring);
+    cairn_keyring_delete(wrong);
+}
+
 /* Every allocation failure during creation, a join push/pull, probing,
  * gossip, a meta update and a leave is survived without leaks: the run
  * goes on (degraded) and teardown frees everything. */
@@ -685,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_update_and_leave),
         cmocka_unit_test(test_tcp_fallback),
+        cmocka_unit_test(test_encrypted),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_converge_and_detect_big),
     };
