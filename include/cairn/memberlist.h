@@ -192,7 +192,9 @@ typedef struct cairn_memberlist_delegate {
 } cairn_memberlist_delegate;
 
 /* Completion of an asynchronous operation: status 0 or a CAIRN_E* code;
- * for joins, `count` is the number of peers contacted successfully. */
+ * for joins, `count` is the number of peers contacted successfully. Runs on
+ * the loop thread; it may start new operations but must not delete the
+ * memberlist. */
 typedef void (*cairn_ml_done_cb)(cairn_memberlist *ml, int status, int count, void *userdata);
 
 /* cairn_memberlist_new binds UDP and TCP on cfg->bind over loop, makes this
