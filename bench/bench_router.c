@@ -276,8 +276,8 @@ __attribute__((noinline)) static void profile_find_route(cairn_router *r, cairn_
         die("find_route", CAIRN_EIO);
 }
 
-__attribute__((noinline)) static void profile_find_server_mutex(pthread_mutex_t *mu, cairn_manager *m,
-                                                                cairn_server_info *info)
+__attribute__((noinline)) static void
+profile_find_server_mutex(pthread_mutex_t *mu, cairn_manager *m, cairn_server_info *info)
 {
     pthread_mutex_lock(mu);
     profile_find_server(m, info);

@@ -16,9 +16,10 @@
  *     shared memory (no locks, no reference counts).
  *   - add_server, remove_server, notify_failed_server and update_tls may be
  *     called from any thread; they serialise on the manager's mutex, build a
- *     new snapshot and publish it atomically. They must not be called from
- *     inside an RCU read-side section (including a check_servers callback),
- *     because they wait for a grace period before freeing the old snapshot.
+ *     new snapshot and publish it atomically. They never wait for readers:
+ *     the old snapshot is freed after a grace period on liburcu's call_rcu
+ *     thread (deferred reclamation), so a write costs microseconds whatever
+ *     the readers do. Do not call them from a check_servers callback.
  *   - new, delete, start, rebalance, reset_rebalance_timer and
  *     next_rebalance run on the loop thread only (they touch the timer and
  *     the pinger). Pinger completions and the timer run on the loop thread.
@@ -103,9 +104,12 @@ typedef struct cairn_manager_config {
 int cairn_manager_new(const cairn_manager_config *cfg, cairn_manager **ret_manager);
 
 /* cairn_manager_delete stops the timer, cancels an in-flight ping (the
- * pinger's done is then never called), waits one RCU grace period and frees
- * everything, dropping the manager's references to its records. Accepts
- * NULL. Loop thread; not from inside the manager's own rebalancer hook.
+ * pinger's done is then never called), hands the manager's memory to
+ * liburcu's call_rcu thread to be freed after a grace period, and waits
+ * until every deferred free scheduled so far has run (rcu_barrier), so
+ * everything, including the manager's references to its records, is
+ * released when it returns. Accepts NULL. Loop thread; not from inside the
+ * manager's own rebalancer hook, nor inside an RCU read-side section.
  * Readers on other threads may still be inside a lookup of this manager if
  * they reached it through a structure (e.g. the Router's snapshot) that the
  * caller unpublished before calling delete: the grace period waits for

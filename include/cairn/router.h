@@ -21,10 +21,11 @@
  * calling thread, so they are only as thread-safe as that cluster backend;
  * they call them inside a read-side section (which keeps a concurrently
  * removed area's cluster valid), so the backend must not block there on a
- * thread that may be running a router or manager writer (writers wait for
- * read-side sections to end). Conversely, a backend must not deliver
- * events or member iterations to writers (add_area, the serf adapter)
- * from inside its own RCU read-side section.
+ * thread that may be deleting a router or manager (deletes wait for
+ * read-side sections to end; other writers never wait: what they replace
+ * is freed after a grace period on liburcu's call_rcu thread). Conversely,
+ * a backend must not deliver events or member iterations to writers
+ * (add_area, the serf adapter) from inside its own RCU read-side section.
  * No reader may be called after (or concurrently with) cairn_router_delete.
  *
  * Errors: 0 or a negative CAIRN_E* code; when a cairn_diag is given it
@@ -90,8 +91,10 @@ typedef struct cairn_route {
  * cfg, local_datacenter or loop) or CAIRN_ENOMEM. */
 int cairn_router_new(const cairn_router_config *cfg, cairn_router **ret_router);
 
-/* cairn_router_delete shuts the router down (if not already) and frees it,
- * after a grace period for readers. Accepts NULL. Loop thread. */
+/* cairn_router_delete shuts the router down (if not already) and frees it;
+ * it waits until everything the router retired has been freed after a
+ * grace period (rcu_barrier), so nothing is pending when it returns.
+ * Accepts NULL. Loop thread, not inside an RCU read-side section. */
 void cairn_router_delete(cairn_router *r);
 
 /* cairn_router_shutdown (Go: Shutdown) removes every area and stops and

@@ -112,14 +112,14 @@ static inline struct dc_key dc_key(const char *name, size_t len)
 }
 
 /* find_dc: router_snap_find_dc, inlined into find_route. */
-__attribute__((always_inline)) static inline const struct snap_dc *find_dc(const struct router_snap *s, const char *dc)
+__attribute__((always_inline)) static inline const struct snap_dc *
+find_dc(const struct router_snap *s, const char *dc)
 {
     if (s->ndcs == 0)
         return NULL;
     struct dc_key k = dc_key(dc, strlen(dc));
     uint32_t slot;
-    for (size_t i = (size_t)k.hash & s->mask; (slot = s->index[i]) != 0;
-         i = (i + 1) & s->mask) {
+    for (size_t i = (size_t)k.hash & s->mask; (slot = s->index[i]) != 0; i = (i + 1) & s->mask) {
         const struct snap_dc *d = &s->dcs[slot - 1];
         if (d->key.hash == k.hash && d->key.tail == k.tail && d->key.len == k.len &&
             (k.len <= 8 || memcmp(d->name, dc, k.len) == 0))

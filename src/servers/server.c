@@ -312,7 +312,7 @@ static const char **known_slot(struct known_tags *k, const char *key)
 {
     switch (key[0]) {
     case 'b':
-        return strcmp(key, "build") == 0 ? &k->build
+        return strcmp(key, "build") == 0       ? &k->build
                : strcmp(key, "bootstrap") == 0 ? &k->bootstrap
                                                : NULL;
     case 'd':
@@ -320,7 +320,7 @@ static const char **known_slot(struct known_tags *k, const char *key)
     case 'e':
         return strcmp(key, "expect") == 0 ? &k->expect : NULL;
     case 'g':
-        return strcmp(key, "grpc_port") == 0 ? &k->grpc_port
+        return strcmp(key, "grpc_port") == 0       ? &k->grpc_port
                : strcmp(key, "grpc_tls_port") == 0 ? &k->grpc_tls_port
                                                    : NULL;
     case 'i':
@@ -330,8 +330,8 @@ static const char **known_slot(struct known_tags *k, const char *key)
     case 'p':
         return strcmp(key, "port") == 0 ? &k->port : NULL;
     case 'r':
-        return strcmp(key, "role") == 0 ? &k->role
-               : strcmp(key, "raft_vsn") == 0 ? &k->raft_vsn
+        return strcmp(key, "role") == 0           ? &k->role
+               : strcmp(key, "raft_vsn") == 0     ? &k->raft_vsn
                : strcmp(key, "read_replica") == 0 ? &k->read_replica
                                                   : NULL;
     case 's':
@@ -495,8 +495,8 @@ static int parse_fields(const cairn_member *m, const struct known_tags *k, cairn
 
 /* parse_member runs every check of cairn_server_from_member and, when
  * ret_server is not NULL, builds the record. */
-static int parse_member(const cairn_member *member, cairn_server **ret_server,
-                        const char **ret_dc, cairn_diag *diag)
+static int parse_member(const cairn_member *member, cairn_server **ret_server, const char **ret_dc,
+                        cairn_diag *diag)
 {
     if (member == NULL || member->name == NULL)
         return cairn_diag_set(diag, CAIRN_EINVAL, "member: missing");
@@ -527,8 +527,7 @@ int cairn_server_from_member(const cairn_member *member, cairn_server **ret_serv
     return parse_member(member, ret_server, NULL, diag);
 }
 
-int cairn_server__check_member(const cairn_member *member, const char **ret_dc,
-                               cairn_diag *diag)
+int cairn_server__check_member(const cairn_member *member, const char **ret_dc, cairn_diag *diag)
 {
     return parse_member(member, NULL, ret_dc, diag);
 }
