@@ -11,10 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cairn/keyring.h"
-#include "cairn/wire_frame.h"
-
-static const uint8_t fuzz_key[32] = "cairn-fuzz-key-0123456789abcdef";
+#include "fuzz_frame_cfg.h"
 
 typedef struct sink {
     size_t count;
@@ -31,7 +28,6 @@ static void on_msg(uint8_t type, const uint8_t *body, size_t len, void *ud)
     s->bytes += type;
 }
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -41,14 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t mode = data[0];
     data++;
     size--;
-    cairn_keyring *ring = NULL;
-    if (cairn_keyring_new(fuzz_key, sizeof fuzz_key, &ring) != 0)
-        return 0;
+    cairn_keyring *ring;
     cairn_frame_cfg cfg;
-    cairn_frame_cfg_default(&cfg);
-    cfg.max_decompressed = (size_t)4 << 20;
-    cfg.keyring = (mode & 3) ? ring : NULL;
-    cfg.verify_incoming = !(mode & 4);
+    if (fuzz_frame_setup(mode, &ring, &cfg) != 0)
+        return 0;
     cairn_buf pkt;
     cairn_buf_init(&pkt, (size_t)1 << 20);
     const uint8_t *p = data;

@@ -10,11 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cairn/keyring.h"
-#include "cairn/wire_frame.h"
-
-static const uint8_t fuzz_key[32] = "cairn-fuzz-key-0123456789abcdef";
-
+#include "fuzz_frame_cfg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,14 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t x = 0x9e3779b9u ^ (uint32_t)data[1] << 8 ^ data[2];
     data += 3;
     size -= 3;
-    cairn_keyring *ring = NULL;
-    if (cairn_keyring_new(fuzz_key, sizeof fuzz_key, &ring) != 0)
-        return 0;
+    cairn_keyring *ring;
     cairn_frame_cfg cfg;
-    cairn_frame_cfg_default(&cfg);
-    cfg.max_decompressed = (size_t)4 << 20;
-    cfg.keyring = (mode & 3) ? ring : NULL;
-    cfg.verify_incoming = !(mode & 4);
+    if (fuzz_frame_setup(mode, &ring, &cfg) != 0)
+        return 0;
     cairn_buf wire;
     cairn_buf_init(&wire, (size_t)1 << 22);
     const uint8_t *p = data;

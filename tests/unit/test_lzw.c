@@ -14,7 +14,11 @@
 #include "cairn/alloc.h"
 #include "cairn/rng.h"
 #include "cairn/wire_lzw.h"
+#include "alloc_sweep.h"
 #include "wire_frame_vec.h"
+
+/* Input size of the allocation-failure round trip. */
+#define ALLOC_IN 5000
 
 #define BIG ((size_t)1 << 30)
 
@@ -80,7 +84,8 @@ static void test_go_vectors(void **state)
             unsigned seed, k;
             size_t outlen;
             char sha[65], got[65];
-            assert_int_equal(sscanf(line, "gen %u %zu %u %zu %64s", &seed, &n, &k, &outlen, sha), 5);
+            assert_int_equal(sscanf(line, "gen %u %zu %u %zu %64s", &seed, &n, &k, &outlen, sha),
+                             5);
             in = malloc(n + 1);
             wfv_gen(seed, n, k, in);
             assert_int_equal(cairn_lzw_compress(in, n, &out), 0);
@@ -143,52 +148,12 @@ static void test_random_round_trips(void **state)
     free(in);
 }
 
-/* An LZW bomb: a clear-free stream that fills the table with ever longer
- * strings of 'a' and then repeats the longest code. ~23 KB of input would
- * expand to ~60 MB; the decoder must stop at the limit with bounded memory. */
-static size_t make_bomb(uint8_t *out, size_t cap, size_t repeats)
-{
-    uint32_t bits = 0;
-    unsigned nbits = 0, width = 9;
-    size_t o = 0;
-    unsigned hi = 257;
-#define PUT(code)                                                                                 \
-    do {                                                                                          \
-        bits |= (uint32_t)(code) << nbits;                                                        \
-        nbits += width;                                                                           \
-        while (nbits >= 8 && o < cap) {                                                           \
-            out[o++] = (uint8_t)bits;                                                             \
-            bits >>= 8;                                                                           \
-            nbits -= 8;                                                                           \
-        }                                                                                         \
-    } while (0)
-    PUT(256);
-    PUT('a');
-    hi = 258;
-    /* Each code equal to the next free code extends "a..a" by one. */
-    for (;;) {
-        PUT(hi);
-        hi++;
-        if (hi == 4096)
-            break;
-        if (hi == (1u << width))
-            width++;
-    }
-    for (size_t i = 0; i < repeats; i++)
-        PUT(4095);
-    PUT(257);
-    if (nbits > 0 && o < cap)
-        out[o++] = (uint8_t)bits;
-    return o;
-#undef PUT
-}
-
 static void test_bomb_rejected(void **state)
 {
     (void)state;
     size_t cap = 64 * 1024;
     uint8_t *bomb = malloc(cap);
-    size_t n = make_bomb(bomb, cap, 16000);
+    size_t n = lzw_bomb(bomb, cap, 16000);
     assert_true(n < 32 * 1024);
     cairn_buf out;
     cairn_buf_init(&out, BIG);
@@ -201,7 +166,7 @@ static void test_bomb_rejected(void **state)
     cairn_buf_destroy(&out);
 
     /* The same shape, small: decodes to exactly the expected length. */
-    n = make_bomb(bomb, cap, 3);
+    n = lzw_bomb(bomb, cap, 3);
     cairn_buf_init(&out, BIG);
     assert_int_equal(cairn_lzw_decompress(bomb, n, 0, &out, NULL), 0);
     size_t want = 0;
@@ -256,46 +221,41 @@ static void test_malformed(void **state)
     cairn_buf_destroy(&out);
 }
 
+/* A compress + decompress round trip with the n-th allocation failing. */
+static int lzw_attempt(void *ctx)
+{
+    const uint8_t *in = ctx;
+    cairn_buf c, d;
+    cairn_buf_init(&c, BIG);
+    cairn_buf_init(&d, BIG);
+    int r = cairn_lzw_compress(in, ALLOC_IN, &c);
+    if (r == 0)
+        r = cairn_lzw_decompress(c.data, c.len, 0, &d, NULL);
+    if (r == 0) {
+        assert_int_equal(d.len, ALLOC_IN);
+        assert_memory_equal(d.data, in, ALLOC_IN);
+    }
+    cairn_buf_destroy(&c);
+    cairn_buf_destroy(&d);
+    return r;
+}
+
 static void test_alloc_failures(void **state)
 {
     (void)state;
-    uint8_t in[5000];
+    uint8_t in[ALLOC_IN];
     wfv_gen(7, sizeof in, 16, in);
     cairn_test_alloc_install();
-    for (long n = 0;; n++) {
-        cairn_buf c, d;
-        cairn_buf_init(&c, BIG);
-        cairn_buf_init(&d, BIG);
-        cairn_test_alloc_fail_after(n);
-        int r1 = cairn_lzw_compress(in, sizeof in, &c);
-        int r2 = r1 == 0 ? cairn_lzw_decompress(c.data, c.len, 0, &d, NULL) : r1;
-        int failed = cairn_test_alloc_failed();
-        cairn_test_alloc_fail_after(-1);
-        if (failed) {
-            assert_int_equal(r2, CAIRN_ENOMEM);
-        } else {
-            assert_int_equal(r2, 0);
-            assert_int_equal(d.len, sizeof in);
-            assert_memory_equal(d.data, in, sizeof in);
-        }
-        cairn_buf_destroy(&c);
-        cairn_buf_destroy(&d);
-        assert_int_equal(cairn_test_alloc_live(), 0);
-        if (!failed)
-            break;
-    }
+    assert_true(alloc_sweep(lzw_attempt, in, 0, 1000) >= 1);
     cairn_test_alloc_uninstall();
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_vectors),
-        cmocka_unit_test(test_go_vectors),
-        cmocka_unit_test(test_random_round_trips),
-        cmocka_unit_test(test_bomb_rejected),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_known_vectors),      cmocka_unit_test(test_go_vectors),
+        cmocka_unit_test(test_random_round_trips), cmocka_unit_test(test_bomb_rejected),
+        cmocka_unit_test(test_malformed),          cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

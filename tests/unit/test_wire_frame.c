@@ -15,6 +15,7 @@
 #include "cairn/keyring.h"
 #include "cairn/rng.h"
 #include "cairn/wire_frame.h"
+#include "alloc_sweep.h"
 #include "wire_frame_vec.h"
 
 #define BIG ((size_t)1 << 28)
@@ -107,7 +108,13 @@ static void test_compress_wrap_vectors(void **state)
             /* Build the same message with our wrapper's header logic by
              * wrapping a raw buffer: we check the header shape only. */
             assert_int_equal(wl, 16);
-            assert_memory_equal(want, "\x09\x82\xa4" "Algo" "\x00\xa3" "Buf" "\xdb\x00\x01\x11", 16);
+            assert_memory_equal(want,
+                                "\x09\x82\xa4"
+                                "Algo"
+                                "\x00\xa3"
+                                "Buf"
+                                "\xdb\x00\x01\x11",
+                                16);
             assert_int_equal(total, 12 + 5 + 70000);
             (void)zero;
             free(want);
@@ -273,8 +280,8 @@ static void test_compound(void **state)
     memset(&g, 0, sizeof g);
     cairn_diag d;
     cairn_diag_clear(&d);
-    assert_int_equal(
-        cairn_packet_decode(&cfg, out.data, out.len - 1, collect, &g, &st, &d), CAIRN_EPROTO);
+    assert_int_equal(cairn_packet_decode(&cfg, out.data, out.len - 1, collect, &g, &st, &d),
+                     CAIRN_EPROTO);
     assert_int_equal(g.n, 1);
     assert_int_equal(st.truncated, 1);
     assert_non_null(strstr(d.msg, "compound: part 1 of 2 truncated"));
@@ -372,7 +379,8 @@ static void test_packet_hostile(void **state)
     assert_int_equal(cairn_packet_encode(&cfg, true, m, sizeof m, &pkt), 0);
     pkt.data[6] ^= 1;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_packet_decode(&cfg, pkt.data, pkt.len, collect, &g, &st, &d), CAIRN_ECRC);
+    assert_int_equal(cairn_packet_decode(&cfg, pkt.data, pkt.len, collect, &g, &st, &d),
+                     CAIRN_ECRC);
     assert_int_equal(st.crc, 1);
     assert_int_equal(g.n, 0);
     assert_non_null(strstr(d.msg, "crc: mismatch (got 0x"));
@@ -445,7 +453,8 @@ static void test_packet_encryption(void **state)
     cairn_diag d;
     cairn_diag_clear(&d);
     /* wrong key */
-    assert_int_equal(cairn_packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, &d), CAIRN_EAUTH);
+    assert_int_equal(cairn_packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, &d),
+                     CAIRN_EAUTH);
     assert_int_equal(st.decrypt, 1);
     assert_int_equal(g.n, 0);
     /* second key installed: tried after the primary */
@@ -454,7 +463,8 @@ static void test_packet_encryption(void **state)
     assert_int_equal(g.n, 1);
     /* tampered tag */
     pkt.data[pkt.len - 1] ^= 0x40;
-    assert_int_equal(cairn_packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, NULL), CAIRN_EAUTH);
+    assert_int_equal(cairn_packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, NULL),
+                     CAIRN_EAUTH);
     /* short buffer */
     assert_int_equal(cairn_packet_decode(&rx, pkt.data, 20, collect, &g, &st, NULL), CAIRN_EPROTO);
     assert_int_equal(st.decrypt, 3);
@@ -483,43 +493,11 @@ static void test_packet_encryption(void **state)
 }
 
 /* LZW bomb wrapped as a compress message: rejected with bounded memory. */
-static size_t bomb_lzw(uint8_t *out, size_t cap, size_t repeats)
-{
-    uint32_t bits = 0;
-    unsigned nbits = 0, width = 9, hi;
-    size_t o = 0;
-#define PUT(code)                                                                                 \
-    do {                                                                                          \
-        bits |= (uint32_t)(code) << nbits;                                                        \
-        nbits += width;                                                                           \
-        while (nbits >= 8 && o < cap) {                                                           \
-            out[o++] = (uint8_t)bits;                                                             \
-            bits >>= 8;                                                                           \
-            nbits -= 8;                                                                           \
-        }                                                                                         \
-    } while (0)
-    PUT(256);
-    PUT('a');
-    for (hi = 258; hi < 4096;) {
-        PUT(hi);
-        hi++;
-        if (hi < 4096 && hi == (1u << width))
-            width++;
-    }
-    for (size_t i = 0; i < repeats; i++)
-        PUT(4095);
-    PUT(257);
-    if (nbits)
-        out[o++] = (uint8_t)bits;
-    return o;
-#undef PUT
-}
-
 static void test_bombs(void **state)
 {
     (void)state;
     static uint8_t lzw[40000];
-    size_t n = bomb_lzw(lzw, sizeof lzw - 16, 16000);
+    size_t n = lzw_bomb(lzw, sizeof lzw - 16, 16000);
     static uint8_t pkt[40100];
     const uint8_t head[] = {9, 0x82, 0xa4, 'A', 'l', 'g', 'o', 0, 0xa3, 'B', 'u', 'f', 0xda};
     memcpy(pkt, head, sizeof head);
@@ -557,7 +535,8 @@ static void test_bombs(void **state)
     assert_non_null(strstr(d.msg, "lzw: output exceeds"));
     cairn_stream_rd_delete(rd);
     /* Empty decompressed buffer on both paths */
-    const uint8_t empty[] = {9, 0x82, 0xa4, 'A', 'l', 'g', 'o', 0, 0xa3, 'B', 'u', 'f', 0xa3, 0, 3, 2};
+    const uint8_t empty[] = {9,    0x82, 0xa4, 'A', 'l',  'g', 'o', 0,
+                             0xa3, 'B',  'u',  'f', 0xa3, 0,   3,   2};
     memset(&st, 0, sizeof st);
     cairn_diag_clear(&d);
     assert_int_equal(cairn_packet_decode(&cfg, empty, sizeof empty, collect, &g, &st, &d),
@@ -580,13 +559,40 @@ static size_t make_pushpull(uint8_t *out, size_t state_len)
 {
     size_t o = 0;
     out[o++] = 6;
-    const uint8_t hdr[] = {0x83, 0xa4, 'J', 'o', 'i', 'n', 0xc2, 0xa5, 'N', 'o', 'd', 'e', 's', 2,
-                           0xac, 'U', 's', 'e', 'r', 'S', 't', 'a', 't', 'e', 'L', 'e', 'n', 0xcd,
-                           (uint8_t)(state_len >> 8), (uint8_t)state_len};
+    const uint8_t hdr[] = {0x83,
+                           0xa4,
+                           'J',
+                           'o',
+                           'i',
+                           'n',
+                           0xc2,
+                           0xa5,
+                           'N',
+                           'o',
+                           'd',
+                           'e',
+                           's',
+                           2,
+                           0xac,
+                           'U',
+                           's',
+                           'e',
+                           'r',
+                           'S',
+                           't',
+                           'a',
+                           't',
+                           'e',
+                           'L',
+                           'e',
+                           'n',
+                           0xcd,
+                           (uint8_t)(state_len >> 8),
+                           (uint8_t)state_len};
     memcpy(out + o, hdr, sizeof hdr);
     o += sizeof hdr;
-    const uint8_t node[] = {0x82, 0xa4, 'N', 'a', 'm', 'e', 0xa1, 'a', 0xa3, 'V', 's', 'n', 0x96,
-                            1, 5, 2, 2, 5, 5};
+    const uint8_t node[] = {0x82, 0xa4, 'N',  'a', 'm', 'e', 0xa1, 'a', 0xa3, 'V',
+                            's',  'n',  0x96, 1,   5,   2,   2,    5,   5};
     memcpy(out + o, node, sizeof node);
     o += sizeof node;
     memcpy(out + o, node, sizeof node);
@@ -787,7 +793,8 @@ static void test_stream_go_frame_and_policy(void **state)
     assert_int_equal(cairn_stream_rd_feed(rd, ping, sizeof ping), 0);
     cairn_diag_clear(&d);
     assert_int_equal(cairn_stream_rd_type(rd, &t, &d), CAIRN_EPROTO);
-    assert_string_equal(d.msg, "stream: encryption is configured but remote state is not encrypted");
+    assert_string_equal(d.msg,
+                        "stream: encryption is configured but remote state is not encrypted");
     cairn_stream_rd_delete(rd);
     /* ... accepted when verify_incoming is off */
     cfg.verify_incoming = false;
@@ -848,8 +855,8 @@ static void test_msgpack_measure(void **state)
 {
     (void)state;
     size_t n;
-    const uint8_t nested[] = {0x92, 0x81, 0xa1, 'k', 0x93, 1, 0xc0, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0,
-                              0xc7, 2, 5, 'a', 'b', 0xff};
+    const uint8_t nested[] = {0x92, 0x81, 0xa1, 'k', 0x93, 1,    0xc0, 0xcb, 0,   0,   0,
+                              0,    0,    0,    0,   0,    0xc7, 2,    5,    'a', 'b', 0xff};
     assert_int_equal(cairn_frame_mp_object_len(nested, sizeof nested, &n), 0);
     assert_int_equal(n, sizeof nested - 1);
     for (size_t k = 0; k < sizeof nested - 1; k++)
@@ -901,15 +908,15 @@ static void test_random_stream_round_trips(void **state)
         size_t olen;
         int r;
         /* random chunks */
-#define PULL(call)                                                                                \
-    while ((r = (call)) == CAIRN_EAGAIN) {                                                        \
-        assert_true(fed < wire.len);                                                              \
-        size_t k = 1 + (size_t)cairn_rng_below(&rng, 3000);                                       \
-        if (k > wire.len - fed)                                                                   \
-            k = wire.len - fed;                                                                   \
-        assert_int_equal(cairn_stream_rd_feed(rd, wire.data + fed, k), 0);                        \
-        fed += k;                                                                                 \
-    }                                                                                             \
+#define PULL(call)                                                                                 \
+    while ((r = (call)) == CAIRN_EAGAIN) {                                                         \
+        assert_true(fed < wire.len);                                                               \
+        size_t k = 1 + (size_t)cairn_rng_below(&rng, 3000);                                        \
+        if (k > wire.len - fed)                                                                    \
+            k = wire.len - fed;                                                                    \
+        assert_int_equal(cairn_stream_rd_feed(rd, wire.data + fed, k), 0);                         \
+        fed += k;                                                                                  \
+    }                                                                                              \
     assert_int_equal(r, 0)
         PULL(cairn_stream_rd_type(rd, &t, NULL));
         assert_int_equal(t, 8);
@@ -926,6 +933,50 @@ static void test_random_stream_round_trips(void **state)
 }
 
 /* Every allocation failure in the decoders is reported and leaks nothing. */
+/* What the allocation-failure attempts below work on. */
+typedef struct frame_alloc_ctx {
+    const cairn_frame_cfg *cfg;
+    const cairn_buf *pkt, *wire, *comp;
+    const uint8_t *msg;
+    size_t mlen;
+} frame_alloc_ctx;
+
+static int packet_decode_attempt(void *ctx)
+{
+    frame_alloc_ctx *x = ctx;
+    cairn_packet_stats st = {0};
+    got g = {0};
+    int r = cairn_packet_decode(x->cfg, x->pkt->data, x->pkt->len, collect, &g, &st, NULL);
+    if (cairn_test_alloc_failed())
+        assert_int_equal(st.nomem, 1);
+    else if (r == 0)
+        assert_int_equal(g.n, 2);
+    return r;
+}
+
+static int stream_read_attempt(void *ctx)
+{
+    frame_alloc_ctx *x = ctx;
+    cairn_stream_rd *rd = NULL;
+    int r = cairn_stream_rd_new(x->cfg, &rd);
+    if (r == 0)
+        r = drive(rd, x->wire->data, x->wire->len, x->wire->len, x->msg, x->mlen);
+    cairn_stream_rd_delete(rd);
+    return r;
+}
+
+static int encode_attempt(void *ctx)
+{
+    frame_alloc_ctx *x = ctx;
+    cairn_buf o;
+    cairn_buf_init(&o, BIG);
+    int r = cairn_packet_encode(x->cfg, true, x->comp->data, x->comp->len, &o);
+    if (r == 0)
+        r = cairn_stream_encode(x->cfg, x->msg, x->mlen, &o);
+    cairn_buf_destroy(&o);
+    return r;
+}
+
 static void test_alloc_failures(void **state)
 {
     (void)state;
@@ -954,54 +1005,10 @@ static void test_alloc_failures(void **state)
     assert_int_equal(cairn_compound_write(&c, false, &comp), 0);
     assert_int_equal(cairn_packet_encode(&cfg, true, comp.data, comp.len, &pkt), 0);
     long base = cairn_test_alloc_live();
-    for (long n = 0;; n++) {
-        cairn_test_alloc_fail_after(n);
-        cairn_packet_stats st = {0};
-        got g = {0};
-        int r1 = cairn_packet_decode(&cfg, pkt.data, pkt.len, collect, &g, &st, NULL);
-        int failed = cairn_test_alloc_failed();
-        cairn_test_alloc_fail_after(-1);
-        assert_int_equal(cairn_test_alloc_live(), base);
-        if (!failed) {
-            assert_int_equal(r1, 0);
-            assert_int_equal(g.n, 2);
-            break;
-        }
-        assert_int_equal(r1, CAIRN_ENOMEM);
-        assert_int_equal(st.nomem, 1);
-    }
-    for (long n = 0;; n++) {
-        cairn_test_alloc_fail_after(n);
-        cairn_stream_rd *rd = NULL;
-        int r = cairn_stream_rd_new(&cfg, &rd);
-        if (r == 0)
-            r = drive(rd, wire.data, wire.len, wire.len, msg, mlen);
-        int failed = cairn_test_alloc_failed();
-        cairn_test_alloc_fail_after(-1);
-        cairn_stream_rd_delete(rd);
-        assert_int_equal(cairn_test_alloc_live(), base);
-        if (!failed) {
-            assert_int_equal(r, 0);
-            break;
-        }
-        assert_int_equal(r, CAIRN_ENOMEM);
-    }
-    /* encoders */
-    for (long n = 0;; n++) {
-        cairn_buf o;
-        cairn_buf_init(&o, BIG);
-        cairn_test_alloc_fail_after(n);
-        int r = cairn_packet_encode(&cfg, true, comp.data, comp.len, &o);
-        if (r == 0)
-            r = cairn_stream_encode(&cfg, msg, mlen, &o);
-        int failed = cairn_test_alloc_failed();
-        cairn_test_alloc_fail_after(-1);
-        cairn_buf_destroy(&o);
-        assert_int_equal(cairn_test_alloc_live(), base);
-        assert_int_equal(r, failed ? CAIRN_ENOMEM : 0);
-        if (!failed)
-            break;
-    }
+    frame_alloc_ctx x = {&cfg, &pkt, &wire, &comp, msg, mlen};
+    assert_true(alloc_sweep(packet_decode_attempt, &x, base, 10000) >= 1);
+    assert_true(alloc_sweep(stream_read_attempt, &x, base, 10000) >= 1);
+    assert_true(alloc_sweep(encode_attempt, &x, base, 10000) >= 1);
     cairn_buf_destroy(&comp);
     cairn_buf_destroy(&wire);
     cairn_buf_destroy(&pkt);
