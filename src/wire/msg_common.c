@@ -142,6 +142,54 @@ int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t m
     return 0;
 }
 
+int wire_read_struct_array(wire_ctx *c, const char *what, const wire_field *fields, size_t n,
+                           size_t elem, uint32_t max, size_t present_off, void **ret_p,
+                           size_t *ret_n)
+{
+    void *p;
+    size_t count;
+    if (wire_read_array_alloc(c, what, elem, max, &p, &count))
+        return c->r.err;
+    for (size_t k = 0; k < count; k++) {
+        char *e = (char *)p + k * elem;
+        if (present_off != WIRE_NO_PRESENT) {
+            if (cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL) {
+                c->r.pos++;
+                continue;
+            }
+            *(bool *)(e + present_off) = true;
+        }
+        int err = wire_decode_struct(c, fields, n, e);
+        if (err)
+            return err;
+    }
+    *ret_p = p;
+    *ret_n = count;
+    return 0;
+}
+
+int wire_write_struct_array(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
+                            const void *p, size_t elem, size_t count, size_t present_off,
+                            cairn_diag *diag)
+{
+    if (p == NULL && count == 0) {
+        cairn_mp_write_nil(w);
+        return 0;
+    }
+    cairn_mp_write_array(w, (uint32_t)count);
+    for (size_t k = 0; k < count; k++) {
+        const char *e = (const char *)p + k * elem;
+        if (present_off != WIRE_NO_PRESENT && !*(const bool *)(e + present_off)) {
+            cairn_mp_write_nil(w);
+            continue;
+        }
+        int err = wire_encode_struct(w, msg, fields, n, e, diag);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
 void wire_write_str_array(cairn_mp_writer *w, const cairn_span *p, size_t n)
 {
     if (p == NULL && n == 0) {
@@ -488,13 +536,22 @@ int wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *na
     return e == CAIRN_EAGAIN ? CAIRN_EPROTO : e;
 }
 
-int wire_decode_msg_ret(const uint8_t *msg, size_t len, uint8_t type, const char *name,
-                        const wire_field *fields, size_t n, cairn_wire_arena *arena,
-                        cairn_diag *diag, void *tmp, size_t size, void *ret)
+int wire_decode_msg_ret(const uint8_t *msg, size_t len, uint8_t type, const wire_msg_desc *d,
+                        cairn_wire_arena *arena, cairn_diag *diag, void *tmp, size_t size,
+                        void *ret)
 {
     memset(tmp, 0, size);
-    int e = wire_decode_msg(msg, len, type, name, fields, n, arena, diag, tmp);
+    int e = wire_decode_msg(msg, len, type, d->label, d->fields, d->n, arena, diag, tmp);
     if (e == 0 && ret)
         memcpy(ret, tmp, size);
     return e;
+}
+
+int wire_decode_by_type(const uint8_t *msg, size_t len, const wire_msg_desc *descs, size_t n_descs,
+                        cairn_wire_arena *arena, cairn_diag *diag, void *base)
+{
+    if (msg[0] >= n_descs || descs[msg[0]].label == NULL)
+        return 1;
+    const wire_msg_desc *d = &descs[msg[0]];
+    return wire_decode_msg(msg, len, msg[0], d->label, d->fields, d->n, arena, diag, base);
 }

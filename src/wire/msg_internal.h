@@ -104,30 +104,44 @@ typedef struct wire_field {
 #define WF_CONTAINER(p, S, m)  ((S *)(void *)((char *)(p)-offsetof(S, m)))
 #define WF_CCONTAINER(p, S, m) ((const S *)(const void *)((const char *)(p)-offsetof(S, m)))
 
-/* Generates the public encoder `fn` of a message that is a type byte plus
- * one struct described by `fields`. */
-#define WIRE_ENCODER(fn, type, label, T, fields)                                                   \
+/* A message that is a type byte plus one struct: its name for diagnostics
+ * and its field table. A file keeps one array of these indexed by type
+ * byte; rows left zero (label NULL) are types with their own code. */
+typedef struct wire_msg_desc {
+    const char *label;
+    const wire_field *fields;
+    size_t n;
+} wire_msg_desc;
+
+#define WIRE_MSG_DESC(lb, tbl)                                                                     \
+    {                                                                                              \
+        .label = lb, .fields = tbl, .n = WF_NFIELDS(tbl)                                           \
+    }
+
+/* Generates the public encoder `fn` of the message descs[type]. */
+#define WIRE_ENCODER(fn, T, descs, type)                                                           \
     int fn(const T *m, cairn_buf *out, cairn_diag *diag)                                           \
     {                                                                                              \
         if (m == NULL || out == NULL)                                                              \
             return CAIRN_EINVAL;                                                                   \
-        return wire_encode_msg(out, type, label, fields, WF_NFIELDS(fields), m, diag);             \
+        return wire_encode_msg(out, type, descs[type].label, descs[type].fields, descs[type].n, m, \
+                               diag);                                                              \
     }
 /* Generates the matching decoder, with (WIRE_DECODER) or without
  * (WIRE_DECODER_NOARENA) an arena parameter; *ret is written on success. */
-#define WIRE_DECODER(fn, type, label, T, fields)                                                   \
+#define WIRE_DECODER(fn, T, descs, type)                                                           \
     int fn(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag, T *ret)      \
     {                                                                                              \
         T tmp;                                                                                     \
-        return wire_decode_msg_ret(msg, len, type, label, fields, WF_NFIELDS(fields), arena, diag, \
-                                   &tmp, sizeof(tmp), ret);                                        \
+        return wire_decode_msg_ret(msg, len, type, &descs[type], arena, diag, &tmp, sizeof(tmp),   \
+                                   ret);                                                           \
     }
-#define WIRE_DECODER_NOARENA(fn, type, label, T, fields)                                           \
+#define WIRE_DECODER_NOARENA(fn, T, descs, type)                                                   \
     int fn(const uint8_t *msg, size_t len, cairn_diag *diag, T *ret)                               \
     {                                                                                              \
         T tmp;                                                                                     \
-        return wire_decode_msg_ret(msg, len, type, label, fields, WF_NFIELDS(fields), NULL, diag,  \
-                                   &tmp, sizeof(tmp), ret);                                        \
+        return wire_decode_msg_ret(msg, len, type, &descs[type], NULL, diag, &tmp, sizeof(tmp),    \
+                                   ret);                                                           \
     }
 
 /* wire_decode_struct reads one struct into base per the table: a map (by
@@ -149,11 +163,16 @@ int wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *na
                     const wire_field *fields, size_t n, cairn_wire_arena *arena, cairn_diag *diag,
                     void *base);
 
-/* wire_decode_msg_ret zeroes tmp (size bytes), runs wire_decode_msg into it
- * and copies it to ret (if not NULL) on success only. */
-int wire_decode_msg_ret(const uint8_t *msg, size_t len, uint8_t type, const char *name,
-                        const wire_field *fields, size_t n, cairn_wire_arena *arena,
-                        cairn_diag *diag, void *tmp, size_t size, void *ret);
+/* wire_decode_msg_ret zeroes tmp (size bytes), runs wire_decode_msg for the
+ * message d into it and copies it to ret (if not NULL) on success only. */
+int wire_decode_msg_ret(const uint8_t *msg, size_t len, uint8_t type, const wire_msg_desc *d,
+                        cairn_wire_arena *arena, cairn_diag *diag, void *tmp, size_t size,
+                        void *ret);
+/* wire_decode_by_type decodes msg (len >= 1) into base (zeroed by the
+ * caller) when descs[msg[0]] is a table row (n_descs rows); returns 1 when
+ * it is not, so that the caller handles the type itself. */
+int wire_decode_by_type(const uint8_t *msg, size_t len, const wire_msg_desc *descs, size_t n_descs,
+                        cairn_wire_arena *arena, cairn_diag *diag, void *base);
 
 /* wire_fail records a reader error for `what` in the diag and returns the
  * code: "<msg>: <what> is <reason>". */
@@ -169,6 +188,23 @@ int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret
 int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max, void **ret_p,
                           size_t *ret_n);
 
+/* For the two functions below: the elements have no `present` flag. */
+#define WIRE_NO_PRESENT SIZE_MAX
+/* wire_read_struct_array reads an array (or nil: NULL, 0) of at most `max`
+ * structs described by fields into `elem`-byte arena elements. With
+ * present_off != WIRE_NO_PRESENT (Go []*T), a nil element stays zero and
+ * every other one gets the bool at present_off set; otherwise a nil element
+ * is the zero struct too (go-msgpack's nil rule). ret_* written on success
+ * only; on error c->r.err is set and returned. */
+int wire_read_struct_array(wire_ctx *c, const char *what, const wire_field *fields, size_t n,
+                           size_t elem, uint32_t max, size_t present_off, void **ret_p,
+                           size_t *ret_n);
+/* wire_write_struct_array writes count structs at p (elem bytes apart) as
+ * an array, nil when p == NULL && count == 0; with present_off, elements
+ * whose bool at present_off is false are written as nil. */
+int wire_write_struct_array(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
+                            const void *p, size_t elem, size_t count, size_t present_off,
+                            cairn_diag *diag);
 /* Writes an array of spans as strings (or nil when p == NULL && n == 0). */
 void wire_write_str_array(cairn_mp_writer *w, const cairn_span *p, size_t n);
 /* Reads an array of strings into the arena. */

@@ -108,27 +108,36 @@ const char *cairn_wire_type_name(int type)
     return names[type];
 }
 
-WIRE_ENCODER(cairn_wire_ping_encode, CAIRN_WIRE_PING, "ping", cairn_wire_ping, ping_fields)
-WIRE_DECODER(cairn_wire_ping_decode, CAIRN_WIRE_PING, "ping", cairn_wire_ping, ping_fields)
-WIRE_ENCODER(cairn_wire_indirect_ping_encode, CAIRN_WIRE_INDIRECT_PING, "indirect-ping",
-             cairn_wire_indirect_ping, indirect_fields)
-WIRE_DECODER(cairn_wire_indirect_ping_decode, CAIRN_WIRE_INDIRECT_PING, "indirect-ping",
-             cairn_wire_indirect_ping, indirect_fields)
-WIRE_ENCODER(cairn_wire_ack_encode, CAIRN_WIRE_ACK, "ack", cairn_wire_ack, ack_fields)
-WIRE_DECODER(cairn_wire_ack_decode, CAIRN_WIRE_ACK, "ack", cairn_wire_ack, ack_fields)
-WIRE_ENCODER(cairn_wire_nack_encode, CAIRN_WIRE_NACK, "nack", cairn_wire_nack, nack_fields)
-WIRE_DECODER_NOARENA(cairn_wire_nack_decode, CAIRN_WIRE_NACK, "nack", cairn_wire_nack, nack_fields)
-WIRE_ENCODER(cairn_wire_err_encode, CAIRN_WIRE_ERR, "err", cairn_wire_err, err_fields)
-WIRE_DECODER_NOARENA(cairn_wire_err_decode, CAIRN_WIRE_ERR, "err", cairn_wire_err, err_fields)
-WIRE_ENCODER(cairn_wire_suspect_encode, CAIRN_WIRE_SUSPECT, "suspect", cairn_wire_suspect,
-             suspect_fields)
-WIRE_DECODER_NOARENA(cairn_wire_suspect_decode, CAIRN_WIRE_SUSPECT, "suspect", cairn_wire_suspect,
-                     suspect_fields)
-WIRE_ENCODER(cairn_wire_dead_encode, CAIRN_WIRE_DEAD, "dead", cairn_wire_dead, suspect_fields)
-WIRE_DECODER_NOARENA(cairn_wire_dead_decode, CAIRN_WIRE_DEAD, "dead", cairn_wire_dead,
-                     suspect_fields)
-WIRE_ENCODER(cairn_wire_alive_encode, CAIRN_WIRE_ALIVE, "alive", cairn_wire_alive, alive_fields)
-WIRE_DECODER(cairn_wire_alive_decode, CAIRN_WIRE_ALIVE, "alive", cairn_wire_alive, alive_fields)
+/* The messages that are one struct after the type byte. */
+static const wire_msg_desc msg_descs[] = {
+    [CAIRN_WIRE_PING] = WIRE_MSG_DESC("ping", ping_fields),
+    [CAIRN_WIRE_INDIRECT_PING] = WIRE_MSG_DESC("indirect-ping", indirect_fields),
+    [CAIRN_WIRE_ACK] = WIRE_MSG_DESC("ack", ack_fields),
+    [CAIRN_WIRE_SUSPECT] = WIRE_MSG_DESC("suspect", suspect_fields),
+    [CAIRN_WIRE_ALIVE] = WIRE_MSG_DESC("alive", alive_fields),
+    [CAIRN_WIRE_DEAD] = WIRE_MSG_DESC("dead", suspect_fields),
+    [CAIRN_WIRE_NACK] = WIRE_MSG_DESC("nack", nack_fields),
+    [CAIRN_WIRE_ERR] = WIRE_MSG_DESC("err", err_fields),
+};
+
+WIRE_ENCODER(cairn_wire_ping_encode, cairn_wire_ping, msg_descs, CAIRN_WIRE_PING)
+WIRE_DECODER(cairn_wire_ping_decode, cairn_wire_ping, msg_descs, CAIRN_WIRE_PING)
+WIRE_ENCODER(cairn_wire_indirect_ping_encode, cairn_wire_indirect_ping, msg_descs,
+             CAIRN_WIRE_INDIRECT_PING)
+WIRE_DECODER(cairn_wire_indirect_ping_decode, cairn_wire_indirect_ping, msg_descs,
+             CAIRN_WIRE_INDIRECT_PING)
+WIRE_ENCODER(cairn_wire_ack_encode, cairn_wire_ack, msg_descs, CAIRN_WIRE_ACK)
+WIRE_DECODER(cairn_wire_ack_decode, cairn_wire_ack, msg_descs, CAIRN_WIRE_ACK)
+WIRE_ENCODER(cairn_wire_nack_encode, cairn_wire_nack, msg_descs, CAIRN_WIRE_NACK)
+WIRE_DECODER_NOARENA(cairn_wire_nack_decode, cairn_wire_nack, msg_descs, CAIRN_WIRE_NACK)
+WIRE_ENCODER(cairn_wire_err_encode, cairn_wire_err, msg_descs, CAIRN_WIRE_ERR)
+WIRE_DECODER_NOARENA(cairn_wire_err_decode, cairn_wire_err, msg_descs, CAIRN_WIRE_ERR)
+WIRE_ENCODER(cairn_wire_suspect_encode, cairn_wire_suspect, msg_descs, CAIRN_WIRE_SUSPECT)
+WIRE_DECODER_NOARENA(cairn_wire_suspect_decode, cairn_wire_suspect, msg_descs, CAIRN_WIRE_SUSPECT)
+WIRE_ENCODER(cairn_wire_dead_encode, cairn_wire_dead, msg_descs, CAIRN_WIRE_DEAD)
+WIRE_DECODER_NOARENA(cairn_wire_dead_decode, cairn_wire_dead, msg_descs, CAIRN_WIRE_DEAD)
+WIRE_ENCODER(cairn_wire_alive_encode, cairn_wire_alive, msg_descs, CAIRN_WIRE_ALIVE)
+WIRE_DECODER(cairn_wire_alive_decode, cairn_wire_alive, msg_descs, CAIRN_WIRE_ALIVE)
 
 int cairn_wire_user_encode(cairn_span payload, cairn_buf *out, cairn_diag *diag)
 {
@@ -349,47 +358,26 @@ int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *aren
     cairn_wire_msg m;
     memset(&m, 0, sizeof(m));
     m.type = msg[0];
-    int e;
-    switch (msg[0]) {
-    case CAIRN_WIRE_PING:
-        e = cairn_wire_ping_decode(msg, len, arena, diag, &m.u.ping);
-        break;
-    case CAIRN_WIRE_INDIRECT_PING:
-        e = cairn_wire_indirect_ping_decode(msg, len, arena, diag, &m.u.indirect_ping);
-        break;
-    case CAIRN_WIRE_ACK:
-        e = cairn_wire_ack_decode(msg, len, arena, diag, &m.u.ack);
-        break;
-    case CAIRN_WIRE_SUSPECT:
-        e = cairn_wire_suspect_decode(msg, len, diag, &m.u.suspect);
-        break;
-    case CAIRN_WIRE_ALIVE:
-        e = cairn_wire_alive_decode(msg, len, arena, diag, &m.u.alive);
-        break;
-    case CAIRN_WIRE_DEAD:
-        e = cairn_wire_dead_decode(msg, len, diag, &m.u.dead);
-        break;
-    case CAIRN_WIRE_PUSHPULL:
-        e = cairn_wire_pushpull_decode(msg, len, arena, diag, &m.u.pushpull);
-        break;
-    case CAIRN_WIRE_USER:
-        m.u.user = (cairn_span){msg + 1, len - 1};
-        e = 0;
-        break;
-    case CAIRN_WIRE_NACK:
-        e = cairn_wire_nack_decode(msg, len, diag, &m.u.nack);
-        break;
-    case CAIRN_WIRE_ERR:
-        e = cairn_wire_err_decode(msg, len, diag, &m.u.err);
-        break;
-    case CAIRN_WIRE_COMPOUND:
-    case CAIRN_WIRE_COMPRESS:
-    case CAIRN_WIRE_ENCRYPT:
-    case CAIRN_WIRE_HAS_CRC:
-        return cairn_diag_set(diag, CAIRN_ENOTSUP, "message: type %u (%s) is a framing layer",
-                              msg[0], cairn_wire_type_name(msg[0]));
-    default:
-        return cairn_diag_set(diag, CAIRN_ENOTSUP, "message: unknown type byte %u", msg[0]);
+    /* Every union member starts at &m.u. */
+    int e = wire_decode_by_type(msg, len, msg_descs, WF_NFIELDS(msg_descs), arena, diag, &m.u);
+    if (e > 0) {
+        switch (msg[0]) {
+        case CAIRN_WIRE_PUSHPULL:
+            e = cairn_wire_pushpull_decode(msg, len, arena, diag, &m.u.pushpull);
+            break;
+        case CAIRN_WIRE_USER:
+            m.u.user = (cairn_span){msg + 1, len - 1};
+            e = 0;
+            break;
+        case CAIRN_WIRE_COMPOUND:
+        case CAIRN_WIRE_COMPRESS:
+        case CAIRN_WIRE_ENCRYPT:
+        case CAIRN_WIRE_HAS_CRC:
+            return cairn_diag_set(diag, CAIRN_ENOTSUP, "message: type %u (%s) is a framing layer",
+                                  msg[0], cairn_wire_type_name(msg[0]));
+        default:
+            return cairn_diag_set(diag, CAIRN_ENOTSUP, "message: unknown type byte %u", msg[0]);
+        }
     }
     if (e == 0 && ret)
         *ret = m;

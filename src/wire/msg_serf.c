@@ -65,36 +65,20 @@ static int dec_slot_events(wire_ctx *c, void *field, const wire_field *f)
 {
     cairn_wire_serf_event_slot *s = WF_CONTAINER(field, cairn_wire_serf_event_slot, events);
     void *p;
-    size_t n;
-    if (wire_read_array_alloc(c, "Events[].Events", sizeof(cairn_wire_serf_event_item), UINT32_MAX,
-                              &p, &n))
+    if (wire_read_struct_array(c, "Events[].Events", event_item_fields,
+                               WF_NFIELDS(event_item_fields), sizeof(*s->events), UINT32_MAX,
+                               WIRE_NO_PRESENT, &p, &s->n_events))
         return c->r.err;
-    cairn_wire_serf_event_item *items = p;
-    for (size_t k = 0; k < n; k++) {
-        int e = wire_decode_struct(c, event_item_fields, WF_NFIELDS(event_item_fields), &items[k]);
-        if (e)
-            return e;
-    }
-    s->events = items;
-    s->n_events = n;
+    s->events = p;
     return 0;
 }
 
 static int enc_slot_events(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
     const cairn_wire_serf_event_slot *s = WF_CCONTAINER(field, cairn_wire_serf_event_slot, events);
-    if (s->events == NULL && s->n_events == 0) {
-        cairn_mp_write_nil(w);
-        return 0;
-    }
-    cairn_mp_write_array(w, (uint32_t)s->n_events);
-    for (size_t k = 0; k < s->n_events; k++) {
-        int e = wire_encode_struct(w, msg, event_item_fields, WF_NFIELDS(event_item_fields),
-                                   &s->events[k], diag);
-        if (e)
-            return e;
-    }
-    return 0;
+    return wire_write_struct_array(w, msg, event_item_fields, WF_NFIELDS(event_item_fields),
+                                   s->events, sizeof(*s->events), s->n_events, WIRE_NO_PRESENT,
+                                   diag);
 }
 
 static const wire_field slot_fields[] = {
@@ -102,49 +86,25 @@ static const wire_field slot_fields[] = {
     WF_UINT(cairn_wire_serf_event_slot, ltime, "LTime", 0, 0),
 };
 
+/* The ring holds *userEvents: nil slots are c0, flagged by `present`. */
 static int dec_events(wire_ctx *c, void *field, const wire_field *f)
 {
     cairn_wire_serf_pushpull *m = WF_CONTAINER(field, cairn_wire_serf_pushpull, events);
     void *p;
-    size_t n;
-    if (wire_read_array_alloc(c, "Events", sizeof(cairn_wire_serf_event_slot), CAIRN_WIRE_SERF_RING,
-                              &p, &n))
+    if (wire_read_struct_array(c, "Events", slot_fields, WF_NFIELDS(slot_fields),
+                               sizeof(*m->events), CAIRN_WIRE_SERF_RING,
+                               offsetof(cairn_wire_serf_event_slot, present), &p, &m->n_events))
         return c->r.err;
-    cairn_wire_serf_event_slot *slots = p;
-    for (size_t k = 0; k < n; k++) {
-        if (cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL) {
-            c->r.pos++;
-            continue;
-        }
-        int e = wire_decode_struct(c, slot_fields, WF_NFIELDS(slot_fields), &slots[k]);
-        if (e)
-            return e;
-        slots[k].present = true;
-    }
-    m->events = slots;
-    m->n_events = n;
+    m->events = p;
     return 0;
 }
 
 static int enc_events(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
     const cairn_wire_serf_pushpull *m = WF_CCONTAINER(field, cairn_wire_serf_pushpull, events);
-    if (m->events == NULL && m->n_events == 0) {
-        cairn_mp_write_nil(w);
-        return 0;
-    }
-    cairn_mp_write_array(w, (uint32_t)m->n_events);
-    for (size_t k = 0; k < m->n_events; k++) {
-        if (!m->events[k].present) {
-            cairn_mp_write_nil(w);
-            continue;
-        }
-        int e =
-            wire_encode_struct(w, msg, slot_fields, WF_NFIELDS(slot_fields), &m->events[k], diag);
-        if (e)
-            return e;
-    }
-    return 0;
+    return wire_write_struct_array(w, msg, slot_fields, WF_NFIELDS(slot_fields), m->events,
+                                   sizeof(*m->events), m->n_events,
+                                   offsetof(cairn_wire_serf_event_slot, present), diag);
 }
 
 static int dec_left(wire_ctx *c, void *field, const wire_field *f)
@@ -343,38 +303,46 @@ const char *cairn_wire_serf_type_name(int type)
     return names[type];
 }
 
-WIRE_ENCODER(cairn_wire_serf_leave_encode, CAIRN_WIRE_SERF_LEAVE, "serf leave",
-             cairn_wire_serf_leave, leave_fields)
-WIRE_DECODER_NOARENA(cairn_wire_serf_leave_decode, CAIRN_WIRE_SERF_LEAVE, "serf leave",
-                     cairn_wire_serf_leave, leave_fields)
-WIRE_ENCODER(cairn_wire_serf_join_encode, CAIRN_WIRE_SERF_JOIN, "serf join", cairn_wire_serf_join,
-             join_fields)
-WIRE_DECODER_NOARENA(cairn_wire_serf_join_decode, CAIRN_WIRE_SERF_JOIN, "serf join",
-                     cairn_wire_serf_join, join_fields)
-WIRE_ENCODER(cairn_wire_serf_pushpull_encode, CAIRN_WIRE_SERF_PUSHPULL, "serf push-pull",
-             cairn_wire_serf_pushpull, pushpull_fields)
-WIRE_DECODER(cairn_wire_serf_pushpull_decode, CAIRN_WIRE_SERF_PUSHPULL, "serf push-pull",
-             cairn_wire_serf_pushpull, pushpull_fields)
-WIRE_ENCODER(cairn_wire_serf_user_event_encode, CAIRN_WIRE_SERF_USER_EVENT, "serf user event",
-             cairn_wire_serf_user_event, user_event_fields)
-WIRE_DECODER(cairn_wire_serf_user_event_decode, CAIRN_WIRE_SERF_USER_EVENT, "serf user event",
-             cairn_wire_serf_user_event, user_event_fields)
-WIRE_ENCODER(cairn_wire_serf_query_encode, CAIRN_WIRE_SERF_QUERY, "serf query",
-             cairn_wire_serf_query, query_fields)
-WIRE_DECODER(cairn_wire_serf_query_decode, CAIRN_WIRE_SERF_QUERY, "serf query",
-             cairn_wire_serf_query, query_fields)
-WIRE_ENCODER(cairn_wire_serf_query_response_encode, CAIRN_WIRE_SERF_QUERY_RESPONSE, "serf response",
-             cairn_wire_serf_query_response, response_fields)
-WIRE_DECODER(cairn_wire_serf_query_response_decode, CAIRN_WIRE_SERF_QUERY_RESPONSE, "serf response",
-             cairn_wire_serf_query_response, response_fields)
-WIRE_ENCODER(cairn_wire_serf_key_request_encode, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request",
-             cairn_wire_serf_key_request, key_request_fields)
-WIRE_DECODER(cairn_wire_serf_key_request_decode, CAIRN_WIRE_SERF_KEY_REQUEST, "serf key request",
-             cairn_wire_serf_key_request, key_request_fields)
-WIRE_ENCODER(cairn_wire_serf_key_response_encode, CAIRN_WIRE_SERF_KEY_RESPONSE, "serf key response",
-             cairn_wire_serf_key_response, key_response_fields)
-WIRE_DECODER(cairn_wire_serf_key_response_decode, CAIRN_WIRE_SERF_KEY_RESPONSE, "serf key response",
-             cairn_wire_serf_key_response, key_response_fields)
+/* The messages that are one struct after the type byte. */
+static const wire_msg_desc serf_descs[] = {
+    [CAIRN_WIRE_SERF_LEAVE] = WIRE_MSG_DESC("serf leave", leave_fields),
+    [CAIRN_WIRE_SERF_JOIN] = WIRE_MSG_DESC("serf join", join_fields),
+    [CAIRN_WIRE_SERF_PUSHPULL] = WIRE_MSG_DESC("serf push-pull", pushpull_fields),
+    [CAIRN_WIRE_SERF_USER_EVENT] = WIRE_MSG_DESC("serf user event", user_event_fields),
+    [CAIRN_WIRE_SERF_QUERY] = WIRE_MSG_DESC("serf query", query_fields),
+    [CAIRN_WIRE_SERF_QUERY_RESPONSE] = WIRE_MSG_DESC("serf response", response_fields),
+    [CAIRN_WIRE_SERF_KEY_REQUEST] = WIRE_MSG_DESC("serf key request", key_request_fields),
+    [CAIRN_WIRE_SERF_KEY_RESPONSE] = WIRE_MSG_DESC("serf key response", key_response_fields),
+};
+
+WIRE_ENCODER(cairn_wire_serf_leave_encode, cairn_wire_serf_leave, serf_descs, CAIRN_WIRE_SERF_LEAVE)
+WIRE_DECODER_NOARENA(cairn_wire_serf_leave_decode, cairn_wire_serf_leave, serf_descs,
+                     CAIRN_WIRE_SERF_LEAVE)
+WIRE_ENCODER(cairn_wire_serf_join_encode, cairn_wire_serf_join, serf_descs, CAIRN_WIRE_SERF_JOIN)
+WIRE_DECODER_NOARENA(cairn_wire_serf_join_decode, cairn_wire_serf_join, serf_descs,
+                     CAIRN_WIRE_SERF_JOIN)
+WIRE_ENCODER(cairn_wire_serf_pushpull_encode, cairn_wire_serf_pushpull, serf_descs,
+             CAIRN_WIRE_SERF_PUSHPULL)
+WIRE_DECODER(cairn_wire_serf_pushpull_decode, cairn_wire_serf_pushpull, serf_descs,
+             CAIRN_WIRE_SERF_PUSHPULL)
+WIRE_ENCODER(cairn_wire_serf_user_event_encode, cairn_wire_serf_user_event, serf_descs,
+             CAIRN_WIRE_SERF_USER_EVENT)
+WIRE_DECODER(cairn_wire_serf_user_event_decode, cairn_wire_serf_user_event, serf_descs,
+             CAIRN_WIRE_SERF_USER_EVENT)
+WIRE_ENCODER(cairn_wire_serf_query_encode, cairn_wire_serf_query, serf_descs, CAIRN_WIRE_SERF_QUERY)
+WIRE_DECODER(cairn_wire_serf_query_decode, cairn_wire_serf_query, serf_descs, CAIRN_WIRE_SERF_QUERY)
+WIRE_ENCODER(cairn_wire_serf_query_response_encode, cairn_wire_serf_query_response, serf_descs,
+             CAIRN_WIRE_SERF_QUERY_RESPONSE)
+WIRE_DECODER(cairn_wire_serf_query_response_decode, cairn_wire_serf_query_response, serf_descs,
+             CAIRN_WIRE_SERF_QUERY_RESPONSE)
+WIRE_ENCODER(cairn_wire_serf_key_request_encode, cairn_wire_serf_key_request, serf_descs,
+             CAIRN_WIRE_SERF_KEY_REQUEST)
+WIRE_DECODER(cairn_wire_serf_key_request_decode, cairn_wire_serf_key_request, serf_descs,
+             CAIRN_WIRE_SERF_KEY_REQUEST)
+WIRE_ENCODER(cairn_wire_serf_key_response_encode, cairn_wire_serf_key_response, serf_descs,
+             CAIRN_WIRE_SERF_KEY_RESPONSE)
+WIRE_DECODER(cairn_wire_serf_key_response_decode, cairn_wire_serf_key_response, serf_descs,
+             CAIRN_WIRE_SERF_KEY_RESPONSE)
 
 int cairn_wire_serf_conflict_response_encode(const cairn_wire_serf_conflict_response *m,
                                              cairn_buf *out, cairn_diag *diag)
@@ -504,40 +472,21 @@ int cairn_wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena 
     cairn_wire_serf_msg m;
     memset(&m, 0, sizeof(m));
     m.type = msg[0];
-    int e;
-    switch (msg[0]) {
-    case CAIRN_WIRE_SERF_LEAVE:
-        e = cairn_wire_serf_leave_decode(msg, len, diag, &m.u.leave);
-        break;
-    case CAIRN_WIRE_SERF_JOIN:
-        e = cairn_wire_serf_join_decode(msg, len, diag, &m.u.join);
-        break;
-    case CAIRN_WIRE_SERF_PUSHPULL:
-        e = cairn_wire_serf_pushpull_decode(msg, len, arena, diag, &m.u.pushpull);
-        break;
-    case CAIRN_WIRE_SERF_USER_EVENT:
-        e = cairn_wire_serf_user_event_decode(msg, len, arena, diag, &m.u.user_event);
-        break;
-    case CAIRN_WIRE_SERF_QUERY:
-        e = cairn_wire_serf_query_decode(msg, len, arena, diag, &m.u.query);
-        break;
-    case CAIRN_WIRE_SERF_QUERY_RESPONSE:
-        e = cairn_wire_serf_query_response_decode(msg, len, arena, diag, &m.u.query_response);
-        break;
-    case CAIRN_WIRE_SERF_CONFLICT_RESPONSE:
-        e = cairn_wire_serf_conflict_response_decode(msg, len, arena, diag, &m.u.conflict_response);
-        break;
-    case CAIRN_WIRE_SERF_KEY_REQUEST:
-        e = cairn_wire_serf_key_request_decode(msg, len, arena, diag, &m.u.key_request);
-        break;
-    case CAIRN_WIRE_SERF_KEY_RESPONSE:
-        e = cairn_wire_serf_key_response_decode(msg, len, arena, diag, &m.u.key_response);
-        break;
-    case CAIRN_WIRE_SERF_RELAY:
-        e = cairn_wire_serf_relay_decode(msg, len, arena, diag, &m.u.relay);
-        break;
-    default:
-        return cairn_diag_set(diag, CAIRN_ENOTSUP, "serf message: unknown type byte %u", msg[0]);
+    /* Every union member starts at &m.u. */
+    int e = wire_decode_by_type(msg, len, serf_descs, WF_NFIELDS(serf_descs), arena, diag, &m.u);
+    if (e > 0) {
+        switch (msg[0]) {
+        case CAIRN_WIRE_SERF_CONFLICT_RESPONSE:
+            e = cairn_wire_serf_conflict_response_decode(msg, len, arena, diag,
+                                                         &m.u.conflict_response);
+            break;
+        case CAIRN_WIRE_SERF_RELAY:
+            e = cairn_wire_serf_relay_decode(msg, len, arena, diag, &m.u.relay);
+            break;
+        default:
+            return cairn_diag_set(diag, CAIRN_ENOTSUP, "serf message: unknown type byte %u",
+                                  msg[0]);
+        }
     }
     if (e == 0 && ret)
         *ret = m;
