@@ -168,6 +168,10 @@ int cairn_listen(cairn_loop *loop, const cairn_addr *addr, cairn_accept_cb cb, v
 /* cairn_listener_local: the bound address (with the chosen port). */
 int cairn_listener_local(cairn_listener *lst, cairn_addr *ret_addr);
 
+/* cairn_listener_rejected: inbound connections closed at once because no
+ * stream could be allocated for them (the listener keeps accepting). */
+uint64_t cairn_listener_rejected(const cairn_listener *lst);
+
 /* cairn_listener_close stops accepting and frees the listener. NULL ok. */
 void cairn_listener_close(cairn_listener *lst);
 

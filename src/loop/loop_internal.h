@@ -87,6 +87,8 @@ struct cairn_listener {
     void *userdata;
     int depth;
     bool closing;
+    /* Connections refused because no stream could be allocated. */
+    uint64_t rejected;
 };
 
 /* The common part of a stream. */

@@ -337,3 +337,8 @@ void cairn_stream_close(cairn_stream *s)
     if (s->depth == 0)
         stream_free_now(s);
 }
+
+uint64_t cairn_listener_rejected(const cairn_listener *lst)
+{
+    return lst->rejected;
+}

@@ -398,11 +398,58 @@ struct uv_listener {
     /* The common part (first), and the listening socket. */
     struct cairn_listener base;
     uv_tcp_t h;
+    /* A handle to accept a connection into only to close it at once, when
+     * no stream can be allocated for it. libuv holds an accepted connection
+     * until uv_accept is called and stops watching the socket meanwhile, so
+     * a connection we cannot take must still be accepted, or the listener
+     * would never accept again. */
+    uv_tcp_t reject;
+    /* The reject handle is open (closing); a second rejection waits. */
+    bool reject_open;
+    bool reject_pending;
+    /* Open libuv handles; the listener is freed when the last one closes. */
+    int handles;
 };
+
+static void listener_release(struct uv_listener *l)
+{
+    if (--l->handles == 0)
+        cairn_free(l);
+}
 
 static void listener_closed(uv_handle_t *h)
 {
-    cairn_free(h->data);
+    listener_release(h->data);
+}
+
+static void reject_connection(struct uv_listener *l);
+
+static void reject_closed(uv_handle_t *h)
+{
+    struct uv_listener *l = h->data;
+    l->reject_open = false;
+    bool again = l->reject_pending && !l->base.closing;
+    l->reject_pending = false;
+    if (again)
+        reject_connection(l);
+    listener_release(l);
+}
+
+/* Takes the connection libuv holds and closes it (the peer sees EOF). */
+static void reject_connection(struct uv_listener *l)
+{
+    if (l->reject_open) {
+        l->reject_pending = true;
+        return;
+    }
+    if (uv_tcp_init(l->h.loop, &l->reject) < 0)
+        return;
+    l->reject.data = l;
+    l->reject_open = true;
+    l->handles++;
+    l->base.rejected++;
+    uv_accept((uv_stream_t *)&l->h, (uv_stream_t *)&l->reject);
+    uv_close((uv_handle_t *)&l->reject, reject_closed);
 }
 
 static void listener_connection(uv_stream_t *server, int status)
@@ -411,8 +458,10 @@ static void listener_connection(uv_stream_t *server, int status)
     if (status < 0 || l->base.closing)
         return;
     struct uv_stream_impl *s = stream_alloc(backend_of(l->base.loop));
-    if (s == NULL)
-        return; /* the connection stays in the backlog for a later try */
+    if (s == NULL) {
+        reject_connection(l);
+        return;
+    }
     if (uv_accept(server, (uv_stream_t *)&s->h) < 0) {
         stream_close_handles(s);
         return;
@@ -436,6 +485,7 @@ int cairn_uv_listen_(cairn_loop *loop, const cairn_addr *addr, cairn_listener **
         return map_uv(r);
     }
     l->h.data = l;
+    l->handles = 1;
     l->base.loop = loop;
     r = uv_tcp_bind(&l->h, (const struct sockaddr *)&ss, 0);
     if (r == 0)

@@ -417,6 +417,38 @@ static void test_tcp_eof_to_client(void **state)
     free(c.rx);
 }
 
+/* A connection that arrives when no stream can be allocated is accepted and
+ * closed at once (the peer sees EOF), and the listener keeps accepting. */
+static void test_tcp_accept_alloc_failure(void **state)
+{
+    struct env *e = *state;
+    struct tcp_srv sv = {0};
+    cairn_addr sa;
+    tcp_listen(e, 4, &sv, &sa);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(sa.port)};
+    memcpy(&sin.sin_addr, sa.ip, 4);
+    int fd1 = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd1, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    cairn_test_alloc_install();
+    cairn_test_alloc_fail_after(0);
+    run_for(e, 100);
+    assert_true(cairn_test_alloc_failed());
+    cairn_test_alloc_fail_after(-1);
+    assert_int_equal(sv.accepted, 0);
+    assert_int_equal(cairn_listener_rejected(sv.lst), 1);
+    char b;
+    assert_int_equal(recv(fd1, &b, 1, 0), 0); /* EOF: rejected */
+    int fd2 = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd2, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    run_until(e, &sv.done);
+    assert_int_equal(sv.accepted, 1);
+    srv_close(&sv);
+    run_for(e, 20);
+    cairn_test_alloc_uninstall();
+    close(fd1);
+    close(fd2);
+}
+
 static void test_tcp_dial_refused(void **state)
 {
     struct env *e = *state;
@@ -615,6 +647,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tcp_echo_v4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_echo_v6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_eof_to_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_accept_alloc_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_dial_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_close_while_connecting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_dial_timeout, setup, teardown),
