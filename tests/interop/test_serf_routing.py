@@ -301,7 +301,7 @@ def main():
     for a in everyone[1:]:
         a.start(join=s11, auth="sekrit" if a is c9 else None)
     ok = wait_until(lambda: len([m for m in serf_members(c1).values()
-                                 if m["status"] == "alive"]) == len(everyone), 20)
+                                 if m["status"] == "alive"]) == len(everyone), 60)
     check(ok, "all %d agents alive in serf members" % len(everyone))
 
     # -- cairn members vs serf members
