@@ -174,7 +174,8 @@ int cairn_mp_read_array(cairn_mp_reader *r, uint32_t *ret_n);
 int cairn_mp_read_uint(cairn_mp_reader *r, uint64_t max, uint64_t *ret_v);
 /* cairn_mp_read_int: any integer form whose value is in [min, max]. */
 int cairn_mp_read_int(cairn_mp_reader *r, int64_t min, int64_t max, int64_t *ret_v);
-/* cairn_mp_read_bool: c2/c3, or the integers 0/1. */
+/* cairn_mp_read_bool: c2/c3, nil (false), or the single bytes 00/01 (go-msgpack
+ * rejects wider integer forms such as cc 01: CAIRN_EPROTO). */
 int cairn_mp_read_bool(cairn_mp_reader *r, bool *ret_v);
 /* cairn_mp_read_double: float32, float64 or any integer. */
 int cairn_mp_read_double(cairn_mp_reader *r, double *ret_v);

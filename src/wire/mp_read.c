@@ -322,8 +322,8 @@ int cairn_mp_read_bool(cairn_mp_reader *r, bool *ret_v)
         v = false;
     else if (h.type == CAIRN_MP_T_BOOL)
         v = h.b;
-    else if (h.type == CAIRN_MP_T_UINT && h.u <= 1)
-        v = h.u == 1;
+    else if (h.type == CAIRN_MP_T_UINT && h.hdr_len == 1 && h.u <= 1)
+        v = h.u == 1; /* go-msgpack takes the bytes 00/01, not cc 01 */
     else
         return fail(r, CAIRN_EPROTO);
     r->pos += h.hdr_len;

@@ -200,6 +200,21 @@ static void test_mp_reader_rules(void **state)
     assert_int_equal(cairn_mp_read_uint(&r, UINT64_MAX, &u), CAIRN_ERANGE);
     assert_int_equal(cairn_mp_read_bool(&r, &bo), CAIRN_ERANGE);
     free(b);
+    /* bool: c2/c3/nil and the single bytes 00/01 only (go-msgpack's
+     * decodeBool); 02 and a wider 01 (cc 01) are rejected. */
+    b = hex("00 c2 c0 02", &n);
+    cairn_mp_reader_init(&r, b, n);
+    for (int k = 0; k < 3; k++) {
+        bo = true;
+        assert_int_equal(cairn_mp_read_bool(&r, &bo), 0);
+        assert_false(bo);
+    }
+    assert_int_equal(cairn_mp_read_bool(&r, &bo), CAIRN_EPROTO);
+    free(b);
+    b = hex("cc 01", &n);
+    cairn_mp_reader_init(&r, b, n);
+    assert_int_equal(cairn_mp_read_bool(&r, &bo), CAIRN_EPROTO);
+    free(b);
     /* Overflow: 70000 into u16. */
     b = hex("ce 00011170", &n);
     cairn_mp_reader_init(&r, b, n);
