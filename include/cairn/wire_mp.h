@@ -147,6 +147,8 @@ typedef struct cairn_mp_reader {
     int err;
 } cairn_mp_reader;
 
+/* cairn_mp_reader_init points r at len bytes at p (borrowed: they must
+ * outlive every span read from r); r->err starts 0. */
 void cairn_mp_reader_init(cairn_mp_reader *r, const void *p, size_t len);
 /* Bytes left to read. */
 static inline size_t cairn_mp_remaining(const cairn_mp_reader *r)

@@ -52,6 +52,9 @@
  *     buffer's CAIRN_ELIMIT/CAIRN_ENOMEM; on error out is unchanged.
  *   - `*_decode(msg, len, arena, diag, ret)` takes the full message starting
  *     at its type byte (checked) and ignores trailing bytes, as Go does.
+ *     Every struct may arrive as a msgpack map (by field name) or, as
+ *     go-msgpack also accepts, an array (by position in the Go declaration
+ *     order; extra elements skipped, missing ones zero).
  *     It returns 0 or CAIRN_EPROTO (malformed, wrong type, truncated),
  *     CAIRN_ERANGE (integer overflow), CAIRN_ELIMIT (a named limit below),
  *     CAIRN_ENOMEM (arena); diag names message and field ("alive: Meta is
@@ -388,6 +391,8 @@ typedef enum cairn_wire_serf_type {
 #define CAIRN_WIRE_SERF_FILTER_NODE 0
 #define CAIRN_WIRE_SERF_FILTER_TAG  1
 
+/* cairn_wire_serf_type_name returns a static name for a serf type byte
+ * ("leave", "query", ...), "unknown" for others. Thread-safe. */
 const char *cairn_wire_serf_type_name(int type);
 
 /* A tag (serf Meta map entry, Member.Tags entry). */
@@ -573,6 +578,8 @@ typedef struct cairn_wire_serf_relay {
     cairn_span inner;
 } cairn_wire_serf_relay;
 
+/* serf codecs: the *_encode / *_decode contract at the top of this file;
+ * the encoders write the serf type byte, not memberlist's 08. */
 int cairn_wire_serf_leave_encode(const cairn_wire_serf_leave *m, cairn_buf *out, cairn_diag *diag);
 int cairn_wire_serf_leave_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
                                  cairn_wire_serf_leave *ret);

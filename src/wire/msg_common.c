@@ -76,6 +76,30 @@ int wire_fail(wire_ctx *c, const char *what, int err)
     return err;
 }
 
+void *wire_alloc(wire_ctx *c, const char *what, size_t n)
+{
+    cairn_wire_arena *a = c->arena;
+    int err = CAIRN_ENOMEM;
+    if (a == NULL)
+        err = CAIRN_EINVAL;
+    else if (n > a->limit - a->used)
+        err = CAIRN_ELIMIT;
+    else {
+        void *p = cairn_wire_arena_alloc(a, n);
+        if (p != NULL)
+            return p;
+    }
+    c->r.err = err;
+    if (err == CAIRN_EINVAL)
+        cairn_diag_set(c->diag, err, "%s: %s needs a decode arena", c->msg, what);
+    else if (err == CAIRN_ELIMIT)
+        cairn_diag_set(c->diag, err, "%s: %s needs %zu arena bytes, %zu of the limit %zu left",
+                       c->msg, what, n, a->limit - a->used, a->limit);
+    else
+        cairn_diag_set(c->diag, err, "%s: %s: out of memory", c->msg, what);
+    return NULL;
+}
+
 int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret)
 {
     /* Fast path: str, bin or nil, one header parse, zero copy. */
@@ -99,9 +123,9 @@ int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret
             return wire_fail(c, what, c->r.err = CAIRN_ENOTSUP);
         if (n > cairn_mp_remaining(&c->r))
             return wire_fail(c, what, c->r.err = CAIRN_EAGAIN);
-        uint8_t *scratch = cairn_wire_arena_alloc(c->arena, n);
+        uint8_t *scratch = wire_alloc(c, what, n);
         if (scratch == NULL)
-            return wire_fail(c, what, c->r.err = CAIRN_ENOMEM);
+            return c->r.err;
         e = cairn_mp_read_bytes(&c->r, scratch, n, &s);
     }
     if (e)
@@ -134,9 +158,9 @@ int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t m
     }
     if (elem && n > SIZE_MAX / elem)
         return wire_fail(c, what, c->r.err = CAIRN_ELIMIT);
-    void *p = cairn_wire_arena_alloc(c->arena, (size_t)n * elem);
+    void *p = wire_alloc(c, what, (size_t)n * elem);
     if (p == NULL)
-        return wire_fail(c, what, c->r.err = CAIRN_ENOMEM);
+        return c->r.err;
     *ret_p = p;
     *ret_n = n;
     return 0;
@@ -266,9 +290,9 @@ int wire_read_tag_map(wire_ctx *c, const char *what, cairn_wire_tag **ret_p, siz
         *ret_n = 0;
         return 0;
     }
-    cairn_wire_tag *t = cairn_wire_arena_alloc(c->arena, (size_t)n * sizeof(*t));
+    cairn_wire_tag *t = wire_alloc(c, what, (size_t)n * sizeof(*t));
     if (t == NULL)
-        return wire_fail(c, what, c->r.err = CAIRN_ENOMEM);
+        return c->r.err;
     for (uint32_t k = 0; k < n; k++)
         if (cairn_mp_read_str(&c->r, &t[k].key) || cairn_mp_read_str(&c->r, &t[k].value))
             return wire_fail(c, what, c->r.err);

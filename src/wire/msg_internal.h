@@ -178,6 +178,11 @@ int wire_decode_by_type(const uint8_t *msg, size_t len, const wire_msg_desc *des
  * code: "<msg>: <what> is <reason>". */
 int wire_fail(wire_ctx *c, const char *what, int err);
 
+/* wire_alloc returns n zeroed bytes from c's arena, or NULL with c->r.err
+ * and the diag set: CAIRN_EINVAL without an arena, CAIRN_ELIMIT when the
+ * arena's cap would be passed, CAIRN_ENOMEM when the allocator fails. */
+void *wire_alloc(wire_ctx *c, const char *what, size_t n);
+
 /* wire_read_bytes reads a []byte with an optional length limit,
  * copying the array-of-ints form into the arena. */
 int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret);

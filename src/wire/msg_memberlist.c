@@ -291,7 +291,12 @@ int cairn_wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena 
                               h.user_state_len, len - pos - h.nodes);
     if (arena == NULL)
         return cairn_diag_set(diag, CAIRN_EINVAL, "push-pull: no decode arena");
-    cairn_wire_push_node *nodes = cairn_wire_arena_alloc(arena, (size_t)h.nodes * sizeof(*nodes));
+    size_t need = (size_t)h.nodes * sizeof(cairn_wire_push_node);
+    if (need > arena->limit - arena->used)
+        return cairn_diag_set(diag, CAIRN_ELIMIT,
+                              "push-pull: %u nodes need %zu arena bytes, %zu of the limit %zu left",
+                              h.nodes, need, arena->limit - arena->used, arena->limit);
+    cairn_wire_push_node *nodes = cairn_wire_arena_alloc(arena, need);
     if (nodes == NULL)
         return cairn_diag_set(diag, CAIRN_ENOMEM, "push-pull: cannot allocate %u nodes", h.nodes);
     for (uint32_t k = 0; k < h.nodes; k++) {

@@ -130,9 +130,9 @@ static int dec_status(wire_ctx *c, void *field, const wire_field *f)
         return wire_fail(c, "StatusLTimes", c->r.err);
     if (nil)
         return 0;
-    cairn_wire_serf_status_ltime *s = cairn_wire_arena_alloc(c->arena, (size_t)n * sizeof(*s));
+    cairn_wire_serf_status_ltime *s = wire_alloc(c, "StatusLTimes", (size_t)n * sizeof(*s));
     if (s == NULL)
-        return wire_fail(c, "StatusLTimes", c->r.err = CAIRN_ENOMEM);
+        return c->r.err;
     for (uint32_t k = 0; k < n; k++)
         if (cairn_mp_read_str(&c->r, &s[k].name) ||
             cairn_mp_read_uint(&c->r, UINT64_MAX, &s[k].ltime))

@@ -766,6 +766,36 @@ static void test_coord_payload(void **state)
 
 /* ------------------------------------------------------------ limits */
 
+/* Arena trouble is told apart: no arena is CAIRN_EINVAL, the arena's cap
+ * is CAIRN_ELIMIT (a limit, not memory exhaustion), both with a diag. */
+static void test_arena_errors(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *m =
+        hex("06 9b a1 61 a4 7f000001 cd 1f0a 81 a4 726f6c65 a3 776562 02 01 05 02 02 05 05", &n);
+    cairn_diag d;
+    cairn_diag_clear(&d);
+    assert_int_equal(cairn_wire_serf_conflict_response_decode(m, n, NULL, &d, NULL), CAIRN_EINVAL);
+    assert_string_equal(d.msg, "serf conflict: Tags needs a decode arena");
+    cairn_wire_arena a;
+    cairn_wire_arena_init(&a, 16); /* one tag is two spans: 32 bytes */
+    cairn_diag_clear(&d);
+    assert_int_equal(cairn_wire_serf_conflict_response_decode(m, n, &a, &d, NULL), CAIRN_ELIMIT);
+    assert_string_equal(d.msg, "serf conflict: Tags needs 32 arena bytes, 16 of the limit 16 left");
+    cairn_wire_arena_destroy(&a);
+    free(m);
+    char *s = pushpull_hex();
+    m = hex(s, &n);
+    free(s);
+    cairn_wire_arena_init(&a, 8);
+    cairn_diag_clear(&d);
+    assert_int_equal(cairn_wire_pushpull_decode(m, n, &a, &d, NULL), CAIRN_ELIMIT);
+    assert_non_null(strstr(d.msg, "arena bytes, 8 of the limit 8 left"));
+    cairn_wire_arena_destroy(&a);
+    free(m);
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -1447,6 +1477,7 @@ int main(void)
         cmocka_unit_test(test_spec_query_filters),
         cmocka_unit_test(test_tags),
         cmocka_unit_test(test_coord_payload),
+        cmocka_unit_test(test_arena_errors),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_positional_memberlist),
         cmocka_unit_test(test_positional_serf),
