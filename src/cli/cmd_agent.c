@@ -60,7 +60,8 @@ static void usage(FILE *out)
             "  --advertise HOST:PORT   address announced to peers (default: the bind\n"
             "                          address, or the first non-loopback IPv4 when bound\n"
             "                          to 0.0.0.0)\n"
-            "  --join HOST:PORT        join through this member (repeatable)\n"
+            "  --join HOST[:PORT]      join through this member (repeatable; port\n"
+            "                          defaults to the bind port, as in Serf)\n"
             "  --tag KEY=VALUE         announce a tag (repeatable; 512 bytes in all)\n"
             "  --encrypt BASE64        gossip key, 16, 24 or 32 bytes (serf keygen)\n"
             "  --profile lan|wan|local memberlist timing profile (default lan)\n"
@@ -459,7 +460,8 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     if (f->advertise && resolve(f->advertise, cfg->bind.port, &cfg->advertise) < 0)
         return bad_value("--advertise", f->advertise, "is not HOST:PORT");
     for (size_t i = 0; i < f->n_joins; i++)
-        if (resolve(f->joins[i], AGENT_DEFAULT_PORT, &joins[i]) < 0)
+        if (resolve(f->joins[i], cfg->bind.port ? cfg->bind.port : AGENT_DEFAULT_PORT, &joins[i]) <
+            0)
             return bad_value("--join", f->joins[i], "is not HOST:PORT (or does not resolve)");
     if (f->encrypt && cairn_agent_decode_key(f->encrypt, key, &cfg->key_len) < 0)
         return bad_value("--encrypt", f->encrypt, "is not base64 of a 16, 24 or 32-byte key");
