@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,86 +338,119 @@ static const char *flag_value(int argc, char **argv, int *i, const char *eq)
     return argv[++*i];
 }
 
+/* --tag KEY=VALUE: a copy split in place; keys must be unique. */
+static int add_tag(struct agent_flags *f, const char *v)
+{
+    if (f->n_tags == CAIRN_AGENT_MAX_TAGS)
+        return bad_value("--tag", v, "is one too many");
+    char *copy = strdup(v);
+    if (!copy) {
+        fprintf(stderr, "cairn agent: out of memory\n");
+        return 1;
+    }
+    cairn_agent_tag *t = &f->tags[f->n_tags];
+    if (cairn_agent_parse_tag(copy, t) < 0) {
+        free(copy);
+        return bad_value("--tag", v, "is not k=v");
+    }
+    for (size_t k = 0; k < f->n_tags; k++) {
+        if (strcmp(f->tags[k].key, t->key) == 0) {
+            free(copy);
+            return bad_value("--tag", v, "repeats a key");
+        }
+    }
+    f->tag_text[f->n_tags++] = copy;
+    return 0;
+}
+
+/* The flags: a switch sets a bool, a value flag a string, and the
+ * repeatable ones go through their own function. */
+enum flag_kind { FLAG_SWITCH, FLAG_VALUE, FLAG_JOIN, FLAG_TAG };
+
+struct flag_def {
+    const char *name;
+    enum flag_kind kind;
+    /* Offset of the bool (switch) or const char * (value) in agent_flags. */
+    size_t off;
+};
+
+static const struct flag_def flag_defs[] = {
+    {"node", FLAG_VALUE, offsetof(struct agent_flags, node)},
+    {"bind", FLAG_VALUE, offsetof(struct agent_flags, bind)},
+    {"advertise", FLAG_VALUE, offsetof(struct agent_flags, advertise)},
+    {"encrypt", FLAG_VALUE, offsetof(struct agent_flags, encrypt)},
+    {"profile", FLAG_VALUE, offsetof(struct agent_flags, profile)},
+    {"log-level", FLAG_VALUE, offsetof(struct agent_flags, log_level)},
+    {"join", FLAG_JOIN, 0},
+    {"tag", FLAG_TAG, 0},
+    {"log-json", FLAG_SWITCH, offsetof(struct agent_flags, json)},
+    {"stats-on-exit", FLAG_SWITCH, offsetof(struct agent_flags, stats_on_exit)},
+    {"disable-compression", FLAG_SWITCH, offsetof(struct agent_flags, disable_compression)},
+};
+
+static const struct flag_def *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(flag_defs) / sizeof(flag_defs[0]); i++)
+        if (strlen(flag_defs[i].name) == len && strncmp(flag_defs[i].name, name, len) == 0)
+            return &flag_defs[i];
+    return NULL;
+}
+
+static int usage_error(const char *fmt, const char *what)
+{
+    fprintf(stderr, "cairn agent: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\n\n");
+    usage(stderr);
+    return 2;
+}
+
+/* Applies one flag (argv[*i]), consuming its value; 0, -1 for --help, or
+ * the exit status. */
+static int parse_one(int argc, char **argv, int *i, struct agent_flags *f)
+{
+    const char *arg = argv[*i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        usage(stdout);
+        return -1;
+    }
+    if (arg[0] != '-')
+        return usage_error("unexpected argument \"%s\"", arg);
+    /* Accept -flag as Serf does, and --flag; values as "f v" or "f=v". */
+    const char *name = arg + (arg[1] == '-' ? 2 : 1);
+    const char *eq = strchr(name, '=');
+    const struct flag_def *d = find_flag(name, eq ? (size_t)(eq - name) : strlen(name));
+    if (!d)
+        return usage_error("unknown flag \"%s\"", arg);
+    char flag[64];
+    snprintf(flag, sizeof(flag), "--%s", d->name);
+    if (d->kind == FLAG_SWITCH) {
+        if (eq)
+            return bad_value(flag, eq + 1, "takes no value");
+        *(bool *)((char *)f + d->off) = true;
+        return 0;
+    }
+    const char *v = flag_value(argc, argv, i, eq);
+    if (!v)
+        return usage_error("%s needs a value", flag);
+    if (d->kind == FLAG_TAG)
+        return add_tag(f, v);
+    if (d->kind == FLAG_JOIN) {
+        if (f->n_joins == AGENT_MAX_JOINS)
+            return bad_value(flag, v, "is one too many (64 at most)");
+        f->joins[f->n_joins++] = v;
+        return 0;
+    }
+    *(const char **)((char *)f + d->off) = v;
+    return 0;
+}
+
 static int parse_flags(int argc, char **argv, struct agent_flags *f)
 {
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage(stdout);
-            return -1;
-        }
-        if (arg[0] != '-') {
-            fprintf(stderr, "cairn agent: unexpected argument \"%s\"\n\n", arg);
-            usage(stderr);
-            return 2;
-        }
-        /* Accept -flag as Serf does, and --flag. */
-        const char *name = arg + (arg[1] == '-' ? 2 : 1);
-        const char *eq = strchr(name, '=');
-        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
-        char flag[64];
-        snprintf(flag, sizeof(flag), "--%.*s", (int)(nl < 40 ? nl : 40), name);
-#define IS(s) (nl == strlen(s) && strncmp(name, s, nl) == 0)
-        if (IS("log-json") || IS("stats-on-exit") || IS("disable-compression")) {
-            if (eq)
-                return bad_value(flag, eq + 1, "takes no value");
-            if (IS("log-json"))
-                f->json = true;
-            else if (IS("stats-on-exit"))
-                f->stats_on_exit = true;
-            else
-                f->disable_compression = true;
-            continue;
-        }
-        if (!(IS("node") || IS("bind") || IS("advertise") || IS("join") || IS("tag") ||
-              IS("encrypt") || IS("profile") || IS("log-level"))) {
-            fprintf(stderr, "cairn agent: unknown flag \"%s\"\n\n", arg);
-            usage(stderr);
-            return 2;
-        }
-        const char *v = flag_value(argc, argv, &i, eq);
-        if (!v) {
-            fprintf(stderr, "cairn agent: %s needs a value\n\n", flag);
-            usage(stderr);
-            return 2;
-        }
-        if (IS("node")) {
-            f->node = v;
-        } else if (IS("bind")) {
-            f->bind = v;
-        } else if (IS("advertise")) {
-            f->advertise = v;
-        } else if (IS("encrypt")) {
-            f->encrypt = v;
-        } else if (IS("profile")) {
-            f->profile = v;
-        } else if (IS("log-level")) {
-            f->log_level = v;
-        } else if (IS("join")) {
-            if (f->n_joins == AGENT_MAX_JOINS)
-                return bad_value(flag, v, "is one too many (64 at most)");
-            f->joins[f->n_joins++] = v;
-        } else if (IS("tag")) {
-            if (f->n_tags == CAIRN_AGENT_MAX_TAGS)
-                return bad_value(flag, v, "is one too many");
-            char *copy = strdup(v);
-            if (!copy) {
-                fprintf(stderr, "cairn agent: out of memory\n");
-                return 1;
-            }
-            f->tag_text[f->n_tags] = copy;
-            if (cairn_agent_parse_tag(copy, &f->tags[f->n_tags]) < 0) {
-                free(copy);
-                return bad_value(flag, v, "is not k=v");
-            }
-            for (size_t k = 0; k < f->n_tags; k++)
-                if (strcmp(f->tags[k].key, f->tags[f->n_tags].key) == 0) {
-                    free(copy);
-                    return bad_value(flag, v, "repeats a key");
-                }
-            f->n_tags++;
-        }
-#undef IS
+        int rc = parse_one(argc, argv, &i, f);
+        if (rc)
+            return rc;
     }
     return 0;
 }
