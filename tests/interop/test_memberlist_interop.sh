@@ -5,7 +5,7 @@
 #
 #   A. plain, compression on, profile lan:
 #      - a cairn agent joins a Serf cluster; `serf members` lists it alive
-#        with its tags;
+#        with its tags, and cairn logs a member-update when Serf's tags change;
 #      - a Serf agent joins a cairn agent (`serf join` to it);
 #      - every cairn agent lists every Serf agent alive (SIGUSR1 listing);
 #      - kill -9 of a cairn agent: Serf marks it failed; kill -9 of a Serf
@@ -158,6 +158,11 @@ for c in c1 c2 c3; do
     check "$c lists s1 and s2 alive" eval "cairn_lists $c s1 alive && cairn_lists $c s2 alive"
 done
 check "c1 lists s1's tags" grep -q '"node":"s1".*"tags":{[^}]*"role":"serf"' "$D/c1.log"
+serf tags -rpc-addr=127.0.0.1:$R_S1 -set role=serf-new >/dev/null || fail "serf tags -set"
+for c in c1 c2 c3; do
+    check "$c logs member-update of s1 after \`serf tags -set\`" \
+        wait_for 5 grep -q '"event":"member-update","node":"s1".*"role":"serf-new"' "$D/$c.log"
+done
 grep -qE "\[ERR\].*(c1|c2|c3|Remote state|ping version)" "$D/s1.log" "$D/s2.log" &&
     fail "serf logged errors about cairn nodes: $(grep -h '\[ERR\]' "$D/s1.log" "$D/s2.log" | head -3)"
 
