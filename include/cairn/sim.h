@@ -19,10 +19,24 @@
  * refused when nothing listens, time out when the SYN is lost in a
  * partition, and break (CAIRN_ECONNRESET at both ends) when they carry data
  * across a partition. Partitions are blocked pairs (cairn_sim_block) or
- * groups (cairn_sim_partition); cairn_sim_heal lifts both. A stalled node
- * (cairn_sim_stall) runs none of its timers, posted work or receive
- * callbacks until the stall ends, as under CPU starvation; events due
- * meanwhile run then, in their original order.
+ * groups (cairn_sim_partition); cairn_sim_heal lifts both.
+ *
+ * Stalls (cairn_sim_stall) model CPU starvation of a libuv process: the
+ * stalled node runs none of its timers, posted work or receive callbacks
+ * until the stall ends (what it sent before still travels, and packets to
+ * it still arrive and wait). At the end it wakes as uv_run does after a
+ * long callback: first the timer phase, then the poll phase. So, at the
+ * stall's end, before anything else due at that instant:
+ *   1. every timer that expired during the stall runs, in deadline order,
+ *      and so does any timer those callbacks (re)arm to expire at once
+ *      (libuv 1.44's uv__run_timers loops until no timer is due);
+ *   2. then the backlog: datagrams, stream events and posted work that
+ *      arrived meanwhile, in their original order.
+ * Consequence: a probe timeout that expired during the stall fires before
+ * the ack that arrived in time is read, as on a starved host. (A process
+ * starved while blocked in epoll_wait would see its I/O first; this
+ * simulator models the busy-loop case, the one that misleads a failure
+ * detector.) Events of other nodes are unaffected.
  *
  * Threading: a world and all its node loops belong to one thread (the one
  * that runs it). cairn_loop_post on a node loop is the exception, as the
@@ -159,7 +173,8 @@ void cairn_sim_heal(cairn_sim *sim);
 bool cairn_sim_reachable(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b);
 
 /* cairn_sim_stall freezes node ip for `duration` from now: its timers,
- * posted work and receive callbacks due meanwhile run when it ends (an
+ * posted work and receive callbacks due meanwhile run when it ends, expired
+ * timers first, then the received backlog (see the top of this file; an
  * ongoing longer stall is kept). 0, CAIRN_EINVAL, CAIRN_ENOENT. */
 int cairn_sim_stall(cairn_sim *sim, const cairn_addr *ip, cairn_time duration);
 

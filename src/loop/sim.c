@@ -9,7 +9,12 @@
  * creation, so arming never allocates); messages in flight come from
  * per-size-class free lists, so a steady run does not call malloc per
  * packet. A stalled node's events are moved to the end of the stall with
- * their sequence numbers kept, so they still run in their original order.
+ * their original due time and sequence number kept, and its timers are put
+ * in a wake-up phase that runs before everything else due at that instant:
+ * the node wakes as a libuv process starved of CPU does, running its
+ * expired timers (in deadline order, and any they re-arm to expire at once)
+ * before it reads the datagrams and stream data that arrived meanwhile (in
+ * arrival order), and its posted work.
  *
  * This follows the manual loop (manual.c) and, in spirit, the fake network
  * of Tarantool's SWIM tests: the protocol code cannot tell it from libuv.
@@ -31,6 +36,10 @@ static bool ev_less(const struct sim_ev *a, const struct sim_ev *b)
 {
     if (a->at != b->at)
         return a->at < b->at;
+    if (a->phase != b->phase)
+        return a->phase < b->phase;
+    if (a->due != b->due)
+        return a->due < b->due;
     return a->seq < b->seq;
 }
 
@@ -96,11 +105,19 @@ static void heap_push(cairn_sim *sim, struct sim_ev *ev, cairn_time at)
     heap_up(sim, sim->heap_len - 1);
 }
 
-void sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at)
+/* Queues ev at `at` (not before now) in `phase`, with a new sequence. */
+static void schedule_in(cairn_sim *sim, struct sim_ev *ev, cairn_time at, uint8_t phase)
 {
     sim_unschedule(sim, ev);
     ev->seq = sim->next_seq++;
-    heap_push(sim, ev, at < sim->now ? sim->now : at);
+    ev->phase = phase;
+    ev->due = at < sim->now ? sim->now : at;
+    heap_push(sim, ev, ev->due);
+}
+
+void sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at)
+{
+    schedule_in(sim, ev, at, SIM_PHASE_NORMAL);
 }
 
 static struct sim_ev *heap_pop(cairn_sim *sim)
@@ -131,7 +148,13 @@ bool sim_postpone(cairn_sim *sim, struct sim_node *node, struct sim_ev *ev)
 {
     if (node->stalled_until <= ev->at)
         return false;
-    /* Keep the sequence number: postponed events keep their order. */
+    /* Timers go to the wake-up phase, ahead of the received backlog. */
+    if (ev->kind == SIM_EV_TIMER && ev->phase != SIM_PHASE_WAKE_TIMERS) {
+        ev->phase = SIM_PHASE_WAKE_TIMERS;
+        node->wake_timers++;
+    }
+    /* Keep due and sequence: within a phase, postponed events keep their
+     * original order. */
     heap_push(sim, ev, node->stalled_until);
     return true;
 }
@@ -397,18 +420,35 @@ static int node_timer_new(cairn_loop *loop, cairn_timer *timer)
     return 0;
 }
 
+/* Takes the timer's event out of the heap, leaving the wake-up phase. */
+static void timer_unschedule(struct sim_timer *st)
+{
+    if (st->ev.heap_index != SIM_NO_INDEX && st->ev.phase == SIM_PHASE_WAKE_TIMERS)
+        st->node->wake_timers--;
+    sim_unschedule(st->node->sim, &st->ev);
+}
+
 static void node_timer_start(cairn_timer *timer, cairn_time delay)
 {
     struct sim_timer *st = timer->impl;
-    cairn_sim *sim = st->node->sim;
+    struct sim_node *node = st->node;
+    cairn_sim *sim = node->sim;
     timer->deadline = sim->now + delay;
-    sim_schedule(sim, &st->ev, timer->deadline);
+    timer_unschedule(st);
+    /* Re-armed to expire at once during the wake-up timer phase: it runs
+     * in that phase too (libuv's timer phase runs until no timer is due). */
+    uint8_t phase = SIM_PHASE_NORMAL;
+    if (node->wake_timers > 0 && timer->deadline <= sim->now) {
+        phase = SIM_PHASE_WAKE_TIMERS;
+        node->wake_timers++;
+    }
+    schedule_in(sim, &st->ev, timer->deadline, phase);
 }
 
 static void node_timer_stop(cairn_timer *timer)
 {
     struct sim_timer *st = timer->impl;
-    sim_unschedule(st->node->sim, &st->ev);
+    timer_unschedule(st);
     timer->deadline = -1;
 }
 
@@ -613,10 +653,17 @@ static void run_event(cairn_sim *sim, struct sim_ev *ev)
     switch (ev->kind) {
     case SIM_EV_TIMER: {
         struct sim_timer *st = (struct sim_timer *)ev;
-        if (sim_postpone(sim, st->node, ev))
+        struct sim_node *node = st->node;
+        if (sim_postpone(sim, node, ev))
             return;
+        /* A wake-up timer keeps the node in its timer phase until its
+         * callback returns, so what it re-arms to expire at once joins. */
+        bool wake = ev->phase == SIM_PHASE_WAKE_TIMERS;
+        ev->phase = SIM_PHASE_NORMAL;
         st->timer->deadline = -1;
         cairn_timer_fire_(st->timer);
+        if (wake)
+            node->wake_timers--;
         break;
     }
     case SIM_EV_POST: {

@@ -56,14 +56,28 @@ enum sim_ev_kind {
 #define SIM_NO_INDEX SIZE_MAX
 
 struct sim_ev {
-    /* When it is due (virtual time). */
+    /* When it runs (virtual time): when it was due, or the end of the
+     * stall that postponed it. */
     cairn_time at;
+    /* When it was originally due (== at unless a stall postponed it). */
+    cairn_time due;
     /* Tie-break: order of scheduling, kept when a stall postpones it. */
     uint64_t seq;
     /* Position in the heap, SIM_NO_INDEX when not queued. */
     size_t heap_index;
     /* enum sim_ev_kind. */
     uint8_t kind;
+    /* enum sim_ev_phase: at equal `at`, SIM_PHASE_WAKE_TIMERS runs first. */
+    uint8_t phase;
+};
+
+/* Events due at the same instant run by phase, then original due time,
+ * then sequence. A node waking from a stall runs its expired timers before
+ * its received backlog (libuv: timers, then poll), so those timers (and
+ * timers they re-arm to expire at once) run in the wake-up phase. */
+enum sim_ev_phase {
+    SIM_PHASE_WAKE_TIMERS = 0,
+    SIM_PHASE_NORMAL = 1,
 };
 
 /* Stream segment types. */
@@ -159,6 +173,9 @@ struct sim_node {
     unsigned group;
     /* Nothing of this node runs before this time. */
     cairn_time stalled_until;
+    /* Timer events of this node queued in SIM_PHASE_WAKE_TIMERS: while
+     * any is left, the node is in its wake-up timer phase. */
+    size_t wake_timers;
     /* Posted work, and the event that drains it (queued while non-empty). */
     struct cairn_post_queue posted;
     struct sim_ev post_ev;

@@ -299,13 +299,30 @@ static void test_partitions(void **state)
 struct tick {
     cairn_loop *loop;
     cairn_time fired_at;
+    /* Optional: the node whose arrivals are counted when the timer fires
+     * (got_then), a shared firing counter (order = its value), and how
+     * many times to re-arm with a zero delay from the callback. */
+    const struct node *n;
+    size_t got_then;
+    int *clock;
+    int order;
+    int rearm;
+    int fired;
 };
 
 static void on_tick(cairn_timer *t, void *ud)
 {
-    (void)t;
     struct tick *k = ud;
     k->fired_at = cairn_loop_now(k->loop);
+    k->fired++;
+    if (k->n != NULL)
+        k->got_then = k->n->got;
+    if (k->clock != NULL)
+        k->order = ++*k->clock;
+    if (k->rearm > 0) {
+        k->rearm--;
+        cairn_timer_start(t, 0);
+    }
 }
 
 static void test_stall(void **state)
@@ -317,12 +334,23 @@ static void test_stall(void **state)
     node_init(sim, &a, 1, true);
     node_init(sim, &b, 2, true);
     cairn_time t0 = cairn_sim_now(sim);
-    struct tick ka = {a.loop, -1}, kb = {b.loop, -1};
-    cairn_timer *ta, *tb;
+    int clock = 0;
+    struct tick ka = {.loop = a.loop, .fired_at = -1}, kb = {.loop = b.loop, .fired_at = -1};
+    /* kc: armed first but due later (80 ms), and re-arms itself once with
+     * a zero delay; kd: armed 5 ms into the stall, expires after it. */
+    struct tick kc = {.loop = b.loop, .fired_at = -1, .rearm = 1};
+    struct tick kd = {.loop = b.loop, .fired_at = -1};
+    kb.n = kc.n = kd.n = &b;
+    kb.clock = kc.clock = kd.clock = &clock;
+    cairn_timer *ta, *tb, *tc, *td;
     assert_int_equal(cairn_timer_new(a.loop, on_tick, &ka, &ta), 0);
+    assert_int_equal(cairn_timer_new(b.loop, on_tick, &kc, &tc), 0);
     assert_int_equal(cairn_timer_new(b.loop, on_tick, &kb, &tb), 0);
+    assert_int_equal(cairn_timer_new(b.loop, on_tick, &kd, &td), 0);
     cairn_timer_start(ta, 50 * CAIRN_MSEC);
+    cairn_timer_start(tc, 80 * CAIRN_MSEC);
     cairn_timer_start(tb, 50 * CAIRN_MSEC);
+    cairn_timer_start(td, 150 * CAIRN_MSEC);
     assert_int_equal(cairn_sim_stall(sim, &b.addr, 100 * CAIRN_MSEC), 0);
     send_u64(&a, &b, 1);
     send_u64(&a, &b, 2);
@@ -336,10 +364,25 @@ static void test_stall(void **state)
     assert_int_equal(b.at[0], t0 + 100 * CAIRN_MSEC);
     assert_int_equal(b.seqs[0], 1); /* still in order */
     assert_int_equal(b.seqs[1], 2);
+    /* Waking up, the node runs its expired timers first, in deadline
+     * order (tb before tc, though tc was armed first), including tc's
+     * zero-delay re-arm, and only then reads the packets that arrived
+     * during the stall (as libuv's timer phase precedes its poll phase). */
+    assert_int_equal(kb.order, 1);
+    assert_int_equal(kc.fired, 2);
+    assert_int_equal(kc.order, 3);
+    assert_int_equal(kc.fired_at, t0 + 100 * CAIRN_MSEC);
+    assert_int_equal(kb.got_then, 0);
+    assert_int_equal(kc.got_then, 0);
+    /* A timer due after the stall is not pulled forward. */
+    assert_int_equal(kd.fired_at, t0 + 150 * CAIRN_MSEC);
+    assert_int_equal(kd.got_then, 2);
     cairn_addr nobody = ip_of(99);
     assert_int_equal(cairn_sim_stall(sim, &nobody, CAIRN_SEC), CAIRN_ENOENT);
     cairn_timer_delete(ta);
     cairn_timer_delete(tb);
+    cairn_timer_delete(tc);
+    cairn_timer_delete(td);
     node_fini(&a);
     node_fini(&b);
     cairn_sim_delete(sim);
@@ -756,7 +799,7 @@ static void test_post(void **state)
     assert_int_equal(cairn_sim_new(cairn_test_sim_seed("post", 13), &sim), 0);
     struct node a;
     node_init(sim, &a, 1, false);
-    struct tick k = {a.loop, -1};
+    struct tick k = {.loop = a.loop, .fired_at = -1};
     cairn_time t0 = cairn_sim_now(sim);
     assert_int_equal(cairn_loop_post(a.loop, on_post, &k), 0);
     assert_int_equal(k.fired_at, -1); /* never inline */
@@ -793,7 +836,7 @@ static void test_post_from_thread(void **state)
     assert_int_equal(cairn_sim_new(cairn_test_sim_seed("post_thread", 14), &sim), 0);
     struct node a;
     node_init(sim, &a, 1, false);
-    struct tick k = {a.loop, -1};
+    struct tick k = {.loop = a.loop, .fired_at = -1};
     struct poster p = {a.loop, &k, 1};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, post_thread, &p), 0);
