@@ -1,0 +1,276 @@
+/* Benchmark of memberlist on the deterministic simulator (cairn/sim.h), LAN
+ * profile (probe 1 s, probe timeout 500 ms, gossip 200 ms to 3 nodes),
+ * links of 1 ms latency, compression off. One JSON object per figure on
+ * stdout; progress on stderr.
+ *
+ * Join pattern (printed in each object): three seed nodes join each other,
+ * then every other node calls join with the three seed addresses (as
+ * serf's retry_join toward a few servers), one node every 2 ms (a rolling
+ * start: 2 s for 1,000 nodes, 20 s for 10,000).
+ *
+ * Figures, for N = 1,000 and N = 10,000 (argv[1] = "1000" runs only the
+ * first):
+ *   - converge: virtual time from the last join call (and from the first)
+ *     until every node counts all N members alive (num_members == N at
+ *     every node, then a full N x N state check), in seconds and probe
+ *     periods;
+ *   - detect: a random non-seed node is killed; the periods until some
+ *     member first suspects it (SWIM: e/(e-1) ~ 1.58 periods to the first
+ *     probe of it, plus the probe timeout), until some member declares it
+ *     dead, and until every member knows it dead (sampled every 100 ms);
+ *   - sim_speed (N = 1,000 only): 60 virtual seconds of the converged
+ *     cluster in steady state; simulated seconds per wall second and
+ *     events per wall second. Baseline in the same run: the same 1,000
+ *     simulated node loops with only memberlist's periodic timers (a 1 s
+ *     and a 200 ms timer each, re-armed, no packets), i.e. the cost of the
+ *     simulator's event heap and clock with the protocol removed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cairn/cairn.h"
+#include "cairn/memberlist.h"
+#include "cairn/sim.h"
+
+#define SEEDS 3
+#define JOIN_GAP (2 * CAIRN_MSEC)
+
+struct bnode {
+    cairn_loop *loop;
+    cairn_memberlist *ml;
+    cairn_addr addr;
+    char name[16];
+    bool up;
+};
+
+struct world {
+    cairn_sim *sim;
+    size_t n;
+    struct bnode *nodes;
+    cairn_memberlist_config cfg;
+};
+
+static void die(const char *what, int r)
+{
+    fprintf(stderr, "bench_memberlist_sim: %s: %s\n", what, cairn_strerror(r));
+    exit(1);
+}
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void world_new(struct world *w, uint64_t seed, size_t n)
+{
+    memset(w, 0, sizeof(*w));
+    int r = cairn_sim_new(seed, &w->sim);
+    if (r < 0)
+        die("sim_new", r);
+    w->n = n;
+    w->nodes = calloc(n, sizeof(*w->nodes));
+    cairn_memberlist_config_lan(&w->cfg);
+    w->cfg.enable_compression = false;
+    if (w->cfg.max_nodes < n + 16)
+        w->cfg.max_nodes = n + 16;
+    for (size_t i = 0; i < n; i++) {
+        struct bnode *s = &w->nodes[i];
+        snprintf(s->name, sizeof(s->name), "n%u", (unsigned)i);
+        uint8_t ip[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+        if ((r = cairn_addr_from_ip(ip, 4, 7946, &s->addr)) < 0)
+            die("addr", r);
+        cairn_memberlist_config c = w->cfg;
+        c.name = s->name;
+        c.bind = s->addr;
+        c.seed = cairn_rng_u64(cairn_sim_rng(w->sim)) | 1;
+        if ((r = cairn_sim_node_loop(w->sim, &s->addr, &s->loop)) < 0 ||
+            (r = cairn_memberlist_new(s->loop, &c, NULL, NULL, NULL, &s->ml)) < 0)
+            die("node", r);
+        s->up = true;
+    }
+}
+
+static void world_free(struct world *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        if (!w->nodes[i].up)
+            continue;
+        cairn_memberlist_delete(w->nodes[i].ml);
+        cairn_loop_delete(w->nodes[i].loop);
+    }
+    cairn_sim_delete(w->sim);
+    free(w->nodes);
+}
+
+static bool converged(struct world *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (cairn_memberlist_num_members(w->nodes[i].ml) != w->n)
+            return false;
+    for (size_t i = 0; i < w->n; i++)
+        for (size_t j = 0; j < w->n; j++) {
+            cairn_ml_node nd;
+            if (cairn_memberlist_get_node(w->nodes[i].ml, w->nodes[j].name, &nd) < 0 ||
+                nd.state != CAIRN_ML_ALIVE)
+                return false;
+        }
+    return true;
+}
+
+/* Members (other than the victim) seeing `name` in at least `state`
+ * (suspect < dead; absent counts as dead). */
+static size_t seeing(struct world *w, const char *name, int state)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (!w->nodes[i].up)
+            continue;
+        cairn_ml_node nd;
+        int st = cairn_memberlist_get_node(w->nodes[i].ml, name, &nd) == 0 ? nd.state
+                                                                           : CAIRN_ML_DEAD;
+        bool hit = state == CAIRN_ML_SUSPECT ? st != CAIRN_ML_ALIVE : st == CAIRN_ML_DEAD ||
+                                                                      st == CAIRN_ML_LEFT;
+        c += hit;
+    }
+    return c;
+}
+
+/* Baseline timer: re-arms itself with its period (userdata). */
+static void rearm(cairn_timer *t, void *ud)
+{
+    cairn_timer_start(t, *(const cairn_time *)ud);
+}
+
+static const char *JOIN_DESC = "3 seeds join each other; every other node joins the 3 seed "
+                               "addresses, one node every 2 ms";
+
+static void run_size(size_t n, bool speed)
+{
+    struct world w;
+    double t_wall = wall();
+    world_new(&w, 20261127 + n, n);
+    double period = cairn_time_seconds(w.cfg.probe_interval);
+    cairn_addr seeds[SEEDS];
+    for (size_t i = 0; i < SEEDS; i++)
+        seeds[i] = w.nodes[i].addr;
+    cairn_time t_first = cairn_sim_now(w.sim);
+    for (size_t i = 0; i < n; i++) {
+        int r = cairn_memberlist_join(w.nodes[i].ml, seeds, SEEDS, NULL, NULL);
+        if (r < 0)
+            die("join", r);
+        cairn_sim_run_for(w.sim, JOIN_GAP);
+        if (i % 1000 == 999)
+            fprintf(stderr, "# N=%zu: %zu joined, wall %.0f s\n", n, i + 1, wall() - t_wall);
+    }
+    cairn_time t_last = cairn_sim_now(w.sim) - JOIN_GAP;
+    cairn_time limit = t_last + 600 * CAIRN_SEC;
+    while (!converged(&w)) {
+        if (cairn_sim_now(w.sim) > limit) {
+            fprintf(stderr, "# N=%zu: no convergence within 600 s\n", n);
+            exit(1);
+        }
+        cairn_sim_run_for(w.sim, 500 * CAIRN_MSEC);
+        fprintf(stderr, "# N=%zu: t=%.1f s, wall %.0f s\n", n,
+                cairn_time_seconds(cairn_sim_now(w.sim) - t_first), wall() - t_wall);
+    }
+    double from_last = cairn_time_seconds(cairn_sim_now(w.sim) - t_last);
+    double from_first = cairn_time_seconds(cairn_sim_now(w.sim) - t_first);
+    printf("{\"name\":\"ml_converge\",\"n\":%zu,\"join\":\"%s\",\"seconds_after_last_join\":%.1f,"
+           "\"periods_after_last_join\":%.1f,\"seconds_after_first_join\":%.1f,"
+           "\"check_step_s\":0.5,\"serf_model_99.99pct_s\":%s,\"wall_s\":%.1f}\n",
+           n, JOIN_DESC, from_last, from_last / period, from_first,
+           n >= 10000 ? "2.6" : "2.2", wall() - t_wall);
+    fflush(stdout);
+
+    if (speed) {
+        cairn_sim_run_for(w.sim, 10 * CAIRN_SEC); /* settle */
+        cairn_sim_stats a, b;
+        cairn_sim_get_stats(w.sim, &a);
+        double t0 = wall();
+        cairn_sim_run_for(w.sim, 60 * CAIRN_SEC);
+        double dt = wall() - t0;
+        cairn_sim_get_stats(w.sim, &b);
+        /* Baseline: the same number of node loops, timers only. */
+        cairn_sim *bs;
+        if (cairn_sim_new(1, &bs) < 0)
+            die("sim_new", CAIRN_ENOMEM);
+        cairn_loop **loops = calloc(n, sizeof(*loops));
+        cairn_timer **timers = calloc(2 * n, sizeof(*timers));
+        for (size_t i = 0; i < n; i++) {
+            int r;
+            if ((r = cairn_sim_node_loop(bs, &w.nodes[i].addr, &loops[i])) < 0)
+                die("baseline node", r);
+            for (int k = 0; k < 2; k++) {
+                cairn_time *per = k ? &w.cfg.probe_interval : &w.cfg.gossip_interval;
+                if ((r = cairn_timer_new(loops[i], rearm, per, &timers[2 * i + k])) < 0)
+                    die("baseline timer", r);
+                cairn_timer_start(timers[2 * i + k],
+                                  (cairn_time)cairn_rng_below(cairn_sim_rng(bs), (uint64_t)*per));
+            }
+        }
+        double b0 = wall();
+        cairn_sim_run_for(bs, 60 * CAIRN_SEC);
+        double bdt = wall() - b0;
+        cairn_sim_stats bst;
+        cairn_sim_get_stats(bs, &bst);
+        for (size_t i = 0; i < 2 * n; i++)
+            cairn_timer_delete(timers[i]);
+        for (size_t i = 0; i < n; i++)
+            cairn_loop_delete(loops[i]);
+        cairn_sim_delete(bs);
+        free(loops);
+        free(timers);
+        printf("{\"name\":\"ml_sim_speed\",\"n\":%zu,\"profile\":\"lan\",\"virtual_s\":60,"
+               "\"wall_s\":%.2f,\"sim_s_per_wall_s\":%.2f,\"events_per_wall_s\":%.0f,"
+               "\"packets\":%llu,\"baseline\":\"same node loops, 1 s + 200 ms timers only\","
+               "\"baseline_sim_s_per_wall_s\":%.1f,\"baseline_events_per_wall_s\":%.0f}\n",
+               n, dt, 60.0 / dt, (double)(b.events - a.events) / dt,
+               (unsigned long long)(b.packets_sent - a.packets_sent), 60.0 / bdt,
+               (double)bst.events / bdt);
+        fflush(stdout);
+    }
+
+    /* Detection. */
+    size_t victim = SEEDS + (size_t)cairn_rng_below(cairn_sim_rng(w.sim), n - SEEDS);
+    char name[16];
+    snprintf(name, sizeof(name), "%s", w.nodes[victim].name);
+    cairn_memberlist_delete(w.nodes[victim].ml);
+    cairn_loop_delete(w.nodes[victim].loop);
+    w.nodes[victim].up = false;
+    cairn_time t_kill = cairn_sim_now(w.sim), t_susp = -1, t_dead = -1, t_all = -1;
+    size_t live = n - 1;
+    while (t_all < 0 && cairn_sim_now(w.sim) - t_kill < 600 * CAIRN_SEC) {
+        cairn_sim_run_for(w.sim, 100 * CAIRN_MSEC);
+        cairn_time el = cairn_sim_now(w.sim) - t_kill;
+        if (t_susp < 0 && seeing(&w, name, CAIRN_ML_SUSPECT) > 0)
+            t_susp = el;
+        if (t_susp >= 0) {
+            size_t d = seeing(&w, name, CAIRN_ML_DEAD);
+            if (t_dead < 0 && d > 0)
+                t_dead = el;
+            if (d == live)
+                t_all = el;
+        }
+    }
+    double pi = (double)w.cfg.probe_interval;
+    printf("{\"name\":\"ml_detect\",\"n\":%zu,\"first_suspect_periods\":%.1f,"
+           "\"first_dead_periods\":%.1f,\"all_dead_periods\":%.1f,\"sample_step_periods\":0.1,"
+           "\"swim_first_detection_periods\":1.58,\"wall_s\":%.1f}\n",
+           n, (double)t_susp / pi, (double)t_dead / pi, t_all < 0 ? -1.0 : (double)t_all / pi,
+           wall() - t_wall);
+    fflush(stdout);
+    world_free(&w);
+}
+
+int main(int argc, char **argv)
+{
+    bool only_1k = argc > 1 && strcmp(argv[1], "1000") == 0;
+    run_size(1000, true);
+    if (!only_1k)
+        run_size(10000, false);
+    return 0;
+}
