@@ -35,8 +35,8 @@
 #include "cairn/memberlist.h"
 #include "cairn/sim.h"
 
-#define SEEDS 3
-#define JOIN_GAP (2 * CAIRN_MSEC)
+#define SEEDS        3
+#define JOIN_GAP     (2 * CAIRN_MSEC)
 #define DETECT_KILLS 5
 
 struct bnode {
@@ -132,10 +132,10 @@ static size_t seeing(struct world *w, const char *name, int state)
         if (!w->nodes[i].up)
             continue;
         cairn_ml_node nd;
-        int st = cairn_memberlist_get_node(w->nodes[i].ml, name, &nd) == 0 ? nd.state
-                                                                           : CAIRN_ML_DEAD;
-        bool hit = state == CAIRN_ML_SUSPECT ? st != CAIRN_ML_ALIVE : st == CAIRN_ML_DEAD ||
-                                                                      st == CAIRN_ML_LEFT;
+        int st =
+            cairn_memberlist_get_node(w->nodes[i].ml, name, &nd) == 0 ? nd.state : CAIRN_ML_DEAD;
+        bool hit = state == CAIRN_ML_SUSPECT ? st != CAIRN_ML_ALIVE
+                                             : st == CAIRN_ML_DEAD || st == CAIRN_ML_LEFT;
         c += hit;
     }
     return c;
@@ -184,8 +184,8 @@ static void run_size(size_t n, bool speed)
     printf("{\"name\":\"ml_converge\",\"n\":%zu,\"join\":\"%s\",\"seconds_after_last_join\":%.1f,"
            "\"periods_after_last_join\":%.1f,\"seconds_after_first_join\":%.1f,"
            "\"check_step_s\":0.5,\"serf_model_99.99pct_s\":%s,\"wall_s\":%.1f}\n",
-           n, JOIN_DESC, from_last, from_last / period, from_first,
-           n >= 10000 ? "2.6" : "2.2", wall() - t_wall);
+           n, JOIN_DESC, from_last, from_last / period, from_first, n >= 10000 ? "2.6" : "2.2",
+           wall() - t_wall);
     fflush(stdout);
 
     if (speed) {

@@ -46,8 +46,11 @@
 #endif
 #ifdef ML_SIM_SANITIZED
 #define ML_SIM_BIG_N 250
+/* Stalls test duration (virtual seconds). */
+#define ML_SIM_STALL_SECS 450
 #else
-#define ML_SIM_BIG_N 1000
+#define ML_SIM_STALL_SECS 900
+#define ML_SIM_BIG_N      1000
 #endif
 
 struct simnode {
@@ -402,7 +405,7 @@ static void swim_timing(cairn_memberlist_config *c)
     c->suspicion_max_timeout_mult = 1;
 }
 
-#define STALL_N 64
+#define STALL_N    64
 #define STALL_SLOW 6
 
 /* What one stall run observed. A node is "slow" if it is one of the
@@ -537,7 +540,8 @@ static void stall_run(uint64_t seed, bool lifeguard, int seconds, struct stall_o
             if (now < next[k])
                 continue;
             cairn_time d = CAIRN_SEC + (cairn_time)cairn_rng_below(&sched, 2 * CAIRN_SEC);
-            cairn_time gap = CAIRN_MSEC / 2 + (cairn_time)cairn_rng_below(&sched, 7 * CAIRN_MSEC / 2);
+            cairn_time gap =
+                CAIRN_MSEC / 2 + (cairn_time)cairn_rng_below(&sched, 7 * CAIRN_MSEC / 2);
             assert_int_equal(cairn_sim_stall(w.sim, &w.nodes[slow_idx[k]].addr, d), 0);
             next[k] = now + d + gap;
         }
@@ -573,7 +577,10 @@ static void test_stalls_lifeguard_vs_swim(void **state)
 {
     (void)state;
     uint64_t seed = cairn_test_sim_seed("stalls", 31);
-    const int secs = 900;
+    /* 900 s, half under the sanitizers (about 4x slower per event);
+     * ML_SIM_STALL_SECS=<n> overrides it. */
+    const char *env = getenv("ML_SIM_STALL_SECS");
+    const int secs = env ? atoi(env) : ML_SIM_STALL_SECS;
     struct stall_obs lg, swim;
     stall_run(seed, true, secs, &lg);
     stall_run(seed, false, secs, &swim);
@@ -695,8 +702,7 @@ static bool cond_left(struct world *w, const void *arg)
         cairn_ml_node n;
         if (!w->nodes[i].up || strcmp(w->nodes[i].name, name) == 0)
             continue;
-        if (cairn_memberlist_get_node(w->nodes[i].ml, name, &n) < 0 ||
-            n.state != CAIRN_ML_LEFT)
+        if (cairn_memberlist_get_node(w->nodes[i].ml, name, &n) < 0 || n.state != CAIRN_ML_LEFT)
             return false;
     }
     return true;
@@ -742,8 +748,7 @@ static void test_update_and_leave(void **state)
     assert_true(cond_meta(&w, "v1"));
     snprintf(src.meta, sizeof(src.meta), "version-2");
     done_status = 1;
-    assert_int_equal(cairn_memberlist_update_node(w.nodes[0].ml, 5 * CAIRN_SEC, on_done, NULL),
-                     0);
+    assert_int_equal(cairn_memberlist_update_node(w.nodes[0].ml, 5 * CAIRN_SEC, on_done, NULL), 0);
     cairn_time t = run_until(&w, cond_meta, "version-2", 100 * CAIRN_MSEC, 30 * CAIRN_SEC);
     assert_true(t >= 0);
     /* The update completes once its broadcast was sent the retransmit
