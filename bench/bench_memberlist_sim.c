@@ -8,8 +8,10 @@
  * serf's retry_join toward a few servers), one node every 2 ms (a rolling
  * start: 2 s for 1,000 nodes, 20 s for 10,000).
  *
- * Figures, for N = 1,000 and N = 10,000 (argv[1] = "1000" runs only the
- * first):
+ * Figures, for N = 1,000 and N = 10,000 (or the sizes given as arguments;
+ * a size stops with an "error" object when the process's RSS passes
+ * BENCH_ML_RSS_GB, default 8: every member keeps every other one, and at
+ * 10,000 the run was OOM-killed at 24 GB with 9,000 joined):
  *   - converge: virtual time from the last join call (and from the first)
  *     until every node counts all N members alive (num_members == N at
  *     every node, then a full N x N state check), in seconds and probe
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cairn/cairn.h"
 #include "cairn/memberlist.h"
@@ -53,6 +56,39 @@ struct world {
     struct bnode *nodes;
     cairn_memberlist_config cfg;
 };
+
+/* Resident memory of this process in GB (0 if unknown). */
+static double rss_gb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long size = 0, res = 0;
+    int got = fscanf(f, "%lu %lu", &size, &res);
+    fclose(f);
+    return got == 2 ? (double)res * (double)sysconf(_SC_PAGESIZE) / 1e9 : 0;
+}
+
+/* The RSS cap (GB): BENCH_ML_RSS_GB, default 8 (a shared machine; every
+ * simulated member keeps every other one, so memory grows as N^2). */
+static double rss_cap(void)
+{
+    const char *e = getenv("BENCH_ML_RSS_GB");
+    return e != NULL && atof(e) > 0 ? atof(e) : 8.0;
+}
+
+/* True (after printing a JSON note) when the run must stop. */
+static bool over_cap(size_t n, const char *phase, size_t progress)
+{
+    double gb = rss_gb();
+    if (gb <= rss_cap())
+        return false;
+    printf("{\"name\":\"ml_converge\",\"n\":%zu,\"error\":\"stopped: RSS %.1f GB over the "
+           "%.1f GB cap during %s at %zu\"}\n",
+           n, gb, rss_cap(), phase, progress);
+    fflush(stdout);
+    return true;
+}
 
 static void die(const char *what, int r)
 {
@@ -165,8 +201,13 @@ static void run_size(size_t n, bool speed)
         if (r < 0)
             die("join", r);
         cairn_sim_run_for(w.sim, JOIN_GAP);
+        if (i % 100 == 99 && over_cap(n, "joins", i + 1)) {
+            world_free(&w);
+            return;
+        }
         if (i % 1000 == 999)
-            fprintf(stderr, "# N=%zu: %zu joined, wall %.0f s\n", n, i + 1, wall() - t_wall);
+            fprintf(stderr, "# N=%zu: %zu joined, wall %.0f s, RSS %.1f GB\n", n, i + 1,
+                    wall() - t_wall, rss_gb());
     }
     cairn_time t_last = cairn_sim_now(w.sim) - JOIN_GAP;
     cairn_time limit = t_last + 600 * CAIRN_SEC;
@@ -176,6 +217,11 @@ static void run_size(size_t n, bool speed)
             exit(1);
         }
         cairn_sim_run_for(w.sim, 500 * CAIRN_MSEC);
+        if (over_cap(n, "convergence (virtual ms after last join)",
+                     (size_t)((cairn_sim_now(w.sim) - t_last) / CAIRN_MSEC))) {
+            world_free(&w);
+            return;
+        }
         fprintf(stderr, "# N=%zu: t=%.1f s, wall %.0f s\n", n,
                 cairn_time_seconds(cairn_sim_now(w.sim) - t_first), wall() - t_wall);
     }
@@ -286,11 +332,22 @@ static void run_size(size_t n, bool speed)
     world_free(&w);
 }
 
+/* argv: the sizes to run (default 1000 10000); the simulator speed
+ * figure comes with N = 1000. */
 int main(int argc, char **argv)
 {
-    bool only_1k = argc > 1 && strcmp(argv[1], "1000") == 0;
-    run_size(1000, true);
-    if (!only_1k)
+    if (argc < 2) {
+        run_size(1000, true);
         run_size(10000, false);
+        return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        long n = atol(argv[i]);
+        if (n < SEEDS + 2 || n > 100000) {
+            fprintf(stderr, "usage: bench_memberlist_sim [N...] (5..100000)\n");
+            return 2;
+        }
+        run_size((size_t)n, n == 1000);
+    }
     return 0;
 }
