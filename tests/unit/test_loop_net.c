@@ -22,62 +22,7 @@
 
 #include "cairn/cairn.h"
 #include "cairn/loop_uv.h"
-
-struct env {
-    uv_loop_t uv;
-    cairn_loop *loop;
-    uv_timer_t tick;
-};
-
-static void on_tick(uv_timer_t *t)
-{
-    (void)t;
-}
-
-static int setup(void **state)
-{
-    struct env *e = calloc(1, sizeof(*e));
-    assert_non_null(e);
-    assert_int_equal(uv_loop_init(&e->uv), 0);
-    assert_int_equal(cairn_loop_new_uv(&e->uv, &e->loop), 0);
-    /* A ticking timer keeps UV_RUN_ONCE from blocking past our deadline. */
-    uv_timer_init(&e->uv, &e->tick);
-    uv_timer_start(&e->tick, on_tick, 20, 20);
-    *state = e;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct env *e = *state;
-    uv_close((uv_handle_t *)&e->tick, NULL);
-    cairn_loop_delete(e->loop);
-    /* Bounded, so that a failed test with handles left open still ends
-     * (a stream closed with writes queued may linger up to 2 s). */
-    cairn_time deadline = cairn_monotonic_now() + 3 * CAIRN_SEC;
-    while (uv_loop_alive(&e->uv) && cairn_monotonic_now() < deadline)
-        uv_run(&e->uv, UV_RUN_ONCE);
-    assert_int_equal(uv_loop_close(&e->uv), 0);
-    free(e);
-    return 0;
-}
-
-/* Runs the loop until *done or 5 s pass. */
-static void run_until(struct env *e, const bool *done)
-{
-    cairn_time deadline = cairn_monotonic_now() + 5 * CAIRN_SEC;
-    while (!*done && cairn_monotonic_now() < deadline)
-        uv_run(&e->uv, UV_RUN_ONCE);
-    assert_true(*done);
-}
-
-/* Runs the loop for about ms milliseconds. */
-static void run_for(struct env *e, int ms)
-{
-    cairn_time deadline = cairn_monotonic_now() + ms * CAIRN_MSEC;
-    while (cairn_monotonic_now() < deadline)
-        uv_run(&e->uv, UV_RUN_ONCE);
-}
+#include "uv_env.h"
 
 static cairn_addr local_any(int family)
 {
@@ -115,7 +60,7 @@ static void udp_recv(cairn_udp *u, const cairn_addr *from, const uint8_t *data, 
     c->done = true;
 }
 
-static void udp_echo(struct env *e, int family)
+static void udp_echo(struct uv_env *e, int family)
 {
     cairn_addr any = local_any(family), sa, ca;
     struct udp_ctx sc = {.echo = true}, cc = {0};
@@ -127,7 +72,7 @@ static void udp_echo(struct env *e, int family)
     assert_int_equal(sa.family, family);
     assert_int_not_equal(sa.port, 0);
     assert_int_equal(cairn_udp_send(cli, &sa, (const uint8_t *)"ping", 4), 0);
-    run_until(e, &cc.done);
+    uv_env_run_until(e, &cc.done);
     assert_int_equal(sc.got, 1);
     assert_true(cairn_addr_equal(&sc.from, &ca));
     assert_int_equal(cc.got, 1);
@@ -156,7 +101,7 @@ static void test_udp_echo_v6(void **state)
 
 static void test_udp_large_and_close_in_callback(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     cairn_addr any = local_any(4), sa;
     struct udp_ctx sc = {.close_self = true}, cc = {0};
     cairn_udp *srv, *cli;
@@ -169,8 +114,8 @@ static void test_udp_large_and_close_in_callback(void **state)
     assert_int_equal(cairn_udp_send(cli, &sa, big, sizeof(big)), 0);
     assert_int_equal(cairn_udp_send(cli, &sa, big, 10), 0);
     assert_int_equal(cairn_udp_send(cli, &sa, big, CAIRN_UDP_RECV_MAX + 1), CAIRN_EMSGSIZE);
-    run_until(e, &sc.done);
-    run_for(e, 50);
+    uv_env_run_until(e, &sc.done);
+    uv_env_run_for(e, 50);
     /* Closed inside the first callback: the second datagram never came. */
     assert_int_equal(sc.got, 1);
     assert_memory_equal(sc.data, big, sizeof(sc.data));
@@ -183,7 +128,7 @@ static void test_udp_large_and_close_in_callback(void **state)
 
 static void test_udp_errors(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     cairn_addr any = local_any(4), sa, v6 = local_any(6);
     struct udp_ctx c = {0};
     cairn_udp *a, *b;
@@ -201,7 +146,7 @@ static void test_udp_errors(void **state)
 
 static void test_udp_alloc_failures(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     cairn_addr any = local_any(4);
     struct udp_ctx c = {0};
     for (long n = 0;; n++) {
@@ -328,7 +273,7 @@ static void cli_connected(cairn_stream *s, int status, void *ud)
     }
 }
 
-static void tcp_listen(struct env *e, int family, struct tcp_srv *sv, cairn_addr *ret)
+static void tcp_listen(struct uv_env *e, int family, struct tcp_srv *sv, cairn_addr *ret)
 {
     cairn_addr any = local_any(family);
     assert_int_equal(cairn_listen(e->loop, &any, srv_accept, sv, &sv->lst), 0);
@@ -344,7 +289,7 @@ static void srv_close(struct tcp_srv *sv)
     cairn_listener_close(sv->lst);
 }
 
-static void tcp_echo(struct env *e, int family)
+static void tcp_echo(struct uv_env *e, int family)
 {
     struct tcp_srv sv = {.echo = true};
     cairn_addr sa;
@@ -353,7 +298,7 @@ static void tcp_echo(struct env *e, int family)
     c.rx = malloc(ECHO_BYTES);
     assert_int_equal(cairn_stream_dial(e->loop, &sa, 2 * CAIRN_SEC, cli_connected, &c, &c.s), 0);
     assert_int_equal(cairn_stream_write(c.s, (const uint8_t *)"x", 1), CAIRN_ENOTCONN);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     assert_int_equal(c.status, 0);
     c.done = false;
     cairn_addr peer;
@@ -370,7 +315,7 @@ static void tcp_echo(struct env *e, int family)
         off += n;
     }
     assert_true(cairn_stream_write_queued(c.s) <= ECHO_BYTES);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     assert_int_equal(c.rx_len, ECHO_BYTES);
     assert_memory_equal(c.rx, tx, ECHO_BYTES);
     /* More than one read: the callback sees partial data (64 KiB at most). */
@@ -379,7 +324,7 @@ static void tcp_echo(struct env *e, int family)
     sv.done = false;
     sv.close_on_eof = true;
     cairn_stream_close(c.s);
-    run_until(e, &sv.done);
+    uv_env_run_until(e, &sv.done);
     assert_int_equal(sv.eofs, 1);
     srv_close(&sv);
     free(tx);
@@ -398,18 +343,18 @@ static void test_tcp_echo_v6(void **state)
 
 static void test_tcp_eof_to_client(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct tcp_srv sv = {.close_on_accept = true, .close_listener_on_accept = true};
     cairn_addr sa;
     tcp_listen(e, 4, &sv, &sa);
     struct tcp_cli c = {.close_in_read = true};
     c.rx = malloc(ECHO_BYTES);
     assert_int_equal(cairn_stream_dial(e->loop, &sa, 2 * CAIRN_SEC, cli_connected, &c, &c.s), 0);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     assert_int_equal(c.status, 0);
     c.done = false;
     assert_int_equal(cairn_stream_start_read(c.s, cli_read, &c), 0);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     /* The server closed at accept: EOF, and the client closed inside it. */
     assert_int_equal(c.end, CAIRN_EOF);
     assert_null(c.s);
@@ -421,7 +366,7 @@ static void test_tcp_eof_to_client(void **state)
  * closed at once (the peer sees EOF), and the listener keeps accepting. */
 static void test_tcp_accept_alloc_failure(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct tcp_srv sv = {0};
     cairn_addr sa;
     tcp_listen(e, 4, &sv, &sa);
@@ -431,7 +376,7 @@ static void test_tcp_accept_alloc_failure(void **state)
     assert_int_equal(connect(fd1, (struct sockaddr *)&sin, sizeof(sin)), 0);
     cairn_test_alloc_install();
     cairn_test_alloc_fail_after(0);
-    run_for(e, 100);
+    uv_env_run_for(e, 100);
     assert_true(cairn_test_alloc_failed());
     cairn_test_alloc_fail_after(-1);
     assert_int_equal(sv.accepted, 0);
@@ -440,10 +385,10 @@ static void test_tcp_accept_alloc_failure(void **state)
     assert_int_equal(recv(fd1, &b, 1, 0), 0); /* EOF: rejected */
     int fd2 = socket(AF_INET, SOCK_STREAM, 0);
     assert_int_equal(connect(fd2, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    run_until(e, &sv.done);
+    uv_env_run_until(e, &sv.done);
     assert_int_equal(sv.accepted, 1);
     srv_close(&sv);
-    run_for(e, 20);
+    uv_env_run_for(e, 20);
     cairn_test_alloc_uninstall();
     close(fd1);
     close(fd2);
@@ -451,36 +396,36 @@ static void test_tcp_accept_alloc_failure(void **state)
 
 static void test_tcp_dial_refused(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct tcp_srv sv = {0};
     cairn_addr sa;
     tcp_listen(e, 4, &sv, &sa);
     cairn_listener_close(sv.lst);
-    run_for(e, 20);
+    uv_env_run_for(e, 20);
     struct tcp_cli c = {0};
     assert_int_equal(cairn_stream_dial(e->loop, &sa, 2 * CAIRN_SEC, cli_connected, &c, &c.s), 0);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     assert_int_equal(c.status, CAIRN_ECONNREFUSED);
 }
 
 static void test_tcp_close_while_connecting(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct tcp_srv sv = {0};
     cairn_addr sa;
     tcp_listen(e, 6, &sv, &sa);
     struct tcp_cli c = {0};
     assert_int_equal(cairn_stream_dial(e->loop, &sa, 2 * CAIRN_SEC, cli_connected, &c, &c.s), 0);
     cairn_stream_close(c.s);
-    run_for(e, 50);
+    uv_env_run_for(e, 50);
     assert_false(c.connected_called);
     /* And a stream closed inside its successful connect callback. */
     c = (struct tcp_cli){.close_in_connect = true};
     assert_int_equal(cairn_stream_dial(e->loop, &sa, 2 * CAIRN_SEC, cli_connected, &c, &c.s), 0);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     assert_int_equal(c.status, 0);
     assert_null(c.s);
-    run_for(e, 30);
+    uv_env_run_for(e, 30);
     srv_close(&sv);
 }
 
@@ -488,7 +433,7 @@ static void test_tcp_close_while_connecting(void **state)
  * kernel drops further SYNs, so a dial hangs and must time out. */
 static void test_tcp_dial_timeout(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(lfd >= 0);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -502,14 +447,14 @@ static void test_tcp_dial_timeout(void **state)
         int r = connect(fill[i], (struct sockaddr *)&sin, sizeof(sin));
         assert_true(r == 0 || errno == EINPROGRESS);
     }
-    run_for(e, 50);
+    uv_env_run_for(e, 50);
     cairn_addr sa;
     assert_int_equal(
         cairn_addr_from_ip((const uint8_t *)&sin.sin_addr, 4, ntohs(sin.sin_port), &sa), 0);
     struct tcp_cli c = {0};
     cairn_time t0 = cairn_monotonic_now();
     assert_int_equal(cairn_stream_dial(e->loop, &sa, 300 * CAIRN_MSEC, cli_connected, &c, &c.s), 0);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     cairn_time took = cairn_monotonic_now() - t0;
     assert_int_equal(c.status, CAIRN_ETIMEDOUT);
     assert_true(took >= 300 * CAIRN_MSEC);
@@ -521,20 +466,20 @@ static void test_tcp_dial_timeout(void **state)
 
 static void test_tcp_idle_timeout(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct tcp_srv sv = {0};
     cairn_addr sa;
     tcp_listen(e, 4, &sv, &sa);
     struct tcp_cli c = {.close_in_read = true};
     c.rx = malloc(16);
     assert_int_equal(cairn_stream_dial(e->loop, &sa, 2 * CAIRN_SEC, cli_connected, &c, &c.s), 0);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     assert_int_equal(c.status, 0);
     c.done = false;
     assert_int_equal(cairn_stream_start_read(c.s, cli_read, &c), 0);
     cairn_time t0 = cairn_monotonic_now();
     cairn_stream_set_timeout(c.s, 150 * CAIRN_MSEC);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     assert_int_equal(c.end, CAIRN_ETIMEDOUT);
     assert_true(c.end_at - t0 >= 150 * CAIRN_MSEC);
     assert_true(c.end_at - t0 < CAIRN_SEC);
@@ -542,12 +487,12 @@ static void test_tcp_idle_timeout(void **state)
     /* Disarming works: a second stream with the timeout cleared stays up. */
     c = (struct tcp_cli){.rx = c.rx};
     assert_int_equal(cairn_stream_dial(e->loop, &sa, 2 * CAIRN_SEC, cli_connected, &c, &c.s), 0);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     c.done = false;
     assert_int_equal(cairn_stream_start_read(c.s, cli_read, &c), 0);
     cairn_stream_set_timeout(c.s, 50 * CAIRN_MSEC);
     cairn_stream_set_timeout(c.s, 0);
-    run_for(e, 150);
+    uv_env_run_for(e, 150);
     assert_false(c.done);
     cairn_stream_close(c.s);
     srv_close(&sv);
@@ -556,15 +501,15 @@ static void test_tcp_idle_timeout(void **state)
 
 static void test_tcp_write_cap(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct tcp_srv sv = {0};
     cairn_addr sa;
     tcp_listen(e, 4, &sv, &sa);
     struct tcp_cli c = {0};
     assert_int_equal(cairn_stream_dial(e->loop, &sa, 2 * CAIRN_SEC, cli_connected, &c, &c.s), 0);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     assert_int_equal(c.status, 0);
-    run_until(e, &sv.done); /* accepted */
+    uv_env_run_until(e, &sv.done); /* accepted */
     /* The server reads nothing (it has no echo): bytes pile up. Writes
      * complete only on a later loop turn, so within this turn exactly
      * CAIRN_STREAM_WRITE_MAX bytes are accepted. */
@@ -580,7 +525,7 @@ static void test_tcp_write_cap(void **state)
     free(buf);
     /* Close with writes queued (flush is best effort), then the server. */
     cairn_stream_close(c.s);
-    run_for(e, 20);
+    uv_env_run_for(e, 20);
     srv_close(&sv);
 }
 
@@ -605,22 +550,22 @@ static void test_enotsup_on_manual(void **state)
  * the reader learns it as an end status, not a crash or a hang. */
 static void test_tcp_peer_reset(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct tcp_srv sv = {0};
     cairn_addr sa;
     tcp_listen(e, 4, &sv, &sa);
     struct tcp_cli c = {0};
     c.rx = malloc(16);
     assert_int_equal(cairn_stream_dial(e->loop, &sa, 2 * CAIRN_SEC, cli_connected, &c, &c.s), 0);
-    run_until(e, &c.done);
-    run_until(e, &sv.done);
+    uv_env_run_until(e, &c.done);
+    uv_env_run_until(e, &sv.done);
     c.done = false;
     assert_int_equal(cairn_stream_start_read(c.s, cli_read, &c), 0);
     assert_int_equal(cairn_stream_write(c.s, (const uint8_t *)"unread", 6), 0);
-    run_for(e, 30);
+    uv_env_run_for(e, 30);
     /* The server never read "unread": closing it sends RST. */
     srv_close(&sv);
-    run_until(e, &c.done);
+    uv_env_run_until(e, &c.done);
     assert_true(c.end == CAIRN_ECONNRESET || c.end == CAIRN_EOF);
     /* Writing after the end fails now or is reported nowhere: never a
      * signal (SIGPIPE is ignored) and never a second end status. */
@@ -628,7 +573,7 @@ static void test_tcp_peer_reset(void **state)
     for (int i = 0; i < 3; i++) {
         int r = cairn_stream_write(c.s, (const uint8_t *)"more", 4);
         assert_true(r == 0 || r == CAIRN_ECONNRESET);
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
     }
     assert_int_equal(c.end, end);
     cairn_stream_close(c.s);
@@ -638,22 +583,25 @@ static void test_tcp_peer_reset(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_udp_echo_v4, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_udp_echo_v6, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_udp_large_and_close_in_callback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_udp_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_udp_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_udp_echo_v4, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_udp_echo_v6, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_udp_large_and_close_in_callback, uv_env_setup,
+                                        uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_udp_errors, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_udp_alloc_failures, uv_env_setup, uv_env_teardown),
         cmocka_unit_test(test_enotsup_on_manual),
-        cmocka_unit_test_setup_teardown(test_tcp_echo_v4, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_echo_v6, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_eof_to_client, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_accept_alloc_failure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_dial_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_close_while_connecting, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_dial_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_idle_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_write_cap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_peer_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_echo_v4, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_echo_v6, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_eof_to_client, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_accept_alloc_failure, uv_env_setup,
+                                        uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_dial_refused, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_close_while_connecting, uv_env_setup,
+                                        uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_dial_timeout, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_idle_timeout, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_write_cap, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_peer_reset, uv_env_setup, uv_env_teardown),
     };
     /* As every libuv program must: a write to a reset stream raises
      * SIGPIPE otherwise (see cairn/loop_uv.h). */

@@ -18,48 +18,7 @@
 #include "cairn/cairn.h"
 #include "cairn/loop_uv.h"
 #include "cairn/pinger_tcp.h"
-
-struct env {
-    uv_loop_t uv;
-    uv_timer_t tick;
-    cairn_loop *loop;
-};
-
-static void on_tick(uv_timer_t *t)
-{
-    (void)t;
-}
-
-static int setup(void **state)
-{
-    struct env *e = calloc(1, sizeof *e);
-    assert_int_equal(uv_loop_init(&e->uv), 0);
-    assert_int_equal(cairn_loop_new_uv(&e->uv, &e->loop), 0);
-    uv_timer_init(&e->uv, &e->tick);
-    uv_timer_start(&e->tick, on_tick, 10, 10);
-    *state = e;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct env *e = *state;
-    uv_close((uv_handle_t *)&e->tick, NULL);
-    cairn_loop_delete(e->loop);
-    cairn_time deadline = cairn_monotonic_now() + 3 * CAIRN_SEC;
-    while (uv_loop_alive(&e->uv) && cairn_monotonic_now() < deadline)
-        uv_run(&e->uv, UV_RUN_ONCE);
-    assert_int_equal(uv_loop_close(&e->uv), 0);
-    free(e);
-    return 0;
-}
-
-static void run_for(struct env *e, int ms)
-{
-    cairn_time deadline = cairn_monotonic_now() + ms * CAIRN_MSEC;
-    while (cairn_monotonic_now() < deadline)
-        uv_run(&e->uv, UV_RUN_ONCE);
-}
+#include "uv_env.h"
 
 struct outcome {
     int calls;
@@ -102,7 +61,7 @@ static cairn_addr loopback(uint16_t port)
 
 static void test_ok_and_refused(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     uint16_t port;
     int fd = raw_listener(16, &port);
     cairn_pinger_tcp *p;
@@ -117,7 +76,7 @@ static void test_ok_and_refused(void **state)
     cairn_addr b = loopback(closed_port);
     assert_int_equal(pg.ops->ping(pg.impl, "dc1", "s2", &b, on_done, &down), 0);
     assert_int_equal(cairn_pinger_tcp_inflight(p), 2);
-    run_for(e, 200);
+    uv_env_run_for(e, 200);
     assert_int_equal(up.calls, 1);
     assert_true(up.ok);
     assert_int_equal(up.err, 0);
@@ -137,7 +96,7 @@ static void test_ok_and_refused(void **state)
  * end by the pinger's timeout. */
 static void test_timeout(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     uint16_t port;
     int fd = raw_listener(0, &port);
     int fillers[4];
@@ -151,7 +110,7 @@ static void test_timeout(void **state)
         fcntl(fillers[i], F_SETFL, O_NONBLOCK);
         (void)connect(fillers[i], (struct sockaddr *)&sa, sizeof sa);
     }
-    run_for(e, 50);
+    uv_env_run_for(e, 50);
     cairn_pinger_tcp *p;
     assert_int_equal(cairn_pinger_tcp_new(e->loop, 200 * CAIRN_MSEC, &p), 0);
     cairn_pinger pg = cairn_pinger_tcp_get(p);
@@ -160,7 +119,7 @@ static void test_timeout(void **state)
     cairn_time t0 = cairn_monotonic_now();
     assert_int_equal(pg.ops->ping(pg.impl, "dc1", "s1", &a, on_done, &o), 0);
     while (o.calls == 0 && cairn_monotonic_now() - t0 < 3 * CAIRN_SEC)
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
     cairn_time took = cairn_monotonic_now() - t0;
     assert_int_equal(o.calls, 1);
     assert_false(o.ok);
@@ -174,7 +133,7 @@ static void test_timeout(void **state)
 
 static void test_cancel_and_delete(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     uint16_t port;
     int fd = raw_listener(16, &port);
     cairn_pinger_tcp *p;
@@ -187,14 +146,14 @@ static void test_cancel_and_delete(void **state)
     assert_int_equal(pg.ops->ping(pg.impl, "dc1", "s2", &a, on_done, &other), 0);
     pg.ops->cancel(pg.impl, &mine);
     assert_int_equal(cairn_pinger_tcp_inflight(p), 1);
-    run_for(e, 100);
+    uv_env_run_for(e, 100);
     assert_int_equal(mine.calls, 0);
     assert_int_equal(other.calls, 1);
     assert_true(other.ok);
     /* Delete with one in flight: its done never runs. */
     assert_int_equal(pg.ops->ping(pg.impl, "dc1", "s1", &a, on_done, &later), 0);
     cairn_pinger_tcp_delete(p);
-    run_for(e, 100);
+    uv_env_run_for(e, 100);
     assert_int_equal(later.calls, 0);
     close(fd);
 }
@@ -202,9 +161,9 @@ static void test_cancel_and_delete(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ok_and_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ok_and_refused, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_and_delete, uv_env_setup, uv_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,48 +19,7 @@
 #include "cairn/serfrpc.h"
 #include "cairn/wire_mp.h"
 #include "serfrpc/ipc.h"
-
-struct env {
-    uv_loop_t uv;
-    uv_timer_t tick;
-    cairn_loop *loop;
-};
-
-static void on_tick(uv_timer_t *t)
-{
-    (void)t;
-}
-
-static int setup(void **state)
-{
-    struct env *e = calloc(1, sizeof *e);
-    assert_int_equal(uv_loop_init(&e->uv), 0);
-    assert_int_equal(cairn_loop_new_uv(&e->uv, &e->loop), 0);
-    uv_timer_init(&e->uv, &e->tick);
-    uv_timer_start(&e->tick, on_tick, 10, 10);
-    *state = e;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct env *e = *state;
-    uv_close((uv_handle_t *)&e->tick, NULL);
-    cairn_loop_delete(e->loop);
-    cairn_time deadline = cairn_monotonic_now() + 3 * CAIRN_SEC;
-    while (uv_loop_alive(&e->uv) && cairn_monotonic_now() < deadline)
-        uv_run(&e->uv, UV_RUN_ONCE);
-    assert_int_equal(uv_loop_close(&e->uv), 0);
-    free(e);
-    return 0;
-}
-
-static void run_for(struct env *e, int ms)
-{
-    cairn_time deadline = cairn_monotonic_now() + ms * CAIRN_MSEC;
-    while (cairn_monotonic_now() < deadline)
-        uv_run(&e->uv, UV_RUN_ONCE);
-}
+#include "uv_env.h"
 
 /* ---- the fake agent ---- */
 
@@ -72,7 +31,7 @@ typedef void (*fake_fn)(struct fake *f, const char *cmd, uint64_t seq, const uin
                         size_t blen);
 
 struct fake {
-    struct env *e;
+    struct uv_env *e;
     cairn_listener *lst;
     cairn_stream *conn;
     cairn_addr addr;
@@ -272,7 +231,7 @@ static void send_record(struct fake *f, const char *event, const char *name, con
     if (split) {
         size_t half = b.len / 2;
         assert_int_equal(cairn_stream_write(f->conn, b.data, half), 0);
-        run_for(f->e, 30);
+        uv_env_run_for(f->e, 30);
         assert_int_equal(cairn_stream_write(f->conn, b.data + half, b.len - half), 0);
         cairn_buf_destroy(&b);
     } else {
@@ -354,7 +313,7 @@ static void fake_accept(cairn_listener *lst, cairn_stream *s, void *ud)
     }
 }
 
-static void fake_start(struct fake *f, struct env *e, fake_fn fn, uint16_t port)
+static void fake_start(struct fake *f, struct uv_env *e, fake_fn fn, uint16_t port)
 {
     cairn_addr a;
     f->e = e;
@@ -465,7 +424,7 @@ static void on_state(cairn_serfrpc *c, int state, int err, const char *msg, void
     snprintf(st->last_msg, sizeof st->last_msg, "%s", msg);
 }
 
-static cairn_serfrpc *client_for(struct env *e, const cairn_addr *addr, struct states *st,
+static cairn_serfrpc *client_for(struct uv_env *e, const cairn_addr *addr, struct states *st,
                                  bool reconnect, const char *auth)
 {
     cairn_serfrpc_config cfg;
@@ -486,7 +445,7 @@ static cairn_serfrpc *client_for(struct env *e, const cairn_addr *addr, struct s
 
 static void test_unreachable(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct fake f;
     struct states st = {0};
     memset(&f, 0, sizeof f);
@@ -496,7 +455,7 @@ static void test_unreachable(void **state)
     cairn_serfrpc *c = client_for(e, &addr, &st, false, NULL);
     bool done = false;
     while (!done) {
-        run_for(e, 20);
+        uv_env_run_for(e, 20);
         done = st.gave_up > 0;
     }
     char want[128];
@@ -549,7 +508,7 @@ static void on_stream_ev(cairn_serfrpc *c, const cairn_event *ev, int status, vo
 
 static void test_pipelined_and_stream(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct fake f;
     struct states st = {0};
     struct replies rs;
@@ -559,7 +518,7 @@ static void test_pipelined_and_stream(void **state)
     cairn_serfrpc *c = client_for(e, &f.addr, &st, false, NULL);
     bool ready = false;
     while (!ready) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         ready = st.ready == 1;
     }
     uint64_t sseq;
@@ -570,7 +529,7 @@ static void test_pipelined_and_stream(void **state)
     assert_int_equal(cairn_serfrpc_get_coordinate(c, "zz", on_reply, &rs), 0);
     bool done = false;
     while (!done) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         done = rs.n == 3;
     }
     assert_int_equal(f.nseen, 5);
@@ -595,7 +554,7 @@ static void test_pipelined_and_stream(void **state)
     assert_int_equal(cairn_serfrpc_members_filtered(c, NULL, "", NULL, 0, on_reply, &rs), 0);
     done = false;
     while (!done) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         done = rs.n == 4;
     }
     assert_string_equal(f.cmds[5], "members-filtered");
@@ -609,7 +568,7 @@ static void test_pipelined_and_stream(void **state)
     assert_int_equal(cairn_serfrpc_join(c, addrs, 2, false, on_reply, &rs), 0);
     done = false;
     while (!done) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         done = rs.n == 5;
     }
     assert_string_equal(f.cmds[6], "join");
@@ -625,11 +584,11 @@ static void test_pipelined_and_stream(void **state)
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
     done = false;
     while (!done) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         done = rs.n == 4;
     }
     send_record(&f, "member-failed", "y.dc2", "failed", false);
-    run_for(e, 50);
+    uv_env_run_for(e, 50);
     assert_int_equal(rs.events, 2);
     assert_string_equal(rs.event_name, "y.dc2");
     assert_int_equal(rs.event_type, CAIRN_EVENT_MEMBER_FAILED);
@@ -637,7 +596,7 @@ static void test_pipelined_and_stream(void **state)
     /* stop: no record after it; the stream ends with status 0. */
     assert_int_equal(cairn_serfrpc_stop(c, sseq, NULL, NULL), 0);
     send_record(&f, "member-join", "late.dc2", "alive", false);
-    run_for(e, 50);
+    uv_env_run_for(e, 50);
     assert_int_equal(rs.events, 2);
     assert_int_equal(rs.ended, 1);
     assert_int_equal(rs.end_status, 0);
@@ -648,7 +607,7 @@ static void test_pipelined_and_stream(void **state)
 
 static void test_auth_refused(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct fake f;
     struct states st = {0};
     memset(&f, 0, sizeof f);
@@ -656,7 +615,7 @@ static void test_auth_refused(void **state)
     cairn_serfrpc *c = client_for(e, &f.addr, &st, true, "wrong");
     bool done = false;
     while (!done) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         done = st.gave_up > 0;
     }
     assert_int_equal(st.ready, 0);
@@ -674,7 +633,7 @@ static void test_auth_refused(void **state)
  * failed attempts, and the client is READY again when the agent returns. */
 static void test_reconnect(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct fake f;
     struct states st = {0};
     struct replies rs;
@@ -685,15 +644,15 @@ static void test_reconnect(void **state)
     cairn_serfrpc *c = client_for(e, &f.addr, &st, true, NULL);
     bool ok = false;
     while (!ok) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         ok = st.ready == 1;
     }
     f.hold_members = true;
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
-    run_for(e, 30);
+    uv_env_run_for(e, 30);
     assert_int_equal(rs.n, 0);
     fake_stop(&f);
-    run_for(e, 300); /* ~10 attempts at 10-40 ms backoff */
+    uv_env_run_for(e, 300); /* ~10 attempts at 10-40 ms backoff */
     assert_int_equal(rs.n, 1);
     assert_int_equal(rs.last[0].status, CAIRN_ECONNRESET);
     assert_int_equal(st.down, 1);
@@ -706,7 +665,7 @@ static void test_reconnect(void **state)
     assert_int_equal(cairn_listen(e->loop, &a, fake_accept, &f, &f.lst), 0);
     ok = false;
     while (!ok) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         ok = st.ready == 2;
     }
     assert_int_equal(st.down, 1);
@@ -714,7 +673,7 @@ static void test_reconnect(void **state)
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
     ok = false;
     while (!ok) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         ok = rs.n == 2;
     }
     assert_int_equal(rs.last[1].status, 0);
@@ -727,7 +686,7 @@ static void test_reconnect(void **state)
  * the connection stays up and nothing is misread as an unknown Seq. */
 static void test_auth_required(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct fake f;
     struct states st = {0};
     struct replies rs;
@@ -738,7 +697,7 @@ static void test_auth_required(void **state)
     cairn_serfrpc *c = client_for(e, &f.addr, &st, true, NULL);
     bool ok = false;
     while (!ok) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         ok = st.ready == 1;
     }
     uint64_t sseq;
@@ -747,10 +706,10 @@ static void test_auth_required(void **state)
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
     ok = false;
     while (!ok) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         ok = rs.n == 3;
     }
-    run_for(e, 50);
+    uv_env_run_for(e, 50);
     for (int i = 0; i < 3; i++)
         assert_int_equal(rs.last[i].status, CAIRN_EAUTH);
     assert_int_equal(rs.ended, 1);
@@ -774,7 +733,7 @@ static void bad_seq_fn(struct fake *f, const char *cmd, uint64_t seq, const uint
 
 static void test_unknown_seq_and_shutdown(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct fake f;
     struct states st = {0};
     struct replies rs;
@@ -784,13 +743,13 @@ static void test_unknown_seq_and_shutdown(void **state)
     cairn_serfrpc *c = client_for(e, &f.addr, &st, false, NULL);
     bool ok = false;
     while (!ok) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         ok = st.ready == 1;
     }
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
     ok = false;
     while (!ok) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         ok = st.down == 1;
     }
     assert_non_null(strstr(st.last_msg, "answered Seq 102, which is not pending"));
@@ -809,7 +768,7 @@ static void test_unknown_seq_and_shutdown(void **state)
     c = client_for(e, &g.addr, &st2, false, NULL);
     ok = false;
     while (!ok) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         ok = st2.ready == 1;
     }
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
@@ -860,7 +819,7 @@ static bool count_member(const cairn_member *m, void *ud)
 
 static void test_cluster_resync(void **state)
 {
-    struct env *e = *state;
+    struct uv_env *e = *state;
     struct fake f;
     struct cl_events ce;
     memset(&f, 0, sizeof f);
@@ -881,7 +840,7 @@ static void test_cluster_resync(void **state)
     assert_int_equal(cairn_serfrpc_cluster_start(cl), 0);
     bool ok = false;
     while (!ok) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         ok = ce.synced == 1;
     }
     cairn_cluster c = cairn_serfrpc_cluster_get(cl);
@@ -902,7 +861,7 @@ static void test_cluster_resync(void **state)
     int before = ce.n;
     send_record(&f, "member-failed", "b.dc2", "failed", false);
     send_record(&f, "member-failed", "b.dc2", "failed", false);
-    run_for(e, 60);
+    uv_env_run_for(e, 60);
     assert_int_equal(ce.n, before + 1);
     assert_string_equal(ce.log[before], "member-failed b.dc2");
 
@@ -913,7 +872,7 @@ static void test_cluster_resync(void **state)
     before = ce.n;
     ok = false;
     while (!ok) {
-        run_for(e, 10);
+        uv_env_run_for(e, 10);
         ok = ce.synced == 2;
     }
     assert_int_equal(ce.stale, 1);
@@ -942,8 +901,8 @@ static void test_cluster_alloc_sweep(void **state)
     long n, stalled = 0;
     for (n = 0; n < 2000; n++) {
         cairn_test_alloc_install();
-        struct env *e;
-        setup((void **)&e);
+        struct uv_env *e;
+        uv_env_setup((void **)&e);
         struct fake f;
         struct cl_events ce;
         memset(&f, 0, sizeof f);
@@ -976,7 +935,7 @@ static void test_cluster_alloc_sweep(void **state)
         cairn_test_alloc_fail_after(-1);
         cairn_serfrpc_cluster_delete(cl);
         fake_free(&f);
-        teardown((void **)&e);
+        uv_env_teardown((void **)&e);
         assert_int_equal(cairn_test_alloc_live(), 0);
         cairn_test_alloc_uninstall();
         if (!hit) {
@@ -995,13 +954,14 @@ static void test_cluster_alloc_sweep(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pipelined_and_stream, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth_required, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_seq_and_shutdown, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cluster_resync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_and_stream, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_auth_refused, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_auth_required, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_reconnect, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_seq_and_shutdown, uv_env_setup,
+                                        uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_resync, uv_env_setup, uv_env_teardown),
         cmocka_unit_test(test_cluster_alloc_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
