@@ -1240,7 +1240,8 @@ static int op_get_list(struct fx *f)
     return rc;
 }
 
-static int op_save_list(struct fx *f)
+/* Sets *ret_c to a cycled copy of the manager's current list. */
+static int cycled_list(struct fx *f, cairn_server_list **ret_c)
 {
     cairn_server_list *l;
     int rc = cairn_manager__get_list(f->m, &l);
@@ -1250,6 +1251,16 @@ static int op_save_list(struct fx *f)
     cairn_server_list_free(l);
     if (c == NULL)
         return CAIRN_ENOMEM;
+    *ret_c = c;
+    return 0;
+}
+
+static int op_save_list(struct fx *f)
+{
+    cairn_server_list *c;
+    int rc = cycled_list(f, &c);
+    if (rc < 0)
+        return rc;
     rc = cairn_manager__save_list(f->m, c);
     cairn_server_list_free(c);
     return rc;
@@ -1257,14 +1268,10 @@ static int op_save_list(struct fx *f)
 
 static int op_reconcile(struct fx *f)
 {
-    cairn_server_list *l;
-    int rc = cairn_manager__get_list(f->m, &l);
+    cairn_server_list *c;
+    int rc = cycled_list(f, &c);
     if (rc < 0)
         return rc;
-    cairn_server_list *c = cairn_server_list_cycle(l);
-    cairn_server_list_free(l);
-    if (c == NULL)
-        return CAIRN_ENOMEM;
     rc = cairn_manager__reconcile(f->m, c);
     cairn_server_list_free(c);
     return rc == 1 ? 0 : (rc == 0 ? CAIRN_EIO : rc);
