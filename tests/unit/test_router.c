@@ -979,12 +979,13 @@ static int op_remove_area(struct fx *f, mock_cluster *wan)
     return cairn_router_remove_area(f->r, CAIRN_AREA_WAN, NULL);
 }
 
-static int op_add_server_new_dc(struct fx *f, mock_cluster *wan)
+/* Adds a new server with the given name and datacenter to the WAN area. */
+static int add_wan_server(struct fx *f, const char *name, const char *dc)
 {
     cairn_server fields;
     memset(&fields, 0, sizeof(fields));
-    fields.name = "node1.dcNew";
-    fields.datacenter = "dcNew";
+    fields.name = name;
+    fields.datacenter = dc;
     cairn_server *s;
     int rc = cairn_server_new(&fields, &s);
     if (rc != 0)
@@ -994,19 +995,14 @@ static int op_add_server_new_dc(struct fx *f, mock_cluster *wan)
     return rc;
 }
 
+static int op_add_server_new_dc(struct fx *f, mock_cluster *wan)
+{
+    return add_wan_server(f, "node1.dcNew", "dcNew");
+}
+
 static int op_add_server_existing_dc(struct fx *f, mock_cluster *wan)
 {
-    cairn_server fields;
-    memset(&fields, 0, sizeof(fields));
-    fields.name = "node9.dc1";
-    fields.datacenter = "dc1";
-    cairn_server *s;
-    int rc = cairn_server_new(&fields, &s);
-    if (rc != 0)
-        return rc;
-    rc = cairn_router_add_server(f->r, CAIRN_AREA_WAN, s, NULL);
-    cairn_server_unref(s);
-    return rc;
+    return add_wan_server(f, "node9.dc1", "dc1");
 }
 
 static int op_remove_last_server(struct fx *f, mock_cluster *wan)
