@@ -21,6 +21,13 @@
 #include "serfrpc/ipc.h"
 #include "uv_env.h"
 
+/* RUN_UNTIL runs the loop 10 ms at a time until cond holds (checked after
+ * each step; the ctest timeout bounds a test that never gets there). */
+#define RUN_UNTIL(e, cond)                                                                         \
+    do {                                                                                           \
+        uv_env_run_for((e), 10);                                                                   \
+    } while (!(cond))
+
 /* ---- the fake agent ---- */
 
 #define MAX_SEEN 256
@@ -516,22 +523,14 @@ static void test_pipelined_and_stream(void **state)
     memset(&rs, 0, sizeof rs);
     fake_start(&f, e, agent_fn, 0);
     cairn_serfrpc *c = client_for(e, &f.addr, &st, false, NULL);
-    bool ready = false;
-    while (!ready) {
-        uv_env_run_for(e, 10);
-        ready = st.ready == 1;
-    }
+    RUN_UNTIL(e, st.ready == 1);
     uint64_t sseq;
     assert_int_equal(cairn_serfrpc_stream(c, "member-join", NULL, on_stream_ev, &rs, &sseq), 0);
     /* Three requests written back to back before any answer. */
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
     assert_int_equal(cairn_serfrpc_get_coordinate(c, "b.dc2", on_reply, &rs), 0);
     assert_int_equal(cairn_serfrpc_get_coordinate(c, "zz", on_reply, &rs), 0);
-    bool done = false;
-    while (!done) {
-        uv_env_run_for(e, 10);
-        done = rs.n == 3;
-    }
+    RUN_UNTIL(e, rs.n == 3);
     assert_int_equal(f.nseen, 5);
     assert_string_equal(f.cmds[0], "handshake");
     assert_int_equal(f.seqs[0], 1);
@@ -552,11 +551,7 @@ static void test_pipelined_and_stream(void **state)
     static const uint8_t filtered[] = {0x83, 0xa4, 'N', 'a', 'm', 'e', 0xa0, 0xa6, 'S', 't', 'a',
                                        't', 'u', 's', 0xa0, 0xa4, 'T', 'a', 'g', 's', 0x80};
     assert_int_equal(cairn_serfrpc_members_filtered(c, NULL, "", NULL, 0, on_reply, &rs), 0);
-    done = false;
-    while (!done) {
-        uv_env_run_for(e, 10);
-        done = rs.n == 4;
-    }
+    RUN_UNTIL(e, rs.n == 4);
     assert_string_equal(f.cmds[5], "members-filtered");
     assert_int_equal(f.last_body_len, sizeof filtered);
     assert_memory_equal(f.last_body, filtered, sizeof filtered);
@@ -566,11 +561,7 @@ static void test_pipelined_and_stream(void **state)
         '0',  '.',  '0', '.', '1', ':', '7', '9', '4', '6', 0xa8, '1', '0', '.', '0', '.',
         '0',  '.',  '2', 0xa6, 'R', 'e', 'p', 'l', 'a', 'y', 0xc2};
     assert_int_equal(cairn_serfrpc_join(c, addrs, 2, false, on_reply, &rs), 0);
-    done = false;
-    while (!done) {
-        uv_env_run_for(e, 10);
-        done = rs.n == 5;
-    }
+    RUN_UNTIL(e, rs.n == 5);
     assert_string_equal(f.cmds[6], "join");
     assert_int_equal(f.last_body_len, sizeof join_body);
     assert_memory_equal(f.last_body, join_body, sizeof join_body);
@@ -582,11 +573,7 @@ static void test_pipelined_and_stream(void **state)
      * stream keeps flowing between replies. */
     send_record(&f, "member-join", "x.dc2", "alive", true);
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
-    done = false;
-    while (!done) {
-        uv_env_run_for(e, 10);
-        done = rs.n == 4;
-    }
+    RUN_UNTIL(e, rs.n == 4);
     send_record(&f, "member-failed", "y.dc2", "failed", false);
     uv_env_run_for(e, 50);
     assert_int_equal(rs.events, 2);
@@ -613,11 +600,7 @@ static void test_auth_refused(void **state)
     memset(&f, 0, sizeof f);
     fake_start(&f, e, agent_fn, 0);
     cairn_serfrpc *c = client_for(e, &f.addr, &st, true, "wrong");
-    bool done = false;
-    while (!done) {
-        uv_env_run_for(e, 10);
-        done = st.gave_up > 0;
-    }
+    RUN_UNTIL(e, st.gave_up > 0);
     assert_int_equal(st.ready, 0);
     assert_int_equal(st.down, 1);
     assert_int_equal(st.last_err, CAIRN_EAUTH);
@@ -642,11 +625,7 @@ static void test_reconnect(void **state)
     fake_start(&f, e, agent_fn, 0);
     uint16_t port = f.addr.port;
     cairn_serfrpc *c = client_for(e, &f.addr, &st, true, NULL);
-    bool ok = false;
-    while (!ok) {
-        uv_env_run_for(e, 10);
-        ok = st.ready == 1;
-    }
+    RUN_UNTIL(e, st.ready == 1);
     f.hold_members = true;
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
     uv_env_run_for(e, 30);
@@ -663,19 +642,11 @@ static void test_reconnect(void **state)
     cairn_addr a;
     assert_int_equal(cairn_addr_parse_ip("127.0.0.1", port, &a), 0);
     assert_int_equal(cairn_listen(e->loop, &a, fake_accept, &f, &f.lst), 0);
-    ok = false;
-    while (!ok) {
-        uv_env_run_for(e, 10);
-        ok = st.ready == 2;
-    }
+    RUN_UNTIL(e, st.ready == 2);
     assert_int_equal(st.down, 1);
     assert_int_equal(f.connections, 2);
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
-    ok = false;
-    while (!ok) {
-        uv_env_run_for(e, 10);
-        ok = rs.n == 2;
-    }
+    RUN_UNTIL(e, rs.n == 2);
     assert_int_equal(rs.last[1].status, 0);
     cairn_serfrpc_delete(c);
     fake_free(&f);
@@ -695,20 +666,12 @@ static void test_auth_required(void **state)
     fake_start(&f, e, agent_fn, 0);
     f.variant = 2;
     cairn_serfrpc *c = client_for(e, &f.addr, &st, true, NULL);
-    bool ok = false;
-    while (!ok) {
-        uv_env_run_for(e, 10);
-        ok = st.ready == 1;
-    }
+    RUN_UNTIL(e, st.ready == 1);
     uint64_t sseq;
     assert_int_equal(cairn_serfrpc_get_coordinate(c, "a", on_reply, &rs), 0);
     assert_int_equal(cairn_serfrpc_stream(c, "*", on_reply, on_stream_ev, &rs, &sseq), 0);
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
-    ok = false;
-    while (!ok) {
-        uv_env_run_for(e, 10);
-        ok = rs.n == 3;
-    }
+    RUN_UNTIL(e, rs.n == 3);
     uv_env_run_for(e, 50);
     for (int i = 0; i < 3; i++)
         assert_int_equal(rs.last[i].status, CAIRN_EAUTH);
@@ -741,17 +704,9 @@ static void test_unknown_seq_and_shutdown(void **state)
     memset(&rs, 0, sizeof rs);
     fake_start(&f, e, bad_seq_fn, 0);
     cairn_serfrpc *c = client_for(e, &f.addr, &st, false, NULL);
-    bool ok = false;
-    while (!ok) {
-        uv_env_run_for(e, 10);
-        ok = st.ready == 1;
-    }
+    RUN_UNTIL(e, st.ready == 1);
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
-    ok = false;
-    while (!ok) {
-        uv_env_run_for(e, 10);
-        ok = st.down == 1;
-    }
+    RUN_UNTIL(e, st.down == 1);
     assert_non_null(strstr(st.last_msg, "answered Seq 102, which is not pending"));
     assert_int_equal(rs.n, 1);
     assert_int_equal(rs.last[0].status, CAIRN_EPROTO);
@@ -766,11 +721,7 @@ static void test_unknown_seq_and_shutdown(void **state)
     fake_start(&g, e, agent_fn, 0);
     g.hold_members = true;
     c = client_for(e, &g.addr, &st2, false, NULL);
-    ok = false;
-    while (!ok) {
-        uv_env_run_for(e, 10);
-        ok = st2.ready == 1;
-    }
+    RUN_UNTIL(e, st2.ready == 1);
     assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
     cairn_serfrpc_delete(c);
     assert_int_equal(rs.n, 1);
@@ -838,11 +789,7 @@ static void test_cluster_resync(void **state)
     cairn_serfrpc_cluster *cl;
     assert_int_equal(cairn_serfrpc_cluster_new(e->loop, &cfg, &cl), 0);
     assert_int_equal(cairn_serfrpc_cluster_start(cl), 0);
-    bool ok = false;
-    while (!ok) {
-        uv_env_run_for(e, 10);
-        ok = ce.synced == 1;
-    }
+    RUN_UNTIL(e, ce.synced == 1);
     cairn_cluster c = cairn_serfrpc_cluster_get(cl);
     assert_string_equal(cairn_serfrpc_cluster_self(cl), "me.dc1");
     assert_string_equal(cairn_serfrpc_cluster_self_tag(cl, "dc"), "dc1");
@@ -870,11 +817,7 @@ static void test_cluster_resync(void **state)
     cairn_stream_close(f.conn);
     f.conn = NULL;
     before = ce.n;
-    ok = false;
-    while (!ok) {
-        uv_env_run_for(e, 10);
-        ok = ce.synced == 2;
-    }
+    RUN_UNTIL(e, ce.synced == 2);
     assert_int_equal(ce.stale, 1);
     assert_true(logged(&ce, before, "member-reap b.dc2"));
     assert_true(logged(&ce, before, "member-failed c.dc2"));
