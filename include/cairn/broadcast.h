@@ -41,8 +41,9 @@ void cairn_bcast_queue_delete(cairn_bcast_queue *q);
 /* cairn_bcast_queue_push copies msg (len >= 1) into the queue with zero
  * transmissions. name (may be NULL) replaces a queued message of the same
  * name, whose finished callback runs first. finished (may be NULL) is called
- * with userdata when this message leaves the queue. 0, CAIRN_EINVAL or
- * CAIRN_ENOMEM (queue unchanged on error). */
+ * with userdata when this message leaves the queue. 0, CAIRN_EINVAL,
+ * CAIRN_ELIMIT (len > UINT32_MAX) or CAIRN_ENOMEM (queue unchanged on
+ * error). */
 int cairn_bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t *msg, size_t len,
                            cairn_bcast_finished_cb finished, void *userdata);
 

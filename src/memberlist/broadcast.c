@@ -14,6 +14,7 @@
 #include "cairn/broadcast.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cairn/alloc.h"
@@ -21,11 +22,10 @@
 #include "memberlist/strmap.h"
 #include "memberlist/util.h"
 
+/* Items and slots are packed (32-bit length next to the transmit count):
+ * a simulated member can hold one queued alive per other member, so their
+ * sizes are multiplied by N^2 in the simulator. */
 struct bcast_item {
-    /* Times sent so far. */
-    int transmits;
-    /* Message length. */
-    size_t len;
     /* Submission order; larger is newer. */
     int64_t id;
     /* Replacement key (points into this block), NULL if unnamed. */
@@ -34,6 +34,10 @@ struct bcast_item {
     void *userdata;
     /* Link for the items set aside during one cairn_bcast_queue_get. */
     struct bcast_item *next;
+    /* Message length. */
+    uint32_t len;
+    /* Times sent so far. */
+    int transmits;
     /* The message bytes, then the name, in this block. */
     uint8_t msg[];
 };
@@ -43,7 +47,7 @@ struct bcast_item {
  * per node in big simulated clusters). */
 struct bcast_slot {
     int64_t id;
-    size_t len;
+    uint32_t len;
     int transmits;
     struct bcast_item *it;
 };
@@ -169,11 +173,13 @@ int cairn_bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t
 {
     if (!q || !msg || len == 0)
         return CAIRN_EINVAL;
+    if (len > UINT32_MAX)
+        return CAIRN_ELIMIT;
     size_t nlen = name ? strlen(name) + 1 : 0;
     struct bcast_item *it = cairn_malloc(sizeof(*it) + len + nlen);
     if (!it)
         return CAIRN_ENOMEM;
-    *it = (struct bcast_item){.len = len, .finished = finished, .userdata = userdata};
+    *it = (struct bcast_item){.len = (uint32_t)len, .finished = finished, .userdata = userdata};
     memcpy(it->msg, msg, len);
     if (name) {
         it->name = (char *)it->msg + len;

@@ -42,29 +42,35 @@
 /* Vsn layout indexes. */
 enum { ML_PMIN, ML_PMAX, ML_PCUR, ML_DMIN, ML_DMAX, ML_DCUR };
 
-/* One member of the node table (Go: nodeState). */
+/* One member of the node table (Go: nodeState). Every member holds one of
+ * these per known member, so in the simulator (thousands of members in one
+ * process) its size is multiplied by N^2: fields are ordered and sized to
+ * pack into 64 bytes before the name (meta is at most CAIRN_WIRE_META_MAX,
+ * the state an enum cairn_ml_state). */
 struct ml_node {
-    /* Name, stored right after the struct in the same block; also the key
-     * of the node map. */
-    char *name;
-    /* IP and port. */
-    cairn_addr addr;
-    /* Delegate meta (owned, may be NULL with meta_len 0). */
-    uint8_t *meta;
-    size_t meta_len;
-    /* Last known incarnation. */
-    uint32_t incarnation;
-    /* enum cairn_ml_state. */
-    int state;
     /* Loop time of the last state change. */
     cairn_time state_change;
-    /* PMin PMax PCur DMin DMax DCur. */
-    uint8_t vsn[6];
+    /* Delegate meta (owned, may be NULL with meta_len 0). */
+    uint8_t *meta;
     /* Lifeguard suspicion timer while suspect (Go: nodeTimers). */
     struct ml_suspicion *suspicion;
     /* The memberlist holding this node (for the suspicion callback). */
     struct cairn_memberlist *ml;
+    /* Last known incarnation. */
+    uint32_t incarnation;
+    /* IP and port. */
+    cairn_addr addr;
+    /* enum cairn_ml_state. */
+    uint8_t state;
+    /* PMin PMax PCur DMin DMax DCur. */
+    uint8_t vsn[6];
+    /* Length of meta (<= CAIRN_WIRE_META_MAX). */
+    uint16_t meta_len;
+    /* Name, NUL-terminated, in the same block; also the key of the node
+     * map. */
+    char name[];
 };
+_Static_assert(CAIRN_WIRE_META_MAX <= UINT16_MAX, "ml_node.meta_len is 16 bits");
 
 struct ml_ack_handler;
 struct ml_conn;

@@ -20,6 +20,7 @@
  */
 #include "memberlist/ml_internal.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "cairn/alloc.h"
@@ -228,16 +229,17 @@ static struct ml_node *insert_node(cairn_memberlist *ml, const struct ml_alive *
         ml->cap_nodes = ncap;
     }
     /* The name shares the node's block: a lookup's key compare and the
-     * node's fields then sit on neighbouring cache lines. */
+     * node's fields then sit on neighbouring cache lines. It starts at the
+     * member's offset, inside the struct's tail padding. */
     size_t name_len = strlen(name);
-    struct ml_node *n = cairn_calloc(1, sizeof(*n) + name_len + 1);
+    size_t size = offsetof(struct ml_node, name) + name_len + 1;
+    struct ml_node *n = cairn_calloc(1, size > sizeof(*n) ? size : sizeof(*n));
     if (!n)
         return NULL;
-    n->name = (char *)(n + 1);
     memcpy(n->name, name, name_len + 1);
     if (a->meta.len) {
         n->meta = cairn_memdup(a->meta.p, a->meta.len);
-        n->meta_len = a->meta.len;
+        n->meta_len = (uint16_t)a->meta.len;
     }
     if ((a->meta.len && !n->meta) || ml_strmap_put(&ml->node_map, n->name, n) < 0) {
         free_node(n);
@@ -380,7 +382,7 @@ void ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_wai
     n->incarnation = a->incarnation;
     cairn_free(n->meta);
     n->meta = meta;
-    n->meta_len = a->meta.len;
+    n->meta_len = (uint16_t)a->meta.len;
     n->addr = a->addr;
     if (n->state != CAIRN_ML_ALIVE) {
         n->state = CAIRN_ML_ALIVE;

@@ -17,8 +17,6 @@ struct ml_strmap_slot {
     const char *key;
     /* The stored value. */
     void *value;
-    /* Cached hash of key. */
-    uint64_t hash;
 };
 
 struct ml_strmap {
