@@ -112,6 +112,18 @@ static void waiter_arm(cairn_memberlist *ml, struct ml_waiter *w, cairn_time tim
 
 /* ---- lifecycle ---- */
 
+/* Our Vsn as every alive we send carries it: memberlist's protocol range
+ * and version, then the delegate's (always all six bytes, spec §2.8). */
+static void local_vsn(const cairn_memberlist *ml, uint8_t vsn[6])
+{
+    vsn[0] = CAIRN_ML_PROTOCOL_MIN;
+    vsn[1] = CAIRN_ML_PROTOCOL_MAX;
+    vsn[2] = ml->cfg.protocol_version;
+    vsn[3] = ml->cfg.delegate_protocol_min;
+    vsn[4] = ml->cfg.delegate_protocol_max;
+    vsn[5] = ml->cfg.delegate_protocol_version;
+}
+
 static int set_alive(cairn_memberlist *ml)
 {
     uint8_t meta[CAIRN_ML_META_MAX];
@@ -121,12 +133,8 @@ static int set_alive(cairn_memberlist *ml)
         if (meta_len > sizeof(meta))
             return CAIRN_EMSGSIZE;
     }
-    uint8_t vsn[6] = {CAIRN_ML_PROTOCOL_MIN,
-                      CAIRN_ML_PROTOCOL_MAX,
-                      ml->cfg.protocol_version,
-                      ml->cfg.delegate_protocol_min,
-                      ml->cfg.delegate_protocol_max,
-                      ml->cfg.delegate_protocol_version};
+    uint8_t vsn[6];
+    local_vsn(ml, vsn);
     struct ml_alive a = {
         .node = cairn_span_str(ml->name),
         .incarnation = ++ml->incarnation,
@@ -383,12 +391,8 @@ int cairn_memberlist_update_node(cairn_memberlist *ml, cairn_time timeout,
     struct ml_waiter *w = waiter_new(ml, done, userdata);
     if (!w)
         return CAIRN_ENOMEM;
-    uint8_t vsn[6] = {CAIRN_ML_PROTOCOL_MIN,
-                      CAIRN_ML_PROTOCOL_MAX,
-                      ml->cfg.protocol_version,
-                      ml->cfg.delegate_protocol_min,
-                      ml->cfg.delegate_protocol_max,
-                      ml->cfg.delegate_protocol_version};
+    uint8_t vsn[6];
+    local_vsn(ml, vsn);
     struct ml_alive a = {
         .node = cairn_span_str(ml->name),
         .incarnation = ++ml->incarnation,
