@@ -8,25 +8,42 @@
  * serf's retry_join toward a few servers), one node every 2 ms (a rolling
  * start: 2 s for 1,000 nodes, 20 s for 10,000).
  *
- * Figures, for N = 1,000 and N = 10,000 (or the sizes given as arguments;
- * a size stops with an "error" object when the process's RSS passes
- * BENCH_ML_RSS_GB, default 8: every member keeps every other one, and at
- * 10,000 the run was OOM-killed at 24 GB with 9,000 joined):
- *   - converge: virtual time from the last join call (and from the first)
- *     until every node counts all N members alive (num_members == N at
- *     every node, then a full N x N state check), in seconds and probe
- *     periods;
- *   - detect: a random non-seed node is killed (5 in turn at 1,000, one
- *     at 10,000); the periods until some
- *     member first suspects it (SWIM: e/(e-1) ~ 1.58 periods to the first
- *     probe of it, plus the probe timeout), until some member declares it
- *     dead, and until every member knows it dead (sampled every 100 ms);
- *   - sim_speed (N = 1,000 only): 60 virtual seconds of the converged
- *     cluster in steady state; simulated seconds per wall second and
- *     events per wall second. Baseline in the same run: the same 1,000
+ * Two starts:
+ *   - rolling (default for sizes given as arguments): the join pattern
+ *     above. Every member queues an alive message for every member it
+ *     learns, so memory grows as about 300 bytes x N^2 (a 10,000 run was
+ *     OOM-killed at 24 GB with 9,000 joined); a size stops with an "error"
+ *     object when the process's RSS passes BENCH_ML_RSS_GB (default 8).
+ *   - warm (--warm): the N members start converged, each preloaded with
+ *     the same alive list of all N (cairn_memberlist_preload), about
+ *     115 bytes x N^2 (11.5 GB at 10,000).
+ *
+ * Figures:
+ *   - converge (rolling): virtual time from the last join call (and from
+ *     the first) until every node counts all N members alive (num_members
+ *     == N at every node, then a full N x N state check), in seconds and
+ *     probe periods;
+ *   - join_converge (warm): WARM_JOINS new nodes join one after the other;
+ *     the time until 99.99 % and then all of the other members list the
+ *     newcomer alive (one rumour's dissemination: what the serf
+ *     convergence model predicts) and until it lists them all;
+ *   - detect: random non-seed members are killed one after the other (5,
+ *     or BENCH_ML_KILLS in warm runs; one in a rolling 10,000); the periods
+ *     until some member first suspects it (SWIM: e/(e-1) ~ 1.58 periods to
+ *     the first probe of it, plus the probe timeout), until some member
+ *     declares it dead, and until every member knows it dead (sampled every
+ *     100 ms);
+ *   - sim_speed (rolling N = 1,000 only): 60 virtual seconds of the
+ *     converged cluster in steady state; simulated seconds per wall second
+ *     and events per wall second. Baseline in the same run: the same 1,000
  *     simulated node loops with only memberlist's periodic timers (a 1 s
  *     and a 200 ms timer each, re-armed, no packets), i.e. the cost of the
- *     simulator's event heap and clock with the protocol removed.
+ *     simulator's event heap and clock with the protocol removed;
+ *   - sim_speed_warm: 20 virtual seconds after every member's first
+ *     push/pull (probes and acks only; the scaled push/pull interval has
+ *     not come round yet), and the wall time of those first push/pulls.
+ *
+ * No arguments: rolling 1,000, warm 1,000, warm 10,000.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +58,7 @@
 #define SEEDS        3
 #define JOIN_GAP     (2 * CAIRN_MSEC)
 #define DETECT_KILLS 5
+#define WARM_JOINS   5
 
 struct bnode {
     cairn_loop *loop;
@@ -105,6 +123,7 @@ static double wall(void)
 
 static void world_new(struct world *w, uint64_t seed, size_t n)
 {
+    /* n: every simulated node, members and later joiners alike. */
     memset(w, 0, sizeof(*w));
     int r = cairn_sim_new(seed, &w->sim);
     if (r < 0)
@@ -183,10 +202,64 @@ static void rearm(cairn_timer *t, void *ud)
     cairn_timer_start(t, *(const cairn_time *)ud);
 }
 
+/* Detection: `kills` random non-seed members, one after the other (each
+ * once the previous is known dead by every live member). */
+static void detect(struct world *w, int kills, const char *start, double t_wall)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->n; i++)
+        n += w->nodes[i].up;
+    double sum[3] = {0, 0, 0};
+    size_t live = n;
+    for (int k = 0; k < kills; k++) {
+        size_t victim;
+        do
+            victim = SEEDS + (size_t)cairn_rng_below(cairn_sim_rng(w->sim), w->n - SEEDS);
+        while (!w->nodes[victim].up);
+        char name[16];
+        snprintf(name, sizeof(name), "%s", w->nodes[victim].name);
+        cairn_memberlist_delete(w->nodes[victim].ml);
+        cairn_loop_delete(w->nodes[victim].loop);
+        w->nodes[victim].up = false;
+        live--;
+        cairn_time t_kill = cairn_sim_now(w->sim), t_susp = -1, t_dead = -1, t_all = -1;
+        while (t_all < 0 && cairn_sim_now(w->sim) - t_kill < 600 * CAIRN_SEC) {
+            cairn_sim_run_for(w->sim, 100 * CAIRN_MSEC);
+            cairn_time el = cairn_sim_now(w->sim) - t_kill;
+            if (t_susp < 0 && seeing(w, name, CAIRN_ML_SUSPECT) > 0)
+                t_susp = el;
+            if (t_susp >= 0) {
+                size_t d = seeing(w, name, CAIRN_ML_DEAD);
+                if (t_dead < 0 && d > 0)
+                    t_dead = el;
+                if (d == live)
+                    t_all = el;
+            }
+        }
+        double pi = (double)w->cfg.probe_interval;
+        double f[3] = {(double)t_susp / pi, (double)t_dead / pi,
+                       t_all < 0 ? -1.0 : (double)t_all / pi};
+        for (int j = 0; j < 3; j++)
+            sum[j] += f[j];
+        printf("{\"name\":\"ml_detect\",\"n\":%zu,\"start\":\"%s\",\"kill\":%d,"
+               "\"first_suspect_periods\":%.1f,\"first_dead_periods\":%.1f,"
+               "\"all_dead_periods\":%.1f,\"sample_step_periods\":0.1,"
+               "\"swim_first_detection_periods\":1.58,\"wall_s\":%.1f}\n",
+               n, start, k + 1, f[0], f[1], f[2], wall() - t_wall);
+        fflush(stdout);
+    }
+    if (kills > 1)
+        printf("{\"name\":\"ml_detect_mean\",\"n\":%zu,\"start\":\"%s\",\"kills\":%d,"
+               "\"first_suspect_periods\":%.2f,\"first_dead_periods\":%.2f,"
+               "\"all_dead_periods\":%.2f}\n",
+               n, start, kills, sum[0] / kills, sum[1] / kills, sum[2] / kills);
+    fflush(stdout);
+}
+
 static const char *JOIN_DESC = "3 seeds join each other; every other node joins the 3 seed "
                                "addresses, one node every 2 ms";
 
-static void run_size(size_t n, bool speed)
+static void run_rolling(size_t n, bool speed)
 {
     struct world w;
     double t_wall = wall();
@@ -285,72 +358,172 @@ static void run_size(size_t n, bool speed)
         fflush(stdout);
     }
 
-    /* Detection: DETECT_KILLS victims at 1,000 (one after the other, each
-     * once the previous is known dead by all), one at 10,000. */
-    int kills = n >= 10000 ? 1 : DETECT_KILLS;
-    double sum[3] = {0, 0, 0};
-    size_t live = n;
-    for (int k = 0; k < kills; k++) {
-        size_t victim;
-        do
-            victim = SEEDS + (size_t)cairn_rng_below(cairn_sim_rng(w.sim), n - SEEDS);
-        while (!w.nodes[victim].up);
-        char name[16];
-        snprintf(name, sizeof(name), "%s", w.nodes[victim].name);
-        cairn_memberlist_delete(w.nodes[victim].ml);
-        cairn_loop_delete(w.nodes[victim].loop);
-        w.nodes[victim].up = false;
-        live--;
-        cairn_time t_kill = cairn_sim_now(w.sim), t_susp = -1, t_dead = -1, t_all = -1;
-        while (t_all < 0 && cairn_sim_now(w.sim) - t_kill < 600 * CAIRN_SEC) {
-            cairn_sim_run_for(w.sim, 100 * CAIRN_MSEC);
-            cairn_time el = cairn_sim_now(w.sim) - t_kill;
-            if (t_susp < 0 && seeing(&w, name, CAIRN_ML_SUSPECT) > 0)
-                t_susp = el;
-            if (t_susp >= 0) {
-                size_t d = seeing(&w, name, CAIRN_ML_DEAD);
-                if (t_dead < 0 && d > 0)
-                    t_dead = el;
-                if (d == live)
-                    t_all = el;
-            }
-        }
-        double pi = (double)w.cfg.probe_interval;
-        double f[3] = {(double)t_susp / pi, (double)t_dead / pi,
-                       t_all < 0 ? -1.0 : (double)t_all / pi};
-        for (int j = 0; j < 3; j++)
-            sum[j] += f[j];
-        printf("{\"name\":\"ml_detect\",\"n\":%zu,\"kill\":%d,\"first_suspect_periods\":%.1f,"
-               "\"first_dead_periods\":%.1f,\"all_dead_periods\":%.1f,"
-               "\"sample_step_periods\":0.1,\"swim_first_detection_periods\":1.58,"
-               "\"wall_s\":%.1f}\n",
-               n, k + 1, f[0], f[1], f[2], wall() - t_wall);
-        fflush(stdout);
-    }
-    if (kills > 1)
-        printf("{\"name\":\"ml_detect_mean\",\"n\":%zu,\"kills\":%d,"
-               "\"first_suspect_periods\":%.2f,\"first_dead_periods\":%.2f,"
-               "\"all_dead_periods\":%.2f}\n",
-               n, kills, sum[0] / kills, sum[1] / kills, sum[2] / kills);
+    detect(&w, n >= 10000 ? 1 : DETECT_KILLS, "rolling", t_wall);
     world_free(&w);
 }
 
-/* argv: the sizes to run (default 1000 10000); the simulator speed
- * figure comes with N = 1000. */
+/* Members other than `skip` (all up nodes) that list `name` alive. */
+static size_t alive_count(struct world *w, const char *name, size_t skip)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        cairn_ml_node nd;
+        if (i != skip && w->nodes[i].up &&
+            cairn_memberlist_get_node(w->nodes[i].ml, name, &nd) == 0 &&
+            nd.state == CAIRN_ML_ALIVE)
+            c++;
+    }
+    return c;
+}
+
+/* Warm start: n members already converged (each preloaded with the same
+ * alive list of all n, cairn_memberlist_preload), so no member has a
+ * backlog of N alive messages to spread. Figures: the cost of that start;
+ * steady-state simulator speed; WARM_JOINS new nodes joining one after the
+ * other (via the 3 seeds), each followed until 99.99 % and then all of the
+ * others list it alive, and until it lists them all (the dissemination of
+ * one rumour: the quantity of the serf convergence model); then detection.
+ */
+static void run_warm(size_t n, int kills)
+{
+    struct world w;
+    double t_wall = wall();
+    world_new(&w, 20261128 + n, n + WARM_JOINS);
+    double period = cairn_time_seconds(w.cfg.probe_interval);
+    for (size_t i = n; i < n + WARM_JOINS; i++)
+        w.nodes[i].up = false; /* not members yet (their loops tick alone) */
+    cairn_ml_node *list = calloc(n, sizeof(*list));
+    if (list == NULL)
+        die("list", CAIRN_ENOMEM);
+    for (size_t i = 0; i < n; i++) {
+        cairn_memberlist_local_node(w.nodes[i].ml, &list[i]);
+        list[i].name = w.nodes[i].name;
+        list[i].meta = NULL;
+        list[i].meta_len = 0;
+    }
+    double t0 = wall();
+    for (size_t i = 0; i < n; i++) {
+        int r = cairn_memberlist_preload(w.nodes[i].ml, list, n);
+        if (r < 0)
+            die("preload", r);
+        if (i % 100 == 99 && over_cap(n, "warm start", i + 1))
+            exit(1);
+        if (i % 1000 == 999)
+            fprintf(stderr, "# N=%zu warm: %zu preloaded, wall %.0f s, RSS %.1f GB\n", n, i + 1,
+                    wall() - t_wall, rss_gb());
+    }
+    free(list);
+    double preload_s = wall() - t0, gb = rss_gb();
+    for (size_t i = 0; i < n; i++)
+        if (cairn_memberlist_num_members(w.nodes[i].ml) != n)
+            die("warm start incomplete", CAIRN_EINVAL);
+    printf("{\"name\":\"ml_warm_start\",\"n\":%zu,\"preload_wall_s\":%.1f,\"rss_gb\":%.2f,"
+           "\"rss_bytes_per_member_pair\":%.0f}\n",
+           n, preload_s, gb, gb * 1e9 / ((double)n * (double)n));
+    fflush(stdout);
+
+    /* Every member's first push/pull of the full table comes within the
+     * base 30 s interval (staggered, before the interval scales with N):
+     * run that out, then measure the steady state (probes, acks, the
+     * scaled push/pulls). */
+    t0 = wall();
+    cairn_sim_run_for(w.sim, w.cfg.push_pull_interval);
+    printf("{\"name\":\"ml_warm_first_pushpulls\",\"n\":%zu,\"virtual_s\":%.0f,"
+           "\"wall_s\":%.1f,\"rss_gb\":%.2f}\n",
+           n, cairn_time_seconds(w.cfg.push_pull_interval), wall() - t0, rss_gb());
+    fflush(stdout);
+    cairn_sim_stats a, b;
+    cairn_sim_get_stats(w.sim, &a);
+    t0 = wall();
+    cairn_sim_run_for(w.sim, 20 * CAIRN_SEC);
+    double dt = wall() - t0;
+    cairn_sim_get_stats(w.sim, &b);
+    size_t short_views = 0;
+    for (size_t i = 0; i < n; i++)
+        short_views += cairn_memberlist_num_members(w.nodes[i].ml) != n;
+    printf("{\"name\":\"ml_sim_speed_warm\",\"n\":%zu,\"virtual_s\":20,\"wall_s\":%.1f,"
+           "\"sim_s_per_wall_s\":%.3f,\"events_per_wall_s\":%.0f,\"packets\":%llu,"
+           "\"members_not_seeing_all_alive\":%zu}\n",
+           n, dt, 20.0 / dt, (double)(b.events - a.events) / dt,
+           (unsigned long long)(b.packets_sent - a.packets_sent), short_views);
+    fflush(stdout);
+
+    cairn_addr seeds[SEEDS];
+    for (size_t i = 0; i < SEEDS; i++)
+        seeds[i] = w.nodes[i].addr;
+    size_t members = n;
+    for (size_t j = n; j < n + WARM_JOINS; j++) {
+        struct bnode *jn = &w.nodes[j];
+        cairn_time t_join = cairn_sim_now(w.sim), t_most = -1, t_all = -1, t_knows = -1;
+        int r = cairn_memberlist_join(jn->ml, seeds, SEEDS, NULL, NULL);
+        if (r < 0)
+            die("join", r);
+        jn->up = true;
+        size_t most = members - members / 10000; /* 99.99 %, rounded up */
+        while ((t_all < 0 || t_knows < 0) && cairn_sim_now(w.sim) - t_join < 300 * CAIRN_SEC) {
+            cairn_sim_run_for(w.sim, 100 * CAIRN_MSEC);
+            cairn_time el = cairn_sim_now(w.sim) - t_join;
+            size_t c = alive_count(&w, jn->name, j);
+            if (t_most < 0 && c >= most)
+                t_most = el;
+            if (t_all < 0 && c == members)
+                t_all = el;
+            if (t_knows < 0 && cairn_memberlist_num_members(jn->ml) == members + 1)
+                t_knows = el;
+        }
+        members++;
+        printf("{\"name\":\"ml_join_converge\",\"n\":%zu,\"start\":\"warm\",\"join\":%zu,"
+               "\"seconds_to_99.99pct\":%.1f,\"seconds_to_all\":%.1f,"
+               "\"periods_to_all\":%.1f,\"joiner_knows_all_s\":%.1f,\"sample_step_s\":0.1,"
+               "\"serf_model_99.99pct_s\":%s,\"wall_s\":%.1f}\n",
+               members, j - n + 1, cairn_time_seconds(t_most), cairn_time_seconds(t_all),
+               cairn_time_seconds(t_all) / period, cairn_time_seconds(t_knows),
+               n >= 10000 ? "2.6" : n >= 1000 ? "2.2" : "null", wall() - t_wall);
+        fflush(stdout);
+    }
+    detect(&w, kills, "warm", t_wall);
+    world_free(&w);
+}
+
+/* The kills per warm size: BENCH_ML_KILLS (default DETECT_KILLS). */
+static int warm_kills(void)
+{
+    const char *e = getenv("BENCH_ML_KILLS");
+    return e != NULL && atoi(e) > 0 ? atoi(e) : DETECT_KILLS;
+}
+
+/* argv: [--warm] N...: the sizes to run, from a rolling join (default) or
+ * warm; the simulator speed figure comes with the rolling N = 1000. No
+ * arguments: rolling 1000, then warm 1000 and warm 10000. */
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        run_size(1000, true);
-        run_size(10000, false);
+        run_rolling(1000, true);
+        run_warm(1000, warm_kills());
+        run_warm(10000, warm_kills());
         return 0;
     }
+    bool warm = false;
     for (int i = 1; i < argc; i++) {
-        long n = atol(argv[i]);
-        if (n < SEEDS + 2 || n > 100000) {
-            fprintf(stderr, "usage: bench_memberlist_sim [N...] (5..100000)\n");
+        if (strcmp(argv[i], "--warm") == 0) {
+            warm = true;
+            continue;
+        }
+        char *end;
+        long n = strtol(argv[i], &end, 10);
+        if (*end != 0 || n < SEEDS + 2 || n > 100000) {
+            fprintf(stderr, "usage: bench_memberlist_sim [--warm] [N...] (N in 5..100000)\n");
             return 2;
         }
-        run_size((size_t)n, n == 1000);
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--warm") == 0)
+            continue;
+        size_t n = (size_t)atol(argv[i]);
+        if (warm)
+            run_warm(n, warm_kills());
+        else
+            run_rolling(n, n == 1000);
     }
     return 0;
 }

@@ -216,6 +216,24 @@ void cairn_memberlist_delete(cairn_memberlist *ml);
 int cairn_memberlist_join(cairn_memberlist *ml, const cairn_addr *addrs, size_t n,
                           cairn_ml_done_cb done, void *userdata);
 
+/* cairn_memberlist_preload merges `nodes` into the node table as a
+ * push/pull from a peer would (the same protocol-version check, alive,
+ * suspect, dead and left rules, and join/update notifications; no merge
+ * delegate), except that alive entries queue no gossip about themselves.
+ * It exists to start a simulation or test from an already converged
+ * cluster: when every member is preloaded with the same list, none of them
+ * has news to spread, whereas a rolling join makes each member queue and
+ * re-send an alive message for every other (N^2 messages in flight, the
+ * memory and time of a 10,000-member simulation). A member preloaded with a
+ * list its peers do not share is not announced to them. Our own entry is
+ * handled as any alive about us (refuted if it conflicts). Names must be
+ * non-empty, at most 1024 bytes, without NUL. A member that cannot be
+ * stored (table full, out of memory) is logged and skipped, as in a
+ * push/pull. 0, CAIRN_EINVAL (a bad name or address family, or nodes NULL
+ * with n > 0: nothing merged), CAIRN_EVERSION (incompatible versions:
+ * nothing merged) or CAIRN_ENOMEM (nothing merged). */
+int cairn_memberlist_preload(cairn_memberlist *ml, const cairn_ml_node *nodes, size_t n);
+
 /* cairn_memberlist_leave broadcasts our graceful leave (dead from self) and
  * calls done when it has been sent the retransmit limit number of times
  * (status 0), when nobody else is alive (0, at once from the loop), or

@@ -345,6 +345,49 @@ int cairn_memberlist_join(cairn_memberlist *ml, const cairn_addr *addrs, size_t 
     return 0;
 }
 
+int cairn_memberlist_preload(cairn_memberlist *ml, const cairn_ml_node *nodes, size_t n)
+{
+    if (!ml || (!nodes && n))
+        return CAIRN_EINVAL;
+    if (n == 0)
+        return 0;
+    /* One block: the push/pull records, then their version bytes. */
+    if (n > SIZE_MAX / (sizeof(cairn_wire_push_node) + 6))
+        return CAIRN_ENOMEM;
+    cairn_wire_push_node *recs = cairn_malloc(n * (sizeof(*recs) + 6));
+    if (!recs)
+        return CAIRN_ENOMEM;
+    uint8_t *vsn = (uint8_t *)(recs + n);
+    for (size_t i = 0; i < n; i++) {
+        const cairn_ml_node *x = &nodes[i];
+        size_t len = x->name ? strlen(x->name) : 0;
+        cairn_span ip = ml_ip_span(&x->addr);
+        if (len == 0 || len > 1024 || ip.len == 0 || x->meta_len > CAIRN_WIRE_META_MAX ||
+            (x->meta_len && !x->meta)) {
+            cairn_free(recs);
+            return CAIRN_EINVAL;
+        }
+        uint8_t *v = vsn + 6 * i;
+        v[ML_PMIN] = x->pmin, v[ML_PMAX] = x->pmax, v[ML_PCUR] = x->pcur;
+        v[ML_DMIN] = x->dmin, v[ML_DMAX] = x->dmax, v[ML_DCUR] = x->dcur;
+        recs[i] = (cairn_wire_push_node){.addr = ip,
+                                         .incarnation = x->incarnation,
+                                         .meta = {x->meta, x->meta_len},
+                                         .name = {(const uint8_t *)x->name, len},
+                                         .port = x->addr.port,
+                                         .state = x->state,
+                                         .vsn = {v, 6}};
+    }
+    int rc = ml_verify_protocol(ml, recs, n);
+    if (rc == 0) {
+        ml->preloading = true;
+        ml_merge_state(ml, recs, n);
+        ml->preloading = false;
+    }
+    cairn_free(recs);
+    return rc;
+}
+
 /* ---- leave and update ---- */
 
 int cairn_memberlist_leave(cairn_memberlist *ml, cairn_time timeout, cairn_ml_done_cb done,

@@ -123,6 +123,8 @@ struct cairn_memberlist {
     bool leaving;
     /* Tearing down: no new work. */
     bool shutdown;
+    /* Inside cairn_memberlist_preload: alive merges queue no gossip. */
+    bool preloading;
     /* Address announced in alive and ping Source*. */
     cairn_addr advertise;
 

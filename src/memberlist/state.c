@@ -374,7 +374,8 @@ void ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_wai
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "out of memory for alive of %s", name);
         return;
     }
-    ml_queue_alive(ml, a, notify);
+    if (!ml->preloading)
+        ml_queue_alive(ml, a, notify);
     bool meta_changed = a->meta.len != n->meta_len ||
                         (n->meta_len && memcmp(n->meta, a->meta.p, n->meta_len) != 0);
     if (a->vsn.len == sizeof(n->vsn))

@@ -497,6 +497,108 @@ static void test_merge_state(void **state)
     fx_free(f);
 }
 
+/* cairn_memberlist_preload: merge rules and events as a push/pull, but the
+ * alive entries queue no gossip (what a simulation starting converged
+ * needs); suspect entries still gossip; bad input merges nothing. */
+static cairn_ml_node pre(const char *name, const char *ip, uint32_t inc, int state,
+                         const char *meta)
+{
+    cairn_ml_node n = {.name = name, .state = state, .incarnation = inc,
+                       .meta = (const uint8_t *)meta, .meta_len = meta ? strlen(meta) : 0,
+                       .pmin = VSN[0], .pmax = VSN[1], .pcur = VSN[2],
+                       .dmin = VSN[3], .dmax = VSN[4], .dcur = VSN[5]};
+    assert_int_equal(cairn_addr_parse(ip, 7946, &n.addr), 0);
+    return n;
+}
+
+static void test_preload(void **state)
+{
+    (void)state;
+    struct fixture *f = fx_new(0);
+    drain(f);
+    cairn_ml_node self;
+    cairn_memberlist_local_node(f->ml, &self);
+    cairn_ml_node list[] = {
+        self,
+        pre("a", "127.0.0.2", 1, CAIRN_ML_ALIVE, NULL),
+        pre("b", "127.0.0.3:7000", 4, CAIRN_ML_ALIVE, "tags"),
+        pre("c", "127.0.0.4", 1, CAIRN_ML_ALIVE, NULL),
+        pre("c", "127.0.0.4", 1, CAIRN_ML_SUSPECT, NULL),
+    };
+    int joins = f->ev.joins;
+    assert_int_equal(cairn_memberlist_preload(f->ml, list, 5), 0);
+    assert_int_equal(cairn_memberlist_num_members(f->ml), 4);
+    assert_int_equal(f->ev.joins, joins + 3);
+    cairn_ml_node b = get(f, "b");
+    assert_int_equal(b.state, CAIRN_ML_ALIVE);
+    assert_int_equal(b.incarnation, 4);
+    assert_int_equal(b.addr.port, 7000);
+    assert_int_equal(b.meta_len, 4);
+    assert_memory_equal(b.meta, "tags", 4);
+    assert_int_equal(get(f, "c").state, CAIRN_ML_SUSPECT);
+    assert_int_equal(get(f, "me").incarnation, self.incarnation);
+    assert_int_equal(f->ml->stats.refutes, 0);
+    /* Only the suspicion (ours, about c) was queued: no alive. */
+    struct drained d = drain(f);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.type[0], CAIRN_WIRE_SUSPECT);
+    assert_string_equal(d.node[0], "c");
+    assert_string_equal(d.from[0], "me");
+    /* The same list through a push/pull merge queues the alives. */
+    struct fixture *g = fx_new(0);
+    drain(g);
+    cairn_ml_node alive_only[] = {list[1], list[2]};
+    assert_int_equal(cairn_memberlist_preload(g->ml, alive_only, 0), 0);
+    static const uint8_t ip2[4] = {127, 0, 0, 2}, ip3[4] = {127, 0, 0, 3};
+    cairn_wire_push_node remote[] = {
+        {.addr = {ip2, 4}, .incarnation = 1, .name = CAIRN_SPAN_LIT("a"), .port = 7946,
+         .state = CAIRN_ML_ALIVE, .vsn = {VSN, 6}},
+        {.addr = {ip3, 4}, .incarnation = 4, .name = CAIRN_SPAN_LIT("b"), .port = 7000,
+         .meta = CAIRN_SPAN_LIT("tags"), .state = CAIRN_ML_ALIVE, .vsn = {VSN, 6}},
+    };
+    ml_merge_state(g->ml, remote, 2);
+    assert_int_equal(drain(g).n, 2);
+    fx_free(g);
+    /* After the preload, news about a preloaded node is gossiped again. */
+    alive(f, "a", "127.0.0.2", 2, NULL);
+    d = drain(f);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.type[0], CAIRN_WIRE_ALIVE);
+    assert_string_equal(d.node[0], "a");
+    /* Our own entry with a higher incarnation is refuted, as any alive. */
+    cairn_ml_node me = self;
+    me.incarnation = self.incarnation + 5;
+    assert_int_equal(cairn_memberlist_preload(f->ml, &me, 1), 0);
+    assert_true(get(f, "me").incarnation > me.incarnation);
+    assert_int_equal(f->ml->stats.refutes, 1);
+    d = drain(f);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.node[0], "me");
+    /* Bad input merges nothing. */
+    size_t before = cairn_memberlist_num_nodes(f->ml);
+    cairn_ml_node bad[] = {pre("d", "127.0.0.5", 1, CAIRN_ML_ALIVE, NULL),
+                           pre("", "127.0.0.6", 1, CAIRN_ML_ALIVE, NULL)};
+    assert_int_equal(cairn_memberlist_preload(f->ml, bad, 2), CAIRN_EINVAL);
+    bad[1] = pre("e", "127.0.0.6", 1, CAIRN_ML_ALIVE, NULL);
+    bad[1].addr.family = 0;
+    assert_int_equal(cairn_memberlist_preload(f->ml, bad, 2), CAIRN_EINVAL);
+    bad[1] = pre("e", "127.0.0.6", 1, CAIRN_ML_ALIVE, NULL);
+    bad[1].pcur = 0; /* below everyone's minimum */
+    assert_int_equal(cairn_memberlist_preload(f->ml, bad, 2), CAIRN_EVERSION);
+    assert_int_equal(cairn_memberlist_preload(f->ml, NULL, 1), CAIRN_EINVAL);
+    assert_int_equal(cairn_memberlist_preload(NULL, bad, 1), CAIRN_EINVAL);
+    assert_int_equal(cairn_memberlist_num_nodes(f->ml), before);
+    assert_int_equal(drain(f).n, 0);
+    /* Out of memory for the records: nothing merged. */
+    cairn_test_alloc_install();
+    cairn_test_alloc_fail_after(0);
+    assert_int_equal(cairn_memberlist_preload(f->ml, bad, 1), CAIRN_ENOMEM);
+    cairn_test_alloc_fail_after(-1);
+    cairn_test_alloc_uninstall();
+    assert_int_equal(cairn_memberlist_num_nodes(f->ml), before);
+    fx_free(f);
+}
+
 /* state_test.go TestMemberList_VerifyProtocol, the essential rows. */
 static void test_verify_protocol(void **state)
 {
@@ -609,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_dead_rules),
         cmocka_unit_test(test_dead_cancels_suspicion),
         cmocka_unit_test(test_merge_state),
+        cmocka_unit_test(test_preload),
         cmocka_unit_test(test_verify_protocol),
         cmocka_unit_test(test_reap_dead_not_left),
         cmocka_unit_test(test_k_random_nodes),
