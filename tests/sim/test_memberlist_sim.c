@@ -285,6 +285,51 @@ static void test_converge_and_detect_big(void **state)
     world_free(&w);
 }
 
+/* Warm start (the 10,000-member bench's start): N - 1 members preloaded
+ * converged. Their first push/pull round (within the base 30 s) must not
+ * disturb anything; a newcomer must then reach every member within the
+ * serf convergence model's 99.99 % time for this N at 0 % loss
+ * (0.2 s x ln((N + 1) x 9999) / 1.5 rounds); a death within 6 log2 N
+ * periods. */
+static void test_warm_start(void **state)
+{
+    (void)state;
+    struct world w;
+    size_t n = ML_SIM_BIG_N, members = n - 1;
+    world_new(&w, cairn_test_sim_seed("warm_start", 11), n, NULL);
+    cairn_ml_node *list = calloc(members, sizeof(*list));
+    assert_non_null(list);
+    for (size_t i = 0; i < members; i++) {
+        cairn_memberlist_local_node(w.nodes[i].ml, &list[i]);
+        list[i].name = w.nodes[i].name;
+    }
+    for (size_t i = 0; i < members; i++)
+        assert_int_equal(cairn_memberlist_preload(w.nodes[i].ml, list, members), 0);
+    free(list);
+    cairn_sim_run_for(w.sim, w.cfg.push_pull_interval);
+    uint64_t failures = 0, pushpulls = 0;
+    for (size_t i = 0; i < members; i++) {
+        cairn_ml_stats st;
+        cairn_memberlist_get_stats(w.nodes[i].ml, &st);
+        failures += st.probe_failures;
+        pushpulls += st.pushpull_out;
+        assert_int_equal(cairn_memberlist_num_members(w.nodes[i].ml), members);
+    }
+    assert_int_equal(failures, 0);
+    assert_true(pushpulls >= members);
+    struct simnode *jn = &w.nodes[members];
+    assert_int_equal(cairn_memberlist_join(jn->ml, &w.nodes[0].addr, 1, NULL, NULL), 0);
+    double model = 0.2 * log((double)(n + 1) * 9999.0) / 1.5;
+    cairn_time t = run_until(&w, cond_converged, NULL, 100 * CAIRN_MSEC,
+                             (cairn_time)(model * (double)CAIRN_SEC));
+    printf("# warm_start: N=%zu newcomer known to all after %.1f s (serf model 99.99 %%: "
+           "%.2f s); %llu push/pulls, 0 failed probes in the first round\n",
+           n, t < 0 ? -1.0 : cairn_time_seconds(t), model, (unsigned long long)pushpulls);
+    assert_true(t >= 0);
+    kill_and_detect(&w, "warm_start", 6 * log2((double)n));
+    world_free(&w);
+}
+
 /* serf's reconnect (memberlist alone never talks to a node it believes
  * dead once the news is gossiped out): join one random dead member. */
 static void reconnect_round(struct world *w)
@@ -964,6 +1009,7 @@ int main(void)
         cmocka_unit_test(test_tcp_fallback),
         cmocka_unit_test(test_encrypted),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_warm_start),
         cmocka_unit_test(test_converge_and_detect_big),
     };
     /* ML_SIM_ONLY=<glob> runs a subset (cmocka test filter). */
