@@ -256,6 +256,47 @@ static void detect(struct world *w, int kills, const char *start, double t_wall)
     fflush(stdout);
 }
 
+/* The baseline of a speed figure: the first n of w's node loops again, in
+ * a world of their own with only memberlist's periodic timers (the probe
+ * and gossip intervals, re-armed, no packets), run for `virtual`. Returns
+ * its wall seconds and events. */
+static void baseline(struct world *w, size_t n, cairn_time virtual, double *ret_wall,
+                     double *ret_events)
+{
+    cairn_sim *bs;
+    if (cairn_sim_new(1, &bs) < 0)
+        die("sim_new", CAIRN_ENOMEM);
+    cairn_loop **loops = calloc(n, sizeof(*loops));
+    cairn_timer **timers = calloc(2 * n, sizeof(*timers));
+    if (loops == NULL || timers == NULL)
+        die("baseline", CAIRN_ENOMEM);
+    for (size_t i = 0; i < n; i++) {
+        int r;
+        if ((r = cairn_sim_node_loop(bs, &w->nodes[i].addr, &loops[i])) < 0)
+            die("baseline node", r);
+        for (int k = 0; k < 2; k++) {
+            cairn_time *per = k ? &w->cfg.probe_interval : &w->cfg.gossip_interval;
+            if ((r = cairn_timer_new(loops[i], rearm, per, &timers[2 * i + k])) < 0)
+                die("baseline timer", r);
+            cairn_timer_start(timers[2 * i + k],
+                              (cairn_time)cairn_rng_below(cairn_sim_rng(bs), (uint64_t)*per));
+        }
+    }
+    double b0 = wall();
+    cairn_sim_run_for(bs, virtual);
+    *ret_wall = wall() - b0;
+    cairn_sim_stats bst;
+    cairn_sim_get_stats(bs, &bst);
+    *ret_events = (double)bst.events;
+    for (size_t i = 0; i < 2 * n; i++)
+        cairn_timer_delete(timers[i]);
+    for (size_t i = 0; i < n; i++)
+        cairn_loop_delete(loops[i]);
+    cairn_sim_delete(bs);
+    free(loops);
+    free(timers);
+}
+
 static const char *JOIN_DESC = "3 seeds join each other; every other node joins the 3 seed "
                                "addresses, one node every 2 ms";
 
@@ -318,43 +359,14 @@ static void run_rolling(size_t n, bool speed)
         cairn_sim_run_for(w.sim, 60 * CAIRN_SEC);
         double dt = wall() - t0;
         cairn_sim_get_stats(w.sim, &b);
-        /* Baseline: the same number of node loops, timers only. */
-        cairn_sim *bs;
-        if (cairn_sim_new(1, &bs) < 0)
-            die("sim_new", CAIRN_ENOMEM);
-        cairn_loop **loops = calloc(n, sizeof(*loops));
-        cairn_timer **timers = calloc(2 * n, sizeof(*timers));
-        for (size_t i = 0; i < n; i++) {
-            int r;
-            if ((r = cairn_sim_node_loop(bs, &w.nodes[i].addr, &loops[i])) < 0)
-                die("baseline node", r);
-            for (int k = 0; k < 2; k++) {
-                cairn_time *per = k ? &w.cfg.probe_interval : &w.cfg.gossip_interval;
-                if ((r = cairn_timer_new(loops[i], rearm, per, &timers[2 * i + k])) < 0)
-                    die("baseline timer", r);
-                cairn_timer_start(timers[2 * i + k],
-                                  (cairn_time)cairn_rng_below(cairn_sim_rng(bs), (uint64_t)*per));
-            }
-        }
-        double b0 = wall();
-        cairn_sim_run_for(bs, 60 * CAIRN_SEC);
-        double bdt = wall() - b0;
-        cairn_sim_stats bst;
-        cairn_sim_get_stats(bs, &bst);
-        for (size_t i = 0; i < 2 * n; i++)
-            cairn_timer_delete(timers[i]);
-        for (size_t i = 0; i < n; i++)
-            cairn_loop_delete(loops[i]);
-        cairn_sim_delete(bs);
-        free(loops);
-        free(timers);
+        double bdt, bev;
+        baseline(&w, n, 60 * CAIRN_SEC, &bdt, &bev);
         printf("{\"name\":\"ml_sim_speed\",\"n\":%zu,\"profile\":\"lan\",\"virtual_s\":60,"
                "\"wall_s\":%.2f,\"sim_s_per_wall_s\":%.2f,\"events_per_wall_s\":%.0f,"
                "\"packets\":%llu,\"baseline\":\"same node loops, 1 s + 200 ms timers only\","
                "\"baseline_sim_s_per_wall_s\":%.1f,\"baseline_events_per_wall_s\":%.0f}\n",
                n, dt, 60.0 / dt, (double)(b.events - a.events) / dt,
-               (unsigned long long)(b.packets_sent - a.packets_sent), 60.0 / bdt,
-               (double)bst.events / bdt);
+               (unsigned long long)(b.packets_sent - a.packets_sent), 60.0 / bdt, bev / bdt);
         fflush(stdout);
     }
 
@@ -441,11 +453,17 @@ static void run_warm(size_t n, int kills)
     size_t short_views = 0;
     for (size_t i = 0; i < n; i++)
         short_views += cairn_memberlist_num_members(w.nodes[i].ml) != n;
+    double bdt, bev;
+    baseline(&w, n, 20 * CAIRN_SEC, &bdt, &bev);
     printf("{\"name\":\"ml_sim_speed_warm\",\"n\":%zu,\"virtual_s\":20,\"wall_s\":%.1f,"
            "\"sim_s_per_wall_s\":%.3f,\"events_per_wall_s\":%.0f,\"packets\":%llu,"
-           "\"members_not_seeing_all_alive\":%zu}\n",
+           "\"members_not_seeing_all_alive\":%zu,"
+           "\"baseline\":\"same node loops, 1 s + 200 ms timers only\","
+           "\"baseline_sim_s_per_wall_s\":%.1f,\"baseline_events_per_wall_s\":%.0f,"
+           "\"slowdown_vs_baseline\":%.1f}\n",
            n, dt, 20.0 / dt, (double)(b.events - a.events) / dt,
-           (unsigned long long)(b.packets_sent - a.packets_sent), short_views);
+           (unsigned long long)(b.packets_sent - a.packets_sent), short_views, 20.0 / bdt,
+           bev / bdt, dt / bdt);
     fflush(stdout);
 
     cairn_addr seeds[SEEDS];
