@@ -362,7 +362,7 @@ int cairn_memberlist_preload(cairn_memberlist *ml, const cairn_ml_node *nodes, s
         const cairn_ml_node *x = &nodes[i];
         size_t len = x->name ? strlen(x->name) : 0;
         cairn_span ip = ml_ip_span(&x->addr);
-        if (len == 0 || len > 1024 || ip.len == 0 || x->meta_len > CAIRN_WIRE_META_MAX ||
+        if (len == 0 || len > ML_NAME_MAX || ip.len == 0 || x->meta_len > CAIRN_WIRE_META_MAX ||
             (x->meta_len && !x->meta)) {
             cairn_free(recs);
             return CAIRN_EINVAL;

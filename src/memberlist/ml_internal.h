@@ -39,6 +39,9 @@
 /* Largest message we build (a push/pull of a big cluster is the largest;
  * memberlist caps the state it accepts at 20 MiB). */
 #define ML_MAX_MESSAGE (20u * 1024u * 1024u)
+/* Longest node name accepted (Go has no limit; serf's agent validates
+ * names to 128 characters when asked to). */
+#define ML_NAME_MAX 1024
 /* Vsn layout indexes. */
 enum { ML_PMIN, ML_PMAX, ML_PCUR, ML_DMIN, ML_DMAX, ML_DCUR };
 

@@ -27,9 +27,6 @@
 #include "cairn/error.h"
 #include "memberlist/util.h"
 
-/* Longest node name accepted (Go has no limit; serf's agent validates
- * names to 128 characters when asked to). */
-#define ML_NAME_MAX 1024
 /* Go's zero time.Time seen from our loop clock: long ago. */
 #define ML_TIME_LONG_AGO (INT64_MIN / 2)
 
