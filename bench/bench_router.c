@@ -27,7 +27,7 @@
  * member a linear search of the datacenter list, per-datacenter lists grown
  * one element at a time, insertion sorts for the medians and for the final
  * stable RTT sort. Both check members with the same parse
- * (cairn_server__check_member: every IsConsulServer rule, no record built)
+ * (cairn__server_check_member: every IsConsulServer rule, no record built)
  * and read coordinates through the same cluster seam, so the difference is
  * the grouping and sorting.
  *
@@ -394,7 +394,7 @@ static bool naive_member(const cairn_member *m, void *userdata)
 {
     struct naive *x = userdata;
     const char *dc;
-    if (cairn_server__check_member(m, &dc, NULL) != 0 || m->status == CAIRN_MEMBER_LEFT)
+    if (cairn__server_check_member(m, &dc, NULL) != 0 || m->status == CAIRN_MEMBER_LEFT)
         return true;
     double d = 0.0;
     if (strcmp(dc, x->local) != 0) {

@@ -14,7 +14,7 @@
 #include <zlib.h>
 
 #include "cairn/keyring.h"
-#include "cairn/wire_lzw.h"
+#include "wire/lzw.h"
 
 static double now_s(void)
 {
@@ -76,14 +76,14 @@ static int lzw_c(void *p)
 {
     ctx *c = p;
     cairn_buf_reset(&c->out);
-    return cairn_lzw_compress(c->in, c->n, &c->out);
+    return cairn__lzw_compress(c->in, c->n, &c->out);
 }
 
 static int lzw_d(void *p)
 {
     ctx *c = p;
     cairn_buf_reset(&c->out);
-    return cairn_lzw_decompress(c->comp, c->comp_n, 0, &c->out, NULL);
+    return cairn__lzw_decompress(c->comp, c->comp_n, 0, &c->out, NULL);
 }
 
 static int zlib_c(void *p)
@@ -104,14 +104,14 @@ static int gcm_e(void *p)
 {
     ctx *c = p;
     cairn_buf_reset(&c->out);
-    return cairn_keyring_encrypt(c->ring, 1, NULL, 0, c->in, c->n, &c->out);
+    return cairn__keyring_encrypt(c->ring, 1, NULL, 0, c->in, c->n, &c->out);
 }
 
 static int gcm_d(void *p)
 {
     ctx *c = p;
     cairn_buf_reset(&c->out);
-    return cairn_keyring_decrypt(c->ring, NULL, 0, c->comp, c->comp_n, &c->out, NULL);
+    return cairn__keyring_decrypt(c->ring, NULL, 0, c->comp, c->comp_n, &c->out, NULL);
 }
 
 static int copy(void *p)
@@ -151,7 +151,7 @@ int main(void)
         /* LZW */
         cairn_buf lz;
         cairn_buf_init(&lz, (size_t)1 << 26);
-        if (cairn_lzw_compress(in, n, &lz) != 0)
+        if (cairn__lzw_compress(in, n, &lz) != 0)
             return 1;
         uLongf zl = (uLongf)c.scratch_n;
         uint8_t *z = malloc(c.scratch_n);
@@ -180,7 +180,7 @@ int main(void)
         report(name, n, ge, "memcpy", mc, 0);
         cairn_buf ct;
         cairn_buf_init(&ct, (size_t)1 << 26);
-        cairn_keyring_encrypt(c.ring, 1, NULL, 0, in, n, &ct);
+        cairn__keyring_encrypt(c.ring, 1, NULL, 0, in, n, &ct);
         c.comp = ct.data;
         c.comp_n = ct.len;
         double gd = rate(gcm_d, &c, n);

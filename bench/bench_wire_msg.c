@@ -19,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "cairn/wire_frame.h"
-#include "cairn/wire_msg.h"
+#include "wire/frame.h"
+#include "wire/msg.h"
 
 /* Time budget per figure: long enough for a stable rate on a shared 2-core
  * box, short enough that the whole program stays around 5 s. */
@@ -89,7 +89,7 @@ static void gossip_setup(gossip_ctx *g)
                               {CAIRN_SPAN_LIT("dc"), CAIRN_SPAN_LIT("dc1")}};
     cairn_buf m;
     cairn_buf_init(&m, 512);
-    cairn_wire_tags_encode(tags, 2, &m, NULL);
+    cairn__wire_tags_encode(tags, 2, &m, NULL);
     memcpy(g->meta, m.data, m.len);
     g->meta_len = m.len;
     cairn_buf_destroy(&m);
@@ -97,16 +97,16 @@ static void gossip_setup(gossip_ctx *g)
     cairn_buf_init(&g->packet, 1 << 16);
     cairn_buf_init(&g->scratch, 1 << 16);
     cairn_compound c, probe; /* probe: sizes only, its pointers go stale */
-    cairn_compound_init(&c, CAIRN_PACKET_UDP_BUDGET);
-    cairn_compound_init(&probe, CAIRN_PACKET_UDP_BUDGET);
+    cairn__compound_init(&c, CAIRN_PACKET_UDP_BUDGET);
+    cairn__compound_init(&probe, CAIRN_PACKET_UDP_BUDGET);
     for (size_t k = 0; k < 32; k++) {
         snprintf(g->names[k], sizeof(g->names[k]), "node-%04zu", k);
         g->alive[k] = (cairn_wire_alive){
-            {ip4, 4}, (uint32_t)(k + 1), {g->meta, g->meta_len}, cairn_span_str(g->names[k]),
+            {ip4, 4}, (uint32_t)(k + 1), {g->meta, g->meta_len}, cairn__span_str(g->names[k]),
             7946,     {vsn, 6}};
         size_t at = g->parts.len;
-        cairn_wire_alive_encode(&g->alive[k], &g->parts, NULL);
-        if (cairn_compound_add(&probe, g->parts.data + at, g->parts.len - at) != 0) {
+        cairn__wire_alive_encode(&g->alive[k], &g->parts, NULL);
+        if (cairn__compound_add(&probe, g->parts.data + at, g->parts.len - at) != 0) {
             g->parts.len = at;
             break;
         }
@@ -117,8 +117,8 @@ static void gossip_setup(gossip_ctx *g)
     /* Parts are added once all are encoded: parts.data may move while
      * growing, and the packer borrows pointers. */
     for (size_t k = 0; k < g->n; k++)
-        cairn_compound_add(&c, g->parts.data + g->offs[k], g->lens[k]);
-    cairn_compound_write(&c, false, &g->packet);
+        cairn__compound_add(&c, g->parts.data + g->offs[k], g->lens[k]);
+    cairn__compound_write(&c, false, &g->packet);
     msgpack_unpacked_init(&g->unp);
 }
 
@@ -129,18 +129,18 @@ static int gossip_encode(void *ctx)
     size_t offs[32];
     for (size_t k = 0; k < g->n; k++) {
         offs[k] = g->scratch.len;
-        if (cairn_wire_alive_encode(&g->alive[k], &g->scratch, NULL))
+        if (cairn__wire_alive_encode(&g->alive[k], &g->scratch, NULL))
             return -1;
     }
     cairn_compound c;
-    cairn_compound_init(&c, CAIRN_PACKET_UDP_BUDGET);
+    cairn__compound_init(&c, CAIRN_PACKET_UDP_BUDGET);
     for (size_t k = 0; k < g->n; k++) {
         size_t end = k + 1 < g->n ? offs[k + 1] : g->scratch.len;
-        if (cairn_compound_add(&c, g->scratch.data + offs[k], end - offs[k]))
+        if (cairn__compound_add(&c, g->scratch.data + offs[k], end - offs[k]))
             return -1;
     }
     size_t mark = g->scratch.len;
-    int e = cairn_compound_write(&c, false, &g->scratch);
+    int e = cairn__compound_write(&c, false, &g->scratch);
     return e || g->scratch.len - mark != g->packet.len ? -1 : 0;
 }
 
@@ -150,7 +150,7 @@ static void on_alive(uint8_t type, const uint8_t *body, size_t len, void *ud)
     cairn_wire_alive a;
     /* Decoders take the whole message; the type byte sits just before the
      * body inside the packet, as it does in every compound part. */
-    if (type == CAIRN_WIRE_ALIVE && cairn_wire_alive_decode(body - 1, len + 1, NULL, NULL, &a) == 0)
+    if (type == CAIRN_WIRE_ALIVE && cairn__wire_alive_decode(body - 1, len + 1, NULL, NULL, &a) == 0)
         g->count++;
 }
 
@@ -158,11 +158,11 @@ static int gossip_decode(void *ctx)
 {
     gossip_ctx *g = ctx;
     cairn_frame_cfg cfg;
-    cairn_frame_cfg_default(&cfg);
+    cairn__frame_cfg_default(&cfg);
     cairn_packet_stats st;
     memset(&st, 0, sizeof(st));
     g->count = 0;
-    cairn_packet_decode(&cfg, g->packet.data, g->packet.len, on_alive, g, &st, NULL);
+    cairn__packet_decode(&cfg, g->packet.data, g->packet.len, on_alive, g, &st, NULL);
     return g->count == (int)g->n ? 0 : -1;
 }
 
@@ -207,14 +207,14 @@ static void ack_setup(ack_ctx *a)
     a->coord.adjustment = -1e-5;
     cairn_buf p;
     cairn_buf_init(&p, 256);
-    cairn_wire_coord_encode(&a->coord, &p, NULL);
+    cairn__wire_coord_encode(&a->coord, &p, NULL);
     memcpy(a->payload, p.data, p.len);
     a->payload_len = p.len;
     cairn_buf_destroy(&p);
     cairn_buf_init(&a->msg, 1024);
     cairn_buf_init(&a->scratch, 1024);
     cairn_wire_ack ack = {{a->payload, a->payload_len}, 7};
-    cairn_wire_ack_encode(&ack, &a->msg, NULL);
+    cairn__wire_ack_encode(&ack, &a->msg, NULL);
     msgpack_unpacked_init(&a->unp);
 }
 
@@ -224,12 +224,12 @@ static int ack_encode(void *ctx)
     /* The coordinate payload first, then the ack that carries it. */
     uint8_t pl[256];
     cairn_buf_reset(&a->scratch);
-    if (cairn_wire_coord_encode(&a->coord, &a->scratch, NULL) || a->scratch.len > sizeof(pl))
+    if (cairn__wire_coord_encode(&a->coord, &a->scratch, NULL) || a->scratch.len > sizeof(pl))
         return -1;
     memcpy(pl, a->scratch.data, a->scratch.len);
     cairn_wire_ack ack = {{pl, a->scratch.len}, 7};
     cairn_buf_reset(&a->scratch);
-    return cairn_wire_ack_encode(&ack, &a->scratch, NULL);
+    return cairn__wire_ack_encode(&ack, &a->scratch, NULL);
 }
 
 static int ack_decode(void *ctx)
@@ -237,9 +237,9 @@ static int ack_decode(void *ctx)
     ack_ctx *a = ctx;
     cairn_wire_ack ack;
     cairn_coord c;
-    if (cairn_wire_ack_decode(a->msg.data, a->msg.len, NULL, NULL, &ack))
+    if (cairn__wire_ack_decode(a->msg.data, a->msg.len, NULL, NULL, &ack))
         return -1;
-    return cairn_wire_coord_decode(ack.payload.p, ack.payload.len, NULL, &c);
+    return cairn__wire_coord_decode(ack.payload.p, ack.payload.len, NULL, &c);
 }
 
 static int ack_msgpackc(void *ctx)
@@ -283,14 +283,14 @@ static void pp_setup(pp_ctx *p)
                               {CAIRN_SPAN_LIT("dc"), CAIRN_SPAN_LIT("dc1")}};
     cairn_buf m;
     cairn_buf_init(&m, 512);
-    cairn_wire_tags_encode(tags, 2, &m, NULL);
+    cairn__wire_tags_encode(tags, 2, &m, NULL);
     memcpy(p->meta, m.data, m.len);
     for (int k = 0; k < PP_NODES; k++) {
         snprintf(p->names[k], sizeof(p->names[k]), "node-%04d", k);
         p->nodes[k] = (cairn_wire_push_node){{ip4, 4},
                                              (uint32_t)(k % 7 + 1),
                                              {p->meta, m.len},
-                                             cairn_span_str(p->names[k]),
+                                             cairn__span_str(p->names[k]),
                                              7946,
                                              k % 4,
                                              {vsn, 6}};
@@ -302,14 +302,14 @@ static void pp_setup(pp_ctx *p)
     cairn_wire_serf_status_ltime st = {CAIRN_SPAN_LIT("node-0000"), 1};
     cairn_wire_serf_pushpull sp = {1, slots, CAIRN_WIRE_SERF_RING, 1, none, 0, 1, &st, 1};
     cairn_buf_init(&p->state, 1 << 20);
-    cairn_wire_serf_pushpull_encode(&sp, &p->state, NULL);
+    cairn__wire_serf_pushpull_encode(&sp, &p->state, NULL);
     p->pp = (cairn_wire_pushpull){{true, PP_NODES, (uint32_t)p->state.len},
                                   p->nodes,
                                   PP_NODES,
                                   {p->state.data, p->state.len}};
     cairn_buf_init(&p->msg, 1 << 22);
     cairn_buf_init(&p->scratch, 1 << 22);
-    cairn_wire_pushpull_encode(&p->pp, &p->msg, NULL);
+    cairn__wire_pushpull_encode(&p->pp, &p->msg, NULL);
     p->copy = malloc(p->msg.len);
     msgpack_unpacked_init(&p->unp);
 }
@@ -318,20 +318,20 @@ static int pp_encode(void *ctx)
 {
     pp_ctx *p = ctx;
     cairn_buf_reset(&p->scratch);
-    return cairn_wire_pushpull_encode(&p->pp, &p->scratch, NULL);
+    return cairn__wire_pushpull_encode(&p->pp, &p->scratch, NULL);
 }
 
 static int pp_decode(void *ctx)
 {
     pp_ctx *p = ctx;
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+    cairn__wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
     cairn_wire_pushpull pp;
     cairn_wire_serf_pushpull sp;
-    int e = cairn_wire_pushpull_decode(p->msg.data, p->msg.len, &a, NULL, &pp);
+    int e = cairn__wire_pushpull_decode(p->msg.data, p->msg.len, &a, NULL, &pp);
     if (e == 0)
-        e = cairn_wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, &a, NULL, &sp);
-    cairn_wire_arena_destroy(&a);
+        e = cairn__wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, &a, NULL, &sp);
+    cairn__wire_arena_destroy(&a);
     return e;
 }
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cairn/wire_msg.h"
+#include "wire/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cairn_coord c;
     cairn_diag d;
     cairn_diag_clear(&d);
-    if (cairn_wire_coord_decode(data, size, &d, &c) != 0) {
+    if (cairn__wire_coord_decode(data, size, &d, &c) != 0) {
         if (d.msg[0] == 0)
             abort();
         return 0;
@@ -24,10 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     cairn_buf out;
     cairn_buf_init(&out, 4096);
-    if (cairn_wire_coord_encode(&c, &out, NULL) != 0)
+    if (cairn__wire_coord_encode(&c, &out, NULL) != 0)
         abort();
     cairn_coord c2;
-    if (cairn_wire_coord_decode(out.data, out.len, NULL, &c2) != 0 || c2.dim != c.dim ||
+    if (cairn__wire_coord_decode(out.data, out.len, NULL, &c2) != 0 || c2.dim != c.dim ||
         memcmp(c2.vec, c.vec, sizeof(double) * c.dim) != 0 || c2.error != c.error)
         abort();
     cairn_buf_destroy(&out);

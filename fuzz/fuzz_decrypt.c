@@ -1,4 +1,4 @@
-/* libFuzzer target for cairn_keyring_decrypt: arbitrary payloads against a
+/* libFuzzer target for cairn__keyring_decrypt: arbitrary payloads against a
  * ring of three keys (16, 24, 32 bytes), with and without AAD (byte 0);
  * must never crash or write past its buffer; and arbitrary plaintexts must
  * round-trip through encrypt/decrypt in both versions. */
@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size--;
     cairn_buf out;
     cairn_buf_init(&out, (size_t)1 << 20);
-    int r = cairn_keyring_decrypt(ring, use_aad ? aad : NULL, use_aad ? 5 : 0, data, size, &out,
+    int r = cairn__keyring_decrypt(ring, use_aad ? aad : NULL, use_aad ? 5 : 0, data, size, &out,
                                   NULL);
     if (r == 0 && out.len > size)
         abort();
@@ -38,9 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cairn_buf ct;
         cairn_buf_init(&ct, (size_t)1 << 20);
         cairn_buf_reset(&out);
-        if (cairn_keyring_encrypt(ring, vsn, use_aad ? aad : NULL, use_aad ? 5 : 0, data, size,
+        if (cairn__keyring_encrypt(ring, vsn, use_aad ? aad : NULL, use_aad ? 5 : 0, data, size,
                                   &ct) != 0 ||
-            cairn_keyring_decrypt(ring, use_aad ? aad : NULL, use_aad ? 5 : 0, ct.data, ct.len,
+            cairn__keyring_decrypt(ring, use_aad ? aad : NULL, use_aad ? 5 : 0, ct.data, ct.len,
                                   &out, NULL) != 0 ||
             out.len != size || (size && memcmp(out.data, data, size) != 0))
             abort();

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "cairn/keyring.h"
-#include "cairn/wire_frame.h"
+#include "wire/frame.h"
 
 static const uint8_t fuzz_key[32] = "cairn-fuzz-key-0123456789abcdef";
 
@@ -22,7 +22,7 @@ static inline int fuzz_frame_setup(uint8_t mode, cairn_keyring **ret_ring, cairn
     cairn_keyring *ring = NULL;
     if (cairn_keyring_new(fuzz_key, sizeof fuzz_key, &ring) != 0)
         return -1;
-    cairn_frame_cfg_default(ret_cfg);
+    cairn__frame_cfg_default(ret_cfg);
     ret_cfg->max_decompressed = (size_t)4 << 20;
     ret_cfg->keyring = (mode & 3) ? ring : NULL;
     ret_cfg->verify_incoming = !(mode & 4);

@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                    .notify_update = touch,
                                    .notify_msg = touch_msg};
     cairn_memberlist *ml;
-    if (ml_create(loop, &c, &d, NULL, NULL, false, &ml) < 0) {
+    if (cairn__ml_create(loop, &c, &d, NULL, NULL, false, &ml) < 0) {
         cairn_loop_delete(loop);
         return 0;
     }
@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += 3;
         if (len > size - off)
             len = size - off;
-        ml_on_packet(NULL, &from, data + off, len, ml);
+        cairn__ml_on_packet(NULL, &from, data + off, len, ml);
         off += len;
     }
     cairn_loop_manual_advance(loop, 60 * CAIRN_SEC);

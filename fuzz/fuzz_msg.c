@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cairn/wire_msg.h"
+#include "wire/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -16,31 +16,31 @@ static void reencode(const cairn_wire_msg *m, const uint8_t *data, size_t size)
     int e;
     switch (m->type) {
     case CAIRN_WIRE_PING:
-        e = cairn_wire_ping_encode(&m->u.ping, &out, NULL);
+        e = cairn__wire_ping_encode(&m->u.ping, &out, NULL);
         break;
     case CAIRN_WIRE_INDIRECT_PING:
-        e = cairn_wire_indirect_ping_encode(&m->u.indirect_ping, &out, NULL);
+        e = cairn__wire_indirect_ping_encode(&m->u.indirect_ping, &out, NULL);
         break;
     case CAIRN_WIRE_ACK:
-        e = cairn_wire_ack_encode(&m->u.ack, &out, NULL);
+        e = cairn__wire_ack_encode(&m->u.ack, &out, NULL);
         break;
     case CAIRN_WIRE_NACK:
-        e = cairn_wire_nack_encode(&m->u.nack, &out, NULL);
+        e = cairn__wire_nack_encode(&m->u.nack, &out, NULL);
         break;
     case CAIRN_WIRE_ERR:
-        e = cairn_wire_err_encode(&m->u.err, &out, NULL);
+        e = cairn__wire_err_encode(&m->u.err, &out, NULL);
         break;
     case CAIRN_WIRE_SUSPECT:
-        e = cairn_wire_suspect_encode(&m->u.suspect, &out, NULL);
+        e = cairn__wire_suspect_encode(&m->u.suspect, &out, NULL);
         break;
     case CAIRN_WIRE_ALIVE:
-        e = cairn_wire_alive_encode(&m->u.alive, &out, NULL);
+        e = cairn__wire_alive_encode(&m->u.alive, &out, NULL);
         break;
     case CAIRN_WIRE_DEAD:
-        e = cairn_wire_dead_encode(&m->u.dead, &out, NULL);
+        e = cairn__wire_dead_encode(&m->u.dead, &out, NULL);
         break;
     case CAIRN_WIRE_PUSHPULL:
-        e = cairn_wire_pushpull_encode(&m->u.pushpull, &out, NULL);
+        e = cairn__wire_pushpull_encode(&m->u.pushpull, &out, NULL);
         break;
     default:
         e = -1;
@@ -49,13 +49,13 @@ static void reencode(const cairn_wire_msg *m, const uint8_t *data, size_t size)
     if (e == 0) {
         /* What we encode must decode, and encode again identically. */
         cairn_wire_arena a;
-        cairn_wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+        cairn__wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
         cairn_wire_msg m2;
-        if (cairn_wire_msg_decode(out.data, out.len, &a, NULL, &m2) != 0)
+        if (cairn__wire_msg_decode(out.data, out.len, &a, NULL, &m2) != 0)
             abort();
         if (m2.type != m->type)
             abort();
-        cairn_wire_arena_destroy(&a);
+        cairn__wire_arena_destroy(&a);
     } else if (e != -1) {
         abort(); /* a decoded message always satisfies the encoder */
     }
@@ -67,27 +67,27 @@ static void reencode(const cairn_wire_msg *m, const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, 64u << 20);
+    cairn__wire_arena_init(&a, 64u << 20);
     cairn_diag d;
     cairn_diag_clear(&d);
     cairn_wire_msg m;
-    if (cairn_wire_msg_decode(data, size, &a, &d, &m) == 0)
+    if (cairn__wire_msg_decode(data, size, &a, &d, &m) == 0)
         reencode(&m, data, size);
     else if (d.msg[0] == 0)
         abort(); /* every rejection names where */
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
 
     /* Stream prefix decoders. */
     cairn_wire_pushpull_header h;
     cairn_wire_user_msg_header uh;
     size_t used;
-    if (cairn_wire_pushpull_header_decode(data, size, NULL, &h, &used) == 0 && used > size)
+    if (cairn__wire_pushpull_header_decode(data, size, NULL, &h, &used) == 0 && used > size)
         abort();
-    if (cairn_wire_user_msg_header_decode(data, size, NULL, &uh, &used) == 0 &&
+    if (cairn__wire_user_msg_header_decode(data, size, NULL, &uh, &used) == 0 &&
         (used > size || uh.user_msg_len > CAIRN_WIRE_USER_MSG_MAX))
         abort();
     size_t olen;
-    if (cairn_mp_object_len(data, size, &olen) == 0 && olen > size)
+    if (cairn__mp_object_len(data, size, &olen) == 0 && olen > size)
         abort();
     return 0;
 }

@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *p = data;
     size_t n = size;
     if (mode & 1) {
-        if (cairn_keyring_encrypt(ring, 1, NULL, 0, data, size, &pkt) != 0)
+        if (cairn__keyring_encrypt(ring, 1, NULL, 0, data, size, &pkt) != 0)
             abort();
         p = pkt.data;
         n = pkt.len;
@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sink s = {0, 0};
     cairn_diag d;
     cairn_diag_clear(&d);
-    int r = cairn_packet_decode(&cfg, p, n, on_msg, &s, &st, &d);
+    int r = cairn__packet_decode(&cfg, p, n, on_msg, &s, &st, &d);
     if (st.packets != 1 || st.delivered != s.count)
         abort();
     if (r != 0 && d.err == 0)
@@ -67,11 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *m = malloc(size);
         memcpy(m, data, size);
         m[0] = 4; /* alive */
-        if (cairn_packet_encode(&cfg, mode & 8, m, size, &out) == 0) {
+        if (cairn__packet_encode(&cfg, mode & 8, m, size, &out) == 0) {
             cairn_packet_stats st2 = {0};
             sink s2 = {0, 0};
             cfg.verify_incoming = true;
-            if (cairn_packet_decode(&cfg, out.data, out.len, on_msg, &s2, &st2, NULL) != 0 ||
+            if (cairn__packet_decode(&cfg, out.data, out.len, on_msg, &s2, &st2, NULL) != 0 ||
                 s2.count != 1)
                 abort();
         }

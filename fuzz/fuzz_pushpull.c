@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cairn/wire_msg.h"
+#include "wire/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -16,7 +16,7 @@ static int incremental(const uint8_t *data, size_t size, cairn_wire_arena *a, si
     cairn_wire_pushpull_header h;
     size_t pos = 0, used, have = 1;
     int e;
-    while ((e = cairn_wire_pushpull_header_decode(data, have, NULL, &h, &used)) == CAIRN_EAGAIN &&
+    while ((e = cairn__wire_pushpull_header_decode(data, have, NULL, &h, &used)) == CAIRN_EAGAIN &&
            have < size)
         have++;
     if (e)
@@ -24,7 +24,7 @@ static int incremental(const uint8_t *data, size_t size, cairn_wire_arena *a, si
     pos = used;
     for (uint32_t k = 0; k < h.nodes; k++) {
         cairn_wire_push_node n;
-        e = cairn_wire_push_node_decode(data + pos, size - pos, a, NULL, &n, &used);
+        e = cairn__wire_push_node_decode(data + pos, size - pos, a, NULL, &n, &used);
         if (e)
             return e;
         pos += used;
@@ -38,11 +38,11 @@ static int incremental(const uint8_t *data, size_t size, cairn_wire_arena *a, si
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, 64u << 20);
+    cairn__wire_arena_init(&a, 64u << 20);
     cairn_diag d;
     cairn_diag_clear(&d);
     cairn_wire_pushpull pp;
-    int e = cairn_wire_pushpull_decode(data, size, &a, &d, &pp);
+    int e = cairn__wire_pushpull_decode(data, size, &a, &d, &pp);
     size_t nodes = 0;
     int e2 = incremental(data, size, &a, &nodes);
     if ((e == 0) != (e2 == 0))
@@ -51,10 +51,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (nodes != pp.n_nodes)
             abort();
         cairn_wire_serf_pushpull sp;
-        cairn_wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, &a, NULL, &sp);
+        cairn__wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, &a, NULL, &sp);
         cairn_buf out;
         cairn_buf_init(&out, 1 << 24);
-        if (cairn_wire_pushpull_encode(&pp, &out, NULL) != 0)
+        if (cairn__wire_pushpull_encode(&pp, &out, NULL) != 0)
             abort();
         cairn_buf_destroy(&out);
     } else if (d.msg[0] == 0) {
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* The serf state alone. */
     cairn_wire_serf_pushpull sp;
-    cairn_wire_serf_pushpull_decode(data, size, &a, NULL, &sp);
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_serf_pushpull_decode(data, size, &a, NULL, &sp);
+    cairn__wire_arena_destroy(&a);
     return 0;
 }

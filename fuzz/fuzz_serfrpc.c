@@ -1,7 +1,7 @@
 /* libFuzzer target for the Serf agent RPC reply decoders.
  *
  * The input is treated as the byte stream an agent sends: it is split into
- * msgpack objects with ipc_object_len (the client's framing), the first of
+ * msgpack objects with cairn__ipc_object_len (the client's framing), the first of
  * each pair is decoded as a response header, and the next object is fed to
  * every body decoder (members, join, get-coordinate, stats, stream record),
  * each into a fresh arena that is destroyed afterwards. Seeds are real
@@ -30,23 +30,23 @@ static void decode_bodies(const uint8_t *p, size_t n)
     size_t nst;
     cairn_event ev;
 
-    cairn_wire_arena_init(&a, 8 * n + 256 * 1024);
+    cairn__wire_arena_init(&a, 8 * n + 256 * 1024);
     cairn_diag_clear(&diag);
-    if (serfrpc_decode_members(p, n, &a, &ms, &nms, &diag) == 0)
+    if (cairn__serfrpc_decode_members(p, n, &a, &ms, &nms, &diag) == 0)
         for (size_t i = 0; i < nms; i++)
             (void)strlen(ms[i].name);
-    cairn_wire_arena_destroy(&a);
-    (void)serfrpc_decode_join(p, n, &num, &diag);
-    (void)serfrpc_decode_coord(p, n, &ok, &co, &diag);
-    if (serfrpc_decode_stats(p, n, &a, &st, &nst, &diag) == 0)
+    cairn__wire_arena_destroy(&a);
+    (void)cairn__serfrpc_decode_join(p, n, &num, &diag);
+    (void)cairn__serfrpc_decode_coord(p, n, &ok, &co, &diag);
+    if (cairn__serfrpc_decode_stats(p, n, &a, &st, &nst, &diag) == 0)
         for (size_t i = 0; i < nst; i++)
             (void)strlen(st[i].value);
-    cairn_wire_arena_destroy(&a);
-    if (serfrpc_decode_record(p, n, &a, &ev, &diag) == 0)
+    cairn__wire_arena_destroy(&a);
+    if (cairn__serfrpc_decode_record(p, n, &a, &ev, &diag) == 0)
         for (size_t i = 0; i < ev.nmembers; i++)
             for (size_t t = 0; t < ev.members[i].ntags; t++)
                 (void)strlen(ev.members[i].tags[t].value);
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -54,13 +54,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t off = 0;
     while (off < size) {
         size_t len;
-        if (ipc_object_len(data + off, size - off, CAIRN_SERFRPC_MAX_RECORD, &len) != 0)
+        if (cairn__ipc_object_len(data + off, size - off, CAIRN_SERFRPC_MAX_RECORD, &len) != 0)
             break;
         cairn_wire_arena a;
         serfrpc_header h;
-        cairn_wire_arena_init(&a, 64 * 1024);
-        (void)serfrpc_decode_header(data + off, len, &a, &h, NULL);
-        cairn_wire_arena_destroy(&a);
+        cairn__wire_arena_init(&a, 64 * 1024);
+        (void)cairn__serfrpc_decode_header(data + off, len, &a, &h, NULL);
+        cairn__wire_arena_destroy(&a);
         decode_bodies(data + off, len);
         off += len;
     }

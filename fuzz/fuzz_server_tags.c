@@ -6,7 +6,7 @@
  * name; then key=value tags (a field without '=' is a key with an empty
  * value). At most FUZZ_MAX_TAGS tags are used. Each value is also fed to
  * cairn_atoi, cairn_split_host_port and cairn_server_parse_build directly.
- * cairn_server__check_member (the parse without the record) must reach the
+ * cairn__server_check_member (the parse without the record) must reach the
  * same verdict and datacenter as cairn_server_from_member; the target
  * aborts when they differ. */
 #include <stddef.h>
@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cairn_diag diag = {0};
     int rc = cairn_server_from_member(&m, &s, &diag);
     const char *dc = NULL;
-    if (cairn_server__check_member(&m, &dc, NULL) != rc ||
+    if (cairn__server_check_member(&m, &dc, NULL) != rc ||
         (rc == 0 && strcmp(dc, s->datacenter) != 0))
         abort();
     if (rc == 0) {

@@ -40,19 +40,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size;
     if (mode & 1) {
         uint8_t h[5] = {10};
-        size_t el = cairn_keyring_encrypted_len(1, size);
+        size_t el = cairn__keyring_encrypted_len(1, size);
         h[1] = (uint8_t)(el >> 24);
         h[2] = (uint8_t)(el >> 16);
         h[3] = (uint8_t)(el >> 8);
         h[4] = (uint8_t)el;
         if (cairn_buf_append(&wire, h, 5) != 0 ||
-            cairn_keyring_encrypt(ring, 1, h, 5, data, size, &wire) != 0)
+            cairn__keyring_encrypt(ring, 1, h, 5, data, size, &wire) != 0)
             abort();
         p = wire.data;
         n = wire.len;
     }
     cairn_stream_rd *rd;
-    if (cairn_stream_rd_new(&cfg, &rd) != 0)
+    if (cairn__stream_rd_new(&cfg, &rd) != 0)
         abort();
     size_t fed = 0;
     int step = 0;
@@ -70,12 +70,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             chosen = true;
         }
         if (step == 0) {
-            r = cairn_stream_rd_type(rd, &t, NULL);
+            r = cairn__stream_rd_type(rd, &t, NULL);
         } else if (want_raw) {
             len = raw_len;
-            r = cairn_stream_rd_raw(rd, len, &span, NULL);
+            r = cairn__stream_rd_raw(rd, len, &span, NULL);
         } else {
-            r = cairn_stream_rd_object(rd, &span, &len, NULL);
+            r = cairn__stream_rd_object(rd, &span, &len, NULL);
         }
         if (r == 0) {
             if (len > 0)
@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             chosen = false;
             step++;
             if (step > 50) {
-                cairn_stream_rd_end(rd);
+                cairn__stream_rd_end(rd);
                 step = 0;
             }
             continue;
@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t k = 1 + next(&x) % 64;
             if (k > n - fed)
                 k = n - fed;
-            int f = cairn_stream_rd_feed(rd, p + fed, k);
+            int f = cairn__stream_rd_feed(rd, p + fed, k);
             if (f != 0 && f != CAIRN_ENOMEM)
                 break;
             fed += k;
@@ -104,12 +104,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* the driver never misuses the reader */
         /* a real error is sticky */
         uint8_t t2;
-        if (cairn_stream_rd_type(rd, &t2, NULL) != r)
+        if (cairn__stream_rd_type(rd, &t2, NULL) != r)
             abort();
         break;
     }
     (void)sum;
-    cairn_stream_rd_delete(rd);
+    cairn__stream_rd_delete(rd);
     cairn_buf_destroy(&wire);
     cairn_keyring_delete(ring);
     return 0;

@@ -45,16 +45,16 @@ char *cairn_strndup(const char *s, size_t n);
 void *cairn_memdup(const void *p, size_t n);
 
 /* The test allocator: counts live allocations and can fail on purpose.
- * cairn_test_alloc_install() switches to it (counters reset);
- * cairn_test_alloc_fail_after(n) makes the (n+1)-th allocation from now fail
- * and every later one succeed again (n < 0 disables); cairn_test_alloc_live()
+ * cairn__test_alloc_install() switches to it (counters reset);
+ * cairn__test_alloc_fail_after(n) makes the (n+1)-th allocation from now fail
+ * and every later one succeed again (n < 0 disables); cairn__test_alloc_live()
  * is the number of blocks currently allocated through it;
- * cairn_test_alloc_failed() says whether the injected failure happened. The
+ * cairn__test_alloc_failed() says whether the injected failure happened. The
  * counters are atomic, so threads may allocate concurrently. */
-void cairn_test_alloc_install(void);
-void cairn_test_alloc_uninstall(void);
-void cairn_test_alloc_fail_after(long n);
-long cairn_test_alloc_live(void);
-int cairn_test_alloc_failed(void);
+void cairn__test_alloc_install(void);
+void cairn__test_alloc_uninstall(void);
+void cairn__test_alloc_fail_after(long n);
+long cairn__test_alloc_live(void);
+int cairn__test_alloc_failed(void);
 
 #endif

@@ -22,13 +22,13 @@
 /* coordinates */
 #include "cairn/coord.h"
 /* wire */
-#include "cairn/wire_mp.h"
-#include "cairn/wire_msg.h"
-#include "cairn/wire_lzw.h"
-#include "cairn/wire_frame.h"
+#include "wire/mp.h"
+#include "wire/msg.h"
+#include "wire/lzw.h"
+#include "wire/frame.h"
 #include "cairn/keyring.h"
 /* membership */
-#include "cairn/broadcast.h"
+#include "memberlist/broadcast.h"
 #include "cairn/memberlist.h"
 /* routing */
 #include "cairn/server.h"

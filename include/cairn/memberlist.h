@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "cairn/addr.h"
-#include "cairn/broadcast.h"
+#include "memberlist/broadcast.h"
 #include "cairn/buf.h"
 #include "cairn/log.h"
 #include "cairn/loop.h"

@@ -38,7 +38,7 @@
 #include "cairn/alloc.h"
 #include "cairn/buf.h"
 #include "cairn/keyring.h"
-#include "cairn/wire_msg.h"
+#include "wire/msg.h"
 
 #define AGENT_LOG "agent"
 /* Index of serf_by_type that counts types outside 0..9. */
@@ -135,13 +135,13 @@ static int encode_tags(cairn_agent *a, const cairn_agent_config *cfg, cairn_diag
     for (size_t i = 0; i < cfg->n_tags; i++) {
         if (!cfg->tags[i].key || !cfg->tags[i].key[0] || !cfg->tags[i].value)
             return cairn_diag_set(diag, CAIRN_EINVAL, "tags: tag %zu has no key", i + 1);
-        tags[i].key = cairn_span_str(cfg->tags[i].key);
-        tags[i].value = cairn_span_str(cfg->tags[i].value);
+        tags[i].key = cairn__span_str(cfg->tags[i].key);
+        tags[i].value = cairn__span_str(cfg->tags[i].value);
     }
     cairn_buf b;
     /* Room past the Meta limit so that the encoder reports the size. */
     cairn_buf_init(&b, AGENT_TAGS_SCRATCH);
-    int rc = cairn_wire_tags_encode(tags, cfg->n_tags, &b, diag);
+    int rc = cairn__wire_tags_encode(tags, cfg->n_tags, &b, diag);
     if (rc == CAIRN_EINVAL)
         cairn_diag_set(diag, rc, "tags: duplicate key");
     if (rc == 0) {
@@ -354,10 +354,10 @@ char *cairn_agent_format_tags(const uint8_t *meta, size_t len, char *out, size_t
         return out;
     out[0] = 0;
     cairn_wire_arena arena;
-    cairn_wire_arena_init(&arena, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+    cairn__wire_arena_init(&arena, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
     cairn_wire_tag *tags;
     size_t n, used = 0;
-    if (cairn_wire_tags_decode((cairn_span){meta, len}, &arena, NULL, &tags, &n) == 0) {
+    if (cairn__wire_tags_decode((cairn_span){meta, len}, &arena, NULL, &tags, &n) == 0) {
         for (size_t i = 0; i < n && used < outlen; i++) {
             int w = snprintf(out + used, outlen - used, "%s%.*s=%.*s", i ? "," : "",
                              (int)tags[i].key.len, (const char *)tags[i].key.p,
@@ -367,6 +367,6 @@ char *cairn_agent_format_tags(const uint8_t *meta, size_t len, char *out, size_t
             used += (size_t)w;
         }
     }
-    cairn_wire_arena_destroy(&arena);
+    cairn__wire_arena_destroy(&arena);
     return out;
 }

@@ -152,7 +152,7 @@ static void test_free(void *ptr, void *ud)
     free(ptr);
 }
 
-void cairn_test_alloc_install(void)
+void cairn__test_alloc_install(void)
 {
     static const cairn_allocator test_allocator = {test_malloc, test_realloc, test_free, NULL};
     atomic_store(&test_live, 0);
@@ -161,23 +161,23 @@ void cairn_test_alloc_install(void)
     cairn_set_allocator(&test_allocator);
 }
 
-void cairn_test_alloc_uninstall(void)
+void cairn__test_alloc_uninstall(void)
 {
     cairn_set_allocator(NULL);
 }
 
-void cairn_test_alloc_fail_after(long n)
+void cairn__test_alloc_fail_after(long n)
 {
     atomic_store(&test_failed, 0);
     atomic_store(&test_countdown, n < 0 ? -1 : n);
 }
 
-long cairn_test_alloc_live(void)
+long cairn__test_alloc_live(void)
 {
     return atomic_load(&test_live);
 }
 
-int cairn_test_alloc_failed(void)
+int cairn__test_alloc_failed(void)
 {
     return atomic_load(&test_failed);
 }

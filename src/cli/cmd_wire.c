@@ -31,8 +31,8 @@
 
 #include "cairn/alloc.h"
 #include "cairn/keyring.h"
-#include "cairn/wire_frame.h"
-#include "cairn/wire_msg.h"
+#include "wire/frame.h"
+#include "wire/msg.h"
 #include "cli/commands.h"
 
 /* Largest input accepted (a maximal encrypted stream frame plus slack). */
@@ -179,7 +179,7 @@ static json_t *raw_json(const char *key, cairn_span s, cairn_wire_arena *a)
         json_object_set_new(o, "hex", hex_json(s.p, s.len));
         cairn_wire_tag *t;
         size_t n;
-        if (cairn_wire_tags_decode(s, a, NULL, &t, &n) == 0) {
+        if (cairn__wire_tags_decode(s, a, NULL, &t, &n) == 0) {
             json_t *tags = json_object();
             for (size_t k = 0; k < n; k++) {
                 char *kk = strndup((const char *)t[k].key.p, t[k].key.len);
@@ -205,39 +205,39 @@ static json_t *raw_json(const char *key, cairn_span s, cairn_wire_arena *a)
 static json_t *mp_json(cairn_mp_reader *r, const char *key, cairn_wire_arena *a, int depth)
 {
     if (depth > WIRE_CLI_MAX_DEPTH) {
-        cairn_mp_skip(r);
+        cairn__mp_skip(r);
         return r->err ? NULL : json_string("…");
     }
-    switch (cairn_mp_peek(r)) {
+    switch (cairn__mp_peek(r)) {
     case CAIRN_MP_T_NIL:
         r->pos++;
         return json_null();
     case CAIRN_MP_T_BOOL: {
         bool b;
-        return cairn_mp_read_bool(r, &b) ? NULL : json_boolean(b);
+        return cairn__mp_read_bool(r, &b) ? NULL : json_boolean(b);
     }
     case CAIRN_MP_T_UINT: {
         uint64_t u;
-        if (cairn_mp_read_uint(r, UINT64_MAX, &u))
+        if (cairn__mp_read_uint(r, UINT64_MAX, &u))
             return NULL;
         return u > INT64_MAX ? json_real((double)u) : json_integer((json_int_t)u);
     }
     case CAIRN_MP_T_INT: {
         int64_t i;
-        return cairn_mp_read_int(r, INT64_MIN, INT64_MAX, &i) ? NULL : json_integer(i);
+        return cairn__mp_read_int(r, INT64_MIN, INT64_MAX, &i) ? NULL : json_integer(i);
     }
     case CAIRN_MP_T_FLOAT: {
         double d;
-        return cairn_mp_read_double(r, &d) ? NULL : json_real(d);
+        return cairn__mp_read_double(r, &d) ? NULL : json_real(d);
     }
     case CAIRN_MP_T_STR:
     case CAIRN_MP_T_BIN: {
         cairn_span s;
-        return cairn_mp_read_bytes(r, NULL, 0, &s) ? NULL : raw_json(key, s, a);
+        return cairn__mp_read_bytes(r, NULL, 0, &s) ? NULL : raw_json(key, s, a);
     }
     case CAIRN_MP_T_ARRAY: {
         uint32_t n;
-        if (cairn_mp_read_array(r, &n))
+        if (cairn__mp_read_array(r, &n))
             return NULL;
         json_t *arr = json_array();
         for (uint32_t k = 0; k < n; k++) {
@@ -252,12 +252,12 @@ static json_t *mp_json(cairn_mp_reader *r, const char *key, cairn_wire_arena *a,
     }
     case CAIRN_MP_T_MAP: {
         uint32_t n;
-        if (cairn_mp_read_map(r, &n))
+        if (cairn__mp_read_map(r, &n))
             return NULL;
         json_t *o = json_object();
         for (uint32_t k = 0; k < n; k++) {
             cairn_span ks;
-            if (cairn_mp_read_bytes(r, NULL, 0, &ks)) {
+            if (cairn__mp_read_bytes(r, NULL, 0, &ks)) {
                 json_decref(o);
                 return NULL;
             }
@@ -274,7 +274,7 @@ static json_t *mp_json(cairn_mp_reader *r, const char *key, cairn_wire_arena *a,
         return o;
     }
     default:
-        if (cairn_mp_skip(r))
+        if (cairn__mp_skip(r))
             return NULL;
         return json_string("(ext)");
     }
@@ -284,7 +284,7 @@ static json_t *mp_json(cairn_mp_reader *r, const char *key, cairn_wire_arena *a,
 static json_t *body_json(const uint8_t *p, size_t len, cairn_wire_arena *a, size_t *ret_used)
 {
     cairn_mp_reader r;
-    cairn_mp_reader_init(&r, p, len);
+    cairn__mp_reader_init(&r, p, len);
     json_t *j = mp_json(&r, NULL, a, 0);
     if (ret_used)
         *ret_used = r.pos;
@@ -327,12 +327,12 @@ static json_t *serf_json(wire_cli *cli, const uint8_t *p, size_t len, cairn_wire
         fail(cli, o, "serf", "empty payload");
         return o;
     }
-    json_object_set_new(o, "type", json_string(cairn_wire_serf_type_name(p[0])));
+    json_object_set_new(o, "type", json_string(cairn__wire_serf_type_name(p[0])));
     json_object_set_new(o, "type_byte", json_integer(p[0]));
     cairn_diag d;
     cairn_diag_clear(&d);
     cairn_wire_serf_msg m;
-    if (cairn_wire_serf_msg_decode(p, len, a, &d, &m)) {
+    if (cairn__wire_serf_msg_decode(p, len, a, &d, &m)) {
         fail(cli, o, "serf", d.msg);
         return o;
     }
@@ -362,7 +362,7 @@ static json_t *serf_json(wire_cli *cli, const uint8_t *p, size_t len, cairn_wire
         cairn_wire_serf_msg probe;
         uint8_t t = m.u.query_response.payload.p[0];
         if ((t == CAIRN_WIRE_SERF_KEY_RESPONSE || t == CAIRN_WIRE_SERF_CONFLICT_RESPONSE) &&
-            cairn_wire_serf_msg_decode(m.u.query_response.payload.p, m.u.query_response.payload.len,
+            cairn__wire_serf_msg_decode(m.u.query_response.payload.p, m.u.query_response.payload.len,
                                        a, NULL, &probe) == 0)
             inner = m.u.query_response.payload;
     }
@@ -378,13 +378,13 @@ static json_t *message_json(wire_cli *cli, const uint8_t *p, size_t len, cairn_w
 {
     json_t *o = json_object();
     json_object_set_new(o, "layer", json_string("message"));
-    json_object_set_new(o, "type", json_string(cairn_wire_type_name(p[0])));
+    json_object_set_new(o, "type", json_string(cairn__wire_type_name(p[0])));
     json_object_set_new(o, "type_byte", json_integer(p[0]));
     json_object_set_new(o, "bytes", json_integer((json_int_t)len));
     cairn_diag d;
     cairn_diag_clear(&d);
     cairn_wire_msg m;
-    if (cairn_wire_msg_decode(p, len, a, &d, &m)) {
+    if (cairn__wire_msg_decode(p, len, a, &d, &m)) {
         fail(cli, o, "message", d.msg);
         return o;
     }
@@ -411,7 +411,7 @@ static json_t *message_json(wire_cli *cli, const uint8_t *p, size_t len, cairn_w
     if (m.type == CAIRN_WIRE_ACK && m.u.ack.payload.len) {
         cairn_coord c;
         cairn_diag_clear(&d);
-        if (cairn_wire_coord_decode(m.u.ack.payload.p, m.u.ack.payload.len, &d, &c) == 0)
+        if (cairn__wire_coord_decode(m.u.ack.payload.p, m.u.ack.payload.len, &d, &c) == 0)
             json_object_set_new(o, "coordinate", coord_json(&c));
         else
             json_object_set_new(o, "payload_note", json_string(d.msg));
@@ -442,7 +442,7 @@ static void peel(wire_cli *cli, const uint8_t *p, size_t len, int depth, json_t 
     if (depth == 0 && p[0] == CAIRN_FRAME_CRC && len >= 5) {
         json_t *l = json_object();
         uint32_t want = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-        uint32_t got = cairn_crc32(p + 5, len - 5);
+        uint32_t got = cairn__crc32(p + 5, len - 5);
         char txt[16];
         snprintf(txt, sizeof(txt), "%08x", want);
         json_object_set_new(l, "layer", json_string("crc"));
@@ -468,13 +468,13 @@ static void peel(wire_cli *cli, const uint8_t *p, size_t len, int depth, json_t 
         cairn_buf_init(&out, CAIRN_LZW_MAX_DECOMPRESSED);
         cairn_diag d;
         cairn_diag_clear(&d);
-        if (cairn_compress_unwrap(p + 1, len - 1, 0, &out, &d)) {
+        if (cairn__compress_unwrap(p + 1, len - 1, 0, &out, &d)) {
             fail(cli, l, "compress", d.msg);
         } else {
             json_object_set_new(l, "bytes", json_integer((json_int_t)out.len));
             /* The spans of what follows point into `out`: keep it in the
              * arena's lifetime by copying. */
-            uint8_t *copy = cairn_wire_arena_alloc(a, out.len);
+            uint8_t *copy = cairn__wire_arena_alloc(a, out.len);
             if (copy == NULL) {
                 fail(cli, l, "compress", "out of memory");
             } else {
@@ -529,11 +529,11 @@ static void decode_packet(wire_cli *cli, const uint8_t *p, size_t len, json_t *l
         cairn_buf_init(&pt, CAIRN_PACKET_MAX_RECV + 64);
         cairn_diag d;
         cairn_diag_clear(&d);
-        if (cairn_keyring_decrypt(cli->ring, NULL, 0, p, len, &pt, &d)) {
+        if (cairn__keyring_decrypt(cli->ring, NULL, 0, p, len, &pt, &d)) {
             fail(cli, l, "encryption", d.msg[0] ? d.msg : "cannot decrypt");
         } else {
             json_object_set_new(l, "plaintext_bytes", json_integer((json_int_t)pt.len));
-            uint8_t *copy = cairn_wire_arena_alloc(a, pt.len);
+            uint8_t *copy = cairn__wire_arena_alloc(a, pt.len);
             if (copy) {
                 memcpy(copy, pt.data, pt.len);
                 peel(cli, copy, pt.len, 0, layers, a);
@@ -570,7 +570,7 @@ static void stream_message(wire_cli *cli, const uint8_t *p, size_t len, json_t *
         size_t hl;
         cairn_diag d;
         cairn_diag_clear(&d);
-        int e = cairn_wire_user_msg_header_decode(p, len, &d, &h, &hl);
+        int e = cairn__wire_user_msg_header_decode(p, len, &d, &h, &hl);
         if (e) {
             fail(cli, l, "message", e == CAIRN_EAGAIN ? "user: header is truncated" : d.msg);
             return;
@@ -586,12 +586,12 @@ static void stream_message(wire_cli *cli, const uint8_t *p, size_t len, json_t *
         cairn_wire_pushpull pp;
         cairn_diag d;
         cairn_diag_clear(&d);
-        if (cairn_wire_pushpull_decode(p, len, a, &d, &pp) == 0)
+        if (cairn__wire_pushpull_decode(p, len, a, &d, &pp) == 0)
             used = (size_t)(pp.user_state.p + pp.user_state.len - p);
         json_array_append_new(layers, message_json(cli, p, used, a));
     } else {
         size_t olen;
-        if (len > 1 && cairn_mp_object_len(p + 1, len - 1, &olen) == 0)
+        if (len > 1 && cairn__mp_object_len(p + 1, len - 1, &olen) == 0)
             used = 1 + olen;
         json_array_append_new(layers, message_json(cli, p, used, a));
     }
@@ -623,13 +623,13 @@ static void decode_stream(wire_cli *cli, const uint8_t *p, size_t len, json_t *l
             fail(cli, l, "encryption", "stream is encrypted; give --key");
             goto out;
         }
-        if (cairn_keyring_decrypt(cli->ring, p, 5, p + 5, n, &tmp, &d)) {
+        if (cairn__keyring_decrypt(cli->ring, p, 5, p + 5, n, &tmp, &d)) {
             fail(cli, l, "encryption", d.msg[0] ? d.msg : "cannot decrypt");
             goto out;
         }
         if (len - 5 - n)
             json_object_set_new(l, "trailing_bytes", json_integer((json_int_t)(len - 5 - n)));
-        uint8_t *copy = cairn_wire_arena_alloc(a, tmp.len);
+        uint8_t *copy = cairn__wire_arena_alloc(a, tmp.len);
         if (copy == NULL) {
             fail(cli, l, "encryption", "out of memory");
             goto out;
@@ -644,18 +644,18 @@ static void decode_stream(wire_cli *cli, const uint8_t *p, size_t len, json_t *l
         json_object_set_new(l, "layer", json_string("compress"));
         json_array_append_new(layers, l);
         size_t olen;
-        if (cairn_mp_object_len(p + 1, len - 1, &olen)) {
+        if (cairn__mp_object_len(p + 1, len - 1, &olen)) {
             fail(cli, l, "compress", "wrapper is not a complete msgpack map");
             goto out;
         }
         json_object_set_new(l, "compressed_bytes", json_integer((json_int_t)(1 + olen)));
         cairn_diag_clear(&d);
-        if (cairn_compress_unwrap(p + 1, olen, 0, &tmp, &d)) {
+        if (cairn__compress_unwrap(p + 1, olen, 0, &tmp, &d)) {
             fail(cli, l, "compress", d.msg);
             goto out;
         }
         json_object_set_new(l, "bytes", json_integer((json_int_t)tmp.len));
-        uint8_t *copy = cairn_wire_arena_alloc(a, tmp.len);
+        uint8_t *copy = cairn__wire_arena_alloc(a, tmp.len);
         if (copy == NULL) {
             fail(cli, l, "compress", "out of memory");
             goto out;
@@ -714,7 +714,7 @@ static int wire_decode(int argc, char **argv)
         return 2;
     }
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+    cairn__wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
     json_t *root = json_object();
     json_t *layers = json_array();
     json_object_set_new(root, "input_bytes", json_integer((json_int_t)in.len));
@@ -729,7 +729,7 @@ static int wire_decode(int argc, char **argv)
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     fputc('\n', stdout);
     json_decref(root);
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
     cairn_buf_destroy(&in);
     cairn_keyring_delete(cli.ring);
     if (cli.failed) {

@@ -157,7 +157,7 @@ void cairn_coord_client_delete(cairn_coord_client *client)
     cairn_free(client);
 }
 
-cairn_coord *cairn_coord_client_coord_(cairn_coord_client *client)
+cairn_coord *cairn__coord_client_coord(cairn_coord_client *client)
 {
     return &client->coord;
 }
@@ -317,7 +317,7 @@ static struct filter_entry *filter_get(cairn_coord_client *client, const char *n
     return e;
 }
 
-int cairn_coord_client_filter_(cairn_coord_client *client, const char *node, double rtt_seconds,
+int cairn__coord_client_filter(cairn_coord_client *client, const char *node, double rtt_seconds,
                                double *ret_median)
 {
     size_t len = strnlen(node, CAIRN_COORD_NAME_MAX + 1);
@@ -397,7 +397,7 @@ static void update_adjustment(cairn_coord_client *client, const cairn_coord *oth
     unsigned window = client->cfg.adjustment_window_size;
     if (window == 0)
         return;
-    double dist = cairn_coord_raw_distance_(&client->coord, other);
+    double dist = cairn__coord_raw_distance(&client->coord, other);
     client->adjustment_samples[client->adjustment_index] = rtt - dist;
     client->adjustment_index = (client->adjustment_index + 1) % window;
 
@@ -435,7 +435,7 @@ int cairn_coord_client_update(cairn_coord_client *client, const char *node,
         goto reject;
 
     double rtt_seconds;
-    err = cairn_coord_client_filter_(client, node, cairn_time_seconds(rtt), &rtt_seconds);
+    err = cairn__coord_client_filter(client, node, cairn_time_seconds(rtt), &rtt_seconds);
     if (err != 0)
         goto reject;
     if (rtt == 0)

@@ -108,25 +108,25 @@ bool cairn_coord_compatible(const cairn_coord *a, const cairn_coord *b)
     return a != NULL && b != NULL && a->dim == b->dim && a->dim <= CAIRN_COORD_MAX_DIM;
 }
 
-void cairn_coord_vec_add_(const double *a, const double *b, unsigned dim, double *ret)
+void cairn__coord_vec_add(const double *a, const double *b, unsigned dim, double *ret)
 {
     for (unsigned i = 0; i < dim; i++)
         ret[i] = a[i] + b[i];
 }
 
-void cairn_coord_vec_diff_(const double *a, const double *b, unsigned dim, double *ret)
+void cairn__coord_vec_diff(const double *a, const double *b, unsigned dim, double *ret)
 {
     for (unsigned i = 0; i < dim; i++)
         ret[i] = a[i] - b[i];
 }
 
-void cairn_coord_vec_mul_(const double *v, double factor, unsigned dim, double *ret)
+void cairn__coord_vec_mul(const double *v, double factor, unsigned dim, double *ret)
 {
     for (unsigned i = 0; i < dim; i++)
         ret[i] = v[i] * factor;
 }
 
-double cairn_coord_vec_magnitude_(const double *v, unsigned dim)
+double cairn__coord_vec_magnitude(const double *v, unsigned dim)
 {
     double sum = 0.0;
     for (unsigned i = 0; i < dim; i++)
@@ -134,22 +134,22 @@ double cairn_coord_vec_magnitude_(const double *v, unsigned dim)
     return sqrt(sum);
 }
 
-double cairn_coord_unit_vector_at_(const double *a, const double *b, unsigned dim,
+double cairn__coord_unit_vector_at(const double *a, const double *b, unsigned dim,
                                    cairn_rng *rng, double *ret)
 {
-    cairn_coord_vec_diff_(a, b, dim, ret);
-    double mag = cairn_coord_vec_magnitude_(ret, dim);
+    cairn__coord_vec_diff(a, b, dim, ret);
+    double mag = cairn__coord_vec_magnitude(ret, dim);
     if (mag > CAIRN_COORD_ZERO_THRESHOLD) {
-        cairn_coord_vec_mul_(ret, 1.0 / mag, dim, ret);
+        cairn__coord_vec_mul(ret, 1.0 / mag, dim, ret);
         return mag;
     }
 
     /* On top of each other: any direction will do. */
     for (unsigned i = 0; i < dim; i++)
         ret[i] = cairn_rng_double(rng) - 0.5;
-    mag = cairn_coord_vec_magnitude_(ret, dim);
+    mag = cairn__coord_vec_magnitude(ret, dim);
     if (mag > CAIRN_COORD_ZERO_THRESHOLD) {
-        cairn_coord_vec_mul_(ret, 1.0 / mag, dim, ret);
+        cairn__coord_vec_mul(ret, 1.0 / mag, dim, ret);
         return 0.0;
     }
 
@@ -159,18 +159,18 @@ double cairn_coord_unit_vector_at_(const double *a, const double *b, unsigned di
     return 0.0;
 }
 
-double cairn_coord_raw_distance_(const cairn_coord *a, const cairn_coord *b)
+double cairn__coord_raw_distance(const cairn_coord *a, const cairn_coord *b)
 {
     double d[CAIRN_COORD_MAX_DIM];
-    cairn_coord_vec_diff_(a->vec, b->vec, a->dim, d);
-    return cairn_coord_vec_magnitude_(d, a->dim) + a->height + b->height;
+    cairn__coord_vec_diff(a->vec, b->vec, a->dim, d);
+    return cairn__coord_vec_magnitude(d, a->dim) + a->height + b->height;
 }
 
 cairn_time cairn_coord_distance(const cairn_coord *a, const cairn_coord *b)
 {
     if (!cairn_coord_compatible(a, b))
         return CAIRN_COORD_DISTANCE_INF;
-    double dist = cairn_coord_raw_distance_(a, b);
+    double dist = cairn__coord_raw_distance(a, b);
     double adjusted = dist + a->adjustment + b->adjustment;
     if (adjusted > 0.0)
         dist = adjusted;
@@ -218,9 +218,9 @@ int cairn_coord_apply_force(const cairn_coord_config *cfg, cairn_rng *rng,
     double unit[CAIRN_COORD_MAX_DIM];
     double mag = 0.0;
     if (c->dim > 0) {
-        mag = cairn_coord_unit_vector_at_(c->vec, other->vec, c->dim, rng, unit);
-        cairn_coord_vec_mul_(unit, force, c->dim, unit);
-        cairn_coord_vec_add_(out.vec, unit, c->dim, out.vec);
+        mag = cairn__coord_unit_vector_at(c->vec, other->vec, c->dim, rng, unit);
+        cairn__coord_vec_mul(unit, force, c->dim, unit);
+        cairn__coord_vec_add(out.vec, unit, c->dim, out.vec);
     }
     if (mag > CAIRN_COORD_ZERO_THRESHOLD) {
         out.height = (out.height + other->height) * force / mag + out.height;

@@ -16,33 +16,33 @@
 #define CAIRN_COORD_ZERO_THRESHOLD 1.0e-6
 
 /* ret[i] = a[i] + b[i] for i < dim. ret may alias a or b. */
-void cairn_coord_vec_add_(const double *a, const double *b, unsigned dim, double *ret);
+void cairn__coord_vec_add(const double *a, const double *b, unsigned dim, double *ret);
 /* ret[i] = a[i] - b[i] for i < dim. ret may alias a or b. */
-void cairn_coord_vec_diff_(const double *a, const double *b, unsigned dim, double *ret);
+void cairn__coord_vec_diff(const double *a, const double *b, unsigned dim, double *ret);
 /* ret[i] = v[i] * factor for i < dim. ret may alias v. */
-void cairn_coord_vec_mul_(const double *v, double factor, unsigned dim, double *ret);
+void cairn__coord_vec_mul(const double *v, double factor, unsigned dim, double *ret);
 /* Euclidean norm of v[0..dim-1], summed in index order as Go does. */
-double cairn_coord_vec_magnitude_(const double *v, unsigned dim);
+double cairn__coord_vec_magnitude(const double *v, unsigned dim);
 /* Writes the unit vector pointing at a from b to ret and returns |a - b|.
  * When the points coincide (norm <= zero threshold) the direction is random,
  * drawn from rng (each component uniform in [-0.5, 0.5) before
  * normalising), and 0 is returned; if even that is tiny, (1, 0, ...). dim is
  * at least 1. ret must not alias a or b. */
-double cairn_coord_unit_vector_at_(const double *a, const double *b, unsigned dim,
+double cairn__coord_unit_vector_at(const double *a, const double *b, unsigned dim,
                                    cairn_rng *rng, double *ret);
 
 /* Go's rawDistanceTo: |a - b| + a.height + b.height in seconds, without
  * adjustments. The caller has checked compatibility. */
-double cairn_coord_raw_distance_(const cairn_coord *a, const cairn_coord *b);
+double cairn__coord_raw_distance(const cairn_coord *a, const cairn_coord *b);
 
 /* The client's latency filter (Go: latencyFilter): records rtt_seconds for
  * node and stores the median of its recent samples in *ret_median. Returns 0,
  * CAIRN_EINVAL (name too long) or CAIRN_ENOMEM. */
-int cairn_coord_client_filter_(cairn_coord_client *client, const char *node, double rtt_seconds,
+int cairn__coord_client_filter(cairn_coord_client *client, const char *node, double rtt_seconds,
                                double *ret_median);
 
 /* The client's own coordinate, writable: only for tests that poison it the
  * way Serf's TestClient_NaN_Defense does. */
-cairn_coord *cairn_coord_client_coord_(cairn_coord_client *client);
+cairn_coord *cairn__coord_client_coord(cairn_coord_client *client);
 
 #endif

@@ -79,7 +79,7 @@ void cairn_timer_delete(cairn_timer *timer)
     timer->loop->ops->timer_free(timer);
 }
 
-void cairn_timer_fire_(cairn_timer *timer)
+void cairn__timer_fire(cairn_timer *timer)
 {
     timer->in_callback = true;
     timer->cb(timer, timer->userdata);

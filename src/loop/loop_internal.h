@@ -34,7 +34,7 @@ struct cairn_loop_ops {
     int (*listener_local)(cairn_listener *lst, cairn_addr *ret_addr);
     void (*listener_free)(cairn_listener *lst);
     /* Starts connecting; the outcome is reported through
-     * cairn_stream_connect_done_ (never from inside stream_dial). */
+     * cairn__stream_connect_done (never from inside stream_dial). */
     int (*stream_dial)(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream);
     int (*stream_start_read)(cairn_stream *stream);
     /* Queues a copy; the backend adds len to write_queued and subtracts it
@@ -117,20 +117,20 @@ struct cairn_stream {
 /* Backend -> front delivery helpers. Each runs the user's callback with the
  * deferred-close protocol and returns false when the object was closed
  * (it may be freed already: the backend must not touch it again). */
-bool cairn_udp_deliver_(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len);
+bool cairn__udp_deliver(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len);
 /* A new inbound stream (connected) on lst: sets up its common part and calls
  * the accept callback; on setup failure the stream is freed. Returns false
  * when the listener was closed. */
-bool cairn_listener_accept_(cairn_listener *lst, cairn_stream *stream);
+bool cairn__listener_accept(cairn_listener *lst, cairn_stream *stream);
 /* The dial finished with status (0 or CAIRN_E*). On failure the stream is
  * closed after the callback. Returns false when the stream was closed. */
-bool cairn_stream_connect_done_(cairn_stream *stream, int status);
+bool cairn__stream_connect_done(cairn_stream *stream, int status);
 /* Bytes (status 0) or an end status arrived. Returns false when the
  * stream was closed. */
-bool cairn_stream_deliver_(cairn_stream *stream, const uint8_t *data, size_t len, int status);
+bool cairn__stream_deliver(cairn_stream *stream, const uint8_t *data, size_t len, int status);
 
 /* Runs a timer's callback with the deferred-delete protocol. Backends call it
  * after marking the timer inactive. */
-void cairn_timer_fire_(cairn_timer *timer);
+void cairn__timer_fire(cairn_timer *timer);
 
 #endif

@@ -91,14 +91,14 @@ static cairn_time manual_now(cairn_loop *loop)
 static void manual_destroy(cairn_loop *loop)
 {
     struct manual_loop *m = to_manual(loop);
-    cairn_post_queue_destroy(&m->posted);
+    cairn__post_queue_destroy(&m->posted);
     cairn_free(m->heap);
     cairn_free(m);
 }
 
 static int manual_post(cairn_loop *loop, cairn_post_cb cb, void *userdata)
 {
-    return cairn_post_queue_push(&to_manual(loop)->posted, cb, userdata);
+    return cairn__post_queue_push(&to_manual(loop)->posted, cb, userdata);
 }
 
 static int manual_timer_new(cairn_loop *loop, cairn_timer *timer)
@@ -158,7 +158,7 @@ int cairn_loop_new_manual(cairn_time start, cairn_loop **ret_loop)
         return CAIRN_ENOMEM;
     m->base.ops = &manual_ops;
     m->now = start;
-    cairn_post_queue_init(&m->posted);
+    cairn__post_queue_init(&m->posted);
     *ret_loop = &m->base;
     return 0;
 }
@@ -167,14 +167,14 @@ static size_t run_due(struct manual_loop *m, cairn_time until)
 {
     size_t n = 0;
     for (;;) {
-        n += cairn_post_queue_run(&m->posted);
+        n += cairn__post_queue_run(&m->posted);
         if (m->heap_len == 0 || m->heap[0]->deadline > until)
             break;
         cairn_timer *t = m->heap[0];
         if (t->deadline > m->now)
             m->now = t->deadline;
         heap_remove(m, t);
-        cairn_timer_fire_(t);
+        cairn__timer_fire(t);
         n++;
     }
     return n;
@@ -188,7 +188,7 @@ size_t cairn_loop_manual_advance(cairn_loop *loop, cairn_time delta)
     cairn_time until = m->now + delta;
     size_t n = run_due(m, until);
     m->now = until;
-    return n + cairn_post_queue_run(&m->posted);
+    return n + cairn__post_queue_run(&m->posted);
 }
 
 size_t cairn_loop_manual_run_pending(cairn_loop *loop)

@@ -82,7 +82,7 @@ void cairn_udp_close(cairn_udp *udp)
         udp->loop->ops->udp_free(udp);
 }
 
-bool cairn_udp_deliver_(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len)
+bool cairn__udp_deliver(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len)
 {
     if (udp->closing)
         return false;
@@ -169,14 +169,14 @@ static void on_stream_deadline(cairn_timer *t, void *userdata)
     (void)t;
     cairn_stream *s = userdata;
     if (s->connecting) {
-        cairn_stream_connect_done_(s, CAIRN_ETIMEDOUT);
+        cairn__stream_connect_done(s, CAIRN_ETIMEDOUT);
     } else if (s->pending_end < 0 && s->read_cb != NULL) {
         /* An end that came before reading began (see start_read). */
         int status = s->pending_end;
         s->pending_end = 0;
         call_read(s, NULL, 0, status);
     } else {
-        cairn_stream_deliver_(s, NULL, 0, CAIRN_ETIMEDOUT);
+        cairn__stream_deliver(s, NULL, 0, CAIRN_ETIMEDOUT);
     }
 }
 
@@ -187,7 +187,7 @@ static int stream_setup(cairn_loop *loop, cairn_stream *s)
     return cairn_timer_new(loop, on_stream_deadline, s, &s->timer);
 }
 
-bool cairn_listener_accept_(cairn_listener *lst, cairn_stream *stream)
+bool cairn__listener_accept(cairn_listener *lst, cairn_stream *stream)
 {
     if (lst->closing || stream_setup(lst->loop, stream) < 0) {
         stream->loop = lst->loop;
@@ -233,7 +233,7 @@ int cairn_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_time timeo
     return 0;
 }
 
-bool cairn_stream_connect_done_(cairn_stream *s, int status)
+bool cairn__stream_connect_done(cairn_stream *s, int status)
 {
     if (s->closing || !s->connecting)
         return !s->closing;
@@ -248,7 +248,7 @@ bool cairn_stream_connect_done_(cairn_stream *s, int status)
     return stream_leave(s);
 }
 
-bool cairn_stream_deliver_(cairn_stream *s, const uint8_t *data, size_t len, int status)
+bool cairn__stream_deliver(cairn_stream *s, const uint8_t *data, size_t len, int status)
 {
     if (s->closing || s->ended)
         return !s->closing;

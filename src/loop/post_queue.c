@@ -11,14 +11,14 @@ struct cairn_post_item {
     void *userdata;
 };
 
-void cairn_post_queue_init(struct cairn_post_queue *q)
+void cairn__post_queue_init(struct cairn_post_queue *q)
 {
     pthread_mutex_init(&q->lock, NULL);
     q->head = q->tail = NULL;
     q->closed = false;
 }
 
-void cairn_post_queue_destroy(struct cairn_post_queue *q)
+void cairn__post_queue_destroy(struct cairn_post_queue *q)
 {
     pthread_mutex_lock(&q->lock);
     struct cairn_post_item *it = q->head;
@@ -33,7 +33,7 @@ void cairn_post_queue_destroy(struct cairn_post_queue *q)
     pthread_mutex_destroy(&q->lock);
 }
 
-int cairn_post_queue_push(struct cairn_post_queue *q, cairn_post_cb cb, void *userdata)
+int cairn__post_queue_push(struct cairn_post_queue *q, cairn_post_cb cb, void *userdata)
 {
     struct cairn_post_item *it = cairn_malloc(sizeof(*it));
     if (it == NULL)
@@ -56,7 +56,7 @@ int cairn_post_queue_push(struct cairn_post_queue *q, cairn_post_cb cb, void *us
     return 0;
 }
 
-size_t cairn_post_queue_run(struct cairn_post_queue *q)
+size_t cairn__post_queue_run(struct cairn_post_queue *q)
 {
     pthread_mutex_lock(&q->lock);
     struct cairn_post_item *it = q->head;

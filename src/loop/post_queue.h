@@ -17,12 +17,12 @@ struct cairn_post_queue {
     bool closed;
 };
 
-void cairn_post_queue_init(struct cairn_post_queue *q);
+void cairn__post_queue_init(struct cairn_post_queue *q);
 /* Frees queued items without running them and closes the queue. */
-void cairn_post_queue_destroy(struct cairn_post_queue *q);
+void cairn__post_queue_destroy(struct cairn_post_queue *q);
 /* 0, CAIRN_ENOMEM, CAIRN_ESHUTDOWN. */
-int cairn_post_queue_push(struct cairn_post_queue *q, cairn_post_cb cb, void *userdata);
+int cairn__post_queue_push(struct cairn_post_queue *q, cairn_post_cb cb, void *userdata);
 /* Runs everything queued at the time of the call; returns how many ran. */
-size_t cairn_post_queue_run(struct cairn_post_queue *q);
+size_t cairn__post_queue_run(struct cairn_post_queue *q);
 
 #endif

@@ -82,7 +82,7 @@ static void heap_down(cairn_sim *sim, size_t i)
     heap_set(sim, i, ev);
 }
 
-void sim_unschedule(cairn_sim *sim, struct sim_ev *ev)
+void cairn__sim_unschedule(cairn_sim *sim, struct sim_ev *ev)
 {
     size_t i = ev->heap_index;
     if (i == SIM_NO_INDEX)
@@ -108,14 +108,14 @@ static void heap_push(cairn_sim *sim, struct sim_ev *ev, cairn_time at)
 /* Queues ev at `at` (not before now) in `phase`, with a new sequence. */
 static void schedule_in(cairn_sim *sim, struct sim_ev *ev, cairn_time at, uint8_t phase)
 {
-    sim_unschedule(sim, ev);
+    cairn__sim_unschedule(sim, ev);
     ev->seq = sim->next_seq++;
     ev->phase = phase;
     ev->due = at < sim->now ? sim->now : at;
     heap_push(sim, ev, ev->due);
 }
 
-void sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at)
+void cairn__sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at)
 {
     schedule_in(sim, ev, at, SIM_PHASE_NORMAL);
 }
@@ -123,7 +123,7 @@ void sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at)
 static struct sim_ev *heap_pop(cairn_sim *sim)
 {
     struct sim_ev *ev = sim->heap[0];
-    sim_unschedule(sim, ev);
+    cairn__sim_unschedule(sim, ev);
     return ev;
 }
 
@@ -144,7 +144,7 @@ static int heap_reserve(cairn_sim *sim, size_t more)
     return 0;
 }
 
-bool sim_postpone(cairn_sim *sim, struct sim_node *node, struct sim_ev *ev)
+bool cairn__sim_postpone(cairn_sim *sim, struct sim_node *node, struct sim_ev *ev)
 {
     if (node->stalled_until <= ev->at)
         return false;
@@ -170,7 +170,7 @@ static int size_class(size_t len)
     return -1;
 }
 
-struct sim_msg *sim_msg_new(cairn_sim *sim, size_t len)
+struct sim_msg *cairn__sim_msg_new(cairn_sim *sim, size_t len)
 {
     if (heap_reserve(sim, 1) < 0)
         return NULL;
@@ -194,10 +194,10 @@ struct sim_msg *sim_msg_new(cairn_sim *sim, size_t len)
     return m;
 }
 
-void sim_msg_free(cairn_sim *sim, struct sim_msg *m)
+void cairn__sim_msg_free(cairn_sim *sim, struct sim_msg *m)
 {
     if (m->end != NULL)
-        sim_end_unref(m->end);
+        cairn__sim_end_unref(m->end);
     sim->msgs_in_flight--;
     if (m->cls < 0) {
         cairn_free(m);
@@ -207,26 +207,26 @@ void sim_msg_free(cairn_sim *sim, struct sim_msg *m)
     sim->pool[m->cls] = m;
 }
 
-void sim_msg_send(cairn_sim *sim, struct sim_msg *m, cairn_time at)
+void cairn__sim_msg_send(cairn_sim *sim, struct sim_msg *m, cairn_time at)
 {
-    sim_schedule(sim, &m->ev, at);
+    cairn__sim_schedule(sim, &m->ev, at);
 }
 
 /* ---- links and partitions ---- */
 
-const cairn_sim_link *sim_link(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
+const cairn_sim_link *cairn__sim_link(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
 {
     if (sim->links.len > 0) {
         struct sim_key k;
-        sim_key_pair(&k, a, b);
-        const cairn_sim_link *l = sim_map_get(&sim->links, &k);
+        cairn__sim_key_pair(&k, a, b);
+        const cairn_sim_link *l = cairn__sim_map_get(&sim->links, &k);
         if (l != NULL)
             return l;
     }
     return &sim->default_link;
 }
 
-cairn_time sim_delay(cairn_sim *sim, const cairn_sim_link *l)
+cairn_time cairn__sim_delay(cairn_sim *sim, const cairn_sim_link *l)
 {
     cairn_time d = l->latency;
     if (l->jitter > 0)
@@ -260,12 +260,12 @@ int cairn_sim_set_link(cairn_sim *sim, const cairn_addr *a, const cairn_addr *b,
     if (sim == NULL || !ip_valid(a) || !ip_valid(b) || (link != NULL && !link_valid(link)))
         return CAIRN_EINVAL;
     struct sim_key k;
-    sim_key_pair(&k, a, b);
+    cairn__sim_key_pair(&k, a, b);
     if (link == NULL) {
-        cairn_free(sim_map_del(&sim->links, &k));
+        cairn_free(cairn__sim_map_del(&sim->links, &k));
         return 0;
     }
-    cairn_sim_link *l = sim_map_get(&sim->links, &k);
+    cairn_sim_link *l = cairn__sim_map_get(&sim->links, &k);
     if (l != NULL) {
         *l = *link;
         return 0;
@@ -273,7 +273,7 @@ int cairn_sim_set_link(cairn_sim *sim, const cairn_addr *a, const cairn_addr *b,
     l = cairn_memdup(link, sizeof(*link));
     if (l == NULL)
         return CAIRN_ENOMEM;
-    if (sim_map_put(&sim->links, &k, l) < 0) {
+    if (cairn__sim_map_put(&sim->links, &k, l) < 0) {
         cairn_free(l);
         return CAIRN_ENOMEM;
     }
@@ -288,8 +288,8 @@ int cairn_sim_block(cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
     if (sim == NULL || !ip_valid(a) || !ip_valid(b))
         return CAIRN_EINVAL;
     struct sim_key k;
-    sim_key_pair(&k, a, b);
-    return sim_map_put(&sim->blocked, &k, (void *)&blocked_marker);
+    cairn__sim_key_pair(&k, a, b);
+    return cairn__sim_map_put(&sim->blocked, &k, (void *)&blocked_marker);
 }
 
 int cairn_sim_unblock(cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
@@ -297,8 +297,8 @@ int cairn_sim_unblock(cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
     if (sim == NULL || !ip_valid(a) || !ip_valid(b))
         return CAIRN_EINVAL;
     struct sim_key k;
-    sim_key_pair(&k, a, b);
-    sim_map_del(&sim->blocked, &k);
+    cairn__sim_key_pair(&k, a, b);
+    cairn__sim_map_del(&sim->blocked, &k);
     return 0;
 }
 
@@ -307,7 +307,7 @@ int cairn_sim_partition(cairn_sim *sim, const cairn_addr *ips, size_t n, unsigne
     if (sim == NULL || (ips == NULL && n > 0))
         return CAIRN_EINVAL;
     for (size_t i = 0; i < n; i++) {
-        struct sim_node *node = sim_node_find(sim, &ips[i]);
+        struct sim_node *node = cairn__sim_node_find(sim, &ips[i]);
         if (node == NULL)
             return CAIRN_ENOENT;
         if (node->group == 0 && group != 0)
@@ -326,20 +326,20 @@ void cairn_sim_heal(cairn_sim *sim)
             sim->all[i]->group = 0;
         sim->grouped = 0;
     }
-    sim_map_destroy(&sim->blocked);
+    cairn__sim_map_destroy(&sim->blocked);
 }
 
 bool cairn_sim_reachable(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
 {
     if (sim->grouped > 0) {
-        const struct sim_node *na = sim_node_find(sim, a), *nb = sim_node_find(sim, b);
+        const struct sim_node *na = cairn__sim_node_find(sim, a), *nb = cairn__sim_node_find(sim, b);
         if (na != NULL && nb != NULL && na->group != nb->group)
             return false;
     }
     if (sim->blocked.len > 0) {
         struct sim_key k;
-        sim_key_pair(&k, a, b);
-        if (sim_map_get(&sim->blocked, &k) != NULL)
+        cairn__sim_key_pair(&k, a, b);
+        if (cairn__sim_map_get(&sim->blocked, &k) != NULL)
             return false;
     }
     return true;
@@ -352,11 +352,11 @@ static struct sim_node *to_node(cairn_loop *loop)
     return (struct sim_node *)loop;
 }
 
-struct sim_node *sim_node_find(const cairn_sim *sim, const cairn_addr *ip)
+struct sim_node *cairn__sim_node_find(const cairn_sim *sim, const cairn_addr *ip)
 {
     struct sim_key k;
-    sim_key_ip(&k, ip);
-    return sim_map_get(&sim->nodes, &k);
+    cairn__sim_key_ip(&k, ip);
+    return cairn__sim_map_get(&sim->nodes, &k);
 }
 
 static cairn_time node_now(cairn_loop *loop)
@@ -368,11 +368,11 @@ static void node_destroy(cairn_loop *loop)
 {
     struct sim_node *node = to_node(loop);
     cairn_sim *sim = node->sim;
-    sim_unschedule(sim, &node->post_ev);
-    cairn_post_queue_destroy(&node->posted);
+    cairn__sim_unschedule(sim, &node->post_ev);
+    cairn__post_queue_destroy(&node->posted);
     struct sim_key k;
-    sim_key_ip(&k, &node->ip);
-    sim_map_del(&sim->nodes, &k);
+    cairn__sim_key_ip(&k, &node->ip);
+    cairn__sim_map_del(&sim->nodes, &k);
     if (node->group != 0)
         sim->grouped--;
     struct sim_node *last = sim->all[--sim->all_len];
@@ -386,13 +386,13 @@ static int node_post(cairn_loop *loop, cairn_post_cb cb, void *userdata)
 {
     struct sim_node *node = to_node(loop);
     cairn_sim *sim = node->sim;
-    int r = cairn_post_queue_push(&node->posted, cb, userdata);
+    int r = cairn__post_queue_push(&node->posted, cb, userdata);
     if (r < 0)
         return r;
     if (!pthread_equal(pthread_self(), sim->owner))
         atomic_store(&sim->foreign_post, true);
     else if (node->post_ev.heap_index == SIM_NO_INDEX)
-        sim_schedule(sim, &node->post_ev, sim->now);
+        cairn__sim_schedule(sim, &node->post_ev, sim->now);
     return 0;
 }
 
@@ -425,7 +425,7 @@ static void timer_unschedule(struct sim_timer *st)
 {
     if (st->ev.heap_index != SIM_NO_INDEX && st->ev.phase == SIM_PHASE_WAKE_TIMERS)
         st->node->wake_timers--;
-    sim_unschedule(st->node->sim, &st->ev);
+    cairn__sim_unschedule(st->node->sim, &st->ev);
 }
 
 static void node_timer_start(cairn_timer *timer, cairn_time delay)
@@ -468,25 +468,25 @@ static const struct cairn_loop_ops sim_ops = {
     .timer_start = node_timer_start,
     .timer_stop = node_timer_stop,
     .timer_free = node_timer_free,
-    .udp_bind = sim_udp_bind,
-    .udp_send = sim_udp_send,
-    .udp_local = sim_udp_local,
-    .udp_free = sim_udp_free,
-    .listen = sim_listen,
-    .listener_local = sim_listener_local,
-    .listener_free = sim_listener_free,
-    .stream_dial = sim_stream_dial,
-    .stream_start_read = sim_stream_start_read,
-    .stream_write = sim_stream_write,
-    .stream_peer = sim_stream_peer,
-    .stream_free = sim_stream_free,
+    .udp_bind = cairn__sim_udp_bind,
+    .udp_send = cairn__sim_udp_send,
+    .udp_local = cairn__sim_udp_local,
+    .udp_free = cairn__sim_udp_free,
+    .listen = cairn__sim_listen,
+    .listener_local = cairn__sim_listener_local,
+    .listener_free = cairn__sim_listener_free,
+    .stream_dial = cairn__sim_stream_dial,
+    .stream_start_read = cairn__sim_stream_start_read,
+    .stream_write = cairn__sim_stream_write,
+    .stream_peer = cairn__sim_stream_peer,
+    .stream_free = cairn__sim_stream_free,
 };
 
 int cairn_sim_node_loop(cairn_sim *sim, const cairn_addr *ip, cairn_loop **ret_loop)
 {
     if (sim == NULL || !ip_valid(ip) || ret_loop == NULL)
         return CAIRN_EINVAL;
-    if (sim_node_find(sim, ip) != NULL)
+    if (cairn__sim_node_find(sim, ip) != NULL)
         return CAIRN_EEXIST;
     if (heap_reserve(sim, 1) < 0)
         return CAIRN_ENOMEM;
@@ -509,12 +509,12 @@ int cairn_sim_node_loop(cairn_sim *sim, const cairn_addr *ip, cairn_loop **ret_l
     node->post_ev.heap_index = SIM_NO_INDEX;
     node->next_port = SIM_PORT_FIRST;
     struct sim_key k;
-    sim_key_ip(&k, ip);
-    if (sim_map_put(&sim->nodes, &k, node) < 0) {
+    cairn__sim_key_ip(&k, ip);
+    if (cairn__sim_map_put(&sim->nodes, &k, node) < 0) {
         cairn_free(node);
         return CAIRN_ENOMEM;
     }
-    cairn_post_queue_init(&node->posted);
+    cairn__post_queue_init(&node->posted);
     node->all_index = sim->all_len;
     sim->all[sim->all_len++] = node;
     sim->heap_reserved++;
@@ -522,15 +522,15 @@ int cairn_sim_node_loop(cairn_sim *sim, const cairn_addr *ip, cairn_loop **ret_l
     return 0;
 }
 
-uint16_t sim_ephemeral_port(struct sim_node *node, bool tcp)
+uint16_t cairn__sim_ephemeral_port(struct sim_node *node, bool tcp)
 {
     const struct sim_map *m = tcp ? &node->sim->listeners : &node->sim->udps;
     for (unsigned tries = 0; tries < 65536 - SIM_PORT_FIRST; tries++) {
         uint16_t port = node->next_port;
         node->next_port = port == 65535 ? SIM_PORT_FIRST : (uint16_t)(port + 1);
         struct sim_key k;
-        sim_key_ip_port(&k, &node->ip, port);
-        if (sim_map_get(m, &k) == NULL)
+        cairn__sim_key_ip_port(&k, &node->ip, port);
+        if (cairn__sim_map_get(m, &k) == NULL)
             return port;
     }
     return 0;
@@ -540,7 +540,7 @@ int cairn_sim_stall(cairn_sim *sim, const cairn_addr *ip, cairn_time duration)
 {
     if (sim == NULL || !ip_valid(ip) || duration < 0)
         return CAIRN_EINVAL;
-    struct sim_node *node = sim_node_find(sim, ip);
+    struct sim_node *node = cairn__sim_node_find(sim, ip);
     if (node == NULL)
         return CAIRN_ENOENT;
     if (sim->now + duration > node->stalled_until)
@@ -576,7 +576,7 @@ void cairn_sim_delete(cairn_sim *sim)
     while (sim->heap_len > 0) {
         struct sim_ev *ev = heap_pop(sim);
         if (ev->kind == SIM_EV_PACKET || ev->kind == SIM_EV_SEGMENT)
-            sim_msg_free(sim, (struct sim_msg *)ev);
+            cairn__sim_msg_free(sim, (struct sim_msg *)ev);
     }
     for (int c = 0; c < SIM_POOL_CLASSES; c++) {
         while (sim->pool[c] != NULL) {
@@ -588,11 +588,11 @@ void cairn_sim_delete(cairn_sim *sim)
     for (size_t i = 0; i < sim->links.cap; i++)
         if (sim->links.slots[i].value != NULL)
             cairn_free(sim->links.slots[i].value);
-    sim_map_destroy(&sim->links);
-    sim_map_destroy(&sim->blocked);
-    sim_map_destroy(&sim->nodes);
-    sim_map_destroy(&sim->udps);
-    sim_map_destroy(&sim->listeners);
+    cairn__sim_map_destroy(&sim->links);
+    cairn__sim_map_destroy(&sim->blocked);
+    cairn__sim_map_destroy(&sim->nodes);
+    cairn__sim_map_destroy(&sim->udps);
+    cairn__sim_map_destroy(&sim->listeners);
     cairn_free(sim->heap);
     cairn_free(sim->all);
     cairn_free(sim);
@@ -645,7 +645,7 @@ static void collect_foreign_posts(cairn_sim *sim)
         return;
     for (size_t i = 0; i < sim->all_len; i++)
         if (sim->all[i]->post_ev.heap_index == SIM_NO_INDEX)
-            sim_schedule(sim, &sim->all[i]->post_ev, sim->now);
+            cairn__sim_schedule(sim, &sim->all[i]->post_ev, sim->now);
 }
 
 static void run_event(cairn_sim *sim, struct sim_ev *ev)
@@ -654,14 +654,14 @@ static void run_event(cairn_sim *sim, struct sim_ev *ev)
     case SIM_EV_TIMER: {
         struct sim_timer *st = (struct sim_timer *)ev;
         struct sim_node *node = st->node;
-        if (sim_postpone(sim, node, ev))
+        if (cairn__sim_postpone(sim, node, ev))
             return;
         /* A wake-up timer keeps the node in its timer phase until its
          * callback returns, so what it re-arms to expire at once joins. */
         bool wake = ev->phase == SIM_PHASE_WAKE_TIMERS;
         ev->phase = SIM_PHASE_NORMAL;
         st->timer->deadline = -1;
-        cairn_timer_fire_(st->timer);
+        cairn__timer_fire(st->timer);
         if (wake)
             node->wake_timers--;
         break;
@@ -669,16 +669,16 @@ static void run_event(cairn_sim *sim, struct sim_ev *ev)
     case SIM_EV_POST: {
         struct sim_node *node =
             (struct sim_node *)((char *)ev - offsetof(struct sim_node, post_ev));
-        if (sim_postpone(sim, node, ev))
+        if (cairn__sim_postpone(sim, node, ev))
             return;
-        cairn_post_queue_run(&node->posted);
+        cairn__post_queue_run(&node->posted);
         break;
     }
     case SIM_EV_PACKET:
-        sim_deliver_packet(sim, (struct sim_msg *)ev);
+        cairn__sim_deliver_packet(sim, (struct sim_msg *)ev);
         break;
     case SIM_EV_SEGMENT:
-        sim_deliver_segment(sim, (struct sim_msg *)ev);
+        cairn__sim_deliver_segment(sim, (struct sim_msg *)ev);
         break;
     default:
         break;

@@ -31,17 +31,17 @@ struct sim_map {
     size_t len;
 };
 
-void sim_key_ip(struct sim_key *k, const cairn_addr *a);
-void sim_key_ip_port(struct sim_key *k, const cairn_addr *a, uint16_t port);
+void cairn__sim_key_ip(struct sim_key *k, const cairn_addr *a);
+void cairn__sim_key_ip_port(struct sim_key *k, const cairn_addr *a, uint16_t port);
 /* The unordered pair {a, b} (ports ignored). */
-void sim_key_pair(struct sim_key *k, const cairn_addr *a, const cairn_addr *b);
+void cairn__sim_key_pair(struct sim_key *k, const cairn_addr *a, const cairn_addr *b);
 
-void *sim_map_get(const struct sim_map *m, const struct sim_key *k);
+void *cairn__sim_map_get(const struct sim_map *m, const struct sim_key *k);
 /* Inserts or replaces (value != NULL). 0 or CAIRN_ENOMEM. */
-int sim_map_put(struct sim_map *m, const struct sim_key *k, void *value);
+int cairn__sim_map_put(struct sim_map *m, const struct sim_key *k, void *value);
 /* Removes k; returns the old value or NULL. */
-void *sim_map_del(struct sim_map *m, const struct sim_key *k);
-void sim_map_destroy(struct sim_map *m);
+void *cairn__sim_map_del(struct sim_map *m, const struct sim_key *k);
+void cairn__sim_map_destroy(struct sim_map *m);
 
 /* ---- events ---- */
 
@@ -184,42 +184,42 @@ struct sim_node {
 };
 
 /* Heap and messages (sim.c). */
-void sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at);
-void sim_unschedule(cairn_sim *sim, struct sim_ev *ev);
+void cairn__sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at);
+void cairn__sim_unschedule(cairn_sim *sim, struct sim_ev *ev);
 /* A message with room for len bytes; NULL on allocation failure (the
  * heap slot is reserved too). */
-struct sim_msg *sim_msg_new(cairn_sim *sim, size_t len);
+struct sim_msg *cairn__sim_msg_new(cairn_sim *sim, size_t len);
 /* Back to the pool (drops the segment's end reference first). */
-void sim_msg_free(cairn_sim *sim, struct sim_msg *m);
+void cairn__sim_msg_free(cairn_sim *sim, struct sim_msg *m);
 /* Schedules m for delivery at `at` (its heap slot is already reserved). */
-void sim_msg_send(cairn_sim *sim, struct sim_msg *m, cairn_time at);
-struct sim_node *sim_node_find(const cairn_sim *sim, const cairn_addr *ip);
+void cairn__sim_msg_send(cairn_sim *sim, struct sim_msg *m, cairn_time at);
+struct sim_node *cairn__sim_node_find(const cairn_sim *sim, const cairn_addr *ip);
 /* The link between two IPs. */
-const cairn_sim_link *sim_link(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b);
+const cairn_sim_link *cairn__sim_link(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b);
 /* One delay sample on link l (latency + jitter). */
-cairn_time sim_delay(cairn_sim *sim, const cairn_sim_link *l);
+cairn_time cairn__sim_delay(cairn_sim *sim, const cairn_sim_link *l);
 /* True when the node is stalled at the event's time: the event has been
  * moved to the end of the stall. */
-bool sim_postpone(cairn_sim *sim, struct sim_node *node, struct sim_ev *ev);
+bool cairn__sim_postpone(cairn_sim *sim, struct sim_node *node, struct sim_ev *ev);
 /* A free port on the node for udp (or tcp when tcp). 0 when exhausted. */
-uint16_t sim_ephemeral_port(struct sim_node *node, bool tcp);
+uint16_t cairn__sim_ephemeral_port(struct sim_node *node, bool tcp);
 
 /* Packets and streams (sim_net.c). */
-void sim_deliver_packet(cairn_sim *sim, struct sim_msg *m);
-void sim_deliver_segment(cairn_sim *sim, struct sim_msg *m);
-void sim_end_unref(struct sim_end *e);
+void cairn__sim_deliver_packet(cairn_sim *sim, struct sim_msg *m);
+void cairn__sim_deliver_segment(cairn_sim *sim, struct sim_msg *m);
+void cairn__sim_end_unref(struct sim_end *e);
 
-int sim_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp);
-int sim_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len);
-int sim_udp_local(cairn_udp *udp, cairn_addr *ret_addr);
-void sim_udp_free(cairn_udp *udp);
-int sim_listen(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener);
-int sim_listener_local(cairn_listener *lst, cairn_addr *ret_addr);
-void sim_listener_free(cairn_listener *lst);
-int sim_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream);
-int sim_stream_start_read(cairn_stream *stream);
-int sim_stream_write(cairn_stream *stream, const uint8_t *data, size_t len);
-int sim_stream_peer(cairn_stream *stream, cairn_addr *ret_addr);
-void sim_stream_free(cairn_stream *stream);
+int cairn__sim_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp);
+int cairn__sim_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len);
+int cairn__sim_udp_local(cairn_udp *udp, cairn_addr *ret_addr);
+void cairn__sim_udp_free(cairn_udp *udp);
+int cairn__sim_listen(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener);
+int cairn__sim_listener_local(cairn_listener *lst, cairn_addr *ret_addr);
+void cairn__sim_listener_free(cairn_listener *lst);
+int cairn__sim_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream);
+int cairn__sim_stream_start_read(cairn_stream *stream);
+int cairn__sim_stream_write(cairn_stream *stream, const uint8_t *data, size_t len);
+int cairn__sim_stream_peer(cairn_stream *stream, cairn_addr *ret_addr);
+void cairn__sim_stream_free(cairn_stream *stream);
 
 #endif

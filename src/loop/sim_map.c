@@ -17,25 +17,25 @@ static void key_put_ip(uint8_t *p, const cairn_addr *a)
     memcpy(p + 1, a->ip, a->family == 4 ? 4 : 16);
 }
 
-void sim_key_ip(struct sim_key *k, const cairn_addr *a)
+void cairn__sim_key_ip(struct sim_key *k, const cairn_addr *a)
 {
     memset(k, 0, sizeof(*k));
     key_put_ip((uint8_t *)k->w, a);
 }
 
-void sim_key_ip_port(struct sim_key *k, const cairn_addr *a, uint16_t port)
+void cairn__sim_key_ip_port(struct sim_key *k, const cairn_addr *a, uint16_t port)
 {
-    sim_key_ip(k, a);
+    cairn__sim_key_ip(k, a);
     uint8_t *p = (uint8_t *)k->w;
     p[17] = (uint8_t)(port >> 8);
     p[18] = (uint8_t)port;
 }
 
-void sim_key_pair(struct sim_key *k, const cairn_addr *a, const cairn_addr *b)
+void cairn__sim_key_pair(struct sim_key *k, const cairn_addr *a, const cairn_addr *b)
 {
     struct sim_key ka, kb;
-    sim_key_ip(&ka, a);
-    sim_key_ip(&kb, b);
+    cairn__sim_key_ip(&ka, a);
+    cairn__sim_key_ip(&kb, b);
     if (memcmp(&ka, &kb, 17) > 0) {
         struct sim_key t = ka;
         ka = kb;
@@ -63,7 +63,7 @@ static bool key_eq(const struct sim_key *a, const struct sim_key *b)
     return memcmp(a, b, sizeof(*a)) == 0;
 }
 
-void *sim_map_get(const struct sim_map *m, const struct sim_key *k)
+void *cairn__sim_map_get(const struct sim_map *m, const struct sim_key *k)
 {
     if (m->len == 0)
         return NULL;
@@ -103,7 +103,7 @@ static int grow(struct sim_map *m)
     return 0;
 }
 
-int sim_map_put(struct sim_map *m, const struct sim_key *k, void *value)
+int cairn__sim_map_put(struct sim_map *m, const struct sim_key *k, void *value)
 {
     if (m->len > 0) {
         size_t mask = m->cap - 1;
@@ -122,7 +122,7 @@ int sim_map_put(struct sim_map *m, const struct sim_key *k, void *value)
     return 0;
 }
 
-void *sim_map_del(struct sim_map *m, const struct sim_key *k)
+void *cairn__sim_map_del(struct sim_map *m, const struct sim_key *k)
 {
     if (m->len == 0)
         return NULL;
@@ -149,7 +149,7 @@ void *sim_map_del(struct sim_map *m, const struct sim_key *k)
     return old;
 }
 
-void sim_map_destroy(struct sim_map *m)
+void cairn__sim_map_destroy(struct sim_map *m)
 {
     cairn_free(m->slots);
     m->slots = NULL;

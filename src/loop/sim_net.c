@@ -69,25 +69,25 @@ static int bind_port(struct sim_node *node, struct sim_map *m, bool tcp, cairn_a
                      void *obj)
 {
     if (local->port == 0) {
-        local->port = sim_ephemeral_port(node, tcp);
+        local->port = cairn__sim_ephemeral_port(node, tcp);
         if (local->port == 0)
             return CAIRN_EADDRINUSE;
     }
     struct sim_key k;
-    sim_key_ip_port(&k, local, local->port);
-    if (sim_map_get(m, &k) != NULL)
+    cairn__sim_key_ip_port(&k, local, local->port);
+    if (cairn__sim_map_get(m, &k) != NULL)
         return CAIRN_EADDRINUSE;
-    return sim_map_put(m, &k, obj);
+    return cairn__sim_map_put(m, &k, obj);
 }
 
 static void unbind_port(struct sim_map *m, const cairn_addr *local)
 {
     struct sim_key k;
-    sim_key_ip_port(&k, local, local->port);
-    sim_map_del(m, &k);
+    cairn__sim_key_ip_port(&k, local, local->port);
+    cairn__sim_map_del(m, &k);
 }
 
-int sim_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp)
+int cairn__sim_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp)
 {
     struct sim_node *node = node_of(loop);
     cairn_addr local;
@@ -113,7 +113,7 @@ static bool draw(cairn_sim *sim, double p)
     return p > 0 && cairn_rng_double(&sim->rng) < p;
 }
 
-int sim_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len)
+int cairn__sim_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len)
 {
     struct sim_udp *u = (struct sim_udp *)udp;
     cairn_sim *sim = u->node->sim;
@@ -124,14 +124,14 @@ int sim_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size
         sim->stats.packets_partitioned++;
         return 0;
     }
-    const cairn_sim_link *l = sim_link(sim, &u->local, to);
+    const cairn_sim_link *l = cairn__sim_link(sim, &u->local, to);
     if (draw(sim, l->loss)) {
         sim->stats.packets_lost++;
         return 0;
     }
     int copies = draw(sim, l->duplicate) ? 2 : 1;
     for (int i = 0; i < copies; i++) {
-        struct sim_msg *m = sim_msg_new(sim, len);
+        struct sim_msg *m = cairn__sim_msg_new(sim, len);
         if (m == NULL)
             return i == 0 ? CAIRN_ENOMEM : 0;
         m->ev.kind = SIM_EV_PACKET;
@@ -139,54 +139,54 @@ int sim_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size
         m->to = *to;
         if (len > 0)
             memcpy(m->data, data, len);
-        cairn_time delay = sim_delay(sim, l);
+        cairn_time delay = cairn__sim_delay(sim, l);
         if (draw(sim, l->reorder))
             delay += l->reorder_delay;
-        sim_msg_send(sim, m, sim->now + delay);
+        cairn__sim_msg_send(sim, m, sim->now + delay);
         if (i == 1)
             sim->stats.packets_duplicated++;
     }
     return 0;
 }
 
-void sim_deliver_packet(cairn_sim *sim, struct sim_msg *m)
+void cairn__sim_deliver_packet(cairn_sim *sim, struct sim_msg *m)
 {
-    struct sim_node *node = sim_node_find(sim, &m->to);
+    struct sim_node *node = cairn__sim_node_find(sim, &m->to);
     if (node == NULL) {
         sim->stats.packets_unreachable++;
-        sim_msg_free(sim, m);
+        cairn__sim_msg_free(sim, m);
         return;
     }
-    if (sim_postpone(sim, node, &m->ev))
+    if (cairn__sim_postpone(sim, node, &m->ev))
         return;
     if (!cairn_sim_reachable(sim, &m->from, &m->to)) {
         sim->stats.packets_partitioned++;
-        sim_msg_free(sim, m);
+        cairn__sim_msg_free(sim, m);
         return;
     }
     struct sim_key k;
-    sim_key_ip_port(&k, &m->to, m->to.port);
-    struct sim_udp *u = sim_map_get(&sim->udps, &k);
+    cairn__sim_key_ip_port(&k, &m->to, m->to.port);
+    struct sim_udp *u = cairn__sim_map_get(&sim->udps, &k);
     if (u == NULL || u->base.closing) {
         sim->stats.packets_unreachable++;
-        sim_msg_free(sim, m);
+        cairn__sim_msg_free(sim, m);
         return;
     }
     sim->stats.packets_delivered++;
     if (sim->trace != NULL)
         sim->trace(CAIRN_SIM_TRACE_PACKET, sim->now, &m->from, &m->to, m->data, m->len,
                    sim->trace_ud);
-    cairn_udp_deliver_(&u->base, &m->from, m->data, m->len);
-    sim_msg_free(sim, m);
+    cairn__udp_deliver(&u->base, &m->from, m->data, m->len);
+    cairn__sim_msg_free(sim, m);
 }
 
-int sim_udp_local(cairn_udp *udp, cairn_addr *ret_addr)
+int cairn__sim_udp_local(cairn_udp *udp, cairn_addr *ret_addr)
 {
     *ret_addr = ((struct sim_udp *)udp)->local;
     return 0;
 }
 
-void sim_udp_free(cairn_udp *udp)
+void cairn__sim_udp_free(cairn_udp *udp)
 {
     struct sim_udp *u = (struct sim_udp *)udp;
     unbind_port(&u->node->sim->udps, &u->local);
@@ -202,7 +202,7 @@ struct sim_listener {
     cairn_addr local;
 };
 
-int sim_listen(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener)
+int cairn__sim_listen(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener)
 {
     struct sim_node *node = node_of(loop);
     cairn_addr local;
@@ -223,13 +223,13 @@ int sim_listen(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_li
     return 0;
 }
 
-int sim_listener_local(cairn_listener *lst, cairn_addr *ret_addr)
+int cairn__sim_listener_local(cairn_listener *lst, cairn_addr *ret_addr)
 {
     *ret_addr = ((struct sim_listener *)lst)->local;
     return 0;
 }
 
-void sim_listener_free(cairn_listener *lst)
+void cairn__sim_listener_free(cairn_listener *lst)
 {
     struct sim_listener *l = (struct sim_listener *)lst;
     unbind_port(&l->node->sim->listeners, &l->local);
@@ -261,7 +261,7 @@ struct sim_end {
     struct sim_msg *rx_tail;
 };
 
-void sim_end_unref(struct sim_end *e)
+void cairn__sim_end_unref(struct sim_end *e)
 {
     if (--e->refs == 0)
         cairn_free(e);
@@ -280,7 +280,7 @@ static struct sim_end *end_new(struct sim_node *node)
 }
 
 /* Queues segment `seg` from e's side to dst (which gets a reference) at
- * `at`; m must come from sim_msg_new. */
+ * `at`; m must come from cairn__sim_msg_new. */
 static void seg_send(cairn_sim *sim, struct sim_msg *m, uint8_t seg, struct sim_end *dst,
                      const cairn_addr *from, const cairn_addr *to, cairn_time at)
 {
@@ -290,14 +290,14 @@ static void seg_send(cairn_sim *sim, struct sim_msg *m, uint8_t seg, struct sim_
     dst->refs++;
     m->from = *from;
     m->to = *to;
-    sim_msg_send(sim, m, at);
+    cairn__sim_msg_send(sim, m, at);
 }
 
 /* The FIFO delivery time of the next segment from e to its peer. */
 static cairn_time fifo_at(struct sim_end *e)
 {
     cairn_sim *sim = e->sim;
-    cairn_time at = sim->now + sim_delay(sim, sim_link(sim, &e->local, &e->remote));
+    cairn_time at = sim->now + cairn__sim_delay(sim, cairn__sim_link(sim, &e->local, &e->remote));
     if (at < e->tx_last)
         at = e->tx_last;
     e->tx_last = at;
@@ -307,7 +307,7 @@ static cairn_time fifo_at(struct sim_end *e)
 /* Sends RST to e now (a local notification: no link, no partition). */
 static void rst_now(struct sim_end *e)
 {
-    struct sim_msg *m = sim_msg_new(e->sim, 0);
+    struct sim_msg *m = cairn__sim_msg_new(e->sim, 0);
     if (m != NULL)
         seg_send(e->sim, m, SIM_SEG_RST, e, &e->remote, &e->local, e->sim->now);
 }
@@ -329,7 +329,7 @@ static void end_break(struct sim_end *e)
     }
 }
 
-int sim_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream)
+int cairn__sim_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream)
 {
     struct sim_node *node = node_of(loop);
     cairn_sim *sim = node->sim;
@@ -338,19 +338,19 @@ int sim_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret
     struct sim_end *e = end_new(node);
     if (e == NULL)
         return CAIRN_ENOMEM;
-    struct sim_msg *m = sim_msg_new(sim, 0);
+    struct sim_msg *m = cairn__sim_msg_new(sim, 0);
     if (m == NULL) {
         cairn_free(e);
         return CAIRN_ENOMEM;
     }
     e->local = node->ip;
-    e->local.port = sim_ephemeral_port(node, true);
+    e->local.port = cairn__sim_ephemeral_port(node, true);
     e->remote = *addr;
     if (cairn_sim_reachable(sim, &e->local, addr)) {
-        cairn_time at = sim->now + sim_delay(sim, sim_link(sim, &e->local, addr));
+        cairn_time at = sim->now + cairn__sim_delay(sim, cairn__sim_link(sim, &e->local, addr));
         seg_send(sim, m, SIM_SEG_SYN, e, &e->local, addr, at);
     } else {
-        sim_msg_free(sim, m); /* lost: the dial will time out */
+        cairn__sim_msg_free(sim, m); /* lost: the dial will time out */
     }
     *ret_stream = &e->base;
     return 0;
@@ -360,27 +360,27 @@ int sim_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret
 static void syn_arrived(cairn_sim *sim, struct sim_msg *m)
 {
     struct sim_end *client = m->end;
-    struct sim_node *node = sim_node_find(sim, &m->to);
+    struct sim_node *node = cairn__sim_node_find(sim, &m->to);
     if (client->base.closing || node == NULL) {
-        sim_msg_free(sim, m);
+        cairn__sim_msg_free(sim, m);
         return;
     }
-    if (sim_postpone(sim, node, &m->ev))
+    if (cairn__sim_postpone(sim, node, &m->ev))
         return;
     if (!cairn_sim_reachable(sim, &m->from, &m->to)) {
-        sim_msg_free(sim, m);
+        cairn__sim_msg_free(sim, m);
         return;
     }
     struct sim_key k;
-    sim_key_ip_port(&k, &m->to, m->to.port);
-    struct sim_listener *l = sim_map_get(&sim->listeners, &k);
+    cairn__sim_key_ip_port(&k, &m->to, m->to.port);
+    struct sim_listener *l = cairn__sim_map_get(&sim->listeners, &k);
     struct sim_end *server = NULL;
     if (l != NULL && !l->base.closing)
         server = end_new(node);
     cairn_addr from = m->to, to = m->from;
-    sim_end_unref(client);
+    cairn__sim_end_unref(client);
     m->end = NULL;
-    cairn_time at = sim->now + sim_delay(sim, sim_link(sim, &from, &to));
+    cairn_time at = sim->now + cairn__sim_delay(sim, cairn__sim_link(sim, &from, &to));
     if (server == NULL) {
         sim->stats.streams_refused++;
         seg_send(sim, m, SIM_SEG_REFUSED, client, &from, &to, at);
@@ -393,7 +393,7 @@ static void syn_arrived(cairn_sim *sim, struct sim_msg *m)
     server->tx_last = at;
     seg_send(sim, m, SIM_SEG_SYNACK, client, &from, &to, at);
     sim->stats.streams_accepted++;
-    cairn_listener_accept_(&l->base, &server->base);
+    cairn__listener_accept(&l->base, &server->base);
 }
 
 /* Hands a segment to the reader of e (which is reading). */
@@ -405,18 +405,18 @@ static void seg_to_reader(cairn_sim *sim, struct sim_end *e, struct sim_msg *m)
         if (sim->trace != NULL)
             sim->trace(CAIRN_SIM_TRACE_STREAM, sim->now, &m->from, &m->to, m->data, m->len,
                        sim->trace_ud);
-        cairn_stream_deliver_(&e->base, m->data, m->len, 0);
+        cairn__stream_deliver(&e->base, m->data, m->len, 0);
         break;
     case SIM_SEG_FIN:
-        cairn_stream_deliver_(&e->base, NULL, 0, CAIRN_EOF);
+        cairn__stream_deliver(&e->base, NULL, 0, CAIRN_EOF);
         break;
     default:
-        cairn_stream_deliver_(&e->base, NULL, 0, CAIRN_ECONNRESET);
+        cairn__stream_deliver(&e->base, NULL, 0, CAIRN_ECONNRESET);
         break;
     }
 }
 
-void sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
+void cairn__sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
 {
     if (m->seg == SIM_SEG_SYN) {
         syn_arrived(sim, m);
@@ -424,10 +424,10 @@ void sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
     }
     struct sim_end *e = m->end;
     if (e->base.closing) {
-        sim_msg_free(sim, m);
+        cairn__sim_msg_free(sim, m);
         return;
     }
-    if (sim_postpone(sim, e->node, &m->ev))
+    if (cairn__sim_postpone(sim, e->node, &m->ev))
         return;
     switch (m->seg) {
     case SIM_SEG_SYNACK:
@@ -436,15 +436,15 @@ void sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
         if (status < 0)
             e->reset = true;
         /* m holds a reference, so e outlives a close inside the callback. */
-        cairn_stream_connect_done_(&e->base, status);
-        sim_msg_free(sim, m);
+        cairn__stream_connect_done(&e->base, status);
+        cairn__sim_msg_free(sim, m);
         return;
     }
     case SIM_SEG_DATA:
     case SIM_SEG_FIN:
         if (!cairn_sim_reachable(sim, &m->from, &m->to)) {
             end_break(e);
-            sim_msg_free(sim, m);
+            cairn__sim_msg_free(sim, m);
             return;
         }
         break;
@@ -461,10 +461,10 @@ void sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
         return;
     }
     seg_to_reader(sim, e, m);
-    sim_msg_free(sim, m);
+    cairn__sim_msg_free(sim, m);
 }
 
-int sim_stream_start_read(cairn_stream *stream)
+int cairn__sim_stream_start_read(cairn_stream *stream)
 {
     struct sim_end *e = (struct sim_end *)stream;
     e->reading = true;
@@ -473,13 +473,13 @@ int sim_stream_start_read(cairn_stream *stream)
     e->rx_head = e->rx_tail = NULL;
     while (m != NULL) {
         struct sim_msg *next = m->next;
-        sim_schedule(e->sim, &m->ev, e->sim->now);
+        cairn__sim_schedule(e->sim, &m->ev, e->sim->now);
         m = next;
     }
     return 0;
 }
 
-int sim_stream_write(cairn_stream *stream, const uint8_t *data, size_t len)
+int cairn__sim_stream_write(cairn_stream *stream, const uint8_t *data, size_t len)
 {
     struct sim_end *e = (struct sim_end *)stream;
     cairn_sim *sim = e->sim;
@@ -495,11 +495,11 @@ int sim_stream_write(cairn_stream *stream, const uint8_t *data, size_t len)
     struct sim_msg *head = NULL, **tail = &head;
     for (size_t off = 0; off < len;) {
         size_t n = len - off < sim->stream_chunk ? len - off : sim->stream_chunk;
-        struct sim_msg *m = sim_msg_new(sim, n);
+        struct sim_msg *m = cairn__sim_msg_new(sim, n);
         if (m == NULL) {
             while (head != NULL) {
                 struct sim_msg *next = head->next;
-                sim_msg_free(sim, head);
+                cairn__sim_msg_free(sim, head);
                 head = next;
             }
             return CAIRN_ENOMEM;
@@ -517,13 +517,13 @@ int sim_stream_write(cairn_stream *stream, const uint8_t *data, size_t len)
     return 0;
 }
 
-int sim_stream_peer(cairn_stream *stream, cairn_addr *ret_addr)
+int cairn__sim_stream_peer(cairn_stream *stream, cairn_addr *ret_addr)
 {
     *ret_addr = ((struct sim_end *)stream)->remote;
     return 0;
 }
 
-void sim_stream_free(cairn_stream *stream)
+void cairn__sim_stream_free(cairn_stream *stream)
 {
     struct sim_end *e = (struct sim_end *)stream;
     cairn_sim *sim = e->sim;
@@ -531,16 +531,16 @@ void sim_stream_free(cairn_stream *stream)
     e->rx_head = e->rx_tail = NULL;
     while (m != NULL) {
         struct sim_msg *next = m->next;
-        sim_msg_free(sim, m);
+        cairn__sim_msg_free(sim, m);
         m = next;
     }
     struct sim_end *peer = e->peer;
     if (peer != NULL) {
         e->peer = NULL;
         peer->peer = NULL;
-        struct sim_msg *fin = sim_msg_new(sim, 0);
+        struct sim_msg *fin = cairn__sim_msg_new(sim, 0);
         if (fin != NULL)
             seg_send(sim, fin, SIM_SEG_FIN, peer, &e->local, &e->remote, fifo_at(e));
     }
-    sim_end_unref(e);
+    cairn__sim_end_unref(e);
 }

@@ -7,7 +7,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-int cairn_sockaddr_from_addr_(const cairn_addr *a, bool v6, struct sockaddr_storage *ss)
+int cairn__sockaddr_from_addr(const cairn_addr *a, bool v6, struct sockaddr_storage *ss)
 {
     memset(ss, 0, sizeof(*ss));
     if (a->family == 4 && !v6) {
@@ -33,7 +33,7 @@ int cairn_sockaddr_from_addr_(const cairn_addr *a, bool v6, struct sockaddr_stor
     return 0;
 }
 
-int cairn_addr_from_sockaddr_(const struct sockaddr *sa, cairn_addr *ret_addr)
+int cairn__addr_from_sockaddr(const struct sockaddr *sa, cairn_addr *ret_addr)
 {
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;

@@ -9,10 +9,10 @@
 
 /* Fills *ss from a (family 4 or 6); when v6 is true an IPv4 address is
  * written IPv4-mapped (for a dual-stack IPv6 socket). 0 or CAIRN_EINVAL. */
-int cairn_sockaddr_from_addr_(const cairn_addr *a, bool v6, struct sockaddr_storage *ss);
+int cairn__sockaddr_from_addr(const cairn_addr *a, bool v6, struct sockaddr_storage *ss);
 
 /* Reads an AF_INET/AF_INET6 sockaddr (IPv4-mapped IPv6 becomes IPv4).
  * 0 or CAIRN_EINVAL. */
-int cairn_addr_from_sockaddr_(const struct sockaddr *sa, cairn_addr *ret_addr);
+int cairn__addr_from_sockaddr(const struct sockaddr *sa, cairn_addr *ret_addr);
 
 #endif

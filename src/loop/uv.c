@@ -33,14 +33,14 @@ static void async_free(uv_handle_t *h)
 static void uvb_destroy(cairn_loop *loop)
 {
     struct uv_backend *b = to_uv(loop);
-    cairn_post_queue_destroy(&b->posted);
+    cairn__post_queue_destroy(&b->posted);
     uv_close((uv_handle_t *)&b->async, async_free);
 }
 
 static int uvb_post(cairn_loop *loop, cairn_post_cb cb, void *userdata)
 {
     struct uv_backend *b = to_uv(loop);
-    int r = cairn_post_queue_push(&b->posted, cb, userdata);
+    int r = cairn__post_queue_push(&b->posted, cb, userdata);
     if (r == 0)
         uv_async_send(&b->async);
     return r;
@@ -49,7 +49,7 @@ static int uvb_post(cairn_loop *loop, cairn_post_cb cb, void *userdata)
 static void on_async(uv_async_t *a)
 {
     struct uv_backend *b = a->data;
-    cairn_post_queue_run(&b->posted);
+    cairn__post_queue_run(&b->posted);
 }
 
 static uint64_t delay_ms(cairn_time delay)
@@ -68,7 +68,7 @@ static void on_uv_timer(uv_timer_t *h)
         return;
     }
     t->deadline = -1;
-    cairn_timer_fire_(t);
+    cairn__timer_fire(t);
 }
 
 static int uvb_timer_new(cairn_loop *loop, cairn_timer *timer)
@@ -120,18 +120,18 @@ static const struct cairn_loop_ops uv_ops = {
     .timer_start = uvb_timer_start,
     .timer_stop = uvb_timer_stop,
     .timer_free = uvb_timer_free,
-    .udp_bind = cairn_uv_udp_bind_,
-    .udp_send = cairn_uv_udp_send_,
-    .udp_local = cairn_uv_udp_local_,
-    .udp_free = cairn_uv_udp_free_,
-    .listen = cairn_uv_listen_,
-    .listener_local = cairn_uv_listener_local_,
-    .listener_free = cairn_uv_listener_free_,
-    .stream_dial = cairn_uv_stream_dial_,
-    .stream_start_read = cairn_uv_stream_start_read_,
-    .stream_write = cairn_uv_stream_write_,
-    .stream_peer = cairn_uv_stream_peer_,
-    .stream_free = cairn_uv_stream_free_,
+    .udp_bind = cairn__uv_udp_bind,
+    .udp_send = cairn__uv_udp_send,
+    .udp_local = cairn__uv_udp_local,
+    .udp_free = cairn__uv_udp_free,
+    .listen = cairn__uv_listen,
+    .listener_local = cairn__uv_listener_local,
+    .listener_free = cairn__uv_listener_free,
+    .stream_dial = cairn__uv_stream_dial,
+    .stream_start_read = cairn__uv_stream_start_read,
+    .stream_write = cairn__uv_stream_write,
+    .stream_peer = cairn__uv_stream_peer,
+    .stream_free = cairn__uv_stream_free,
 };
 
 int cairn_loop_new_uv(uv_loop_t *uv, cairn_loop **ret_loop)
@@ -149,7 +149,7 @@ int cairn_loop_new_uv(uv_loop_t *uv, cairn_loop **ret_loop)
         return cairn_err_from_errno(r);
     }
     b->async.data = b;
-    cairn_post_queue_init(&b->posted);
+    cairn__post_queue_init(&b->posted);
     *ret_loop = &b->base;
     return 0;
 }

@@ -20,17 +20,17 @@ struct uv_backend {
     uint8_t *rxbuf;
 };
 
-int cairn_uv_udp_bind_(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp);
-int cairn_uv_udp_send_(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len);
-int cairn_uv_udp_local_(cairn_udp *udp, cairn_addr *ret_addr);
-void cairn_uv_udp_free_(cairn_udp *udp);
-int cairn_uv_listen_(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener);
-int cairn_uv_listener_local_(cairn_listener *lst, cairn_addr *ret_addr);
-void cairn_uv_listener_free_(cairn_listener *lst);
-int cairn_uv_stream_dial_(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream);
-int cairn_uv_stream_start_read_(cairn_stream *stream);
-int cairn_uv_stream_write_(cairn_stream *stream, const uint8_t *data, size_t len);
-int cairn_uv_stream_peer_(cairn_stream *stream, cairn_addr *ret_addr);
-void cairn_uv_stream_free_(cairn_stream *stream);
+int cairn__uv_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp);
+int cairn__uv_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len);
+int cairn__uv_udp_local(cairn_udp *udp, cairn_addr *ret_addr);
+void cairn__uv_udp_free(cairn_udp *udp);
+int cairn__uv_listen(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener);
+int cairn__uv_listener_local(cairn_listener *lst, cairn_addr *ret_addr);
+void cairn__uv_listener_free(cairn_listener *lst);
+int cairn__uv_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream);
+int cairn__uv_stream_start_read(cairn_stream *stream);
+int cairn__uv_stream_write(cairn_stream *stream, const uint8_t *data, size_t len);
+int cairn__uv_stream_peer(cairn_stream *stream, cairn_addr *ret_addr);
+void cairn__uv_stream_free(cairn_stream *stream);
 
 #endif

@@ -104,11 +104,11 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
         return;
     }
     cairn_addr from;
-    if (cairn_addr_from_sockaddr_(sa, &from) < 0) {
+    if (cairn__addr_from_sockaddr(sa, &from) < 0) {
         u->base.stats.rx_errors++;
         return;
     }
-    cairn_udp_deliver_(&u->base, &from, (const uint8_t *)buf->base, (size_t)nread);
+    cairn__udp_deliver(&u->base, &from, (const uint8_t *)buf->base, (size_t)nread);
 }
 
 /* Asks for CAIRN_UV_UDP_RCVBUF and halves until the kernel accepts. */
@@ -121,11 +121,11 @@ static void udp_set_rcvbuf(uv_udp_t *h)
     }
 }
 
-int cairn_uv_udp_bind_(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp)
+int cairn__uv_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp)
 {
     struct uv_backend *b = backend_of(loop);
     struct sockaddr_storage ss;
-    if (cairn_sockaddr_from_addr_(addr, false, &ss) < 0)
+    if (cairn__sockaddr_from_addr(addr, false, &ss) < 0)
         return CAIRN_EINVAL;
     struct uv_udp_sock *u = cairn_calloc(1, sizeof(*u));
     if (u == NULL)
@@ -161,13 +161,13 @@ static void udp_sent(uv_udp_send_t *req, int status)
     cairn_free(sr);
 }
 
-int cairn_uv_udp_send_(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len)
+int cairn__uv_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len)
 {
     struct uv_udp_sock *u = (struct uv_udp_sock *)udp;
     if (to->family == 6 && !u->v6)
         return CAIRN_EINVAL;
     struct sockaddr_storage ss;
-    if (cairn_sockaddr_from_addr_(to, u->v6, &ss) < 0)
+    if (cairn__sockaddr_from_addr(to, u->v6, &ss) < 0)
         return CAIRN_EINVAL;
     uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
     int r = uv_udp_try_send(&u->h, &buf, 1, (const struct sockaddr *)&ss);
@@ -194,7 +194,7 @@ int cairn_uv_udp_send_(cairn_udp *udp, const cairn_addr *to, const uint8_t *data
     return 0;
 }
 
-int cairn_uv_udp_local_(cairn_udp *udp, cairn_addr *ret_addr)
+int cairn__uv_udp_local(cairn_udp *udp, cairn_addr *ret_addr)
 {
     struct uv_udp_sock *u = (struct uv_udp_sock *)udp;
     struct sockaddr_storage ss;
@@ -202,10 +202,10 @@ int cairn_uv_udp_local_(cairn_udp *udp, cairn_addr *ret_addr)
     int r = uv_udp_getsockname(&u->h, (struct sockaddr *)&ss, &len);
     if (r < 0)
         return map_uv(r);
-    return cairn_addr_from_sockaddr_((const struct sockaddr *)&ss, ret_addr);
+    return cairn__addr_from_sockaddr((const struct sockaddr *)&ss, ret_addr);
 }
 
-void cairn_uv_udp_free_(cairn_udp *udp)
+void cairn__uv_udp_free(cairn_udp *udp)
 {
     struct uv_udp_sock *u = (struct uv_udp_sock *)udp;
     uv_udp_recv_stop(&u->h);
@@ -278,13 +278,13 @@ static void stream_connected(uv_connect_t *req, int status)
         return; /* closed while connecting */
     if (status == 0)
         uv_tcp_nodelay(&s->h, 1);
-    cairn_stream_connect_done_(&s->base, map_uv(status));
+    cairn__stream_connect_done(&s->base, map_uv(status));
 }
 
-int cairn_uv_stream_dial_(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream)
+int cairn__uv_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream)
 {
     struct sockaddr_storage ss;
-    if (cairn_sockaddr_from_addr_(addr, false, &ss) < 0)
+    if (cairn__sockaddr_from_addr(addr, false, &ss) < 0)
         return CAIRN_EINVAL;
     struct uv_stream_impl *s = stream_alloc(backend_of(loop));
     if (s == NULL)
@@ -311,15 +311,15 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return; /* EAGAIN */
     if (nread > 0) {
-        cairn_stream_deliver_(&s->base, (const uint8_t *)buf->base, (size_t)nread, 0);
+        cairn__stream_deliver(&s->base, (const uint8_t *)buf->base, (size_t)nread, 0);
         return;
     }
     uv_read_stop(h);
     int status = nread == UV_EOF ? CAIRN_EOF : map_uv((int)nread);
-    cairn_stream_deliver_(&s->base, NULL, 0, status);
+    cairn__stream_deliver(&s->base, NULL, 0, status);
 }
 
-int cairn_uv_stream_start_read_(cairn_stream *stream)
+int cairn__uv_stream_start_read(cairn_stream *stream)
 {
     struct uv_stream_impl *s = (struct uv_stream_impl *)stream;
     return map_uv(uv_read_start((uv_stream_t *)&s->h, stream_alloc_cb, stream_read));
@@ -332,10 +332,10 @@ static void stream_written(uv_write_t *req, int status)
     s->base.write_queued -= wr->len;
     cairn_free(wr);
     if (status < 0 && status != UV_ECANCELED)
-        cairn_stream_deliver_(&s->base, NULL, 0, map_uv(status));
+        cairn__stream_deliver(&s->base, NULL, 0, map_uv(status));
 }
 
-int cairn_uv_stream_write_(cairn_stream *stream, const uint8_t *data, size_t len)
+int cairn__uv_stream_write(cairn_stream *stream, const uint8_t *data, size_t len)
 {
     struct uv_stream_impl *s = (struct uv_stream_impl *)stream;
     if (len > UINT32_MAX)
@@ -355,7 +355,7 @@ int cairn_uv_stream_write_(cairn_stream *stream, const uint8_t *data, size_t len
     return 0;
 }
 
-int cairn_uv_stream_peer_(cairn_stream *stream, cairn_addr *ret_addr)
+int cairn__uv_stream_peer(cairn_stream *stream, cairn_addr *ret_addr)
 {
     struct uv_stream_impl *s = (struct uv_stream_impl *)stream;
     struct sockaddr_storage ss;
@@ -363,7 +363,7 @@ int cairn_uv_stream_peer_(cairn_stream *stream, cairn_addr *ret_addr)
     int r = uv_tcp_getpeername(&s->h, (struct sockaddr *)&ss, &len);
     if (r < 0)
         return map_uv(r);
-    return cairn_addr_from_sockaddr_((const struct sockaddr *)&ss, ret_addr);
+    return cairn__addr_from_sockaddr((const struct sockaddr *)&ss, ret_addr);
 }
 
 static void stream_shutdown_done(uv_shutdown_t *req, int status)
@@ -377,7 +377,7 @@ static void stream_linger_done(uv_timer_t *t)
     stream_close_handles(t->data);
 }
 
-void cairn_uv_stream_free_(cairn_stream *stream)
+void cairn__uv_stream_free(cairn_stream *stream)
 {
     struct uv_stream_impl *s = (struct uv_stream_impl *)stream;
     struct uv_backend *b = backend_of(stream->loop);
@@ -467,14 +467,14 @@ static void listener_connection(uv_stream_t *server, int status)
         return;
     }
     uv_tcp_nodelay(&s->h, 1);
-    cairn_listener_accept_(&l->base, &s->base);
+    cairn__listener_accept(&l->base, &s->base);
 }
 
-int cairn_uv_listen_(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener)
+int cairn__uv_listen(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener)
 {
     struct uv_backend *b = backend_of(loop);
     struct sockaddr_storage ss;
-    if (cairn_sockaddr_from_addr_(addr, false, &ss) < 0)
+    if (cairn__sockaddr_from_addr(addr, false, &ss) < 0)
         return CAIRN_EINVAL;
     struct uv_listener *l = cairn_calloc(1, sizeof(*l));
     if (l == NULL)
@@ -498,7 +498,7 @@ int cairn_uv_listen_(cairn_loop *loop, const cairn_addr *addr, cairn_listener **
     return 0;
 }
 
-int cairn_uv_listener_local_(cairn_listener *lst, cairn_addr *ret_addr)
+int cairn__uv_listener_local(cairn_listener *lst, cairn_addr *ret_addr)
 {
     struct uv_listener *l = (struct uv_listener *)lst;
     struct sockaddr_storage ss;
@@ -506,10 +506,10 @@ int cairn_uv_listener_local_(cairn_listener *lst, cairn_addr *ret_addr)
     int r = uv_tcp_getsockname(&l->h, (struct sockaddr *)&ss, &len);
     if (r < 0)
         return map_uv(r);
-    return cairn_addr_from_sockaddr_((const struct sockaddr *)&ss, ret_addr);
+    return cairn__addr_from_sockaddr((const struct sockaddr *)&ss, ret_addr);
 }
 
-void cairn_uv_listener_free_(cairn_listener *lst)
+void cairn__uv_listener_free(cairn_listener *lst)
 {
     struct uv_listener *l = (struct uv_listener *)lst;
     uv_close((uv_handle_t *)&l->h, listener_closed);

@@ -6,13 +6,13 @@
  */
 #include "memberlist/awareness.h"
 
-void ml_awareness_init(struct ml_awareness *a, int max)
+void cairn__ml_awareness_init(struct ml_awareness *a, int max)
 {
     a->max = max < 1 ? 1 : max;
     a->score = 0;
 }
 
-int ml_awareness_apply(struct ml_awareness *a, int delta)
+int cairn__ml_awareness_apply(struct ml_awareness *a, int delta)
 {
     int before = a->score;
     long s = (long)a->score + delta;
@@ -24,7 +24,7 @@ int ml_awareness_apply(struct ml_awareness *a, int delta)
     return a->score != before;
 }
 
-cairn_time ml_awareness_scale(const struct ml_awareness *a, cairn_time timeout)
+cairn_time cairn__ml_awareness_scale(const struct ml_awareness *a, cairn_time timeout)
 {
     return timeout * (cairn_time)(a->score + 1);
 }

@@ -17,14 +17,14 @@ struct ml_awareness {
     int score;
 };
 
-/* ml_awareness_init: score 0, bound max (>= 1). */
-void ml_awareness_init(struct ml_awareness *a, int max);
+/* cairn__ml_awareness_init: score 0, bound max (>= 1). */
+void cairn__ml_awareness_init(struct ml_awareness *a, int max);
 
-/* ml_awareness_apply adds delta and clamps to 0 .. max-1. Returns true when
+/* cairn__ml_awareness_apply adds delta and clamps to 0 .. max-1. Returns true when
  * the score changed. */
-int ml_awareness_apply(struct ml_awareness *a, int delta);
+int cairn__ml_awareness_apply(struct ml_awareness *a, int delta);
 
-/* ml_awareness_scale: timeout * (score + 1). */
-cairn_time ml_awareness_scale(const struct ml_awareness *a, cairn_time timeout);
+/* cairn__ml_awareness_scale: timeout * (score + 1). */
+cairn_time cairn__ml_awareness_scale(const struct ml_awareness *a, cairn_time timeout);
 
 #endif

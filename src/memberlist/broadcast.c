@@ -11,7 +11,7 @@
  * names do (memberlist's own broadcasts are named; serf's invalidate nothing,
  * which is what Serf 0.9.4 does). The queue has a hard cap at creation.
  */
-#include "cairn/broadcast.h"
+#include "memberlist/broadcast.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,9 +64,9 @@ struct cairn_bcast_queue {
     int64_t id_gen;
 };
 
-int cairn_bcast_queue_retransmit_limit(int retransmit_mult, int num_nodes)
+int cairn__bcast_queue_retransmit_limit(int retransmit_mult, int num_nodes)
 {
-    return ml_retransmit_limit(retransmit_mult, num_nodes);
+    return cairn__ml_retransmit_limit(retransmit_mult, num_nodes);
 }
 
 /* The upstream B-tree order: fewer transmits, then longer, then newer. */
@@ -119,14 +119,14 @@ static void insert_sorted(cairn_bcast_queue *q, struct bcast_item *it)
 /* Unindexes, reports and frees an item already out of the array. */
 static void finish(cairn_bcast_queue *q, struct bcast_item *it)
 {
-    if (it->name && ml_strmap_get(&q->names, it->name) == it)
-        ml_strmap_del(&q->names, it->name);
+    if (it->name && cairn__ml_strmap_get(&q->names, it->name) == it)
+        cairn__ml_strmap_del(&q->names, it->name);
     if (it->finished)
         it->finished(it->userdata);
     cairn_free(it);
 }
 
-int cairn_bcast_queue_new(int retransmit_mult, size_t max_items, cairn_bcast_queue **ret_queue)
+int cairn__bcast_queue_new(int retransmit_mult, size_t max_items, cairn_bcast_queue **ret_queue)
 {
     if (retransmit_mult < 1 || max_items < 1 || !ret_queue)
         return CAIRN_EINVAL;
@@ -136,19 +136,19 @@ int cairn_bcast_queue_new(int retransmit_mult, size_t max_items, cairn_bcast_que
     q->retransmit_mult = retransmit_mult;
     q->max_items = max_items;
     /* One spare: the newest item is inserted before the oldest is pruned. */
-    ml_strmap_init(&q->names, max_items + 1);
+    cairn__ml_strmap_init(&q->names, max_items + 1);
     *ret_queue = q;
     return 0;
 }
 
-void cairn_bcast_queue_delete(cairn_bcast_queue *q)
+void cairn__bcast_queue_delete(cairn_bcast_queue *q)
 {
     if (!q)
         return;
     for (size_t i = 0; i < q->len; i++)
         cairn_free(q->items[i].it);
     cairn_free(q->items);
-    ml_strmap_destroy(&q->names);
+    cairn__ml_strmap_destroy(&q->names);
     cairn_free(q);
 }
 
@@ -168,7 +168,7 @@ static int reserve(cairn_bcast_queue *q)
     return 0;
 }
 
-int cairn_bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t *msg, size_t len,
+int cairn__bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t *msg, size_t len,
                            cairn_bcast_finished_cb finished, void *userdata)
 {
     if (!q || !msg || len == 0)
@@ -185,14 +185,14 @@ int cairn_bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t
         it->name = (char *)it->msg + len;
         memcpy(it->name, name, nlen);
     }
-    struct bcast_item *old = name ? ml_strmap_get(&q->names, name) : NULL;
+    struct bcast_item *old = name ? cairn__ml_strmap_get(&q->names, name) : NULL;
     /* Replacing an entry reuses its name slot, so only a new name can fail. */
-    if (reserve(q) < 0 || (it->name && !old && ml_strmap_reserve(&q->names, 1) < 0)) {
+    if (reserve(q) < 0 || (it->name && !old && cairn__ml_strmap_reserve(&q->names, 1) < 0)) {
         cairn_free(it);
         return CAIRN_ENOMEM;
     }
     if (it->name)
-        ml_strmap_put(&q->names, it->name, it); /* cannot fail now */
+        cairn__ml_strmap_put(&q->names, it->name, it); /* cannot fail now */
     /* Ids restart only when the queue is truly empty (upstream resets in
      * deleteItem, which can also happen mid-GetBroadcasts and hand out an
      * id still held by an item set aside; unique ids keep the order
@@ -207,7 +207,7 @@ int cairn_bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t
     if (old)
         finish(q, old);
     if (q->len > q->max_items)
-        cairn_bcast_queue_prune(q, q->max_items);
+        cairn__bcast_queue_prune(q, q->max_items);
     return 0;
 }
 
@@ -216,7 +216,7 @@ size_t cairn_bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int 
 {
     if (!q || q->len == 0 || !emit)
         return 0;
-    int transmit_limit = ml_retransmit_limit(q->retransmit_mult, num_nodes);
+    int transmit_limit = cairn__ml_retransmit_limit(q->retransmit_mult, num_nodes);
     int min_tr = q->items[0].transmits, max_tr = q->items[q->len - 1].transmits;
     /* Items sent this round stay out of the array until the end, as
      * upstream does, so a message goes at most once per packet. */
@@ -254,12 +254,12 @@ size_t cairn_bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int 
     return sent;
 }
 
-size_t cairn_bcast_queue_len(const cairn_bcast_queue *q)
+size_t cairn__bcast_queue_len(const cairn_bcast_queue *q)
 {
     return q ? q->len : 0;
 }
 
-void cairn_bcast_queue_prune(cairn_bcast_queue *q, size_t max_retain)
+void cairn__bcast_queue_prune(cairn_bcast_queue *q, size_t max_retain)
 {
     while (q->len > max_retain) {
         struct bcast_item *it = q->items[q->len - 1].it;
@@ -268,8 +268,8 @@ void cairn_bcast_queue_prune(cairn_bcast_queue *q, size_t max_retain)
     }
 }
 
-void cairn_bcast_queue_reset(cairn_bcast_queue *q)
+void cairn__bcast_queue_reset(cairn_bcast_queue *q)
 {
-    cairn_bcast_queue_prune(q, 0);
+    cairn__bcast_queue_prune(q, 0);
     q->id_gen = 0;
 }

@@ -61,7 +61,7 @@ static void on_waiter_timer(cairn_timer *t, void *ud)
         done(ml, status, 0, ud2);
 }
 
-void ml_waiter_finished(void *ud)
+void cairn__ml_waiter_finished(void *ud)
 {
     struct ml_waiter *w = ud;
     w->fired = true;
@@ -136,14 +136,14 @@ static int set_alive(cairn_memberlist *ml)
     uint8_t vsn[6];
     local_vsn(ml, vsn);
     struct ml_alive a = {
-        .node = cairn_span_str(ml->name),
+        .node = cairn__span_str(ml->name),
         .incarnation = ++ml->incarnation,
         .addr = ml->advertise,
         .meta = {meta, meta_len},
         .vsn = {vsn, sizeof(vsn)},
     };
-    ml_alive_node(ml, &a, NULL, true);
-    return ml_strmap_get(&ml->node_map, ml->name) ? 0 : CAIRN_ENOMEM;
+    cairn__ml_alive_node(ml, &a, NULL, true);
+    return cairn__ml_strmap_get(&ml->node_map, ml->name) ? 0 : CAIRN_ENOMEM;
 }
 
 static bool addr_unspecified(const cairn_addr *a)
@@ -158,12 +158,12 @@ static bool addr_unspecified(const cairn_addr *a)
 static int bind_sockets(cairn_memberlist *ml)
 {
     cairn_addr bind = ml->cfg.bind;
-    int rc = cairn_listen(ml->loop, &bind, ml_on_accept, ml, &ml->listener);
+    int rc = cairn_listen(ml->loop, &bind, cairn__ml_on_accept, ml, &ml->listener);
     if (rc < 0)
         return rc;
     if ((rc = cairn_listener_local(ml->listener, &bind)) < 0)
         return rc;
-    if ((rc = cairn_udp_bind(ml->loop, &bind, ml_on_packet, ml, &ml->udp)) < 0)
+    if ((rc = cairn_udp_bind(ml->loop, &bind, cairn__ml_on_packet, ml, &ml->udp)) < 0)
         return rc;
     ml->cfg.bind.port = bind.port;
     ml->advertise = ml->cfg.advertise.family ? ml->cfg.advertise : bind;
@@ -191,10 +191,10 @@ int cairn_memberlist_new(cairn_loop *loop, const cairn_memberlist_config *cfg,
                          const cairn_memberlist_delegate *delegate, const cairn_logger *logger,
                          cairn_keyring *keyring, cairn_memberlist **ret_ml)
 {
-    return ml_create(loop, cfg, delegate, logger, keyring, true, ret_ml);
+    return cairn__ml_create(loop, cfg, delegate, logger, keyring, true, ret_ml);
 }
 
-int ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
+int cairn__ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
               const cairn_memberlist_delegate *delegate, const cairn_logger *logger,
               cairn_keyring *keyring, bool net, cairn_memberlist **ret_ml)
 {
@@ -214,10 +214,10 @@ int ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
     cairn_buf_init(&ml->rx, CAIRN_PACKET_MAX_RECV + 1);
     cairn_buf_init(&ml->tx, CAIRN_PACKET_MAX_RECV + 1024);
     cairn_buf_init(&ml->msg, ML_MAX_MESSAGE);
-    cairn_wire_arena_init(&ml->arena, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
-    ml_strmap_init(&ml->node_map, cfg->max_nodes);
-    ml_awareness_init(&ml->awareness, cfg->awareness_max_multiplier);
-    cairn_frame_cfg_default(&ml->frame);
+    cairn__wire_arena_init(&ml->arena, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+    cairn__ml_strmap_init(&ml->node_map, cfg->max_nodes);
+    cairn__ml_awareness_init(&ml->awareness, cfg->awareness_max_multiplier);
+    cairn__frame_cfg_default(&ml->frame);
     ml->frame.keyring = keyring;
     ml->frame.verify_incoming = cfg->gossip_verify_incoming;
     ml->frame.verify_outgoing = cfg->gossip_verify_outgoing;
@@ -231,7 +231,7 @@ int ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
     if (!(ml->name = cairn_strdup(cfg->name)))
         goto fail;
     ml->cfg.name = ml->name;
-    if (cairn_bcast_queue_new(cfg->retransmit_mult, cfg->max_broadcasts, &ml->broadcasts) < 0)
+    if (cairn__bcast_queue_new(cfg->retransmit_mult, cfg->max_broadcasts, &ml->broadcasts) < 0)
         goto fail;
     if (net) {
         if ((rc = bind_sockets(ml)) < 0)
@@ -244,10 +244,10 @@ int ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
     }
     if ((rc = set_alive(ml)) < 0)
         goto fail;
-    if ((rc = start_timer(ml, cfg->probe_interval, ml_probe_tick, &ml->probe_timer)) < 0 ||
-        (rc = start_timer(ml, cfg->gossip_nodes > 0 ? cfg->gossip_interval : 0, ml_gossip_tick,
+    if ((rc = start_timer(ml, cfg->probe_interval, cairn__ml_probe_tick, &ml->probe_timer)) < 0 ||
+        (rc = start_timer(ml, cfg->gossip_nodes > 0 ? cfg->gossip_interval : 0, cairn__ml_gossip_tick,
                           &ml->gossip_timer)) < 0 ||
-        (rc = start_timer(ml, cfg->push_pull_interval, ml_pushpull_tick, &ml->pushpull_timer)) <
+        (rc = start_timer(ml, cfg->push_pull_interval, cairn__ml_pushpull_tick, &ml->pushpull_timer)) <
             0)
         goto fail;
     *ret_ml = ml;
@@ -265,8 +265,8 @@ void cairn_memberlist_delete(cairn_memberlist *ml)
     cairn_timer_delete(ml->probe_timer);
     cairn_timer_delete(ml->gossip_timer);
     cairn_timer_delete(ml->pushpull_timer);
-    ml_probe_cancel_all(ml);
-    ml_close_all_conns(ml);
+    cairn__ml_probe_cancel_all(ml);
+    cairn__ml_close_all_conns(ml);
     /* Pending completions learn that they were cancelled. */
     for (struct ml_waiter *w = ml->waiters; w; w = w->next) {
         if (!w->completed && w->done) {
@@ -282,9 +282,9 @@ void cairn_memberlist_delete(cairn_memberlist *ml)
     }
     cairn_udp_close(ml->udp);
     cairn_listener_close(ml->listener);
-    cairn_bcast_queue_delete(ml->broadcasts);
-    ml_free_nodes(ml);
-    cairn_wire_arena_destroy(&ml->arena);
+    cairn__bcast_queue_delete(ml->broadcasts);
+    cairn__ml_free_nodes(ml);
+    cairn__wire_arena_destroy(&ml->arena);
     cairn_buf_destroy(&ml->rx);
     cairn_buf_destroy(&ml->tx);
     cairn_buf_destroy(&ml->msg);
@@ -334,7 +334,7 @@ int cairn_memberlist_join(cairn_memberlist *ml, const cairn_addr *addrs, size_t 
         cairn_addr a = addrs[i];
         if (a.port == 0)
             a.port = ml->cfg.bind.port;
-        int rc = ml_pushpull_start(ml, &a, true, on_join_pushpull, j);
+        int rc = cairn__ml_pushpull_start(ml, &a, true, on_join_pushpull, j);
         if (rc < 0) {
             j->last_err = rc;
             j->pending--;
@@ -361,7 +361,7 @@ int cairn_memberlist_preload(cairn_memberlist *ml, const cairn_ml_node *nodes, s
     for (size_t i = 0; i < n; i++) {
         const cairn_ml_node *x = &nodes[i];
         size_t len = x->name ? strlen(x->name) : 0;
-        cairn_span ip = ml_ip_span(&x->addr);
+        cairn_span ip = cairn__ml_ip_span(&x->addr);
         if (len == 0 || len > ML_NAME_MAX || ip.len == 0 || x->meta_len > CAIRN_WIRE_META_MAX ||
             (x->meta_len && !x->meta)) {
             cairn_free(recs);
@@ -378,10 +378,10 @@ int cairn_memberlist_preload(cairn_memberlist *ml, const cairn_ml_node *nodes, s
                                          .state = x->state,
                                          .vsn = {v, 6}};
     }
-    int rc = ml_verify_protocol(ml, recs, n);
+    int rc = cairn__ml_verify_protocol(ml, recs, n);
     if (rc == 0) {
         ml->preloading = true;
-        ml_merge_state(ml, recs, n);
+        cairn__ml_merge_state(ml, recs, n);
         ml->preloading = false;
     }
     cairn_free(recs);
@@ -404,13 +404,13 @@ int cairn_memberlist_leave(cairn_memberlist *ml, cairn_time timeout, cairn_ml_do
         return 0;
     }
     ml->leaving = true;
-    struct ml_node *me = ml_strmap_get(&ml->node_map, ml->name);
-    cairn_wire_dead d = {.from = cairn_span_str(ml->name),
+    struct ml_node *me = cairn__ml_strmap_get(&ml->node_map, ml->name);
+    cairn_wire_dead d = {.from = cairn__span_str(ml->name),
                          .incarnation = me ? me->incarnation : ml->incarnation,
-                         .node = cairn_span_str(ml->name)};
+                         .node = cairn__span_str(ml->name)};
     w->attached = true;
-    size_t queued = cairn_bcast_queue_len(ml->broadcasts);
-    ml_dead_node(ml, &d, w);
+    size_t queued = cairn__bcast_queue_len(ml->broadcasts);
+    cairn__ml_dead_node(ml, &d, w);
     (void)queued;
     waiter_arm(ml, w, timeout);
     return 0;
@@ -428,7 +428,7 @@ int cairn_memberlist_update_node(cairn_memberlist *ml, cairn_time timeout,
         if (meta_len > sizeof(meta))
             return CAIRN_EMSGSIZE;
     }
-    struct ml_node *me = ml_strmap_get(&ml->node_map, ml->name);
+    struct ml_node *me = cairn__ml_strmap_get(&ml->node_map, ml->name);
     if (!me)
         return CAIRN_ENOENT;
     struct ml_waiter *w = waiter_new(ml, done, userdata);
@@ -437,14 +437,14 @@ int cairn_memberlist_update_node(cairn_memberlist *ml, cairn_time timeout,
     uint8_t vsn[6];
     local_vsn(ml, vsn);
     struct ml_alive a = {
-        .node = cairn_span_str(ml->name),
+        .node = cairn__span_str(ml->name),
         .incarnation = ++ml->incarnation,
         .addr = me->addr,
         .meta = {meta, meta_len},
         .vsn = {vsn, sizeof(vsn)},
     };
     w->attached = true;
-    ml_alive_node(ml, &a, w, true);
+    cairn__ml_alive_node(ml, &a, w, true);
     waiter_arm(ml, w, timeout);
     return 0;
 }
@@ -460,7 +460,7 @@ static int send_user(cairn_memberlist *ml, const cairn_addr *to, const struct ml
     if (rc == 0)
         rc = cairn_buf_append(&ml->msg, msg, len);
     if (rc == 0)
-        rc = ml_send_packet(ml, to, node, ml->msg.data, ml->msg.len);
+        rc = cairn__ml_send_packet(ml, to, node, ml->msg.data, ml->msg.len);
     cairn_buf_reset(&ml->msg);
     return rc;
 }
@@ -470,7 +470,7 @@ int cairn_memberlist_send_best_effort(cairn_memberlist *ml, const char *node,
 {
     if (!ml || !node || (!msg && len))
         return CAIRN_EINVAL;
-    struct ml_node *n = ml_strmap_get(&ml->node_map, node);
+    struct ml_node *n = cairn__ml_strmap_get(&ml->node_map, node);
     if (!n)
         return CAIRN_ENOENT;
     return send_user(ml, &n->addr, n, msg, len);
@@ -503,7 +503,7 @@ void cairn_memberlist_for_each(const cairn_memberlist *ml, cairn_ml_node_cb cb, 
 {
     for (size_t i = 0; i < ml->n_nodes; i++) {
         cairn_ml_node v;
-        ml_node_view(ml->nodes[i], &v);
+        cairn__ml_node_view(ml->nodes[i], &v);
         if (cb(&v, userdata) != 0)
             return;
     }
@@ -514,10 +514,10 @@ int cairn_memberlist_get_node(const cairn_memberlist *ml, const char *name,
 {
     if (!ml || !name || !ret_node)
         return CAIRN_EINVAL;
-    const struct ml_node *n = ml_strmap_get(&ml->node_map, name);
+    const struct ml_node *n = cairn__ml_strmap_get(&ml->node_map, name);
     if (!n)
         return CAIRN_ENOENT;
-    ml_node_view(n, ret_node);
+    cairn__ml_node_view(n, ret_node);
     return 0;
 }
 

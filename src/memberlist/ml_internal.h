@@ -13,14 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cairn/broadcast.h"
+#include "memberlist/broadcast.h"
 #include "cairn/buf.h"
 #include "cairn/log.h"
 #include "cairn/loop.h"
 #include "cairn/memberlist.h"
 #include "cairn/rng.h"
-#include "cairn/wire_frame.h"
-#include "cairn/wire_msg.h"
+#include "wire/frame.h"
+#include "wire/msg.h"
 #include "memberlist/awareness.h"
 #include "memberlist/strmap.h"
 #include "memberlist/suspicion.h"
@@ -146,7 +146,7 @@ struct cairn_memberlist {
     struct ml_waiter *waiters;
 
     cairn_ml_stats stats;
-    /* Test hook: without sockets (ml_create with net=false), packets we
+    /* Test hook: without sockets (cairn__ml_create with net=false), packets we
      * would send go here instead. */
     void (*tap)(void *userdata, const cairn_addr *to, const uint8_t *pkt, size_t len);
     void *tap_userdata;
@@ -162,12 +162,12 @@ struct cairn_memberlist {
 
 /* ---- state.c ---- */
 
-/* ml_node_view fills a public view of n (borrowing its fields). */
-void ml_node_view(const struct ml_node *n, cairn_ml_node *ret);
-/* ml_find: the node named (len bytes, not NUL-terminated) or NULL. */
-struct ml_node *ml_find(const cairn_memberlist *ml, const uint8_t *name, size_t len);
-/* ml_estimate_nodes: table size, the n of the scaling formulas. */
-int ml_estimate_nodes(const cairn_memberlist *ml);
+/* cairn__ml_node_view fills a public view of n (borrowing its fields). */
+void cairn__ml_node_view(const struct ml_node *n, cairn_ml_node *ret);
+/* cairn__ml_find: the node named (len bytes, not NUL-terminated) or NULL. */
+struct ml_node *cairn__ml_find(const cairn_memberlist *ml, const uint8_t *name, size_t len);
+/* cairn__ml_estimate_nodes: table size, the n of the scaling formulas. */
+int cairn__ml_estimate_nodes(const cairn_memberlist *ml);
 
 /* An alive/suspect/dead fact, as decoded from the wire or made locally. */
 struct ml_alive {
@@ -183,32 +183,32 @@ struct ml_alive {
  * suspectNode, deadNode). `notify` (may be NULL) is attached to the
  * resulting broadcast and fires when it leaves the queue. bootstrap: the
  * alive is our own being set (creation or meta update). */
-void ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify,
+void cairn__ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify,
                    bool bootstrap);
-void ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s);
-void ml_dead_node(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify);
+void cairn__ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s);
+void cairn__ml_dead_node(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify);
 
-/* ml_merge_state applies a peer's push/pull node list (Go: mergeState). */
-void ml_merge_state(cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n);
-/* ml_verify_protocol checks the version brackets before a merge; 0 or
+/* cairn__ml_merge_state applies a peer's push/pull node list (Go: mergeState). */
+void cairn__ml_merge_state(cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n);
+/* cairn__ml_verify_protocol checks the version brackets before a merge; 0 or
  * CAIRN_EVERSION. */
-int ml_verify_protocol(cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n);
-/* ml_reset_nodes reaps dead nodes older than GossipToTheDeadTime and
+int cairn__ml_verify_protocol(cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n);
+/* cairn__ml_reset_nodes reaps dead nodes older than GossipToTheDeadTime and
  * reshuffles the probe order (Go: resetNodes). */
-void ml_reset_nodes(cairn_memberlist *ml);
-/* ml_k_random_nodes picks up to k distinct random nodes accepted by
+void cairn__ml_reset_nodes(cairn_memberlist *ml);
+/* cairn__ml_k_random_nodes picks up to k distinct random nodes accepted by
  * filter (Go: kRandomNodes: 3n tries). Returns how many were stored. */
 typedef bool (*ml_node_filter)(const cairn_memberlist *ml, const struct ml_node *n,
                                const void *ctx);
-size_t ml_k_random_nodes(cairn_memberlist *ml, size_t k, ml_node_filter filter, const void *ctx,
+size_t cairn__ml_k_random_nodes(cairn_memberlist *ml, size_t k, ml_node_filter filter, const void *ctx,
                          struct ml_node **out);
-/* ml_free_nodes releases the whole table. */
-void ml_free_nodes(cairn_memberlist *ml);
+/* cairn__ml_free_nodes releases the whole table. */
+void cairn__ml_free_nodes(cairn_memberlist *ml);
 /* ml_encode_broadcast encodes a memberlist message and queues it named by
  * node (the one place state changes are gossiped). */
-void ml_queue_alive(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify);
-void ml_queue_suspect(cairn_memberlist *ml, const cairn_wire_suspect *s);
-void ml_queue_dead(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify);
+void cairn__ml_queue_alive(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify);
+void cairn__ml_queue_suspect(cairn_memberlist *ml, const cairn_wire_suspect *s);
+void cairn__ml_queue_dead(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify);
 
 /* ---- memberlist.c ---- */
 
@@ -230,25 +230,25 @@ struct ml_waiter {
     bool completed;
 };
 /* The broadcast carrying w finished: complete it (from the loop). */
-void ml_waiter_finished(void *w);
+void cairn__ml_waiter_finished(void *w);
 
-/* ml_create is cairn_memberlist_new; with net=false it binds nothing (the
+/* cairn__ml_create is cairn_memberlist_new; with net=false it binds nothing (the
  * advertise address in cfg must be set) so unit tests can drive the state
  * machine directly on the manual loop. */
-int ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
+int cairn__ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
               const cairn_memberlist_delegate *delegate, const cairn_logger *logger,
               cairn_keyring *keyring, bool net, cairn_memberlist **ret_ml);
 
 /* ---- net.c ---- */
 
-/* ml_send_packet applies compression, CRC (when node is given and speaks
+/* cairn__ml_send_packet applies compression, CRC (when node is given and speaks
  * PMax >= 5) and encryption, then sends one datagram. */
-int ml_send_packet(cairn_memberlist *ml, const cairn_addr *to, const struct ml_node *node,
+int cairn__ml_send_packet(cairn_memberlist *ml, const cairn_addr *to, const struct ml_node *node,
                    const uint8_t *msg, size_t len);
-/* ml_send_msg piggybacks queued broadcasts onto msg as a compound, then
+/* cairn__ml_send_msg piggybacks queued broadcasts onto msg as a compound, then
  * sends it without CRC (Go: sendMsg). */
-int ml_send_msg(cairn_memberlist *ml, const cairn_addr *to, const uint8_t *msg, size_t len);
-/* ml_get_broadcasts collects queued memberlist then delegate broadcasts
+int cairn__ml_send_msg(cairn_memberlist *ml, const cairn_addr *to, const uint8_t *msg, size_t len);
+/* cairn__ml_get_broadcasts collects queued memberlist then delegate broadcasts
  * (the latter prefixed with the user type byte) into parts; returns the
  * number of parts. */
 struct ml_parts {
@@ -258,48 +258,48 @@ struct ml_parts {
     size_t off[ML_COMPOUND_MAX_PARTS + 1], len[ML_COMPOUND_MAX_PARTS + 1];
     size_t n;
 };
-void ml_parts_init(struct ml_parts *p);
-void ml_parts_destroy(struct ml_parts *p);
-int ml_parts_add(struct ml_parts *p, const uint8_t *msg, size_t len);
-size_t ml_get_broadcasts(cairn_memberlist *ml, int overhead, int limit, struct ml_parts *p);
-/* ml_make_compound writes 07 | n | n x u16 | parts into out. */
-int ml_make_compound(const struct ml_parts *p, cairn_buf *out);
-/* ml_on_packet is the UDP receive callback. */
-void ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len,
+void cairn__ml_parts_init(struct ml_parts *p);
+void cairn__ml_parts_destroy(struct ml_parts *p);
+int cairn__ml_parts_add(struct ml_parts *p, const uint8_t *msg, size_t len);
+size_t cairn__ml_get_broadcasts(cairn_memberlist *ml, int overhead, int limit, struct ml_parts *p);
+/* cairn__ml_make_compound writes 07 | n | n x u16 | parts into out. */
+int cairn__ml_make_compound(const struct ml_parts *p, cairn_buf *out);
+/* cairn__ml_on_packet is the UDP receive callback. */
+void cairn__ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len,
                   void *userdata);
-/* ml_ip_span: a span over addr's raw IP bytes (4 or 16). */
-cairn_span ml_ip_span(const cairn_addr *addr);
+/* cairn__ml_ip_span: a span over addr's raw IP bytes (4 or 16). */
+cairn_span cairn__ml_ip_span(const cairn_addr *addr);
 
 /* ---- probe.c ---- */
 
-void ml_probe_tick(cairn_timer *t, void *ud);
-void ml_gossip_tick(cairn_timer *t, void *ud);
-void ml_pushpull_tick(cairn_timer *t, void *ud);
+void cairn__ml_probe_tick(cairn_timer *t, void *ud);
+void cairn__ml_gossip_tick(cairn_timer *t, void *ud);
+void cairn__ml_pushpull_tick(cairn_timer *t, void *ud);
 /* Inbound ack/nack dispatch to the handler registered for seq. */
-void ml_invoke_ack(cairn_memberlist *ml, const cairn_wire_ack *ack, cairn_time at);
-void ml_invoke_nack(cairn_memberlist *ml, const cairn_wire_nack *nack);
-void ml_handle_ping(cairn_memberlist *ml, const cairn_wire_ping *p, const cairn_addr *from);
-void ml_handle_indirect_ping(cairn_memberlist *ml, const cairn_wire_indirect_ping *ind,
+void cairn__ml_invoke_ack(cairn_memberlist *ml, const cairn_wire_ack *ack, cairn_time at);
+void cairn__ml_invoke_nack(cairn_memberlist *ml, const cairn_wire_nack *nack);
+void cairn__ml_handle_ping(cairn_memberlist *ml, const cairn_wire_ping *p, const cairn_addr *from);
+void cairn__ml_handle_indirect_ping(cairn_memberlist *ml, const cairn_wire_indirect_ping *ind,
                              const cairn_addr *from);
-/* ml_probe_cancel_all drops every ack handler and the probe in flight. */
-void ml_probe_cancel_all(cairn_memberlist *ml);
+/* cairn__ml_probe_cancel_all drops every ack handler and the probe in flight. */
+void cairn__ml_probe_cancel_all(cairn_memberlist *ml);
 /* The TCP fallback ping finished (contacted = ack with our seq received). */
-void ml_probe_tcp_result(cairn_memberlist *ml, uint32_t seq, bool contacted);
+void cairn__ml_probe_tcp_result(cairn_memberlist *ml, uint32_t seq, bool contacted);
 
 /* ---- stream.c ---- */
 
-void ml_on_accept(cairn_listener *lst, cairn_stream *stream, void *userdata);
-/* ml_pushpull_start dials addr and exchanges state (join flag); done (may be
+void cairn__ml_on_accept(cairn_listener *lst, cairn_stream *stream, void *userdata);
+/* cairn__ml_pushpull_start dials addr and exchanges state (join flag); done (may be
  * NULL) is called with the outcome. */
 typedef void (*ml_pushpull_done)(cairn_memberlist *ml, int status, void *userdata);
-int ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool join,
+int cairn__ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool join,
                       ml_pushpull_done done, void *userdata);
-/* ml_tcp_ping_start dials addr, sends ping p and reports through
- * ml_probe_tcp_result before deadline (absolute loop time). */
-int ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const cairn_wire_ping *p,
+/* cairn__ml_tcp_ping_start dials addr, sends ping p and reports through
+ * cairn__ml_probe_tcp_result before deadline (absolute loop time). */
+int cairn__ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const cairn_wire_ping *p,
                       cairn_time deadline);
-/* ml_close_all_conns closes every stream (their callbacks report
+/* cairn__ml_close_all_conns closes every stream (their callbacks report
  * CAIRN_ECANCELED). */
-void ml_close_all_conns(cairn_memberlist *ml);
+void cairn__ml_close_all_conns(cairn_memberlist *ml);
 
 #endif

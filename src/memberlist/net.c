@@ -23,26 +23,26 @@
 #include "cairn/alloc.h"
 #include "cairn/error.h"
 
-cairn_span ml_ip_span(const cairn_addr *addr)
+cairn_span cairn__ml_ip_span(const cairn_addr *addr)
 {
     return (cairn_span){addr->ip, cairn_addr_ip_len(addr)};
 }
 
 /* ---- parts and compounds ---- */
 
-void ml_parts_init(struct ml_parts *p)
+void cairn__ml_parts_init(struct ml_parts *p)
 {
     cairn_buf_init(&p->data, ML_MAX_MESSAGE);
     p->n = 0;
 }
 
-void ml_parts_destroy(struct ml_parts *p)
+void cairn__ml_parts_destroy(struct ml_parts *p)
 {
     cairn_buf_destroy(&p->data);
     p->n = 0;
 }
 
-int ml_parts_add(struct ml_parts *p, const uint8_t *msg, size_t len)
+int cairn__ml_parts_add(struct ml_parts *p, const uint8_t *msg, size_t len)
 {
     if (p->n >= ML_COMPOUND_MAX_PARTS || len > UINT16_MAX)
         return CAIRN_ELIMIT;
@@ -56,7 +56,7 @@ int ml_parts_add(struct ml_parts *p, const uint8_t *msg, size_t len)
     return 0;
 }
 
-int ml_make_compound(const struct ml_parts *p, cairn_buf *out)
+int cairn__ml_make_compound(const struct ml_parts *p, cairn_buf *out)
 {
     uint8_t hdr[2 + 2 * ML_COMPOUND_MAX_PARTS];
     size_t h = 0;
@@ -77,7 +77,7 @@ int ml_make_compound(const struct ml_parts *p, cairn_buf *out)
 static void emit_own(const uint8_t *msg, size_t len, void *ud)
 {
     struct ml_parts *p = ud;
-    (void)ml_parts_add(p, msg, len); /* a failed part is simply not sent */
+    (void)cairn__ml_parts_add(p, msg, len); /* a failed part is simply not sent */
 }
 
 struct user_emit {
@@ -100,10 +100,10 @@ static void emit_user(const uint8_t *msg, size_t len, void *ud)
     p->n++;
 }
 
-size_t ml_get_broadcasts(cairn_memberlist *ml, int overhead, int limit, struct ml_parts *p)
+size_t cairn__ml_get_broadcasts(cairn_memberlist *ml, int overhead, int limit, struct ml_parts *p)
 {
     size_t before = p->n;
-    cairn_bcast_queue_get(ml->broadcasts, overhead, limit, ml_estimate_nodes(ml), emit_own, p);
+    cairn_bcast_queue_get(ml->broadcasts, overhead, limit, cairn__ml_estimate_nodes(ml), emit_own, p);
     if (ml->del.get_broadcasts) {
         long used = 0;
         for (size_t i = before; i < p->n; i++)
@@ -120,12 +120,12 @@ size_t ml_get_broadcasts(cairn_memberlist *ml, int overhead, int limit, struct m
 
 /* ---- sending ---- */
 
-int ml_send_packet(cairn_memberlist *ml, const cairn_addr *to, const struct ml_node *node,
+int cairn__ml_send_packet(cairn_memberlist *ml, const cairn_addr *to, const struct ml_node *node,
                    const uint8_t *msg, size_t len)
 {
     bool crc = node && node->vsn[ML_PMAX] >= 5;
     cairn_buf_reset(&ml->tx);
-    int rc = cairn_packet_encode(&ml->frame, crc, msg, len, &ml->tx);
+    int rc = cairn__packet_encode(&ml->frame, crc, msg, len, &ml->tx);
     if (rc < 0) {
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to frame packet: %s",
                    cairn_strerror(rc));
@@ -149,29 +149,29 @@ int ml_send_packet(cairn_memberlist *ml, const cairn_addr *to, const struct ml_n
 /* Bytes of an encryption layer on what we send. */
 static int encrypt_overhead(const cairn_memberlist *ml)
 {
-    return cairn_frame_encrypting(&ml->frame) ? ML_ENCRYPT_OVERHEAD : 0;
+    return cairn__frame_encrypting(&ml->frame) ? ML_ENCRYPT_OVERHEAD : 0;
 }
 
-int ml_send_msg(cairn_memberlist *ml, const cairn_addr *to, const uint8_t *msg, size_t len)
+int cairn__ml_send_msg(cairn_memberlist *ml, const cairn_addr *to, const uint8_t *msg, size_t len)
 {
     int avail = ml->cfg.udp_buffer_size - (int)len - ML_COMPOUND_HEADER_OVERHEAD -
                 encrypt_overhead(ml);
     struct ml_parts p;
-    ml_parts_init(&p);
-    int rc = ml_parts_add(&p, msg, len);
+    cairn__ml_parts_init(&p);
+    int rc = cairn__ml_parts_add(&p, msg, len);
     if (rc == 0 && avail > 0)
-        ml_get_broadcasts(ml, ML_COMPOUND_OVERHEAD, avail, &p);
+        cairn__ml_get_broadcasts(ml, ML_COMPOUND_OVERHEAD, avail, &p);
     if (rc < 0 || p.n <= 1) {
-        ml_parts_destroy(&p);
-        return ml_send_packet(ml, to, NULL, msg, len);
+        cairn__ml_parts_destroy(&p);
+        return cairn__ml_send_packet(ml, to, NULL, msg, len);
     }
     cairn_buf c;
     cairn_buf_init(&c, ML_MAX_MESSAGE);
-    rc = ml_make_compound(&p, &c);
+    rc = cairn__ml_make_compound(&p, &c);
     if (rc == 0)
-        rc = ml_send_packet(ml, to, NULL, c.data, c.len);
+        rc = cairn__ml_send_packet(ml, to, NULL, c.data, c.len);
     cairn_buf_destroy(&c);
-    ml_parts_destroy(&p);
+    cairn__ml_parts_destroy(&p);
     return rc;
 }
 
@@ -192,7 +192,7 @@ static void handle_alive(cairn_memberlist *ml, const cairn_wire_alive *w)
     /* Protocol < 2 or a zero port: the receiver's own port (Go does this). */
     if (ml->cfg.protocol_version < 2 || a.addr.port == 0)
         a.addr.port = ml->cfg.bind.port;
-    ml_alive_node(ml, &a, NULL, false);
+    cairn__ml_alive_node(ml, &a, NULL, false);
 }
 
 static void on_message(uint8_t type, const uint8_t *body, size_t body_len, void *ud)
@@ -215,46 +215,46 @@ static void on_message(uint8_t type, const uint8_t *body, size_t body_len, void 
     }
     cairn_wire_msg m;
     cairn_diag diag = {0};
-    cairn_wire_arena_destroy(&ml->arena);
-    int rc = cairn_wire_msg_decode(ml->rx.data, ml->rx.len, &ml->arena, &diag, &m);
+    cairn__wire_arena_destroy(&ml->arena);
+    int rc = cairn__wire_msg_decode(ml->rx.data, ml->rx.len, &ml->arena, &diag, &m);
     if (rc < 0) {
         ml->stats.rx_dropped++;
         cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "dropping %s message: %s",
-                   cairn_wire_type_name(type), diag.msg);
+                   cairn__wire_type_name(type), diag.msg);
         return;
     }
     switch (m.type) {
     case CAIRN_WIRE_PING:
-        ml_handle_ping(ml, &m.u.ping, c->from);
+        cairn__ml_handle_ping(ml, &m.u.ping, c->from);
         break;
     case CAIRN_WIRE_INDIRECT_PING:
-        ml_handle_indirect_ping(ml, &m.u.indirect_ping, c->from);
+        cairn__ml_handle_indirect_ping(ml, &m.u.indirect_ping, c->from);
         break;
     case CAIRN_WIRE_ACK:
-        ml_invoke_ack(ml, &m.u.ack, c->at);
+        cairn__ml_invoke_ack(ml, &m.u.ack, c->at);
         break;
     case CAIRN_WIRE_NACK:
-        ml_invoke_nack(ml, &m.u.nack);
+        cairn__ml_invoke_nack(ml, &m.u.nack);
         break;
     case CAIRN_WIRE_SUSPECT:
-        ml_suspect_node(ml, &m.u.suspect);
+        cairn__ml_suspect_node(ml, &m.u.suspect);
         break;
     case CAIRN_WIRE_ALIVE:
         handle_alive(ml, &m.u.alive);
         break;
     case CAIRN_WIRE_DEAD:
-        ml_dead_node(ml, &m.u.dead, NULL);
+        cairn__ml_dead_node(ml, &m.u.dead, NULL);
         break;
     default:
         ml->stats.rx_dropped++;
         cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "unexpected %s message in a packet",
-                   cairn_wire_type_name(type));
+                   cairn__wire_type_name(type));
         break;
     }
-    cairn_wire_arena_destroy(&ml->arena);
+    cairn__wire_arena_destroy(&ml->arena);
 }
 
-void ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len,
+void cairn__ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len,
                   void *userdata)
 {
     cairn_memberlist *ml = userdata;
@@ -266,7 +266,7 @@ void ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, s
     struct rx_ctx c = {ml, from, cairn_loop_now(ml->loop)};
     cairn_packet_stats ps = {0};
     cairn_diag diag = {0};
-    if (cairn_packet_decode(&ml->frame, data, len, on_message, &c, &ps, &diag) < 0) {
+    if (cairn__packet_decode(&ml->frame, data, len, on_message, &c, &ps, &diag) < 0) {
         ml->stats.rx_dropped++;
         ml->stats.rx_decrypt_failed += ps.decrypt;
         cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "dropped (part of) a packet: %s",

@@ -45,20 +45,20 @@ struct ml_ack_handler {
 static void fill_ping(cairn_memberlist *ml, cairn_wire_ping *p, uint32_t seq, const char *target)
 {
     *p = (cairn_wire_ping){
-        .node = cairn_span_str(target),
+        .node = cairn__span_str(target),
         .seq_no = seq,
-        .source_addr = ml_ip_span(&ml->advertise),
-        .source_node = cairn_span_str(ml->name),
+        .source_addr = cairn__ml_ip_span(&ml->advertise),
+        .source_node = cairn__span_str(ml->name),
         .source_port = ml->advertise.port,
     };
 }
 
 /* Sends the message just encoded into ml->msg (rc is the encoder's
- * result) through ml_send_msg, piggybacking broadcasts. */
+ * result) through cairn__ml_send_msg, piggybacking broadcasts. */
 static int send_encoded(cairn_memberlist *ml, const cairn_addr *to, int rc)
 {
     if (rc == 0)
-        rc = ml_send_msg(ml, to, ml->msg.data, ml->msg.len);
+        rc = cairn__ml_send_msg(ml, to, ml->msg.data, ml->msg.len);
     cairn_buf_reset(&ml->msg);
     return rc;
 }
@@ -74,9 +74,9 @@ static cairn_buf *msg_buf(cairn_memberlist *ml)
 
 /* ---- answering pings ---- */
 
-void ml_handle_ping(cairn_memberlist *ml, const cairn_wire_ping *p, const cairn_addr *from)
+void cairn__ml_handle_ping(cairn_memberlist *ml, const cairn_wire_ping *p, const cairn_addr *from)
 {
-    if (p->node.len && !cairn_span_eq(p->node, cairn_span_str(ml->name))) {
+    if (p->node.len && !cairn__span_eq(p->node, cairn__span_str(ml->name))) {
         cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "got ping for unexpected node '%.*s'",
                    (int)p->node.len, (const char *)p->node.p);
         return;
@@ -92,7 +92,7 @@ void ml_handle_ping(cairn_memberlist *ml, const cairn_wire_ping *p, const cairn_
     cairn_addr to = *from;
     if (p->source_addr.len && p->source_port)
         (void)cairn_addr_from_ip(p->source_addr.p, p->source_addr.len, p->source_port, &to);
-    int rc = ML_SEND_MSG(ml, &to, cairn_wire_ack_encode, &ack);
+    int rc = ML_SEND_MSG(ml, &to, cairn__wire_ack_encode, &ack);
     if (rc < 0)
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send ack: %s",
                    cairn_strerror(rc));
@@ -120,12 +120,12 @@ static void on_relay_timeout(cairn_timer *t, void *ud)
     (void)t;
     if (h->nack) {
         cairn_wire_nack nack = {.seq_no = h->req_seq};
-        (void)ML_SEND_MSG(ml, &h->req_addr, cairn_wire_nack_encode, &nack);
+        (void)ML_SEND_MSG(ml, &h->req_addr, cairn__wire_nack_encode, &nack);
     }
     free_handler(ml, h);
 }
 
-void ml_handle_indirect_ping(cairn_memberlist *ml, const cairn_wire_indirect_ping *ind,
+void cairn__ml_handle_indirect_ping(cairn_memberlist *ml, const cairn_wire_indirect_ping *ind,
                              const cairn_addr *from)
 {
     uint16_t port = ind->port;
@@ -155,11 +155,11 @@ void ml_handle_indirect_ping(cairn_memberlist *ml, const cairn_wire_indirect_pin
     cairn_wire_ping ping = {
         .node = ind->node,
         .seq_no = h->seq,
-        .source_addr = ml_ip_span(&ml->advertise),
-        .source_node = cairn_span_str(ml->name),
+        .source_addr = cairn__ml_ip_span(&ml->advertise),
+        .source_node = cairn__span_str(ml->name),
         .source_port = ml->advertise.port,
     };
-    int rc = ML_SEND_MSG(ml, &target, cairn_wire_ping_encode, &ping);
+    int rc = ML_SEND_MSG(ml, &target, cairn__wire_ping_encode, &ping);
     if (rc < 0)
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send indirect ping: %s",
                    cairn_strerror(rc));
@@ -173,33 +173,33 @@ static void probe_finish(cairn_memberlist *ml, bool success)
     cairn_timer_stop(pr->timer);
     pr->active = false;
     if (success) {
-        ml_awareness_apply(&ml->awareness, -1);
+        cairn__ml_awareness_apply(&ml->awareness, -1);
         return;
     }
     int delta = 1;
     if (pr->expected_nacks > 0)
         delta = pr->nacks < pr->expected_nacks ? pr->expected_nacks - pr->nacks : 0;
-    ml_awareness_apply(&ml->awareness, delta);
+    cairn__ml_awareness_apply(&ml->awareness, delta);
     ml->stats.probe_failures++;
     cairn_logf(&ml->log, CAIRN_LOG_INFO, ML_LOG, "suspect %s has failed, no acks received",
                pr->target);
     cairn_wire_suspect s = {
-        .from = cairn_span_str(ml->name),
+        .from = cairn__span_str(ml->name),
         .incarnation = pr->incarnation,
-        .node = cairn_span_str(pr->target),
+        .node = cairn__span_str(pr->target),
     };
-    ml_suspect_node(ml, &s);
+    cairn__ml_suspect_node(ml, &s);
 }
 
-void ml_invoke_ack(cairn_memberlist *ml, const cairn_wire_ack *ack, cairn_time at)
+void cairn__ml_invoke_ack(cairn_memberlist *ml, const cairn_wire_ack *ack, cairn_time at)
 {
     struct ml_probe *pr = &ml->probe;
     if (pr->active && ack->seq_no == pr->seq) {
         if (!pr->indirect && ml->del.notify_ping_complete) {
-            struct ml_node *n = ml_find(ml, (const uint8_t *)pr->target, strlen(pr->target));
+            struct ml_node *n = cairn__ml_find(ml, (const uint8_t *)pr->target, strlen(pr->target));
             if (n) {
                 cairn_ml_node v;
-                ml_node_view(n, &v);
+                cairn__ml_node_view(n, &v);
                 ml->del.notify_ping_complete(ml->del.userdata, &v, at - pr->sent,
                                              ack->payload.p, ack->payload.len);
             }
@@ -213,7 +213,7 @@ void ml_invoke_ack(cairn_memberlist *ml, const cairn_wire_ack *ack, cairn_time a
         cairn_wire_ack fwd = {.seq_no = h->req_seq};
         cairn_addr to = h->req_addr;
         free_handler(ml, h);
-        int rc = ML_SEND_MSG(ml, &to, cairn_wire_ack_encode, &fwd);
+        int rc = ML_SEND_MSG(ml, &to, cairn__wire_ack_encode, &fwd);
         if (rc < 0)
             cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to forward ack: %s",
                        cairn_strerror(rc));
@@ -221,14 +221,14 @@ void ml_invoke_ack(cairn_memberlist *ml, const cairn_wire_ack *ack, cairn_time a
     }
 }
 
-void ml_invoke_nack(cairn_memberlist *ml, const cairn_wire_nack *nack)
+void cairn__ml_invoke_nack(cairn_memberlist *ml, const cairn_wire_nack *nack)
 {
     struct ml_probe *pr = &ml->probe;
     if (pr->active && nack->seq_no == pr->seq)
         pr->nacks++;
 }
 
-void ml_probe_tcp_result(cairn_memberlist *ml, uint32_t seq, bool contacted)
+void cairn__ml_probe_tcp_result(cairn_memberlist *ml, uint32_t seq, bool contacted)
 {
     struct ml_probe *pr = &ml->probe;
     if (pr->active && pr->seq == seq && contacted)
@@ -246,22 +246,22 @@ static bool indirect_filter(const cairn_memberlist *ml, const struct ml_node *n,
 static void probe_indirect(cairn_memberlist *ml)
 {
     struct ml_probe *pr = &ml->probe;
-    struct ml_node *target = ml_find(ml, (const uint8_t *)pr->target, strlen(pr->target));
+    struct ml_node *target = cairn__ml_find(ml, (const uint8_t *)pr->target, strlen(pr->target));
     pr->indirect = true;
     if (target) {
         struct ml_node *peers[16];
         size_t k = (size_t)ml->cfg.indirect_checks;
         if (k > sizeof(peers) / sizeof(peers[0]))
             k = sizeof(peers) / sizeof(peers[0]);
-        size_t got = ml_k_random_nodes(ml, k, indirect_filter, pr->target, peers);
+        size_t got = cairn__ml_k_random_nodes(ml, k, indirect_filter, pr->target, peers);
         cairn_wire_indirect_ping ind = {
-            .node = cairn_span_str(pr->target),
+            .node = cairn__span_str(pr->target),
             .port = target->addr.port,
             .seq_no = pr->seq,
-            .source_addr = ml_ip_span(&ml->advertise),
-            .source_node = cairn_span_str(ml->name),
+            .source_addr = cairn__ml_ip_span(&ml->advertise),
+            .source_node = cairn__span_str(ml->name),
             .source_port = ml->advertise.port,
-            .target = ml_ip_span(&target->addr),
+            .target = cairn__ml_ip_span(&target->addr),
         };
         cairn_addr taddr = target->addr;
         uint8_t pmax = target->vsn[ML_PMAX];
@@ -269,7 +269,7 @@ static void probe_indirect(cairn_memberlist *ml)
             ind.nack = peers[i]->vsn[ML_PMAX] >= 4;
             if (ind.nack)
                 pr->expected_nacks++;
-            int rc = ML_SEND_MSG(ml, &peers[i]->addr, cairn_wire_indirect_ping_encode, &ind);
+            int rc = ML_SEND_MSG(ml, &peers[i]->addr, cairn__wire_indirect_ping_encode, &ind);
             if (rc < 0)
                 cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG,
                            "failed to send indirect ping: %s", cairn_strerror(rc));
@@ -277,7 +277,7 @@ static void probe_indirect(cairn_memberlist *ml)
         if (!ml->cfg.disable_tcp_pings && pmax >= 3) {
             cairn_wire_ping ping;
             fill_ping(ml, &ping, pr->seq, pr->target);
-            (void)ml_tcp_ping_start(ml, &taddr, &ping, pr->deadline);
+            (void)cairn__ml_tcp_ping_start(ml, &taddr, &ping, pr->deadline);
         }
     }
     cairn_timer_start(pr->timer, pr->deadline - cairn_loop_now(ml->loop));
@@ -310,7 +310,7 @@ static void probe_node(cairn_memberlist *ml, struct ml_node *node)
     struct ml_probe *pr = &ml->probe;
     if (!pr->timer && cairn_timer_new(ml->loop, on_probe_timer, ml, &pr->timer) < 0)
         return;
-    cairn_time interval = ml_awareness_scale(&ml->awareness, ml->cfg.probe_interval);
+    cairn_time interval = cairn__ml_awareness_scale(&ml->awareness, ml->cfg.probe_interval);
     pr->seq = ++ml->seq_no;
     snprintf(pr->target, sizeof(pr->target), "%s", node->name);
     pr->incarnation = node->incarnation;
@@ -325,33 +325,33 @@ static void probe_node(cairn_memberlist *ml, struct ml_node *node)
     fill_ping(ml, &ping, pr->seq, node->name);
     int rc;
     if (node->state == CAIRN_ML_ALIVE) {
-        rc = ML_SEND_MSG(ml, &node->addr, cairn_wire_ping_encode, &ping);
+        rc = ML_SEND_MSG(ml, &node->addr, cairn__wire_ping_encode, &ping);
     } else {
         /* A suspect node gets the accusation with the ping, to refute. */
         struct ml_parts p;
-        ml_parts_init(&p);
+        cairn__ml_parts_init(&p);
         cairn_buf b;
         cairn_buf_init(&b, ML_MAX_MESSAGE);
-        cairn_wire_suspect s = {.from = cairn_span_str(ml->name),
+        cairn_wire_suspect s = {.from = cairn__span_str(ml->name),
                                 .incarnation = node->incarnation,
-                                .node = cairn_span_str(node->name)};
-        rc = cairn_wire_ping_encode(&ping, &b, NULL);
+                                .node = cairn__span_str(node->name)};
+        rc = cairn__wire_ping_encode(&ping, &b, NULL);
         size_t ping_len = b.len;
         if (rc == 0)
-            rc = cairn_wire_suspect_encode(&s, &b, NULL);
+            rc = cairn__wire_suspect_encode(&s, &b, NULL);
         if (rc == 0)
-            rc = ml_parts_add(&p, b.data, ping_len);
+            rc = cairn__ml_parts_add(&p, b.data, ping_len);
         if (rc == 0)
-            rc = ml_parts_add(&p, b.data + ping_len, b.len - ping_len);
+            rc = cairn__ml_parts_add(&p, b.data + ping_len, b.len - ping_len);
         cairn_buf c;
         cairn_buf_init(&c, ML_MAX_MESSAGE);
         if (rc == 0)
-            rc = ml_make_compound(&p, &c);
+            rc = cairn__ml_make_compound(&p, &c);
         if (rc == 0)
-            rc = ml_send_packet(ml, &node->addr, node, c.data, c.len);
+            rc = cairn__ml_send_packet(ml, &node->addr, node, c.data, c.len);
         cairn_buf_destroy(&c);
         cairn_buf_destroy(&b);
-        ml_parts_destroy(&p);
+        cairn__ml_parts_destroy(&p);
     }
     if (rc < 0) {
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send ping: %s",
@@ -362,7 +362,7 @@ static void probe_node(cairn_memberlist *ml, struct ml_node *node)
     cairn_timer_start(pr->timer, ml->cfg.probe_timeout);
 }
 
-void ml_probe_tick(cairn_timer *t, void *ud)
+void cairn__ml_probe_tick(cairn_timer *t, void *ud)
 {
     cairn_memberlist *ml = ud;
     cairn_timer_start(t, ml->cfg.probe_interval);
@@ -372,7 +372,7 @@ void ml_probe_tick(cairn_timer *t, void *ud)
     size_t checks = 0;
     while (checks < ml->n_nodes) {
         if (ml->probe_index >= ml->n_nodes) {
-            ml_reset_nodes(ml);
+            cairn__ml_reset_nodes(ml);
             ml->probe_index = 0;
             checks++;
             continue;
@@ -388,7 +388,7 @@ void ml_probe_tick(cairn_timer *t, void *ud)
     }
 }
 
-void ml_probe_cancel_all(cairn_memberlist *ml)
+void cairn__ml_probe_cancel_all(cairn_memberlist *ml)
 {
     while (ml->acks)
         free_handler(ml, ml->acks);
@@ -415,7 +415,7 @@ static bool gossip_filter(const cairn_memberlist *ml, const struct ml_node *n, c
     }
 }
 
-void ml_gossip_tick(cairn_timer *t, void *ud)
+void cairn__ml_gossip_tick(cairn_timer *t, void *ud)
 {
     cairn_memberlist *ml = ud;
     cairn_timer_start(t, ml->cfg.gossip_interval);
@@ -425,31 +425,31 @@ void ml_gossip_tick(cairn_timer *t, void *ud)
     size_t k = (size_t)ml->cfg.gossip_nodes;
     if (k > sizeof(targets) / sizeof(targets[0]))
         k = sizeof(targets) / sizeof(targets[0]);
-    size_t got = ml_k_random_nodes(ml, k, gossip_filter, NULL, targets);
+    size_t got = cairn__ml_k_random_nodes(ml, k, gossip_filter, NULL, targets);
     int avail = ml->cfg.udp_buffer_size - ML_COMPOUND_HEADER_OVERHEAD -
-                (cairn_frame_encrypting(&ml->frame) ? ML_ENCRYPT_OVERHEAD : 0);
+                (cairn__frame_encrypting(&ml->frame) ? ML_ENCRYPT_OVERHEAD : 0);
     for (size_t i = 0; i < got; i++) {
         struct ml_parts p;
-        ml_parts_init(&p);
-        if (ml_get_broadcasts(ml, ML_COMPOUND_OVERHEAD, avail, &p) == 0) {
-            ml_parts_destroy(&p);
+        cairn__ml_parts_init(&p);
+        if (cairn__ml_get_broadcasts(ml, ML_COMPOUND_OVERHEAD, avail, &p) == 0) {
+            cairn__ml_parts_destroy(&p);
             return;
         }
         int rc;
         if (p.n == 1) {
-            rc = ml_send_packet(ml, &targets[i]->addr, targets[i], p.data.data, p.len[0]);
+            rc = cairn__ml_send_packet(ml, &targets[i]->addr, targets[i], p.data.data, p.len[0]);
         } else {
             cairn_buf c;
             cairn_buf_init(&c, ML_MAX_MESSAGE);
-            rc = ml_make_compound(&p, &c);
+            rc = cairn__ml_make_compound(&p, &c);
             if (rc == 0)
-                rc = ml_send_packet(ml, &targets[i]->addr, targets[i], c.data, c.len);
+                rc = cairn__ml_send_packet(ml, &targets[i]->addr, targets[i], c.data, c.len);
             cairn_buf_destroy(&c);
         }
         if (rc < 0)
             cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send gossip to %s: %s",
                        targets[i]->name, cairn_strerror(rc));
-        ml_parts_destroy(&p);
+        cairn__ml_parts_destroy(&p);
     }
 }
 
@@ -461,16 +461,16 @@ static bool pushpull_filter(const cairn_memberlist *ml, const struct ml_node *n,
     return strcmp(n->name, ml->name) == 0 || n->state != CAIRN_ML_ALIVE;
 }
 
-void ml_pushpull_tick(cairn_timer *t, void *ud)
+void cairn__ml_pushpull_tick(cairn_timer *t, void *ud)
 {
     cairn_memberlist *ml = ud;
-    cairn_timer_start(t, ml_pushpull_scale(ml->cfg.push_pull_interval, ml_estimate_nodes(ml)));
+    cairn_timer_start(t, cairn__ml_pushpull_scale(ml->cfg.push_pull_interval, cairn__ml_estimate_nodes(ml)));
     if (ml->shutdown)
         return;
     struct ml_node *peer;
-    if (ml_k_random_nodes(ml, 1, pushpull_filter, NULL, &peer) == 0)
+    if (cairn__ml_k_random_nodes(ml, 1, pushpull_filter, NULL, &peer) == 0)
         return;
-    int rc = ml_pushpull_start(ml, &peer->addr, false, NULL, NULL);
+    int rc = cairn__ml_pushpull_start(ml, &peer->addr, false, NULL, NULL);
     if (rc < 0)
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "push/pull with %s failed: %s",
                    peer->name, cairn_strerror(rc));

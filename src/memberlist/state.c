@@ -30,7 +30,7 @@
 /* Go's zero time.Time seen from our loop clock: long ago. */
 #define ML_TIME_LONG_AGO (INT64_MIN / 2)
 
-void ml_node_view(const struct ml_node *n, cairn_ml_node *ret)
+void cairn__ml_node_view(const struct ml_node *n, cairn_ml_node *ret)
 {
     *ret = (cairn_ml_node){
         .name = n->name,
@@ -58,15 +58,15 @@ static bool name_cstr(const uint8_t *name, size_t len, char *buf)
     return true;
 }
 
-struct ml_node *ml_find(const cairn_memberlist *ml, const uint8_t *name, size_t len)
+struct ml_node *cairn__ml_find(const cairn_memberlist *ml, const uint8_t *name, size_t len)
 {
     char key[ML_NAME_MAX + 1];
     if (!name_cstr(name, len, key))
         return NULL;
-    return ml_strmap_get(&ml->node_map, key);
+    return cairn__ml_strmap_get(&ml->node_map, key);
 }
 
-int ml_estimate_nodes(const cairn_memberlist *ml)
+int cairn__ml_estimate_nodes(const cairn_memberlist *ml)
 {
     return (int)ml->n_nodes;
 }
@@ -80,19 +80,19 @@ static void free_node(struct ml_node *n)
 {
     if (!n)
         return;
-    ml_suspicion_delete(n->suspicion);
+    cairn__ml_suspicion_delete(n->suspicion);
     cairn_free(n->meta);
     cairn_free(n); /* the name lives in the same block */
 }
 
-void ml_free_nodes(cairn_memberlist *ml)
+void cairn__ml_free_nodes(cairn_memberlist *ml)
 {
     for (size_t i = 0; i < ml->n_nodes; i++)
         free_node(ml->nodes[i]);
     cairn_free(ml->nodes);
     ml->nodes = NULL;
     ml->n_nodes = ml->cap_nodes = 0;
-    ml_strmap_destroy(&ml->node_map);
+    cairn__ml_strmap_destroy(&ml->node_map);
 }
 
 /* ---- broadcasts ---- */
@@ -100,8 +100,8 @@ void ml_free_nodes(cairn_memberlist *ml)
 static void queue_encoded(cairn_memberlist *ml, const char *name, cairn_buf *b,
                           struct ml_waiter *notify)
 {
-    int rc = cairn_bcast_queue_push(ml->broadcasts, name, b->data, b->len,
-                                    notify ? ml_waiter_finished : NULL, notify);
+    int rc = cairn__bcast_queue_push(ml->broadcasts, name, b->data, b->len,
+                                    notify ? cairn__ml_waiter_finished : NULL, notify);
     if (rc < 0)
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to queue broadcast about %s: %s",
                    name, cairn_strerror(rc));
@@ -115,12 +115,12 @@ static void span_name(cairn_span s, char *out)
     out[n] = 0;
 }
 
-void ml_queue_alive(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify)
+void cairn__ml_queue_alive(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify)
 {
     cairn_buf b;
     cairn_buf_init(&b, ML_MAX_MESSAGE);
     cairn_wire_alive m = {
-        .addr = ml_ip_span(&a->addr),
+        .addr = cairn__ml_ip_span(&a->addr),
         .incarnation = a->incarnation,
         .meta = a->meta,
         .node = a->node,
@@ -129,7 +129,7 @@ void ml_queue_alive(cairn_memberlist *ml, const struct ml_alive *a, struct ml_wa
     };
     char name[ML_NAME_MAX + 1];
     span_name(a->node, name);
-    int rc = cairn_wire_alive_encode(&m, &b, NULL);
+    int rc = cairn__wire_alive_encode(&m, &b, NULL);
     if (rc < 0) {
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to encode alive for %s: %s", name,
                    cairn_strerror(rc));
@@ -139,26 +139,26 @@ void ml_queue_alive(cairn_memberlist *ml, const struct ml_alive *a, struct ml_wa
     queue_encoded(ml, name, &b, notify);
 }
 
-void ml_queue_suspect(cairn_memberlist *ml, const cairn_wire_suspect *s)
+void cairn__ml_queue_suspect(cairn_memberlist *ml, const cairn_wire_suspect *s)
 {
     cairn_buf b;
     cairn_buf_init(&b, ML_MAX_MESSAGE);
     char name[ML_NAME_MAX + 1];
     span_name(s->node, name);
-    if (cairn_wire_suspect_encode(s, &b, NULL) < 0) {
+    if (cairn__wire_suspect_encode(s, &b, NULL) < 0) {
         cairn_buf_destroy(&b);
         return;
     }
     queue_encoded(ml, name, &b, NULL);
 }
 
-void ml_queue_dead(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify)
+void cairn__ml_queue_dead(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify)
 {
     cairn_buf b;
     cairn_buf_init(&b, ML_MAX_MESSAGE);
     char name[ML_NAME_MAX + 1];
     span_name(d->node, name);
-    if (cairn_wire_dead_encode(d, &b, NULL) < 0) {
+    if (cairn__wire_dead_encode(d, &b, NULL) < 0) {
         cairn_buf_destroy(&b);
         return;
     }
@@ -177,10 +177,10 @@ static void refute(cairn_memberlist *ml, struct ml_node *me, uint32_t accused)
         ml->incarnation = inc;
     }
     me->incarnation = inc;
-    ml_awareness_apply(&ml->awareness, 1);
+    cairn__ml_awareness_apply(&ml->awareness, 1);
     ml->stats.refutes++;
     struct ml_alive a = {
-        .node = cairn_span_str(me->name),
+        .node = cairn__span_str(me->name),
         .incarnation = inc,
         .addr = me->addr,
         .meta = {me->meta, me->meta_len},
@@ -189,7 +189,7 @@ static void refute(cairn_memberlist *ml, struct ml_node *me, uint32_t accused)
     cairn_buf b;
     cairn_buf_init(&b, ML_MAX_MESSAGE);
     cairn_wire_alive m = {
-        .addr = ml_ip_span(&a.addr),
+        .addr = cairn__ml_ip_span(&a.addr),
         .incarnation = inc,
         .meta = a.meta,
         .node = a.node,
@@ -198,7 +198,7 @@ static void refute(cairn_memberlist *ml, struct ml_node *me, uint32_t accused)
     };
     char key[CAIRN_ADDR_STRLEN];
     cairn_addr_format(&me->addr, false, key, sizeof(key));
-    if (cairn_wire_alive_encode(&m, &b, NULL) < 0) {
+    if (cairn__wire_alive_encode(&m, &b, NULL) < 0) {
         cairn_buf_destroy(&b);
         return;
     }
@@ -238,7 +238,7 @@ static struct ml_node *insert_node(cairn_memberlist *ml, const struct ml_alive *
         n->meta = cairn_memdup(a->meta.p, a->meta.len);
         n->meta_len = (uint16_t)a->meta.len;
     }
-    if ((a->meta.len && !n->meta) || ml_strmap_put(&ml->node_map, n->name, n) < 0) {
+    if ((a->meta.len && !n->meta) || cairn__ml_strmap_put(&ml->node_map, n->name, n) < 0) {
         free_node(n);
         return NULL;
     }
@@ -320,13 +320,13 @@ static bool address_change_ok(cairn_memberlist *ml, struct ml_node *n, const str
                                          .meta_len = a->meta.len,
                                          .state = CAIRN_ML_ALIVE,
                                          .incarnation = a->incarnation};
-        ml_node_view(n, &existing);
+        cairn__ml_node_view(n, &existing);
         ml->del.notify_conflict(ml->del.userdata, &existing, &other);
     }
     return false;
 }
 
-void ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify,
+void cairn__ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify,
                    bool bootstrap)
 {
     char name[ML_NAME_MAX + 1];
@@ -337,7 +337,7 @@ void ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_wai
         return;
     if (!alive_acceptable(ml, a, name))
         return;
-    struct ml_node *n = ml_strmap_get(&ml->node_map, name);
+    struct ml_node *n = cairn__ml_strmap_get(&ml->node_map, name);
     bool updates_node = false;
     if (!n) {
         n = insert_node(ml, a, name);
@@ -353,7 +353,7 @@ void ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_wai
         return;
     if (a->incarnation < n->incarnation && local)
         return;
-    ml_suspicion_delete(n->suspicion);
+    cairn__ml_suspicion_delete(n->suspicion);
     n->suspicion = NULL;
     int old_state = n->state;
     if (!bootstrap && local) {
@@ -372,7 +372,7 @@ void ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_wai
         return;
     }
     if (!ml->preloading)
-        ml_queue_alive(ml, a, notify);
+        cairn__ml_queue_alive(ml, a, notify);
     bool meta_changed = a->meta.len != n->meta_len ||
                         (n->meta_len && memcmp(n->meta, a->meta.p, n->meta_len) != 0);
     if (a->vsn.len == sizeof(n->vsn))
@@ -387,7 +387,7 @@ void ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_wai
         n->state_change = cairn_loop_now(ml->loop);
     }
     cairn_ml_node v;
-    ml_node_view(n, &v);
+    cairn__ml_node_view(n, &v);
     if (old_state == CAIRN_ML_DEAD || old_state == CAIRN_ML_LEFT) {
         if (ml->del.notify_join)
             ml->del.notify_join(ml->del.userdata, &v);
@@ -411,22 +411,22 @@ static void on_suspicion_timeout(struct ml_suspicion *s, int confirmations, void
                confirmations);
     ml->stats.declared_dead++;
     cairn_wire_dead d = {
-        .from = cairn_span_str(ml->name),
+        .from = cairn__span_str(ml->name),
         .incarnation = n->incarnation,
-        .node = cairn_span_str(n->name),
+        .node = cairn__span_str(n->name),
     };
-    ml_dead_node(ml, &d, NULL);
+    cairn__ml_dead_node(ml, &d, NULL);
 }
 
-void ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s)
+void cairn__ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s)
 {
-    struct ml_node *n = ml_find(ml, s->node.p, s->node.len);
+    struct ml_node *n = cairn__ml_find(ml, s->node.p, s->node.len);
     if (!n || s->incarnation < n->incarnation)
         return;
     if (n->suspicion) {
         char from[ML_NAME_MAX + 1];
-        if (name_cstr(s->from.p, s->from.len, from) && ml_suspicion_confirm(n->suspicion, from))
-            ml_queue_suspect(ml, s);
+        if (name_cstr(s->from.p, s->from.len, from) && cairn__ml_suspicion_confirm(n->suspicion, from))
+            cairn__ml_queue_suspect(ml, s);
         return;
     }
     if (n->state != CAIRN_ML_ALIVE)
@@ -443,18 +443,18 @@ void ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s)
     /* Lifeguard: k independent confirmations expected, none when the
      * cluster is too small to provide them. */
     int k = ml->cfg.suspicion_mult - 2;
-    int count = ml_estimate_nodes(ml);
+    int count = cairn__ml_estimate_nodes(ml);
     if (count - 2 < k)
         k = 0;
-    cairn_time min = ml_suspicion_timeout(ml->cfg.suspicion_mult, count, ml->cfg.probe_interval);
+    cairn_time min = cairn__ml_suspicion_timeout(ml->cfg.suspicion_mult, count, ml->cfg.probe_interval);
     cairn_time max = (cairn_time)ml->cfg.suspicion_max_timeout_mult * min;
     struct ml_suspicion *timer;
-    if (ml_suspicion_new(ml->loop, from, k < 0 ? 0 : k, min, max, on_suspicion_timeout, n,
+    if (cairn__ml_suspicion_new(ml->loop, from, k < 0 ? 0 : k, min, max, on_suspicion_timeout, n,
                          &timer) < 0) {
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "out of memory suspecting %s", n->name);
         return;
     }
-    ml_queue_suspect(ml, s);
+    cairn__ml_queue_suspect(ml, s);
     n->incarnation = s->incarnation;
     n->state = CAIRN_ML_SUSPECT;
     n->state_change = cairn_loop_now(ml->loop);
@@ -463,12 +463,12 @@ void ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s)
 
 /* ---- dead ---- */
 
-void ml_dead_node(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify)
+void cairn__ml_dead_node(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify)
 {
-    struct ml_node *n = ml_find(ml, d->node.p, d->node.len);
+    struct ml_node *n = cairn__ml_find(ml, d->node.p, d->node.len);
     if (!n || d->incarnation < n->incarnation)
         return;
-    ml_suspicion_delete(n->suspicion);
+    cairn__ml_suspicion_delete(n->suspicion);
     n->suspicion = NULL;
     if (n->state == CAIRN_ML_DEAD || n->state == CAIRN_ML_LEFT)
         return;
@@ -479,23 +479,23 @@ void ml_dead_node(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_wait
                        (int)d->from.len, (const char *)d->from.p);
             return;
         }
-        ml_queue_dead(ml, d, notify);
+        cairn__ml_queue_dead(ml, d, notify);
     } else {
-        ml_queue_dead(ml, d, NULL);
+        cairn__ml_queue_dead(ml, d, NULL);
     }
     n->incarnation = d->incarnation;
-    n->state = cairn_span_eq(d->node, d->from) ? CAIRN_ML_LEFT : CAIRN_ML_DEAD;
+    n->state = cairn__span_eq(d->node, d->from) ? CAIRN_ML_LEFT : CAIRN_ML_DEAD;
     n->state_change = cairn_loop_now(ml->loop);
     if (ml->del.notify_leave) {
         cairn_ml_node v;
-        ml_node_view(n, &v);
+        cairn__ml_node_view(n, &v);
         ml->del.notify_leave(ml->del.userdata, &v);
     }
 }
 
 /* ---- push/pull merge ---- */
 
-int ml_verify_protocol(cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n)
+int cairn__ml_verify_protocol(cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n)
 {
     uint8_t maxpmin = 0, minpmax = 255, maxdmin = 0, mindmax = 255;
     for (size_t i = 0; i < n; i++) {
@@ -548,7 +548,7 @@ int ml_verify_protocol(cairn_memberlist *ml, const cairn_wire_push_node *nodes, 
     return 0;
 }
 
-void ml_merge_state(cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n)
+void cairn__ml_merge_state(cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const cairn_wire_push_node *r = &nodes[i];
@@ -560,21 +560,21 @@ void ml_merge_state(cairn_memberlist *ml, const cairn_wire_push_node *nodes, siz
                 break;
             if (a.addr.port == 0)
                 a.addr.port = ml->cfg.bind.port;
-            ml_alive_node(ml, &a, NULL, false);
+            cairn__ml_alive_node(ml, &a, NULL, false);
             break;
         }
         case CAIRN_ML_LEFT: {
             cairn_wire_dead d = {.from = r->name, .incarnation = r->incarnation, .node = r->name};
-            ml_dead_node(ml, &d, NULL);
+            cairn__ml_dead_node(ml, &d, NULL);
             break;
         }
         case CAIRN_ML_DEAD:
         case CAIRN_ML_SUSPECT: {
             /* A remote "dead" never kills directly: we suspect it ourselves. */
-            cairn_wire_suspect s = {.from = cairn_span_str(ml->name),
+            cairn_wire_suspect s = {.from = cairn__span_str(ml->name),
                                     .incarnation = r->incarnation,
                                     .node = r->name};
-            ml_suspect_node(ml, &s);
+            cairn__ml_suspect_node(ml, &s);
             break;
         }
         default:
@@ -585,7 +585,7 @@ void ml_merge_state(cairn_memberlist *ml, const cairn_wire_push_node *nodes, siz
 
 /* ---- probe order, reaping, random choice ---- */
 
-void ml_reset_nodes(cairn_memberlist *ml)
+void cairn__ml_reset_nodes(cairn_memberlist *ml)
 {
     cairn_time now = cairn_loop_now(ml->loop);
     size_t kept = 0;
@@ -593,7 +593,7 @@ void ml_reset_nodes(cairn_memberlist *ml)
         struct ml_node *n = ml->nodes[i];
         if (n->state == CAIRN_ML_DEAD && now - n->state_change > ml->cfg.gossip_to_the_dead_time &&
             !is_self(ml, n)) {
-            ml_strmap_del(&ml->node_map, n->name);
+            cairn__ml_strmap_del(&ml->node_map, n->name);
             free_node(n);
             continue;
         }
@@ -609,7 +609,7 @@ void ml_reset_nodes(cairn_memberlist *ml)
     }
 }
 
-size_t ml_k_random_nodes(cairn_memberlist *ml, size_t k, ml_node_filter filter, const void *ctx,
+size_t cairn__ml_k_random_nodes(cairn_memberlist *ml, size_t k, ml_node_filter filter, const void *ctx,
                          struct ml_node **out)
 {
     size_t n = ml->n_nodes, got = 0;

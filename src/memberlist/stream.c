@@ -81,7 +81,7 @@ static void conn_free(struct ml_conn *c)
     if (c->counted)
         ml->inbound_pushpulls--;
     cairn_stream_close(c->stream);
-    cairn_stream_rd_delete(c->rd);
+    cairn__stream_rd_delete(c->rd);
     cairn_buf_destroy(&c->objs);
     cairn_buf_destroy(&c->user);
     cairn_buf_destroy(&c->out);
@@ -94,7 +94,7 @@ static void conn_end(struct ml_conn *c, int status)
 {
     cairn_memberlist *ml = c->ml;
     if (c->kind == CONN_PING)
-        ml_probe_tcp_result(ml, c->seq, status == 0);
+        cairn__ml_probe_tcp_result(ml, c->seq, status == 0);
     if (c->kind == CONN_PUSHPULL) {
         if (status == 0)
             ml->stats.pushpull_out++;
@@ -118,7 +118,7 @@ static struct ml_conn *conn_new(cairn_memberlist *ml, enum conn_kind kind)
     cairn_buf_init(&c->objs, CAIRN_STREAM_MAX_BUFFER);
     cairn_buf_init(&c->user, CAIRN_WIRE_USER_STATE_MAX);
     cairn_buf_init(&c->out, ML_MAX_MESSAGE + 1024);
-    if (cairn_stream_rd_new(&ml->frame, &c->rd) < 0) {
+    if (cairn__stream_rd_new(&ml->frame, &c->rd) < 0) {
         cairn_free(c);
         return NULL;
     }
@@ -127,7 +127,7 @@ static struct ml_conn *conn_new(cairn_memberlist *ml, enum conn_kind kind)
     return c;
 }
 
-void ml_close_all_conns(cairn_memberlist *ml)
+void cairn__ml_close_all_conns(cairn_memberlist *ml)
 {
     while (ml->conns)
         conn_end(ml->conns, CAIRN_ECANCELED);
@@ -137,7 +137,7 @@ static int conn_write(struct ml_conn *c, const uint8_t *msg, size_t len)
 {
     cairn_buf framed;
     cairn_buf_init(&framed, ML_MAX_MESSAGE + 1024);
-    int rc = cairn_stream_encode(&c->ml->frame, msg, len, &framed);
+    int rc = cairn__stream_encode(&c->ml->frame, msg, len, &framed);
     if (rc == 0)
         rc = cairn_stream_write(c->stream, framed.data, framed.len);
     cairn_buf_destroy(&framed);
@@ -157,19 +157,19 @@ static int build_local_state(cairn_memberlist *ml, bool join, cairn_buf *out)
     cairn_wire_pushpull_header h = {.join = join,
                                     .nodes = (uint32_t)ml->n_nodes,
                                     .user_state_len = (uint32_t)user.len};
-    int rc = cairn_wire_pushpull_header_encode(&h, out, NULL);
+    int rc = cairn__wire_pushpull_header_encode(&h, out, NULL);
     for (size_t i = 0; rc == 0 && i < ml->n_nodes; i++) {
         const struct ml_node *n = ml->nodes[i];
         cairn_wire_push_node pn = {
-            .addr = ml_ip_span(&n->addr),
+            .addr = cairn__ml_ip_span(&n->addr),
             .incarnation = n->incarnation,
             .meta = {n->meta ? n->meta : (const uint8_t *)"", n->meta_len},
-            .name = cairn_span_str(n->name),
+            .name = cairn__span_str(n->name),
             .port = n->addr.port,
             .state = n->state,
             .vsn = {n->vsn, sizeof(n->vsn)},
         };
-        rc = cairn_wire_push_node_encode(&pn, out, NULL);
+        rc = cairn__wire_push_node_encode(&pn, out, NULL);
     }
     if (rc == 0 && user.len)
         rc = cairn_buf_append(out, user.data, user.len);
@@ -184,28 +184,28 @@ static int merge_remote(struct ml_conn *c)
 {
     cairn_memberlist *ml = c->ml;
     cairn_wire_arena arena;
-    cairn_wire_arena_init(&arena, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+    cairn__wire_arena_init(&arena, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
     size_t n = c->hdr.nodes;
-    cairn_wire_push_node *nodes = n ? cairn_wire_arena_alloc(&arena, n * sizeof(*nodes)) : NULL;
+    cairn_wire_push_node *nodes = n ? cairn__wire_arena_alloc(&arena, n * sizeof(*nodes)) : NULL;
     int rc = (n && !nodes) ? CAIRN_ENOMEM : 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         size_t end = i + 1 < n ? c->obj_off[i + 1] : c->objs.len, used;
         cairn_diag diag = {0};
-        rc = cairn_wire_push_node_decode(c->objs.data + c->obj_off[i], end - c->obj_off[i],
+        rc = cairn__wire_push_node_decode(c->objs.data + c->obj_off[i], end - c->obj_off[i],
                                          &arena, &diag, &nodes[i], &used);
         if (rc < 0)
             cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "bad push/pull node state: %s",
                        diag.msg);
     }
     if (rc == 0)
-        rc = ml_verify_protocol(ml, nodes, n);
+        rc = cairn__ml_verify_protocol(ml, nodes, n);
     if (rc == 0 && c->hdr.join && ml->del.notify_merge) {
-        cairn_ml_node *views = n ? cairn_wire_arena_alloc(&arena, n * sizeof(*views)) : NULL;
-        char **names = n ? cairn_wire_arena_alloc(&arena, n * sizeof(*names)) : NULL;
+        cairn_ml_node *views = n ? cairn__wire_arena_alloc(&arena, n * sizeof(*views)) : NULL;
+        char **names = n ? cairn__wire_arena_alloc(&arena, n * sizeof(*names)) : NULL;
         if (n && (!views || !names))
             rc = CAIRN_ENOMEM;
         for (size_t i = 0; rc == 0 && i < n; i++) {
-            names[i] = cairn_wire_arena_alloc(&arena, nodes[i].name.len + 1);
+            names[i] = cairn__wire_arena_alloc(&arena, nodes[i].name.len + 1);
             if (!names[i]) {
                 rc = CAIRN_ENOMEM;
                 break;
@@ -228,11 +228,11 @@ static int merge_remote(struct ml_conn *c)
             rc = CAIRN_EACCES;
     }
     if (rc == 0) {
-        ml_merge_state(ml, nodes, n);
+        cairn__ml_merge_state(ml, nodes, n);
         if (c->user.len && ml->del.merge_remote_state)
             ml->del.merge_remote_state(ml->del.userdata, c->user.data, c->user.len, c->hdr.join);
     }
-    cairn_wire_arena_destroy(&arena);
+    cairn__wire_arena_destroy(&arena);
     return rc;
 }
 
@@ -252,8 +252,8 @@ static void send_err(struct ml_conn *c, const char *text)
 {
     cairn_buf b;
     cairn_buf_init(&b, 4096);
-    cairn_wire_err e = {.error = cairn_span_str(text)};
-    if (cairn_wire_err_encode(&e, &b, NULL) == 0)
+    cairn_wire_err e = {.error = cairn__span_str(text)};
+    if (cairn__wire_err_encode(&e, &b, NULL) == 0)
         (void)conn_write(c, b.data, b.len);
     cairn_buf_destroy(&b);
 }
@@ -263,7 +263,7 @@ static int step_type(struct ml_conn *c, cairn_diag *diag)
 {
     cairn_memberlist *ml = c->ml;
     uint8_t type;
-    int rc = cairn_stream_rd_type(c->rd, &type, diag);
+    int rc = cairn__stream_rd_type(c->rd, &type, diag);
     if (rc < 0)
         return rc;
     switch (c->kind) {
@@ -300,7 +300,7 @@ static int step_type(struct ml_conn *c, cairn_diag *diag)
 /* Reads the next object into (p, n) or returns EAGAIN/error. */
 static int next_object(struct ml_conn *c, const uint8_t **p, size_t *n, cairn_diag *diag)
 {
-    return cairn_stream_rd_object(c->rd, p, n, diag);
+    return cairn__stream_rd_object(c->rd, p, n, diag);
 }
 
 static int step_pushpull(struct ml_conn *c, cairn_diag *diag)
@@ -314,7 +314,7 @@ static int step_pushpull(struct ml_conn *c, cairn_diag *diag)
             return rc;
         if ((rc = with_type(ml, CAIRN_WIRE_PUSHPULL, p, n)) < 0)
             return rc;
-        rc = cairn_wire_pushpull_header_decode(ml->rx.data, ml->rx.len, diag, &c->hdr, &used);
+        rc = cairn__wire_pushpull_header_decode(ml->rx.data, ml->rx.len, diag, &c->hdr, &used);
         if (rc < 0)
             return rc == CAIRN_EAGAIN ? CAIRN_EPROTO : rc;
         if (c->kind == CONN_INBOUND)
@@ -343,11 +343,11 @@ static int step_pushpull(struct ml_conn *c, cairn_diag *diag)
             return rc;
     }
     c->stage = ST_PP_USER;
-    if ((rc = cairn_stream_rd_raw(c->rd, c->hdr.user_state_len, &p, diag)) < 0)
+    if ((rc = cairn__stream_rd_raw(c->rd, c->hdr.user_state_len, &p, diag)) < 0)
         return rc;
     if ((rc = cairn_buf_append(&c->user, p, c->hdr.user_state_len)) < 0)
         return rc;
-    cairn_stream_rd_end(c->rd);
+    cairn__stream_rd_end(c->rd);
     c->stage = ST_DONE;
     return 0;
 }
@@ -389,7 +389,7 @@ static int next_message(struct ml_conn *c, uint8_t type, cairn_diag *diag)
 {
     const uint8_t *p;
     size_t n;
-    int rc = cairn_stream_rd_object(c->rd, &p, &n, diag);
+    int rc = cairn__stream_rd_object(c->rd, &p, &n, diag);
     if (rc == 0)
         rc = with_type(c->ml, type, p, n);
     return rc;
@@ -402,17 +402,17 @@ static int stage_ping(struct ml_conn *c, cairn_diag *diag)
     cairn_wire_ping ping;
     int rc = next_message(c, CAIRN_WIRE_PING, diag);
     if (rc == 0)
-        rc = cairn_wire_ping_decode(ml->rx.data, ml->rx.len, NULL, diag, &ping);
+        rc = cairn__wire_ping_decode(ml->rx.data, ml->rx.len, NULL, diag, &ping);
     if (rc < 0)
         return rc;
-    if (ping.node.len && !cairn_span_eq(ping.node, cairn_span_str(ml->name))) {
+    if (ping.node.len && !cairn__span_eq(ping.node, cairn__span_str(ml->name))) {
         conn_end(c, CAIRN_EINVAL);
         return ML_CONN_ENDED;
     }
     cairn_buf b;
     cairn_buf_init(&b, 64);
     cairn_wire_ack ack = {.seq_no = ping.seq_no};
-    rc = cairn_wire_ack_encode(&ack, &b, NULL);
+    rc = cairn__wire_ack_encode(&ack, &b, NULL);
     if (rc == 0)
         rc = conn_write(c, b.data, b.len);
     cairn_buf_destroy(&b);
@@ -426,7 +426,7 @@ static int stage_user_header(struct ml_conn *c, cairn_diag *diag)
     size_t used;
     int rc = next_message(c, CAIRN_WIRE_USER, diag);
     if (rc == 0)
-        rc = cairn_wire_user_msg_header_decode(c->ml->rx.data, c->ml->rx.len, diag, &h, &used);
+        rc = cairn__wire_user_msg_header_decode(c->ml->rx.data, c->ml->rx.len, diag, &h, &used);
     if (rc < 0)
         return rc;
     c->user_len = h.user_msg_len;
@@ -438,7 +438,7 @@ static int stage_user_body(struct ml_conn *c, cairn_diag *diag)
 {
     cairn_memberlist *ml = c->ml;
     const uint8_t *p;
-    int rc = cairn_stream_rd_raw(c->rd, c->user_len, &p, diag);
+    int rc = cairn__stream_rd_raw(c->rd, c->user_len, &p, diag);
     if (rc < 0)
         return rc;
     if (c->user_len && ml->del.notify_msg)
@@ -453,7 +453,7 @@ static int stage_ack(struct ml_conn *c, cairn_diag *diag)
     cairn_wire_ack ack;
     int rc = next_message(c, CAIRN_WIRE_ACK, diag);
     if (rc == 0)
-        rc = cairn_wire_ack_decode(c->ml->rx.data, c->ml->rx.len, NULL, diag, &ack);
+        rc = cairn__wire_ack_decode(c->ml->rx.data, c->ml->rx.len, NULL, diag, &ack);
     if (rc == CAIRN_EAGAIN)
         return rc;
     if (rc == 0 && ack.seq_no != c->seq)
@@ -469,7 +469,7 @@ static int stage_err(struct ml_conn *c, cairn_diag *diag)
     int rc = next_message(c, CAIRN_WIRE_ERR, diag);
     if (rc == CAIRN_EAGAIN)
         return rc;
-    if (rc == 0 && cairn_wire_err_decode(ml->rx.data, ml->rx.len, diag, &e) == 0)
+    if (rc == 0 && cairn__wire_err_decode(ml->rx.data, ml->rx.len, diag, &e) == 0)
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "remote error: %.*s", (int)e.error.len,
                    (const char *)e.error.p);
     conn_end(c, CAIRN_EREMOTE);
@@ -535,7 +535,7 @@ static void on_read(cairn_stream *stream, const uint8_t *data, size_t len, int s
         conn_end(c, status == CAIRN_EOF ? CAIRN_EPROTO : status);
         return;
     }
-    int rc = cairn_stream_rd_feed(c->rd, data, len);
+    int rc = cairn__stream_rd_feed(c->rd, data, len);
     if (rc < 0) {
         conn_end(c, rc);
         return;
@@ -545,7 +545,7 @@ static void on_read(cairn_stream *stream, const uint8_t *data, size_t len, int s
 
 /* ---- inbound ---- */
 
-void ml_on_accept(cairn_listener *lst, cairn_stream *stream, void *userdata)
+void cairn__ml_on_accept(cairn_listener *lst, cairn_stream *stream, void *userdata)
 {
     cairn_memberlist *ml = userdata;
     (void)lst;
@@ -592,7 +592,7 @@ static int dial(struct ml_conn *c, const cairn_addr *addr, cairn_time timeout)
     return 0;
 }
 
-int ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool join,
+int cairn__ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool join,
                       ml_pushpull_done done, void *userdata)
 {
     struct ml_conn *c = conn_new(ml, CONN_PUSHPULL);
@@ -609,7 +609,7 @@ int ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool join,
     return dial(c, addr, ml->cfg.tcp_timeout);
 }
 
-int ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const cairn_wire_ping *p,
+int cairn__ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const cairn_wire_ping *p,
                       cairn_time deadline)
 {
     cairn_time left = deadline - cairn_loop_now(ml->loop);
@@ -619,7 +619,7 @@ int ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const cairn_
     if (!c)
         return CAIRN_ENOMEM;
     c->seq = p->seq_no;
-    int rc = cairn_wire_ping_encode(p, &c->out, NULL);
+    int rc = cairn__wire_ping_encode(p, &c->out, NULL);
     if (rc < 0) {
         conn_free(c);
         return rc;

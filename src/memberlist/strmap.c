@@ -36,13 +36,13 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-void ml_strmap_init(struct ml_strmap *m, size_t cap)
+void cairn__ml_strmap_init(struct ml_strmap *m, size_t cap)
 {
     memset(m, 0, sizeof(*m));
     m->cap = cap;
 }
 
-void ml_strmap_destroy(struct ml_strmap *m)
+void cairn__ml_strmap_destroy(struct ml_strmap *m)
 {
     if (!m)
         return;
@@ -64,7 +64,7 @@ static size_t find_slot(const struct ml_strmap *m, const char *key, uint64_t h)
     return i;
 }
 
-void *ml_strmap_get(const struct ml_strmap *m, const char *key)
+void *cairn__ml_strmap_get(const struct ml_strmap *m, const char *key)
 {
     if (m->nslots == 0)
         return NULL;
@@ -92,7 +92,7 @@ static int grow(struct ml_strmap *m)
     return 0;
 }
 
-int ml_strmap_reserve(struct ml_strmap *m, size_t extra)
+int cairn__ml_strmap_reserve(struct ml_strmap *m, size_t extra)
 {
     if (m->len + extra > m->cap)
         return CAIRN_ELIMIT;
@@ -104,7 +104,7 @@ int ml_strmap_reserve(struct ml_strmap *m, size_t extra)
     return 0;
 }
 
-int ml_strmap_put(struct ml_strmap *m, const char *key, void *value)
+int cairn__ml_strmap_put(struct ml_strmap *m, const char *key, void *value)
 {
     uint64_t h = hash_str(key);
     if (m->nslots) {
@@ -115,7 +115,7 @@ int ml_strmap_put(struct ml_strmap *m, const char *key, void *value)
             return 0;
         }
     }
-    int rc = ml_strmap_reserve(m, 1);
+    int rc = cairn__ml_strmap_reserve(m, 1);
     if (rc < 0)
         return rc;
     size_t i = find_slot(m, key, h);
@@ -124,7 +124,7 @@ int ml_strmap_put(struct ml_strmap *m, const char *key, void *value)
     return 0;
 }
 
-void *ml_strmap_del(struct ml_strmap *m, const char *key)
+void *cairn__ml_strmap_del(struct ml_strmap *m, const char *key)
 {
     if (m->nslots == 0)
         return NULL;

@@ -30,24 +30,24 @@ struct ml_strmap {
     size_t cap;
 };
 
-/* ml_strmap_init prepares an empty map holding at most cap entries. */
-void ml_strmap_init(struct ml_strmap *m, size_t cap);
+/* cairn__ml_strmap_init prepares an empty map holding at most cap entries. */
+void cairn__ml_strmap_init(struct ml_strmap *m, size_t cap);
 
-/* ml_strmap_destroy frees the slots (not keys or values). */
-void ml_strmap_destroy(struct ml_strmap *m);
+/* cairn__ml_strmap_destroy frees the slots (not keys or values). */
+void cairn__ml_strmap_destroy(struct ml_strmap *m);
 
-/* ml_strmap_get returns the value stored under key, or NULL. */
-void *ml_strmap_get(const struct ml_strmap *m, const char *key);
+/* cairn__ml_strmap_get returns the value stored under key, or NULL. */
+void *cairn__ml_strmap_get(const struct ml_strmap *m, const char *key);
 
-/* ml_strmap_put stores value under key (replacing an existing value; the
+/* cairn__ml_strmap_put stores value under key (replacing an existing value; the
  * stored key pointer is then replaced too). 0, CAIRN_ENOMEM or CAIRN_ELIMIT. */
-int ml_strmap_put(struct ml_strmap *m, const char *key, void *value);
+int cairn__ml_strmap_put(struct ml_strmap *m, const char *key, void *value);
 
-/* ml_strmap_reserve makes sure `extra` more new keys can be put without
+/* cairn__ml_strmap_reserve makes sure `extra` more new keys can be put without
  * failing. 0, CAIRN_ENOMEM or CAIRN_ELIMIT. */
-int ml_strmap_reserve(struct ml_strmap *m, size_t extra);
+int cairn__ml_strmap_reserve(struct ml_strmap *m, size_t extra);
 
-/* ml_strmap_del removes key; returns the old value or NULL. */
-void *ml_strmap_del(struct ml_strmap *m, const char *key);
+/* cairn__ml_strmap_del removes key; returns the old value or NULL. */
+void *cairn__ml_strmap_del(struct ml_strmap *m, const char *key);
 
 #endif

@@ -47,7 +47,7 @@ static void on_timeout(cairn_timer *t, void *ud)
     s->cb(s, s->n, s->userdata);
 }
 
-void ml_suspicion_delete(struct ml_suspicion *s)
+void cairn__ml_suspicion_delete(struct ml_suspicion *s)
 {
     if (!s)
         return;
@@ -58,7 +58,7 @@ void ml_suspicion_delete(struct ml_suspicion *s)
     cairn_free(s);
 }
 
-int ml_suspicion_new(cairn_loop *loop, const char *from, int k, cairn_time min, cairn_time max,
+int cairn__ml_suspicion_new(cairn_loop *loop, const char *from, int k, cairn_time min, cairn_time max,
                      ml_suspicion_cb cb, void *userdata, struct ml_suspicion **ret_s)
 {
     if (!loop || !from || !cb || k < 0 || min < 0 || max < min || !ret_s)
@@ -86,11 +86,11 @@ int ml_suspicion_new(cairn_loop *loop, const char *from, int k, cairn_time min, 
     *ret_s = s;
     return 0;
 fail:
-    ml_suspicion_delete(s);
+    cairn__ml_suspicion_delete(s);
     return CAIRN_ENOMEM;
 }
 
-bool ml_suspicion_confirm(struct ml_suspicion *s, const char *from)
+bool cairn__ml_suspicion_confirm(struct ml_suspicion *s, const char *from)
 {
     if (s->n >= s->k)
         return false;
@@ -103,19 +103,19 @@ bool ml_suspicion_confirm(struct ml_suspicion *s, const char *from)
     s->from[s->nfrom++] = copy;
     s->n++;
     cairn_time elapsed = cairn_loop_now(s->loop) - s->start;
-    cairn_time remaining = ml_suspicion_remaining(s->n, s->k, elapsed, s->min, s->max);
+    cairn_time remaining = cairn__ml_suspicion_remaining(s->n, s->k, elapsed, s->min, s->max);
     /* Only an armed timer is moved: after it fired the outcome stands. */
     if (cairn_timer_active(s->timer))
         cairn_timer_start(s->timer, remaining > 0 ? remaining : 0);
     return true;
 }
 
-int ml_suspicion_confirmations(const struct ml_suspicion *s)
+int cairn__ml_suspicion_confirmations(const struct ml_suspicion *s)
 {
     return s->n;
 }
 
-cairn_time ml_suspicion_deadline(const struct ml_suspicion *s)
+cairn_time cairn__ml_suspicion_deadline(const struct ml_suspicion *s)
 {
     return cairn_timer_deadline(s->timer);
 }

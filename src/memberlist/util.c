@@ -9,7 +9,7 @@
 
 #include <math.h>
 
-cairn_time ml_suspicion_timeout(int suspicion_mult, int n, cairn_time interval)
+cairn_time cairn__ml_suspicion_timeout(int suspicion_mult, int n, cairn_time interval)
 {
     double node_scale = fmax(1.0, log10(fmax(1.0, (double)n)));
     /* Go: Duration(mult) * Duration(nodeScale*1000) * interval / 1000. */
@@ -17,13 +17,13 @@ cairn_time ml_suspicion_timeout(int suspicion_mult, int n, cairn_time interval)
     return (cairn_time)suspicion_mult * scale_milli * interval / 1000;
 }
 
-int ml_retransmit_limit(int retransmit_mult, int n)
+int cairn__ml_retransmit_limit(int retransmit_mult, int n)
 {
     double node_scale = ceil(log10((double)n + 1.0));
     return retransmit_mult * (int)node_scale;
 }
 
-cairn_time ml_pushpull_scale(cairn_time interval, int n)
+cairn_time cairn__ml_pushpull_scale(cairn_time interval, int n)
 {
     if (n <= ML_PUSHPULL_SCALE_THRESHOLD)
         return interval;
@@ -31,7 +31,7 @@ cairn_time ml_pushpull_scale(cairn_time interval, int n)
     return (cairn_time)mult * interval;
 }
 
-cairn_time ml_suspicion_remaining(int confirmations, int k, cairn_time elapsed, cairn_time min,
+cairn_time cairn__ml_suspicion_remaining(int confirmations, int k, cairn_time elapsed, cairn_time min,
                                   cairn_time max)
 {
     double frac = log((double)confirmations + 1.0) / log((double)k + 1.0);

@@ -14,24 +14,24 @@
  * pushPullScaleThreshold). */
 #define ML_PUSHPULL_SCALE_THRESHOLD 32
 
-/* ml_suspicion_timeout: the Lifeguard minimum suspicion timeout
+/* cairn__ml_suspicion_timeout: the Lifeguard minimum suspicion timeout
  * mult * max(1, log10(max(1, n))) * interval, with the node scale truncated
  * to thousandths as Go does (time.Duration(nodeScale*1000)). */
-cairn_time ml_suspicion_timeout(int suspicion_mult, int n, cairn_time interval);
+cairn_time cairn__ml_suspicion_timeout(int suspicion_mult, int n, cairn_time interval);
 
-/* ml_retransmit_limit: mult * ceil(log10(n + 1)), the number of times a
+/* cairn__ml_retransmit_limit: mult * ceil(log10(n + 1)), the number of times a
  * broadcast is sent before it leaves the queue. */
-int ml_retransmit_limit(int retransmit_mult, int n);
+int cairn__ml_retransmit_limit(int retransmit_mult, int n);
 
-/* ml_pushpull_scale: interval unchanged for n <= 32, else multiplied by
+/* cairn__ml_pushpull_scale: interval unchanged for n <= 32, else multiplied by
  * ceil(log2(n) - log2(32)) + 1. */
-cairn_time ml_pushpull_scale(cairn_time interval, int n);
+cairn_time cairn__ml_pushpull_scale(cairn_time interval, int n);
 
-/* ml_suspicion_remaining: the time left on a suspicion timer after
+/* cairn__ml_suspicion_remaining: the time left on a suspicion timer after
  * `confirmations` independent confirmations out of `k` expected, `elapsed`
  * after it started: max - ln(c+1)/ln(k+1) * (max - min), truncated to whole
  * milliseconds, never below min, minus elapsed (may be <= 0). */
-cairn_time ml_suspicion_remaining(int confirmations, int k, cairn_time elapsed, cairn_time min,
+cairn_time cairn__ml_suspicion_remaining(int confirmations, int k, cairn_time elapsed, cairn_time min,
                                   cairn_time max);
 
 #endif

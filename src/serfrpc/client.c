@@ -4,7 +4,7 @@
  * response header, looks up the handler registered for its Seq and lets
  * that handler decode the body, because only the handler knows whether a
  * body follows. We do the same on the loop thread without blocking: bytes
- * accumulate in `rx`; ipc_object_len says when a whole header (and, when the
+ * accumulate in `rx`; cairn__ipc_object_len says when a whole header (and, when the
  * request kind has one, a whole body) has arrived; only then is the pair
  * consumed and dispatched. So any number of requests may be outstanding,
  * and a `stream` subscription keeps delivering records between replies.
@@ -34,8 +34,8 @@
 #include "cairn/rng.h"
 #include "serfrpc/decode.h"
 #include "serfrpc/ipc.h"
-#include "cairn/wire_mp.h"
-#include "cairn/wire_msg.h"
+#include "wire/mp.h"
+#include "wire/msg.h"
 
 #define MODULE "serfrpc"
 
@@ -136,7 +136,7 @@ static void free_client(cairn_serfrpc *c)
     cairn_timer_delete(c->watchdog);
     cairn_buf_destroy(&c->rx);
     cairn_buf_destroy(&c->tx);
-    cairn_wire_arena_destroy(&c->arena);
+    cairn__wire_arena_destroy(&c->arena);
     cairn_free(c->auth_key);
     cairn_free(c);
 }
@@ -186,7 +186,7 @@ int cairn_serfrpc_new(cairn_loop *loop, const cairn_serfrpc_config *cfg, cairn_s
     c->next_seq = 1;
     cairn_buf_init(&c->rx, RX_LIMIT);
     cairn_buf_init(&c->tx, TX_LIMIT);
-    cairn_wire_arena_init(&c->arena, 0);
+    cairn__wire_arena_init(&c->arena, 0);
     cairn_addr_format(&cfg->addr, true, c->addr_str, sizeof c->addr_str);
     if (cfg->seed != 0)
         cairn_rng_init(&c->rng, cfg->seed);
@@ -391,12 +391,12 @@ static int begin(cairn_serfrpc *c, cairn_mp_writer *w, enum req_kind kind, const
     if (c->npending >= CAIRN_SERFRPC_MAX_PENDING)
         return CAIRN_ELIMIT;
     cairn_buf_reset(&c->tx);
-    cairn_mp_writer_init(w, &c->tx, CAIRN_MP_IPC);
-    cairn_mp_write_map(w, 2);
-    cairn_mp_write_cstr(w, "Command");
-    cairn_mp_write_cstr(w, command);
-    cairn_mp_write_cstr(w, "Seq");
-    cairn_mp_write_uint(w, c->next_seq);
+    cairn__mp_writer_init(w, &c->tx, CAIRN_MP_IPC);
+    cairn__mp_write_map(w, 2);
+    cairn__mp_write_cstr(w, "Command");
+    cairn__mp_write_cstr(w, command);
+    cairn__mp_write_cstr(w, "Seq");
+    cairn__mp_write_uint(w, c->next_seq);
     *ret_seq = c->next_seq;
     return w->err;
 }
@@ -406,7 +406,7 @@ static int submit(cairn_serfrpc *c, cairn_mp_writer *w, enum req_kind kind, uint
                   cairn_serfrpc_reply_cb cb, cairn_serfrpc_event_cb ev_cb, void *ud,
                   struct req **ret_r)
 {
-    int rc = cairn_mp_writer_finish(w);
+    int rc = cairn__mp_writer_finish(w);
     if (rc != 0)
         return rc;
     struct req *r = cairn_calloc(1, sizeof *r);
@@ -473,17 +473,17 @@ struct one_field {
 static void fill_str(cairn_mp_writer *w, const void *arg)
 {
     const struct one_field *f = arg;
-    cairn_mp_write_map(w, 1);
-    cairn_mp_write_cstr(w, f->key);
-    cairn_mp_write_cstr(w, f->str);
+    cairn__mp_write_map(w, 1);
+    cairn__mp_write_cstr(w, f->key);
+    cairn__mp_write_cstr(w, f->str);
 }
 
 static void fill_uint(cairn_mp_writer *w, const void *arg)
 {
     const struct one_field *f = arg;
-    cairn_mp_write_map(w, 1);
-    cairn_mp_write_cstr(w, f->key);
-    cairn_mp_write_uint(w, f->num);
+    cairn__mp_write_map(w, 1);
+    cairn__mp_write_cstr(w, f->key);
+    cairn__mp_write_uint(w, f->num);
 }
 
 struct filter_arg {
@@ -496,16 +496,16 @@ struct filter_arg {
 static void fill_filter(cairn_mp_writer *w, const void *arg)
 {
     const struct filter_arg *f = arg;
-    cairn_mp_write_map(w, 3);
-    cairn_mp_write_cstr(w, "Name");
-    cairn_mp_write_cstr(w, f->name != NULL ? f->name : "");
-    cairn_mp_write_cstr(w, "Status");
-    cairn_mp_write_cstr(w, f->status != NULL ? f->status : "");
-    cairn_mp_write_cstr(w, "Tags");
-    cairn_mp_write_map(w, (uint32_t)f->ntags);
+    cairn__mp_write_map(w, 3);
+    cairn__mp_write_cstr(w, "Name");
+    cairn__mp_write_cstr(w, f->name != NULL ? f->name : "");
+    cairn__mp_write_cstr(w, "Status");
+    cairn__mp_write_cstr(w, f->status != NULL ? f->status : "");
+    cairn__mp_write_cstr(w, "Tags");
+    cairn__mp_write_map(w, (uint32_t)f->ntags);
     for (size_t i = 0; i < f->ntags; i++) {
-        cairn_mp_write_cstr(w, f->tags[i].key);
-        cairn_mp_write_cstr(w, f->tags[i].value);
+        cairn__mp_write_cstr(w, f->tags[i].key);
+        cairn__mp_write_cstr(w, f->tags[i].value);
     }
 }
 
@@ -519,13 +519,13 @@ struct join_arg {
 static void fill_join(cairn_mp_writer *w, const void *arg)
 {
     const struct join_arg *j = arg;
-    cairn_mp_write_map(w, 2);
-    cairn_mp_write_cstr(w, "Existing");
-    cairn_mp_write_array(w, (uint32_t)j->n);
+    cairn__mp_write_map(w, 2);
+    cairn__mp_write_cstr(w, "Existing");
+    cairn__mp_write_array(w, (uint32_t)j->n);
     for (size_t i = 0; i < j->n; i++)
-        cairn_mp_write_cstr(w, j->addrs[i]);
-    cairn_mp_write_cstr(w, "Replay");
-    cairn_mp_write_bool(w, j->replay);
+        cairn__mp_write_cstr(w, j->addrs[i]);
+    cairn__mp_write_cstr(w, "Replay");
+    cairn__mp_write_bool(w, j->replay);
 }
 
 int cairn_serfrpc_members(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userdata)
@@ -682,16 +682,16 @@ static int decode_body(cairn_serfrpc *c, struct req *r, const uint8_t *p, size_t
     cairn_serfrpc_stat *st;
     switch (r->kind) {
     case K_MEMBERS: {
-        int rc = serfrpc_decode_members(p, n, &c->arena, &ms, &reply->nmembers, diag);
+        int rc = cairn__serfrpc_decode_members(p, n, &c->arena, &ms, &reply->nmembers, diag);
         reply->members = ms;
         return rc;
     }
     case K_JOIN:
-        return serfrpc_decode_join(p, n, &reply->num_joined, diag);
+        return cairn__serfrpc_decode_join(p, n, &reply->num_joined, diag);
     case K_COORD:
-        return serfrpc_decode_coord(p, n, &reply->coord_ok, &reply->coord, diag);
+        return cairn__serfrpc_decode_coord(p, n, &reply->coord_ok, &reply->coord, diag);
     case K_STATS: {
-        int rc = serfrpc_decode_stats(p, n, &c->arena, &st, &reply->nstats, diag);
+        int rc = cairn__serfrpc_decode_stats(p, n, &c->arena, &st, &reply->nstats, diag);
         reply->stats = st;
         return rc;
     }
@@ -713,13 +713,13 @@ struct framed {
  * the bytes are unusable and the connection was dropped. */
 static int frame_reply(cairn_serfrpc *c, struct framed *fr, cairn_diag *diag)
 {
-    int rc = ipc_object_len(c->rx.data, c->rx.len, CAIRN_SERFRPC_MAX_RECORD, &fr->hlen);
+    int rc = cairn__ipc_object_len(c->rx.data, c->rx.len, CAIRN_SERFRPC_MAX_RECORD, &fr->hlen);
     if (rc == CAIRN_EAGAIN)
         return 0;
-    cairn_wire_arena_destroy(&c->arena);
+    cairn__wire_arena_destroy(&c->arena);
     c->arena.limit = ARENA_EXTRA;
     if (rc == 0)
-        rc = serfrpc_decode_header(c->rx.data, fr->hlen, &c->arena, &fr->h, diag);
+        rc = cairn__serfrpc_decode_header(c->rx.data, fr->hlen, &c->arena, &fr->h, diag);
     if (rc != 0) {
         fail_connection(c, CAIRN_EPROTO, false, "bad reply header from serf agent at %s: %s",
                         c->addr_str, diag->msg[0] ? diag->msg : cairn_strerror(rc));
@@ -736,7 +736,7 @@ static int frame_reply(cairn_serfrpc *c, struct framed *fr, cairn_diag *diag)
     fr->blen = 0;
     if (!has_body(fr->r, &fr->h))
         return 1;
-    rc = ipc_object_len(c->rx.data + fr->hlen, c->rx.len - fr->hlen, CAIRN_SERFRPC_MAX_RECORD,
+    rc = cairn__ipc_object_len(c->rx.data + fr->hlen, c->rx.len - fr->hlen, CAIRN_SERFRPC_MAX_RECORD,
                         &fr->blen);
     if (rc == CAIRN_EAGAIN)
         return 0;
@@ -850,7 +850,7 @@ static int process_one(cairn_serfrpc *c)
         return -1;
     }
     if (fr.body != NULL && r->kind == K_STREAM && !r->stopping) {
-        if (serfrpc_decode_record(fr.body, fr.blen, &c->arena, &ev, &diag) == 0)
+        if (cairn__serfrpc_decode_record(fr.body, fr.blen, &c->arena, &ev, &diag) == 0)
             evp = &ev;
         else
             cairn_logf(&c->logger, CAIRN_LOG_WARN, MODULE,
@@ -859,7 +859,7 @@ static int process_one(cairn_serfrpc *c)
     }
     cairn_buf_consume(&c->rx, fr.hlen + fr.blen);
     deliver(c, r, &reply, evp, fr.body != NULL);
-    cairn_wire_arena_destroy(&c->arena);
+    cairn__wire_arena_destroy(&c->arena);
     return 1;
 }
 

@@ -24,15 +24,15 @@ static bool read_cstr(ipc_cur *c, cairn_wire_arena *a, const char *field, size_t
 {
     const uint8_t *p;
     size_t n;
-    if (!ipc_read_str(c, field, max, &p, &n))
+    if (!cairn__ipc_read_str(c, field, max, &p, &n))
         return false;
     if (memchr(p, 0, n) != NULL) {
-        ipc_fail(c, CAIRN_EPROTO, "%s contains a NUL byte", field);
+        cairn__ipc_fail(c, CAIRN_EPROTO, "%s contains a NUL byte", field);
         return false;
     }
-    char *s = cairn_wire_arena_alloc(a, n + 1);
+    char *s = cairn__wire_arena_alloc(a, n + 1);
     if (s == NULL) {
-        ipc_fail(c, CAIRN_ENOMEM, "%s: out of memory", field);
+        cairn__ipc_fail(c, CAIRN_ENOMEM, "%s: out of memory", field);
         return false;
     }
     memcpy(s, p, n);
@@ -42,29 +42,29 @@ static bool read_cstr(ipc_cur *c, cairn_wire_arena *a, const char *field, size_t
 }
 
 
-int serfrpc_decode_header(const uint8_t *p, size_t n, cairn_wire_arena *a, serfrpc_header *ret,
+int cairn__serfrpc_decode_header(const uint8_t *p, size_t n, cairn_wire_arena *a, serfrpc_header *ret,
                           cairn_diag *diag)
 {
     ipc_cur c;
     uint32_t nk;
     serfrpc_header h = {.error = "", .seq = 0};
     bool have_seq = false;
-    ipc_cur_init(&c, p, n, "response header", diag);
-    if (!ipc_read_map(&c, "header", 16, &nk))
+    cairn__ipc_cur_init(&c, p, n, "response header", diag);
+    if (!cairn__ipc_read_map(&c, "header", 16, &nk))
         return c.err;
     for (uint32_t i = 0; i < nk && c.err == 0; i++) {
         cairn_span k;
-        if (!ipc_read_key(&c, &k))
+        if (!cairn__ipc_read_key(&c, &k))
             break;
-        if (cairn_mp_key_is(k, "Error"))
+        if (cairn__mp_key_is(k, "Error"))
             read_cstr(&c, a, "Error", CAIRN_SERFRPC_MAX_ERROR, &h.error);
-        else if (cairn_mp_key_is(k, "Seq"))
-            have_seq = ipc_read_uint(&c, "Seq", UINT64_MAX, &h.seq);
+        else if (cairn__mp_key_is(k, "Seq"))
+            have_seq = cairn__ipc_read_uint(&c, "Seq", UINT64_MAX, &h.seq);
         else
-            ipc_skip(&c);
+            cairn__ipc_skip(&c);
     }
     if (c.err == 0 && !have_seq)
-        ipc_fail(&c, CAIRN_EPROTO, "Seq is missing");
+        cairn__ipc_fail(&c, CAIRN_EPROTO, "Seq is missing");
     if (c.err != 0)
         return c.err;
     *ret = h;
@@ -84,13 +84,13 @@ static int parse_status(const char *s)
 static bool read_tags(ipc_cur *c, cairn_wire_arena *a, cairn_member *m)
 {
     uint32_t n;
-    if (!ipc_read_map(c, "Member.Tags", CAIRN_SERFRPC_MAX_TAGS, &n))
+    if (!cairn__ipc_read_map(c, "Member.Tags", CAIRN_SERFRPC_MAX_TAGS, &n))
         return false;
     cairn_tag *tags = NULL;
     if (n > 0) {
-        tags = cairn_wire_arena_alloc(a, n * sizeof *tags);
+        tags = cairn__wire_arena_alloc(a, n * sizeof *tags);
         if (tags == NULL)
-            return ipc_fail(c, CAIRN_ENOMEM, "Member.Tags: out of memory"), false;
+            return cairn__ipc_fail(c, CAIRN_ENOMEM, "Member.Tags: out of memory"), false;
     }
     for (uint32_t i = 0; i < n; i++) {
         if (!read_cstr(c, a, "Member.Tags key", CAIRN_SERFRPC_MAX_STRING, &tags[i].key) ||
@@ -105,7 +105,7 @@ static bool read_tags(ipc_cur *c, cairn_wire_arena *a, cairn_member *m)
 static bool read_u8(ipc_cur *c, const char *field, uint8_t *out)
 {
     uint64_t v;
-    if (!ipc_read_uint(c, field, 255, &v))
+    if (!cairn__ipc_read_uint(c, field, 255, &v))
         return false;
     *out = (uint8_t)v;
     return true;
@@ -120,41 +120,41 @@ static bool read_member(ipc_cur *c, cairn_wire_arena *a, cairn_member *m)
     uint64_t port = 0;
     const char *status = "none";
     m->name = "";
-    if (!ipc_read_map(c, "Member", 64, &nk))
+    if (!cairn__ipc_read_map(c, "Member", 64, &nk))
         return false;
     for (uint32_t i = 0; i < nk && c->err == 0; i++) {
         cairn_span k;
-        if (!ipc_read_key(c, &k))
+        if (!cairn__ipc_read_key(c, &k))
             break;
-        if (cairn_mp_key_is(k, "Addr"))
-            ipc_read_bytes(c, "Member.Addr", 16, ipbuf, &ip, &iplen);
-        else if (cairn_mp_key_is(k, "Name"))
+        if (cairn__mp_key_is(k, "Addr"))
+            cairn__ipc_read_bytes(c, "Member.Addr", 16, ipbuf, &ip, &iplen);
+        else if (cairn__mp_key_is(k, "Name"))
             read_cstr(c, a, "Member.Name", CAIRN_SERFRPC_MAX_STRING, &m->name);
-        else if (cairn_mp_key_is(k, "Port"))
-            ipc_read_uint(c, "Member.Port", 65535, &port);
-        else if (cairn_mp_key_is(k, "Status"))
+        else if (cairn__mp_key_is(k, "Port"))
+            cairn__ipc_read_uint(c, "Member.Port", 65535, &port);
+        else if (cairn__mp_key_is(k, "Status"))
             read_cstr(c, a, "Member.Status", 32, &status);
-        else if (cairn_mp_key_is(k, "Tags"))
+        else if (cairn__mp_key_is(k, "Tags"))
             read_tags(c, a, m);
-        else if (cairn_mp_key_is(k, "DelegateCur"))
+        else if (cairn__mp_key_is(k, "DelegateCur"))
             read_u8(c, "Member.DelegateCur", &m->delegate_cur);
-        else if (cairn_mp_key_is(k, "DelegateMax"))
+        else if (cairn__mp_key_is(k, "DelegateMax"))
             read_u8(c, "Member.DelegateMax", &m->delegate_max);
-        else if (cairn_mp_key_is(k, "DelegateMin"))
+        else if (cairn__mp_key_is(k, "DelegateMin"))
             read_u8(c, "Member.DelegateMin", &m->delegate_min);
-        else if (cairn_mp_key_is(k, "ProtocolCur"))
+        else if (cairn__mp_key_is(k, "ProtocolCur"))
             read_u8(c, "Member.ProtocolCur", &m->protocol_cur);
-        else if (cairn_mp_key_is(k, "ProtocolMax"))
+        else if (cairn__mp_key_is(k, "ProtocolMax"))
             read_u8(c, "Member.ProtocolMax", &m->protocol_max);
-        else if (cairn_mp_key_is(k, "ProtocolMin"))
+        else if (cairn__mp_key_is(k, "ProtocolMin"))
             read_u8(c, "Member.ProtocolMin", &m->protocol_min);
         else
-            ipc_skip(c);
+            cairn__ipc_skip(c);
     }
     if (c->err != 0)
         return false;
     if (iplen != 0 && iplen != 4 && iplen != 16)
-        return ipc_fail(c, CAIRN_EPROTO, "Member.Addr is %zu bytes, want 4 or 16", iplen), false;
+        return cairn__ipc_fail(c, CAIRN_EPROTO, "Member.Addr is %zu bytes, want 4 or 16", iplen), false;
     if (iplen != 0)
         cairn_addr_from_ip(ip, iplen, (uint16_t)port, &m->addr);
     else
@@ -167,13 +167,13 @@ static bool read_member(ipc_cur *c, cairn_wire_arena *a, cairn_member *m)
 static bool read_member_array(ipc_cur *c, cairn_wire_arena *a, cairn_member **ret, size_t *ret_n)
 {
     uint32_t n;
-    if (!ipc_read_array(c, "Members", CAIRN_SERFRPC_MAX_MEMBERS, &n))
+    if (!cairn__ipc_read_array(c, "Members", CAIRN_SERFRPC_MAX_MEMBERS, &n))
         return false;
     cairn_member *ms = NULL;
     if (n > 0) {
-        ms = cairn_wire_arena_alloc(a, (size_t)n * sizeof *ms);
+        ms = cairn__wire_arena_alloc(a, (size_t)n * sizeof *ms);
         if (ms == NULL)
-            return ipc_fail(c, CAIRN_ENOMEM, "Members: out of memory"), false;
+            return cairn__ipc_fail(c, CAIRN_ENOMEM, "Members: out of memory"), false;
     }
     for (uint32_t i = 0; i < n; i++)
         if (!read_member(c, a, &ms[i]))
@@ -183,24 +183,24 @@ static bool read_member_array(ipc_cur *c, cairn_wire_arena *a, cairn_member **re
     return true;
 }
 
-int serfrpc_decode_members(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_member **ret_members,
+int cairn__serfrpc_decode_members(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_member **ret_members,
                            size_t *ret_n, cairn_diag *diag)
 {
     ipc_cur c;
     uint32_t nk;
     cairn_member *ms = NULL;
     size_t count = 0;
-    ipc_cur_init(&c, p, n, "members reply", diag);
-    if (!ipc_read_map(&c, "body", 16, &nk))
+    cairn__ipc_cur_init(&c, p, n, "members reply", diag);
+    if (!cairn__ipc_read_map(&c, "body", 16, &nk))
         return c.err;
     for (uint32_t i = 0; i < nk && c.err == 0; i++) {
         cairn_span k;
-        if (!ipc_read_key(&c, &k))
+        if (!cairn__ipc_read_key(&c, &k))
             break;
-        if (cairn_mp_key_is(k, "Members"))
+        if (cairn__mp_key_is(k, "Members"))
             read_member_array(&c, a, &ms, &count);
         else
-            ipc_skip(&c);
+            cairn__ipc_skip(&c);
     }
     if (c.err != 0)
         return c.err;
@@ -209,22 +209,22 @@ int serfrpc_decode_members(const uint8_t *p, size_t n, cairn_wire_arena *a, cair
     return 0;
 }
 
-int serfrpc_decode_join(const uint8_t *p, size_t n, int32_t *ret_num, cairn_diag *diag)
+int cairn__serfrpc_decode_join(const uint8_t *p, size_t n, int32_t *ret_num, cairn_diag *diag)
 {
     ipc_cur c;
     uint32_t nk;
     uint64_t num = 0;
-    ipc_cur_init(&c, p, n, "join reply", diag);
-    if (!ipc_read_map(&c, "body", 16, &nk))
+    cairn__ipc_cur_init(&c, p, n, "join reply", diag);
+    if (!cairn__ipc_read_map(&c, "body", 16, &nk))
         return c.err;
     for (uint32_t i = 0; i < nk && c.err == 0; i++) {
         cairn_span k;
-        if (!ipc_read_key(&c, &k))
+        if (!cairn__ipc_read_key(&c, &k))
             break;
-        if (cairn_mp_key_is(k, "Num"))
-            ipc_read_uint(&c, "Num", INT32_MAX, &num);
+        if (cairn__mp_key_is(k, "Num"))
+            cairn__ipc_read_uint(&c, "Num", INT32_MAX, &num);
         else
-            ipc_skip(&c);
+            cairn__ipc_skip(&c);
     }
     if (c.err != 0)
         return c.err;
@@ -235,35 +235,35 @@ int serfrpc_decode_join(const uint8_t *p, size_t n, int32_t *ret_num, cairn_diag
 static bool read_coordinate(ipc_cur *c, cairn_coord *co)
 {
     uint32_t nk;
-    if (ipc_read_nil(c))
+    if (cairn__ipc_read_nil(c))
         return true;
-    if (!ipc_read_map(c, "Coord", 16, &nk))
+    if (!cairn__ipc_read_map(c, "Coord", 16, &nk))
         return false;
     for (uint32_t i = 0; i < nk && c->err == 0; i++) {
         cairn_span k;
-        if (!ipc_read_key(c, &k))
+        if (!cairn__ipc_read_key(c, &k))
             break;
-        if (cairn_mp_key_is(k, "Adjustment")) {
-            ipc_read_float(c, "Coord.Adjustment", &co->adjustment);
-        } else if (cairn_mp_key_is(k, "Error")) {
-            ipc_read_float(c, "Coord.Error", &co->error);
-        } else if (cairn_mp_key_is(k, "Height")) {
-            ipc_read_float(c, "Coord.Height", &co->height);
-        } else if (cairn_mp_key_is(k, "Vec")) {
+        if (cairn__mp_key_is(k, "Adjustment")) {
+            cairn__ipc_read_float(c, "Coord.Adjustment", &co->adjustment);
+        } else if (cairn__mp_key_is(k, "Error")) {
+            cairn__ipc_read_float(c, "Coord.Error", &co->error);
+        } else if (cairn__mp_key_is(k, "Height")) {
+            cairn__ipc_read_float(c, "Coord.Height", &co->height);
+        } else if (cairn__mp_key_is(k, "Vec")) {
             uint32_t dim;
-            if (!ipc_read_array(c, "Coord.Vec", CAIRN_COORD_MAX_DIM, &dim))
+            if (!cairn__ipc_read_array(c, "Coord.Vec", CAIRN_COORD_MAX_DIM, &dim))
                 break;
             for (uint32_t d = 0; d < dim; d++)
-                ipc_read_float(c, "Coord.Vec element", &co->vec[d]);
+                cairn__ipc_read_float(c, "Coord.Vec element", &co->vec[d]);
             co->dim = dim;
         } else {
-            ipc_skip(c);
+            cairn__ipc_skip(c);
         }
     }
     return c->err == 0;
 }
 
-int serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *ret_coord,
+int cairn__serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *ret_coord,
                          cairn_diag *diag)
 {
     ipc_cur c;
@@ -271,19 +271,19 @@ int serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *
     bool ok = false;
     cairn_coord co;
     memset(&co, 0, sizeof co);
-    ipc_cur_init(&c, p, n, "get-coordinate reply", diag);
-    if (!ipc_read_map(&c, "body", 16, &nk))
+    cairn__ipc_cur_init(&c, p, n, "get-coordinate reply", diag);
+    if (!cairn__ipc_read_map(&c, "body", 16, &nk))
         return c.err;
     for (uint32_t i = 0; i < nk && c.err == 0; i++) {
         cairn_span k;
-        if (!ipc_read_key(&c, &k))
+        if (!cairn__ipc_read_key(&c, &k))
             break;
-        if (cairn_mp_key_is(k, "Coord"))
+        if (cairn__mp_key_is(k, "Coord"))
             read_coordinate(&c, &co);
-        else if (cairn_mp_key_is(k, "Ok"))
-            ipc_read_bool(&c, "Ok", &ok);
+        else if (cairn__mp_key_is(k, "Ok"))
+            cairn__ipc_read_bool(&c, "Ok", &ok);
         else
-            ipc_skip(&c);
+            cairn__ipc_skip(&c);
     }
     if (c.err != 0)
         return c.err;
@@ -292,30 +292,30 @@ int serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *
     return 0;
 }
 
-int serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_serfrpc_stat **ret,
+int cairn__serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_serfrpc_stat **ret,
                          size_t *ret_n, cairn_diag *diag)
 {
     ipc_cur c;
     uint32_t nsec;
     size_t count = 0;
     cairn_serfrpc_stat *st = NULL;
-    ipc_cur_init(&c, p, n, "stats reply", diag);
-    if (!ipc_read_map(&c, "body", 64, &nsec))
+    cairn__ipc_cur_init(&c, p, n, "stats reply", diag);
+    if (!cairn__ipc_read_map(&c, "body", 64, &nsec))
         return c.err;
     /* Every entry costs at least 2 input bytes: the total is bounded. */
     size_t cap = CAIRN_SERFRPC_MAX_STATS;
-    st = cairn_wire_arena_alloc(a, cap * sizeof *st);
+    st = cairn__wire_arena_alloc(a, cap * sizeof *st);
     if (st == NULL)
-        return ipc_fail(&c, CAIRN_ENOMEM, "stats: out of memory");
+        return cairn__ipc_fail(&c, CAIRN_ENOMEM, "stats: out of memory");
     for (uint32_t i = 0; i < nsec && c.err == 0; i++) {
         const char *section;
         uint32_t nk;
         if (!read_cstr(&c, a, "section name", CAIRN_SERFRPC_MAX_STRING, &section) ||
-            !ipc_read_map(&c, "section", CAIRN_SERFRPC_MAX_STATS, &nk))
+            !cairn__ipc_read_map(&c, "section", CAIRN_SERFRPC_MAX_STATS, &nk))
             break;
         for (uint32_t j = 0; j < nk && c.err == 0; j++) {
             if (count == cap) {
-                ipc_fail(&c, CAIRN_ELIMIT, "more than %zu entries", cap);
+                cairn__ipc_fail(&c, CAIRN_ELIMIT, "more than %zu entries", cap);
                 break;
             }
             st[count].section = section;
@@ -331,7 +331,7 @@ int serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_
     return 0;
 }
 
-int serfrpc_event_type(const char *s)
+int cairn__serfrpc_event_type(const char *s)
 {
     static const char *const names[] = {"member-join",   "member-leave", "member-failed",
                                         "member-update", "member-reap",  "user",
@@ -342,7 +342,7 @@ int serfrpc_event_type(const char *s)
     return -1;
 }
 
-int serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
+int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
                           cairn_diag *diag)
 {
     ipc_cur c;
@@ -352,36 +352,36 @@ int serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn
     cairn_member *ms = NULL;
     size_t nms = 0;
     memset(&ev, 0, sizeof ev);
-    ipc_cur_init(&c, p, n, "stream record", diag);
-    if (!ipc_read_map(&c, "record", 16, &nk))
+    cairn__ipc_cur_init(&c, p, n, "stream record", diag);
+    if (!cairn__ipc_read_map(&c, "record", 16, &nk))
         return c.err;
     for (uint32_t i = 0; i < nk && c.err == 0; i++) {
         cairn_span k;
-        if (!ipc_read_key(&c, &k))
+        if (!cairn__ipc_read_key(&c, &k))
             break;
-        if (cairn_mp_key_is(k, "Event")) {
+        if (cairn__mp_key_is(k, "Event")) {
             read_cstr(&c, a, "Event", 64, &type);
-        } else if (cairn_mp_key_is(k, "Members")) {
+        } else if (cairn__mp_key_is(k, "Members")) {
             read_member_array(&c, a, &ms, &nms);
-        } else if (cairn_mp_key_is(k, "Name")) {
+        } else if (cairn__mp_key_is(k, "Name")) {
             read_cstr(&c, a, "Name", CAIRN_SERFRPC_MAX_STRING, &ev.name);
-        } else if (cairn_mp_key_is(k, "LTime")) {
-            ipc_read_uint(&c, "LTime", UINT64_MAX, &ev.ltime);
-        } else if (cairn_mp_key_is(k, "Payload")) {
-            ipc_read_bytes(&c, "Payload", CAIRN_SERFRPC_MAX_PAYLOAD, NULL, &ev.payload, &ev.payload_len);
+        } else if (cairn__mp_key_is(k, "LTime")) {
+            cairn__ipc_read_uint(&c, "LTime", UINT64_MAX, &ev.ltime);
+        } else if (cairn__mp_key_is(k, "Payload")) {
+            cairn__ipc_read_bytes(&c, "Payload", CAIRN_SERFRPC_MAX_PAYLOAD, NULL, &ev.payload, &ev.payload_len);
         } else {
-            ipc_skip(&c);
+            cairn__ipc_skip(&c);
         }
     }
     if (c.err != 0)
         return c.err;
-    ev.type = serfrpc_event_type(type);
+    ev.type = cairn__serfrpc_event_type(type);
     if (ev.type < 0)
-        return ipc_fail(&c, CAIRN_EPROTO, "Event \"%s\" is unknown", type);
+        return cairn__ipc_fail(&c, CAIRN_EPROTO, "Event \"%s\" is unknown", type);
     if (ev.payload_len > 0) {
-        uint8_t *copy = cairn_wire_arena_alloc(a, ev.payload_len);
+        uint8_t *copy = cairn__wire_arena_alloc(a, ev.payload_len);
         if (copy == NULL)
-            return ipc_fail(&c, CAIRN_ENOMEM, "Payload: out of memory");
+            return cairn__ipc_fail(&c, CAIRN_ENOMEM, "Payload: out of memory");
         memcpy(copy, ev.payload, ev.payload_len);
         ev.payload = copy;
     } else {

@@ -1,8 +1,8 @@
 /* serfrpc/decode.h: decoders of agent replies, module-internal.
  *
- * Each decoder takes exactly one complete msgpack object (ipc_object_len
+ * Each decoder takes exactly one complete msgpack object (cairn__ipc_object_len
  * found its end) and produces plain values whose strings and arrays live in
- * wire's arena (cairn_wire_arena), so one cairn_wire_arena_destroy frees a whole reply. The caps
+ * wire's arena (cairn_wire_arena), so one cairn__wire_arena_destroy frees a whole reply. The caps
  * below bound every count and length before anything is allocated; an
  * object that exceeds one is rejected with CAIRN_ELIMIT and a diagnostic.
  */
@@ -17,7 +17,7 @@
 #include "cairn/coord.h"
 #include "cairn/error.h"
 #include "cairn/serfrpc.h"
-#include "cairn/wire_msg.h"
+#include "wire/msg.h"
 
 /* A response header. */
 typedef struct serfrpc_header {
@@ -27,25 +27,25 @@ typedef struct serfrpc_header {
     uint64_t seq;
 } serfrpc_header;
 
-int serfrpc_decode_header(const uint8_t *p, size_t n, cairn_wire_arena *a, serfrpc_header *ret,
+int cairn__serfrpc_decode_header(const uint8_t *p, size_t n, cairn_wire_arena *a, serfrpc_header *ret,
                           cairn_diag *diag);
 /* {Members: [...]} (members, members-filtered). */
-int serfrpc_decode_members(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_member **ret_members,
+int cairn__serfrpc_decode_members(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_member **ret_members,
                            size_t *ret_n, cairn_diag *diag);
 /* {Num} (join). */
-int serfrpc_decode_join(const uint8_t *p, size_t n, int32_t *ret_num, cairn_diag *diag);
+int cairn__serfrpc_decode_join(const uint8_t *p, size_t n, int32_t *ret_num, cairn_diag *diag);
 /* {Coord, Ok} (get-coordinate). dim 0 when Vec is nil. */
-int serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *ret_coord,
+int cairn__serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *ret_coord,
                          cairn_diag *diag);
 /* map[string]map[string]string (stats), flattened. */
-int serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_serfrpc_stat **ret,
+int cairn__serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_serfrpc_stat **ret,
                          size_t *ret_n, cairn_diag *diag);
 /* One stream record as a cairn_event (members in the arena). */
-int serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
+int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
                           cairn_diag *diag);
 
-/* serfrpc_event_type: "member-join" .. "query" to enum cairn_event_type,
+/* cairn__serfrpc_event_type: "member-join" .. "query" to enum cairn_event_type,
  * -1 when unknown. */
-int serfrpc_event_type(const char *s);
+int cairn__serfrpc_event_type(const char *s);
 
 #endif

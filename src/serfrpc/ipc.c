@@ -2,7 +2,7 @@
  *
  * The Serf agent RPC stream carries msgpack objects back to back with no
  * length prefix, so the client must find where an object ends before it can
- * decode it: ipc_object_len asks wire (cairn_mp_object_len) and adds the
+ * decode it: cairn__ipc_object_len asks wire (cairn__mp_object_len) and adds the
  * record-size cap. The ipc_read_* functions are wire's readers plus the
  * serfrpc caps and a sentence for the diagnostic ("members reply:
  * Member.Tags has 300 entries, limit 256"); like wire's reader the first
@@ -14,10 +14,10 @@
 #include <stdio.h>
 #include <string.h>
 
-int ipc_object_len(const uint8_t *p, size_t n, size_t max, size_t *ret_len)
+int cairn__ipc_object_len(const uint8_t *p, size_t n, size_t max, size_t *ret_len)
 {
     size_t len;
-    int rc = cairn_mp_object_len(p, n, &len);
+    int rc = cairn__mp_object_len(p, n, &len);
     if (rc == CAIRN_EAGAIN)
         return n >= max ? CAIRN_EMSGSIZE : CAIRN_EAGAIN;
     if (rc != 0)
@@ -28,15 +28,15 @@ int ipc_object_len(const uint8_t *p, size_t n, size_t max, size_t *ret_len)
     return 0;
 }
 
-void ipc_cur_init(ipc_cur *c, const uint8_t *p, size_t n, const char *what, cairn_diag *diag)
+void cairn__ipc_cur_init(ipc_cur *c, const uint8_t *p, size_t n, const char *what, cairn_diag *diag)
 {
-    cairn_mp_reader_init(&c->r, p, n);
+    cairn__mp_reader_init(&c->r, p, n);
     c->err = 0;
     c->diag = diag;
     c->what = what;
 }
 
-int ipc_fail(ipc_cur *c, int err, const char *fmt, ...)
+int cairn__ipc_fail(ipc_cur *c, int err, const char *fmt, ...)
 {
     if (c->err != 0)
         return c->err;
@@ -59,7 +59,7 @@ static bool check(ipc_cur *c, int rc, const char *field)
         return true;
     if (rc == CAIRN_EAGAIN)
         rc = CAIRN_EPROTO; /* a complete object was framed: truncation is malformed */
-    ipc_fail(c, rc, "%s: %s", field, cairn_mp_err_text(rc));
+    cairn__ipc_fail(c, rc, "%s: %s", field, cairn__mp_err_text(rc));
     return false;
 }
 
@@ -67,25 +67,25 @@ static bool cap_count(ipc_cur *c, const char *field, uint64_t n, uint64_t max)
 {
     if (n <= max)
         return true;
-    ipc_fail(c, CAIRN_ELIMIT, "%s has %llu entries, limit %llu", field, (unsigned long long)n,
+    cairn__ipc_fail(c, CAIRN_ELIMIT, "%s has %llu entries, limit %llu", field, (unsigned long long)n,
              (unsigned long long)max);
     return false;
 }
 
-bool ipc_read_map(ipc_cur *c, const char *field, uint32_t max, uint32_t *ret_n)
+bool cairn__ipc_read_map(ipc_cur *c, const char *field, uint32_t max, uint32_t *ret_n)
 {
     uint32_t n;
-    if (c->err != 0 || !check(c, cairn_mp_read_map(&c->r, &n), field) ||
+    if (c->err != 0 || !check(c, cairn__mp_read_map(&c->r, &n), field) ||
         !cap_count(c, field, n, max))
         return false;
     *ret_n = n;
     return true;
 }
 
-bool ipc_read_array(ipc_cur *c, const char *field, uint32_t max, uint32_t *ret_n)
+bool cairn__ipc_read_array(ipc_cur *c, const char *field, uint32_t max, uint32_t *ret_n)
 {
     uint32_t n;
-    if (c->err != 0 || !check(c, cairn_mp_read_array(&c->r, &n), field) ||
+    if (c->err != 0 || !check(c, cairn__mp_read_array(&c->r, &n), field) ||
         !cap_count(c, field, n, max))
         return false;
     *ret_n = n;
@@ -96,15 +96,15 @@ static bool cap_len(ipc_cur *c, const char *field, size_t n, size_t max)
 {
     if (n <= max)
         return true;
-    ipc_fail(c, CAIRN_ELIMIT, "%s is %zu bytes, limit %zu", field, n, max);
+    cairn__ipc_fail(c, CAIRN_ELIMIT, "%s is %zu bytes, limit %zu", field, n, max);
     return false;
 }
 
-bool ipc_read_str(ipc_cur *c, const char *field, size_t max, const uint8_t **ret_p,
+bool cairn__ipc_read_str(ipc_cur *c, const char *field, size_t max, const uint8_t **ret_p,
                   size_t *ret_len)
 {
     cairn_span s;
-    if (c->err != 0 || !check(c, cairn_mp_read_str(&c->r, &s), field) ||
+    if (c->err != 0 || !check(c, cairn__mp_read_str(&c->r, &s), field) ||
         !cap_len(c, field, s.len, max))
         return false;
     *ret_p = s.p != NULL ? s.p : (const uint8_t *)"";
@@ -112,64 +112,64 @@ bool ipc_read_str(ipc_cur *c, const char *field, size_t max, const uint8_t **ret
     return true;
 }
 
-bool ipc_read_bytes(ipc_cur *c, const char *field, size_t max, uint8_t *scratch,
+bool cairn__ipc_read_bytes(ipc_cur *c, const char *field, size_t max, uint8_t *scratch,
                     const uint8_t **ret_p, size_t *ret_len)
 {
     size_t n;
     cairn_span b;
-    if (c->err != 0 || !check(c, cairn_mp_read_bytes_len(&c->r, &n), field) ||
+    if (c->err != 0 || !check(c, cairn__mp_read_bytes_len(&c->r, &n), field) ||
         !cap_len(c, field, n, max) ||
-        !check(c, cairn_mp_read_bytes(&c->r, scratch, scratch != NULL ? max : 0, &b), field))
+        !check(c, cairn__mp_read_bytes(&c->r, scratch, scratch != NULL ? max : 0, &b), field))
         return false;
     *ret_p = b.p;
     *ret_len = b.len;
     return true;
 }
 
-bool ipc_read_uint(ipc_cur *c, const char *field, uint64_t max, uint64_t *ret_v)
+bool cairn__ipc_read_uint(ipc_cur *c, const char *field, uint64_t max, uint64_t *ret_v)
 {
     uint64_t v;
-    if (c->err != 0 || !check(c, cairn_mp_read_uint(&c->r, max, &v), field))
+    if (c->err != 0 || !check(c, cairn__mp_read_uint(&c->r, max, &v), field))
         return false;
     *ret_v = v;
     return true;
 }
 
-bool ipc_read_float(ipc_cur *c, const char *field, double *ret_v)
+bool cairn__ipc_read_float(ipc_cur *c, const char *field, double *ret_v)
 {
     double v;
-    if (c->err != 0 || !check(c, cairn_mp_read_double(&c->r, &v), field))
+    if (c->err != 0 || !check(c, cairn__mp_read_double(&c->r, &v), field))
         return false;
     *ret_v = v;
     return true;
 }
 
-bool ipc_read_bool(ipc_cur *c, const char *field, bool *ret_v)
+bool cairn__ipc_read_bool(ipc_cur *c, const char *field, bool *ret_v)
 {
     bool v;
-    if (c->err != 0 || !check(c, cairn_mp_read_bool(&c->r, &v), field))
+    if (c->err != 0 || !check(c, cairn__mp_read_bool(&c->r, &v), field))
         return false;
     *ret_v = v;
     return true;
 }
 
-bool ipc_read_nil(ipc_cur *c)
+bool cairn__ipc_read_nil(ipc_cur *c)
 {
-    if (c->err != 0 || cairn_mp_peek(&c->r) != CAIRN_MP_T_NIL)
+    if (c->err != 0 || cairn__mp_peek(&c->r) != CAIRN_MP_T_NIL)
         return false;
-    return check(c, cairn_mp_skip(&c->r), "nil");
+    return check(c, cairn__mp_skip(&c->r), "nil");
 }
 
-bool ipc_skip(ipc_cur *c)
+bool cairn__ipc_skip(ipc_cur *c)
 {
-    return c->err == 0 && check(c, cairn_mp_skip(&c->r), "unknown field");
+    return c->err == 0 && check(c, cairn__mp_skip(&c->r), "unknown field");
 }
 
-bool ipc_read_key(ipc_cur *c, cairn_span *ret_key)
+bool cairn__ipc_read_key(ipc_cur *c, cairn_span *ret_key)
 {
     const uint8_t *p;
     size_t n;
-    if (!ipc_read_str(c, "map key", 64, &p, &n))
+    if (!cairn__ipc_read_str(c, "map key", 64, &p, &n))
         return false;
     ret_key->p = p;
     ret_key->len = n;

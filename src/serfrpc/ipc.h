@@ -35,14 +35,14 @@
 #include <stdint.h>
 
 #include "cairn/error.h"
-#include "cairn/wire_mp.h"
+#include "wire/mp.h"
 
-/* ipc_object_len: when p[0..n) starts with one complete msgpack object of
+/* cairn__ipc_object_len: when p[0..n) starts with one complete msgpack object of
  * at most `max` bytes, 0 and *ret_len = its length. CAIRN_EAGAIN when more
  * bytes are needed (and fewer than max have arrived), CAIRN_EMSGSIZE when
  * the object is (or must be) larger than max, CAIRN_EPROTO / CAIRN_ELIMIT
  * for malformed or too deeply nested input. */
-int ipc_object_len(const uint8_t *p, size_t n, size_t max, size_t *ret_len);
+int cairn__ipc_object_len(const uint8_t *p, size_t n, size_t max, size_t *ret_len);
 
 /* A read cursor over one object with a diagnostic. */
 typedef struct ipc_cur {
@@ -56,32 +56,32 @@ typedef struct ipc_cur {
     const char *what;
 } ipc_cur;
 
-void ipc_cur_init(ipc_cur *c, const uint8_t *p, size_t n, const char *what, cairn_diag *diag);
-/* ipc_fail records err with a sentence (first error wins); returns err. */
-int ipc_fail(ipc_cur *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cairn__ipc_cur_init(ipc_cur *c, const uint8_t *p, size_t n, const char *what, cairn_diag *diag);
+/* cairn__ipc_fail records err with a sentence (first error wins); returns err. */
+int cairn__ipc_fail(ipc_cur *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Reads a map header (nil = empty) of at most max entries. */
-bool ipc_read_map(ipc_cur *c, const char *field, uint32_t max, uint32_t *ret_n);
+bool cairn__ipc_read_map(ipc_cur *c, const char *field, uint32_t max, uint32_t *ret_n);
 /* Reads an array header (nil = empty) of at most max elements. */
-bool ipc_read_array(ipc_cur *c, const char *field, uint32_t max, uint32_t *ret_n);
+bool cairn__ipc_read_array(ipc_cur *c, const char *field, uint32_t max, uint32_t *ret_n);
 /* Reads a Go string (nil = empty) of at most max bytes, pointing into the
  * input (not NUL-terminated). */
-bool ipc_read_str(ipc_cur *c, const char *field, size_t max, const uint8_t **ret_p,
+bool cairn__ipc_read_str(ipc_cur *c, const char *field, size_t max, const uint8_t **ret_p,
                   size_t *ret_len);
 /* Reads a Go []byte (bin, str, or an array of small ints copied into
  * scratch) of at most max bytes. */
-bool ipc_read_bytes(ipc_cur *c, const char *field, size_t max, uint8_t *scratch,
+bool cairn__ipc_read_bytes(ipc_cur *c, const char *field, size_t max, uint8_t *scratch,
                     const uint8_t **ret_p, size_t *ret_len);
 /* Reads a non-negative integer (any width; nil = 0) not above max. */
-bool ipc_read_uint(ipc_cur *c, const char *field, uint64_t max, uint64_t *ret_v);
+bool cairn__ipc_read_uint(ipc_cur *c, const char *field, uint64_t max, uint64_t *ret_v);
 /* Reads a float64, float32 or integer (nil = 0). */
-bool ipc_read_float(ipc_cur *c, const char *field, double *ret_v);
+bool cairn__ipc_read_float(ipc_cur *c, const char *field, double *ret_v);
 /* Reads a bool (also 0/1; nil = false). */
-bool ipc_read_bool(ipc_cur *c, const char *field, bool *ret_v);
+bool cairn__ipc_read_bool(ipc_cur *c, const char *field, bool *ret_v);
 /* Reads a nil if one is next; true when it did. */
-bool ipc_read_nil(ipc_cur *c);
+bool cairn__ipc_read_nil(ipc_cur *c);
 /* Skips one value of any type. */
-bool ipc_skip(ipc_cur *c);
+bool cairn__ipc_skip(ipc_cur *c);
 /* Reads a map key (a short string). */
-bool ipc_read_key(ipc_cur *c, cairn_span *ret_key);
+bool cairn__ipc_read_key(ipc_cur *c, cairn_span *ret_key);
 
 #endif

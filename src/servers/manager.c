@@ -26,7 +26,7 @@
  * fail. Deleting a manager stops it at once and defers its memory the same
  * way; cairn_manager_delete then waits (rcu_barrier) until everything is
  * returned, so allocation tests still see every block back when it returns,
- * while the Router's deletes (cairn_manager__retire) do not wait. Why copy
+ * while the Router's deletes (cairn__manager_retire) do not wait. Why copy
  * into caller storage rather than hand out a reference: a reference count
  * is a shared cache line every lookup would write, exactly the contention
  * the snapshot design avoids; find_server_ref exists for callers that need
@@ -131,7 +131,7 @@ struct cairn_manager {
 
 /* ---- lists ---- */
 
-cairn_server_list *cairn_server_list_new(size_t n)
+cairn_server_list *cairn__server_list_new(size_t n)
 {
     cairn_server_list *l = cairn_malloc(sizeof(*l) + n * sizeof(l->servers[0]));
     if (l == NULL)
@@ -142,7 +142,7 @@ cairn_server_list *cairn_server_list_new(size_t n)
     return l;
 }
 
-void cairn_server_list_free(cairn_server_list *l)
+void cairn__server_list_free(cairn_server_list *l)
 {
     if (l == NULL)
         return;
@@ -151,9 +151,9 @@ void cairn_server_list_free(cairn_server_list *l)
     cairn_free(l);
 }
 
-cairn_server_list *cairn_server_list_copy(const cairn_server_list *l, size_t extra)
+cairn_server_list *cairn__server_list_copy(const cairn_server_list *l, size_t extra)
 {
-    cairn_server_list *c = cairn_server_list_new(l->n + extra);
+    cairn_server_list *c = cairn__server_list_new(l->n + extra);
     if (c == NULL)
         return NULL;
     for (size_t i = 0; i < l->n; i++)
@@ -161,10 +161,10 @@ cairn_server_list *cairn_server_list_copy(const cairn_server_list *l, size_t ext
     return c;
 }
 
-cairn_server_list *cairn_server_list_cycle(const cairn_server_list *l)
+cairn_server_list *cairn__server_list_cycle(const cairn_server_list *l)
 {
     size_t n = l->n < 2 ? 0 : l->n;
-    cairn_server_list *c = cairn_server_list_new(n);
+    cairn_server_list *c = cairn__server_list_new(n);
     if (c == NULL)
         return NULL;
     for (size_t i = 0; i < n; i++)
@@ -220,11 +220,11 @@ static cairn_server_list *publish_locked(cairn_manager *m, cairn_server_list *ne
 static void list_free_cb(struct rcu_head *head)
 {
     cairn_rcu_callback_begin(head);
-    cairn_server_list_free(caa_container_of(head, cairn_server_list, rcu));
+    cairn__server_list_free(caa_container_of(head, cairn_server_list, rcu));
     cairn_rcu_callback_end();
 }
 
-void cairn_server_list_retire(cairn_server_list *l)
+void cairn__server_list_retire(cairn_server_list *l)
 {
     if (l != NULL)
         cairn_rcu_call(&l->rcu, list_free_cb);
@@ -234,7 +234,7 @@ void cairn_server_list_retire(cairn_server_list *l)
  * waiting (servers/rcu.h). */
 static void retire(cairn_server_list *old)
 {
-    cairn_server_list_retire(old);
+    cairn__server_list_retire(old);
 }
 
 /* ---- lifecycle ---- */
@@ -268,7 +268,7 @@ int cairn_manager_new(const cairn_manager_config *cfg, cairn_manager **ret_manag
     atomic_init(&m->offline, 1);
     atomic_init(&m->notify_barrier, 0);
     /* An empty, non-NULL list (TestManagerInternal_getServerList). */
-    cairn_server_list *empty = cairn_server_list_new(0);
+    cairn_server_list *empty = cairn__server_list_new(0);
     atomic_init(&m->list, empty);
     rc = CAIRN_ENOMEM;
     if (empty == NULL)
@@ -290,14 +290,14 @@ static void manager_free_cb(struct rcu_head *head)
 {
     cairn_rcu_callback_begin(head);
     cairn_manager *m = caa_container_of(head, cairn_manager, rcu);
-    cairn_server_list_free(atomic_load_explicit(&m->list, memory_order_relaxed));
+    cairn__server_list_free(atomic_load_explicit(&m->list, memory_order_relaxed));
     pthread_mutex_destroy(&m->lock);
     cairn_free(m->server_name);
     cairn_free(m);
     cairn_rcu_callback_end();
 }
 
-void cairn_manager__retire(cairn_manager *m)
+void cairn__manager_retire(cairn_manager *m)
 {
     if (m == NULL)
         return;
@@ -305,7 +305,7 @@ void cairn_manager__retire(cairn_manager *m)
     if (m->rb.active) {
         if (m->rb.waiting)
             m->pinger.ops->cancel(m->pinger.impl, m);
-        cairn_server_list_free(m->rb.work);
+        cairn__server_list_free(m->rb.work);
         m->rb = (struct rebalance){0};
     }
     cairn_timer_delete(m->timer);
@@ -320,7 +320,7 @@ void cairn_manager_delete(cairn_manager *m)
 {
     if (m == NULL)
         return;
-    cairn_manager__retire(m);
+    cairn__manager_retire(m);
     cairn_rcu_barrier();
 }
 
@@ -352,7 +352,7 @@ int cairn_manager_add_server(cairn_manager *m, cairn_server *s)
     pthread_mutex_lock(&m->lock);
     cairn_server_list *cur = load_list(m);
     ptrdiff_t at = list_index(cur, s->name);
-    cairn_server_list *next = cairn_server_list_copy(cur, at < 0 ? 1 : 0);
+    cairn_server_list *next = cairn__server_list_copy(cur, at < 0 ? 1 : 0);
     if (next == NULL) {
         pthread_mutex_unlock(&m->lock);
         return CAIRN_ENOMEM;
@@ -378,7 +378,7 @@ int cairn_manager_remove_server(cairn_manager *m, const char *name)
         pthread_mutex_unlock(&m->lock);
         return 0;
     }
-    cairn_server_list *next = cairn_server_list_new(cur->n - 1);
+    cairn_server_list *next = cairn__server_list_new(cur->n - 1);
     if (next == NULL) {
         pthread_mutex_unlock(&m->lock);
         return CAIRN_ENOMEM;
@@ -413,7 +413,7 @@ int cairn_manager_notify_failed_server(cairn_manager *m, const char *name)
     pthread_mutex_lock(&m->lock);
     cairn_server_list *cur = load_list(m);
     if (front_is(cur, name)) { /* re-test under the lock */
-        cairn_server_list *next = cairn_server_list_cycle(cur);
+        cairn_server_list *next = cairn__server_list_cycle(cur);
         if (next == NULL) {
             rc = CAIRN_ENOMEM;
         } else {
@@ -434,7 +434,7 @@ int cairn_manager_update_tls(cairn_manager *m, bool use_tls)
         return CAIRN_EINVAL;
     pthread_mutex_lock(&m->lock);
     cairn_server_list *cur = load_list(m);
-    cairn_server_list *next = cairn_server_list_new(cur->n);
+    cairn_server_list *next = cairn__server_list_new(cur->n);
     int rc = next == NULL ? CAIRN_ENOMEM : 0;
     for (size_t i = 0; rc == 0 && i < cur->n; i++) {
         cairn_server fields = *cur->servers[i];
@@ -446,7 +446,7 @@ int cairn_manager_update_tls(cairn_manager *m, bool use_tls)
         old = publish_locked(m, next);
     pthread_mutex_unlock(&m->lock);
     if (rc < 0)
-        cairn_server_list_free(next);
+        cairn__server_list_free(next);
     retire(old);
     return rc;
 }
@@ -470,7 +470,7 @@ int cairn_manager_find_server(const cairn_manager *m, cairn_server_info *ret_inf
     return 0;
 }
 
-const cairn_server *cairn_manager__front(const cairn_manager *m)
+const cairn_server *cairn__manager_front(const cairn_manager *m)
 {
     if (cairn_manager_is_offline(m))
         return NULL;
@@ -533,10 +533,10 @@ bool cairn_manager_check_servers(const cairn_manager *m, cairn_server_fn fn, voi
 
 /* ---- internal helpers (manager_internal.h) ---- */
 
-int cairn_manager__get_list(cairn_manager *m, cairn_server_list **ret_list)
+int cairn__manager_get_list(cairn_manager *m, cairn_server_list **ret_list)
 {
     pthread_mutex_lock(&m->lock);
-    cairn_server_list *c = cairn_server_list_copy(load_list(m), 0);
+    cairn_server_list *c = cairn__server_list_copy(load_list(m), 0);
     pthread_mutex_unlock(&m->lock);
     if (c == NULL)
         return CAIRN_ENOMEM;
@@ -544,9 +544,9 @@ int cairn_manager__get_list(cairn_manager *m, cairn_server_list **ret_list)
     return 0;
 }
 
-int cairn_manager__save_list(cairn_manager *m, const cairn_server_list *l)
+int cairn__manager_save_list(cairn_manager *m, const cairn_server_list *l)
 {
-    cairn_server_list *c = cairn_server_list_copy(l, 0);
+    cairn_server_list *c = cairn__server_list_copy(l, 0);
     if (c == NULL)
         return CAIRN_ENOMEM;
     pthread_mutex_lock(&m->lock);
@@ -574,7 +574,7 @@ static int reconcile_locked(cairn_manager *m, const cairn_server_list *l,
         keep += list_index(cur, l->servers[i]->name) >= 0;
     for (size_t i = 0; i < cur->n; i++)
         added += list_index(l, cur->servers[i]->name) < 0;
-    cairn_server_list *next = cairn_server_list_new(keep + added);
+    cairn_server_list *next = cairn__server_list_new(keep + added);
     if (next == NULL)
         return CAIRN_ENOMEM;
     size_t j = 0;
@@ -588,7 +588,7 @@ static int reconcile_locked(cairn_manager *m, const cairn_server_list *l,
     return 1;
 }
 
-int cairn_manager__reconcile(cairn_manager *m, const cairn_server_list *l)
+int cairn__manager_reconcile(cairn_manager *m, const cairn_server_list *l)
 {
     cairn_server_list *next = NULL, *old = NULL;
     pthread_mutex_lock(&m->lock);
@@ -600,7 +600,7 @@ int cairn_manager__reconcile(cairn_manager *m, const cairn_server_list *l)
     return rc;
 }
 
-cairn_time cairn_manager__refresh_rebalance_timer(cairn_manager *m)
+cairn_time cairn__manager_refresh_rebalance_timer(cairn_manager *m)
 {
     size_t servers = cairn_manager_num_servers(m);
     size_t nodes = m->cluster.ops->num_nodes != NULL ? m->cluster.ops->num_nodes(m->cluster.impl)
@@ -629,7 +629,7 @@ static void finish(cairn_manager *m, bool found)
                    "No healthy servers during rebalance, aborting");
     } else {
         atomic_store(&m->offline, 0);
-        int rc = cairn_manager__reconcile(m, work);
+        int rc = cairn__manager_reconcile(m, work);
         if (rc == 1)
             cairn_logf(&m->logger, CAIRN_LOG_DEBUG, LOG_MODULE,
                        "Rebalanced servers, new active server: number_of_servers=%zu "
@@ -640,10 +640,10 @@ static void finish(cairn_manager *m, bool found)
                        "rebalance: cannot reconcile the server list: %s", cairn_strerror(rc));
         m->rb.last_err = rc < 0 ? rc : 0;
     }
-    cairn_server_list_free(work);
+    cairn__server_list_free(work);
     if (m->rb.rearm) {
         m->rb.rearm = false;
-        cairn_manager__refresh_rebalance_timer(m);
+        cairn__manager_refresh_rebalance_timer(m);
     }
 }
 
@@ -721,7 +721,7 @@ int cairn_manager_rebalance(cairn_manager *m)
     if (m->rb.active)
         return CAIRN_EBUSY;
     cairn_server_list *work;
-    int rc = cairn_manager__get_list(m, &work);
+    int rc = cairn__manager_get_list(m, &work);
     if (rc < 0)
         return rc;
     list_shuffle(work, &m->rng);
@@ -753,7 +753,7 @@ static void on_timer(cairn_timer *t, void *userdata)
      * (started by hand before the tick) re-arms when it completes. */
     if (!m->rb.active && m->rb.rearm) {
         m->rb.rearm = false;
-        cairn_manager__refresh_rebalance_timer(m);
+        cairn__manager_refresh_rebalance_timer(m);
     }
 }
 

@@ -19,7 +19,7 @@
  * CAIRN_ERANGE; *clamped gets the value Go's Atoi returns alongside the
  * error: the parsed value, 0 for a syntax error, or the int64 bound for a
  * range error. */
-int cairn_atoi_clamped(const char *s, int64_t *clamped)
+int cairn__atoi_clamped(const char *s, int64_t *clamped)
 {
     *clamped = 0;
     if (s == NULL)
@@ -55,7 +55,7 @@ int cairn_atoi_clamped(const char *s, int64_t *clamped)
 int cairn_atoi(const char *s, int64_t *ret_value)
 {
     int64_t v;
-    int rc = cairn_atoi_clamped(s, &v);
+    int rc = cairn__atoi_clamped(s, &v);
     if (rc < 0)
         return rc;
     *ret_value = v;

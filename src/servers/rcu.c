@@ -10,8 +10,8 @@
  * urcu_bp_barrier on a stack, never our callbacks' own accesses. */
 #include "servers/rcu.h"
 
-const char cairn_rcu_tsan_anchor = 0;
-const char cairn_rcu_tsan_barrier_anchor = 0;
+const char cairn__rcu_tsan_anchor = 0;
+const char cairn__rcu_tsan_barrier_anchor = 0;
 
 #ifdef CAIRN_RCU_TSAN
 /* Read by the TSan runtime at start-up (sanitizer/tsan_interface.h). */

@@ -63,8 +63,8 @@
 #endif
 
 /* The TSan anchors (see above). */
-extern const char cairn_rcu_tsan_anchor;
-extern const char cairn_rcu_tsan_barrier_anchor;
+extern const char cairn__rcu_tsan_anchor;
+extern const char cairn__rcu_tsan_barrier_anchor;
 
 /* Enter a read-side section. Any thread; lock-free; nests. */
 static inline void cairn_rcu_read_lock(void)
@@ -76,7 +76,7 @@ static inline void cairn_rcu_read_lock(void)
 static inline void cairn_rcu_read_unlock(void)
 {
 #ifdef CAIRN_RCU_TSAN
-    __tsan_release((void *)&cairn_rcu_tsan_anchor);
+    __tsan_release((void *)&cairn__rcu_tsan_anchor);
 #endif
     urcu_bp_read_unlock();
 }
@@ -87,7 +87,7 @@ static inline void cairn_rcu_synchronize(void)
 {
     urcu_bp_synchronize_rcu();
 #ifdef CAIRN_RCU_TSAN
-    __tsan_acquire((void *)&cairn_rcu_tsan_anchor);
+    __tsan_acquire((void *)&cairn__rcu_tsan_anchor);
 #endif
 }
 
@@ -108,7 +108,7 @@ static inline void cairn_rcu_callback_begin(struct rcu_head *head)
 {
 #ifdef CAIRN_RCU_TSAN
     __tsan_acquire(head);
-    __tsan_acquire((void *)&cairn_rcu_tsan_anchor);
+    __tsan_acquire((void *)&cairn__rcu_tsan_anchor);
 #else
     (void)head;
 #endif
@@ -118,7 +118,7 @@ static inline void cairn_rcu_callback_begin(struct rcu_head *head)
 static inline void cairn_rcu_callback_end(void)
 {
 #ifdef CAIRN_RCU_TSAN
-    __tsan_release((void *)&cairn_rcu_tsan_barrier_anchor);
+    __tsan_release((void *)&cairn__rcu_tsan_barrier_anchor);
 #endif
 }
 
@@ -130,7 +130,7 @@ static inline void cairn_rcu_barrier(void)
 {
     urcu_bp_barrier();
 #ifdef CAIRN_RCU_TSAN
-    __tsan_acquire((void *)&cairn_rcu_tsan_barrier_anchor);
+    __tsan_acquire((void *)&cairn__rcu_tsan_barrier_anchor);
 #endif
 }
 

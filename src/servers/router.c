@@ -28,7 +28,7 @@
  * call_rcu thread frees them once every reader that could still see them
  * has left. Writers never wait for readers; a removed manager is stopped at
  * once on the writer's (loop) thread and only its memory is deferred
- * (cairn_manager__retire). cairn_router_delete waits for the deferred frees
+ * (cairn__manager_retire). cairn_router_delete waits for the deferred frees
  * (rcu_barrier), so nothing is left pending when it returns. The index is
  * derived from the areas' manager lists each time, so the two can never
  * disagree (Go panics "managers index out of sync" instead).
@@ -37,7 +37,7 @@
  * open-addressing table of positions keyed by (length, hash), so a lookup
  * costs one strlen, one word-at-a-time hash and one memcmp however many
  * datacenters there are. find_route reads the manager's list inside its own
- * read-side section (cairn_manager__front) instead of nesting a second
+ * read-side section (cairn__manager_front) instead of nesting a second
  * section, and copies the front server with cairn_server_info_fill. The
  * snapshot pointer sits alone on its cache line at the front of the router,
  * away from the writer mutex.
@@ -111,7 +111,7 @@ static inline struct dc_key dc_key(const char *name, size_t len)
     return k;
 }
 
-/* find_dc: router_snap_find_dc, inlined into find_route. */
+/* find_dc: cairn__router_snap_find_dc, inlined into find_route. */
 __attribute__((always_inline)) static inline const struct snap_dc *
 find_dc(const struct router_snap *s, const char *dc)
 {
@@ -128,7 +128,7 @@ find_dc(const struct router_snap *s, const char *dc)
     return NULL;
 }
 
-const struct snap_dc *router_snap_find_dc(const struct router_snap *s, const char *dc)
+const struct snap_dc *cairn__router_snap_find_dc(const struct router_snap *s, const char *dc)
 {
     return find_dc(s, dc);
 }
@@ -256,7 +256,7 @@ static void mgr_free(struct router_mgr *m)
 {
     if (m == NULL)
         return;
-    cairn_manager__retire(m->mgr);
+    cairn__manager_retire(m->mgr);
     cairn_rcu_call(&m->rcu, mgr_free_cb);
 }
 
@@ -706,7 +706,7 @@ int cairn_router_find_route(cairn_router *r, const char *dc, cairn_route *ret_ro
     int rc = d == NULL ? CAIRN_ENOROUTE : CAIRN_EUNAVAIL;
     for (size_t i = 0; d != NULL && i < d->n; i++) {
         const cairn_manager *m = d->mgrs[i]->mgr;
-        const cairn_server *front = cairn_manager__front(m); /* NULL: offline or empty */
+        const cairn_server *front = cairn__manager_front(m); /* NULL: offline or empty */
         if (front != NULL) {
             cairn_server_info_fill(front, &ret_route->server);
             ret_route->manager = m;
@@ -752,7 +752,7 @@ bool cairn_router_has_datacenter(cairn_router *r, const char *dc)
     if (r == NULL || dc == NULL)
         return false;
     const struct router_snap *s = router_read_lock(r);
-    bool found = router_snap_find_dc(s, dc) != NULL;
+    bool found = cairn__router_snap_find_dc(s, dc) != NULL;
     router_read_unlock(r);
     return found;
 }
@@ -762,7 +762,7 @@ bool cairn_router_area_has_manager(cairn_router *r, const char *area_id, const c
     if (r == NULL || area_id == NULL || dc == NULL)
         return false;
     const struct router_snap *s = router_read_lock(r);
-    const struct snap_dc *d = router_snap_find_dc(s, dc);
+    const struct snap_dc *d = cairn__router_snap_find_dc(s, dc);
     bool found = false;
     for (size_t i = 0; d != NULL && i < d->n && !found; i++)
         found = strcmp(d->mgrs[i]->area->id, area_id) == 0;
@@ -814,7 +814,7 @@ int cairn_router_get_server_by_addr(cairn_router *r, const char *dc, const char 
         return CAIRN_EINVAL;
     struct by_addr q = {.addr = addr, .info = ret_info, .found = false};
     const struct router_snap *s = router_read_lock(r);
-    const struct snap_dc *d = router_snap_find_dc(s, dc);
+    const struct snap_dc *d = cairn__router_snap_find_dc(s, dc);
     for (size_t i = 0; d != NULL && i < d->n && !q.found; i++)
         cairn_manager_check_servers(d->mgrs[i]->mgr, by_addr_visit, &q);
     router_read_unlock(r);
@@ -827,7 +827,7 @@ void cairn_router_check_servers(cairn_router *r, const char *dc, cairn_server_fn
     if (r == NULL || dc == NULL || fn == NULL)
         return;
     const struct router_snap *s = router_read_lock(r);
-    const struct snap_dc *d = router_snap_find_dc(s, dc);
+    const struct snap_dc *d = cairn__router_snap_find_dc(s, dc);
     for (size_t i = 0; d != NULL && i < d->n; i++)
         if (!cairn_manager_check_servers(d->mgrs[i]->mgr, fn, userdata))
             break;

@@ -21,7 +21,7 @@
  * possible with invalid coordinates) is counted as +Inf instead, i.e. an
  * invalid coordinate is an unknown one.
  *
- * Members are checked with cairn_server__check_member: every rule of
+ * Members are checked with cairn__server_check_member: every rule of
  * cairn_server_from_member (Go: IsConsulServer) runs, in one pass over the
  * tags, but no record is built, since only the datacenter is needed (the
  * parse used to be three quarters of the call: a record, its strings and
@@ -157,7 +157,7 @@ static int dist_cmp(const void *a, const void *b)
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-void router_distance_sort(struct router_dist *d, size_t n)
+void cairn__router_distance_sort(struct router_dist *d, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         d[i].pos = i;
@@ -172,7 +172,7 @@ void router_distance_sort(struct router_dist *d, size_t n)
 static int parse_server(cairn_router *r, const struct router_area *a, const cairn_member *m,
                         const char **ret_dc)
 {
-    int rc = cairn_server__check_member(m, ret_dc, NULL);
+    int rc = cairn__server_check_member(m, ret_dc, NULL);
     if (rc == CAIRN_ENOMEM)
         return rc;
     if (rc != 0) {
@@ -284,7 +284,7 @@ static int dist_emit(struct dist_scratch *x, cairn_dc_buf *buf, size_t *ret_n, c
         d[i].rtt = x->cands[i].v;
     }
     if (n > 1)
-        router_distance_sort(d, n);
+        cairn__router_distance_sort(d, n);
     char *p = buf->bytes;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(d[i].name) + 1;

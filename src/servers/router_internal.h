@@ -132,20 +132,20 @@ static inline void router_read_unlock(cairn_router *r)
     cairn_rcu_read_unlock();
 }
 
-/* router_snap_find_dc: the dc entry named dc, or NULL (hash index). */
-const struct snap_dc *router_snap_find_dc(const struct router_snap *s, const char *dc);
+/* cairn__router_snap_find_dc: the dc entry named dc, or NULL (hash index). */
+const struct snap_dc *cairn__router_snap_find_dc(const struct router_snap *s, const char *dc);
 
-/* One datacenter and its RTT, for router_distance_sort. */
+/* One datacenter and its RTT, for cairn__router_distance_sort. */
 struct router_dist {
     const char *name;
     double rtt;
-    /* Position before the sort (set by router_distance_sort). */
+    /* Position before the sort (set by cairn__router_distance_sort). */
     size_t pos;
 };
 
-/* router_distance_sort sorts d stably by ascending rtt with the comparator
+/* cairn__router_distance_sort sorts d stably by ascending rtt with the comparator
  * a < b (Go: sort.Stable(&datacenterSorter{...})). */
-void router_distance_sort(struct router_dist *d, size_t n);
+void cairn__router_distance_sort(struct router_dist *d, size_t n);
 
 /* router_log: cairn_logf with module "router". */
 #define router_log(r, level, ...) cairn_logf(&(r)->logger, (level), "router", __VA_ARGS__)

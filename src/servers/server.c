@@ -11,7 +11,7 @@
  * Parsing follows the newest Consul rules (spec §5.2) with Go's strictness
  * (see parse.c). The tags it reads are gathered in one pass over the
  * member's tags (not one linear search per key), and the same checks can
- * run without building a record (cairn_server__check_member, for the
+ * run without building a record (cairn__server_check_member, for the
  * Router's datacenter lists). Departures from Go, all deliberate:
  *   - "not a server" (role is not "consul") is CAIRN_ENOENT, while a server
  *     with a bad tag is CAIRN_EINVAL with a diagnostic naming the tag; Go
@@ -441,9 +441,9 @@ static int parse_grpc(const struct known_tags *k, cairn_server *f, cairn_diag *d
     const char *g = k->grpc_port;
     const char *gt = k->grpc_tls_port;
     if (g != NULL)
-        (void)cairn_atoi_clamped(g, &f->grpc_port);
+        (void)cairn__atoi_clamped(g, &f->grpc_port);
     if (gt != NULL)
-        (void)cairn_atoi_clamped(gt, &f->grpc_tls_port);
+        (void)cairn__atoi_clamped(gt, &f->grpc_tls_port);
     if ((g != NULL || gt != NULL) && f->grpc_port < 1 && f->grpc_tls_port < 1)
         return cairn_diag_set(diag, CAIRN_EINVAL,
                               "grpc_port: \"%s\" and grpc_tls_port: \"%s\" are not valid ports",
@@ -527,7 +527,7 @@ int cairn_server_from_member(const cairn_member *member, cairn_server **ret_serv
     return parse_member(member, ret_server, NULL, diag);
 }
 
-int cairn_server__check_member(const cairn_member *member, const char **ret_dc, cairn_diag *diag)
+int cairn__server_check_member(const cairn_member *member, const char **ret_dc, cairn_diag *diag)
 {
     return parse_member(member, NULL, ret_dc, diag);
 }

@@ -12,32 +12,32 @@
  * length overruns the buffer ends the packet and the parts from there on
  * are counted as truncated, while earlier parts are still delivered.
  */
-#include "cairn/wire_frame.h"
+#include "wire/frame.h"
 
 #include <string.h>
 
 #include "frame_internal.h"
 
-void cairn_compound_init(cairn_compound *c, size_t budget)
+void cairn__compound_init(cairn_compound *c, size_t budget)
 {
     c->count = 0;
     c->used = CAIRN_COMPOUND_HEADER;
     c->budget = budget;
 }
 
-bool cairn_compound_fits(const cairn_compound *c, size_t len)
+bool cairn__compound_fits(const cairn_compound *c, size_t len)
 {
     return c->count < CAIRN_COMPOUND_MAX_PARTS && len <= 0xffff && c->used <= c->budget &&
            len + CAIRN_COMPOUND_ENTRY_OVERHEAD <= c->budget - c->used;
 }
 
-int cairn_compound_add(cairn_compound *c, const uint8_t *msg, size_t len)
+int cairn__compound_add(cairn_compound *c, const uint8_t *msg, size_t len)
 {
     if (c == NULL || (msg == NULL && len > 0))
         return CAIRN_EINVAL;
     if (len > 0xffff)
         return CAIRN_EMSGSIZE;
-    if (!cairn_compound_fits(c, len))
+    if (!cairn__compound_fits(c, len))
         return CAIRN_ENOSPC;
     c->part[c->count] = msg;
     c->len[c->count] = (uint16_t)len;
@@ -46,7 +46,7 @@ int cairn_compound_add(cairn_compound *c, const uint8_t *msg, size_t len)
     return 0;
 }
 
-int cairn_compound_write(const cairn_compound *c, bool single_bare, cairn_buf *out)
+int cairn__compound_write(const cairn_compound *c, bool single_bare, cairn_buf *out)
 {
     if (c == NULL || out == NULL || c->count == 0)
         return CAIRN_EINVAL;
@@ -74,10 +74,10 @@ int cairn_compound_write(const cairn_compound *c, bool single_bare, cairn_buf *o
     return 0;
 }
 
-size_t cairn_packet_budget(const cairn_frame_cfg *cfg)
+size_t cairn__packet_budget(const cairn_frame_cfg *cfg)
 {
     size_t b = CAIRN_PACKET_UDP_BUDGET;
-    if (cfg != NULL && cairn_frame_encrypting(cfg))
+    if (cfg != NULL && cairn__frame_encrypting(cfg))
         b -= cfg->enc_version == 0 ? CAIRN_KEYRING_OVERHEAD_V0 : CAIRN_KEYRING_OVERHEAD_V1;
     return b;
 }

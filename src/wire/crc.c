@@ -1,10 +1,10 @@
 /* CRC-32 (IEEE) for memberlist's hasCrc wrapper, via zlib, and the framing
  * configuration defaults (memberlist DefaultLANConfig). */
-#include "cairn/wire_frame.h"
+#include "wire/frame.h"
 
 #include <zlib.h>
 
-uint32_t cairn_crc32(const uint8_t *p, size_t len)
+uint32_t cairn__crc32(const uint8_t *p, size_t len)
 {
     uLong c = crc32(0L, Z_NULL, 0);
     /* zlib takes uInt lengths; feed large buffers in pieces. */
@@ -17,7 +17,7 @@ uint32_t cairn_crc32(const uint8_t *p, size_t len)
     return (uint32_t)c;
 }
 
-void cairn_frame_cfg_default(cairn_frame_cfg *cfg)
+void cairn__frame_cfg_default(cairn_frame_cfg *cfg)
 {
     cfg->keyring = NULL;
     cfg->verify_incoming = true;
@@ -27,7 +27,7 @@ void cairn_frame_cfg_default(cairn_frame_cfg *cfg)
     cfg->max_decompressed = 0;
 }
 
-bool cairn_frame_encrypting(const cairn_frame_cfg *cfg)
+bool cairn__frame_encrypting(const cairn_frame_cfg *cfg)
 {
     return cfg->keyring != NULL && cairn_keyring_count(cfg->keyring) > 0 && cfg->verify_outgoing;
 }

@@ -16,27 +16,27 @@
  * and an empty result is rejected (memberlist #369: Go indexed byte 0 of it
  * and panicked).
  */
-#include "cairn/wire_frame.h"
+#include "wire/frame.h"
 
 #include <string.h>
 
 #include "frame_internal.h"
 
-int cairn_compress_wrap(const uint8_t *msg, size_t len, cairn_buf *out)
+int cairn__compress_wrap(const uint8_t *msg, size_t len, cairn_buf *out)
 {
     if (out == NULL || (msg == NULL && len > 0))
         return CAIRN_EINVAL;
     static const uint8_t head[] = {0x09, 0x82, 0xa4, 'A', 'l', 'g', 'o', 0x00, 0xa3, 'B', 'u', 'f'};
     size_t saved = out->len;
     /* Reserve the worst case: header + str32 header + bound. */
-    int r = cairn_buf_reserve(out, sizeof head + 5 + cairn_lzw_compress_bound(len));
+    int r = cairn_buf_reserve(out, sizeof head + 5 + cairn__lzw_compress_bound(len));
     if (r < 0)
         return r;
     memcpy(out->data + out->len, head, sizeof head);
     out->len += sizeof head;
     size_t hdr_at = out->len;
     out->len += 5; /* room for the longest raw header; moved down below */
-    r = cairn_lzw_compress(msg, len, out);
+    r = cairn__lzw_compress(msg, len, out);
     if (r < 0) {
         out->len = saved;
         return r;
@@ -178,8 +178,8 @@ static int read_algo(cur *c, uint8_t *ret, cairn_diag *diag)
 static int skip_item(cur *c, cairn_diag *diag)
 {
     frame_mp_scan s;
-    frame_mp_scan_init(&s);
-    int r = frame_mp_scan_run(&s, c->p + c->off, c->len - c->off, c->len - c->off);
+    cairn__frame_mp_scan_init(&s);
+    int r = cairn__frame_mp_scan_run(&s, c->p + c->off, c->len - c->off, c->len - c->off);
     if (r < 0)
         return cairn_diag_set(diag, CAIRN_EPROTO, "compress: unknown field truncated");
     c->off += s.off;
@@ -203,7 +203,7 @@ static int read_field(cur *c, int which, uint8_t *algo, const uint8_t **buf, siz
     return skip_item(c, diag);
 }
 
-int cairn_compress_decode_body(const uint8_t *body, size_t len, uint8_t *ret_algo,
+int cairn__compress_decode_body(const uint8_t *body, size_t len, uint8_t *ret_algo,
                                const uint8_t **ret_buf, size_t *ret_buf_len, cairn_diag *diag)
 {
     if ((body == NULL && len > 0) || ret_algo == NULL || ret_buf == NULL || ret_buf_len == NULL)
@@ -241,7 +241,7 @@ int cairn_compress_decode_body(const uint8_t *body, size_t len, uint8_t *ret_alg
     return 0;
 }
 
-int cairn_compress_unwrap(const uint8_t *body, size_t len, size_t limit, cairn_buf *out,
+int cairn__compress_unwrap(const uint8_t *body, size_t len, size_t limit, cairn_buf *out,
                           cairn_diag *diag)
 {
     if (out == NULL)
@@ -249,13 +249,13 @@ int cairn_compress_unwrap(const uint8_t *body, size_t len, size_t limit, cairn_b
     uint8_t algo;
     const uint8_t *buf;
     size_t buf_len;
-    int r = cairn_compress_decode_body(body, len, &algo, &buf, &buf_len, diag);
+    int r = cairn__compress_decode_body(body, len, &algo, &buf, &buf_len, diag);
     if (r < 0)
         return r;
     if (algo != 0)
         return cairn_diag_set(diag, CAIRN_EPROTO, "compress: Algo %u unknown", (unsigned)algo);
     size_t before = out->len;
-    r = cairn_lzw_decompress(buf, buf_len, limit, out, diag);
+    r = cairn__lzw_decompress(buf, buf_len, limit, out, diag);
     if (r < 0)
         return r;
     if (out->len == before)

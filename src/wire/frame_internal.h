@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 /* Resumable measurement of one msgpack object. Start with
- * frame_mp_scan_init; frame_mp_scan_run consumes whole items from p[off..)
+ * cairn__frame_mp_scan_init; cairn__frame_mp_scan_run consumes whole items from p[off..)
  * and returns 0 when the object is complete (its length is s->off),
  * CAIRN_EAGAIN when p ends first (call again with a longer p, same start),
  * CAIRN_EPROTO for 0xc1, CAIRN_ELIMIT when the object cannot fit in `cap`
@@ -17,8 +17,8 @@ typedef struct frame_mp_scan {
     uint64_t pending; /* items still to measure */
 } frame_mp_scan;
 
-void frame_mp_scan_init(frame_mp_scan *s);
-int frame_mp_scan_run(frame_mp_scan *s, const uint8_t *p, size_t len, size_t cap);
+void cairn__frame_mp_scan_init(frame_mp_scan *s);
+int cairn__frame_mp_scan_run(frame_mp_scan *s, const uint8_t *p, size_t len, size_t cap);
 
 /* Big-endian loads. */
 static inline uint32_t frame_be32(const uint8_t *p)

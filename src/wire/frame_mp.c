@@ -12,10 +12,10 @@
  * stream reader keeps the offset and count between feeds, so a large object
  * arriving in small chunks is measured in linear time.
  */
-#include "cairn/wire_frame.h"
+#include "wire/frame.h"
 #include "frame_internal.h"
 
-void frame_mp_scan_init(frame_mp_scan *s)
+void cairn__frame_mp_scan_init(frame_mp_scan *s)
 {
     s->off = 0;
     s->pending = 1;
@@ -79,7 +79,7 @@ static int item_size(const uint8_t *p, size_t avail, uint64_t *ret_size, uint64_
     return 0;
 }
 
-int frame_mp_scan_run(frame_mp_scan *s, const uint8_t *p, size_t len, size_t cap)
+int cairn__frame_mp_scan_run(frame_mp_scan *s, const uint8_t *p, size_t len, size_t cap)
 {
     while (s->pending > 0) {
         if (s->off >= len)
@@ -101,13 +101,13 @@ int frame_mp_scan_run(frame_mp_scan *s, const uint8_t *p, size_t len, size_t cap
     return 0;
 }
 
-int cairn_frame_mp_object_len(const uint8_t *p, size_t len, size_t *ret_len)
+int cairn__frame_mp_object_len(const uint8_t *p, size_t len, size_t *ret_len)
 {
     if (p == NULL && len > 0)
         return CAIRN_EINVAL;
     frame_mp_scan s;
-    frame_mp_scan_init(&s);
-    int r = frame_mp_scan_run(&s, p, len, SIZE_MAX);
+    cairn__frame_mp_scan_init(&s);
+    int r = cairn__frame_mp_scan_run(&s, p, len, SIZE_MAX);
     if (r < 0)
         return r;
     if (ret_len)

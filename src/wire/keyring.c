@@ -201,7 +201,7 @@ int cairn_keyring_key(const cairn_keyring *ring, size_t i, const uint8_t **ret_k
     return 0;
 }
 
-size_t cairn_keyring_encrypted_len(uint8_t vsn, size_t len)
+size_t cairn__keyring_encrypted_len(uint8_t vsn, size_t len)
 {
     if (vsn >= 1)
         return 1 + CAIRN_KEYRING_NONCE_SIZE + len + CAIRN_KEYRING_TAG_SIZE;
@@ -234,7 +234,7 @@ static int seal(EVP_CIPHER_CTX *c, const uint8_t *nonce, const uint8_t *aad, siz
     return 0;
 }
 
-int cairn_keyring_encrypt_nonce(cairn_keyring *ring, uint8_t vsn, const uint8_t *nonce,
+int cairn__keyring_encrypt_nonce(cairn_keyring *ring, uint8_t vsn, const uint8_t *nonce,
                                 const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t len,
                                 cairn_buf *out)
 {
@@ -245,7 +245,7 @@ int cairn_keyring_encrypt_nonce(cairn_keyring *ring, uint8_t vsn, const uint8_t 
         return CAIRN_ENOENT;
     if (len > KEYRING_MAX_LEN || aad_len > KEYRING_MAX_LEN)
         return CAIRN_ELIMIT;
-    size_t total = cairn_keyring_encrypted_len(vsn, len);
+    size_t total = cairn__keyring_encrypted_len(vsn, len);
     int r = cairn_buf_reserve(out, total);
     if (r < 0)
         return r;
@@ -269,10 +269,10 @@ int cairn_keyring_encrypt_nonce(cairn_keyring *ring, uint8_t vsn, const uint8_t 
     return 0;
 }
 
-int cairn_keyring_encrypt(cairn_keyring *ring, uint8_t vsn, const uint8_t *aad, size_t aad_len,
+int cairn__keyring_encrypt(cairn_keyring *ring, uint8_t vsn, const uint8_t *aad, size_t aad_len,
                           const uint8_t *pt, size_t len, cairn_buf *out)
 {
-    return cairn_keyring_encrypt_nonce(ring, vsn, NULL, aad, aad_len, pt, len, out);
+    return cairn__keyring_encrypt_nonce(ring, vsn, NULL, aad, aad_len, pt, len, out);
 }
 
 /* open_with tries one key; returns 1 when it authenticates, 0 when not,
@@ -296,7 +296,7 @@ static int open_with(EVP_CIPHER_CTX *c, const uint8_t *nonce, const uint8_t *aad
     return EVP_DecryptFinal_ex(c, dst + total, &n) == 1 ? 1 : 0;
 }
 
-int cairn_keyring_decrypt(cairn_keyring *ring, const uint8_t *aad, size_t aad_len,
+int cairn__keyring_decrypt(cairn_keyring *ring, const uint8_t *aad, size_t aad_len,
                           const uint8_t *in, size_t len, cairn_buf *out, cairn_diag *diag)
 {
     if (ring == NULL || out == NULL || (in == NULL && len > 0) || (aad == NULL && aad_len > 0))
@@ -307,7 +307,7 @@ int cairn_keyring_decrypt(cairn_keyring *ring, const uint8_t *aad, size_t aad_le
     if (vsn > 1)
         return cairn_diag_set(diag, CAIRN_EPROTO, "decrypt: unsupported encryption version %u",
                               (unsigned)vsn);
-    size_t min = cairn_keyring_encrypted_len(vsn, 0);
+    size_t min = cairn__keyring_encrypted_len(vsn, 0);
     if (len < min)
         return cairn_diag_set(diag, CAIRN_EPROTO, "decrypt: payload is %zu bytes, need at least %zu",
                               len, min);

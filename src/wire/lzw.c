@@ -31,7 +31,7 @@
  * bomb of memberlist #363 costs at most the limit (40 MiB by default) and is
  * reported as CAIRN_ELIMIT.
  */
-#include "cairn/wire_lzw.h"
+#include "wire/lzw.h"
 
 #include <string.h>
 
@@ -142,7 +142,7 @@ flush:
         *e->out++ = (uint8_t)e->bits;
 }
 
-size_t cairn_lzw_compress_bound(size_t len)
+size_t cairn__lzw_compress_bound(size_t len)
 {
     /* One code per input byte at most, plus a clear every 3837 codes, the
      * leading clear, the final code and EOF; 12 bits each, rounded up. */
@@ -150,13 +150,13 @@ size_t cairn_lzw_compress_bound(size_t len)
     return codes / 2 * 3 + 4;
 }
 
-int cairn_lzw_compress(const uint8_t *in, size_t len, cairn_buf *out)
+int cairn__lzw_compress(const uint8_t *in, size_t len, cairn_buf *out)
 {
     if (out == NULL || (in == NULL && len > 0))
         return CAIRN_EINVAL;
     if (len > (SIZE_MAX - 64) / 2)
         return CAIRN_ELIMIT;
-    size_t bound = cairn_lzw_compress_bound(len);
+    size_t bound = cairn__lzw_compress_bound(len);
     int r = cairn_buf_reserve(out, bound);
     if (r < 0)
         return r;
@@ -188,7 +188,7 @@ struct cairn_lzw_dec {
     int err;           /* sticky error */
 };
 
-int cairn_lzw_dec_new(cairn_lzw_dec **ret_dec)
+int cairn__lzw_dec_new(cairn_lzw_dec **ret_dec)
 {
     if (ret_dec == NULL)
         return CAIRN_EINVAL;
@@ -199,12 +199,12 @@ int cairn_lzw_dec_new(cairn_lzw_dec **ret_dec)
     memset(d->suffix, 0, sizeof d->suffix);
     for (unsigned i = 0; i < LZW_TABLE_CODES; i++)
         d->length[i] = i < LZW_CLEAR ? 1 : 0;
-    cairn_lzw_dec_reset(d);
+    cairn__lzw_dec_reset(d);
     *ret_dec = d;
     return 0;
 }
 
-void cairn_lzw_dec_delete(cairn_lzw_dec *dec)
+void cairn__lzw_dec_delete(cairn_lzw_dec *dec)
 {
     cairn_free(dec);
 }
@@ -217,7 +217,7 @@ static void dec_clear(cairn_lzw_dec *d)
     d->last = LZW_INVALID;
 }
 
-void cairn_lzw_dec_reset(cairn_lzw_dec *dec)
+void cairn__lzw_dec_reset(cairn_lzw_dec *dec)
 {
     dec->bits = 0;
     dec->nbits = 0;
@@ -226,7 +226,7 @@ void cairn_lzw_dec_reset(cairn_lzw_dec *dec)
     dec_clear(dec);
 }
 
-bool cairn_lzw_dec_finished(const cairn_lzw_dec *dec)
+bool cairn__lzw_dec_finished(const cairn_lzw_dec *dec)
 {
     return dec->finished;
 }
@@ -309,7 +309,7 @@ static int dec_code(cairn_lzw_dec *d, unsigned code, cairn_buf *out, cairn_diag 
     return 0;
 }
 
-int cairn_lzw_dec_feed(cairn_lzw_dec *dec, const uint8_t *in, size_t len, cairn_buf *out,
+int cairn__lzw_dec_feed(cairn_lzw_dec *dec, const uint8_t *in, size_t len, cairn_buf *out,
                        cairn_diag *diag)
 {
     if (dec == NULL || out == NULL || (in == NULL && len > 0))
@@ -333,7 +333,7 @@ int cairn_lzw_dec_feed(cairn_lzw_dec *dec, const uint8_t *in, size_t len, cairn_
     return 0;
 }
 
-int cairn_lzw_decompress(const uint8_t *in, size_t len, size_t limit, cairn_buf *out,
+int cairn__lzw_decompress(const uint8_t *in, size_t len, size_t limit, cairn_buf *out,
                          cairn_diag *diag)
 {
     if (out == NULL || (in == NULL && len > 0))
@@ -345,15 +345,15 @@ int cairn_lzw_decompress(const uint8_t *in, size_t len, size_t limit, cairn_buf 
     if (out->limit - out->len > limit)
         out->limit = out->len + limit;
     cairn_lzw_dec *d;
-    int r = cairn_lzw_dec_new(&d);
+    int r = cairn__lzw_dec_new(&d);
     if (r < 0) {
         out->limit = saved_limit;
         return cairn_diag_set(diag, r, "lzw: out of memory");
     }
-    r = cairn_lzw_dec_feed(d, in, len, out, diag);
+    r = cairn__lzw_dec_feed(d, in, len, out, diag);
     if (r == 0 && !d->finished)
         r = cairn_diag_set(diag, CAIRN_EPROTO, "lzw: unexpected EOF (no end code)");
-    cairn_lzw_dec_delete(d);
+    cairn__lzw_dec_delete(d);
     out->limit = saved_limit;
     if (r < 0)
         out->len = saved_len;

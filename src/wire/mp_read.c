@@ -27,7 +27,7 @@
  *     at CAIRN_MP_MAX_DEPTH, so hostile nesting cannot blow the C stack;
  *   - the first error sticks; later calls return it and do nothing.
  */
-#include "cairn/wire_mp.h"
+#include "wire/mp.h"
 
 #include <string.h>
 
@@ -222,7 +222,7 @@ static int next(cairn_mp_reader *r, mp_hdr *h)
     return e ? fail(r, e) : 0;
 }
 
-void cairn_mp_reader_init(cairn_mp_reader *r, const void *p, size_t len)
+void cairn__mp_reader_init(cairn_mp_reader *r, const void *p, size_t len)
 {
     r->p = p;
     r->len = p ? len : 0;
@@ -230,7 +230,7 @@ void cairn_mp_reader_init(cairn_mp_reader *r, const void *p, size_t len)
     r->err = 0;
 }
 
-cairn_mp_type cairn_mp_peek(const cairn_mp_reader *r)
+cairn_mp_type cairn__mp_peek(const cairn_mp_reader *r)
 {
     mp_hdr h;
     if (r->err || parse_hdr(r->p, r->len, r->pos, &h))
@@ -258,17 +258,17 @@ static int read_count(cairn_mp_reader *r, cairn_mp_type want, uint32_t *ret_n)
     return 0;
 }
 
-int cairn_mp_read_map(cairn_mp_reader *r, uint32_t *ret_n)
+int cairn__mp_read_map(cairn_mp_reader *r, uint32_t *ret_n)
 {
     return read_count(r, CAIRN_MP_T_MAP, ret_n);
 }
 
-int cairn_mp_read_array(cairn_mp_reader *r, uint32_t *ret_n)
+int cairn__mp_read_array(cairn_mp_reader *r, uint32_t *ret_n)
 {
     return read_count(r, CAIRN_MP_T_ARRAY, ret_n);
 }
 
-int cairn_mp_read_uint(cairn_mp_reader *r, uint64_t max, uint64_t *ret_v)
+int cairn__mp_read_uint(cairn_mp_reader *r, uint64_t max, uint64_t *ret_v)
 {
     mp_hdr h;
     if (next(r, &h))
@@ -289,7 +289,7 @@ int cairn_mp_read_uint(cairn_mp_reader *r, uint64_t max, uint64_t *ret_v)
     return 0;
 }
 
-int cairn_mp_read_int(cairn_mp_reader *r, int64_t min, int64_t max, int64_t *ret_v)
+int cairn__mp_read_int(cairn_mp_reader *r, int64_t min, int64_t max, int64_t *ret_v)
 {
     mp_hdr h;
     if (next(r, &h))
@@ -312,7 +312,7 @@ int cairn_mp_read_int(cairn_mp_reader *r, int64_t min, int64_t max, int64_t *ret
     return 0;
 }
 
-int cairn_mp_read_bool(cairn_mp_reader *r, bool *ret_v)
+int cairn__mp_read_bool(cairn_mp_reader *r, bool *ret_v)
 {
     mp_hdr h;
     if (next(r, &h))
@@ -331,7 +331,7 @@ int cairn_mp_read_bool(cairn_mp_reader *r, bool *ret_v)
     return 0;
 }
 
-int cairn_mp_read_double(cairn_mp_reader *r, double *ret_v)
+int cairn__mp_read_double(cairn_mp_reader *r, double *ret_v)
 {
     mp_hdr h;
     if (next(r, &h))
@@ -352,7 +352,7 @@ int cairn_mp_read_double(cairn_mp_reader *r, double *ret_v)
     return 0;
 }
 
-int cairn_mp_read_str(cairn_mp_reader *r, cairn_span *ret_s)
+int cairn__mp_read_str(cairn_mp_reader *r, cairn_span *ret_s)
 {
     mp_hdr h;
     if (next(r, &h))
@@ -367,7 +367,7 @@ int cairn_mp_read_str(cairn_mp_reader *r, cairn_span *ret_s)
     return 0;
 }
 
-int cairn_mp_read_bytes_len(const cairn_mp_reader *r, size_t *ret_len)
+int cairn__mp_read_bytes_len(const cairn_mp_reader *r, size_t *ret_len)
 {
     mp_hdr h;
     if (r->err)
@@ -386,7 +386,7 @@ int cairn_mp_read_bytes_len(const cairn_mp_reader *r, size_t *ret_len)
     return 0;
 }
 
-int cairn_mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap, cairn_span *ret_b)
+int cairn__mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap, cairn_span *ret_b)
 {
     mp_hdr h;
     if (next(r, &h))
@@ -409,7 +409,7 @@ int cairn_mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap
     r->pos += h.hdr_len;
     for (uint64_t k = 0; k < h.count; k++) {
         uint64_t v;
-        if (cairn_mp_read_uint(r, 255, &v)) {
+        if (cairn__mp_read_uint(r, 255, &v)) {
             int e = r->err;
             *r = save;
             return fail(r, e);
@@ -420,7 +420,7 @@ int cairn_mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap
     return 0;
 }
 
-int cairn_mp_skip(cairn_mp_reader *r)
+int cairn__mp_skip(cairn_mp_reader *r)
 {
     uint64_t left[CAIRN_MP_MAX_DEPTH + 1];
     int depth = 0;
@@ -450,7 +450,7 @@ int cairn_mp_skip(cairn_mp_reader *r)
     return 0;
 }
 
-bool cairn_mp_key_is(cairn_span key, const char *name)
+bool cairn__mp_key_is(cairn_span key, const char *name)
 {
     /* Compare without strlen: key bytes then the terminator. */
     for (size_t k = 0; k < key.len; k++)
@@ -459,17 +459,17 @@ bool cairn_mp_key_is(cairn_span key, const char *name)
     return name[key.len] == 0;
 }
 
-int cairn_mp_object_len(const void *p, size_t len, size_t *ret_len)
+int cairn__mp_object_len(const void *p, size_t len, size_t *ret_len)
 {
     cairn_mp_reader r;
-    cairn_mp_reader_init(&r, p, len);
-    if (cairn_mp_skip(&r))
+    cairn__mp_reader_init(&r, p, len);
+    if (cairn__mp_skip(&r))
         return r.err;
     *ret_len = r.pos;
     return 0;
 }
 
-const char *cairn_mp_err_text(int err)
+const char *cairn__mp_err_text(int err)
 {
     switch (err) {
     case CAIRN_EAGAIN:

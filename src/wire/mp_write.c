@@ -10,10 +10,10 @@
  * cairn_buf, a sticky error, and the dialect switch.
  *
  * The sticky error lets message encoders write a whole struct and check once;
- * cairn_mp_writer_finish() then rolls the buffer back to where the writer
+ * cairn__mp_writer_finish() then rolls the buffer back to where the writer
  * started, so a failed encode never leaves half a message behind.
  */
-#include "cairn/wire_mp.h"
+#include "wire/mp.h"
 
 #include <string.h>
 
@@ -30,20 +30,20 @@ static int append_cb(void *data, const char *p, size_t n)
     return 0;
 }
 
-cairn_span cairn_span_str(const char *s)
+cairn_span cairn__span_str(const char *s)
 {
     cairn_span sp = {(const uint8_t *)s, s ? strlen(s) : 0};
     return sp;
 }
 
-bool cairn_span_eq(cairn_span a, cairn_span b)
+bool cairn__span_eq(cairn_span a, cairn_span b)
 {
     if (a.len != b.len)
         return false;
     return a.len == 0 || memcmp(a.p, b.p, a.len) == 0;
 }
 
-void cairn_mp_writer_init(cairn_mp_writer *w, cairn_buf *out, cairn_mp_dialect dialect)
+void cairn__mp_writer_init(cairn_mp_writer *w, cairn_buf *out, cairn_mp_dialect dialect)
 {
     msgpack_packer_init(&w->pk, w, append_cb);
     w->out = out;
@@ -52,20 +52,20 @@ void cairn_mp_writer_init(cairn_mp_writer *w, cairn_buf *out, cairn_mp_dialect d
     w->err = 0;
 }
 
-int cairn_mp_writer_finish(cairn_mp_writer *w)
+int cairn__mp_writer_finish(cairn_mp_writer *w)
 {
     if (w->err && w->out->len > w->start)
         w->out->len = w->start;
     return w->err;
 }
 
-void cairn_mp_write_nil(cairn_mp_writer *w)
+void cairn__mp_write_nil(cairn_mp_writer *w)
 {
     if (!w->err)
         msgpack_pack_nil(&w->pk);
 }
 
-void cairn_mp_write_bool(cairn_mp_writer *w, bool v)
+void cairn__mp_write_bool(cairn_mp_writer *w, bool v)
 {
     if (w->err)
         return;
@@ -75,37 +75,37 @@ void cairn_mp_write_bool(cairn_mp_writer *w, bool v)
         msgpack_pack_false(&w->pk);
 }
 
-void cairn_mp_write_uint(cairn_mp_writer *w, uint64_t v)
+void cairn__mp_write_uint(cairn_mp_writer *w, uint64_t v)
 {
     if (!w->err)
         msgpack_pack_uint64(&w->pk, v);
 }
 
-void cairn_mp_write_int(cairn_mp_writer *w, int64_t v)
+void cairn__mp_write_int(cairn_mp_writer *w, int64_t v)
 {
     if (!w->err)
         msgpack_pack_int64(&w->pk, v);
 }
 
-void cairn_mp_write_double(cairn_mp_writer *w, double v)
+void cairn__mp_write_double(cairn_mp_writer *w, double v)
 {
     if (!w->err)
         msgpack_pack_double(&w->pk, v);
 }
 
-void cairn_mp_write_map(cairn_mp_writer *w, uint32_t n)
+void cairn__mp_write_map(cairn_mp_writer *w, uint32_t n)
 {
     if (!w->err)
         msgpack_pack_map(&w->pk, n);
 }
 
-void cairn_mp_write_array(cairn_mp_writer *w, uint32_t n)
+void cairn__mp_write_array(cairn_mp_writer *w, uint32_t n)
 {
     if (!w->err)
         msgpack_pack_array(&w->pk, n);
 }
 
-void cairn_mp_write_str(cairn_mp_writer *w, cairn_span s)
+void cairn__mp_write_str(cairn_mp_writer *w, cairn_span s)
 {
     if (w->err)
         return;
@@ -124,12 +124,12 @@ void cairn_mp_write_str(cairn_mp_writer *w, cairn_span s)
     }
 }
 
-void cairn_mp_write_cstr(cairn_mp_writer *w, const char *s)
+void cairn__mp_write_cstr(cairn_mp_writer *w, const char *s)
 {
-    cairn_mp_write_str(w, cairn_span_str(s));
+    cairn__mp_write_str(w, cairn__span_str(s));
 }
 
-void cairn_mp_write_bytes(cairn_mp_writer *w, cairn_span b)
+void cairn__mp_write_bytes(cairn_mp_writer *w, cairn_span b)
 {
     if (w->err)
         return;
@@ -152,7 +152,7 @@ void cairn_mp_write_bytes(cairn_mp_writer *w, cairn_span b)
     }
 }
 
-void cairn_mp_write_raw(cairn_mp_writer *w, const void *p, size_t n)
+void cairn__mp_write_raw(cairn_mp_writer *w, const void *p, size_t n)
 {
     if (!w->err && n)
         append_cb(w, p, n);

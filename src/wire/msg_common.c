@@ -33,14 +33,14 @@ typedef union arena_hdr {
     max_align_t align;
 } arena_hdr;
 
-void cairn_wire_arena_init(cairn_wire_arena *a, size_t limit)
+void cairn__wire_arena_init(cairn_wire_arena *a, size_t limit)
 {
     a->head = NULL;
     a->used = 0;
     a->limit = limit;
 }
 
-void cairn_wire_arena_destroy(cairn_wire_arena *a)
+void cairn__wire_arena_destroy(cairn_wire_arena *a)
 {
     if (a == NULL)
         return;
@@ -54,7 +54,7 @@ void cairn_wire_arena_destroy(cairn_wire_arena *a)
     a->used = 0;
 }
 
-void *cairn_wire_arena_alloc(cairn_wire_arena *a, size_t n)
+void *cairn__wire_arena_alloc(cairn_wire_arena *a, size_t n)
 {
     if (a == NULL || n > a->limit - a->used || n > SIZE_MAX - sizeof(arena_hdr) - 1)
         return NULL;
@@ -70,13 +70,13 @@ void *cairn_wire_arena_alloc(cairn_wire_arena *a, size_t n)
 
 /* ------------------------------------------------------------ helpers */
 
-int wire_fail(wire_ctx *c, const char *what, int err)
+int cairn__wire_fail(wire_ctx *c, const char *what, int err)
 {
-    cairn_diag_set(c->diag, err, "%s: %s is %s", c->msg, what, cairn_mp_err_text(err));
+    cairn_diag_set(c->diag, err, "%s: %s is %s", c->msg, what, cairn__mp_err_text(err));
     return err;
 }
 
-void *wire_alloc(wire_ctx *c, const char *what, size_t n)
+void *cairn__wire_alloc(wire_ctx *c, const char *what, size_t n)
 {
     cairn_wire_arena *a = c->arena;
     int err = CAIRN_ENOMEM;
@@ -85,7 +85,7 @@ void *wire_alloc(wire_ctx *c, const char *what, size_t n)
     else if (n > a->limit - a->used)
         err = CAIRN_ELIMIT;
     else {
-        void *p = cairn_wire_arena_alloc(a, n);
+        void *p = cairn__wire_arena_alloc(a, n);
         if (p != NULL)
             return p;
     }
@@ -100,36 +100,36 @@ void *wire_alloc(wire_ctx *c, const char *what, size_t n)
     return NULL;
 }
 
-int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret)
+int cairn__wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret)
 {
     /* Fast path: str, bin or nil, one header parse, zero copy. */
     cairn_span s;
     size_t start = c->r.pos;
-    int e = cairn_mp_read_bytes(&c->r, NULL, 0, &s);
+    int e = cairn__mp_read_bytes(&c->r, NULL, 0, &s);
     if (e == CAIRN_ENOTSUP) {
         /* An array of ints: legal, never sent by Go; copy into the arena
          * after checking the count against the limit and the input. */
         size_t n = 0;
         c->r.err = 0;
         c->r.pos = start;
-        if (cairn_mp_read_bytes_len(&c->r, &n))
-            return wire_fail(c, what, c->r.err = CAIRN_EPROTO);
+        if (cairn__mp_read_bytes_len(&c->r, &n))
+            return cairn__wire_fail(c, what, c->r.err = CAIRN_EPROTO);
         if (max && n > max) {
             c->r.err = CAIRN_ELIMIT;
             return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu", c->msg,
                                   what, n, (unsigned long long)max);
         }
         if (c->arena == NULL)
-            return wire_fail(c, what, c->r.err = CAIRN_ENOTSUP);
+            return cairn__wire_fail(c, what, c->r.err = CAIRN_ENOTSUP);
         if (n > cairn_mp_remaining(&c->r))
-            return wire_fail(c, what, c->r.err = CAIRN_EAGAIN);
-        uint8_t *scratch = wire_alloc(c, what, n);
+            return cairn__wire_fail(c, what, c->r.err = CAIRN_EAGAIN);
+        uint8_t *scratch = cairn__wire_alloc(c, what, n);
         if (scratch == NULL)
             return c->r.err;
-        e = cairn_mp_read_bytes(&c->r, scratch, n, &s);
+        e = cairn__mp_read_bytes(&c->r, scratch, n, &s);
     }
     if (e)
-        return wire_fail(c, what, c->r.err);
+        return cairn__wire_fail(c, what, c->r.err);
     if (max && s.len > max) {
         c->r.err = CAIRN_ELIMIT;
         return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu", c->msg,
@@ -139,13 +139,13 @@ int wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_span *ret
     return 0;
 }
 
-int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max, void **ret_p,
+int cairn__wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max, void **ret_p,
                           size_t *ret_n)
 {
-    bool nil = cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL;
+    bool nil = cairn__mp_peek(&c->r) == CAIRN_MP_T_NIL;
     uint32_t n;
-    if (cairn_mp_read_array(&c->r, &n))
-        return wire_fail(c, what, c->r.err);
+    if (cairn__mp_read_array(&c->r, &n))
+        return cairn__wire_fail(c, what, c->r.err);
     if (nil) {
         *ret_p = NULL;
         *ret_n = 0;
@@ -157,8 +157,8 @@ int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t m
                               what, n, max);
     }
     if (elem && n > SIZE_MAX / elem)
-        return wire_fail(c, what, c->r.err = CAIRN_ELIMIT);
-    void *p = wire_alloc(c, what, (size_t)n * elem);
+        return cairn__wire_fail(c, what, c->r.err = CAIRN_ELIMIT);
+    void *p = cairn__wire_alloc(c, what, (size_t)n * elem);
     if (p == NULL)
         return c->r.err;
     *ret_p = p;
@@ -166,24 +166,24 @@ int wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t m
     return 0;
 }
 
-int wire_read_struct_array(wire_ctx *c, const char *what, const wire_field *fields, size_t n,
+int cairn__wire_read_struct_array(wire_ctx *c, const char *what, const wire_field *fields, size_t n,
                            size_t elem, uint32_t max, size_t present_off, void **ret_p,
                            size_t *ret_n)
 {
     void *p;
     size_t count;
-    if (wire_read_array_alloc(c, what, elem, max, &p, &count))
+    if (cairn__wire_read_array_alloc(c, what, elem, max, &p, &count))
         return c->r.err;
     for (size_t k = 0; k < count; k++) {
         char *e = (char *)p + k * elem;
         if (present_off != WIRE_NO_PRESENT) {
-            if (cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL) {
+            if (cairn__mp_peek(&c->r) == CAIRN_MP_T_NIL) {
                 c->r.pos++;
                 continue;
             }
             *(bool *)(e + present_off) = true;
         }
-        int err = wire_decode_struct(c, fields, n, e);
+        int err = cairn__wire_decode_struct(c, fields, n, e);
         if (err)
             return err;
     }
@@ -192,49 +192,49 @@ int wire_read_struct_array(wire_ctx *c, const char *what, const wire_field *fiel
     return 0;
 }
 
-int wire_write_struct_array(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
+int cairn__wire_write_struct_array(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
                             const void *p, size_t elem, size_t count, size_t present_off,
                             cairn_diag *diag)
 {
     if (p == NULL && count == 0) {
-        cairn_mp_write_nil(w);
+        cairn__mp_write_nil(w);
         return 0;
     }
-    cairn_mp_write_array(w, (uint32_t)count);
+    cairn__mp_write_array(w, (uint32_t)count);
     for (size_t k = 0; k < count; k++) {
         const char *e = (const char *)p + k * elem;
         if (present_off != WIRE_NO_PRESENT && !*(const bool *)(e + present_off)) {
-            cairn_mp_write_nil(w);
+            cairn__mp_write_nil(w);
             continue;
         }
-        int err = wire_encode_struct(w, msg, fields, n, e, diag);
+        int err = cairn__wire_encode_struct(w, msg, fields, n, e, diag);
         if (err)
             return err;
     }
     return 0;
 }
 
-void wire_write_str_array(cairn_mp_writer *w, const cairn_span *p, size_t n)
+void cairn__wire_write_str_array(cairn_mp_writer *w, const cairn_span *p, size_t n)
 {
     if (p == NULL && n == 0) {
-        cairn_mp_write_nil(w);
+        cairn__mp_write_nil(w);
         return;
     }
-    cairn_mp_write_array(w, (uint32_t)n);
+    cairn__mp_write_array(w, (uint32_t)n);
     for (size_t k = 0; k < n; k++)
-        cairn_mp_write_str(w, p[k]);
+        cairn__mp_write_str(w, p[k]);
 }
 
-int wire_read_str_array(wire_ctx *c, const char *what, cairn_span **ret_p, size_t *ret_n)
+int cairn__wire_read_str_array(wire_ctx *c, const char *what, cairn_span **ret_p, size_t *ret_n)
 {
     void *p;
     size_t n;
-    if (wire_read_array_alloc(c, what, sizeof(cairn_span), UINT32_MAX, &p, &n))
+    if (cairn__wire_read_array_alloc(c, what, sizeof(cairn_span), UINT32_MAX, &p, &n))
         return c->r.err;
     cairn_span *s = p;
     for (size_t k = 0; k < n; k++)
-        if (cairn_mp_read_str(&c->r, &s[k]))
-            return wire_fail(c, what, c->r.err);
+        if (cairn__mp_read_str(&c->r, &s[k]))
+            return cairn__wire_fail(c, what, c->r.err);
     *ret_p = s;
     *ret_n = n;
     return 0;
@@ -249,16 +249,16 @@ static int span_cmp(cairn_span a, cairn_span b)
     return a.len < b.len ? -1 : a.len > b.len;
 }
 
-int wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n, const char *msg,
+int cairn__wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n, const char *msg,
                        cairn_diag *diag)
 {
     if (tags == NULL && n == 0) {
-        cairn_mp_write_nil(w);
+        cairn__mp_write_nil(w);
         return 0;
     }
     if (n > UINT16_MAX)
         return w->err = cairn_diag_set(diag, CAIRN_EINVAL, "%s: %zu tags", msg, n);
-    cairn_mp_write_map(w, (uint32_t)n);
+    cairn__mp_write_map(w, (uint32_t)n);
     /* Selection by "smallest key greater than the previous": O(n^2) but
      * allocation-free, and tag maps are small (Meta caps them at 512 bytes). */
     const cairn_wire_tag *prev = NULL;
@@ -272,30 +272,30 @@ int wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n,
             if (c > 0 && (best == NULL || span_cmp(tags[j].key, best->key) < 0))
                 best = &tags[j];
         }
-        cairn_mp_write_str(w, best->key);
-        cairn_mp_write_str(w, best->value);
+        cairn__mp_write_str(w, best->key);
+        cairn__mp_write_str(w, best->value);
         prev = best;
     }
     return 0;
 }
 
-int wire_read_tag_map(wire_ctx *c, const char *what, cairn_wire_tag **ret_p, size_t *ret_n)
+int cairn__wire_read_tag_map(wire_ctx *c, const char *what, cairn_wire_tag **ret_p, size_t *ret_n)
 {
-    bool nil = cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL;
+    bool nil = cairn__mp_peek(&c->r) == CAIRN_MP_T_NIL;
     uint32_t n;
-    if (cairn_mp_read_map(&c->r, &n))
-        return wire_fail(c, what, c->r.err);
+    if (cairn__mp_read_map(&c->r, &n))
+        return cairn__wire_fail(c, what, c->r.err);
     if (nil) {
         *ret_p = NULL;
         *ret_n = 0;
         return 0;
     }
-    cairn_wire_tag *t = wire_alloc(c, what, (size_t)n * sizeof(*t));
+    cairn_wire_tag *t = cairn__wire_alloc(c, what, (size_t)n * sizeof(*t));
     if (t == NULL)
         return c->r.err;
     for (uint32_t k = 0; k < n; k++)
-        if (cairn_mp_read_str(&c->r, &t[k].key) || cairn_mp_read_str(&c->r, &t[k].value))
-            return wire_fail(c, what, c->r.err);
+        if (cairn__mp_read_str(&c->r, &t[k].key) || cairn__mp_read_str(&c->r, &t[k].value))
+            return cairn__wire_fail(c, what, c->r.err);
     *ret_p = t;
     *ret_n = n;
     return 0;
@@ -347,8 +347,8 @@ static int decode_field(wire_ctx *c, const wire_field *f, void *p)
     switch (f->kind) {
     case FK_STR: {
         cairn_span s;
-        if (cairn_mp_read_str(&c->r, &s))
-            return wire_fail(c, f->key, c->r.err);
+        if (cairn__mp_read_str(&c->r, &s))
+            return cairn__wire_fail(c, f->key, c->r.err);
         if (f->max && s.len > f->max) {
             c->r.err = CAIRN_ELIMIT;
             return cairn_diag_set(c->diag, CAIRN_ELIMIT, "%s: %s is %zu bytes, limit %llu", c->msg,
@@ -359,7 +359,7 @@ static int decode_field(wire_ctx *c, const wire_field *f, void *p)
     }
     case FK_BYTES: {
         cairn_span s;
-        if (wire_read_bytes(c, f->key, f->max, &s))
+        if (cairn__wire_read_bytes(c, f->key, f->max, &s))
             return c->r.err;
         if ((f->flags & WF_VSN) && s.len != 0 && s.len != CAIRN_WIRE_VSN_LEN) {
             c->r.err = CAIRN_EPROTO;
@@ -370,21 +370,21 @@ static int decode_field(wire_ctx *c, const wire_field *f, void *p)
         return 0;
     }
     case FK_BOOL:
-        if (cairn_mp_read_bool(&c->r, (bool *)p))
-            return wire_fail(c, f->key, c->r.err);
+        if (cairn__mp_read_bool(&c->r, (bool *)p))
+            return cairn__wire_fail(c, f->key, c->r.err);
         return 0;
     case FK_UINT: {
         uint64_t v;
-        if (cairn_mp_read_uint(&c->r, uint_max(f), &v))
-            return wire_fail(c, f->key, c->r.err);
+        if (cairn__mp_read_uint(&c->r, uint_max(f), &v))
+            return cairn__wire_fail(c, f->key, c->r.err);
         store_uint(p, f->size, v);
         return 0;
     }
     case FK_INT: {
         int64_t v;
         int64_t lim = f->size >= 8 ? INT64_MAX : (INT64_C(1) << (8 * f->size - 1)) - 1;
-        if (cairn_mp_read_int(&c->r, -lim - 1, lim, &v))
-            return wire_fail(c, f->key, c->r.err);
+        if (cairn__mp_read_int(&c->r, -lim - 1, lim, &v))
+            return cairn__wire_fail(c, f->key, c->r.err);
         if (f->size == 4)
             *(int32_t *)p = (int32_t)v;
         else
@@ -410,8 +410,8 @@ static int decode_positional(wire_ctx *c, const wire_field *fields, size_t n, ui
                 f = &fields[i];
         if (f == NULL) {
             assert(j >= n); /* the decl indexes of a table are 0..n-1 */
-            if (cairn_mp_skip(&c->r))
-                return wire_fail(c, "an extra array element", c->r.err);
+            if (cairn__mp_skip(&c->r))
+                return cairn__wire_fail(c, "an extra array element", c->r.err);
             continue;
         }
         int e = decode_field(c, f, (char *)base + f->off);
@@ -421,34 +421,34 @@ static int decode_positional(wire_ctx *c, const wire_field *fields, size_t n, ui
     return 0;
 }
 
-int wire_decode_struct(wire_ctx *c, const wire_field *fields, size_t n, void *base)
+int cairn__wire_decode_struct(wire_ctx *c, const wire_field *fields, size_t n, void *base)
 {
     uint32_t pairs;
     size_t next = 0;
-    if (cairn_mp_peek(&c->r) == CAIRN_MP_T_ARRAY) {
-        if (cairn_mp_read_array(&c->r, &pairs))
-            return wire_fail(c, "body", c->r.err);
+    if (cairn__mp_peek(&c->r) == CAIRN_MP_T_ARRAY) {
+        if (cairn__mp_read_array(&c->r, &pairs))
+            return cairn__wire_fail(c, "body", c->r.err);
         return decode_positional(c, fields, n, pairs, base);
     }
-    if (cairn_mp_read_map(&c->r, &pairs))
-        return wire_fail(c, "body", c->r.err);
+    if (cairn__mp_read_map(&c->r, &pairs))
+        return cairn__wire_fail(c, "body", c->r.err);
     for (uint32_t k = 0; k < pairs; k++) {
         cairn_span key;
-        if (cairn_mp_read_str(&c->r, &key))
-            return wire_fail(c, "a map key", c->r.err);
+        if (cairn__mp_read_str(&c->r, &key))
+            return cairn__wire_fail(c, "a map key", c->r.err);
         /* Go sends the keys in table order, so try the field after the
          * last match first; fall back to a full scan. */
         const wire_field *f = NULL;
         for (size_t j = 0; j < n && f == NULL; j++) {
             size_t i = (next + j) % n;
-            if (cairn_mp_key_is(key, fields[i].key)) {
+            if (cairn__mp_key_is(key, fields[i].key)) {
                 f = &fields[i];
                 next = i + 1;
             }
         }
         if (f == NULL) {
-            if (cairn_mp_skip(&c->r))
-                return wire_fail(c, "an unknown field's value", c->r.err);
+            if (cairn__mp_skip(&c->r))
+                return cairn__wire_fail(c, "an unknown field's value", c->r.err);
             continue;
         }
         int e = decode_field(c, f, (char *)base + f->off);
@@ -487,7 +487,7 @@ static int check_field(const char *msg, const wire_field *f, const void *p, cair
     return 0;
 }
 
-int wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
+int cairn__wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
                        const void *base, cairn_diag *diag)
 {
     uint32_t count = 0;
@@ -499,28 +499,28 @@ int wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fi
         if (!((fields[k].flags & WF_OMITEMPTY) && field_empty(&fields[k], p)))
             count++;
     }
-    cairn_mp_write_map(w, count);
+    cairn__mp_write_map(w, count);
     for (size_t k = 0; k < n; k++) {
         const wire_field *f = &fields[k];
         const void *p = (const char *)base + f->off;
         if ((f->flags & WF_OMITEMPTY) && field_empty(f, p))
             continue;
-        cairn_mp_write_cstr(w, f->key);
+        cairn__mp_write_cstr(w, f->key);
         switch (f->kind) {
         case FK_STR:
-            cairn_mp_write_str(w, *(const cairn_span *)p);
+            cairn__mp_write_str(w, *(const cairn_span *)p);
             break;
         case FK_BYTES:
-            cairn_mp_write_bytes(w, *(const cairn_span *)p);
+            cairn__mp_write_bytes(w, *(const cairn_span *)p);
             break;
         case FK_BOOL:
-            cairn_mp_write_bool(w, *(const bool *)p);
+            cairn__mp_write_bool(w, *(const bool *)p);
             break;
         case FK_UINT:
-            cairn_mp_write_uint(w, load_uint(p, f->size));
+            cairn__mp_write_uint(w, load_uint(p, f->size));
             break;
         case FK_INT:
-            cairn_mp_write_int(w, f->size == 4 ? *(const int32_t *)p : *(const int64_t *)p);
+            cairn__mp_write_int(w, f->size == 4 ? *(const int32_t *)p : *(const int64_t *)p);
             break;
         default: {
             int e = f->enc(w, p, msg, diag);
@@ -532,20 +532,20 @@ int wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fi
     return w->err;
 }
 
-int wire_encode_msg(cairn_buf *out, uint8_t type, const char *msg, const wire_field *fields,
+int cairn__wire_encode_msg(cairn_buf *out, uint8_t type, const char *msg, const wire_field *fields,
                     size_t n, const void *base, cairn_diag *diag)
 {
     cairn_mp_writer w;
-    cairn_mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
-    cairn_mp_write_raw(&w, &type, 1);
-    wire_encode_struct(&w, msg, fields, n, base, diag);
-    int e = cairn_mp_writer_finish(&w);
+    cairn__mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
+    cairn__mp_write_raw(&w, &type, 1);
+    cairn__wire_encode_struct(&w, msg, fields, n, base, diag);
+    int e = cairn__mp_writer_finish(&w);
     if (e && diag && !diag->err)
         cairn_diag_set(diag, e, "%s: encoding failed: %s", msg, cairn_strerror(e));
     return e;
 }
 
-int wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *name,
+int cairn__wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *name,
                     const wire_field *fields, size_t n, cairn_wire_arena *arena, cairn_diag *diag,
                     void *base)
 {
@@ -555,27 +555,27 @@ int wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *na
         return cairn_diag_set(diag, CAIRN_EPROTO, "%s: type byte is %u, want %u", name, msg[0],
                               type);
     wire_ctx c = {.arena = arena, .diag = diag, .msg = name};
-    cairn_mp_reader_init(&c.r, msg + 1, len - 1);
-    int e = wire_decode_struct(&c, fields, n, base);
+    cairn__mp_reader_init(&c.r, msg + 1, len - 1);
+    int e = cairn__wire_decode_struct(&c, fields, n, base);
     return e == CAIRN_EAGAIN ? CAIRN_EPROTO : e;
 }
 
-int wire_decode_msg_ret(const uint8_t *msg, size_t len, uint8_t type, const wire_msg_desc *d,
+int cairn__wire_decode_msg_ret(const uint8_t *msg, size_t len, uint8_t type, const wire_msg_desc *d,
                         cairn_wire_arena *arena, cairn_diag *diag, void *tmp, size_t size,
                         void *ret)
 {
     memset(tmp, 0, size);
-    int e = wire_decode_msg(msg, len, type, d->label, d->fields, d->n, arena, diag, tmp);
+    int e = cairn__wire_decode_msg(msg, len, type, d->label, d->fields, d->n, arena, diag, tmp);
     if (e == 0 && ret)
         memcpy(ret, tmp, size);
     return e;
 }
 
-int wire_decode_by_type(const uint8_t *msg, size_t len, const wire_msg_desc *descs, size_t n_descs,
+int cairn__wire_decode_by_type(const uint8_t *msg, size_t len, const wire_msg_desc *descs, size_t n_descs,
                         cairn_wire_arena *arena, cairn_diag *diag, void *base)
 {
     if (msg[0] >= n_descs || descs[msg[0]].label == NULL)
         return 1;
     const wire_msg_desc *d = &descs[msg[0]];
-    return wire_decode_msg(msg, len, msg[0], d->label, d->fields, d->n, arena, diag, base);
+    return cairn__wire_decode_msg(msg, len, msg[0], d->label, d->fields, d->n, arena, diag, base);
 }

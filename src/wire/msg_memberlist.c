@@ -12,7 +12,7 @@
  * and against the bytes actually present before anything is allocated, as
  * is UserMsgLen (#361).
  */
-#include "cairn/wire_msg.h"
+#include "wire/msg.h"
 
 #include <string.h>
 
@@ -98,7 +98,7 @@ static const wire_field user_header_fields[] = {
     WF_INT(user_header_raw, user_msg_len, "UserMsgLen", 0),
 };
 
-const char *cairn_wire_type_name(int type)
+const char *cairn__wire_type_name(int type)
 {
     static const char *const names[] = {
         "ping",     "indirect-ping", "ack",      "suspect", "alive", "dead",    "push-pull",
@@ -120,26 +120,26 @@ static const wire_msg_desc msg_descs[] = {
     [CAIRN_WIRE_ERR] = WIRE_MSG_DESC("err", err_fields),
 };
 
-WIRE_ENCODER(cairn_wire_ping_encode, cairn_wire_ping, msg_descs, CAIRN_WIRE_PING)
-WIRE_DECODER(cairn_wire_ping_decode, cairn_wire_ping, msg_descs, CAIRN_WIRE_PING)
-WIRE_ENCODER(cairn_wire_indirect_ping_encode, cairn_wire_indirect_ping, msg_descs,
+WIRE_ENCODER(cairn__wire_ping_encode, cairn_wire_ping, msg_descs, CAIRN_WIRE_PING)
+WIRE_DECODER(cairn__wire_ping_decode, cairn_wire_ping, msg_descs, CAIRN_WIRE_PING)
+WIRE_ENCODER(cairn__wire_indirect_ping_encode, cairn_wire_indirect_ping, msg_descs,
              CAIRN_WIRE_INDIRECT_PING)
-WIRE_DECODER(cairn_wire_indirect_ping_decode, cairn_wire_indirect_ping, msg_descs,
+WIRE_DECODER(cairn__wire_indirect_ping_decode, cairn_wire_indirect_ping, msg_descs,
              CAIRN_WIRE_INDIRECT_PING)
-WIRE_ENCODER(cairn_wire_ack_encode, cairn_wire_ack, msg_descs, CAIRN_WIRE_ACK)
-WIRE_DECODER(cairn_wire_ack_decode, cairn_wire_ack, msg_descs, CAIRN_WIRE_ACK)
-WIRE_ENCODER(cairn_wire_nack_encode, cairn_wire_nack, msg_descs, CAIRN_WIRE_NACK)
-WIRE_DECODER_NOARENA(cairn_wire_nack_decode, cairn_wire_nack, msg_descs, CAIRN_WIRE_NACK)
-WIRE_ENCODER(cairn_wire_err_encode, cairn_wire_err, msg_descs, CAIRN_WIRE_ERR)
-WIRE_DECODER_NOARENA(cairn_wire_err_decode, cairn_wire_err, msg_descs, CAIRN_WIRE_ERR)
-WIRE_ENCODER(cairn_wire_suspect_encode, cairn_wire_suspect, msg_descs, CAIRN_WIRE_SUSPECT)
-WIRE_DECODER_NOARENA(cairn_wire_suspect_decode, cairn_wire_suspect, msg_descs, CAIRN_WIRE_SUSPECT)
-WIRE_ENCODER(cairn_wire_dead_encode, cairn_wire_dead, msg_descs, CAIRN_WIRE_DEAD)
-WIRE_DECODER_NOARENA(cairn_wire_dead_decode, cairn_wire_dead, msg_descs, CAIRN_WIRE_DEAD)
-WIRE_ENCODER(cairn_wire_alive_encode, cairn_wire_alive, msg_descs, CAIRN_WIRE_ALIVE)
-WIRE_DECODER(cairn_wire_alive_decode, cairn_wire_alive, msg_descs, CAIRN_WIRE_ALIVE)
+WIRE_ENCODER(cairn__wire_ack_encode, cairn_wire_ack, msg_descs, CAIRN_WIRE_ACK)
+WIRE_DECODER(cairn__wire_ack_decode, cairn_wire_ack, msg_descs, CAIRN_WIRE_ACK)
+WIRE_ENCODER(cairn__wire_nack_encode, cairn_wire_nack, msg_descs, CAIRN_WIRE_NACK)
+WIRE_DECODER_NOARENA(cairn__wire_nack_decode, cairn_wire_nack, msg_descs, CAIRN_WIRE_NACK)
+WIRE_ENCODER(cairn__wire_err_encode, cairn_wire_err, msg_descs, CAIRN_WIRE_ERR)
+WIRE_DECODER_NOARENA(cairn__wire_err_decode, cairn_wire_err, msg_descs, CAIRN_WIRE_ERR)
+WIRE_ENCODER(cairn__wire_suspect_encode, cairn_wire_suspect, msg_descs, CAIRN_WIRE_SUSPECT)
+WIRE_DECODER_NOARENA(cairn__wire_suspect_decode, cairn_wire_suspect, msg_descs, CAIRN_WIRE_SUSPECT)
+WIRE_ENCODER(cairn__wire_dead_encode, cairn_wire_dead, msg_descs, CAIRN_WIRE_DEAD)
+WIRE_DECODER_NOARENA(cairn__wire_dead_decode, cairn_wire_dead, msg_descs, CAIRN_WIRE_DEAD)
+WIRE_ENCODER(cairn__wire_alive_encode, cairn_wire_alive, msg_descs, CAIRN_WIRE_ALIVE)
+WIRE_DECODER(cairn__wire_alive_decode, cairn_wire_alive, msg_descs, CAIRN_WIRE_ALIVE)
 
-int cairn_wire_user_encode(cairn_span payload, cairn_buf *out, cairn_diag *diag)
+int cairn__wire_user_encode(cairn_span payload, cairn_buf *out, cairn_diag *diag)
 {
     if (out == NULL || (payload.len && payload.p == NULL))
         return CAIRN_EINVAL;
@@ -157,13 +157,13 @@ int cairn_wire_user_encode(cairn_span payload, cairn_buf *out, cairn_diag *diag)
 
 /* ------------------------------------------------------------ push-pull */
 
-int cairn_wire_pushpull_header_encode(const cairn_wire_pushpull_header *m, cairn_buf *out,
+int cairn__wire_pushpull_header_encode(const cairn_wire_pushpull_header *m, cairn_buf *out,
                                       cairn_diag *diag)
 {
     if (m == NULL || out == NULL)
         return CAIRN_EINVAL;
     pp_header_raw raw = {m->join, m->nodes, m->user_state_len};
-    return wire_encode_msg(out, CAIRN_WIRE_PUSHPULL, "push-pull", pp_header_fields,
+    return cairn__wire_encode_msg(out, CAIRN_WIRE_PUSHPULL, "push-pull", pp_header_fields,
                            WF_NFIELDS(pp_header_fields), &raw, diag);
 }
 
@@ -181,21 +181,21 @@ static int decode_prefix(const uint8_t *p, size_t len, int type, const char *nam
     /* Find the end of the map first, so "incomplete" is told apart from
      * "malformed" without leaving half a diagnostic behind. */
     size_t obj;
-    int e = cairn_mp_object_len(p + skip, len - skip, &obj);
+    int e = cairn__mp_object_len(p + skip, len - skip, &obj);
     if (e == CAIRN_EAGAIN)
         return e;
     if (e)
-        return cairn_diag_set(diag, e, "%s: body is %s", name, cairn_mp_err_text(e));
+        return cairn_diag_set(diag, e, "%s: body is %s", name, cairn__mp_err_text(e));
     wire_ctx c = {.arena = arena, .diag = diag, .msg = name};
-    cairn_mp_reader_init(&c.r, p + skip, obj);
-    e = wire_decode_struct(&c, fields, n, base);
+    cairn__mp_reader_init(&c.r, p + skip, obj);
+    e = cairn__wire_decode_struct(&c, fields, n, base);
     if (e)
         return e == CAIRN_EAGAIN ? CAIRN_EPROTO : e;
     *ret_used = skip + obj;
     return 0;
 }
 
-int cairn_wire_pushpull_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
+int cairn__wire_pushpull_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
                                       cairn_wire_pushpull_header *ret, size_t *ret_used)
 {
     pp_header_raw raw = {0};
@@ -218,18 +218,18 @@ int cairn_wire_pushpull_header_decode(const uint8_t *p, size_t len, cairn_diag *
     return 0;
 }
 
-int cairn_wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out, cairn_diag *diag)
+int cairn__wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out, cairn_diag *diag)
 {
     if (m == NULL || out == NULL)
         return CAIRN_EINVAL;
     cairn_mp_writer w;
-    cairn_mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
-    wire_encode_struct(&w, "push-pull node", push_node_fields, WF_NFIELDS(push_node_fields), m,
+    cairn__mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
+    cairn__wire_encode_struct(&w, "push-pull node", push_node_fields, WF_NFIELDS(push_node_fields), m,
                        diag);
-    return cairn_mp_writer_finish(&w);
+    return cairn__mp_writer_finish(&w);
 }
 
-int cairn_wire_push_node_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
+int cairn__wire_push_node_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
                                 cairn_diag *diag, cairn_wire_push_node *ret, size_t *ret_used)
 {
     cairn_wire_push_node tmp;
@@ -246,7 +246,7 @@ int cairn_wire_push_node_decode(const uint8_t *p, size_t len, cairn_wire_arena *
     return 0;
 }
 
-int cairn_wire_pushpull_encode(const cairn_wire_pushpull *m, cairn_buf *out, cairn_diag *diag)
+int cairn__wire_pushpull_encode(const cairn_wire_pushpull *m, cairn_buf *out, cairn_diag *diag)
 {
     if (m == NULL || out == NULL || (m->n_nodes && m->nodes == NULL) ||
         (m->user_state.len && m->user_state.p == NULL))
@@ -259,9 +259,9 @@ int cairn_wire_pushpull_encode(const cairn_wire_pushpull *m, cairn_buf *out, cai
     size_t start = out->len;
     cairn_wire_pushpull_header h = {m->header.join, (uint32_t)m->n_nodes,
                                     (uint32_t)m->user_state.len};
-    int e = cairn_wire_pushpull_header_encode(&h, out, diag);
+    int e = cairn__wire_pushpull_header_encode(&h, out, diag);
     for (size_t k = 0; e == 0 && k < m->n_nodes; k++)
-        e = cairn_wire_push_node_encode(&m->nodes[k], out, diag);
+        e = cairn__wire_push_node_encode(&m->nodes[k], out, diag);
     if (e == 0)
         e = cairn_buf_append(out, m->user_state.p, m->user_state.len);
     if (e)
@@ -269,12 +269,12 @@ int cairn_wire_pushpull_encode(const cairn_wire_pushpull *m, cairn_buf *out, cai
     return e;
 }
 
-int cairn_wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                cairn_diag *diag, cairn_wire_pushpull *ret)
 {
     cairn_wire_pushpull_header h;
     size_t pos;
-    int e = cairn_wire_pushpull_header_decode(msg, len, diag, &h, &pos);
+    int e = cairn__wire_pushpull_header_decode(msg, len, diag, &h, &pos);
     if (e == CAIRN_EAGAIN)
         return cairn_diag_set(diag, CAIRN_EPROTO, "push-pull: header is truncated");
     if (e)
@@ -296,12 +296,12 @@ int cairn_wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena 
         return cairn_diag_set(diag, CAIRN_ELIMIT,
                               "push-pull: %u nodes need %zu arena bytes, %zu of the limit %zu left",
                               h.nodes, need, arena->limit - arena->used, arena->limit);
-    cairn_wire_push_node *nodes = cairn_wire_arena_alloc(arena, need);
+    cairn_wire_push_node *nodes = cairn__wire_arena_alloc(arena, need);
     if (nodes == NULL)
         return cairn_diag_set(diag, CAIRN_ENOMEM, "push-pull: cannot allocate %u nodes", h.nodes);
     for (uint32_t k = 0; k < h.nodes; k++) {
         size_t used;
-        e = cairn_wire_push_node_decode(msg + pos, len - pos, arena, diag, &nodes[k], &used);
+        e = cairn__wire_push_node_decode(msg + pos, len - pos, arena, diag, &nodes[k], &used);
         if (e == CAIRN_EAGAIN)
             return cairn_diag_set(diag, CAIRN_EPROTO, "push-pull: node %u of %u is truncated", k,
                                   h.nodes);
@@ -324,17 +324,17 @@ int cairn_wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena 
 
 /* ------------------------------------------------------------ user msg */
 
-int cairn_wire_user_msg_header_encode(const cairn_wire_user_msg_header *m, cairn_buf *out,
+int cairn__wire_user_msg_header_encode(const cairn_wire_user_msg_header *m, cairn_buf *out,
                                       cairn_diag *diag)
 {
     if (m == NULL || out == NULL)
         return CAIRN_EINVAL;
     user_header_raw raw = {m->user_msg_len};
-    return wire_encode_msg(out, CAIRN_WIRE_USER, "user", user_header_fields,
+    return cairn__wire_encode_msg(out, CAIRN_WIRE_USER, "user", user_header_fields,
                            WF_NFIELDS(user_header_fields), &raw, diag);
 }
 
-int cairn_wire_user_msg_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
+int cairn__wire_user_msg_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
                                       cairn_wire_user_msg_header *ret, size_t *ret_used)
 {
     user_header_raw raw = {0};
@@ -355,7 +355,7 @@ int cairn_wire_user_msg_header_decode(const uint8_t *p, size_t len, cairn_diag *
 
 /* ------------------------------------------------------------ dispatch */
 
-int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
+int cairn__wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
                           cairn_wire_msg *ret)
 {
     if (msg == NULL || len == 0)
@@ -364,11 +364,11 @@ int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *aren
     memset(&m, 0, sizeof(m));
     m.type = msg[0];
     /* Every union member starts at &m.u. */
-    int e = wire_decode_by_type(msg, len, msg_descs, WF_NFIELDS(msg_descs), arena, diag, &m.u);
+    int e = cairn__wire_decode_by_type(msg, len, msg_descs, WF_NFIELDS(msg_descs), arena, diag, &m.u);
     if (e > 0) {
         switch (msg[0]) {
         case CAIRN_WIRE_PUSHPULL:
-            e = cairn_wire_pushpull_decode(msg, len, arena, diag, &m.u.pushpull);
+            e = cairn__wire_pushpull_decode(msg, len, arena, diag, &m.u.pushpull);
             break;
         case CAIRN_WIRE_USER:
             m.u.user = (cairn_span){msg + 1, len - 1};
@@ -379,7 +379,7 @@ int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *aren
         case CAIRN_WIRE_ENCRYPT:
         case CAIRN_WIRE_HAS_CRC:
             return cairn_diag_set(diag, CAIRN_ENOTSUP, "message: type %u (%s) is a framing layer",
-                                  msg[0], cairn_wire_type_name(msg[0]));
+                                  msg[0], cairn__wire_type_name(msg[0]));
         default:
             return cairn_diag_set(diag, CAIRN_ENOTSUP, "message: unknown type byte %u", msg[0]);
         }

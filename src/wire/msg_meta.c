@@ -17,33 +17,33 @@
  * Like every struct decoder here it also takes the array form go-msgpack
  * accepts: the fields by position in Go's declaration order.
  */
-#include "cairn/wire_msg.h"
+#include "wire/msg.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "msg_internal.h"
 
-int cairn_wire_tags_encode(const cairn_wire_tag *tags, size_t n, cairn_buf *out, cairn_diag *diag)
+int cairn__wire_tags_encode(const cairn_wire_tag *tags, size_t n, cairn_buf *out, cairn_diag *diag)
 {
     if (out == NULL || (n && tags == NULL))
         return CAIRN_EINVAL;
     cairn_mp_writer w;
-    cairn_mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
+    cairn__mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
     uint8_t magic = 0xff;
-    cairn_mp_write_raw(&w, &magic, 1);
+    cairn__mp_write_raw(&w, &magic, 1);
     /* An empty tag set is the empty map ff 80, as Go encodes make(map). */
     static const cairn_wire_tag none[1];
-    wire_write_tag_map(&w, n ? tags : none, n, "tags", diag);
+    cairn__wire_write_tag_map(&w, n ? tags : none, n, "tags", diag);
     size_t len = out->len - w.start;
     if (w.err == 0 && len > CAIRN_WIRE_META_MAX) {
         w.err = cairn_diag_set(diag, CAIRN_ELIMIT, "tags: Meta is %zu bytes, limit %d", len,
                                CAIRN_WIRE_META_MAX);
     }
-    return cairn_mp_writer_finish(&w);
+    return cairn__mp_writer_finish(&w);
 }
 
-int cairn_wire_tags_decode(cairn_span meta, cairn_wire_arena *arena, cairn_diag *diag,
+int cairn__wire_tags_decode(cairn_span meta, cairn_wire_arena *arena, cairn_diag *diag,
                            cairn_wire_tag **ret_tags, size_t *ret_n)
 {
     if (arena == NULL || ret_tags == NULL || ret_n == NULL || (meta.len && meta.p == NULL))
@@ -57,7 +57,7 @@ int cairn_wire_tags_decode(cairn_span meta, cairn_wire_arena *arena, cairn_diag 
         return 0;
     }
     if (meta.p[0] != 0xff) {
-        cairn_wire_tag *t = cairn_wire_arena_alloc(arena, sizeof(*t));
+        cairn_wire_tag *t = cairn__wire_arena_alloc(arena, sizeof(*t));
         if (t == NULL)
             return cairn_diag_set(diag, CAIRN_ENOMEM, "tags: out of memory");
         t->key = CAIRN_SPAN_LIT("role");
@@ -67,10 +67,10 @@ int cairn_wire_tags_decode(cairn_span meta, cairn_wire_arena *arena, cairn_diag 
         return 0;
     }
     wire_ctx c = {.arena = arena, .diag = diag, .msg = "tags"};
-    cairn_mp_reader_init(&c.r, meta.p + 1, meta.len - 1);
+    cairn__mp_reader_init(&c.r, meta.p + 1, meta.len - 1);
     cairn_wire_tag *t = NULL;
     size_t n = 0;
-    int e = wire_read_tag_map(&c, "Meta", &t, &n);
+    int e = cairn__wire_read_tag_map(&c, "Meta", &t, &n);
     if (e)
         return e == CAIRN_EAGAIN ? CAIRN_EPROTO : e;
     *ret_tags = t;
@@ -97,7 +97,7 @@ static int check_finite(const cairn_coord *c, cairn_diag *diag, int err, const c
     return 0;
 }
 
-int cairn_wire_coord_encode(const cairn_coord *c, cairn_buf *out, cairn_diag *diag)
+int cairn__wire_coord_encode(const cairn_coord *c, cairn_buf *out, cairn_diag *diag)
 {
     if (c == NULL || out == NULL)
         return CAIRN_EINVAL;
@@ -108,31 +108,31 @@ int cairn_wire_coord_encode(const cairn_coord *c, cairn_buf *out, cairn_diag *di
     if (e)
         return e;
     cairn_mp_writer w;
-    cairn_mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
+    cairn__mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
     uint8_t v = CAIRN_WIRE_COORD_PAYLOAD_VERSION;
-    cairn_mp_write_raw(&w, &v, 1);
-    cairn_mp_write_map(&w, 4);
-    cairn_mp_write_cstr(&w, "Adjustment");
-    cairn_mp_write_double(&w, c->adjustment);
-    cairn_mp_write_cstr(&w, "Error");
-    cairn_mp_write_double(&w, c->error);
-    cairn_mp_write_cstr(&w, "Height");
-    cairn_mp_write_double(&w, c->height);
-    cairn_mp_write_cstr(&w, "Vec");
+    cairn__mp_write_raw(&w, &v, 1);
+    cairn__mp_write_map(&w, 4);
+    cairn__mp_write_cstr(&w, "Adjustment");
+    cairn__mp_write_double(&w, c->adjustment);
+    cairn__mp_write_cstr(&w, "Error");
+    cairn__mp_write_double(&w, c->error);
+    cairn__mp_write_cstr(&w, "Height");
+    cairn__mp_write_double(&w, c->height);
+    cairn__mp_write_cstr(&w, "Vec");
     if (c->dim == 0) {
-        cairn_mp_write_nil(&w);
+        cairn__mp_write_nil(&w);
     } else {
-        cairn_mp_write_array(&w, c->dim);
+        cairn__mp_write_array(&w, c->dim);
         for (unsigned k = 0; k < c->dim; k++)
-            cairn_mp_write_double(&w, c->vec[k]);
+            cairn__mp_write_double(&w, c->vec[k]);
     }
-    return cairn_mp_writer_finish(&w);
+    return cairn__mp_writer_finish(&w);
 }
 
 static int read_vec(cairn_mp_reader *r, cairn_coord *co, cairn_diag *diag)
 {
     uint32_t n;
-    if (cairn_mp_read_array(r, &n))
+    if (cairn__mp_read_array(r, &n))
         return r->err;
     if (n > CAIRN_COORD_MAX_DIM) {
         r->err = CAIRN_ELIMIT;
@@ -140,7 +140,7 @@ static int read_vec(cairn_mp_reader *r, cairn_coord *co, cairn_diag *diag)
                               CAIRN_COORD_MAX_DIM);
     }
     for (uint32_t k = 0; k < n; k++)
-        if (cairn_mp_read_double(r, &co->vec[k]))
+        if (cairn__mp_read_double(r, &co->vec[k]))
             return r->err;
     co->dim = n;
     return 0;
@@ -154,7 +154,7 @@ static const char *const coord_fields[] = {"Vec", "Error", "Adjustment", "Height
 static int coord_field_index(cairn_span key)
 {
     for (int k = 0; k < COORD_NFIELDS; k++)
-        if (cairn_mp_key_is(key, coord_fields[k]))
+        if (cairn__mp_key_is(key, coord_fields[k]))
             return k;
     return -1;
 }
@@ -168,21 +168,21 @@ static void read_coord_field(cairn_mp_reader *r, int idx, cairn_coord *co, cairn
         read_vec(r, co, diag);
         break;
     case 1:
-        cairn_mp_read_double(r, &co->error);
+        cairn__mp_read_double(r, &co->error);
         break;
     case 2:
-        cairn_mp_read_double(r, &co->adjustment);
+        cairn__mp_read_double(r, &co->adjustment);
         break;
     case 3:
-        cairn_mp_read_double(r, &co->height);
+        cairn__mp_read_double(r, &co->height);
         break;
     default:
-        cairn_mp_skip(r);
+        cairn__mp_skip(r);
         break;
     }
 }
 
-int cairn_wire_coord_decode(const uint8_t *p, size_t len, cairn_diag *diag, cairn_coord *ret)
+int cairn__wire_coord_decode(const uint8_t *p, size_t len, cairn_diag *diag, cairn_coord *ret)
 {
     if (p == NULL || len < 1)
         return cairn_diag_set(diag, CAIRN_EPROTO, "coordinate: empty payload");
@@ -192,19 +192,19 @@ int cairn_wire_coord_decode(const uint8_t *p, size_t len, cairn_diag *diag, cair
     cairn_coord co;
     memset(&co, 0, sizeof(co));
     cairn_mp_reader r;
-    cairn_mp_reader_init(&r, p + 1, len - 1);
+    cairn__mp_reader_init(&r, p + 1, len - 1);
     /* A map by field name, or (go-msgpack accepts it too) an array in
      * declaration order whose extra elements are skipped. */
-    bool positional = cairn_mp_peek(&r) == CAIRN_MP_T_ARRAY;
+    bool positional = cairn__mp_peek(&r) == CAIRN_MP_T_ARRAY;
     uint32_t count;
     const char *what = "body";
-    if ((positional ? cairn_mp_read_array(&r, &count) : cairn_mp_read_map(&r, &count)) == 0) {
+    if ((positional ? cairn__mp_read_array(&r, &count) : cairn__mp_read_map(&r, &count)) == 0) {
         for (uint32_t k = 0; k < count && !r.err; k++) {
             int idx = k < (uint32_t)COORD_NFIELDS ? (int)k : -1;
             if (!positional) {
                 cairn_span key;
                 what = "a map key";
-                if (cairn_mp_read_str(&r, &key))
+                if (cairn__mp_read_str(&r, &key))
                     break;
                 idx = coord_field_index(key);
             }
@@ -217,7 +217,7 @@ int cairn_wire_coord_decode(const uint8_t *p, size_t len, cairn_diag *diag, cair
     }
     if (r.err) {
         int e = r.err == CAIRN_EAGAIN ? CAIRN_EPROTO : r.err;
-        return cairn_diag_set(diag, e, "coordinate: %s is %s", what, cairn_mp_err_text(r.err));
+        return cairn_diag_set(diag, e, "coordinate: %s is %s", what, cairn__mp_err_text(r.err));
     }
     int e = check_finite(&co, diag, CAIRN_ERANGE, "rejected");
     if (e)

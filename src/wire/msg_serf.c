@@ -16,7 +16,7 @@
  * decoded message re-encodes to the same bytes; Member.Tags are written
  * sorted like Meta tags.
  */
-#include "cairn/wire_msg.h"
+#include "wire/msg.h"
 
 #include <string.h>
 
@@ -65,7 +65,7 @@ static int dec_slot_events(wire_ctx *c, void *field, const wire_field *f)
 {
     cairn_wire_serf_event_slot *s = WF_CONTAINER(field, cairn_wire_serf_event_slot, events);
     void *p;
-    if (wire_read_struct_array(c, "Events[].Events", event_item_fields,
+    if (cairn__wire_read_struct_array(c, "Events[].Events", event_item_fields,
                                WF_NFIELDS(event_item_fields), sizeof(*s->events), UINT32_MAX,
                                WIRE_NO_PRESENT, &p, &s->n_events))
         return c->r.err;
@@ -76,7 +76,7 @@ static int dec_slot_events(wire_ctx *c, void *field, const wire_field *f)
 static int enc_slot_events(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
     const cairn_wire_serf_event_slot *s = WF_CCONTAINER(field, cairn_wire_serf_event_slot, events);
-    return wire_write_struct_array(w, msg, event_item_fields, WF_NFIELDS(event_item_fields),
+    return cairn__wire_write_struct_array(w, msg, event_item_fields, WF_NFIELDS(event_item_fields),
                                    s->events, sizeof(*s->events), s->n_events, WIRE_NO_PRESENT,
                                    diag);
 }
@@ -91,7 +91,7 @@ static int dec_events(wire_ctx *c, void *field, const wire_field *f)
 {
     cairn_wire_serf_pushpull *m = WF_CONTAINER(field, cairn_wire_serf_pushpull, events);
     void *p;
-    if (wire_read_struct_array(c, "Events", slot_fields, WF_NFIELDS(slot_fields),
+    if (cairn__wire_read_struct_array(c, "Events", slot_fields, WF_NFIELDS(slot_fields),
                                sizeof(*m->events), CAIRN_WIRE_SERF_RING,
                                offsetof(cairn_wire_serf_event_slot, present), &p, &m->n_events))
         return c->r.err;
@@ -102,7 +102,7 @@ static int dec_events(wire_ctx *c, void *field, const wire_field *f)
 static int enc_events(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
     const cairn_wire_serf_pushpull *m = WF_CCONTAINER(field, cairn_wire_serf_pushpull, events);
-    return wire_write_struct_array(w, msg, slot_fields, WF_NFIELDS(slot_fields), m->events,
+    return cairn__wire_write_struct_array(w, msg, slot_fields, WF_NFIELDS(slot_fields), m->events,
                                    sizeof(*m->events), m->n_events,
                                    offsetof(cairn_wire_serf_event_slot, present), diag);
 }
@@ -110,33 +110,33 @@ static int enc_events(cairn_mp_writer *w, const void *field, const char *msg, ca
 static int dec_left(wire_ctx *c, void *field, const wire_field *f)
 {
     cairn_wire_serf_pushpull *m = WF_CONTAINER(field, cairn_wire_serf_pushpull, left_members);
-    return wire_read_str_array(c, "LeftMembers", &m->left_members, &m->n_left_members);
+    return cairn__wire_read_str_array(c, "LeftMembers", &m->left_members, &m->n_left_members);
 }
 
 static int enc_left(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
     const cairn_wire_serf_pushpull *m =
         WF_CCONTAINER(field, cairn_wire_serf_pushpull, left_members);
-    wire_write_str_array(w, m->left_members, m->n_left_members);
+    cairn__wire_write_str_array(w, m->left_members, m->n_left_members);
     return 0;
 }
 
 static int dec_status(wire_ctx *c, void *field, const wire_field *f)
 {
     cairn_wire_serf_pushpull *m = WF_CONTAINER(field, cairn_wire_serf_pushpull, status_ltimes);
-    bool nil = cairn_mp_peek(&c->r) == CAIRN_MP_T_NIL;
+    bool nil = cairn__mp_peek(&c->r) == CAIRN_MP_T_NIL;
     uint32_t n;
-    if (cairn_mp_read_map(&c->r, &n))
-        return wire_fail(c, "StatusLTimes", c->r.err);
+    if (cairn__mp_read_map(&c->r, &n))
+        return cairn__wire_fail(c, "StatusLTimes", c->r.err);
     if (nil)
         return 0;
-    cairn_wire_serf_status_ltime *s = wire_alloc(c, "StatusLTimes", (size_t)n * sizeof(*s));
+    cairn_wire_serf_status_ltime *s = cairn__wire_alloc(c, "StatusLTimes", (size_t)n * sizeof(*s));
     if (s == NULL)
         return c->r.err;
     for (uint32_t k = 0; k < n; k++)
-        if (cairn_mp_read_str(&c->r, &s[k].name) ||
-            cairn_mp_read_uint(&c->r, UINT64_MAX, &s[k].ltime))
-            return wire_fail(c, "StatusLTimes", c->r.err);
+        if (cairn__mp_read_str(&c->r, &s[k].name) ||
+            cairn__mp_read_uint(&c->r, UINT64_MAX, &s[k].ltime))
+            return cairn__wire_fail(c, "StatusLTimes", c->r.err);
     m->status_ltimes = s;
     m->n_status_ltimes = n;
     return 0;
@@ -147,13 +147,13 @@ static int enc_status(cairn_mp_writer *w, const void *field, const char *msg, ca
     const cairn_wire_serf_pushpull *m =
         WF_CCONTAINER(field, cairn_wire_serf_pushpull, status_ltimes);
     if (m->status_ltimes == NULL && m->n_status_ltimes == 0) {
-        cairn_mp_write_nil(w);
+        cairn__mp_write_nil(w);
         return 0;
     }
-    cairn_mp_write_map(w, (uint32_t)m->n_status_ltimes);
+    cairn__mp_write_map(w, (uint32_t)m->n_status_ltimes);
     for (size_t k = 0; k < m->n_status_ltimes; k++) {
-        cairn_mp_write_str(w, m->status_ltimes[k].name);
-        cairn_mp_write_uint(w, m->status_ltimes[k].ltime);
+        cairn__mp_write_str(w, m->status_ltimes[k].name);
+        cairn__mp_write_uint(w, m->status_ltimes[k].ltime);
     }
     return 0;
 }
@@ -174,11 +174,11 @@ static int dec_filters(wire_ctx *c, void *field, const wire_field *f)
     cairn_wire_serf_query *m = WF_CONTAINER(field, cairn_wire_serf_query, filters);
     void *p;
     size_t n;
-    if (wire_read_array_alloc(c, "Filters", sizeof(cairn_span), UINT32_MAX, &p, &n))
+    if (cairn__wire_read_array_alloc(c, "Filters", sizeof(cairn_span), UINT32_MAX, &p, &n))
         return c->r.err;
     cairn_span *s = p;
     for (size_t k = 0; k < n; k++)
-        if (wire_read_bytes(c, "Filters", 0, &s[k]))
+        if (cairn__wire_read_bytes(c, "Filters", 0, &s[k]))
             return c->r.err;
     m->filters = s;
     m->n_filters = n;
@@ -189,12 +189,12 @@ static int enc_filters(cairn_mp_writer *w, const void *field, const char *msg, c
 {
     const cairn_wire_serf_query *m = WF_CCONTAINER(field, cairn_wire_serf_query, filters);
     if (m->filters == NULL && m->n_filters == 0) {
-        cairn_mp_write_nil(w);
+        cairn__mp_write_nil(w);
         return 0;
     }
-    cairn_mp_write_array(w, (uint32_t)m->n_filters);
+    cairn__mp_write_array(w, (uint32_t)m->n_filters);
     for (size_t k = 0; k < m->n_filters; k++)
-        cairn_mp_write_bytes(w, m->filters[k]);
+        cairn__mp_write_bytes(w, m->filters[k]);
     return 0;
 }
 
@@ -222,13 +222,13 @@ static const wire_field tag_filter_fields[] = {
 static int dec_tags(wire_ctx *c, void *field, const wire_field *f)
 {
     cairn_wire_serf_member *m = WF_CONTAINER(field, cairn_wire_serf_member, tags);
-    return wire_read_tag_map(c, "Tags", &m->tags, &m->n_tags);
+    return cairn__wire_read_tag_map(c, "Tags", &m->tags, &m->n_tags);
 }
 
 static int enc_tags(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
     const cairn_wire_serf_member *m = WF_CCONTAINER(field, cairn_wire_serf_member, tags);
-    return wire_write_tag_map(w, m->tags, m->n_tags, msg, diag);
+    return cairn__wire_write_tag_map(w, m->tags, m->n_tags, msg, diag);
 }
 
 static const wire_field member_fields[] = {
@@ -248,14 +248,14 @@ static const wire_field member_fields[] = {
 static int dec_keys(wire_ctx *c, void *field, const wire_field *f)
 {
     cairn_wire_serf_key_response *m = WF_CONTAINER(field, cairn_wire_serf_key_response, keys);
-    return wire_read_str_array(c, "Keys", &m->keys, &m->n_keys);
+    return cairn__wire_read_str_array(c, "Keys", &m->keys, &m->n_keys);
 }
 
 static int enc_keys(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
     const cairn_wire_serf_key_response *m =
         WF_CCONTAINER(field, cairn_wire_serf_key_response, keys);
-    wire_write_str_array(w, m->keys, m->n_keys);
+    cairn__wire_write_str_array(w, m->keys, m->n_keys);
     return 0;
 }
 
@@ -277,13 +277,13 @@ static const wire_field dest_addr_fields[] = {
 static int dec_dest_addr(wire_ctx *c, void *field, const wire_field *f)
 {
     cairn_wire_serf_relay *m = WF_CONTAINER(field, cairn_wire_serf_relay, dest_ip);
-    return wire_decode_struct(c, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m);
+    return cairn__wire_decode_struct(c, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m);
 }
 
 static int enc_dest_addr(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
     const cairn_wire_serf_relay *m = WF_CCONTAINER(field, cairn_wire_serf_relay, dest_ip);
-    return wire_encode_struct(w, msg, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m, diag);
+    return cairn__wire_encode_struct(w, msg, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m, diag);
 }
 
 static const wire_field relay_fields[] = {
@@ -293,7 +293,7 @@ static const wire_field relay_fields[] = {
 
 /* ------------------------------------------------------------ codecs */
 
-const char *cairn_wire_serf_type_name(int type)
+const char *cairn__wire_serf_type_name(int type)
 {
     static const char *const names[] = {"leave",        "join",     "push-pull", "user-event",
                                         "query",        "response", "conflict",  "key-request",
@@ -315,48 +315,48 @@ static const wire_msg_desc serf_descs[] = {
     [CAIRN_WIRE_SERF_KEY_RESPONSE] = WIRE_MSG_DESC("serf key response", key_response_fields),
 };
 
-WIRE_ENCODER(cairn_wire_serf_leave_encode, cairn_wire_serf_leave, serf_descs, CAIRN_WIRE_SERF_LEAVE)
-WIRE_DECODER_NOARENA(cairn_wire_serf_leave_decode, cairn_wire_serf_leave, serf_descs,
+WIRE_ENCODER(cairn__wire_serf_leave_encode, cairn_wire_serf_leave, serf_descs, CAIRN_WIRE_SERF_LEAVE)
+WIRE_DECODER_NOARENA(cairn__wire_serf_leave_decode, cairn_wire_serf_leave, serf_descs,
                      CAIRN_WIRE_SERF_LEAVE)
-WIRE_ENCODER(cairn_wire_serf_join_encode, cairn_wire_serf_join, serf_descs, CAIRN_WIRE_SERF_JOIN)
-WIRE_DECODER_NOARENA(cairn_wire_serf_join_decode, cairn_wire_serf_join, serf_descs,
+WIRE_ENCODER(cairn__wire_serf_join_encode, cairn_wire_serf_join, serf_descs, CAIRN_WIRE_SERF_JOIN)
+WIRE_DECODER_NOARENA(cairn__wire_serf_join_decode, cairn_wire_serf_join, serf_descs,
                      CAIRN_WIRE_SERF_JOIN)
-WIRE_ENCODER(cairn_wire_serf_pushpull_encode, cairn_wire_serf_pushpull, serf_descs,
+WIRE_ENCODER(cairn__wire_serf_pushpull_encode, cairn_wire_serf_pushpull, serf_descs,
              CAIRN_WIRE_SERF_PUSHPULL)
-WIRE_DECODER(cairn_wire_serf_pushpull_decode, cairn_wire_serf_pushpull, serf_descs,
+WIRE_DECODER(cairn__wire_serf_pushpull_decode, cairn_wire_serf_pushpull, serf_descs,
              CAIRN_WIRE_SERF_PUSHPULL)
-WIRE_ENCODER(cairn_wire_serf_user_event_encode, cairn_wire_serf_user_event, serf_descs,
+WIRE_ENCODER(cairn__wire_serf_user_event_encode, cairn_wire_serf_user_event, serf_descs,
              CAIRN_WIRE_SERF_USER_EVENT)
-WIRE_DECODER(cairn_wire_serf_user_event_decode, cairn_wire_serf_user_event, serf_descs,
+WIRE_DECODER(cairn__wire_serf_user_event_decode, cairn_wire_serf_user_event, serf_descs,
              CAIRN_WIRE_SERF_USER_EVENT)
-WIRE_ENCODER(cairn_wire_serf_query_encode, cairn_wire_serf_query, serf_descs, CAIRN_WIRE_SERF_QUERY)
-WIRE_DECODER(cairn_wire_serf_query_decode, cairn_wire_serf_query, serf_descs, CAIRN_WIRE_SERF_QUERY)
-WIRE_ENCODER(cairn_wire_serf_query_response_encode, cairn_wire_serf_query_response, serf_descs,
+WIRE_ENCODER(cairn__wire_serf_query_encode, cairn_wire_serf_query, serf_descs, CAIRN_WIRE_SERF_QUERY)
+WIRE_DECODER(cairn__wire_serf_query_decode, cairn_wire_serf_query, serf_descs, CAIRN_WIRE_SERF_QUERY)
+WIRE_ENCODER(cairn__wire_serf_query_response_encode, cairn_wire_serf_query_response, serf_descs,
              CAIRN_WIRE_SERF_QUERY_RESPONSE)
-WIRE_DECODER(cairn_wire_serf_query_response_decode, cairn_wire_serf_query_response, serf_descs,
+WIRE_DECODER(cairn__wire_serf_query_response_decode, cairn_wire_serf_query_response, serf_descs,
              CAIRN_WIRE_SERF_QUERY_RESPONSE)
-WIRE_ENCODER(cairn_wire_serf_key_request_encode, cairn_wire_serf_key_request, serf_descs,
+WIRE_ENCODER(cairn__wire_serf_key_request_encode, cairn_wire_serf_key_request, serf_descs,
              CAIRN_WIRE_SERF_KEY_REQUEST)
-WIRE_DECODER(cairn_wire_serf_key_request_decode, cairn_wire_serf_key_request, serf_descs,
+WIRE_DECODER(cairn__wire_serf_key_request_decode, cairn_wire_serf_key_request, serf_descs,
              CAIRN_WIRE_SERF_KEY_REQUEST)
-WIRE_ENCODER(cairn_wire_serf_key_response_encode, cairn_wire_serf_key_response, serf_descs,
+WIRE_ENCODER(cairn__wire_serf_key_response_encode, cairn_wire_serf_key_response, serf_descs,
              CAIRN_WIRE_SERF_KEY_RESPONSE)
-WIRE_DECODER(cairn_wire_serf_key_response_decode, cairn_wire_serf_key_response, serf_descs,
+WIRE_DECODER(cairn__wire_serf_key_response_decode, cairn_wire_serf_key_response, serf_descs,
              CAIRN_WIRE_SERF_KEY_RESPONSE)
 
-int cairn_wire_serf_conflict_response_encode(const cairn_wire_serf_conflict_response *m,
+int cairn__wire_serf_conflict_response_encode(const cairn_wire_serf_conflict_response *m,
                                              cairn_buf *out, cairn_diag *diag)
 {
     if (m == NULL || out == NULL)
         return CAIRN_EINVAL;
     if (m->present)
-        return wire_encode_msg(out, CAIRN_WIRE_SERF_CONFLICT_RESPONSE, "serf conflict",
+        return cairn__wire_encode_msg(out, CAIRN_WIRE_SERF_CONFLICT_RESPONSE, "serf conflict",
                                member_fields, WF_NFIELDS(member_fields), &m->member, diag);
     static const uint8_t nil_member[2] = {CAIRN_WIRE_SERF_CONFLICT_RESPONSE, 0xc0};
     return cairn_buf_append(out, nil_member, sizeof(nil_member));
 }
 
-int cairn_wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
+int cairn__wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
                                              cairn_wire_arena *arena, cairn_diag *diag,
                                              cairn_wire_serf_conflict_response *ret)
 {
@@ -367,7 +367,7 @@ int cairn_wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
             *ret = tmp;
         return 0;
     }
-    int e = wire_decode_msg(msg, len, CAIRN_WIRE_SERF_CONFLICT_RESPONSE, "serf conflict",
+    int e = cairn__wire_decode_msg(msg, len, CAIRN_WIRE_SERF_CONFLICT_RESPONSE, "serf conflict",
                             member_fields, WF_NFIELDS(member_fields), arena, diag, &tmp.member);
     if (e)
         return e;
@@ -377,12 +377,12 @@ int cairn_wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
     return 0;
 }
 
-int cairn_wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out, cairn_diag *diag)
+int cairn__wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out, cairn_diag *diag)
 {
     if (m == NULL || out == NULL || (m->inner.len && m->inner.p == NULL))
         return CAIRN_EINVAL;
     size_t start = out->len;
-    int e = wire_encode_msg(out, CAIRN_WIRE_SERF_RELAY, "serf relay", relay_fields,
+    int e = cairn__wire_encode_msg(out, CAIRN_WIRE_SERF_RELAY, "serf relay", relay_fields,
                             WF_NFIELDS(relay_fields), m, diag);
     if (e == 0)
         e = cairn_buf_append(out, m->inner.p, m->inner.len);
@@ -391,19 +391,19 @@ int cairn_wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out,
     return e;
 }
 
-int cairn_wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                  cairn_diag *diag, cairn_wire_serf_relay *ret)
 {
     if (msg == NULL || len < 1 || msg[0] != CAIRN_WIRE_SERF_RELAY)
         return cairn_diag_set(diag, CAIRN_EPROTO, "serf relay: wrong or missing type byte");
     size_t hdr;
-    int e = cairn_mp_object_len(msg + 1, len - 1, &hdr);
+    int e = cairn__mp_object_len(msg + 1, len - 1, &hdr);
     if (e)
         return cairn_diag_set(diag, e == CAIRN_EAGAIN ? CAIRN_EPROTO : e,
-                              "serf relay: header is %s", cairn_mp_err_text(e));
+                              "serf relay: header is %s", cairn__mp_err_text(e));
     cairn_wire_serf_relay tmp;
     memset(&tmp, 0, sizeof(tmp));
-    e = wire_decode_msg(msg, 1 + hdr, CAIRN_WIRE_SERF_RELAY, "serf relay", relay_fields,
+    e = cairn__wire_decode_msg(msg, 1 + hdr, CAIRN_WIRE_SERF_RELAY, "serf relay", relay_fields,
                         WF_NFIELDS(relay_fields), arena, diag, &tmp);
     if (e)
         return e;
@@ -417,24 +417,24 @@ int cairn_wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_aren
 
 /* ------------------------------------------------------------ filters */
 
-int cairn_wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *out, cairn_diag *diag)
+int cairn__wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *out, cairn_diag *diag)
 {
     if (f == NULL || out == NULL)
         return CAIRN_EINVAL;
     if (f->type == CAIRN_WIRE_SERF_FILTER_TAG)
-        return wire_encode_msg(out, CAIRN_WIRE_SERF_FILTER_TAG, "tag filter", tag_filter_fields,
+        return cairn__wire_encode_msg(out, CAIRN_WIRE_SERF_FILTER_TAG, "tag filter", tag_filter_fields,
                                WF_NFIELDS(tag_filter_fields), f, diag);
     if (f->type != CAIRN_WIRE_SERF_FILTER_NODE)
         return cairn_diag_set(diag, CAIRN_EINVAL, "filter: unknown type %u", f->type);
     cairn_mp_writer w;
-    cairn_mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
+    cairn__mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
     uint8_t t = CAIRN_WIRE_SERF_FILTER_NODE;
-    cairn_mp_write_raw(&w, &t, 1);
-    wire_write_str_array(&w, f->nodes, f->n_nodes);
-    return cairn_mp_writer_finish(&w);
+    cairn__mp_write_raw(&w, &t, 1);
+    cairn__wire_write_str_array(&w, f->nodes, f->n_nodes);
+    return cairn__mp_writer_finish(&w);
 }
 
-int cairn_wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
                                   cairn_diag *diag, cairn_wire_serf_filter *ret)
 {
     cairn_wire_serf_filter tmp;
@@ -443,12 +443,12 @@ int cairn_wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_arena
         return cairn_diag_set(diag, CAIRN_EPROTO, "filter: empty");
     int e;
     if (p[0] == CAIRN_WIRE_SERF_FILTER_TAG) {
-        e = wire_decode_msg(p, len, CAIRN_WIRE_SERF_FILTER_TAG, "tag filter", tag_filter_fields,
+        e = cairn__wire_decode_msg(p, len, CAIRN_WIRE_SERF_FILTER_TAG, "tag filter", tag_filter_fields,
                             WF_NFIELDS(tag_filter_fields), arena, diag, &tmp);
     } else if (p[0] == CAIRN_WIRE_SERF_FILTER_NODE) {
         wire_ctx c = {.arena = arena, .diag = diag, .msg = "node filter"};
-        cairn_mp_reader_init(&c.r, p + 1, len - 1);
-        e = wire_read_str_array(&c, "names", &tmp.nodes, &tmp.n_nodes);
+        cairn__mp_reader_init(&c.r, p + 1, len - 1);
+        e = cairn__wire_read_str_array(&c, "names", &tmp.nodes, &tmp.n_nodes);
         if (e == CAIRN_EAGAIN)
             e = CAIRN_EPROTO;
     } else {
@@ -464,7 +464,7 @@ int cairn_wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_arena
 
 /* ------------------------------------------------------------ dispatch */
 
-int cairn_wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                cairn_diag *diag, cairn_wire_serf_msg *ret)
 {
     if (msg == NULL || len == 0)
@@ -473,15 +473,15 @@ int cairn_wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena 
     memset(&m, 0, sizeof(m));
     m.type = msg[0];
     /* Every union member starts at &m.u. */
-    int e = wire_decode_by_type(msg, len, serf_descs, WF_NFIELDS(serf_descs), arena, diag, &m.u);
+    int e = cairn__wire_decode_by_type(msg, len, serf_descs, WF_NFIELDS(serf_descs), arena, diag, &m.u);
     if (e > 0) {
         switch (msg[0]) {
         case CAIRN_WIRE_SERF_CONFLICT_RESPONSE:
-            e = cairn_wire_serf_conflict_response_decode(msg, len, arena, diag,
+            e = cairn__wire_serf_conflict_response_decode(msg, len, arena, diag,
                                                          &m.u.conflict_response);
             break;
         case CAIRN_WIRE_SERF_RELAY:
-            e = cairn_wire_serf_relay_decode(msg, len, arena, diag, &m.u.relay);
+            e = cairn__wire_serf_relay_decode(msg, len, arena, diag, &m.u.relay);
             break;
         default:
             return cairn_diag_set(diag, CAIRN_ENOTSUP, "serf message: unknown type byte %u",

@@ -24,19 +24,19 @@
  * increments one counter of cairn_packet_stats and the first drop is
  * described in the caller's diag.
  */
-#include "cairn/wire_frame.h"
+#include "wire/frame.h"
 
 #include <string.h>
 
 #include "frame_internal.h"
 
-int cairn_packet_encode(const cairn_frame_cfg *cfg, bool crc, const uint8_t *msg, size_t len,
+int cairn__packet_encode(const cairn_frame_cfg *cfg, bool crc, const uint8_t *msg, size_t len,
                         cairn_buf *out)
 {
     if (cfg == NULL || out == NULL || (msg == NULL && len > 0))
         return CAIRN_EINVAL;
     cairn_buf comp, mid;
-    cairn_buf_init(&comp, 32 + cairn_lzw_compress_bound(len));
+    cairn_buf_init(&comp, 32 + cairn__lzw_compress_bound(len));
     cairn_buf_init(&mid, len + 64 + 5);
     size_t saved = out->len;
     int r = 0;
@@ -44,7 +44,7 @@ int cairn_packet_encode(const cairn_frame_cfg *cfg, bool crc, const uint8_t *msg
     size_t n = len;
     if (cfg->compress) {
         /* Compression is used only when strictly shorter. */
-        r = cairn_compress_wrap(msg, len, &comp);
+        r = cairn__compress_wrap(msg, len, &comp);
         if (r == CAIRN_ENOMEM)
             goto done;
         if (r == 0 && comp.len < len) {
@@ -53,18 +53,18 @@ int cairn_packet_encode(const cairn_frame_cfg *cfg, bool crc, const uint8_t *msg
         }
         r = 0;
     }
-    bool enc = cairn_frame_encrypting(cfg);
+    bool enc = cairn__frame_encrypting(cfg);
     cairn_buf *dst = enc ? &mid : out;
     if (crc) {
         uint8_t h[5] = {CAIRN_FRAME_CRC};
-        frame_put_be32(h + 1, cairn_crc32(p, n));
+        frame_put_be32(h + 1, cairn__crc32(p, n));
         if ((r = cairn_buf_append(dst, h, 5)) < 0)
             goto done;
     }
     if ((r = cairn_buf_append(dst, p, n)) < 0)
         goto done;
     if (enc)
-        r = cairn_keyring_encrypt(cfg->keyring, cfg->enc_version, NULL, 0, mid.data, mid.len, out);
+        r = cairn__keyring_encrypt(cfg->keyring, cfg->enc_version, NULL, 0, mid.data, mid.len, out);
 done:
     if (r < 0)
         out->len = saved;
@@ -128,7 +128,7 @@ static void handle_compress(pkt_ctx *x, const uint8_t *body, size_t len, int dep
     uint8_t algo;
     const uint8_t *lzw;
     size_t lzw_len;
-    int r = cairn_compress_decode_body(body, len, &algo, &lzw, &lzw_len, x->diag);
+    int r = cairn__compress_decode_body(body, len, &algo, &lzw, &lzw_len, x->diag);
     if (r == 0 && algo != 0)
         r = cairn_diag_set(x->diag, CAIRN_EPROTO, "compress: Algo %u unknown", (unsigned)algo);
     if (r < 0) {
@@ -142,7 +142,7 @@ static void handle_compress(pkt_ctx *x, const uint8_t *body, size_t len, int dep
     }
     cairn_buf out;
     cairn_buf_init(&out, x->budget);
-    r = cairn_lzw_decompress(lzw, lzw_len, x->budget, &out, x->diag);
+    r = cairn__lzw_decompress(lzw, lzw_len, x->budget, &out, x->diag);
     if (r == CAIRN_ELIMIT)
         drop(x, &x->st->decompress_limit, r);
     else if (r == CAIRN_ENOMEM)
@@ -194,7 +194,7 @@ static void handle(pkt_ctx *x, const uint8_t *buf, size_t len, int depth)
     }
 }
 
-int cairn_packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t len,
+int cairn__packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t len,
                         cairn_packet_msg_cb *cb, void *userdata, cairn_packet_stats *stats,
                         cairn_diag *diag)
 {
@@ -216,7 +216,7 @@ int cairn_packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t l
     if (cfg->keyring != NULL && cairn_keyring_count(cfg->keyring) > 0) {
         cairn_diag d;
         cairn_diag_clear(&d);
-        int r = cairn_keyring_decrypt(cfg->keyring, NULL, 0, pkt, len, &plain, &d);
+        int r = cairn__keyring_decrypt(cfg->keyring, NULL, 0, pkt, len, &plain, &d);
         if (r == 0) {
             p = plain.data;
             n = plain.len;
@@ -232,7 +232,7 @@ int cairn_packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t l
     }
     if (n >= 5 && p[0] == CAIRN_FRAME_CRC) {
         uint32_t want = frame_be32(p + 1);
-        uint32_t got = cairn_crc32(p + 5, n - 5);
+        uint32_t got = cairn__crc32(p + 5, n - 5);
         if (got != want) {
             drop(&x, &stats->crc, cairn_diag_set(diag, CAIRN_ECRC,
                                                  "crc: mismatch (got 0x%08x, want 0x%08x)", got,

@@ -30,7 +30,7 @@
  * at the frame size, decompressed data at the configured cap. Errors are
  * sticky; the first diagnostic is kept and repeated.
  */
-#include "cairn/wire_frame.h"
+#include "wire/frame.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,7 +57,7 @@ struct cairn_stream_rd {
     cairn_diag err_diag;
 };
 
-int cairn_stream_rd_new(const cairn_frame_cfg *cfg, cairn_stream_rd **ret_rd)
+int cairn__stream_rd_new(const cairn_frame_cfg *cfg, cairn_stream_rd **ret_rd)
 {
     if (cfg == NULL || ret_rd == NULL)
         return CAIRN_EINVAL;
@@ -72,7 +72,7 @@ int cairn_stream_rd_new(const cairn_frame_cfg *cfg, cairn_stream_rd **ret_rd)
     return 0;
 }
 
-void cairn_stream_rd_delete(cairn_stream_rd *rd)
+void cairn__stream_rd_delete(cairn_stream_rd *rd)
 {
     if (rd == NULL)
         return;
@@ -106,7 +106,7 @@ static int sticky(cairn_stream_rd *rd, cairn_diag *diag)
     return rd->err;
 }
 
-int cairn_stream_rd_feed(cairn_stream_rd *rd, const uint8_t *data, size_t len)
+int cairn__stream_rd_feed(cairn_stream_rd *rd, const uint8_t *data, size_t len)
 {
     if (rd == NULL || (data == NULL && len > 0))
         return CAIRN_EINVAL;
@@ -168,7 +168,7 @@ static int open_frame(cairn_stream_rd *rd, cairn_diag *diag)
     cairn_buf_init(&rd->plain, n);
     cairn_diag d;
     cairn_diag_clear(&d);
-    int r = cairn_keyring_decrypt(rd->cfg.keyring, h, 5, h + 5, n, &rd->plain, &d);
+    int r = cairn__keyring_decrypt(rd->cfg.keyring, h, 5, h + 5, n, &rd->plain, &d);
     if (r < 0)
         return fail(rd, diag, r, "stream: %s", d.msg);
     if (rd->plain.len == 0)
@@ -208,11 +208,11 @@ static int measure(cairn_stream_rd *rd, const uint8_t **ret_p, size_t *ret_n, ca
     size_t n;
     src(rd, &p, &n);
     if (!rd->scanning) {
-        frame_mp_scan_init(&rd->scan);
+        cairn__frame_mp_scan_init(&rd->scan);
         rd->scanning = true;
     }
     size_t cap = rd->framed ? n : CAIRN_STREAM_MAX_BUFFER;
-    int r = frame_mp_scan_run(&rd->scan, p, n, cap);
+    int r = cairn__frame_mp_scan_run(&rd->scan, p, n, cap);
     if (r == CAIRN_EAGAIN && !rd->framed)
         return r;
     if (r == CAIRN_EAGAIN || (r == CAIRN_ELIMIT && rd->framed))
@@ -242,7 +242,7 @@ static int decompress(cairn_stream_rd *rd, cairn_diag *diag)
     cairn_buf_init(&out, limit);
     cairn_diag d;
     cairn_diag_clear(&d);
-    r = cairn_compress_unwrap(obj, len, limit, &out, &d);
+    r = cairn__compress_unwrap(obj, len, limit, &out, &d);
     if (r < 0) {
         cairn_buf_destroy(&out);
         return fail(rd, diag, r, "stream: %s", d.msg);
@@ -254,7 +254,7 @@ static int decompress(cairn_stream_rd *rd, cairn_diag *diag)
     return take_type(rd, diag);
 }
 
-int cairn_stream_rd_type(cairn_stream_rd *rd, uint8_t *ret_type, cairn_diag *diag)
+int cairn__stream_rd_type(cairn_stream_rd *rd, uint8_t *ret_type, cairn_diag *diag)
 {
     if (rd == NULL || ret_type == NULL)
         return CAIRN_EINVAL;
@@ -286,7 +286,7 @@ int cairn_stream_rd_type(cairn_stream_rd *rd, uint8_t *ret_type, cairn_diag *dia
     return 0;
 }
 
-int cairn_stream_rd_object(cairn_stream_rd *rd, const uint8_t **ret_p, size_t *ret_len,
+int cairn__stream_rd_object(cairn_stream_rd *rd, const uint8_t **ret_p, size_t *ret_len,
                            cairn_diag *diag)
 {
     if (rd == NULL || ret_p == NULL || ret_len == NULL)
@@ -298,7 +298,7 @@ int cairn_stream_rd_object(cairn_stream_rd *rd, const uint8_t **ret_p, size_t *r
     return measure(rd, ret_p, ret_len, diag, "msgpack object");
 }
 
-int cairn_stream_rd_raw(cairn_stream_rd *rd, size_t len, const uint8_t **ret_p, cairn_diag *diag)
+int cairn__stream_rd_raw(cairn_stream_rd *rd, size_t len, const uint8_t **ret_p, cairn_diag *diag)
 {
     if (rd == NULL || ret_p == NULL)
         return CAIRN_EINVAL;
@@ -323,7 +323,7 @@ int cairn_stream_rd_raw(cairn_stream_rd *rd, size_t len, const uint8_t **ret_p, 
     return 0;
 }
 
-void cairn_stream_rd_end(cairn_stream_rd *rd)
+void cairn__stream_rd_end(cairn_stream_rd *rd)
 {
     if (rd == NULL)
         return;
@@ -335,38 +335,38 @@ void cairn_stream_rd_end(cairn_stream_rd *rd)
     cairn_buf_destroy(&rd->plain);
 }
 
-bool cairn_stream_rd_framed(const cairn_stream_rd *rd)
+bool cairn__stream_rd_framed(const cairn_stream_rd *rd)
 {
     return rd->framed;
 }
 
-bool cairn_stream_rd_encrypted(const cairn_stream_rd *rd)
+bool cairn__stream_rd_encrypted(const cairn_stream_rd *rd)
 {
     return rd->encrypted;
 }
 
-int cairn_stream_encode(const cairn_frame_cfg *cfg, const uint8_t *msg, size_t len,
+int cairn__stream_encode(const cairn_frame_cfg *cfg, const uint8_t *msg, size_t len,
                         cairn_buf *out)
 {
     if (cfg == NULL || out == NULL || (msg == NULL && len > 0))
         return CAIRN_EINVAL;
     size_t saved = out->len;
     cairn_buf comp;
-    cairn_buf_init(&comp, 32 + cairn_lzw_compress_bound(len));
+    cairn_buf_init(&comp, 32 + cairn__lzw_compress_bound(len));
     const uint8_t *p = msg;
     size_t n = len;
     int r = 0;
     if (cfg->compress) {
-        if ((r = cairn_compress_wrap(msg, len, &comp)) < 0)
+        if ((r = cairn__compress_wrap(msg, len, &comp)) < 0)
             goto done;
         p = comp.data;
         n = comp.len;
     }
-    if (!cairn_frame_encrypting(cfg)) {
+    if (!cairn__frame_encrypting(cfg)) {
         r = cairn_buf_append(out, p, n);
         goto done;
     }
-    size_t elen = cairn_keyring_encrypted_len(cfg->enc_version, n);
+    size_t elen = cairn__keyring_encrypted_len(cfg->enc_version, n);
     if (elen > CAIRN_STREAM_MAX_ENCRYPTED) {
         r = CAIRN_EMSGSIZE;
         goto done;
@@ -375,7 +375,7 @@ int cairn_stream_encode(const cairn_frame_cfg *cfg, const uint8_t *msg, size_t l
     frame_put_be32(h + 1, (uint32_t)elen);
     if ((r = cairn_buf_append(out, h, 5)) < 0)
         goto done;
-    r = cairn_keyring_encrypt(cfg->keyring, cfg->enc_version, h, 5, p, n, out);
+    r = cairn__keyring_encrypt(cfg->keyring, cfg->enc_version, h, 5, p, n, out);
 done:
     if (r < 0)
         out->len = saved;

@@ -945,7 +945,7 @@ static void alloc_scenario(long fail_at, bool *ret_failed)
     cairn_loop *loops[3] = {0};
     cairn_memberlist *mls[3] = {0};
     cairn_addr addrs[3];
-    cairn_test_alloc_fail_after(fail_at);
+    cairn__test_alloc_fail_after(fail_at);
     for (int i = 0; i < 3; i++) {
         uint8_t ip[4] = {10, 9, 0, (uint8_t)(i + 1)};
         (void)cairn_addr_from_ip(ip, 4, 7946, &addrs[i]);
@@ -970,8 +970,8 @@ static void alloc_scenario(long fail_at, bool *ret_failed)
     if (mls[2])
         (void)cairn_memberlist_leave(mls[2], CAIRN_SEC, NULL, NULL);
     cairn_sim_run_for(sim, 3 * CAIRN_SEC);
-    *ret_failed = cairn_test_alloc_failed();
-    cairn_test_alloc_fail_after(-1);
+    *ret_failed = cairn__test_alloc_failed();
+    cairn__test_alloc_fail_after(-1);
     for (int i = 0; i < 3; i++) {
         cairn_memberlist_delete(mls[i]);
         cairn_loop_delete(loops[i]);
@@ -982,19 +982,19 @@ static void alloc_scenario(long fail_at, bool *ret_failed)
 static void test_alloc_failures(void **state)
 {
     (void)state;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     long points = 0;
     for (long fail = 0;; fail += fail < 400 ? 1 : 37) {
         bool failed;
         alloc_scenario(fail, &failed);
-        assert_int_equal(cairn_test_alloc_live(), 0);
+        assert_int_equal(cairn__test_alloc_live(), 0);
         if (!failed)
             break; /* the scenario needs fewer allocations than this */
         points++;
     }
     printf("# alloc_failures: %ld failure points survived without leaks\n", points);
     assert_true(points > 100);
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
 }
 
 int main(void)

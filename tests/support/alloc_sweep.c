@@ -14,11 +14,11 @@ long alloc_sweep(alloc_attempt_fn attempt, void *ctx, long base, long max_runs)
 {
     long failures = 0;
     for (long n = 0; n < max_runs; n++) {
-        cairn_test_alloc_fail_after(n);
+        cairn__test_alloc_fail_after(n);
         int r = attempt(ctx);
-        int failed = cairn_test_alloc_failed();
-        cairn_test_alloc_fail_after(-1);
-        long live = cairn_test_alloc_live();
+        int failed = cairn__test_alloc_failed();
+        cairn__test_alloc_fail_after(-1);
+        long live = cairn__test_alloc_live();
         if (live != base) {
             fprintf(stderr, "alloc_sweep: run %ld left %ld blocks live, want %ld\n", n, live, base);
             return -1;

@@ -40,24 +40,24 @@ static void test_diag_first_error_sticks(void **state)
 static void test_alloc_fail_nth(void **state)
 {
     (void)state;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     void *a = cairn_malloc(10);
     assert_non_null(a);
-    assert_int_equal(cairn_test_alloc_live(), 1);
-    cairn_test_alloc_fail_after(1);
+    assert_int_equal(cairn__test_alloc_live(), 1);
+    cairn__test_alloc_fail_after(1);
     void *b = cairn_malloc(10);
     assert_non_null(b);
     void *c = cairn_malloc(10);
     assert_null(c);
-    assert_true(cairn_test_alloc_failed());
+    assert_true(cairn__test_alloc_failed());
     void *d = cairn_malloc(10);
     assert_non_null(d);
     cairn_free(a);
     cairn_free(b);
     cairn_free(d);
-    assert_int_equal(cairn_test_alloc_live(), 0);
+    assert_int_equal(cairn__test_alloc_live(), 0);
     assert_null(cairn_calloc(SIZE_MAX / 2, 4));
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
 }
 
 static void test_rng_deterministic_and_uniform(void **state)

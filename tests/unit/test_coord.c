@@ -400,16 +400,16 @@ static void test_coordinate_raw_distance_to(void **state)
     cairn_coord c1 = new_coord(&cfg), c2 = new_coord(&cfg);
     set_vec3(&c1, -0.5, 1.3, 2.4);
     set_vec3(&c2, 1.2, -2.3, 3.4);
-    eq_float(cairn_coord_raw_distance_(&c1, &c1), 0.0);
-    eq_float(cairn_coord_raw_distance_(&c1, &c2), cairn_coord_raw_distance_(&c2, &c1));
-    eq_float(cairn_coord_raw_distance_(&c1, &c2), DIST_C1_C2);
+    eq_float(cairn__coord_raw_distance(&c1, &c1), 0.0);
+    eq_float(cairn__coord_raw_distance(&c1, &c2), cairn__coord_raw_distance(&c2, &c1));
+    eq_float(cairn__coord_raw_distance(&c1, &c2), DIST_C1_C2);
     /* The adjustment is not part of the raw distance. */
     c1.adjustment = 1.0e6;
-    eq_float(cairn_coord_raw_distance_(&c1, &c2), DIST_C1_C2);
+    eq_float(cairn__coord_raw_distance(&c1, &c2), DIST_C1_C2);
     /* Heights are. */
     c1.height = 0.7;
     c2.height = 0.1;
-    eq_float(cairn_coord_raw_distance_(&c1, &c2), DIST_C1_C2 + 0.8);
+    eq_float(cairn__coord_raw_distance(&c1, &c2), DIST_C1_C2 + 0.8);
 }
 
 static void test_coordinate_add_diff_magnitude(void **state)
@@ -417,16 +417,16 @@ static void test_coordinate_add_diff_magnitude(void **state)
     (void)state;
     const double v1[3] = {1.0, -3.0, 3.0}, v2[3] = {-4.0, 5.0, 6.0}, zero[3] = {0};
     double out[3];
-    cairn_coord_vec_add_(v1, v2, 3, out);
+    cairn__coord_vec_add(v1, v2, 3, out);
     eq_vec(out, (double[]){-3.0, 2.0, 9.0}, 3);
-    cairn_coord_vec_add_(v1, zero, 3, out);
+    cairn__coord_vec_add(v1, zero, 3, out);
     eq_vec(out, v1, 3);
-    cairn_coord_vec_diff_(v1, v2, 3, out);
+    cairn__coord_vec_diff(v1, v2, 3, out);
     eq_vec(out, (double[]){5.0, -8.0, -3.0}, 3);
-    cairn_coord_vec_diff_(v1, zero, 3, out);
+    cairn__coord_vec_diff(v1, zero, 3, out);
     eq_vec(out, v1, 3);
-    eq_float(cairn_coord_vec_magnitude_(zero, 3), 0.0);
-    eq_float(cairn_coord_vec_magnitude_((double[]){1.0, -2.0, 3.0}, 3), 3.7416573867739413);
+    eq_float(cairn__coord_vec_magnitude(zero, 3), 0.0);
+    eq_float(cairn__coord_vec_magnitude((double[]){1.0, -2.0, 3.0}, 3), 3.7416573867739413);
 }
 
 static void test_coordinate_unit_vector_at(void **state)
@@ -436,19 +436,19 @@ static void test_coordinate_unit_vector_at(void **state)
     cairn_rng_init(&rng, 3);
     const double v1[3] = {1.0, 2.0, 3.0}, v2[3] = {0.5, 0.6, 0.7};
     double u[3], d[3];
-    double mag = cairn_coord_unit_vector_at_(v1, v2, 3, &rng, u);
+    double mag = cairn__coord_unit_vector_at(v1, v2, 3, &rng, u);
     eq_vec(u, (double[]){0.18257418583505536, 0.511207720338155, 0.8398412548412546}, 3);
-    eq_float(cairn_coord_vec_magnitude_(u, 3), 1.0);
-    cairn_coord_vec_diff_(v1, v2, 3, d);
-    eq_float(mag, cairn_coord_vec_magnitude_(d, 3));
+    eq_float(cairn__coord_vec_magnitude(u, 3), 1.0);
+    cairn__coord_vec_diff(v1, v2, 3, d);
+    eq_float(mag, cairn__coord_vec_magnitude(d, 3));
 
     /* Equal positions: a random unit vector, not a division by zero. */
-    mag = cairn_coord_unit_vector_at_(v1, v1, 3, &rng, u);
-    eq_float(cairn_coord_vec_magnitude_(u, 3), 1.0);
+    mag = cairn__coord_unit_vector_at(v1, v1, 3, &rng, u);
+    eq_float(cairn__coord_vec_magnitude(u, 3), 1.0);
     eq_float(mag, 0.0);
     /* ... which depends on the rng: another draw points elsewhere. */
     double u2[3];
-    cairn_coord_unit_vector_at_(v1, v1, 3, &rng, u2);
+    cairn__coord_unit_vector_at(v1, v1, 3, &rng, u2);
     assert_false(u[0] == u2[0] && u[1] == u2[1] && u[2] == u2[2]);
 }
 
@@ -573,7 +573,7 @@ static void test_client_distance_to(void **state)
 static double filter(cairn_coord_client *client, const char *node, double rtt)
 {
     double median = -1.0;
-    assert_int_equal(cairn_coord_client_filter_(client, node, rtt, &median), 0);
+    assert_int_equal(cairn__coord_client_filter(client, node, rtt, &median), 0);
     return median;
 }
 
@@ -690,7 +690,7 @@ static void test_client_latency_filter_many(void **state)
     memset(longname, 'x', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
     double m;
-    assert_int_equal(cairn_coord_client_filter_(client, longname, 0.1, &m), CAIRN_EINVAL);
+    assert_int_equal(cairn__coord_client_filter(client, longname, 0.1, &m), CAIRN_EINVAL);
     cairn_coord other = new_coord(&cfg);
     assert_int_equal(cairn_coord_client_update(client, longname, &other, CAIRN_MSEC),
                      CAIRN_EINVAL);
@@ -734,7 +734,7 @@ static void test_client_nan_defense(void **state)
     assert_int_equal(c.dim, 3);
 
     /* Poison the internal state; the update resets. */
-    cairn_coord_client_coord_(client)->vec[0] = NAN;
+    cairn__coord_client_coord(client)->vec[0] = NAN;
     other = new_coord(&cfg);
     assert_int_equal(cairn_coord_client_update(client, "node", &other, rtt), 0);
     cairn_coord_client_get(client, &c);
@@ -813,15 +813,15 @@ static void test_client_alloc_failures(void **state)
 {
     (void)state;
     cairn_coord_config cfg = cairn_coord_config_default();
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     int new_failures = 0, update_failures = 0;
     for (long n = 0;; n++) {
-        cairn_test_alloc_fail_after(n);
+        cairn__test_alloc_fail_after(n);
         cairn_coord_client *client = NULL;
         int err = cairn_coord_client_new(&cfg, &client);
         if (err == CAIRN_ENOMEM) {
             assert_null(client);
-            assert_int_equal(cairn_test_alloc_live(), 0);
+            assert_int_equal(cairn__test_alloc_live(), 0);
             new_failures++;
             continue;
         }
@@ -831,8 +831,8 @@ static void test_client_alloc_failures(void **state)
         cairn_coord_client_get(client, &before);
         err = cairn_coord_client_update(client, "peer", &other, 5 * CAIRN_MSEC);
         cairn_coord_client_get(client, &after);
-        bool failed = cairn_test_alloc_failed();
-        cairn_test_alloc_fail_after(-1);
+        bool failed = cairn__test_alloc_failed();
+        cairn__test_alloc_fail_after(-1);
         if (err == CAIRN_ENOMEM) {
             assert_memory_equal(&before, &after, sizeof(before));
             cairn_coord_stats st;
@@ -840,16 +840,16 @@ static void test_client_alloc_failures(void **state)
             assert_int_equal(st.peers, 0);
             update_failures++;
             cairn_coord_client_delete(client);
-            assert_int_equal(cairn_test_alloc_live(), 0);
+            assert_int_equal(cairn__test_alloc_live(), 0);
             continue;
         }
         assert_int_equal(err, 0);
         assert_false(failed);
         cairn_coord_client_delete(client);
-        assert_int_equal(cairn_test_alloc_live(), 0);
+        assert_int_equal(cairn__test_alloc_live(), 0);
         break;
     }
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
     assert_int_equal(new_failures, 2);
     assert_int_equal(update_failures, 1);
 }
@@ -859,7 +859,7 @@ static void test_client_growth_failure_harmless(void **state)
 {
     (void)state;
     cairn_coord_config cfg = cairn_coord_config_default();
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     cairn_coord_client *client = client_new(&cfg);
     char name[16];
     for (int i = 0; i < 16; i++) {
@@ -867,16 +867,16 @@ static void test_client_growth_failure_harmless(void **state)
         filter(client, name, 0.001 * i);
     }
     /* The 17th peer: entry allocation succeeds, the growth fails. */
-    cairn_test_alloc_fail_after(1);
+    cairn__test_alloc_fail_after(1);
     assert_true(filter(client, "n16", 0.5) == 0.5);
-    assert_true(cairn_test_alloc_failed());
+    assert_true(cairn__test_alloc_failed());
     for (int i = 0; i < 16; i++) {
         snprintf(name, sizeof(name), "n%d", i);
         assert_true(filter(client, name, 0.001 * i) == 0.001 * i);
     }
     cairn_coord_client_delete(client);
-    assert_int_equal(cairn_test_alloc_live(), 0);
-    cairn_test_alloc_uninstall();
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
 }
 
 static void test_client_argument_checks(void **state)

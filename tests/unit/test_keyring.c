@@ -99,10 +99,10 @@ static void test_round_trip_all_sizes(void **state)
                 cairn_buf ct, pt;
                 cairn_buf_init(&ct, BIG);
                 cairn_buf_init(&pt, BIG);
-                assert_int_equal(cairn_keyring_encrypt(r, vsn, NULL, 0, msg, n, &ct), 0);
-                assert_int_equal(ct.len, cairn_keyring_encrypted_len(vsn, n));
+                assert_int_equal(cairn__keyring_encrypt(r, vsn, NULL, 0, msg, n, &ct), 0);
+                assert_int_equal(ct.len, cairn__keyring_encrypted_len(vsn, n));
                 assert_int_equal(ct.data[0], vsn);
-                assert_int_equal(cairn_keyring_decrypt(r, NULL, 0, ct.data, ct.len, &pt, NULL), 0);
+                assert_int_equal(cairn__keyring_decrypt(r, NULL, 0, ct.data, ct.len, &pt, NULL), 0);
                 assert_int_equal(pt.len, n);
                 if (n)
                     assert_memory_equal(pt.data, msg, n);
@@ -112,8 +112,8 @@ static void test_round_trip_all_sizes(void **state)
         }
         cairn_keyring_delete(r);
     }
-    assert_int_equal(cairn_keyring_encrypted_len(1, 100), 129);
-    assert_int_equal(cairn_keyring_encrypted_len(0, 16), 1 + 12 + 32 + 16);
+    assert_int_equal(cairn__keyring_encrypted_len(1, 100), 129);
+    assert_int_equal(cairn__keyring_encrypted_len(0, 16), 1 + 12 + 32 + 16);
 }
 
 /* Go-made payloads decrypt; the fixed-nonce known answer matches byte for
@@ -136,7 +136,7 @@ static void test_go_vectors(void **state)
         cairn_buf_init(&out, BIG);
         if (strncmp(line, "udp ", 4) == 0) {
             long cl = wfv_field(line, "ct", &ct);
-            assert_int_equal(cairn_keyring_decrypt(r, NULL, 0, ct, (size_t)cl, &out, NULL), 0);
+            assert_int_equal(cairn__keyring_decrypt(r, NULL, 0, ct, (size_t)cl, &out, NULL), 0);
             assert_int_equal(out.len, pl);
             assert_memory_equal(out.data, pt, (size_t)pl);
             /* with a wrong key first in the ring it still works (all keys tried) */
@@ -145,11 +145,11 @@ static void test_go_vectors(void **state)
             cairn_buf_reset(&out);
             cairn_diag d;
             cairn_diag_clear(&d);
-            assert_int_equal(cairn_keyring_decrypt(r2, NULL, 0, ct, (size_t)cl, &out, &d),
+            assert_int_equal(cairn__keyring_decrypt(r2, NULL, 0, ct, (size_t)cl, &out, &d),
                              CAIRN_EAUTH);
             assert_non_null(strstr(d.msg, "no installed key"));
             assert_int_equal(cairn_keyring_add(r2, key, (size_t)kl), 0);
-            assert_int_equal(cairn_keyring_decrypt(r2, NULL, 0, ct, (size_t)cl, &out, NULL), 0);
+            assert_int_equal(cairn__keyring_decrypt(r2, NULL, 0, ct, (size_t)cl, &out, NULL), 0);
             assert_int_equal(out.len, pl);
             cairn_keyring_delete(r2);
             free(ct);
@@ -159,18 +159,18 @@ static void test_go_vectors(void **state)
             assert_int_equal(ct[0], 0x0a);
             size_t body = (size_t)ct[1] << 24 | (size_t)ct[2] << 16 | (size_t)ct[3] << 8 | ct[4];
             assert_int_equal(body + 5, fl);
-            assert_int_equal(cairn_keyring_decrypt(r, ct, 5, ct + 5, body, &out, NULL), 0);
+            assert_int_equal(cairn__keyring_decrypt(r, ct, 5, ct + 5, body, &out, NULL), 0);
             assert_int_equal(out.len, pl);
             assert_memory_equal(out.data, pt, (size_t)pl);
             /* TCP AAD rule: without the header as AAD it fails */
             cairn_buf_reset(&out);
-            assert_int_equal(cairn_keyring_decrypt(r, NULL, 0, ct + 5, body, &out, NULL),
+            assert_int_equal(cairn__keyring_decrypt(r, NULL, 0, ct + 5, body, &out, NULL),
                              CAIRN_EAUTH);
             free(ct);
             stream++;
         } else if (strncmp(line, "fixednonce ", 11) == 0) {
             long cl = wfv_field(line, "ct", &ct);
-            assert_int_equal(cairn_keyring_encrypt_nonce(r, 1, (const uint8_t *)"nonce-twelve",
+            assert_int_equal(cairn__keyring_encrypt_nonce(r, 1, (const uint8_t *)"nonce-twelve",
                                                          NULL, 0, pt, (size_t)pl, &out),
                              0);
             assert_int_equal(out.len, cl);
@@ -198,14 +198,14 @@ static void test_hostile(void **state)
     cairn_buf ct, pt;
     cairn_buf_init(&ct, BIG);
     cairn_buf_init(&pt, BIG);
-    assert_int_equal(cairn_keyring_encrypt(r, 1, NULL, 0, (const uint8_t *)msg, 5, &ct), 0);
+    assert_int_equal(cairn__keyring_encrypt(r, 1, NULL, 0, (const uint8_t *)msg, 5, &ct), 0);
     cairn_diag d;
     /* every single-bit flip is rejected (tag, nonce, ciphertext, version) */
     for (size_t i = 0; i < ct.len; i++) {
         for (int b = 0; b < 8; b++) {
             ct.data[i] ^= (uint8_t)(1 << b);
             cairn_buf_reset(&pt);
-            int e = cairn_keyring_decrypt(r, NULL, 0, ct.data, ct.len, &pt, NULL);
+            int e = cairn__keyring_decrypt(r, NULL, 0, ct.data, ct.len, &pt, NULL);
             assert_true(e == CAIRN_EAUTH || e == CAIRN_EPROTO);
             assert_int_equal(pt.len, 0);
             ct.data[i] ^= (uint8_t)(1 << b);
@@ -214,42 +214,42 @@ static void test_hostile(void **state)
     /* every truncation is rejected; too-short ones with a clear diag */
     for (size_t n = 0; n < ct.len; n++) {
         cairn_diag_clear(&d);
-        int e = cairn_keyring_decrypt(r, NULL, 0, ct.data, n, &pt, &d);
+        int e = cairn__keyring_decrypt(r, NULL, 0, ct.data, n, &pt, &d);
         assert_true(e == CAIRN_EPROTO || e == CAIRN_EAUTH);
         if (n > 0 && n < 29)
             assert_non_null(strstr(d.msg, "need at least 29"));
     }
     cairn_diag_clear(&d);
     uint8_t v2[40] = {2};
-    assert_int_equal(cairn_keyring_decrypt(r, NULL, 0, v2, sizeof v2, &pt, &d), CAIRN_EPROTO);
+    assert_int_equal(cairn__keyring_decrypt(r, NULL, 0, v2, sizeof v2, &pt, &d), CAIRN_EPROTO);
     assert_string_equal(d.msg, "decrypt: unsupported encryption version 2");
     /* v0 needs 45 bytes */
     uint8_t v0[44] = {0};
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_keyring_decrypt(r, NULL, 0, v0, sizeof v0, &pt, &d), CAIRN_EPROTO);
+    assert_int_equal(cairn__keyring_decrypt(r, NULL, 0, v0, sizeof v0, &pt, &d), CAIRN_EPROTO);
     assert_non_null(strstr(d.msg, "need at least 45"));
     /* AAD mismatch */
     cairn_buf_reset(&ct);
     uint8_t hdr[5] = {0x0a, 0, 0, 0, 34};
-    assert_int_equal(cairn_keyring_encrypt(r, 1, hdr, 5, (const uint8_t *)msg, 5, &ct), 0);
+    assert_int_equal(cairn__keyring_encrypt(r, 1, hdr, 5, (const uint8_t *)msg, 5, &ct), 0);
     hdr[4] = 35;
-    assert_int_equal(cairn_keyring_decrypt(r, hdr, 5, ct.data, ct.len, &pt, NULL), CAIRN_EAUTH);
+    assert_int_equal(cairn__keyring_decrypt(r, hdr, 5, ct.data, ct.len, &pt, NULL), CAIRN_EAUTH);
     hdr[4] = 34;
     cairn_buf_reset(&pt);
-    assert_int_equal(cairn_keyring_decrypt(r, hdr, 5, ct.data, ct.len, &pt, NULL), 0);
+    assert_int_equal(cairn__keyring_decrypt(r, hdr, 5, ct.data, ct.len, &pt, NULL), 0);
     assert_int_equal(pt.len, 5);
     /* output limit */
     cairn_buf small;
     cairn_buf_init(&small, 10);
-    assert_int_equal(cairn_keyring_encrypt(r, 1, NULL, 0, (const uint8_t *)msg, 5, &small),
+    assert_int_equal(cairn__keyring_encrypt(r, 1, NULL, 0, (const uint8_t *)msg, 5, &small),
                      CAIRN_ELIMIT);
     cairn_buf_destroy(&small);
     /* empty ring */
     cairn_keyring *e;
     assert_int_equal(cairn_keyring_new(NULL, 0, &e), 0);
-    assert_int_equal(cairn_keyring_encrypt(e, 1, NULL, 0, (const uint8_t *)msg, 5, &pt),
+    assert_int_equal(cairn__keyring_encrypt(e, 1, NULL, 0, (const uint8_t *)msg, 5, &pt),
                      CAIRN_ENOENT);
-    assert_int_equal(cairn_keyring_decrypt(e, hdr, 5, ct.data, ct.len, &pt, NULL), CAIRN_ENOENT);
+    assert_int_equal(cairn__keyring_decrypt(e, hdr, 5, ct.data, ct.len, &pt, NULL), CAIRN_ENOENT);
     cairn_keyring_delete(e);
     cairn_buf_destroy(&ct);
     cairn_buf_destroy(&pt);
@@ -270,9 +270,9 @@ static int keyring_attempt(void *ctx)
     if (e == 0)
         e = cairn_keyring_add(r, K3, 32);
     if (e == 0)
-        e = cairn_keyring_encrypt(r, 1, NULL, 0, K3, 32, &ct);
+        e = cairn__keyring_encrypt(r, 1, NULL, 0, K3, 32, &ct);
     if (e == 0)
-        e = cairn_keyring_decrypt(r, NULL, 0, ct.data, ct.len, &pt, NULL);
+        e = cairn__keyring_decrypt(r, NULL, 0, ct.data, ct.len, &pt, NULL);
     cairn_keyring_delete(r);
     cairn_buf_destroy(&ct);
     cairn_buf_destroy(&pt);
@@ -282,9 +282,9 @@ static int keyring_attempt(void *ctx)
 static void test_alloc_failures(void **state)
 {
     (void)state;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     assert_true(alloc_sweep(keyring_attempt, NULL, 0, 1000) >= 1);
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
 }
 
 int main(void)

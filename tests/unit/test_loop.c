@@ -73,7 +73,7 @@ static void test_manual_order(void **state)
 static void test_manual_delete_in_callback(void **state)
 {
     (void)state;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     cairn_loop *loop;
     assert_int_equal(cairn_loop_new_manual(0, &loop), 0);
     struct rec rec = {.loop = loop};
@@ -84,8 +84,8 @@ static void test_manual_delete_in_callback(void **state)
     cairn_loop_manual_advance(loop, 100);
     assert_int_equal(rec.n, 1);
     cairn_loop_delete(loop);
-    assert_int_equal(cairn_test_alloc_live(), 0);
-    cairn_test_alloc_uninstall();
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
 }
 
 static int posted_count;

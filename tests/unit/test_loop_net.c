@@ -150,19 +150,19 @@ static void test_udp_alloc_failures(void **state)
     cairn_addr any = local_any(4);
     struct udp_ctx c = {0};
     for (long n = 0;; n++) {
-        cairn_test_alloc_install();
-        cairn_test_alloc_fail_after(n);
+        cairn__test_alloc_install();
+        cairn__test_alloc_fail_after(n);
         cairn_udp *u = NULL;
         int r = cairn_udp_bind(e->loop, &any, udp_recv, &c, &u);
-        bool failed = cairn_test_alloc_failed();
-        cairn_test_alloc_fail_after(-1);
+        bool failed = cairn__test_alloc_failed();
+        cairn__test_alloc_fail_after(-1);
         if (r == 0)
             cairn_udp_close(u);
         else
             assert_int_equal(r, CAIRN_ENOMEM);
         uv_run(&e->uv, UV_RUN_NOWAIT);
-        assert_int_equal(cairn_test_alloc_live(), 0);
-        cairn_test_alloc_uninstall();
+        assert_int_equal(cairn__test_alloc_live(), 0);
+        cairn__test_alloc_uninstall();
         if (!failed)
             break;
     }
@@ -374,11 +374,11 @@ static void test_tcp_accept_alloc_failure(void **state)
     memcpy(&sin.sin_addr, sa.ip, 4);
     int fd1 = socket(AF_INET, SOCK_STREAM, 0);
     assert_int_equal(connect(fd1, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    cairn_test_alloc_install();
-    cairn_test_alloc_fail_after(0);
+    cairn__test_alloc_install();
+    cairn__test_alloc_fail_after(0);
     uv_env_run_for(e, 100);
-    assert_true(cairn_test_alloc_failed());
-    cairn_test_alloc_fail_after(-1);
+    assert_true(cairn__test_alloc_failed());
+    cairn__test_alloc_fail_after(-1);
     assert_int_equal(sv.accepted, 0);
     assert_int_equal(cairn_listener_rejected(sv.lst), 1);
     char b;
@@ -389,7 +389,7 @@ static void test_tcp_accept_alloc_failure(void **state)
     assert_int_equal(sv.accepted, 1);
     srv_close(&sv);
     uv_env_run_for(e, 20);
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
     close(fd1);
     close(fd2);
 }

@@ -13,7 +13,7 @@
 
 #include "cairn/alloc.h"
 #include "cairn/rng.h"
-#include "cairn/wire_lzw.h"
+#include "wire/lzw.h"
 #include "alloc_sweep.h"
 #include "wire_frame_vec.h"
 
@@ -26,7 +26,7 @@ static void check_compress(const uint8_t *in, size_t n, const uint8_t *want, siz
 {
     cairn_buf out;
     cairn_buf_init(&out, BIG);
-    assert_int_equal(cairn_lzw_compress(in, n, &out), 0);
+    assert_int_equal(cairn__lzw_compress(in, n, &out), 0);
     assert_int_equal(out.len, want_len);
     assert_memory_equal(out.data, want, want_len);
     cairn_buf_destroy(&out);
@@ -44,11 +44,11 @@ static void test_known_vectors(void **state)
 
     cairn_buf out;
     cairn_buf_init(&out, BIG);
-    assert_int_equal(cairn_lzw_decompress(tobe, sizeof tobe, 0, &out, NULL), 0);
+    assert_int_equal(cairn__lzw_decompress(tobe, sizeof tobe, 0, &out, NULL), 0);
     assert_int_equal(out.len, strlen(s));
     assert_memory_equal(out.data, s, out.len);
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_lzw_decompress(empty, sizeof empty, 0, &out, NULL), 0);
+    assert_int_equal(cairn__lzw_decompress(empty, sizeof empty, 0, &out, NULL), 0);
     assert_int_equal(out.len, 0);
     cairn_buf_destroy(&out);
 }
@@ -88,7 +88,7 @@ static void test_go_vectors(void **state)
                              5);
             in = malloc(n + 1);
             wfv_gen(seed, n, k, in);
-            assert_int_equal(cairn_lzw_compress(in, n, &out), 0);
+            assert_int_equal(cairn__lzw_compress(in, n, &out), 0);
             assert_int_equal(out.len, outlen);
             wfv_sha256_hex(out.data, out.len, got);
             assert_string_equal(got, sha);
@@ -96,8 +96,8 @@ static void test_go_vectors(void **state)
         }
         /* And our decoder inverts Go's encoder. */
         cairn_buf_reset(&out);
-        assert_int_equal(cairn_lzw_compress(in, n, &out), 0);
-        assert_int_equal(cairn_lzw_decompress(out.data, out.len, 0, &back, NULL), 0);
+        assert_int_equal(cairn__lzw_compress(in, n, &out), 0);
+        assert_int_equal(cairn__lzw_decompress(out.data, out.len, 0, &back, NULL), 0);
         assert_int_equal(back.len, n);
         if (n)
             assert_memory_equal(back.data, in, n);
@@ -124,21 +124,21 @@ static void test_random_round_trips(void **state)
         cairn_buf c, d;
         cairn_buf_init(&c, BIG);
         cairn_buf_init(&d, BIG);
-        assert_int_equal(cairn_lzw_compress(in, n, &c), 0);
-        assert_true(c.len <= cairn_lzw_compress_bound(n));
+        assert_int_equal(cairn__lzw_compress(in, n, &c), 0);
+        assert_true(c.len <= cairn__lzw_compress_bound(n));
         /* Decode in random chunk sizes. */
         cairn_lzw_dec *dec;
-        assert_int_equal(cairn_lzw_dec_new(&dec), 0);
+        assert_int_equal(cairn__lzw_dec_new(&dec), 0);
         size_t off = 0;
         while (off < c.len) {
             size_t step = 1 + (size_t)cairn_rng_below(&rng, 64);
             if (step > c.len - off)
                 step = c.len - off;
-            assert_int_equal(cairn_lzw_dec_feed(dec, c.data + off, step, &d, NULL), 0);
+            assert_int_equal(cairn__lzw_dec_feed(dec, c.data + off, step, &d, NULL), 0);
             off += step;
         }
-        assert_true(cairn_lzw_dec_finished(dec));
-        cairn_lzw_dec_delete(dec);
+        assert_true(cairn__lzw_dec_finished(dec));
+        cairn__lzw_dec_delete(dec);
         assert_int_equal(d.len, n);
         if (n)
             assert_memory_equal(d.data, in, n);
@@ -159,7 +159,7 @@ static void test_bomb_rejected(void **state)
     cairn_buf_init(&out, BIG);
     cairn_diag diag;
     cairn_diag_clear(&diag);
-    assert_int_equal(cairn_lzw_decompress(bomb, n, 0, &out, &diag), CAIRN_ELIMIT);
+    assert_int_equal(cairn__lzw_decompress(bomb, n, 0, &out, &diag), CAIRN_ELIMIT);
     assert_int_equal(out.len, 0);
     assert_true(out.cap <= CAIRN_LZW_MAX_DECOMPRESSED);
     assert_non_null(strstr(diag.msg, "lzw: output exceeds"));
@@ -168,7 +168,7 @@ static void test_bomb_rejected(void **state)
     /* The same shape, small: decodes to exactly the expected length. */
     n = lzw_bomb(bomb, cap, 3);
     cairn_buf_init(&out, BIG);
-    assert_int_equal(cairn_lzw_decompress(bomb, n, 0, &out, NULL), 0);
+    assert_int_equal(cairn__lzw_decompress(bomb, n, 0, &out, NULL), 0);
     size_t want = 0;
     for (unsigned len = 1; len <= 4095 - 256; len++)
         want += len;
@@ -179,9 +179,9 @@ static void test_bomb_rejected(void **state)
             fail();
     /* A tighter limit rejects it. */
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_lzw_decompress(bomb, n, want - 1, &out, NULL), CAIRN_ELIMIT);
+    assert_int_equal(cairn__lzw_decompress(bomb, n, want - 1, &out, NULL), CAIRN_ELIMIT);
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_lzw_decompress(bomb, n, want, &out, NULL), 0);
+    assert_int_equal(cairn__lzw_decompress(bomb, n, want, &out, NULL), 0);
     cairn_buf_destroy(&out);
     free(bomb);
 }
@@ -197,18 +197,18 @@ static void test_malformed(void **state)
                                    0x08, 0x24, 0x68, 0x70, 0x61, 0xc1, 0x83, 0x09, 0x03, 0x02};
     for (size_t cut = 0; cut < sizeof tobe - 1; cut++) {
         cairn_diag_clear(&diag);
-        assert_int_equal(cairn_lzw_decompress(tobe, cut, 0, &out, &diag), CAIRN_EPROTO);
+        assert_int_equal(cairn__lzw_decompress(tobe, cut, 0, &out, &diag), CAIRN_EPROTO);
         assert_int_equal(out.len, 0);
     }
     assert_non_null(strstr(diag.msg, "unexpected EOF"));
     /* Invalid code: after clear, code 300 is undefined. clear=256 then 300. */
     uint8_t bad[4] = {0x00, (uint8_t)(0x01 | (300 << 1)), (uint8_t)(300 >> 7), 0};
     cairn_diag_clear(&diag);
-    assert_int_equal(cairn_lzw_decompress(bad, sizeof bad, 0, &out, &diag), CAIRN_EPROTO);
+    assert_int_equal(cairn__lzw_decompress(bad, sizeof bad, 0, &out, &diag), CAIRN_EPROTO);
     assert_non_null(strstr(diag.msg, "invalid code 300"));
     /* No leading clear is fine (Go does not need it): 'a' then EOF. */
     uint8_t noclear[3] = {0x61, 0x02, 0x02};
-    assert_int_equal(cairn_lzw_decompress(noclear, 3, 0, &out, NULL), 0);
+    assert_int_equal(cairn__lzw_decompress(noclear, 3, 0, &out, NULL), 0);
     assert_int_equal(out.len, 1);
     assert_int_equal(out.data[0], 'a');
     /* Trailing bytes after EOF are ignored. */
@@ -216,7 +216,7 @@ static void test_malformed(void **state)
     memcpy(trail, tobe, sizeof tobe);
     memset(trail + sizeof tobe, 0xff, 3);
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_lzw_decompress(trail, sizeof trail, 0, &out, NULL), 0);
+    assert_int_equal(cairn__lzw_decompress(trail, sizeof trail, 0, &out, NULL), 0);
     assert_int_equal(out.len, 24);
     cairn_buf_destroy(&out);
 }
@@ -228,9 +228,9 @@ static int lzw_attempt(void *ctx)
     cairn_buf c, d;
     cairn_buf_init(&c, BIG);
     cairn_buf_init(&d, BIG);
-    int r = cairn_lzw_compress(in, ALLOC_IN, &c);
+    int r = cairn__lzw_compress(in, ALLOC_IN, &c);
     if (r == 0)
-        r = cairn_lzw_decompress(c.data, c.len, 0, &d, NULL);
+        r = cairn__lzw_decompress(c.data, c.len, 0, &d, NULL);
     if (r == 0) {
         assert_int_equal(d.len, ALLOC_IN);
         assert_memory_equal(d.data, in, ALLOC_IN);
@@ -245,9 +245,9 @@ static void test_alloc_failures(void **state)
     (void)state;
     uint8_t in[ALLOC_IN];
     wfv_gen(7, sizeof in, 16, in);
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     assert_true(alloc_sweep(lzw_attempt, in, 0, 1000) >= 1);
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
 }
 
 int main(void)

@@ -439,7 +439,7 @@ static void test_remove_server(void **state)
 
 static cairn_server_list *list_of(const char *const *names, size_t n)
 {
-    cairn_server_list *l = cairn_server_list_new(n);
+    cairn_server_list *l = cairn__server_list_new(n);
     assert_non_null(l);
     for (size_t i = 0; i < n; i++)
         assert_non_null(l->servers[i] = faux_server(names[i], "dc1"));
@@ -462,29 +462,29 @@ static void test_cycle_server(void **state)
     fx_init(&f, 0, 16384, NULL, 10);
     static const char *const names[] = {"server1", "server2", "server3"};
     cairn_server_list *l = list_of(names, 3);
-    assert_int_equal(cairn_manager__save_list(f.m, l), 0);
-    cairn_server_list_free(l);
-    assert_int_equal(cairn_manager__get_list(f.m, &l), 0);
+    assert_int_equal(cairn__manager_save_list(f.m, l), 0);
+    cairn__server_list_free(l);
+    assert_int_equal(cairn__manager_get_list(f.m, &l), 0);
     assert_int_equal(l->n, 3);
     static const char *const want[] = {"server2,server3,server1,", "server3,server1,server2,",
                                        "server1,server2,server3,"};
     char buf[128];
     for (int i = 0; i < 3; i++) {
-        cairn_server_list *c = cairn_server_list_cycle(l);
+        cairn_server_list *c = cairn__server_list_cycle(l);
         assert_non_null(c);
         assert_int_equal(c->n, 3);
         list_names(c, buf);
         assert_string_equal(buf, want[i]);
-        cairn_server_list_free(l);
+        cairn__server_list_free(l);
         l = c;
     }
-    cairn_server_list_free(l);
+    cairn__server_list_free(l);
     /* Go returns an empty list for fewer than 2 servers. */
     cairn_server_list *one = list_of(names, 1);
-    cairn_server_list *c = cairn_server_list_cycle(one);
+    cairn_server_list *c = cairn__server_list_cycle(one);
     assert_int_equal(c->n, 0);
-    cairn_server_list_free(c);
-    cairn_server_list_free(one);
+    cairn__server_list_free(c);
+    cairn__server_list_free(one);
     fx_destroy(&f);
 }
 
@@ -494,10 +494,10 @@ static void test_get_server_list(void **state)
     struct fx f;
     fx_init(&f, 0, 16384, NULL, 11);
     cairn_server_list *l = NULL;
-    assert_int_equal(cairn_manager__get_list(f.m, &l), 0);
+    assert_int_equal(cairn__manager_get_list(f.m, &l), 0);
     assert_non_null(l);
     assert_int_equal(l->n, 0);
-    cairn_server_list_free(l);
+    cairn__server_list_free(l);
     fx_destroy(&f);
 }
 
@@ -532,7 +532,7 @@ static void reconcile_case(size_t n, uint64_t seed)
     fx_init(&f, 0.5, 0, NULL, seed);
     cairn_rng draw;
     cairn_rng_init(&draw, seed * 7 + 1);
-    cairn_server_list *healthy = cairn_server_list_new(n), *failed = cairn_server_list_new(n);
+    cairn_server_list *healthy = cairn__server_list_new(n), *failed = cairn__server_list_new(n);
     healthy->n = failed->n = 0;
     for (size_t i = 0; i < n; i++) {
         char name[32];
@@ -555,16 +555,16 @@ static void reconcile_case(size_t n, uint64_t seed)
     bool have_sel = cairn_manager_find_server(f.m, &sel) == 0;
     bool selected_failed = have_sel && in_list(failed, sel.name);
     cairn_server_list *orig;
-    assert_int_equal(cairn_manager__get_list(f.m, &orig), 0);
-    assert_int_equal(cairn_manager__save_list(f.m, healthy), 0);
+    assert_int_equal(cairn__manager_get_list(f.m, &orig), 0);
+    assert_int_equal(cairn__manager_save_list(f.m, healthy), 0);
     if (!selected_failed) {
-        int rc = cairn_manager__reconcile(f.m, orig);
+        int rc = cairn__manager_reconcile(f.m, orig);
         assert_true(rc >= 0);
         if (rc == 0 && healthy->n != 0 && orig->n != 0)
             fail_msg("n=%zu: reconcile returned false", n);
     }
     cairn_server_list *result;
-    assert_int_equal(cairn_manager__get_list(f.m, &result), 0);
+    assert_int_equal(cairn__manager_get_list(f.m, &result), 0);
     if (!(result->n == 0 && orig->n == 0)) {
         for (size_t i = 0; i < failed->n; i++)
             assert_false(in_list(result, failed->servers[i]->name));
@@ -575,10 +575,10 @@ static void reconcile_case(size_t n, uint64_t seed)
         if (!selected_failed && orig->n > 0 && healthy->n > 0)
             assert_string_equal(result->servers[0]->name, orig->servers[0]->name);
     }
-    cairn_server_list_free(result);
-    cairn_server_list_free(orig);
-    cairn_server_list_free(healthy);
-    cairn_server_list_free(failed);
+    cairn__server_list_free(result);
+    cairn__server_list_free(orig);
+    cairn__server_list_free(healthy);
+    cairn__server_list_free(failed);
     fx_destroy(&f);
 }
 
@@ -602,8 +602,8 @@ static void test_reconcile_rules(void **state)
     static const char *const curnames[] = {"a", "e", "b", "c", "f"};
     cairn_server_list *l = list_of(lnames, 4);
     cairn_server_list *cur = list_of(curnames, 5);
-    assert_int_equal(cairn_manager__save_list(f.m, cur), 0);
-    assert_int_equal(cairn_manager__reconcile(f.m, l), 1);
+    assert_int_equal(cairn__manager_save_list(f.m, cur), 0);
+    assert_int_equal(cairn__manager_reconcile(f.m, l), 1);
     char buf[128];
     order(f.m, buf);
     assert_string_equal(buf, "c,a,b,e,f,");
@@ -615,20 +615,20 @@ static void test_reconcile_rules(void **state)
     /* The verified server was removed meanwhile: false, nothing published. */
     static const char *const without_c[] = {"a", "b"};
     cairn_server_list *cur2 = list_of(without_c, 2);
-    assert_int_equal(cairn_manager__save_list(f.m, cur2), 0);
-    assert_int_equal(cairn_manager__reconcile(f.m, l), 0);
+    assert_int_equal(cairn__manager_save_list(f.m, cur2), 0);
+    assert_int_equal(cairn__manager_reconcile(f.m, l), 0);
     order(f.m, buf);
     assert_string_equal(buf, "a,b,");
     /* Empty lists. */
-    cairn_server_list *empty = cairn_server_list_new(0);
-    assert_int_equal(cairn_manager__reconcile(f.m, empty), 0);
-    assert_int_equal(cairn_manager__save_list(f.m, empty), 0);
-    assert_int_equal(cairn_manager__reconcile(f.m, l), 0);
+    cairn_server_list *empty = cairn__server_list_new(0);
+    assert_int_equal(cairn__manager_reconcile(f.m, empty), 0);
+    assert_int_equal(cairn__manager_save_list(f.m, empty), 0);
+    assert_int_equal(cairn__manager_reconcile(f.m, l), 0);
     assert_int_equal(cairn_manager_num_servers(f.m), 0);
-    cairn_server_list_free(empty);
-    cairn_server_list_free(cur2);
-    cairn_server_list_free(cur);
-    cairn_server_list_free(l);
+    cairn__server_list_free(empty);
+    cairn__server_list_free(cur2);
+    cairn__server_list_free(cur);
+    cairn__server_list_free(l);
     fx_destroy(&f);
 }
 
@@ -661,7 +661,7 @@ static void test_refresh_server_rebalance_timer(void **state)
             snprintf(name, sizeof(name), "s%02zu", j);
             add(f.m, name);
         }
-        cairn_time d = cairn_manager__refresh_rebalance_timer(f.m);
+        cairn_time d = cairn__manager_refresh_rebalance_timer(f.m);
         if (d < rows[i].min)
             fail_msg("row %zu: %lld < %lld", i, (long long)d, (long long)rows[i].min);
         /* The timer is armed with the value returned. */
@@ -760,23 +760,23 @@ static void test_save_server_list(void **state)
     struct fx f;
     fx_init(&f, 0, 16384, NULL, 15);
     cairn_server_list *l;
-    assert_int_equal(cairn_manager__get_list(f.m, &l), 0);
+    assert_int_equal(cairn__manager_get_list(f.m, &l), 0);
     assert_int_equal(l->n, 0);
-    cairn_server_list *l1 = cairn_server_list_copy(l, 1);
+    cairn_server_list *l1 = cairn__server_list_copy(l, 1);
     l1->servers[0] = faux_server("s1", "dc1");
-    assert_int_equal(cairn_manager__save_list(f.m, l1), 0);
+    assert_int_equal(cairn__manager_save_list(f.m, l1), 0);
     cairn_server_list *r;
-    assert_int_equal(cairn_manager__get_list(f.m, &r), 0);
+    assert_int_equal(cairn__manager_get_list(f.m, &r), 0);
     assert_int_equal(r->n, 1);
     /* A fresh copy appended to but not saved: the stored list is shorter. */
-    cairn_server_list *l2 = cairn_server_list_copy(r, 1);
+    cairn_server_list *l2 = cairn__server_list_copy(r, 1);
     l2->servers[1] = faux_server("s2", "dc1");
     assert_int_equal(l2->n, 2);
     assert_true(cairn_manager_num_servers(f.m) < l2->n);
-    cairn_server_list_free(l);
-    cairn_server_list_free(l1);
-    cairn_server_list_free(l2);
-    cairn_server_list_free(r);
+    cairn__server_list_free(l);
+    cairn__server_list_free(l1);
+    cairn__server_list_free(l2);
+    cairn__server_list_free(r);
     fx_destroy(&f);
 }
 
@@ -959,7 +959,7 @@ static void test_async_rebalance_concurrent_writes(void **state)
 static void test_async_delete_in_flight(void **state)
 {
     (void)state;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     struct fx f;
     fx_init(&f, 0, 16384, NULL, 25);
     f.pool.async = true;
@@ -974,8 +974,8 @@ static void test_async_delete_in_flight(void **state)
     assert_int_equal(f.pool.cancelled, 1);
     assert_int_equal(f.pool.npending, 0);
     cairn_loop_delete(f.loop);
-    assert_int_equal(cairn_test_alloc_live(), 0);
-    cairn_test_alloc_uninstall();
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
 }
 
 static void test_ping_start_failure(void **state)
@@ -1147,7 +1147,7 @@ static bool count_cb(const cairn_server *s, void *ud)
 static void test_hot_path_no_alloc_no_refcount(void **state)
 {
     (void)state;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     struct fx f;
     fx_init(&f, 0, 16384, NULL, 31);
     add(f.m, "s1");
@@ -1156,7 +1156,7 @@ static void test_hot_path_no_alloc_no_refcount(void **state)
     assert_int_equal(cairn_manager_find_server_ref(f.m, &s1), 0);
     cairn_rcu_barrier(); /* retired lists drop their references */
     long refs = cairn_server_refcount(s1);
-    cairn_test_alloc_fail_after(0);
+    cairn__test_alloc_fail_after(0);
     for (int i = 0; i < 1000; i++) {
         cairn_server_info info;
         assert_int_equal(cairn_manager_find_server(f.m, &info), 0);
@@ -1167,13 +1167,13 @@ static void test_hot_path_no_alloc_no_refcount(void **state)
         assert_true(cairn_manager_check_servers(f.m, count_cb, &calls));
         assert_int_equal(calls, 2);
     }
-    assert_false(cairn_test_alloc_failed());
-    cairn_test_alloc_fail_after(-1);
+    assert_false(cairn__test_alloc_failed());
+    cairn__test_alloc_fail_after(-1);
     assert_int_equal(cairn_server_refcount(s1), refs);
     cairn_server_unref(s1);
     fx_destroy(&f);
-    assert_int_equal(cairn_test_alloc_live(), 0);
-    cairn_test_alloc_uninstall();
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
 }
 
 /* ---- allocation failures ---- */
@@ -1234,9 +1234,9 @@ static int op_timer_tick(struct fx *f)
 static int op_get_list(struct fx *f)
 {
     cairn_server_list *l;
-    int rc = cairn_manager__get_list(f->m, &l);
+    int rc = cairn__manager_get_list(f->m, &l);
     if (rc == 0)
-        cairn_server_list_free(l);
+        cairn__server_list_free(l);
     return rc;
 }
 
@@ -1244,11 +1244,11 @@ static int op_get_list(struct fx *f)
 static int cycled_list(struct fx *f, cairn_server_list **ret_c)
 {
     cairn_server_list *l;
-    int rc = cairn_manager__get_list(f->m, &l);
+    int rc = cairn__manager_get_list(f->m, &l);
     if (rc < 0)
         return rc;
-    cairn_server_list *c = cairn_server_list_cycle(l);
-    cairn_server_list_free(l);
+    cairn_server_list *c = cairn__server_list_cycle(l);
+    cairn__server_list_free(l);
     if (c == NULL)
         return CAIRN_ENOMEM;
     *ret_c = c;
@@ -1261,8 +1261,8 @@ static int op_save_list(struct fx *f)
     int rc = cycled_list(f, &c);
     if (rc < 0)
         return rc;
-    rc = cairn_manager__save_list(f->m, c);
-    cairn_server_list_free(c);
+    rc = cairn__manager_save_list(f->m, c);
+    cairn__server_list_free(c);
     return rc;
 }
 
@@ -1272,14 +1272,14 @@ static int op_reconcile(struct fx *f)
     int rc = cycled_list(f, &c);
     if (rc < 0)
         return rc;
-    rc = cairn_manager__reconcile(f->m, c);
-    cairn_server_list_free(c);
+    rc = cairn__manager_reconcile(f->m, c);
+    cairn__server_list_free(c);
     return rc == 1 ? 0 : (rc == 0 ? CAIRN_EIO : rc);
 }
 
 static void sweep(const char *what, op_fn op, bool changes_list)
 {
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     long n;
     for (n = 0;; n++) {
         struct fx f;
@@ -1290,29 +1290,29 @@ static void sweep(const char *what, op_fn op, bool changes_list)
         char before[64], after[64];
         order(f.m, before);
         cairn_rcu_barrier(); /* retired lists are freed */
-        long live = cairn_test_alloc_live();
-        cairn_test_alloc_fail_after(n);
+        long live = cairn__test_alloc_live();
+        cairn__test_alloc_fail_after(n);
         int rc = op(&f);
-        bool failed = cairn_test_alloc_failed();
-        cairn_test_alloc_fail_after(-1);
+        bool failed = cairn__test_alloc_failed();
+        cairn__test_alloc_fail_after(-1);
         order(f.m, after);
         if (!failed) {
             assert_int_equal(rc, 0);
             if (changes_list && n > 0)
                 assert_string_not_equal(before, after);
             fx_destroy(&f);
-            assert_int_equal(cairn_test_alloc_live(), 0);
+            assert_int_equal(cairn__test_alloc_live(), 0);
             break;
         }
         if (rc != CAIRN_ENOMEM)
             fail_msg("%s: failing allocation %ld returned %d", what, n, rc);
         assert_string_equal(before, after); /* nothing changed */
-        assert_int_equal(cairn_test_alloc_live(), live); /* nothing leaked */
+        assert_int_equal(cairn__test_alloc_live(), live); /* nothing leaked */
         fx_destroy(&f);
-        assert_int_equal(cairn_test_alloc_live(), 0);
+        assert_int_equal(cairn__test_alloc_live(), 0);
     }
     assert_true(n > 0); /* the operation allocates: the sweep tested something */
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
 }
 
 static void test_alloc_failures(void **state)
@@ -1328,50 +1328,50 @@ static void test_alloc_failures(void **state)
     sweep("save_list", op_save_list, true);
     sweep("reconcile", op_reconcile, true);
     /* new: every failure returns ENOMEM and frees what it made. */
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     for (long n = 0;; n++) {
         struct fx f;
         memset(&f, 0, sizeof(f));
         assert_int_equal(cairn_loop_new_manual(0, &f.loop), 0);
         faux_serf_init(&f.serf, 1);
         faux_conn_pool_init(&f.pool, 0, 1);
-        long live = cairn_test_alloc_live();
-        cairn_test_alloc_fail_after(n);
+        long live = cairn__test_alloc_live();
+        cairn__test_alloc_fail_after(n);
         int rc = fx_make(&f, "self", 1);
-        bool failed = cairn_test_alloc_failed();
-        cairn_test_alloc_fail_after(-1);
+        bool failed = cairn__test_alloc_failed();
+        cairn__test_alloc_fail_after(-1);
         if (!failed) {
             assert_int_equal(rc, 0);
             fx_destroy(&f);
-            assert_int_equal(cairn_test_alloc_live(), 0);
+            assert_int_equal(cairn__test_alloc_live(), 0);
             break;
         }
         assert_int_equal(rc, CAIRN_ENOMEM);
-        assert_int_equal(cairn_test_alloc_live(), live);
+        assert_int_equal(cairn__test_alloc_live(), live);
         cairn_loop_delete(f.loop);
-        assert_int_equal(cairn_test_alloc_live(), 0);
+        assert_int_equal(cairn__test_alloc_live(), 0);
     }
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
 }
 
 /* A timer tick whose rebalance cannot allocate still re-arms the timer. */
 static void test_alloc_failure_timer_tick(void **state)
 {
     (void)state;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     for (long n = 0; n < 8; n++) {
         struct fx f;
         fx_init(&f, 0, 16384, NULL, 41);
         add(f.m, "s1");
         add(f.m, "s2");
-        cairn_test_alloc_fail_after(n);
+        cairn__test_alloc_fail_after(n);
         assert_int_equal(op_timer_tick(&f), 0);
-        cairn_test_alloc_fail_after(-1);
+        cairn__test_alloc_fail_after(-1);
         assert_int_equal(cairn_manager_num_servers(f.m), 2);
         fx_destroy(&f);
-        assert_int_equal(cairn_test_alloc_live(), 0);
+        assert_int_equal(cairn__test_alloc_live(), 0);
     }
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
 }
 
 int main(void)

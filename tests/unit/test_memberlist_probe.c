@@ -17,8 +17,8 @@
 
 #include "cairn/cairn.h"
 #include "cairn/memberlist.h"
-#include "cairn/wire_frame.h"
-#include "cairn/wire_msg.h"
+#include "wire/frame.h"
+#include "wire/msg.h"
 #include "memberlist/ml_internal.h"
 
 /* One captured message (a packet may hold several). */
@@ -49,9 +49,9 @@ static void on_part(uint8_t type, const uint8_t *body, size_t len, void *ud)
     buf[0] = type;
     memcpy(buf + 1, body, len);
     cairn_wire_arena arena;
-    cairn_wire_arena_init(&arena, 1 << 20);
+    cairn__wire_arena_init(&arena, 1 << 20);
     cairn_wire_msg m;
-    assert_int_equal(cairn_wire_msg_decode(buf, len + 1, &arena, NULL, &m), 0);
+    assert_int_equal(cairn__wire_msg_decode(buf, len + 1, &arena, NULL, &m), 0);
     assert_true(f->nsent < 64);
     struct sent *s = &f->sent[f->nsent++];
     memset(s, 0, sizeof(*s));
@@ -81,7 +81,7 @@ static void on_part(uint8_t type, const uint8_t *body, size_t len, void *ud)
         break;
     }
     snprintf(s->node, sizeof(s->node), "%.*s", (int)node.len, (const char *)node.p);
-    cairn_wire_arena_destroy(&arena);
+    cairn__wire_arena_destroy(&arena);
 }
 
 static void tap(void *ud, const cairn_addr *to, const uint8_t *pkt, size_t len)
@@ -89,7 +89,7 @@ static void tap(void *ud, const cairn_addr *to, const uint8_t *pkt, size_t len)
     struct fx *f = ud;
     cairn_packet_stats st = {0};
     f->cur_to = to;
-    assert_int_equal(cairn_packet_decode(&f->ml->frame, pkt, len, on_part, f, &st, NULL), 0);
+    assert_int_equal(cairn__packet_decode(&f->ml->frame, pkt, len, on_part, f, &st, NULL), 0);
 }
 
 static void on_ping_complete(void *ud, const cairn_ml_node *n, cairn_time rtt,
@@ -114,9 +114,9 @@ static const uint8_t VSN3[6] = {1, 3, 2, 2, 5, 5};
 
 static void add_node(struct fx *f, const char *name, const char *ip, const uint8_t *vsn)
 {
-    struct ml_alive a = {.node = cairn_span_str(name), .incarnation = 1, .vsn = {vsn, 6}};
+    struct ml_alive a = {.node = cairn__span_str(name), .incarnation = 1, .vsn = {vsn, 6}};
     assert_int_equal(cairn_addr_parse(ip, 7946, &a.addr), 0);
-    ml_alive_node(f->ml, &a, NULL, false);
+    cairn__ml_alive_node(f->ml, &a, NULL, false);
 }
 
 static struct fx *fx_new(void)
@@ -135,7 +135,7 @@ static struct fx *fx_new(void)
     cairn_memberlist_delegate d = {.notify_ping_complete = on_ping_complete,
                                    .ack_payload = ack_payload,
                                    .userdata = f};
-    assert_int_equal(ml_create(f->loop, &c, &d, NULL, NULL, false, &f->ml), 0);
+    assert_int_equal(cairn__ml_create(f->loop, &c, &d, NULL, NULL, false, &f->ml), 0);
     f->ml->tap = tap;
     f->ml->tap_userdata = f;
     cairn_timer_stop(f->ml->probe_timer);
@@ -143,7 +143,7 @@ static struct fx *fx_new(void)
     add_node(f, "b", "10.0.0.3", VSN5);
     add_node(f, "c", "10.0.0.4", VSN5);
     add_node(f, "d", "10.0.0.5", VSN3); /* no nacks from this one */
-    cairn_bcast_queue_reset(f->ml->broadcasts); /* no piggyback noise */
+    cairn__bcast_queue_reset(f->ml->broadcasts); /* no piggyback noise */
     return f;
 }
 
@@ -159,7 +159,7 @@ static void inject(struct fx *f, cairn_buf *b, const char *from_ip)
 {
     cairn_addr from;
     assert_int_equal(cairn_addr_parse(from_ip, 7946, &from), 0);
-    ml_on_packet(NULL, &from, b->data, b->len, f->ml);
+    cairn__ml_on_packet(NULL, &from, b->data, b->len, f->ml);
     cairn_buf_destroy(b);
 }
 
@@ -168,7 +168,7 @@ static void inject_ack(struct fx *f, uint32_t seq, const char *from_ip)
     cairn_buf b;
     cairn_buf_init(&b, 4096);
     cairn_wire_ack ack = {.seq_no = seq, .payload = CAIRN_SPAN_LIT("xy")};
-    assert_int_equal(cairn_wire_ack_encode(&ack, &b, NULL), 0);
+    assert_int_equal(cairn__wire_ack_encode(&ack, &b, NULL), 0);
     inject(f, &b, from_ip);
 }
 
@@ -177,7 +177,7 @@ static void inject_nack(struct fx *f, uint32_t seq, const char *from_ip)
     cairn_buf b;
     cairn_buf_init(&b, 4096);
     cairn_wire_nack nack = {.seq_no = seq};
-    assert_int_equal(cairn_wire_nack_encode(&nack, &b, NULL), 0);
+    assert_int_equal(cairn__wire_nack_encode(&nack, &b, NULL), 0);
     inject(f, &b, from_ip);
 }
 
@@ -185,7 +185,7 @@ static void inject_nack(struct fx *f, uint32_t seq, const char *from_ip)
 static struct sent start_probe(struct fx *f)
 {
     f->nsent = 0;
-    ml_probe_tick(f->ml->probe_timer, f->ml);
+    cairn__ml_probe_tick(f->ml->probe_timer, f->ml);
     cairn_timer_stop(f->ml->probe_timer);
     assert_int_equal(f->nsent, 1);
     assert_int_equal(f->sent[0].type, CAIRN_WIRE_PING);
@@ -277,7 +277,7 @@ static void test_indirect_and_suspect(void **state)
         if (strcmp(f->ml->nodes[i]->name, p.node) == 0)
             f->ml->probe_index = i;
     f->nsent = 0;
-    ml_probe_tick(f->ml->probe_timer, f->ml);
+    cairn__ml_probe_tick(f->ml->probe_timer, f->ml);
     assert_int_equal(f->nsent, 2);
     assert_int_equal(f->sent[0].type, CAIRN_WIRE_PING);
     assert_int_equal(f->sent[1].type, CAIRN_WIRE_SUSPECT);
@@ -333,7 +333,7 @@ static void relay_request(struct fx *f, uint32_t seq, bool nack)
                                     .target = {target_ip, 4}};
     cairn_buf b;
     cairn_buf_init(&b, 4096);
-    assert_int_equal(cairn_wire_indirect_ping_encode(&ind, &b, NULL), 0);
+    assert_int_equal(cairn__wire_indirect_ping_encode(&ind, &b, NULL), 0);
     f->nsent = 0;
     inject(f, &b, "10.0.0.2");
 }
@@ -386,7 +386,7 @@ static void test_answer_ping(void **state)
                          .source_port = 9000};
     cairn_buf b;
     cairn_buf_init(&b, 4096);
-    assert_int_equal(cairn_wire_ping_encode(&p, &b, NULL), 0);
+    assert_int_equal(cairn__wire_ping_encode(&p, &b, NULL), 0);
     f->nsent = 0;
     inject(f, &b, "10.0.0.2");
     assert_int_equal(f->nsent, 1);
@@ -397,7 +397,7 @@ static void test_answer_ping(void **state)
     /* Without Source*: answer the datagram's source. */
     p = (cairn_wire_ping){.node = CAIRN_SPAN_LIT("me"), .seq_no = 6};
     cairn_buf_init(&b, 4096);
-    assert_int_equal(cairn_wire_ping_encode(&p, &b, NULL), 0);
+    assert_int_equal(cairn__wire_ping_encode(&p, &b, NULL), 0);
     f->nsent = 0;
     inject(f, &b, "10.0.0.3");
     assert_int_equal(f->nsent, 1);
@@ -405,7 +405,7 @@ static void test_answer_ping(void **state)
     /* A ping for another name is dropped. */
     p = (cairn_wire_ping){.node = CAIRN_SPAN_LIT("other"), .seq_no = 7};
     cairn_buf_init(&b, 4096);
-    assert_int_equal(cairn_wire_ping_encode(&p, &b, NULL), 0);
+    assert_int_equal(cairn__wire_ping_encode(&p, &b, NULL), 0);
     f->nsent = 0;
     inject(f, &b, "10.0.0.3");
     assert_int_equal(f->nsent, 0);
@@ -421,7 +421,7 @@ static void test_piggyback(void **state)
     cairn_wire_ping p = {.node = CAIRN_SPAN_LIT("me"), .seq_no = 9};
     cairn_buf b;
     cairn_buf_init(&b, 4096);
-    assert_int_equal(cairn_wire_ping_encode(&p, &b, NULL), 0);
+    assert_int_equal(cairn__wire_ping_encode(&p, &b, NULL), 0);
     f->nsent = 0;
     inject(f, &b, "10.0.0.3");
     assert_int_equal(f->nsent, 2);

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cairn/cairn.h"
-#include "cairn/broadcast.h"
+#include "memberlist/broadcast.h"
 #include "cairn/memberlist.h"
 #include "memberlist/awareness.h"
 #include "memberlist/strmap.h"
@@ -42,19 +42,19 @@ static void test_anchor_table(void **state)
     cairn_memberlist_config_lan(&lan);
     cairn_memberlist_config_wan(&wan);
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        cairn_time min = ml_suspicion_timeout(lan.suspicion_mult, rows[i].n, lan.probe_interval);
+        cairn_time min = cairn__ml_suspicion_timeout(lan.suspicion_mult, rows[i].n, lan.probe_interval);
         assert_int_equal(min, rows[i].min);
         assert_int_equal(lan.suspicion_max_timeout_mult * min, rows[i].max);
-        assert_int_equal(ml_retransmit_limit(lan.retransmit_mult, rows[i].n), rows[i].retransmits);
-        assert_int_equal(ml_pushpull_scale(lan.push_pull_interval, rows[i].n), rows[i].pushpull);
-        assert_int_equal(ml_suspicion_timeout(wan.suspicion_mult, rows[i].n, wan.probe_interval),
+        assert_int_equal(cairn__ml_retransmit_limit(lan.retransmit_mult, rows[i].n), rows[i].retransmits);
+        assert_int_equal(cairn__ml_pushpull_scale(lan.push_pull_interval, rows[i].n), rows[i].pushpull);
+        assert_int_equal(cairn__ml_suspicion_timeout(wan.suspicion_mult, rows[i].n, wan.probe_interval),
                          rows[i].wan_min);
     }
     /* Spec 2.8: n <= 10 -> 4 s; retransmits 1..9 -> 4, 10..99 -> 8. */
     for (int n = 0; n <= 10; n++)
-        assert_int_equal(ml_suspicion_timeout(4, n, CAIRN_SEC), 4 * CAIRN_SEC);
+        assert_int_equal(cairn__ml_suspicion_timeout(4, n, CAIRN_SEC), 4 * CAIRN_SEC);
     for (int n = 1; n <= 999; n++)
-        assert_int_equal(ml_retransmit_limit(4, n), n < 10 ? 4 : n < 100 ? 8 : 12);
+        assert_int_equal(cairn__ml_retransmit_limit(4, n), n < 10 ? 4 : n < 100 ? 8 : 12);
 }
 
 /* util_test.go TestSuspicionTimeout, TestRetransmitLimit, TestPushPullScale. */
@@ -67,16 +67,16 @@ static void test_go_util_cases(void **state)
     } cases[] = {{5, 1000 * CAIRN_MSEC},  {10, 1000 * CAIRN_MSEC},  {50, 1698 * CAIRN_MSEC},
                  {100, 2000 * CAIRN_MSEC}, {500, 2698 * CAIRN_MSEC}, {1000, 3000 * CAIRN_MSEC}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_int_equal(ml_suspicion_timeout(3, cases[i].n, CAIRN_SEC) / 3, cases[i].want);
-    assert_int_equal(ml_retransmit_limit(3, 0), 0);
-    assert_int_equal(ml_retransmit_limit(3, 1), 3);
-    assert_int_equal(ml_retransmit_limit(3, 99), 6);
+        assert_int_equal(cairn__ml_suspicion_timeout(3, cases[i].n, CAIRN_SEC) / 3, cases[i].want);
+    assert_int_equal(cairn__ml_retransmit_limit(3, 0), 0);
+    assert_int_equal(cairn__ml_retransmit_limit(3, 1), 3);
+    assert_int_equal(cairn__ml_retransmit_limit(3, 99), 6);
     for (int i = 0; i <= 32; i++)
-        assert_int_equal(ml_pushpull_scale(CAIRN_SEC, i), CAIRN_SEC);
+        assert_int_equal(cairn__ml_pushpull_scale(CAIRN_SEC, i), CAIRN_SEC);
     for (int i = 33; i <= 64; i++)
-        assert_int_equal(ml_pushpull_scale(CAIRN_SEC, i), 2 * CAIRN_SEC);
+        assert_int_equal(cairn__ml_pushpull_scale(CAIRN_SEC, i), 2 * CAIRN_SEC);
     for (int i = 65; i <= 128; i++)
-        assert_int_equal(ml_pushpull_scale(CAIRN_SEC, i), 3 * CAIRN_SEC);
+        assert_int_equal(cairn__ml_pushpull_scale(CAIRN_SEC, i), 3 * CAIRN_SEC);
 }
 
 /* ---- awareness (awareness_test.go) ---- */
@@ -92,11 +92,11 @@ static void test_awareness(void **state)
         {-1, 5, 6}, {-1, 4, 5}, {-1, 3, 4}, {-1, 2, 3}, {-1, 1, 2}, {-1, 0, 1}, {-1, 0, 1},
     };
     struct ml_awareness a;
-    ml_awareness_init(&a, 8);
+    cairn__ml_awareness_init(&a, 8);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        ml_awareness_apply(&a, cases[i].delta);
+        cairn__ml_awareness_apply(&a, cases[i].delta);
         assert_int_equal(a.score, cases[i].score);
-        assert_int_equal(ml_awareness_scale(&a, CAIRN_SEC), cases[i].timeout * CAIRN_SEC);
+        assert_int_equal(cairn__ml_awareness_scale(&a, CAIRN_SEC), cases[i].timeout * CAIRN_SEC);
     }
 }
 
@@ -117,7 +117,7 @@ static void test_suspicion_remaining(void **state)
         {5, 3, 10 * CAIRN_SEC, 2 * CAIRN_SEC, 30 * CAIRN_SEC, -8 * CAIRN_SEC},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_int_equal(ml_suspicion_remaining(cases[i].n, cases[i].k, cases[i].elapsed,
+        assert_int_equal(cairn__ml_suspicion_remaining(cases[i].n, cases[i].k, cases[i].elapsed,
                                                 cases[i].min, cases[i].max),
                          cases[i].want);
 }
@@ -159,18 +159,18 @@ static void test_suspicion_timer(void **state)
         {3, {"me", "foo", "bar", "baz", NULL}, {false, true, true, true}, min},
         {3, {"me", "foo", "bar", "baz", "zoo", NULL}, {false, true, true, true, false}, min},
     };
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cairn_loop *loop;
         assert_int_equal(cairn_loop_new_manual(0, &loop), 0);
         struct fired f = {.loop = loop};
         struct ml_suspicion *s;
-        assert_int_equal(ml_suspicion_new(loop, "me", k, min, max, on_suspicion, &f, &s), 0);
+        assert_int_equal(cairn__ml_suspicion_new(loop, "me", k, min, max, on_suspicion, &f, &s), 0);
         cairn_time already = 0;
         for (int j = 0; cases[i].from[j]; j++) {
             cairn_loop_manual_advance(loop, fudge);
             already += fudge;
-            assert_int_equal(ml_suspicion_confirm(s, cases[i].from[j]), cases[i].new_info[j]);
+            assert_int_equal(cairn__ml_suspicion_confirm(s, cases[i].from[j]), cases[i].new_info[j]);
         }
         /* Right before the timeout it has not fired; right after it has. */
         cairn_loop_manual_advance(loop, cases[i].expected - already - 1);
@@ -180,14 +180,14 @@ static void test_suspicion_timer(void **state)
         assert_int_equal(f.confirmations, cases[i].confirmations);
         assert_int_equal(f.at, cases[i].expected);
         /* A late confirmation does not fire it again. */
-        ml_suspicion_confirm(s, "late");
+        cairn__ml_suspicion_confirm(s, "late");
         cairn_loop_manual_advance(loop, cases[i].expected + 2 * fudge);
         assert_int_equal(f.count, 1);
-        ml_suspicion_delete(s);
+        cairn__ml_suspicion_delete(s);
         cairn_loop_delete(loop);
     }
-    assert_int_equal(cairn_test_alloc_live(), 0);
-    cairn_test_alloc_uninstall();
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
 }
 
 static void test_suspicion_zero_k_and_immediate(void **state)
@@ -199,23 +199,23 @@ static void test_suspicion_zero_k_and_immediate(void **state)
     struct ml_suspicion *s;
     /* k = 0: min is used and confirmations add nothing. */
     assert_int_equal(
-        ml_suspicion_new(loop, "me", 0, 25 * CAIRN_MSEC, 30 * CAIRN_SEC, on_suspicion, &f, &s), 0);
-    assert_false(ml_suspicion_confirm(s, "foo"));
+        cairn__ml_suspicion_new(loop, "me", 0, 25 * CAIRN_MSEC, 30 * CAIRN_SEC, on_suspicion, &f, &s), 0);
+    assert_false(cairn__ml_suspicion_confirm(s, "foo"));
     cairn_loop_manual_advance(loop, 25 * CAIRN_MSEC);
     assert_int_equal(f.count, 1);
-    ml_suspicion_delete(s);
+    cairn__ml_suspicion_delete(s);
     /* The deadline moves into the past: fires from the loop at once. */
     f = (struct fired){.loop = loop};
     assert_int_equal(
-        ml_suspicion_new(loop, "me", 1, 100 * CAIRN_MSEC, 30 * CAIRN_SEC, on_suspicion, &f, &s), 0);
+        cairn__ml_suspicion_new(loop, "me", 1, 100 * CAIRN_MSEC, 30 * CAIRN_SEC, on_suspicion, &f, &s), 0);
     cairn_loop_manual_advance(loop, 200 * CAIRN_MSEC);
     assert_int_equal(f.count, 0);
-    assert_true(ml_suspicion_confirm(s, "foo"));
+    assert_true(cairn__ml_suspicion_confirm(s, "foo"));
     assert_int_equal(f.count, 0); /* not re-entrantly */
     cairn_loop_manual_run_pending(loop);
     assert_int_equal(f.count, 1);
     assert_int_equal(f.confirmations, 1);
-    ml_suspicion_delete(s);
+    cairn__ml_suspicion_delete(s);
     cairn_loop_delete(loop);
 }
 
@@ -228,20 +228,20 @@ static void test_suspicion_lan_numbers(void **state)
     assert_int_equal(cairn_loop_new_manual(0, &loop), 0);
     struct fired f = {.loop = loop};
     struct ml_suspicion *s;
-    cairn_time min = ml_suspicion_timeout(4, 10, CAIRN_SEC);
-    assert_int_equal(ml_suspicion_new(loop, "a", 2, min, 6 * min, on_suspicion, &f, &s), 0);
-    assert_int_equal(ml_suspicion_deadline(s), 24 * CAIRN_SEC);
+    cairn_time min = cairn__ml_suspicion_timeout(4, 10, CAIRN_SEC);
+    assert_int_equal(cairn__ml_suspicion_new(loop, "a", 2, min, 6 * min, on_suspicion, &f, &s), 0);
+    assert_int_equal(cairn__ml_suspicion_deadline(s), 24 * CAIRN_SEC);
     cairn_loop_manual_advance(loop, CAIRN_SEC);
-    assert_true(ml_suspicion_confirm(s, "b"));
+    assert_true(cairn__ml_suspicion_confirm(s, "b"));
     /* 24 - ln2/ln3 * 20 = 11.381 s, truncated to ms. */
-    assert_int_equal(ml_suspicion_deadline(s), 11381 * CAIRN_MSEC);
-    assert_true(ml_suspicion_confirm(s, "c"));
-    assert_int_equal(ml_suspicion_deadline(s), 4 * CAIRN_SEC);
-    assert_false(ml_suspicion_confirm(s, "d"));
+    assert_int_equal(cairn__ml_suspicion_deadline(s), 11381 * CAIRN_MSEC);
+    assert_true(cairn__ml_suspicion_confirm(s, "c"));
+    assert_int_equal(cairn__ml_suspicion_deadline(s), 4 * CAIRN_SEC);
+    assert_false(cairn__ml_suspicion_confirm(s, "d"));
     cairn_loop_manual_advance(loop, 3 * CAIRN_SEC);
     assert_int_equal(f.count, 1);
     assert_int_equal(f.confirmations, 2);
-    ml_suspicion_delete(s);
+    cairn__ml_suspicion_delete(s);
     cairn_loop_delete(loop);
 }
 
@@ -268,7 +268,7 @@ static void on_finished(void *ud)
 
 static void push_str(cairn_bcast_queue *q, const char *name, const char *msg, int *done)
 {
-    assert_int_equal(cairn_bcast_queue_push(q, name, (const uint8_t *)msg, strlen(msg),
+    assert_int_equal(cairn__bcast_queue_push(q, name, (const uint8_t *)msg, strlen(msg),
                                             done ? on_finished : NULL, done),
                      0);
 }
@@ -277,19 +277,19 @@ static void test_queue_invalidate(void **state)
 {
     (void)state;
     cairn_bcast_queue *q;
-    assert_int_equal(cairn_bcast_queue_new(1, 100, &q), 0);
+    assert_int_equal(cairn__bcast_queue_new(1, 100, &q), 0);
     int done_test = 0;
     push_str(q, "test", "m-test", &done_test);
     push_str(q, "foo", "m-foo", NULL);
     push_str(q, "bar", "m-bar", NULL);
-    assert_int_equal(cairn_bcast_queue_len(q), 3);
+    assert_int_equal(cairn__bcast_queue_len(q), 3);
     push_str(q, "test", "m-tst2", NULL);
-    assert_int_equal(cairn_bcast_queue_len(q), 3);
+    assert_int_equal(cairn__bcast_queue_len(q), 3);
     assert_int_equal(done_test, 1);
     /* Unnamed messages never replace anything. */
     push_str(q, NULL, "x", NULL);
     push_str(q, NULL, "x", NULL);
-    assert_int_equal(cairn_bcast_queue_len(q), 5);
+    assert_int_equal(cairn__bcast_queue_len(q), 5);
     struct collected c = {0};
     cairn_bcast_queue_get(q, 0, 1000, 1, collect, &c);
     assert_int_equal(c.n, 5);
@@ -297,14 +297,14 @@ static void test_queue_invalidate(void **state)
     assert_string_equal(c.msgs[0], "m-tst2");
     assert_string_equal(c.msgs[1], "m-bar");
     assert_string_equal(c.msgs[2], "m-foo");
-    cairn_bcast_queue_delete(q);
+    cairn__bcast_queue_delete(q);
 }
 
 static void test_queue_get_broadcasts(void **state)
 {
     (void)state;
     cairn_bcast_queue *q;
-    assert_int_equal(cairn_bcast_queue_new(3, 100, &q), 0);
+    assert_int_equal(cairn__bcast_queue_new(3, 100, &q), 0);
     push_str(q, "test", "1. this is a test.", NULL);
     push_str(q, "foo", "2. this is a test.", NULL);
     push_str(q, "bar", "3. this is a test.", NULL);
@@ -313,15 +313,15 @@ static void test_queue_get_broadcasts(void **state)
     assert_int_equal(cairn_bcast_queue_get(q, 2, 80, 10, collect, &c), 4);
     c.n = 0;
     assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 3);
-    cairn_bcast_queue_delete(q);
+    cairn__bcast_queue_delete(q);
 }
 
 static void test_queue_get_broadcasts_limit(void **state)
 {
     (void)state;
     cairn_bcast_queue *q;
-    assert_int_equal(cairn_bcast_queue_new(1, 100, &q), 0);
-    assert_int_equal(cairn_bcast_queue_retransmit_limit(1, 10), 2);
+    assert_int_equal(cairn__bcast_queue_new(1, 100, &q), 0);
+    assert_int_equal(cairn__bcast_queue_retransmit_limit(1, 10), 2);
     int done = 0;
     push_str(q, "test", "1. this is a test.", &done);
     push_str(q, "foo", "2. this is a test.", &done);
@@ -340,26 +340,26 @@ static void test_queue_get_broadcasts_limit(void **state)
     c.n = 0;
     assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 2);
     assert_int_equal(done, 4);
-    assert_int_equal(cairn_bcast_queue_len(q), 0);
+    assert_int_equal(cairn__bcast_queue_len(q), 0);
     c.n = 0;
     assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 0);
-    cairn_bcast_queue_delete(q);
+    cairn__bcast_queue_delete(q);
 }
 
 static void test_queue_prune_and_cap(void **state)
 {
     (void)state;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     cairn_bcast_queue *q;
-    assert_int_equal(cairn_bcast_queue_new(1, 3, &q), 0);
+    assert_int_equal(cairn__bcast_queue_new(1, 3, &q), 0);
     int d1 = 0, d2 = 0;
     push_str(q, "test", "1. this is a test.", &d1);
     push_str(q, "foo", "2. this is a test.", &d2);
     push_str(q, "bar", "3. this is a test.", NULL);
     push_str(q, "baz", "4. this is a test.", NULL); /* over the cap: oldest goes */
-    assert_int_equal(cairn_bcast_queue_len(q), 3);
+    assert_int_equal(cairn__bcast_queue_len(q), 3);
     assert_int_equal(d1, 1);
-    cairn_bcast_queue_prune(q, 2);
+    cairn__bcast_queue_prune(q, 2);
     assert_int_equal(d2, 1);
     struct collected c = {0};
     cairn_bcast_queue_get(q, 0, 1000, 1, collect, &c);
@@ -367,17 +367,17 @@ static void test_queue_prune_and_cap(void **state)
     assert_string_equal(c.msgs[0], "4. this is a test.");
     assert_string_equal(c.msgs[1], "3. this is a test.");
     /* Every allocation failure leaves the queue unchanged and leak-free. */
-    cairn_bcast_queue_reset(q);
+    cairn__bcast_queue_reset(q);
     for (long fail = 0; fail < 8; fail++) {
-        cairn_test_alloc_fail_after(fail);
-        int rc = cairn_bcast_queue_push(q, "n", (const uint8_t *)"abc", 3, NULL, NULL);
-        cairn_test_alloc_fail_after(-1);
-        assert_int_equal(cairn_bcast_queue_len(q), rc == 0 ? 1 : 0);
-        cairn_bcast_queue_reset(q);
+        cairn__test_alloc_fail_after(fail);
+        int rc = cairn__bcast_queue_push(q, "n", (const uint8_t *)"abc", 3, NULL, NULL);
+        cairn__test_alloc_fail_after(-1);
+        assert_int_equal(cairn__bcast_queue_len(q), rc == 0 ? 1 : 0);
+        cairn__bcast_queue_reset(q);
     }
-    cairn_bcast_queue_delete(q);
-    assert_int_equal(cairn_test_alloc_live(), 0);
-    cairn_test_alloc_uninstall();
+    cairn__bcast_queue_delete(q);
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
 }
 
 /* The packing rule: fewest transmits first, largest that fits. */
@@ -385,7 +385,7 @@ static void test_queue_largest_that_fits(void **state)
 {
     (void)state;
     cairn_bcast_queue *q;
-    assert_int_equal(cairn_bcast_queue_new(4, 100, &q), 0);
+    assert_int_equal(cairn__bcast_queue_new(4, 100, &q), 0);
     push_str(q, "a", "aaaaaaaaaa", NULL); /* 10 */
     push_str(q, "b", "bbbbb", NULL);      /* 5 */
     push_str(q, "c", "ccccccc", NULL);    /* 7 */
@@ -398,7 +398,7 @@ static void test_queue_largest_that_fits(void **state)
     assert_int_equal(cairn_bcast_queue_get(q, 2, 20, 3, collect, &c), 2);
     assert_string_equal(c.msgs[0], "ccccccc");
     assert_string_equal(c.msgs[1], "bbbbb");
-    cairn_bcast_queue_delete(q);
+    cairn__bcast_queue_delete(q);
 }
 
 /* Regression: a get that empties the array (everything set aside) must not
@@ -407,9 +407,9 @@ static void test_queue_largest_that_fits(void **state)
 static void test_queue_ids_stay_unique(void **state)
 {
     (void)state;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     cairn_bcast_queue *q;
-    assert_int_equal(cairn_bcast_queue_new(4, 100, &q), 0);
+    assert_int_equal(cairn__bcast_queue_new(4, 100, &q), 0);
     push_str(q, "a", "same-len-1", NULL);
     struct collected c = {0};
     assert_int_equal(cairn_bcast_queue_get(q, 0, 1000, 5, collect, &c), 1);
@@ -420,16 +420,16 @@ static void test_queue_ids_stay_unique(void **state)
     assert_string_equal(c.msgs[0], "same-len-2");
     int done_a = 0;
     push_str(q, "a", "same-len-3", &done_a); /* replaces a, not b */
-    assert_int_equal(cairn_bcast_queue_len(q), 2);
+    assert_int_equal(cairn__bcast_queue_len(q), 2);
     c.n = 0;
     cairn_bcast_queue_get(q, 0, 1000, 5, collect, &c);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.msgs[0], "same-len-3");
     assert_string_equal(c.msgs[1], "same-len-2");
     assert_int_equal(done_a, 0);
-    cairn_bcast_queue_delete(q);
-    assert_int_equal(cairn_test_alloc_live(), 0);
-    cairn_test_alloc_uninstall();
+    cairn__bcast_queue_delete(q);
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
 }
 
 /* ---- string map ---- */
@@ -437,29 +437,29 @@ static void test_queue_ids_stay_unique(void **state)
 static void test_strmap(void **state)
 {
     (void)state;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     struct ml_strmap m;
-    ml_strmap_init(&m, 5000);
+    cairn__ml_strmap_init(&m, 5000);
     static char keys[3000][16];
     for (int i = 0; i < 3000; i++) {
         snprintf(keys[i], sizeof(keys[i]), "node-%d", i);
-        assert_int_equal(ml_strmap_put(&m, keys[i], &keys[i]), 0);
+        assert_int_equal(cairn__ml_strmap_put(&m, keys[i], &keys[i]), 0);
     }
     for (int i = 0; i < 3000; i += 2)
-        assert_ptr_equal(ml_strmap_del(&m, keys[i]), &keys[i]);
+        assert_ptr_equal(cairn__ml_strmap_del(&m, keys[i]), &keys[i]);
     for (int i = 0; i < 3000; i++)
-        assert_ptr_equal(ml_strmap_get(&m, keys[i]), i % 2 ? (void *)&keys[i] : NULL);
+        assert_ptr_equal(cairn__ml_strmap_get(&m, keys[i]), i % 2 ? (void *)&keys[i] : NULL);
     assert_int_equal(m.len, 1500);
-    ml_strmap_destroy(&m);
-    ml_strmap_init(&m, 2);
-    assert_int_equal(ml_strmap_put(&m, "a", keys[0]), 0);
-    assert_int_equal(ml_strmap_put(&m, "b", keys[0]), 0);
-    assert_int_equal(ml_strmap_put(&m, "c", keys[0]), CAIRN_ELIMIT);
-    assert_int_equal(ml_strmap_put(&m, "a", keys[1]), 0);
-    assert_ptr_equal(ml_strmap_get(&m, "a"), keys[1]);
-    ml_strmap_destroy(&m);
-    assert_int_equal(cairn_test_alloc_live(), 0);
-    cairn_test_alloc_uninstall();
+    cairn__ml_strmap_destroy(&m);
+    cairn__ml_strmap_init(&m, 2);
+    assert_int_equal(cairn__ml_strmap_put(&m, "a", keys[0]), 0);
+    assert_int_equal(cairn__ml_strmap_put(&m, "b", keys[0]), 0);
+    assert_int_equal(cairn__ml_strmap_put(&m, "c", keys[0]), CAIRN_ELIMIT);
+    assert_int_equal(cairn__ml_strmap_put(&m, "a", keys[1]), 0);
+    assert_ptr_equal(cairn__ml_strmap_get(&m, "a"), keys[1]);
+    cairn__ml_strmap_destroy(&m);
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
 }
 
 /* ---- config profiles: the spec table ---- */

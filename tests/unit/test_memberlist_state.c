@@ -15,7 +15,7 @@
 
 #include "cairn/cairn.h"
 #include "cairn/memberlist.h"
-#include "cairn/wire_msg.h"
+#include "wire/msg.h"
 #include "memberlist/ml_internal.h"
 #include "memberlist/util.h"
 
@@ -90,7 +90,7 @@ static struct fixture *fx_new(int n_extra)
         .notify_conflict = ev_conflict,
         .userdata = &f->ev,
     };
-    assert_int_equal(ml_create(f->loop, &c, &d, NULL, NULL, false, &f->ml), 0);
+    assert_int_equal(cairn__ml_create(f->loop, &c, &d, NULL, NULL, false, &f->ml), 0);
     /* ... but no probe ticks. */
     cairn_timer_stop(f->ml->probe_timer);
     return f;
@@ -106,28 +106,28 @@ static void fx_free(struct fixture *f)
 static void alive(struct fixture *f, const char *name, const char *ip, uint32_t inc,
                   const char *meta)
 {
-    struct ml_alive a = {.node = cairn_span_str(name),
+    struct ml_alive a = {.node = cairn__span_str(name),
                          .incarnation = inc,
-                         .meta = cairn_span_str(meta ? meta : ""),
+                         .meta = cairn__span_str(meta ? meta : ""),
                          .vsn = {VSN, 6}};
     assert_int_equal(cairn_addr_parse(ip, 7946, &a.addr), 0);
-    ml_alive_node(f->ml, &a, NULL, false);
+    cairn__ml_alive_node(f->ml, &a, NULL, false);
 }
 
 static void suspect(struct fixture *f, const char *node, uint32_t inc, const char *from)
 {
-    cairn_wire_suspect s = {.from = cairn_span_str(from),
+    cairn_wire_suspect s = {.from = cairn__span_str(from),
                             .incarnation = inc,
-                            .node = cairn_span_str(node)};
-    ml_suspect_node(f->ml, &s);
+                            .node = cairn__span_str(node)};
+    cairn__ml_suspect_node(f->ml, &s);
 }
 
 static void dead(struct fixture *f, const char *node, uint32_t inc, const char *from)
 {
-    cairn_wire_dead d = {.from = cairn_span_str(from),
+    cairn_wire_dead d = {.from = cairn__span_str(from),
                          .incarnation = inc,
-                         .node = cairn_span_str(node)};
-    ml_dead_node(f->ml, &d, NULL);
+                         .node = cairn__span_str(node)};
+    cairn__ml_dead_node(f->ml, &d, NULL);
 }
 
 static cairn_ml_node get(struct fixture *f, const char *name)
@@ -152,8 +152,8 @@ static void drain_one(const uint8_t *msg, size_t len, void *ud)
     struct drained *d = ud;
     cairn_wire_msg m;
     cairn_wire_arena arena;
-    cairn_wire_arena_init(&arena, 1 << 20);
-    assert_int_equal(cairn_wire_msg_decode(msg, len, &arena, NULL, &m), 0);
+    cairn__wire_arena_init(&arena, 1 << 20);
+    assert_int_equal(cairn__wire_msg_decode(msg, len, &arena, NULL, &m), 0);
     assert_true(d->n < 32);
     d->type[d->n] = m.type;
     cairn_span node = {0}, from = {0};
@@ -168,14 +168,14 @@ static void drain_one(const uint8_t *msg, size_t len, void *ud)
     snprintf(d->node[d->n], 32, "%.*s", (int)node.len, (const char *)node.p);
     snprintf(d->from[d->n], 32, "%.*s", (int)from.len, (const char *)from.p);
     d->n++;
-    cairn_wire_arena_destroy(&arena);
+    cairn__wire_arena_destroy(&arena);
 }
 
 static struct drained drain(struct fixture *f)
 {
     struct drained d = {0};
     cairn_bcast_queue_get(f->ml->broadcasts, 0, 1 << 20, 1, drain_one, &d);
-    cairn_bcast_queue_reset(f->ml->broadcasts);
+    cairn__bcast_queue_reset(f->ml->broadcasts);
     return d;
 }
 
@@ -235,14 +235,14 @@ static void test_alive_bad_vsn_and_delegate(void **state)
     (void)state;
     struct fixture *f = fx_new(0);
     static const uint8_t bad[6] = {0, 5, 2, 2, 5, 5};
-    struct ml_alive a = {.node = cairn_span_str("x"), .incarnation = 1, .vsn = {bad, 6}};
+    struct ml_alive a = {.node = cairn__span_str("x"), .incarnation = 1, .vsn = {bad, 6}};
     assert_int_equal(cairn_addr_parse("127.0.0.3", 7946, &a.addr), 0);
-    ml_alive_node(f->ml, &a, NULL, false);
+    cairn__ml_alive_node(f->ml, &a, NULL, false);
     cairn_ml_node n;
     assert_int_equal(cairn_memberlist_get_node(f->ml, "x", &n), CAIRN_ENOENT);
     static const uint8_t bad2[6] = {3, 2, 2, 2, 5, 5}; /* PMin > PMax */
     a.vsn = (cairn_span){bad2, 6};
-    ml_alive_node(f->ml, &a, NULL, false);
+    cairn__ml_alive_node(f->ml, &a, NULL, false);
     assert_int_equal(cairn_memberlist_get_node(f->ml, "x", &n), CAIRN_ENOENT);
     /* The alive delegate can veto. */
     f->ml->del.notify_alive = ev_alive;
@@ -383,17 +383,17 @@ static void test_suspect_lifeguard_confirmations(void **state)
     assert_int_equal(cairn_memberlist_num_nodes(f->ml), 10);
     drain(f);
     suspect(f, "n0", 1, "n1");
-    assert_int_equal(ml_suspicion_deadline(f->ml->nodes[0]->suspicion) >= 0, 1);
-    struct ml_node *n0 = ml_find(f->ml, (const uint8_t *)"n0", 2);
-    assert_int_equal(ml_suspicion_deadline(n0->suspicion), 24 * CAIRN_SEC);
+    assert_int_equal(cairn__ml_suspicion_deadline(f->ml->nodes[0]->suspicion) >= 0, 1);
+    struct ml_node *n0 = cairn__ml_find(f->ml, (const uint8_t *)"n0", 2);
+    assert_int_equal(cairn__ml_suspicion_deadline(n0->suspicion), 24 * CAIRN_SEC);
     assert_int_equal(drain(f).n, 1);
     suspect(f, "n0", 1, "n1"); /* same accuser: nothing */
     assert_int_equal(drain(f).n, 0);
     suspect(f, "n0", 1, "n2"); /* confirmation: re-gossiped, 11.381 s */
     assert_int_equal(drain(f).n, 1);
-    assert_int_equal(ml_suspicion_deadline(n0->suspicion), 11381 * CAIRN_MSEC);
+    assert_int_equal(cairn__ml_suspicion_deadline(n0->suspicion), 11381 * CAIRN_MSEC);
     suspect(f, "n0", 1, "n3");
-    assert_int_equal(ml_suspicion_deadline(n0->suspicion), 4 * CAIRN_SEC);
+    assert_int_equal(cairn__ml_suspicion_deadline(n0->suspicion), 4 * CAIRN_SEC);
     suspect(f, "n0", 1, "n4"); /* beyond k: not news */
     assert_int_equal(drain(f).n, 1);
     cairn_loop_manual_advance(f->loop, 4 * CAIRN_SEC);
@@ -477,8 +477,8 @@ static void test_merge_state(void **state)
         {.addr = {ip, 4}, .incarnation = 1, .name = CAIRN_SPAN_LIT("test5"), .port = 7005,
          .state = CAIRN_ML_LEFT, .vsn = {VSN, 6}},
     };
-    assert_int_equal(ml_verify_protocol(f->ml, remote, 5), 0);
-    ml_merge_state(f->ml, remote, 5);
+    assert_int_equal(cairn__ml_verify_protocol(f->ml, remote, 5), 0);
+    cairn__ml_merge_state(f->ml, remote, 5);
     assert_int_equal(get(f, "test1").incarnation, 2);
     assert_int_equal(get(f, "test1").state, CAIRN_ML_ALIVE);
     assert_int_equal(get(f, "test2").state, CAIRN_ML_SUSPECT);
@@ -556,7 +556,7 @@ static void test_preload(void **state)
         {.addr = {ip3, 4}, .incarnation = 4, .name = CAIRN_SPAN_LIT("b"), .port = 7000,
          .meta = CAIRN_SPAN_LIT("tags"), .state = CAIRN_ML_ALIVE, .vsn = {VSN, 6}},
     };
-    ml_merge_state(g->ml, remote, 2);
+    cairn__ml_merge_state(g->ml, remote, 2);
     assert_int_equal(drain(g).n, 2);
     fx_free(g);
     /* After the preload, news about a preloaded node is gossiped again. */
@@ -590,11 +590,11 @@ static void test_preload(void **state)
     assert_int_equal(cairn_memberlist_num_nodes(f->ml), before);
     assert_int_equal(drain(f).n, 0);
     /* Out of memory for the records: nothing merged. */
-    cairn_test_alloc_install();
-    cairn_test_alloc_fail_after(0);
+    cairn__test_alloc_install();
+    cairn__test_alloc_fail_after(0);
     assert_int_equal(cairn_memberlist_preload(f->ml, bad, 1), CAIRN_ENOMEM);
-    cairn_test_alloc_fail_after(-1);
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_fail_after(-1);
+    cairn__test_alloc_uninstall();
     assert_int_equal(cairn_memberlist_num_nodes(f->ml), before);
     fx_free(f);
 }
@@ -619,7 +619,7 @@ static void test_verify_protocol(void **state)
         cairn_wire_push_node r = {.addr = {ip, 4}, .incarnation = 1,
                                   .name = CAIRN_SPAN_LIT("r"), .port = 7001,
                                   .state = CAIRN_ML_ALIVE, .vsn = {rows[i].vsn, 6}};
-        assert_int_equal(ml_verify_protocol(f->ml, &r, 1), rows[i].want);
+        assert_int_equal(cairn__ml_verify_protocol(f->ml, &r, 1), rows[i].want);
     }
     fx_free(f);
 }
@@ -634,10 +634,10 @@ static void test_reap_dead_not_left(void **state)
     alive(f, "l", "127.0.0.3", 1, NULL);
     dead(f, "d", 1, "me");
     dead(f, "l", 1, "l");
-    ml_reset_nodes(f->ml);
+    cairn__ml_reset_nodes(f->ml);
     assert_int_equal(cairn_memberlist_num_nodes(f->ml), 3);
     cairn_loop_manual_advance(f->loop, 30 * CAIRN_SEC + 1);
-    ml_reset_nodes(f->ml);
+    cairn__ml_reset_nodes(f->ml);
     cairn_ml_node n;
     assert_int_equal(cairn_memberlist_get_node(f->ml, "d", &n), CAIRN_ENOENT);
     assert_int_equal(cairn_memberlist_get_node(f->ml, "l", &n), 0); /* left stays */
@@ -663,7 +663,7 @@ static void test_k_random_nodes(void **state)
     }
     struct ml_node *out[5];
     for (int round = 0; round < 50; round++) {
-        size_t got = ml_k_random_nodes(f->ml, 5, reject_self, NULL, out);
+        size_t got = cairn__ml_k_random_nodes(f->ml, 5, reject_self, NULL, out);
         assert_int_equal(got, 5);
         for (size_t i = 0; i < got; i++) {
             assert_string_not_equal(out[i]->name, "me");
@@ -679,22 +679,22 @@ static void test_k_random_nodes(void **state)
 static void test_alloc_failures(void **state)
 {
     (void)state;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     for (long fail = 0; fail < 40; fail++) {
         struct fixture *f = fx_new(0);
-        cairn_test_alloc_fail_after(fail);
+        cairn__test_alloc_fail_after(fail);
         alive(f, "a", "127.0.0.2", 1, "meta");
         suspect(f, "a", 1, "x");
         dead(f, "a", 1, "x");
         alive(f, "a", "127.0.0.2", 2, "meta2");
-        cairn_test_alloc_fail_after(-1);
+        cairn__test_alloc_fail_after(-1);
         cairn_ml_node n;
         if (cairn_memberlist_get_node(f->ml, "a", &n) == 0)
             assert_true(n.state <= CAIRN_ML_LEFT);
         fx_free(f);
-        assert_int_equal(cairn_test_alloc_live(), 0);
+        assert_int_equal(cairn__test_alloc_live(), 0);
     }
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
 }
 
 int main(void)

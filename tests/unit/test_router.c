@@ -345,7 +345,7 @@ static void test_router_get_datacenters(void **state)
 static void test_router_distance_sorter(void **state)
 {
     struct router_dist d[] = {{"foo", 3.0, 0}, {"bar", 1.0, 0}, {"baz", 1.0, 0}, {"zoo", 0.0, 0}};
-    router_distance_sort(d, 4);
+    cairn__router_distance_sort(d, 4);
     const char *names[] = {"zoo", "bar", "baz", "foo"};
     const double rtts[] = {0.0, 1.0, 1.0, 3.0};
     for (size_t i = 0; i < 4; i++) {
@@ -936,12 +936,12 @@ static void test_regression_non_server_warned_in_area(void **state)
  * lookups still succeed and no allocation was attempted. */
 static void test_router_hot_path_no_alloc(void **state)
 {
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     struct fx f;
     fx_init(&f);
     mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
-    cairn_test_alloc_fail_after(0);
+    cairn__test_alloc_fail_after(0);
     cairn_route rt;
     struct dcs d;
     cairn_server_info info;
@@ -953,11 +953,11 @@ static void test_router_hot_path_no_alloc(void **state)
         assert_int_equal(cairn_router_get_server_by_addr(f.r, "dc1", "127.0.0.3:8300", &info),
                          0);
     }
-    assert_false(cairn_test_alloc_failed());
-    cairn_test_alloc_fail_after(-1);
+    assert_false(cairn__test_alloc_failed());
+    cairn__test_alloc_fail_after(-1);
     fx_destroy(&f);
-    assert_int_equal(cairn_test_alloc_live(), 0);
-    cairn_test_alloc_uninstall();
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
 }
 
 /* ---- allocation failures ---- */
@@ -1055,7 +1055,7 @@ static int op_flood(struct fx *f, mock_cluster *wan)
 
 static void sweep(sweep_op setup_area, sweep_op op, const char *name)
 {
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     for (long n = 0;; n++) {
         assert_true(n < 100000);
         struct fx f;
@@ -1063,10 +1063,10 @@ static void sweep(sweep_op setup_area, sweep_op op, const char *name)
         mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
         if (setup_area != NULL)
             assert_int_equal(setup_area(&f, wan), 0);
-        cairn_test_alloc_fail_after(n);
+        cairn__test_alloc_fail_after(n);
         int rc = op(&f, wan);
-        bool failed = cairn_test_alloc_failed();
-        cairn_test_alloc_fail_after(-1);
+        bool failed = cairn__test_alloc_failed();
+        cairn__test_alloc_fail_after(-1);
         if (failed && rc != CAIRN_ENOMEM)
             fail_msg("%s: allocation %ld failed but rc = %d", name, n, rc);
         if (!failed)
@@ -1080,36 +1080,36 @@ static void sweep(sweep_op setup_area, sweep_op op, const char *name)
                 assert_true(r == 0 || r == CAIRN_EUNAVAIL);
             }
         fx_destroy(&f);
-        assert_int_equal(cairn_test_alloc_live(), 0);
+        assert_int_equal(cairn__test_alloc_live(), 0);
         if (!failed)
             break;
     }
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
 }
 
 static void test_alloc_failures(void **state)
 {
     /* router_new itself. */
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     for (long n = 0;; n++) {
         struct fx f;
         cairn_loop *loop;
         assert_int_equal(cairn_loop_new_manual(0, &loop), 0);
-        cairn_test_alloc_fail_after(n);
+        cairn__test_alloc_fail_after(n);
         cairn_router *r = NULL;
         cairn_router_config cfg = {.local_datacenter = "dc0", .loop = loop};
         int rc = cairn_router_new(&cfg, &r);
-        bool failed = cairn_test_alloc_failed();
-        cairn_test_alloc_fail_after(-1);
+        bool failed = cairn__test_alloc_failed();
+        cairn__test_alloc_fail_after(-1);
         assert_int_equal(rc, failed ? CAIRN_ENOMEM : 0);
         cairn_router_delete(r);
         cairn_loop_delete(loop);
-        assert_int_equal(cairn_test_alloc_live(), 0);
+        assert_int_equal(cairn__test_alloc_live(), 0);
         (void)f;
         if (!failed)
             break;
     }
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
     sweep(NULL, op_add_area, "add_area");
     sweep(NULL, op_add_lan_area, "add_area(lan)");
     sweep(op_add_area, op_remove_area, "remove_area");

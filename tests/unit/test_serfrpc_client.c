@@ -17,7 +17,7 @@
 #include "cairn/cairn.h"
 #include "cairn/loop_uv.h"
 #include "cairn/serfrpc.h"
-#include "cairn/wire_mp.h"
+#include "wire/mp.h"
 #include "serfrpc/ipc.h"
 #include "uv_env.h"
 
@@ -79,7 +79,7 @@ static void fake_send(struct fake *f, cairn_buf *b)
 
 static bool finish(cairn_mp_writer *w, cairn_buf *b)
 {
-    if (cairn_mp_writer_finish(w) == 0)
+    if (cairn__mp_writer_finish(w) == 0)
         return true;
     cairn_buf_destroy(b);
     return false;
@@ -87,11 +87,11 @@ static bool finish(cairn_mp_writer *w, cairn_buf *b)
 
 static void w_header(cairn_mp_writer *w, uint64_t seq, const char *err)
 {
-    cairn_mp_write_map(w, 2);
-    cairn_mp_write_cstr(w, "Error");
-    cairn_mp_write_cstr(w, err);
-    cairn_mp_write_cstr(w, "Seq");
-    cairn_mp_write_uint(w, seq);
+    cairn__mp_write_map(w, 2);
+    cairn__mp_write_cstr(w, "Error");
+    cairn__mp_write_cstr(w, err);
+    cairn__mp_write_cstr(w, "Seq");
+    cairn__mp_write_uint(w, seq);
 }
 
 static void reply(struct fake *f, uint64_t seq, const char *err)
@@ -99,7 +99,7 @@ static void reply(struct fake *f, uint64_t seq, const char *err)
     cairn_buf b;
     cairn_mp_writer w;
     cairn_buf_init(&b, 1 << 20);
-    cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    cairn__mp_writer_init(&w, &b, CAIRN_MP_IPC);
     w_header(&w, seq, err);
     if (finish(&w, &b))
         fake_send(f, &b);
@@ -112,39 +112,39 @@ static void w_member(cairn_mp_writer *w, const char *name, const char *dc, const
     static const uint8_t ip[4] = {127, 0, 0, 1};
     char p[16];
     snprintf(p, sizeof p, "%u", (unsigned)(port + 1000));
-    cairn_mp_write_map(w, 11);
-    cairn_mp_write_cstr(w, "Addr");
-    cairn_mp_write_bytes(w, (cairn_span){ip, 4});
-    cairn_mp_write_cstr(w, "DelegateCur");
-    cairn_mp_write_uint(w, 5);
-    cairn_mp_write_cstr(w, "DelegateMax");
-    cairn_mp_write_uint(w, 5);
-    cairn_mp_write_cstr(w, "DelegateMin");
-    cairn_mp_write_uint(w, 2);
-    cairn_mp_write_cstr(w, "Name");
-    cairn_mp_write_cstr(w, name);
-    cairn_mp_write_cstr(w, "Port");
-    cairn_mp_write_uint(w, port);
-    cairn_mp_write_cstr(w, "ProtocolCur");
-    cairn_mp_write_uint(w, 2);
-    cairn_mp_write_cstr(w, "ProtocolMax");
-    cairn_mp_write_uint(w, 5);
-    cairn_mp_write_cstr(w, "ProtocolMin");
-    cairn_mp_write_uint(w, 1);
-    cairn_mp_write_cstr(w, "Status");
-    cairn_mp_write_cstr(w, status);
-    cairn_mp_write_cstr(w, "Tags");
-    cairn_mp_write_map(w, 5);
-    cairn_mp_write_cstr(w, "role");
-    cairn_mp_write_cstr(w, "consul");
-    cairn_mp_write_cstr(w, "dc");
-    cairn_mp_write_cstr(w, dc);
-    cairn_mp_write_cstr(w, "port");
-    cairn_mp_write_cstr(w, p);
-    cairn_mp_write_cstr(w, "vsn");
-    cairn_mp_write_cstr(w, "2");
-    cairn_mp_write_cstr(w, "build");
-    cairn_mp_write_cstr(w, "1.2.3");
+    cairn__mp_write_map(w, 11);
+    cairn__mp_write_cstr(w, "Addr");
+    cairn__mp_write_bytes(w, (cairn_span){ip, 4});
+    cairn__mp_write_cstr(w, "DelegateCur");
+    cairn__mp_write_uint(w, 5);
+    cairn__mp_write_cstr(w, "DelegateMax");
+    cairn__mp_write_uint(w, 5);
+    cairn__mp_write_cstr(w, "DelegateMin");
+    cairn__mp_write_uint(w, 2);
+    cairn__mp_write_cstr(w, "Name");
+    cairn__mp_write_cstr(w, name);
+    cairn__mp_write_cstr(w, "Port");
+    cairn__mp_write_uint(w, port);
+    cairn__mp_write_cstr(w, "ProtocolCur");
+    cairn__mp_write_uint(w, 2);
+    cairn__mp_write_cstr(w, "ProtocolMax");
+    cairn__mp_write_uint(w, 5);
+    cairn__mp_write_cstr(w, "ProtocolMin");
+    cairn__mp_write_uint(w, 1);
+    cairn__mp_write_cstr(w, "Status");
+    cairn__mp_write_cstr(w, status);
+    cairn__mp_write_cstr(w, "Tags");
+    cairn__mp_write_map(w, 5);
+    cairn__mp_write_cstr(w, "role");
+    cairn__mp_write_cstr(w, "consul");
+    cairn__mp_write_cstr(w, "dc");
+    cairn__mp_write_cstr(w, dc);
+    cairn__mp_write_cstr(w, "port");
+    cairn__mp_write_cstr(w, p);
+    cairn__mp_write_cstr(w, "vsn");
+    cairn__mp_write_cstr(w, "2");
+    cairn__mp_write_cstr(w, "build");
+    cairn__mp_write_cstr(w, "1.2.3");
 }
 
 struct mspec {
@@ -157,11 +157,11 @@ static void reply_members(struct fake *f, uint64_t seq, const struct mspec *ms, 
     cairn_buf b;
     cairn_mp_writer w;
     cairn_buf_init(&b, 1 << 20);
-    cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    cairn__mp_writer_init(&w, &b, CAIRN_MP_IPC);
     w_header(&w, seq, "");
-    cairn_mp_write_map(&w, 1);
-    cairn_mp_write_cstr(&w, "Members");
-    cairn_mp_write_array(&w, (uint32_t)n);
+    cairn__mp_write_map(&w, 1);
+    cairn__mp_write_cstr(&w, "Members");
+    cairn__mp_write_array(&w, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         w_member(&w, ms[i].name, ms[i].dc, ms[i].status, ms[i].port);
     if (finish(&w, &b))
@@ -174,27 +174,27 @@ static void reply_coord(struct fake *f, uint64_t seq, bool ok, double x)
     cairn_buf b;
     cairn_mp_writer w;
     cairn_buf_init(&b, 1 << 20);
-    cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    cairn__mp_writer_init(&w, &b, CAIRN_MP_IPC);
     w_header(&w, seq, "");
-    cairn_mp_write_map(&w, 2);
-    cairn_mp_write_cstr(&w, "Coord");
-    cairn_mp_write_map(&w, 4);
-    cairn_mp_write_cstr(&w, "Adjustment");
-    cairn_mp_write_double(&w, 0);
-    cairn_mp_write_cstr(&w, "Error");
-    cairn_mp_write_double(&w, ok ? 0.5 : 0);
-    cairn_mp_write_cstr(&w, "Height");
-    cairn_mp_write_double(&w, ok ? 1e-5 : 0);
-    cairn_mp_write_cstr(&w, "Vec");
+    cairn__mp_write_map(&w, 2);
+    cairn__mp_write_cstr(&w, "Coord");
+    cairn__mp_write_map(&w, 4);
+    cairn__mp_write_cstr(&w, "Adjustment");
+    cairn__mp_write_double(&w, 0);
+    cairn__mp_write_cstr(&w, "Error");
+    cairn__mp_write_double(&w, ok ? 0.5 : 0);
+    cairn__mp_write_cstr(&w, "Height");
+    cairn__mp_write_double(&w, ok ? 1e-5 : 0);
+    cairn__mp_write_cstr(&w, "Vec");
     if (ok) {
-        cairn_mp_write_array(&w, 8);
+        cairn__mp_write_array(&w, 8);
         for (int i = 0; i < 8; i++)
-            cairn_mp_write_double(&w, i == 0 ? x : 0.0);
+            cairn__mp_write_double(&w, i == 0 ? x : 0.0);
     } else {
-        cairn_mp_write_nil(&w);
+        cairn__mp_write_nil(&w);
     }
-    cairn_mp_write_cstr(&w, "Ok");
-    cairn_mp_write_bool(&w, ok);
+    cairn__mp_write_cstr(&w, "Ok");
+    cairn__mp_write_bool(&w, ok);
     if (finish(&w, &b))
         fake_send(f, &b);
 }
@@ -204,17 +204,17 @@ static void reply_stats(struct fake *f, uint64_t seq, const char *name)
     cairn_buf b;
     cairn_mp_writer w;
     cairn_buf_init(&b, 1 << 20);
-    cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    cairn__mp_writer_init(&w, &b, CAIRN_MP_IPC);
     w_header(&w, seq, "");
-    cairn_mp_write_map(&w, 2);
-    cairn_mp_write_cstr(&w, "agent");
-    cairn_mp_write_map(&w, 1);
-    cairn_mp_write_cstr(&w, "name");
-    cairn_mp_write_cstr(&w, name);
-    cairn_mp_write_cstr(&w, "tags");
-    cairn_mp_write_map(&w, 1);
-    cairn_mp_write_cstr(&w, "dc");
-    cairn_mp_write_cstr(&w, "dc1");
+    cairn__mp_write_map(&w, 2);
+    cairn__mp_write_cstr(&w, "agent");
+    cairn__mp_write_map(&w, 1);
+    cairn__mp_write_cstr(&w, "name");
+    cairn__mp_write_cstr(&w, name);
+    cairn__mp_write_cstr(&w, "tags");
+    cairn__mp_write_map(&w, 1);
+    cairn__mp_write_cstr(&w, "dc");
+    cairn__mp_write_cstr(&w, "dc1");
     if (finish(&w, &b))
         fake_send(f, &b);
 }
@@ -226,13 +226,13 @@ static void send_record(struct fake *f, const char *event, const char *name, con
     cairn_buf b;
     cairn_mp_writer w;
     cairn_buf_init(&b, 1 << 20);
-    cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    cairn__mp_writer_init(&w, &b, CAIRN_MP_IPC);
     w_header(&w, f->stream_seq, "");
-    cairn_mp_write_map(&w, 2);
-    cairn_mp_write_cstr(&w, "Event");
-    cairn_mp_write_cstr(&w, event);
-    cairn_mp_write_cstr(&w, "Members");
-    cairn_mp_write_array(&w, 1);
+    cairn__mp_write_map(&w, 2);
+    cairn__mp_write_cstr(&w, "Event");
+    cairn__mp_write_cstr(&w, event);
+    cairn__mp_write_cstr(&w, "Members");
+    cairn__mp_write_array(&w, 1);
     w_member(&w, name, "dc2", status, 7000);
     assert_true(finish(&w, &b));
     if (split) {
@@ -263,27 +263,27 @@ static void fake_read(cairn_stream *s, const uint8_t *data, size_t len, int stat
     }
     for (;;) {
         size_t hlen, blen = 0;
-        if (ipc_object_len(f->rx.data, f->rx.len, 1 << 20, &hlen) != 0)
+        if (cairn__ipc_object_len(f->rx.data, f->rx.len, 1 << 20, &hlen) != 0)
             return;
         cairn_mp_reader r;
         uint32_t n;
         char cmd[32] = "";
         uint64_t seq = 0;
-        cairn_mp_reader_init(&r, f->rx.data, hlen);
-        assert_int_equal(cairn_mp_read_map(&r, &n), 0);
+        cairn__mp_reader_init(&r, f->rx.data, hlen);
+        assert_int_equal(cairn__mp_read_map(&r, &n), 0);
         for (uint32_t i = 0; i < n; i++) {
             cairn_span k, v;
-            assert_int_equal(cairn_mp_read_str(&r, &k), 0);
-            if (cairn_mp_key_is(k, "Command")) {
-                assert_int_equal(cairn_mp_read_str(&r, &v), 0);
+            assert_int_equal(cairn__mp_read_str(&r, &k), 0);
+            if (cairn__mp_key_is(k, "Command")) {
+                assert_int_equal(cairn__mp_read_str(&r, &v), 0);
                 memcpy(cmd, v.p, v.len < 31 ? v.len : 31);
             } else {
-                assert_int_equal(cairn_mp_read_uint(&r, UINT64_MAX, &seq), 0);
+                assert_int_equal(cairn__mp_read_uint(&r, UINT64_MAX, &seq), 0);
             }
         }
         const uint8_t *body = NULL;
         if (has_body(cmd)) {
-            if (ipc_object_len(f->rx.data + hlen, f->rx.len - hlen, 1 << 20, &blen) != 0)
+            if (cairn__ipc_object_len(f->rx.data + hlen, f->rx.len - hlen, 1 << 20, &blen) != 0)
                 return;
             body = f->rx.data + hlen;
         }
@@ -371,11 +371,11 @@ static void agent_fn(struct fake *f, const char *cmd, uint64_t seq, const uint8_
         cairn_buf b;
         cairn_mp_writer w;
         cairn_buf_init(&b, 4096);
-        cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
+        cairn__mp_writer_init(&w, &b, CAIRN_MP_IPC);
         w_header(&w, seq, "");
-        cairn_mp_write_map(&w, 1);
-        cairn_mp_write_cstr(&w, "Num");
-        cairn_mp_write_uint(&w, 2);
+        cairn__mp_write_map(&w, 1);
+        cairn__mp_write_cstr(&w, "Num");
+        cairn__mp_write_uint(&w, 2);
         if (finish(&w, &b))
             fake_send(f, &b);
     } else if (strcmp(cmd, "members") == 0 || strcmp(cmd, "members-filtered") == 0) {
@@ -398,11 +398,11 @@ static void agent_fn(struct fake *f, const char *cmd, uint64_t seq, const uint8_
         cairn_mp_reader r;
         uint32_t n;
         cairn_span k, v;
-        cairn_mp_reader_init(&r, body, blen);
-        assert_int_equal(cairn_mp_read_map(&r, &n), 0);
-        assert_int_equal(cairn_mp_read_str(&r, &k), 0);
-        assert_true(cairn_mp_key_is(k, "Node"));
-        assert_int_equal(cairn_mp_read_str(&r, &v), 0);
+        cairn__mp_reader_init(&r, body, blen);
+        assert_int_equal(cairn__mp_read_map(&r, &n), 0);
+        assert_int_equal(cairn__mp_read_str(&r, &k), 0);
+        assert_true(cairn__mp_key_is(k, "Node"));
+        assert_int_equal(cairn__mp_read_str(&r, &v), 0);
         bool known = v.len > 0 && v.p[0] != 'z';
         reply_coord(f, seq, known, known ? (v.p[0] - 'a' + 1) * 1e-3 : 0);
     } else {
@@ -843,7 +843,7 @@ static void test_cluster_alloc_sweep(void **state)
 {
     long n, stalled = 0;
     for (n = 0; n < 2000; n++) {
-        cairn_test_alloc_install();
+        cairn__test_alloc_install();
         struct uv_env *e;
         uv_env_setup((void **)&e);
         struct fake f;
@@ -865,22 +865,22 @@ static void test_cluster_alloc_sweep(void **state)
         cfg.sync_cb = on_cl_sync;
         cfg.userdata = &ce;
         cairn_serfrpc_cluster *cl = NULL;
-        cairn_test_alloc_fail_after(n);
+        cairn__test_alloc_fail_after(n);
         if (cairn_serfrpc_cluster_new(e->loop, &cfg, &cl) == 0 &&
             cairn_serfrpc_cluster_start(cl) == 0) {
             cairn_time deadline = cairn_monotonic_now() + 1 * CAIRN_SEC;
             while (ce.synced == 0 && cairn_monotonic_now() < deadline)
                 uv_run(&e->uv, UV_RUN_ONCE);
         }
-        bool hit = cairn_test_alloc_failed();
+        bool hit = cairn__test_alloc_failed();
         if (ce.synced == 0 && cl != NULL)
             stalled++;
-        cairn_test_alloc_fail_after(-1);
+        cairn__test_alloc_fail_after(-1);
         cairn_serfrpc_cluster_delete(cl);
         fake_free(&f);
         uv_env_teardown((void **)&e);
-        assert_int_equal(cairn_test_alloc_live(), 0);
-        cairn_test_alloc_uninstall();
+        assert_int_equal(cairn__test_alloc_live(), 0);
+        cairn__test_alloc_uninstall();
         if (!hit) {
             assert_int_equal(ce.synced, 1);
             break;

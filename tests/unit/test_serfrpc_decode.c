@@ -36,16 +36,16 @@ static void load(const char *name, struct vec *v)
 static void next_header(const struct vec *v, size_t *off, cairn_wire_arena *a, serfrpc_header *h)
 {
     size_t len;
-    assert_int_equal(ipc_object_len(v->data + *off, v->len - *off, CAIRN_SERFRPC_MAX_RECORD, &len),
+    assert_int_equal(cairn__ipc_object_len(v->data + *off, v->len - *off, CAIRN_SERFRPC_MAX_RECORD, &len),
                      0);
-    assert_int_equal(serfrpc_decode_header(v->data + *off, len, a, h, NULL), 0);
+    assert_int_equal(cairn__serfrpc_decode_header(v->data + *off, len, a, h, NULL), 0);
     *off += len;
 }
 
 static size_t body_len(const struct vec *v, size_t off)
 {
     size_t len;
-    assert_int_equal(ipc_object_len(v->data + off, v->len - off, CAIRN_SERFRPC_MAX_RECORD, &len), 0);
+    assert_int_equal(cairn__ipc_object_len(v->data + off, v->len - off, CAIRN_SERFRPC_MAX_RECORD, &len), 0);
     return len;
 }
 
@@ -58,13 +58,13 @@ static void test_members(void **state)
     cairn_member *ms;
     size_t n;
     load("members", &v);
-    cairn_wire_arena_init(&a, 1 << 20);
+    cairn__wire_arena_init(&a, 1 << 20);
     next_header(&v, &off, &a, &h);
     assert_string_equal(h.error, "");
     assert_int_equal(h.seq, 2);
     size_t blen = body_len(&v, off);
     assert_int_equal(off + blen, v.len);
-    assert_int_equal(serfrpc_decode_members(v.data + off, blen, &a, &ms, &n, NULL), 0);
+    assert_int_equal(cairn__serfrpc_decode_members(v.data + off, blen, &a, &ms, &n, NULL), 0);
     assert_int_equal(n, 2);
     for (size_t i = 0; i < n; i++) {
         char buf[CAIRN_ADDR_STRLEN];
@@ -84,7 +84,7 @@ static void test_members(void **state)
         assert_int_equal(ms[i].delegate_max, 5);
         assert_int_equal(ms[i].delegate_cur, 5);
     }
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
 }
 
 static void test_filtered_stats_join(void **state)
@@ -94,11 +94,11 @@ static void test_filtered_stats_join(void **state)
     serfrpc_header h;
     size_t off = 0, n;
     cairn_member *ms;
-    cairn_wire_arena_init(&a, 1 << 20);
+    cairn__wire_arena_init(&a, 1 << 20);
 
     load("members_filtered", &v);
     next_header(&v, &off, &a, &h);
-    assert_int_equal(serfrpc_decode_members(v.data + off, body_len(&v, off), &a, &ms, &n, NULL), 0);
+    assert_int_equal(cairn__serfrpc_decode_members(v.data + off, body_len(&v, off), &a, &ms, &n, NULL), 0);
     assert_int_equal(n, 1);
     assert_string_equal(ms[0].name, "s2.dc1");
 
@@ -106,7 +106,7 @@ static void test_filtered_stats_join(void **state)
     off = 0;
     load("stats", &v);
     next_header(&v, &off, &a, &h);
-    assert_int_equal(serfrpc_decode_stats(v.data + off, body_len(&v, off), &a, &st, &n, NULL), 0);
+    assert_int_equal(cairn__serfrpc_decode_stats(v.data + off, body_len(&v, off), &a, &st, &n, NULL), 0);
     bool found = false;
     for (size_t i = 0; i < n; i++)
         if (strcmp(st[i].section, "agent") == 0 && strcmp(st[i].key, "name") == 0) {
@@ -119,9 +119,9 @@ static void test_filtered_stats_join(void **state)
     off = 0;
     load("join", &v);
     next_header(&v, &off, &a, &h);
-    assert_int_equal(serfrpc_decode_join(v.data + off, body_len(&v, off), &num, NULL), 0);
+    assert_int_equal(cairn__serfrpc_decode_join(v.data + off, body_len(&v, off), &num, NULL), 0);
     assert_int_equal(num, 1);
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
 }
 
 static void test_coordinates(void **state)
@@ -132,10 +132,10 @@ static void test_coordinates(void **state)
     size_t off = 0;
     bool ok = false;
     cairn_coord co;
-    cairn_wire_arena_init(&a, 1 << 20);
+    cairn__wire_arena_init(&a, 1 << 20);
     load("coordinate", &v);
     next_header(&v, &off, &a, &h);
-    assert_int_equal(serfrpc_decode_coord(v.data + off, body_len(&v, off), &ok, &co, NULL), 0);
+    assert_int_equal(cairn__serfrpc_decode_coord(v.data + off, body_len(&v, off), &ok, &co, NULL), 0);
     assert_true(ok);
     assert_int_equal(co.dim, 8);
     assert_true(co.height >= 1e-5);
@@ -144,11 +144,11 @@ static void test_coordinates(void **state)
     off = 0;
     load("coordinate_unknown", &v);
     next_header(&v, &off, &a, &h);
-    assert_int_equal(serfrpc_decode_coord(v.data + off, body_len(&v, off), &ok, &co, NULL), 0);
+    assert_int_equal(cairn__serfrpc_decode_coord(v.data + off, body_len(&v, off), &ok, &co, NULL), 0);
     assert_false(ok);
     assert_int_equal(co.dim, 0);
     assert_true(co.height == 0.0);
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
 }
 
 static void test_stream_records(void **state)
@@ -158,7 +158,7 @@ static void test_stream_records(void **state)
     serfrpc_header h;
     size_t off = 0;
     int seen[7] = {0};
-    cairn_wire_arena_init(&a, 1 << 20);
+    cairn__wire_arena_init(&a, 1 << 20);
     load("stream", &v);
     next_header(&v, &off, &a, &h); /* the subscription's answer: no body */
     assert_string_equal(h.error, "");
@@ -168,7 +168,7 @@ static void test_stream_records(void **state)
         assert_int_equal(h.seq, seq);
         size_t blen = body_len(&v, off);
         cairn_event ev;
-        assert_int_equal(serfrpc_decode_record(v.data + off, blen, &a, &ev, NULL), 0);
+        assert_int_equal(cairn__serfrpc_decode_record(v.data + off, blen, &a, &ev, NULL), 0);
         off += blen;
         assert_true(ev.type >= 0 && ev.type < 7);
         seen[ev.type]++;
@@ -189,7 +189,7 @@ static void test_stream_records(void **state)
     assert_int_equal(seen[CAIRN_EVENT_USER], 1);
     assert_int_equal(seen[CAIRN_EVENT_MEMBER_UPDATE], 1);
     assert_int_equal(seen[CAIRN_EVENT_MEMBER_FAILED], 1);
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
 }
 
 static void test_error_headers(void **state)
@@ -198,7 +198,7 @@ static void test_error_headers(void **state)
     cairn_wire_arena a;
     serfrpc_header h;
     size_t off = 0;
-    cairn_wire_arena_init(&a, 1 << 20);
+    cairn__wire_arena_init(&a, 1 << 20);
     load("auth_required", &v);
     next_header(&v, &off, &a, &h);
     assert_string_equal(h.error, "");
@@ -224,7 +224,7 @@ static void test_error_headers(void **state)
     load("handshake_required", &v);
     next_header(&v, &off, &a, &h);
     assert_string_equal(h.error, "Handshake required");
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
 }
 
 /* Framing: every strict prefix of a reply is "need more", never an error. */
@@ -234,11 +234,11 @@ static void test_framing_prefixes(void **state)
     size_t len;
     load("members", &v);
     size_t hlen;
-    assert_int_equal(ipc_object_len(v.data, v.len, CAIRN_SERFRPC_MAX_RECORD, &hlen), 0);
+    assert_int_equal(cairn__ipc_object_len(v.data, v.len, CAIRN_SERFRPC_MAX_RECORD, &hlen), 0);
     for (size_t n = 0; n < hlen; n++)
-        assert_int_equal(ipc_object_len(v.data, n, CAIRN_SERFRPC_MAX_RECORD, &len), CAIRN_EAGAIN);
+        assert_int_equal(cairn__ipc_object_len(v.data, n, CAIRN_SERFRPC_MAX_RECORD, &len), CAIRN_EAGAIN);
     /* A record cap smaller than the body: too large, not "need more". */
-    assert_int_equal(ipc_object_len(v.data + hlen, v.len - hlen, 64, &len), CAIRN_EMSGSIZE);
+    assert_int_equal(cairn__ipc_object_len(v.data + hlen, v.len - hlen, 64, &len), CAIRN_EMSGSIZE);
 }
 
 /* Caps: a member with more tags than CAIRN_SERFRPC_MAX_TAGS, an oversized
@@ -251,7 +251,7 @@ static void test_caps(void **state)
     cairn_diag diag;
     cairn_member *ms;
     size_t nms;
-    cairn_wire_arena_init(&a, 1 << 22);
+    cairn__wire_arena_init(&a, 1 << 22);
 
     /* {Members: [{Tags: {257 entries}}]} */
     const uint8_t pre[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e', 'r', 's', 0x91, 0x81,
@@ -265,9 +265,9 @@ static void test_caps(void **state)
         buf[n++] = 0xa0;
     }
     cairn_diag_clear(&diag);
-    assert_int_equal(serfrpc_decode_members(buf, n, &a, &ms, &nms, &diag), CAIRN_ELIMIT);
+    assert_int_equal(cairn__serfrpc_decode_members(buf, n, &a, &ms, &nms, &diag), CAIRN_ELIMIT);
     assert_non_null(strstr(diag.msg, "Member.Tags"));
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
 
     /* {Members: [{Name: 600 x 'x'}]} */
     const uint8_t pre2[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e', 'r', 's', 0x91, 0x81,
@@ -275,18 +275,18 @@ static void test_caps(void **state)
     memcpy(buf, pre2, sizeof pre2);
     memset(buf + sizeof pre2, 'x', 600);
     cairn_diag_clear(&diag);
-    assert_int_equal(serfrpc_decode_members(buf, sizeof pre2 + 600, &a, &ms, &nms, &diag),
+    assert_int_equal(cairn__serfrpc_decode_members(buf, sizeof pre2 + 600, &a, &ms, &nms, &diag),
                      CAIRN_ELIMIT);
     assert_non_null(strstr(diag.msg, "Member.Name"));
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
 
     /* {Members: array32 of 65537} → over CAIRN_SERFRPC_MAX_MEMBERS or over
      * the bytes present: rejected before allocating. */
     const uint8_t big[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e', 'r', 's', 0xdd, 0x00, 0x01, 0x00, 0x01};
     cairn_diag_clear(&diag);
-    assert_true(serfrpc_decode_members(big, sizeof big, &a, &ms, &nms, &diag) < 0);
+    assert_true(cairn__serfrpc_decode_members(big, sizeof big, &a, &ms, &nms, &diag) < 0);
     assert_int_equal(a.used, 0);
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
 
     /* A Vec longer than CAIRN_COORD_MAX_DIM. */
     uint8_t cb[128];
@@ -299,7 +299,7 @@ static void test_caps(void **state)
     bool ok;
     cairn_coord co;
     cairn_diag_clear(&diag);
-    assert_int_equal(serfrpc_decode_coord(cb, k, &ok, &co, &diag), CAIRN_ELIMIT);
+    assert_int_equal(cairn__serfrpc_decode_coord(cb, k, &ok, &co, &diag), CAIRN_ELIMIT);
     assert_non_null(strstr(diag.msg, "Coord.Vec"));
 }
 
@@ -313,22 +313,22 @@ static void test_alloc_failures(void **state)
     size_t hlen = body_len(&v, 0);
     off = hlen;
     size_t blen = body_len(&v, off);
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     for (long i = 0; i < 64; i++) {
         cairn_wire_arena a;
         cairn_member *ms;
         size_t n;
-        cairn_wire_arena_init(&a, 1 << 20);
-        cairn_test_alloc_fail_after(i);
-        int rc = serfrpc_decode_members(v.data + off, blen, &a, &ms, &n, NULL);
-        cairn_wire_arena_destroy(&a);
-        cairn_test_alloc_fail_after(-1);
+        cairn__wire_arena_init(&a, 1 << 20);
+        cairn__test_alloc_fail_after(i);
+        int rc = cairn__serfrpc_decode_members(v.data + off, blen, &a, &ms, &n, NULL);
+        cairn__wire_arena_destroy(&a);
+        cairn__test_alloc_fail_after(-1);
         assert_true(rc == 0 || rc == CAIRN_ENOMEM);
-        assert_int_equal(cairn_test_alloc_live(), 0);
+        assert_int_equal(cairn__test_alloc_live(), 0);
         if (rc == 0)
             break;
     }
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
 }
 
 int main(void)

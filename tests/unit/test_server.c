@@ -64,7 +64,7 @@ static void check_agrees(struct tmember *t, int rc, const cairn_diag *d, const c
 {
     const char *dc = NULL;
     cairn_diag d2 = {0};
-    assert_int_equal(cairn_server__check_member(&t->m, &dc, &d2), rc);
+    assert_int_equal(cairn__server_check_member(&t->m, &dc, &d2), rc);
     if (d != NULL)
         assert_string_equal(d2.msg, d->msg);
     if (rc == 0)
@@ -713,28 +713,28 @@ static void test_alloc_failures(void **state)
     tm_set(&t, "sl_b", "[::1]:2");
     tm_set(&t, "ft_x", "1");
     tm_set(&t, "ft_y", "2");
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     long n;
     for (n = 0;; n++) {
-        cairn_test_alloc_fail_after(n);
+        cairn__test_alloc_fail_after(n);
         cairn_server *s = NULL;
         cairn_diag d = {0};
         int rc = cairn_server_from_member(&t.m, &s, &d);
-        if (!cairn_test_alloc_failed()) {
+        if (!cairn__test_alloc_failed()) {
             assert_int_equal(rc, 0);
             assert_int_equal(s->nsegments, 2);
             assert_int_equal(s->nfeatures, 2);
             cairn_server_unref(s);
-            assert_int_equal(cairn_test_alloc_live(), 0);
+            assert_int_equal(cairn__test_alloc_live(), 0);
             break;
         }
         assert_int_equal(rc, CAIRN_ENOMEM);
         assert_int_equal(d.err, CAIRN_ENOMEM);
-        assert_int_equal(cairn_test_alloc_live(), 0);
+        assert_int_equal(cairn__test_alloc_live(), 0);
     }
     assert_true(n > 10);
-    cairn_test_alloc_fail_after(-1);
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_fail_after(-1);
+    cairn__test_alloc_uninstall();
 }
 
 int main(void)

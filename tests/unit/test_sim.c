@@ -739,8 +739,8 @@ static void test_alloc_failures(void **state)
     (void)state;
     /* Every allocation of a small scenario can fail without leaking. */
     for (long n = 0;; n++) {
-        cairn_test_alloc_install();
-        cairn_test_alloc_fail_after(n);
+        cairn__test_alloc_install();
+        cairn__test_alloc_fail_after(n);
         cairn_sim *sim = NULL;
         cairn_loop *la = NULL, *lb = NULL;
         cairn_udp *ua = NULL, *ub = NULL;
@@ -778,9 +778,9 @@ static void test_alloc_failures(void **state)
         cairn_loop_delete(la);
         cairn_loop_delete(lb);
         cairn_sim_delete(sim);
-        bool failed = cairn_test_alloc_failed();
-        assert_int_equal(cairn_test_alloc_live(), 0);
-        cairn_test_alloc_uninstall();
+        bool failed = cairn__test_alloc_failed();
+        assert_int_equal(cairn__test_alloc_live(), 0);
+        cairn__test_alloc_uninstall();
         if (!failed)
             break;
     }

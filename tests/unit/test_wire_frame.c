@@ -14,7 +14,7 @@
 #include "cairn/alloc.h"
 #include "cairn/keyring.h"
 #include "cairn/rng.h"
-#include "cairn/wire_frame.h"
+#include "wire/frame.h"
 #include "alloc_sweep.h"
 #include "wire_frame_vec.h"
 
@@ -62,7 +62,7 @@ static void test_crc_vectors(void **state)
         long len = wfv_hex(line + 4, &in);
         unsigned want;
         assert_int_equal(sscanf(strchr(line + 4, ' '), " %x", &want), 1);
-        assert_int_equal(cairn_crc32(in, (size_t)len), want);
+        assert_int_equal(cairn__crc32(in, (size_t)len), want);
         free(in);
         n++;
     }
@@ -85,10 +85,10 @@ static void test_compress_wrap_vectors(void **state)
             uint8_t *in, *want;
             long il = wfv_hex(line + 9, &in);
             long wl = wfv_hex(strchr(line + 9, ' ') + 1, &want);
-            assert_int_equal(cairn_compress_wrap(in, (size_t)il, &out), 0);
+            assert_int_equal(cairn__compress_wrap(in, (size_t)il, &out), 0);
             assert_int_equal(out.len, wl);
             assert_memory_equal(out.data, want, (size_t)wl);
-            int r = cairn_compress_unwrap(out.data + 1, out.len - 1, 0, &back, NULL);
+            int r = cairn__compress_unwrap(out.data + 1, out.len - 1, 0, &back, NULL);
             if (il == 0) {
                 assert_int_equal(r, CAIRN_EPROTO); /* empty decompressed buffer */
             } else {
@@ -136,11 +136,11 @@ static void test_compress_wrap_vectors(void **state)
             in[k] = (uint8_t)cairn_rng_u64(&rng);
         cairn_buf out;
         cairn_buf_init(&out, BIG);
-        assert_int_equal(cairn_compress_wrap(in, sizes[i], &out), 0);
+        assert_int_equal(cairn__compress_wrap(in, sizes[i], &out), 0);
         assert_int_equal(out.data[12], heads[i]);
         cairn_buf back;
         cairn_buf_init(&back, BIG);
-        assert_int_equal(cairn_compress_unwrap(out.data + 1, out.len - 1, 0, &back, NULL), 0);
+        assert_int_equal(cairn__compress_unwrap(out.data + 1, out.len - 1, 0, &back, NULL), 0);
         assert_int_equal(back.len, sizes[i]);
         assert_memory_equal(back.data, in, sizes[i]);
         cairn_buf_destroy(&out);
@@ -160,7 +160,7 @@ static int unwrap_hex(const char *hex, cairn_buf *out, cairn_diag *d)
     assert_true(n >= 0);
     cairn_buf_reset(out);
     cairn_diag_clear(d);
-    int r = cairn_compress_unwrap(b, (size_t)n, 0, out, d);
+    int r = cairn__compress_unwrap(b, (size_t)n, 0, out, d);
     free(b);
     return r;
 }
@@ -224,47 +224,47 @@ static void test_compound(void **state)
 {
     (void)state;
     cairn_frame_cfg cfg;
-    cairn_frame_cfg_default(&cfg);
-    assert_int_equal(cairn_packet_budget(&cfg), 1400);
+    cairn__frame_cfg_default(&cfg);
+    assert_int_equal(cairn__packet_budget(&cfg), 1400);
     cairn_keyring *ring;
     assert_int_equal(cairn_keyring_new(KEY, 32, &ring), 0);
     cfg.keyring = ring;
-    assert_int_equal(cairn_packet_budget(&cfg), 1371);
+    assert_int_equal(cairn__packet_budget(&cfg), 1371);
     cfg.enc_version = 0;
-    assert_int_equal(cairn_packet_budget(&cfg), 1355);
+    assert_int_equal(cairn__packet_budget(&cfg), 1355);
     cfg.enc_version = 1;
 
     /* budget accounting: header 2 + (len + 2) per message */
     cairn_compound c;
-    cairn_compound_init(&c, 1400);
+    cairn__compound_init(&c, 1400);
     static uint8_t msg[1400];
     memset(msg, 4, sizeof msg);
-    assert_int_equal(cairn_compound_add(&c, msg, 1000), 0);
-    assert_true(cairn_compound_fits(&c, 394));
-    assert_false(cairn_compound_fits(&c, 395));
-    assert_int_equal(cairn_compound_add(&c, msg, 395), CAIRN_ENOSPC);
-    assert_int_equal(cairn_compound_add(&c, msg, 394), 0);
+    assert_int_equal(cairn__compound_add(&c, msg, 1000), 0);
+    assert_true(cairn__compound_fits(&c, 394));
+    assert_false(cairn__compound_fits(&c, 395));
+    assert_int_equal(cairn__compound_add(&c, msg, 395), CAIRN_ENOSPC);
+    assert_int_equal(cairn__compound_add(&c, msg, 394), 0);
     assert_int_equal(c.used, 1400);
-    assert_int_equal(cairn_compound_add(&c, msg, 0), CAIRN_ENOSPC);
+    assert_int_equal(cairn__compound_add(&c, msg, 0), CAIRN_ENOSPC);
     /* 255 parts max */
-    cairn_compound_init(&c, 100000);
+    cairn__compound_init(&c, 100000);
     for (int i = 0; i < 255; i++)
-        assert_int_equal(cairn_compound_add(&c, msg, 1), 0);
-    assert_int_equal(cairn_compound_add(&c, msg, 1), CAIRN_ENOSPC);
-    cairn_compound_init(&c, 1 << 20);
-    assert_int_equal(cairn_compound_add(&c, msg, 70000), CAIRN_EMSGSIZE);
+        assert_int_equal(cairn__compound_add(&c, msg, 1), 0);
+    assert_int_equal(cairn__compound_add(&c, msg, 1), CAIRN_ENOSPC);
+    cairn__compound_init(&c, 1 << 20);
+    assert_int_equal(cairn__compound_add(&c, msg, 70000), CAIRN_EMSGSIZE);
 
     /* wire format, and single_bare */
-    cairn_compound_init(&c, 1400);
+    cairn__compound_init(&c, 1400);
     const uint8_t a[] = {2, 0x80}, b[] = {4, 0x81, 0xa1, 'x', 1};
-    assert_int_equal(cairn_compound_add(&c, a, sizeof a), 0);
+    assert_int_equal(cairn__compound_add(&c, a, sizeof a), 0);
     cairn_buf out;
     cairn_buf_init(&out, BIG);
-    assert_int_equal(cairn_compound_write(&c, true, &out), 0);
+    assert_int_equal(cairn__compound_write(&c, true, &out), 0);
     assert_int_equal(out.len, 2);
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_compound_add(&c, b, sizeof b), 0);
-    assert_int_equal(cairn_compound_write(&c, true, &out), 0);
+    assert_int_equal(cairn__compound_add(&c, b, sizeof b), 0);
+    assert_int_equal(cairn__compound_write(&c, true, &out), 0);
     const uint8_t want[] = {7, 2, 0, 2, 0, 5, 2, 0x80, 4, 0x81, 0xa1, 'x', 1};
     assert_int_equal(out.len, sizeof want);
     assert_memory_equal(out.data, want, sizeof want);
@@ -273,14 +273,14 @@ static void test_compound(void **state)
     cfg.keyring = NULL;
     cairn_packet_stats st = {0};
     got g = {0};
-    assert_int_equal(cairn_packet_decode(&cfg, out.data, out.len, collect, &g, &st, NULL), 0);
+    assert_int_equal(cairn__packet_decode(&cfg, out.data, out.len, collect, &g, &st, NULL), 0);
     assert_int_equal(g.n, 2);
     assert_int_equal(g.type[0], 2);
     assert_int_equal(g.len[1], 4);
     memset(&g, 0, sizeof g);
     cairn_diag d;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_packet_decode(&cfg, out.data, out.len - 1, collect, &g, &st, &d),
+    assert_int_equal(cairn__packet_decode(&cfg, out.data, out.len - 1, collect, &g, &st, &d),
                      CAIRN_EPROTO);
     assert_int_equal(g.n, 1);
     assert_int_equal(st.truncated, 1);
@@ -289,7 +289,7 @@ static void test_compound(void **state)
     const uint8_t three[] = {7, 3, 0, 1, 0, 9, 0, 1, 2, 4, 4};
     memset(&g, 0, sizeof g);
     memset(&st, 0, sizeof st);
-    cairn_packet_decode(&cfg, three, sizeof three, collect, &g, &st, NULL);
+    cairn__packet_decode(&cfg, three, sizeof three, collect, &g, &st, NULL);
     assert_int_equal(g.n, 1);
     assert_int_equal(st.truncated, 2);
     /* short length table, missing count, empty part */
@@ -298,9 +298,9 @@ static void test_compound(void **state)
     const uint8_t emptypart[] = {7, 2, 0, 0, 0, 1, 2};
     memset(&st, 0, sizeof st);
     memset(&g, 0, sizeof g);
-    cairn_packet_decode(&cfg, shortlen, sizeof shortlen, collect, &g, &st, NULL);
-    cairn_packet_decode(&cfg, nocount, sizeof nocount, collect, &g, &st, NULL);
-    cairn_packet_decode(&cfg, emptypart, sizeof emptypart, collect, &g, &st, NULL);
+    cairn__packet_decode(&cfg, shortlen, sizeof shortlen, collect, &g, &st, NULL);
+    cairn__packet_decode(&cfg, nocount, sizeof nocount, collect, &g, &st, NULL);
+    cairn__packet_decode(&cfg, emptypart, sizeof emptypart, collect, &g, &st, NULL);
     assert_int_equal(st.compound, 2);
     assert_int_equal(st.empty, 1);
     assert_int_equal(g.n, 1);
@@ -318,7 +318,7 @@ static void test_packet_pipeline(void **state)
     static uint8_t msg[60000];
     for (int mode = 0; mode < 8; mode++) {
         cairn_frame_cfg cfg;
-        cairn_frame_cfg_default(&cfg);
+        cairn__frame_cfg_default(&cfg);
         cfg.compress = mode & 1;
         bool crc = mode & 2;
         cfg.keyring = (mode & 4) ? ring : NULL;
@@ -331,7 +331,7 @@ static void test_packet_pipeline(void **state)
                 msg[i] = compressible ? (uint8_t)('a' + i % 7) : (uint8_t)cairn_rng_u64(&rng);
             cairn_buf pkt;
             cairn_buf_init(&pkt, BIG);
-            assert_int_equal(cairn_packet_encode(&cfg, crc, msg, n, &pkt), 0);
+            assert_int_equal(cairn__packet_encode(&cfg, crc, msg, n, &pkt), 0);
             /* layers on the wire */
             size_t off = 0;
             if (mode & 4)
@@ -350,7 +350,7 @@ static void test_packet_pipeline(void **state)
             }
             got g = {0};
             cairn_packet_stats st = {0};
-            assert_int_equal(cairn_packet_decode(&cfg, pkt.data, pkt.len, collect, &g, &st, NULL),
+            assert_int_equal(cairn__packet_decode(&cfg, pkt.data, pkt.len, collect, &g, &st, NULL),
                              pkt.len > CAIRN_PACKET_MAX_RECV ? CAIRN_EMSGSIZE : 0);
             if (pkt.len <= CAIRN_PACKET_MAX_RECV) {
                 assert_int_equal(g.n, 1);
@@ -368,7 +368,7 @@ static void test_packet_hostile(void **state)
 {
     (void)state;
     cairn_frame_cfg cfg;
-    cairn_frame_cfg_default(&cfg);
+    cairn__frame_cfg_default(&cfg);
     cairn_packet_stats st = {0};
     got g = {0};
     cairn_diag d;
@@ -376,10 +376,10 @@ static void test_packet_hostile(void **state)
     const uint8_t m[] = {4, 0x80};
     cairn_buf pkt;
     cairn_buf_init(&pkt, BIG);
-    assert_int_equal(cairn_packet_encode(&cfg, true, m, sizeof m, &pkt), 0);
+    assert_int_equal(cairn__packet_encode(&cfg, true, m, sizeof m, &pkt), 0);
     pkt.data[6] ^= 1;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_packet_decode(&cfg, pkt.data, pkt.len, collect, &g, &st, &d),
+    assert_int_equal(cairn__packet_decode(&cfg, pkt.data, pkt.len, collect, &g, &st, &d),
                      CAIRN_ECRC);
     assert_int_equal(st.crc, 1);
     assert_int_equal(g.n, 0);
@@ -387,27 +387,27 @@ static void test_packet_hostile(void **state)
     assert_non_null(strstr(d.msg, ", want 0x"));
     /* CRC only outermost: a CRC wrapper inside a compound is unsupported */
     const uint8_t inner[] = {7, 1, 0, 7, 12, 0, 0, 0, 0, 4, 0x80};
-    cairn_packet_decode(&cfg, inner, sizeof inner, collect, &g, &st, NULL);
+    cairn__packet_decode(&cfg, inner, sizeof inner, collect, &g, &st, NULL);
     assert_int_equal(st.unsupported, 1);
     /* short packet starting with 12 (< 5 bytes) is not a CRC wrapper */
     const uint8_t c12[] = {12, 0, 0};
-    cairn_packet_decode(&cfg, c12, sizeof c12, collect, &g, &st, NULL);
+    cairn__packet_decode(&cfg, c12, sizeof c12, collect, &g, &st, NULL);
     assert_int_equal(st.unsupported, 2);
     /* unknown, empty, too big */
     const uint8_t unk[] = {99};
-    cairn_packet_decode(&cfg, unk, 1, collect, &g, &st, NULL);
-    cairn_packet_decode(&cfg, unk, 0, collect, &g, &st, NULL);
+    cairn__packet_decode(&cfg, unk, 1, collect, &g, &st, NULL);
+    cairn__packet_decode(&cfg, unk, 0, collect, &g, &st, NULL);
     assert_int_equal(st.unknown, 1);
     assert_int_equal(st.empty, 1);
     static uint8_t huge[CAIRN_PACKET_MAX_RECV + 1];
-    assert_int_equal(cairn_packet_decode(&cfg, huge, sizeof huge, collect, &g, &st, NULL),
+    assert_int_equal(cairn__packet_decode(&cfg, huge, sizeof huge, collect, &g, &st, NULL),
                      CAIRN_EMSGSIZE);
     assert_int_equal(st.too_big, 1);
     /* Algo 3 inside a packet */
     uint8_t a3[64] = {9, 0x82, 0xa4, 'A', 'l', 'g', 'o', 3, 0xa3, 'B', 'u', 'f', 0xb5};
     memcpy(a3 + 13, TOBE_LZW, sizeof TOBE_LZW);
     cairn_diag_clear(&d);
-    cairn_packet_decode(&cfg, a3, 13 + sizeof TOBE_LZW, collect, &g, &st, &d);
+    cairn__packet_decode(&cfg, a3, 13 + sizeof TOBE_LZW, collect, &g, &st, &d);
     assert_string_equal(d.msg, "compress: Algo 3 unknown");
     assert_int_equal(st.compress, 1);
     /* nesting bomb: compress of compress of ... beyond the depth limit */
@@ -417,13 +417,13 @@ static void test_packet_hostile(void **state)
     assert_int_equal(cairn_buf_append(&a, m, sizeof m), 0);
     for (int i = 0; i < CAIRN_PACKET_MAX_DEPTH + 3; i++) {
         cairn_buf_reset(&b);
-        assert_int_equal(cairn_compress_wrap(a.data, a.len, &b), 0);
+        assert_int_equal(cairn__compress_wrap(a.data, a.len, &b), 0);
         cairn_buf t = a;
         a = b;
         b = t;
     }
     memset(&g, 0, sizeof g);
-    assert_int_equal(cairn_packet_decode(&cfg, a.data, a.len, collect, &g, &st, NULL),
+    assert_int_equal(cairn__packet_decode(&cfg, a.data, a.len, collect, &g, &st, NULL),
                      CAIRN_ELIMIT);
     assert_int_equal(st.depth, 1);
     assert_int_equal(g.n, 0);
@@ -439,53 +439,53 @@ static void test_packet_encryption(void **state)
     assert_int_equal(cairn_keyring_new(KEY, 32, &ring), 0);
     assert_int_equal(cairn_keyring_new(KEY2, 16, &other), 0);
     cairn_frame_cfg tx, rx;
-    cairn_frame_cfg_default(&tx);
-    cairn_frame_cfg_default(&rx);
+    cairn__frame_cfg_default(&tx);
+    cairn__frame_cfg_default(&rx);
     tx.keyring = ring;
     rx.keyring = other;
     const uint8_t m[] = {2, 0x80};
     cairn_buf pkt;
     cairn_buf_init(&pkt, BIG);
-    assert_int_equal(cairn_packet_encode(&tx, false, m, sizeof m, &pkt), 0);
+    assert_int_equal(cairn__packet_encode(&tx, false, m, sizeof m, &pkt), 0);
     assert_int_equal(pkt.len, 2 + 29);
     cairn_packet_stats st = {0};
     got g = {0};
     cairn_diag d;
     cairn_diag_clear(&d);
     /* wrong key */
-    assert_int_equal(cairn_packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, &d),
+    assert_int_equal(cairn__packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, &d),
                      CAIRN_EAUTH);
     assert_int_equal(st.decrypt, 1);
     assert_int_equal(g.n, 0);
     /* second key installed: tried after the primary */
     assert_int_equal(cairn_keyring_add(other, KEY, 32), 0);
-    assert_int_equal(cairn_packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, NULL), 0);
+    assert_int_equal(cairn__packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, NULL), 0);
     assert_int_equal(g.n, 1);
     /* tampered tag */
     pkt.data[pkt.len - 1] ^= 0x40;
-    assert_int_equal(cairn_packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, NULL),
+    assert_int_equal(cairn__packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, NULL),
                      CAIRN_EAUTH);
     /* short buffer */
-    assert_int_equal(cairn_packet_decode(&rx, pkt.data, 20, collect, &g, &st, NULL), CAIRN_EPROTO);
+    assert_int_equal(cairn__packet_decode(&rx, pkt.data, 20, collect, &g, &st, NULL), CAIRN_EPROTO);
     assert_int_equal(st.decrypt, 3);
     /* verify_incoming off: plaintext accepted */
     rx.verify_incoming = false;
-    assert_int_equal(cairn_packet_decode(&rx, m, sizeof m, collect, &g, &st, NULL), 0);
+    assert_int_equal(cairn__packet_decode(&rx, m, sizeof m, collect, &g, &st, NULL), 0);
     assert_int_equal(st.plaintext, 1);
     assert_int_equal(g.n, 2);
     /* verify_outgoing off: nothing encrypted */
     tx.verify_outgoing = false;
     cairn_buf_reset(&pkt);
-    assert_int_equal(cairn_packet_encode(&tx, false, m, sizeof m, &pkt), 0);
+    assert_int_equal(cairn__packet_encode(&tx, false, m, sizeof m, &pkt), 0);
     assert_int_equal(pkt.len, 2);
     /* v0 sending */
     tx.verify_outgoing = true;
     tx.enc_version = 0;
     cairn_buf_reset(&pkt);
-    assert_int_equal(cairn_packet_encode(&tx, true, m, sizeof m, &pkt), 0);
+    assert_int_equal(cairn__packet_encode(&tx, true, m, sizeof m, &pkt), 0);
     assert_int_equal(pkt.data[0], 0);
     rx.verify_incoming = true;
-    assert_int_equal(cairn_packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, NULL), 0);
+    assert_int_equal(cairn__packet_decode(&rx, pkt.data, pkt.len, collect, &g, &st, NULL), 0);
     assert_int_equal(g.n, 3);
     cairn_buf_destroy(&pkt);
     cairn_keyring_delete(ring);
@@ -507,48 +507,48 @@ static void test_bombs(void **state)
     size_t plen = sizeof head + 2 + n;
     assert_true(plen < CAIRN_PACKET_MAX_RECV);
     cairn_frame_cfg cfg;
-    cairn_frame_cfg_default(&cfg);
+    cairn__frame_cfg_default(&cfg);
     cairn_packet_stats st = {0};
     got g = {0};
     cairn_diag d;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_packet_decode(&cfg, pkt, plen, collect, &g, &st, &d), CAIRN_ELIMIT);
+    assert_int_equal(cairn__packet_decode(&cfg, pkt, plen, collect, &g, &st, &d), CAIRN_ELIMIT);
     assert_int_equal(st.decompress_limit, 1);
     assert_int_equal(g.n, 0);
     assert_non_null(strstr(d.msg, "lzw: output exceeds 41943040 bytes"));
     /* Bounded memory, measured with the test allocator. */
-    cairn_test_alloc_install();
-    cairn_packet_decode(&cfg, pkt, plen, collect, &g, &st, NULL);
-    assert_int_equal(cairn_test_alloc_live(), 0);
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_install();
+    cairn__packet_decode(&cfg, pkt, plen, collect, &g, &st, NULL);
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
     /* A compound of bombs shares one budget. */
     cfg.max_decompressed = 1 << 20;
-    assert_int_equal(cairn_packet_decode(&cfg, pkt, plen, collect, &g, &st, NULL), CAIRN_ELIMIT);
+    assert_int_equal(cairn__packet_decode(&cfg, pkt, plen, collect, &g, &st, NULL), CAIRN_ELIMIT);
     /* The stream path rejects the same bomb. */
-    cairn_frame_cfg_default(&cfg);
+    cairn__frame_cfg_default(&cfg);
     cairn_stream_rd *rd;
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
-    assert_int_equal(cairn_stream_rd_feed(rd, pkt, plen), 0);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_feed(rd, pkt, plen), 0);
     uint8_t t;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_stream_rd_type(rd, &t, &d), CAIRN_ELIMIT);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, &d), CAIRN_ELIMIT);
     assert_non_null(strstr(d.msg, "lzw: output exceeds"));
-    cairn_stream_rd_delete(rd);
+    cairn__stream_rd_delete(rd);
     /* Empty decompressed buffer on both paths */
     const uint8_t empty[] = {9,    0x82, 0xa4, 'A', 'l',  'g', 'o', 0,
                              0xa3, 'B',  'u',  'f', 0xa3, 0,   3,   2};
     memset(&st, 0, sizeof st);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_packet_decode(&cfg, empty, sizeof empty, collect, &g, &st, &d),
+    assert_int_equal(cairn__packet_decode(&cfg, empty, sizeof empty, collect, &g, &st, &d),
                      CAIRN_EPROTO);
     assert_int_equal(st.empty, 1);
     assert_string_equal(d.msg, "compress: decompressed buffer is empty");
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
-    assert_int_equal(cairn_stream_rd_feed(rd, empty, sizeof empty), 0);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_feed(rd, empty, sizeof empty), 0);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_stream_rd_type(rd, &t, &d), CAIRN_EPROTO);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, &d), CAIRN_EPROTO);
     assert_string_equal(d.msg, "stream: compress: decompressed buffer is empty");
-    cairn_stream_rd_delete(rd);
+    cairn__stream_rd_delete(rd);
 }
 
 /* ---- stream ---- */
@@ -620,22 +620,22 @@ static int drive(cairn_stream_rd *rd, const uint8_t *data, size_t len, size_t cu
         uint8_t t;
         switch (step) {
         case 0:
-            r = cairn_stream_rd_type(rd, &t, NULL);
+            r = cairn__stream_rd_type(rd, &t, NULL);
             if (r == 0 && t != msg[0])
                 return -100;
             break;
         case 1:
-            r = cairn_stream_rd_object(rd, &p, &n, NULL);
+            r = cairn__stream_rd_object(rd, &p, &n, NULL);
             if (r == 0) {
                 raw_len = (size_t)p[n - 2] << 8 | p[n - 1];
             }
             break;
         case 2:
         case 3:
-            r = cairn_stream_rd_object(rd, &p, &n, NULL);
+            r = cairn__stream_rd_object(rd, &p, &n, NULL);
             break;
         case 4:
-            r = cairn_stream_rd_raw(rd, raw_len, &p, NULL);
+            r = cairn__stream_rd_raw(rd, raw_len, &p, NULL);
             n = raw_len;
             break;
         default:
@@ -645,7 +645,7 @@ static int drive(cairn_stream_rd *rd, const uint8_t *data, size_t len, size_t cu
             if (fed == len)
                 return CAIRN_EAGAIN;
             size_t k = cut == 0 ? 1 : (fed < cut ? cut - fed : len - fed);
-            r = cairn_stream_rd_feed(rd, data + fed, k);
+            r = cairn__stream_rd_feed(rd, data + fed, k);
             if (r < 0)
                 return r;
             fed += k;
@@ -671,12 +671,12 @@ static void test_stream_every_split(void **state)
     assert_int_equal(cairn_keyring_new(KEY, 32, &ring), 0);
     for (int mode = 0; mode < 4; mode++) {
         cairn_frame_cfg cfg;
-        cairn_frame_cfg_default(&cfg);
+        cairn__frame_cfg_default(&cfg);
         cfg.compress = mode & 1;
         cfg.keyring = (mode & 2) ? ring : NULL;
         cairn_buf wire;
         cairn_buf_init(&wire, BIG);
-        assert_int_equal(cairn_stream_encode(&cfg, msg, mlen, &wire), 0);
+        assert_int_equal(cairn__stream_encode(&cfg, msg, mlen, &wire), 0);
         if (mode & 2) {
             assert_int_equal(wire.data[0], 10);
             assert_int_equal(wire.len, 5 + 29 + (mode & 1 ? wire.len - 34 : mlen));
@@ -685,16 +685,16 @@ static void test_stream_every_split(void **state)
         }
         for (size_t cut = 0; cut <= wire.len; cut++) {
             cairn_stream_rd *rd;
-            assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
+            assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
             /* Follow with a second plain message to check nothing is lost
              * (only when unencrypted: with keys every message is framed). */
             int r = drive(rd, wire.data, wire.len, cut, msg, mlen);
             if (r != 0)
                 fail_msg("mode %d cut %zu: %d", mode, cut, r);
-            assert_int_equal(cairn_stream_rd_framed(rd), mode != 0);
-            assert_int_equal(cairn_stream_rd_encrypted(rd), (mode & 2) != 0);
-            cairn_stream_rd_end(rd);
-            cairn_stream_rd_delete(rd);
+            assert_int_equal(cairn__stream_rd_framed(rd), mode != 0);
+            assert_int_equal(cairn__stream_rd_encrypted(rd), (mode & 2) != 0);
+            cairn__stream_rd_end(rd);
+            cairn__stream_rd_delete(rd);
         }
         cairn_buf_destroy(&wire);
     }
@@ -707,33 +707,33 @@ static void test_stream_two_messages_and_truncation(void **state)
     static uint8_t msg[2000];
     size_t mlen = make_pushpull(msg, 50);
     cairn_frame_cfg cfg;
-    cairn_frame_cfg_default(&cfg);
+    cairn__frame_cfg_default(&cfg);
     cfg.compress = false;
     cairn_buf wire;
     cairn_buf_init(&wire, BIG);
-    assert_int_equal(cairn_stream_encode(&cfg, msg, mlen, &wire), 0);
+    assert_int_equal(cairn__stream_encode(&cfg, msg, mlen, &wire), 0);
     cfg.compress = true;
-    assert_int_equal(cairn_stream_encode(&cfg, msg, mlen, &wire), 0);
+    assert_int_equal(cairn__stream_encode(&cfg, msg, mlen, &wire), 0);
     cairn_stream_rd *rd;
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
     assert_int_equal(drive(rd, wire.data, wire.len, wire.len, msg, mlen), 0);
-    cairn_stream_rd_end(rd);
+    cairn__stream_rd_end(rd);
     assert_int_equal(drive(rd, NULL, 0, 0, msg, mlen), 0);
-    cairn_stream_rd_end(rd);
+    cairn__stream_rd_end(rd);
     uint8_t t;
-    assert_int_equal(cairn_stream_rd_type(rd, &t, NULL), CAIRN_EAGAIN);
-    cairn_stream_rd_delete(rd);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, NULL), CAIRN_EAGAIN);
+    cairn__stream_rd_delete(rd);
 
     /* A compressed message whose raw tail is short: truncation, not EAGAIN */
     cairn_buf_reset(&wire);
-    assert_int_equal(cairn_stream_encode(&cfg, msg, mlen - 1, &wire), 0);
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_encode(&cfg, msg, mlen - 1, &wire), 0);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
     assert_int_equal(drive(rd, wire.data, wire.len, wire.len, msg, mlen), CAIRN_EPROTO);
     cairn_diag d;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_stream_rd_type(rd, &t, &d), CAIRN_EPROTO); /* sticky */
+    assert_int_equal(cairn__stream_rd_type(rd, &t, &d), CAIRN_EPROTO); /* sticky */
     assert_non_null(strstr(d.msg, "raw tail truncated"));
-    cairn_stream_rd_delete(rd);
+    cairn__stream_rd_delete(rd);
     cairn_buf_destroy(&wire);
 }
 
@@ -756,22 +756,22 @@ static void test_stream_go_frame_and_policy(void **state)
     cairn_keyring *ring;
     assert_int_equal(cairn_keyring_new(key, 32, &ring), 0);
     cairn_frame_cfg cfg;
-    cairn_frame_cfg_default(&cfg);
+    cairn__frame_cfg_default(&cfg);
     cfg.keyring = ring;
     cairn_stream_rd *rd;
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
     uint8_t t;
     for (long i = 0; i < fl; i++) {
-        assert_int_equal(cairn_stream_rd_type(rd, &t, NULL), CAIRN_EAGAIN);
-        assert_int_equal(cairn_stream_rd_feed(rd, frame + i, 1), 0);
+        assert_int_equal(cairn__stream_rd_type(rd, &t, NULL), CAIRN_EAGAIN);
+        assert_int_equal(cairn__stream_rd_feed(rd, frame + i, 1), 0);
     }
-    assert_int_equal(cairn_stream_rd_type(rd, &t, NULL), 0);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, NULL), 0);
     assert_int_equal(t, pt[0]);
     const uint8_t *p;
-    assert_int_equal(cairn_stream_rd_raw(rd, (size_t)pl - 1, &p, NULL), 0);
+    assert_int_equal(cairn__stream_rd_raw(rd, (size_t)pl - 1, &p, NULL), 0);
     assert_memory_equal(p, pt + 1, (size_t)pl - 1);
-    assert_int_equal(cairn_stream_rd_raw(rd, 1, &p, NULL), CAIRN_EPROTO); /* framed: truncated */
-    cairn_stream_rd_delete(rd);
+    assert_int_equal(cairn__stream_rd_raw(rd, 1, &p, NULL), CAIRN_EPROTO); /* framed: truncated */
+    cairn__stream_rd_delete(rd);
 
     /* Changing the length header breaks the AAD: decrypt fails. */
     frame[4] ^= 0; /* unchanged copy first */
@@ -779,72 +779,72 @@ static void test_stream_go_frame_and_policy(void **state)
     memcpy(bad, frame, (size_t)fl);
     bad[4] = (uint8_t)(bad[4] + 1);
     bad[fl] = 0;
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
-    assert_int_equal(cairn_stream_rd_feed(rd, bad, (size_t)fl + 1), 0);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_feed(rd, bad, (size_t)fl + 1), 0);
     cairn_diag d;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_stream_rd_type(rd, &t, &d), CAIRN_EAUTH);
-    cairn_stream_rd_delete(rd);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, &d), CAIRN_EAUTH);
+    cairn__stream_rd_delete(rd);
     free(bad);
 
     /* Plain message while keys exist and verify_incoming: refused. */
     const uint8_t ping[] = {0, 0x80};
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
-    assert_int_equal(cairn_stream_rd_feed(rd, ping, sizeof ping), 0);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_feed(rd, ping, sizeof ping), 0);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_stream_rd_type(rd, &t, &d), CAIRN_EPROTO);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, &d), CAIRN_EPROTO);
     assert_string_equal(d.msg,
                         "stream: encryption is configured but remote state is not encrypted");
-    cairn_stream_rd_delete(rd);
+    cairn__stream_rd_delete(rd);
     /* ... accepted when verify_incoming is off */
     cfg.verify_incoming = false;
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
-    assert_int_equal(cairn_stream_rd_feed(rd, ping, sizeof ping), 0);
-    assert_int_equal(cairn_stream_rd_type(rd, &t, NULL), 0);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_feed(rd, ping, sizeof ping), 0);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, NULL), 0);
     size_t n;
-    assert_int_equal(cairn_stream_rd_object(rd, &p, &n, NULL), 0);
+    assert_int_equal(cairn__stream_rd_object(rd, &p, &n, NULL), 0);
     assert_int_equal(n, 1);
-    cairn_stream_rd_delete(rd);
+    cairn__stream_rd_delete(rd);
     /* Encrypted frame without keys: refused. */
-    cairn_frame_cfg_default(&cfg);
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
-    assert_int_equal(cairn_stream_rd_feed(rd, frame, (size_t)fl), 0);
+    cairn__frame_cfg_default(&cfg);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_feed(rd, frame, (size_t)fl), 0);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_stream_rd_type(rd, &t, &d), CAIRN_EPROTO);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, &d), CAIRN_EPROTO);
     assert_non_null(strstr(d.msg, "encryption is not configured"));
-    cairn_stream_rd_delete(rd);
+    cairn__stream_rd_delete(rd);
     /* Frame length over 20 MiB: refused after 5 bytes, nothing buffered. */
     cfg.keyring = ring;
     const uint8_t huge[] = {10, 0x01, 0x40, 0x00, 0x01};
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
-    assert_int_equal(cairn_stream_rd_feed(rd, huge, sizeof huge), 0);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_feed(rd, huge, sizeof huge), 0);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_stream_rd_type(rd, &t, &d), CAIRN_ELIMIT);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, &d), CAIRN_ELIMIT);
     assert_non_null(strstr(d.msg, "limit 20971520"));
-    assert_int_equal(cairn_stream_rd_feed(rd, huge, 1), CAIRN_ELIMIT); /* sticky */
-    cairn_stream_rd_delete(rd);
+    assert_int_equal(cairn__stream_rd_feed(rd, huge, 1), CAIRN_ELIMIT); /* sticky */
+    cairn__stream_rd_delete(rd);
     /* Exactly 20 MiB is allowed to wait for more. */
     const uint8_t max[] = {10, 0x01, 0x40, 0x00, 0x00};
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
-    assert_int_equal(cairn_stream_rd_feed(rd, max, sizeof max), 0);
-    assert_int_equal(cairn_stream_rd_type(rd, &t, NULL), CAIRN_EAGAIN);
-    cairn_stream_rd_delete(rd);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_feed(rd, max, sizeof max), 0);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, NULL), CAIRN_EAGAIN);
+    cairn__stream_rd_delete(rd);
     /* Raw tail over the limit, and an object claiming 2^32 elements. */
     cfg.keyring = NULL;
     const uint8_t user[] = {8, 0x81, 0xa1, 'x', 1, 0xdd, 0xff, 0xff, 0xff, 0xff};
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
-    assert_int_equal(cairn_stream_rd_feed(rd, user, sizeof user), 0);
-    assert_int_equal(cairn_stream_rd_type(rd, &t, NULL), 0);
-    assert_int_equal(cairn_stream_rd_object(rd, &p, &n, NULL), 0);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_feed(rd, user, sizeof user), 0);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, NULL), 0);
+    assert_int_equal(cairn__stream_rd_object(rd, &p, &n, NULL), 0);
     assert_int_equal(n, 4);
-    assert_int_equal(cairn_stream_rd_object(rd, &p, &n, NULL), CAIRN_ELIMIT);
-    cairn_stream_rd_delete(rd);
-    assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
-    assert_int_equal(cairn_stream_rd_feed(rd, user, 5), 0);
-    assert_int_equal(cairn_stream_rd_type(rd, &t, NULL), 0);
-    assert_int_equal(cairn_stream_rd_object(rd, &p, &n, NULL), 0);
-    assert_int_equal(cairn_stream_rd_raw(rd, CAIRN_STREAM_MAX_RAW + 1, &p, NULL), CAIRN_ELIMIT);
-    cairn_stream_rd_delete(rd);
+    assert_int_equal(cairn__stream_rd_object(rd, &p, &n, NULL), CAIRN_ELIMIT);
+    cairn__stream_rd_delete(rd);
+    assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_feed(rd, user, 5), 0);
+    assert_int_equal(cairn__stream_rd_type(rd, &t, NULL), 0);
+    assert_int_equal(cairn__stream_rd_object(rd, &p, &n, NULL), 0);
+    assert_int_equal(cairn__stream_rd_raw(rd, CAIRN_STREAM_MAX_RAW + 1, &p, NULL), CAIRN_ELIMIT);
+    cairn__stream_rd_delete(rd);
     cairn_keyring_delete(ring);
     free(frame);
     free(pt);
@@ -857,17 +857,17 @@ static void test_msgpack_measure(void **state)
     size_t n;
     const uint8_t nested[] = {0x92, 0x81, 0xa1, 'k', 0x93, 1,    0xc0, 0xcb, 0,   0,   0,
                               0,    0,    0,    0,   0,    0xc7, 2,    5,    'a', 'b', 0xff};
-    assert_int_equal(cairn_frame_mp_object_len(nested, sizeof nested, &n), 0);
+    assert_int_equal(cairn__frame_mp_object_len(nested, sizeof nested, &n), 0);
     assert_int_equal(n, sizeof nested - 1);
     for (size_t k = 0; k < sizeof nested - 1; k++)
-        assert_int_equal(cairn_frame_mp_object_len(nested, k, &n), CAIRN_EAGAIN);
+        assert_int_equal(cairn__frame_mp_object_len(nested, k, &n), CAIRN_EAGAIN);
     const uint8_t c1[] = {0x91, 0xc1};
-    assert_int_equal(cairn_frame_mp_object_len(c1, 2, &n), CAIRN_EPROTO);
+    assert_int_equal(cairn__frame_mp_object_len(c1, 2, &n), CAIRN_EPROTO);
     /* deep nesting costs no stack */
     static uint8_t deep[100001];
     memset(deep, 0x91, 100000);
     deep[100000] = 0xc0;
-    assert_int_equal(cairn_frame_mp_object_len(deep, sizeof deep, &n), 0);
+    assert_int_equal(cairn__frame_mp_object_len(deep, sizeof deep, &n), 0);
     assert_int_equal(n, sizeof deep);
 }
 
@@ -894,14 +894,14 @@ static void test_random_stream_round_trips(void **state)
         for (size_t i = 0; i < n; i++)
             msg[18 + i] = (uint8_t)cairn_rng_below(&rng, alpha);
         cairn_frame_cfg cfg;
-        cairn_frame_cfg_default(&cfg);
+        cairn__frame_cfg_default(&cfg);
         cfg.compress = iter & 1;
         cfg.keyring = (iter & 2) ? ring : NULL;
         cairn_buf wire;
         cairn_buf_init(&wire, BIG);
-        assert_int_equal(cairn_stream_encode(&cfg, msg, 18 + n, &wire), 0);
+        assert_int_equal(cairn__stream_encode(&cfg, msg, 18 + n, &wire), 0);
         cairn_stream_rd *rd;
-        assert_int_equal(cairn_stream_rd_new(&cfg, &rd), 0);
+        assert_int_equal(cairn__stream_rd_new(&cfg, &rd), 0);
         size_t fed = 0;
         uint8_t t;
         const uint8_t *p;
@@ -914,19 +914,19 @@ static void test_random_stream_round_trips(void **state)
         size_t k = 1 + (size_t)cairn_rng_below(&rng, 3000);                                        \
         if (k > wire.len - fed)                                                                    \
             k = wire.len - fed;                                                                    \
-        assert_int_equal(cairn_stream_rd_feed(rd, wire.data + fed, k), 0);                         \
+        assert_int_equal(cairn__stream_rd_feed(rd, wire.data + fed, k), 0);                         \
         fed += k;                                                                                  \
     }                                                                                              \
     assert_int_equal(r, 0)
-        PULL(cairn_stream_rd_type(rd, &t, NULL));
+        PULL(cairn__stream_rd_type(rd, &t, NULL));
         assert_int_equal(t, 8);
-        PULL(cairn_stream_rd_object(rd, &p, &olen, NULL));
+        PULL(cairn__stream_rd_object(rd, &p, &olen, NULL));
         assert_int_equal(olen, 17);
-        PULL(cairn_stream_rd_raw(rd, n, &p, NULL));
+        PULL(cairn__stream_rd_raw(rd, n, &p, NULL));
         if (n)
             assert_memory_equal(p, msg + 18, n);
 #undef PULL
-        cairn_stream_rd_delete(rd);
+        cairn__stream_rd_delete(rd);
         cairn_buf_destroy(&wire);
     }
     cairn_keyring_delete(ring);
@@ -946,8 +946,8 @@ static int packet_decode_attempt(void *ctx)
     frame_alloc_ctx *x = ctx;
     cairn_packet_stats st = {0};
     got g = {0};
-    int r = cairn_packet_decode(x->cfg, x->pkt->data, x->pkt->len, collect, &g, &st, NULL);
-    if (cairn_test_alloc_failed())
+    int r = cairn__packet_decode(x->cfg, x->pkt->data, x->pkt->len, collect, &g, &st, NULL);
+    if (cairn__test_alloc_failed())
         assert_int_equal(st.nomem, 1);
     else if (r == 0)
         assert_int_equal(g.n, 2);
@@ -958,10 +958,10 @@ static int stream_read_attempt(void *ctx)
 {
     frame_alloc_ctx *x = ctx;
     cairn_stream_rd *rd = NULL;
-    int r = cairn_stream_rd_new(x->cfg, &rd);
+    int r = cairn__stream_rd_new(x->cfg, &rd);
     if (r == 0)
         r = drive(rd, x->wire->data, x->wire->len, x->wire->len, x->msg, x->mlen);
-    cairn_stream_rd_delete(rd);
+    cairn__stream_rd_delete(rd);
     return r;
 }
 
@@ -970,9 +970,9 @@ static int encode_attempt(void *ctx)
     frame_alloc_ctx *x = ctx;
     cairn_buf o;
     cairn_buf_init(&o, BIG);
-    int r = cairn_packet_encode(x->cfg, true, x->comp->data, x->comp->len, &o);
+    int r = cairn__packet_encode(x->cfg, true, x->comp->data, x->comp->len, &o);
     if (r == 0)
-        r = cairn_stream_encode(x->cfg, x->msg, x->mlen, &o);
+        r = cairn__stream_encode(x->cfg, x->msg, x->mlen, &o);
     cairn_buf_destroy(&o);
     return r;
 }
@@ -983,28 +983,28 @@ static void test_alloc_failures(void **state)
     static uint8_t msg[3000];
     size_t mlen = make_pushpull(msg, 1500);
     cairn_keyring *ring;
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     assert_int_equal(cairn_keyring_new(KEY, 32, &ring), 0);
     cairn_frame_cfg cfg;
-    cairn_frame_cfg_default(&cfg);
+    cairn__frame_cfg_default(&cfg);
     cfg.keyring = ring;
     cairn_buf wire, pkt;
     cairn_buf_init(&wire, BIG);
     cairn_buf_init(&pkt, BIG);
-    assert_int_equal(cairn_stream_encode(&cfg, msg, mlen, &wire), 0);
+    assert_int_equal(cairn__stream_encode(&cfg, msg, mlen, &wire), 0);
     /* a compound holding a compressible message, CRC, encrypted */
     cairn_compound c;
     static uint8_t alive[3000];
     memcpy(alive, msg, mlen);
     alive[0] = 4;
-    cairn_compound_init(&c, 1 << 16);
-    assert_int_equal(cairn_compound_add(&c, alive, mlen), 0);
-    assert_int_equal(cairn_compound_add(&c, alive, 30), 0);
+    cairn__compound_init(&c, 1 << 16);
+    assert_int_equal(cairn__compound_add(&c, alive, mlen), 0);
+    assert_int_equal(cairn__compound_add(&c, alive, 30), 0);
     cairn_buf comp;
     cairn_buf_init(&comp, BIG);
-    assert_int_equal(cairn_compound_write(&c, false, &comp), 0);
-    assert_int_equal(cairn_packet_encode(&cfg, true, comp.data, comp.len, &pkt), 0);
-    long base = cairn_test_alloc_live();
+    assert_int_equal(cairn__compound_write(&c, false, &comp), 0);
+    assert_int_equal(cairn__packet_encode(&cfg, true, comp.data, comp.len, &pkt), 0);
+    long base = cairn__test_alloc_live();
     frame_alloc_ctx x = {&cfg, &pkt, &wire, &comp, msg, mlen};
     assert_true(alloc_sweep(packet_decode_attempt, &x, base, 10000) >= 1);
     assert_true(alloc_sweep(stream_read_attempt, &x, base, 10000) >= 1);
@@ -1013,8 +1013,8 @@ static void test_alloc_failures(void **state)
     cairn_buf_destroy(&wire);
     cairn_buf_destroy(&pkt);
     cairn_keyring_delete(ring);
-    assert_int_equal(cairn_test_alloc_live(), 0);
-    cairn_test_alloc_uninstall();
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
 }
 
 int main(void)

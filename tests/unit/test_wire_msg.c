@@ -17,8 +17,8 @@
 
 #include "cairn/alloc.h"
 #include "cairn/keyring.h"
-#include "cairn/wire_frame.h"
-#include "cairn/wire_msg.h"
+#include "wire/frame.h"
+#include "wire/msg.h"
 #include "alloc_sweep.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -130,19 +130,19 @@ static void test_mp_dialects(void **state)
     memset(x40, 'x', sizeof(x40));
     cairn_span s = {(const uint8_t *)x40, sizeof(x40)};
     cairn_mp_writer w;
-    cairn_mp_writer_init(&w, &b, CAIRN_MP_GOSSIP);
-    cairn_mp_write_str(&w, s);
-    cairn_mp_write_bytes(&w, s);
-    assert_int_equal(cairn_mp_writer_finish(&w), 0);
+    cairn__mp_writer_init(&w, &b, CAIRN_MP_GOSSIP);
+    cairn__mp_write_str(&w, s);
+    cairn__mp_write_bytes(&w, s);
+    assert_int_equal(cairn__mp_writer_finish(&w), 0);
     assert_int_equal(b.len, 86);
     assert_memory_equal(b.data, "\xda\x00\x28", 3);
     assert_memory_equal(b.data + 43, "\xda\x00\x28", 3);
     cairn_buf_reset(&b);
-    cairn_mp_writer_init(&w, &b, CAIRN_MP_IPC);
-    cairn_mp_write_str(&w, s);
-    cairn_mp_write_bytes(&w, (cairn_span){(const uint8_t *)"ab", 2});
-    cairn_mp_write_bytes(&w, (cairn_span){NULL, 0});
-    assert_int_equal(cairn_mp_writer_finish(&w), 0);
+    cairn__mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    cairn__mp_write_str(&w, s);
+    cairn__mp_write_bytes(&w, (cairn_span){(const uint8_t *)"ab", 2});
+    cairn__mp_write_bytes(&w, (cairn_span){NULL, 0});
+    assert_int_equal(cairn__mp_writer_finish(&w), 0);
     assert_int_equal(b.len, 42 + 4 + 1);
     assert_memory_equal(b.data, "\xd9\x28", 2);
     assert_memory_equal(b.data + 42,
@@ -151,13 +151,13 @@ static void test_mp_dialects(void **state)
                         5);
     /* Integers minimal whatever the C type; floats always cb (spec §1.1). */
     cairn_buf_reset(&b);
-    cairn_mp_writer_init(&w, &b, CAIRN_MP_GOSSIP);
-    cairn_mp_write_int(&w, -1);
-    cairn_mp_write_uint(&w, 200);
-    cairn_mp_write_uint(&w, 7946);
-    cairn_mp_write_int(&w, INT64_C(1) << 40);
-    cairn_mp_write_double(&w, 1.5);
-    assert_int_equal(cairn_mp_writer_finish(&w), 0);
+    cairn__mp_writer_init(&w, &b, CAIRN_MP_GOSSIP);
+    cairn__mp_write_int(&w, -1);
+    cairn__mp_write_uint(&w, 200);
+    cairn__mp_write_uint(&w, 7946);
+    cairn__mp_write_int(&w, INT64_C(1) << 40);
+    cairn__mp_write_double(&w, 1.5);
+    assert_int_equal(cairn__mp_writer_finish(&w), 0);
     size_t n;
     uint8_t *want =
         hex("ff cc c8 cd 1f 0a cf 00 00 01 00 00 00 00 00 cb 3f f8 00 00 00 00 00 00", &n);
@@ -167,9 +167,9 @@ static void test_mp_dialects(void **state)
     cairn_buf small;
     cairn_buf_init(&small, 8);
     cairn_buf_append(&small, "ab", 2);
-    cairn_mp_writer_init(&w, &small, CAIRN_MP_GOSSIP);
-    cairn_mp_write_str(&w, s);
-    assert_int_equal(cairn_mp_writer_finish(&w), CAIRN_ELIMIT);
+    cairn__mp_writer_init(&w, &small, CAIRN_MP_GOSSIP);
+    cairn__mp_write_str(&w, s);
+    assert_int_equal(cairn__mp_writer_finish(&w), CAIRN_ELIMIT);
     assert_int_equal(small.len, 2);
     cairn_buf_destroy(&small);
     cairn_buf_destroy(&b);
@@ -182,89 +182,89 @@ static void test_mp_reader_rules(void **state)
     /* cf 00..01 into a u32, d3 int64 into u16, 00/01 as bool, nil as 0. */
     uint8_t *b = hex("cf 0000000000000001 d3 0000000000001f0a 01 c0 c0 d0 ff", &n);
     cairn_mp_reader r;
-    cairn_mp_reader_init(&r, b, n);
+    cairn__mp_reader_init(&r, b, n);
     uint64_t u;
     bool bo;
-    assert_int_equal(cairn_mp_read_uint(&r, UINT32_MAX, &u), 0);
+    assert_int_equal(cairn__mp_read_uint(&r, UINT32_MAX, &u), 0);
     assert_int_equal(u, 1);
-    assert_int_equal(cairn_mp_read_uint(&r, UINT16_MAX, &u), 0);
+    assert_int_equal(cairn__mp_read_uint(&r, UINT16_MAX, &u), 0);
     assert_int_equal(u, 7946);
-    assert_int_equal(cairn_mp_read_bool(&r, &bo), 0);
+    assert_int_equal(cairn__mp_read_bool(&r, &bo), 0);
     assert_true(bo);
-    assert_int_equal(cairn_mp_read_uint(&r, 5, &u), 0);
+    assert_int_equal(cairn__mp_read_uint(&r, 5, &u), 0);
     assert_int_equal(u, 0);
     cairn_span sp;
-    assert_int_equal(cairn_mp_read_str(&r, &sp), 0);
+    assert_int_equal(cairn__mp_read_str(&r, &sp), 0);
     assert_null(sp.p);
     /* Negative into unsigned: ERANGE, and the error sticks. */
-    assert_int_equal(cairn_mp_read_uint(&r, UINT64_MAX, &u), CAIRN_ERANGE);
-    assert_int_equal(cairn_mp_read_bool(&r, &bo), CAIRN_ERANGE);
+    assert_int_equal(cairn__mp_read_uint(&r, UINT64_MAX, &u), CAIRN_ERANGE);
+    assert_int_equal(cairn__mp_read_bool(&r, &bo), CAIRN_ERANGE);
     free(b);
     /* bool: c2/c3/nil and the single bytes 00/01 only (go-msgpack's
      * decodeBool); 02 and a wider 01 (cc 01) are rejected. */
     b = hex("00 c2 c0 02", &n);
-    cairn_mp_reader_init(&r, b, n);
+    cairn__mp_reader_init(&r, b, n);
     for (int k = 0; k < 3; k++) {
         bo = true;
-        assert_int_equal(cairn_mp_read_bool(&r, &bo), 0);
+        assert_int_equal(cairn__mp_read_bool(&r, &bo), 0);
         assert_false(bo);
     }
-    assert_int_equal(cairn_mp_read_bool(&r, &bo), CAIRN_EPROTO);
+    assert_int_equal(cairn__mp_read_bool(&r, &bo), CAIRN_EPROTO);
     free(b);
     b = hex("cc 01", &n);
-    cairn_mp_reader_init(&r, b, n);
-    assert_int_equal(cairn_mp_read_bool(&r, &bo), CAIRN_EPROTO);
+    cairn__mp_reader_init(&r, b, n);
+    assert_int_equal(cairn__mp_read_bool(&r, &bo), CAIRN_EPROTO);
     free(b);
     /* Overflow: 70000 into u16. */
     b = hex("ce 00011170", &n);
-    cairn_mp_reader_init(&r, b, n);
-    assert_int_equal(cairn_mp_read_uint(&r, UINT16_MAX, &u), CAIRN_ERANGE);
+    cairn__mp_reader_init(&r, b, n);
+    assert_int_equal(cairn__mp_read_uint(&r, UINT16_MAX, &u), CAIRN_ERANGE);
     free(b);
     /* Strings reject bin; bytes accept str, bin and arrays of small ints. */
     b = hex("c4 01 41", &n);
-    cairn_mp_reader_init(&r, b, n);
-    assert_int_equal(cairn_mp_read_str(&r, &sp), CAIRN_EPROTO);
-    cairn_mp_reader_init(&r, b, n);
-    assert_int_equal(cairn_mp_read_bytes(&r, NULL, 0, &sp), 0);
+    cairn__mp_reader_init(&r, b, n);
+    assert_int_equal(cairn__mp_read_str(&r, &sp), CAIRN_EPROTO);
+    cairn__mp_reader_init(&r, b, n);
+    assert_int_equal(cairn__mp_read_bytes(&r, NULL, 0, &sp), 0);
     assert_true(span_is(sp, "A"));
     free(b);
     b = hex("96 01 05 02 02 05 05", &n);
     uint8_t scratch[6];
-    cairn_mp_reader_init(&r, b, n);
-    assert_int_equal(cairn_mp_read_bytes(&r, NULL, 0, &sp), CAIRN_ENOTSUP);
-    cairn_mp_reader_init(&r, b, n);
-    assert_int_equal(cairn_mp_read_bytes(&r, scratch, 6, &sp), 0);
+    cairn__mp_reader_init(&r, b, n);
+    assert_int_equal(cairn__mp_read_bytes(&r, NULL, 0, &sp), CAIRN_ENOTSUP);
+    cairn__mp_reader_init(&r, b, n);
+    assert_int_equal(cairn__mp_read_bytes(&r, scratch, 6, &sp), 0);
     assert_memory_equal(sp.p, "\x01\x05\x02\x02\x05\x05", 6);
     free(b);
     /* An array header claiming more elements than bytes: rejected up front. */
     b = hex("dd 00100000 c0 c0", &n);
-    cairn_mp_reader_init(&r, b, n);
+    cairn__mp_reader_init(&r, b, n);
     uint32_t cnt;
-    assert_int_equal(cairn_mp_read_array(&r, &cnt), CAIRN_EAGAIN);
+    assert_int_equal(cairn__mp_read_array(&r, &cnt), CAIRN_EAGAIN);
     free(b);
     /* Truncated str; c1 is never valid. */
     b = hex("a5 41 42", &n);
     size_t olen;
-    assert_int_equal(cairn_mp_object_len(b, n, &olen), CAIRN_EAGAIN);
+    assert_int_equal(cairn__mp_object_len(b, n, &olen), CAIRN_EAGAIN);
     free(b);
     b = hex("c1", &n);
-    assert_int_equal(cairn_mp_object_len(b, n, &olen), CAIRN_EPROTO);
+    assert_int_equal(cairn__mp_object_len(b, n, &olen), CAIRN_EPROTO);
     free(b);
     /* Nesting: 32 arrays deep is fine, 33 is not. */
     uint8_t deep[40];
     memset(deep, 0x91, sizeof(deep));
     deep[32] = 0xc0;
-    assert_int_equal(cairn_mp_object_len(deep, 33, &olen), 0);
+    assert_int_equal(cairn__mp_object_len(deep, 33, &olen), 0);
     assert_int_equal(olen, 33);
     deep[32] = 0x91;
     deep[33] = 0xc0;
-    assert_int_equal(cairn_mp_object_len(deep, 34, &olen), CAIRN_ELIMIT);
+    assert_int_equal(cairn__mp_object_len(deep, 34, &olen), CAIRN_ELIMIT);
     /* Ext values and every fixed format are skipped correctly. */
     b = hex("d4 01 02  c7 02 05 aa bb  ca 3f800000  d9 01 41  c5 0001 42  de 0001 a1 61 dc 0001 c3",
             &n);
-    cairn_mp_reader_init(&r, b, n);
+    cairn__mp_reader_init(&r, b, n);
     for (int k = 0; k < 6; k++)
-        assert_int_equal(cairn_mp_skip(&r), 0);
+        assert_int_equal(cairn__mp_skip(&r), 0);
     assert_int_equal(cairn_mp_remaining(&r), 0);
     free(b);
 }
@@ -286,48 +286,48 @@ typedef int (*roundtrip_fn)(const uint8_t *msg, size_t len, cairn_wire_arena *a,
         return call_encode;                                                                        \
     }
 
-RT(ping, cairn_wire_ping, cairn_wire_ping_decode(msg, len, a, d, &m),
-   cairn_wire_ping_encode(&m, out, d))
-RT(indirect, cairn_wire_indirect_ping, cairn_wire_indirect_ping_decode(msg, len, a, d, &m),
-   cairn_wire_indirect_ping_encode(&m, out, d))
-RT(ack, cairn_wire_ack, cairn_wire_ack_decode(msg, len, a, d, &m),
-   cairn_wire_ack_encode(&m, out, d))
-RT(nack, cairn_wire_nack, cairn_wire_nack_decode(msg, len, d, &m),
-   cairn_wire_nack_encode(&m, out, d))
-RT(err, cairn_wire_err, cairn_wire_err_decode(msg, len, d, &m), cairn_wire_err_encode(&m, out, d))
-RT(suspect, cairn_wire_suspect, cairn_wire_suspect_decode(msg, len, d, &m),
-   cairn_wire_suspect_encode(&m, out, d))
-RT(dead, cairn_wire_dead, cairn_wire_dead_decode(msg, len, d, &m),
-   cairn_wire_dead_encode(&m, out, d))
-RT(alive, cairn_wire_alive, cairn_wire_alive_decode(msg, len, a, d, &m),
-   cairn_wire_alive_encode(&m, out, d))
-RT(pushpull, cairn_wire_pushpull, cairn_wire_pushpull_decode(msg, len, a, d, &m),
-   cairn_wire_pushpull_encode(&m, out, d))
-RT(leave, cairn_wire_serf_leave, cairn_wire_serf_leave_decode(msg, len, d, &m),
-   cairn_wire_serf_leave_encode(&m, out, d))
-RT(join, cairn_wire_serf_join, cairn_wire_serf_join_decode(msg, len, d, &m),
-   cairn_wire_serf_join_encode(&m, out, d))
-RT(event, cairn_wire_serf_user_event, cairn_wire_serf_user_event_decode(msg, len, a, d, &m),
-   cairn_wire_serf_user_event_encode(&m, out, d))
-RT(query, cairn_wire_serf_query, cairn_wire_serf_query_decode(msg, len, a, d, &m),
-   cairn_wire_serf_query_encode(&m, out, d))
+RT(ping, cairn_wire_ping, cairn__wire_ping_decode(msg, len, a, d, &m),
+   cairn__wire_ping_encode(&m, out, d))
+RT(indirect, cairn_wire_indirect_ping, cairn__wire_indirect_ping_decode(msg, len, a, d, &m),
+   cairn__wire_indirect_ping_encode(&m, out, d))
+RT(ack, cairn_wire_ack, cairn__wire_ack_decode(msg, len, a, d, &m),
+   cairn__wire_ack_encode(&m, out, d))
+RT(nack, cairn_wire_nack, cairn__wire_nack_decode(msg, len, d, &m),
+   cairn__wire_nack_encode(&m, out, d))
+RT(err, cairn_wire_err, cairn__wire_err_decode(msg, len, d, &m), cairn__wire_err_encode(&m, out, d))
+RT(suspect, cairn_wire_suspect, cairn__wire_suspect_decode(msg, len, d, &m),
+   cairn__wire_suspect_encode(&m, out, d))
+RT(dead, cairn_wire_dead, cairn__wire_dead_decode(msg, len, d, &m),
+   cairn__wire_dead_encode(&m, out, d))
+RT(alive, cairn_wire_alive, cairn__wire_alive_decode(msg, len, a, d, &m),
+   cairn__wire_alive_encode(&m, out, d))
+RT(pushpull, cairn_wire_pushpull, cairn__wire_pushpull_decode(msg, len, a, d, &m),
+   cairn__wire_pushpull_encode(&m, out, d))
+RT(leave, cairn_wire_serf_leave, cairn__wire_serf_leave_decode(msg, len, d, &m),
+   cairn__wire_serf_leave_encode(&m, out, d))
+RT(join, cairn_wire_serf_join, cairn__wire_serf_join_decode(msg, len, d, &m),
+   cairn__wire_serf_join_encode(&m, out, d))
+RT(event, cairn_wire_serf_user_event, cairn__wire_serf_user_event_decode(msg, len, a, d, &m),
+   cairn__wire_serf_user_event_encode(&m, out, d))
+RT(query, cairn_wire_serf_query, cairn__wire_serf_query_decode(msg, len, a, d, &m),
+   cairn__wire_serf_query_encode(&m, out, d))
 RT(response, cairn_wire_serf_query_response,
-   cairn_wire_serf_query_response_decode(msg, len, a, d, &m),
-   cairn_wire_serf_query_response_encode(&m, out, d))
-RT(relay, cairn_wire_serf_relay, cairn_wire_serf_relay_decode(msg, len, a, d, &m),
-   cairn_wire_serf_relay_encode(&m, out, d))
-RT(keyreq, cairn_wire_serf_key_request, cairn_wire_serf_key_request_decode(msg, len, a, d, &m),
-   cairn_wire_serf_key_request_encode(&m, out, d))
-RT(keyresp, cairn_wire_serf_key_response, cairn_wire_serf_key_response_decode(msg, len, a, d, &m),
-   cairn_wire_serf_key_response_encode(&m, out, d))
-RT(serfpp, cairn_wire_serf_pushpull, cairn_wire_serf_pushpull_decode(msg, len, a, d, &m),
-   cairn_wire_serf_pushpull_encode(&m, out, d))
+   cairn__wire_serf_query_response_decode(msg, len, a, d, &m),
+   cairn__wire_serf_query_response_encode(&m, out, d))
+RT(relay, cairn_wire_serf_relay, cairn__wire_serf_relay_decode(msg, len, a, d, &m),
+   cairn__wire_serf_relay_encode(&m, out, d))
+RT(keyreq, cairn_wire_serf_key_request, cairn__wire_serf_key_request_decode(msg, len, a, d, &m),
+   cairn__wire_serf_key_request_encode(&m, out, d))
+RT(keyresp, cairn_wire_serf_key_response, cairn__wire_serf_key_response_decode(msg, len, a, d, &m),
+   cairn__wire_serf_key_response_encode(&m, out, d))
+RT(serfpp, cairn_wire_serf_pushpull, cairn__wire_serf_pushpull_decode(msg, len, a, d, &m),
+   cairn__wire_serf_pushpull_encode(&m, out, d))
 RT(conflict, cairn_wire_serf_conflict_response,
-   cairn_wire_serf_conflict_response_decode(msg, len, a, d, &m),
-   cairn_wire_serf_conflict_response_encode(&m, out, d))
+   cairn__wire_serf_conflict_response_decode(msg, len, a, d, &m),
+   cairn__wire_serf_conflict_response_encode(&m, out, d))
 
-RT(filter, cairn_wire_serf_filter, cairn_wire_serf_filter_decode(msg, len, a, d, &m),
-   cairn_wire_serf_filter_encode(&m, out, d))
+RT(filter, cairn_wire_serf_filter, cairn__wire_serf_filter_decode(msg, len, a, d, &m),
+   cairn__wire_serf_filter_encode(&m, out, d))
 
 /* decode_encode runs fn (decode + re-encode) over hex input and checks the
  * output against the hex `want`. */
@@ -337,7 +337,7 @@ static void decode_encode(roundtrip_fn fn, const char *input, const char *want)
     uint8_t *msg = hex(input, &n);
     uint8_t *w = hex(want, &wn);
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+    cairn__wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
     cairn_buf out;
     cairn_buf_init(&out, 1 << 20);
     cairn_diag d;
@@ -347,7 +347,7 @@ static void decode_encode(roundtrip_fn fn, const char *input, const char *want)
         fail_msg("%s: %s (%s)", input, d.msg, cairn_err_name(e));
     assert_bytes(out.data, out.len, w, wn);
     cairn_buf_destroy(&out);
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
     free(w);
     free(msg);
 }
@@ -386,7 +386,7 @@ static void test_spec_ping_fields(void **state)
     uint8_t *msg = hex(PING_CAPTURED, &n);
     assert_int_equal(n, 59);
     cairn_wire_ping p;
-    assert_int_equal(cairn_wire_ping_decode(msg, n, NULL, NULL, &p), 0);
+    assert_int_equal(cairn__wire_ping_decode(msg, n, NULL, NULL, &p), 0);
     assert_true(span_is(p.node, "a"));
     assert_int_equal(p.seq_no, 1);
     assert_memory_equal(p.source_addr.p, "\x7f\x00\x00\x01", 4);
@@ -399,7 +399,7 @@ static void test_spec_ping_fields(void **state)
     cairn_wire_ping q = {.node = CAIRN_SPAN_LIT("b"), .seq_no = 7};
     cairn_buf out;
     cairn_buf_init(&out, 256);
-    assert_int_equal(cairn_wire_ping_encode(&q, &out, NULL), 0);
+    assert_int_equal(cairn__wire_ping_encode(&q, &out, NULL), 0);
     msg = hex("00 82 a4 4e6f6465 a1 62 a5 5365714e6f 07", &n);
     assert_bytes(out.data, out.len, msg, n);
     free(msg);
@@ -415,11 +415,11 @@ static void test_spec_crc_packets(void **state)
     assert_int_equal(n, 146);
     assert_int_equal(crc32(0, pkt + 5, (uInt)(n - 5)), 0x4643c5ae);
     cairn_wire_alive al;
-    assert_int_equal(cairn_wire_alive_decode(pkt + 11, 0x44, NULL, NULL, &al), 0);
+    assert_int_equal(cairn__wire_alive_decode(pkt + 11, 0x44, NULL, NULL, &al), 0);
     assert_true(span_is(al.node, "a"));
     assert_int_equal(al.port, 7946);
     assert_int_equal(al.vsn.len, 6);
-    assert_int_equal(cairn_wire_alive_decode(pkt + 11 + 0x44, 0x43, NULL, NULL, &al), 0);
+    assert_int_equal(cairn__wire_alive_decode(pkt + 11 + 0x44, 0x43, NULL, NULL, &al), 0);
     assert_true(span_is(al.node, "b"));
     free(pkt);
 
@@ -427,52 +427,52 @@ static void test_spec_crc_packets(void **state)
               &n);
     assert_int_equal(crc32(0, pkt + 5, (uInt)(n - 5)), 0xc887355e);
     cairn_wire_dead dd;
-    assert_int_equal(cairn_wire_dead_decode(pkt + 5, n - 5, NULL, &dd), 0);
-    assert_true(cairn_span_eq(dd.from, dd.node));
+    assert_int_equal(cairn__wire_dead_decode(pkt + 5, n - 5, NULL, &dd), 0);
+    assert_true(cairn__span_eq(dd.from, dd.node));
     free(pkt);
 
     pkt = hex("0c fe63071c 08 00 83 a5 4c54696d65 02 a4 4e6f6465 a1 62 a5 5072756e65 c2", &n);
     assert_int_equal(crc32(0, pkt + 5, (uInt)(n - 5)), 0xfe63071c);
     cairn_wire_msg m;
-    assert_int_equal(cairn_wire_msg_decode(pkt + 5, n - 5, NULL, NULL, &m), 0);
+    assert_int_equal(cairn__wire_msg_decode(pkt + 5, n - 5, NULL, NULL, &m), 0);
     assert_int_equal(m.type, CAIRN_WIRE_USER);
     cairn_wire_serf_leave lv;
-    assert_int_equal(cairn_wire_serf_leave_decode(m.u.user.p, m.u.user.len, NULL, &lv), 0);
+    assert_int_equal(cairn__wire_serf_leave_decode(m.u.user.p, m.u.user.len, NULL, &lv), 0);
     assert_int_equal(lv.ltime, 2);
     assert_true(span_is(lv.node, "b"));
     assert_false(lv.prune);
     /* Rebuilt from the decoded fields: serf leave → user message → CRC. */
     cairn_frame_cfg cfg;
-    cairn_frame_cfg_default(&cfg);
+    cairn__frame_cfg_default(&cfg);
     cfg.compress = false;
     cairn_buf serf, msg, out;
     cairn_buf_init(&serf, 4096);
     cairn_buf_init(&msg, 4096);
     cairn_buf_init(&out, 4096);
-    assert_int_equal(cairn_wire_serf_leave_encode(&lv, &serf, NULL), 0);
-    assert_int_equal(cairn_wire_user_encode((cairn_span){serf.data, serf.len}, &msg, NULL), 0);
-    assert_int_equal(cairn_packet_encode(&cfg, true, msg.data, msg.len, &out), 0);
+    assert_int_equal(cairn__wire_serf_leave_encode(&lv, &serf, NULL), 0);
+    assert_int_equal(cairn__wire_user_encode((cairn_span){serf.data, serf.len}, &msg, NULL), 0);
+    assert_int_equal(cairn__packet_encode(&cfg, true, msg.data, msg.len, &out), 0);
     assert_bytes(out.data, out.len, pkt, n);
     free(pkt);
 
     /* The alive compound, rebuilt from decoded fields, byte for byte. */
     pkt = hex("0c 4643c5ae 07 02 0044 0043 " ALIVE_A ALIVE_B, &n);
     cairn_wire_alive two[2];
-    assert_int_equal(cairn_wire_alive_decode(pkt + 11, 0x44, NULL, NULL, &two[0]), 0);
-    assert_int_equal(cairn_wire_alive_decode(pkt + 11 + 0x44, 0x43, NULL, NULL, &two[1]), 0);
+    assert_int_equal(cairn__wire_alive_decode(pkt + 11, 0x44, NULL, NULL, &two[0]), 0);
+    assert_int_equal(cairn__wire_alive_decode(pkt + 11 + 0x44, 0x43, NULL, NULL, &two[1]), 0);
     cairn_buf_reset(&msg);
-    assert_int_equal(cairn_wire_alive_encode(&two[0], &msg, NULL), 0);
+    assert_int_equal(cairn__wire_alive_encode(&two[0], &msg, NULL), 0);
     size_t first = msg.len;
-    assert_int_equal(cairn_wire_alive_encode(&two[1], &msg, NULL), 0);
+    assert_int_equal(cairn__wire_alive_encode(&two[1], &msg, NULL), 0);
     cairn_compound c;
-    cairn_compound_init(&c, CAIRN_PACKET_UDP_BUDGET);
-    assert_int_equal(cairn_compound_add(&c, msg.data, first), 0);
-    assert_int_equal(cairn_compound_add(&c, msg.data + first, msg.len - first), 0);
+    cairn__compound_init(&c, CAIRN_PACKET_UDP_BUDGET);
+    assert_int_equal(cairn__compound_add(&c, msg.data, first), 0);
+    assert_int_equal(cairn__compound_add(&c, msg.data + first, msg.len - first), 0);
     cairn_buf comp;
     cairn_buf_init(&comp, 4096);
-    assert_int_equal(cairn_compound_write(&c, false, &comp), 0);
+    assert_int_equal(cairn__compound_write(&c, false, &comp), 0);
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_packet_encode(&cfg, true, comp.data, comp.len, &out), 0);
+    assert_int_equal(cairn__packet_encode(&cfg, true, comp.data, comp.len, &out), 0);
     assert_bytes(out.data, out.len, pkt, n);
     free(pkt);
 
@@ -481,9 +481,9 @@ static void test_spec_crc_packets(void **state)
               &n);
     cairn_wire_dead dd2 = {CAIRN_SPAN_LIT("b"), 1, CAIRN_SPAN_LIT("b")};
     cairn_buf_reset(&msg);
-    assert_int_equal(cairn_wire_dead_encode(&dd2, &msg, NULL), 0);
+    assert_int_equal(cairn__wire_dead_encode(&dd2, &msg, NULL), 0);
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_packet_encode(&cfg, true, msg.data, msg.len, &out), 0);
+    assert_int_equal(cairn__packet_encode(&cfg, true, msg.data, msg.len, &out), 0);
     assert_bytes(out.data, out.len, pkt, n);
     free(pkt);
 
@@ -491,7 +491,7 @@ static void test_spec_crc_packets(void **state)
     pkt = hex("09 82 a4 416c676f 00 a3 427566 b5 00a93c1152e48914274fa80824687061c183090302", &n);
     cairn_buf_reset(&out);
     const char *tobe = "TOBEORNOTTOBEORTOBEORNOT";
-    assert_int_equal(cairn_compress_wrap((const uint8_t *)tobe, strlen(tobe), &out), 0);
+    assert_int_equal(cairn__compress_wrap((const uint8_t *)tobe, strlen(tobe), &out), 0);
     assert_bytes(out.data, out.len, pkt, n);
     free(pkt);
     cairn_buf_destroy(&comp);
@@ -509,9 +509,9 @@ static void test_spec_pushpull_fields(void **state)
     free(s);
     assert_int_equal(n, 689);
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+    cairn__wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
     cairn_wire_pushpull pp;
-    assert_int_equal(cairn_wire_pushpull_decode(msg, n, &a, NULL, &pp), 0);
+    assert_int_equal(cairn__wire_pushpull_decode(msg, n, &a, NULL, &pp), 0);
     assert_true(pp.header.join);
     assert_int_equal(pp.n_nodes, 1);
     assert_true(span_is(pp.nodes[0].name, "b"));
@@ -519,7 +519,7 @@ static void test_spec_pushpull_fields(void **state)
     assert_int_equal(pp.user_state.len, 585);
     cairn_wire_serf_pushpull sp;
     assert_int_equal(
-        cairn_wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, &a, NULL, &sp), 0);
+        cairn__wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, &a, NULL, &sp), 0);
     assert_int_equal(sp.n_events, 512);
     for (size_t k = 0; k < sp.n_events; k++)
         assert_false(sp.events[k].present);
@@ -534,26 +534,26 @@ static void test_spec_pushpull_fields(void **state)
     cairn_wire_pushpull_header h;
     size_t used;
     for (size_t k = 0; k < 31; k++)
-        assert_int_equal(cairn_wire_pushpull_header_decode(msg, k, NULL, &h, &used), CAIRN_EAGAIN);
-    assert_int_equal(cairn_wire_pushpull_header_decode(msg, 31, NULL, &h, &used), 0);
+        assert_int_equal(cairn__wire_pushpull_header_decode(msg, k, NULL, &h, &used), CAIRN_EAGAIN);
+    assert_int_equal(cairn__wire_pushpull_header_decode(msg, 31, NULL, &h, &used), 0);
     assert_int_equal(used, 31);
     assert_int_equal(h.user_state_len, 585);
     cairn_wire_push_node node;
-    assert_int_equal(cairn_wire_push_node_decode(msg + 31, 72, &a, NULL, &node, &used),
+    assert_int_equal(cairn__wire_push_node_decode(msg + 31, 72, &a, NULL, &node, &used),
                      CAIRN_EAGAIN);
-    assert_int_equal(cairn_wire_push_node_decode(msg + 31, 73, &a, NULL, &node, &used), 0);
+    assert_int_equal(cairn__wire_push_node_decode(msg + 31, 73, &a, NULL, &node, &used), 0);
     assert_int_equal(used, 73);
     /* Header from the Go library. */
     cairn_buf out;
     cairn_buf_init(&out, 256);
     cairn_wire_pushpull_header gh = {true, 2, 600};
-    assert_int_equal(cairn_wire_pushpull_header_encode(&gh, &out, NULL), 0);
+    assert_int_equal(cairn__wire_pushpull_header_encode(&gh, &out, NULL), 0);
     uint8_t *want =
         hex("06 83 a4 4a6f696e c3 a5 4e6f646573 02 ac 5573657253746174654c656e cd 0258", &n);
     assert_bytes(out.data, out.len, want, n);
     free(want);
     cairn_buf_destroy(&out);
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
     free(msg);
 }
 
@@ -606,39 +606,39 @@ static void test_spec_query_filters(void **state)
             "a7 54696d656f7574 ce 1dcd6500",
             &n);
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, 1 << 20);
+    cairn__wire_arena_init(&a, 1 << 20);
     cairn_wire_serf_query q;
-    assert_int_equal(cairn_wire_serf_query_decode(msg, n, &a, NULL, &q), 0);
+    assert_int_equal(cairn__wire_serf_query_decode(msg, n, &a, NULL, &q), 0);
     assert_int_equal(q.timeout, 500000000);
     assert_int_equal(q.id, 0x01020304);
     assert_int_equal(q.n_filters, 2);
     cairn_wire_serf_filter f;
-    assert_int_equal(cairn_wire_serf_filter_decode(q.filters[0].p, q.filters[0].len, &a, NULL, &f),
+    assert_int_equal(cairn__wire_serf_filter_decode(q.filters[0].p, q.filters[0].len, &a, NULL, &f),
                      0);
     assert_int_equal(f.type, CAIRN_WIRE_SERF_FILTER_NODE);
     assert_int_equal(f.n_nodes, 2);
     assert_true(span_is(f.nodes[1], "b"));
     cairn_buf out;
     cairn_buf_init(&out, 256);
-    assert_int_equal(cairn_wire_serf_filter_encode(&f, &out, NULL), 0);
+    assert_int_equal(cairn__wire_serf_filter_encode(&f, &out, NULL), 0);
     assert_bytes(out.data, out.len, q.filters[0].p, q.filters[0].len);
-    assert_int_equal(cairn_wire_serf_filter_decode(q.filters[1].p, q.filters[1].len, &a, NULL, &f),
+    assert_int_equal(cairn__wire_serf_filter_decode(q.filters[1].p, q.filters[1].len, &a, NULL, &f),
                      0);
     assert_int_equal(f.type, CAIRN_WIRE_SERF_FILTER_TAG);
     assert_true(span_is(f.tag, "role"));
     assert_true(span_is(f.expr, "web"));
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_wire_serf_filter_encode(&f, &out, NULL), 0);
+    assert_int_equal(cairn__wire_serf_filter_encode(&f, &out, NULL), 0);
     assert_bytes(out.data, out.len, q.filters[1].p, q.filters[1].len);
     /* The captured list-keys payload is a key request with an empty key. */
     uint8_t *kr = hex("0781a34b6579a0", &n);
     cairn_wire_serf_key_request req;
-    assert_int_equal(cairn_wire_serf_key_request_decode(kr, n, &a, NULL, &req), 0);
+    assert_int_equal(cairn__wire_serf_key_request_decode(kr, n, &a, NULL, &req), 0);
     assert_int_equal(req.key.len, 0);
     assert_non_null(req.key.p);
     free(kr);
     cairn_buf_destroy(&out);
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
     free(msg);
 }
 
@@ -650,7 +650,7 @@ static void test_tags(void **state)
     cairn_buf out;
     cairn_buf_init(&out, 4096);
     cairn_wire_tag one = {CAIRN_SPAN_LIT("role"), CAIRN_SPAN_LIT("web")};
-    assert_int_equal(cairn_wire_tags_encode(&one, 1, &out, NULL), 0);
+    assert_int_equal(cairn__wire_tags_encode(&one, 1, &out, NULL), 0);
     size_t n;
     uint8_t *want = hex("ff 81 a4 726f6c65 a3 776562", &n);
     assert_bytes(out.data, out.len, want, n);
@@ -660,55 +660,55 @@ static void test_tags(void **state)
                              {CAIRN_SPAN_LIT("dc"), CAIRN_SPAN_LIT("lab")},
                              {CAIRN_SPAN_LIT("a"), CAIRN_SPAN_LIT("")}};
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_wire_tags_encode(two, 3, &out, NULL), 0);
+    assert_int_equal(cairn__wire_tags_encode(two, 3, &out, NULL), 0);
     want = hex("ff 83 a1 61 a0 a2 6463 a3 6c6162 a4 726f6c65 a2 6462", &n);
     assert_bytes(out.data, out.len, want, n);
     free(want);
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_wire_tags_encode(NULL, 0, &out, NULL), 0);
+    assert_int_equal(cairn__wire_tags_encode(NULL, 0, &out, NULL), 0);
     assert_int_equal(out.len, 2);
     assert_memory_equal(out.data, "\xff\x80", 2);
     /* Duplicates and oversize are refused, leaving out unchanged. */
     cairn_wire_tag dup[2] = {one, one};
     cairn_diag d;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_tags_encode(dup, 2, &out, &d), CAIRN_EINVAL);
+    assert_int_equal(cairn__wire_tags_encode(dup, 2, &out, &d), CAIRN_EINVAL);
     assert_int_equal(out.len, 2);
     char big[600];
     memset(big, 'v', sizeof(big));
     cairn_wire_tag huge = {CAIRN_SPAN_LIT("k"), {(const uint8_t *)big, 510}};
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_tags_encode(&huge, 1, &out, &d), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_tags_encode(&huge, 1, &out, &d), CAIRN_ELIMIT);
     assert_string_equal(d.msg, "tags: Meta is 517 bytes, limit 512");
     assert_int_equal(out.len, 2);
     /* Decode: ff map, legacy role, empty. */
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, 1 << 20);
+    cairn__wire_arena_init(&a, 1 << 20);
     cairn_wire_tag *t;
     size_t nt;
     uint8_t *meta = hex("ff 82 a4 726f6c65 a3 776562 a2 6463 a3 6c6162", &n);
-    assert_int_equal(cairn_wire_tags_decode((cairn_span){meta, n}, &a, NULL, &t, &nt), 0);
+    assert_int_equal(cairn__wire_tags_decode((cairn_span){meta, n}, &a, NULL, &t, &nt), 0);
     assert_int_equal(nt, 2);
     assert_true(span_is(t[1].key, "dc"));
     assert_true(span_is(t[1].value, "lab"));
     free(meta);
-    assert_int_equal(cairn_wire_tags_decode(CAIRN_SPAN_LIT("web"), &a, NULL, &t, &nt), 0);
+    assert_int_equal(cairn__wire_tags_decode(CAIRN_SPAN_LIT("web"), &a, NULL, &t, &nt), 0);
     assert_int_equal(nt, 1);
     assert_true(span_is(t[0].key, "role"));
     assert_true(span_is(t[0].value, "web"));
-    assert_int_equal(cairn_wire_tags_decode((cairn_span){NULL, 0}, &a, NULL, &t, &nt), 0);
+    assert_int_equal(cairn__wire_tags_decode((cairn_span){NULL, 0}, &a, NULL, &t, &nt), 0);
     assert_int_equal(nt, 0);
     cairn_diag_clear(&d);
     assert_int_equal(
-        cairn_wire_tags_decode((cairn_span){(const uint8_t *)big, 600}, &a, &d, &t, &nt),
+        cairn__wire_tags_decode((cairn_span){(const uint8_t *)big, 600}, &a, &d, &t, &nt),
         CAIRN_ELIMIT);
     assert_string_equal(d.msg, "tags: Meta is 600 bytes, limit 512");
     /* Truncated map. */
     meta = hex("ff 82 a4 726f6c65 a3 7765", &n);
-    assert_int_equal(cairn_wire_tags_decode((cairn_span){meta, n}, &a, NULL, &t, &nt),
+    assert_int_equal(cairn__wire_tags_decode((cairn_span){meta, n}, &a, NULL, &t, &nt),
                      CAIRN_EPROTO);
     free(meta);
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
     cairn_buf_destroy(&out);
 }
 
@@ -719,45 +719,45 @@ static void test_coord_payload(void **state)
     uint8_t *want = hex(COORD_PAYLOAD, &n);
     assert_int_equal(n, 130);
     cairn_coord c;
-    assert_int_equal(cairn_wire_coord_decode(want, n, NULL, &c), 0);
+    assert_int_equal(cairn__wire_coord_decode(want, n, NULL, &c), 0);
     assert_int_equal(c.dim, 8);
     assert_true(c.error == 1.5);
     assert_true(c.height == 1.0e-5);
     cairn_buf out;
     cairn_buf_init(&out, 1024);
-    assert_int_equal(cairn_wire_coord_encode(&c, &out, NULL), 0);
+    assert_int_equal(cairn__wire_coord_encode(&c, &out, NULL), 0);
     assert_bytes(out.data, out.len, want, n);
     free(want);
     cairn_diag d;
     cairn_diag_clear(&d);
     cairn_coord bad = c;
     bad.vec[3] = NAN;
-    assert_int_equal(cairn_wire_coord_encode(&bad, &out, &d), CAIRN_EINVAL);
+    assert_int_equal(cairn__wire_coord_encode(&bad, &out, &d), CAIRN_EINVAL);
     assert_string_equal(d.msg, "coordinate: Vec is not finite (refusing to encode)");
     bad = c;
     bad.dim = 9;
-    assert_int_equal(cairn_wire_coord_encode(&bad, &out, NULL), CAIRN_EINVAL);
+    assert_int_equal(cairn__wire_coord_encode(&bad, &out, NULL), CAIRN_EINVAL);
     assert_int_equal(out.len, 130);
     /* Decoder: 9 dimensions, NaN, Inf, other version, ints accepted. */
     uint8_t *p = hex("01 81 a3 566563 99 00 00 00 00 00 00 00 00 00", &n);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_coord_decode(p, n, &d, &c), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_coord_decode(p, n, &d, &c), CAIRN_ELIMIT);
     assert_string_equal(d.msg, "coordinate: Vec has 9 dimensions, limit 8");
     free(p);
     p = hex("01 82 a5 4572726f72 cb 7ff8000000000000 a3 566563 92 01 02", &n);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_coord_decode(p, n, &d, &c), CAIRN_ERANGE);
+    assert_int_equal(cairn__wire_coord_decode(p, n, &d, &c), CAIRN_ERANGE);
     assert_string_equal(d.msg, "coordinate: Error is not finite (rejected)");
     free(p);
     p = hex("01 82 a6 486569676874 ca 7f800000 a3 566563 92 01 02", &n);
-    assert_int_equal(cairn_wire_coord_decode(p, n, NULL, &c), CAIRN_ERANGE);
+    assert_int_equal(cairn__wire_coord_decode(p, n, NULL, &c), CAIRN_ERANGE);
     free(p);
     p = hex("02 80", &n);
-    assert_int_equal(cairn_wire_coord_decode(p, n, NULL, &c), CAIRN_ENOTSUP);
+    assert_int_equal(cairn__wire_coord_decode(p, n, NULL, &c), CAIRN_ENOTSUP);
     free(p);
     p = hex("01 83 a3 566563 92 01 ca 3fc00000 a7 556e6b6e6f776e 81 a1 61 90 a6 486569676874 c0",
             &n);
-    assert_int_equal(cairn_wire_coord_decode(p, n, NULL, &c), 0);
+    assert_int_equal(cairn__wire_coord_decode(p, n, NULL, &c), 0);
     assert_int_equal(c.dim, 2);
     assert_true(c.vec[0] == 1.0 && c.vec[1] == 1.5);
     free(p);
@@ -776,23 +776,23 @@ static void test_arena_errors(void **state)
         hex("06 9b a1 61 a4 7f000001 cd 1f0a 81 a4 726f6c65 a3 776562 02 01 05 02 02 05 05", &n);
     cairn_diag d;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_serf_conflict_response_decode(m, n, NULL, &d, NULL), CAIRN_EINVAL);
+    assert_int_equal(cairn__wire_serf_conflict_response_decode(m, n, NULL, &d, NULL), CAIRN_EINVAL);
     assert_string_equal(d.msg, "serf conflict: Tags needs a decode arena");
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, 16); /* one tag is two spans: 32 bytes */
+    cairn__wire_arena_init(&a, 16); /* one tag is two spans: 32 bytes */
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_serf_conflict_response_decode(m, n, &a, &d, NULL), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_serf_conflict_response_decode(m, n, &a, &d, NULL), CAIRN_ELIMIT);
     assert_string_equal(d.msg, "serf conflict: Tags needs 32 arena bytes, 16 of the limit 16 left");
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
     free(m);
     char *s = pushpull_hex();
     m = hex(s, &n);
     free(s);
-    cairn_wire_arena_init(&a, 8);
+    cairn__wire_arena_init(&a, 8);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_pushpull_decode(m, n, &a, &d, NULL), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_pushpull_decode(m, n, &a, &d, NULL), CAIRN_ELIMIT);
     assert_non_null(strstr(d.msg, "arena bytes, 8 of the limit 8 left"));
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
     free(m);
 }
 
@@ -812,44 +812,44 @@ static void test_limits(void **state)
                            .port = 7946,
                            .vsn = {vsn, 6}};
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_alive_encode(&al, &out, &d), CAIRN_EINVAL);
+    assert_int_equal(cairn__wire_alive_encode(&al, &out, &d), CAIRN_EINVAL);
     assert_string_equal(d.msg, "alive: Meta is 600 bytes, limit 512");
     assert_int_equal(out.len, 0);
     al.vsn.len = 3;
     al.meta.len = 10;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_alive_encode(&al, &out, &d), CAIRN_EINVAL);
+    assert_int_equal(cairn__wire_alive_encode(&al, &out, &d), CAIRN_EINVAL);
     assert_string_equal(d.msg, "alive: Vsn is 3 bytes, want 0 or 6");
 
     /* Hand-build the hostile inputs (our encoder refuses to). */
     cairn_mp_writer w;
     cairn_buf_reset(&out);
-    cairn_mp_writer_init(&w, &out, CAIRN_MP_GOSSIP);
-    cairn_mp_write_raw(&w, "\x04", 1);
-    cairn_mp_write_map(&w, 2);
-    cairn_mp_write_cstr(&w, "Node");
-    cairn_mp_write_cstr(&w, "a");
-    cairn_mp_write_cstr(&w, "Meta");
-    cairn_mp_write_bytes(&w, (cairn_span){meta, 600});
-    assert_int_equal(cairn_mp_writer_finish(&w), 0);
+    cairn__mp_writer_init(&w, &out, CAIRN_MP_GOSSIP);
+    cairn__mp_write_raw(&w, "\x04", 1);
+    cairn__mp_write_map(&w, 2);
+    cairn__mp_write_cstr(&w, "Node");
+    cairn__mp_write_cstr(&w, "a");
+    cairn__mp_write_cstr(&w, "Meta");
+    cairn__mp_write_bytes(&w, (cairn_span){meta, 600});
+    assert_int_equal(cairn__mp_writer_finish(&w), 0);
     cairn_wire_alive got;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_alive_decode(out.data, out.len, NULL, &d, &got), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_alive_decode(out.data, out.len, NULL, &d, &got), CAIRN_ELIMIT);
     assert_string_equal(d.msg, "alive: Meta is 600 bytes, limit 512");
 
     /* #368: short Vsn. */
     size_t n;
     uint8_t *m = hex("04 82 a4 4e6f6465 a1 61 a3 56736e a3 010502", &n);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_alive_decode(m, n, NULL, &d, &got), CAIRN_EPROTO);
+    assert_int_equal(cairn__wire_alive_decode(m, n, NULL, &d, &got), CAIRN_EPROTO);
     assert_string_equal(d.msg, "alive: Vsn is 3 bytes, want 0 or 6");
     free(m);
     /* Vsn as an array of ints needs the arena, and then works. */
     m = hex("04 82 a4 4e6f6465 a1 61 a3 56736e 96 01 05 02 02 05 05", &n);
-    assert_int_equal(cairn_wire_alive_decode(m, n, NULL, NULL, &got), CAIRN_ENOTSUP);
+    assert_int_equal(cairn__wire_alive_decode(m, n, NULL, NULL, &got), CAIRN_ENOTSUP);
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, 1 << 20);
-    assert_int_equal(cairn_wire_alive_decode(m, n, &a, NULL, &got), 0);
+    cairn__wire_arena_init(&a, 1 << 20);
+    assert_int_equal(cairn__wire_alive_decode(m, n, &a, NULL, &got), 0);
     assert_memory_equal(got.vsn.p, vsn, 6);
     free(m);
 
@@ -857,76 +857,76 @@ static void test_limits(void **state)
     m = hex("06 83 a4 4a6f696e c2 a5 4e6f646573 ce 00200000 ac 5573657253746174654c656e 00", &n);
     cairn_diag_clear(&d);
     cairn_wire_pushpull pp;
-    assert_int_equal(cairn_wire_pushpull_decode(m, n, &a, &d, &pp), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_pushpull_decode(m, n, &a, &d, &pp), CAIRN_ELIMIT);
     assert_string_equal(d.msg, "push-pull: Nodes is 2097152, limit 1048576");
     free(m);
     m = hex("06 83 a4 4a6f696e c2 a5 4e6f646573 ce 000f0000 ac 5573657253746174654c656e 00 80 80",
             &n);
     size_t used_before = a.used;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_pushpull_decode(m, n, &a, &d, &pp), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_pushpull_decode(m, n, &a, &d, &pp), CAIRN_ELIMIT);
     assert_string_equal(d.msg, "push-pull: Nodes is 983040 but only 2 bytes follow");
     assert_int_equal(a.used, used_before);
     free(m);
     m = hex("06 83 a4 4a6f696e c2 a5 4e6f646573 00 ac 5573657253746174654c656e ce 01400001", &n);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_pushpull_decode(m, n, &a, &d, &pp), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_pushpull_decode(m, n, &a, &d, &pp), CAIRN_ELIMIT);
     assert_string_equal(d.msg, "push-pull: UserStateLen is 20971521, limit 20971520");
     free(m);
     m = hex("06 83 a4 4a6f696e c2 a5 4e6f646573 d0 ff ac 5573657253746174654c656e 00", &n);
-    assert_int_equal(cairn_wire_pushpull_decode(m, n, &a, NULL, &pp), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_pushpull_decode(m, n, &a, NULL, &pp), CAIRN_ELIMIT);
     free(m);
     /* #361: UserMsgLen. */
     m = hex("08 81 aa 557365724d73674c656e ce 01400001", &n);
     cairn_wire_user_msg_header uh;
     size_t used;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_user_msg_header_decode(m, n, &d, &uh, &used), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_user_msg_header_decode(m, n, &d, &uh, &used), CAIRN_ELIMIT);
     assert_string_equal(d.msg, "user: UserMsgLen is 20971521, limit 20971520");
     free(m);
     m = hex("08 81 aa 557365724d73674c656e cd 0400", &n);
-    assert_int_equal(cairn_wire_user_msg_header_decode(m, n - 1, NULL, &uh, &used), CAIRN_EAGAIN);
-    assert_int_equal(cairn_wire_user_msg_header_decode(m, n, NULL, &uh, &used), 0);
+    assert_int_equal(cairn__wire_user_msg_header_decode(m, n - 1, NULL, &uh, &used), CAIRN_EAGAIN);
+    assert_int_equal(cairn__wire_user_msg_header_decode(m, n, NULL, &uh, &used), 0);
     assert_int_equal(uh.user_msg_len, 1024);
     assert_int_equal(used, n);
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_wire_user_msg_header_encode(&uh, &out, NULL), 0);
+    assert_int_equal(cairn__wire_user_msg_header_encode(&uh, &out, NULL), 0);
     assert_bytes(out.data, out.len, m, n);
     free(m);
 
     /* Serf Events ring larger than 512. */
     cairn_buf_reset(&out);
-    cairn_mp_writer_init(&w, &out, CAIRN_MP_GOSSIP);
-    cairn_mp_write_raw(&w, "\x02", 1);
-    cairn_mp_write_map(&w, 1);
-    cairn_mp_write_cstr(&w, "Events");
-    cairn_mp_write_array(&w, 513);
+    cairn__mp_writer_init(&w, &out, CAIRN_MP_GOSSIP);
+    cairn__mp_write_raw(&w, "\x02", 1);
+    cairn__mp_write_map(&w, 1);
+    cairn__mp_write_cstr(&w, "Events");
+    cairn__mp_write_array(&w, 513);
     for (int k = 0; k < 513; k++)
-        cairn_mp_write_nil(&w);
-    assert_int_equal(cairn_mp_writer_finish(&w), 0);
+        cairn__mp_write_nil(&w);
+    assert_int_equal(cairn__mp_writer_finish(&w), 0);
     cairn_wire_serf_pushpull sp;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_serf_pushpull_decode(out.data, out.len, &a, &d, &sp), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_serf_pushpull_decode(out.data, out.len, &a, &d, &sp), CAIRN_ELIMIT);
     assert_string_equal(d.msg, "serf push-pull: Events has 513 elements, limit 512");
 
     /* Nesting depth in an unknown field. */
     cairn_buf_reset(&out);
-    cairn_mp_writer_init(&w, &out, CAIRN_MP_GOSSIP);
-    cairn_mp_write_raw(&w, "\x0b", 1);
-    cairn_mp_write_map(&w, 2);
-    cairn_mp_write_cstr(&w, "X");
+    cairn__mp_writer_init(&w, &out, CAIRN_MP_GOSSIP);
+    cairn__mp_write_raw(&w, "\x0b", 1);
+    cairn__mp_write_map(&w, 2);
+    cairn__mp_write_cstr(&w, "X");
     for (int k = 0; k < 40; k++)
-        cairn_mp_write_array(&w, 1);
-    cairn_mp_write_nil(&w);
-    cairn_mp_write_cstr(&w, "SeqNo");
-    cairn_mp_write_uint(&w, 3);
-    assert_int_equal(cairn_mp_writer_finish(&w), 0);
+        cairn__mp_write_array(&w, 1);
+    cairn__mp_write_nil(&w);
+    cairn__mp_write_cstr(&w, "SeqNo");
+    cairn__mp_write_uint(&w, 3);
+    assert_int_equal(cairn__mp_writer_finish(&w), 0);
     cairn_wire_nack nk;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_nack_decode(out.data, out.len, &d, &nk), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_nack_decode(out.data, out.len, &d, &nk), CAIRN_ELIMIT);
     assert_string_equal(d.msg, "nack: an unknown field's value is too large or too deeply nested");
 
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
     cairn_buf_destroy(&out);
 }
 
@@ -978,7 +978,7 @@ static void test_positional_memberlist(void **state)
     uint8_t *p = hex("08 91 05 68656c6c6f", &n);
     cairn_wire_user_msg_header uh;
     size_t used = 0;
-    assert_int_equal(cairn_wire_user_msg_header_decode(p, n, NULL, &uh, &used), 0);
+    assert_int_equal(cairn__wire_user_msg_header_decode(p, n, NULL, &uh, &used), 0);
     assert_int_equal(uh.user_msg_len, 5);
     assert_int_equal(used, 3);
     free(p);
@@ -988,12 +988,12 @@ static void test_positional_memberlist(void **state)
     p = hex("03 93 a1 61 a1 63 a1 61", &n);
     cairn_diag d;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_suspect_decode(p, n, &d, NULL), CAIRN_EPROTO);
+    assert_int_equal(cairn__wire_suspect_decode(p, n, &d, NULL), CAIRN_EPROTO);
     assert_non_null(strstr(d.msg, "suspect: Incarnation"));
     free(p);
     /* A truncated array (3 declared, 2 present) is malformed, not short. */
     p = hex("03 93 01 a1 63", &n);
-    assert_int_equal(cairn_wire_suspect_decode(p, n, NULL, NULL), CAIRN_EPROTO);
+    assert_int_equal(cairn__wire_suspect_decode(p, n, NULL, NULL), CAIRN_EPROTO);
     free(p);
 }
 
@@ -1040,18 +1040,18 @@ static void test_positional_serf(void **state)
      * fails the message, as it does in Go. */
     size_t n;
     uint8_t *p = hex("00 94 02 a1 62 c3 c1", &n);
-    assert_int_equal(cairn_wire_serf_leave_decode(p, n, NULL, NULL), CAIRN_EPROTO);
+    assert_int_equal(cairn__wire_serf_leave_decode(p, n, NULL, NULL), CAIRN_EPROTO);
     free(p);
     /* Coordinate{Vec, Error, Adjustment, Height} as an array. */
     p = hex("01 94 92 cb3ff0000000000000 cb3ff8000000000000 cb3fe0000000000000 "
             "cb0000000000000000 cb3ee4f8b588e368f1",
             &n);
     cairn_coord c;
-    assert_int_equal(cairn_wire_coord_decode(p, n, NULL, &c), 0);
+    assert_int_equal(cairn__wire_coord_decode(p, n, NULL, &c), 0);
     free(p);
     cairn_buf out;
     cairn_buf_init(&out, 1024);
-    assert_int_equal(cairn_wire_coord_encode(&c, &out, NULL), 0);
+    assert_int_equal(cairn__wire_coord_encode(&c, &out, NULL), 0);
     uint8_t *w = hex("0184aa41646a7573746d656e74cb0000000000000000a54572726f72cb3fe0000000000000a6"
                      "486569676874cb3ee4f8b588e368f1a356656392cb3ff0000000000000cb3ff8000000000000",
                      &n);
@@ -1059,7 +1059,7 @@ static void test_positional_serf(void **state)
     free(w);
     cairn_buf_destroy(&out);
     p = hex("01 95 91 01 00 00 00 a1 78", &n);
-    assert_int_equal(cairn_wire_coord_decode(p, n, NULL, &c), 0);
+    assert_int_equal(cairn__wire_coord_decode(p, n, NULL, &c), 0);
     assert_int_equal(c.dim, 1);
     free(p);
 }
@@ -1076,7 +1076,7 @@ static void test_decoding_rules(void **state)
             "a4 4e6f6465 a1 62 aa 536f757263654e6f6465 c0 aa 536f75726365506f7274 d1 0050",
             &n);
     cairn_wire_ping p;
-    assert_int_equal(cairn_wire_ping_decode(m, n, NULL, NULL, &p), 0);
+    assert_int_equal(cairn__wire_ping_decode(m, n, NULL, NULL, &p), 0);
     assert_true(span_is(p.node, "b"));
     assert_int_equal(p.seq_no, 9);
     assert_int_equal(p.source_port, 80);
@@ -1085,20 +1085,20 @@ static void test_decoding_rules(void **state)
     /* A string field given as bin is rejected, as Go does. */
     m = hex("00 81 a4 4e6f6465 c4 01 62", &n);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_ping_decode(m, n, NULL, &d, &p), CAIRN_EPROTO);
+    assert_int_equal(cairn__wire_ping_decode(m, n, NULL, &d, &p), CAIRN_EPROTO);
     assert_string_equal(d.msg, "ping: Node is of the wrong msgpack type");
     free(m);
     /* Port overflow; SeqNo negative. */
     m = hex("04 81 a4 506f7274 ce 00011170", &n);
     cairn_wire_alive al;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_alive_decode(m, n, NULL, &d, &al), CAIRN_ERANGE);
+    assert_int_equal(cairn__wire_alive_decode(m, n, NULL, &d, &al), CAIRN_ERANGE);
     assert_string_equal(d.msg, "alive: Port is out of range");
     free(m);
     /* Bool as 0/1; bin accepted for []byte. */
     m = hex("01 83 a4 4e61636b 01 a6 546172676574 c4 04 0a000001 a4 506f7274 00", &n);
     cairn_wire_indirect_ping ip;
-    assert_int_equal(cairn_wire_indirect_ping_decode(m, n, NULL, NULL, &ip), 0);
+    assert_int_equal(cairn__wire_indirect_ping_decode(m, n, NULL, NULL, &ip), 0);
     assert_true(ip.nack);
     assert_int_equal(ip.target.len, 4);
     free(m);
@@ -1107,20 +1107,20 @@ static void test_decoding_rules(void **state)
     m = hex(s, &n);
     free(s);
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, 1 << 20);
+    cairn__wire_arena_init(&a, 1 << 20);
     for (size_t k = 0; k < n; k++) {
         cairn_wire_pushpull pp;
-        int e = cairn_wire_pushpull_decode(m, k, &a, NULL, &pp);
+        int e = cairn__wire_pushpull_decode(m, k, &a, NULL, &pp);
         assert_true(e == CAIRN_EPROTO || e == CAIRN_ELIMIT);
     }
-    cairn_wire_arena_destroy(&a);
+    cairn__wire_arena_destroy(&a);
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_wire_ack_decode(m, n, NULL, &d, NULL), CAIRN_EPROTO);
+    assert_int_equal(cairn__wire_ack_decode(m, n, NULL, &d, NULL), CAIRN_EPROTO);
     assert_string_equal(d.msg, "ack: type byte is 6, want 2");
     free(m);
     /* Dispatch refuses framing types. */
     uint8_t c9[] = {0x09, 0x80};
-    assert_int_equal(cairn_wire_msg_decode(c9, 2, NULL, NULL, NULL), CAIRN_ENOTSUP);
+    assert_int_equal(cairn__wire_msg_decode(c9, 2, NULL, NULL, NULL), CAIRN_ENOTSUP);
 }
 
 /* Walk every allocation of a push-pull decode: each failure is ENOMEM and
@@ -1130,13 +1130,13 @@ static int pushpull_attempt(void *ctx)
 {
     const cairn_span *m = ctx;
     cairn_wire_arena a;
-    cairn_wire_arena_init(&a, 1 << 20);
+    cairn__wire_arena_init(&a, 1 << 20);
     cairn_wire_pushpull pp;
     cairn_wire_serf_pushpull sp;
-    int e = cairn_wire_pushpull_decode(m->p, m->len, &a, NULL, &pp);
+    int e = cairn__wire_pushpull_decode(m->p, m->len, &a, NULL, &pp);
     if (e == 0)
-        e = cairn_wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, &a, NULL, &sp);
-    cairn_wire_arena_destroy(&a);
+        e = cairn__wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, &a, NULL, &sp);
+    cairn__wire_arena_destroy(&a);
     return e;
 }
 
@@ -1148,9 +1148,9 @@ static void test_alloc_failures(void **state)
     uint8_t *m = hex(s, &n);
     free(s);
     cairn_span msg = {m, n};
-    cairn_test_alloc_install();
+    cairn__test_alloc_install();
     assert_true(alloc_sweep(pushpull_attempt, &msg, 0, 64) >= 3);
-    cairn_test_alloc_uninstall();
+    cairn__test_alloc_uninstall();
     free(m);
 }
 
@@ -1196,25 +1196,25 @@ static bool reencode_serf(const cairn_wire_serf_msg *sm, const uint8_t *p, size_
     int e = -1;
     switch (sm->type) {
     case CAIRN_WIRE_SERF_JOIN:
-        e = cairn_wire_serf_join_encode(&sm->u.join, &out, NULL);
+        e = cairn__wire_serf_join_encode(&sm->u.join, &out, NULL);
         break;
     case CAIRN_WIRE_SERF_LEAVE:
-        e = cairn_wire_serf_leave_encode(&sm->u.leave, &out, NULL);
+        e = cairn__wire_serf_leave_encode(&sm->u.leave, &out, NULL);
         break;
     case CAIRN_WIRE_SERF_USER_EVENT:
-        e = cairn_wire_serf_user_event_encode(&sm->u.user_event, &out, NULL);
+        e = cairn__wire_serf_user_event_encode(&sm->u.user_event, &out, NULL);
         break;
     case CAIRN_WIRE_SERF_QUERY:
-        e = cairn_wire_serf_query_encode(&sm->u.query, &out, NULL);
+        e = cairn__wire_serf_query_encode(&sm->u.query, &out, NULL);
         break;
     case CAIRN_WIRE_SERF_QUERY_RESPONSE:
-        e = cairn_wire_serf_query_response_encode(&sm->u.query_response, &out, NULL);
+        e = cairn__wire_serf_query_response_encode(&sm->u.query_response, &out, NULL);
         break;
     case CAIRN_WIRE_SERF_KEY_REQUEST:
-        e = cairn_wire_serf_key_request_encode(&sm->u.key_request, &out, NULL);
+        e = cairn__wire_serf_key_request_encode(&sm->u.key_request, &out, NULL);
         break;
     case CAIRN_WIRE_SERF_KEY_RESPONSE:
-        e = cairn_wire_serf_key_response_encode(&sm->u.key_response, &out, NULL);
+        e = cairn__wire_serf_key_response_encode(&sm->u.key_response, &out, NULL);
         break;
     default:
         break;
@@ -1230,7 +1230,7 @@ static void decode_serf(const uint8_t *p, size_t len, vec_stats *st)
     cairn_wire_serf_msg sm;
     cairn_diag d;
     cairn_diag_clear(&d);
-    if (cairn_wire_serf_msg_decode(p, len, st->arena, &d, &sm))
+    if (cairn__wire_serf_msg_decode(p, len, st->arena, &d, &sm))
         fail_msg("%s: serf: %s", st->path, d.msg);
     st->serf++;
     if (sm.type == CAIRN_WIRE_SERF_RELAY)
@@ -1238,7 +1238,7 @@ static void decode_serf(const uint8_t *p, size_t len, vec_stats *st)
     if (sm.type == CAIRN_WIRE_SERF_QUERY) {
         for (size_t k = 0; k < sm.u.query.n_filters; k++) {
             cairn_wire_serf_filter f;
-            assert_int_equal(cairn_wire_serf_filter_decode(sm.u.query.filters[k].p,
+            assert_int_equal(cairn__wire_serf_filter_decode(sm.u.query.filters[k].p,
                                                            sm.u.query.filters[k].len, st->arena,
                                                            NULL, &f),
                              0);
@@ -1260,7 +1260,7 @@ static void decode_leaf(const uint8_t *p, size_t len, vec_stats *st)
     cairn_wire_msg m;
     cairn_diag d;
     cairn_diag_clear(&d);
-    if (cairn_wire_msg_decode(p, len, st->arena, &d, &m))
+    if (cairn__wire_msg_decode(p, len, st->arena, &d, &m))
         fail_msg("%s: %s", st->path, d.msg);
     st->messages++;
     if (m.type == CAIRN_WIRE_USER)
@@ -1268,14 +1268,14 @@ static void decode_leaf(const uint8_t *p, size_t len, vec_stats *st)
     if (m.type == CAIRN_WIRE_ACK && m.u.ack.payload.len) {
         cairn_coord c;
         cairn_diag_clear(&d);
-        if (cairn_wire_coord_decode(m.u.ack.payload.p, m.u.ack.payload.len, &d, &c))
+        if (cairn__wire_coord_decode(m.u.ack.payload.p, m.u.ack.payload.len, &d, &c))
             fail_msg("%s: %s", st->path, d.msg);
         assert_int_equal(c.dim, 8);
     }
     if (m.type == CAIRN_WIRE_ALIVE) {
         cairn_wire_tag *t;
         size_t nt;
-        assert_int_equal(cairn_wire_tags_decode(m.u.alive.meta, st->arena, NULL, &t, &nt), 0);
+        assert_int_equal(cairn__wire_tags_decode(m.u.alive.meta, st->arena, NULL, &t, &nt), 0);
         assert_true(nt >= 1);
         assert_int_equal(m.u.alive.vsn.len, 6);
     }
@@ -1285,25 +1285,25 @@ static void decode_leaf(const uint8_t *p, size_t len, vec_stats *st)
     int e = -1;
     switch (m.type) {
     case CAIRN_WIRE_PING:
-        e = cairn_wire_ping_encode(&m.u.ping, &out, NULL);
+        e = cairn__wire_ping_encode(&m.u.ping, &out, NULL);
         break;
     case CAIRN_WIRE_INDIRECT_PING:
-        e = cairn_wire_indirect_ping_encode(&m.u.indirect_ping, &out, NULL);
+        e = cairn__wire_indirect_ping_encode(&m.u.indirect_ping, &out, NULL);
         break;
     case CAIRN_WIRE_ACK:
-        e = cairn_wire_ack_encode(&m.u.ack, &out, NULL);
+        e = cairn__wire_ack_encode(&m.u.ack, &out, NULL);
         break;
     case CAIRN_WIRE_NACK:
-        e = cairn_wire_nack_encode(&m.u.nack, &out, NULL);
+        e = cairn__wire_nack_encode(&m.u.nack, &out, NULL);
         break;
     case CAIRN_WIRE_SUSPECT:
-        e = cairn_wire_suspect_encode(&m.u.suspect, &out, NULL);
+        e = cairn__wire_suspect_encode(&m.u.suspect, &out, NULL);
         break;
     case CAIRN_WIRE_ALIVE:
-        e = cairn_wire_alive_encode(&m.u.alive, &out, NULL);
+        e = cairn__wire_alive_encode(&m.u.alive, &out, NULL);
         break;
     case CAIRN_WIRE_DEAD:
-        e = cairn_wire_dead_encode(&m.u.dead, &out, NULL);
+        e = cairn__wire_dead_encode(&m.u.dead, &out, NULL);
         break;
     default:
         break;
@@ -1329,54 +1329,54 @@ static void on_packet_msg(uint8_t type, const uint8_t *body, size_t body_len, vo
 static void decode_stream(const cairn_frame_cfg *cfg, const uint8_t *p, size_t len, vec_stats *st)
 {
     cairn_stream_rd *rd;
-    assert_int_equal(cairn_stream_rd_new(cfg, &rd), 0);
-    assert_int_equal(cairn_stream_rd_feed(rd, p, len), 0);
+    assert_int_equal(cairn__stream_rd_new(cfg, &rd), 0);
+    assert_int_equal(cairn__stream_rd_feed(rd, p, len), 0);
     cairn_diag d;
     cairn_diag_clear(&d);
     uint8_t type;
-    if (cairn_stream_rd_type(rd, &type, &d))
+    if (cairn__stream_rd_type(rd, &type, &d))
         fail_msg("%s: %s", st->path, d.msg);
     assert_int_equal(type, CAIRN_WIRE_PUSHPULL);
     const uint8_t *obj;
     size_t olen;
-    assert_int_equal(cairn_stream_rd_object(rd, &obj, &olen, &d), 0);
+    assert_int_equal(cairn__stream_rd_object(rd, &obj, &olen, &d), 0);
     cairn_buf whole;
     cairn_buf_init(&whole, 1 << 22);
     assert_int_equal(cairn_buf_append(&whole, &type, 1), 0);
     assert_int_equal(cairn_buf_append(&whole, obj, olen), 0);
     cairn_wire_pushpull_header h;
     size_t used;
-    if (cairn_wire_pushpull_header_decode(whole.data, whole.len, &d, &h, &used))
+    if (cairn__wire_pushpull_header_decode(whole.data, whole.len, &d, &h, &used))
         fail_msg("%s: %s", st->path, d.msg);
     for (uint32_t k = 0; k < h.nodes; k++) {
-        assert_int_equal(cairn_stream_rd_object(rd, &obj, &olen, &d), 0);
+        assert_int_equal(cairn__stream_rd_object(rd, &obj, &olen, &d), 0);
         cairn_wire_push_node n;
-        if (cairn_wire_push_node_decode(obj, olen, st->arena, &d, &n, &used))
+        if (cairn__wire_push_node_decode(obj, olen, st->arena, &d, &n, &used))
             fail_msg("%s: %s", st->path, d.msg);
         assert_int_equal(n.vsn.len, 6);
         assert_int_equal(cairn_buf_append(&whole, obj, olen), 0);
     }
     const uint8_t *raw;
-    assert_int_equal(cairn_stream_rd_raw(rd, h.user_state_len, &raw, &d), 0);
+    assert_int_equal(cairn__stream_rd_raw(rd, h.user_state_len, &raw, &d), 0);
     assert_int_equal(cairn_buf_append(&whole, raw, h.user_state_len), 0);
-    cairn_stream_rd_end(rd);
-    cairn_stream_rd_delete(rd);
+    cairn__stream_rd_end(rd);
+    cairn__stream_rd_delete(rd);
 
     /* The reassembled message decodes in one piece and re-encodes exactly
      * (go-msgpack's map order for StatusLTimes is kept). */
     cairn_wire_pushpull pp;
-    if (cairn_wire_pushpull_decode(whole.data, whole.len, st->arena, &d, &pp))
+    if (cairn__wire_pushpull_decode(whole.data, whole.len, st->arena, &d, &pp))
         fail_msg("%s: %s", st->path, d.msg);
     cairn_wire_serf_pushpull sp;
-    if (cairn_wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, st->arena, &d, &sp))
+    if (cairn__wire_serf_pushpull_decode(pp.user_state.p, pp.user_state.len, st->arena, &d, &sp))
         fail_msg("%s: %s", st->path, d.msg);
     assert_int_equal(sp.n_events, 512);
     cairn_buf out;
     cairn_buf_init(&out, 1 << 22);
-    assert_int_equal(cairn_wire_pushpull_encode(&pp, &out, NULL), 0);
+    assert_int_equal(cairn__wire_pushpull_encode(&pp, &out, NULL), 0);
     assert_bytes(out.data, out.len, whole.data, whole.len);
     cairn_buf_reset(&out);
-    assert_int_equal(cairn_wire_serf_pushpull_encode(&sp, &out, NULL), 0);
+    assert_int_equal(cairn__wire_serf_pushpull_encode(&sp, &out, NULL), 0);
     assert_bytes(out.data, out.len, pp.user_state.p, pp.user_state.len);
     st->streams++;
     st->reencoded++;
@@ -1388,7 +1388,7 @@ static vec_stats decode_run(const char *run, bool encrypted)
 {
     vec_stats st = {0};
     cairn_frame_cfg cfg;
-    cairn_frame_cfg_default(&cfg);
+    cairn__frame_cfg_default(&cfg);
     cairn_keyring *ring = NULL;
     if (encrypted) {
         uint8_t key[32];
@@ -1411,7 +1411,7 @@ static vec_stats decode_run(const char *run, bool encrypted)
         size_t len;
         uint8_t *b = read_file(path, &len);
         cairn_wire_arena a;
-        cairn_wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+        cairn__wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
         st.path = path;
         st.arena = &a;
         if (udp) {
@@ -1419,14 +1419,14 @@ static vec_stats decode_run(const char *run, bool encrypted)
             memset(&ps, 0, sizeof(ps));
             cairn_diag d;
             cairn_diag_clear(&d);
-            if (cairn_packet_decode(&cfg, b, len, on_packet_msg, &st, &ps, &d))
+            if (cairn__packet_decode(&cfg, b, len, on_packet_msg, &st, &ps, &d))
                 fail_msg("%s: %s", path, d.msg);
             assert_true(ps.delivered >= 1);
             st.packets++;
         } else {
             decode_stream(&cfg, b, len, &st);
         }
-        cairn_wire_arena_destroy(&a);
+        cairn__wire_arena_destroy(&a);
         free(b);
     }
     closedir(dp);

@@ -1,4 +1,4 @@
-/* cairn/wire_mp.h: the msgpack layer under every cairn message codec.
+/* wire/mp.h: the msgpack layer under every cairn message codec.
  *
  * Writing goes through msgpack-c's packer (msgpack_packer with a callback
  * that appends to a cairn_buf); this header only adds the two Go dialects
@@ -56,11 +56,11 @@ typedef struct cairn_span {
 /* CAIRN_SPAN_LIT("abc"): a span over a string literal (without the NUL). */
 #define CAIRN_SPAN_LIT(s) ((cairn_span){(const uint8_t *)(s), sizeof(s) - 1})
 
-/* cairn_span_str: a span over a NUL-terminated string (NULL gives nil). */
-cairn_span cairn_span_str(const char *s);
+/* cairn__span_str: a span over a NUL-terminated string (NULL gives nil). */
+cairn_span cairn__span_str(const char *s);
 
-/* cairn_span_eq: true when both spans hold the same bytes (nil == empty). */
-bool cairn_span_eq(cairn_span a, cairn_span b);
+/* cairn__span_eq: true when both spans hold the same bytes (nil == empty). */
+bool cairn__span_eq(cairn_span a, cairn_span b);
 
 /* ------------------------------------------------------------------ writer */
 
@@ -72,7 +72,7 @@ typedef enum cairn_mp_dialect {
 } cairn_mp_dialect;
 
 /* A msgpack writer appending to a caller's cairn_buf. Embed it; init with
- * cairn_mp_writer_init. The first append failure (CAIRN_ELIMIT when the
+ * cairn__mp_writer_init. The first append failure (CAIRN_ELIMIT when the
  * buffer's limit is reached, CAIRN_ENOMEM) sticks in `err` and every later
  * write is a no-op, so an encoder checks once at the end. */
 typedef struct cairn_mp_writer {
@@ -80,7 +80,7 @@ typedef struct cairn_mp_writer {
     msgpack_packer pk;
     /* Destination; not owned. */
     cairn_buf *out;
-    /* out->len when the writer was initialised (cairn_mp_writer_finish
+    /* out->len when the writer was initialised (cairn__mp_writer_finish
      * truncates back to it on error). */
     size_t start;
     /* Dialect for strings and byte slices. */
@@ -89,32 +89,32 @@ typedef struct cairn_mp_writer {
     int err;
 } cairn_mp_writer;
 
-/* cairn_mp_writer_init binds w to out (appending after out->len). */
-void cairn_mp_writer_init(cairn_mp_writer *w, cairn_buf *out, cairn_mp_dialect dialect);
-/* cairn_mp_writer_finish returns w->err; on error it truncates out back to
+/* cairn__mp_writer_init binds w to out (appending after out->len). */
+void cairn__mp_writer_init(cairn_mp_writer *w, cairn_buf *out, cairn_mp_dialect dialect);
+/* cairn__mp_writer_finish returns w->err; on error it truncates out back to
  * where the writer started, so a failed encode leaves out unchanged. */
-int cairn_mp_writer_finish(cairn_mp_writer *w);
+int cairn__mp_writer_finish(cairn_mp_writer *w);
 
 /* Writers for each value kind. All are no-ops once w->err is set. */
-void cairn_mp_write_nil(cairn_mp_writer *w);
-void cairn_mp_write_bool(cairn_mp_writer *w, bool v);
+void cairn__mp_write_nil(cairn_mp_writer *w);
+void cairn__mp_write_bool(cairn_mp_writer *w, bool v);
 /* Minimal form: fixint, cc, cd, ce, cf. */
-void cairn_mp_write_uint(cairn_mp_writer *w, uint64_t v);
+void cairn__mp_write_uint(cairn_mp_writer *w, uint64_t v);
 /* Minimal form: non-negative as unsigned, else negative fixint, d0..d3. */
-void cairn_mp_write_int(cairn_mp_writer *w, int64_t v);
+void cairn__mp_write_int(cairn_mp_writer *w, int64_t v);
 /* Always cb + 8 bytes big endian. */
-void cairn_mp_write_double(cairn_mp_writer *w, double v);
-void cairn_mp_write_map(cairn_mp_writer *w, uint32_t n);
-void cairn_mp_write_array(cairn_mp_writer *w, uint32_t n);
+void cairn__mp_write_double(cairn_mp_writer *w, double v);
+void cairn__mp_write_map(cairn_mp_writer *w, uint32_t n);
+void cairn__mp_write_array(cairn_mp_writer *w, uint32_t n);
 /* A Go string: raw (gossip) or str (IPC). A nil span writes an empty
  * string (Go strings cannot be nil). */
-void cairn_mp_write_str(cairn_mp_writer *w, cairn_span s);
-/* A NUL-terminated key/string: cairn_mp_write_str(w, cairn_span_str(s)). */
-void cairn_mp_write_cstr(cairn_mp_writer *w, const char *s);
+void cairn__mp_write_str(cairn_mp_writer *w, cairn_span s);
+/* A NUL-terminated key/string: cairn__mp_write_str(w, cairn__span_str(s)). */
+void cairn__mp_write_cstr(cairn_mp_writer *w, const char *s);
 /* A Go []byte: nil span → c0; else raw (gossip) or bin (IPC). */
-void cairn_mp_write_bytes(cairn_mp_writer *w, cairn_span b);
+void cairn__mp_write_bytes(cairn_mp_writer *w, cairn_span b);
 /* Already-encoded msgpack (or raw tail) bytes, copied as they are. */
-void cairn_mp_write_raw(cairn_mp_writer *w, const void *p, size_t n);
+void cairn__mp_write_raw(cairn_mp_writer *w, const void *p, size_t n);
 
 /* ------------------------------------------------------------------ reader */
 
@@ -133,7 +133,7 @@ typedef enum cairn_mp_type {
     CAIRN_MP_T_EXT, /* fixext, ext8..32: only ever skipped */
 } cairn_mp_type;
 
-/* A cursor over untrusted bytes. Embed it; init with cairn_mp_reader_init. */
+/* A cursor over untrusted bytes. Embed it; init with cairn__mp_reader_init. */
 typedef struct cairn_mp_reader {
     /* Input; not owned, must outlive every span read from it. */
     const uint8_t *p;
@@ -147,68 +147,68 @@ typedef struct cairn_mp_reader {
     int err;
 } cairn_mp_reader;
 
-/* cairn_mp_reader_init points r at len bytes at p (borrowed: they must
+/* cairn__mp_reader_init points r at len bytes at p (borrowed: they must
  * outlive every span read from r); r->err starts 0. */
-void cairn_mp_reader_init(cairn_mp_reader *r, const void *p, size_t len);
+void cairn__mp_reader_init(cairn_mp_reader *r, const void *p, size_t len);
 /* Bytes left to read. */
 static inline size_t cairn_mp_remaining(const cairn_mp_reader *r)
 {
     return r->len - r->pos;
 }
 
-/* cairn_mp_peek returns the kind of the next value without consuming it
+/* cairn__mp_peek returns the kind of the next value without consuming it
  * (CAIRN_MP_T_NONE at end of input, on an unused byte c1, or after an
  * error). */
-cairn_mp_type cairn_mp_peek(const cairn_mp_reader *r);
+cairn_mp_type cairn__mp_peek(const cairn_mp_reader *r);
 
 /* Each read returns 0 or the sticky error; out-values are written only on
  * success. Nil (c0) reads as the zero value everywhere: 0, false, 0.0, an
  * empty map/array (n = 0), a nil span. */
 
-/* cairn_mp_read_map / _array: the element count of the next container.
+/* cairn__mp_read_map / _array: the element count of the next container.
  * The count is checked against the bytes left (each element takes at least
  * one byte, maps two per pair) before it is returned, so callers may size
  * allocations from it. */
-int cairn_mp_read_map(cairn_mp_reader *r, uint32_t *ret_n);
-int cairn_mp_read_array(cairn_mp_reader *r, uint32_t *ret_n);
-/* cairn_mp_read_uint: any integer form whose value is in [0, max]
+int cairn__mp_read_map(cairn_mp_reader *r, uint32_t *ret_n);
+int cairn__mp_read_array(cairn_mp_reader *r, uint32_t *ret_n);
+/* cairn__mp_read_uint: any integer form whose value is in [0, max]
  * (CAIRN_ERANGE otherwise, including negative values). */
-int cairn_mp_read_uint(cairn_mp_reader *r, uint64_t max, uint64_t *ret_v);
-/* cairn_mp_read_int: any integer form whose value is in [min, max]. */
-int cairn_mp_read_int(cairn_mp_reader *r, int64_t min, int64_t max, int64_t *ret_v);
-/* cairn_mp_read_bool: c2/c3, nil (false), or the single bytes 00/01 (go-msgpack
+int cairn__mp_read_uint(cairn_mp_reader *r, uint64_t max, uint64_t *ret_v);
+/* cairn__mp_read_int: any integer form whose value is in [min, max]. */
+int cairn__mp_read_int(cairn_mp_reader *r, int64_t min, int64_t max, int64_t *ret_v);
+/* cairn__mp_read_bool: c2/c3, nil (false), or the single bytes 00/01 (go-msgpack
  * rejects wider integer forms such as cc 01: CAIRN_EPROTO). */
-int cairn_mp_read_bool(cairn_mp_reader *r, bool *ret_v);
-/* cairn_mp_read_double: float32, float64 or any integer. */
-int cairn_mp_read_double(cairn_mp_reader *r, double *ret_v);
-/* cairn_mp_read_str: a Go string (fixstr/str8/16/32); bin is rejected as Go
+int cairn__mp_read_bool(cairn_mp_reader *r, bool *ret_v);
+/* cairn__mp_read_double: float32, float64 or any integer. */
+int cairn__mp_read_double(cairn_mp_reader *r, double *ret_v);
+/* cairn__mp_read_str: a Go string (fixstr/str8/16/32); bin is rejected as Go
  * does. The span points into the input; nil gives a nil span. */
-int cairn_mp_read_str(cairn_mp_reader *r, cairn_span *ret_s);
-/* cairn_mp_read_bytes: a Go []byte. str and bin give a span into the
+int cairn__mp_read_str(cairn_mp_reader *r, cairn_span *ret_s);
+/* cairn__mp_read_bytes: a Go []byte. str and bin give a span into the
  * input; nil gives a nil span. An array of small ints (0..255) is copied
  * into scratch (capacity scratch_cap; CAIRN_ELIMIT if longer) and the span
  * points there; with scratch NULL arrays are rejected (CAIRN_ENOTSUP). */
-int cairn_mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap,
+int cairn__mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap,
                         cairn_span *ret_b);
-/* cairn_mp_read_bytes_len: the length the next []byte value will have
+/* cairn__mp_read_bytes_len: the length the next []byte value will have
  * (str/bin length or array count; 0 for nil) without consuming it. Lets a
- * decoder size scratch storage before cairn_mp_read_bytes. */
-int cairn_mp_read_bytes_len(const cairn_mp_reader *r, size_t *ret_len);
-/* cairn_mp_skip: consumes one complete value of any kind, containers
+ * decoder size scratch storage before cairn__mp_read_bytes. */
+int cairn__mp_read_bytes_len(const cairn_mp_reader *r, size_t *ret_len);
+/* cairn__mp_skip: consumes one complete value of any kind, containers
  * included, iteratively, at most CAIRN_MP_MAX_DEPTH deep. */
-int cairn_mp_skip(cairn_mp_reader *r);
-/* cairn_mp_key_is: true when key equals the NUL-terminated name exactly
+int cairn__mp_skip(cairn_mp_reader *r);
+/* cairn__mp_key_is: true when key equals the NUL-terminated name exactly
  * (case-sensitive). */
-bool cairn_mp_key_is(cairn_span key, const char *name);
+bool cairn__mp_key_is(cairn_span key, const char *name);
 
-/* cairn_mp_object_len: the length in bytes of the complete msgpack value at
+/* cairn__mp_object_len: the length in bytes of the complete msgpack value at
  * the start of p[0..len): 0 and *ret_len on success, CAIRN_EAGAIN when the
  * value is not complete yet (stream readers read more and retry),
  * CAIRN_EPROTO when malformed, CAIRN_ELIMIT when nested too deep. */
-int cairn_mp_object_len(const void *p, size_t len, size_t *ret_len);
+int cairn__mp_object_len(const void *p, size_t len, size_t *ret_len);
 
-/* cairn_mp_err_text: "truncated input" / "wrong type" / ... for the codes a
+/* cairn__mp_err_text: "truncated input" / "wrong type" / ... for the codes a
  * reader produces; used to build diagnostics. */
-const char *cairn_mp_err_text(int err);
+const char *cairn__mp_err_text(int err);
 
 #endif

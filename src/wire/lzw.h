@@ -1,4 +1,4 @@
-/* cairn/wire_lzw.h: the LZW codec of memberlist's `compress` message.
+/* wire/lzw.h: the LZW codec of memberlist's `compress` message.
  *
  * memberlist compresses with Go's compress/lzw in LSB order with 8-bit
  * literals (the GIF flavour): codes 0..255 are literals, 256 is clear, 257
@@ -34,47 +34,47 @@
  * bytes one compress message may expand to. */
 #define CAIRN_LZW_MAX_DECOMPRESSED ((size_t)40 * 1024 * 1024)
 
-/* cairn_lzw_compress appends the Go-compatible LZW encoding of in[0..len)
+/* cairn__lzw_compress appends the Go-compatible LZW encoding of in[0..len)
  * to out. in may be NULL when len is 0. Returns 0, CAIRN_ELIMIT when out's
  * limit is too small, or CAIRN_ENOMEM (out's length is unchanged on error).
  * Thread-safe (no shared state). */
-int cairn_lzw_compress(const uint8_t *in, size_t len, cairn_buf *out);
+int cairn__lzw_compress(const uint8_t *in, size_t len, cairn_buf *out);
 
-/* cairn_lzw_compress_bound is an upper bound of the encoded size of len
+/* cairn__lzw_compress_bound is an upper bound of the encoded size of len
  * input bytes. */
-size_t cairn_lzw_compress_bound(size_t len);
+size_t cairn__lzw_compress_bound(size_t len);
 
 /* A streaming decoder; opaque. */
 typedef struct cairn_lzw_dec cairn_lzw_dec;
 
-/* cairn_lzw_dec_new allocates a decoder ready for a new stream: 0 or
+/* cairn__lzw_dec_new allocates a decoder ready for a new stream: 0 or
  * CAIRN_ENOMEM. */
-int cairn_lzw_dec_new(cairn_lzw_dec **ret_dec);
+int cairn__lzw_dec_new(cairn_lzw_dec **ret_dec);
 
-/* cairn_lzw_dec_delete frees dec (NULL is accepted). */
-void cairn_lzw_dec_delete(cairn_lzw_dec *dec);
+/* cairn__lzw_dec_delete frees dec (NULL is accepted). */
+void cairn__lzw_dec_delete(cairn_lzw_dec *dec);
 
-/* cairn_lzw_dec_reset prepares dec for a new stream. */
-void cairn_lzw_dec_reset(cairn_lzw_dec *dec);
+/* cairn__lzw_dec_reset prepares dec for a new stream. */
+void cairn__lzw_dec_reset(cairn_lzw_dec *dec);
 
-/* cairn_lzw_dec_feed decodes in[0..len) (any chunking of the stream gives
+/* cairn__lzw_dec_feed decodes in[0..len) (any chunking of the stream gives
  * the same result) and appends the output to out. Returns 0, CAIRN_EPROTO
  * for an invalid code, CAIRN_ELIMIT when the output would pass out->limit,
  * or CAIRN_ENOMEM; diag (optional) names the fault. Errors are sticky: later
  * feeds return the same code. Input after the EOF code is ignored. */
-int cairn_lzw_dec_feed(cairn_lzw_dec *dec, const uint8_t *in, size_t len, cairn_buf *out,
+int cairn__lzw_dec_feed(cairn_lzw_dec *dec, const uint8_t *in, size_t len, cairn_buf *out,
                        cairn_diag *diag);
 
-/* cairn_lzw_dec_finished says whether the EOF code has been decoded. */
-bool cairn_lzw_dec_finished(const cairn_lzw_dec *dec);
+/* cairn__lzw_dec_finished says whether the EOF code has been decoded. */
+bool cairn__lzw_dec_finished(const cairn_lzw_dec *dec);
 
-/* cairn_lzw_decompress is the one-shot form: decodes the complete stream
+/* cairn__lzw_decompress is the one-shot form: decodes the complete stream
  * in[0..len) into out (appending), with at most `limit` output bytes (0
  * means CAIRN_LZW_MAX_DECOMPRESSED; out->limit also applies). Returns 0,
  * CAIRN_EPROTO (invalid code, or no EOF code: "lzw: unexpected EOF"),
  * CAIRN_ELIMIT (output too large) or CAIRN_ENOMEM; on error out's length is
  * restored. Thread-safe. */
-int cairn_lzw_decompress(const uint8_t *in, size_t len, size_t limit, cairn_buf *out,
+int cairn__lzw_decompress(const uint8_t *in, size_t len, size_t limit, cairn_buf *out,
                          cairn_diag *diag);
 
 #endif

@@ -1,4 +1,4 @@
-/* cairn/wire_msg.h: memberlist 0.2.2 and serf 0.9.4 message bodies.
+/* wire/msg.h: memberlist 0.2.2 and serf 0.9.4 message bodies.
  *
  * Every message is `[type byte][msgpack map]`, keys = Go field names sorted
  * ASCII (that is the wire order below), gossip dialect (wire_mp.h). Framing
@@ -80,7 +80,7 @@
 #include "cairn/buf.h"
 #include "cairn/coord.h"
 #include "cairn/error.h"
-#include "cairn/wire_mp.h"
+#include "wire/mp.h"
 
 /* ------------------------------------------------------------ limits */
 
@@ -112,7 +112,7 @@
 
 /* Storage for decoded arrays (push-pull nodes, filters, tags, ...) and for
  * []byte values that arrived as arrays of ints. Allocations come from
- * cairn_malloc and are freed together by cairn_wire_arena_destroy; `limit`
+ * cairn_malloc and are freed together by cairn__wire_arena_destroy; `limit`
  * caps their total so hostile counts cannot exhaust memory. Not
  * thread-safe; one arena per decode or per batch of decodes. */
 typedef struct cairn_wire_arena {
@@ -124,15 +124,15 @@ typedef struct cairn_wire_arena {
     size_t limit;
 } cairn_wire_arena;
 
-/* cairn_wire_arena_init prepares an empty arena (allocates nothing). */
-void cairn_wire_arena_init(cairn_wire_arena *a, size_t limit);
-/* cairn_wire_arena_destroy frees everything allocated; the arena is empty
+/* cairn__wire_arena_init prepares an empty arena (allocates nothing). */
+void cairn__wire_arena_init(cairn_wire_arena *a, size_t limit);
+/* cairn__wire_arena_destroy frees everything allocated; the arena is empty
  * and reusable afterwards. Accepts NULL. */
-void cairn_wire_arena_destroy(cairn_wire_arena *a);
-/* cairn_wire_arena_alloc: n zeroed bytes aligned for any type, or NULL when
+void cairn__wire_arena_destroy(cairn_wire_arena *a);
+/* cairn__wire_arena_alloc: n zeroed bytes aligned for any type, or NULL when
  * the limit would be exceeded or allocation fails (n == 0 returns a valid
  * non-NULL pointer). */
-void *cairn_wire_arena_alloc(cairn_wire_arena *a, size_t n);
+void *cairn__wire_arena_alloc(cairn_wire_arena *a, size_t n);
 
 /* ------------------------------------------------------------ memberlist */
 
@@ -153,8 +153,8 @@ typedef enum cairn_wire_type {
     CAIRN_WIRE_ERR = 13,
 } cairn_wire_type;
 
-/* cairn_wire_type_name: "ping", "alive", ... ("unknown" otherwise). */
-const char *cairn_wire_type_name(int type);
+/* cairn__wire_type_name: "ping", "alive", ... ("unknown" otherwise). */
+const char *cairn__wire_type_name(int type);
 
 /* ping (00). Source* are omitted from the wire when empty/zero. */
 typedef struct cairn_wire_ping {
@@ -290,58 +290,58 @@ typedef struct cairn_wire_user_msg_header {
  * arena; with a NULL arena that form is rejected (CAIRN_ENOTSUP) and
  * nothing is ever allocated. Decoders of messages with arrays (push-pull,
  * filters, tags, keys) need a non-NULL arena. */
-int cairn_wire_ping_encode(const cairn_wire_ping *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_ping_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_ping_encode(const cairn_wire_ping *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_ping_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                            cairn_diag *diag, cairn_wire_ping *ret);
-int cairn_wire_indirect_ping_encode(const cairn_wire_indirect_ping *m, cairn_buf *out,
+int cairn__wire_indirect_ping_encode(const cairn_wire_indirect_ping *m, cairn_buf *out,
                                     cairn_diag *diag);
-int cairn_wire_indirect_ping_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_indirect_ping_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                     cairn_diag *diag, cairn_wire_indirect_ping *ret);
-int cairn_wire_ack_encode(const cairn_wire_ack *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_ack_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
+int cairn__wire_ack_encode(const cairn_wire_ack *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_ack_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
                           cairn_wire_ack *ret);
-int cairn_wire_nack_encode(const cairn_wire_nack *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_nack_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_nack *ret);
-int cairn_wire_err_encode(const cairn_wire_err *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_err_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_err *ret);
-int cairn_wire_suspect_encode(const cairn_wire_suspect *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_suspect_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
+int cairn__wire_nack_encode(const cairn_wire_nack *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_nack_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_nack *ret);
+int cairn__wire_err_encode(const cairn_wire_err *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_err_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_err *ret);
+int cairn__wire_suspect_encode(const cairn_wire_suspect *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_suspect_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
                               cairn_wire_suspect *ret);
-int cairn_wire_dead_encode(const cairn_wire_dead *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_dead_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_dead *ret);
-int cairn_wire_alive_encode(const cairn_wire_alive *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_alive_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_dead_encode(const cairn_wire_dead *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_dead_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_dead *ret);
+int cairn__wire_alive_encode(const cairn_wire_alive *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_alive_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                             cairn_diag *diag, cairn_wire_alive *ret);
 
 /* Stream pieces. These work on a prefix of a TCP stream: *ret_used is the
  * number of bytes consumed. CAIRN_EAGAIN means "not enough bytes yet" (read
  * more and call again); nothing is consumed then. */
-int cairn_wire_pushpull_header_encode(const cairn_wire_pushpull_header *m, cairn_buf *out,
+int cairn__wire_pushpull_header_encode(const cairn_wire_pushpull_header *m, cairn_buf *out,
                                       cairn_diag *diag);
 /* p starts at the 06 type byte. Enforces both caps on the header values. */
-int cairn_wire_pushpull_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
+int cairn__wire_pushpull_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
                                       cairn_wire_pushpull_header *ret, size_t *ret_used);
 /* Appends one pushNodeState map (no type byte). */
-int cairn_wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out, cairn_diag *diag);
 /* p starts at the node's map. */
-int cairn_wire_push_node_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
+int cairn__wire_push_node_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
                                 cairn_diag *diag, cairn_wire_push_node *ret, size_t *ret_used);
 /* Whole push-pull: 06 + header + nodes + user state. The encoder writes
  * header.nodes = n_nodes and header.user_state_len = user_state.len. The
  * decoder checks Nodes against CAIRN_WIRE_PUSHPULL_NODES_MAX *and* the
  * bytes left, UserStateLen against CAIRN_WIRE_USER_STATE_MAX and the bytes
  * left, before allocating the node array in the arena. */
-int cairn_wire_pushpull_encode(const cairn_wire_pushpull *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_pushpull_encode(const cairn_wire_pushpull *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                cairn_diag *diag, cairn_wire_pushpull *ret);
 /* TCP user message: 08 + {UserMsgLen} (+ caller appends the bytes). */
-int cairn_wire_user_msg_header_encode(const cairn_wire_user_msg_header *m, cairn_buf *out,
+int cairn__wire_user_msg_header_encode(const cairn_wire_user_msg_header *m, cairn_buf *out,
                                       cairn_diag *diag);
 /* p starts at the 08 type byte; UserMsgLen capped by CAIRN_WIRE_USER_MSG_MAX. */
-int cairn_wire_user_msg_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
+int cairn__wire_user_msg_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
                                       cairn_wire_user_msg_header *ret, size_t *ret_used);
 /* UDP user message: appends 08 + payload. */
-int cairn_wire_user_encode(cairn_span payload, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_user_encode(cairn_span payload, cairn_buf *out, cairn_diag *diag);
 
 /* Any single memberlist message (not a framing layer). */
 typedef struct cairn_wire_msg {
@@ -363,10 +363,10 @@ typedef struct cairn_wire_msg {
     } u;
 } cairn_wire_msg;
 
-/* cairn_wire_msg_decode dispatches on msg[0]. Framing types (07, 09, 0a,
+/* cairn__wire_msg_decode dispatches on msg[0]. Framing types (07, 09, 0a,
  * 0c) and unknown types return CAIRN_ENOTSUP with a diag; decode those with
  * wire_frame.h first. */
-int cairn_wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
+int cairn__wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
                           cairn_wire_msg *ret);
 
 /* ------------------------------------------------------------ serf */
@@ -391,9 +391,9 @@ typedef enum cairn_wire_serf_type {
 #define CAIRN_WIRE_SERF_FILTER_NODE 0
 #define CAIRN_WIRE_SERF_FILTER_TAG  1
 
-/* cairn_wire_serf_type_name returns a static name for a serf type byte
+/* cairn__wire_serf_type_name returns a static name for a serf type byte
  * ("leave", "query", ...), "unknown" for others. Thread-safe. */
-const char *cairn_wire_serf_type_name(int type);
+const char *cairn__wire_serf_type_name(int type);
 
 /* A tag (serf Meta map entry, Member.Tags entry). */
 typedef struct cairn_wire_tag {
@@ -580,50 +580,50 @@ typedef struct cairn_wire_serf_relay {
 
 /* serf codecs: the *_encode / *_decode contract at the top of this file;
  * the encoders write the serf type byte, not memberlist's 08. */
-int cairn_wire_serf_leave_encode(const cairn_wire_serf_leave *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_serf_leave_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
+int cairn__wire_serf_leave_encode(const cairn_wire_serf_leave *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_serf_leave_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
                                  cairn_wire_serf_leave *ret);
-int cairn_wire_serf_join_encode(const cairn_wire_serf_join *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_serf_join_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
+int cairn__wire_serf_join_encode(const cairn_wire_serf_join *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_serf_join_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
                                 cairn_wire_serf_join *ret);
-int cairn_wire_serf_pushpull_encode(const cairn_wire_serf_pushpull *m, cairn_buf *out,
+int cairn__wire_serf_pushpull_encode(const cairn_wire_serf_pushpull *m, cairn_buf *out,
                                     cairn_diag *diag);
-int cairn_wire_serf_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                     cairn_diag *diag, cairn_wire_serf_pushpull *ret);
-int cairn_wire_serf_user_event_encode(const cairn_wire_serf_user_event *m, cairn_buf *out,
+int cairn__wire_serf_user_event_encode(const cairn_wire_serf_user_event *m, cairn_buf *out,
                                       cairn_diag *diag);
-int cairn_wire_serf_user_event_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_user_event_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                       cairn_diag *diag, cairn_wire_serf_user_event *ret);
-int cairn_wire_serf_query_encode(const cairn_wire_serf_query *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_serf_query_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_query_encode(const cairn_wire_serf_query *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_serf_query_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                  cairn_diag *diag, cairn_wire_serf_query *ret);
 /* Filters: encode appends `[type][msgpack]`; decode parses one filter
  * (e.g. a query's filters[i]). Unknown filter types: CAIRN_ENOTSUP. */
-int cairn_wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *out,
+int cairn__wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *out,
                                   cairn_diag *diag);
-int cairn_wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
                                   cairn_diag *diag, cairn_wire_serf_filter *ret);
-int cairn_wire_serf_query_response_encode(const cairn_wire_serf_query_response *m, cairn_buf *out,
+int cairn__wire_serf_query_response_encode(const cairn_wire_serf_query_response *m, cairn_buf *out,
                                           cairn_diag *diag);
-int cairn_wire_serf_query_response_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_query_response_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                           cairn_diag *diag, cairn_wire_serf_query_response *ret);
-int cairn_wire_serf_conflict_response_encode(const cairn_wire_serf_conflict_response *m,
+int cairn__wire_serf_conflict_response_encode(const cairn_wire_serf_conflict_response *m,
                                              cairn_buf *out, cairn_diag *diag);
-int cairn_wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
+int cairn__wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
                                              cairn_wire_arena *arena, cairn_diag *diag,
                                              cairn_wire_serf_conflict_response *ret);
-int cairn_wire_serf_key_request_encode(const cairn_wire_serf_key_request *m, cairn_buf *out,
+int cairn__wire_serf_key_request_encode(const cairn_wire_serf_key_request *m, cairn_buf *out,
                                        cairn_diag *diag);
-int cairn_wire_serf_key_request_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_key_request_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                        cairn_diag *diag, cairn_wire_serf_key_request *ret);
-int cairn_wire_serf_key_response_encode(const cairn_wire_serf_key_response *m, cairn_buf *out,
+int cairn__wire_serf_key_response_encode(const cairn_wire_serf_key_response *m, cairn_buf *out,
                                         cairn_diag *diag);
-int cairn_wire_serf_key_response_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_key_response_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                         cairn_diag *diag, cairn_wire_serf_key_response *ret);
 /* Relay encode writes 09 + header + inner bytes; decode returns the header
  * and `inner` = every byte after the header (checked non-empty). */
-int cairn_wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out, cairn_diag *diag);
-int cairn_wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out, cairn_diag *diag);
+int cairn__wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                  cairn_diag *diag, cairn_wire_serf_relay *ret);
 
 /* Any serf message (first byte = serf type). */
@@ -643,35 +643,35 @@ typedef struct cairn_wire_serf_msg {
     } u;
 } cairn_wire_serf_msg;
 
-/* cairn_wire_serf_msg_decode dispatches on msg[0] (CAIRN_ENOTSUP for
+/* cairn__wire_serf_msg_decode dispatches on msg[0] (CAIRN_ENOTSUP for
  * unknown types). */
-int cairn_wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+int cairn__wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
                                cairn_diag *diag, cairn_wire_serf_msg *ret);
 
 /* ------------------------------------------------------------ tags, coord */
 
-/* cairn_wire_tags_encode appends Meta = ff + {key: value} with keys sorted
+/* cairn__wire_tags_encode appends Meta = ff + {key: value} with keys sorted
  * byte-wise (deterministic, unlike Go's random map order). Duplicate keys:
  * CAIRN_EINVAL. Result > CAIRN_WIRE_META_MAX bytes: CAIRN_ELIMIT with diag
  * ("tags: Meta is 600 bytes, limit 512"); out unchanged on error. */
-int cairn_wire_tags_encode(const cairn_wire_tag *tags, size_t n, cairn_buf *out, cairn_diag *diag);
-/* cairn_wire_tags_decode parses Meta. Meta longer than CAIRN_WIRE_META_MAX:
+int cairn__wire_tags_encode(const cairn_wire_tag *tags, size_t n, cairn_buf *out, cairn_diag *diag);
+/* cairn__wire_tags_decode parses Meta. Meta longer than CAIRN_WIRE_META_MAX:
  * CAIRN_ELIMIT. Empty Meta or first byte != ff: one tag {"role": Meta}
  * (none when Meta is empty). Tags live in the arena (array) and in meta
  * (strings). */
-int cairn_wire_tags_decode(cairn_span meta, cairn_wire_arena *arena, cairn_diag *diag,
+int cairn__wire_tags_decode(cairn_span meta, cairn_wire_arena *arena, cairn_diag *diag,
                            cairn_wire_tag **ret_tags, size_t *ret_n);
 
 /* Version byte of serf's ping (ack) payload. */
 #define CAIRN_WIRE_COORD_PAYLOAD_VERSION 1
 
-/* cairn_wire_coord_encode appends 01 + {Adjustment, Error, Height, Vec}.
+/* cairn__wire_coord_encode appends 01 + {Adjustment, Error, Height, Vec}.
  * c->dim must be <= CAIRN_COORD_MAX_DIM (dim 0 encodes Vec as nil) and every
  * number finite; otherwise CAIRN_EINVAL with diag. */
-int cairn_wire_coord_encode(const cairn_coord *c, cairn_buf *out, cairn_diag *diag);
-/* cairn_wire_coord_decode parses an ack payload. Version byte != 1:
+int cairn__wire_coord_encode(const cairn_coord *c, cairn_buf *out, cairn_diag *diag);
+/* cairn__wire_coord_decode parses an ack payload. Version byte != 1:
  * CAIRN_ENOTSUP (serf ignores such payloads). More than CAIRN_COORD_MAX_DIM
  * components: CAIRN_ELIMIT. NaN/Inf anywhere: CAIRN_ERANGE. No allocation. */
-int cairn_wire_coord_decode(const uint8_t *p, size_t len, cairn_diag *diag, cairn_coord *ret);
+int cairn__wire_coord_decode(const uint8_t *p, size_t len, cairn_diag *diag, cairn_coord *ret);
 
 #endif

@@ -1,4 +1,4 @@
-/* cairn/wire_frame.h: memberlist framing layers (everything but message
+/* wire/frame.h: memberlist framing layers (everything but message
  * bodies): CRC, the compress wrapper, compound packets, the UDP packet
  * pipeline and the TCP stream framing.
  *
@@ -40,7 +40,7 @@
 #include "cairn/buf.h"
 #include "cairn/error.h"
 #include "cairn/keyring.h"
-#include "cairn/wire_lzw.h"
+#include "wire/lzw.h"
 
 /* Type bytes that belong to the framing layers. */
 #define CAIRN_FRAME_COMPOUND 7
@@ -87,37 +87,37 @@ typedef struct cairn_frame_cfg {
     size_t max_decompressed;
 } cairn_frame_cfg;
 
-/* cairn_frame_cfg_default: no keyring, verify both ways, compression on,
+/* cairn__frame_cfg_default: no keyring, verify both ways, compression on,
  * encryption version 1 (memberlist DefaultLANConfig). */
-void cairn_frame_cfg_default(cairn_frame_cfg *cfg);
+void cairn__frame_cfg_default(cairn_frame_cfg *cfg);
 
-/* cairn_frame_encrypting says whether cfg encrypts outgoing data. */
-bool cairn_frame_encrypting(const cairn_frame_cfg *cfg);
+/* cairn__frame_encrypting says whether cfg encrypts outgoing data. */
+bool cairn__frame_encrypting(const cairn_frame_cfg *cfg);
 
 /* ---- CRC ---- */
 
-/* cairn_crc32 is CRC-32/IEEE (zlib crc32, Go hash/crc32.ChecksumIEEE). */
-uint32_t cairn_crc32(const uint8_t *p, size_t len);
+/* cairn__crc32 is CRC-32/IEEE (zlib crc32, Go hash/crc32.ChecksumIEEE). */
+uint32_t cairn__crc32(const uint8_t *p, size_t len);
 
 /* ---- compress wrapper ---- */
 
-/* cairn_compress_wrap appends [09]{Algo:0, Buf:lzw(msg)} to out. 0,
+/* cairn__compress_wrap appends [09]{Algo:0, Buf:lzw(msg)} to out. 0,
  * CAIRN_ELIMIT or CAIRN_ENOMEM (out unchanged on error). */
-int cairn_compress_wrap(const uint8_t *msg, size_t len, cairn_buf *out);
+int cairn__compress_wrap(const uint8_t *msg, size_t len, cairn_buf *out);
 
-/* cairn_compress_decode_body parses the msgpack body of a compress message
+/* cairn__compress_decode_body parses the msgpack body of a compress message
  * (the bytes after the 09 type byte; trailing bytes are ignored) and gives
  * Algo and the Buf span (pointing into body). Returns 0 or CAIRN_EPROTO
  * with diag ("compress: Buf is not raw bytes"). */
-int cairn_compress_decode_body(const uint8_t *body, size_t len, uint8_t *ret_algo,
+int cairn__compress_decode_body(const uint8_t *body, size_t len, uint8_t *ret_algo,
                                const uint8_t **ret_buf, size_t *ret_buf_len, cairn_diag *diag);
 
-/* cairn_compress_unwrap decodes a compress body and appends the
+/* cairn__compress_unwrap decodes a compress body and appends the
  * decompressed message (at most `limit` bytes; 0 = default) to out.
  * Rejects Algo != 0 ("compress: Algo 3 unknown"), bad LZW, and an empty
  * result ("compress: decompressed buffer is empty", memberlist #369).
  * 0, CAIRN_EPROTO, CAIRN_ELIMIT or CAIRN_ENOMEM. */
-int cairn_compress_unwrap(const uint8_t *body, size_t len, size_t limit, cairn_buf *out,
+int cairn__compress_unwrap(const uint8_t *body, size_t len, size_t limit, cairn_buf *out,
                           cairn_diag *diag);
 
 /* ---- compound ---- */
@@ -136,40 +136,40 @@ typedef struct cairn_compound {
     size_t budget;
 } cairn_compound;
 
-/* cairn_compound_init starts an empty packer with a byte budget for the
- * whole compound (use cairn_packet_budget()). */
-void cairn_compound_init(cairn_compound *c, size_t budget);
+/* cairn__compound_init starts an empty packer with a byte budget for the
+ * whole compound (use cairn__packet_budget()). */
+void cairn__compound_init(cairn_compound *c, size_t budget);
 
-/* cairn_compound_add appends msg if it fits: 0, or CAIRN_ENOSPC (budget or
+/* cairn__compound_add appends msg if it fits: 0, or CAIRN_ENOSPC (budget or
  * 255 parts reached), or CAIRN_EMSGSIZE (len > 65535). */
-int cairn_compound_add(cairn_compound *c, const uint8_t *msg, size_t len);
+int cairn__compound_add(cairn_compound *c, const uint8_t *msg, size_t len);
 
-/* cairn_compound_fits says whether a message of len bytes would fit. */
-bool cairn_compound_fits(const cairn_compound *c, size_t len);
+/* cairn__compound_fits says whether a message of len bytes would fit. */
+bool cairn__compound_fits(const cairn_compound *c, size_t len);
 
-/* cairn_compound_write appends the packed messages to out: a single part
+/* cairn__compound_write appends the packed messages to out: a single part
  * alone when `single_bare` and count == 1 (as memberlist's gossip()),
  * otherwise the 07 compound. 0, CAIRN_EINVAL (empty), CAIRN_ELIMIT,
  * CAIRN_ENOMEM. */
-int cairn_compound_write(const cairn_compound *c, bool single_bare, cairn_buf *out);
+int cairn__compound_write(const cairn_compound *c, bool single_bare, cairn_buf *out);
 
-/* cairn_packet_budget is the compound budget of one gossip datagram:
+/* cairn__packet_budget is the compound budget of one gossip datagram:
  * UDP budget minus the encryption overhead when cfg encrypts. Each message
- * then costs its length + 2 (cairn_compound_add charges that). */
-size_t cairn_packet_budget(const cairn_frame_cfg *cfg);
+ * then costs its length + 2 (cairn__compound_add charges that). */
+size_t cairn__packet_budget(const cairn_frame_cfg *cfg);
 
 /* ---- packet pipeline ---- */
 
-/* cairn_packet_encode turns a message (or compound) into a datagram in out:
+/* cairn__packet_encode turns a message (or compound) into a datagram in out:
  * compress if cfg->compress and strictly shorter, CRC if `crc`, encrypt if
  * cfg encrypts. 0, CAIRN_EINVAL, CAIRN_ELIMIT, CAIRN_ENOMEM, CAIRN_EIO. */
-int cairn_packet_encode(const cairn_frame_cfg *cfg, bool crc, const uint8_t *msg, size_t len,
+int cairn__packet_encode(const cairn_frame_cfg *cfg, bool crc, const uint8_t *msg, size_t len,
                         cairn_buf *out);
 
 /* Counters of a packet decoder: messages delivered and drops by reason.
  * The caller owns it and may sum it over many packets. */
 typedef struct cairn_packet_stats {
-    uint64_t packets;          /* packets given to cairn_packet_decode */
+    uint64_t packets;          /* packets given to cairn__packet_decode */
     uint64_t delivered;        /* messages handed to the callback */
     uint64_t too_big;          /* packet over CAIRN_PACKET_MAX_RECV */
     uint64_t decrypt;          /* decryption failed while verifying */
@@ -188,28 +188,28 @@ typedef struct cairn_packet_stats {
 
 /* Called once per message found in a packet: type byte and body (after the
  * type byte). The span is valid during the call only. Must not call
- * cairn_packet_decode on the same stats concurrently. */
+ * cairn__packet_decode on the same stats concurrently. */
 typedef void cairn_packet_msg_cb(uint8_t type, const uint8_t *body, size_t body_len,
                                  void *userdata);
 
-/* cairn_packet_decode peels a received datagram and calls cb for each
+/* cairn__packet_decode peels a received datagram and calls cb for each
  * message it contains, in order. Drops are counted in stats (required) and
  * the first one is described in diag (optional). Returns 0 when nothing was
  * dropped, else the first drop's error (messages before and after it may
  * still have been delivered). Never reads outside pkt; memory is bounded by
  * the decompression cap. Thread-safe for distinct stats. */
-int cairn_packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t len,
+int cairn__packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t len,
                         cairn_packet_msg_cb *cb, void *userdata, cairn_packet_stats *stats,
                         cairn_diag *diag);
 
 /* ---- stream framing ---- */
 
-/* cairn_stream_encode appends one outgoing stream message to out: wrapped
+/* cairn__stream_encode appends one outgoing stream message to out: wrapped
  * in compress when cfg->compress (always, no size test), then in an
  * encrypted frame [0a][BE u32 n][payload] with the header as AAD when cfg
  * encrypts. 0, CAIRN_EMSGSIZE (frame over 20 MiB), CAIRN_ELIMIT,
  * CAIRN_ENOMEM, CAIRN_EIO. */
-int cairn_stream_encode(const cairn_frame_cfg *cfg, const uint8_t *msg, size_t len,
+int cairn__stream_encode(const cairn_frame_cfg *cfg, const uint8_t *msg, size_t len,
                         cairn_buf *out);
 
 /* The stream reader: an incremental parser of one connection's incoming
@@ -218,13 +218,13 @@ int cairn_stream_encode(const cairn_frame_cfg *cfg, const uint8_t *msg, size_t l
  * Usage (one message):
  *
  *   feed(r, bytes) whenever bytes arrive, then retry the pending call:
- *   cairn_stream_rd_type(r, &t)        the message type, after peeling an
+ *   cairn__stream_rd_type(r, &t)        the message type, after peeling an
  *                                      encrypted frame and a compress wrapper
- *   cairn_stream_rd_object(r, &p, &n)  the next complete msgpack object
+ *   cairn__stream_rd_object(r, &p, &n)  the next complete msgpack object
  *                                      (decode it with the message decoders)
- *   cairn_stream_rd_raw(r, len, &p)    the next len raw bytes (UserStateLen,
+ *   cairn__stream_rd_raw(r, len, &p)    the next len raw bytes (UserStateLen,
  *                                      UserMsgLen tails)
- *   cairn_stream_rd_end(r)             message done; the next may begin
+ *   cairn__stream_rd_end(r)             message done; the next may begin
  *
  * Each pull returns 0 with its result, CAIRN_EAGAIN when more bytes must be
  * fed first (retry the same call after the next feed; if the peer closed
@@ -239,49 +239,49 @@ int cairn_stream_encode(const cairn_frame_cfg *cfg, const uint8_t *msg, size_t l
  * 8, object (userMsgHeader), raw(UserMsgLen). Ping/ack/err: type, object.
  * When the message came in an encrypted frame or compressed, all of it is
  * already buffered and pulls never return EAGAIN; bytes of the frame left
- * over at cairn_stream_rd_end are discarded (Go ignores them too).
+ * over at cairn__stream_rd_end are discarded (Go ignores them too).
  */
 typedef struct cairn_stream_rd cairn_stream_rd;
 
-/* cairn_stream_rd_new creates a reader using cfg (copied; the keyring is
+/* cairn__stream_rd_new creates a reader using cfg (copied; the keyring is
  * borrowed). 0 or CAIRN_ENOMEM. */
-int cairn_stream_rd_new(const cairn_frame_cfg *cfg, cairn_stream_rd **ret_rd);
+int cairn__stream_rd_new(const cairn_frame_cfg *cfg, cairn_stream_rd **ret_rd);
 
-/* cairn_stream_rd_delete frees rd (NULL accepted). */
-void cairn_stream_rd_delete(cairn_stream_rd *rd);
+/* cairn__stream_rd_delete frees rd (NULL accepted). */
+void cairn__stream_rd_delete(cairn_stream_rd *rd);
 
-/* cairn_stream_rd_feed copies len bytes into the reader. 0, CAIRN_ELIMIT
+/* cairn__stream_rd_feed copies len bytes into the reader. 0, CAIRN_ELIMIT
  * (more than CAIRN_STREAM_MAX_BUFFER unconsumed bytes), CAIRN_ENOMEM, or the
  * sticky error. */
-int cairn_stream_rd_feed(cairn_stream_rd *rd, const uint8_t *data, size_t len);
+int cairn__stream_rd_feed(cairn_stream_rd *rd, const uint8_t *data, size_t len);
 
-/* cairn_stream_rd_type: the type byte of the current message. Also valid
+/* cairn__stream_rd_type: the type byte of the current message. Also valid
  * to call again (returns the same type). */
-int cairn_stream_rd_type(cairn_stream_rd *rd, uint8_t *ret_type, cairn_diag *diag);
+int cairn__stream_rd_type(cairn_stream_rd *rd, uint8_t *ret_type, cairn_diag *diag);
 
-/* cairn_stream_rd_object: the next complete msgpack object of the message
+/* cairn__stream_rd_object: the next complete msgpack object of the message
  * body (nesting is not limited, size is, by the buffer cap). */
-int cairn_stream_rd_object(cairn_stream_rd *rd, const uint8_t **ret_p, size_t *ret_len,
+int cairn__stream_rd_object(cairn_stream_rd *rd, const uint8_t **ret_p, size_t *ret_len,
                            cairn_diag *diag);
 
-/* cairn_stream_rd_raw: the next len raw bytes (len <= CAIRN_STREAM_MAX_RAW,
+/* cairn__stream_rd_raw: the next len raw bytes (len <= CAIRN_STREAM_MAX_RAW,
  * else CAIRN_ELIMIT). len 0 gives an empty span. */
-int cairn_stream_rd_raw(cairn_stream_rd *rd, size_t len, const uint8_t **ret_p, cairn_diag *diag);
+int cairn__stream_rd_raw(cairn_stream_rd *rd, size_t len, const uint8_t **ret_p, cairn_diag *diag);
 
-/* cairn_stream_rd_end finishes the current message; unread bytes of a
+/* cairn__stream_rd_end finishes the current message; unread bytes of a
  * framed message are dropped, plain bytes already fed stay for the next. */
-void cairn_stream_rd_end(cairn_stream_rd *rd);
+void cairn__stream_rd_end(cairn_stream_rd *rd);
 
-/* cairn_stream_rd_framed says whether the current message arrived in an
+/* cairn__stream_rd_framed says whether the current message arrived in an
  * encrypted frame or compressed (valid after rd_type succeeded). */
-bool cairn_stream_rd_framed(const cairn_stream_rd *rd);
+bool cairn__stream_rd_framed(const cairn_stream_rd *rd);
 
-/* cairn_stream_rd_encrypted says whether it arrived encrypted. */
-bool cairn_stream_rd_encrypted(const cairn_stream_rd *rd);
+/* cairn__stream_rd_encrypted says whether it arrived encrypted. */
+bool cairn__stream_rd_encrypted(const cairn_stream_rd *rd);
 
-/* cairn_frame_mp_object_len measures the first complete msgpack object of
+/* cairn__frame_mp_object_len measures the first complete msgpack object of
  * p[0..len): 0 and its length, CAIRN_EAGAIN if p ends inside it, or
  * CAIRN_EPROTO (reserved byte 0xc1). Iterative, no recursion. */
-int cairn_frame_mp_object_len(const uint8_t *p, size_t len, size_t *ret_len);
+int cairn__frame_mp_object_len(const uint8_t *p, size_t len, size_t *ret_len);
 
 #endif

@@ -1,4 +1,4 @@
-/* cairn/broadcast.h: the transmit-limited broadcast queue.
+/* memberlist/broadcast.h: the transmit-limited broadcast queue.
  *
  * Gossip piggybacks queued messages onto every packet it sends. This queue
  * decides which ones (memberlist's TransmitLimitedQueue): each message is
@@ -12,7 +12,7 @@
  * The queue holds at most `max_items` messages; beyond that the ones sent
  * the most times (then the smallest, then the oldest) are dropped, as Go's
  * Prune does. Every message leaves through its `finished` callback: sent
- * often enough, replaced, pruned, or reset (not on cairn_bcast_queue_delete).
+ * often enough, replaced, pruned, or reset (not on cairn__bcast_queue_delete).
  *
  * Threading: not thread-safe; one owner (the loop thread) uses it.
  */
@@ -30,21 +30,21 @@ typedef void (*cairn_bcast_finished_cb)(void *userdata);
 /* One message chosen for sending; msg is valid only during the call. */
 typedef void (*cairn_bcast_emit_cb)(const uint8_t *msg, size_t len, void *userdata);
 
-/* cairn_bcast_queue_new makes an empty queue. retransmit_mult >= 1,
+/* cairn__bcast_queue_new makes an empty queue. retransmit_mult >= 1,
  * max_items >= 1. 0, CAIRN_EINVAL or CAIRN_ENOMEM. */
-int cairn_bcast_queue_new(int retransmit_mult, size_t max_items, cairn_bcast_queue **ret_queue);
+int cairn__bcast_queue_new(int retransmit_mult, size_t max_items, cairn_bcast_queue **ret_queue);
 
-/* cairn_bcast_queue_delete frees the queue and every message in it without
+/* cairn__bcast_queue_delete frees the queue and every message in it without
  * calling their finished callbacks. Accepts NULL. */
-void cairn_bcast_queue_delete(cairn_bcast_queue *q);
+void cairn__bcast_queue_delete(cairn_bcast_queue *q);
 
-/* cairn_bcast_queue_push copies msg (len >= 1) into the queue with zero
+/* cairn__bcast_queue_push copies msg (len >= 1) into the queue with zero
  * transmissions. name (may be NULL) replaces a queued message of the same
  * name, whose finished callback runs first. finished (may be NULL) is called
  * with userdata when this message leaves the queue. 0, CAIRN_EINVAL,
  * CAIRN_ELIMIT (len > UINT32_MAX) or CAIRN_ENOMEM (queue unchanged on
  * error). */
-int cairn_bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t *msg, size_t len,
+int cairn__bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t *msg, size_t len,
                            cairn_bcast_finished_cb finished, void *userdata);
 
 /* cairn_bcast_queue_get picks messages for one packet: each costs
@@ -55,17 +55,17 @@ int cairn_bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t
 size_t cairn_bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int num_nodes,
                              cairn_bcast_emit_cb emit, void *userdata);
 
-/* cairn_bcast_queue_len: messages queued. */
-size_t cairn_bcast_queue_len(const cairn_bcast_queue *q);
+/* cairn__bcast_queue_len: messages queued. */
+size_t cairn__bcast_queue_len(const cairn_bcast_queue *q);
 
-/* cairn_bcast_queue_prune drops messages (most transmitted first) until at
+/* cairn__bcast_queue_prune drops messages (most transmitted first) until at
  * most max_retain remain. */
-void cairn_bcast_queue_prune(cairn_bcast_queue *q, size_t max_retain);
+void cairn__bcast_queue_prune(cairn_bcast_queue *q, size_t max_retain);
 
-/* cairn_bcast_queue_reset drops every message (each finished). */
-void cairn_bcast_queue_reset(cairn_bcast_queue *q);
+/* cairn__bcast_queue_reset drops every message (each finished). */
+void cairn__bcast_queue_reset(cairn_bcast_queue *q);
 
-/* cairn_bcast_queue_retransmit_limit: retransmit_mult * ceil(log10(n + 1)). */
-int cairn_bcast_queue_retransmit_limit(int retransmit_mult, int num_nodes);
+/* cairn__bcast_queue_retransmit_limit: retransmit_mult * ceil(log10(n + 1)). */
+int cairn__bcast_queue_retransmit_limit(int retransmit_mult, int num_nodes);
 
 #endif
