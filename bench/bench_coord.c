@@ -18,7 +18,7 @@
 
 #define PEERS 64
 #define ITERS 400000
-#define RUNS 3
+#define RUNS  3
 
 static cairn_coord peers[PEERS];
 static char names[PEERS][16];

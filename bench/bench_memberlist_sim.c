@@ -426,9 +426,10 @@ static void run_warm(size_t n, int kills)
     for (size_t i = 0; i < n; i++)
         if (cairn_memberlist_num_members(w.nodes[i].ml) != n)
             die("warm start incomplete", CAIRN_EINVAL);
-    printf("{\"name\":\"ml_warm_start\",\"n\":%zu,\"preload_wall_s\":%.1f,"
-           "\"preload_heap_gb\":%.2f,\"heap_bytes_per_member_pair\":%.0f,\"process_rss_gb\":%.2f}\n",
-           n, preload_s, heap, heap * 1e9 / ((double)n * (double)n), gb);
+    printf(
+        "{\"name\":\"ml_warm_start\",\"n\":%zu,\"preload_wall_s\":%.1f,"
+        "\"preload_heap_gb\":%.2f,\"heap_bytes_per_member_pair\":%.0f,\"process_rss_gb\":%.2f}\n",
+        n, preload_s, heap, heap * 1e9 / ((double)n * (double)n), gb);
     fflush(stdout);
 
     /* Every member's first push/pull of the full table comes within the
@@ -494,7 +495,10 @@ static void run_warm(size_t n, int kills)
                "\"serf_model_99.99pct_s\":%s,\"wall_s\":%.1f}\n",
                members, j - n + 1, cairn_time_seconds(t_most), cairn_time_seconds(t_all),
                cairn_time_seconds(t_all) / period, cairn_time_seconds(t_knows),
-               n >= 10000 ? "2.6" : n >= 1000 ? "2.2" : "null", wall() - t_wall);
+               n >= 10000  ? "2.6"
+               : n >= 1000 ? "2.2"
+                           : "null",
+               wall() - t_wall);
         fflush(stdout);
     }
     detect(&w, kills, "warm", t_wall);

@@ -61,10 +61,10 @@
 #define MEASURE_NS (150 * CAIRN_MSEC)
 /* Each figure is the best of RUNS interleaved runs (the machine is shared:
  * the minimum is the least disturbed estimate). */
-#define RUNS 3
-#define WRITE_HZ 1000
-#define DIST_DCS 100
-#define DIST_SERVERS 5
+#define RUNS          3
+#define WRITE_HZ      1000
+#define DIST_DCS      100
+#define DIST_SERVERS  5
 #define DIST_CALLS_NS (200 * CAIRN_MSEC)
 
 static void die(const char *what, int rc)
@@ -313,8 +313,8 @@ static void bench_lookups(cairn_loop *loop, long profile_calls)
     cairn_server *extra = faux_server("extra.dc1", "dc1");
 
     /* The manager: 5 servers. */
-    cairn_manager_config mcfg = {.loop = loop, .cluster = &serf.cluster, .pinger = &pool.pinger,
-                                 .seed = 1};
+    cairn_manager_config mcfg = {
+        .loop = loop, .cluster = &serf.cluster, .pinger = &pool.pinger, .seed = 1};
     cairn_manager *mgr;
     int rc = cairn_manager_new(&mcfg, &mgr);
     if (rc != 0)

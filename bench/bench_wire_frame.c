@@ -33,10 +33,12 @@ static void fill(uint8_t *buf, size_t n)
     while (o < n) {
         char rec[256];
         x = x * 1103515245u + 12345u;
-        int l = snprintf(rec, sizeof rec, "\x87%s\xa4\x7f%c%c%c%s\xce%c%c%s\xc4\x02\xff\x80%s\xa8node-%03u%s\xcd\x1f\x0a%s%c%s\x96\x01\x05\x02\x02\x05\x05",
-                         keys[0], 0, (char)(x >> 24), 1, keys[1], (char)(x >> 8), 7, keys[2],
-                         keys[3], (unsigned)(x >> 16) % 1000, keys[4], keys[5], (char)(x % 3),
-                         keys[6]);
+        int l =
+            snprintf(rec, sizeof rec,
+                     "\x87%s\xa4\x7f%c%c%c%s\xce%c%c%s\xc4\x02\xff\x80%s\xa8node-%03u%"
+                     "s\xcd\x1f\x0a%s%c%s\x96\x01\x05\x02\x02\x05\x05",
+                     keys[0], 0, (char)(x >> 24), 1, keys[1], (char)(x >> 8), 7, keys[2], keys[3],
+                     (unsigned)(x >> 16) % 1000, keys[4], keys[5], (char)(x % 3), keys[6]);
         for (int i = 0; i < l && o < n; i++)
             buf[o++] = (uint8_t)rec[i];
     }
@@ -160,8 +162,9 @@ int main(void)
         double zc = rate(zlib_c, &c, n);
         snprintf(name, sizeof name, "lzw_compress_%s", labels[s]);
         report(name, n, lc, "zlib_deflate_l1", zc, 0);
-        printf("{\"name\":\"lzw_ratio_%s\",\"bytes\":%zu,\"lzw_bytes\":%zu,\"zlib_l1_bytes\":%lu}\n",
-               labels[s], n, lz.len, (unsigned long)zl);
+        printf(
+            "{\"name\":\"lzw_ratio_%s\",\"bytes\":%zu,\"lzw_bytes\":%zu,\"zlib_l1_bytes\":%lu}\n",
+            labels[s], n, lz.len, (unsigned long)zl);
         c.comp = lz.data;
         c.comp_n = lz.len;
         double ld = rate(lzw_d, &c, n);

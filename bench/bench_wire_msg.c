@@ -150,7 +150,8 @@ static void on_alive(uint8_t type, const uint8_t *body, size_t len, void *ud)
     cairn_wire_alive a;
     /* Decoders take the whole message; the type byte sits just before the
      * body inside the packet, as it does in every compound part. */
-    if (type == CAIRN_WIRE_ALIVE && cairn__wire_alive_decode(body - 1, len + 1, NULL, NULL, &a) == 0)
+    if (type == CAIRN_WIRE_ALIVE &&
+        cairn__wire_alive_decode(body - 1, len + 1, NULL, NULL, &a) == 0)
         g->count++;
 }
 

@@ -9,7 +9,6 @@
 
 #include "cairn/keyring.h"
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -30,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size--;
     cairn_buf out;
     cairn_buf_init(&out, (size_t)1 << 20);
-    int r = cairn__keyring_decrypt(ring, use_aad ? aad : NULL, use_aad ? 5 : 0, data, size, &out,
-                                  NULL);
+    int r =
+        cairn__keyring_decrypt(ring, use_aad ? aad : NULL, use_aad ? 5 : 0, data, size, &out, NULL);
     if (r == 0 && out.len > size)
         abort();
     for (uint8_t vsn = 0; vsn <= 1; vsn++) {
@@ -39,9 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cairn_buf_init(&ct, (size_t)1 << 20);
         cairn_buf_reset(&out);
         if (cairn__keyring_encrypt(ring, vsn, use_aad ? aad : NULL, use_aad ? 5 : 0, data, size,
-                                  &ct) != 0 ||
+                                   &ct) != 0 ||
             cairn__keyring_decrypt(ring, use_aad ? aad : NULL, use_aad ? 5 : 0, ct.data, ct.len,
-                                  &out, NULL) != 0 ||
+                                   &out, NULL) != 0 ||
             out.len != size || (size && memcmp(out.data, data, size) != 0))
             abort();
         cairn_buf_destroy(&ct);

@@ -10,7 +10,6 @@
 /* Small cap keeps each run fast; the 40 MiB cap is unit-tested. */
 #define FUZZ_LIMIT ((size_t)4 << 20)
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

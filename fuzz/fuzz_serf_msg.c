@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t k = 0; k < m.u.query.n_filters; k++) {
                 cairn_wire_serf_filter f;
                 cairn__wire_serf_filter_decode(m.u.query.filters[k].p, m.u.query.filters[k].len, &a,
-                                              NULL, &f);
+                                               NULL, &f);
             }
         if (m.type == CAIRN_WIRE_SERF_RELAY) {
             cairn_wire_serf_msg inner;

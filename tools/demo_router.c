@@ -169,8 +169,11 @@ int main(void)
     if (cairn_loop_new_manual(0, &loop) != 0)
         return failed("loop");
     cairn_logger logger = {log_cb, NULL, CAIRN_LOG_INFO};
-    cairn_router_config cfg = {.local_datacenter = "dc1", .server_name = "s1.dc1", .loop = loop,
-                               .logger = &logger, .seed = 1};
+    cairn_router_config cfg = {.local_datacenter = "dc1",
+                               .server_name = "s1.dc1",
+                               .loop = loop,
+                               .logger = &logger,
+                               .seed = 1};
     cairn_router *r;
     cairn_diag diag;
     cairn_diag_clear(&diag);

@@ -181,8 +181,8 @@ typedef struct cairn_coord_segment {
  * ret_a and ret_b must not be NULL. Pure, thread-safe; the results point
  * into the sets. */
 void cairn_coord_set_intersect(const cairn_coord_segment *a, size_t na,
-                               const cairn_coord_segment *b, size_t nb,
-                               const cairn_coord **ret_a, const cairn_coord **ret_b);
+                               const cairn_coord_segment *b, size_t nb, const cairn_coord **ret_a,
+                               const cairn_coord **ret_b);
 
 /* The coordinate client of one node (Go: coordinate.Client). Opaque. Not
  * thread-safe: like all protocol state it belongs to one thread (the loop
@@ -250,8 +250,7 @@ void cairn_coord_client_forget_node(cairn_coord_client *client, const char *node
 
 /* client: cairn_coord_client_distance is cairn_coord_distance from the
  * client's coordinate to *other (Go: Client.DistanceTo). */
-cairn_time cairn_coord_client_distance(const cairn_coord_client *client,
-                                       const cairn_coord *other);
+cairn_time cairn_coord_client_distance(const cairn_coord_client *client, const cairn_coord *other);
 
 /* client: cairn_coord_client_stats copies the counters to *ret_stats (Go:
  * Stats). Returns 0, or CAIRN_EINVAL for NULL. */

@@ -17,38 +17,38 @@
 #include <stddef.h>
 
 /* X(name, value, message) */
-#define CAIRN_ERRNO_MAP(X)                                                        \
-    X(EINVAL, -1, "invalid argument")                                             \
-    X(ENOMEM, -2, "out of memory")                                                \
-    X(ENOENT, -3, "no such entry")                                                \
-    X(EEXIST, -4, "entry already exists")                                         \
-    X(ERANGE, -5, "value out of range")                                           \
-    X(EPROTO, -6, "malformed message")                                            \
-    X(EMSGSIZE, -7, "message too large")                                          \
-    X(ELIMIT, -8, "limit exceeded")                                               \
-    X(EAGAIN, -9, "try again")                                                    \
-    X(ETIMEDOUT, -10, "timed out")                                                \
-    X(ECONNREFUSED, -11, "connection refused")                                    \
-    X(ECONNRESET, -12, "connection reset")                                        \
-    X(ECANCELED, -13, "operation canceled")                                       \
-    X(ESHUTDOWN, -14, "shut down")                                                \
-    X(EIO, -15, "input/output error")                                             \
-    X(ENOTSUP, -16, "not supported")                                              \
-    X(EAUTH, -17, "authentication failed")                                        \
-    X(ECRC, -18, "checksum mismatch")                                             \
-    X(EADDRINUSE, -19, "address already in use")                                  \
-    X(EADDRNOTAVAIL, -20, "address not available")                                \
-    X(EHOSTUNREACH, -21, "host unreachable")                                      \
-    X(ENOTCONN, -22, "not connected")                                             \
-    X(EOF, -23, "end of stream")                                                  \
-    X(EBUSY, -24, "resource busy")                                                \
-    X(ENOSERVERS, -25, "no servers available")                                    \
-    X(ENOROUTE, -26, "no path to datacenter")                                     \
-    X(EUNAVAIL, -27, "datacenter has no server currently reachable")              \
-    X(EPARSE, -28, "parse error")                                                 \
-    X(EACCES, -29, "permission denied")                                           \
-    X(ENOSPC, -30, "no space left")                                               \
-    X(EVERSION, -31, "incompatible protocol version")                             \
+#define CAIRN_ERRNO_MAP(X)                                                                         \
+    X(EINVAL, -1, "invalid argument")                                                              \
+    X(ENOMEM, -2, "out of memory")                                                                 \
+    X(ENOENT, -3, "no such entry")                                                                 \
+    X(EEXIST, -4, "entry already exists")                                                          \
+    X(ERANGE, -5, "value out of range")                                                            \
+    X(EPROTO, -6, "malformed message")                                                             \
+    X(EMSGSIZE, -7, "message too large")                                                           \
+    X(ELIMIT, -8, "limit exceeded")                                                                \
+    X(EAGAIN, -9, "try again")                                                                     \
+    X(ETIMEDOUT, -10, "timed out")                                                                 \
+    X(ECONNREFUSED, -11, "connection refused")                                                     \
+    X(ECONNRESET, -12, "connection reset")                                                         \
+    X(ECANCELED, -13, "operation canceled")                                                        \
+    X(ESHUTDOWN, -14, "shut down")                                                                 \
+    X(EIO, -15, "input/output error")                                                              \
+    X(ENOTSUP, -16, "not supported")                                                               \
+    X(EAUTH, -17, "authentication failed")                                                         \
+    X(ECRC, -18, "checksum mismatch")                                                              \
+    X(EADDRINUSE, -19, "address already in use")                                                   \
+    X(EADDRNOTAVAIL, -20, "address not available")                                                 \
+    X(EHOSTUNREACH, -21, "host unreachable")                                                       \
+    X(ENOTCONN, -22, "not connected")                                                              \
+    X(EOF, -23, "end of stream")                                                                   \
+    X(EBUSY, -24, "resource busy")                                                                 \
+    X(ENOSERVERS, -25, "no servers available")                                                     \
+    X(ENOROUTE, -26, "no path to datacenter")                                                      \
+    X(EUNAVAIL, -27, "datacenter has no server currently reachable")                               \
+    X(EPARSE, -28, "parse error")                                                                  \
+    X(EACCES, -29, "permission denied")                                                            \
+    X(ENOSPC, -30, "no space left")                                                                \
+    X(EVERSION, -31, "incompatible protocol version")                                              \
     X(EREMOTE, -32, "remote error")
 
 enum cairn_errno {

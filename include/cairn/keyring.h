@@ -33,7 +33,7 @@
 
 /* Sizes of the encrypted payload (memberlist security.go). */
 #define CAIRN_KEYRING_NONCE_SIZE 12
-#define CAIRN_KEYRING_TAG_SIZE 16
+#define CAIRN_KEYRING_TAG_SIZE   16
 /* Bytes v1 adds to a message: version + nonce + tag. */
 #define CAIRN_KEYRING_OVERHEAD_V1 29
 /* Most bytes v0 adds: version + nonce + 16 padding + tag. */
@@ -83,7 +83,7 @@ size_t cairn__keyring_encrypted_len(uint8_t vsn, size_t len);
  * CAIRN_ENOENT (empty ring), CAIRN_EINVAL (vsn > 1), CAIRN_ELIMIT (out's
  * limit), CAIRN_ENOMEM or CAIRN_EIO (OpenSSL failure). */
 int cairn__keyring_encrypt(cairn_keyring *ring, uint8_t vsn, const uint8_t *aad, size_t aad_len,
-                          const uint8_t *pt, size_t len, cairn_buf *out);
+                           const uint8_t *pt, size_t len, cairn_buf *out);
 
 /* cairn__keyring_decrypt authenticates and decrypts payload in[0..len)
  * (either version) with each key in turn and appends the plaintext (padding
@@ -92,6 +92,6 @@ int cairn__keyring_encrypt(cairn_keyring *ring, uint8_t vsn, const uint8_t *aad,
  * (empty ring), CAIRN_ELIMIT, CAIRN_ENOMEM or CAIRN_EIO; diag names the
  * fault ("decrypt: payload is 20 bytes, need at least 29"). */
 int cairn__keyring_decrypt(cairn_keyring *ring, const uint8_t *aad, size_t aad_len,
-                          const uint8_t *in, size_t len, cairn_buf *out, cairn_diag *diag);
+                           const uint8_t *in, size_t len, cairn_buf *out, cairn_diag *diag);
 
 #endif

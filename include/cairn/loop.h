@@ -98,8 +98,8 @@ typedef void (*cairn_udp_recv_cb)(cairn_udp *udp, const cairn_addr *from, const 
 /* cairn_udp_bind binds addr (port 0 picks one) and starts receiving.
  * 0, CAIRN_EINVAL, CAIRN_EADDRINUSE, CAIRN_EADDRNOTAVAIL, CAIRN_ENOMEM,
  * CAIRN_ENOTSUP (backend without packets). */
-int cairn_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp_recv_cb cb,
-                   void *userdata, cairn_udp **ret_udp);
+int cairn_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp_recv_cb cb, void *userdata,
+                   cairn_udp **ret_udp);
 
 /* cairn_udp_send queues one datagram to `to` (the bytes are copied).
  * 0, CAIRN_EINVAL (bad address, or IPv6 from an IPv4 socket),

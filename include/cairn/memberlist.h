@@ -37,8 +37,8 @@ typedef struct cairn_keyring cairn_keyring;
 /* Largest node meta (serf tags) in an alive message. */
 #define CAIRN_ML_META_MAX 512
 /* Protocol versions spoken: min 1, max 5; 2 is what serf runs. */
-#define CAIRN_ML_PROTOCOL_MIN 1
-#define CAIRN_ML_PROTOCOL_MAX 5
+#define CAIRN_ML_PROTOCOL_MIN     1
+#define CAIRN_ML_PROTOCOL_MAX     5
 #define CAIRN_ML_PROTOCOL_DEFAULT 2
 /* At most this many concurrent inbound push/pulls (more are closed). */
 #define CAIRN_ML_MAX_PUSHPULL_REQUESTS 128
@@ -244,14 +244,14 @@ int cairn_memberlist_leave(cairn_memberlist *ml, cairn_time timeout, cairn_ml_do
 
 /* cairn_memberlist_update_node re-reads the meta from the delegate and
  * gossips a new alive (incarnation + 1); done as for leave. */
-int cairn_memberlist_update_node(cairn_memberlist *ml, cairn_time timeout,
-                                 cairn_ml_done_cb done, void *userdata);
+int cairn_memberlist_update_node(cairn_memberlist *ml, cairn_time timeout, cairn_ml_done_cb done,
+                                 void *userdata);
 
 /* cairn_memberlist_send_best_effort sends a user message to a known node
  * by UDP (08 + msg, with CRC toward PMax >= 5 peers). 0, CAIRN_ENOENT,
  * CAIRN_EMSGSIZE or a send error. */
-int cairn_memberlist_send_best_effort(cairn_memberlist *ml, const char *node,
-                                      const uint8_t *msg, size_t len);
+int cairn_memberlist_send_best_effort(cairn_memberlist *ml, const char *node, const uint8_t *msg,
+                                      size_t len);
 
 /* cairn_memberlist_send_to_address sends a user message by UDP to addr
  * (no CRC, as SendToAddress). */

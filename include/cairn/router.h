@@ -47,7 +47,6 @@
 #include "cairn/pinger.h"
 #include "cairn/server.h"
 
-
 /* Go: types.AreaWAN and types.AreaLAN. */
 #define CAIRN_AREA_WAN "wan"
 #define CAIRN_AREA_LAN "lan"
@@ -243,8 +242,7 @@ typedef struct cairn_dc_maps {
  * omitted). Areas in creation order, datacenters in first-seen member order.
  * 0 and *ret_maps (free with cairn_dc_maps_free), CAIRN_ENOMEM,
  * CAIRN_EINVAL, or the cluster's error. Any thread (as by distance). */
-int cairn_router_get_datacenter_maps(cairn_router *r, cairn_dc_maps **ret_maps,
-                                     cairn_diag *diag);
+int cairn_router_get_datacenter_maps(cairn_router *r, cairn_dc_maps **ret_maps, cairn_diag *diag);
 
 /* cairn_dc_maps_free frees maps (NULL ok). */
 void cairn_dc_maps_free(cairn_dc_maps *maps);

@@ -179,8 +179,8 @@ int cairn_serfrpc_members(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *use
 /* members-filtered: each non-NULL, non-empty field is an anchored regexp
  * evaluated by the agent; tags: ntags key/regexp pairs. */
 int cairn_serfrpc_members_filtered(cairn_serfrpc *c, const char *name, const char *status,
-                                   const cairn_tag *tags, size_t ntags,
-                                   cairn_serfrpc_reply_cb cb, void *userdata);
+                                   const cairn_tag *tags, size_t ntags, cairn_serfrpc_reply_cb cb,
+                                   void *userdata);
 /* join: addrs are "host[:port]" strings as the agent accepts them. */
 int cairn_serfrpc_join(cairn_serfrpc *c, const char *const *addrs, size_t naddrs, bool replay,
                        cairn_serfrpc_reply_cb cb, void *userdata);
@@ -218,8 +218,8 @@ enum cairn_serfrpc_sync {
     CAIRN_SERFRPC_FAILED = 3,
 };
 
-typedef void (*cairn_serfrpc_sync_cb)(cairn_serfrpc_cluster *cl, int sync, int err,
-                                      const char *msg, void *userdata);
+typedef void (*cairn_serfrpc_sync_cb)(cairn_serfrpc_cluster *cl, int sync, int err, const char *msg,
+                                      void *userdata);
 
 typedef struct cairn_serfrpc_cluster_config {
     /* The RPC client's settings (its state_cb/userdata are ignored: the

@@ -14,8 +14,8 @@ typedef int64_t cairn_time;
 #define CAIRN_NSEC ((cairn_time)1)
 #define CAIRN_USEC ((cairn_time)1000)
 #define CAIRN_MSEC ((cairn_time)1000000)
-#define CAIRN_SEC ((cairn_time)1000000000)
-#define CAIRN_MIN (60 * CAIRN_SEC)
+#define CAIRN_SEC  ((cairn_time)1000000000)
+#define CAIRN_MIN  (60 * CAIRN_SEC)
 #define CAIRN_HOUR (60 * CAIRN_MIN)
 
 /* cairn_time_seconds converts a duration to seconds exactly as Go's

@@ -16,8 +16,8 @@ const char *cairn_strerror(int err)
     switch (err) {
     case 0:
         return "success";
-#define CAIRN_ERR_MSG_(name, val, msg)                                                            \
-    case val:                                                                                     \
+#define CAIRN_ERR_MSG_(name, val, msg)                                                             \
+    case val:                                                                                      \
         return msg;
         CAIRN_ERRNO_MAP(CAIRN_ERR_MSG_)
 #undef CAIRN_ERR_MSG_
@@ -31,8 +31,8 @@ const char *cairn_err_name(int err)
     switch (err) {
     case 0:
         return "OK";
-#define CAIRN_ERR_NAME_(name, val, msg)                                                           \
-    case val:                                                                                     \
+#define CAIRN_ERR_NAME_(name, val, msg)                                                            \
+    case val:                                                                                      \
         return #name;
         CAIRN_ERRNO_MAP(CAIRN_ERR_NAME_)
 #undef CAIRN_ERR_NAME_

@@ -44,7 +44,7 @@
 /* Poll interval while waiting for a rebalance's pings. */
 #define REBALANCE_POLL (10 * CAIRN_MSEC)
 /* Datacenter list capacity (names and bytes) for router queries. */
-#define MAX_DCS 256
+#define MAX_DCS  256
 #define DC_BYTES (MAX_DCS * 128)
 
 struct opts {
@@ -186,10 +186,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     bool watch = strcmp(cmd, "watch") == 0;
     bool want_arg = strcmp(cmd, "route") == 0;
     static const struct option longopts[] = {
-        {"serf-rpc", required_argument, NULL, 'r'}, {"rpc-auth", required_argument, NULL, 'a'},
-        {"dc", required_argument, NULL, 'd'},       {"format", required_argument, NULL, 'f'},
-        {"timeout", required_argument, NULL, 't'},  {"duration", required_argument, NULL, 'D'},
-        {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
+        {"serf-rpc", required_argument, NULL, 'r'},
+        {"rpc-auth", required_argument, NULL, 'a'},
+        {"dc", required_argument, NULL, 'd'},
+        {"format", required_argument, NULL, 'f'},
+        {"timeout", required_argument, NULL, 't'},
+        {"duration", required_argument, NULL, 'D'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char why[256] = "";
@@ -201,11 +205,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     int c;
     while (why[0] == '\0' && (c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'r': o->rpc_str = optarg; break;
-        case 'a': o->auth = optarg; break;
-        case 'd': o->dc = optarg; break;
-        case 'v': o->verbose = true; break;
-        case 'h': usage(stdout, cmd); return -1;
+        case 'r':
+            o->rpc_str = optarg;
+            break;
+        case 'a':
+            o->auth = optarg;
+            break;
+        case 'd':
+            o->dc = optarg;
+            break;
+        case 'v':
+            o->verbose = true;
+            break;
+        case 'h':
+            usage(stdout, cmd);
+            return -1;
         case 'f':
             if (strcmp(optarg, "json") == 0)
                 o->json = true;
@@ -264,8 +278,8 @@ static json_t *route_json(const char *dc, const cairn_route *r)
 {
     char ip[CAIRN_ADDR_STRLEN];
     cairn_addr_format(&r->server.addr, false, ip, sizeof ip);
-    return json_pack("{s:s, s:s, s:s, s:i, s:s}", "datacenter", dc, "name", r->server.name,
-                     "addr", ip, "port", (json_int_t)r->server.addr.port, "status",
+    return json_pack("{s:s, s:s, s:s, s:i, s:s}", "datacenter", dc, "name", r->server.name, "addr",
+                     ip, "port", (json_int_t)r->server.addr.port, "status",
                      cairn_member_status_name(r->server.status));
 }
 
@@ -314,8 +328,10 @@ static int setup_router(struct session *s)
         return -1;
     }
     snprintf(s->local_dc, sizeof s->local_dc, "%s", dc);
-    cairn_router_config rc = {.local_datacenter = s->local_dc, .loop = s->loop,
-                              .logger = &s->logger, .seed = (uint64_t)cairn_monotonic_now()};
+    cairn_router_config rc = {.local_datacenter = s->local_dc,
+                              .loop = s->loop,
+                              .logger = &s->logger,
+                              .seed = (uint64_t)cairn_monotonic_now()};
     cairn_diag diag;
     cairn_diag_clear(&diag);
     cairn_cluster cluster = cairn_serfrpc_cluster_get(s->cl);
@@ -323,8 +339,8 @@ static int setup_router(struct session *s)
     int rc2 = cairn_router_new(&rc, &s->router);
     if (rc2 == 0)
         rc2 = cairn_router_add_area(s->router, CAIRN_AREA_WAN, &cluster, &pinger, &diag);
-    cairn_serf_adapter_config ac = {.router = s->router, .area_id = CAIRN_AREA_WAN,
-                                    .logger = &s->logger};
+    cairn_serf_adapter_config ac = {
+        .router = s->router, .area_id = CAIRN_AREA_WAN, .logger = &s->logger};
     if (rc2 == 0)
         rc2 = cairn_serf_adapter_new(&ac, &s->adapter);
     if (rc2 != 0) {
@@ -348,8 +364,8 @@ static void on_sync(cairn_serfrpc_cluster *cl, int sync, int err, const char *ms
             return;
         if (s->mode == MODE_WATCH && !first) {
             if (s->o->json)
-                print_json(json_pack("{s:s, s:s, s:s}", "time", t, "type", "agent", "state",
-                                     "synced"));
+                print_json(
+                    json_pack("{s:s, s:s, s:s}", "time", t, "type", "agent", "state", "synced"));
             else
                 printf("%s agent %s is back; resynchronised\n", t, s->o->rpc_str);
             fflush(stdout);
@@ -384,8 +400,7 @@ static void on_deadline(cairn_timer *t, void *ud)
         s->done = true;
         return;
     }
-    die_msg(s, 1, "serf agent at %s did not answer within %.0f s", s->o->rpc_str,
-            s->o->timeout_s);
+    die_msg(s, 1, "serf agent at %s did not answer within %.0f s", s->o->rpc_str, s->o->timeout_s);
 }
 
 /* ---- commands ---- */
@@ -647,8 +662,7 @@ static void do_watch(struct session *s)
     char t[32];
     now_str(t, sizeof t);
     if (!s->o->json)
-        printf("%s watching serf agent %s (local datacenter %s)\n", t, s->o->rpc_str,
-               s->local_dc);
+        printf("%s watching serf agent %s (local datacenter %s)\n", t, s->o->rpc_str, s->local_dc);
     watch_check_routes(s);
     cairn_timer_start(s->tick, WATCH_REFRESH);
     if (s->o->duration_s > 0)
@@ -660,11 +674,21 @@ static void do_watch(struct session *s)
 static void run_command(struct session *s)
 {
     switch (s->mode) {
-    case MODE_MEMBERS: do_members(s); break;
-    case MODE_DCS: do_dcs(s); break;
-    case MODE_ROUTE: do_route(s); break;
-    case MODE_MAPS: do_maps(s); break;
-    default: do_watch(s); break;
+    case MODE_MEMBERS:
+        do_members(s);
+        break;
+    case MODE_DCS:
+        do_dcs(s);
+        break;
+    case MODE_ROUTE:
+        do_route(s);
+        break;
+    case MODE_MAPS:
+        do_maps(s);
+        break;
+    default:
+        do_watch(s);
+        break;
     }
 }
 

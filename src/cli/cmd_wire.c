@@ -362,8 +362,8 @@ static json_t *serf_json(wire_cli *cli, const uint8_t *p, size_t len, cairn_wire
         cairn_wire_serf_msg probe;
         uint8_t t = m.u.query_response.payload.p[0];
         if ((t == CAIRN_WIRE_SERF_KEY_RESPONSE || t == CAIRN_WIRE_SERF_CONFLICT_RESPONSE) &&
-            cairn__wire_serf_msg_decode(m.u.query_response.payload.p, m.u.query_response.payload.len,
-                                       a, NULL, &probe) == 0)
+            cairn__wire_serf_msg_decode(m.u.query_response.payload.p,
+                                        m.u.query_response.payload.len, a, NULL, &probe) == 0)
             inner = m.u.query_response.payload;
     }
     if (inner.len && depth < 4)

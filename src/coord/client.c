@@ -116,8 +116,7 @@ int cairn_coord_client_new(const cairn_coord_config *cfg, cairn_coord_client **r
     if (ret_client == NULL || cairn_coord_config_check(cfg) != 0)
         return CAIRN_EINVAL;
 
-    size_t size = sizeof(cairn_coord_client) +
-                  (size_t)cfg->adjustment_window_size * sizeof(double);
+    size_t size = sizeof(cairn_coord_client) + (size_t)cfg->adjustment_window_size * sizeof(double);
     cairn_coord_client *client = cairn_calloc(1, size);
     if (client == NULL)
         return CAIRN_ENOMEM;
@@ -191,8 +190,7 @@ int cairn_coord_client_set(cairn_coord_client *client, const cairn_coord *coord)
     return 0;
 }
 
-cairn_time cairn_coord_client_distance(const cairn_coord_client *client,
-                                       const cairn_coord *other)
+cairn_time cairn_coord_client_distance(const cairn_coord_client *client, const cairn_coord *other)
 {
     if (client == NULL)
         return CAIRN_COORD_DISTANCE_INF;
@@ -215,13 +213,12 @@ static struct filter_entry **bucket_of(cairn_coord_client *client, uint64_t hash
     return &client->buckets[hash & (client->nbuckets - 1)];
 }
 
-static struct filter_entry *filter_find(cairn_coord_client *client, const char *node,
-                                        size_t len, uint64_t hash)
+static struct filter_entry *filter_find(cairn_coord_client *client, const char *node, size_t len,
+                                        uint64_t hash)
 {
     unsigned fsize = client->cfg.latency_filter_size;
     for (struct filter_entry *e = *bucket_of(client, hash); e != NULL; e = e->hnext) {
-        if (e->hash == hash && e->name_len == len &&
-            memcmp(entry_name(e, fsize), node, len) == 0)
+        if (e->hash == hash && e->name_len == len && memcmp(entry_name(e, fsize), node, len) == 0)
             return e;
     }
     return NULL;
@@ -447,8 +444,7 @@ int cairn_coord_client_update(cairn_coord_client *client, const char *node,
     if (!cairn_coord_valid(&client->coord)) {
         client->stats.resets++;
         client->coord = client->origin;
-        memset(client->adjustment_samples, 0,
-               client->cfg.adjustment_window_size * sizeof(double));
+        memset(client->adjustment_samples, 0, client->cfg.adjustment_window_size * sizeof(double));
         client->adjustment_index = 0;
     }
     return 0;

@@ -64,8 +64,7 @@ int cairn_coord_config_check(const cairn_coord_config *cfg)
         return CAIRN_EINVAL;
     if (cfg->dimensionality == 0 || cfg->dimensionality > CAIRN_COORD_MAX_DIM)
         return CAIRN_EINVAL;
-    if (cfg->latency_filter_size == 0 ||
-        cfg->latency_filter_size > CAIRN_COORD_LATENCY_FILTER_MAX)
+    if (cfg->latency_filter_size == 0 || cfg->latency_filter_size > CAIRN_COORD_LATENCY_FILTER_MAX)
         return CAIRN_EINVAL;
     if (cfg->adjustment_window_size > CAIRN_COORD_ADJUSTMENT_WINDOW_MAX)
         return CAIRN_EINVAL;
@@ -134,8 +133,8 @@ double cairn__coord_vec_magnitude(const double *v, unsigned dim)
     return sqrt(sum);
 }
 
-double cairn__coord_unit_vector_at(const double *a, const double *b, unsigned dim,
-                                   cairn_rng *rng, double *ret)
+double cairn__coord_unit_vector_at(const double *a, const double *b, unsigned dim, cairn_rng *rng,
+                                   double *ret)
 {
     cairn__coord_vec_diff(a, b, dim, ret);
     double mag = cairn__coord_vec_magnitude(ret, dim);
@@ -203,9 +202,8 @@ static double go_max(double x, double y)
     return x > y ? x : y;
 }
 
-int cairn_coord_apply_force(const cairn_coord_config *cfg, cairn_rng *rng,
-                            const cairn_coord *c, double force, const cairn_coord *other,
-                            cairn_coord *ret_coord)
+int cairn_coord_apply_force(const cairn_coord_config *cfg, cairn_rng *rng, const cairn_coord *c,
+                            double force, const cairn_coord *other, cairn_coord *ret_coord)
 {
     if (cfg == NULL || rng == NULL || c == NULL || other == NULL || ret_coord == NULL)
         return CAIRN_EINVAL;
@@ -230,8 +228,7 @@ int cairn_coord_apply_force(const cairn_coord_config *cfg, cairn_rng *rng,
     return 0;
 }
 
-static const cairn_coord *set_lookup(const cairn_coord_segment *set, size_t n,
-                                     const char *segment)
+static const cairn_coord *set_lookup(const cairn_coord_segment *set, size_t n, const char *segment)
 {
     for (size_t i = 0; i < n; i++) {
         if (set[i].segment != NULL && strcmp(set[i].segment, segment) == 0)
@@ -241,8 +238,8 @@ static const cairn_coord *set_lookup(const cairn_coord_segment *set, size_t n,
 }
 
 void cairn_coord_set_intersect(const cairn_coord_segment *a, size_t na,
-                               const cairn_coord_segment *b, size_t nb,
-                               const cairn_coord **ret_a, const cairn_coord **ret_b)
+                               const cairn_coord_segment *b, size_t nb, const cairn_coord **ret_a,
+                               const cairn_coord **ret_b)
 {
     if (a == NULL)
         na = 0;

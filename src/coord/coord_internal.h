@@ -28,8 +28,8 @@ double cairn__coord_vec_magnitude(const double *v, unsigned dim);
  * drawn from rng (each component uniform in [-0.5, 0.5) before
  * normalising), and 0 is returned; if even that is tiny, (1, 0, ...). dim is
  * at least 1. ret must not alias a or b. */
-double cairn__coord_unit_vector_at(const double *a, const double *b, unsigned dim,
-                                   cairn_rng *rng, double *ret);
+double cairn__coord_unit_vector_at(const double *a, const double *b, unsigned dim, cairn_rng *rng,
+                                   double *ret);
 
 /* Go's rawDistanceTo: |a - b| + a.height + b.height in seconds, without
  * adjustments. The caller has checked compatibility. */

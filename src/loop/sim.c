@@ -214,7 +214,8 @@ void cairn__sim_msg_send(cairn_sim *sim, struct sim_msg *m, cairn_time at)
 
 /* ---- links and partitions ---- */
 
-const cairn_sim_link *cairn__sim_link(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
+const cairn_sim_link *cairn__sim_link(const cairn_sim *sim, const cairn_addr *a,
+                                      const cairn_addr *b)
 {
     if (sim->links.len > 0) {
         struct sim_key k;
@@ -332,7 +333,8 @@ void cairn_sim_heal(cairn_sim *sim)
 bool cairn_sim_reachable(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b)
 {
     if (sim->grouped > 0) {
-        const struct sim_node *na = cairn__sim_node_find(sim, a), *nb = cairn__sim_node_find(sim, b);
+        const struct sim_node *na = cairn__sim_node_find(sim, a),
+                              *nb = cairn__sim_node_find(sim, b);
         if (na != NULL && nb != NULL && na->group != nb->group)
             return false;
     }

@@ -195,7 +195,8 @@ void cairn__sim_msg_free(cairn_sim *sim, struct sim_msg *m);
 void cairn__sim_msg_send(cairn_sim *sim, struct sim_msg *m, cairn_time at);
 struct sim_node *cairn__sim_node_find(const cairn_sim *sim, const cairn_addr *ip);
 /* The link between two IPs. */
-const cairn_sim_link *cairn__sim_link(const cairn_sim *sim, const cairn_addr *a, const cairn_addr *b);
+const cairn_sim_link *cairn__sim_link(const cairn_sim *sim, const cairn_addr *a,
+                                      const cairn_addr *b);
 /* One delay sample on link l (latency + jitter). */
 cairn_time cairn__sim_delay(cairn_sim *sim, const cairn_sim_link *l);
 /* True when the node is stalled at the event's time: the event has been

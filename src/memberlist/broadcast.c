@@ -169,7 +169,7 @@ static int reserve(cairn_bcast_queue *q)
 }
 
 int cairn__bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t *msg, size_t len,
-                           cairn_bcast_finished_cb finished, void *userdata)
+                            cairn_bcast_finished_cb finished, void *userdata)
 {
     if (!q || !msg || len == 0)
         return CAIRN_EINVAL;

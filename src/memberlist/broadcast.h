@@ -45,7 +45,7 @@ void cairn__bcast_queue_delete(cairn_bcast_queue *q);
  * CAIRN_ELIMIT (len > UINT32_MAX) or CAIRN_ENOMEM (queue unchanged on
  * error). */
 int cairn__bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t *msg, size_t len,
-                           cairn_bcast_finished_cb finished, void *userdata);
+                            cairn_bcast_finished_cb finished, void *userdata);
 
 /* cairn_bcast_queue_get picks messages for one packet: each costs
  * `overhead` + its length out of `limit` bytes. emit is called for each

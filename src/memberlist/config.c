@@ -19,7 +19,7 @@
 /* Own broadcast queue cap: enough for one message per node of a large
  * cluster while it churns. */
 #define ML_DEFAULT_MAX_BROADCASTS 16384
-#define ML_DEFAULT_PORT 7946
+#define ML_DEFAULT_PORT           7946
 
 const char *cairn_ml_state_name(int state)
 {

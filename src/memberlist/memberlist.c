@@ -195,8 +195,8 @@ int cairn_memberlist_new(cairn_loop *loop, const cairn_memberlist_config *cfg,
 }
 
 int cairn__ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
-              const cairn_memberlist_delegate *delegate, const cairn_logger *logger,
-              cairn_keyring *keyring, bool net, cairn_memberlist **ret_ml)
+                     const cairn_memberlist_delegate *delegate, const cairn_logger *logger,
+                     cairn_keyring *keyring, bool net, cairn_memberlist **ret_ml)
 {
     if (!loop || !ret_ml || cairn_memberlist_config_check(cfg) < 0)
         return CAIRN_EINVAL;
@@ -245,10 +245,10 @@ int cairn__ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
     if ((rc = set_alive(ml)) < 0)
         goto fail;
     if ((rc = start_timer(ml, cfg->probe_interval, cairn__ml_probe_tick, &ml->probe_timer)) < 0 ||
-        (rc = start_timer(ml, cfg->gossip_nodes > 0 ? cfg->gossip_interval : 0, cairn__ml_gossip_tick,
-                          &ml->gossip_timer)) < 0 ||
-        (rc = start_timer(ml, cfg->push_pull_interval, cairn__ml_pushpull_tick, &ml->pushpull_timer)) <
-            0)
+        (rc = start_timer(ml, cfg->gossip_nodes > 0 ? cfg->gossip_interval : 0,
+                          cairn__ml_gossip_tick, &ml->gossip_timer)) < 0 ||
+        (rc = start_timer(ml, cfg->push_pull_interval, cairn__ml_pushpull_tick,
+                          &ml->pushpull_timer)) < 0)
         goto fail;
     *ret_ml = ml;
     return 0;
@@ -328,8 +328,11 @@ int cairn_memberlist_join(cairn_memberlist *ml, const cairn_addr *addrs, size_t 
     struct join_op *j = cairn_calloc(1, sizeof(*j));
     if (!j)
         return CAIRN_ENOMEM;
-    *j = (struct join_op){.ml = ml, .pending = n + 1, .last_err = CAIRN_ECONNREFUSED,
-                          .done = done, .userdata = userdata};
+    *j = (struct join_op){.ml = ml,
+                          .pending = n + 1,
+                          .last_err = CAIRN_ECONNREFUSED,
+                          .done = done,
+                          .userdata = userdata};
     for (size_t i = 0; i < n; i++) {
         cairn_addr a = addrs[i];
         if (a.port == 0)
@@ -416,8 +419,8 @@ int cairn_memberlist_leave(cairn_memberlist *ml, cairn_time timeout, cairn_ml_do
     return 0;
 }
 
-int cairn_memberlist_update_node(cairn_memberlist *ml, cairn_time timeout,
-                                 cairn_ml_done_cb done, void *userdata)
+int cairn_memberlist_update_node(cairn_memberlist *ml, cairn_time timeout, cairn_ml_done_cb done,
+                                 void *userdata)
 {
     if (!ml)
         return CAIRN_EINVAL;
@@ -465,8 +468,8 @@ static int send_user(cairn_memberlist *ml, const cairn_addr *to, const struct ml
     return rc;
 }
 
-int cairn_memberlist_send_best_effort(cairn_memberlist *ml, const char *node,
-                                      const uint8_t *msg, size_t len)
+int cairn_memberlist_send_best_effort(cairn_memberlist *ml, const char *node, const uint8_t *msg,
+                                      size_t len)
 {
     if (!ml || !node || (!msg && len))
         return CAIRN_EINVAL;
@@ -509,8 +512,7 @@ void cairn_memberlist_for_each(const cairn_memberlist *ml, cairn_ml_node_cb cb, 
     }
 }
 
-int cairn_memberlist_get_node(const cairn_memberlist *ml, const char *name,
-                              cairn_ml_node *ret_node)
+int cairn_memberlist_get_node(const cairn_memberlist *ml, const char *name, cairn_ml_node *ret_node)
 {
     if (!ml || !name || !ret_node)
         return CAIRN_EINVAL;

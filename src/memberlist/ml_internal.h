@@ -30,8 +30,8 @@
 /* memberlist's packing overheads (net.go): compound header, per entry, and
  * the extra type byte of a user message. */
 #define ML_COMPOUND_HEADER_OVERHEAD 2
-#define ML_COMPOUND_OVERHEAD 2
-#define ML_USER_MSG_OVERHEAD 1
+#define ML_COMPOUND_OVERHEAD        2
+#define ML_USER_MSG_OVERHEAD        1
 /* A compound carries at most 255 parts (the count is one byte). */
 #define ML_COMPOUND_MAX_PARTS 255
 /* Encryption overhead of the v1 layout: version + nonce + tag. */
@@ -184,7 +184,7 @@ struct ml_alive {
  * resulting broadcast and fires when it leaves the queue. bootstrap: the
  * alive is our own being set (creation or meta update). */
 void cairn__ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify,
-                   bool bootstrap);
+                          bool bootstrap);
 void cairn__ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s);
 void cairn__ml_dead_node(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify);
 
@@ -200,13 +200,14 @@ void cairn__ml_reset_nodes(cairn_memberlist *ml);
  * filter (Go: kRandomNodes: 3n tries). Returns how many were stored. */
 typedef bool (*ml_node_filter)(const cairn_memberlist *ml, const struct ml_node *n,
                                const void *ctx);
-size_t cairn__ml_k_random_nodes(cairn_memberlist *ml, size_t k, ml_node_filter filter, const void *ctx,
-                         struct ml_node **out);
+size_t cairn__ml_k_random_nodes(cairn_memberlist *ml, size_t k, ml_node_filter filter,
+                                const void *ctx, struct ml_node **out);
 /* cairn__ml_free_nodes releases the whole table. */
 void cairn__ml_free_nodes(cairn_memberlist *ml);
 /* ml_encode_broadcast encodes a memberlist message and queues it named by
  * node (the one place state changes are gossiped). */
-void cairn__ml_queue_alive(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify);
+void cairn__ml_queue_alive(cairn_memberlist *ml, const struct ml_alive *a,
+                           struct ml_waiter *notify);
 void cairn__ml_queue_suspect(cairn_memberlist *ml, const cairn_wire_suspect *s);
 void cairn__ml_queue_dead(cairn_memberlist *ml, const cairn_wire_dead *d, struct ml_waiter *notify);
 
@@ -236,15 +237,15 @@ void cairn__ml_waiter_finished(void *w);
  * advertise address in cfg must be set) so unit tests can drive the state
  * machine directly on the manual loop. */
 int cairn__ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
-              const cairn_memberlist_delegate *delegate, const cairn_logger *logger,
-              cairn_keyring *keyring, bool net, cairn_memberlist **ret_ml);
+                     const cairn_memberlist_delegate *delegate, const cairn_logger *logger,
+                     cairn_keyring *keyring, bool net, cairn_memberlist **ret_ml);
 
 /* ---- net.c ---- */
 
 /* cairn__ml_send_packet applies compression, CRC (when node is given and speaks
  * PMax >= 5) and encryption, then sends one datagram. */
 int cairn__ml_send_packet(cairn_memberlist *ml, const cairn_addr *to, const struct ml_node *node,
-                   const uint8_t *msg, size_t len);
+                          const uint8_t *msg, size_t len);
 /* cairn__ml_send_msg piggybacks queued broadcasts onto msg as a compound, then
  * sends it without CRC (Go: sendMsg). */
 int cairn__ml_send_msg(cairn_memberlist *ml, const cairn_addr *to, const uint8_t *msg, size_t len);
@@ -266,7 +267,7 @@ size_t cairn__ml_get_broadcasts(cairn_memberlist *ml, int overhead, int limit, s
 int cairn__ml_make_compound(const struct ml_parts *p, cairn_buf *out);
 /* cairn__ml_on_packet is the UDP receive callback. */
 void cairn__ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len,
-                  void *userdata);
+                         void *userdata);
 /* cairn__ml_ip_span: a span over addr's raw IP bytes (4 or 16). */
 cairn_span cairn__ml_ip_span(const cairn_addr *addr);
 
@@ -280,7 +281,7 @@ void cairn__ml_invoke_ack(cairn_memberlist *ml, const cairn_wire_ack *ack, cairn
 void cairn__ml_invoke_nack(cairn_memberlist *ml, const cairn_wire_nack *nack);
 void cairn__ml_handle_ping(cairn_memberlist *ml, const cairn_wire_ping *p, const cairn_addr *from);
 void cairn__ml_handle_indirect_ping(cairn_memberlist *ml, const cairn_wire_indirect_ping *ind,
-                             const cairn_addr *from);
+                                    const cairn_addr *from);
 /* cairn__ml_probe_cancel_all drops every ack handler and the probe in flight. */
 void cairn__ml_probe_cancel_all(cairn_memberlist *ml);
 /* The TCP fallback ping finished (contacted = ack with our seq received). */
@@ -293,11 +294,11 @@ void cairn__ml_on_accept(cairn_listener *lst, cairn_stream *stream, void *userda
  * NULL) is called with the outcome. */
 typedef void (*ml_pushpull_done)(cairn_memberlist *ml, int status, void *userdata);
 int cairn__ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool join,
-                      ml_pushpull_done done, void *userdata);
+                             ml_pushpull_done done, void *userdata);
 /* cairn__ml_tcp_ping_start dials addr, sends ping p and reports through
  * cairn__ml_probe_tcp_result before deadline (absolute loop time). */
 int cairn__ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const cairn_wire_ping *p,
-                      cairn_time deadline);
+                             cairn_time deadline);
 /* cairn__ml_close_all_conns closes every stream (their callbacks report
  * CAIRN_ECANCELED). */
 void cairn__ml_close_all_conns(cairn_memberlist *ml);

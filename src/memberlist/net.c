@@ -103,7 +103,8 @@ static void emit_user(const uint8_t *msg, size_t len, void *ud)
 size_t cairn__ml_get_broadcasts(cairn_memberlist *ml, int overhead, int limit, struct ml_parts *p)
 {
     size_t before = p->n;
-    cairn_bcast_queue_get(ml->broadcasts, overhead, limit, cairn__ml_estimate_nodes(ml), emit_own, p);
+    cairn_bcast_queue_get(ml->broadcasts, overhead, limit, cairn__ml_estimate_nodes(ml), emit_own,
+                          p);
     if (ml->del.get_broadcasts) {
         long used = 0;
         for (size_t i = before; i < p->n; i++)
@@ -121,7 +122,7 @@ size_t cairn__ml_get_broadcasts(cairn_memberlist *ml, int overhead, int limit, s
 /* ---- sending ---- */
 
 int cairn__ml_send_packet(cairn_memberlist *ml, const cairn_addr *to, const struct ml_node *node,
-                   const uint8_t *msg, size_t len)
+                          const uint8_t *msg, size_t len)
 {
     bool crc = node && node->vsn[ML_PMAX] >= 5;
     cairn_buf_reset(&ml->tx);
@@ -154,8 +155,8 @@ static int encrypt_overhead(const cairn_memberlist *ml)
 
 int cairn__ml_send_msg(cairn_memberlist *ml, const cairn_addr *to, const uint8_t *msg, size_t len)
 {
-    int avail = ml->cfg.udp_buffer_size - (int)len - ML_COMPOUND_HEADER_OVERHEAD -
-                encrypt_overhead(ml);
+    int avail =
+        ml->cfg.udp_buffer_size - (int)len - ML_COMPOUND_HEADER_OVERHEAD - encrypt_overhead(ml);
     struct ml_parts p;
     cairn__ml_parts_init(&p);
     int rc = cairn__ml_parts_add(&p, msg, len);
@@ -185,8 +186,8 @@ struct rx_ctx {
 
 static void handle_alive(cairn_memberlist *ml, const cairn_wire_alive *w)
 {
-    struct ml_alive a = {.node = w->node, .incarnation = w->incarnation, .meta = w->meta,
-                         .vsn = w->vsn};
+    struct ml_alive a = {
+        .node = w->node, .incarnation = w->incarnation, .meta = w->meta, .vsn = w->vsn};
     if (cairn_addr_from_ip(w->addr.p, w->addr.len, w->port, &a.addr) < 0)
         return;
     /* Protocol < 2 or a zero port: the receiver's own port (Go does this). */
@@ -208,8 +209,7 @@ static void on_message(uint8_t type, const uint8_t *body, size_t body_len, void 
     }
     /* The message decoders want the type byte in front. */
     cairn_buf_reset(&ml->rx);
-    if (cairn_buf_append(&ml->rx, &type, 1) < 0 ||
-        cairn_buf_append(&ml->rx, body, body_len) < 0) {
+    if (cairn_buf_append(&ml->rx, &type, 1) < 0 || cairn_buf_append(&ml->rx, body, body_len) < 0) {
         ml->stats.rx_dropped++;
         return;
     }
@@ -255,7 +255,7 @@ static void on_message(uint8_t type, const uint8_t *body, size_t body_len, void 
 }
 
 void cairn__ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len,
-                  void *userdata)
+                         void *userdata)
 {
     cairn_memberlist *ml = userdata;
     (void)udp;
@@ -269,7 +269,6 @@ void cairn__ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *
     if (cairn__packet_decode(&ml->frame, data, len, on_message, &c, &ps, &diag) < 0) {
         ml->stats.rx_dropped++;
         ml->stats.rx_decrypt_failed += ps.decrypt;
-        cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "dropped (part of) a packet: %s",
-                   diag.msg);
+        cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "dropped (part of) a packet: %s", diag.msg);
     }
 }

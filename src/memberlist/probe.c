@@ -86,16 +86,14 @@ void cairn__ml_handle_ping(cairn_memberlist *ml, const cairn_wire_ping *p, const
     cairn_wire_ack ack = {.seq_no = p->seq_no};
     if (ml->del.ack_payload) {
         ml->del.ack_payload(ml->del.userdata, &payload);
-        ack.payload = (cairn_span){payload.data ? payload.data : (const uint8_t *)"",
-                                   payload.len};
+        ack.payload = (cairn_span){payload.data ? payload.data : (const uint8_t *)"", payload.len};
     }
     cairn_addr to = *from;
     if (p->source_addr.len && p->source_port)
         (void)cairn_addr_from_ip(p->source_addr.p, p->source_addr.len, p->source_port, &to);
     int rc = ML_SEND_MSG(ml, &to, cairn__wire_ack_encode, &ack);
     if (rc < 0)
-        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send ack: %s",
-                   cairn_strerror(rc));
+        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send ack: %s", cairn_strerror(rc));
     cairn_buf_destroy(&payload);
 }
 
@@ -126,7 +124,7 @@ static void on_relay_timeout(cairn_timer *t, void *ud)
 }
 
 void cairn__ml_handle_indirect_ping(cairn_memberlist *ml, const cairn_wire_indirect_ping *ind,
-                             const cairn_addr *from)
+                                    const cairn_addr *from)
 {
     uint16_t port = ind->port;
     if (ml->cfg.protocol_version < 2 || port == 0)
@@ -200,8 +198,8 @@ void cairn__ml_invoke_ack(cairn_memberlist *ml, const cairn_wire_ack *ack, cairn
             if (n) {
                 cairn_ml_node v;
                 cairn__ml_node_view(n, &v);
-                ml->del.notify_ping_complete(ml->del.userdata, &v, at - pr->sent,
-                                             ack->payload.p, ack->payload.len);
+                ml->del.notify_ping_complete(ml->del.userdata, &v, at - pr->sent, ack->payload.p,
+                                             ack->payload.len);
             }
         }
         probe_finish(ml, true);
@@ -271,8 +269,8 @@ static void probe_indirect(cairn_memberlist *ml)
                 pr->expected_nacks++;
             int rc = ML_SEND_MSG(ml, &peers[i]->addr, cairn__wire_indirect_ping_encode, &ind);
             if (rc < 0)
-                cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG,
-                           "failed to send indirect ping: %s", cairn_strerror(rc));
+                cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send indirect ping: %s",
+                           cairn_strerror(rc));
         }
         if (!ml->cfg.disable_tcp_pings && pmax >= 3) {
             cairn_wire_ping ping;
@@ -464,7 +462,8 @@ static bool pushpull_filter(const cairn_memberlist *ml, const struct ml_node *n,
 void cairn__ml_pushpull_tick(cairn_timer *t, void *ud)
 {
     cairn_memberlist *ml = ud;
-    cairn_timer_start(t, cairn__ml_pushpull_scale(ml->cfg.push_pull_interval, cairn__ml_estimate_nodes(ml)));
+    cairn_timer_start(
+        t, cairn__ml_pushpull_scale(ml->cfg.push_pull_interval, cairn__ml_estimate_nodes(ml)));
     if (ml->shutdown)
         return;
     struct ml_node *peer;
@@ -472,6 +471,6 @@ void cairn__ml_pushpull_tick(cairn_timer *t, void *ud)
         return;
     int rc = cairn__ml_pushpull_start(ml, &peer->addr, false, NULL, NULL);
     if (rc < 0)
-        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "push/pull with %s failed: %s",
-                   peer->name, cairn_strerror(rc));
+        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "push/pull with %s failed: %s", peer->name,
+                   cairn_strerror(rc));
 }

@@ -101,7 +101,7 @@ static void queue_encoded(cairn_memberlist *ml, const char *name, cairn_buf *b,
                           struct ml_waiter *notify)
 {
     int rc = cairn__bcast_queue_push(ml->broadcasts, name, b->data, b->len,
-                                    notify ? cairn__ml_waiter_finished : NULL, notify);
+                                     notify ? cairn__ml_waiter_finished : NULL, notify);
     if (rc < 0)
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to queue broadcast about %s: %s",
                    name, cairn_strerror(rc));
@@ -209,8 +209,7 @@ static void refute(cairn_memberlist *ml, struct ml_node *me, uint32_t accused)
 
 /* Inserts a new node at a random position of the probe order (Go appends
  * and swaps with a random offset). */
-static struct ml_node *insert_node(cairn_memberlist *ml, const struct ml_alive *a,
-                                   const char *name)
+static struct ml_node *insert_node(cairn_memberlist *ml, const struct ml_alive *a, const char *name)
 {
     if (ml->n_nodes >= ml->cfg.max_nodes) {
         cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "node table full (%zu), ignoring %s",
@@ -289,8 +288,7 @@ static bool alive_acceptable(cairn_memberlist *ml, const struct ml_alive *a, con
                            .dmax = a->vsn.p[4],
                            .dcur = a->vsn.p[5]};
         if (ml->del.notify_alive(ml->del.userdata, &v) != 0) {
-            cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "ignoring alive message for '%s'",
-                       name);
+            cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "ignoring alive message for '%s'", name);
             return false;
         }
     }
@@ -327,7 +325,7 @@ static bool address_change_ok(cairn_memberlist *ml, struct ml_node *n, const str
 }
 
 void cairn__ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct ml_waiter *notify,
-                   bool bootstrap)
+                          bool bootstrap)
 {
     char name[ML_NAME_MAX + 1];
     if (!name_cstr(a->node.p, a->node.len, name))
@@ -373,8 +371,8 @@ void cairn__ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct
     }
     if (!ml->preloading)
         cairn__ml_queue_alive(ml, a, notify);
-    bool meta_changed = a->meta.len != n->meta_len ||
-                        (n->meta_len && memcmp(n->meta, a->meta.p, n->meta_len) != 0);
+    bool meta_changed =
+        a->meta.len != n->meta_len || (n->meta_len && memcmp(n->meta, a->meta.p, n->meta_len) != 0);
     if (a->vsn.len == sizeof(n->vsn))
         memcpy(n->vsn, a->vsn.p, sizeof(n->vsn));
     n->incarnation = a->incarnation;
@@ -425,7 +423,8 @@ void cairn__ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s)
         return;
     if (n->suspicion) {
         char from[ML_NAME_MAX + 1];
-        if (name_cstr(s->from.p, s->from.len, from) && cairn__ml_suspicion_confirm(n->suspicion, from))
+        if (name_cstr(s->from.p, s->from.len, from) &&
+            cairn__ml_suspicion_confirm(n->suspicion, from))
             cairn__ml_queue_suspect(ml, s);
         return;
     }
@@ -446,11 +445,12 @@ void cairn__ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s)
     int count = cairn__ml_estimate_nodes(ml);
     if (count - 2 < k)
         k = 0;
-    cairn_time min = cairn__ml_suspicion_timeout(ml->cfg.suspicion_mult, count, ml->cfg.probe_interval);
+    cairn_time min =
+        cairn__ml_suspicion_timeout(ml->cfg.suspicion_mult, count, ml->cfg.probe_interval);
     cairn_time max = (cairn_time)ml->cfg.suspicion_max_timeout_mult * min;
     struct ml_suspicion *timer;
     if (cairn__ml_suspicion_new(ml->loop, from, k < 0 ? 0 : k, min, max, on_suspicion_timeout, n,
-                         &timer) < 0) {
+                                &timer) < 0) {
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "out of memory suspecting %s", n->name);
         return;
     }
@@ -540,8 +540,8 @@ int cairn__ml_verify_protocol(cairn_memberlist *ml, const cairn_wire_push_node *
         }
         if (dcur < maxdmin || dcur > mindmax) {
             cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG,
-                       "node '%.*s' delegate protocol version (%u) is incompatible: [%u, %u]",
-                       wlen, what, dcur, maxdmin, mindmax);
+                       "node '%.*s' delegate protocol version (%u) is incompatible: [%u, %u]", wlen,
+                       what, dcur, maxdmin, mindmax);
             return CAIRN_EVERSION;
         }
     }
@@ -554,8 +554,8 @@ void cairn__ml_merge_state(cairn_memberlist *ml, const cairn_wire_push_node *nod
         const cairn_wire_push_node *r = &nodes[i];
         switch (r->state) {
         case CAIRN_ML_ALIVE: {
-            struct ml_alive a = {.node = r->name, .incarnation = r->incarnation,
-                                 .meta = r->meta, .vsn = r->vsn};
+            struct ml_alive a = {
+                .node = r->name, .incarnation = r->incarnation, .meta = r->meta, .vsn = r->vsn};
             if (cairn_addr_from_ip(r->addr.p, r->addr.len, r->port, &a.addr) < 0)
                 break;
             if (a.addr.port == 0)
@@ -571,9 +571,8 @@ void cairn__ml_merge_state(cairn_memberlist *ml, const cairn_wire_push_node *nod
         case CAIRN_ML_DEAD:
         case CAIRN_ML_SUSPECT: {
             /* A remote "dead" never kills directly: we suspect it ourselves. */
-            cairn_wire_suspect s = {.from = cairn__span_str(ml->name),
-                                    .incarnation = r->incarnation,
-                                    .node = r->name};
+            cairn_wire_suspect s = {
+                .from = cairn__span_str(ml->name), .incarnation = r->incarnation, .node = r->name};
             cairn__ml_suspect_node(ml, &s);
             break;
         }
@@ -609,8 +608,8 @@ void cairn__ml_reset_nodes(cairn_memberlist *ml)
     }
 }
 
-size_t cairn__ml_k_random_nodes(cairn_memberlist *ml, size_t k, ml_node_filter filter, const void *ctx,
-                         struct ml_node **out)
+size_t cairn__ml_k_random_nodes(cairn_memberlist *ml, size_t k, ml_node_filter filter,
+                                const void *ctx, struct ml_node **out)
 {
     size_t n = ml->n_nodes, got = 0;
     for (size_t i = 0; i < 3 * n && got < k; i++) {

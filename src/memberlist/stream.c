@@ -154,9 +154,8 @@ static int build_local_state(cairn_memberlist *ml, bool join, cairn_buf *out)
     cairn_buf_init(&user, CAIRN_WIRE_USER_STATE_MAX);
     if (ml->del.local_state && ml->del.local_state(ml->del.userdata, join, &user) < 0)
         cairn_buf_reset(&user);
-    cairn_wire_pushpull_header h = {.join = join,
-                                    .nodes = (uint32_t)ml->n_nodes,
-                                    .user_state_len = (uint32_t)user.len};
+    cairn_wire_pushpull_header h = {
+        .join = join, .nodes = (uint32_t)ml->n_nodes, .user_state_len = (uint32_t)user.len};
     int rc = cairn__wire_pushpull_header_encode(&h, out, NULL);
     for (size_t i = 0; rc == 0 && i < ml->n_nodes; i++) {
         const struct ml_node *n = ml->nodes[i];
@@ -191,11 +190,10 @@ static int merge_remote(struct ml_conn *c)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         size_t end = i + 1 < n ? c->obj_off[i + 1] : c->objs.len, used;
         cairn_diag diag = {0};
-        rc = cairn__wire_push_node_decode(c->objs.data + c->obj_off[i], end - c->obj_off[i],
-                                         &arena, &diag, &nodes[i], &used);
+        rc = cairn__wire_push_node_decode(c->objs.data + c->obj_off[i], end - c->obj_off[i], &arena,
+                                          &diag, &nodes[i], &used);
         if (rc < 0)
-            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "bad push/pull node state: %s",
-                       diag.msg);
+            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "bad push/pull node state: %s", diag.msg);
     }
     if (rc == 0)
         rc = cairn__ml_verify_protocol(ml, nodes, n);
@@ -287,8 +285,9 @@ static int step_type(struct ml_conn *c, cairn_diag *diag)
         }
         return 0;
     case CONN_PUSHPULL:
-        c->stage = type == CAIRN_WIRE_PUSHPULL ? ST_PP_HDR : type == CAIRN_WIRE_ERR ? ST_ERR
-                                                                                     : ST_DONE;
+        c->stage = type == CAIRN_WIRE_PUSHPULL ? ST_PP_HDR
+                   : type == CAIRN_WIRE_ERR    ? ST_ERR
+                                               : ST_DONE;
         return c->stage == ST_DONE ? CAIRN_EPROTO : 0;
     case CONN_PING:
         c->stage = type == CAIRN_WIRE_ACK ? ST_ACK : type == CAIRN_WIRE_ERR ? ST_ERR : ST_DONE;
@@ -593,7 +592,7 @@ static int dial(struct ml_conn *c, const cairn_addr *addr, cairn_time timeout)
 }
 
 int cairn__ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool join,
-                      ml_pushpull_done done, void *userdata)
+                             ml_pushpull_done done, void *userdata)
 {
     struct ml_conn *c = conn_new(ml, CONN_PUSHPULL);
     if (!c)
@@ -610,7 +609,7 @@ int cairn__ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool 
 }
 
 int cairn__ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const cairn_wire_ping *p,
-                      cairn_time deadline)
+                             cairn_time deadline)
 {
     cairn_time left = deadline - cairn_loop_now(ml->loop);
     if (left <= 0)

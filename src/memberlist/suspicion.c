@@ -58,8 +58,9 @@ void cairn__ml_suspicion_delete(struct ml_suspicion *s)
     cairn_free(s);
 }
 
-int cairn__ml_suspicion_new(cairn_loop *loop, const char *from, int k, cairn_time min, cairn_time max,
-                     ml_suspicion_cb cb, void *userdata, struct ml_suspicion **ret_s)
+int cairn__ml_suspicion_new(cairn_loop *loop, const char *from, int k, cairn_time min,
+                            cairn_time max, ml_suspicion_cb cb, void *userdata,
+                            struct ml_suspicion **ret_s)
 {
     if (!loop || !from || !cb || k < 0 || min < 0 || max < min || !ret_s)
         return CAIRN_EINVAL;

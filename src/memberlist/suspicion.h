@@ -23,8 +23,9 @@ typedef void (*ml_suspicion_cb)(struct ml_suspicion *s, int confirmations, void 
  * (it does not count as a confirmation), k the expected confirmations (0
  * disables acceleration), min/max the timeout bounds. 0, CAIRN_EINVAL or
  * CAIRN_ENOMEM. */
-int cairn__ml_suspicion_new(cairn_loop *loop, const char *from, int k, cairn_time min, cairn_time max,
-                     ml_suspicion_cb cb, void *userdata, struct ml_suspicion **ret_s);
+int cairn__ml_suspicion_new(cairn_loop *loop, const char *from, int k, cairn_time min,
+                            cairn_time max, ml_suspicion_cb cb, void *userdata,
+                            struct ml_suspicion **ret_s);
 
 /* cairn__ml_suspicion_confirm records an accusation from `from`. Returns true when
  * it was a new, counted confirmation (then the caller re-gossips the

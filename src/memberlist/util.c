@@ -31,8 +31,8 @@ cairn_time cairn__ml_pushpull_scale(cairn_time interval, int n)
     return (cairn_time)mult * interval;
 }
 
-cairn_time cairn__ml_suspicion_remaining(int confirmations, int k, cairn_time elapsed, cairn_time min,
-                                  cairn_time max)
+cairn_time cairn__ml_suspicion_remaining(int confirmations, int k, cairn_time elapsed,
+                                         cairn_time min, cairn_time max)
 {
     double frac = log((double)confirmations + 1.0) / log((double)k + 1.0);
     double max_s = cairn_time_seconds(max), min_s = cairn_time_seconds(min);

@@ -31,7 +31,7 @@ cairn_time cairn__ml_pushpull_scale(cairn_time interval, int n);
  * `confirmations` independent confirmations out of `k` expected, `elapsed`
  * after it started: max - ln(c+1)/ln(k+1) * (max - min), truncated to whole
  * milliseconds, never below min, minus elapsed (may be <= 0). */
-cairn_time cairn__ml_suspicion_remaining(int confirmations, int k, cairn_time elapsed, cairn_time min,
-                                  cairn_time max);
+cairn_time cairn__ml_suspicion_remaining(int confirmations, int k, cairn_time elapsed,
+                                         cairn_time min, cairn_time max);
 
 #endif

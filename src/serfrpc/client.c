@@ -42,8 +42,8 @@
 /* Defaults (documented in cairn/serfrpc.h). */
 #define DEFAULT_CONNECT_TIMEOUT (5 * CAIRN_SEC)
 #define DEFAULT_REQUEST_TIMEOUT (30 * CAIRN_SEC)
-#define DEFAULT_BACKOFF_MIN (100 * CAIRN_MSEC)
-#define DEFAULT_BACKOFF_MAX (5 * CAIRN_SEC)
+#define DEFAULT_BACKOFF_MIN     (100 * CAIRN_MSEC)
+#define DEFAULT_BACKOFF_MAX     (5 * CAIRN_SEC)
 /* Receive buffer cap: one header plus one body, each at most a record. */
 #define RX_LIMIT (2 * (size_t)CAIRN_SERFRPC_MAX_RECORD + 64)
 /* One encoded request (join with many addresses is the largest). */
@@ -52,7 +52,7 @@
  * input (each string one NUL; each member a fixed struct, each counted
  * against input bytes), plus the stats table. */
 #define ARENA_FACTOR 8
-#define ARENA_EXTRA ((size_t)256 * 1024)
+#define ARENA_EXTRA  ((size_t)256 * 1024)
 
 /* K_GHOST absorbs the agent's duplicate "Authentication required" header
  * (see deliver). */
@@ -177,8 +177,8 @@ int cairn_serfrpc_new(cairn_loop *loop, const cairn_serfrpc_config *cfg, cairn_s
     if (c->cfg.backoff_min <= 0)
         c->cfg.backoff_min = DEFAULT_BACKOFF_MIN;
     if (c->cfg.backoff_max < c->cfg.backoff_min)
-        c->cfg.backoff_max = c->cfg.backoff_min > DEFAULT_BACKOFF_MAX ? c->cfg.backoff_min
-                                                                      : DEFAULT_BACKOFF_MAX;
+        c->cfg.backoff_max =
+            c->cfg.backoff_min > DEFAULT_BACKOFF_MAX ? c->cfg.backoff_min : DEFAULT_BACKOFF_MAX;
     if (cfg->logger != NULL)
         c->logger = *cfg->logger;
     c->cfg.logger = NULL;
@@ -265,8 +265,8 @@ static void dial(cairn_serfrpc *c)
 {
     c->phase = P_CONNECTING;
     cairn_buf_reset(&c->rx);
-    int rc = cairn_stream_dial(c->loop, &c->cfg.addr, c->cfg.connect_timeout, on_connect, c,
-                               &c->stream);
+    int rc =
+        cairn_stream_dial(c->loop, &c->cfg.addr, c->cfg.connect_timeout, on_connect, c, &c->stream);
     if (rc != 0) {
         c->stream = NULL;
         fail_connection(c, rc, false, "cannot reach serf agent at %s: %s", c->addr_str,
@@ -536,8 +536,8 @@ int cairn_serfrpc_members(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *use
 }
 
 int cairn_serfrpc_members_filtered(cairn_serfrpc *c, const char *name, const char *status,
-                                   const cairn_tag *tags, size_t ntags,
-                                   cairn_serfrpc_reply_cb cb, void *userdata)
+                                   const cairn_tag *tags, size_t ntags, cairn_serfrpc_reply_cb cb,
+                                   void *userdata)
 {
     if (c == NULL || (ntags > 0 && tags == NULL) || ntags > CAIRN_SERFRPC_MAX_TAGS)
         return CAIRN_EINVAL;
@@ -736,8 +736,8 @@ static int frame_reply(cairn_serfrpc *c, struct framed *fr, cairn_diag *diag)
     fr->blen = 0;
     if (!has_body(fr->r, &fr->h))
         return 1;
-    rc = cairn__ipc_object_len(c->rx.data + fr->hlen, c->rx.len - fr->hlen, CAIRN_SERFRPC_MAX_RECORD,
-                        &fr->blen);
+    rc = cairn__ipc_object_len(c->rx.data + fr->hlen, c->rx.len - fr->hlen,
+                               CAIRN_SERFRPC_MAX_RECORD, &fr->blen);
     if (rc == CAIRN_EAGAIN)
         return 0;
     if (rc != 0) {
@@ -854,8 +854,7 @@ static int process_one(cairn_serfrpc *c)
             evp = &ev;
         else
             cairn_logf(&c->logger, CAIRN_LOG_WARN, MODULE,
-                       "dropping a stream record from serf agent at %s: %s", c->addr_str,
-                       diag.msg);
+                       "dropping a stream record from serf agent at %s: %s", c->addr_str, diag.msg);
     }
     cairn_buf_consume(&c->rx, fr.hlen + fr.blen);
     deliver(c, r, &reply, evp, fr.body != NULL);

@@ -289,8 +289,7 @@ static void on_stream(cairn_serfrpc *c, const cairn_event *ev, int status, void 
         cl->stream_on = false;
         if (status == CAIRN_EREMOTE)
             cairn_logf(&cl->logger, CAIRN_LOG_ERROR, MODULE,
-                       "serf agent at %s refused the event stream",
-                       cairn_serfrpc_addr_string(c));
+                       "serf agent at %s refused the event stream", cairn_serfrpc_addr_string(c));
         return;
     }
     if (ev->type >= CAIRN_EVENT_MEMBER_JOIN && ev->type <= CAIRN_EVENT_MEMBER_REAP)
@@ -409,8 +408,7 @@ static void maybe_start_coords(cairn_serfrpc_cluster *cl)
 /* sync_refused: the agent answered a sync request with an error (a lost
  * connection is reported by the client instead). Synchronisation cannot
  * finish on this connection, so the owner hears FAILED once. */
-static void sync_refused(cairn_serfrpc_cluster *cl, const cairn_serfrpc_reply *r,
-                         const char *what)
+static void sync_refused(cairn_serfrpc_cluster *cl, const cairn_serfrpc_reply *r, const char *what)
 {
     char msg[512];
     if (cl->closing || (r->status != CAIRN_EAUTH && r->status != CAIRN_EREMOTE) ||
@@ -646,8 +644,7 @@ static void sync_step(cairn_serfrpc_cluster *cl)
     cairn_serfrpc *c = cl->rpc;
     if (cl->closing || !cairn_serfrpc_ready(c) || cl->refusal_reported)
         return;
-    if (!cl->stream_on &&
-        cairn_serfrpc_stream(c, MEMBER_EVENTS, NULL, on_stream, cl, NULL) == 0)
+    if (!cl->stream_on && cairn_serfrpc_stream(c, MEMBER_EVENTS, NULL, on_stream, cl, NULL) == 0)
         cl->stream_on = true;
     if (cl->stream_on && !cl->stats_done && !cl->stats_sent &&
         cairn_serfrpc_stats(c, on_stats, cl) == 0)

@@ -41,9 +41,8 @@ static bool read_cstr(ipc_cur *c, cairn_wire_arena *a, const char *field, size_t
     return true;
 }
 
-
-int cairn__serfrpc_decode_header(const uint8_t *p, size_t n, cairn_wire_arena *a, serfrpc_header *ret,
-                          cairn_diag *diag)
+int cairn__serfrpc_decode_header(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                 serfrpc_header *ret, cairn_diag *diag)
 {
     ipc_cur c;
     uint32_t nk;
@@ -154,7 +153,8 @@ static bool read_member(ipc_cur *c, cairn_wire_arena *a, cairn_member *m)
     if (c->err != 0)
         return false;
     if (iplen != 0 && iplen != 4 && iplen != 16)
-        return cairn__ipc_fail(c, CAIRN_EPROTO, "Member.Addr is %zu bytes, want 4 or 16", iplen), false;
+        return cairn__ipc_fail(c, CAIRN_EPROTO, "Member.Addr is %zu bytes, want 4 or 16", iplen),
+               false;
     if (iplen != 0)
         cairn_addr_from_ip(ip, iplen, (uint16_t)port, &m->addr);
     else
@@ -183,8 +183,8 @@ static bool read_member_array(ipc_cur *c, cairn_wire_arena *a, cairn_member **re
     return true;
 }
 
-int cairn__serfrpc_decode_members(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_member **ret_members,
-                           size_t *ret_n, cairn_diag *diag)
+int cairn__serfrpc_decode_members(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                  cairn_member **ret_members, size_t *ret_n, cairn_diag *diag)
 {
     ipc_cur c;
     uint32_t nk;
@@ -264,7 +264,7 @@ static bool read_coordinate(ipc_cur *c, cairn_coord *co)
 }
 
 int cairn__serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *ret_coord,
-                         cairn_diag *diag)
+                                cairn_diag *diag)
 {
     ipc_cur c;
     uint32_t nk;
@@ -292,8 +292,8 @@ int cairn__serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_
     return 0;
 }
 
-int cairn__serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_serfrpc_stat **ret,
-                         size_t *ret_n, cairn_diag *diag)
+int cairn__serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                cairn_serfrpc_stat **ret, size_t *ret_n, cairn_diag *diag)
 {
     ipc_cur c;
     uint32_t nsec;
@@ -343,7 +343,7 @@ int cairn__serfrpc_event_type(const char *s)
 }
 
 int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
-                          cairn_diag *diag)
+                                 cairn_diag *diag)
 {
     ipc_cur c;
     uint32_t nk;
@@ -368,7 +368,8 @@ int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a
         } else if (cairn__mp_key_is(k, "LTime")) {
             cairn__ipc_read_uint(&c, "LTime", UINT64_MAX, &ev.ltime);
         } else if (cairn__mp_key_is(k, "Payload")) {
-            cairn__ipc_read_bytes(&c, "Payload", CAIRN_SERFRPC_MAX_PAYLOAD, NULL, &ev.payload, &ev.payload_len);
+            cairn__ipc_read_bytes(&c, "Payload", CAIRN_SERFRPC_MAX_PAYLOAD, NULL, &ev.payload,
+                                  &ev.payload_len);
         } else {
             cairn__ipc_skip(&c);
         }

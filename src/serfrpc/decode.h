@@ -27,22 +27,22 @@ typedef struct serfrpc_header {
     uint64_t seq;
 } serfrpc_header;
 
-int cairn__serfrpc_decode_header(const uint8_t *p, size_t n, cairn_wire_arena *a, serfrpc_header *ret,
-                          cairn_diag *diag);
+int cairn__serfrpc_decode_header(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                 serfrpc_header *ret, cairn_diag *diag);
 /* {Members: [...]} (members, members-filtered). */
-int cairn__serfrpc_decode_members(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_member **ret_members,
-                           size_t *ret_n, cairn_diag *diag);
+int cairn__serfrpc_decode_members(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                  cairn_member **ret_members, size_t *ret_n, cairn_diag *diag);
 /* {Num} (join). */
 int cairn__serfrpc_decode_join(const uint8_t *p, size_t n, int32_t *ret_num, cairn_diag *diag);
 /* {Coord, Ok} (get-coordinate). dim 0 when Vec is nil. */
 int cairn__serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_coord *ret_coord,
-                         cairn_diag *diag);
+                                cairn_diag *diag);
 /* map[string]map[string]string (stats), flattened. */
-int cairn__serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_serfrpc_stat **ret,
-                         size_t *ret_n, cairn_diag *diag);
+int cairn__serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                cairn_serfrpc_stat **ret, size_t *ret_n, cairn_diag *diag);
 /* One stream record as a cairn_event (members in the arena). */
 int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
-                          cairn_diag *diag);
+                                 cairn_diag *diag);
 
 /* cairn__serfrpc_event_type: "member-join" .. "query" to enum cairn_event_type,
  * -1 when unknown. */

@@ -67,8 +67,8 @@ static bool cap_count(ipc_cur *c, const char *field, uint64_t n, uint64_t max)
 {
     if (n <= max)
         return true;
-    cairn__ipc_fail(c, CAIRN_ELIMIT, "%s has %llu entries, limit %llu", field, (unsigned long long)n,
-             (unsigned long long)max);
+    cairn__ipc_fail(c, CAIRN_ELIMIT, "%s has %llu entries, limit %llu", field,
+                    (unsigned long long)n, (unsigned long long)max);
     return false;
 }
 
@@ -101,7 +101,7 @@ static bool cap_len(ipc_cur *c, const char *field, size_t n, size_t max)
 }
 
 bool cairn__ipc_read_str(ipc_cur *c, const char *field, size_t max, const uint8_t **ret_p,
-                  size_t *ret_len)
+                         size_t *ret_len)
 {
     cairn_span s;
     if (c->err != 0 || !check(c, cairn__mp_read_str(&c->r, &s), field) ||
@@ -113,7 +113,7 @@ bool cairn__ipc_read_str(ipc_cur *c, const char *field, size_t max, const uint8_
 }
 
 bool cairn__ipc_read_bytes(ipc_cur *c, const char *field, size_t max, uint8_t *scratch,
-                    const uint8_t **ret_p, size_t *ret_len)
+                           const uint8_t **ret_p, size_t *ret_len)
 {
     size_t n;
     cairn_span b;

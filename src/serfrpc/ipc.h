@@ -56,9 +56,11 @@ typedef struct ipc_cur {
     const char *what;
 } ipc_cur;
 
-void cairn__ipc_cur_init(ipc_cur *c, const uint8_t *p, size_t n, const char *what, cairn_diag *diag);
+void cairn__ipc_cur_init(ipc_cur *c, const uint8_t *p, size_t n, const char *what,
+                         cairn_diag *diag);
 /* cairn__ipc_fail records err with a sentence (first error wins); returns err. */
-int cairn__ipc_fail(ipc_cur *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cairn__ipc_fail(ipc_cur *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Reads a map header (nil = empty) of at most max entries. */
 bool cairn__ipc_read_map(ipc_cur *c, const char *field, uint32_t max, uint32_t *ret_n);
 /* Reads an array header (nil = empty) of at most max elements. */
@@ -66,11 +68,11 @@ bool cairn__ipc_read_array(ipc_cur *c, const char *field, uint32_t max, uint32_t
 /* Reads a Go string (nil = empty) of at most max bytes, pointing into the
  * input (not NUL-terminated). */
 bool cairn__ipc_read_str(ipc_cur *c, const char *field, size_t max, const uint8_t **ret_p,
-                  size_t *ret_len);
+                         size_t *ret_len);
 /* Reads a Go []byte (bin, str, or an array of small ints copied into
  * scratch) of at most max bytes. */
 bool cairn__ipc_read_bytes(ipc_cur *c, const char *field, size_t max, uint8_t *scratch,
-                    const uint8_t **ret_p, size_t *ret_len);
+                           const uint8_t **ret_p, size_t *ret_len);
 /* Reads a non-negative integer (any width; nil = 0) not above max. */
 bool cairn__ipc_read_uint(ipc_cur *c, const char *field, uint64_t max, uint64_t *ret_v);
 /* Reads a float64, float32 or integer (nil = 0). */

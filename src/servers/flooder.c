@@ -117,8 +117,9 @@ static void join_server(struct flood *f, const cairn_server *s)
     cairn_flood_addr_fn fn = cfg->addr_fn ? cfg->addr_fn : cairn_flood_wan_addr;
     int rc = fn(s, addr, sizeof(addr), &diag, cfg->addr_userdata);
     if (rc != 0) {
-        flood_log(cfg, CAIRN_LOG_DEBUG, "Failed to flood-join server: server=%s address=%s error=%s",
-                  s->name, raw, diag.msg[0] ? diag.msg : cairn_strerror(rc));
+        flood_log(cfg, CAIRN_LOG_DEBUG,
+                  "Failed to flood-join server: server=%s address=%s error=%s", s->name, raw,
+                  diag.msg[0] ? diag.msg : cairn_strerror(rc));
         return;
     }
     char join[CAIRN_FLOOD_JOIN_MAX + CAIRN_SERVER_NAME_MAX + CAIRN_SERVER_DC_MAX];

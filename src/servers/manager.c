@@ -514,8 +514,8 @@ bool cairn_manager_is_offline(const cairn_manager *m)
 {
     if (m == NULL)
         return true;
-    return atomic_load_explicit(&((cairn_manager *)(uintptr_t)m)->offline,
-                                memory_order_acquire) == 1;
+    return atomic_load_explicit(&((cairn_manager *)(uintptr_t)m)->offline, memory_order_acquire) ==
+           1;
 }
 
 bool cairn_manager_check_servers(const cairn_manager *m, cairn_server_fn fn, void *userdata)
@@ -603,8 +603,8 @@ int cairn__manager_reconcile(cairn_manager *m, const cairn_server_list *l)
 cairn_time cairn__manager_refresh_rebalance_timer(cairn_manager *m)
 {
     size_t servers = cairn_manager_num_servers(m);
-    size_t nodes = m->cluster.ops->num_nodes != NULL ? m->cluster.ops->num_nodes(m->cluster.impl)
-                                                     : 0;
+    size_t nodes =
+        m->cluster.ops->num_nodes != NULL ? m->cluster.ops->num_nodes(m->cluster.impl) : 0;
     cairn_time jitter = cairn_random_stagger(&m->rng, CAIRN_REBALANCE_MAX_JITTER);
     cairn_time d = cairn_rebalance_delay(servers, nodes, jitter);
     cairn_timer_start(m->timer, d);

@@ -91,8 +91,8 @@ int cairn_split_host_port(const char *s, char *host_out, size_t hostlen, char *p
             return cairn_diag_set(diag, CAIRN_EINVAL, "address %s: missing port in address", s);
         if (end + 1 != colon) {
             if (end[1] == ':')
-                return cairn_diag_set(diag, CAIRN_EINVAL,
-                                      "address %s: too many colons in address", s);
+                return cairn_diag_set(diag, CAIRN_EINVAL, "address %s: too many colons in address",
+                                      s);
             return cairn_diag_set(diag, CAIRN_EINVAL, "address %s: missing port in address", s);
         }
         host = s + 1;
@@ -159,8 +159,7 @@ static int parse_part(const char *p, size_t n, int64_t *ret)
     return cairn_atoi(tmp, ret);
 }
 
-int cairn_server_parse_build(const char *build, cairn_server_version *ret_version,
-                             cairn_diag *diag)
+int cairn_server_parse_build(const char *build, cairn_server_version *ret_version, cairn_diag *diag)
 {
     if (build == NULL || ret_version == NULL)
         return cairn_diag_set(diag, CAIRN_EINVAL, "build: missing");

@@ -328,8 +328,8 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 /* area_new_mgr creates, publishes and starts the manager of (a, dc), with
  * `first` (may be NULL) already in it (Go: maybeInitializeManager plus the
  * first AddServer). On failure nothing changes. */
-static int area_new_mgr(cairn_router *r, struct router_area *a, const char *dc,
-                        cairn_server *first, struct router_mgr **ret_mgr)
+static int area_new_mgr(cairn_router *r, struct router_area *a, const char *dc, cairn_server *first,
+                        struct router_mgr **ret_mgr)
 {
     int rc = grow((void **)&a->mgrs, &a->cap, a->nmgrs + 1, sizeof(*a->mgrs));
     if (rc != 0)
@@ -495,8 +495,8 @@ static int populate(cairn_router *r, struct router_area *a, cairn_diag *diag)
     }
     cairn_free(p.servers);
     if (rc != 0)
-        cairn_diag_set(diag, rc, "failed to add server \"%s\" to area \"%s\": %s", p.name,
-                       a->id, cairn_strerror(rc));
+        cairn_diag_set(diag, rc, "failed to add server \"%s\" to area \"%s\": %s", p.name, a->id,
+                       cairn_strerror(rc));
     return rc;
 }
 
@@ -533,8 +533,8 @@ static int area_create(cairn_router *r, const char *id, const cairn_cluster *clu
 int cairn_router_add_area(cairn_router *r, const char *area_id, const cairn_cluster *cluster,
                           const cairn_pinger *pinger, cairn_diag *diag)
 {
-    if (r == NULL || area_id == NULL || cluster == NULL || cluster->ops == NULL ||
-        pinger == NULL || pinger->ops == NULL)
+    if (r == NULL || area_id == NULL || cluster == NULL || cluster->ops == NULL || pinger == NULL ||
+        pinger->ops == NULL)
         return cairn_diag_set(diag, CAIRN_EINVAL, "add area: missing argument");
     size_t idlen = strlen(area_id);
     if (idlen == 0 || idlen >= CAIRN_ROUTER_AREA_MAX)
@@ -612,8 +612,7 @@ static int check_server_arg(const cairn_router *r, const char *area_id, const ca
     return 0;
 }
 
-int cairn_router_add_server(cairn_router *r, const char *area_id, cairn_server *s,
-                            cairn_diag *diag)
+int cairn_router_add_server(cairn_router *r, const char *area_id, cairn_server *s, cairn_diag *diag)
 {
     int rc = check_server_arg(r, area_id, s, diag);
     if (rc != 0)
@@ -623,8 +622,8 @@ int cairn_router_add_server(cairn_router *r, const char *area_id, cairn_server *
     if (a == NULL)
         rc = cairn_diag_set(diag, CAIRN_ENOENT, "area ID \"%s\" does not exist", area_id);
     else if ((rc = add_server_locked(r, a, s)) != 0)
-        cairn_diag_set(diag, rc, "failed to add server \"%s\" to area \"%s\": %s", s->name,
-                       area_id, cairn_strerror(rc));
+        cairn_diag_set(diag, rc, "failed to add server \"%s\" to area \"%s\": %s", s->name, area_id,
+                       cairn_strerror(rc));
     pthread_mutex_unlock(&r->mu);
     return rc;
 }
@@ -821,8 +820,7 @@ int cairn_router_get_server_by_addr(cairn_router *r, const char *dc, const char 
     return q.found ? 0 : CAIRN_ENOENT;
 }
 
-void cairn_router_check_servers(cairn_router *r, const char *dc, cairn_server_fn fn,
-                                void *userdata)
+void cairn_router_check_servers(cairn_router *r, const char *dc, cairn_server_fn fn, void *userdata)
 {
     if (r == NULL || dc == NULL || fn == NULL)
         return;

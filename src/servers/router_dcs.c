@@ -63,8 +63,8 @@ int cairn_router_get_datacenters(cairn_router *r, cairn_dc_buf *buf, size_t *ret
     int rc = 0;
     if (s->ndcs > buf->names_cap || s->name_bytes > buf->bytes_cap) {
         rc = cairn_diag_set(diag, CAIRN_ENOSPC,
-                            "datacenters: need %zu names and %zu bytes, have %zu and %zu",
-                            s->ndcs, s->name_bytes, buf->names_cap, buf->bytes_cap);
+                            "datacenters: need %zu names and %zu bytes, have %zu and %zu", s->ndcs,
+                            s->name_bytes, buf->names_cap, buf->bytes_cap);
     } else {
         char *p = buf->bytes;
         for (size_t i = 0; i < s->ndcs; i++) {
@@ -177,13 +177,12 @@ static int parse_server(cairn_router *r, const struct router_area *a, const cair
         return rc;
     if (rc != 0) {
         if (!a->is_lan)
-            router_log(r, CAIRN_LOG_WARN, "Non-server \"%s\" in server-only area \"%s\"",
-                       m->name, a->id);
+            router_log(r, CAIRN_LOG_WARN, "Non-server \"%s\" in server-only area \"%s\"", m->name,
+                       a->id);
         return 1;
     }
     if (m->status == CAIRN_MEMBER_LEFT) {
-        router_log(r, CAIRN_LOG_DEBUG, "server in area \"%s\" left, skipping: %s", a->id,
-                   m->name);
+        router_log(r, CAIRN_LOG_DEBUG, "server in area \"%s\" left, skipping: %s", a->id, m->name);
         return 1;
     }
     return 0;
@@ -205,8 +204,8 @@ static bool dist_member(const cairn_member *m, void *userdata)
         d = 0.0;
     } else {
         cairn_coord other;
-        bool found = x->area->cluster.ops->get_cached_coordinate(x->area->cluster.impl, m->name,
-                                                                 &other);
+        bool found =
+            x->area->cluster.ops->get_cached_coordinate(x->area->cluster.impl, m->name, &other);
         d = cairn_compute_distance(x->have_self ? &x->self : NULL, found ? &other : NULL);
     }
     if (isnan(d))
@@ -245,8 +244,7 @@ static int dist_area(struct dist_scratch *x, const struct router_area *a, cairn_
         qsort_r(x->recs, x->nrecs, sizeof(*x->recs), rec_cmp, x->arena);
     for (size_t i = 0; i < x->nrecs;) {
         size_t j = i + 1;
-        while (j < x->nrecs &&
-               strcmp(x->arena + x->recs[j].off, x->arena + x->recs[i].off) == 0)
+        while (j < x->nrecs && strcmp(x->arena + x->recs[j].off, x->arena + x->recs[i].off) == 0)
             j++;
         rc = grow_array((void **)&x->cands, &x->cands_cap, x->ncands + 1, sizeof(*x->cands));
         if (rc != 0)

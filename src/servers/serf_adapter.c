@@ -59,8 +59,7 @@ void cairn_serf_adapter_delete(cairn_serf_adapter *a)
     cairn_free(a);
 }
 
-typedef int (*router_op)(cairn_router *r, const char *area_id, cairn_server *s,
-                         cairn_diag *diag);
+typedef int (*router_op)(cairn_router *r, const char *area_id, cairn_server *s, cairn_diag *diag);
 
 /* Adapters from the const-taking router writers to one signature. */
 static int op_add(cairn_router *r, const char *area_id, cairn_server *s, cairn_diag *diag)
@@ -90,21 +89,21 @@ static void handle_member_event(cairn_serf_adapter *a, router_op op, const cairn
         int rc = cairn_server_from_member(m, &s, &diag);
         if (rc == CAIRN_ENOMEM) {
             adapter_log(a, CAIRN_LOG_ERROR,
-                        "Failed to process %s event for server %s in area %s: %s", type,
-                        m->name, a->area_id, cairn_strerror(rc));
+                        "Failed to process %s event for server %s in area %s: %s", type, m->name,
+                        a->area_id, cairn_strerror(rc));
             continue;
         }
         if (rc != 0) {
-            adapter_log(a, CAIRN_LOG_WARN, "Non-server \"%s\" in server-only area \"%s\"",
-                        m->name, a->area_id);
+            adapter_log(a, CAIRN_LOG_WARN, "Non-server \"%s\" in server-only area \"%s\"", m->name,
+                        a->area_id);
             continue;
         }
         cairn_diag_clear(&diag);
         rc = op(a->router, a->area_id, s, &diag);
         if (rc != 0)
             adapter_log(a, CAIRN_LOG_ERROR,
-                        "Failed to process %s event for server %s in area %s: %s", type,
-                        s->name, a->area_id, diag.msg[0] ? diag.msg : cairn_strerror(rc));
+                        "Failed to process %s event for server %s in area %s: %s", type, s->name,
+                        a->area_id, diag.msg[0] ? diag.msg : cairn_strerror(rc));
         else
             adapter_log(a, CAIRN_LOG_INFO, "Handled %s event for server %s in area %s", type,
                         s->name, a->area_id);

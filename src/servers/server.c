@@ -251,8 +251,7 @@ int cairn_server_string(const cairn_server *s, char *out, size_t outlen)
         cairn_addr_format(&s->addr, true, addr, sizeof(addr));
         net = "tcp";
     }
-    return snprintf(out, outlen, "%s (Addr: %s/%s) (DC: %s)", s->name, net, addr,
-                    s->datacenter);
+    return snprintf(out, outlen, "%s (Addr: %s/%s) (DC: %s)", s->name, net, addr, s->datacenter);
 }
 
 /* Copies n bytes, a multiple of COPY_BLOCK, in whole blocks. */
@@ -426,8 +425,8 @@ static int parse_prefixed(const cairn_member *m, struct parse_tmp *t, cairn_diag
         } else if (strncmp(tag->key, "ft_", 3) == 0) {
             int64_t v;
             if (cairn_atoi(tag->value, &v) < 0)
-                return cairn_diag_set(diag, CAIRN_EINVAL, "%s: \"%s\" is not an integer",
-                                      tag->key, tag->value);
+                return cairn_diag_set(diag, CAIRN_EINVAL, "%s: \"%s\" is not an integer", tag->key,
+                                      tag->value);
             t->fts[t->nfts++] = (cairn_server_feature){tag->key + 3, v};
         }
     }
@@ -463,8 +462,8 @@ static int parse_fields(const cairn_member *m, const struct known_tags *k, cairn
         return cairn_diag_set(diag, CAIRN_EINVAL, "name: %zu bytes, limit %d", strlen(f->name),
                               CAIRN_SERVER_NAME_MAX - 1);
     if (f->datacenter != NULL && strlen(f->datacenter) >= CAIRN_SERVER_DC_MAX)
-        return cairn_diag_set(diag, CAIRN_EINVAL, "dc: %zu bytes, limit %d",
-                              strlen(f->datacenter), CAIRN_SERVER_DC_MAX - 1);
+        return cairn_diag_set(diag, CAIRN_EINVAL, "dc: %zu bytes, limit %d", strlen(f->datacenter),
+                              CAIRN_SERVER_DC_MAX - 1);
     if ((rc = int_tag("expect", k->expect, false, &f->expect, diag)) < 0 ||
         (rc = int_tag("port", k->port, true, &f->port, diag)) < 0 ||
         (rc = parse_prefixed(m, t, diag)) < 0 ||

@@ -45,8 +45,8 @@
 /* Type bytes that belong to the framing layers. */
 #define CAIRN_FRAME_COMPOUND 7
 #define CAIRN_FRAME_COMPRESS 9
-#define CAIRN_FRAME_ENCRYPT 10
-#define CAIRN_FRAME_CRC 12
+#define CAIRN_FRAME_ENCRYPT  10
+#define CAIRN_FRAME_CRC      12
 
 /* Receive buffer per datagram (memberlist udpPacketBufSize). */
 #define CAIRN_PACKET_MAX_RECV 65536
@@ -54,7 +54,7 @@
 #define CAIRN_PACKET_UDP_BUDGET 1400
 /* Compound header and per-entry overhead (compoundHeaderOverhead,
  * compoundOverhead). */
-#define CAIRN_COMPOUND_HEADER 2
+#define CAIRN_COMPOUND_HEADER         2
 #define CAIRN_COMPOUND_ENTRY_OVERHEAD 2
 /* Parts per compound: the count is a u8. */
 #define CAIRN_COMPOUND_MAX_PARTS 255
@@ -110,7 +110,7 @@ int cairn__compress_wrap(const uint8_t *msg, size_t len, cairn_buf *out);
  * Algo and the Buf span (pointing into body). Returns 0 or CAIRN_EPROTO
  * with diag ("compress: Buf is not raw bytes"). */
 int cairn__compress_decode_body(const uint8_t *body, size_t len, uint8_t *ret_algo,
-                               const uint8_t **ret_buf, size_t *ret_buf_len, cairn_diag *diag);
+                                const uint8_t **ret_buf, size_t *ret_buf_len, cairn_diag *diag);
 
 /* cairn__compress_unwrap decodes a compress body and appends the
  * decompressed message (at most `limit` bytes; 0 = default) to out.
@@ -118,7 +118,7 @@ int cairn__compress_decode_body(const uint8_t *body, size_t len, uint8_t *ret_al
  * result ("compress: decompressed buffer is empty", memberlist #369).
  * 0, CAIRN_EPROTO, CAIRN_ELIMIT or CAIRN_ENOMEM. */
 int cairn__compress_unwrap(const uint8_t *body, size_t len, size_t limit, cairn_buf *out,
-                          cairn_diag *diag);
+                           cairn_diag *diag);
 
 /* ---- compound ---- */
 
@@ -164,7 +164,7 @@ size_t cairn__packet_budget(const cairn_frame_cfg *cfg);
  * compress if cfg->compress and strictly shorter, CRC if `crc`, encrypt if
  * cfg encrypts. 0, CAIRN_EINVAL, CAIRN_ELIMIT, CAIRN_ENOMEM, CAIRN_EIO. */
 int cairn__packet_encode(const cairn_frame_cfg *cfg, bool crc, const uint8_t *msg, size_t len,
-                        cairn_buf *out);
+                         cairn_buf *out);
 
 /* Counters of a packet decoder: messages delivered and drops by reason.
  * The caller owns it and may sum it over many packets. */
@@ -199,8 +199,8 @@ typedef void cairn_packet_msg_cb(uint8_t type, const uint8_t *body, size_t body_
  * still have been delivered). Never reads outside pkt; memory is bounded by
  * the decompression cap. Thread-safe for distinct stats. */
 int cairn__packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t len,
-                        cairn_packet_msg_cb *cb, void *userdata, cairn_packet_stats *stats,
-                        cairn_diag *diag);
+                         cairn_packet_msg_cb *cb, void *userdata, cairn_packet_stats *stats,
+                         cairn_diag *diag);
 
 /* ---- stream framing ---- */
 
@@ -210,7 +210,7 @@ int cairn__packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t 
  * encrypts. 0, CAIRN_EMSGSIZE (frame over 20 MiB), CAIRN_ELIMIT,
  * CAIRN_ENOMEM, CAIRN_EIO. */
 int cairn__stream_encode(const cairn_frame_cfg *cfg, const uint8_t *msg, size_t len,
-                        cairn_buf *out);
+                         cairn_buf *out);
 
 /* The stream reader: an incremental parser of one connection's incoming
  * bytes, fed in chunks of any size, and pulled by the caller.
@@ -262,7 +262,7 @@ int cairn__stream_rd_type(cairn_stream_rd *rd, uint8_t *ret_type, cairn_diag *di
 /* cairn__stream_rd_object: the next complete msgpack object of the message
  * body (nesting is not limited, size is, by the buffer cap). */
 int cairn__stream_rd_object(cairn_stream_rd *rd, const uint8_t **ret_p, size_t *ret_len,
-                           cairn_diag *diag);
+                            cairn_diag *diag);
 
 /* cairn__stream_rd_raw: the next len raw bytes (len <= CAIRN_STREAM_MAX_RAW,
  * else CAIRN_ELIMIT). len 0 gives an empty span. */

@@ -152,10 +152,22 @@ static int read_algo(cur *c, uint8_t *ret, cairn_diag *diag)
         return 0;
     }
     switch (b) {
-    case 0xcc: case 0xd0: w = 1; break;
-    case 0xcd: case 0xd1: w = 2; break;
-    case 0xce: case 0xd2: w = 4; break;
-    case 0xcf: case 0xd3: w = 8; break;
+    case 0xcc:
+    case 0xd0:
+        w = 1;
+        break;
+    case 0xcd:
+    case 0xd1:
+        w = 2;
+        break;
+    case 0xce:
+    case 0xd2:
+        w = 4;
+        break;
+    case 0xcf:
+    case 0xd3:
+        w = 8;
+        break;
     default:
         return cairn_diag_set(diag, CAIRN_EPROTO, "compress: Algo is not an integer (0x%02x)", b);
     }
@@ -204,7 +216,7 @@ static int read_field(cur *c, int which, uint8_t *algo, const uint8_t **buf, siz
 }
 
 int cairn__compress_decode_body(const uint8_t *body, size_t len, uint8_t *ret_algo,
-                               const uint8_t **ret_buf, size_t *ret_buf_len, cairn_diag *diag)
+                                const uint8_t **ret_buf, size_t *ret_buf_len, cairn_diag *diag)
 {
     if ((body == NULL && len > 0) || ret_algo == NULL || ret_buf == NULL || ret_buf_len == NULL)
         return CAIRN_EINVAL;
@@ -223,7 +235,8 @@ int cairn__compress_decode_body(const uint8_t *body, size_t len, uint8_t *ret_al
             size_t kl;
             int r = read_bytes(&c, &k, &kl);
             if (r != 0)
-                return cairn_diag_set(diag, CAIRN_EPROTO, "compress: map key %u is not a string", i);
+                return cairn_diag_set(diag, CAIRN_EPROTO, "compress: map key %u is not a string",
+                                      i);
             if (kl == 4 && memcmp(k, "Algo", 4) == 0)
                 which = 0;
             else if (kl == 3 && memcmp(k, "Buf", 3) == 0)
@@ -242,7 +255,7 @@ int cairn__compress_decode_body(const uint8_t *body, size_t len, uint8_t *ret_al
 }
 
 int cairn__compress_unwrap(const uint8_t *body, size_t len, size_t limit, cairn_buf *out,
-                          cairn_diag *diag)
+                           cairn_diag *diag)
 {
     if (out == NULL)
         return CAIRN_EINVAL;

@@ -39,9 +39,9 @@ static int item_size(const uint8_t *p, size_t avail, uint64_t *ret_size, uint64_
         data = b & 0x1f;
     } else {
         static const uint8_t fixed[] = {
-            [0xca - 0xc0] = 4, [0xcb - 0xc0] = 8, [0xcc - 0xc0] = 1, [0xcd - 0xc0] = 2,
-            [0xce - 0xc0] = 4, [0xcf - 0xc0] = 8, [0xd0 - 0xc0] = 1, [0xd1 - 0xc0] = 2,
-            [0xd2 - 0xc0] = 4, [0xd3 - 0xc0] = 8, [0xd4 - 0xc0] = 2, [0xd5 - 0xc0] = 3,
+            [0xca - 0xc0] = 4, [0xcb - 0xc0] = 8, [0xcc - 0xc0] = 1,  [0xcd - 0xc0] = 2,
+            [0xce - 0xc0] = 4, [0xcf - 0xc0] = 8, [0xd0 - 0xc0] = 1,  [0xd1 - 0xc0] = 2,
+            [0xd2 - 0xc0] = 4, [0xd3 - 0xc0] = 8, [0xd4 - 0xc0] = 2,  [0xd5 - 0xc0] = 3,
             [0xd6 - 0xc0] = 5, [0xd7 - 0xc0] = 9, [0xd8 - 0xc0] = 17,
         };
         size_t lenbytes = 0;
@@ -49,16 +49,46 @@ static int item_size(const uint8_t *p, size_t avail, uint64_t *ret_size, uint64_
         switch (b) {
         case 0xc1:
             return CAIRN_EPROTO;
-        case 0xc4: case 0xd9: lenbytes = 1; break;
-        case 0xc5: case 0xda: lenbytes = 2; break;
-        case 0xc6: case 0xdb: lenbytes = 4; break;
-        case 0xc7: lenbytes = 1; extra = 1; break;
-        case 0xc8: lenbytes = 2; extra = 1; break;
-        case 0xc9: lenbytes = 4; extra = 1; break;
-        case 0xdc: lenbytes = 2; mult = 1; break;
-        case 0xdd: lenbytes = 4; mult = 1; break;
-        case 0xde: lenbytes = 2; mult = 2; break;
-        case 0xdf: lenbytes = 4; mult = 2; break;
+        case 0xc4:
+        case 0xd9:
+            lenbytes = 1;
+            break;
+        case 0xc5:
+        case 0xda:
+            lenbytes = 2;
+            break;
+        case 0xc6:
+        case 0xdb:
+            lenbytes = 4;
+            break;
+        case 0xc7:
+            lenbytes = 1;
+            extra = 1;
+            break;
+        case 0xc8:
+            lenbytes = 2;
+            extra = 1;
+            break;
+        case 0xc9:
+            lenbytes = 4;
+            extra = 1;
+            break;
+        case 0xdc:
+            lenbytes = 2;
+            mult = 1;
+            break;
+        case 0xdd:
+            lenbytes = 4;
+            mult = 1;
+            break;
+        case 0xde:
+            lenbytes = 2;
+            mult = 2;
+            break;
+        case 0xdf:
+            lenbytes = 4;
+            mult = 2;
+            break;
         default:
             data = fixed[b - 0xc0];
             break;
@@ -66,7 +96,9 @@ static int item_size(const uint8_t *p, size_t avail, uint64_t *ret_size, uint64_
         if (lenbytes) {
             if (avail < 1 + lenbytes)
                 return CAIRN_EAGAIN;
-            uint64_t n = lenbytes == 1 ? p[1] : lenbytes == 2 ? frame_be16(p + 1) : frame_be32(p + 1);
+            uint64_t n = lenbytes == 1   ? p[1]
+                         : lenbytes == 2 ? frame_be16(p + 1)
+                                         : frame_be32(p + 1);
             hdr = 1 + lenbytes + (size_t)extra;
             if (mult)
                 kids = n * (uint64_t)mult;

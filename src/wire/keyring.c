@@ -189,8 +189,7 @@ size_t cairn_keyring_count(const cairn_keyring *ring)
     return ring ? ring->count : 0;
 }
 
-int cairn_keyring_key(const cairn_keyring *ring, size_t i, const uint8_t **ret_key,
-                      size_t *ret_len)
+int cairn_keyring_key(const cairn_keyring *ring, size_t i, const uint8_t **ret_key, size_t *ret_len)
 {
     if (ring == NULL || ret_key == NULL || ret_len == NULL)
         return CAIRN_EINVAL;
@@ -235,8 +234,8 @@ static int seal(EVP_CIPHER_CTX *c, const uint8_t *nonce, const uint8_t *aad, siz
 }
 
 int cairn__keyring_encrypt_nonce(cairn_keyring *ring, uint8_t vsn, const uint8_t *nonce,
-                                const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t len,
-                                cairn_buf *out)
+                                 const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t len,
+                                 cairn_buf *out)
 {
     if (ring == NULL || out == NULL || vsn > 1 || (pt == NULL && len > 0) ||
         (aad == NULL && aad_len > 0))
@@ -270,7 +269,7 @@ int cairn__keyring_encrypt_nonce(cairn_keyring *ring, uint8_t vsn, const uint8_t
 }
 
 int cairn__keyring_encrypt(cairn_keyring *ring, uint8_t vsn, const uint8_t *aad, size_t aad_len,
-                          const uint8_t *pt, size_t len, cairn_buf *out)
+                           const uint8_t *pt, size_t len, cairn_buf *out)
 {
     return cairn__keyring_encrypt_nonce(ring, vsn, NULL, aad, aad_len, pt, len, out);
 }
@@ -297,7 +296,7 @@ static int open_with(EVP_CIPHER_CTX *c, const uint8_t *nonce, const uint8_t *aad
 }
 
 int cairn__keyring_decrypt(cairn_keyring *ring, const uint8_t *aad, size_t aad_len,
-                          const uint8_t *in, size_t len, cairn_buf *out, cairn_diag *diag)
+                           const uint8_t *in, size_t len, cairn_buf *out, cairn_diag *diag)
 {
     if (ring == NULL || out == NULL || (in == NULL && len > 0) || (aad == NULL && aad_len > 0))
         return CAIRN_EINVAL;
@@ -309,8 +308,8 @@ int cairn__keyring_decrypt(cairn_keyring *ring, const uint8_t *aad, size_t aad_l
                               (unsigned)vsn);
     size_t min = cairn__keyring_encrypted_len(vsn, 0);
     if (len < min)
-        return cairn_diag_set(diag, CAIRN_EPROTO, "decrypt: payload is %zu bytes, need at least %zu",
-                              len, min);
+        return cairn_diag_set(diag, CAIRN_EPROTO,
+                              "decrypt: payload is %zu bytes, need at least %zu", len, min);
     if (len > KEYRING_MAX_LEN || aad_len > KEYRING_MAX_LEN)
         return cairn_diag_set(diag, CAIRN_ELIMIT, "decrypt: payload is %zu bytes, limit %zu", len,
                               KEYRING_MAX_LEN);
@@ -338,8 +337,8 @@ int cairn__keyring_decrypt(cairn_keyring *ring, const uint8_t *aad, size_t aad_l
         if (vsn == 0) {
             uint8_t pad = dst[n - 1];
             if (pad > n)
-                return cairn_diag_set(diag, CAIRN_EPROTO, "decrypt: v0 padding %u exceeds %zu bytes",
-                                      (unsigned)pad, n);
+                return cairn_diag_set(diag, CAIRN_EPROTO,
+                                      "decrypt: v0 padding %u exceeds %zu bytes", (unsigned)pad, n);
             n -= pad;
         }
         out->len += n;

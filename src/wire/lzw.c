@@ -310,7 +310,7 @@ static int dec_code(cairn_lzw_dec *d, unsigned code, cairn_buf *out, cairn_diag 
 }
 
 int cairn__lzw_dec_feed(cairn_lzw_dec *dec, const uint8_t *in, size_t len, cairn_buf *out,
-                       cairn_diag *diag)
+                        cairn_diag *diag)
 {
     if (dec == NULL || out == NULL || (in == NULL && len > 0))
         return CAIRN_EINVAL;
@@ -334,7 +334,7 @@ int cairn__lzw_dec_feed(cairn_lzw_dec *dec, const uint8_t *in, size_t len, cairn
 }
 
 int cairn__lzw_decompress(const uint8_t *in, size_t len, size_t limit, cairn_buf *out,
-                         cairn_diag *diag)
+                          cairn_diag *diag)
 {
     if (out == NULL || (in == NULL && len > 0))
         return CAIRN_EINVAL;

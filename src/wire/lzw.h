@@ -63,7 +63,7 @@ void cairn__lzw_dec_reset(cairn_lzw_dec *dec);
  * or CAIRN_ENOMEM; diag (optional) names the fault. Errors are sticky: later
  * feeds return the same code. Input after the EOF code is ignored. */
 int cairn__lzw_dec_feed(cairn_lzw_dec *dec, const uint8_t *in, size_t len, cairn_buf *out,
-                       cairn_diag *diag);
+                        cairn_diag *diag);
 
 /* cairn__lzw_dec_finished says whether the EOF code has been decoded. */
 bool cairn__lzw_dec_finished(const cairn_lzw_dec *dec);
@@ -75,6 +75,6 @@ bool cairn__lzw_dec_finished(const cairn_lzw_dec *dec);
  * CAIRN_ELIMIT (output too large) or CAIRN_ENOMEM; on error out's length is
  * restored. Thread-safe. */
 int cairn__lzw_decompress(const uint8_t *in, size_t len, size_t limit, cairn_buf *out,
-                         cairn_diag *diag);
+                          cairn_diag *diag);
 
 #endif

@@ -189,7 +189,7 @@ int cairn__mp_read_str(cairn_mp_reader *r, cairn_span *ret_s);
  * into scratch (capacity scratch_cap; CAIRN_ELIMIT if longer) and the span
  * points there; with scratch NULL arrays are rejected (CAIRN_ENOTSUP). */
 int cairn__mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap,
-                        cairn_span *ret_b);
+                         cairn_span *ret_b);
 /* cairn__mp_read_bytes_len: the length the next []byte value will have
  * (str/bin length or array count; 0 for nil) without consuming it. Lets a
  * decoder size scratch storage before cairn__mp_read_bytes. */

@@ -386,7 +386,8 @@ int cairn__mp_read_bytes_len(const cairn_mp_reader *r, size_t *ret_len)
     return 0;
 }
 
-int cairn__mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap, cairn_span *ret_b)
+int cairn__mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap,
+                         cairn_span *ret_b)
 {
     mp_hdr h;
     if (next(r, &h))

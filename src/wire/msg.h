@@ -292,40 +292,40 @@ typedef struct cairn_wire_user_msg_header {
  * filters, tags, keys) need a non-NULL arena. */
 int cairn__wire_ping_encode(const cairn_wire_ping *m, cairn_buf *out, cairn_diag *diag);
 int cairn__wire_ping_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                           cairn_diag *diag, cairn_wire_ping *ret);
+                            cairn_diag *diag, cairn_wire_ping *ret);
 int cairn__wire_indirect_ping_encode(const cairn_wire_indirect_ping *m, cairn_buf *out,
-                                    cairn_diag *diag);
+                                     cairn_diag *diag);
 int cairn__wire_indirect_ping_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                                    cairn_diag *diag, cairn_wire_indirect_ping *ret);
+                                     cairn_diag *diag, cairn_wire_indirect_ping *ret);
 int cairn__wire_ack_encode(const cairn_wire_ack *m, cairn_buf *out, cairn_diag *diag);
-int cairn__wire_ack_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
-                          cairn_wire_ack *ret);
+int cairn__wire_ack_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+                           cairn_diag *diag, cairn_wire_ack *ret);
 int cairn__wire_nack_encode(const cairn_wire_nack *m, cairn_buf *out, cairn_diag *diag);
 int cairn__wire_nack_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_nack *ret);
 int cairn__wire_err_encode(const cairn_wire_err *m, cairn_buf *out, cairn_diag *diag);
 int cairn__wire_err_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_err *ret);
 int cairn__wire_suspect_encode(const cairn_wire_suspect *m, cairn_buf *out, cairn_diag *diag);
 int cairn__wire_suspect_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
-                              cairn_wire_suspect *ret);
+                               cairn_wire_suspect *ret);
 int cairn__wire_dead_encode(const cairn_wire_dead *m, cairn_buf *out, cairn_diag *diag);
 int cairn__wire_dead_decode(const uint8_t *msg, size_t len, cairn_diag *diag, cairn_wire_dead *ret);
 int cairn__wire_alive_encode(const cairn_wire_alive *m, cairn_buf *out, cairn_diag *diag);
 int cairn__wire_alive_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                            cairn_diag *diag, cairn_wire_alive *ret);
+                             cairn_diag *diag, cairn_wire_alive *ret);
 
 /* Stream pieces. These work on a prefix of a TCP stream: *ret_used is the
  * number of bytes consumed. CAIRN_EAGAIN means "not enough bytes yet" (read
  * more and call again); nothing is consumed then. */
 int cairn__wire_pushpull_header_encode(const cairn_wire_pushpull_header *m, cairn_buf *out,
-                                      cairn_diag *diag);
+                                       cairn_diag *diag);
 /* p starts at the 06 type byte. Enforces both caps on the header values. */
 int cairn__wire_pushpull_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
-                                      cairn_wire_pushpull_header *ret, size_t *ret_used);
+                                       cairn_wire_pushpull_header *ret, size_t *ret_used);
 /* Appends one pushNodeState map (no type byte). */
 int cairn__wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out, cairn_diag *diag);
 /* p starts at the node's map. */
 int cairn__wire_push_node_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
-                                cairn_diag *diag, cairn_wire_push_node *ret, size_t *ret_used);
+                                 cairn_diag *diag, cairn_wire_push_node *ret, size_t *ret_used);
 /* Whole push-pull: 06 + header + nodes + user state. The encoder writes
  * header.nodes = n_nodes and header.user_state_len = user_state.len. The
  * decoder checks Nodes against CAIRN_WIRE_PUSHPULL_NODES_MAX *and* the
@@ -333,13 +333,13 @@ int cairn__wire_push_node_decode(const uint8_t *p, size_t len, cairn_wire_arena 
  * left, before allocating the node array in the arena. */
 int cairn__wire_pushpull_encode(const cairn_wire_pushpull *m, cairn_buf *out, cairn_diag *diag);
 int cairn__wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                               cairn_diag *diag, cairn_wire_pushpull *ret);
+                                cairn_diag *diag, cairn_wire_pushpull *ret);
 /* TCP user message: 08 + {UserMsgLen} (+ caller appends the bytes). */
 int cairn__wire_user_msg_header_encode(const cairn_wire_user_msg_header *m, cairn_buf *out,
-                                      cairn_diag *diag);
+                                       cairn_diag *diag);
 /* p starts at the 08 type byte; UserMsgLen capped by CAIRN_WIRE_USER_MSG_MAX. */
 int cairn__wire_user_msg_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
-                                      cairn_wire_user_msg_header *ret, size_t *ret_used);
+                                       cairn_wire_user_msg_header *ret, size_t *ret_used);
 /* UDP user message: appends 08 + payload. */
 int cairn__wire_user_encode(cairn_span payload, cairn_buf *out, cairn_diag *diag);
 
@@ -366,8 +366,8 @@ typedef struct cairn_wire_msg {
 /* cairn__wire_msg_decode dispatches on msg[0]. Framing types (07, 09, 0a,
  * 0c) and unknown types return CAIRN_ENOTSUP with a diag; decode those with
  * wire_frame.h first. */
-int cairn__wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
-                          cairn_wire_msg *ret);
+int cairn__wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+                           cairn_diag *diag, cairn_wire_msg *ret);
 
 /* ------------------------------------------------------------ serf */
 
@@ -582,49 +582,49 @@ typedef struct cairn_wire_serf_relay {
  * the encoders write the serf type byte, not memberlist's 08. */
 int cairn__wire_serf_leave_encode(const cairn_wire_serf_leave *m, cairn_buf *out, cairn_diag *diag);
 int cairn__wire_serf_leave_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
-                                 cairn_wire_serf_leave *ret);
+                                  cairn_wire_serf_leave *ret);
 int cairn__wire_serf_join_encode(const cairn_wire_serf_join *m, cairn_buf *out, cairn_diag *diag);
 int cairn__wire_serf_join_decode(const uint8_t *msg, size_t len, cairn_diag *diag,
-                                cairn_wire_serf_join *ret);
+                                 cairn_wire_serf_join *ret);
 int cairn__wire_serf_pushpull_encode(const cairn_wire_serf_pushpull *m, cairn_buf *out,
-                                    cairn_diag *diag);
+                                     cairn_diag *diag);
 int cairn__wire_serf_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                                    cairn_diag *diag, cairn_wire_serf_pushpull *ret);
+                                     cairn_diag *diag, cairn_wire_serf_pushpull *ret);
 int cairn__wire_serf_user_event_encode(const cairn_wire_serf_user_event *m, cairn_buf *out,
-                                      cairn_diag *diag);
+                                       cairn_diag *diag);
 int cairn__wire_serf_user_event_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                                      cairn_diag *diag, cairn_wire_serf_user_event *ret);
+                                       cairn_diag *diag, cairn_wire_serf_user_event *ret);
 int cairn__wire_serf_query_encode(const cairn_wire_serf_query *m, cairn_buf *out, cairn_diag *diag);
 int cairn__wire_serf_query_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                                 cairn_diag *diag, cairn_wire_serf_query *ret);
+                                  cairn_diag *diag, cairn_wire_serf_query *ret);
 /* Filters: encode appends `[type][msgpack]`; decode parses one filter
  * (e.g. a query's filters[i]). Unknown filter types: CAIRN_ENOTSUP. */
 int cairn__wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *out,
-                                  cairn_diag *diag);
+                                   cairn_diag *diag);
 int cairn__wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
-                                  cairn_diag *diag, cairn_wire_serf_filter *ret);
+                                   cairn_diag *diag, cairn_wire_serf_filter *ret);
 int cairn__wire_serf_query_response_encode(const cairn_wire_serf_query_response *m, cairn_buf *out,
-                                          cairn_diag *diag);
+                                           cairn_diag *diag);
 int cairn__wire_serf_query_response_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                                          cairn_diag *diag, cairn_wire_serf_query_response *ret);
+                                           cairn_diag *diag, cairn_wire_serf_query_response *ret);
 int cairn__wire_serf_conflict_response_encode(const cairn_wire_serf_conflict_response *m,
-                                             cairn_buf *out, cairn_diag *diag);
+                                              cairn_buf *out, cairn_diag *diag);
 int cairn__wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
-                                             cairn_wire_arena *arena, cairn_diag *diag,
-                                             cairn_wire_serf_conflict_response *ret);
+                                              cairn_wire_arena *arena, cairn_diag *diag,
+                                              cairn_wire_serf_conflict_response *ret);
 int cairn__wire_serf_key_request_encode(const cairn_wire_serf_key_request *m, cairn_buf *out,
-                                       cairn_diag *diag);
-int cairn__wire_serf_key_request_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                                       cairn_diag *diag, cairn_wire_serf_key_request *ret);
-int cairn__wire_serf_key_response_encode(const cairn_wire_serf_key_response *m, cairn_buf *out,
                                         cairn_diag *diag);
+int cairn__wire_serf_key_request_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+                                        cairn_diag *diag, cairn_wire_serf_key_request *ret);
+int cairn__wire_serf_key_response_encode(const cairn_wire_serf_key_response *m, cairn_buf *out,
+                                         cairn_diag *diag);
 int cairn__wire_serf_key_response_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                                        cairn_diag *diag, cairn_wire_serf_key_response *ret);
+                                         cairn_diag *diag, cairn_wire_serf_key_response *ret);
 /* Relay encode writes 09 + header + inner bytes; decode returns the header
  * and `inner` = every byte after the header (checked non-empty). */
 int cairn__wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out, cairn_diag *diag);
 int cairn__wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                                 cairn_diag *diag, cairn_wire_serf_relay *ret);
+                                  cairn_diag *diag, cairn_wire_serf_relay *ret);
 
 /* Any serf message (first byte = serf type). */
 typedef struct cairn_wire_serf_msg {
@@ -646,7 +646,7 @@ typedef struct cairn_wire_serf_msg {
 /* cairn__wire_serf_msg_decode dispatches on msg[0] (CAIRN_ENOTSUP for
  * unknown types). */
 int cairn__wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                               cairn_diag *diag, cairn_wire_serf_msg *ret);
+                                cairn_diag *diag, cairn_wire_serf_msg *ret);
 
 /* ------------------------------------------------------------ tags, coord */
 
@@ -660,7 +660,7 @@ int cairn__wire_tags_encode(const cairn_wire_tag *tags, size_t n, cairn_buf *out
  * (none when Meta is empty). Tags live in the arena (array) and in meta
  * (strings). */
 int cairn__wire_tags_decode(cairn_span meta, cairn_wire_arena *arena, cairn_diag *diag,
-                           cairn_wire_tag **ret_tags, size_t *ret_n);
+                            cairn_wire_tag **ret_tags, size_t *ret_n);
 
 /* Version byte of serf's ping (ack) payload. */
 #define CAIRN_WIRE_COORD_PAYLOAD_VERSION 1

@@ -139,8 +139,8 @@ int cairn__wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_sp
     return 0;
 }
 
-int cairn__wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max, void **ret_p,
-                          size_t *ret_n)
+int cairn__wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max,
+                                 void **ret_p, size_t *ret_n)
 {
     bool nil = cairn__mp_peek(&c->r) == CAIRN_MP_T_NIL;
     uint32_t n;
@@ -167,8 +167,8 @@ int cairn__wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uin
 }
 
 int cairn__wire_read_struct_array(wire_ctx *c, const char *what, const wire_field *fields, size_t n,
-                           size_t elem, uint32_t max, size_t present_off, void **ret_p,
-                           size_t *ret_n)
+                                  size_t elem, uint32_t max, size_t present_off, void **ret_p,
+                                  size_t *ret_n)
 {
     void *p;
     size_t count;
@@ -192,9 +192,9 @@ int cairn__wire_read_struct_array(wire_ctx *c, const char *what, const wire_fiel
     return 0;
 }
 
-int cairn__wire_write_struct_array(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
-                            const void *p, size_t elem, size_t count, size_t present_off,
-                            cairn_diag *diag)
+int cairn__wire_write_struct_array(cairn_mp_writer *w, const char *msg, const wire_field *fields,
+                                   size_t n, const void *p, size_t elem, size_t count,
+                                   size_t present_off, cairn_diag *diag)
 {
     if (p == NULL && count == 0) {
         cairn__mp_write_nil(w);
@@ -249,8 +249,8 @@ static int span_cmp(cairn_span a, cairn_span b)
     return a.len < b.len ? -1 : a.len > b.len;
 }
 
-int cairn__wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n, const char *msg,
-                       cairn_diag *diag)
+int cairn__wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n,
+                              const char *msg, cairn_diag *diag)
 {
     if (tags == NULL && n == 0) {
         cairn__mp_write_nil(w);
@@ -487,8 +487,8 @@ static int check_field(const char *msg, const wire_field *f, const void *p, cair
     return 0;
 }
 
-int cairn__wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
-                       const void *base, cairn_diag *diag)
+int cairn__wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields,
+                              size_t n, const void *base, cairn_diag *diag)
 {
     uint32_t count = 0;
     for (size_t k = 0; k < n; k++) {
@@ -533,7 +533,7 @@ int cairn__wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_fi
 }
 
 int cairn__wire_encode_msg(cairn_buf *out, uint8_t type, const char *msg, const wire_field *fields,
-                    size_t n, const void *base, cairn_diag *diag)
+                           size_t n, const void *base, cairn_diag *diag)
 {
     cairn_mp_writer w;
     cairn__mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
@@ -546,8 +546,8 @@ int cairn__wire_encode_msg(cairn_buf *out, uint8_t type, const char *msg, const 
 }
 
 int cairn__wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *name,
-                    const wire_field *fields, size_t n, cairn_wire_arena *arena, cairn_diag *diag,
-                    void *base)
+                           const wire_field *fields, size_t n, cairn_wire_arena *arena,
+                           cairn_diag *diag, void *base)
 {
     if (msg == NULL || len < 1)
         return cairn_diag_set(diag, CAIRN_EPROTO, "%s: empty message", name);
@@ -561,8 +561,8 @@ int cairn__wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const c
 }
 
 int cairn__wire_decode_msg_ret(const uint8_t *msg, size_t len, uint8_t type, const wire_msg_desc *d,
-                        cairn_wire_arena *arena, cairn_diag *diag, void *tmp, size_t size,
-                        void *ret)
+                               cairn_wire_arena *arena, cairn_diag *diag, void *tmp, size_t size,
+                               void *ret)
 {
     memset(tmp, 0, size);
     int e = cairn__wire_decode_msg(msg, len, type, d->label, d->fields, d->n, arena, diag, tmp);
@@ -571,8 +571,9 @@ int cairn__wire_decode_msg_ret(const uint8_t *msg, size_t len, uint8_t type, con
     return e;
 }
 
-int cairn__wire_decode_by_type(const uint8_t *msg, size_t len, const wire_msg_desc *descs, size_t n_descs,
-                        cairn_wire_arena *arena, cairn_diag *diag, void *base)
+int cairn__wire_decode_by_type(const uint8_t *msg, size_t len, const wire_msg_desc *descs,
+                               size_t n_descs, cairn_wire_arena *arena, cairn_diag *diag,
+                               void *base)
 {
     if (msg[0] >= n_descs || descs[msg[0]].label == NULL)
         return 1;

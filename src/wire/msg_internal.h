@@ -124,8 +124,8 @@ typedef struct wire_msg_desc {
     {                                                                                              \
         if (m == NULL || out == NULL)                                                              \
             return CAIRN_EINVAL;                                                                   \
-        return cairn__wire_encode_msg(out, type, descs[type].label, descs[type].fields, descs[type].n, m, \
-                               diag);                                                              \
+        return cairn__wire_encode_msg(out, type, descs[type].label, descs[type].fields,            \
+                                      descs[type].n, m, diag);                                     \
     }
 /* Generates the matching decoder, with (WIRE_DECODER) or without
  * (WIRE_DECODER_NOARENA) an arena parameter; *ret is written on success. */
@@ -133,15 +133,15 @@ typedef struct wire_msg_desc {
     int fn(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag, T *ret)      \
     {                                                                                              \
         T tmp;                                                                                     \
-        return cairn__wire_decode_msg_ret(msg, len, type, &descs[type], arena, diag, &tmp, sizeof(tmp),   \
-                                   ret);                                                           \
+        return cairn__wire_decode_msg_ret(msg, len, type, &descs[type], arena, diag, &tmp,         \
+                                          sizeof(tmp), ret);                                       \
     }
 #define WIRE_DECODER_NOARENA(fn, T, descs, type)                                                   \
     int fn(const uint8_t *msg, size_t len, cairn_diag *diag, T *ret)                               \
     {                                                                                              \
         T tmp;                                                                                     \
-        return cairn__wire_decode_msg_ret(msg, len, type, &descs[type], NULL, diag, &tmp, sizeof(tmp),    \
-                                   ret);                                                           \
+        return cairn__wire_decode_msg_ret(msg, len, type, &descs[type], NULL, diag, &tmp,          \
+                                          sizeof(tmp), ret);                                       \
     }
 
 /* cairn__wire_decode_struct reads one struct into base per the table: a map (by
@@ -150,29 +150,30 @@ typedef struct wire_msg_desc {
 int cairn__wire_decode_struct(wire_ctx *c, const wire_field *fields, size_t n, void *base);
 /* cairn__wire_encode_struct writes base as a map per the table; validation errors
  * (limits, Vsn length) return CAIRN_EINVAL with diag and set w->err. */
-int cairn__wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
-                       const void *base, cairn_diag *diag);
+int cairn__wire_encode_struct(cairn_mp_writer *w, const char *msg, const wire_field *fields,
+                              size_t n, const void *base, cairn_diag *diag);
 
 /* cairn__wire_encode_msg appends `type` + struct map to out; out unchanged on
  * error. */
 int cairn__wire_encode_msg(cairn_buf *out, uint8_t type, const char *msg, const wire_field *fields,
-                    size_t n, const void *base, cairn_diag *diag);
+                           size_t n, const void *base, cairn_diag *diag);
 /* cairn__wire_decode_msg checks msg[0] == type and decodes the map after it into
  * base (caller's zeroed temporary). Truncation is CAIRN_EPROTO here. */
 int cairn__wire_decode_msg(const uint8_t *msg, size_t len, uint8_t type, const char *name,
-                    const wire_field *fields, size_t n, cairn_wire_arena *arena, cairn_diag *diag,
-                    void *base);
+                           const wire_field *fields, size_t n, cairn_wire_arena *arena,
+                           cairn_diag *diag, void *base);
 
 /* cairn__wire_decode_msg_ret zeroes tmp (size bytes), runs cairn__wire_decode_msg for the
  * message d into it and copies it to ret (if not NULL) on success only. */
 int cairn__wire_decode_msg_ret(const uint8_t *msg, size_t len, uint8_t type, const wire_msg_desc *d,
-                        cairn_wire_arena *arena, cairn_diag *diag, void *tmp, size_t size,
-                        void *ret);
+                               cairn_wire_arena *arena, cairn_diag *diag, void *tmp, size_t size,
+                               void *ret);
 /* cairn__wire_decode_by_type decodes msg (len >= 1) into base (zeroed by the
  * caller) when descs[msg[0]] is a table row (n_descs rows); returns 1 when
  * it is not, so that the caller handles the type itself. */
-int cairn__wire_decode_by_type(const uint8_t *msg, size_t len, const wire_msg_desc *descs, size_t n_descs,
-                        cairn_wire_arena *arena, cairn_diag *diag, void *base);
+int cairn__wire_decode_by_type(const uint8_t *msg, size_t len, const wire_msg_desc *descs,
+                               size_t n_descs, cairn_wire_arena *arena, cairn_diag *diag,
+                               void *base);
 
 /* cairn__wire_fail records a reader error for `what` in the diag and returns the
  * code: "<msg>: <what> is <reason>". */
@@ -190,8 +191,8 @@ int cairn__wire_read_bytes(wire_ctx *c, const char *what, uint64_t max, cairn_sp
 /* cairn__wire_read_array_alloc reads an array count and allocates `elem` bytes per
  * element in the arena (a non-NULL pointer even for 0 elements; NULL and 0
  * for nil). `max` caps the count before allocating. */
-int cairn__wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max, void **ret_p,
-                          size_t *ret_n);
+int cairn__wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uint32_t max,
+                                 void **ret_p, size_t *ret_n);
 
 /* For the two functions below: the elements have no `present` flag. */
 #define WIRE_NO_PRESENT SIZE_MAX
@@ -202,22 +203,22 @@ int cairn__wire_read_array_alloc(wire_ctx *c, const char *what, size_t elem, uin
  * is the zero struct too (go-msgpack's nil rule). ret_* written on success
  * only; on error c->r.err is set and returned. */
 int cairn__wire_read_struct_array(wire_ctx *c, const char *what, const wire_field *fields, size_t n,
-                           size_t elem, uint32_t max, size_t present_off, void **ret_p,
-                           size_t *ret_n);
+                                  size_t elem, uint32_t max, size_t present_off, void **ret_p,
+                                  size_t *ret_n);
 /* cairn__wire_write_struct_array writes count structs at p (elem bytes apart) as
  * an array, nil when p == NULL && count == 0; with present_off, elements
  * whose bool at present_off is false are written as nil. */
-int cairn__wire_write_struct_array(cairn_mp_writer *w, const char *msg, const wire_field *fields, size_t n,
-                            const void *p, size_t elem, size_t count, size_t present_off,
-                            cairn_diag *diag);
+int cairn__wire_write_struct_array(cairn_mp_writer *w, const char *msg, const wire_field *fields,
+                                   size_t n, const void *p, size_t elem, size_t count,
+                                   size_t present_off, cairn_diag *diag);
 /* Writes an array of spans as strings (or nil when p == NULL && n == 0). */
 void cairn__wire_write_str_array(cairn_mp_writer *w, const cairn_span *p, size_t n);
 /* Reads an array of strings into the arena. */
 int cairn__wire_read_str_array(wire_ctx *c, const char *what, cairn_span **ret_p, size_t *ret_n);
 /* Writes a string map of tags sorted by key; CAIRN_EINVAL on duplicates or
  * more than 65535 pairs. */
-int cairn__wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n, const char *msg,
-                       cairn_diag *diag);
+int cairn__wire_write_tag_map(cairn_mp_writer *w, const cairn_wire_tag *tags, size_t n,
+                              const char *msg, cairn_diag *diag);
 /* Reads a {str: str} map into the arena. */
 int cairn__wire_read_tag_map(wire_ctx *c, const char *what, cairn_wire_tag **ret_p, size_t *ret_n);
 

@@ -158,13 +158,13 @@ int cairn__wire_user_encode(cairn_span payload, cairn_buf *out, cairn_diag *diag
 /* ------------------------------------------------------------ push-pull */
 
 int cairn__wire_pushpull_header_encode(const cairn_wire_pushpull_header *m, cairn_buf *out,
-                                      cairn_diag *diag)
+                                       cairn_diag *diag)
 {
     if (m == NULL || out == NULL)
         return CAIRN_EINVAL;
     pp_header_raw raw = {m->join, m->nodes, m->user_state_len};
     return cairn__wire_encode_msg(out, CAIRN_WIRE_PUSHPULL, "push-pull", pp_header_fields,
-                           WF_NFIELDS(pp_header_fields), &raw, diag);
+                                  WF_NFIELDS(pp_header_fields), &raw, diag);
 }
 
 /* decode_prefix runs a struct decode over a stream prefix starting at a
@@ -196,7 +196,7 @@ static int decode_prefix(const uint8_t *p, size_t len, int type, const char *nam
 }
 
 int cairn__wire_pushpull_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
-                                      cairn_wire_pushpull_header *ret, size_t *ret_used)
+                                       cairn_wire_pushpull_header *ret, size_t *ret_used)
 {
     pp_header_raw raw = {0};
     size_t used;
@@ -224,13 +224,13 @@ int cairn__wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out, 
         return CAIRN_EINVAL;
     cairn_mp_writer w;
     cairn__mp_writer_init(&w, out, CAIRN_MP_GOSSIP);
-    cairn__wire_encode_struct(&w, "push-pull node", push_node_fields, WF_NFIELDS(push_node_fields), m,
-                       diag);
+    cairn__wire_encode_struct(&w, "push-pull node", push_node_fields, WF_NFIELDS(push_node_fields),
+                              m, diag);
     return cairn__mp_writer_finish(&w);
 }
 
 int cairn__wire_push_node_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
-                                cairn_diag *diag, cairn_wire_push_node *ret, size_t *ret_used)
+                                 cairn_diag *diag, cairn_wire_push_node *ret, size_t *ret_used)
 {
     cairn_wire_push_node tmp;
     memset(&tmp, 0, sizeof(tmp));
@@ -270,7 +270,7 @@ int cairn__wire_pushpull_encode(const cairn_wire_pushpull *m, cairn_buf *out, ca
 }
 
 int cairn__wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                               cairn_diag *diag, cairn_wire_pushpull *ret)
+                                cairn_diag *diag, cairn_wire_pushpull *ret)
 {
     cairn_wire_pushpull_header h;
     size_t pos;
@@ -325,17 +325,17 @@ int cairn__wire_pushpull_decode(const uint8_t *msg, size_t len, cairn_wire_arena
 /* ------------------------------------------------------------ user msg */
 
 int cairn__wire_user_msg_header_encode(const cairn_wire_user_msg_header *m, cairn_buf *out,
-                                      cairn_diag *diag)
+                                       cairn_diag *diag)
 {
     if (m == NULL || out == NULL)
         return CAIRN_EINVAL;
     user_header_raw raw = {m->user_msg_len};
     return cairn__wire_encode_msg(out, CAIRN_WIRE_USER, "user", user_header_fields,
-                           WF_NFIELDS(user_header_fields), &raw, diag);
+                                  WF_NFIELDS(user_header_fields), &raw, diag);
 }
 
 int cairn__wire_user_msg_header_decode(const uint8_t *p, size_t len, cairn_diag *diag,
-                                      cairn_wire_user_msg_header *ret, size_t *ret_used)
+                                       cairn_wire_user_msg_header *ret, size_t *ret_used)
 {
     user_header_raw raw = {0};
     size_t used;
@@ -355,8 +355,8 @@ int cairn__wire_user_msg_header_decode(const uint8_t *p, size_t len, cairn_diag 
 
 /* ------------------------------------------------------------ dispatch */
 
-int cairn__wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena, cairn_diag *diag,
-                          cairn_wire_msg *ret)
+int cairn__wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
+                           cairn_diag *diag, cairn_wire_msg *ret)
 {
     if (msg == NULL || len == 0)
         return cairn_diag_set(diag, CAIRN_EPROTO, "message: empty");
@@ -364,7 +364,8 @@ int cairn__wire_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *are
     memset(&m, 0, sizeof(m));
     m.type = msg[0];
     /* Every union member starts at &m.u. */
-    int e = cairn__wire_decode_by_type(msg, len, msg_descs, WF_NFIELDS(msg_descs), arena, diag, &m.u);
+    int e =
+        cairn__wire_decode_by_type(msg, len, msg_descs, WF_NFIELDS(msg_descs), arena, diag, &m.u);
     if (e > 0) {
         switch (msg[0]) {
         case CAIRN_WIRE_PUSHPULL:

@@ -44,7 +44,7 @@ int cairn__wire_tags_encode(const cairn_wire_tag *tags, size_t n, cairn_buf *out
 }
 
 int cairn__wire_tags_decode(cairn_span meta, cairn_wire_arena *arena, cairn_diag *diag,
-                           cairn_wire_tag **ret_tags, size_t *ret_n)
+                            cairn_wire_tag **ret_tags, size_t *ret_n)
 {
     if (arena == NULL || ret_tags == NULL || ret_n == NULL || (meta.len && meta.p == NULL))
         return CAIRN_EINVAL;

@@ -66,8 +66,8 @@ static int dec_slot_events(wire_ctx *c, void *field, const wire_field *f)
     cairn_wire_serf_event_slot *s = WF_CONTAINER(field, cairn_wire_serf_event_slot, events);
     void *p;
     if (cairn__wire_read_struct_array(c, "Events[].Events", event_item_fields,
-                               WF_NFIELDS(event_item_fields), sizeof(*s->events), UINT32_MAX,
-                               WIRE_NO_PRESENT, &p, &s->n_events))
+                                      WF_NFIELDS(event_item_fields), sizeof(*s->events), UINT32_MAX,
+                                      WIRE_NO_PRESENT, &p, &s->n_events))
         return c->r.err;
     s->events = p;
     return 0;
@@ -77,8 +77,8 @@ static int enc_slot_events(cairn_mp_writer *w, const void *field, const char *ms
 {
     const cairn_wire_serf_event_slot *s = WF_CCONTAINER(field, cairn_wire_serf_event_slot, events);
     return cairn__wire_write_struct_array(w, msg, event_item_fields, WF_NFIELDS(event_item_fields),
-                                   s->events, sizeof(*s->events), s->n_events, WIRE_NO_PRESENT,
-                                   diag);
+                                          s->events, sizeof(*s->events), s->n_events,
+                                          WIRE_NO_PRESENT, diag);
 }
 
 static const wire_field slot_fields[] = {
@@ -91,9 +91,9 @@ static int dec_events(wire_ctx *c, void *field, const wire_field *f)
 {
     cairn_wire_serf_pushpull *m = WF_CONTAINER(field, cairn_wire_serf_pushpull, events);
     void *p;
-    if (cairn__wire_read_struct_array(c, "Events", slot_fields, WF_NFIELDS(slot_fields),
-                               sizeof(*m->events), CAIRN_WIRE_SERF_RING,
-                               offsetof(cairn_wire_serf_event_slot, present), &p, &m->n_events))
+    if (cairn__wire_read_struct_array(
+            c, "Events", slot_fields, WF_NFIELDS(slot_fields), sizeof(*m->events),
+            CAIRN_WIRE_SERF_RING, offsetof(cairn_wire_serf_event_slot, present), &p, &m->n_events))
         return c->r.err;
     m->events = p;
     return 0;
@@ -103,8 +103,8 @@ static int enc_events(cairn_mp_writer *w, const void *field, const char *msg, ca
 {
     const cairn_wire_serf_pushpull *m = WF_CCONTAINER(field, cairn_wire_serf_pushpull, events);
     return cairn__wire_write_struct_array(w, msg, slot_fields, WF_NFIELDS(slot_fields), m->events,
-                                   sizeof(*m->events), m->n_events,
-                                   offsetof(cairn_wire_serf_event_slot, present), diag);
+                                          sizeof(*m->events), m->n_events,
+                                          offsetof(cairn_wire_serf_event_slot, present), diag);
 }
 
 static int dec_left(wire_ctx *c, void *field, const wire_field *f)
@@ -283,7 +283,8 @@ static int dec_dest_addr(wire_ctx *c, void *field, const wire_field *f)
 static int enc_dest_addr(cairn_mp_writer *w, const void *field, const char *msg, cairn_diag *diag)
 {
     const cairn_wire_serf_relay *m = WF_CCONTAINER(field, cairn_wire_serf_relay, dest_ip);
-    return cairn__wire_encode_struct(w, msg, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m, diag);
+    return cairn__wire_encode_struct(w, msg, dest_addr_fields, WF_NFIELDS(dest_addr_fields), m,
+                                     diag);
 }
 
 static const wire_field relay_fields[] = {
@@ -315,7 +316,8 @@ static const wire_msg_desc serf_descs[] = {
     [CAIRN_WIRE_SERF_KEY_RESPONSE] = WIRE_MSG_DESC("serf key response", key_response_fields),
 };
 
-WIRE_ENCODER(cairn__wire_serf_leave_encode, cairn_wire_serf_leave, serf_descs, CAIRN_WIRE_SERF_LEAVE)
+WIRE_ENCODER(cairn__wire_serf_leave_encode, cairn_wire_serf_leave, serf_descs,
+             CAIRN_WIRE_SERF_LEAVE)
 WIRE_DECODER_NOARENA(cairn__wire_serf_leave_decode, cairn_wire_serf_leave, serf_descs,
                      CAIRN_WIRE_SERF_LEAVE)
 WIRE_ENCODER(cairn__wire_serf_join_encode, cairn_wire_serf_join, serf_descs, CAIRN_WIRE_SERF_JOIN)
@@ -329,8 +331,10 @@ WIRE_ENCODER(cairn__wire_serf_user_event_encode, cairn_wire_serf_user_event, ser
              CAIRN_WIRE_SERF_USER_EVENT)
 WIRE_DECODER(cairn__wire_serf_user_event_decode, cairn_wire_serf_user_event, serf_descs,
              CAIRN_WIRE_SERF_USER_EVENT)
-WIRE_ENCODER(cairn__wire_serf_query_encode, cairn_wire_serf_query, serf_descs, CAIRN_WIRE_SERF_QUERY)
-WIRE_DECODER(cairn__wire_serf_query_decode, cairn_wire_serf_query, serf_descs, CAIRN_WIRE_SERF_QUERY)
+WIRE_ENCODER(cairn__wire_serf_query_encode, cairn_wire_serf_query, serf_descs,
+             CAIRN_WIRE_SERF_QUERY)
+WIRE_DECODER(cairn__wire_serf_query_decode, cairn_wire_serf_query, serf_descs,
+             CAIRN_WIRE_SERF_QUERY)
 WIRE_ENCODER(cairn__wire_serf_query_response_encode, cairn_wire_serf_query_response, serf_descs,
              CAIRN_WIRE_SERF_QUERY_RESPONSE)
 WIRE_DECODER(cairn__wire_serf_query_response_decode, cairn_wire_serf_query_response, serf_descs,
@@ -345,20 +349,20 @@ WIRE_DECODER(cairn__wire_serf_key_response_decode, cairn_wire_serf_key_response,
              CAIRN_WIRE_SERF_KEY_RESPONSE)
 
 int cairn__wire_serf_conflict_response_encode(const cairn_wire_serf_conflict_response *m,
-                                             cairn_buf *out, cairn_diag *diag)
+                                              cairn_buf *out, cairn_diag *diag)
 {
     if (m == NULL || out == NULL)
         return CAIRN_EINVAL;
     if (m->present)
         return cairn__wire_encode_msg(out, CAIRN_WIRE_SERF_CONFLICT_RESPONSE, "serf conflict",
-                               member_fields, WF_NFIELDS(member_fields), &m->member, diag);
+                                      member_fields, WF_NFIELDS(member_fields), &m->member, diag);
     static const uint8_t nil_member[2] = {CAIRN_WIRE_SERF_CONFLICT_RESPONSE, 0xc0};
     return cairn_buf_append(out, nil_member, sizeof(nil_member));
 }
 
 int cairn__wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
-                                             cairn_wire_arena *arena, cairn_diag *diag,
-                                             cairn_wire_serf_conflict_response *ret)
+                                              cairn_wire_arena *arena, cairn_diag *diag,
+                                              cairn_wire_serf_conflict_response *ret)
 {
     cairn_wire_serf_conflict_response tmp;
     memset(&tmp, 0, sizeof(tmp));
@@ -367,8 +371,9 @@ int cairn__wire_serf_conflict_response_decode(const uint8_t *msg, size_t len,
             *ret = tmp;
         return 0;
     }
-    int e = cairn__wire_decode_msg(msg, len, CAIRN_WIRE_SERF_CONFLICT_RESPONSE, "serf conflict",
-                            member_fields, WF_NFIELDS(member_fields), arena, diag, &tmp.member);
+    int e =
+        cairn__wire_decode_msg(msg, len, CAIRN_WIRE_SERF_CONFLICT_RESPONSE, "serf conflict",
+                               member_fields, WF_NFIELDS(member_fields), arena, diag, &tmp.member);
     if (e)
         return e;
     tmp.present = true;
@@ -383,7 +388,7 @@ int cairn__wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out
         return CAIRN_EINVAL;
     size_t start = out->len;
     int e = cairn__wire_encode_msg(out, CAIRN_WIRE_SERF_RELAY, "serf relay", relay_fields,
-                            WF_NFIELDS(relay_fields), m, diag);
+                                   WF_NFIELDS(relay_fields), m, diag);
     if (e == 0)
         e = cairn_buf_append(out, m->inner.p, m->inner.len);
     if (e)
@@ -392,7 +397,7 @@ int cairn__wire_serf_relay_encode(const cairn_wire_serf_relay *m, cairn_buf *out
 }
 
 int cairn__wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                                 cairn_diag *diag, cairn_wire_serf_relay *ret)
+                                  cairn_diag *diag, cairn_wire_serf_relay *ret)
 {
     if (msg == NULL || len < 1 || msg[0] != CAIRN_WIRE_SERF_RELAY)
         return cairn_diag_set(diag, CAIRN_EPROTO, "serf relay: wrong or missing type byte");
@@ -404,7 +409,7 @@ int cairn__wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_are
     cairn_wire_serf_relay tmp;
     memset(&tmp, 0, sizeof(tmp));
     e = cairn__wire_decode_msg(msg, 1 + hdr, CAIRN_WIRE_SERF_RELAY, "serf relay", relay_fields,
-                        WF_NFIELDS(relay_fields), arena, diag, &tmp);
+                               WF_NFIELDS(relay_fields), arena, diag, &tmp);
     if (e)
         return e;
     if (1 + hdr == len)
@@ -417,13 +422,14 @@ int cairn__wire_serf_relay_decode(const uint8_t *msg, size_t len, cairn_wire_are
 
 /* ------------------------------------------------------------ filters */
 
-int cairn__wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *out, cairn_diag *diag)
+int cairn__wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *out,
+                                   cairn_diag *diag)
 {
     if (f == NULL || out == NULL)
         return CAIRN_EINVAL;
     if (f->type == CAIRN_WIRE_SERF_FILTER_TAG)
-        return cairn__wire_encode_msg(out, CAIRN_WIRE_SERF_FILTER_TAG, "tag filter", tag_filter_fields,
-                               WF_NFIELDS(tag_filter_fields), f, diag);
+        return cairn__wire_encode_msg(out, CAIRN_WIRE_SERF_FILTER_TAG, "tag filter",
+                                      tag_filter_fields, WF_NFIELDS(tag_filter_fields), f, diag);
     if (f->type != CAIRN_WIRE_SERF_FILTER_NODE)
         return cairn_diag_set(diag, CAIRN_EINVAL, "filter: unknown type %u", f->type);
     cairn_mp_writer w;
@@ -435,7 +441,7 @@ int cairn__wire_serf_filter_encode(const cairn_wire_serf_filter *f, cairn_buf *o
 }
 
 int cairn__wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
-                                  cairn_diag *diag, cairn_wire_serf_filter *ret)
+                                   cairn_diag *diag, cairn_wire_serf_filter *ret)
 {
     cairn_wire_serf_filter tmp;
     memset(&tmp, 0, sizeof(tmp));
@@ -443,8 +449,9 @@ int cairn__wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_aren
         return cairn_diag_set(diag, CAIRN_EPROTO, "filter: empty");
     int e;
     if (p[0] == CAIRN_WIRE_SERF_FILTER_TAG) {
-        e = cairn__wire_decode_msg(p, len, CAIRN_WIRE_SERF_FILTER_TAG, "tag filter", tag_filter_fields,
-                            WF_NFIELDS(tag_filter_fields), arena, diag, &tmp);
+        e = cairn__wire_decode_msg(p, len, CAIRN_WIRE_SERF_FILTER_TAG, "tag filter",
+                                   tag_filter_fields, WF_NFIELDS(tag_filter_fields), arena, diag,
+                                   &tmp);
     } else if (p[0] == CAIRN_WIRE_SERF_FILTER_NODE) {
         wire_ctx c = {.arena = arena, .diag = diag, .msg = "node filter"};
         cairn__mp_reader_init(&c.r, p + 1, len - 1);
@@ -465,7 +472,7 @@ int cairn__wire_serf_filter_decode(const uint8_t *p, size_t len, cairn_wire_aren
 /* ------------------------------------------------------------ dispatch */
 
 int cairn__wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena *arena,
-                               cairn_diag *diag, cairn_wire_serf_msg *ret)
+                                cairn_diag *diag, cairn_wire_serf_msg *ret)
 {
     if (msg == NULL || len == 0)
         return cairn_diag_set(diag, CAIRN_EPROTO, "serf message: empty");
@@ -473,12 +480,13 @@ int cairn__wire_serf_msg_decode(const uint8_t *msg, size_t len, cairn_wire_arena
     memset(&m, 0, sizeof(m));
     m.type = msg[0];
     /* Every union member starts at &m.u. */
-    int e = cairn__wire_decode_by_type(msg, len, serf_descs, WF_NFIELDS(serf_descs), arena, diag, &m.u);
+    int e =
+        cairn__wire_decode_by_type(msg, len, serf_descs, WF_NFIELDS(serf_descs), arena, diag, &m.u);
     if (e > 0) {
         switch (msg[0]) {
         case CAIRN_WIRE_SERF_CONFLICT_RESPONSE:
             e = cairn__wire_serf_conflict_response_decode(msg, len, arena, diag,
-                                                         &m.u.conflict_response);
+                                                          &m.u.conflict_response);
             break;
         case CAIRN_WIRE_SERF_RELAY:
             e = cairn__wire_serf_relay_decode(msg, len, arena, diag, &m.u.relay);

@@ -31,7 +31,7 @@
 #include "frame_internal.h"
 
 int cairn__packet_encode(const cairn_frame_cfg *cfg, bool crc, const uint8_t *msg, size_t len,
-                        cairn_buf *out)
+                         cairn_buf *out)
 {
     if (cfg == NULL || out == NULL || (msg == NULL && len > 0))
         return CAIRN_EINVAL;
@@ -95,15 +95,15 @@ static void handle(pkt_ctx *x, const uint8_t *buf, size_t len, int depth);
 static void handle_compound(pkt_ctx *x, const uint8_t *buf, size_t len, int depth)
 {
     if (len < 1) {
-        drop(x, &x->st->compound, cairn_diag_set(x->diag, CAIRN_EPROTO,
-                                                 "compound: missing length byte"));
+        drop(x, &x->st->compound,
+             cairn_diag_set(x->diag, CAIRN_EPROTO, "compound: missing length byte"));
         return;
     }
     size_t parts = buf[0];
     if (len - 1 < 2 * parts) {
-        drop(x, &x->st->compound, cairn_diag_set(x->diag, CAIRN_EPROTO,
-                                                 "compound: %zu parts but %zu length bytes", parts,
-                                                 len - 1));
+        drop(x, &x->st->compound,
+             cairn_diag_set(x->diag, CAIRN_EPROTO, "compound: %zu parts but %zu length bytes",
+                            parts, len - 1));
         return;
     }
     const uint8_t *lens = buf + 1;
@@ -113,9 +113,10 @@ static void handle_compound(pkt_ctx *x, const uint8_t *buf, size_t len, int dept
         if (len - off < pl) {
             x->st->truncated += parts - i;
             if (x->first_err == 0)
-                x->first_err = cairn_diag_set(x->diag, CAIRN_EPROTO,
-                                              "compound: part %zu of %zu truncated (%zu bytes, %zu left)",
-                                              i, parts, pl, len - off);
+                x->first_err =
+                    cairn_diag_set(x->diag, CAIRN_EPROTO,
+                                   "compound: part %zu of %zu truncated (%zu bytes, %zu left)", i,
+                                   parts, pl, len - off);
             return;
         }
         handle(x, buf + off, pl, depth + 1);
@@ -166,9 +167,9 @@ static void handle(pkt_ctx *x, const uint8_t *buf, size_t len, int depth)
         return;
     }
     if (depth > CAIRN_PACKET_MAX_DEPTH) {
-        drop(x, &x->st->depth, cairn_diag_set(x->diag, CAIRN_ELIMIT,
-                                              "packet: nesting deeper than %d",
-                                              CAIRN_PACKET_MAX_DEPTH));
+        drop(x, &x->st->depth,
+             cairn_diag_set(x->diag, CAIRN_ELIMIT, "packet: nesting deeper than %d",
+                            CAIRN_PACKET_MAX_DEPTH));
         return;
     }
     uint8_t t = buf[0];
@@ -179,34 +180,46 @@ static void handle(pkt_ctx *x, const uint8_t *buf, size_t len, int depth)
     case CAIRN_FRAME_COMPRESS:
         handle_compress(x, buf + 1, len - 1, depth);
         return;
-    case 0: case 1: case 2: case 3: case 4: case 5: case 8: case 11:
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 8:
+    case 11:
         x->st->delivered++;
         x->cb(t, buf + 1, len - 1, x->userdata);
         return;
-    case 6: case CAIRN_FRAME_ENCRYPT: case CAIRN_FRAME_CRC: case 13:
-        drop(x, &x->st->unsupported, cairn_diag_set(x->diag, CAIRN_EPROTO,
-                                                    "packet: type %u not supported in packets", t));
+    case 6:
+    case CAIRN_FRAME_ENCRYPT:
+    case CAIRN_FRAME_CRC:
+    case 13:
+        drop(x, &x->st->unsupported,
+             cairn_diag_set(x->diag, CAIRN_EPROTO, "packet: type %u not supported in packets", t));
         return;
     default:
-        drop(x, &x->st->unknown, cairn_diag_set(x->diag, CAIRN_EPROTO,
-                                                "packet: unknown message type %u", t));
+        drop(x, &x->st->unknown,
+             cairn_diag_set(x->diag, CAIRN_EPROTO, "packet: unknown message type %u", t));
         return;
     }
 }
 
 int cairn__packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t len,
-                        cairn_packet_msg_cb *cb, void *userdata, cairn_packet_stats *stats,
-                        cairn_diag *diag)
+                         cairn_packet_msg_cb *cb, void *userdata, cairn_packet_stats *stats,
+                         cairn_diag *diag)
 {
     if (cfg == NULL || cb == NULL || stats == NULL || (pkt == NULL && len > 0))
         return CAIRN_EINVAL;
-    pkt_ctx x = {cfg, cb, userdata, stats, diag,
-                 cfg->max_decompressed ? cfg->max_decompressed : CAIRN_LZW_MAX_DECOMPRESSED, 0};
+    pkt_ctx x = {
+        cfg,   cb,   userdata,
+        stats, diag, cfg->max_decompressed ? cfg->max_decompressed : CAIRN_LZW_MAX_DECOMPRESSED,
+        0};
     stats->packets++;
     if (len > CAIRN_PACKET_MAX_RECV) {
-        drop(&x, &stats->too_big, cairn_diag_set(diag, CAIRN_EMSGSIZE,
-                                                 "packet: %zu bytes, limit %d", len,
-                                                 CAIRN_PACKET_MAX_RECV));
+        drop(&x, &stats->too_big,
+             cairn_diag_set(diag, CAIRN_EMSGSIZE, "packet: %zu bytes, limit %d", len,
+                            CAIRN_PACKET_MAX_RECV));
         return x.first_err;
     }
     cairn_buf plain;
@@ -234,9 +247,9 @@ int cairn__packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t 
         uint32_t want = frame_be32(p + 1);
         uint32_t got = cairn__crc32(p + 5, n - 5);
         if (got != want) {
-            drop(&x, &stats->crc, cairn_diag_set(diag, CAIRN_ECRC,
-                                                 "crc: mismatch (got 0x%08x, want 0x%08x)", got,
-                                                 want));
+            drop(&x, &stats->crc,
+                 cairn_diag_set(diag, CAIRN_ECRC, "crc: mismatch (got 0x%08x, want 0x%08x)", got,
+                                want));
             goto out;
         }
         p += 5;

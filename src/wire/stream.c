@@ -43,17 +43,17 @@ enum rd_state { RD_START, RD_COMPRESS, RD_BODY };
 
 struct cairn_stream_rd {
     cairn_frame_cfg cfg;
-    cairn_buf in;     /* fed bytes; in.data[pos..in.len) unconsumed */
+    cairn_buf in; /* fed bytes; in.data[pos..in.len) unconsumed */
     size_t pos;
-    cairn_buf plain;  /* the framed message, when framed */
-    size_t ppos;      /* read offset in plain */
+    cairn_buf plain; /* the framed message, when framed */
+    size_t ppos;     /* read offset in plain */
     enum rd_state state;
     bool framed;
     bool encrypted;
     uint8_t type;
-    bool scanning;    /* an object measurement is in progress */
+    bool scanning; /* an object measurement is in progress */
     frame_mp_scan scan;
-    int err;          /* sticky error */
+    int err; /* sticky error */
     cairn_diag err_diag;
 };
 
@@ -236,8 +236,7 @@ static int decompress(cairn_stream_rd *rd, cairn_diag *diag)
     int r = measure(rd, &obj, &len, diag, "compress message");
     if (r < 0)
         return r;
-    size_t limit = rd->cfg.max_decompressed ? rd->cfg.max_decompressed
-                                            : CAIRN_LZW_MAX_DECOMPRESSED;
+    size_t limit = rd->cfg.max_decompressed ? rd->cfg.max_decompressed : CAIRN_LZW_MAX_DECOMPRESSED;
     cairn_buf out;
     cairn_buf_init(&out, limit);
     cairn_diag d;
@@ -287,7 +286,7 @@ int cairn__stream_rd_type(cairn_stream_rd *rd, uint8_t *ret_type, cairn_diag *di
 }
 
 int cairn__stream_rd_object(cairn_stream_rd *rd, const uint8_t **ret_p, size_t *ret_len,
-                           cairn_diag *diag)
+                            cairn_diag *diag)
 {
     if (rd == NULL || ret_p == NULL || ret_len == NULL)
         return CAIRN_EINVAL;
@@ -345,8 +344,7 @@ bool cairn__stream_rd_encrypted(const cairn_stream_rd *rd)
     return rd->encrypted;
 }
 
-int cairn__stream_encode(const cairn_frame_cfg *cfg, const uint8_t *msg, size_t len,
-                        cairn_buf *out)
+int cairn__stream_encode(const cairn_frame_cfg *cfg, const uint8_t *msg, size_t len, cairn_buf *out)
 {
     if (cfg == NULL || out == NULL || (msg == NULL && len > 0))
         return CAIRN_EINVAL;

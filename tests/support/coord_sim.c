@@ -120,8 +120,8 @@ void coord_truth_random(coord_truth *t, size_t n, cairn_time mean, cairn_time de
     truth_zero(t, n);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = i + 1; j < n; j++) {
-            double s = cairn_rng_normal(&rng) * cairn_time_seconds(deviation) +
-                       cairn_time_seconds(mean);
+            double s =
+                cairn_rng_normal(&rng) * cairn_time_seconds(deviation) + cairn_time_seconds(mean);
             truth_set(t, i, j, (cairn_time)(s * 1e9));
         }
     }

@@ -29,8 +29,9 @@ static void test_diag_first_error_sticks(void **state)
     (void)state;
     cairn_diag d;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn_diag_set(&d, CAIRN_EPROTO, "alive: meta is %d bytes, limit %d", 600, 512),
-                     CAIRN_EPROTO);
+    assert_int_equal(
+        cairn_diag_set(&d, CAIRN_EPROTO, "alive: meta is %d bytes, limit %d", 600, 512),
+        CAIRN_EPROTO);
     assert_int_equal(cairn_diag_set(&d, CAIRN_EINVAL, "second"), CAIRN_EINVAL);
     assert_string_equal(d.msg, "alive: meta is 600 bytes, limit 512");
     assert_int_equal(d.err, CAIRN_EPROTO);

@@ -692,8 +692,7 @@ static void test_client_latency_filter_many(void **state)
     double m;
     assert_int_equal(cairn__coord_client_filter(client, longname, 0.1, &m), CAIRN_EINVAL);
     cairn_coord other = new_coord(&cfg);
-    assert_int_equal(cairn_coord_client_update(client, longname, &other, CAIRN_MSEC),
-                     CAIRN_EINVAL);
+    assert_int_equal(cairn_coord_client_update(client, longname, &other, CAIRN_MSEC), CAIRN_EINVAL);
     longname[CAIRN_COORD_NAME_MAX] = '\0'; /* exactly at the cap: fine */
     assert_int_equal(cairn_coord_client_update(client, longname, &other, CAIRN_MSEC), 0);
     cairn_coord_client_delete(client);

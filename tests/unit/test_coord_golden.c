@@ -54,16 +54,16 @@ static int compare(const coord_sim *sim, const char *topology)
         for (int k = 0; k < 3; k++) {
             uint64_t want = strtoull(strtok_r(NULL, " \n", &save), NULL, 16);
             if (bits_of(fields[k]) != want)
-                fail_msg("%s node %zu %s: %016" PRIx64 " want %016" PRIx64, topology, idx,
-                         names[k], bits_of(fields[k]), want);
+                fail_msg("%s node %zu %s: %016" PRIx64 " want %016" PRIx64, topology, idx, names[k],
+                         bits_of(fields[k]), want);
         }
         unsigned dim = 0;
         while ((tok = strtok_r(NULL, " \n", &save)) != NULL) {
             assert_true(dim < c.dim);
             uint64_t want = strtoull(tok, NULL, 16);
             if (bits_of(c.vec[dim]) != want)
-                fail_msg("%s node %zu vec[%u]: %016" PRIx64 " want %016" PRIx64, topology, idx,
-                         dim, bits_of(c.vec[dim]), want);
+                fail_msg("%s node %zu vec[%u]: %016" PRIx64 " want %016" PRIx64, topology, idx, dim,
+                         bits_of(c.vec[dim]), want);
             dim++;
         }
         assert_int_equal(dim, c.dim);

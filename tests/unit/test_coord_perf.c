@@ -48,8 +48,8 @@ static coord_sim_stats run(coord_sim *s, const coord_truth *t, const cairn_coord
 }
 
 /* Prints the measurement beside both limits and asserts the current ones. */
-static void check(const char *name, coord_sim_stats st, double avg_now, double max_now, double avg_old,
-                  double max_old)
+static void check(const char *name, coord_sim_stats st, double avg_now, double max_now,
+                  double avg_old, double max_old)
 {
     printf("coord_perf %-6s avg=%.6f max=%.6f  current limit %.6f/%.6f  pre-#816 limit "
            "%.6f/%.6f  (%s pre-#816)\n",

@@ -171,7 +171,7 @@ static void test_go_vectors(void **state)
         } else if (strncmp(line, "fixednonce ", 11) == 0) {
             long cl = wfv_field(line, "ct", &ct);
             assert_int_equal(cairn__keyring_encrypt_nonce(r, 1, (const uint8_t *)"nonce-twelve",
-                                                         NULL, 0, pt, (size_t)pl, &out),
+                                                          NULL, 0, pt, (size_t)pl, &out),
                              0);
             assert_int_equal(out.len, cl);
             assert_memory_equal(out.data, ct, (size_t)cl);

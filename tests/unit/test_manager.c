@@ -639,19 +639,15 @@ static void test_refresh_server_rebalance_timer(void **state)
         size_t nodes, servers;
         cairn_time min;
     } rows[] = {
-        {0, 3, 2 * CAIRN_MIN},          {1, 0, 2 * CAIRN_MIN},
-        {1, 3, 2 * CAIRN_MIN},          {2, 3, 2 * CAIRN_MIN},
-        {100, 0, 2 * CAIRN_MIN},        {100, 1, 2 * CAIRN_MIN},
-        {100, 3, 2 * CAIRN_MIN},        {1024, 1, 2 * CAIRN_MIN},
-        {1024, 3, 2 * CAIRN_MIN},       {1024, 5, 2 * CAIRN_MIN},
-        {16384, 1, 4 * CAIRN_MIN},      {16384, 2, 2 * CAIRN_MIN},
-        {16384, 3, 2 * CAIRN_MIN},      {16384, 5, 2 * CAIRN_MIN},
-        {65535, 0, 2 * CAIRN_MIN},      {65535, 1, 8 * CAIRN_MIN},
-        {65535, 2, 3 * CAIRN_MIN},      {65535, 3, 5 * CAIRN_MIN},
-        {65535, 5, 3 * CAIRN_MIN},      {65535, 7, 2 * CAIRN_MIN},
-        {1000000, 1, 4 * CAIRN_HOUR},   {1000000, 2, 2 * CAIRN_HOUR},
-        {1000000, 3, 80 * CAIRN_MIN},   {1000000, 5, 50 * CAIRN_MIN},
-        {1000000, 11, 20 * CAIRN_MIN},  {1000000, 19, 10 * CAIRN_MIN},
+        {0, 3, 2 * CAIRN_MIN},         {1, 0, 2 * CAIRN_MIN},         {1, 3, 2 * CAIRN_MIN},
+        {2, 3, 2 * CAIRN_MIN},         {100, 0, 2 * CAIRN_MIN},       {100, 1, 2 * CAIRN_MIN},
+        {100, 3, 2 * CAIRN_MIN},       {1024, 1, 2 * CAIRN_MIN},      {1024, 3, 2 * CAIRN_MIN},
+        {1024, 5, 2 * CAIRN_MIN},      {16384, 1, 4 * CAIRN_MIN},     {16384, 2, 2 * CAIRN_MIN},
+        {16384, 3, 2 * CAIRN_MIN},     {16384, 5, 2 * CAIRN_MIN},     {65535, 0, 2 * CAIRN_MIN},
+        {65535, 1, 8 * CAIRN_MIN},     {65535, 2, 3 * CAIRN_MIN},     {65535, 3, 5 * CAIRN_MIN},
+        {65535, 5, 3 * CAIRN_MIN},     {65535, 7, 2 * CAIRN_MIN},     {1000000, 1, 4 * CAIRN_HOUR},
+        {1000000, 2, 2 * CAIRN_HOUR},  {1000000, 3, 80 * CAIRN_MIN},  {1000000, 5, 50 * CAIRN_MIN},
+        {1000000, 11, 20 * CAIRN_MIN}, {1000000, 19, 10 * CAIRN_MIN},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct fx f;
@@ -667,10 +663,10 @@ static void test_refresh_server_rebalance_timer(void **state)
         /* The timer is armed with the value returned. */
         assert_int_equal(cairn_manager_next_rebalance(f.m), cairn_loop_now(f.loop) + d);
         /* And it is the actual value: nodes / (64 x servers) s, floored. */
-        if (rows[i].servers > 0 && rows[i].nodes * 15625000.0 / (double)rows[i].servers >=
-                                       (double)(3 * CAIRN_MIN))
-            assert_int_equal(d, (cairn_time)((double)rows[i].nodes * 15625000.0 /
-                                             (double)rows[i].servers));
+        if (rows[i].servers > 0 &&
+            rows[i].nodes * 15625000.0 / (double)rows[i].servers >= (double)(3 * CAIRN_MIN))
+            assert_int_equal(
+                d, (cairn_time)((double)rows[i].nodes * 15625000.0 / (double)rows[i].servers));
         else
             assert_true(d >= 2 * CAIRN_MIN && d < 3 * CAIRN_MIN);
         fx_destroy(&f);
@@ -697,36 +693,36 @@ static void test_rebalance_delayer(void **state)
         {1, 1024, -1},
         {1, 8192, -1},
         {1, 11520, -1},
-        {1, 11521, 180015625000LL},   /* 3m0.015625s */
-        {1, 16384, 256000000000LL},   /* 4m16s */
-        {1, 65535, 1023984375000LL},  /* 17m3.984375s */
+        {1, 11521, 180015625000LL},     /* 3m0.015625s */
+        {1, 16384, 256000000000LL},     /* 4m16s */
+        {1, 65535, 1023984375000LL},    /* 17m3.984375s */
         {1, 1000000, 15625000000000LL}, /* 4h20m25s */
         {2, 100, -1},
         {2, 16384, -1},
         {2, 23040, -1},
-        {2, 23041, 180007812500LL},   /* 3m0.0078125s */
-        {2, 65535, 511992187500LL},   /* 8m31.9921875s */
+        {2, 23041, 180007812500LL},    /* 3m0.0078125s */
+        {2, 65535, 511992187500LL},    /* 8m31.9921875s */
         {2, 1000000, 7812500000000LL}, /* 2h10m12.5s */
         {3, 0, -1},
         {3, 100, -1},
         {3, 1024, -1},
         {3, 16384, -1},
         {3, 34560, -1},
-        {3, 34561, 180005208333LL},   /* 3m0.005208333s */
-        {3, 65535, 341328125000LL},   /* 5m41.328125s */
+        {3, 34561, 180005208333LL},    /* 3m0.005208333s */
+        {3, 65535, 341328125000LL},    /* 5m41.328125s */
         {3, 1000000, 5208333333333LL}, /* 86m48.333333333s */
         {5, 0, -1},
         {5, 1024, -1},
         {5, 16384, -1},
         {5, 32768, -1},
         {5, 57600, -1},
-        {5, 65535, 204796875000LL},   /* 3m24.796875s */
+        {5, 65535, 204796875000LL},    /* 3m24.796875s */
         {5, 1000000, 3125000000000LL}, /* 52m5s */
         {7, 65535, -1},
         {7, 80500, -1},
-        {7, 131070, 292566964285LL},  /* 4m52.566964285s */
+        {7, 131070, 292566964285LL},    /* 4m52.566964285s */
         {11, 1000000, 1420454545454LL}, /* 23m40.454545454s */
-        {19, 1000000, 822368421052LL}, /* 13m42.368421052s */
+        {19, 1000000, 822368421052LL},  /* 13m42.368421052s */
     };
     /* The table's spelled durations, checked against the constants. */
     assert_int_equal(rows[9].expected, dur(0, 4, 16, 0));
@@ -741,8 +737,7 @@ static void test_rebalance_delayer(void **state)
             cairn_time d = cairn_rebalance_delay(rows[i].servers, rows[i].nodes, jitter);
             if (rows[i].expected >= 0) {
                 if (d != rows[i].expected)
-                    fail_msg("row %zu: %lld != %lld", i, (long long)d,
-                             (long long)rows[i].expected);
+                    fail_msg("row %zu: %lld != %lld", i, (long long)d, (long long)rows[i].expected);
             } else if (d < 2 * CAIRN_MIN || d > 3 * CAIRN_MIN) {
                 fail_msg("row %zu: %lld out of [2m, 3m]", i, (long long)d);
             }
@@ -1037,7 +1032,7 @@ static void test_timer_rearm_uses_post_rebalance_count(void **state)
     cairn_loop_manual_advance(f.loop, 2 * CAIRN_MIN);
     assert_true(cairn_manager_rebalancing(f.m));
     assert_int_equal(cairn_manager_next_rebalance(f.m), -1); /* re-armed at the end */
-    add(f.m, "s2"); /* joins during the ping */
+    add(f.m, "s2");                                          /* joins during the ping */
     cairn_loop_manual_advance(f.loop, 5 * CAIRN_SEC);
     assert_true(faux_conn_pool_complete(&f.pool, true));
     /* 65535 nodes / 2 servers = 511.9921875 s, not 1023.984375 s (1 server). */
@@ -1306,7 +1301,7 @@ static void sweep(const char *what, op_fn op, bool changes_list)
         }
         if (rc != CAIRN_ENOMEM)
             fail_msg("%s: failing allocation %ld returned %d", what, n, rc);
-        assert_string_equal(before, after); /* nothing changed */
+        assert_string_equal(before, after);               /* nothing changed */
         assert_int_equal(cairn__test_alloc_live(), live); /* nothing leaked */
         fx_destroy(&f);
         assert_int_equal(cairn__test_alloc_live(), 0);

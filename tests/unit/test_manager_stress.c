@@ -23,10 +23,10 @@
 #include "cairn/time.h"
 #include "faux_servers.h"
 
-#define READERS 3
-#define PERMANENT 4   /* p0..p3 are never removed */
-#define TRANSIENT 12  /* t0..t11 come and go */
-#define RUN_NS (800 * CAIRN_MSEC)
+#define READERS   3
+#define PERMANENT 4  /* p0..p3 are never removed */
+#define TRANSIENT 12 /* t0..t11 come and go */
+#define RUN_NS    (800 * CAIRN_MSEC)
 
 struct shared {
     cairn_manager *m;
@@ -117,8 +117,11 @@ static void test_stress(void **state)
     faux_serf_init(&serf, 100);
     faux_conn_pool pool;
     faux_conn_pool_init(&pool, 0.3, 7);
-    cairn_manager_config cfg = {.loop = loop, .cluster = &serf.cluster, .pinger = &pool.pinger,
-                                .server_name = "p0", .seed = 11};
+    cairn_manager_config cfg = {.loop = loop,
+                                .cluster = &serf.cluster,
+                                .pinger = &pool.pinger,
+                                .server_name = "p0",
+                                .seed = 11};
     struct shared sh = {0};
     pthread_mutex_init(&sh.err_lock, NULL);
     assert_int_equal(cairn_manager_new(&cfg, &sh.m), 0);

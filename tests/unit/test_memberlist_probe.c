@@ -132,9 +132,8 @@ static struct fx *fx_new(void)
     c.push_pull_interval = 0;
     c.disable_tcp_pings = true; /* the manual loop has no streams */
     assert_int_equal(cairn_addr_parse("10.0.0.1:7946", 0, &c.advertise), 0);
-    cairn_memberlist_delegate d = {.notify_ping_complete = on_ping_complete,
-                                   .ack_payload = ack_payload,
-                                   .userdata = f};
+    cairn_memberlist_delegate d = {
+        .notify_ping_complete = on_ping_complete, .ack_payload = ack_payload, .userdata = f};
     assert_int_equal(cairn__ml_create(f->loop, &c, &d, NULL, NULL, false, &f->ml), 0);
     f->ml->tap = tap;
     f->ml->tap_userdata = f;
@@ -142,7 +141,7 @@ static struct fx *fx_new(void)
     add_node(f, "a", "10.0.0.2", VSN5);
     add_node(f, "b", "10.0.0.3", VSN5);
     add_node(f, "c", "10.0.0.4", VSN5);
-    add_node(f, "d", "10.0.0.5", VSN3); /* no nacks from this one */
+    add_node(f, "d", "10.0.0.5", VSN3);          /* no nacks from this one */
     cairn__bcast_queue_reset(f->ml->broadcasts); /* no piggyback noise */
     return f;
 }
@@ -433,12 +432,9 @@ static void test_piggyback(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_direct_ack),
-        cmocka_unit_test(test_indirect_and_suspect),
-        cmocka_unit_test(test_indirect_ack),
-        cmocka_unit_test(test_no_nack_relays),
-        cmocka_unit_test(test_relay),
-        cmocka_unit_test(test_answer_ping),
+        cmocka_unit_test(test_direct_ack),   cmocka_unit_test(test_indirect_and_suspect),
+        cmocka_unit_test(test_indirect_ack), cmocka_unit_test(test_no_nack_relays),
+        cmocka_unit_test(test_relay),        cmocka_unit_test(test_answer_ping),
         cmocka_unit_test(test_piggyback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,13 +42,17 @@ static void test_anchor_table(void **state)
     cairn_memberlist_config_lan(&lan);
     cairn_memberlist_config_wan(&wan);
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        cairn_time min = cairn__ml_suspicion_timeout(lan.suspicion_mult, rows[i].n, lan.probe_interval);
+        cairn_time min =
+            cairn__ml_suspicion_timeout(lan.suspicion_mult, rows[i].n, lan.probe_interval);
         assert_int_equal(min, rows[i].min);
         assert_int_equal(lan.suspicion_max_timeout_mult * min, rows[i].max);
-        assert_int_equal(cairn__ml_retransmit_limit(lan.retransmit_mult, rows[i].n), rows[i].retransmits);
-        assert_int_equal(cairn__ml_pushpull_scale(lan.push_pull_interval, rows[i].n), rows[i].pushpull);
-        assert_int_equal(cairn__ml_suspicion_timeout(wan.suspicion_mult, rows[i].n, wan.probe_interval),
-                         rows[i].wan_min);
+        assert_int_equal(cairn__ml_retransmit_limit(lan.retransmit_mult, rows[i].n),
+                         rows[i].retransmits);
+        assert_int_equal(cairn__ml_pushpull_scale(lan.push_pull_interval, rows[i].n),
+                         rows[i].pushpull);
+        assert_int_equal(
+            cairn__ml_suspicion_timeout(wan.suspicion_mult, rows[i].n, wan.probe_interval),
+            rows[i].wan_min);
     }
     /* Spec 2.8: n <= 10 -> 4 s; retransmits 1..9 -> 4, 10..99 -> 8. */
     for (int n = 0; n <= 10; n++)
@@ -64,7 +68,7 @@ static void test_go_util_cases(void **state)
     struct {
         int n;
         cairn_time want;
-    } cases[] = {{5, 1000 * CAIRN_MSEC},  {10, 1000 * CAIRN_MSEC},  {50, 1698 * CAIRN_MSEC},
+    } cases[] = {{5, 1000 * CAIRN_MSEC},   {10, 1000 * CAIRN_MSEC},  {50, 1698 * CAIRN_MSEC},
                  {100, 2000 * CAIRN_MSEC}, {500, 2698 * CAIRN_MSEC}, {1000, 3000 * CAIRN_MSEC}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_int_equal(cairn__ml_suspicion_timeout(3, cases[i].n, CAIRN_SEC) / 3, cases[i].want);
@@ -88,8 +92,8 @@ static void test_awareness(void **state)
         int delta, score;
         cairn_time timeout;
     } cases[] = {
-        {0, 0, 1}, {-1, 0, 1}, {-10, 0, 1}, {1, 1, 2},  {-1, 0, 1}, {10, 7, 8},  {-1, 6, 7},
-        {-1, 5, 6}, {-1, 4, 5}, {-1, 3, 4}, {-1, 2, 3}, {-1, 1, 2}, {-1, 0, 1}, {-1, 0, 1},
+        {0, 0, 1},  {-1, 0, 1}, {-10, 0, 1}, {1, 1, 2},  {-1, 0, 1}, {10, 7, 8}, {-1, 6, 7},
+        {-1, 5, 6}, {-1, 4, 5}, {-1, 3, 4},  {-1, 2, 3}, {-1, 1, 2}, {-1, 0, 1}, {-1, 0, 1},
     };
     struct ml_awareness a;
     cairn__ml_awareness_init(&a, 8);
@@ -118,7 +122,7 @@ static void test_suspicion_remaining(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_int_equal(cairn__ml_suspicion_remaining(cases[i].n, cases[i].k, cases[i].elapsed,
-                                                cases[i].min, cases[i].max),
+                                                       cases[i].min, cases[i].max),
                          cases[i].want);
 }
 
@@ -170,7 +174,8 @@ static void test_suspicion_timer(void **state)
         for (int j = 0; cases[i].from[j]; j++) {
             cairn_loop_manual_advance(loop, fudge);
             already += fudge;
-            assert_int_equal(cairn__ml_suspicion_confirm(s, cases[i].from[j]), cases[i].new_info[j]);
+            assert_int_equal(cairn__ml_suspicion_confirm(s, cases[i].from[j]),
+                             cases[i].new_info[j]);
         }
         /* Right before the timeout it has not fired; right after it has. */
         cairn_loop_manual_advance(loop, cases[i].expected - already - 1);
@@ -198,16 +203,18 @@ static void test_suspicion_zero_k_and_immediate(void **state)
     struct fired f = {.loop = loop};
     struct ml_suspicion *s;
     /* k = 0: min is used and confirmations add nothing. */
-    assert_int_equal(
-        cairn__ml_suspicion_new(loop, "me", 0, 25 * CAIRN_MSEC, 30 * CAIRN_SEC, on_suspicion, &f, &s), 0);
+    assert_int_equal(cairn__ml_suspicion_new(loop, "me", 0, 25 * CAIRN_MSEC, 30 * CAIRN_SEC,
+                                             on_suspicion, &f, &s),
+                     0);
     assert_false(cairn__ml_suspicion_confirm(s, "foo"));
     cairn_loop_manual_advance(loop, 25 * CAIRN_MSEC);
     assert_int_equal(f.count, 1);
     cairn__ml_suspicion_delete(s);
     /* The deadline moves into the past: fires from the loop at once. */
     f = (struct fired){.loop = loop};
-    assert_int_equal(
-        cairn__ml_suspicion_new(loop, "me", 1, 100 * CAIRN_MSEC, 30 * CAIRN_SEC, on_suspicion, &f, &s), 0);
+    assert_int_equal(cairn__ml_suspicion_new(loop, "me", 1, 100 * CAIRN_MSEC, 30 * CAIRN_SEC,
+                                             on_suspicion, &f, &s),
+                     0);
     cairn_loop_manual_advance(loop, 200 * CAIRN_MSEC);
     assert_int_equal(f.count, 0);
     assert_true(cairn__ml_suspicion_confirm(s, "foo"));
@@ -269,7 +276,7 @@ static void on_finished(void *ud)
 static void push_str(cairn_bcast_queue *q, const char *name, const char *msg, int *done)
 {
     assert_int_equal(cairn__bcast_queue_push(q, name, (const uint8_t *)msg, strlen(msg),
-                                            done ? on_finished : NULL, done),
+                                             done ? on_finished : NULL, done),
                      0);
 }
 
@@ -482,8 +489,8 @@ static void test_config_profiles(void **state)
          200 * CAIRN_MSEC, 30 * CAIRN_SEC},
         {30 * CAIRN_SEC, 3, 4, 6, 6, 60 * CAIRN_SEC, 3 * CAIRN_SEC, 5 * CAIRN_SEC, 8, 4,
          500 * CAIRN_MSEC, 60 * CAIRN_SEC},
-        {CAIRN_SEC, 1, 2, 3, 6, 15 * CAIRN_SEC, 200 * CAIRN_MSEC, CAIRN_SEC, 8, 3,
-         100 * CAIRN_MSEC, 15 * CAIRN_SEC},
+        {CAIRN_SEC, 1, 2, 3, 6, 15 * CAIRN_SEC, 200 * CAIRN_MSEC, CAIRN_SEC, 8, 3, 100 * CAIRN_MSEC,
+         15 * CAIRN_SEC},
     };
     for (int i = 0; i < 3; i++) {
         assert_int_equal(cairn_memberlist_config_profile(names[i], &c), 0);

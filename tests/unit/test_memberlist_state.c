@@ -116,17 +116,15 @@ static void alive(struct fixture *f, const char *name, const char *ip, uint32_t 
 
 static void suspect(struct fixture *f, const char *node, uint32_t inc, const char *from)
 {
-    cairn_wire_suspect s = {.from = cairn__span_str(from),
-                            .incarnation = inc,
-                            .node = cairn__span_str(node)};
+    cairn_wire_suspect s = {
+        .from = cairn__span_str(from), .incarnation = inc, .node = cairn__span_str(node)};
     cairn__ml_suspect_node(f->ml, &s);
 }
 
 static void dead(struct fixture *f, const char *node, uint32_t inc, const char *from)
 {
-    cairn_wire_dead d = {.from = cairn__span_str(from),
-                         .incarnation = inc,
-                         .node = cairn__span_str(node)};
+    cairn_wire_dead d = {
+        .from = cairn__span_str(from), .incarnation = inc, .node = cairn__span_str(node)};
     cairn__ml_dead_node(f->ml, &d, NULL);
 }
 
@@ -466,16 +464,36 @@ static void test_merge_state(void **state)
     alive(f, "test5", "127.0.0.1:7005", 1, NULL);
     static const uint8_t ip[4] = {127, 0, 0, 1};
     cairn_wire_push_node remote[] = {
-        {.addr = {ip, 4}, .incarnation = 2, .name = CAIRN_SPAN_LIT("test1"), .port = 7001,
-         .state = CAIRN_ML_ALIVE, .vsn = {VSN, 6}},
-        {.addr = {ip, 4}, .incarnation = 1, .name = CAIRN_SPAN_LIT("test2"), .port = 7002,
-         .state = CAIRN_ML_SUSPECT, .vsn = {VSN, 6}},
-        {.addr = {ip, 4}, .incarnation = 1, .name = CAIRN_SPAN_LIT("test3"), .port = 7003,
-         .state = CAIRN_ML_DEAD, .vsn = {VSN, 6}},
-        {.addr = {ip, 4}, .incarnation = 2, .name = CAIRN_SPAN_LIT("test4"), .port = 7004,
-         .state = CAIRN_ML_ALIVE, .vsn = {VSN, 6}},
-        {.addr = {ip, 4}, .incarnation = 1, .name = CAIRN_SPAN_LIT("test5"), .port = 7005,
-         .state = CAIRN_ML_LEFT, .vsn = {VSN, 6}},
+        {.addr = {ip, 4},
+         .incarnation = 2,
+         .name = CAIRN_SPAN_LIT("test1"),
+         .port = 7001,
+         .state = CAIRN_ML_ALIVE,
+         .vsn = {VSN, 6}},
+        {.addr = {ip, 4},
+         .incarnation = 1,
+         .name = CAIRN_SPAN_LIT("test2"),
+         .port = 7002,
+         .state = CAIRN_ML_SUSPECT,
+         .vsn = {VSN, 6}},
+        {.addr = {ip, 4},
+         .incarnation = 1,
+         .name = CAIRN_SPAN_LIT("test3"),
+         .port = 7003,
+         .state = CAIRN_ML_DEAD,
+         .vsn = {VSN, 6}},
+        {.addr = {ip, 4},
+         .incarnation = 2,
+         .name = CAIRN_SPAN_LIT("test4"),
+         .port = 7004,
+         .state = CAIRN_ML_ALIVE,
+         .vsn = {VSN, 6}},
+        {.addr = {ip, 4},
+         .incarnation = 1,
+         .name = CAIRN_SPAN_LIT("test5"),
+         .port = 7005,
+         .state = CAIRN_ML_LEFT,
+         .vsn = {VSN, 6}},
     };
     assert_int_equal(cairn__ml_verify_protocol(f->ml, remote, 5), 0);
     cairn__ml_merge_state(f->ml, remote, 5);
@@ -503,10 +521,17 @@ static void test_merge_state(void **state)
 static cairn_ml_node pre(const char *name, const char *ip, uint32_t inc, int state,
                          const char *meta)
 {
-    cairn_ml_node n = {.name = name, .state = state, .incarnation = inc,
-                       .meta = (const uint8_t *)meta, .meta_len = meta ? strlen(meta) : 0,
-                       .pmin = VSN[0], .pmax = VSN[1], .pcur = VSN[2],
-                       .dmin = VSN[3], .dmax = VSN[4], .dcur = VSN[5]};
+    cairn_ml_node n = {.name = name,
+                       .state = state,
+                       .incarnation = inc,
+                       .meta = (const uint8_t *)meta,
+                       .meta_len = meta ? strlen(meta) : 0,
+                       .pmin = VSN[0],
+                       .pmax = VSN[1],
+                       .pcur = VSN[2],
+                       .dmin = VSN[3],
+                       .dmax = VSN[4],
+                       .dcur = VSN[5]};
     assert_int_equal(cairn_addr_parse(ip, 7946, &n.addr), 0);
     return n;
 }
@@ -551,10 +576,19 @@ static void test_preload(void **state)
     assert_int_equal(cairn_memberlist_preload(g->ml, alive_only, 0), 0);
     static const uint8_t ip2[4] = {127, 0, 0, 2}, ip3[4] = {127, 0, 0, 3};
     cairn_wire_push_node remote[] = {
-        {.addr = {ip2, 4}, .incarnation = 1, .name = CAIRN_SPAN_LIT("a"), .port = 7946,
-         .state = CAIRN_ML_ALIVE, .vsn = {VSN, 6}},
-        {.addr = {ip3, 4}, .incarnation = 4, .name = CAIRN_SPAN_LIT("b"), .port = 7000,
-         .meta = CAIRN_SPAN_LIT("tags"), .state = CAIRN_ML_ALIVE, .vsn = {VSN, 6}},
+        {.addr = {ip2, 4},
+         .incarnation = 1,
+         .name = CAIRN_SPAN_LIT("a"),
+         .port = 7946,
+         .state = CAIRN_ML_ALIVE,
+         .vsn = {VSN, 6}},
+        {.addr = {ip3, 4},
+         .incarnation = 4,
+         .name = CAIRN_SPAN_LIT("b"),
+         .port = 7000,
+         .meta = CAIRN_SPAN_LIT("tags"),
+         .state = CAIRN_ML_ALIVE,
+         .vsn = {VSN, 6}},
     };
     cairn__ml_merge_state(g->ml, remote, 2);
     assert_int_equal(drain(g).n, 2);
@@ -610,15 +644,18 @@ static void test_verify_protocol(void **state)
         int want;
     } rows[] = {
         {{1, 5, 2, 2, 5, 5}, 0},
-        {{1, 5, 5, 2, 5, 5}, 0},            /* speaks 5, we all understand up to 5 */
+        {{1, 5, 5, 2, 5, 5}, 0},              /* speaks 5, we all understand up to 5 */
         {{3, 5, 3, 2, 5, 5}, CAIRN_EVERSION}, /* needs >= 3; we speak 2 */
         {{1, 5, 2, 2, 5, 1}, CAIRN_EVERSION}, /* delegate 1 below everyone's min 2 */
         {{1, 1, 1, 2, 5, 5}, CAIRN_EVERSION}, /* max 1 < our current 2 */
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        cairn_wire_push_node r = {.addr = {ip, 4}, .incarnation = 1,
-                                  .name = CAIRN_SPAN_LIT("r"), .port = 7001,
-                                  .state = CAIRN_ML_ALIVE, .vsn = {rows[i].vsn, 6}};
+        cairn_wire_push_node r = {.addr = {ip, 4},
+                                  .incarnation = 1,
+                                  .name = CAIRN_SPAN_LIT("r"),
+                                  .port = 7001,
+                                  .state = CAIRN_ML_ALIVE,
+                                  .vsn = {rows[i].vsn, 6}};
         assert_int_equal(cairn__ml_verify_protocol(f->ml, &r, 1), rows[i].want);
     }
     fx_free(f);

@@ -94,7 +94,8 @@ static void test_uv_cluster(void **state)
         cairn_memberlist_delegate d = {
             .notify_join = on_join, .notify_leave = on_leave, .userdata = &nodes[i]};
         int rc = cairn_memberlist_new(loop, &c, &d, NULL, NULL, &nodes[i].ml);
-        if (rc) printf("new: %s\n", cairn_err_name(rc));
+        if (rc)
+            printf("new: %s\n", cairn_err_name(rc));
         assert_int_equal(rc, 0);
         cairn_ml_node me;
         cairn_memberlist_local_node(nodes[i].ml, &me);
@@ -102,9 +103,8 @@ static void test_uv_cluster(void **state)
         if (i == 0)
             seed = me.addr;
         else
-            assert_int_equal(cairn_memberlist_join(nodes[i].ml, &seed, 1,
-                                                   i == 1 ? on_joined : NULL, NULL),
-                             0);
+            assert_int_equal(
+                cairn_memberlist_join(nodes[i].ml, &seed, 1, i == 1 ? on_joined : NULL, NULL), 0);
     }
     run_ms(&uv, 1500);
     assert_int_equal(join_done_status, 0);

@@ -79,8 +79,11 @@ static int fx_init_dc(struct fx *f, const char *local_dc)
     f->ok_seam = f->ok.pinger;
     f->bad_seam = f->bad.pinger;
     cairn_router_config cfg = {
-        .local_datacenter = local_dc, .server_name = "", .loop = f->loop,
-        .logger = &f->logger, .seed = 42,
+        .local_datacenter = local_dc,
+        .server_name = "",
+        .loop = f->loop,
+        .logger = &f->logger,
+        .seed = 42,
     };
     rc = cairn_router_new(&cfg, &f->r);
     if (rc != 0)
@@ -467,7 +470,8 @@ static void test_router_get_datacenter_maps(void **state)
     size_t i;
     json_t *entry;
     bool saw_dc1 = false;
-    json_array_foreach(root, i, entry) {
+    json_array_foreach(root, i, entry)
+    {
         assert_int_equal(json_object_size(entry), 3);
         assert_string_equal(json_string_value(json_object_get(entry, "AreaID")), "wan");
         const char *dc = json_string_value(json_object_get(entry, "Datacenter"));
@@ -716,9 +720,8 @@ static void test_adapter_events(void **state)
     mock_cluster_add_lan_member(wan, "dc1", "client1", "node", NULL);
     ev = member_event(wan, CAIRN_EVENT_MEMBER_JOIN, "client1", &m);
     cairn_serf_adapter_handle(&ev, a);
-    assert_int_equal(cap_count(&f.log, CAIRN_LOG_WARN,
-                               "Non-server \"client1\" in server-only area \"wan\""),
-                     1);
+    assert_int_equal(
+        cap_count(&f.log, CAIRN_LOG_WARN, "Non-server \"client1\" in server-only area \"wan\""), 1);
     assert_false(cairn_router_has_datacenter(f.r, "dc1"));
     cairn_serf_adapter_delete(a);
 
@@ -769,8 +772,12 @@ static void flood_init(struct flood_fx *x)
     x->dst = mock_cluster_seam(x->wan);
     x->logger = (cairn_logger){cap_cb, &x->log, CAIRN_LOG_DEBUG};
     x->cfg = (cairn_flood_config){
-        .local_dc = "dc0", .src = &x->src, .dst = &x->dst, .join = join_mock,
-        .join_userdata = x->wan, .logger = &x->logger,
+        .local_dc = "dc0",
+        .src = &x->src,
+        .dst = &x->dst,
+        .join = join_mock,
+        .join_userdata = x->wan,
+        .logger = &x->logger,
     };
 }
 
@@ -885,9 +892,10 @@ static void test_flood_addr_fn_and_join_errors(void **state)
     assert_int_equal(cairn_flood_joins(&x.cfg, &joins), 0); /* errors only logged */
     assert_int_equal(joins, 1);
     assert_string_equal(mock_cluster_join_at(x.wan, 0), "node1.dc0/10.1.2.3:9999");
-    assert_int_equal(cap_count(&x.log, CAIRN_LOG_DEBUG,
-                               "Failed to flood-join \"node1\" at 10.1.2.3:9999: connection refused"),
-                     1);
+    assert_int_equal(
+        cap_count(&x.log, CAIRN_LOG_DEBUG,
+                  "Failed to flood-join \"node1\" at 10.1.2.3:9999: connection refused"),
+        1);
     assert_int_equal(cap_count(&x.log, CAIRN_LOG_DEBUG, "no address for you"), 1);
     x.cfg.join = NULL;
     assert_int_equal(cairn_flood_joins(&x.cfg, NULL), CAIRN_EINVAL);
@@ -950,8 +958,7 @@ static void test_router_hot_path_no_alloc(void **state)
         assert_int_equal(route(&f, "dcQ", NULL), CAIRN_ENOROUTE);
         assert_true(cairn_router_has_datacenter(f.r, "dc2"));
         assert_int_equal(get_dcs(&f, &d, false), 0);
-        assert_int_equal(cairn_router_get_server_by_addr(f.r, "dc1", "127.0.0.3:8300", &info),
-                         0);
+        assert_int_equal(cairn_router_get_server_by_addr(f.r, "dc1", "127.0.0.3:8300", &info), 0);
     }
     assert_false(cairn__test_alloc_failed());
     cairn__test_alloc_fail_after(-1);
@@ -1046,8 +1053,8 @@ static int op_flood(struct fx *f, mock_cluster *wan)
     mock_cluster_set_tag(lan, "a", "wan_join_port", "8302");
     mock_cluster_set_tag(lan, "b", "wan_join_port", "8302");
     cairn_cluster src = mock_cluster_seam(lan), dst = mock_cluster_seam(wan);
-    cairn_flood_config cfg = {.local_dc = "dc0", .src = &src, .dst = &dst, .join = join_mock,
-                              .join_userdata = wan};
+    cairn_flood_config cfg = {
+        .local_dc = "dc0", .src = &src, .dst = &dst, .join = join_mock, .join_userdata = wan};
     int rc = cairn_flood_joins(&cfg, NULL);
     mock_cluster_delete(lan);
     return rc;

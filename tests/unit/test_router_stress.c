@@ -24,7 +24,7 @@
 #include "mock_cluster.h"
 
 #define STRESS_NS (1 * CAIRN_SEC)
-#define READERS 2
+#define READERS   2
 
 struct shared {
     cairn_router *r;

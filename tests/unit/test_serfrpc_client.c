@@ -60,8 +60,8 @@ struct fake {
 
 static bool has_body(const char *cmd)
 {
-    static const char *const with[] = {"handshake", "auth", "members-filtered", "join",
-                                       "get-coordinate", "stream", "stop"};
+    static const char *const with[] = {
+        "handshake", "auth", "members-filtered", "join", "get-coordinate", "stream", "stop"};
     for (size_t i = 0; i < sizeof with / sizeof with[0]; i++)
         if (strcmp(cmd, with[i]) == 0)
             return true;
@@ -548,18 +548,18 @@ static void test_pipelined_and_stream(void **state)
 
     /* members-filtered and join send the bodies the serf CLI sends (spec
      * serf-wire §5.4), byte for byte; join returns Num. */
-    static const uint8_t filtered[] = {0x83, 0xa4, 'N', 'a', 'm', 'e', 0xa0, 0xa6, 'S', 't', 'a',
-                                       't', 'u', 's', 0xa0, 0xa4, 'T', 'a', 'g', 's', 0x80};
+    static const uint8_t filtered[] = {0x83, 0xa4, 'N', 'a',  'm',  'e', 0xa0, 0xa6, 'S', 't', 'a',
+                                       't',  'u',  's', 0xa0, 0xa4, 'T', 'a',  'g',  's', 0x80};
     assert_int_equal(cairn_serfrpc_members_filtered(c, NULL, "", NULL, 0, on_reply, &rs), 0);
     RUN_UNTIL(e, rs.n == 4);
     assert_string_equal(f.cmds[5], "members-filtered");
     assert_int_equal(f.last_body_len, sizeof filtered);
     assert_memory_equal(f.last_body, filtered, sizeof filtered);
     const char *const addrs[] = {"127.0.0.1:7946", "10.0.0.2"};
-    static const uint8_t join_body[] = {
-        0x82, 0xa8, 'E', 'x', 'i', 's', 't', 'i', 'n', 'g', 0x92, 0xae, '1', '2', '7', '.',
-        '0',  '.',  '0', '.', '1', ':', '7', '9', '4', '6', 0xa8, '1', '0', '.', '0', '.',
-        '0',  '.',  '2', 0xa6, 'R', 'e', 'p', 'l', 'a', 'y', 0xc2};
+    static const uint8_t join_body[] = {0x82, 0xa8, 'E',  'x', 'i',  's', 't', 'i', 'n', 'g', 0x92,
+                                        0xae, '1',  '2',  '7', '.',  '0', '.', '0', '.', '1', ':',
+                                        '7',  '9',  '4',  '6', 0xa8, '1', '0', '.', '0', '.', '0',
+                                        '.',  '2',  0xa6, 'R', 'e',  'p', 'l', 'a', 'y', 0xc2};
     assert_int_equal(cairn_serfrpc_join(c, addrs, 2, false, on_reply, &rs), 0);
     RUN_UNTIL(e, rs.n == 5);
     assert_string_equal(f.cmds[6], "join");
@@ -837,8 +837,8 @@ static void test_cluster_resync(void **state)
 /* Every allocation of a cluster sync, failed one at a time: the backend
  * either completes the sync (recovering through its retry timer, or through
  * its watchdog and a reconnection when the fake agent could not answer) or
- * keeps retrying, never crashes, and frees everything when deleted. The sweep ends at the first run in which the
- * injected failure is never reached. */
+ * keeps retrying, never crashes, and frees everything when deleted. The sweep ends at the first run
+ * in which the injected failure is never reached. */
 static void test_cluster_alloc_sweep(void **state)
 {
     long n, stalled = 0;

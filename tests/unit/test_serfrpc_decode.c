@@ -36,8 +36,8 @@ static void load(const char *name, struct vec *v)
 static void next_header(const struct vec *v, size_t *off, cairn_wire_arena *a, serfrpc_header *h)
 {
     size_t len;
-    assert_int_equal(cairn__ipc_object_len(v->data + *off, v->len - *off, CAIRN_SERFRPC_MAX_RECORD, &len),
-                     0);
+    assert_int_equal(
+        cairn__ipc_object_len(v->data + *off, v->len - *off, CAIRN_SERFRPC_MAX_RECORD, &len), 0);
     assert_int_equal(cairn__serfrpc_decode_header(v->data + *off, len, a, h, NULL), 0);
     *off += len;
 }
@@ -45,7 +45,8 @@ static void next_header(const struct vec *v, size_t *off, cairn_wire_arena *a, s
 static size_t body_len(const struct vec *v, size_t off)
 {
     size_t len;
-    assert_int_equal(cairn__ipc_object_len(v->data + off, v->len - off, CAIRN_SERFRPC_MAX_RECORD, &len), 0);
+    assert_int_equal(
+        cairn__ipc_object_len(v->data + off, v->len - off, CAIRN_SERFRPC_MAX_RECORD, &len), 0);
     return len;
 }
 
@@ -76,7 +77,7 @@ static void test_members(void **state)
         assert_int_equal(ms[i].ntags, 5);
         cairn_addr_format(&ms[i].addr, true, buf, sizeof buf);
         assert_string_equal(buf, strcmp(ms[i].name, "s1.dc1") == 0 ? "127.0.0.1:17900"
-                                                                    : "127.0.0.1:17902");
+                                                                   : "127.0.0.1:17902");
         assert_int_equal(ms[i].protocol_min, 1);
         assert_int_equal(ms[i].protocol_max, 5);
         assert_int_equal(ms[i].protocol_cur, 2);
@@ -98,7 +99,8 @@ static void test_filtered_stats_join(void **state)
 
     load("members_filtered", &v);
     next_header(&v, &off, &a, &h);
-    assert_int_equal(cairn__serfrpc_decode_members(v.data + off, body_len(&v, off), &a, &ms, &n, NULL), 0);
+    assert_int_equal(
+        cairn__serfrpc_decode_members(v.data + off, body_len(&v, off), &a, &ms, &n, NULL), 0);
     assert_int_equal(n, 1);
     assert_string_equal(ms[0].name, "s2.dc1");
 
@@ -106,7 +108,8 @@ static void test_filtered_stats_join(void **state)
     off = 0;
     load("stats", &v);
     next_header(&v, &off, &a, &h);
-    assert_int_equal(cairn__serfrpc_decode_stats(v.data + off, body_len(&v, off), &a, &st, &n, NULL), 0);
+    assert_int_equal(
+        cairn__serfrpc_decode_stats(v.data + off, body_len(&v, off), &a, &st, &n, NULL), 0);
     bool found = false;
     for (size_t i = 0; i < n; i++)
         if (strcmp(st[i].section, "agent") == 0 && strcmp(st[i].key, "name") == 0) {
@@ -135,7 +138,8 @@ static void test_coordinates(void **state)
     cairn__wire_arena_init(&a, 1 << 20);
     load("coordinate", &v);
     next_header(&v, &off, &a, &h);
-    assert_int_equal(cairn__serfrpc_decode_coord(v.data + off, body_len(&v, off), &ok, &co, NULL), 0);
+    assert_int_equal(cairn__serfrpc_decode_coord(v.data + off, body_len(&v, off), &ok, &co, NULL),
+                     0);
     assert_true(ok);
     assert_int_equal(co.dim, 8);
     assert_true(co.height >= 1e-5);
@@ -144,7 +148,8 @@ static void test_coordinates(void **state)
     off = 0;
     load("coordinate_unknown", &v);
     next_header(&v, &off, &a, &h);
-    assert_int_equal(cairn__serfrpc_decode_coord(v.data + off, body_len(&v, off), &ok, &co, NULL), 0);
+    assert_int_equal(cairn__serfrpc_decode_coord(v.data + off, body_len(&v, off), &ok, &co, NULL),
+                     0);
     assert_false(ok);
     assert_int_equal(co.dim, 0);
     assert_true(co.height == 0.0);
@@ -236,7 +241,8 @@ static void test_framing_prefixes(void **state)
     size_t hlen;
     assert_int_equal(cairn__ipc_object_len(v.data, v.len, CAIRN_SERFRPC_MAX_RECORD, &hlen), 0);
     for (size_t n = 0; n < hlen; n++)
-        assert_int_equal(cairn__ipc_object_len(v.data, n, CAIRN_SERFRPC_MAX_RECORD, &len), CAIRN_EAGAIN);
+        assert_int_equal(cairn__ipc_object_len(v.data, n, CAIRN_SERFRPC_MAX_RECORD, &len),
+                         CAIRN_EAGAIN);
     /* A record cap smaller than the body: too large, not "need more". */
     assert_int_equal(cairn__ipc_object_len(v.data + hlen, v.len - hlen, 64, &len), CAIRN_EMSGSIZE);
 }
@@ -254,8 +260,8 @@ static void test_caps(void **state)
     cairn__wire_arena_init(&a, 1 << 22);
 
     /* {Members: [{Tags: {257 entries}}]} */
-    const uint8_t pre[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e', 'r', 's', 0x91, 0x81,
-                           0xa4, 'T', 'a', 'g', 's', 0xde, 0x01, 0x01};
+    const uint8_t pre[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e',  'r',  's', 0x91,
+                           0x81, 0xa4, 'T', 'a', 'g', 's', 0xde, 0x01, 0x01};
     memcpy(buf, pre, sizeof pre);
     n = sizeof pre;
     for (int i = 0; i < 257; i++) {
@@ -270,8 +276,8 @@ static void test_caps(void **state)
     cairn__wire_arena_destroy(&a);
 
     /* {Members: [{Name: 600 x 'x'}]} */
-    const uint8_t pre2[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e', 'r', 's', 0x91, 0x81,
-                            0xa4, 'N', 'a', 'm', 'e', 0xda, 0x02, 0x58};
+    const uint8_t pre2[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e',  'r',  's', 0x91,
+                            0x81, 0xa4, 'N', 'a', 'm', 'e', 0xda, 0x02, 0x58};
     memcpy(buf, pre2, sizeof pre2);
     memset(buf + sizeof pre2, 'x', 600);
     cairn_diag_clear(&diag);
@@ -282,7 +288,8 @@ static void test_caps(void **state)
 
     /* {Members: array32 of 65537} → over CAIRN_SERFRPC_MAX_MEMBERS or over
      * the bytes present: rejected before allocating. */
-    const uint8_t big[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e', 'r', 's', 0xdd, 0x00, 0x01, 0x00, 0x01};
+    const uint8_t big[] = {0x81, 0xa7, 'M',  'e',  'm',  'b',  'e',
+                           'r',  's',  0xdd, 0x00, 0x01, 0x00, 0x01};
     cairn_diag_clear(&diag);
     assert_true(cairn__serfrpc_decode_members(big, sizeof big, &a, &ms, &nms, &diag) < 0);
     assert_int_equal(a.used, 0);
@@ -334,10 +341,10 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_members),        cmocka_unit_test(test_filtered_stats_join),
-        cmocka_unit_test(test_coordinates),    cmocka_unit_test(test_stream_records),
-        cmocka_unit_test(test_error_headers),  cmocka_unit_test(test_framing_prefixes),
-        cmocka_unit_test(test_caps),           cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_members),       cmocka_unit_test(test_filtered_stats_join),
+        cmocka_unit_test(test_coordinates),   cmocka_unit_test(test_stream_records),
+        cmocka_unit_test(test_error_headers), cmocka_unit_test(test_framing_prefixes),
+        cmocka_unit_test(test_caps),          cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

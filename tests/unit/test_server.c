@@ -435,13 +435,13 @@ static void test_is_consul_server_newest(void **state)
     cairn_server_unref(s);
 
     static const char *const bad[][2] = {
-        {"", ""},   /* bad-both */
+        {"", ""},      /* bad-both */
         {"three", ""}, /* bad-grpc-port */
-        {"-1", ""}, /* negative-grpc-port */
-        {"0", ""},  /* zero-grpc-port */
+        {"-1", ""},    /* negative-grpc-port */
+        {"0", ""},     /* zero-grpc-port */
         {"", "three"}, /* bad-grpc-tls-port */
-        {"", "-1"}, /* negative-grpc-tls-port */
-        {"", "0"},  /* zero-grpc-tls-port */
+        {"", "-1"},    /* negative-grpc-tls-port */
+        {"", "0"},     /* zero-grpc-tls-port */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         newest_base(&t);

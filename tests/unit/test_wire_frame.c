@@ -914,7 +914,7 @@ static void test_random_stream_round_trips(void **state)
         size_t k = 1 + (size_t)cairn_rng_below(&rng, 3000);                                        \
         if (k > wire.len - fed)                                                                    \
             k = wire.len - fed;                                                                    \
-        assert_int_equal(cairn__stream_rd_feed(rd, wire.data + fed, k), 0);                         \
+        assert_int_equal(cairn__stream_rd_feed(rd, wire.data + fed, k), 0);                        \
         fed += k;                                                                                  \
     }                                                                                              \
     assert_int_equal(r, 0)

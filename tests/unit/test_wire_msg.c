@@ -906,7 +906,8 @@ static void test_limits(void **state)
     assert_int_equal(cairn__mp_writer_finish(&w), 0);
     cairn_wire_serf_pushpull sp;
     cairn_diag_clear(&d);
-    assert_int_equal(cairn__wire_serf_pushpull_decode(out.data, out.len, &a, &d, &sp), CAIRN_ELIMIT);
+    assert_int_equal(cairn__wire_serf_pushpull_decode(out.data, out.len, &a, &d, &sp),
+                     CAIRN_ELIMIT);
     assert_string_equal(d.msg, "serf push-pull: Events has 513 elements, limit 512");
 
     /* Nesting depth in an unknown field. */
@@ -1239,8 +1240,8 @@ static void decode_serf(const uint8_t *p, size_t len, vec_stats *st)
         for (size_t k = 0; k < sm.u.query.n_filters; k++) {
             cairn_wire_serf_filter f;
             assert_int_equal(cairn__wire_serf_filter_decode(sm.u.query.filters[k].p,
-                                                           sm.u.query.filters[k].len, st->arena,
-                                                           NULL, &f),
+                                                            sm.u.query.filters[k].len, st->arena,
+                                                            NULL, &f),
                              0);
         }
         /* Internal key queries carry a key request. */
