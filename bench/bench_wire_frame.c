@@ -15,6 +15,7 @@
 
 #include "cairn/keyring.h"
 #include "wire/lzw.h"
+#include "wire/keyring_internal.h"
 
 static double now_s(void)
 {

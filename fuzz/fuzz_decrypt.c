@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cairn/keyring.h"
+#include "wire/keyring_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fuzz_frame_cfg.h"
+#include "wire/keyring_internal.h"
 
 typedef struct sink {
     size_t count;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fuzz_frame_cfg.h"
+#include "wire/keyring_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -21,14 +21,8 @@
 #include "cairn/sim.h"
 /* coordinates */
 #include "cairn/coord.h"
-/* wire */
-#include "wire/mp.h"
-#include "wire/msg.h"
-#include "wire/lzw.h"
-#include "wire/frame.h"
-#include "cairn/keyring.h"
 /* membership */
-#include "memberlist/broadcast.h"
+#include "cairn/keyring.h"
 #include "cairn/memberlist.h"
 /* routing */
 #include "cairn/server.h"

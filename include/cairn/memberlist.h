@@ -24,7 +24,6 @@
 #include <stdint.h>
 
 #include "cairn/addr.h"
-#include "memberlist/broadcast.h"
 #include "cairn/buf.h"
 #include "cairn/log.h"
 #include "cairn/loop.h"
@@ -32,6 +31,10 @@
 
 typedef struct cairn_memberlist cairn_memberlist;
 typedef struct cairn_keyring cairn_keyring;
+
+/* One message chosen for an outgoing packet (see the delegate's
+ * get_broadcasts); msg is valid only during the call. */
+typedef void (*cairn_bcast_emit_cb)(const uint8_t *msg, size_t len, void *userdata);
 
 /* Wire limits of memberlist 0.2.2 (net.go). */
 /* Largest node meta (serf tags) in an alive message. */
@@ -159,7 +162,7 @@ typedef struct cairn_memberlist_delegate {
     void (*notify_msg)(void *userdata, const uint8_t *msg, size_t len);
     /* Offers room for the delegate's own broadcasts in an outgoing packet:
      * call emit for each message (each costs overhead + its length out of
-     * limit). Serf forwards this to its cairn_bcast_queue_get. */
+     * limit). Serf forwards this to its broadcast queues. */
     void (*get_broadcasts)(void *userdata, int overhead, int limit, cairn_bcast_emit_cb emit,
                            void *emit_userdata);
     /* Appends the delegate's push/pull state to out (join: a join-time

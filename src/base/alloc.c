@@ -8,6 +8,7 @@
  */
 #include "cairn/alloc.h"
 #include "cairn/error.h"
+#include "base/alloc_test.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

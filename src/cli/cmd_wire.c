@@ -34,6 +34,7 @@
 #include "wire/frame.h"
 #include "wire/msg.h"
 #include "cli/commands.h"
+#include "wire/keyring_internal.h"
 
 /* Largest input accepted (a maximal encrypted stream frame plus slack). */
 #define WIRE_CLI_MAX_INPUT (CAIRN_STREAM_MAX_BUFFER)

@@ -16,19 +16,18 @@
  *
  * Threading: not thread-safe; one owner (the loop thread) uses it.
  */
-#ifndef CAIRN_BROADCAST_H
-#define CAIRN_BROADCAST_H
+#ifndef CAIRN_MEMBERLIST_BROADCAST_H
+#define CAIRN_MEMBERLIST_BROADCAST_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "cairn/memberlist.h" /* cairn_bcast_emit_cb */
 
 typedef struct cairn_bcast_queue cairn_bcast_queue;
 
 /* A queued message left the queue. Must not call into the queue. */
 typedef void (*cairn_bcast_finished_cb)(void *userdata);
-
-/* One message chosen for sending; msg is valid only during the call. */
-typedef void (*cairn_bcast_emit_cb)(const uint8_t *msg, size_t len, void *userdata);
 
 /* cairn__bcast_queue_new makes an empty queue. retransmit_mult >= 1,
  * max_items >= 1. 0, CAIRN_EINVAL or CAIRN_ENOMEM. */

@@ -30,6 +30,7 @@
 
 #include "cairn/alloc.h"
 #include "keyring_internal.h"
+#include "wire/keyring_internal.h"
 
 /* Largest plaintext/payload handled in one call; far above the 20 MiB
  * stream limit, and keeps OpenSSL's int lengths safe. */

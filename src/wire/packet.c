@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "frame_internal.h"
+#include "wire/keyring_internal.h"
 
 int cairn__packet_encode(const cairn_frame_cfg *cfg, bool crc, const uint8_t *msg, size_t len,
                          cairn_buf *out)

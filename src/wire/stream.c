@@ -38,6 +38,7 @@
 
 #include "cairn/alloc.h"
 #include "frame_internal.h"
+#include "wire/keyring_internal.h"
 
 enum rd_state { RD_START, RD_COMPRESS, RD_BODY };
 

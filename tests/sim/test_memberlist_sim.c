@@ -33,6 +33,7 @@
 #include "cairn/keyring.h"
 #include "cairn/sim.h"
 #include "sim_seed.h"
+#include "base/alloc_test.h"
 
 /* The big run: 1,000 nodes, fewer under the sanitizers (about 4x slower),
  * so that both builds of `make test` stay within their CPU budget. */

@@ -9,6 +9,7 @@
 
 #include "cairn/alloc.h"
 #include "cairn/error.h"
+#include "base/alloc_test.h"
 
 long alloc_sweep(alloc_attempt_fn attempt, void *ctx, long base, long max_runs)
 {

@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "cairn/cairn.h"
+#include "base/alloc_test.h"
 
 static void test_error_names(void **state)
 {

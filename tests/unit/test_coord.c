@@ -16,6 +16,7 @@
 #include "cairn/error.h"
 #include "cairn/rng.h"
 #include "coord/coord_internal.h"
+#include "base/alloc_test.h"
 
 /* serf's verifyEqualFloats / verifyEqualVectors. */
 #define ZERO_THRESHOLD 1.0e-6

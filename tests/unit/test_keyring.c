@@ -16,6 +16,7 @@
 #include "alloc_sweep.h"
 #include "wire/keyring_internal.h"
 #include "wire_frame_vec.h"
+#include "base/alloc_test.h"
 
 #define BIG ((size_t)1 << 26)
 

@@ -9,6 +9,7 @@
 
 #include "cairn/cairn.h"
 #include "cairn/loop_uv.h"
+#include "base/alloc_test.h"
 
 struct rec {
     int order[16];

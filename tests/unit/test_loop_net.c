@@ -23,6 +23,7 @@
 #include "cairn/cairn.h"
 #include "cairn/loop_uv.h"
 #include "uv_env.h"
+#include "base/alloc_test.h"
 
 static cairn_addr local_any(int family)
 {

@@ -16,6 +16,7 @@
 #include "wire/lzw.h"
 #include "alloc_sweep.h"
 #include "wire_frame_vec.h"
+#include "base/alloc_test.h"
 
 /* Input size of the allocation-failure round trip. */
 #define ALLOC_IN 5000

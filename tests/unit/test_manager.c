@@ -18,6 +18,7 @@
 #include "cairn/manager.h"
 #include "faux_servers.h"
 #include "servers/manager_internal.h"
+#include "base/alloc_test.h"
 
 /* ---- fixture ---- */
 

@@ -18,6 +18,7 @@
 #include "memberlist/strmap.h"
 #include "memberlist/suspicion.h"
 #include "memberlist/util.h"
+#include "base/alloc_test.h"
 
 /* ---- formulas ---- */
 

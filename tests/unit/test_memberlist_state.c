@@ -18,6 +18,7 @@
 #include "wire/msg.h"
 #include "memberlist/ml_internal.h"
 #include "memberlist/util.h"
+#include "base/alloc_test.h"
 
 static const uint8_t VSN[6] = {1, 5, 2, 2, 5, 5};
 

@@ -23,6 +23,7 @@
 #include "faux_servers.h"
 #include "mock_cluster.h"
 #include "servers/router_internal.h"
+#include "base/alloc_test.h"
 
 /* ---- log capture ---- */
 

@@ -20,6 +20,7 @@
 #include "wire/mp.h"
 #include "serfrpc/ipc.h"
 #include "uv_env.h"
+#include "base/alloc_test.h"
 
 /* RUN_UNTIL runs the loop 10 ms at a time until cond holds (checked after
  * each step; the ctest timeout bounds a test that never gets there). */

@@ -15,6 +15,7 @@
 #include "cairn/serfrpc.h"
 #include "serfrpc/decode.h"
 #include "serfrpc/ipc.h"
+#include "base/alloc_test.h"
 
 struct vec {
     uint8_t data[65536];

@@ -14,6 +14,7 @@
 #include "cairn/cluster.h"
 #include "cairn/server.h"
 #include "servers/server_internal.h"
+#include "base/alloc_test.h"
 
 /* A member whose tags a test can set and delete. */
 #define MAXTAGS 32

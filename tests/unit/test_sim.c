@@ -19,6 +19,7 @@
 #include "cairn/cairn.h"
 #include "cairn/sim.h"
 #include "sim_seed.h"
+#include "base/alloc_test.h"
 
 #define PORT 7946
 

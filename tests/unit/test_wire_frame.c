@@ -17,6 +17,7 @@
 #include "wire/frame.h"
 #include "alloc_sweep.h"
 #include "wire_frame_vec.h"
+#include "base/alloc_test.h"
 
 #define BIG ((size_t)1 << 28)
 

@@ -20,6 +20,7 @@
 #include "wire/frame.h"
 #include "wire/msg.h"
 #include "alloc_sweep.h"
+#include "base/alloc_test.h"
 
 /* ------------------------------------------------------------ helpers */
 
