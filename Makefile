@@ -6,7 +6,7 @@ ASAN     ?= build-asan
 TSAN     ?= build-tsan
 FUZZTIME ?= 60
 
-DEB_PKGS = build-essential cmake pkg-config clang libclang-rt-14-dev \
+DEB_PKGS = build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
            libuv1-dev libmsgpack-dev libssl-dev zlib1g-dev liburcu-dev \
            libjansson-dev libmicrohttpd-dev libcmocka-dev serf python3 \
            python3-consul iproute2 procps

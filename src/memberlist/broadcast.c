@@ -32,7 +32,7 @@ struct bcast_item {
     char *name;
     cairn_bcast_finished_cb finished;
     void *userdata;
-    /* Link for the items set aside during one cairn_bcast_queue_get. */
+    /* Link for the items set aside during one cairn__bcast_queue_get. */
     struct bcast_item *next;
     /* Message length. */
     uint32_t len;
@@ -211,8 +211,8 @@ int cairn__bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_
     return 0;
 }
 
-size_t cairn_bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int num_nodes,
-                             cairn_bcast_emit_cb emit, void *userdata)
+size_t cairn__bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int num_nodes,
+                              cairn_bcast_emit_cb emit, void *userdata)
 {
     if (!q || q->len == 0 || !emit)
         return 0;

@@ -46,13 +46,13 @@ void cairn__bcast_queue_delete(cairn_bcast_queue *q);
 int cairn__bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t *msg, size_t len,
                             cairn_bcast_finished_cb finished, void *userdata);
 
-/* cairn_bcast_queue_get picks messages for one packet: each costs
+/* cairn__bcast_queue_get picks messages for one packet: each costs
  * `overhead` + its length out of `limit` bytes. emit is called for each
  * chosen message in order. num_nodes sets the retransmit limit; a message
  * that reaches it is removed (finished) after being emitted. Returns the
  * number of messages emitted. */
-size_t cairn_bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int num_nodes,
-                             cairn_bcast_emit_cb emit, void *userdata);
+size_t cairn__bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int num_nodes,
+                              cairn_bcast_emit_cb emit, void *userdata);
 
 /* cairn__bcast_queue_len: messages queued. */
 size_t cairn__bcast_queue_len(const cairn_bcast_queue *q);

@@ -103,8 +103,8 @@ static void emit_user(const uint8_t *msg, size_t len, void *ud)
 size_t cairn__ml_get_broadcasts(cairn_memberlist *ml, int overhead, int limit, struct ml_parts *p)
 {
     size_t before = p->n;
-    cairn_bcast_queue_get(ml->broadcasts, overhead, limit, cairn__ml_estimate_nodes(ml), emit_own,
-                          p);
+    cairn__bcast_queue_get(ml->broadcasts, overhead, limit, cairn__ml_estimate_nodes(ml), emit_own,
+                           p);
     if (ml->del.get_broadcasts) {
         long used = 0;
         for (size_t i = before; i < p->n; i++)

@@ -299,7 +299,7 @@ static void test_queue_invalidate(void **state)
     push_str(q, NULL, "x", NULL);
     assert_int_equal(cairn__bcast_queue_len(q), 5);
     struct collected c = {0};
-    cairn_bcast_queue_get(q, 0, 1000, 1, collect, &c);
+    cairn__bcast_queue_get(q, 0, 1000, 1, collect, &c);
     assert_int_equal(c.n, 5);
     /* Largest first, newest first on ties. */
     assert_string_equal(c.msgs[0], "m-tst2");
@@ -318,9 +318,9 @@ static void test_queue_get_broadcasts(void **state)
     push_str(q, "bar", "3. this is a test.", NULL);
     push_str(q, "baz", "4. this is a test.", NULL);
     struct collected c = {0};
-    assert_int_equal(cairn_bcast_queue_get(q, 2, 80, 10, collect, &c), 4);
+    assert_int_equal(cairn__bcast_queue_get(q, 2, 80, 10, collect, &c), 4);
     c.n = 0;
-    assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 3);
+    assert_int_equal(cairn__bcast_queue_get(q, 3, 80, 10, collect, &c), 3);
     cairn__bcast_queue_delete(q);
 }
 
@@ -336,21 +336,21 @@ static void test_queue_get_broadcasts_limit(void **state)
     push_str(q, "bar", "3. this is a test.", &done);
     push_str(q, "baz", "4. this is a test.", &done);
     struct collected c = {0};
-    assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 3);
+    assert_int_equal(cairn__bcast_queue_get(q, 3, 80, 10, collect, &c), 3);
     /* Newest first: 4, 3, 2. */
     assert_string_equal(c.msgs[0], "4. this is a test.");
     assert_string_equal(c.msgs[2], "2. this is a test.");
     c.n = 0;
-    assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 3);
+    assert_int_equal(cairn__bcast_queue_get(q, 3, 80, 10, collect, &c), 3);
     /* Fewest transmissions first: 1 (never sent), then 4, 3. */
     assert_string_equal(c.msgs[0], "1. this is a test.");
     assert_int_equal(done, 2);
     c.n = 0;
-    assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 2);
+    assert_int_equal(cairn__bcast_queue_get(q, 3, 80, 10, collect, &c), 2);
     assert_int_equal(done, 4);
     assert_int_equal(cairn__bcast_queue_len(q), 0);
     c.n = 0;
-    assert_int_equal(cairn_bcast_queue_get(q, 3, 80, 10, collect, &c), 0);
+    assert_int_equal(cairn__bcast_queue_get(q, 3, 80, 10, collect, &c), 0);
     cairn__bcast_queue_delete(q);
 }
 
@@ -370,7 +370,7 @@ static void test_queue_prune_and_cap(void **state)
     cairn__bcast_queue_prune(q, 2);
     assert_int_equal(d2, 1);
     struct collected c = {0};
-    cairn_bcast_queue_get(q, 0, 1000, 1, collect, &c);
+    cairn__bcast_queue_get(q, 0, 1000, 1, collect, &c);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.msgs[0], "4. this is a test.");
     assert_string_equal(c.msgs[1], "3. this is a test.");
@@ -399,11 +399,11 @@ static void test_queue_largest_that_fits(void **state)
     push_str(q, "c", "ccccccc", NULL);    /* 7 */
     struct collected c = {0};
     /* Budget 14 with overhead 2: 10 fits (12 used), then nothing of 5 or 7. */
-    assert_int_equal(cairn_bcast_queue_get(q, 2, 14, 3, collect, &c), 1);
+    assert_int_equal(cairn__bcast_queue_get(q, 2, 14, 3, collect, &c), 1);
     assert_string_equal(c.msgs[0], "aaaaaaaaaa");
     c.n = 0;
     /* Now b and c have 0 transmits: 7 then 5 (16 + 2 = 18 <= 20). */
-    assert_int_equal(cairn_bcast_queue_get(q, 2, 20, 3, collect, &c), 2);
+    assert_int_equal(cairn__bcast_queue_get(q, 2, 20, 3, collect, &c), 2);
     assert_string_equal(c.msgs[0], "ccccccc");
     assert_string_equal(c.msgs[1], "bbbbb");
     cairn__bcast_queue_delete(q);
@@ -420,17 +420,17 @@ static void test_queue_ids_stay_unique(void **state)
     assert_int_equal(cairn__bcast_queue_new(4, 100, &q), 0);
     push_str(q, "a", "same-len-1", NULL);
     struct collected c = {0};
-    assert_int_equal(cairn_bcast_queue_get(q, 0, 1000, 5, collect, &c), 1);
+    assert_int_equal(cairn__bcast_queue_get(q, 0, 1000, 5, collect, &c), 1);
     push_str(q, "b", "same-len-2", NULL);
     /* Send b once: now a and b both have one transmission, equal length. */
     c.n = 0;
-    assert_int_equal(cairn_bcast_queue_get(q, 0, 10, 5, collect, &c), 1);
+    assert_int_equal(cairn__bcast_queue_get(q, 0, 10, 5, collect, &c), 1);
     assert_string_equal(c.msgs[0], "same-len-2");
     int done_a = 0;
     push_str(q, "a", "same-len-3", &done_a); /* replaces a, not b */
     assert_int_equal(cairn__bcast_queue_len(q), 2);
     c.n = 0;
-    cairn_bcast_queue_get(q, 0, 1000, 5, collect, &c);
+    cairn__bcast_queue_get(q, 0, 1000, 5, collect, &c);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.msgs[0], "same-len-3");
     assert_string_equal(c.msgs[1], "same-len-2");

@@ -173,7 +173,7 @@ static void drain_one(const uint8_t *msg, size_t len, void *ud)
 static struct drained drain(struct fixture *f)
 {
     struct drained d = {0};
-    cairn_bcast_queue_get(f->ml->broadcasts, 0, 1 << 20, 1, drain_one, &d);
+    cairn__bcast_queue_get(f->ml->broadcasts, 0, 1 << 20, 1, drain_one, &d);
     cairn__bcast_queue_reset(f->ml->broadcasts);
     return d;
 }
