@@ -18,7 +18,10 @@
 #include <stdint.h>
 
 #include "cairn/addr.h"
-#include "cairn/coord.h"
+
+/* Defined in cairn/coord.h (the coord layer); the seam only passes it by
+ * pointer, so base does not depend on coord. */
+typedef struct cairn_coord cairn_coord;
 
 /* Serf member status; the numbers are Serf's (MemberStatus). */
 enum cairn_member_status {
