@@ -111,6 +111,9 @@ struct sim_msg {
     uint8_t data[];
 };
 
+/* First ephemeral port of a node (Linux's default range starts here). */
+#define SIM_PORT_FIRST 32768
+
 /* Size classes 64 B .. 64 KiB. */
 #define SIM_POOL_CLASSES 11
 #define SIM_POOL_MIN     64
@@ -185,11 +188,17 @@ struct sim_node {
 
 /* Heap and messages (sim.c). */
 void cairn__sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at);
+/* Schedules ev at `at` in the given phase (enum sim_ev_phase). */
+void cairn__sim_schedule_in(cairn_sim *sim, struct sim_ev *ev, cairn_time at, uint8_t phase);
+/* Removes and returns the earliest event; the heap must not be empty. */
+struct sim_ev *cairn__sim_heap_pop(cairn_sim *sim);
+/* Makes room for `more` events beyond those reserved: 0 or CAIRN_ENOMEM. */
+int cairn__sim_heap_reserve(cairn_sim *sim, size_t more);
 void cairn__sim_unschedule(cairn_sim *sim, struct sim_ev *ev);
 /* A message with room for len bytes; NULL on allocation failure (the
  * heap slot is reserved too). */
 struct sim_msg *cairn__sim_msg_new(cairn_sim *sim, size_t len);
-/* Back to the pool (drops the segment's end reference first). */
+/* Back to the pool; m->end is the caller's (sim_net.c's msg_drop unrefs it). */
 void cairn__sim_msg_free(cairn_sim *sim, struct sim_msg *m);
 /* Schedules m for delivery at `at` (its heap slot is already reserved). */
 void cairn__sim_msg_send(cairn_sim *sim, struct sim_msg *m, cairn_time at);
@@ -209,6 +218,8 @@ uint16_t cairn__sim_ephemeral_port(struct sim_node *node, bool tcp);
 void cairn__sim_deliver_packet(cairn_sim *sim, struct sim_msg *m);
 void cairn__sim_deliver_segment(cairn_sim *sim, struct sim_msg *m);
 void cairn__sim_end_unref(struct sim_end *e);
+/* Frees a message in flight, dropping the stream end it holds (if any). */
+void cairn__sim_msg_drop(cairn_sim *sim, struct sim_msg *m);
 
 int cairn__sim_udp_bind(cairn_loop *loop, const cairn_addr *addr, cairn_udp **ret_udp);
 int cairn__sim_udp_send(cairn_udp *udp, const cairn_addr *to, const uint8_t *data, size_t len);

@@ -154,14 +154,14 @@ void cairn__sim_deliver_packet(cairn_sim *sim, struct sim_msg *m)
     struct sim_node *node = cairn__sim_node_find(sim, &m->to);
     if (node == NULL) {
         sim->stats.packets_unreachable++;
-        cairn__sim_msg_free(sim, m);
+        cairn__sim_msg_drop(sim, m);
         return;
     }
     if (cairn__sim_postpone(sim, node, &m->ev))
         return;
     if (!cairn_sim_reachable(sim, &m->from, &m->to)) {
         sim->stats.packets_partitioned++;
-        cairn__sim_msg_free(sim, m);
+        cairn__sim_msg_drop(sim, m);
         return;
     }
     struct sim_key k;
@@ -169,7 +169,7 @@ void cairn__sim_deliver_packet(cairn_sim *sim, struct sim_msg *m)
     struct sim_udp *u = cairn__sim_map_get(&sim->udps, &k);
     if (u == NULL || u->base.closing) {
         sim->stats.packets_unreachable++;
-        cairn__sim_msg_free(sim, m);
+        cairn__sim_msg_drop(sim, m);
         return;
     }
     sim->stats.packets_delivered++;
@@ -177,7 +177,7 @@ void cairn__sim_deliver_packet(cairn_sim *sim, struct sim_msg *m)
         sim->trace(CAIRN_SIM_TRACE_PACKET, sim->now, &m->from, &m->to, m->data, m->len,
                    sim->trace_ud);
     cairn__udp_deliver(&u->base, &m->from, m->data, m->len);
-    cairn__sim_msg_free(sim, m);
+    cairn__sim_msg_drop(sim, m);
 }
 
 int cairn__sim_udp_local(cairn_udp *udp, cairn_addr *ret_addr)
@@ -260,6 +260,14 @@ struct sim_end {
     struct sim_msg *rx_head;
     struct sim_msg *rx_tail;
 };
+
+void cairn__sim_msg_drop(cairn_sim *sim, struct sim_msg *m)
+{
+    if (m->end != NULL)
+        cairn__sim_end_unref(m->end);
+    m->end = NULL;
+    cairn__sim_msg_free(sim, m);
+}
 
 void cairn__sim_end_unref(struct sim_end *e)
 {
@@ -350,7 +358,7 @@ int cairn__sim_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_strea
         cairn_time at = sim->now + cairn__sim_delay(sim, cairn__sim_link(sim, &e->local, addr));
         seg_send(sim, m, SIM_SEG_SYN, e, &e->local, addr, at);
     } else {
-        cairn__sim_msg_free(sim, m); /* lost: the dial will time out */
+        cairn__sim_msg_drop(sim, m); /* lost: the dial will time out */
     }
     *ret_stream = &e->base;
     return 0;
@@ -362,13 +370,13 @@ static void syn_arrived(cairn_sim *sim, struct sim_msg *m)
     struct sim_end *client = m->end;
     struct sim_node *node = cairn__sim_node_find(sim, &m->to);
     if (client->base.closing || node == NULL) {
-        cairn__sim_msg_free(sim, m);
+        cairn__sim_msg_drop(sim, m);
         return;
     }
     if (cairn__sim_postpone(sim, node, &m->ev))
         return;
     if (!cairn_sim_reachable(sim, &m->from, &m->to)) {
-        cairn__sim_msg_free(sim, m);
+        cairn__sim_msg_drop(sim, m);
         return;
     }
     struct sim_key k;
@@ -424,7 +432,7 @@ void cairn__sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
     }
     struct sim_end *e = m->end;
     if (e->base.closing) {
-        cairn__sim_msg_free(sim, m);
+        cairn__sim_msg_drop(sim, m);
         return;
     }
     if (cairn__sim_postpone(sim, e->node, &m->ev))
@@ -437,14 +445,14 @@ void cairn__sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
             e->reset = true;
         /* m holds a reference, so e outlives a close inside the callback. */
         cairn__stream_connect_done(&e->base, status);
-        cairn__sim_msg_free(sim, m);
+        cairn__sim_msg_drop(sim, m);
         return;
     }
     case SIM_SEG_DATA:
     case SIM_SEG_FIN:
         if (!cairn_sim_reachable(sim, &m->from, &m->to)) {
             end_break(e);
-            cairn__sim_msg_free(sim, m);
+            cairn__sim_msg_drop(sim, m);
             return;
         }
         break;
@@ -461,7 +469,7 @@ void cairn__sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
         return;
     }
     seg_to_reader(sim, e, m);
-    cairn__sim_msg_free(sim, m);
+    cairn__sim_msg_drop(sim, m);
 }
 
 int cairn__sim_stream_start_read(cairn_stream *stream)
@@ -499,7 +507,7 @@ int cairn__sim_stream_write(cairn_stream *stream, const uint8_t *data, size_t le
         if (m == NULL) {
             while (head != NULL) {
                 struct sim_msg *next = head->next;
-                cairn__sim_msg_free(sim, head);
+                cairn__sim_msg_drop(sim, head);
                 head = next;
             }
             return CAIRN_ENOMEM;
@@ -531,7 +539,7 @@ void cairn__sim_stream_free(cairn_stream *stream)
     e->rx_head = e->rx_tail = NULL;
     while (m != NULL) {
         struct sim_msg *next = m->next;
-        cairn__sim_msg_free(sim, m);
+        cairn__sim_msg_drop(sim, m);
         m = next;
     }
     struct sim_end *peer = e->peer;
