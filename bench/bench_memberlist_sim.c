@@ -55,26 +55,12 @@
 #include "cairn/cairn.h"
 #include "cairn/memberlist.h"
 #include "cairn/sim.h"
+#include "ml_world.h"
 
 #define SEEDS        3
 #define JOIN_GAP     (2 * CAIRN_MSEC)
 #define DETECT_KILLS 5
 #define WARM_JOINS   5
-
-struct bnode {
-    cairn_loop *loop;
-    cairn_memberlist *ml;
-    cairn_addr addr;
-    char name[16];
-    bool up;
-};
-
-struct world {
-    cairn_sim *sim;
-    size_t n;
-    struct bnode *nodes;
-    cairn_memberlist_config cfg;
-};
 
 /* Resident memory of this process in GB (0 if unknown). */
 static double rss_gb(void)
@@ -131,79 +117,12 @@ static double wall(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void world_new(struct world *w, uint64_t seed, size_t n)
+/* n simulated nodes, all started: members and later joiners alike. */
+static void world_new(ml_world *w, uint64_t seed, size_t n)
 {
-    /* n: every simulated node, members and later joiners alike. */
-    memset(w, 0, sizeof(*w));
-    int r = cairn_sim_new(seed, &w->sim);
-    if (r < 0)
-        die("sim_new", r);
-    w->n = n;
-    w->nodes = calloc(n, sizeof(*w->nodes));
-    cairn_memberlist_config_lan(&w->cfg);
-    w->cfg.enable_compression = false;
-    if (w->cfg.max_nodes < n + 16)
-        w->cfg.max_nodes = n + 16;
-    for (size_t i = 0; i < n; i++) {
-        struct bnode *s = &w->nodes[i];
-        snprintf(s->name, sizeof(s->name), "n%u", (unsigned)i);
-        uint8_t ip[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
-        if ((r = cairn_addr_from_ip(ip, 4, 7946, &s->addr)) < 0)
-            die("addr", r);
-        cairn_memberlist_config c = w->cfg;
-        c.name = s->name;
-        c.bind = s->addr;
-        c.seed = cairn_rng_u64(cairn_sim_rng(w->sim)) | 1;
-        if ((r = cairn_sim_node_loop(w->sim, &s->addr, &s->loop)) < 0 ||
-            (r = cairn_memberlist_new(s->loop, &c, NULL, NULL, NULL, &s->ml)) < 0)
-            die("node", r);
-        s->up = true;
-    }
-}
-
-static void world_free(struct world *w)
-{
-    for (size_t i = 0; i < w->n; i++) {
-        if (!w->nodes[i].up)
-            continue;
-        cairn_memberlist_delete(w->nodes[i].ml);
-        cairn_loop_delete(w->nodes[i].loop);
-    }
-    cairn_sim_delete(w->sim);
-    free(w->nodes);
-}
-
-static bool converged(struct world *w)
-{
-    for (size_t i = 0; i < w->n; i++)
-        if (cairn_memberlist_num_members(w->nodes[i].ml) != w->n)
-            return false;
-    for (size_t i = 0; i < w->n; i++)
-        for (size_t j = 0; j < w->n; j++) {
-            cairn_ml_node nd;
-            if (cairn_memberlist_get_node(w->nodes[i].ml, w->nodes[j].name, &nd) < 0 ||
-                nd.state != CAIRN_ML_ALIVE)
-                return false;
-        }
-    return true;
-}
-
-/* Members (other than the victim) seeing `name` in at least `state`
- * (suspect < dead; absent counts as dead). */
-static size_t seeing(struct world *w, const char *name, int state)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < w->n; i++) {
-        if (!w->nodes[i].up)
-            continue;
-        cairn_ml_node nd;
-        int st =
-            cairn_memberlist_get_node(w->nodes[i].ml, name, &nd) == 0 ? nd.state : CAIRN_ML_DEAD;
-        bool hit = state == CAIRN_ML_SUSPECT ? st != CAIRN_ML_ALIVE
-                                             : st == CAIRN_ML_DEAD || st == CAIRN_ML_LEFT;
-        c += hit;
-    }
-    return c;
+    int r;
+    if ((r = ml_world_init(w, seed, n)) < 0 || (r = ml_world_start_all(w)) < 0)
+        die("world", r);
 }
 
 /* Baseline timer: re-arms itself with its period (userdata). */
@@ -214,7 +133,7 @@ static void rearm(cairn_timer *t, void *ud)
 
 /* Detection: `kills` random non-seed members, one after the other (each
  * once the previous is known dead by every live member). */
-static void detect(struct world *w, int kills, const char *start, double t_wall)
+static void detect(ml_world *w, int kills, const char *start, double t_wall)
 {
     size_t n = 0;
     for (size_t i = 0; i < w->n; i++)
@@ -228,18 +147,16 @@ static void detect(struct world *w, int kills, const char *start, double t_wall)
         while (!w->nodes[victim].up);
         char name[16];
         snprintf(name, sizeof(name), "%s", w->nodes[victim].name);
-        cairn_memberlist_delete(w->nodes[victim].ml);
-        cairn_loop_delete(w->nodes[victim].loop);
-        w->nodes[victim].up = false;
+        ml_world_kill(w, victim);
         live--;
         cairn_time t_kill = cairn_sim_now(w->sim), t_susp = -1, t_dead = -1, t_all = -1;
         while (t_all < 0 && cairn_sim_now(w->sim) - t_kill < 600 * CAIRN_SEC) {
             cairn_sim_run_for(w->sim, 100 * CAIRN_MSEC);
             cairn_time el = cairn_sim_now(w->sim) - t_kill;
-            if (t_susp < 0 && seeing(w, name, CAIRN_ML_SUSPECT) > 0)
+            if (t_susp < 0 && ml_world_seeing(w, name, CAIRN_ML_SUSPECT) > 0)
                 t_susp = el;
             if (t_susp >= 0) {
-                size_t d = seeing(w, name, CAIRN_ML_DEAD);
+                size_t d = ml_world_seeing(w, name, CAIRN_ML_DEAD);
                 if (t_dead < 0 && d > 0)
                     t_dead = el;
                 if (d == live)
@@ -270,7 +187,7 @@ static void detect(struct world *w, int kills, const char *start, double t_wall)
  * a world of their own with only memberlist's periodic timers (the probe
  * and gossip intervals, re-armed, no packets), run for `virtual`. Returns
  * its wall seconds and events. */
-static void baseline(struct world *w, size_t n, cairn_time virtual, double *ret_wall,
+static void baseline(ml_world *w, size_t n, cairn_time virtual, double *ret_wall,
                      double *ret_events)
 {
     cairn_sim *bs;
@@ -312,7 +229,7 @@ static const char *JOIN_DESC = "3 seeds join each other; every other node joins 
 
 static void run_rolling(size_t n, bool speed)
 {
-    struct world w;
+    ml_world w;
     double t_wall = wall();
     world_new(&w, 20261127 + n, n);
     double period = cairn_time_seconds(w.cfg.probe_interval);
@@ -326,7 +243,7 @@ static void run_rolling(size_t n, bool speed)
             die("join", r);
         cairn_sim_run_for(w.sim, JOIN_GAP);
         if (i % 100 == 99 && over_cap("ml_converge", n, "joins", i + 1)) {
-            world_free(&w);
+            ml_world_destroy(&w);
             return;
         }
         if (i % 1000 == 999)
@@ -335,7 +252,7 @@ static void run_rolling(size_t n, bool speed)
     }
     cairn_time t_last = cairn_sim_now(w.sim) - JOIN_GAP;
     cairn_time limit = t_last + 600 * CAIRN_SEC;
-    while (!converged(&w)) {
+    while (!ml_world_converged(&w)) {
         if (cairn_sim_now(w.sim) > limit) {
             fprintf(stderr, "# N=%zu: no convergence within 600 s\n", n);
             exit(1);
@@ -343,7 +260,7 @@ static void run_rolling(size_t n, bool speed)
         cairn_sim_run_for(w.sim, 500 * CAIRN_MSEC);
         if (over_cap("ml_converge", n, "convergence (virtual ms after last join)",
                      (size_t)((cairn_sim_now(w.sim) - t_last) / CAIRN_MSEC))) {
-            world_free(&w);
+            ml_world_destroy(&w);
             return;
         }
         fprintf(stderr, "# N=%zu: t=%.1f s, wall %.0f s\n", n,
@@ -381,7 +298,7 @@ static void run_rolling(size_t n, bool speed)
     }
 
     detect(&w, n >= 10000 ? 1 : DETECT_KILLS, "rolling", t_wall);
-    world_free(&w);
+    ml_world_destroy(&w);
 }
 
 /* Warm start: n members already converged (each preloaded with the same
@@ -394,7 +311,7 @@ static void run_rolling(size_t n, bool speed)
  */
 static void run_warm(size_t n, int kills)
 {
-    struct world w;
+    ml_world w;
     double t_wall = wall();
     world_new(&w, 20261128 + n, n + WARM_JOINS);
     double period = cairn_time_seconds(w.cfg.probe_interval);
@@ -469,7 +386,7 @@ static void run_warm(size_t n, int kills)
         seeds[i] = w.nodes[i].addr;
     size_t members = n;
     for (size_t j = n; j < n + WARM_JOINS; j++) {
-        struct bnode *jn = &w.nodes[j];
+        ml_world_node *jn = &w.nodes[j];
         cairn_time t_join = cairn_sim_now(w.sim), t_most = -1, t_all = -1, t_knows = -1;
         int r = cairn_memberlist_join(jn->ml, seeds, SEEDS, NULL, NULL);
         if (r < 0)
@@ -480,7 +397,7 @@ static void run_warm(size_t n, int kills)
             cairn_sim_run_for(w.sim, 100 * CAIRN_MSEC);
             cairn_time el = cairn_sim_now(w.sim) - t_join;
             /* The others listing it alive (it lists itself alive). */
-            size_t c = members - seeing(&w, jn->name, CAIRN_ML_SUSPECT);
+            size_t c = members - ml_world_seeing(&w, jn->name, CAIRN_ML_SUSPECT);
             if (t_most < 0 && c >= most)
                 t_most = el;
             if (t_all < 0 && c == members)
@@ -502,7 +419,7 @@ static void run_warm(size_t n, int kills)
         fflush(stdout);
     }
     detect(&w, kills, "warm", t_wall);
-    world_free(&w);
+    ml_world_destroy(&w);
 }
 
 /* The kills per warm size: BENCH_ML_KILLS (default DETECT_KILLS). */

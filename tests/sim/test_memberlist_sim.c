@@ -32,6 +32,7 @@
 #include "cairn/memberlist.h"
 #include "cairn/keyring.h"
 #include "cairn/sim.h"
+#include "ml_world.h"
 #include "sim_seed.h"
 #include "base/alloc_test.h"
 
@@ -54,102 +55,27 @@
 #define ML_SIM_BIG_N      1000
 #endif
 
-struct simnode {
-    cairn_loop *loop;
-    cairn_memberlist *ml;
-    cairn_addr addr;
-    char name[16];
-    bool up;
-    /* Observation hooks (when the world has an instrument function). */
-    cairn_memberlist_delegate del;
-    cairn_logger log;
-};
-
-struct world;
-/* Fills node i's delegate and logger before it starts. */
-typedef void (*instrument_fn)(struct world *w, size_t i, cairn_memberlist_delegate *d,
-                              cairn_logger *l);
-
-struct world {
-    cairn_sim *sim;
-    size_t n;
-    struct simnode *nodes;
-    cairn_memberlist_config cfg;
-    instrument_fn instrument;
-    void *ctx;
-};
-
 typedef void (*tune_fn)(cairn_memberlist_config *c);
 
-static void node_start(struct world *w, size_t i)
+static void world_new_ex(ml_world *w, uint64_t seed, size_t n, tune_fn tune,
+                         ml_world_instrument_cb instrument, void *ctx)
 {
-    struct simnode *s = &w->nodes[i];
-    cairn_memberlist_config c = w->cfg;
-    c.name = s->name;
-    c.bind = s->addr;
-    c.seed = cairn_rng_u64(cairn_sim_rng(w->sim)) | 1;
-    assert_int_equal(cairn_sim_node_loop(w->sim, &s->addr, &s->loop), 0);
-    if (w->instrument) {
-        memset(&s->del, 0, sizeof(s->del));
-        memset(&s->log, 0, sizeof(s->log));
-        w->instrument(w, i, &s->del, &s->log);
-        assert_int_equal(cairn_memberlist_new(s->loop, &c, &s->del, &s->log, NULL, &s->ml), 0);
-    } else {
-        assert_int_equal(cairn_memberlist_new(s->loop, &c, NULL, NULL, NULL, &s->ml), 0);
-    }
-    s->up = true;
-}
-
-static void node_kill(struct world *w, size_t i)
-{
-    struct simnode *s = &w->nodes[i];
-    cairn_memberlist_delete(s->ml);
-    cairn_loop_delete(s->loop);
-    s->ml = NULL;
-    s->loop = NULL;
-    s->up = false;
-}
-
-static void world_new_ex(struct world *w, uint64_t seed, size_t n, tune_fn tune,
-                         instrument_fn instrument, void *ctx)
-{
-    memset(w, 0, sizeof(*w));
+    assert_int_equal(ml_world_init(w, seed, n), 0);
     w->instrument = instrument;
     w->ctx = ctx;
-    assert_int_equal(cairn_sim_new(seed, &w->sim), 0);
-    w->n = n;
-    w->nodes = calloc(n, sizeof(*w->nodes));
-    cairn_memberlist_config_lan(&w->cfg);
-    /* Compression costs CPU and changes nothing the simulator measures. */
-    w->cfg.enable_compression = false;
     if (tune)
         tune(&w->cfg);
-    for (size_t i = 0; i < n; i++) {
-        struct simnode *s = &w->nodes[i];
-        snprintf(s->name, sizeof(s->name), "n%u", (unsigned)i);
-        uint8_t ip[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
-        assert_int_equal(cairn_addr_from_ip(ip, 4, 7946, &s->addr), 0);
-        node_start(w, i);
-    }
+    assert_int_equal(ml_world_start_all(w), 0);
 }
 
-static void world_new(struct world *w, uint64_t seed, size_t n, tune_fn tune)
+static void world_new(ml_world *w, uint64_t seed, size_t n, tune_fn tune)
 {
     world_new_ex(w, seed, n, tune, NULL, NULL);
 }
 
-static void world_free(struct world *w)
-{
-    for (size_t i = 0; i < w->n; i++)
-        if (w->nodes[i].up)
-            node_kill(w, i);
-    cairn_sim_delete(w->sim);
-    free(w->nodes);
-}
-
 /* Node i joins a random earlier node, i * gap apart (a rolling start, as
  * real clusters come up; memberlist serves at most 128 joins at once). */
-static void join_all(struct world *w, cairn_time gap)
+static void join_all(ml_world *w, cairn_time gap)
 {
     cairn_rng *rng = cairn_sim_rng(w->sim);
     for (size_t i = 1; i < w->n; i++) {
@@ -160,56 +86,11 @@ static void join_all(struct world *w, cairn_time gap)
     }
 }
 
-/* How many live members see `name` in `state` (absent counts as dead:
- * reaped after GossipToTheDeadTime). */
-static size_t count_seeing(struct world *w, const char *name, int state)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < w->n; i++) {
-        if (!w->nodes[i].up || strcmp(w->nodes[i].name, name) == 0)
-            continue;
-        cairn_ml_node n;
-        int rc = cairn_memberlist_get_node(w->nodes[i].ml, name, &n);
-        int st = rc == 0 ? n.state : CAIRN_ML_DEAD;
-        if (st == state || (state == CAIRN_ML_DEAD && st == CAIRN_ML_LEFT))
-            c++;
-    }
-    return c;
-}
-
-static size_t live_count(struct world *w)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < w->n; i++)
-        c += w->nodes[i].up;
-    return c;
-}
-
-static bool all_see_all_alive(struct world *w)
-{
-    size_t live = live_count(w);
-    for (size_t i = 0; i < w->n; i++) {
-        if (!w->nodes[i].up)
-            continue;
-        if (cairn_memberlist_num_members(w->nodes[i].ml) != live)
-            return false;
-        for (size_t j = 0; j < w->n; j++) {
-            if (!w->nodes[j].up || i == j)
-                continue;
-            cairn_ml_node n;
-            if (cairn_memberlist_get_node(w->nodes[i].ml, w->nodes[j].name, &n) < 0 ||
-                n.state != CAIRN_ML_ALIVE)
-                return false;
-        }
-    }
-    return true;
-}
-
 /* Runs until cond holds (checked every `step`) or `limit` passes; returns
  * the time it took, or -1. */
-typedef bool (*cond_fn)(struct world *w, const void *arg);
+typedef bool (*cond_fn)(ml_world *w, const void *arg);
 
-static cairn_time run_until(struct world *w, cond_fn cond, const void *arg, cairn_time step,
+static cairn_time run_until(ml_world *w, cond_fn cond, const void *arg, cairn_time step,
                             cairn_time limit)
 {
     cairn_time start = cairn_sim_now(w->sim);
@@ -221,19 +102,19 @@ static cairn_time run_until(struct world *w, cond_fn cond, const void *arg, cair
     return -1;
 }
 
-static bool cond_converged(struct world *w, const void *arg)
+static bool cond_converged(ml_world *w, const void *arg)
 {
     (void)arg;
-    return all_see_all_alive(w);
+    return ml_world_converged(w);
 }
 
-static bool cond_known_dead(struct world *w, const void *arg)
+static bool cond_known_dead(ml_world *w, const void *arg)
 {
     const char *name = arg;
-    return count_seeing(w, name, CAIRN_ML_DEAD) == live_count(w);
+    return ml_world_seeing(w, name, CAIRN_ML_DEAD) == ml_world_live(w);
 }
 
-static void converge(struct world *w, const char *label)
+static void converge(ml_world *w, const char *label)
 {
     cairn_time t0 = cairn_sim_now(w->sim);
     join_all(w, 2 * CAIRN_MSEC);
@@ -244,7 +125,7 @@ static void converge(struct world *w, const char *label)
 }
 
 /* Kills a random node and measures until every member knows it dead. */
-static double kill_and_detect(struct world *w, const char *label, double bound_periods)
+static double kill_and_detect(ml_world *w, const char *label, double bound_periods)
 {
     size_t victim;
     do
@@ -252,13 +133,13 @@ static double kill_and_detect(struct world *w, const char *label, double bound_p
     while (!w->nodes[victim].up);
     char name[16];
     snprintf(name, sizeof(name), "%s", w->nodes[victim].name);
-    node_kill(w, victim);
+    ml_world_kill(w, victim);
     cairn_time limit = (cairn_time)(bound_periods * (double)w->cfg.probe_interval);
     cairn_time t = run_until(w, cond_known_dead, name, 100 * CAIRN_MSEC, limit);
     double periods = t < 0 ? -1 : (double)t / (double)w->cfg.probe_interval;
     printf("# %s: N=%zu killed %s known dead to all %zu members after %.1f probe periods "
            "(bound 6*log2(N) = %.1f)\n",
-           label, w->n, name, live_count(w), periods, bound_periods);
+           label, w->n, name, ml_world_live(w), periods, bound_periods);
     assert_true(t >= 0);
     return periods;
 }
@@ -268,22 +149,22 @@ static double kill_and_detect(struct world *w, const char *label, double bound_p
 static void test_converge_and_detect_small(void **state)
 {
     (void)state;
-    struct world w;
+    ml_world w;
     world_new(&w, cairn_test_sim_seed("converge_detect_50", 1), 50, NULL);
     converge(&w, "converge_detect_50");
     kill_and_detect(&w, "converge_detect_50", 6 * log2(50.0));
     kill_and_detect(&w, "converge_detect_50", 6 * log2(50.0));
-    world_free(&w);
+    ml_world_destroy(&w);
 }
 
 static void test_converge_and_detect_big(void **state)
 {
     (void)state;
-    struct world w;
+    ml_world w;
     world_new(&w, cairn_test_sim_seed("converge_detect_big", 7), ML_SIM_BIG_N, NULL);
     converge(&w, "converge_detect_big");
     kill_and_detect(&w, "converge_detect_big", 6 * log2((double)ML_SIM_BIG_N));
-    world_free(&w);
+    ml_world_destroy(&w);
 }
 
 /* Warm start (the 10,000-member bench's start): N - 1 members preloaded
@@ -295,7 +176,7 @@ static void test_converge_and_detect_big(void **state)
 static void test_warm_start(void **state)
 {
     (void)state;
-    struct world w;
+    ml_world w;
     size_t n = ML_SIM_BIG_N, members = n - 1;
     world_new(&w, cairn_test_sim_seed("warm_start", 11), n, NULL);
     cairn_ml_node *list = calloc(members, sizeof(*list));
@@ -318,7 +199,7 @@ static void test_warm_start(void **state)
     }
     assert_int_equal(failures, 0);
     assert_true(pushpulls >= members);
-    struct simnode *jn = &w.nodes[members];
+    ml_world_node *jn = &w.nodes[members];
     assert_int_equal(cairn_memberlist_join(jn->ml, &w.nodes[0].addr, 1, NULL, NULL), 0);
     double model = 0.2 * log((double)(n + 1) * 9999.0) / 1.5;
     cairn_time t = run_until(&w, cond_converged, NULL, 100 * CAIRN_MSEC,
@@ -328,12 +209,12 @@ static void test_warm_start(void **state)
            n, t < 0 ? -1.0 : cairn_time_seconds(t), model, (unsigned long long)pushpulls);
     assert_true(t >= 0);
     kill_and_detect(&w, "warm_start", 6 * log2((double)n));
-    world_free(&w);
+    ml_world_destroy(&w);
 }
 
 /* serf's reconnect (memberlist alone never talks to a node it believes
  * dead once the news is gossiped out): join one random dead member. */
-static void reconnect_round(struct world *w)
+static void reconnect_round(ml_world *w)
 {
     cairn_rng *rng = cairn_sim_rng(w->sim);
     for (size_t i = 0; i < w->n; i++) {
@@ -360,7 +241,7 @@ static void test_loss(void **state)
     (void)state;
     const double losses[] = {0.05, 0.20, 0.50};
     for (size_t k = 0; k < sizeof(losses) / sizeof(losses[0]); k++) {
-        struct world w;
+        ml_world w;
         char label[64];
         snprintf(label, sizeof(label), "loss_%.0f%%", losses[k] * 100);
         world_new(&w, cairn_test_sim_seed(label, 11 + k), 30, NULL);
@@ -375,7 +256,7 @@ static void test_loss(void **state)
          * peer already gave up on). */
         size_t wrongly_dead = 0;
         for (size_t i = 0; i < w.n; i++)
-            if (w.nodes[i].up && count_seeing(&w, w.nodes[i].name, CAIRN_ML_DEAD) > 0)
+            if (w.nodes[i].up && ml_world_seeing(&w, w.nodes[i].name, CAIRN_ML_DEAD) > 0)
                 wrongly_dead++;
         cairn_sim_link clean = {.latency = CAIRN_MSEC};
         assert_int_equal(cairn_sim_set_default_link(w.sim, &clean), 0);
@@ -389,11 +270,11 @@ static void test_loss(void **state)
                "membership %.1f s after the loss stopped\n",
                label, wrongly_dead, cairn_time_seconds(cairn_sim_now(w.sim) - start));
         assert_true(healed);
-        world_free(&w);
+        ml_world_destroy(&w);
     }
 }
 
-static bool cond_split(struct world *w, const void *arg)
+static bool cond_split(ml_world *w, const void *arg)
 {
     size_t half = *(const size_t *)arg;
     for (size_t i = 0; i < w->n; i++)
@@ -411,7 +292,7 @@ static bool cond_split(struct world *w, const void *arg)
 static void test_partition_heals(void **state)
 {
     (void)state;
-    struct world w;
+    ml_world w;
     world_new(&w, cairn_test_sim_seed("partition", 21), 40, NULL);
     converge(&w, "partition");
     size_t half = w.n / 2;
@@ -433,7 +314,7 @@ static void test_partition_heals(void **state)
     assert_true(healed);
     printf("# partition: full membership %.1f s after the heal (reconnect every 10 s)\n",
            cairn_time_seconds(cairn_sim_now(w.sim) - start));
-    world_free(&w);
+    ml_world_destroy(&w);
 }
 
 /* "Lifeguard off" (SWIM timing), precisely: awareness_max_multiplier 1,
@@ -458,7 +339,7 @@ static void swim_timing(cairn_memberlist_config *c)
  * STALL_SLOW members that get stalled; every other member is healthy for
  * the whole run (never stalled, never killed, clean network). */
 struct stall_obs {
-    struct world *w;
+    ml_world *w;
     bool slow[STALL_N];
     /* First-hand verdicts about healthy members, from the members' own
      * log lines ("suspect X has failed" when a probe of X fails; "marking
@@ -532,8 +413,7 @@ static void stall_join(void *ud, const cairn_ml_node *node)
         u->o->seen_dead[t]--;
 }
 
-static void stall_instrument(struct world *w, size_t i, cairn_memberlist_delegate *d,
-                             cairn_logger *l)
+static void stall_instrument(ml_world *w, size_t i, cairn_memberlist_delegate *d, cairn_logger *l)
 {
     struct stall_obs *o = w->ctx;
     stall_uds[i] = (struct stall_ud){o, i};
@@ -555,7 +435,7 @@ static void stall_instrument(struct world *w, size_t i, cairn_memberlist_delegat
  * very same stalls. */
 static void stall_run(uint64_t seed, bool lifeguard, int seconds, struct stall_obs *o)
 {
-    struct world w;
+    ml_world w;
     memset(o, 0, sizeof(*o));
     cairn_rng sched;
     cairn_rng_init(&sched, seed ^ 0x5ca1ab1eULL);
@@ -571,7 +451,7 @@ static void stall_run(uint64_t seed, bool lifeguard, int seconds, struct stall_o
     world_new_ex(&w, seed, STALL_N, lifeguard ? NULL : swim_timing, stall_instrument, o);
     converge(&w, lifeguard ? "stalls_lifeguard" : "stalls_swim");
     /* Counting starts now. */
-    struct world *keep = o->w;
+    ml_world *keep = o->w;
     bool slow[STALL_N];
     memcpy(slow, o->slow, sizeof(slow));
     memset(o, 0, sizeof(*o));
@@ -603,7 +483,7 @@ static void stall_run(uint64_t seed, bool lifeguard, int seconds, struct stall_o
         cairn_memberlist_get_stats(w.nodes[i].ml, &st);
         declared += st.declared_dead;
     }
-    world_free(&w);
+    ml_world_destroy(&w);
     /* The log-derived count must match the members' own counters (it
      * fails loudly if the log wording ever changes). */
     assert_int_equal(o->dead_total, declared);
@@ -688,14 +568,14 @@ static void on_trace(int kind, cairn_time at, const cairn_addr *from, const cair
 
 static struct trace_hash trace_run(uint64_t seed)
 {
-    struct world w;
+    ml_world w;
     struct trace_hash t = {1469598103934665603ULL, 0};
     world_new(&w, seed, 20, NULL);
     cairn_sim_set_trace(w.sim, on_trace, &t);
     converge(&w, "determinism");
     kill_and_detect(&w, "determinism", 6 * log2(20.0));
     cairn_sim_set_trace(w.sim, NULL, NULL);
-    world_free(&w);
+    ml_world_destroy(&w);
     return t;
 }
 
@@ -729,7 +609,7 @@ static size_t meta_cb(void *ud, uint8_t *buf, size_t limit)
     return n;
 }
 
-static bool cond_meta(struct world *w, const void *arg)
+static bool cond_meta(ml_world *w, const void *arg)
 {
     const char *want = arg;
     for (size_t i = 1; i < w->n; i++) {
@@ -741,7 +621,7 @@ static bool cond_meta(struct world *w, const void *arg)
     return true;
 }
 
-static bool cond_left(struct world *w, const void *arg)
+static bool cond_left(ml_world *w, const void *arg)
 {
     const char *name = arg;
     for (size_t i = 0; i < w->n; i++) {
@@ -763,7 +643,7 @@ static void on_done(cairn_memberlist *ml, int status, int count, void *ud)
     done_status = status;
 }
 
-static bool cond_done(struct world *w, const void *arg)
+static bool cond_done(ml_world *w, const void *arg)
 {
     (void)w;
     (void)arg;
@@ -773,14 +653,14 @@ static bool cond_done(struct world *w, const void *arg)
 static void test_update_and_leave(void **state)
 {
     (void)state;
-    struct world w;
+    ml_world w;
     world_new(&w, cairn_test_sim_seed("update_leave", 51), 25, NULL);
     cairn_sim_set_stream_chunk(w.sim, 7);
     /* Node 0 gets a delegate with meta: restart it with one. */
-    node_kill(&w, 0);
+    ml_world_kill(&w, 0);
     struct meta_src src = {"v1"};
     {
-        struct simnode *s = &w.nodes[0];
+        ml_world_node *s = &w.nodes[0];
         cairn_memberlist_config c = w.cfg;
         c.name = s->name;
         c.bind = s->addr;
@@ -827,7 +707,7 @@ static void test_update_and_leave(void **state)
         declared += st.declared_dead;
     }
     assert_int_equal(declared, 0);
-    world_free(&w);
+    ml_world_destroy(&w);
 }
 
 /* With every datagram between two members lost, the TCP fallback ping
@@ -840,7 +720,7 @@ static void no_tcp_pings(cairn_memberlist_config *c)
 
 static int udp_blackout(bool tcp_pings, uint64_t *ret_probes, uint64_t *ret_failures)
 {
-    struct world w;
+    ml_world w;
     world_new(&w, 61, 2, tcp_pings ? NULL : no_tcp_pings);
     converge(&w, tcp_pings ? "tcp_fallback_on" : "tcp_fallback_off");
     cairn_sim_link link = {.latency = CAIRN_MSEC, .loss = 1.0};
@@ -854,7 +734,7 @@ static int udp_blackout(bool tcp_pings, uint64_t *ret_probes, uint64_t *ret_fail
     cairn_memberlist_get_stats(w.nodes[0].ml, &st);
     *ret_probes = st.probes;
     *ret_failures = st.probe_failures;
-    world_free(&w);
+    ml_world_destroy(&w);
     return n.state;
 }
 
@@ -883,14 +763,14 @@ static void test_encrypted(void **state)
     cairn_keyring *ring, *wrong;
     assert_int_equal(cairn_keyring_new(key, sizeof(key), &ring), 0);
     assert_int_equal(cairn_keyring_new(other, sizeof(other), &wrong), 0);
-    struct world w;
+    ml_world w;
     memset(&w, 0, sizeof(w));
     assert_int_equal(cairn_sim_new(cairn_test_sim_seed("encrypted", 71), &w.sim), 0);
     w.n = 12;
     w.nodes = calloc(w.n, sizeof(*w.nodes));
     cairn_memberlist_config_lan(&w.cfg);
     for (size_t i = 0; i < w.n; i++) {
-        struct simnode *s = &w.nodes[i];
+        ml_world_node *s = &w.nodes[i];
         snprintf(s->name, sizeof(s->name), "e%u", (unsigned)i);
         uint8_t ip[4] = {10, 7, 0, (uint8_t)(i + 1)};
         assert_int_equal(cairn_addr_from_ip(ip, 4, 7946, &s->addr), 0);
@@ -908,7 +788,7 @@ static void test_encrypted(void **state)
         assert_int_equal(cairn_memberlist_join(w.nodes[i].ml, &w.nodes[0].addr, 1, NULL, NULL), 0);
     assert_true(run_until(&w, cond_converged, NULL, 500 * CAIRN_MSEC, 60 * CAIRN_SEC) >= 0);
     /* The intruder with the wrong key. */
-    struct simnode *x = &w.nodes[w.n - 1];
+    ml_world_node *x = &w.nodes[w.n - 1];
     cairn_memberlist_config c = w.cfg;
     c.name = x->name;
     c.bind = x->addr;
@@ -929,9 +809,9 @@ static void test_encrypted(void **state)
     printf("# encrypted: N=%zu converged with one key; wrong-key join fails (%s), "
            "%llu streams rejected at the seed\n",
            w.n - 1, cairn_err_name(done_status), (unsigned long long)st.stream_rejected);
-    node_kill(&w, w.n - 1);
+    ml_world_kill(&w, w.n - 1);
     kill_and_detect(&w, "encrypted", 6 * log2((double)(w.n - 1)));
-    world_free(&w);
+    ml_world_destroy(&w);
     cairn_keyring_delete(ring);
     cairn_keyring_delete(wrong);
 }
