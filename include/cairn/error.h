@@ -49,7 +49,8 @@
     X(EACCES, -29, "permission denied")                                                            \
     X(ENOSPC, -30, "no space left")                                                                \
     X(EVERSION, -31, "incompatible protocol version")                                              \
-    X(EREMOTE, -32, "remote error")
+    X(EREMOTE, -32, "remote error")                                                                \
+    X(ENOHOST, -33, "no such host")
 
 enum cairn_errno {
 #define CAIRN_ERR_ENUM_(name, val, msg) CAIRN_##name = (val),

@@ -1,12 +1,13 @@
 /* cairn/loop.h: the only door between protocol code and the world.
  *
  * Protocol code (memberlist, serf, servers) asks a cairn_loop for the time,
- * one-shot timers, UDP packets and TCP streams. It never calls a clock,
+ * one-shot timers, UDP packets, TCP streams and name resolution. It never calls a clock,
  * socket or libuv function itself. Backends:
  *
  *   - libuv (cairn/loop_uv.h): real time and real sockets (IPv4 and IPv6);
  *   - manual (this header): a clock that only moves when a test advances it,
- *     firing due timers in order; no networking (CAIRN_ENOTSUP);
+ *     firing due timers in order; no networking (CAIRN_ENOTSUP) and no name
+ *     resolution beyond IP literals;
  *   - the simulator (cairn/sim.h): one loop per simulated node, on virtual
  *     time, with packets and streams through an in-memory network.
  *
@@ -43,8 +44,8 @@ typedef void (*cairn_post_cb)(void *userdata);
 /* cairn_loop_now: the loop's monotonic time in nanoseconds. */
 cairn_time cairn_loop_now(cairn_loop *loop);
 
-/* cairn_loop_delete destroys a loop. All timers and sockets (udp,
- * listeners, streams) made on it must have been closed first. Accepts
+/* cairn_loop_delete destroys a loop. All timers, sockets (udp, listeners,
+ * streams) and resolve requests made on it must have been closed first. Accepts
  * NULL. */
 void cairn_loop_delete(cairn_loop *loop);
 
@@ -210,6 +211,43 @@ int cairn_stream_peer(cairn_stream *stream, cairn_addr *ret_addr);
 /* cairn_stream_close closes (after queued writes are flushed, best effort)
  * and frees the stream. Idempotent; NULL ok; no callbacks after it. */
 void cairn_stream_close(cairn_stream *stream);
+
+/* ---- name resolution ----
+ *
+ * Host names become addresses through the loop, never through a blocking
+ * call in protocol or agent code: libuv resolves on its thread pool
+ * (getaddrinfo), the simulator from its own host table (cairn/sim.h), the
+ * manual loop only IP literals. Every request has a deadline. */
+
+typedef struct cairn_resolve cairn_resolve;
+
+/* Most addresses one resolution reports (the first ones getaddrinfo gives). */
+#define CAIRN_RESOLVE_MAX_ADDRS 16
+/* Longest host name accepted (DNS's limit). */
+#define CAIRN_RESOLVE_HOST_MAX 253
+
+/* The outcome of cairn_resolve_start: status 0 with n (1 ..
+ * CAIRN_RESOLVE_MAX_ADDRS) addresses, each with the requested port, in the
+ * resolver's order; or CAIRN_ENOHOST (no such host), CAIRN_EAGAIN
+ * (temporary resolver failure), CAIRN_ETIMEDOUT (the deadline passed) or
+ * another CAIRN_E* code, with n == 0. addrs is valid only during the call; the request is freed
+ * when the callback returns. */
+typedef void (*cairn_resolve_cb)(cairn_resolve *req, int status, const cairn_addr *addrs, size_t n,
+                                 void *userdata);
+
+/* cairn_resolve_start resolves host (an IP literal or a name of at most
+ * CAIRN_RESOLVE_HOST_MAX bytes) to addresses with the given port; cb runs
+ * once, later, from the loop, within `timeout` (> 0) ns. *ret_req (may be
+ * NULL) can cancel the request until cb runs. 0, CAIRN_EINVAL (empty or
+ * overlong host, timeout <= 0), CAIRN_ENOTSUP (a name on a loop that
+ * resolves none) or CAIRN_ENOMEM. */
+int cairn_resolve_start(cairn_loop *loop, const char *host, uint16_t port, cairn_time timeout,
+                        cairn_resolve_cb cb, void *userdata, cairn_resolve **ret_req);
+
+/* cairn_resolve_cancel abandons a request whose callback has not run: the
+ * callback never runs and the request is freed. NULL ok. Must not be called
+ * after (or from inside) the request's callback. */
+void cairn_resolve_cancel(cairn_resolve *req);
 
 /* ---- the manual (test) clock ---- */
 

@@ -183,6 +183,18 @@ int cairn_sim_stall(cairn_sim *sim, const cairn_addr *ip, cairn_time duration);
  * partial reads. */
 void cairn_sim_set_stream_chunk(cairn_sim *sim, size_t max);
 
+/* cairn_sim_add_host makes name (at most CAIRN_RESOLVE_HOST_MAX bytes)
+ * resolve to ip (its port is ignored) on every node of the world, after the
+ * addresses it already has (at most CAIRN_RESOLVE_MAX_ADDRS). Names not
+ * added resolve to CAIRN_ENOHOST; IP literals need no entry. 0,
+ * CAIRN_EINVAL, CAIRN_ELIMIT or CAIRN_ENOMEM. */
+int cairn_sim_add_host(cairn_sim *sim, const char *name, const cairn_addr *ip);
+
+/* cairn_sim_set_resolve_delay: how long a name takes to resolve on a node
+ * (default 1 ms; >= 0); a delay past a request's timeout makes it time
+ * out, as a silent DNS server would. */
+void cairn_sim_set_resolve_delay(cairn_sim *sim, cairn_time delay);
+
 /* cairn_sim_set_trace installs (or with NULL removes) the trace hook. */
 void cairn_sim_set_trace(cairn_sim *sim, cairn_sim_trace_cb cb, void *userdata);
 

@@ -42,6 +42,15 @@ struct cairn_loop_ops {
     int (*stream_write)(cairn_stream *stream, const uint8_t *data, size_t len);
     int (*stream_peer)(cairn_stream *stream, cairn_addr *ret_addr);
     void (*stream_free)(cairn_stream *stream);
+
+    /* Names. resolve starts resolving req->host (never an IP literal: the
+     * front answers those) and reports through cairn__resolve_done, never
+     * from inside resolve. resolve_cancel guarantees no later done call for
+     * req and releases what the backend holds for it (a lookup already
+     * running may finish on its own; it must then not touch req). NULL
+     * resolve: the loop resolves no names (CAIRN_ENOTSUP). */
+    int (*resolve)(cairn_resolve *req);
+    void (*resolve_cancel)(cairn_resolve *req);
 };
 
 struct cairn_loop {
@@ -113,6 +122,27 @@ struct cairn_stream {
     int pending_end;
     bool closing;
 };
+
+/* A name resolution request (loop/resolve.c). */
+struct cairn_resolve {
+    cairn_loop *loop;
+    cairn_resolve_cb cb;
+    void *userdata;
+    /* The deadline; for an IP literal, also the zero-delay delivery. */
+    cairn_timer *timer;
+    /* The literal's address, when host is one. */
+    cairn_addr literal;
+    bool is_literal;
+    uint16_t port;
+    char host[CAIRN_RESOLVE_HOST_MAX + 1];
+    /* Backend data (the backend's lookup in flight). */
+    void *impl;
+};
+
+/* The backend finished req: status 0 with n addresses (ports as the
+ * backend found them; the front sets req->port), or a CAIRN_E* code. Runs
+ * the callback and frees req. */
+void cairn__resolve_done(cairn_resolve *req, int status, const cairn_addr *addrs, size_t n);
 
 /* Backend -> front delivery helpers. Each runs the user's callback with the
  * deferred-close protocol and returns false when the object was closed

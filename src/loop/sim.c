@@ -248,6 +248,8 @@ static const struct cairn_loop_ops sim_ops = {
     .stream_write = cairn__sim_stream_write,
     .stream_peer = cairn__sim_stream_peer,
     .stream_free = cairn__sim_stream_free,
+    .resolve = cairn__sim_resolve,
+    .resolve_cancel = cairn__sim_resolve_cancel,
 };
 
 int cairn_sim_node_loop(cairn_sim *sim, const cairn_addr *ip, cairn_loop **ret_loop)
@@ -316,6 +318,7 @@ int cairn_sim_new(uint64_t seed, cairn_sim **ret_sim)
     sim->now = CAIRN_SIM_START;
     sim->default_link.latency = CAIRN_MSEC;
     sim->stream_chunk = SIM_SEGMENT_MAX;
+    sim->resolve_delay = CAIRN_MSEC;
     sim->owner = pthread_self();
     atomic_init(&sim->foreign_post, false);
     *ret_sim = sim;
@@ -347,6 +350,7 @@ void cairn_sim_delete(cairn_sim *sim)
     cairn__sim_map_destroy(&sim->nodes);
     cairn__sim_map_destroy(&sim->udps);
     cairn__sim_map_destroy(&sim->listeners);
+    cairn__sim_hosts_free(sim);
     cairn_free(sim->heap);
     cairn_free(sim->all);
     cairn_free(sim);

@@ -162,6 +162,10 @@ struct cairn_sim {
     struct sim_node **all;
     size_t all_len;
     size_t all_cap;
+    /* Names nodes can resolve (sim_resolve.c), and how long it takes. */
+    struct sim_host *hosts;
+    size_t hosts_len;
+    cairn_time resolve_delay;
 };
 
 struct sim_node {
@@ -186,7 +190,17 @@ struct sim_node {
     uint16_t next_port;
 };
 
-/* Heap and messages (sim.c). */
+/* Names (sim_resolve.c). */
+struct sim_host {
+    char name[CAIRN_RESOLVE_HOST_MAX + 1];
+    cairn_addr addrs[CAIRN_RESOLVE_MAX_ADDRS];
+    size_t n;
+};
+int cairn__sim_resolve(cairn_resolve *req);
+void cairn__sim_resolve_cancel(cairn_resolve *req);
+void cairn__sim_hosts_free(cairn_sim *sim);
+
+/* Heap and messages (sim_core.c). */
 void cairn__sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at);
 /* Schedules ev at `at` in the given phase (enum sim_ev_phase). */
 void cairn__sim_schedule_in(cairn_sim *sim, struct sim_ev *ev, cairn_time at, uint8_t phase);

@@ -132,6 +132,8 @@ static const struct cairn_loop_ops uv_ops = {
     .stream_write = cairn__uv_stream_write,
     .stream_peer = cairn__uv_stream_peer,
     .stream_free = cairn__uv_stream_free,
+    .resolve = cairn__uv_resolve,
+    .resolve_cancel = cairn__uv_resolve_cancel,
 };
 
 int cairn_loop_new_uv(uv_loop_t *uv, cairn_loop **ret_loop)

@@ -1,5 +1,5 @@
 /* Shared between the libuv backend's files: uv.c (time, timers, post) and
- * uv_net.c (packets and streams). */
+ * uv_net.c (packets and streams), uv_resolve.c (names). */
 #ifndef CAIRN_LOOP_UV_INTERNAL_H
 #define CAIRN_LOOP_UV_INTERNAL_H
 
@@ -32,5 +32,7 @@ int cairn__uv_stream_start_read(cairn_stream *stream);
 int cairn__uv_stream_write(cairn_stream *stream, const uint8_t *data, size_t len);
 int cairn__uv_stream_peer(cairn_stream *stream, cairn_addr *ret_addr);
 void cairn__uv_stream_free(cairn_stream *stream);
+int cairn__uv_resolve(cairn_resolve *req);
+void cairn__uv_resolve_cancel(cairn_resolve *req);
 
 #endif
