@@ -42,7 +42,7 @@ static size_t dc_num_nodes(void *impl)
     return ((struct demo_cluster *)impl)->n;
 }
 
-static int dc_for_each(void *impl, cairn_member_fn fn, void *userdata)
+static int dc_for_each(void *impl, cairn_member_cb fn, void *userdata)
 {
     struct demo_cluster *c = impl;
     for (size_t i = 0; i < c->n; i++)
@@ -101,7 +101,7 @@ static void add_member(struct demo_cluster *c, const char *node, const char *dc,
 static int ok_ping(void *impl, const char *dc, const char *name, const cairn_addr *addr,
                    cairn_ping_done_cb done, void *token)
 {
-    done(token, true, 0);
+    done(true, 0, token);
     return 0;
 }
 
@@ -113,7 +113,7 @@ static const cairn_pinger_ops ok_pinger_ops = {ok_ping, ok_cancel};
 
 /* ---- output ---- */
 
-static void log_cb(void *userdata, int level, const char *module, const char *msg)
+static void log_cb(int level, const char *module, const char *msg, void *userdata)
 {
     printf("    [%s %s] %s\n", cairn_log_level_name(level), module, msg);
 }

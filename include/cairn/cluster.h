@@ -65,7 +65,7 @@ typedef struct cairn_member {
 const char *cairn_member_tag(const cairn_member *m, const char *key);
 
 /* Visits one member; return false to stop the iteration. */
-typedef bool (*cairn_member_fn)(const cairn_member *m, void *userdata);
+typedef bool (*cairn_member_cb)(const cairn_member *m, void *userdata);
 
 /* The seam: a table of functions over an implementation pointer. All are
  * called on the thread that owns the cluster (the loop thread) unless the
@@ -75,7 +75,7 @@ typedef struct cairn_cluster_ops {
      * are not yet reaped, as Serf counts them. */
     size_t (*num_nodes)(void *impl);
     /* Calls fn for each member; returns 0 or a CAIRN_E* code. */
-    int (*for_each_member)(void *impl, cairn_member_fn fn, void *userdata);
+    int (*for_each_member)(void *impl, cairn_member_cb fn, void *userdata);
     /* This node's coordinate: 0 and *ret_coord, or CAIRN_ENOTSUP when
      * coordinates are disabled, or another CAIRN_E* code. */
     int (*get_coordinate)(void *impl, cairn_coord *ret_coord);

@@ -9,7 +9,7 @@
  * (memberlist then checks the node name).
  *
  * The destination's join operation is not part of the cluster seam: the
- * caller passes it here (cairn_flood_join_fn), which keeps cairn/cluster.h
+ * caller passes it here (cairn_flood_join_cb), which keeps cairn/cluster.h
  * unchanged.
  */
 #ifndef CAIRN_FLOODER_H
@@ -24,12 +24,12 @@
 
 /* Joins the destination cluster to one node (Go: dstSerf.Join([]string{s},
  * true)): returns 0 and the number of nodes joined, or a CAIRN_E* code. */
-typedef int (*cairn_flood_join_fn)(void *userdata, const char *join_str, size_t *ret_joined);
+typedef int (*cairn_flood_join_cb)(const char *join_str, size_t *ret_joined, void *userdata);
 
 /* Gives the "host:port" to join server s at (Go: FloodAddrFn). Writes a
  * NUL-terminated string of at most outlen bytes into out and returns 0, or
  * returns a CAIRN_E* code with a sentence in diag (then s is skipped). */
-typedef int (*cairn_flood_addr_fn)(const cairn_server *s, char *out, size_t outlen,
+typedef int (*cairn_flood_addr_cb)(const cairn_server *s, char *out, size_t outlen,
                                    cairn_diag *diag, void *userdata);
 
 typedef struct cairn_flood_config {
@@ -39,11 +39,11 @@ typedef struct cairn_flood_config {
     const cairn_cluster *src;
     const cairn_cluster *dst;
     /* The destination's join operation (required) and its userdata. */
-    cairn_flood_join_fn join;
+    cairn_flood_join_cb join;
     void *join_userdata;
     /* Address function; NULL means cairn_flood_wan_addr (the server's WAN
      * join port). */
-    cairn_flood_addr_fn addr_fn;
+    cairn_flood_addr_cb addr_fn;
     void *addr_userdata;
     /* Log sink (module "flooder"); may be NULL. */
     const cairn_logger *logger;

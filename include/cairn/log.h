@@ -21,7 +21,7 @@ enum cairn_log_level {
  * ("manager", "router", "memberlist"); `msg` is one formatted line without a
  * trailing newline, valid only during the call. Called on whatever thread
  * logged; it must not call back into the object that is logging. */
-typedef void (*cairn_log_cb)(void *userdata, int level, const char *module, const char *msg);
+typedef void (*cairn_log_cb)(int level, const char *module, const char *msg, void *userdata);
 
 typedef struct cairn_logger {
     /* Receives messages at or above `level`; NULL drops everything. */

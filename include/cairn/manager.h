@@ -65,13 +65,13 @@ typedef struct cairn_manager cairn_manager;
 /* Called on every rebalance timer tick, before the rebalance starts (Go:
  * Rebalancer, from the gRPC ServerTracker). Runs on the loop thread; it may
  * call any manager function except cairn_manager_delete on this manager. */
-typedef void (*cairn_rebalancer_fn)(void *userdata);
+typedef void (*cairn_rebalancer_cb)(void *userdata);
 
 /* Called once per check_servers element with a record that is valid only
  * during the call (do not unref it; take a reference to keep it). Return
  * false to stop. Runs inside an RCU read-side section: it must not block,
  * and must not call add/remove/notify_failed/update_tls/delete of any manager. */
-typedef bool (*cairn_server_fn)(const cairn_server *s, void *userdata);
+typedef bool (*cairn_server_cb)(const cairn_server *s, void *userdata);
 
 /* Manager configuration; read by cairn_manager_new, not kept. */
 typedef struct cairn_manager_config {
@@ -87,7 +87,7 @@ typedef struct cairn_manager_config {
      * of that name counts as healthy without a ping (#8401). Copied. */
     const char *server_name;
     /* Optional hook called on each timer tick before the rebalance. */
-    cairn_rebalancer_fn rebalancer;
+    cairn_rebalancer_cb rebalancer;
     /* Passed to rebalancer. */
     void *rebalancer_userdata;
     /* Log sink, copied (NULL: silent). Module name "manager". */
@@ -168,8 +168,8 @@ bool cairn_manager_is_offline(const cairn_manager *m);
 /* cairn_manager_check_servers calls fn on each server of the current
  * snapshot in order, stopping at the first false (Go: checkServers).
  * Returns false if fn returned false, else true (true for NULL m). See
- * cairn_server_fn for what fn may do. Any thread; lock-free. */
-bool cairn_manager_check_servers(const cairn_manager *m, cairn_server_fn fn, void *userdata);
+ * cairn_server_cb for what fn may do. Any thread; lock-free. */
+bool cairn_manager_check_servers(const cairn_manager *m, cairn_server_cb fn, void *userdata);
 
 /* cairn_manager_rebalance starts a rebalance (Go: RebalanceServers): copy
  * the list, shuffle the copy, then ping from the front through the pinger,

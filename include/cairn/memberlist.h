@@ -268,8 +268,8 @@ size_t cairn_memberlist_num_members(const cairn_memberlist *ml);
  * and left included): the n of the scaling formulas. */
 size_t cairn_memberlist_num_nodes(const cairn_memberlist *ml);
 
-/* Visits nodes; return non-zero from cb to stop. */
-typedef int (*cairn_ml_node_cb)(const cairn_ml_node *node, void *userdata);
+/* Visits one node; return false to stop the iteration. */
+typedef bool (*cairn_ml_node_cb)(const cairn_ml_node *node, void *userdata);
 
 /* cairn_memberlist_for_each calls cb for every node in the table (all
  * states), in table order. */

@@ -17,7 +17,7 @@
 
 /* Completion: ok is true when the server answered; err is 0 or the CAIRN_E*
  * reason for failure. token is the value given to ping(). */
-typedef void (*cairn_ping_done_cb)(void *token, bool ok, int err);
+typedef void (*cairn_ping_done_cb)(bool ok, int err, void *token);
 
 typedef struct cairn_pinger_ops {
     /* Starts a ping of server `name` (Go: ShortName) of datacenter `dc` at

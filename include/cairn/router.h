@@ -266,20 +266,20 @@ int cairn_router_get_server_by_addr(cairn_router *r, const char *dc, const char 
  * each manager of dc in order, stopping everything at the first false. A
  * missing dc is a no-op. Any thread; fn runs inside an RCU read-side
  * section, so it must not call router or manager writers (see
- * cairn_server_fn in cairn/manager.h). */
-void cairn_router_check_servers(cairn_router *r, const char *dc, cairn_server_fn fn,
+ * cairn_server_cb in cairn/manager.h). */
+void cairn_router_check_servers(cairn_router *r, const char *dc, cairn_server_cb fn,
                                 void *userdata);
 
 /* Runs with the writer mutex held and the manager of (area, dc); the
  * manager is valid only during the call. */
-typedef void (*cairn_router_manager_fn)(cairn_manager *m, void *userdata);
+typedef void (*cairn_router_manager_cb)(cairn_manager *m, void *userdata);
 
 /* cairn_router_with_manager calls fn with the manager of (area_id, dc) under
  * the writer mutex (the tests' "under the write lock" access, e.g. to force
  * a rebalance). 0, or CAIRN_ENOENT when there is no such area or manager.
  * Loop thread. */
 int cairn_router_with_manager(cairn_router *r, const char *area_id, const char *dc,
-                              cairn_router_manager_fn fn, void *userdata);
+                              cairn_router_manager_cb fn, void *userdata);
 
 /* cairn_router_area_has_manager: whether area_id has a manager for dc
  * (introspection for tests and status output). Any thread, lock-free. */

@@ -37,7 +37,7 @@
 typedef struct cairn_serf_adapter cairn_serf_adapter;
 
 /* Called after each member event (Go: membershipNotifyCh). */
-typedef void (*cairn_membership_notify_fn)(void *userdata);
+typedef void (*cairn_membership_notify_cb)(void *userdata);
 
 typedef struct cairn_serf_adapter_config {
     /* The router fed by the events (required, borrowed). */
@@ -47,7 +47,7 @@ typedef struct cairn_serf_adapter_config {
     /* Log sink (module "router"), copied; NULL is silent. */
     const cairn_logger *logger;
     /* Optional membership-change hook and its userdata. */
-    cairn_membership_notify_fn notify;
+    cairn_membership_notify_cb notify;
     void *notify_userdata;
 } cairn_serf_adapter_config;
 

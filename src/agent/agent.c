@@ -290,7 +290,7 @@ cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent)
     return agent ? agent->ml : NULL;
 }
 
-static int count_node(const cairn_ml_node *n, void *ud)
+static bool count_node(const cairn_ml_node *n, void *ud)
 {
     cairn_agent_stats *s = ud;
     if (n->state == CAIRN_ML_LEFT)
@@ -299,7 +299,7 @@ static int count_node(const cairn_ml_node *n, void *ud)
         s->failed++;
     else
         s->alive++;
-    return 0;
+    return true;
 }
 
 void cairn_agent_get_stats(const cairn_agent *agent, cairn_agent_stats *ret_stats)

@@ -15,7 +15,7 @@ void cairn_logf(const cairn_logger *logger, int level, const char *module, const
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    logger->cb(logger->userdata, level, module, line);
+    logger->cb(level, module, line, logger->userdata);
 }
 
 static const char *const level_names[] = {"trace", "debug", "info", "warn", "error", "off"};

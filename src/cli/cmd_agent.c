@@ -130,7 +130,7 @@ static void emit_line(struct agent_cli *c, int level, const char *event, json_t 
     fflush(stdout);
 }
 
-static void on_log(void *ud, int level, const char *module, const char *msg)
+static void on_log(int level, const char *module, const char *msg, void *ud)
 {
     struct agent_cli *c = ud;
     if (level >= CAIRN_LOG_ERROR)
@@ -174,10 +174,10 @@ static void on_event(cairn_agent *agent, int event, const cairn_ml_node *node, v
     log_member(ud, cairn_agent_event_name(event), node);
 }
 
-static int list_member(const cairn_ml_node *n, void *ud)
+static bool list_member(const cairn_ml_node *n, void *ud)
 {
     log_member(ud, "member", n);
-    return 0;
+    return true;
 }
 
 static void log_stats(struct agent_cli *c)

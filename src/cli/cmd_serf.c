@@ -134,7 +134,7 @@ static void print_json(json_t *j)
     fflush(stdout);
 }
 
-static void on_log(void *ud, int level, const char *module, const char *msg)
+static void on_log(int level, const char *module, const char *msg, void *ud)
 {
     char t[32];
     now_str(t, sizeof t);

@@ -507,7 +507,7 @@ void cairn_memberlist_for_each(const cairn_memberlist *ml, cairn_ml_node_cb cb, 
     for (size_t i = 0; i < ml->n_nodes; i++) {
         cairn_ml_node v;
         cairn__ml_node_view(ml->nodes[i], &v);
-        if (cb(&v, userdata) != 0)
+        if (!cb(&v, userdata))
             return;
     }
 }

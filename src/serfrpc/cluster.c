@@ -700,7 +700,7 @@ static size_t op_num_nodes(void *impl)
     return cl->n;
 }
 
-static int op_for_each_member(void *impl, cairn_member_fn fn, void *userdata)
+static int op_for_each_member(void *impl, cairn_member_cb fn, void *userdata)
 {
     cairn_serfrpc_cluster *cl = impl;
     for (size_t i = 0; i < cl->n; i++)

@@ -114,7 +114,7 @@ static void join_server(struct flood *f, const cairn_server *s)
     cairn_addr_format(&s->addr, true, raw, sizeof(raw));
     cairn_diag diag;
     cairn_diag_clear(&diag);
-    cairn_flood_addr_fn fn = cfg->addr_fn ? cfg->addr_fn : cairn_flood_wan_addr;
+    cairn_flood_addr_cb fn = cfg->addr_fn ? cfg->addr_fn : cairn_flood_wan_addr;
     int rc = fn(s, addr, sizeof(addr), &diag, cfg->addr_userdata);
     if (rc != 0) {
         flood_log(cfg, CAIRN_LOG_DEBUG,
@@ -126,7 +126,7 @@ static void join_server(struct flood *f, const cairn_server *s)
     snprintf(join, sizeof(join), "%s.%s/%s", s->name, s->datacenter, addr);
     size_t n = 0;
     f->joins++;
-    rc = cfg->join(cfg->join_userdata, join, &n);
+    rc = cfg->join(join, &n, cfg->join_userdata);
     if (rc != 0)
         flood_log(cfg, CAIRN_LOG_DEBUG, "Failed to flood-join \"%s\" at %s: %s", s->name, addr,
                   cairn_strerror(rc));

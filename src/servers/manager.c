@@ -119,7 +119,7 @@ struct cairn_manager {
     /* Own server name or NULL (Go: serverName). */
     char *server_name;
     /* Timer-tick hook (Go: rebalancer). */
-    cairn_rebalancer_fn rebalancer;
+    cairn_rebalancer_cb rebalancer;
     void *rebalancer_userdata;
     /* Log sink; read-only after new, so any thread may log. */
     cairn_logger logger;
@@ -518,7 +518,7 @@ bool cairn_manager_is_offline(const cairn_manager *m)
            1;
 }
 
-bool cairn_manager_check_servers(const cairn_manager *m, cairn_server_fn fn, void *userdata)
+bool cairn_manager_check_servers(const cairn_manager *m, cairn_server_cb fn, void *userdata)
 {
     if (m == NULL || fn == NULL)
         return true;
@@ -663,7 +663,7 @@ static bool consume_result(cairn_manager *m)
     return false;
 }
 
-static void on_ping_done(void *token, bool ok, int err)
+static void on_ping_done(bool ok, int err, void *token)
 {
     cairn_manager *m = token;
     if (!m->rb.active || !m->rb.waiting)

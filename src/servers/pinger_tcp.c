@@ -45,7 +45,7 @@ static void on_connect(cairn_stream *s, int status, void *ud)
     cairn_ping_done_cb done = pg->done;
     void *token = pg->token;
     cairn_free(pg);
-    done(token, status == 0, status);
+    done(status == 0, status, token);
 }
 
 static int op_ping(void *impl, const char *dc, const char *name, const cairn_addr *addr,

@@ -770,7 +770,7 @@ bool cairn_router_area_has_manager(cairn_router *r, const char *area_id, const c
 }
 
 int cairn_router_with_manager(cairn_router *r, const char *area_id, const char *dc,
-                              cairn_router_manager_fn fn, void *userdata)
+                              cairn_router_manager_cb fn, void *userdata)
 {
     if (r == NULL || area_id == NULL || dc == NULL || fn == NULL)
         return CAIRN_EINVAL;
@@ -820,7 +820,7 @@ int cairn_router_get_server_by_addr(cairn_router *r, const char *dc, const char 
     return q.found ? 0 : CAIRN_ENOENT;
 }
 
-void cairn_router_check_servers(cairn_router *r, const char *dc, cairn_server_fn fn, void *userdata)
+void cairn_router_check_servers(cairn_router *r, const char *dc, cairn_server_cb fn, void *userdata)
 {
     if (r == NULL || dc == NULL || fn == NULL)
         return;

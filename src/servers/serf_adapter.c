@@ -22,7 +22,7 @@ struct cairn_serf_adapter {
     cairn_router *router;
     char *area_id;
     cairn_logger logger;
-    cairn_membership_notify_fn notify;
+    cairn_membership_notify_cb notify;
     void *notify_userdata;
 };
 

@@ -371,7 +371,7 @@ static long node_index(const char *name)
     return (*end == '\0' || *end == ',' || *end == ' ') && v >= 0 && v < STALL_N ? v : -1;
 }
 
-static void stall_log(void *ud, int level, const char *module, const char *msg)
+static void stall_log(int level, const char *module, const char *msg, void *ud)
 {
     struct stall_ud *u = ud;
     struct stall_obs *o = u->o;

@@ -9,7 +9,7 @@ static size_t faux_num_nodes(void *impl)
     return ((faux_serf *)impl)->num_nodes;
 }
 
-static int faux_for_each(void *impl, cairn_member_fn fn, void *userdata)
+static int faux_for_each(void *impl, cairn_member_cb fn, void *userdata)
 {
     (void)impl;
     (void)fn;
@@ -62,7 +62,7 @@ static int faux_ping(void *impl, const char *dc, const char *name, const cairn_a
     bool ok = cairn_rng_double(&p->rng) > p->fail_pct;
     if (p->fail_addr.family != 0 && cairn_addr_equal(addr, &p->fail_addr))
         ok = false;
-    done(token, ok, ok ? 0 : CAIRN_ECONNREFUSED);
+    done(ok, ok ? 0 : CAIRN_ECONNREFUSED, token);
     return 0;
 }
 
@@ -98,7 +98,7 @@ bool faux_conn_pool_complete(faux_conn_pool *p, bool ok)
     void *token = p->pending[0].token;
     memmove(&p->pending[0], &p->pending[1], (p->npending - 1) * sizeof(p->pending[0]));
     p->npending--;
-    done(token, ok, ok ? 0 : CAIRN_ETIMEDOUT);
+    done(ok, ok ? 0 : CAIRN_ETIMEDOUT, token);
     return true;
 }
 

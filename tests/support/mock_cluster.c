@@ -291,7 +291,7 @@ static size_t seam_num_nodes(void *impl)
     return ((mock_cluster *)impl)->n;
 }
 
-static int seam_for_each(void *impl, cairn_member_fn fn, void *userdata)
+static int seam_for_each(void *impl, cairn_member_cb fn, void *userdata)
 {
     mock_cluster *mc = impl;
     for (size_t i = 0; i < mc->n; i++) {

@@ -29,7 +29,7 @@ struct logcap {
     int debug_ping_failed;
 };
 
-static void log_cb(void *ud, int level, const char *module, const char *msg)
+static void log_cb(int level, const char *module, const char *msg, void *ud)
 {
     struct logcap *c = ud;
     assert_string_equal(module, "manager");

@@ -26,7 +26,7 @@ struct outcome {
     int err;
 };
 
-static void on_done(void *token, bool ok, int err)
+static void on_done(bool ok, int err, void *token)
 {
     struct outcome *o = token;
     o->calls++;

@@ -34,7 +34,7 @@ struct logcap {
     size_t n;
 };
 
-static void cap_cb(void *ud, int level, const char *module, const char *msg)
+static void cap_cb(int level, const char *module, const char *msg, void *ud)
 {
     struct logcap *c = ud;
     if (c->n == CAP_LINES)
@@ -743,7 +743,7 @@ static void test_adapter_events(void **state)
 
 /* ---- flooder ---- */
 
-static int join_mock(void *userdata, const char *join_str, size_t *ret_joined)
+static int join_mock(const char *join_str, size_t *ret_joined, void *userdata)
 {
     return mock_cluster_join(userdata, join_str, ret_joined);
 }
