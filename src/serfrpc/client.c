@@ -711,11 +711,28 @@ struct framed {
 /* frame_reply: 1 when rx starts with a complete reply (header, plus body
  * when the request kind expects one), 0 when more bytes are needed, -1 when
  * the bytes are unusable and the connection was dropped. */
+/* too_large: the object at p (n bytes so far) is or declares more than a
+ * record may hold; the connection is dropped at once, naming the size. */
+static void too_large(cairn_serfrpc *c, const char *what, const uint8_t *p, size_t n)
+{
+    uint64_t need = cairn__ipc_min_len(p, n);
+    if (need < n)
+        need = n;
+    fail_connection(c, CAIRN_EMSGSIZE, false,
+                    "serf agent at %s sent a %s of at least %llu bytes (as its msgpack "
+                    "headers declare), over the limit of %u bytes",
+                    c->addr_str, what, (unsigned long long)need, CAIRN_SERFRPC_MAX_RECORD);
+}
+
 static int frame_reply(cairn_serfrpc *c, struct framed *fr, cairn_diag *diag)
 {
     int rc = cairn__ipc_object_len(c->rx.data, c->rx.len, CAIRN_SERFRPC_MAX_RECORD, &fr->hlen);
     if (rc == CAIRN_EAGAIN)
         return 0;
+    if (rc == CAIRN_EMSGSIZE) {
+        too_large(c, "reply header", c->rx.data, c->rx.len);
+        return -1;
+    }
     cairn__wire_arena_destroy(&c->arena);
     c->arena.limit = ARENA_EXTRA;
     if (rc == 0)
@@ -740,6 +757,13 @@ static int frame_reply(cairn_serfrpc *c, struct framed *fr, cairn_diag *diag)
                                CAIRN_SERFRPC_MAX_RECORD, &fr->blen);
     if (rc == CAIRN_EAGAIN)
         return 0;
+    if (rc == CAIRN_EMSGSIZE) {
+        char what[64];
+        snprintf(what, sizeof what, "%s %s", kind_names[fr->r->kind],
+                 fr->r->kind == K_STREAM ? "record" : "reply");
+        too_large(c, what, c->rx.data + fr->hlen, c->rx.len - fr->hlen);
+        return -1;
+    }
     if (rc != 0) {
         fail_connection(c, CAIRN_EPROTO, false, "bad %s reply from serf agent at %s: %s",
                         kind_names[fr->r->kind], c->addr_str, cairn_strerror(rc));

@@ -3,7 +3,12 @@
  * The Serf agent RPC stream carries msgpack objects back to back with no
  * length prefix, so the client must find where an object ends before it can
  * decode it: cairn__ipc_object_len asks wire (cairn__mp_object_len) and adds the
- * record-size cap. The ipc_read_* functions are wire's readers plus the
+ * record-size cap, which it applies as soon as the headers that have arrived
+ * declare more than the cap (a str32 of 4 GiB, an array32 of 2^32
+ * elements): a lower bound of the object's size is every declared string
+ * body plus one byte per element still to come, so the client rejects an
+ * impossible reply at its first bytes instead of waiting for the rest. The
+ * ipc_read_* functions are wire's readers plus the
  * serfrpc caps and a sentence for the diagnostic ("members reply:
  * Member.Tags has 300 entries, limit 256"); like wire's reader the first
  * error sticks and later reads do nothing, so decoders check once.
@@ -14,12 +19,92 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Header of one msgpack value: bytes of header, of body (str, bin, ext),
+ * and elements that follow (arrays: count, maps: 2 * count). */
+struct min_hdr {
+    size_t hdr;
+    uint64_t body, elems;
+};
+
+/* min_hdr_parse: false when the header at p[0..n) is not complete yet (or
+ * is the unused byte c1, which wire reports once the object is framed). */
+static bool min_hdr_parse(const uint8_t *p, size_t n, struct min_hdr *h)
+{
+    /* Bytes of length (or value) after the type byte, for c0..df. */
+    static const uint8_t arg[32] = {0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 4, 8, 1, 2, 4, 8,
+                                    1, 2, 4, 8, 1, 1, 1, 1, 1, 1, 2, 4, 2, 4, 2, 4};
+    /* fixext 1, 2, 4, 8, 16: body bytes after the ext type byte. */
+    static const uint8_t fixext[5] = {1, 2, 4, 8, 16};
+    uint8_t c = p[0];
+    memset(h, 0, sizeof *h);
+    h->hdr = 1;
+    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+        return true;
+    if (c <= 0x9f) { /* fixmap 80-8f, fixarray 90-9f */
+        h->elems = (uint64_t)(c & 0x0f) * (c <= 0x8f ? 2 : 1);
+        return true;
+    }
+    if (c <= 0xbf) {
+        h->body = c & 0x1f;
+        return true;
+    }
+    if (c == 0xc1)
+        return false;
+    size_t a = arg[c - 0xc0];
+    if (n < 1 + a)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < a; i++)
+        v = v << 8 | p[1 + i];
+    h->hdr = 1 + a;
+    if ((c >= 0xc4 && c <= 0xc6) || (c >= 0xd9 && c <= 0xdb))
+        h->body = v;
+    else if (c >= 0xc7 && c <= 0xc9)
+        h->hdr++, h->body = v; /* ext type byte, then the data */
+    else if (c >= 0xd4 && c <= 0xd8)
+        h->hdr = 2, h->body = fixext[c - 0xd4];
+    else if (c == 0xdc || c == 0xdd)
+        h->elems = v;
+    else if (c == 0xde || c == 0xdf)
+        h->elems = 2 * v;
+    return true;
+}
+
+uint64_t cairn__ipc_min_len(const uint8_t *p, size_t n)
+{
+    uint64_t left[CAIRN_MP_MAX_DEPTH + 2];
+    int depth = 0;
+    uint64_t pos = 0;
+    left[0] = 1;
+    while (depth >= 0) {
+        if (left[depth] == 0) {
+            depth--;
+            continue;
+        }
+        struct min_hdr h;
+        if (pos >= n || !min_hdr_parse(p + pos, n - (size_t)pos, &h))
+            break; /* the element's header is not here yet: it counts 1 */
+        left[depth]--;
+        pos += h.hdr + h.body;
+        if (pos > n)
+            break; /* the body is not here yet: counted as declared */
+        if (h.elems > 0) {
+            if (depth == CAIRN_MP_MAX_DEPTH + 1)
+                break; /* wire rejects the nesting once framed */
+            left[++depth] = h.elems;
+        }
+    }
+    for (int d = 0; d <= depth; d++)
+        pos += left[d];
+    return pos;
+}
+
 int cairn__ipc_object_len(const uint8_t *p, size_t n, size_t max, size_t *ret_len)
 {
     size_t len;
     int rc = cairn__mp_object_len(p, n, &len);
     if (rc == CAIRN_EAGAIN)
-        return n >= max ? CAIRN_EMSGSIZE : CAIRN_EAGAIN;
+        return n >= max || cairn__ipc_min_len(p, n) > max ? CAIRN_EMSGSIZE : CAIRN_EAGAIN;
     if (rc != 0)
         return rc;
     if (len > max)

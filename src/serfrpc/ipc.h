@@ -40,9 +40,18 @@
 /* cairn__ipc_object_len: when p[0..n) starts with one complete msgpack object of
  * at most `max` bytes, 0 and *ret_len = its length. CAIRN_EAGAIN when more
  * bytes are needed (and fewer than max have arrived), CAIRN_EMSGSIZE when
- * the object is (or must be) larger than max, CAIRN_EPROTO / CAIRN_ELIMIT
+ * the object is (or, by the sizes its headers declare, must be) larger than
+ * max (see cairn__ipc_min_len), CAIRN_EPROTO / CAIRN_ELIMIT
  * for malformed or too deeply nested input. */
 int cairn__ipc_object_len(const uint8_t *p, size_t n, size_t max, size_t *ret_len);
+
+/* cairn__ipc_min_len: a lower bound of the size of the msgpack object that
+ * starts at p, from the bytes that have arrived (n may be short of it):
+ * the bytes read so far, every declared str/bin/ext body in full, and one
+ * byte per declared element not yet seen. For a complete object it is the
+ * object's length. cairn__ipc_object_len compares it with `max` to reject an
+ * object whose headers already declare more. */
+uint64_t cairn__ipc_min_len(const uint8_t *p, size_t n);
 
 /* A read cursor over one object with a diagnostic. */
 typedef struct ipc_cur {

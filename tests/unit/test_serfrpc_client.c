@@ -730,6 +730,95 @@ static void test_unknown_seq_and_shutdown(void **state)
     fake_free(&g);
 }
 
+/* A members reply whose body declares a size no record may have (issue 8
+ * item 6): the client must reject it from its first bytes, naming the
+ * declared size and the limit, not wait for the request timeout. */
+static const uint8_t *impossible_body;
+static size_t impossible_len;
+
+static void impossible_fn(struct fake *f, const char *cmd, uint64_t seq, const uint8_t *body,
+                          size_t blen)
+{
+    if (strcmp(cmd, "handshake") == 0) {
+        reply(f, seq, "");
+    } else if (strcmp(cmd, "members") == 0) {
+        reply(f, seq, "");
+        if (f->conn != NULL)
+            (void)cairn_stream_write(f->conn, impossible_body, impossible_len);
+    }
+}
+
+static void test_impossible_size_rejected_at_once(void **state)
+{
+    struct uv_env *e = *state;
+    static const uint8_t arr32[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t str32[] = {0xdb, 0xff, 0xff, 0xff, 0xf0, 'a', 'b'};
+    /* {"Members": [{"Name": str32 0xfffffff0 ...: nested, a few bytes in. */
+    static const uint8_t nested[] = {0x81, 0xa7, 'M', 'e', 'm', 'b',  'e',  'r',  's',  0x91, 0x81,
+                                     0xa4, 'N',  'a', 'm', 'e', 0xdb, 0xff, 0xff, 0xff, 0xf0};
+    static const struct {
+        const uint8_t *p;
+        size_t n;
+        const char *size;
+    } cases[] = {
+        {arr32, sizeof arr32, "at least 4294967300 bytes"},
+        {map32, sizeof map32, "at least 8589934595 bytes"},
+        {str32, sizeof str32, "at least 4294967285 bytes"},
+        {nested, sizeof nested, "at least 4294967301 bytes"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fake f;
+        struct states st = {0};
+        struct replies rs;
+        memset(&f, 0, sizeof f);
+        memset(&rs, 0, sizeof rs);
+        impossible_body = cases[i].p;
+        impossible_len = cases[i].n;
+        fake_start(&f, e, impossible_fn, 0);
+        cairn_serfrpc_config cfg;
+        cairn_serfrpc *c;
+        cairn_serfrpc_config_default(&cfg);
+        cfg.addr = f.addr;
+        cfg.reconnect = false;
+        cfg.request_timeout = 3 * CAIRN_SEC;
+        cfg.state_cb = on_state;
+        cfg.userdata = &st;
+        assert_int_equal(cairn_serfrpc_new(e->loop, &cfg, &c), 0);
+        assert_int_equal(cairn_serfrpc_start(c), 0);
+        RUN_UNTIL(e, st.ready == 1);
+        cairn_time t0 = cairn_monotonic_now();
+        assert_int_equal(cairn_serfrpc_members(c, on_reply, &rs), 0);
+        RUN_UNTIL(e, rs.n == 1);
+        cairn_time took = cairn_monotonic_now() - t0;
+        print_message("case %zu: rejected in %.1f ms: %s\n", i, cairn_time_seconds(took) * 1e3,
+                      st.last_msg);
+        assert_int_equal(rs.last[0].status, CAIRN_EMSGSIZE);
+        assert_true(took < 1 * CAIRN_SEC);
+        assert_non_null(strstr(st.last_msg, cases[i].size));
+        assert_non_null(strstr(st.last_msg, "members reply"));
+        assert_non_null(strstr(st.last_msg, "limit of 16777216 bytes"));
+        cairn_serfrpc_delete(c);
+        fake_free(&f);
+    }
+}
+
+/* cairn__ipc_min_len: a complete object measures its length; a truncated
+ * one its declared minimum. */
+static void test_ipc_min_len(void **state)
+{
+    static const uint8_t whole[] = {0x92, 0xa1, 'x', 0xcd, 0x01, 0x02};
+    assert_int_equal(cairn__ipc_min_len(whole, sizeof whole), sizeof whole);
+    assert_int_equal(cairn__ipc_min_len(whole, 1), 3); /* 92 + two elements */
+    assert_int_equal(cairn__ipc_min_len(whole, 2), 4); /* a1 declares one byte */
+    assert_int_equal(cairn__ipc_min_len(whole, 4), 4); /* cd: one element, >= 1 byte */
+    static const uint8_t bin32[] = {0xc6, 0x01, 0x00, 0x00, 0x00};
+    assert_int_equal(cairn__ipc_min_len(bin32, sizeof bin32), 5 + 16777216);
+    size_t len;
+    assert_int_equal(cairn__ipc_object_len(bin32, sizeof bin32, 16777216, &len), CAIRN_EMSGSIZE);
+    assert_int_equal(cairn__ipc_object_len(bin32, sizeof bin32, 16777221, &len), CAIRN_EAGAIN);
+}
+
 /* ---- cluster backend ---- */
 
 struct cl_events {
@@ -906,6 +995,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_seq_and_shutdown, uv_env_setup,
                                         uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_cluster_resync, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_impossible_size_rejected_at_once, uv_env_setup,
+                                        uv_env_teardown),
+        cmocka_unit_test(test_ipc_min_len),
         cmocka_unit_test(test_cluster_alloc_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
