@@ -10,7 +10,10 @@
  * When the agent goes away the client reports it once (a log line and the
  * state callback), then reconnects with bounded, jittered exponential
  * backoff; every (re)connection is announced by the state callback so the
- * owner can resubscribe and resynchronise. Failures name the agent address
+ * owner can resubscribe and resynchronise. A connection that handshakes and
+ * then fails does not end the outage: the backoff keeps growing and nothing
+ * more is reported until a connection has stayed up (stable_after) or the
+ * owner has marked it useful. Failures name the agent address
  * and the cause: "cannot reach serf agent at 127.0.0.1:7373: connection
  * refused".
  *
@@ -136,8 +139,16 @@ typedef struct cairn_serfrpc_config {
      * backoff_max, each wait drawn uniformly in [d/2, d]. 0 means 100 ms and
      * 5 s. */
     cairn_time backoff_min, backoff_max;
-    /* Consecutive failed attempts before giving up; 0 = never give up. */
+    /* Consecutive failed attempts before giving up; 0 = never give up. A
+     * connection that handshakes but fails before it has stayed up for
+     * stable_after counts as a failed attempt. */
     unsigned max_attempts;
+    /* An outage ends (the backoff restarts at backoff_min and the next loss
+     * is reported as DOWN again) only when a connection has stayed READY
+     * this long; 0 means 10 s. A connection the owner marked useful
+     * (cairn_serfrpc_mark_useful) makes its loss reported again, but keeps
+     * the backoff growing until it has been up this long. */
+    cairn_time stable_after;
     /* Seed for the jitter PRNG (0: from the OS). */
     uint64_t seed;
     /* Where to log (copied; NULL for none). */
@@ -167,6 +178,12 @@ void cairn_serfrpc_delete(cairn_serfrpc *c);
 
 /* cairn_serfrpc_ready: the client is READY (requests can be sent). */
 bool cairn_serfrpc_ready(const cairn_serfrpc *c);
+/* cairn_serfrpc_mark_useful: the owner got what it connected for on this
+ * connection (the cluster backend calls it when it has synchronised), so
+ * it has announced the agent as back and the loss of this connection is
+ * news: it is reported as DOWN even if it comes before stable_after. No-op
+ * when not READY. */
+void cairn_serfrpc_mark_useful(cairn_serfrpc *c);
 
 /* cairn_serfrpc_addr_string: the agent address as text (static per client). */
 const char *cairn_serfrpc_addr_string(const cairn_serfrpc *c);

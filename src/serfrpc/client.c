@@ -44,6 +44,11 @@
 #define DEFAULT_REQUEST_TIMEOUT (30 * CAIRN_SEC)
 #define DEFAULT_BACKOFF_MIN     (100 * CAIRN_MSEC)
 #define DEFAULT_BACKOFF_MAX     (5 * CAIRN_SEC)
+/* How long a connection must stay READY before it ends an outage (resets
+ * the backoff): longer than any sync takes (a few round trips), so that an
+ * agent that handshakes and then fails every time is retried with a
+ * growing delay instead of every backoff_min. */
+#define DEFAULT_STABLE_AFTER (10 * CAIRN_SEC)
 /* Receive buffer cap: one header plus one body, each at most a record. */
 #define RX_LIMIT (2 * (size_t)CAIRN_SERFRPC_MAX_RECORD + 64)
 /* One encoded request (join with many addresses is the largest). */
@@ -110,10 +115,15 @@ struct cairn_serfrpc {
     struct req reqs;
     size_t npending;
     uint64_t next_seq;
-    /* Consecutive failed connection attempts. */
+    /* Consecutive failed connection attempts; a connection that failed
+     * before it proved useful counts as one. */
     unsigned attempts;
-    /* DOWN was reported since the last READY. */
+    /* DOWN was reported for the current outage. */
     bool down_reported;
+    /* When the current connection became READY, and whether it has proved
+     * useful (cairn_serfrpc_mark_useful). */
+    cairn_time ready_at;
+    bool useful;
     /* Re-entrancy: callbacks running; deletion is deferred until 0. */
     int busy;
     bool dead;
@@ -176,6 +186,8 @@ int cairn_serfrpc_new(cairn_loop *loop, const cairn_serfrpc_config *cfg, cairn_s
         c->cfg.request_timeout = DEFAULT_REQUEST_TIMEOUT;
     if (c->cfg.backoff_min <= 0)
         c->cfg.backoff_min = DEFAULT_BACKOFF_MIN;
+    if (c->cfg.stable_after <= 0)
+        c->cfg.stable_after = DEFAULT_STABLE_AFTER;
     if (c->cfg.backoff_max < c->cfg.backoff_min)
         c->cfg.backoff_max =
             c->cfg.backoff_min > DEFAULT_BACKOFF_MAX ? c->cfg.backoff_min : DEFAULT_BACKOFF_MAX;
@@ -309,6 +321,16 @@ static void fail_connection(cairn_serfrpc *c, int err, bool fatal, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (c->phase == P_READY) {
+        bool stable = cairn_loop_now(c->loop) - c->ready_at >= c->cfg.stable_after;
+        /* A connection that stayed up ends the outage: the next one is
+         * reported and retried from backoff_min. A useful but short one
+         * only makes the loss worth reporting (the owner said "back"). */
+        if (stable)
+            c->attempts = 0;
+        if (stable || c->useful)
+            c->down_reported = false;
+    }
     cairn_stream_close(c->stream);
     c->stream = NULL;
     cairn_timer_stop(c->watchdog);
@@ -602,13 +624,25 @@ int cairn_serfrpc_stop(cairn_serfrpc *c, uint64_t seq, cairn_serfrpc_reply_cb cb
 
 /* ---- receiving ---- */
 
+/* become_ready: the handshake (and auth) succeeded. That alone does not end
+ * an outage: an agent that handshakes and then sends a bad reply would be
+ * redialled every backoff_min and reported each time. The backoff resets
+ * once the connection has stayed up for stable_after, and the outage is
+ * over for reporting once the owner marks the connection useful. */
 static void become_ready(cairn_serfrpc *c)
 {
     c->phase = P_READY;
-    c->attempts = 0;
-    c->down_reported = false;
-    cairn_logf(&c->logger, CAIRN_LOG_INFO, MODULE, "connected to serf agent at %s", c->addr_str);
+    c->ready_at = cairn_loop_now(c->loop);
+    c->useful = false;
+    cairn_logf(&c->logger, c->down_reported ? CAIRN_LOG_DEBUG : CAIRN_LOG_INFO, MODULE,
+               "connected to serf agent at %s", c->addr_str);
     notify_state(c, CAIRN_SERFRPC_READY, 0, "connected");
+}
+
+void cairn_serfrpc_mark_useful(cairn_serfrpc *c)
+{
+    if (c != NULL && c->phase == P_READY)
+        c->useful = true;
 }
 
 static void on_handshake(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)

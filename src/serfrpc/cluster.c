@@ -312,6 +312,7 @@ static void coord_finished(cairn_serfrpc_cluster *cl)
         return;
     if (cl->members_done && cl->stats_done && !cl->synced && cairn_serfrpc_ready(cl->rpc)) {
         cl->synced = true;
+        cairn_serfrpc_mark_useful(cl->rpc);
         cairn_logf(&cl->logger, CAIRN_LOG_INFO, MODULE,
                    "synchronised with serf agent at %s (%zu members)",
                    cairn_serfrpc_addr_string(cl->rpc), cl->n);

@@ -924,6 +924,87 @@ static void test_cluster_resync(void **state)
     fake_free(&f);
 }
 
+/* An agent that handshakes and then answers badly, every time (issue 8
+ * item 5): after the first sync it turns bad: a reply with a Seq never
+ * sent, a members reply cut by a close, a members reply nested too deep,
+ * in turn. The backend must back off (growing, jittered) instead of
+ * redialling every backoff_min, and report the outage once. */
+static void storm_fn(struct fake *f, const char *cmd, uint64_t seq, const uint8_t *body,
+                     size_t blen)
+{
+    if (f->variant == 0 || strcmp(cmd, "handshake") == 0 || strcmp(cmd, "stream") == 0 ||
+        strcmp(cmd, "stats") == 0) {
+        agent_fn(f, cmd, seq, body, blen);
+        return;
+    }
+    if (strcmp(cmd, "members") != 0)
+        return;
+    static const uint8_t cut[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e', 'r', 's', 0x92, 0x81};
+    uint8_t deep[80];
+    memset(deep, 0x91, sizeof deep);
+    switch (f->connections % 3) {
+    case 0:
+        reply(f, seq + 100, "");
+        break;
+    case 1:
+        reply(f, seq, "");
+        (void)cairn_stream_write(f->conn, cut, sizeof cut);
+        cairn_stream_close(f->conn);
+        f->conn = NULL;
+        break;
+    default:
+        reply(f, seq, "");
+        (void)cairn_stream_write(f->conn, deep, sizeof deep);
+        break;
+    }
+}
+
+static void test_cluster_no_reconnect_storm(void **state)
+{
+    struct uv_env *e = *state;
+    struct fake f;
+    struct cl_events ce;
+    memset(&f, 0, sizeof f);
+    memset(&ce, 0, sizeof ce);
+    fake_start(&f, e, storm_fn, 0);
+    cairn_serfrpc_cluster_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cairn_serfrpc_config_default(&cfg.rpc);
+    cfg.rpc.addr = f.addr;
+    /* cairn watch's 100 ms .. 2 s, scaled down by 5. */
+    cfg.rpc.backoff_min = 20 * CAIRN_MSEC;
+    cfg.rpc.backoff_max = 400 * CAIRN_MSEC;
+    cfg.member_poll = 50 * CAIRN_MSEC;
+    cfg.event_cb = on_cl_event;
+    cfg.sync_cb = on_cl_sync;
+    cfg.userdata = &ce;
+    cairn_serfrpc_cluster *cl;
+    assert_int_equal(cairn_serfrpc_cluster_new(e->loop, &cfg, &cl), 0);
+    assert_int_equal(cairn_serfrpc_cluster_start(cl), 0);
+    RUN_UNTIL(e, ce.synced == 1);
+    f.variant = 1; /* the next member poll gets a bad reply */
+    RUN_UNTIL(e, ce.stale == 1);
+    int before = f.connections;
+    uv_env_run_for(e, 2000);
+    int dials = f.connections - before;
+    print_message("bad agent: %d reconnections in 2 s (%d per minute), %d stale reports\n", dials,
+                  dials * 30, ce.stale);
+    /* Backoff 20, 40, 80, 160, 320, 400 ... ms, each drawn in [d/2, d]:
+     * at most ~11 in 2 s; a reset on every handshake would be ~100. */
+    assert_true(dials >= 3);
+    assert_true(dials <= 12);
+    assert_int_equal(ce.stale, 1);
+    assert_int_equal(ce.synced, 1);
+    /* Back to a good agent: it resynchronises, and a later loss is news. */
+    f.variant = 0;
+    RUN_UNTIL(e, ce.synced == 2);
+    cairn_stream_close(f.conn);
+    f.conn = NULL;
+    RUN_UNTIL(e, ce.stale == 2);
+    cairn_serfrpc_cluster_delete(cl);
+    fake_free(&f);
+}
+
 /* Every allocation of a cluster sync, failed one at a time: the backend
  * either completes the sync (recovering through its retry timer, or through
  * its watchdog and a reconnection when the fake agent could not answer) or
@@ -998,6 +1079,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_impossible_size_rejected_at_once, uv_env_setup,
                                         uv_env_teardown),
         cmocka_unit_test(test_ipc_min_len),
+        cmocka_unit_test_setup_teardown(test_cluster_no_reconnect_storm, uv_env_setup,
+                                        uv_env_teardown),
         cmocka_unit_test(test_cluster_alloc_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
