@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "cairn/addr.h"
+#include "cairn/cluster.h"
 #include "cairn/error.h"
 #include "cairn/log.h"
 #include "cairn/loop.h"
@@ -41,15 +42,14 @@ typedef struct cairn_agent cairn_agent;
  * broadcast to go out. */
 #define CAIRN_AGENT_LEAVE_TIMEOUT (5 * CAIRN_SEC)
 
-/* One tag, key=value, NUL-terminated strings. */
-typedef struct cairn_agent_tag {
-    const char *key;
-    const char *value;
-} cairn_agent_tag;
+/* Most tags a peer's Meta can hold: 512 bytes, each tag at least two
+ * (two empty fixstr). */
+#define CAIRN_AGENT_META_TAGS (CAIRN_ML_META_MAX / 2)
 
 /* Agent configuration; strings are copied by cairn_agent_new. */
 typedef struct cairn_agent_config {
-    /* Node name (required, unique in the cluster). */
+    /* Node name (required, unique in the cluster): valid UTF-8, 1 to
+     * CAIRN_MEMBER_NAME_MAX bytes. */
     const char *node;
     /* Gossip bind address (UDP and TCP), port 0 picks one. */
     cairn_addr bind;
@@ -59,7 +59,7 @@ typedef struct cairn_agent_config {
     /* memberlist profile: "lan" (default when NULL), "wan" or "local". */
     const char *profile;
     /* Tags announced in the Meta. */
-    const cairn_agent_tag *tags;
+    const cairn_tag *tags;
     size_t n_tags;
     /* Gossip key (16, 24 or 32 bytes) or NULL/0 for no encryption. */
     const uint8_t *key;
@@ -70,22 +70,16 @@ typedef struct cairn_agent_config {
     uint64_t seed;
 } cairn_agent_config;
 
-/* Member events, named as the agent logs them. */
-enum cairn_agent_event {
-    CAIRN_AGENT_MEMBER_JOIN = 0,
-    CAIRN_AGENT_MEMBER_UPDATE = 1,
-    CAIRN_AGENT_MEMBER_FAILED = 2,
-    CAIRN_AGENT_MEMBER_LEAVE = 3,
-};
-
-/* cairn_agent_event_name: "member-join", "member-update", "member-failed",
- * "member-leave", or "unknown". */
-const char *cairn_agent_event_name(int event);
-
-/* A member event: node is borrowed for the call. Runs on the loop thread;
- * may call cairn_agent_* query functions but must not delete the agent. */
-typedef void (*cairn_agent_event_cb)(cairn_agent *agent, int event, const cairn_ml_node *node,
-                                     void *userdata);
+/* A member event: ev->type is CAIRN_EVENT_MEMBER_JOIN, _UPDATE, _FAILED or
+ * _LEAVE (cairn/cluster.h; name with cairn_event_type_name) and
+ * ev->members[0] the member, its tags decoded from the Meta (see
+ * cairn_agent_node_member); node is memberlist's view of it (state,
+ * incarnation, the raw Meta). Both are borrowed for the call. Names and
+ * tags are the peer's bytes: not necessarily valid UTF-8. Runs on the loop
+ * thread; may call cairn_agent_* query functions but must not delete the
+ * agent. */
+typedef void (*cairn_agent_event_cb)(cairn_agent *agent, const cairn_event *ev,
+                                     const cairn_ml_node *node, void *userdata);
 
 /* Completion of a join (count = peers contacted) or a leave (count 0):
  * status 0 or a CAIRN_E* code. May delete the agent. */
@@ -105,7 +99,8 @@ typedef struct cairn_agent_stats {
 
 /* cairn_agent_new validates cfg, encodes the tags, creates the memberlist
  * (binding cfg->bind) and reports our own member-join. logger and events
- * may be NULL. 0 or: CAIRN_EINVAL (bad config; diag names the field),
+ * may be NULL. 0 or: CAIRN_EINVAL (bad config; diag names the field:
+ * "node: the node name is not valid UTF-8"),
  * CAIRN_ELIMIT (tags over 512 bytes, diag says how many), CAIRN_ENOMEM, or
  * a bind error (CAIRN_EADDRINUSE, CAIRN_EADDRNOTAVAIL ...). */
 int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn_logger *logger,
@@ -134,19 +129,34 @@ cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent);
 /* cairn_agent_get_stats copies the counters. */
 void cairn_agent_get_stats(const cairn_agent *agent, cairn_agent_stats *ret_stats);
 
+/* Storage for the member cairn_agent_node_member builds (its tags point
+ * here). */
+typedef struct cairn_agent_member_buf {
+    /* The tags. */
+    cairn_tag tags[CAIRN_AGENT_META_TAGS];
+    /* Their strings, NUL-terminated (a NUL byte inside one, which C strings
+     * cannot carry, is stored as U+FFFD: at most 3 bytes for each byte of
+     * Meta, plus the terminators). */
+    char text[4 * CAIRN_ML_META_MAX];
+} cairn_agent_member_buf;
+
+/* cairn_agent_node_member describes a memberlist node as a serf member:
+ * name and address, tags decoded from the Meta as Serf does (0xFF +
+ * msgpack map; other Meta is one tag "role"; undecodable Meta no tags,
+ * *ret_bad_meta set when non-NULL), status alive (alive or suspect),
+ * failed (dead) or left, and the protocol versions. Strings point into
+ * node and buf. Tags stay structured: never flattened to text. */
+void cairn_agent_node_member(const cairn_ml_node *node, cairn_agent_member_buf *buf,
+                             cairn_member *ret_member, bool *ret_bad_meta);
+
 /* cairn_agent_parse_tag splits "key=value" (the first '=' splits; key
  * non-empty, value may be empty) into pointers into buf, which must hold a
  * writable copy of the text. 0 or CAIRN_EINVAL. */
-int cairn_agent_parse_tag(char *buf, cairn_agent_tag *ret_tag);
+int cairn_agent_parse_tag(char *buf, cairn_tag *ret_tag);
 
 /* cairn_agent_decode_key decodes a base64 (standard, padded) gossip key
  * into out (at least 32 bytes). 0 and *ret_len in {16, 24, 32}, or
  * CAIRN_EINVAL (not base64, or another length). */
 int cairn_agent_decode_key(const char *b64, uint8_t *out, size_t *ret_len);
-
-/* cairn_agent_format_tags writes the tags of a Meta as "k=v,k=v" (sorted as
- * encoded; Serf's members listing style) into out. Returns out; empty for
- * no tags or undecodable Meta. */
-char *cairn_agent_format_tags(const uint8_t *meta, size_t len, char *out, size_t outlen);
 
 #endif

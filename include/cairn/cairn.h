@@ -15,6 +15,7 @@
 #include "cairn/buf.h"
 #include "cairn/addr.h"
 #include "cairn/cluster.h"
+#include "cairn/utf8.h"
 #include "cairn/pinger.h"
 /* loop */
 #include "cairn/loop.h"

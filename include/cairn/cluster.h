@@ -23,6 +23,11 @@
  * pointer, so base does not depend on coord. */
 typedef struct cairn_coord cairn_coord;
 
+/* Longest node name, in bytes, that cairn accepts from a peer or for
+ * itself (memberlist has no limit; a longer name is refused by the
+ * decoders rather than held in unbounded tables). */
+#define CAIRN_MEMBER_NAME_MAX 1024
+
 /* Serf member status; the numbers are Serf's (MemberStatus). */
 enum cairn_member_status {
     CAIRN_MEMBER_NONE = 0,

@@ -38,6 +38,7 @@
 #include "cairn/alloc.h"
 #include "cairn/buf.h"
 #include "cairn/keyring.h"
+#include "cairn/utf8.h"
 #include "wire/msg.h"
 
 #define AGENT_LOG "agent"
@@ -65,22 +66,6 @@ struct cairn_agent {
     void *join_ud, *leave_ud;
 };
 
-const char *cairn_agent_event_name(int event)
-{
-    switch (event) {
-    case CAIRN_AGENT_MEMBER_JOIN:
-        return "member-join";
-    case CAIRN_AGENT_MEMBER_UPDATE:
-        return "member-update";
-    case CAIRN_AGENT_MEMBER_FAILED:
-        return "member-failed";
-    case CAIRN_AGENT_MEMBER_LEAVE:
-        return "member-leave";
-    default:
-        return "unknown";
-    }
-}
-
 /* ---- memberlist delegate ---- */
 
 static size_t node_meta(void *ud, uint8_t *buf, size_t limit)
@@ -102,25 +87,112 @@ static void notify_msg(void *ud, const uint8_t *msg, size_t len)
                "ignoring serf message type %u (%zu bytes): no serf layer yet", msg[0], len);
 }
 
-static void emit(cairn_agent *a, int event, const cairn_ml_node *node)
+/* copy_text: span as a C string into buf->text at *used; a NUL byte
+ * inside becomes U+FFFD. NULL when out of room (cannot happen for Meta of
+ * at most CAIRN_ML_META_MAX bytes, see cairn_agent_member_buf). */
+static const char *copy_text(cairn_span sp, cairn_agent_member_buf *buf, size_t *used)
 {
-    if (a->events)
-        a->events(a, event, node, a->userdata);
+    char *start = buf->text + *used;
+    size_t room = sizeof(buf->text) - *used;
+    size_t k = 0;
+    for (size_t i = 0; i < sp.len; i++) {
+        if (k + 4 > room)
+            return NULL;
+        if (sp.p[i] == 0) {
+            memcpy(start + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+        } else {
+            start[k++] = (char)sp.p[i];
+        }
+    }
+    if (k + 1 > room)
+        return NULL;
+    start[k++] = 0;
+    *used += k;
+    return start;
+}
+
+static int member_status(int ml_state)
+{
+    switch (ml_state) {
+    case CAIRN_ML_DEAD:
+        return CAIRN_MEMBER_FAILED;
+    case CAIRN_ML_LEFT:
+        return CAIRN_MEMBER_LEFT;
+    default:
+        return CAIRN_MEMBER_ALIVE;
+    }
+}
+
+void cairn_agent_node_member(const cairn_ml_node *node, cairn_agent_member_buf *buf,
+                             cairn_member *ret_member, bool *ret_bad_meta)
+{
+    cairn_member m = {
+        .name = node->name,
+        .addr = node->addr,
+        .tags = buf->tags,
+        .status = member_status(node->state),
+        .protocol_min = node->pmin,
+        .protocol_max = node->pmax,
+        .protocol_cur = node->pcur,
+        .delegate_min = node->dmin,
+        .delegate_max = node->dmax,
+        .delegate_cur = node->dcur,
+    };
+    bool bad = false;
+    cairn_wire_arena arena;
+    cairn__wire_arena_init(&arena, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+    cairn_wire_tag *tags;
+    size_t n, used = 0;
+    if (node->meta_len == 0) {
+        n = 0;
+    } else if (cairn__wire_tags_decode((cairn_span){node->meta, node->meta_len}, &arena, NULL,
+                                       &tags, &n) != 0 ||
+               n > CAIRN_AGENT_META_TAGS) {
+        bad = true;
+        n = 0;
+    }
+    for (size_t i = 0; i < n && !bad; i++) {
+        buf->tags[i].key = copy_text(tags[i].key, buf, &used);
+        buf->tags[i].value = copy_text(tags[i].value, buf, &used);
+        bad = !buf->tags[i].key || !buf->tags[i].value;
+        m.ntags = bad ? 0 : i + 1;
+    }
+    cairn__wire_arena_destroy(&arena);
+    *ret_member = m;
+    if (ret_bad_meta)
+        *ret_bad_meta = bad;
+}
+
+static void emit(cairn_agent *a, int type, const cairn_ml_node *node)
+{
+    if (!a->events)
+        return;
+    cairn_agent_member_buf buf;
+    cairn_member m;
+    bool bad;
+    cairn_agent_node_member(node, &buf, &m, &bad);
+    if (bad)
+        cairn_logf(&a->log, CAIRN_LOG_DEBUG, AGENT_LOG,
+                   "node %s: Meta of %zu bytes is not serf tags; reporting no tags", node->name,
+                   node->meta_len);
+    cairn_event ev = {.type = type, .members = &m, .nmembers = 1};
+    a->events(a, &ev, node, a->userdata);
 }
 
 static void notify_join(void *ud, const cairn_ml_node *node)
 {
-    emit(ud, CAIRN_AGENT_MEMBER_JOIN, node);
+    emit(ud, CAIRN_EVENT_MEMBER_JOIN, node);
 }
 
 static void notify_update(void *ud, const cairn_ml_node *node)
 {
-    emit(ud, CAIRN_AGENT_MEMBER_UPDATE, node);
+    emit(ud, CAIRN_EVENT_MEMBER_UPDATE, node);
 }
 
 static void notify_leave(void *ud, const cairn_ml_node *node)
 {
-    emit(ud, node->state == CAIRN_ML_LEFT ? CAIRN_AGENT_MEMBER_LEAVE : CAIRN_AGENT_MEMBER_FAILED,
+    emit(ud, node->state == CAIRN_ML_LEFT ? CAIRN_EVENT_MEMBER_LEAVE : CAIRN_EVENT_MEMBER_FAILED,
          node);
 }
 
@@ -152,6 +224,22 @@ static int encode_tags(cairn_agent *a, const cairn_agent_config *cfg, cairn_diag
     return rc;
 }
 
+/* check_node_name: what Serf and the JSON log need of our own name: 1 to
+ * CAIRN_MEMBER_NAME_MAX bytes of valid UTF-8 (peers are free to send
+ * anything; that is repaired where it is printed). */
+static int check_node_name(const char *name, cairn_diag *diag)
+{
+    if (!name || !name[0])
+        return cairn_diag_set(diag, CAIRN_EINVAL, "node: the node name is empty");
+    size_t len = strlen(name);
+    if (len > CAIRN_MEMBER_NAME_MAX)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "node: the node name is %zu bytes, limit %d", len,
+                              CAIRN_MEMBER_NAME_MAX);
+    if (!cairn_utf8_valid(name, len))
+        return cairn_diag_set(diag, CAIRN_EINVAL, "node: the node name is not valid UTF-8");
+    return 0;
+}
+
 static int make_ml_config(const cairn_agent_config *cfg, cairn_memberlist_config *mc,
                           cairn_diag *diag)
 {
@@ -173,13 +261,14 @@ int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn
 {
     if (!loop || !cfg || !ret_agent)
         return CAIRN_EINVAL;
-    if (!cfg->node || !cfg->node[0])
-        return cairn_diag_set(diag, CAIRN_EINVAL, "node: the node name is empty");
+    int rc = check_node_name(cfg->node, diag);
+    if (rc < 0)
+        return rc;
     if (cfg->key_len && !cairn_keyring_valid_key_len(cfg->key_len))
         return cairn_diag_set(diag, CAIRN_EINVAL, "encrypt: key is %zu bytes, need 16, 24 or 32",
                               cfg->key_len);
     cairn_memberlist_config mc;
-    int rc = make_ml_config(cfg, &mc, diag);
+    rc = make_ml_config(cfg, &mc, diag);
     if (rc < 0)
         return rc;
     cairn_agent *a = cairn_calloc(1, sizeof(*a));
@@ -313,7 +402,7 @@ void cairn_agent_get_stats(const cairn_agent *agent, cairn_agent_stats *ret_stat
 
 /* ---- helpers for the command line ---- */
 
-int cairn_agent_parse_tag(char *buf, cairn_agent_tag *ret_tag)
+int cairn_agent_parse_tag(char *buf, cairn_tag *ret_tag)
 {
     if (!buf || !ret_tag)
         return CAIRN_EINVAL;
@@ -346,27 +435,4 @@ int cairn_agent_decode_key(const char *b64, uint8_t *out, size_t *ret_len)
     memcpy(out, tmp, (size_t)len);
     *ret_len = (size_t)len;
     return 0;
-}
-
-char *cairn_agent_format_tags(const uint8_t *meta, size_t len, char *out, size_t outlen)
-{
-    if (!out || outlen == 0)
-        return out;
-    out[0] = 0;
-    cairn_wire_arena arena;
-    cairn__wire_arena_init(&arena, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
-    cairn_wire_tag *tags;
-    size_t n, used = 0;
-    if (cairn__wire_tags_decode((cairn_span){meta, len}, &arena, NULL, &tags, &n) == 0) {
-        for (size_t i = 0; i < n && used < outlen; i++) {
-            int w = snprintf(out + used, outlen - used, "%s%.*s=%.*s", i ? "," : "",
-                             (int)tags[i].key.len, (const char *)tags[i].key.p,
-                             (int)tags[i].value.len, (const char *)tags[i].value.p);
-            if (w < 0)
-                break;
-            used += (size_t)w;
-        }
-    }
-    cairn__wire_arena_destroy(&arena);
-    return out;
 }

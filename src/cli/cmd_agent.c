@@ -28,6 +28,7 @@
 
 #include "cairn/agent.h"
 #include "cairn/loop_uv.h"
+#include "cairn/utf8.h"
 #include "cli/commands.h"
 
 #define AGENT_MAX_JOINS    64
@@ -87,6 +88,41 @@ static void now_iso(char *out, size_t len, double *ret_ts)
     *ret_ts = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* jstr: a JSON string of text from a peer or the command line, repaired
+ * (cairn/utf8.h: each invalid UTF-8 sequence becomes U+FFFD), so that a
+ * bad byte never makes jansson drop the field (json_string refuses invalid
+ * UTF-8, and json_pack then fails the whole record). */
+static json_t *jstr(const char *s)
+{
+    size_t len = strlen(s), need = cairn_utf8_sanitize(s, len, NULL, 0);
+    char small[256];
+    char *buf = need < sizeof(small) ? small : malloc(need + 1);
+    if (!buf)
+        return json_string("");
+    cairn_utf8_sanitize(s, len, buf, need + 1);
+    json_t *j = json_stringn(buf, need);
+    if (buf != small)
+        free(buf);
+    return j;
+}
+
+/* text_clean: a text line for the terminal: UTF-8 repaired as in jstr, and
+ * control characters (a peer's name could hold a newline and forge a line)
+ * written as \xNN. */
+static void text_clean(const char *in, char *out, size_t cap)
+{
+    char fixed[4096];
+    cairn_utf8_sanitize(in, strlen(in), fixed, sizeof(fixed));
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)fixed; *p && k + 5 < cap; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            k += (size_t)snprintf(out + k, cap - k, "\\x%02x", *p);
+        else
+            out[k++] = (char)*p;
+    }
+    out[k] = 0;
+}
+
 /* Writes one record: JSON (obj's fields after time, ts, level, event) or a
  * text line "time [LEVEL] event: text". Takes obj's reference. */
 static void emit_line(struct agent_cli *c, int level, const char *event, json_t *obj,
@@ -115,11 +151,12 @@ static void emit_line(struct agent_cli *c, int level, const char *event, json_t 
         free(s);
         json_decref(line);
     } else {
-        char text[2048];
+        char raw[2048], text[4096];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
+        vsnprintf(raw, sizeof(raw), fmt, ap);
         va_end(ap);
+        text_clean(raw, text, sizeof(text));
         char lv[8];
         snprintf(lv, sizeof(lv), "%s", cairn_log_level_name(level));
         for (char *p = lv; *p; p++)
@@ -135,48 +172,64 @@ static void on_log(int level, const char *module, const char *msg, void *ud)
     struct agent_cli *c = ud;
     if (level >= CAIRN_LOG_ERROR)
         snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
-    emit_line(c, level, "log", json_pack("{s:s, s:s}", "module", module, "msg", msg), "%s: %s",
-              module, msg);
+    emit_line(c, level, "log", json_pack("{s:s, s:o}", "module", module, "msg", jstr(msg)),
+              "%s: %s", module, msg);
 }
 
-static json_t *tags_json(const uint8_t *meta, size_t len)
+/* The tags as a JSON object, key by key from the decoded Meta (keys and
+ * values repaired as in jstr). */
+static json_t *tags_json(const cairn_member *m)
 {
-    char text[4096];
-    cairn_agent_format_tags(meta, len, text, sizeof(text));
     json_t *o = json_object();
-    char *save = NULL;
-    for (char *kv = strtok_r(text, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        if (!eq)
-            continue;
-        *eq = 0;
-        json_object_set_new(o, kv, json_string(eq + 1));
+    for (size_t i = 0; i < m->ntags; i++) {
+        json_t *k = jstr(m->tags[i].key);
+        json_object_set_new(o, json_string_value(k), jstr(m->tags[i].value));
+        json_decref(k);
     }
     return o;
 }
 
+/* The tags as text for a people's line: k=v,k=v (ambiguous when a value
+ * holds ',' or '='; the JSON log is the exact form). */
+static void tags_text(const cairn_member *m, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < m->ntags && used < cap; i++) {
+        int w = snprintf(out + used, cap - used, "%s%s=%s", i ? "," : "", m->tags[i].key,
+                         m->tags[i].value);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
 /* Logs a member: event (member-join ...) or "member" for listings. */
-static void log_member(struct agent_cli *c, const char *event, const cairn_ml_node *n)
+static void log_member(struct agent_cli *c, const char *event, const cairn_member *m,
+                       const cairn_ml_node *n)
 {
     char addr[CAIRN_ADDR_STRLEN], tags[1024];
     cairn_addr_format(&n->addr, true, addr, sizeof(addr));
-    cairn_agent_format_tags(n->meta, n->meta_len, tags, sizeof(tags));
-    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:i}", "node", n->name, "addr", addr, "status",
-                          cairn_ml_state_name(n->state), "tags", tags_json(n->meta, n->meta_len),
+    tags_text(m, tags, sizeof(tags));
+    json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:i}", "node", jstr(n->name), "addr", addr,
+                          "status", cairn_ml_state_name(n->state), "tags", tags_json(m),
                           "incarnation", (json_int_t)n->incarnation);
     emit_line(c, CAIRN_LOG_INFO, event, o, "%s %s %s %s", n->name, addr,
               cairn_ml_state_name(n->state), tags);
 }
 
-static void on_event(cairn_agent *agent, int event, const cairn_ml_node *node, void *ud)
+static void on_event(cairn_agent *agent, const cairn_event *ev, const cairn_ml_node *node, void *ud)
 {
     (void)agent;
-    log_member(ud, cairn_agent_event_name(event), node);
+    log_member(ud, cairn_event_type_name(ev->type), &ev->members[0], node);
 }
 
 static bool list_member(const cairn_ml_node *n, void *ud)
 {
-    log_member(ud, "member", n);
+    cairn_agent_member_buf buf;
+    cairn_member m;
+    cairn_agent_node_member(n, &buf, &m, NULL);
+    log_member(ud, "member", &m, n);
     return true;
 }
 
@@ -282,7 +335,7 @@ struct agent_flags {
     const char *joins[AGENT_MAX_JOINS];
     size_t n_joins;
     char *tag_text[CAIRN_AGENT_MAX_TAGS];
-    cairn_agent_tag tags[CAIRN_AGENT_MAX_TAGS];
+    cairn_tag tags[CAIRN_AGENT_MAX_TAGS];
     size_t n_tags;
     bool json, stats_on_exit, disable_compression;
 };
@@ -348,7 +401,7 @@ static int add_tag(struct agent_flags *f, const char *v)
         fprintf(stderr, "cairn agent: out of memory\n");
         return 1;
     }
-    cairn_agent_tag *t = &f->tags[f->n_tags];
+    cairn_tag *t = &f->tags[f->n_tags];
     if (cairn_agent_parse_tag(copy, t) < 0) {
         free(copy);
         return bad_value("--tag", v, "is not k=v");
@@ -486,6 +539,18 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     }
     if (!f->node[0])
         return bad_value("--node", f->node, "is empty");
+    size_t nlen = strlen(f->node);
+    if (nlen > CAIRN_MEMBER_NAME_MAX) {
+        char why[64];
+        snprintf(why, sizeof(why), "is %zu bytes, limit %d", nlen, CAIRN_MEMBER_NAME_MAX);
+        return bad_value("--node", "...", why);
+    }
+    if (!cairn_utf8_valid(f->node, nlen)) {
+        char shown[CAIRN_MEMBER_NAME_MAX * 3 + 1];
+        cairn_utf8_sanitize(f->node, nlen, shown, sizeof(shown));
+        return bad_value("--node", shown,
+                         "is not valid UTF-8 (shown with U+FFFD for each invalid sequence)");
+    }
     cfg->node = f->node;
     if (cairn_addr_parse_ip("0.0.0.0", AGENT_DEFAULT_PORT, &cfg->bind) < 0)
         return 1;
@@ -553,9 +618,12 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const cairn_a
         if (strncmp(why, "tags: ", 6) == 0) {
             flag = "--tag: ";
             why += 6;
+        } else if (strncmp(why, "node: ", 6) == 0) {
+            flag = "--node: ";
+            why += 6;
         }
-        emit_line(c, CAIRN_LOG_ERROR, "agent-exit", json_pack("{s:s}", "error", why), "%s%s", flag,
-                  why);
+        emit_line(c, CAIRN_LOG_ERROR, "agent-exit", json_pack("{s:o}", "error", jstr(why)), "%s%s",
+                  flag, why);
         fprintf(stderr, "cairn agent: %s%s\n", flag, why);
         return rc == CAIRN_EINVAL || rc == CAIRN_ELIMIT ? 2 : 1;
     }
@@ -565,7 +633,7 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const cairn_a
     cairn_addr_format(&me.addr, true, addr, sizeof(addr));
     cairn_addr_format(&cfg->bind, true, bind, sizeof(bind));
     emit_line(c, CAIRN_LOG_INFO, "agent-start",
-              json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "node", cfg->node, "bind", bind,
+              json_pack("{s:o, s:s, s:s, s:s, s:b, s:b}", "node", jstr(cfg->node), "bind", bind,
                         "advertise", addr, "profile", cfg->profile, "encrypted", cfg->key_len > 0,
                         "compression", !cfg->disable_compression),
               "node %s bind %s advertise %s profile %s encrypted %s compression %s", cfg->node,

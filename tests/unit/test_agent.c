@@ -1,7 +1,9 @@
 /* The agent on the simulator: flag helpers (tag, key), Serf's Meta
  * encoding of tags, member events (join, leave, failed) between agents,
- * and encryption: agents with different keys (or none) stay apart and
- * count the rejected packets and streams. */
+ * tags carried as structured data from a peer's Meta to the event (bytes
+ * as they came, also when they are not UTF-8), our own name's checks, and
+ * encryption: agents with different keys (or none) stay apart and count
+ * the rejected packets and streams. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,17 +25,27 @@ struct rec {
     int n;
     int type[MAX_EVENTS];
     char node[MAX_EVENTS][32];
+    /* The tags of the last event, as "key" "value" pairs. */
+    char tags[8][2][32];
+    size_t ntags;
     int join_status, join_count, leave_status;
 };
 
-static void on_event(cairn_agent *a, int ev, const cairn_ml_node *node, void *ud)
+static void on_event(cairn_agent *a, const cairn_event *ev, const cairn_ml_node *node, void *ud)
 {
     struct rec *r = ud;
     (void)a;
+    assert_int_equal(ev->nmembers, 1);
+    assert_string_equal(ev->members[0].name, node->name);
     if (r->n < MAX_EVENTS) {
-        r->type[r->n] = ev;
+        r->type[r->n] = ev->type;
         snprintf(r->node[r->n], sizeof(r->node[0]), "%s", node->name);
         r->n++;
+    }
+    r->ntags = ev->members[0].ntags < 8 ? ev->members[0].ntags : 8;
+    for (size_t i = 0; i < r->ntags; i++) {
+        snprintf(r->tags[i][0], sizeof(r->tags[i][0]), "%s", ev->members[0].tags[i].key);
+        snprintf(r->tags[i][1], sizeof(r->tags[i][1]), "%s", ev->members[0].tags[i].value);
     }
 }
 
@@ -79,7 +91,7 @@ static void start(cairn_sim *sim, struct rec *r, int i, const char *name, const 
     r->join_status = r->leave_status = 1;
     cairn_addr a = ip(i);
     assert_int_equal(cairn_sim_node_loop(sim, &a, &r->loop), 0);
-    cairn_agent_tag tags[] = {{"role", "web"}, {"dc", "lab"}};
+    cairn_tag tags[] = {{"role", "web"}, {"dc", "lab"}};
     cairn_agent_config cfg = {.node = name,
                               .bind = a,
                               .profile = "local",
@@ -102,7 +114,7 @@ static void stop(struct rec *r)
 static void test_parse_tag(void **state)
 {
     (void)state;
-    cairn_agent_tag t;
+    cairn_tag t;
     char a[] = "role=web", b[] = "k=", c[] = "x", d[] = "=v", e[] = "k=a=b";
     assert_int_equal(cairn_agent_parse_tag(a, &t), 0);
     assert_string_equal(t.key, "role");
@@ -144,7 +156,7 @@ static void test_meta_is_serf_tags(void **state)
     cairn_loop *loop;
     assert_int_equal(cairn_sim_node_loop(sim, &a, &loop), 0);
     /* The spec's example: {role: web} -> ff 81 a4 "role" a3 "web". */
-    cairn_agent_tag one[] = {{"role", "web"}};
+    cairn_tag one[] = {{"role", "web"}};
     cairn_agent_config cfg = {.node = "m", .bind = a, .tags = one, .n_tags = 1};
     cairn_agent *ag;
     assert_int_equal(cairn_agent_new(loop, &cfg, NULL, NULL, NULL, NULL, &ag), 0);
@@ -160,9 +172,15 @@ static void test_meta_is_serf_tags(void **state)
     assert_int_equal(me.dmin, 2);
     assert_int_equal(me.dmax, 5);
     assert_int_equal(me.dcur, 5);
-    char text[64];
-    assert_string_equal(cairn_agent_format_tags(me.meta, me.meta_len, text, sizeof(text)),
-                        "role=web");
+    cairn_agent_member_buf buf;
+    cairn_member m;
+    bool bad = true;
+    cairn_agent_node_member(&me, &buf, &m, &bad);
+    assert_false(bad);
+    assert_int_equal(m.ntags, 1);
+    assert_string_equal(m.tags[0].key, "role");
+    assert_string_equal(m.tags[0].value, "web");
+    assert_int_equal(m.status, CAIRN_MEMBER_ALIVE);
     cairn_agent_delete(ag);
     /* No tags: ff 80. */
     cfg.n_tags = 0;
@@ -175,7 +193,7 @@ static void test_meta_is_serf_tags(void **state)
     /* Over 512 bytes: refused, and the diagnostic says so. */
     static char big[600];
     memset(big, 'x', sizeof(big) - 1);
-    cairn_agent_tag large[] = {{"k", big}};
+    cairn_tag large[] = {{"k", big}};
     cfg.tags = large;
     cfg.n_tags = 1;
     cairn_diag d = {0};
@@ -203,7 +221,7 @@ static void test_events(void **state)
     start(sim, &r[0], 1, "a", NULL, 0);
     start(sim, &r[1], 2, "b", NULL, 0);
     start(sim, &r[2], 3, "c", NULL, 0);
-    assert_int_equal(last_event(&r[0], CAIRN_AGENT_MEMBER_JOIN, "a"), 0); /* self first */
+    assert_int_equal(last_event(&r[0], CAIRN_EVENT_MEMBER_JOIN, "a"), 0); /* self first */
     cairn_addr seed = ip(1);
     assert_int_equal(cairn_agent_join(r[1].agent, &seed, 1, on_join, &r[1]), 0);
     assert_int_equal(cairn_agent_join(r[2].agent, &seed, 1, on_join, &r[2]), 0);
@@ -212,19 +230,19 @@ static void test_events(void **state)
     assert_int_equal(r[1].join_count, 1);
     for (int i = 0; i < 3; i++)
         for (const char *n = "a"; *n <= 'c'; n = (*n == 'a') ? "b" : (*n == 'b') ? "c" : "d")
-            assert_true(last_event(&r[i], CAIRN_AGENT_MEMBER_JOIN, n) >= 0);
+            assert_true(last_event(&r[i], CAIRN_EVENT_MEMBER_JOIN, n) >= 0);
     /* b leaves gracefully: a and c record member-leave. */
     assert_int_equal(cairn_agent_leave(r[1].agent, 0, on_leave, &r[1]), 0);
     cairn_sim_run_for(sim, 2 * CAIRN_SEC);
     assert_int_equal(r[1].leave_status, 0);
-    assert_true(last_event(&r[0], CAIRN_AGENT_MEMBER_LEAVE, "b") >= 0);
-    assert_true(last_event(&r[2], CAIRN_AGENT_MEMBER_LEAVE, "b") >= 0);
-    assert_int_equal(last_event(&r[0], CAIRN_AGENT_MEMBER_FAILED, "b"), -1);
+    assert_true(last_event(&r[0], CAIRN_EVENT_MEMBER_LEAVE, "b") >= 0);
+    assert_true(last_event(&r[2], CAIRN_EVENT_MEMBER_LEAVE, "b") >= 0);
+    assert_int_equal(last_event(&r[0], CAIRN_EVENT_MEMBER_FAILED, "b"), -1);
     /* c vanishes: a records member-failed, not leave. */
     stop(&r[2]);
     cairn_sim_run_for(sim, 10 * CAIRN_SEC);
-    assert_true(last_event(&r[0], CAIRN_AGENT_MEMBER_FAILED, "c") >= 0);
-    assert_int_equal(last_event(&r[0], CAIRN_AGENT_MEMBER_LEAVE, "c"), -1);
+    assert_true(last_event(&r[0], CAIRN_EVENT_MEMBER_FAILED, "c") >= 0);
+    assert_int_equal(last_event(&r[0], CAIRN_EVENT_MEMBER_LEAVE, "c"), -1);
     cairn_agent_stats s;
     cairn_agent_get_stats(r[0].agent, &s);
     assert_int_equal(s.alive, 1);
@@ -232,6 +250,104 @@ static void test_events(void **state)
     assert_int_equal(s.failed, 1);
     stop(&r[0]);
     stop(&r[1]);
+    cairn_sim_delete(sim);
+}
+
+/* Meta of a raw memberlist peer (the bytes a remote Serf would send). */
+static const uint8_t *peer_meta;
+static size_t peer_meta_len;
+
+static size_t peer_node_meta(void *ud, uint8_t *buf, size_t limit)
+{
+    (void)ud;
+    memcpy(buf, peer_meta, peer_meta_len < limit ? peer_meta_len : limit);
+    return peer_meta_len;
+}
+
+/* Issue 8 item 4: tags travel as key/value pairs, never flattened to
+ * "k=v,k=v" and split again; a peer's name and tags arrive as the bytes it
+ * sent (UTF-8 or not; the log repairs them), and a NUL inside a tag, which
+ * C strings cannot carry, is U+FFFD. */
+static void test_tags_stay_structured(void **state)
+{
+    (void)state;
+    cairn_sim *sim;
+    assert_int_equal(cairn_sim_new(cairn_test_sim_seed("agent_tags", 14), &sim), 0);
+    struct rec r;
+    memset(&r, 0, sizeof(r));
+    cairn_addr a = ip(1);
+    assert_int_equal(cairn_sim_node_loop(sim, &a, &r.loop), 0);
+    /* --tag role=web,db --tag list=a,evil=1 */
+    cairn_tag tags[] = {{"role", "web,db"}, {"list", "a,evil=1"}};
+    cairn_agent_config cfg = {
+        .node = "caf\xc3\xa9", .bind = a, .profile = "local", .tags = tags, .n_tags = 2, .seed = 3};
+    assert_int_equal(cairn_agent_new(r.loop, &cfg, NULL, on_event, &r, NULL, &r.agent), 0);
+    assert_int_equal(r.ntags, 2); /* our own join; keys sorted in the Meta */
+    assert_string_equal(r.tags[0][0], "list");
+    assert_string_equal(r.tags[0][1], "a,evil=1");
+    assert_string_equal(r.tags[1][0], "role");
+    assert_string_equal(r.tags[1][1], "web,db");
+
+    /* A peer named "bad\xffname" with tags {"k": "a,b=c", "n": "x\0y",
+     * "\xfe": "\xc3("}, as a remote Serf would encode them. */
+    static const uint8_t meta[] = {0xff, 0x83, 0xa1, 'k',  0xa5, 'a',  ',',  'b',  '=',  'c', 0xa1,
+                                   'n',  0xa3, 'x',  0x00, 'y',  0xa1, 0xfe, 0xa2, 0xc3, '('};
+    peer_meta = meta;
+    peer_meta_len = sizeof(meta);
+    cairn_addr b = ip(2);
+    cairn_loop *bl;
+    assert_int_equal(cairn_sim_node_loop(sim, &b, &bl), 0);
+    cairn_memberlist_config mc;
+    cairn_memberlist_config_local(&mc);
+    mc.name = "bad\xffname";
+    mc.bind = b;
+    mc.seed = 5;
+    cairn_memberlist_delegate d = {.node_meta = peer_node_meta};
+    cairn_memberlist *peer;
+    assert_int_equal(cairn_memberlist_new(bl, &mc, &d, NULL, NULL, &peer), 0);
+    assert_int_equal(cairn_memberlist_join(peer, &a, 1, NULL, NULL), 0);
+    cairn_sim_run_for(sim, 2 * CAIRN_SEC);
+    assert_true(last_event(&r, CAIRN_EVENT_MEMBER_JOIN, "bad\xffname") >= 0);
+    assert_int_equal(r.ntags, 3);
+    assert_string_equal(r.tags[0][0], "k");
+    assert_string_equal(r.tags[0][1], "a,b=c");
+    assert_string_equal(r.tags[1][0], "n");
+    assert_string_equal(r.tags[1][1], "x\xef\xbf\xbdy");
+    assert_string_equal(r.tags[2][0], "\xfe");
+    assert_string_equal(r.tags[2][1], "\xc3(");
+    cairn_memberlist_delete(peer);
+    cairn_loop_delete(bl);
+    stop(&r);
+    cairn_sim_delete(sim);
+}
+
+/* Our own name: valid UTF-8, 1..CAIRN_MEMBER_NAME_MAX bytes; the
+ * diagnostic names the field. */
+static void test_node_name_checked(void **state)
+{
+    (void)state;
+    cairn_sim *sim;
+    assert_int_equal(cairn_sim_new(cairn_test_sim_seed("agent_name", 15), &sim), 0);
+    cairn_addr a = ip(1);
+    cairn_loop *loop;
+    assert_int_equal(cairn_sim_node_loop(sim, &a, &loop), 0);
+    static char long_name[CAIRN_MEMBER_NAME_MAX + 2];
+    memset(long_name, 'n', sizeof(long_name) - 1);
+    const char *bad[] = {"", "bad\xffname", "\xc3(", "\xed\xa0\x80", "\xc0\xaf", long_name};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cairn_agent_config cfg = {.node = bad[i], .bind = a};
+        cairn_diag d = {0};
+        cairn_agent *ag = NULL;
+        assert_int_equal(cairn_agent_new(loop, &cfg, NULL, NULL, NULL, &d, &ag), CAIRN_EINVAL);
+        assert_null(ag);
+        assert_memory_equal(d.msg, "node: ", 6);
+    }
+    long_name[CAIRN_MEMBER_NAME_MAX] = 0;
+    cairn_agent_config cfg = {.node = long_name, .bind = a};
+    cairn_agent *ag = NULL;
+    assert_int_equal(cairn_agent_new(loop, &cfg, NULL, NULL, NULL, NULL, &ag), 0);
+    cairn_agent_delete(ag);
+    cairn_loop_delete(loop);
     cairn_sim_delete(sim);
 }
 
@@ -256,9 +372,9 @@ static void test_wrong_key_is_kept_out(void **state)
     assert_int_equal(good.join_status, 0);
     assert_int_not_equal(bad.join_status, 0);
     assert_int_not_equal(none.join_status, 0);
-    assert_true(last_event(&a, CAIRN_AGENT_MEMBER_JOIN, "good") >= 0);
-    assert_int_equal(last_event(&a, CAIRN_AGENT_MEMBER_JOIN, "bad"), -1);
-    assert_int_equal(last_event(&a, CAIRN_AGENT_MEMBER_JOIN, "none"), -1);
+    assert_true(last_event(&a, CAIRN_EVENT_MEMBER_JOIN, "good") >= 0);
+    assert_int_equal(last_event(&a, CAIRN_EVENT_MEMBER_JOIN, "bad"), -1);
+    assert_int_equal(last_event(&a, CAIRN_EVENT_MEMBER_JOIN, "none"), -1);
     cairn_agent_stats s;
     cairn_agent_get_stats(a.agent, &s);
     /* Both push/pulls were refused at the framing layer. */
@@ -294,6 +410,8 @@ int main(void)
         cmocka_unit_test(test_meta_is_serf_tags),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_wrong_key_is_kept_out),
+        cmocka_unit_test(test_tags_stay_structured),
+        cmocka_unit_test(test_node_name_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,6 +155,58 @@ static void test_log_levels(void **state)
     assert_string_equal(cairn_log_level_name(CAIRN_LOG_DEBUG), "debug");
 }
 
+/* UTF-8 repair: one U+FFFD per maximal invalid subpart, NUL too; valid
+ * text unchanged; the output never splits a character. */
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *out;
+    } cases[] = {
+        {"plain", 5, "plain"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
+         "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"bad\xffname", 8, "bad\xef\xbf\xbdname"},
+        {"\xe2\x82"
+         "A",
+         3,
+         "\xef\xbf\xbd"
+         "A"},                                                       /* truncated sequence: one */
+        {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd"},                 /* overlong: C0 never leads */
+        {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+        {"\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"a\0b", 3,
+         "a\xef\xbf\xbd"
+         "b"},
+        {"\xf0\x9f\x98", 3, "\xef\xbf\xbd"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        size_t n = cairn_utf8_sanitize(cases[i].in, cases[i].len, out, sizeof out);
+        assert_string_equal(out, cases[i].out);
+        assert_int_equal(n, strlen(cases[i].out));
+        assert_true(cairn_utf8_valid(out, n));
+        assert_int_equal(cairn_utf8_valid(cases[i].in, cases[i].len),
+                         strcmp(cases[i].in, cases[i].out) == 0 &&
+                             strlen(cases[i].in) == cases[i].len);
+    }
+    /* Cut output: whole characters only, the full length returned. */
+    char small[6];
+    assert_int_equal(cairn_utf8_sanitize("ab\xff"
+                                         "cd",
+                                         5, small, sizeof small),
+                     7);
+    assert_string_equal(small, "ab\xef\xbf\xbd");
+    assert_int_equal(cairn_utf8_sanitize("ab\xff"
+                                         "cd",
+                                         5, small, 4),
+                     7);
+    assert_string_equal(small, "ab");
+    assert_int_equal(cairn_utf8_sanitize("x", 1, NULL, 0), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_buf_limit),
         cmocka_unit_test(test_time_seconds),
         cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
