@@ -48,6 +48,8 @@ struct agent_cli {
     bool leaving;
     /* The join we wait for at start-up. */
     bool joining;
+    /* A signal came before that join finished: exit 1 after the leave. */
+    bool join_interrupted;
     /* The last error the library logged (explains a failed join). */
     char last_error[512];
 };
@@ -58,8 +60,9 @@ static void usage(FILE *out)
             "usage: cairn agent [options]\n\n"
             "Run one gossip node that speaks the Serf 0.9.4 / memberlist 0.2.2 protocol.\n\n"
             "  --node NAME             node name (default: the host name)\n"
-            "  --bind HOST:PORT        gossip bind address (default 0.0.0.0:7946)\n"
-            "  --advertise HOST:PORT   address announced to peers (default: the bind\n"
+            "  --bind HOST[:PORT]      gossip bind address (default 0.0.0.0:7946; the\n"
+            "                          port defaults to 7946, as in Serf)\n"
+            "  --advertise HOST[:PORT] address announced to peers (default: the bind\n"
             "                          address, or the first non-loopback IPv4 when bound\n"
             "                          to 0.0.0.0)\n"
             "  --join HOST[:PORT]      join through this member (repeatable; port\n"
@@ -277,7 +280,11 @@ static void on_left(cairn_agent *agent, int status, int count, void *ud)
     struct agent_cli *c = ud;
     (void)agent;
     (void)count;
-    if (status == 0) {
+    if (status == 0 && c->join_interrupted) {
+        emit_line(c, CAIRN_LOG_INFO, "agent-left", NULL, "graceful leave complete");
+        fprintf(stderr, "cairn agent: interrupted before the --join finished\n");
+        stop(c, 1);
+    } else if (status == 0) {
         emit_line(c, CAIRN_LOG_INFO, "agent-left", NULL, "graceful leave complete");
         stop(c, 0);
     } else {
@@ -303,6 +310,9 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     c->leaving = true;
+    /* Some peers may know us already: leave gracefully all the same, but
+     * a start-up that never joined is no success. */
+    c->join_interrupted = c->joining;
     emit_line(c, CAIRN_LOG_INFO, "agent-leave", json_pack("{s:s}", "signal", strsignal(signum)),
               "caught %s, leaving gracefully", strsignal(signum));
     int rc = cairn_agent_leave(c->agent, CAIRN_AGENT_LEAVE_TIMEOUT, on_left, c);
@@ -315,6 +325,8 @@ static void on_joined(cairn_agent *agent, int status, int count, void *ud)
     struct agent_cli *c = ud;
     (void)agent;
     c->joining = false;
+    if (c->leaving)
+        return; /* interrupted: the leave decides the exit */
     if (status < 0) {
         emit_line(c, CAIRN_LOG_ERROR, "join", json_pack("{s:s}", "error", cairn_strerror(status)),
                   "join failed: %s", cairn_strerror(status));
@@ -347,29 +359,49 @@ static int bad_value(const char *flag, const char *value, const char *why)
     return 2;
 }
 
-/* Resolves HOST:PORT (IP literal or a name) into ret; port defaults to
- * default_port when absent. 0 or -1. */
-static int resolve(const char *text, uint16_t default_port, cairn_addr *ret)
+/* Resolves HOST[:PORT] (IP literal, [IPv6], or a name) into ret; the port
+ * defaults to default_port when absent. 0, or -1 with a reason in why
+ * ("has port 0 ...", "does not resolve: ..."). */
+static int resolve(const char *text, uint16_t default_port, cairn_addr *ret, char *why,
+                   size_t whylen)
 {
     if (cairn_addr_parse(text, default_port, ret) == 0)
         return 0;
     char host[256];
     const char *colon = strrchr(text, ':');
+    /* A bare IPv6 literal has colons but no port. */
+    if (colon && strchr(text, ':') != colon && text[0] != '[')
+        colon = NULL;
     size_t hl = colon ? (size_t)(colon - text) : strlen(text);
-    if (hl == 0 || hl >= sizeof(host))
+    if (hl >= 2 && text[0] == '[' && text[hl - 1] == ']')
+        text++, hl -= 2;
+    if (hl == 0 || hl >= sizeof(host)) {
+        snprintf(why, whylen, "is not HOST:PORT (no host)");
         return -1;
+    }
     memcpy(host, text, hl);
     host[hl] = 0;
     long port = default_port;
     if (colon) {
         char *end;
         port = strtol(colon + 1, &end, 10);
-        if (*end || port < 1 || port > 65535)
+        if (colon[1] == 0 || *end) {
+            snprintf(why, whylen, "is not HOST:PORT (the port is not a number)");
             return -1;
+        }
+        if (port < 1 || port > 65535) {
+            snprintf(why, whylen, "has port %ld: give a fixed port, 1 to 65535 (peers join it)",
+                     port);
+            return -1;
+        }
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *res = NULL;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+    int gai = getaddrinfo(host, NULL, &hints, &res);
+    if (gai != 0 || !res) {
+        snprintf(why, whylen, "does not resolve: host \"%s\": %s", host,
+                 gai ? gai_strerror(gai) : "no address");
         return -1;
+    }
     char ip[INET6_ADDRSTRLEN];
     int rc = -1;
     for (struct addrinfo *r = res; r && rc < 0; r = r->ai_next) {
@@ -378,6 +410,8 @@ static int resolve(const char *text, uint16_t default_port, cairn_addr *ret)
             rc = 0;
     }
     freeaddrinfo(res);
+    if (rc < 0)
+        snprintf(why, whylen, "does not resolve to an IPv4 or IPv6 address");
     return rc;
 }
 
@@ -552,16 +586,18 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
                          "is not valid UTF-8 (shown with U+FFFD for each invalid sequence)");
     }
     cfg->node = f->node;
+    char why[512];
     if (cairn_addr_parse_ip("0.0.0.0", AGENT_DEFAULT_PORT, &cfg->bind) < 0)
         return 1;
-    if (f->bind && resolve(f->bind, AGENT_DEFAULT_PORT, &cfg->bind) < 0)
-        return bad_value("--bind", f->bind, "is not HOST:PORT");
-    if (f->advertise && resolve(f->advertise, cfg->bind.port, &cfg->advertise) < 0)
-        return bad_value("--advertise", f->advertise, "is not HOST:PORT");
+    /* --bind HOST alone binds Serf's port, 7946, as `serf agent -bind`. */
+    if (f->bind && resolve(f->bind, AGENT_DEFAULT_PORT, &cfg->bind, why, sizeof(why)) < 0)
+        return bad_value("--bind", f->bind, why);
+    if (f->advertise &&
+        resolve(f->advertise, cfg->bind.port, &cfg->advertise, why, sizeof(why)) < 0)
+        return bad_value("--advertise", f->advertise, why);
     for (size_t i = 0; i < f->n_joins; i++)
-        if (resolve(f->joins[i], cfg->bind.port ? cfg->bind.port : AGENT_DEFAULT_PORT, &joins[i]) <
-            0)
-            return bad_value("--join", f->joins[i], "is not HOST:PORT (or does not resolve)");
+        if (resolve(f->joins[i], cfg->bind.port, &joins[i], why, sizeof(why)) < 0)
+            return bad_value("--join", f->joins[i], why);
     if (f->encrypt && cairn_agent_decode_key(f->encrypt, key, &cfg->key_len) < 0)
         return bad_value("--encrypt", f->encrypt, "is not base64 of a 16, 24 or 32-byte key");
     cfg->key = f->encrypt ? key : NULL;

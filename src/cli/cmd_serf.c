@@ -169,14 +169,29 @@ static void usage(FILE *out, const char *cmd)
     fprintf(out, "  -h, --help            this text\n");
 }
 
-static bool parse_seconds(const char *s, double *out)
+/* Longest --timeout or --duration: about 115 days (a timer beyond that
+ * is surely a typo). */
+#define MAX_SECONDS 1e7
+
+/* parse_seconds: true and *out for a number in (0, MAX_SECONDS]; else
+ * false and a reason in why ("is not a number", "must be more than 0",
+ * "is more than the limit of ..."). */
+static bool parse_seconds(const char *s, double *out, char *why, size_t whylen)
 {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end != '\0' || !(v > 0) || v > 1e7)
-        return false;
-    *out = v;
-    return true;
+    if (end == s || *end != '\0' || isnan(v))
+        snprintf(why, whylen, "is not a number of seconds");
+    else if (!(v > 0))
+        snprintf(why, whylen, "must be more than 0 seconds");
+    else if (v > MAX_SECONDS)
+        snprintf(why, whylen, "is more than the limit of %.0f seconds (about 115 days)",
+                 MAX_SECONDS);
+    else {
+        *out = v;
+        return true;
+    }
+    return false;
 }
 
 /* parse_opts: 0 to run, 2 for a usage error (printed), -1 after --help. */
@@ -196,7 +211,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char why[256] = "";
+    char why[256] = "", reason[128];
     memset(o, 0, sizeof *o);
     o->rpc_str = "127.0.0.1:7373";
     o->timeout_s = DEFAULT_TIMEOUT_S;
@@ -227,14 +242,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 snprintf(why, sizeof why, "--format must be text or json, not \"%s\"", optarg);
             break;
         case 't':
-            if (!parse_seconds(optarg, &o->timeout_s))
-                snprintf(why, sizeof why, "--timeout \"%s\" is not a positive number", optarg);
+            if (!parse_seconds(optarg, &o->timeout_s, reason, sizeof reason))
+                snprintf(why, sizeof why, "--timeout \"%.64s\" %s", optarg, reason);
             break;
         case 'D':
             if (!watch)
                 snprintf(why, sizeof why, "--duration is only for watch");
-            else if (!parse_seconds(optarg, &o->duration_s))
-                snprintf(why, sizeof why, "--duration \"%s\" is not a positive number", optarg);
+            else if (!parse_seconds(optarg, &o->duration_s, reason, sizeof reason))
+                snprintf(why, sizeof why, "--duration \"%.64s\" %s", optarg, reason);
             break;
         case ':':
             snprintf(why, sizeof why, "%s needs a value", argv[optind - 1]);

@@ -941,7 +941,15 @@ static void on_read(cairn_stream *s, const uint8_t *data, size_t len, int status
     cairn_serfrpc *c = ud;
     enter(c);
     if (status != 0) {
-        if (status == CAIRN_EOF)
+        if (status == CAIRN_EOF && c->phase == P_HANDSHAKE)
+            /* What a memberlist (gossip) port does with an RPC handshake:
+             * it reads 0x82 as an unknown message type and hangs up. */
+            fail_connection(c, CAIRN_ECONNRESET, false,
+                            "%s closed the connection without answering the RPC handshake: is "
+                            "it the Serf agent's RPC address (-rpc-addr, default port 7373) "
+                            "and not its gossip port (-bind, default 7946)?",
+                            c->addr_str);
+        else if (status == CAIRN_EOF)
             fail_connection(c, CAIRN_ECONNRESET, false, "serf agent at %s closed the connection",
                             c->addr_str);
         else
