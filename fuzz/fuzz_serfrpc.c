@@ -4,11 +4,14 @@
  * msgpack objects with cairn__ipc_object_len (the client's framing), the first of
  * each pair is decoded as a response header, and the next object is fed to
  * every body decoder (members, join, get-coordinate, stats, stream record),
- * each into a fresh arena that is destroyed afterwards. Seeds are real
+ * each into a fresh arena that is destroyed afterwards; the framing's
+ * declared-size bound (cairn__ipc_min_len) is checked against each
+ * object's real length. Seeds are real
  * replies captured from serf 0.9.4 by tools/capture_serfrpc.py.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cairn/serfrpc.h"
@@ -56,6 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len;
         if (cairn__ipc_object_len(data + off, size - off, CAIRN_SERFRPC_MAX_RECORD, &len) != 0)
             break;
+        /* The declared-size bound is exact for a whole object and never
+         * more than the object for a prefix (or the client would refuse a
+         * reply that fits). */
+        if (cairn__ipc_min_len(data + off, len) != len ||
+            cairn__ipc_min_len(data + off, len / 2) > len)
+            abort();
         cairn_wire_arena a;
         serfrpc_header h;
         cairn__wire_arena_init(&a, 64 * 1024);
