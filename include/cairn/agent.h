@@ -49,7 +49,7 @@ typedef struct cairn_agent cairn_agent;
 /* Agent configuration; strings are copied by cairn_agent_new. */
 typedef struct cairn_agent_config {
     /* Node name (required, unique in the cluster): valid UTF-8, 1 to
-     * CAIRN_MEMBER_NAME_MAX bytes. */
+     * CAIRN_NAME_MAX bytes. */
     const char *node;
     /* Gossip bind address (UDP and TCP), port 0 picks one. */
     cairn_addr bind;

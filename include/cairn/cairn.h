@@ -10,6 +10,7 @@
 #include "cairn/error.h"
 #include "cairn/alloc.h"
 #include "cairn/log.h"
+#include "cairn/limits.h"
 #include "cairn/rng.h"
 #include "cairn/time.h"
 #include "cairn/buf.h"

@@ -18,15 +18,12 @@
 #include <stdint.h>
 
 #include "cairn/addr.h"
+#include "cairn/limits.h"
+#include "cairn/time.h"
 
 /* Defined in cairn/coord.h (the coord layer); the seam only passes it by
  * pointer, so base does not depend on coord. */
 typedef struct cairn_coord cairn_coord;
-
-/* Longest node name, in bytes, that cairn accepts from a peer or for
- * itself (memberlist has no limit; a longer name is refused by the
- * decoders rather than held in unbounded tables). */
-#define CAIRN_MEMBER_NAME_MAX 1024
 
 /* Serf member status; the numbers are Serf's (MemberStatus). */
 enum cairn_member_status {
@@ -40,6 +37,9 @@ enum cairn_member_status {
 /* cairn_member_status_name: "none", "alive", "leaving", "left", "failed"
  * (Serf's strings), "unknown" otherwise. */
 const char *cairn_member_status_name(int status);
+/* cairn_member_status_parse: the status named so (the strings above), or
+ * CAIRN_MEMBER_NONE for any other string (as Serf's RPC client does). */
+int cairn_member_status_parse(const char *name);
 
 /* One tag of a member (Serf tags are a string-to-string map). */
 typedef struct cairn_tag {
@@ -108,23 +108,78 @@ enum cairn_event_type {
 };
 
 /* cairn_event_type_name: "member-join", "member-leave", "member-failed",
- * "member-update", "member-reap", "user", "query"; "unknown" otherwise. */
+ * "member-update", "member-reap", "user", "query"; "unknown" otherwise.
+ * These are the only copies of the names: the log, the RPC stream codec and
+ * the CLI all use them. */
 const char *cairn_event_type_name(int type);
+/* cairn_event_type_parse: the enum cairn_event_type named so, or -1. */
+int cairn_event_type_parse(const char *name);
 
-/* A (possibly coalesced) serf event. For member events, members[0..n-1]
- * are the members concerned; for user events and queries, name/payload. */
+/* Serf's query flags (messageQuery.Flags). */
+enum cairn_query_flag {
+    /* The origin wants an ack from every node that received the query. */
+    CAIRN_QUERY_FLAG_ACK = 1 << 0,
+    /* The query is not re-gossiped (sent to the filtered nodes only). */
+    CAIRN_QUERY_FLAG_NO_BROADCAST = 1 << 1,
+};
+
+/* Answers the query `query_id` with payload (copied). ctx and query_id come
+ * from the event and may be kept after the event callback returns: a query
+ * may be answered until its deadline, once. Returns 0, CAIRN_ETIMEDOUT (past
+ * the deadline), CAIRN_EEXIST (answered already), CAIRN_ELIMIT (payload
+ * over the query's response size limit; Serf's QueryResponseSizeLimit is
+ * 1,024 bytes by default), CAIRN_ENOENT (the query is unknown: its source
+ * is gone) or a transport error. Runs on the cluster's thread. */
+typedef int (*cairn_query_respond_fn)(void *ctx, uint64_t query_id, const uint8_t *payload,
+                                      size_t len);
+
+/* A (possibly coalesced) serf event: the one event type of the serf layer,
+ * the RPC `stream` codec, the agent's log and the routing adapter. Which
+ * fields mean something depends on the type; the others are zero.
+ *
+ *   member-*  members/nmembers
+ *   user      name, payload, ltime, coalesce
+ *   query     name, payload, ltime, query_id, query_flags, source, deadline,
+ *             respond/respond_ctx
+ *
+ * Everything it points to is borrowed for the duration of the callback;
+ * only respond_ctx and query_id may be kept (see cairn_query_respond_fn). */
 typedef struct cairn_event {
     /* enum cairn_event_type (other values are possible: "unknown"). */
     int type;
-    /* Member events: the members, borrowed. */
+    /* Member events: the members concerned (Serf coalesces several into
+     * one event), borrowed. */
     const cairn_member *members;
     size_t nmembers;
-    /* User events and queries: the name and payload, borrowed. */
+    /* User events and queries: the name (NUL-terminated) and the payload
+     * (payload_len bytes, NULL when empty), borrowed. */
     const char *name;
     const uint8_t *payload;
     size_t payload_len;
-    /* User events and queries: the Lamport time. */
+    /* User events: the event clock's Lamport time (UserEventMessage.LTime).
+     * Queries: the query clock's (messageQuery.LTime). */
     uint64_t ltime;
+    /* User events: the sender allowed coalescing (only the last event of a
+     * name per coalesce period may be delivered). */
+    bool coalesce;
+    /* Queries: the identifier to answer with. From native serf, Serf's
+     * query ID (messageQuery.ID, unique with ltime per origin); from an
+     * agent's RPC stream, the agent's own handle for the `respond` command
+     * (streamQuery.ID). */
+    uint64_t query_id;
+    /* Queries: enum cairn_query_flag bits (0 when the source does not tell:
+     * the RPC stream does not carry them). */
+    uint32_t query_flags;
+    /* Queries: the origin node's name (NULL when the source does not tell:
+     * the RPC stream does not carry it), borrowed. */
+    const char *source;
+    /* Queries: when answers stop being accepted, on the cluster loop's
+     * clock (cairn_loop_now); 0 when the source does not tell. */
+    cairn_time deadline;
+    /* Queries: how to answer (see cairn_query_respond_fn), with its
+     * context; NULL when this event cannot be answered from here. */
+    cairn_query_respond_fn respond;
+    void *respond_ctx;
 } cairn_event;
 
 /* Delivers one event. Runs on the cluster's thread; the event and everything

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cairn/limits.h"
 #include "cairn/time.h"
 
 struct cairn_rng;
@@ -52,7 +53,7 @@ struct cairn_rng;
 /* Longest node name (bytes, without the NUL) the latency filter accepts.
  * Serf validates names to 128 bytes when asked to; anything past 1024 is
  * garbage and is rejected rather than stored. */
-#define CAIRN_COORD_NAME_MAX 1024
+#define CAIRN_COORD_NAME_MAX CAIRN_NAME_MAX
 
 /* Largest RTT an update accepts (Go: maxRTT, 10 s). */
 #define CAIRN_COORD_MAX_RTT (10 * CAIRN_SEC)

@@ -25,6 +25,7 @@
 
 #include "cairn/addr.h"
 #include "cairn/buf.h"
+#include "cairn/limits.h"
 #include "cairn/log.h"
 #include "cairn/loop.h"
 #include "cairn/time.h"
@@ -38,7 +39,7 @@ typedef void (*cairn_bcast_emit_cb)(const uint8_t *msg, size_t len, void *userda
 
 /* Wire limits of memberlist 0.2.2 (net.go). */
 /* Largest node meta (serf tags) in an alive message. */
-#define CAIRN_ML_META_MAX 512
+#define CAIRN_ML_META_MAX CAIRN_META_MAX
 /* Protocol versions spoken: min 1, max 5; 2 is what serf runs. */
 #define CAIRN_ML_PROTOCOL_MIN     1
 #define CAIRN_ML_PROTOCOL_MAX     5

@@ -37,6 +37,7 @@
 #include "cairn/addr.h"
 #include "cairn/cluster.h"
 #include "cairn/coord.h"
+#include "cairn/limits.h"
 #include "cairn/log.h"
 #include "cairn/loop.h"
 #include "cairn/time.h"
@@ -50,8 +51,9 @@
 #define CAIRN_SERFRPC_MAX_MEMBERS 65536u
 /* Tags per member: Serf meta is at most 512 bytes, each tag takes >= 2. */
 #define CAIRN_SERFRPC_MAX_TAGS 256u
-/* A node name, tag key or tag value (the meta limit again). */
-#define CAIRN_SERFRPC_MAX_STRING 512u
+/* A tag key or value, a stats entry, an event name (the Meta limit; node
+ * names are capped by CAIRN_NAME_MAX). */
+#define CAIRN_SERFRPC_MAX_STRING ((unsigned)CAIRN_META_MAX)
 /* An Error string (join errors list every failed address). */
 #define CAIRN_SERFRPC_MAX_ERROR 8192u
 /* A user event payload (Serf's own cap is 9 KiB). */

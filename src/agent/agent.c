@@ -225,16 +225,16 @@ static int encode_tags(cairn_agent *a, const cairn_agent_config *cfg, cairn_diag
 }
 
 /* check_node_name: what Serf and the JSON log need of our own name: 1 to
- * CAIRN_MEMBER_NAME_MAX bytes of valid UTF-8 (peers are free to send
+ * CAIRN_NAME_MAX bytes of valid UTF-8 (peers are free to send
  * anything; that is repaired where it is printed). */
 static int check_node_name(const char *name, cairn_diag *diag)
 {
     if (!name || !name[0])
         return cairn_diag_set(diag, CAIRN_EINVAL, "node: the node name is empty");
     size_t len = strlen(name);
-    if (len > CAIRN_MEMBER_NAME_MAX)
+    if (len > CAIRN_NAME_MAX)
         return cairn_diag_set(diag, CAIRN_EINVAL, "node: the node name is %zu bytes, limit %d", len,
-                              CAIRN_MEMBER_NAME_MAX);
+                              CAIRN_NAME_MAX);
     if (!cairn_utf8_valid(name, len))
         return cairn_diag_set(diag, CAIRN_EINVAL, "node: the node name is not valid UTF-8");
     return 0;

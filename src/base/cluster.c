@@ -13,6 +13,14 @@ const char *cairn_member_status_name(int status)
     return names[status];
 }
 
+int cairn_member_status_parse(const char *name)
+{
+    for (int s = CAIRN_MEMBER_NONE; s <= CAIRN_MEMBER_FAILED; s++)
+        if (strcmp(name, cairn_member_status_name(s)) == 0)
+            return s;
+    return CAIRN_MEMBER_NONE;
+}
+
 const char *cairn_member_tag(const cairn_member *m, const char *key)
 {
     for (size_t i = 0; i < m->ntags; i++)
@@ -29,4 +37,12 @@ const char *cairn_event_type_name(int type)
     if (type < 0 || type > CAIRN_EVENT_QUERY)
         return "unknown";
     return names[type];
+}
+
+int cairn_event_type_parse(const char *name)
+{
+    for (int t = CAIRN_EVENT_MEMBER_JOIN; t <= CAIRN_EVENT_QUERY; t++)
+        if (strcmp(name, cairn_event_type_name(t)) == 0)
+            return t;
+    return -1;
 }

@@ -574,13 +574,13 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     if (!f->node[0])
         return bad_value("--node", f->node, "is empty");
     size_t nlen = strlen(f->node);
-    if (nlen > CAIRN_MEMBER_NAME_MAX) {
+    if (nlen > CAIRN_NAME_MAX) {
         char why[64];
-        snprintf(why, sizeof(why), "is %zu bytes, limit %d", nlen, CAIRN_MEMBER_NAME_MAX);
+        snprintf(why, sizeof(why), "is %zu bytes, limit %d", nlen, CAIRN_NAME_MAX);
         return bad_value("--node", "...", why);
     }
     if (!cairn_utf8_valid(f->node, nlen)) {
-        char shown[CAIRN_MEMBER_NAME_MAX * 3 + 1];
+        char shown[CAIRN_NAME_MAX * 3 + 1];
         cairn_utf8_sanitize(f->node, nlen, shown, sizeof(shown));
         return bad_value("--node", shown,
                          "is not valid UTF-8 (shown with U+FFFD for each invalid sequence)");

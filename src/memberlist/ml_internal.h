@@ -87,7 +87,7 @@ struct ml_probe {
     /* Our ping's sequence number. */
     uint32_t seq;
     /* The target (by name: the node may be reaped meanwhile). */
-    char target[1025];
+    char target[ML_NAME_MAX + 1];
     /* Target's incarnation when the probe started (for the suspect). */
     uint32_t incarnation;
     /* When the ping went out, and when the probe gives up. */

@@ -70,16 +70,6 @@ int cairn__serfrpc_decode_header(const uint8_t *p, size_t n, cairn_wire_arena *a
     return 0;
 }
 
-static const char *const status_names[] = {"none", "alive", "leaving", "left", "failed"};
-
-static int parse_status(const char *s)
-{
-    for (int i = 0; i < 5; i++)
-        if (strcmp(s, status_names[i]) == 0)
-            return i;
-    return CAIRN_MEMBER_NONE;
-}
-
 static bool read_tags(ipc_cur *c, cairn_wire_arena *a, cairn_member *m)
 {
     uint32_t n;
@@ -128,7 +118,7 @@ static bool read_member(ipc_cur *c, cairn_wire_arena *a, cairn_member *m)
         if (cairn__mp_key_is(k, "Addr"))
             cairn__ipc_read_bytes(c, "Member.Addr", 16, ipbuf, &ip, &iplen);
         else if (cairn__mp_key_is(k, "Name"))
-            read_cstr(c, a, "Member.Name", CAIRN_SERFRPC_MAX_STRING, &m->name);
+            read_cstr(c, a, "Member.Name", CAIRN_NAME_MAX, &m->name);
         else if (cairn__mp_key_is(k, "Port"))
             cairn__ipc_read_uint(c, "Member.Port", 65535, &port);
         else if (cairn__mp_key_is(k, "Status"))
@@ -159,7 +149,7 @@ static bool read_member(ipc_cur *c, cairn_wire_arena *a, cairn_member *m)
         cairn_addr_from_ip(ip, iplen, (uint16_t)port, &m->addr);
     else
         m->addr.port = (uint16_t)port;
-    m->status = parse_status(status);
+    m->status = cairn_member_status_parse(status);
     return true;
 }
 
@@ -331,17 +321,6 @@ int cairn__serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a,
     return 0;
 }
 
-int cairn__serfrpc_event_type(const char *s)
-{
-    static const char *const names[] = {"member-join",   "member-leave", "member-failed",
-                                        "member-update", "member-reap",  "user",
-                                        "query"};
-    for (int i = 0; i < 7; i++)
-        if (strcmp(s, names[i]) == 0)
-            return i;
-    return -1;
-}
-
 int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
                                  cairn_diag *diag)
 {
@@ -367,6 +346,10 @@ int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a
             read_cstr(&c, a, "Name", CAIRN_SERFRPC_MAX_STRING, &ev.name);
         } else if (cairn__mp_key_is(k, "LTime")) {
             cairn__ipc_read_uint(&c, "LTime", UINT64_MAX, &ev.ltime);
+        } else if (cairn__mp_key_is(k, "Coalesce")) {
+            cairn__ipc_read_bool(&c, "Coalesce", &ev.coalesce);
+        } else if (cairn__mp_key_is(k, "ID")) {
+            cairn__ipc_read_uint(&c, "ID", UINT64_MAX, &ev.query_id);
         } else if (cairn__mp_key_is(k, "Payload")) {
             cairn__ipc_read_bytes(&c, "Payload", CAIRN_SERFRPC_MAX_PAYLOAD, NULL, &ev.payload,
                                   &ev.payload_len);
@@ -376,7 +359,7 @@ int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a
     }
     if (c.err != 0)
         return c.err;
-    ev.type = cairn__serfrpc_event_type(type);
+    ev.type = cairn_event_type_parse(type);
     if (ev.type < 0)
         return cairn__ipc_fail(&c, CAIRN_EPROTO, "Event \"%s\" is unknown", type);
     if (ev.payload_len > 0) {

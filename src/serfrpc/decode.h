@@ -40,12 +40,11 @@ int cairn__serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_
 /* map[string]map[string]string (stats), flattened. */
 int cairn__serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a,
                                 cairn_serfrpc_stat **ret, size_t *ret_n, cairn_diag *diag);
-/* One stream record as a cairn_event (members in the arena). */
+/* One stream record as a cairn_event (members in the arena): the Event
+ * name through cairn_event_type_parse, user events' LTime and Coalesce,
+ * queries' LTime and ID (the agent's handle for `respond`; the stream
+ * carries no flags, source or deadline, and respond stays NULL). */
 int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
                                  cairn_diag *diag);
-
-/* cairn__serfrpc_event_type: "member-join" .. "query" to enum cairn_event_type,
- * -1 when unknown. */
-int cairn__serfrpc_event_type(const char *s);
 
 #endif

@@ -78,6 +78,7 @@
 #include <stdint.h>
 
 #include "cairn/buf.h"
+#include "cairn/limits.h"
 #include "cairn/coord.h"
 #include "cairn/error.h"
 #include "wire/mp.h"
@@ -85,7 +86,7 @@
 /* ------------------------------------------------------------ limits */
 
 /* memberlist MetaMaxSize: the agent refuses larger tags, alive checks it. */
-#define CAIRN_WIRE_META_MAX 512
+#define CAIRN_WIRE_META_MAX CAIRN_META_MAX
 /* memberlist maxPushStateNodes (#357): cap before sizing the node array. */
 #define CAIRN_WIRE_PUSHPULL_NODES_MAX 1048576u
 /* memberlist maxPushStateBytes (#357): cap on a push-pull's user state. */

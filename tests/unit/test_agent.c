@@ -321,7 +321,7 @@ static void test_tags_stay_structured(void **state)
     cairn_sim_delete(sim);
 }
 
-/* Our own name: valid UTF-8, 1..CAIRN_MEMBER_NAME_MAX bytes; the
+/* Our own name: valid UTF-8, 1..CAIRN_NAME_MAX bytes; the
  * diagnostic names the field. */
 static void test_node_name_checked(void **state)
 {
@@ -331,7 +331,7 @@ static void test_node_name_checked(void **state)
     cairn_addr a = ip(1);
     cairn_loop *loop;
     assert_int_equal(cairn_sim_node_loop(sim, &a, &loop), 0);
-    static char long_name[CAIRN_MEMBER_NAME_MAX + 2];
+    static char long_name[CAIRN_NAME_MAX + 2];
     memset(long_name, 'n', sizeof(long_name) - 1);
     const char *bad[] = {"", "bad\xffname", "\xc3(", "\xed\xa0\x80", "\xc0\xaf", long_name};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -342,7 +342,7 @@ static void test_node_name_checked(void **state)
         assert_null(ag);
         assert_memory_equal(d.msg, "node: ", 6);
     }
-    long_name[CAIRN_MEMBER_NAME_MAX] = 0;
+    long_name[CAIRN_NAME_MAX] = 0;
     cairn_agent_config cfg = {.node = long_name, .bind = a};
     cairn_agent *ag = NULL;
     assert_int_equal(cairn_agent_new(loop, &cfg, NULL, NULL, NULL, NULL, &ag), 0);

@@ -182,6 +182,8 @@ static void test_stream_records(void **state)
             assert_string_equal(ev.name, "deploy");
             assert_int_equal(ev.payload_len, 2);
             assert_memory_equal(ev.payload, "v1", 2);
+            assert_true(ev.ltime > 0);
+            assert_true(ev.coalesce); /* `serf event` coalesces by default */
         } else {
             assert_int_equal(ev.nmembers, 1);
             assert_string_equal(ev.members[0].name, "s3.dc1");
@@ -196,6 +198,38 @@ static void test_stream_records(void **state)
     assert_int_equal(seen[CAIRN_EVENT_MEMBER_UPDATE], 1);
     assert_int_equal(seen[CAIRN_EVENT_MEMBER_FAILED], 1);
     cairn__wire_arena_destroy(&a);
+}
+
+/* A query record (hand-built: Serf's streamQuery): its ID is the handle
+ * for `respond`, and nothing the stream does not carry is invented. */
+static void test_query_record(void **state)
+{
+    static const uint8_t rec[] = {0x85, 0xa5, 'E',  'v',  'e',  'n',  't',  0xa5, 'q',  'u',  'e',
+                                  'r',  'y',  0xa2, 'I',  'D',  0xcd, 0x01, 0x00, 0xa5, 'L',  'T',
+                                  'i',  'm',  'e',  0x07, 0xa4, 'N',  'a',  'm',  'e',  0xa1, 'q',
+                                  0xa7, 'P',  'a',  'y',  'l',  'o',  'a',  'd',  0xc4, 0x01, 'p'};
+    cairn_wire_arena a;
+    cairn_event ev;
+    cairn__wire_arena_init(&a, 1 << 20);
+    assert_int_equal(cairn__serfrpc_decode_record(rec, sizeof rec, &a, &ev, NULL), 0);
+    assert_int_equal(ev.type, CAIRN_EVENT_QUERY);
+    assert_int_equal(ev.query_id, 256);
+    assert_int_equal(ev.ltime, 7);
+    assert_string_equal(ev.name, "q");
+    assert_int_equal(ev.payload_len, 1);
+    assert_false(ev.coalesce);
+    assert_null(ev.source);
+    assert_null(ev.respond);
+    assert_int_equal(ev.deadline, 0);
+    assert_int_equal(ev.query_flags, 0);
+    cairn__wire_arena_destroy(&a);
+    /* The names' one table, both ways. */
+    for (int t = CAIRN_EVENT_MEMBER_JOIN; t <= CAIRN_EVENT_QUERY; t++)
+        assert_int_equal(cairn_event_type_parse(cairn_event_type_name(t)), t);
+    assert_int_equal(cairn_event_type_parse("member-exploded"), -1);
+    for (int st = CAIRN_MEMBER_NONE; st <= CAIRN_MEMBER_FAILED; st++)
+        assert_int_equal(cairn_member_status_parse(cairn_member_status_name(st)), st);
+    assert_int_equal(cairn_member_status_parse("suspect"), CAIRN_MEMBER_NONE);
 }
 
 static void test_error_headers(void **state)
@@ -276,13 +310,23 @@ static void test_caps(void **state)
     assert_non_null(strstr(diag.msg, "Member.Tags"));
     cairn__wire_arena_destroy(&a);
 
-    /* {Members: [{Name: 600 x 'x'}]} */
+    /* {Members: [{Name: 600 x 'x'}]}: a name is capped by CAIRN_NAME_MAX
+     * (1,024, as memberlist's tables), not by the 512-byte Meta limit. */
     const uint8_t pre2[] = {0x81, 0xa7, 'M', 'e', 'm', 'b', 'e',  'r',  's', 0x91,
                             0x81, 0xa4, 'N', 'a', 'm', 'e', 0xda, 0x02, 0x58};
     memcpy(buf, pre2, sizeof pre2);
     memset(buf + sizeof pre2, 'x', 600);
     cairn_diag_clear(&diag);
     assert_int_equal(cairn__serfrpc_decode_members(buf, sizeof pre2 + 600, &a, &ms, &nms, &diag),
+                     0);
+    assert_int_equal(strlen(ms[0].name), 600);
+    cairn__wire_arena_destroy(&a);
+    /* ... and 1,025 bytes are refused. */
+    buf[sizeof pre2 - 2] = 0x04;
+    buf[sizeof pre2 - 1] = 0x01;
+    memset(buf + sizeof pre2, 'x', 1025);
+    cairn_diag_clear(&diag);
+    assert_int_equal(cairn__serfrpc_decode_members(buf, sizeof pre2 + 1025, &a, &ms, &nms, &diag),
                      CAIRN_ELIMIT);
     assert_non_null(strstr(diag.msg, "Member.Name"));
     cairn__wire_arena_destroy(&a);
@@ -346,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_coordinates),   cmocka_unit_test(test_stream_records),
         cmocka_unit_test(test_error_headers), cmocka_unit_test(test_framing_prefixes),
         cmocka_unit_test(test_caps),          cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_query_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
