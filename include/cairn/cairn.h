@@ -37,5 +37,6 @@
 #include "cairn/serfrpc.h"
 /* agent */
 #include "cairn/agent.h"
+#include "cairn/agent_log.h"
 
 #endif

@@ -16,17 +16,16 @@
 #include <netdb.h>
 #include <signal.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "cairn/agent.h"
+#include "cairn/agent_log.h"
 #include "cairn/loop_uv.h"
 #include "cairn/utf8.h"
 #include "cli/commands.h"
@@ -39,8 +38,8 @@ struct agent_cli {
     cairn_loop *loop;
     cairn_agent *agent;
     uv_signal_t sigint, sigterm, sigusr1;
-    bool json;
-    int level;
+    /* Where records go: stdout, text or JSON, --log-level. */
+    cairn_log_sink sink;
     bool stats_on_exit;
     /* Exit status once the loop stops. */
     int status;
@@ -78,105 +77,14 @@ static void usage(FILE *out)
             "Exit status: 0 after a leave, 1 on a bind, join or leave failure, 2 on bad flags.\n");
 }
 
-/* ---- output ---- */
-
-static void now_iso(char *out, size_t len, double *ret_ts)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, len - n, ".%06ldZ", ts.tv_nsec / 1000);
-    *ret_ts = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* jstr: a JSON string of text from a peer or the command line, repaired
- * (cairn/utf8.h: each invalid UTF-8 sequence becomes U+FFFD), so that a
- * bad byte never makes jansson drop the field (json_string refuses invalid
- * UTF-8, and json_pack then fails the whole record). */
-static json_t *jstr(const char *s)
-{
-    size_t len = strlen(s), need = cairn_utf8_sanitize(s, len, NULL, 0);
-    char small[256];
-    char *buf = need < sizeof(small) ? small : malloc(need + 1);
-    if (!buf)
-        return json_string("");
-    cairn_utf8_sanitize(s, len, buf, need + 1);
-    json_t *j = json_stringn(buf, need);
-    if (buf != small)
-        free(buf);
-    return j;
-}
-
-/* text_clean: a text line for the terminal: UTF-8 repaired as in jstr, and
- * control characters (a peer's name could hold a newline and forge a line)
- * written as \xNN. */
-static void text_clean(const char *in, char *out, size_t cap)
-{
-    char fixed[4096];
-    cairn_utf8_sanitize(in, strlen(in), fixed, sizeof(fixed));
-    size_t k = 0;
-    for (const unsigned char *p = (const unsigned char *)fixed; *p && k + 5 < cap; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            k += (size_t)snprintf(out + k, cap - k, "\\x%02x", *p);
-        else
-            out[k++] = (char)*p;
-    }
-    out[k] = 0;
-}
-
-/* Writes one record: JSON (obj's fields after time, ts, level, event) or a
- * text line "time [LEVEL] event: text". Takes obj's reference. */
-static void emit_line(struct agent_cli *c, int level, const char *event, json_t *obj,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void emit_line(struct agent_cli *c, int level, const char *event, json_t *obj,
-                      const char *fmt, ...)
-{
-    if (level < c->level) {
-        json_decref(obj);
-        return;
-    }
-    char when[64];
-    double ts;
-    now_iso(when, sizeof(when), &ts);
-    if (c->json) {
-        json_t *line = json_object();
-        json_object_set_new(line, "time", json_string(when));
-        json_object_set_new(line, "ts", json_real(ts));
-        json_object_set_new(line, "level", json_string(cairn_log_level_name(level)));
-        json_object_set_new(line, "event", json_string(event));
-        if (obj)
-            json_object_update(line, obj);
-        char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(16));
-        if (s)
-            printf("%s\n", s);
-        free(s);
-        json_decref(line);
-    } else {
-        char raw[2048], text[4096];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(raw, sizeof(raw), fmt, ap);
-        va_end(ap);
-        text_clean(raw, text, sizeof(text));
-        char lv[8];
-        snprintf(lv, sizeof(lv), "%s", cairn_log_level_name(level));
-        for (char *p = lv; *p; p++)
-            *p = (char)(*p - ('a' <= *p && *p <= 'z' ? 32 : 0));
-        printf("%s [%s] %s: %s\n", when, lv, event, text);
-    }
-    json_decref(obj);
-    fflush(stdout);
-}
+/* ---- output: records through the agent's sink (cairn/agent_log.h) ---- */
 
 static void on_log(int level, const char *module, const char *msg, void *ud)
 {
     struct agent_cli *c = ud;
     if (level >= CAIRN_LOG_ERROR)
         snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
-    emit_line(c, level, "log", json_pack("{s:s, s:o}", "module", module, "msg", jstr(msg)),
-              "%s: %s", module, msg);
+    cairn_log_sink_log(&c->sink, level, module, msg);
 }
 
 /* The tags as a JSON object, key by key from the decoded Meta (keys and
@@ -185,8 +93,8 @@ static json_t *tags_json(const cairn_member *m)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < m->ntags; i++) {
-        json_t *k = jstr(m->tags[i].key);
-        json_object_set_new(o, json_string_value(k), jstr(m->tags[i].value));
+        json_t *k = cairn_log_json_string(m->tags[i].key);
+        json_object_set_new(o, json_string_value(k), cairn_log_json_string(m->tags[i].value));
         json_decref(k);
     }
     return o;
@@ -214,11 +122,11 @@ static void log_member(struct agent_cli *c, const char *event, const cairn_membe
     char addr[CAIRN_ADDR_STRLEN], tags[1024];
     cairn_addr_format(&n->addr, true, addr, sizeof(addr));
     tags_text(m, tags, sizeof(tags));
-    json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:i}", "node", jstr(n->name), "addr", addr,
-                          "status", cairn_ml_state_name(n->state), "tags", tags_json(m),
-                          "incarnation", (json_int_t)n->incarnation);
-    emit_line(c, CAIRN_LOG_INFO, event, o, "%s %s %s %s", n->name, addr,
-              cairn_ml_state_name(n->state), tags);
+    json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:i}", "node", cairn_log_json_string(n->name),
+                          "addr", addr, "status", cairn_ml_state_name(n->state), "tags",
+                          tags_json(m), "incarnation", (json_int_t)n->incarnation);
+    cairn_log_sink_emit(&c->sink, CAIRN_LOG_INFO, event, o, "%s %s %s %s", n->name, addr,
+                        cairn_ml_state_name(n->state), tags);
 }
 
 static void on_event(cairn_agent *agent, const cairn_event *ev, const cairn_ml_node *node, void *ud)
@@ -253,16 +161,17 @@ static void log_stats(struct agent_cli *c)
         "pushpull_out", (json_int_t)m->pushpull_out, "pushpull_in", (json_int_t)m->pushpull_in,
         "pushpull_failed", (json_int_t)m->pushpull_failed, "serf_msgs", (json_int_t)s.serf_msgs,
         "tx_bytes", (json_int_t)m->tx_bytes, "rx_bytes", (json_int_t)m->rx_bytes);
-    emit_line(c, CAIRN_LOG_INFO, "stats", o,
-              "alive=%zu failed=%zu left=%zu probes=%llu probe_failures=%llu "
-              "rx_packets=%llu rx_dropped=%llu rx_decrypt_failed=%llu stream_rejected=%llu "
-              "pushpull_out=%llu pushpull_in=%llu pushpull_failed=%llu serf_msgs=%llu",
-              s.alive, s.failed, s.left, (unsigned long long)m->probes,
-              (unsigned long long)m->probe_failures, (unsigned long long)m->rx_packets,
-              (unsigned long long)m->rx_dropped, (unsigned long long)m->rx_decrypt_failed,
-              (unsigned long long)m->stream_rejected, (unsigned long long)m->pushpull_out,
-              (unsigned long long)m->pushpull_in, (unsigned long long)m->pushpull_failed,
-              (unsigned long long)s.serf_msgs);
+    cairn_log_sink_emit(
+        &c->sink, CAIRN_LOG_INFO, "stats", o,
+        "alive=%zu failed=%zu left=%zu probes=%llu probe_failures=%llu "
+        "rx_packets=%llu rx_dropped=%llu rx_decrypt_failed=%llu stream_rejected=%llu "
+        "pushpull_out=%llu pushpull_in=%llu pushpull_failed=%llu serf_msgs=%llu",
+        s.alive, s.failed, s.left, (unsigned long long)m->probes,
+        (unsigned long long)m->probe_failures, (unsigned long long)m->rx_packets,
+        (unsigned long long)m->rx_dropped, (unsigned long long)m->rx_decrypt_failed,
+        (unsigned long long)m->stream_rejected, (unsigned long long)m->pushpull_out,
+        (unsigned long long)m->pushpull_in, (unsigned long long)m->pushpull_failed,
+        (unsigned long long)s.serf_msgs);
 }
 
 /* ---- stopping ---- */
@@ -281,16 +190,18 @@ static void on_left(cairn_agent *agent, int status, int count, void *ud)
     (void)agent;
     (void)count;
     if (status == 0 && c->join_interrupted) {
-        emit_line(c, CAIRN_LOG_INFO, "agent-left", NULL, "graceful leave complete");
+        cairn_log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-left", NULL,
+                            "graceful leave complete");
         fprintf(stderr, "cairn agent: interrupted before the --join finished\n");
         stop(c, 1);
     } else if (status == 0) {
-        emit_line(c, CAIRN_LOG_INFO, "agent-left", NULL, "graceful leave complete");
+        cairn_log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-left", NULL,
+                            "graceful leave complete");
         stop(c, 0);
     } else {
-        emit_line(c, CAIRN_LOG_ERROR, "agent-left",
-                  json_pack("{s:s}", "error", cairn_strerror(status)), "leave failed: %s",
-                  cairn_strerror(status));
+        cairn_log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "agent-left",
+                            json_pack("{s:s}", "error", cairn_strerror(status)), "leave failed: %s",
+                            cairn_strerror(status));
         fprintf(stderr, "cairn agent: leave failed: %s\n", cairn_strerror(status));
         stop(c, 1);
     }
@@ -305,7 +216,8 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     if (c->leaving) {
-        emit_line(c, CAIRN_LOG_WARN, "agent-exit", NULL, "second signal, exiting without leave");
+        cairn_log_sink_emit(&c->sink, CAIRN_LOG_WARN, "agent-exit", NULL,
+                            "second signal, exiting without leave");
         stop(c, 1);
         return;
     }
@@ -313,8 +225,9 @@ static void on_signal(uv_signal_t *h, int signum)
     /* Some peers may know us already: leave gracefully all the same, but
      * a start-up that never joined is no success. */
     c->join_interrupted = c->joining;
-    emit_line(c, CAIRN_LOG_INFO, "agent-leave", json_pack("{s:s}", "signal", strsignal(signum)),
-              "caught %s, leaving gracefully", strsignal(signum));
+    cairn_log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-leave",
+                        json_pack("{s:s}", "signal", strsignal(signum)),
+                        "caught %s, leaving gracefully", strsignal(signum));
     int rc = cairn_agent_leave(c->agent, CAIRN_AGENT_LEAVE_TIMEOUT, on_left, c);
     if (rc < 0)
         on_left(c->agent, rc, 0, c);
@@ -328,16 +241,17 @@ static void on_joined(cairn_agent *agent, int status, int count, void *ud)
     if (c->leaving)
         return; /* interrupted: the leave decides the exit */
     if (status < 0) {
-        emit_line(c, CAIRN_LOG_ERROR, "join", json_pack("{s:s}", "error", cairn_strerror(status)),
-                  "join failed: %s", cairn_strerror(status));
+        cairn_log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "join",
+                            json_pack("{s:s}", "error", cairn_strerror(status)), "join failed: %s",
+                            cairn_strerror(status));
         fprintf(stderr, "cairn agent: could not join any --join address: %s%s%s%s\n",
                 cairn_strerror(status), c->last_error[0] ? " (" : "", c->last_error,
                 c->last_error[0] ? ")" : "");
         stop(c, 1);
         return;
     }
-    emit_line(c, CAIRN_LOG_INFO, "join", json_pack("{s:i}", "contacted", count),
-              "joined, %d node(s) contacted", count);
+    cairn_log_sink_emit(&c->sink, CAIRN_LOG_INFO, "join", json_pack("{s:i}", "contacted", count),
+                        "joined, %d node(s) contacted", count);
 }
 
 /* ---- flags ---- */
@@ -638,7 +552,7 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const cairn_a
                      size_t n_joins)
 {
     cairn_diag diag = {0};
-    cairn_logger logger = {.cb = on_log, .userdata = c, .level = c->level};
+    cairn_logger logger = {.cb = on_log, .userdata = c, .level = c->sink.level};
     if (cfg->bind.port && !cfg->advertise.family) {
         bool any = true;
         for (size_t i = 0; i < cairn_addr_ip_len(&cfg->bind); i++)
@@ -658,8 +572,9 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const cairn_a
             flag = "--node: ";
             why += 6;
         }
-        emit_line(c, CAIRN_LOG_ERROR, "agent-exit", json_pack("{s:o}", "error", jstr(why)), "%s%s",
-                  flag, why);
+        cairn_log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "agent-exit",
+                            json_pack("{s:o}", "error", cairn_log_json_string(why)), "%s%s", flag,
+                            why);
         fprintf(stderr, "cairn agent: %s%s\n", flag, why);
         return rc == CAIRN_EINVAL || rc == CAIRN_ELIMIT ? 2 : 1;
     }
@@ -668,13 +583,13 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const cairn_a
     char addr[CAIRN_ADDR_STRLEN], bind[CAIRN_ADDR_STRLEN];
     cairn_addr_format(&me.addr, true, addr, sizeof(addr));
     cairn_addr_format(&cfg->bind, true, bind, sizeof(bind));
-    emit_line(c, CAIRN_LOG_INFO, "agent-start",
-              json_pack("{s:o, s:s, s:s, s:s, s:b, s:b}", "node", jstr(cfg->node), "bind", bind,
-                        "advertise", addr, "profile", cfg->profile, "encrypted", cfg->key_len > 0,
-                        "compression", !cfg->disable_compression),
-              "node %s bind %s advertise %s profile %s encrypted %s compression %s", cfg->node,
-              bind, addr, cfg->profile, cfg->key_len ? "yes" : "no",
-              cfg->disable_compression ? "off" : "on");
+    cairn_log_sink_emit(
+        &c->sink, CAIRN_LOG_INFO, "agent-start",
+        json_pack("{s:o, s:s, s:s, s:s, s:b, s:b}", "node", cairn_log_json_string(cfg->node),
+                  "bind", bind, "advertise", addr, "profile", cfg->profile, "encrypted",
+                  cfg->key_len > 0, "compression", !cfg->disable_compression),
+        "node %s bind %s advertise %s profile %s encrypted %s compression %s", cfg->node, bind,
+        addr, cfg->profile, cfg->key_len ? "yes" : "no", cfg->disable_compression ? "off" : "on");
     if (n_joins) {
         c->joining = true;
         if ((rc = cairn_agent_join(c->agent, joins, n_joins, on_joined, c)) < 0)
@@ -705,9 +620,9 @@ int cairn_cmd_agent(int argc, char **argv)
         goto out;
     if ((rc = build_config(&f, hostname, sizeof(hostname), &cfg, key, joins)) != 0)
         goto out;
-    struct agent_cli c = {
-        .json = f.json, .level = CAIRN_LOG_INFO, .stats_on_exit = f.stats_on_exit};
-    if (f.log_level && cairn_log_level_parse(f.log_level, &c.level) < 0) {
+    struct agent_cli c = {.sink = {.out = stdout, .json = f.json, .level = CAIRN_LOG_INFO},
+                          .stats_on_exit = f.stats_on_exit};
+    if (f.log_level && cairn_log_level_parse(f.log_level, &c.sink.level) < 0) {
         rc = bad_value("--log-level", f.log_level, "is not trace, debug, info, warn or error");
         goto out;
     }

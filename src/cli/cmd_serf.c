@@ -23,9 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <uv.h>
 
+#include "cairn/agent_log.h"
 #include "cairn/alloc.h"
 #include "cairn/error.h"
 #include "cairn/log.h"
@@ -78,6 +78,8 @@ struct session {
     cairn_router *router;
     cairn_serf_adapter *adapter;
     cairn_logger logger;
+    /* -v: the protocol log, text records on stderr (the agent's sink). */
+    cairn_log_sink verbose;
     cairn_timer *deadline;
     cairn_timer *tick;
     uv_signal_t sigint, sigterm;
@@ -113,14 +115,11 @@ static void die_msg(struct session *s, int status, const char *fmt, ...)
     s->done = true;
 }
 
+/* now_str: the time of day for watch lines, "HH:MM:SS.mmm" UTC (the
+ * agent's one formatter, cairn/agent_log.h). */
 static void now_str(char *out, size_t len)
 {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, len, "%02d:%02d:%02d.%03ld", tm.tm_hour, tm.tm_min, tm.tm_sec,
-             ts.tv_nsec / 1000000);
+    cairn_log_time_format(cairn_log_time_now(), CAIRN_LOG_TIME_CLOCK, out, len);
 }
 
 static void print_json(json_t *j)
@@ -132,13 +131,6 @@ static void print_json(json_t *j)
     }
     json_decref(j);
     fflush(stdout);
-}
-
-static void on_log(int level, const char *module, const char *msg, void *ud)
-{
-    char t[32];
-    now_str(t, sizeof t);
-    fprintf(stderr, "%s [%s] %s: %s\n", t, cairn_log_level_name(level), module, msg);
 }
 
 /* ---- options ---- */
@@ -719,7 +711,10 @@ static int session_run(struct session *s)
 {
     const struct opts *o = s->o;
     s->status = 0;
-    s->logger.cb = on_log;
+    s->verbose = (cairn_log_sink){
+        .out = stderr, .level = CAIRN_LOG_DEBUG, .time_style = CAIRN_LOG_TIME_CLOCK};
+    s->logger.cb = cairn_log_sink_log;
+    s->logger.userdata = &s->verbose;
     s->logger.level = o->verbose ? CAIRN_LOG_DEBUG : CAIRN_LOG_OFF;
     if (uv_loop_init(&s->uv) != 0 || cairn_loop_new_uv(&s->uv, &s->loop) != 0) {
         fprintf(stderr, "cairn: cannot create an event loop\n");

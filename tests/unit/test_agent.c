@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cairn/agent.h"
+#include "cairn/agent_log.h"
 #include "cairn/sim.h"
 #include "sim_seed.h"
 
@@ -351,6 +352,36 @@ static void test_node_name_checked(void **state)
     cairn_sim_delete(sim);
 }
 
+/* The sink: records keep every field when text is not UTF-8 (JSON gets
+ * U+FFFD), text lines cannot be forged with a newline, times format both
+ * ways. */
+static void test_log_sink(void **state)
+{
+    (void)state;
+    char buf[4096];
+    FILE *f = fmemopen(buf, sizeof(buf), "w");
+    assert_non_null(f);
+    cairn_log_sink sink = {.out = f, .json = true, .level = CAIRN_LOG_INFO};
+    cairn_log_sink_log(&sink, CAIRN_LOG_WARN, "memberlist", "suspect bad\xffname");
+    cairn_log_sink_log(&sink, CAIRN_LOG_DEBUG, "memberlist", "below the level");
+    cairn_log_sink_emit(&sink, CAIRN_LOG_INFO, "member-join",
+                        json_pack("{s:o}", "node", cairn_log_json_string("x\xc3(")), "-");
+    sink.json = false;
+    cairn_log_sink_emit(&sink, CAIRN_LOG_INFO, "member-join", NULL, "%s", "evil\n2026 [INFO] x");
+    fclose(f);
+    assert_non_null(strstr(buf, "\"level\":\"warn\",\"event\":\"log\",\"module\":\"memberlist\","
+                                "\"msg\":\"suspect bad\xef\xbf\xbdname\"}\n"));
+    assert_null(strstr(buf, "below the level"));
+    assert_non_null(strstr(buf, "\"event\":\"member-join\",\"node\":\"x\xef\xbf\xbd(\"}\n"));
+    assert_non_null(strstr(buf, "[INFO] member-join: evil\\x0a2026 [INFO] x\n"));
+    char t[CAIRN_LOG_TIME_STRLEN];
+    cairn_log_time when = {.sec = 1795785892, .nsec = 530283999};
+    assert_string_equal(cairn_log_time_format(when, CAIRN_LOG_TIME_RFC3339, t, sizeof(t)),
+                        "2026-11-27T13:24:52.530283Z");
+    assert_string_equal(cairn_log_time_format(when, CAIRN_LOG_TIME_CLOCK, t, sizeof(t)),
+                        "13:24:52.530");
+}
+
 static void test_wrong_key_is_kept_out(void **state)
 {
     (void)state;
@@ -412,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key_is_kept_out),
         cmocka_unit_test(test_tags_stay_structured),
         cmocka_unit_test(test_node_name_checked),
+        cmocka_unit_test(test_log_sink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
