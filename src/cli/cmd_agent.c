@@ -29,6 +29,7 @@
 #include "cairn/loop_uv.h"
 #include "cairn/utf8.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 
 #define AGENT_MAX_JOINS    64
 #define AGENT_DEFAULT_PORT 7946
@@ -329,131 +330,114 @@ static int resolve(const char *text, uint16_t default_port, cairn_addr *ret, cha
     return rc;
 }
 
-/* The value of a flag given as "--f v" or "--f=v"; NULL when missing. */
-static const char *flag_value(int argc, char **argv, int *i, const char *eq)
-{
-    if (eq)
-        return eq + 1;
-    if (*i + 1 >= argc)
-        return NULL;
-    return argv[++*i];
-}
-
-/* --tag KEY=VALUE: a copy split in place; keys must be unique. */
-static int add_tag(struct agent_flags *f, const char *v)
+/* --tag KEY=VALUE: a copy split in place; keys must be unique. 0, 2 with
+ * why, or 1 when out of memory. */
+static int add_tag(struct agent_flags *f, const char *v, char *why, size_t wl)
 {
     if (f->n_tags == CAIRN_AGENT_MAX_TAGS)
-        return bad_value("--tag", v, "is one too many");
+        return snprintf(why, wl, "--tag: \"%.64s\" is one too many", v), 2;
     char *copy = strdup(v);
-    if (!copy) {
-        fprintf(stderr, "cairn agent: out of memory\n");
-        return 1;
-    }
+    if (!copy)
+        return snprintf(why, wl, "out of memory"), 1;
     cairn_tag *t = &f->tags[f->n_tags];
     if (cairn_agent_parse_tag(copy, t) < 0) {
         free(copy);
-        return bad_value("--tag", v, "is not k=v");
+        return snprintf(why, wl, "--tag: \"%.64s\" is not k=v", v), 2;
     }
     for (size_t k = 0; k < f->n_tags; k++) {
         if (strcmp(f->tags[k].key, t->key) == 0) {
             free(copy);
-            return bad_value("--tag", v, "repeats a key");
+            return snprintf(why, wl, "--tag: \"%.64s\" repeats a key", v), 2;
         }
     }
     f->tag_text[f->n_tags++] = copy;
     return 0;
 }
 
-/* The flags: a switch sets a bool, a value flag a string, and the
- * repeatable ones go through their own function. */
+/* The flags (cli/flags.h): a switch sets a bool, a value flag a string,
+ * and the repeatable ones go through their own code. */
 enum flag_kind { FLAG_SWITCH, FLAG_VALUE, FLAG_JOIN, FLAG_TAG };
 
 struct flag_def {
-    const char *name;
     enum flag_kind kind;
     /* Offset of the bool (switch) or const char * (value) in agent_flags. */
     size_t off;
 };
 
-static const struct flag_def flag_defs[] = {
-    {"node", FLAG_VALUE, offsetof(struct agent_flags, node)},
-    {"bind", FLAG_VALUE, offsetof(struct agent_flags, bind)},
-    {"advertise", FLAG_VALUE, offsetof(struct agent_flags, advertise)},
-    {"encrypt", FLAG_VALUE, offsetof(struct agent_flags, encrypt)},
-    {"profile", FLAG_VALUE, offsetof(struct agent_flags, profile)},
-    {"log-level", FLAG_VALUE, offsetof(struct agent_flags, log_level)},
-    {"join", FLAG_JOIN, 0},
-    {"tag", FLAG_TAG, 0},
-    {"log-json", FLAG_SWITCH, offsetof(struct agent_flags, json)},
-    {"stats-on-exit", FLAG_SWITCH, offsetof(struct agent_flags, stats_on_exit)},
-    {"disable-compression", FLAG_SWITCH, offsetof(struct agent_flags, disable_compression)},
+static const cairn_cli_flag agent_flags_table[] = {
+    {"node", 0, true, 0},
+    {"bind", 0, true, 1},
+    {"advertise", 0, true, 2},
+    {"encrypt", 0, true, 3},
+    {"profile", 0, true, 4},
+    {"log-level", 0, true, 5},
+    {"join", 0, true, 6},
+    {"tag", 0, true, 7},
+    {"log-json", 0, false, 8},
+    {"stats-on-exit", 0, false, 9},
+    {"disable-compression", 0, false, 10},
 };
 
-static const struct flag_def *find_flag(const char *name, size_t len)
+/* What each id of agent_flags_table does. */
+static const struct flag_def flag_defs[] = {
+    {FLAG_VALUE, offsetof(struct agent_flags, node)},
+    {FLAG_VALUE, offsetof(struct agent_flags, bind)},
+    {FLAG_VALUE, offsetof(struct agent_flags, advertise)},
+    {FLAG_VALUE, offsetof(struct agent_flags, encrypt)},
+    {FLAG_VALUE, offsetof(struct agent_flags, profile)},
+    {FLAG_VALUE, offsetof(struct agent_flags, log_level)},
+    {FLAG_JOIN, 0},
+    {FLAG_TAG, 0},
+    {FLAG_SWITCH, offsetof(struct agent_flags, json)},
+    {FLAG_SWITCH, offsetof(struct agent_flags, stats_on_exit)},
+    {FLAG_SWITCH, offsetof(struct agent_flags, disable_compression)},
+};
+
+static int on_flag(int id, const char *flag, const char *v, void *ud, char *why, size_t wl)
 {
-    for (size_t i = 0; i < sizeof(flag_defs) / sizeof(flag_defs[0]); i++)
-        if (strlen(flag_defs[i].name) == len && strncmp(flag_defs[i].name, name, len) == 0)
-            return &flag_defs[i];
-    return NULL;
+    struct agent_flags *f = ud;
+    const struct flag_def *d = &flag_defs[id];
+    switch (d->kind) {
+    case FLAG_SWITCH:
+        *(bool *)((char *)f + d->off) = true;
+        return 0;
+    case FLAG_TAG:
+        return add_tag(f, v, why, wl);
+    case FLAG_JOIN:
+        if (f->n_joins == AGENT_MAX_JOINS)
+            return snprintf(why, wl, "%s: \"%.64s\" is one too many (64 at most)", flag, v), 2;
+        f->joins[f->n_joins++] = v;
+        return 0;
+    default:
+        *(const char **)((char *)f + d->off) = v;
+        return 0;
+    }
 }
 
-static int usage_error(const char *fmt, const char *what)
+/* parse_flags: 0, -1 for --help (usage printed), or the exit status after
+ * a message. */
+static int parse_flags(int argc, char **argv, struct agent_flags *f)
 {
-    fprintf(stderr, "cairn agent: ");
-    fprintf(stderr, fmt, what);
-    fprintf(stderr, "\n\n");
-    usage(stderr);
-    return 2;
-}
-
-/* Applies one flag (argv[*i]), consuming its value; 0, -1 for --help, or
- * the exit status. */
-static int parse_one(int argc, char **argv, int *i, struct agent_flags *f)
-{
-    const char *arg = argv[*i];
-    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+    char why[512];
+    size_t nargs;
+    _Static_assert(sizeof(flag_defs) / sizeof(flag_defs[0]) ==
+                       sizeof(agent_flags_table) / sizeof(agent_flags_table[0]),
+                   "one flag_def per flag");
+    int rc = cairn__cli_flags_parse(argc, argv, agent_flags_table,
+                                    sizeof(agent_flags_table) / sizeof(agent_flags_table[0]),
+                                    on_flag, f, NULL, 0, &nargs, why, sizeof(why));
+    if (rc == -1) {
         usage(stdout);
         return -1;
     }
-    if (arg[0] != '-')
-        return usage_error("unexpected argument \"%s\"", arg);
-    /* Accept -flag as Serf does, and --flag; values as "f v" or "f=v". */
-    const char *name = arg + (arg[1] == '-' ? 2 : 1);
-    const char *eq = strchr(name, '=');
-    const struct flag_def *d = find_flag(name, eq ? (size_t)(eq - name) : strlen(name));
-    if (!d)
-        return usage_error("unknown flag \"%s\"", arg);
-    char flag[64];
-    snprintf(flag, sizeof(flag), "--%s", d->name);
-    if (d->kind == FLAG_SWITCH) {
-        if (eq)
-            return bad_value(flag, eq + 1, "takes no value");
-        *(bool *)((char *)f + d->off) = true;
-        return 0;
+    if (rc != 0) {
+        fprintf(stderr, "cairn agent: %s\n", why);
+        if (rc == 2) {
+            fputc('\n', stderr);
+            usage(stderr);
+        }
     }
-    const char *v = flag_value(argc, argv, i, eq);
-    if (!v)
-        return usage_error("%s needs a value", flag);
-    if (d->kind == FLAG_TAG)
-        return add_tag(f, v);
-    if (d->kind == FLAG_JOIN) {
-        if (f->n_joins == AGENT_MAX_JOINS)
-            return bad_value(flag, v, "is one too many (64 at most)");
-        f->joins[f->n_joins++] = v;
-        return 0;
-    }
-    *(const char **)((char *)f + d->off) = v;
-    return 0;
-}
-
-static int parse_flags(int argc, char **argv, struct agent_flags *f)
-{
-    for (int i = 1; i < argc; i++) {
-        int rc = parse_one(argc, argv, &i, f);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return rc;
 }
 
 /* The first non-loopback IPv4 of this host, else 127.0.0.1 (Serf picks a

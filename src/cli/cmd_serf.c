@@ -15,7 +15,6 @@
  * in docs/CLI.md. Errors go to stderr as one sentence; exit 1 for failures
  * (agent unreachable, unknown datacenter, no reachable server), 2 for usage.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -36,6 +35,7 @@
 #include "cairn/serf_adapter.h"
 #include "cairn/serfrpc.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 
 /* Longest wait for the first synchronisation of a one-shot command. */
 #define DEFAULT_TIMEOUT_S 10.0
@@ -186,88 +186,96 @@ static bool parse_seconds(const char *s, double *out, char *why, size_t whylen)
     return false;
 }
 
+enum { F_RPC, F_AUTH, F_DC, F_FORMAT, F_TIMEOUT, F_DURATION, F_VERBOSE };
+
+static const cairn_cli_flag serf_flags[] = {
+    {"serf-rpc", 0, true, F_RPC},
+    {"rpc-auth", 0, true, F_AUTH},
+    {"dc", 0, true, F_DC},
+    {"format", 0, true, F_FORMAT},
+    {"timeout", 0, true, F_TIMEOUT},
+    {"duration", 0, true, F_DURATION},
+    {"verbose", 'v', false, F_VERBOSE},
+};
+
+struct opts_ctx {
+    struct opts *o;
+    bool watch;
+};
+
+/* on_flag applies one flag (cli/flags.h). */
+static int on_flag(int id, const char *flag, const char *value, void *ud, char *why, size_t wl)
+{
+    struct opts_ctx *ctx = ud;
+    struct opts *o = ctx->o;
+    char reason[128];
+    switch (id) {
+    case F_RPC:
+        o->rpc_str = value;
+        break;
+    case F_AUTH:
+        o->auth = value;
+        break;
+    case F_DC:
+        o->dc = value;
+        break;
+    case F_VERBOSE:
+        o->verbose = true;
+        break;
+    case F_FORMAT:
+        if (strcmp(value, "json") == 0)
+            o->json = true;
+        else if (strcmp(value, "text") != 0)
+            return snprintf(why, wl, "%s must be text or json, not \"%.64s\"", flag, value), 2;
+        break;
+    case F_TIMEOUT:
+        if (!parse_seconds(value, &o->timeout_s, reason, sizeof reason))
+            return snprintf(why, wl, "%s \"%.64s\" %s", flag, value, reason), 2;
+        break;
+    default: /* F_DURATION */
+        if (!ctx->watch)
+            return snprintf(why, wl, "%s is only for watch", flag), 2;
+        if (!parse_seconds(value, &o->duration_s, reason, sizeof reason))
+            return snprintf(why, wl, "%s \"%.64s\" %s", flag, value, reason), 2;
+        break;
+    }
+    return 0;
+}
+
 /* parse_opts: 0 to run, 2 for a usage error (printed), -1 after --help. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     const char *cmd = argv[0];
-    bool watch = strcmp(cmd, "watch") == 0;
     bool want_arg = strcmp(cmd, "route") == 0;
-    static const struct option longopts[] = {
-        {"serf-rpc", required_argument, NULL, 'r'},
-        {"rpc-auth", required_argument, NULL, 'a'},
-        {"dc", required_argument, NULL, 'd'},
-        {"format", required_argument, NULL, 'f'},
-        {"timeout", required_argument, NULL, 't'},
-        {"duration", required_argument, NULL, 'D'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    char why[256] = "", reason[128];
+    char why[256];
+    const char *args[1];
+    size_t nargs = 0;
     memset(o, 0, sizeof *o);
     o->rpc_str = "127.0.0.1:7373";
     o->timeout_s = DEFAULT_TIMEOUT_S;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while (why[0] == '\0' && (c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            o->rpc_str = optarg;
-            break;
-        case 'a':
-            o->auth = optarg;
-            break;
-        case 'd':
-            o->dc = optarg;
-            break;
-        case 'v':
-            o->verbose = true;
-            break;
-        case 'h':
-            usage(stdout, cmd);
-            return -1;
-        case 'f':
-            if (strcmp(optarg, "json") == 0)
-                o->json = true;
-            else if (strcmp(optarg, "text") != 0)
-                snprintf(why, sizeof why, "--format must be text or json, not \"%s\"", optarg);
-            break;
-        case 't':
-            if (!parse_seconds(optarg, &o->timeout_s, reason, sizeof reason))
-                snprintf(why, sizeof why, "--timeout \"%.64s\" %s", optarg, reason);
-            break;
-        case 'D':
-            if (!watch)
-                snprintf(why, sizeof why, "--duration is only for watch");
-            else if (!parse_seconds(optarg, &o->duration_s, reason, sizeof reason))
-                snprintf(why, sizeof why, "--duration \"%.64s\" %s", optarg, reason);
-            break;
-        case ':':
-            snprintf(why, sizeof why, "%s needs a value", argv[optind - 1]);
-            break;
-        default:
-            snprintf(why, sizeof why, "unknown option %s", argv[optind - 1]);
-            break;
-        }
+    struct opts_ctx ctx = {o, strcmp(cmd, "watch") == 0};
+    int rc =
+        cairn__cli_flags_parse(argc, argv, serf_flags, sizeof serf_flags / sizeof serf_flags[0],
+                               on_flag, &ctx, args, want_arg ? 1 : 0, &nargs, why, sizeof why);
+    if (rc == -1) {
+        usage(stdout, cmd);
+        return -1;
     }
-    if (why[0] == '\0' && cairn_addr_parse(o->rpc_str, 7373, &o->rpc) != 0)
-        snprintf(why, sizeof why, "--serf-rpc \"%s\" is not HOST:PORT", o->rpc_str);
-    if (why[0] == '\0') {
-        if (want_arg && optind == argc - 1) {
-            o->arg = argv[optind];
-            return 0;
-        }
-        if (!want_arg && optind == argc)
-            return 0;
-        if (want_arg)
-            snprintf(why, sizeof why, "expected one DATACENTER argument");
-        else
-            snprintf(why, sizeof why, "unexpected argument \"%s\"", argv[optind]);
+    if (rc == 0 && cairn_addr_parse(o->rpc_str, 7373, &o->rpc) != 0) {
+        snprintf(why, sizeof why, "--serf-rpc \"%.64s\" is not HOST:PORT", o->rpc_str);
+        rc = 2;
+    }
+    if (rc == 0 && want_arg && nargs != 1) {
+        snprintf(why, sizeof why, "expected one DATACENTER argument");
+        rc = 2;
+    }
+    if (rc == 0) {
+        o->arg = want_arg ? args[0] : NULL;
+        return 0;
     }
     fprintf(stderr, "cairn %s: %s\n\n", cmd, why);
     usage(stderr, cmd);
-    return 2;
+    return rc;
 }
 
 /* ---- routes ---- */

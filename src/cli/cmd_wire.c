@@ -34,6 +34,7 @@
 #include "wire/frame.h"
 #include "wire/msg.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "wire/keyring_internal.h"
 
 /* Largest input accepted (a maximal encrypted stream frame plus slack). */
@@ -672,35 +673,47 @@ out:
 
 /* ------------------------------------------------------------ command */
 
+struct wire_flags {
+    const char *key;
+    bool stream;
+};
+
+static int on_wire_flag(int id, const char *flag, const char *value, void *ud, char *why, size_t wl)
+{
+    struct wire_flags *wf = ud;
+    if (id == 0)
+        wf->stream = true;
+    else
+        wf->key = value;
+    return 0;
+}
+
 static int wire_decode(int argc, char **argv)
 {
-    const char *key = NULL, *input = NULL;
-    bool stream = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--stream")) {
-            stream = true;
-        } else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
-            key = argv[++i];
-        } else if (!strncmp(argv[i], "--key=", 6)) {
-            key = argv[i] + 6;
-        } else if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0) {
-            fprintf(stderr, "cairn wire decode: unknown option %s\n", argv[i]);
-            usage(stderr);
-            return 2;
-        } else if (input == NULL) {
-            input = argv[i];
-        } else {
-            fprintf(stderr, "cairn wire decode: one input only\n");
-            return 2;
-        }
+    static const cairn_cli_flag defs[] = {{"stream", 0, false, 0}, {"key", 0, true, 1}};
+    struct wire_flags wf = {0};
+    const char *args[1], *input = NULL;
+    size_t nargs = 0;
+    char why[256];
+    int rc = cairn__cli_flags_parse(argc, argv, defs, 2, on_wire_flag, &wf, args, 1, &nargs, why,
+                                    sizeof(why));
+    if (rc == -1) {
+        usage(stdout);
+        return 0;
     }
-    if (input == NULL) {
+    if (rc != 0) {
+        fprintf(stderr, "cairn wire decode: %s\n",
+                strstr(why, "unexpected argument") == why ? "one input only" : why);
         usage(stderr);
         return 2;
     }
+    if (nargs == 0) {
+        usage(stderr);
+        return 2;
+    }
+    input = args[0];
+    const char *key = wf.key;
+    bool stream = wf.stream;
     wire_cli cli = {0};
     if (key && make_keyring(key, &cli.ring)) {
         fprintf(stderr, "cairn wire decode: --key must be base64 of a 16, 24 or 32 byte key\n");
