@@ -742,9 +742,6 @@ struct framed {
     size_t hlen, blen;
 };
 
-/* frame_reply: 1 when rx starts with a complete reply (header, plus body
- * when the request kind expects one), 0 when more bytes are needed, -1 when
- * the bytes are unusable and the connection was dropped. */
 /* too_large: the object at p (n bytes so far) is or declares more than a
  * record may hold; the connection is dropped at once, naming the size. */
 static void too_large(cairn_serfrpc *c, const char *what, const uint8_t *p, size_t n)
@@ -758,6 +755,9 @@ static void too_large(cairn_serfrpc *c, const char *what, const uint8_t *p, size
                     c->addr_str, what, (unsigned long long)need, CAIRN_SERFRPC_MAX_RECORD);
 }
 
+/* frame_reply: 1 when rx starts with a complete reply (header, plus body
+ * when the request kind expects one), 0 when more bytes are needed, -1 when
+ * the bytes are unusable and the connection was dropped. */
 static int frame_reply(cairn_serfrpc *c, struct framed *fr, cairn_diag *diag)
 {
     int rc = cairn__ipc_object_len(c->rx.data, c->rx.len, CAIRN_SERFRPC_MAX_RECORD, &fr->hlen);
