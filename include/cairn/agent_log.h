@@ -85,7 +85,7 @@ void cairn_log_sink_emit(const cairn_log_sink *sink, int level, const char *even
 /* cairn_log_sink_log is a cairn_log_cb (cairn/log.h) over a sink passed as
  * userdata: the library's messages become "log" records with fields
  * "module" and "msg" (text: "module: msg"). */
-void cairn_log_sink_log(void *sink, int level, const char *module, const char *msg);
+void cairn_log_sink_log(int level, const char *module, const char *msg, void *sink);
 
 /* cairn_log_json_string: a JSON string of s repaired to valid UTF-8 (see
  * above); never NULL unless out of memory. Use it for every string that

@@ -126,7 +126,7 @@ void cairn_log_sink_emit(const cairn_log_sink *sink, int level, const char *even
     fflush(sink->out);
 }
 
-void cairn_log_sink_log(void *sink, int level, const char *module, const char *msg)
+void cairn_log_sink_log(int level, const char *module, const char *msg, void *sink)
 {
     cairn_log_sink_emit(
         sink, level, "log",

@@ -85,7 +85,7 @@ static void on_log(int level, const char *module, const char *msg, void *ud)
     struct agent_cli *c = ud;
     if (level >= CAIRN_LOG_ERROR)
         snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
-    cairn_log_sink_log(&c->sink, level, module, msg);
+    cairn_log_sink_log(level, module, msg, &c->sink);
 }
 
 /* The tags as a JSON object, key by key from the decoded Meta (keys and

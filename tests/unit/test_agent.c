@@ -362,8 +362,8 @@ static void test_log_sink(void **state)
     FILE *f = fmemopen(buf, sizeof(buf), "w");
     assert_non_null(f);
     cairn_log_sink sink = {.out = f, .json = true, .level = CAIRN_LOG_INFO};
-    cairn_log_sink_log(&sink, CAIRN_LOG_WARN, "memberlist", "suspect bad\xffname");
-    cairn_log_sink_log(&sink, CAIRN_LOG_DEBUG, "memberlist", "below the level");
+    cairn_log_sink_log(CAIRN_LOG_WARN, "memberlist", "suspect bad\xffname", &sink);
+    cairn_log_sink_log(CAIRN_LOG_DEBUG, "memberlist", "below the level", &sink);
     cairn_log_sink_emit(&sink, CAIRN_LOG_INFO, "member-join",
                         json_pack("{s:o}", "node", cairn_log_json_string("x\xc3(")), "-");
     sink.json = false;
