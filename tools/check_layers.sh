@@ -17,7 +17,7 @@ cd "$root" || exit 2
 # Which layer owns a public header (include/cairn/<name>.h).
 header_layer() {
   case "$1" in
-    error|alloc|log|rng|time|buf|addr|cluster|pinger|utf8|limits) echo base ;;
+    error|alloc|log|rng|time|buf|addr|cluster|pinger|limits) echo base ;;
     cairn) echo all ;;
     loop|loop_uv|sim) echo loop ;;
     coord) echo coord ;;

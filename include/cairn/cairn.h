@@ -16,7 +16,6 @@
 #include "cairn/buf.h"
 #include "cairn/addr.h"
 #include "cairn/cluster.h"
-#include "cairn/utf8.h"
 #include "cairn/pinger.h"
 /* loop */
 #include "cairn/loop.h"
@@ -37,6 +36,5 @@
 #include "cairn/serfrpc.h"
 /* agent */
 #include "cairn/agent.h"
-#include "cairn/agent_log.h"
 
 #endif

@@ -38,7 +38,7 @@
 #include "cairn/alloc.h"
 #include "cairn/buf.h"
 #include "cairn/keyring.h"
-#include "cairn/utf8.h"
+#include "base/utf8.h"
 #include "wire/msg.h"
 
 #define AGENT_LOG "agent"
@@ -235,7 +235,7 @@ static int check_node_name(const char *name, cairn_diag *diag)
     if (len > CAIRN_NAME_MAX)
         return cairn_diag_set(diag, CAIRN_EINVAL, "node: the node name is %zu bytes, limit %d", len,
                               CAIRN_NAME_MAX);
-    if (!cairn_utf8_valid(name, len))
+    if (!cairn__utf8_valid(name, len))
         return cairn_diag_set(diag, CAIRN_EINVAL, "node: the node name is not valid UTF-8");
     return 0;
 }

@@ -1,4 +1,4 @@
-/* The agent's record sink (cairn/agent_log.h): JSON or text lines, one
+/* The agent's record sink (src/agent/log_sink.h): JSON or text lines, one
  * wall-clock formatter, UTF-8 repair at the boundary.
  *
  * This is the one place where cairn turns records into bytes for people and
@@ -7,7 +7,7 @@
  * (CLOCK_REALTIME): log times are for people, not for protocol decisions,
  * which run on the loop's monotonic clock.
  */
-#include "cairn/agent_log.h"
+#include "agent/log_sink.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -15,19 +15,19 @@
 #include <time.h>
 
 #include "cairn/log.h"
-#include "cairn/utf8.h"
+#include "base/utf8.h"
 
 /* Longest text line before repair; longer text is cut. */
 #define SINK_TEXT_MAX 2048
 
-cairn_log_time cairn_log_time_now(void)
+cairn_log_time cairn__log_time_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (cairn_log_time){.sec = (int64_t)ts.tv_sec, .nsec = (int32_t)ts.tv_nsec};
 }
 
-char *cairn_log_time_format(cairn_log_time t, int style, char *out, size_t cap)
+char *cairn__log_time_format(cairn_log_time t, int style, char *out, size_t cap)
 {
     time_t sec = (time_t)t.sec;
     struct tm tm;
@@ -44,19 +44,19 @@ char *cairn_log_time_format(cairn_log_time t, int style, char *out, size_t cap)
     return out;
 }
 
-double cairn_log_time_seconds(cairn_log_time t)
+double cairn__log_time_seconds(cairn_log_time t)
 {
     return (double)t.sec + (double)t.nsec / 1e9;
 }
 
-json_t *cairn_log_json_string(const char *s)
+json_t *cairn__log_json_string(const char *s)
 {
-    size_t len = strlen(s), need = cairn_utf8_sanitize(s, len, NULL, 0);
+    size_t len = strlen(s), need = cairn__utf8_sanitize(s, len, NULL, 0);
     char small[256];
     char *buf = need < sizeof(small) ? small : malloc(need + 1);
     if (!buf)
         return NULL;
-    cairn_utf8_sanitize(s, len, buf, need + 1);
+    cairn__utf8_sanitize(s, len, buf, need + 1);
     json_t *j = json_stringn(buf, need);
     if (buf != small)
         free(buf);
@@ -67,7 +67,7 @@ json_t *cairn_log_json_string(const char *s)
 static void text_clean(const char *in, char *out, size_t cap)
 {
     char fixed[SINK_TEXT_MAX * 3 / 2];
-    cairn_utf8_sanitize(in, strlen(in), fixed, sizeof(fixed));
+    cairn__utf8_sanitize(in, strlen(in), fixed, sizeof(fixed));
     size_t k = 0;
     for (const unsigned char *p = (const unsigned char *)fixed; *p && k + 5 < cap; p++) {
         if (*p < 0x20 || *p == 0x7f)
@@ -85,11 +85,11 @@ static void emit_json(const cairn_log_sink *sink, cairn_log_time t, int level, c
     json_t *line = json_object();
     if (!line)
         return;
-    cairn_log_time_format(t, CAIRN_LOG_TIME_RFC3339, when, sizeof(when));
+    cairn__log_time_format(t, CAIRN_LOG_TIME_RFC3339, when, sizeof(when));
     json_object_set_new(line, "time", json_string(when));
-    json_object_set_new(line, "ts", json_real(cairn_log_time_seconds(t)));
+    json_object_set_new(line, "ts", json_real(cairn__log_time_seconds(t)));
     json_object_set_new(line, "level", json_string(cairn_log_level_name(level)));
-    json_object_set_new(line, "event", cairn_log_json_string(event));
+    json_object_set_new(line, "event", cairn__log_json_string(event));
     if (fields)
         json_object_update(line, fields);
     char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(16));
@@ -99,14 +99,14 @@ static void emit_json(const cairn_log_sink *sink, cairn_log_time t, int level, c
     json_decref(line);
 }
 
-void cairn_log_sink_emit(const cairn_log_sink *sink, int level, const char *event, json_t *fields,
-                         const char *fmt, ...)
+void cairn__log_sink_emit(const cairn_log_sink *sink, int level, const char *event, json_t *fields,
+                          const char *fmt, ...)
 {
     if (!sink || !sink->out || level < sink->level) {
         json_decref(fields);
         return;
     }
-    cairn_log_time t = cairn_log_time_now();
+    cairn_log_time t = cairn__log_time_now();
     if (sink->json) {
         emit_json(sink, t, level, event, fields);
     } else {
@@ -120,16 +120,16 @@ void cairn_log_sink_emit(const cairn_log_sink *sink, int level, const char *even
         for (char *p = lv; *p; p++)
             *p = (char)(*p - ('a' <= *p && *p <= 'z' ? 32 : 0));
         fprintf(sink->out, "%s [%s] %s: %s\n",
-                cairn_log_time_format(t, sink->time_style, when, sizeof(when)), lv, event, text);
+                cairn__log_time_format(t, sink->time_style, when, sizeof(when)), lv, event, text);
     }
     json_decref(fields);
     fflush(sink->out);
 }
 
-void cairn_log_sink_log(int level, const char *module, const char *msg, void *sink)
+void cairn__log_sink_log(int level, const char *module, const char *msg, void *sink)
 {
-    cairn_log_sink_emit(
+    cairn__log_sink_emit(
         sink, level, "log",
-        json_pack("{s:s, s:o}", "module", module, "msg", cairn_log_json_string(msg)), "%s: %s",
+        json_pack("{s:s, s:o}", "module", module, "msg", cairn__log_json_string(msg)), "%s: %s",
         module, msg);
 }

@@ -1,4 +1,4 @@
-/* UTF-8 validation and repair (cairn/utf8.h).
+/* UTF-8 validation and repair (src/base/utf8.h).
  *
  * One decoder step, utf8_step, measures the next character or the maximal
  * invalid subpart at the cursor: a lead byte fixes how many continuation
@@ -8,7 +8,7 @@
  * not fit, so "E2 82 41" is one replacement then "A", and "FF" alone is
  * one replacement.
  */
-#include "cairn/utf8.h"
+#include "base/utf8.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -47,7 +47,7 @@ static size_t utf8_step(const uint8_t *p, size_t n, bool *ret_valid)
     return i;
 }
 
-bool cairn_utf8_valid(const char *s, size_t len)
+bool cairn__utf8_valid(const char *s, size_t len)
 {
     const uint8_t *p = (const uint8_t *)s;
     size_t i = 0;
@@ -60,7 +60,7 @@ bool cairn_utf8_valid(const char *s, size_t len)
     return true;
 }
 
-size_t cairn_utf8_sanitize(const char *s, size_t len, char *out, size_t cap)
+size_t cairn__utf8_sanitize(const char *s, size_t len, char *out, size_t cap)
 {
     const uint8_t *p = (const uint8_t *)s;
     size_t i = 0, total = 0, used = 0;

@@ -25,9 +25,9 @@
 #include <uv.h>
 
 #include "cairn/agent.h"
-#include "cairn/agent_log.h"
+#include "agent/log_sink.h"
 #include "cairn/loop_uv.h"
-#include "cairn/utf8.h"
+#include "base/utf8.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 
@@ -78,14 +78,14 @@ static void usage(FILE *out)
             "Exit status: 0 after a leave, 1 on a bind, join or leave failure, 2 on bad flags.\n");
 }
 
-/* ---- output: records through the agent's sink (cairn/agent_log.h) ---- */
+/* ---- output: records through the agent's sink (src/agent/log_sink.h) ---- */
 
 static void on_log(int level, const char *module, const char *msg, void *ud)
 {
     struct agent_cli *c = ud;
     if (level >= CAIRN_LOG_ERROR)
         snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
-    cairn_log_sink_log(level, module, msg, &c->sink);
+    cairn__log_sink_log(level, module, msg, &c->sink);
 }
 
 /* The tags as a JSON object, key by key from the decoded Meta (keys and
@@ -94,8 +94,8 @@ static json_t *tags_json(const cairn_member *m)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < m->ntags; i++) {
-        json_t *k = cairn_log_json_string(m->tags[i].key);
-        json_object_set_new(o, json_string_value(k), cairn_log_json_string(m->tags[i].value));
+        json_t *k = cairn__log_json_string(m->tags[i].key);
+        json_object_set_new(o, json_string_value(k), cairn__log_json_string(m->tags[i].value));
         json_decref(k);
     }
     return o;
@@ -123,11 +123,11 @@ static void log_member(struct agent_cli *c, const char *event, const cairn_membe
     char addr[CAIRN_ADDR_STRLEN], tags[1024];
     cairn_addr_format(&n->addr, true, addr, sizeof(addr));
     tags_text(m, tags, sizeof(tags));
-    json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:i}", "node", cairn_log_json_string(n->name),
+    json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:i}", "node", cairn__log_json_string(n->name),
                           "addr", addr, "status", cairn_ml_state_name(n->state), "tags",
                           tags_json(m), "incarnation", (json_int_t)n->incarnation);
-    cairn_log_sink_emit(&c->sink, CAIRN_LOG_INFO, event, o, "%s %s %s %s", n->name, addr,
-                        cairn_ml_state_name(n->state), tags);
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, event, o, "%s %s %s %s", n->name, addr,
+                         cairn_ml_state_name(n->state), tags);
 }
 
 static void on_event(cairn_agent *agent, const cairn_event *ev, const cairn_ml_node *node, void *ud)
@@ -162,7 +162,7 @@ static void log_stats(struct agent_cli *c)
         "pushpull_out", (json_int_t)m->pushpull_out, "pushpull_in", (json_int_t)m->pushpull_in,
         "pushpull_failed", (json_int_t)m->pushpull_failed, "serf_msgs", (json_int_t)s.serf_msgs,
         "tx_bytes", (json_int_t)m->tx_bytes, "rx_bytes", (json_int_t)m->rx_bytes);
-    cairn_log_sink_emit(
+    cairn__log_sink_emit(
         &c->sink, CAIRN_LOG_INFO, "stats", o,
         "alive=%zu failed=%zu left=%zu probes=%llu probe_failures=%llu "
         "rx_packets=%llu rx_dropped=%llu rx_decrypt_failed=%llu stream_rejected=%llu "
@@ -191,18 +191,18 @@ static void on_left(cairn_agent *agent, int status, int count, void *ud)
     (void)agent;
     (void)count;
     if (status == 0 && c->join_interrupted) {
-        cairn_log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-left", NULL,
-                            "graceful leave complete");
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-left", NULL,
+                             "graceful leave complete");
         fprintf(stderr, "cairn agent: interrupted before the --join finished\n");
         stop(c, 1);
     } else if (status == 0) {
-        cairn_log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-left", NULL,
-                            "graceful leave complete");
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-left", NULL,
+                             "graceful leave complete");
         stop(c, 0);
     } else {
-        cairn_log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "agent-left",
-                            json_pack("{s:s}", "error", cairn_strerror(status)), "leave failed: %s",
-                            cairn_strerror(status));
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "agent-left",
+                             json_pack("{s:s}", "error", cairn_strerror(status)),
+                             "leave failed: %s", cairn_strerror(status));
         fprintf(stderr, "cairn agent: leave failed: %s\n", cairn_strerror(status));
         stop(c, 1);
     }
@@ -217,8 +217,8 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     if (c->leaving) {
-        cairn_log_sink_emit(&c->sink, CAIRN_LOG_WARN, "agent-exit", NULL,
-                            "second signal, exiting without leave");
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_WARN, "agent-exit", NULL,
+                             "second signal, exiting without leave");
         stop(c, 1);
         return;
     }
@@ -226,9 +226,9 @@ static void on_signal(uv_signal_t *h, int signum)
     /* Some peers may know us already: leave gracefully all the same, but
      * a start-up that never joined is no success. */
     c->join_interrupted = c->joining;
-    cairn_log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-leave",
-                        json_pack("{s:s}", "signal", strsignal(signum)),
-                        "caught %s, leaving gracefully", strsignal(signum));
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-leave",
+                         json_pack("{s:s}", "signal", strsignal(signum)),
+                         "caught %s, leaving gracefully", strsignal(signum));
     int rc = cairn_agent_leave(c->agent, CAIRN_AGENT_LEAVE_TIMEOUT, on_left, c);
     if (rc < 0)
         on_left(c->agent, rc, 0, c);
@@ -242,17 +242,17 @@ static void on_joined(cairn_agent *agent, int status, int count, void *ud)
     if (c->leaving)
         return; /* interrupted: the leave decides the exit */
     if (status < 0) {
-        cairn_log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "join",
-                            json_pack("{s:s}", "error", cairn_strerror(status)), "join failed: %s",
-                            cairn_strerror(status));
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "join",
+                             json_pack("{s:s}", "error", cairn_strerror(status)), "join failed: %s",
+                             cairn_strerror(status));
         fprintf(stderr, "cairn agent: could not join any --join address: %s%s%s%s\n",
                 cairn_strerror(status), c->last_error[0] ? " (" : "", c->last_error,
                 c->last_error[0] ? ")" : "");
         stop(c, 1);
         return;
     }
-    cairn_log_sink_emit(&c->sink, CAIRN_LOG_INFO, "join", json_pack("{s:i}", "contacted", count),
-                        "joined, %d node(s) contacted", count);
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "join", json_pack("{s:i}", "contacted", count),
+                         "joined, %d node(s) contacted", count);
 }
 
 /* ---- flags ---- */
@@ -477,9 +477,9 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
         snprintf(why, sizeof(why), "is %zu bytes, limit %d", nlen, CAIRN_NAME_MAX);
         return bad_value("--node", "...", why);
     }
-    if (!cairn_utf8_valid(f->node, nlen)) {
+    if (!cairn__utf8_valid(f->node, nlen)) {
         char shown[CAIRN_NAME_MAX * 3 + 1];
-        cairn_utf8_sanitize(f->node, nlen, shown, sizeof(shown));
+        cairn__utf8_sanitize(f->node, nlen, shown, sizeof(shown));
         return bad_value("--node", shown,
                          "is not valid UTF-8 (shown with U+FFFD for each invalid sequence)");
     }
@@ -556,9 +556,9 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const cairn_a
             flag = "--node: ";
             why += 6;
         }
-        cairn_log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "agent-exit",
-                            json_pack("{s:o}", "error", cairn_log_json_string(why)), "%s%s", flag,
-                            why);
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "agent-exit",
+                             json_pack("{s:o}", "error", cairn__log_json_string(why)), "%s%s", flag,
+                             why);
         fprintf(stderr, "cairn agent: %s%s\n", flag, why);
         return rc == CAIRN_EINVAL || rc == CAIRN_ELIMIT ? 2 : 1;
     }
@@ -567,9 +567,9 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const cairn_a
     char addr[CAIRN_ADDR_STRLEN], bind[CAIRN_ADDR_STRLEN];
     cairn_addr_format(&me.addr, true, addr, sizeof(addr));
     cairn_addr_format(&cfg->bind, true, bind, sizeof(bind));
-    cairn_log_sink_emit(
+    cairn__log_sink_emit(
         &c->sink, CAIRN_LOG_INFO, "agent-start",
-        json_pack("{s:o, s:s, s:s, s:s, s:b, s:b}", "node", cairn_log_json_string(cfg->node),
+        json_pack("{s:o, s:s, s:s, s:s, s:b, s:b}", "node", cairn__log_json_string(cfg->node),
                   "bind", bind, "advertise", addr, "profile", cfg->profile, "encrypted",
                   cfg->key_len > 0, "compression", !cfg->disable_compression),
         "node %s bind %s advertise %s profile %s encrypted %s compression %s", cfg->node, bind,

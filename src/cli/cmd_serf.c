@@ -24,7 +24,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "cairn/agent_log.h"
+#include "agent/log_sink.h"
 #include "cairn/alloc.h"
 #include "cairn/error.h"
 #include "cairn/log.h"
@@ -116,10 +116,10 @@ static void die_msg(struct session *s, int status, const char *fmt, ...)
 }
 
 /* now_str: the time of day for watch lines, "HH:MM:SS.mmm" UTC (the
- * agent's one formatter, cairn/agent_log.h). */
+ * agent's one formatter, src/agent/log_sink.h). */
 static void now_str(char *out, size_t len)
 {
-    cairn_log_time_format(cairn_log_time_now(), CAIRN_LOG_TIME_CLOCK, out, len);
+    cairn__log_time_format(cairn__log_time_now(), CAIRN_LOG_TIME_CLOCK, out, len);
 }
 
 static void print_json(json_t *j)
@@ -721,7 +721,7 @@ static int session_run(struct session *s)
     s->status = 0;
     s->verbose = (cairn_log_sink){
         .out = stderr, .level = CAIRN_LOG_DEBUG, .time_style = CAIRN_LOG_TIME_CLOCK};
-    s->logger.cb = cairn_log_sink_log;
+    s->logger.cb = cairn__log_sink_log;
     s->logger.userdata = &s->verbose;
     s->logger.level = o->verbose ? CAIRN_LOG_DEBUG : CAIRN_LOG_OFF;
     if (uv_loop_init(&s->uv) != 0 || cairn_loop_new_uv(&s->uv, &s->loop) != 0) {

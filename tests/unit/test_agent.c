@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "cairn/agent.h"
-#include "cairn/agent_log.h"
+#include "agent/log_sink.h"
 #include "cairn/sim.h"
 #include "sim_seed.h"
 
@@ -362,12 +362,12 @@ static void test_log_sink(void **state)
     FILE *f = fmemopen(buf, sizeof(buf), "w");
     assert_non_null(f);
     cairn_log_sink sink = {.out = f, .json = true, .level = CAIRN_LOG_INFO};
-    cairn_log_sink_log(CAIRN_LOG_WARN, "memberlist", "suspect bad\xffname", &sink);
-    cairn_log_sink_log(CAIRN_LOG_DEBUG, "memberlist", "below the level", &sink);
-    cairn_log_sink_emit(&sink, CAIRN_LOG_INFO, "member-join",
-                        json_pack("{s:o}", "node", cairn_log_json_string("x\xc3(")), "-");
+    cairn__log_sink_log(CAIRN_LOG_WARN, "memberlist", "suspect bad\xffname", &sink);
+    cairn__log_sink_log(CAIRN_LOG_DEBUG, "memberlist", "below the level", &sink);
+    cairn__log_sink_emit(&sink, CAIRN_LOG_INFO, "member-join",
+                         json_pack("{s:o}", "node", cairn__log_json_string("x\xc3(")), "-");
     sink.json = false;
-    cairn_log_sink_emit(&sink, CAIRN_LOG_INFO, "member-join", NULL, "%s", "evil\n2026 [INFO] x");
+    cairn__log_sink_emit(&sink, CAIRN_LOG_INFO, "member-join", NULL, "%s", "evil\n2026 [INFO] x");
     fclose(f);
     assert_non_null(strstr(buf, "\"level\":\"warn\",\"event\":\"log\",\"module\":\"memberlist\","
                                 "\"msg\":\"suspect bad\xef\xbf\xbdname\"}\n"));
@@ -376,9 +376,9 @@ static void test_log_sink(void **state)
     assert_non_null(strstr(buf, "[INFO] member-join: evil\\x0a2026 [INFO] x\n"));
     char t[CAIRN_LOG_TIME_STRLEN];
     cairn_log_time when = {.sec = 1795785892, .nsec = 530283999};
-    assert_string_equal(cairn_log_time_format(when, CAIRN_LOG_TIME_RFC3339, t, sizeof(t)),
+    assert_string_equal(cairn__log_time_format(when, CAIRN_LOG_TIME_RFC3339, t, sizeof(t)),
                         "2026-11-27T13:24:52.530283Z");
-    assert_string_equal(cairn_log_time_format(when, CAIRN_LOG_TIME_CLOCK, t, sizeof(t)),
+    assert_string_equal(cairn__log_time_format(when, CAIRN_LOG_TIME_CLOCK, t, sizeof(t)),
                         "13:24:52.530");
 }
 

@@ -11,6 +11,7 @@
 
 #include "cairn/cairn.h"
 #include "base/alloc_test.h"
+#include "base/utf8.h"
 
 static void test_error_names(void **state)
 {
@@ -184,27 +185,27 @@ static void test_utf8(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[64];
-        size_t n = cairn_utf8_sanitize(cases[i].in, cases[i].len, out, sizeof out);
+        size_t n = cairn__utf8_sanitize(cases[i].in, cases[i].len, out, sizeof out);
         assert_string_equal(out, cases[i].out);
         assert_int_equal(n, strlen(cases[i].out));
-        assert_true(cairn_utf8_valid(out, n));
-        assert_int_equal(cairn_utf8_valid(cases[i].in, cases[i].len),
+        assert_true(cairn__utf8_valid(out, n));
+        assert_int_equal(cairn__utf8_valid(cases[i].in, cases[i].len),
                          strcmp(cases[i].in, cases[i].out) == 0 &&
                              strlen(cases[i].in) == cases[i].len);
     }
     /* Cut output: whole characters only, the full length returned. */
     char small[6];
-    assert_int_equal(cairn_utf8_sanitize("ab\xff"
-                                         "cd",
-                                         5, small, sizeof small),
+    assert_int_equal(cairn__utf8_sanitize("ab\xff"
+                                          "cd",
+                                          5, small, sizeof small),
                      7);
     assert_string_equal(small, "ab\xef\xbf\xbd");
-    assert_int_equal(cairn_utf8_sanitize("ab\xff"
-                                         "cd",
-                                         5, small, 4),
+    assert_int_equal(cairn__utf8_sanitize("ab\xff"
+                                          "cd",
+                                          5, small, 4),
                      7);
     assert_string_equal(small, "ab");
-    assert_int_equal(cairn_utf8_sanitize("x", 1, NULL, 0), 1);
+    assert_int_equal(cairn__utf8_sanitize("x", 1, NULL, 0), 1);
 }
 
 int main(void)

@@ -1,9 +1,9 @@
-/* cairn/utf8.h: checking and repairing UTF-8 text from the network.
+/* base/utf8.h (internal): checking and repairing UTF-8 text from the network.
  *
  * Node names and tags arrive from peers as bytes; Serf treats them as Go
  * strings, which may hold any bytes. Everything cairn prints as JSON must
  * be valid UTF-8 (jansson refuses anything else, and so do most readers),
- * so the log boundary repairs text with cairn_utf8_sanitize, and the agent
+ * so the log boundary repairs text with cairn__utf8_sanitize, and the agent
  * refuses a name of its own that is not valid UTF-8.
  *
  * Repair rule: each maximal invalid subsequence (Unicode 15, §3.9, "U+FFFD
@@ -21,13 +21,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* cairn_utf8_valid: true when s[0..len) is valid UTF-8 without NUL bytes. */
-bool cairn_utf8_valid(const char *s, size_t len);
+/* cairn__utf8_valid: true when s[0..len) is valid UTF-8 without NUL bytes. */
+bool cairn__utf8_valid(const char *s, size_t len);
 
-/* cairn_utf8_sanitize writes s[0..len) repaired (see above) into out, at
+/* cairn__utf8_sanitize writes s[0..len) repaired (see above) into out, at
  * most cap - 1 bytes and a NUL (never a partial character; nothing when cap
  * is 0). Returns the length the whole repaired text has, like snprintf: a
  * result >= cap means out was cut. */
-size_t cairn_utf8_sanitize(const char *s, size_t len, char *out, size_t cap);
+size_t cairn__utf8_sanitize(const char *s, size_t len, char *out, size_t cap);
 
 #endif

@@ -1,4 +1,4 @@
-/* cairn/agent_log.h: the agent's log format, one sink for every output.
+/* agent/log_sink.h (internal): the agent's log format, one sink for every output.
  *
  * What the agent and the CLI print is a stream of records: a time, a level,
  * an event name ("member-join", "log", "agent-start" ...) and fields. A sink
@@ -10,12 +10,12 @@
  * or as one text line "TIME [LEVEL] event: text". The same sink serves the
  * `cairn agent` log, the routing commands' -v protocol log, and is what the
  * coming RPC `monitor` and HTTP services format with (docs/AGENT.md, "Log
- * format"). Text from peers is repaired on the way out (cairn/utf8.h): JSON
+ * format"). Text from peers is repaired on the way out (src/base/utf8.h): JSON
  * strings get U+FFFD for invalid UTF-8, text lines also write control
  * characters as \xNN, so a record never loses fields and a peer's name never
  * forges a line.
  *
- * Times: one wall-clock reading (cairn_log_time_now) formatted one of two
+ * Times: one wall-clock reading (cairn__log_time_now) formatted one of two
  * ways: RFC 3339 UTC with microseconds for logs, "HH:MM:SS.mmm" UTC for the
  * interactive commands' short lines.
  *
@@ -39,7 +39,7 @@ typedef struct cairn_log_time {
     int32_t nsec;
 } cairn_log_time;
 
-/* How cairn_log_time_format writes an instant. */
+/* How cairn__log_time_format writes an instant. */
 enum cairn_log_time_style {
     /* "2026-11-27T13:24:52.530283Z" (RFC 3339, microseconds). */
     CAIRN_LOG_TIME_RFC3339 = 0,
@@ -50,16 +50,16 @@ enum cairn_log_time_style {
 /* Longest formatted time, NUL included. */
 #define CAIRN_LOG_TIME_STRLEN 40
 
-/* cairn_log_time_now: the wall clock now. */
-cairn_log_time cairn_log_time_now(void);
+/* cairn__log_time_now: the wall clock now. */
+cairn_log_time cairn__log_time_now(void);
 
-/* cairn_log_time_format writes t in style into out (cap bytes, at least
+/* cairn__log_time_format writes t in style into out (cap bytes, at least
  * CAIRN_LOG_TIME_STRLEN is always enough) and returns out. */
-char *cairn_log_time_format(cairn_log_time t, int style, char *out, size_t cap);
+char *cairn__log_time_format(cairn_log_time t, int style, char *out, size_t cap);
 
-/* cairn_log_time_seconds: t as Unix seconds with a fraction (the JSON
+/* cairn__log_time_seconds: t as Unix seconds with a fraction (the JSON
  * records' "ts"). */
-double cairn_log_time_seconds(cairn_log_time t);
+double cairn__log_time_seconds(cairn_log_time t);
 
 /* A record sink. Fill it in and pass it to the functions below. */
 typedef struct cairn_log_sink {
@@ -75,21 +75,21 @@ typedef struct cairn_log_sink {
     int time_style;
 } cairn_log_sink;
 
-/* cairn_log_sink_emit writes one record: event, and fields (a JSON object
+/* cairn__log_sink_emit writes one record: event, and fields (a JSON object
  * or NULL; its reference is taken) after time, ts, level and event; or
  * for text, the printf-formatted text. Nothing is written below the
  * sink's level (fields is released all the same). */
-void cairn_log_sink_emit(const cairn_log_sink *sink, int level, const char *event, json_t *fields,
-                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void cairn__log_sink_emit(const cairn_log_sink *sink, int level, const char *event, json_t *fields,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* cairn_log_sink_log is a cairn_log_cb (cairn/log.h) over a sink passed as
+/* cairn__log_sink_log is a cairn_log_cb (cairn/log.h) over a sink passed as
  * userdata: the library's messages become "log" records with fields
  * "module" and "msg" (text: "module: msg"). */
-void cairn_log_sink_log(int level, const char *module, const char *msg, void *sink);
+void cairn__log_sink_log(int level, const char *module, const char *msg, void *sink);
 
-/* cairn_log_json_string: a JSON string of s repaired to valid UTF-8 (see
+/* cairn__log_json_string: a JSON string of s repaired to valid UTF-8 (see
  * above); never NULL unless out of memory. Use it for every string that
  * may come from a peer or the command line. */
-json_t *cairn_log_json_string(const char *s);
+json_t *cairn__log_json_string(const char *s);
 
 #endif
