@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cairn/error.h"
+
 /* Longest formatted address: "[" + 45 + "]:" + 5 + NUL, rounded up. */
 #define CAIRN_ADDR_STRLEN 64
 
@@ -39,6 +41,16 @@ int cairn_addr_parse_ip(const char *s, uint16_t port, cairn_addr *ret_addr);
  * non-zero, also a bare "ip" / "[ipv6]" / "ipv6". Ports must be decimal
  * 1..65535 (0 only via default_port). 0 or CAIRN_EINVAL. */
 int cairn_addr_parse(const char *s, uint16_t default_port, cairn_addr *ret_addr);
+
+/* cairn_addr_split_host splits "host", "host:port", "[ipv6]:port",
+ * "[ipv6]" or a bare IPv6 literal into host (a name or an IP literal,
+ * NUL-terminated, brackets removed, at most hostlen - 1 bytes) and the port
+ * (default_port when absent; when that is 0 a port is required). Returns 0,
+ * or CAIRN_EINVAL / CAIRN_ERANGE / CAIRN_ELIMIT with the reason in diag (may
+ * be NULL): "no host", "the port is not a number", "port 0 is not 1 to
+ * 65535", "host is 300 bytes, limit 253" ... Nothing is resolved. */
+int cairn_addr_split_host(const char *s, uint16_t default_port, char *host, size_t hostlen,
+                          uint16_t *ret_port, cairn_diag *diag);
 
 /* cairn_addr_format writes "1.2.3.4:80" or "[::1]:80" (without the port when
  * with_port is false, and then IPv6 is unbracketed). Always NUL-terminates;

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cairn/error.h"
 #include "cairn/time.h"
 
 typedef struct cairn_loop cairn_loop;
@@ -248,6 +249,38 @@ int cairn_resolve_start(cairn_loop *loop, const char *host, uint16_t port, cairn
  * callback never runs and the request is freed. NULL ok. Must not be called
  * after (or from inside) the request's callback. */
 void cairn_resolve_cancel(cairn_resolve *req);
+
+/* Several "host[:port]" strings at once (memberlist's Join([]string) and
+ * Serf's -join/-retry-join lists): each resolved as by cairn_resolve_start,
+ * all concurrently. */
+typedef struct cairn_resolve_hosts cairn_resolve_hosts;
+
+/* The outcome of cairn_resolve_hosts_start: status 0 when at least one
+ * host resolved, with every address found (in the order of the hosts, each
+ * host's addresses in the resolver's order); otherwise the first host's
+ * error, n == 0. failed counts the hosts that did not resolve and
+ * first_failed names the first of them (with its error, first_err), or is
+ * NULL. Everything is borrowed for the call; the request is freed after. */
+typedef void (*cairn_resolve_hosts_cb)(cairn_resolve_hosts *req, int status,
+                                       const cairn_addr *addrs, size_t n, size_t failed,
+                                       const char *first_failed, int first_err, void *userdata);
+
+/* Most hosts one cairn_resolve_hosts_start takes. */
+#define CAIRN_RESOLVE_HOSTS_MAX 64
+
+/* cairn_resolve_hosts_start resolves hosts[0..n) ("host", "host:port",
+ * "[v6]:port"; the port defaults to default_port, which must then be
+ * non-zero) within timeout each. The strings are checked first: 0, or
+ * CAIRN_EINVAL/CAIRN_ERANGE/CAIRN_ELIMIT with diag naming the bad one (then
+ * nothing started), CAIRN_ENOTSUP (names on a loop that resolves none) or
+ * CAIRN_ENOMEM. */
+int cairn_resolve_hosts_start(cairn_loop *loop, const char *const *hosts, size_t n,
+                              uint16_t default_port, cairn_time timeout, cairn_resolve_hosts_cb cb,
+                              void *userdata, cairn_resolve_hosts **ret_req, cairn_diag *diag);
+
+/* cairn_resolve_hosts_cancel abandons the request (no callback). NULL ok;
+ * not after or inside its callback. */
+void cairn_resolve_hosts_cancel(cairn_resolve_hosts *req);
 
 /* ---- the manual (test) clock ---- */
 

@@ -61,48 +61,61 @@ static int parse_port(const char *s, uint16_t *ret)
     return 0;
 }
 
-int cairn_addr_parse(const char *s, uint16_t default_port, cairn_addr *ret_addr)
+int cairn_addr_split_host(const char *s, uint16_t default_port, char *host, size_t hostlen,
+                          uint16_t *ret_port, cairn_diag *diag)
 {
-    char host[64];
-    const char *port_str = NULL;
-    if (s == NULL || ret_addr == NULL)
+    if (s == NULL || host == NULL || hostlen == 0 || ret_port == NULL)
         return CAIRN_EINVAL;
+    const char *h = s, *port_str = NULL;
+    size_t hl;
     if (s[0] == '[') {
         const char *end = strchr(s, ']');
-        if (end == NULL || (size_t)(end - s - 1) >= sizeof(host))
-            return CAIRN_EINVAL;
-        memcpy(host, s + 1, (size_t)(end - s - 1));
-        host[end - s - 1] = '\0';
+        if (end == NULL)
+            return cairn_diag_set(diag, CAIRN_EINVAL, "\"[\" without \"]\"");
+        h = s + 1;
+        hl = (size_t)(end - h);
         if (end[1] == ':')
             port_str = end + 2;
         else if (end[1] != '\0')
-            return CAIRN_EINVAL;
-        if (strchr(host, ':') == NULL)
-            return CAIRN_EINVAL;
+            return cairn_diag_set(diag, CAIRN_EINVAL, "text after \"]\" is not :PORT");
+        if (memchr(h, ':', hl) == NULL)
+            return cairn_diag_set(diag, CAIRN_EINVAL, "brackets around a non-IPv6 host");
     } else {
         const char *colon = strchr(s, ':');
         if (colon != NULL && strchr(colon + 1, ':') != NULL) {
-            /* Bare IPv6 without brackets: no port possible. */
-            if (strlen(s) >= sizeof(host))
-                return CAIRN_EINVAL;
-            strcpy(host, s);
+            hl = strlen(s); /* a bare IPv6 literal: no port possible */
         } else {
-            size_t hl = colon ? (size_t)(colon - s) : strlen(s);
-            if (hl >= sizeof(host))
-                return CAIRN_EINVAL;
-            memcpy(host, s, hl);
-            host[hl] = '\0';
+            hl = colon ? (size_t)(colon - s) : strlen(s);
             if (colon)
                 port_str = colon + 1;
         }
     }
+    if (hl == 0)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "no host");
+    if (hl >= hostlen)
+        return cairn_diag_set(diag, CAIRN_ELIMIT, "host is %zu bytes, limit %zu", hl, hostlen - 1);
     uint16_t port = default_port;
     if (port_str != NULL) {
+        if (*port_str == '\0' || strspn(port_str, "0123456789") != strlen(port_str))
+            return cairn_diag_set(diag, CAIRN_EINVAL, "the port is not a number");
         if (parse_port(port_str, &port) < 0)
-            return CAIRN_EINVAL;
+            return cairn_diag_set(diag, CAIRN_ERANGE, "port %s is not 1 to 65535", port_str);
     } else if (default_port == 0) {
-        return CAIRN_EINVAL;
+        return cairn_diag_set(diag, CAIRN_EINVAL, "no port");
     }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *ret_port = port;
+    return 0;
+}
+
+int cairn_addr_parse(const char *s, uint16_t default_port, cairn_addr *ret_addr)
+{
+    char host[64];
+    uint16_t port;
+    if (ret_addr == NULL ||
+        cairn_addr_split_host(s, default_port, host, sizeof(host), &port, NULL) < 0)
+        return CAIRN_EINVAL;
     return cairn_addr_parse_ip(host, port, ret_addr);
 }
 

@@ -13,7 +13,6 @@
  * SIGUSR1 logs the member list and the counters. Bad flags exit 2.
  */
 #include <jansson.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -50,6 +49,8 @@ struct agent_cli {
     bool joining;
     /* A signal came before that join finished: exit 1 after the leave. */
     bool join_interrupted;
+    /* The --join hosts being resolved (NULL once they are). */
+    cairn_resolve_hosts *resolving;
     /* The last error the library logged (explains a failed join). */
     char last_error[512];
 };
@@ -274,60 +275,66 @@ static int bad_value(const char *flag, const char *value, const char *why)
     return 2;
 }
 
-/* Resolves HOST[:PORT] (IP literal, [IPv6], or a name) into ret; the port
- * defaults to default_port when absent. 0, or -1 with a reason in why
- * ("has port 0 ...", "does not resolve: ..."). */
-static int resolve(const char *text, uint16_t default_port, cairn_addr *ret, char *why,
-                   size_t whylen)
+/* How long one name may take to resolve (memberlist's TCPTimeout: a join
+ * that cannot even resolve its peer gives up as one that cannot reach it). */
+#define AGENT_RESOLVE_TIMEOUT (10 * CAIRN_SEC)
+
+/* Checks HOST[:PORT] (IP literal, [IPv6], or a name) without resolving it:
+ * 0, or -1 with the reason in why ("port 0 is not 1 to 65535", "no host"). */
+static int check_host(const char *text, uint16_t default_port, char *why, size_t whylen)
 {
-    if (cairn_addr_parse(text, default_port, ret) == 0)
+    char host[CAIRN_RESOLVE_HOST_MAX + 1];
+    uint16_t port;
+    cairn_diag d = {0};
+    if (cairn_addr_split_host(text, default_port, host, sizeof(host), &port, &d) == 0)
         return 0;
-    char host[256];
-    const char *colon = strrchr(text, ':');
-    /* A bare IPv6 literal has colons but no port. */
-    if (colon && strchr(text, ':') != colon && text[0] != '[')
-        colon = NULL;
-    size_t hl = colon ? (size_t)(colon - text) : strlen(text);
-    if (hl >= 2 && text[0] == '[' && text[hl - 1] == ']')
-        text++, hl -= 2;
-    if (hl == 0 || hl >= sizeof(host)) {
-        snprintf(why, whylen, "is not HOST:PORT (no host)");
+    snprintf(why, whylen, "is not HOST:PORT (%s)", d.msg);
+    return -1;
+}
+
+struct resolved {
+    bool done;
+    int status;
+    cairn_addr addr;
+    char why[256];
+};
+
+static void on_resolved_one(cairn_resolve_hosts *req, int status, const cairn_addr *addrs, size_t n,
+                            size_t failed, const char *first_failed, int first_err, void *ud)
+{
+    struct resolved *r = ud;
+    (void)req;
+    (void)failed;
+    r->done = true;
+    r->status = status;
+    if (status == 0 && n > 0)
+        r->addr = addrs[0];
+    else
+        snprintf(r->why, sizeof(r->why), "does not resolve: host \"%s\": %s",
+                 first_failed ? first_failed : "?", cairn_strerror(first_err));
+}
+
+/* Resolves HOST[:PORT] through the loop (getaddrinfo on libuv's thread
+ * pool, with a deadline), before the agent starts: 0, or -1 with why. */
+static int resolve_on_loop(struct agent_cli *c, const char *text, uint16_t default_port,
+                           cairn_addr *ret, char *why, size_t whylen)
+{
+    struct resolved r = {0};
+    cairn_diag d = {0};
+    const char *hosts[1] = {text};
+    if (cairn_resolve_hosts_start(c->loop, hosts, 1, default_port, AGENT_RESOLVE_TIMEOUT,
+                                  on_resolved_one, &r, NULL, &d) < 0) {
+        snprintf(why, whylen, "is not HOST:PORT (%s)", d.msg);
         return -1;
     }
-    memcpy(host, text, hl);
-    host[hl] = 0;
-    long port = default_port;
-    if (colon) {
-        char *end;
-        port = strtol(colon + 1, &end, 10);
-        if (colon[1] == 0 || *end) {
-            snprintf(why, whylen, "is not HOST:PORT (the port is not a number)");
-            return -1;
-        }
-        if (port < 1 || port > 65535) {
-            snprintf(why, whylen, "has port %ld: give a fixed port, 1 to 65535 (peers join it)",
-                     port);
-            return -1;
-        }
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *res = NULL;
-    int gai = getaddrinfo(host, NULL, &hints, &res);
-    if (gai != 0 || !res) {
-        snprintf(why, whylen, "does not resolve: host \"%s\": %s", host,
-                 gai ? gai_strerror(gai) : "no address");
+    while (!r.done)
+        uv_run(&c->uv, UV_RUN_ONCE);
+    if (r.status < 0) {
+        snprintf(why, whylen, "%s", r.why);
         return -1;
     }
-    char ip[INET6_ADDRSTRLEN];
-    int rc = -1;
-    for (struct addrinfo *r = res; r && rc < 0; r = r->ai_next) {
-        if (getnameinfo(r->ai_addr, r->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST) == 0 &&
-            cairn_addr_parse_ip(ip, (uint16_t)port, ret) == 0)
-            rc = 0;
-    }
-    freeaddrinfo(res);
-    if (rc < 0)
-        snprintf(why, whylen, "does not resolve to an IPv4 or IPv6 address");
-    return rc;
+    *ret = r.addr;
+    return 0;
 }
 
 /* --tag KEY=VALUE: a copy split in place; keys must be unique. 0, 2 with
@@ -460,7 +467,7 @@ static void pick_advertise(uint16_t port, cairn_addr *ret)
 
 /* Fills cfg from flags; 0 or the exit status (2) after a message. */
 static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cairn_agent_config *cfg,
-                        uint8_t *key, cairn_addr *joins)
+                        uint8_t *key)
 {
     memset(cfg, 0, sizeof(*cfg));
     if (!f->node) {
@@ -485,16 +492,13 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     }
     cfg->node = f->node;
     char why[512];
-    if (cairn_addr_parse_ip("0.0.0.0", AGENT_DEFAULT_PORT, &cfg->bind) < 0)
-        return 1;
     /* --bind HOST alone binds Serf's port, 7946, as `serf agent -bind`. */
-    if (f->bind && resolve(f->bind, AGENT_DEFAULT_PORT, &cfg->bind, why, sizeof(why)) < 0)
+    if (f->bind && check_host(f->bind, AGENT_DEFAULT_PORT, why, sizeof(why)) < 0)
         return bad_value("--bind", f->bind, why);
-    if (f->advertise &&
-        resolve(f->advertise, cfg->bind.port, &cfg->advertise, why, sizeof(why)) < 0)
+    if (f->advertise && check_host(f->advertise, AGENT_DEFAULT_PORT, why, sizeof(why)) < 0)
         return bad_value("--advertise", f->advertise, why);
     for (size_t i = 0; i < f->n_joins; i++)
-        if (resolve(f->joins[i], cfg->bind.port, &joins[i], why, sizeof(why)) < 0)
+        if (check_host(f->joins[i], AGENT_DEFAULT_PORT, why, sizeof(why)) < 0)
             return bad_value("--join", f->joins[i], why);
     if (f->encrypt && cairn_agent_decode_key(f->encrypt, key, &cfg->key_len) < 0)
         return bad_value("--encrypt", f->encrypt, "is not base64 of a 16, 24 or 32-byte key");
@@ -532,10 +536,43 @@ static void close_walk(uv_handle_t *h, void *ud)
         uv_close(h, NULL);
 }
 
-static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const cairn_addr *joins,
-                     size_t n_joins)
+/* The --join hosts resolved (all concurrently, through the loop): join every
+ * address found; a host that did not resolve is logged, and a join with
+ * nothing to contact fails as a join that reached nobody. */
+static void on_joins_resolved(cairn_resolve_hosts *req, int status, const cairn_addr *addrs,
+                              size_t n, size_t failed, const char *first_failed, int first_err,
+                              void *ud)
+{
+    struct agent_cli *c = ud;
+    (void)req;
+    c->resolving = NULL;
+    if (failed > 0) {
+        snprintf(c->last_error, sizeof(c->last_error), "--join %s does not resolve: %s",
+                 first_failed, cairn_strerror(first_err));
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_WARN, "join",
+                             json_pack("{s:o, s:s, s:i}", "host",
+                                       cairn__log_json_string(first_failed), "error",
+                                       cairn_strerror(first_err), "unresolved", (int)failed),
+                             "%zu --join host(s) did not resolve, first %s: %s", failed,
+                             first_failed, cairn_strerror(first_err));
+    }
+    int rc = status < 0 ? status : cairn_agent_join(c->agent, addrs, n, on_joined, c);
+    if (rc < 0)
+        on_joined(c->agent, rc, 0, c);
+}
+
+static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct agent_flags *f)
 {
     cairn_diag diag = {0};
+    char bad[512];
+    if (cairn_addr_parse_ip("0.0.0.0", AGENT_DEFAULT_PORT, &cfg->bind) < 0)
+        return 1;
+    if (f->bind &&
+        resolve_on_loop(c, f->bind, AGENT_DEFAULT_PORT, &cfg->bind, bad, sizeof(bad)) < 0)
+        return bad_value("--bind", f->bind, bad);
+    if (f->advertise &&
+        resolve_on_loop(c, f->advertise, cfg->bind.port, &cfg->advertise, bad, sizeof(bad)) < 0)
+        return bad_value("--advertise", f->advertise, bad);
     cairn_logger logger = {.cb = on_log, .userdata = c, .level = c->sink.level};
     if (cfg->bind.port && !cfg->advertise.family) {
         bool any = true;
@@ -574,9 +611,12 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const cairn_a
                   cfg->key_len > 0, "compression", !cfg->disable_compression),
         "node %s bind %s advertise %s profile %s encrypted %s compression %s", cfg->node, bind,
         addr, cfg->profile, cfg->key_len ? "yes" : "no", cfg->disable_compression ? "off" : "on");
-    if (n_joins) {
+    if (f->n_joins) {
         c->joining = true;
-        if ((rc = cairn_agent_join(c->agent, joins, n_joins, on_joined, c)) < 0)
+        rc = cairn_resolve_hosts_start(c->loop, f->joins, f->n_joins, cfg->bind.port,
+                                       AGENT_RESOLVE_TIMEOUT, on_joins_resolved, c, &c->resolving,
+                                       NULL);
+        if (rc < 0)
             on_joined(c->agent, rc, 0, c);
     }
     if (c->status == 0 && start_signals(c) < 0) {
@@ -594,7 +634,6 @@ int cairn_cmd_agent(int argc, char **argv)
     int rc = parse_flags(argc, argv, &f);
     cairn_agent_config cfg;
     uint8_t key[32];
-    cairn_addr joins[AGENT_MAX_JOINS];
     char hostname[256];
     if (rc == -1) { /* --help */
         rc = 0;
@@ -602,7 +641,7 @@ int cairn_cmd_agent(int argc, char **argv)
     }
     if (rc)
         goto out;
-    if ((rc = build_config(&f, hostname, sizeof(hostname), &cfg, key, joins)) != 0)
+    if ((rc = build_config(&f, hostname, sizeof(hostname), &cfg, key)) != 0)
         goto out;
     struct agent_cli c = {.sink = {.out = stdout, .json = f.json, .level = CAIRN_LOG_INFO},
                           .stats_on_exit = f.stats_on_exit};
@@ -617,7 +656,8 @@ int cairn_cmd_agent(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    rc = run_agent(&c, &cfg, joins, f.n_joins);
+    rc = run_agent(&c, &cfg, &f);
+    cairn_resolve_hosts_cancel(c.resolving);
     cairn_agent_delete(c.agent);
     cairn_loop_delete(c.loop);
     uv_walk(&c.uv, close_walk, NULL);

@@ -99,3 +99,120 @@ void cairn_resolve_cancel(cairn_resolve *req)
         req->loop->ops->resolve_cancel(req);
     resolve_free(req);
 }
+
+/* ---- several hosts ---- */
+
+struct hosts_item {
+    cairn_resolve_hosts *parent;
+    cairn_resolve *req;
+    /* Filled when done: status and addresses. */
+    int status;
+    size_t n;
+    cairn_addr addrs[CAIRN_RESOLVE_MAX_ADDRS];
+    char host[CAIRN_RESOLVE_HOST_MAX + 1];
+    uint16_t port;
+};
+
+struct cairn_resolve_hosts {
+    cairn_resolve_hosts_cb cb;
+    void *userdata;
+    size_t n, pending;
+    struct hosts_item items[];
+};
+
+static void hosts_finish(cairn_resolve_hosts *h)
+{
+    size_t total = 0, failed = 0;
+    for (size_t i = 0; i < h->n; i++)
+        total += h->items[i].status < 0 ? 0 : h->items[i].n;
+    cairn_addr *all = total > 0 ? cairn_calloc(total, sizeof(*all)) : NULL;
+    if (total > 0 && all == NULL) {
+        h->cb(h, CAIRN_ENOMEM, NULL, 0, 0, NULL, 0, h->userdata);
+        cairn_free(h);
+        return;
+    }
+    total = 0;
+    const char *first_failed = NULL;
+    int first_err = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        struct hosts_item *it = &h->items[i];
+        if (it->status < 0) {
+            if (failed++ == 0) {
+                first_failed = it->host;
+                first_err = it->status;
+            }
+            continue;
+        }
+        for (size_t j = 0; j < it->n; j++)
+            all[total++] = it->addrs[j];
+    }
+    int status = total > 0 ? 0 : first_err;
+    h->cb(h, status, all, total, failed, first_failed, first_err, h->userdata);
+    cairn_free(all);
+    cairn_free(h);
+}
+
+static void on_host(cairn_resolve *req, int status, const cairn_addr *addrs, size_t n,
+                    void *userdata)
+{
+    struct hosts_item *it = userdata;
+    (void)req;
+    it->req = NULL;
+    it->status = status;
+    it->n = n;
+    for (size_t i = 0; i < n; i++)
+        it->addrs[i] = addrs[i];
+    if (--it->parent->pending == 0)
+        hosts_finish(it->parent);
+}
+
+int cairn_resolve_hosts_start(cairn_loop *loop, const char *const *hosts, size_t n,
+                              uint16_t default_port, cairn_time timeout, cairn_resolve_hosts_cb cb,
+                              void *userdata, cairn_resolve_hosts **ret_req, cairn_diag *diag)
+{
+    if (loop == NULL || hosts == NULL || n == 0 || cb == NULL || timeout <= 0)
+        return CAIRN_EINVAL;
+    if (n > CAIRN_RESOLVE_HOSTS_MAX)
+        return cairn_diag_set(diag, CAIRN_ELIMIT, "%zu hosts, limit %d", n,
+                              CAIRN_RESOLVE_HOSTS_MAX);
+    cairn_resolve_hosts *h = cairn_calloc(1, sizeof(*h) + n * sizeof(h->items[0]));
+    if (h == NULL)
+        return CAIRN_ENOMEM;
+    h->cb = cb;
+    h->userdata = userdata;
+    h->n = n;
+    for (size_t i = 0; i < n; i++) {
+        struct hosts_item *it = &h->items[i];
+        cairn_diag why = {0};
+        int r = cairn_addr_split_host(hosts[i], default_port, it->host, sizeof(it->host), &it->port,
+                                      &why);
+        if (r < 0) {
+            cairn_free(h);
+            return cairn_diag_set(diag, r, "\"%.300s\": %s", hosts[i], why.msg);
+        }
+        it->parent = h;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct hosts_item *it = &h->items[i];
+        int r = cairn_resolve_start(loop, it->host, it->port, timeout, on_host, it, &it->req);
+        if (r < 0) {
+            for (size_t j = 0; j < i; j++)
+                cairn_resolve_cancel(h->items[j].req);
+            cairn_free(h);
+            return r;
+        }
+        h->pending++;
+    }
+    if (ret_req != NULL)
+        *ret_req = h;
+    return 0;
+}
+
+void cairn_resolve_hosts_cancel(cairn_resolve_hosts *req)
+{
+    if (req == NULL)
+        return;
+    for (size_t i = 0; i < req->n; i++)
+        cairn_resolve_cancel(req->items[i].req);
+    cairn_free(req);
+}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cairn/cairn.h"
@@ -225,6 +226,132 @@ static void test_uv_cancel_in_flight(void **state)
     assert_false(cancelled.done);
 }
 
+struct hosts_outcome {
+    bool done;
+    int status;
+    size_t n, failed;
+    cairn_addr addrs[8];
+    char first_failed[64];
+    int first_err;
+};
+
+static void on_hosts(cairn_resolve_hosts *req, int status, const cairn_addr *addrs, size_t n,
+                     size_t failed, const char *first_failed, int first_err, void *userdata)
+{
+    struct hosts_outcome *o = userdata;
+    (void)req;
+    assert_false(o->done);
+    o->done = true;
+    o->status = status;
+    o->n = n;
+    o->failed = failed;
+    o->first_err = first_err;
+    assert_true(n <= 8);
+    if (n > 0)
+        memcpy(o->addrs, addrs, n * sizeof(*addrs));
+    snprintf(o->first_failed, sizeof(o->first_failed), "%s", first_failed ? first_failed : "");
+}
+
+/* "host[:port]" splitting: the forms Serf's -join accepts, and the reason
+ * for each bad one. */
+static void test_split_host(void **state)
+{
+    (void)state;
+    char host[32];
+    uint16_t port;
+    cairn_diag d = {0};
+    assert_int_equal(cairn_addr_split_host("seed.dc1:8000", 7946, host, sizeof(host), &port, &d),
+                     0);
+    assert_string_equal(host, "seed.dc1");
+    assert_int_equal(port, 8000);
+    assert_int_equal(cairn_addr_split_host("seed", 7946, host, sizeof(host), &port, &d), 0);
+    assert_int_equal(port, 7946);
+    assert_int_equal(cairn_addr_split_host("[::1]:5", 7946, host, sizeof(host), &port, &d), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 5);
+    assert_int_equal(cairn_addr_split_host("fd00::1", 7946, host, sizeof(host), &port, &d), 0);
+    assert_string_equal(host, "fd00::1");
+    struct {
+        const char *in;
+        int err;
+        const char *why;
+    } bad[] = {
+        {"h:0", CAIRN_ERANGE, "port 0 is not 1 to 65535"},
+        {"h:70000", CAIRN_ERANGE, "port 70000 is not 1 to 65535"},
+        {"h:x", CAIRN_EINVAL, "the port is not a number"},
+        {"h:", CAIRN_EINVAL, "the port is not a number"},
+        {":80", CAIRN_EINVAL, "no host"},
+        {"[::1", CAIRN_EINVAL, "\"[\" without \"]\""},
+        {"a-host-name-longer-than-thirty-one-bytes:1", CAIRN_ELIMIT, "host is 40 bytes, limit 31"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cairn_diag why = {0};
+        assert_int_equal(cairn_addr_split_host(bad[i].in, 7946, host, sizeof(host), &port, &why),
+                         bad[i].err);
+        assert_string_equal(why.msg, bad[i].why);
+    }
+    assert_int_equal(cairn_addr_split_host("h", 0, host, sizeof(host), &port, NULL), CAIRN_EINVAL);
+}
+
+/* Several hosts at once: every address of every host that resolved, in
+ * host order, with ports; the failures counted and the first one named. */
+static void test_sim_hosts(void **state)
+{
+    (void)state;
+    cairn__test_alloc_install();
+    struct simworld w;
+    sim_setup(&w);
+    cairn_addr a = ip("10.0.0.7"), b = ip("10.0.0.8");
+    assert_int_equal(cairn_sim_add_host(w.sim, "seed.dc1", &a), 0);
+    assert_int_equal(cairn_sim_add_host(w.sim, "seed.dc1", &b), 0);
+    const char *hosts[] = {"seed.dc1:8000", "nowhere", "10.0.0.9", "[fd00::1]:5"};
+    struct hosts_outcome o = {0};
+    assert_int_equal(
+        cairn_resolve_hosts_start(w.loop, hosts, 4, 7946, CAIRN_SEC, on_hosts, &o, NULL, NULL), 0);
+    cairn_sim_run_for(w.sim, CAIRN_SEC);
+    assert_true(o.done);
+    assert_int_equal(o.status, 0);
+    assert_int_equal(o.n, 4);
+    const char *want[] = {"10.0.0.7:8000", "10.0.0.8:8000", "10.0.0.9:7946", "[fd00::1]:5"};
+    for (size_t i = 0; i < 4; i++) {
+        char buf[64];
+        cairn_addr_format(&o.addrs[i], true, buf, sizeof(buf));
+        assert_string_equal(buf, want[i]);
+    }
+    assert_int_equal(o.failed, 1);
+    assert_string_equal(o.first_failed, "nowhere");
+    assert_int_equal(o.first_err, CAIRN_ENOHOST);
+
+    /* None resolves: the first error; a bad string: nothing started. */
+    const char *none[] = {"nowhere", "nothere"};
+    struct hosts_outcome z = {0};
+    assert_int_equal(
+        cairn_resolve_hosts_start(w.loop, none, 2, 7946, CAIRN_SEC, on_hosts, &z, NULL, NULL), 0);
+    cairn_sim_run_for(w.sim, CAIRN_SEC);
+    assert_true(z.done);
+    assert_int_equal(z.status, CAIRN_ENOHOST);
+    assert_int_equal(z.n, 0);
+    assert_int_equal(z.failed, 2);
+    const char *badport[] = {"seed.dc1", "seed.dc1:0"};
+    cairn_diag d = {0};
+    struct hosts_outcome never = {0};
+    assert_int_equal(
+        cairn_resolve_hosts_start(w.loop, badport, 2, 7946, CAIRN_SEC, on_hosts, &never, NULL, &d),
+        CAIRN_ERANGE);
+    assert_string_equal(d.msg, "\"seed.dc1:0\": port 0 is not 1 to 65535");
+    /* Cancelled: no callback, nothing leaks. */
+    cairn_resolve_hosts *req;
+    assert_int_equal(
+        cairn_resolve_hosts_start(w.loop, hosts, 4, 7946, CAIRN_SEC, on_hosts, &never, &req, NULL),
+        0);
+    cairn_resolve_hosts_cancel(req);
+    cairn_sim_run_for(w.sim, CAIRN_SEC);
+    assert_false(never.done);
+    sim_teardown(&w);
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +359,8 @@ int main(void)
         cmocka_unit_test(test_sim_deadline),
         cmocka_unit_test(test_sim_stall_and_cancel),
         cmocka_unit_test(test_manual_literals),
+        cmocka_unit_test(test_split_host),
+        cmocka_unit_test(test_sim_hosts),
         cmocka_unit_test_setup_teardown(test_uv_localhost, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_uv_cancel_in_flight, uv_env_setup, uv_env_teardown),
     };
