@@ -5,13 +5,16 @@ BUILD    ?= build
 ASAN     ?= build-asan
 TSAN     ?= build-tsan
 FUZZTIME ?= 60
+PREFIX   ?= /usr/local
+DESTDIR  ?=
 
 DEB_PKGS = build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
            libuv1-dev libmsgpack-dev libssl-dev zlib1g-dev liburcu-dev \
            libjansson-dev libmicrohttpd-dev libcmocka-dev serf python3 \
-           python3-consul iproute2 procps
+           python3-consul iproute2 procps \
+           debhelper dpkg-dev fakeroot lintian groff-base man-db
 
-.PHONY: all deps build test test-normal test-asan tsan demo bench fuzz clean format
+.PHONY: all deps build test test-normal test-asan tsan demo bench fuzz clean format install deb
 
 all: build
 
@@ -45,6 +48,15 @@ tsan: deps
 	  -DCAIRN_TSAN=ON -DCAIRN_INTEROP=OFF
 	cmake --build $(TSAN) -j $(JOBS)
 	cd $(TSAN) && ctest --output-on-failure -L tsan
+
+# Headers, libcairn.so.0 + libcairn.a, cairn, cairn.pc, the CMake package,
+# man pages, docs and examples under $(DESTDIR)$(PREFIX).
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Debian packages cairn, libcairn0, libcairn-dev (and -dbgsym) in $(BUILD)/deb/.
+deb: deps
+	tools/build_deb.sh $(BUILD)/deb
 
 demo: build
 	@tools/demo.sh $(BUILD)

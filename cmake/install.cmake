@@ -27,7 +27,12 @@ foreach(_d LIBDIR INCLUDEDIR)
     set(CAIRN_PC_${_d} "\${prefix}/${CMAKE_INSTALL_${_d}}")
   endif()
 endforeach()
-configure_file(${PROJECT_SOURCE_DIR}/cmake/cairn.pc.in ${PROJECT_BINARY_DIR}/cairn.pc @ONLY)
+# The prefix is the one given at install time (cmake --install --prefix).
+set(CAIRN_PC_PREFIX "@CAIRN_PC_PREFIX@")
+configure_file(${PROJECT_SOURCE_DIR}/cmake/cairn.pc.in ${PROJECT_BINARY_DIR}/cairn.pc.in @ONLY)
+install(CODE "set(CAIRN_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  configure_file(\"${PROJECT_BINARY_DIR}/cairn.pc.in\" \"${PROJECT_BINARY_DIR}/cairn.pc\" @ONLY)"
+  COMPONENT dev)
 install(FILES ${PROJECT_BINARY_DIR}/cairn.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 
@@ -47,9 +52,10 @@ install(FILES ${PROJECT_SOURCE_DIR}/man/cairn.1 ${PROJECT_SOURCE_DIR}/man/cairn-
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT bin)
 install(FILES ${PROJECT_SOURCE_DIR}/man/libcairn.3
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man3 COMPONENT dev)
-file(GLOB _cairn_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
-install(FILES ${PROJECT_SOURCE_DIR}/README.md ${_cairn_docs}
-        DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT doc)
-file(GLOB _cairn_examples ${PROJECT_SOURCE_DIR}/examples/*.c
-     ${PROJECT_SOURCE_DIR}/examples/CMakeLists.txt ${PROJECT_SOURCE_DIR}/examples/Makefile)
-install(FILES ${_cairn_examples} DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT doc)
+# Directories are listed at install time, so new docs and examples need no
+# re-configure.
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT doc)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
+        COMPONENT doc FILES_MATCHING PATTERN "*.md")
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
+        COMPONENT doc FILES_MATCHING PATTERN "*.c" PATTERN "CMakeLists.txt" PATTERN "Makefile")
