@@ -57,7 +57,8 @@ static int start_node(cairn_loop *loop, struct node *n, const char *bind)
     if (rc == 0)
         rc = cairn_agent_new(loop, &cfg, NULL, on_member, n, &diag, &n->agent);
     if (rc != 0)
-        fprintf(stderr, "gossip_node: %s: %s\n", n->name, diag.msg[0] ? diag.msg : cairn_strerror(rc));
+        fprintf(stderr, "gossip_node: %s: %s\n", n->name,
+                diag.msg[0] ? diag.msg : cairn_strerror(rc));
     return rc;
 }
 

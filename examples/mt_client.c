@@ -29,7 +29,7 @@
 #include <cairn/loop_uv.h>
 
 #define NWORKERS 4
-#define NCALLS 5000
+#define NCALLS   5000
 #define NSERVERS 7 /* s1..s6 and spare room */
 
 struct app {
@@ -79,8 +79,8 @@ static int add_server(cairn_manager *m, int i)
     char name[32], port[16];
     snprintf(name, sizeof name, "s%d.dc1", i);
     snprintf(port, sizeof port, "%d", 8300 + i);
-    cairn_tag tags[] = {{"role", "consul"}, {"dc", "dc1"}, {"port", port},
-                        {"build", "1.18.0"}, {"vsn", "3"}};
+    cairn_tag tags[] = {
+        {"role", "consul"}, {"dc", "dc1"}, {"port", port}, {"build", "1.18.0"}, {"vsn", "3"}};
     cairn_member member = {.name = name, .tags = tags, .ntags = 5, .status = CAIRN_MEMBER_ALIVE};
     uint8_t ip[4] = {127, 0, 0, 1};
     cairn_addr_from_ip(ip, 4, 8301, &member.addr);
@@ -169,8 +169,7 @@ int main(void)
         total += atomic_load(&app.calls[i]);
     }
     size_t nservers = cairn_manager_num_servers(app.manager);
-    printf("%ld calls, %ld failed; %zu servers now\n", total, atomic_load(&app.failures),
-           nservers);
+    printf("%ld calls, %ld failed; %zu servers now\n", total, atomic_load(&app.failures), nservers);
 
     cairn_timer_delete(app.change);
     cairn_manager_delete(app.manager);
