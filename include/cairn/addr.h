@@ -17,6 +17,7 @@
 /* Longest formatted address: "[" + 45 + "]:" + 5 + NUL, rounded up. */
 #define CAIRN_ADDR_STRLEN 64
 
+/* An IPv4 or IPv6 address and a port, by value (no allocation); family 0 means "no address". */
 typedef struct cairn_addr {
     /* 4 for IPv4, 6 for IPv6, 0 for "no address". */
     uint8_t family;

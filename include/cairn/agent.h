@@ -33,6 +33,7 @@
 #include "cairn/memberlist.h"
 #include "cairn/time.h"
 
+/* Opaque: one gossip node (cairn_agent_new / cairn_agent_delete); loop thread only. */
 typedef struct cairn_agent cairn_agent;
 
 /* Most tags an agent carries (Serf has no count limit; the 512-byte Meta
@@ -87,6 +88,7 @@ typedef void (*cairn_agent_done_cb)(cairn_agent *agent, int status, int count, v
 
 /* Counters: memberlist's, plus what the agent did with Serf's messages. */
 typedef struct cairn_agent_stats {
+    /* The memberlist's own counters. */
     cairn_ml_stats ml;
     /* Serf messages (memberlist user messages) received and ignored:
      * total, and by serf type byte (0 leave, 1 join, 3 event, 4 query, ...;

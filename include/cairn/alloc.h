@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* An allocator for cairn_set_allocator: the three hooks are required. */
 typedef struct cairn_allocator {
     /* Like malloc(3); must return NULL on failure. */
     void *(*malloc_fn)(size_t size, void *userdata);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A byte buffer the caller embeds; its fields are read-only for callers. */
 typedef struct cairn_buf {
     /* The bytes; NULL until the first append. Owned by the buffer. */
     uint8_t *data;

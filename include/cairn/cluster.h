@@ -89,6 +89,8 @@ typedef struct cairn_cluster_ops {
     bool (*get_cached_coordinate)(void *impl, const char *name, cairn_coord *ret_coord);
 } cairn_cluster_ops;
 
+/* The cluster seam as a value: an ops table and its implementation. Copied by value; what it points
+ * to must outlive its users. */
 typedef struct cairn_cluster {
     /* The functions; must not be NULL. */
     const cairn_cluster_ops *ops;

@@ -62,6 +62,7 @@ struct cairn_rng;
  * differ, a NULL argument, or a non-finite component): "infinitely far". */
 #define CAIRN_COORD_DISTANCE_INF INT64_MAX
 
+/* A network coordinate (Go: coordinate.Coordinate), a plain value the caller owns. */
 typedef struct cairn_coord {
     /* Euclidean part, seconds; only vec[0..dim-1] are meaningful. */
     double vec[CAIRN_COORD_MAX_DIM];

@@ -52,6 +52,7 @@
     X(EREMOTE, -32, "remote error")                                                                \
     X(ENOHOST, -33, "no such host")
 
+/* The error codes: CAIRN_E<name> = the negative value of the X() list above. */
 enum cairn_errno {
 #define CAIRN_ERR_ENUM_(name, val, msg) CAIRN_##name = (val),
     CAIRN_ERRNO_MAP(CAIRN_ERR_ENUM_)

@@ -32,6 +32,7 @@ typedef int (*cairn_flood_join_cb)(const char *join_str, size_t *ret_joined, voi
 typedef int (*cairn_flood_addr_cb)(const cairn_server *s, char *out, size_t outlen,
                                    cairn_diag *diag, void *userdata);
 
+/* What cairn_flood_joins needs. */
 typedef struct cairn_flood_config {
     /* This server's datacenter (required). */
     const char *local_dc;

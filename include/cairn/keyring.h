@@ -41,6 +41,7 @@
 /* Most keys a ring holds; Go has no limit, serf clusters use a handful. */
 #define CAIRN_KEYRING_MAX_KEYS 64
 
+/* Opaque: an ordered set of AES keys, the first one primary. */
 typedef struct cairn_keyring cairn_keyring;
 
 /* cairn_keyring_new creates a keyring holding primary (may be NULL with

@@ -8,6 +8,7 @@
 #ifndef CAIRN_LOG_H
 #define CAIRN_LOG_H
 
+/* Log levels, least to most severe; CAIRN_LOG_OFF as a threshold silences a logger. */
 enum cairn_log_level {
     CAIRN_LOG_TRACE = 0,
     CAIRN_LOG_DEBUG = 1,
@@ -23,6 +24,8 @@ enum cairn_log_level {
  * logged; it must not call back into the object that is logging. */
 typedef void (*cairn_log_cb)(int level, const char *module, const char *msg, void *userdata);
 
+/* A log sink: cb receives records at `level` and above; copied by value where a config takes one.
+ */
 typedef struct cairn_logger {
     /* Receives messages at or above `level`; NULL drops everything. */
     cairn_log_cb cb;

@@ -32,6 +32,7 @@
 #include "cairn/error.h"
 #include "cairn/time.h"
 
+/* Opaque: a loop (libuv, simulator or manual backend), and its timers. */
 typedef struct cairn_loop cairn_loop;
 typedef struct cairn_timer cairn_timer;
 
@@ -89,8 +90,10 @@ void cairn_timer_delete(cairn_timer *timer);
 
 #include "cairn/addr.h"
 
+/* Size of the receive buffer: the largest datagram a UDP socket receives. */
 #define CAIRN_UDP_RECV_MAX 65536
 
+/* Opaque: a bound UDP socket on a loop. */
 typedef struct cairn_udp cairn_udp;
 
 /* A datagram arrived from `from`; data is valid only during the call. */
@@ -143,6 +146,7 @@ void cairn_udp_close(cairn_udp *udp);
  * protocol code parses incrementally); writes copy and are queued. Closing
  * is idempotent and deferred if done inside the stream's own callback. */
 
+/* Opaque: a TCP stream and a TCP listener on a loop. */
 typedef struct cairn_stream cairn_stream;
 typedef struct cairn_listener cairn_listener;
 

@@ -60,6 +60,7 @@
  * connections per second from rebalancing (Go: newRebalanceConnsPerSecPerServer). */
 #define CAIRN_REBALANCE_DELAY_PER_NODE ((cairn_time)15625000)
 
+/* Opaque: the server list of one datacenter (cairn_manager_new / cairn_manager_delete). */
 typedef struct cairn_manager cairn_manager;
 
 /* Called on every rebalance timer tick, before the rebalance starts (Go:

@@ -30,6 +30,7 @@
 #include "cairn/loop.h"
 #include "cairn/time.h"
 
+/* Opaque: one memberlist node, and the keyring it may use (cairn/keyring.h). */
 typedef struct cairn_memberlist cairn_memberlist;
 typedef struct cairn_keyring cairn_keyring;
 

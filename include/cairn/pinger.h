@@ -19,6 +19,7 @@
  * reason for failure. token is the value given to ping(). */
 typedef void (*cairn_ping_done_cb)(bool ok, int err, void *token);
 
+/* The functions of a pinger implementation. */
 typedef struct cairn_pinger_ops {
     /* Starts a ping of server `name` (Go: ShortName) of datacenter `dc` at
      * `addr` (IP and RPC port). Returns 0 when started (done will follow,
@@ -30,6 +31,7 @@ typedef struct cairn_pinger_ops {
     void (*cancel)(void *impl, void *token);
 } cairn_pinger_ops;
 
+/* The pinger seam as a value: ops and implementation; copied by value. */
 typedef struct cairn_pinger {
     /* The functions; must not be NULL. */
     const cairn_pinger_ops *ops;

@@ -14,6 +14,7 @@
 #include "cairn/pinger.h"
 #include "cairn/time.h"
 
+/* Opaque: the TCP-connect pinger of one loop. */
 typedef struct cairn_pinger_tcp cairn_pinger_tcp;
 
 /* Default dial timeout (Consul's RPC ping uses the pool's connect timeout,

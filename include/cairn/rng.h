@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+/* A generator, embedded by its owner; not thread-safe. */
 typedef struct cairn_rng {
     /* Generator state; never all zero after cairn_rng_init. */
     uint64_t s[4];

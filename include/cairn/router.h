@@ -55,8 +55,10 @@
  * are 36-character UUIDs). */
 #define CAIRN_ROUTER_AREA_MAX 64
 
+/* Opaque: a Router (cairn_router_new / cairn_router_delete). */
 typedef struct cairn_router cairn_router;
 
+/* What cairn_router_new needs. */
 typedef struct cairn_router_config {
     /* This agent's datacenter (Go: localDatacenter); required. */
     const char *local_datacenter;
@@ -223,15 +225,19 @@ typedef struct cairn_dc_coord {
 
 /* One datacenter of one area (Go: structs.DatacenterMap). */
 typedef struct cairn_dc_map {
+    /* The datacenter name (owned by the map). */
     char *datacenter;
+    /* The area it was seen in, e.g. "wan" (owned by the map). */
     char *area_id;
     /* Coordinates in member order; n >= 1. */
     cairn_dc_coord *coords;
+    /* Number of maps. */
     size_t n;
 } cairn_dc_map;
 
 /* A list of datacenter maps (Go: []structs.DatacenterMap). */
 typedef struct cairn_dc_maps {
+    /* n maps, owned by the list (cairn_dc_maps_free). */
     cairn_dc_map *maps;
     size_t n;
 } cairn_dc_maps;

@@ -34,11 +34,13 @@
 #include "cairn/log.h"
 #include "cairn/router.h"
 
+/* Opaque: binds one router area to its event stream. */
 typedef struct cairn_serf_adapter cairn_serf_adapter;
 
 /* Called after each member event (Go: membershipNotifyCh). */
 typedef void (*cairn_membership_notify_cb)(void *userdata);
 
+/* What cairn_serf_adapter_new needs. */
 typedef struct cairn_serf_adapter_config {
     /* The router fed by the events (required, borrowed). */
     cairn_router *router;

@@ -63,6 +63,7 @@
 /* Requests waiting for a reply at once; more is a caller bug. */
 #define CAIRN_SERFRPC_MAX_PENDING 16384u
 
+/* Opaque: a Serf agent RPC client on one loop. */
 typedef struct cairn_serfrpc cairn_serfrpc;
 
 /* Connection states reported to the state callback. */
@@ -85,8 +86,11 @@ typedef void (*cairn_serfrpc_state_cb)(cairn_serfrpc *c, int state, int err, con
 
 /* One stats value: section ("agent", "serf", "tags" ...), key and value. */
 typedef struct cairn_serfrpc_stat {
+    /* Section, e.g. "agent". */
     const char *section;
+    /* Key within the section, e.g. "name". */
     const char *key;
+    /* Value, as the agent sent it. */
     const char *value;
 } cairn_serfrpc_stat;
 
@@ -125,6 +129,7 @@ typedef void (*cairn_serfrpc_reply_cb)(cairn_serfrpc *c, const cairn_serfrpc_rep
 typedef void (*cairn_serfrpc_event_cb)(cairn_serfrpc *c, const cairn_event *ev, int status,
                                        void *userdata);
 
+/* What cairn_serfrpc_new needs; cairn_serfrpc_config_default fills it. */
 typedef struct cairn_serfrpc_config {
     /* The agent's RPC address (Serf's default 127.0.0.1:7373). */
     cairn_addr addr;
@@ -222,6 +227,7 @@ int cairn_serfrpc_stop(cairn_serfrpc *c, uint64_t seq, cairn_serfrpc_reply_cb cb
 
 /* ---- the cluster backend ---- */
 
+/* Opaque: the cluster seam over a Serf agent, with its member cache. */
 typedef struct cairn_serfrpc_cluster cairn_serfrpc_cluster;
 
 /* Synchronisation state reported to sync_cb. */
@@ -237,9 +243,12 @@ enum cairn_serfrpc_sync {
     CAIRN_SERFRPC_FAILED = 3,
 };
 
+/* Synchronisation change (enum cairn_serfrpc_sync); err and msg as for
+ * cairn_serfrpc_state_cb. Runs on the loop thread. */
 typedef void (*cairn_serfrpc_sync_cb)(cairn_serfrpc_cluster *cl, int sync, int err, const char *msg,
                                       void *userdata);
 
+/* What cairn_serfrpc_cluster_new needs. */
 typedef struct cairn_serfrpc_cluster_config {
     /* The RPC client's settings (its state_cb/userdata are ignored: the
      * cluster uses them). */

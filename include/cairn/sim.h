@@ -55,6 +55,7 @@
 #include "cairn/rng.h"
 #include "cairn/time.h"
 
+/* Opaque: a simulated world (cairn_sim_new / cairn_sim_delete). */
 typedef struct cairn_sim cairn_sim;
 
 /* Virtual time when a world starts (non-zero, so that code treating time

@@ -9,8 +9,10 @@
 
 #include <stdint.h>
 
+/* A duration or a monotonic instant, in nanoseconds. */
 typedef int64_t cairn_time;
 
+/* Units: CAIRN_SEC is one second of cairn_time. */
 #define CAIRN_NSEC ((cairn_time)1)
 #define CAIRN_USEC ((cairn_time)1000)
 #define CAIRN_MSEC ((cairn_time)1000000)
