@@ -11,7 +11,10 @@ cc=${CC:-cc}
 tmp=$(mktemp -d /tmp/cairn-install.XXXXXX)
 serf_pid=
 cleanup() {
-  [ -n "$serf_pid" ] && kill "$serf_pid" 2>/dev/null && wait "$serf_pid" 2>/dev/null
+  if [ -n "$serf_pid" ]; then
+    kill "$serf_pid" 2>/dev/null || true
+    wait "$serf_pid" 2>/dev/null || true # 143: it was killed
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
