@@ -34,6 +34,9 @@ fi
 
 # Function declarations of the public headers, as the compiler sees them.
 printf '#include "cairn/cairn.h"\n#include "cairn/loop_uv.h"\n' >"$tmp/all.c"
+# -aux-info is GCC's: under clang (the ASan build) use gcc, which
+# build-essential always brings.
+"$cc" --version 2>/dev/null | grep -qi clang && cc=gcc
 "$cc" -std=c11 -D_GNU_SOURCE -I"$root/include" -fsyntax-only -aux-info "$tmp/aux" "$tmp/all.c" ||
   { echo "symbols: public headers do not compile"; exit 1; }
 grep "$root/include/cairn/" "$tmp/aux" | grep -v ' static ' |
