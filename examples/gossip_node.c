@@ -28,26 +28,31 @@ struct node {
     int joins, leaves; /* what this node has seen of others */
 };
 
-/* Member events run on the loop thread. */
-static void on_member(cairn_agent *agent, int event, const cairn_ml_node *m, void *userdata)
+/* Member events run on the loop thread; the member (name, address, tags)
+ * is borrowed for the call. */
+static void on_member(cairn_agent *agent, const cairn_event *ev, const cairn_ml_node *node,
+                      void *userdata)
 {
     struct node *n = userdata;
-    char addr[CAIRN_ADDR_STRLEN], tags[256];
+    const cairn_member *m = &ev->members[0];
+    char addr[CAIRN_ADDR_STRLEN];
     cairn_addr_format(&m->addr, true, addr, sizeof addr);
-    cairn_agent_format_tags(m->meta, m->meta_len, tags, sizeof tags);
-    printf("%s: %s %s %s %s\n", n->name, cairn_agent_event_name(event), m->name, addr, tags);
+    printf("%s: %s %s %s", n->name, cairn_event_type_name(ev->type), m->name, addr);
+    for (size_t i = 0; i < m->ntags; i++)
+        printf(" %s=%s", m->tags[i].key, m->tags[i].value);
+    printf("\n");
     fflush(stdout);
     if (strcmp(m->name, n->name) == 0)
         return;
-    if (event == CAIRN_AGENT_MEMBER_JOIN)
+    if (ev->type == CAIRN_EVENT_MEMBER_JOIN)
         n->joins++;
-    else if (event == CAIRN_AGENT_MEMBER_LEAVE)
+    else if (ev->type == CAIRN_EVENT_MEMBER_LEAVE)
         n->leaves++;
 }
 
 static int start_node(cairn_loop *loop, struct node *n, const char *bind)
 {
-    cairn_agent_tag tags[] = {{"role", "example"}};
+    cairn_tag tags[] = {{"role", "example"}};
     cairn_agent_config cfg = {.node = n->name, .profile = "local", .tags = tags, .n_tags = 1};
     cairn_diag diag;
     cairn_diag_clear(&diag);

@@ -46,7 +46,7 @@ static size_t num_nodes(void *impl)
 {
     return 5;
 }
-static int for_each_member(void *impl, cairn_member_fn fn, void *userdata)
+static int for_each_member(void *impl, cairn_member_cb fn, void *userdata)
 {
     return 0;
 }
@@ -65,7 +65,7 @@ static const cairn_cluster_ops cluster_ops = {num_nodes, for_each_member, get_co
 static int ping(void *impl, const char *dc, const char *name, const cairn_addr *addr,
                 cairn_ping_done_cb done, void *token)
 {
-    done(token, true, 0);
+    done(true, 0, token);
     return 0;
 }
 static void cancel(void *impl, void *token)

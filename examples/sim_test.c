@@ -32,18 +32,20 @@ struct peer_table {
     int n;
 };
 
-static void peer_table_on_member(cairn_agent *agent, int event, const cairn_ml_node *m,
-                                 void *userdata)
+static void peer_table_on_member(cairn_agent *agent, const cairn_event *ev,
+                                 const cairn_ml_node *node, void *userdata)
 {
     struct peer_table *t = userdata;
+    const cairn_member *m = &ev->members[0];
+    int event = ev->type;
     for (int i = 0; i < t->n; i++) {
         if (strcmp(t->alive[i], m->name) == 0) {
-            if (event == CAIRN_AGENT_MEMBER_FAILED || event == CAIRN_AGENT_MEMBER_LEAVE)
+            if (event == CAIRN_EVENT_MEMBER_FAILED || event == CAIRN_EVENT_MEMBER_LEAVE)
                 memcpy(t->alive[i], t->alive[--t->n], sizeof t->alive[i]);
             return;
         }
     }
-    if (event == CAIRN_AGENT_MEMBER_JOIN && t->n < MAX_PEERS)
+    if (event == CAIRN_EVENT_MEMBER_JOIN && t->n < MAX_PEERS)
         snprintf(t->alive[t->n++], sizeof t->alive[0], "%s", m->name);
 }
 

@@ -224,6 +224,7 @@ void cairn_stream_close(cairn_stream *stream);
  * (getaddrinfo), the simulator from its own host table (cairn/sim.h), the
  * manual loop only IP literals. Every request has a deadline. */
 
+/* One name being resolved (opaque; ends with its callback or a cancel). */
 typedef struct cairn_resolve cairn_resolve;
 
 /* Most addresses one resolution reports (the first ones getaddrinfo gives). */
