@@ -64,6 +64,7 @@ demo: build
 bench: build
 	@for b in $(BUILD)/bench_*; do [ -x "$$b" ] && "$$b"; done
 	@bench/bench_agent.sh $(BUILD)/cairn
+	@bench/go/run.sh $(BUILD)
 
 fuzz: deps $(ASAN)/CMakeCache.txt
 	cmake --build $(ASAN) -j $(JOBS)
