@@ -18,7 +18,9 @@
  *                          `name rtt_ns error height adjustment v0 .. v7`.
  *
  * Each figure runs for GOCMP_SECONDS (0.2 s by default), GOCMP_RUNS times
- * (3), and the median is printed, one JSON object per line:
+ * (3), and the median is printed (GOCMP_ONLY=text measures only the figures
+ * whose name contains text; the inputs are written anyway), one JSON object
+ * per line:
  *   {"side":"cairn","figure":...,"ns_op":...,"allocs_op":...,"bytes":...}
  * allocs_op counts calls into cairn's allocator hooks (cairn_set_allocator)
  * during the timed loops, divided by the calls; OpenSSL's own allocations
@@ -89,6 +91,9 @@ static int cmp_double(const void *a, const void *b)
 static void measure(const char *figure, op_fn op, void *ctx, size_t bytes)
 {
     double ns[16], allocs[16];
+    const char *only = getenv("GOCMP_ONLY"); /* measure only figures containing this */
+    if (only != NULL && strstr(figure, only) == NULL)
+        return;
     for (int r = 0; r < runs; r++) {
         long calls = 0, batch = 1;
         unsigned long a0 = alloc_calls;
