@@ -17,11 +17,26 @@
 
 #include <string.h>
 
+/* append_cb is msgpack-c's write callback, called once per header and per
+ * body: the hot path of every encoder. When the bytes fit in the buffer's
+ * current capacity (which never exceeds its limit) they are copied in
+ * place, a one-byte header without a libc call; only growth goes
+ * through cairn_buf_append. */
 static int append_cb(void *data, const char *p, size_t n)
 {
     cairn_mp_writer *w = data;
     if (w->err)
         return -1;
+    cairn_buf *b = w->out;
+    if (n <= b->cap - b->len && n > 0) {
+        uint8_t *d = b->data + b->len;
+        if (n == 1)
+            *d = (uint8_t)*p;
+        else
+            memcpy(d, p, n);
+        b->len += n;
+        return 0;
+    }
     int r = cairn_buf_append(w->out, p, n);
     if (r < 0) {
         w->err = r;
