@@ -5,7 +5,8 @@
 //	 "cairn_allocs_op":...,"go_allocs_op":...,"goal":...,"met":...,...}
 //
 // ratio = go_ns_op / cairn_ns_op (how many times cairn's throughput is
-// Go's). goal is the issue's target for the figure (5 for every codec and
+// Go's); for the threaded lookups also cpu_ratio, the same with each
+// reader's thread CPU time per lookup (less disturbed by other tenants). goal is the issue's target for the figure (5 for every codec and
 // coordinate figure and for find_route at 2+ readers, 1 for find_server:
 // level with Go's atomic.Value), 0 where the issue sets none. Extra fields
 // of either side follow, prefixed with its name.
@@ -98,6 +99,11 @@ func join(cairn, gol []line) error {
 		fmt.Fprintf(&b, `{"figure":%q,"cairn_ns_op":%.4g,"go_ns_op":%.4g,"ratio":%.2f,`+
 			`"cairn_allocs_op":%.4g,"go_allocs_op":%.4g`,
 			fig, cns, gns, ratio, c["allocs_op"].(float64), g["allocs_op"].(float64))
+		cc, ok1 := c["reader_cpu_ns_op"].(float64)
+		gc, ok2 := g["reader_cpu_ns_op"].(float64)
+		if ok1 && ok2 && cc > 0 {
+			fmt.Fprintf(&b, `,"cpu_ratio":%.2f`, gc/cc)
+		}
 		if gl := goal(fig); gl > 0 {
 			total++
 			if ratio >= gl {

@@ -46,8 +46,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/hashicorp/serf/coordinate"
 	"github.com/hashicorp/serf/serf"
@@ -568,32 +570,45 @@ func median(v []float64) float64 {
 
 var sink uint64
 
+// threadCPU is the calling OS thread's CPU time in nanoseconds
+// (CLOCK_THREAD_CPUTIME_ID).
+func threadCPU() int64 {
+	var ts syscall.Timespec
+	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano()
+}
+
 // once runs `readers` goroutines calling lookup in batches of 256 for
 // `measure`, while this goroutine runs write(i) writeHz times a second on
 // an absolute schedule. GOMAXPROCS is readers + 1: one P per reader and one
 // for the writer, as the C side has one thread each.
-func once(readers int, lookup func() byte, write func(i int)) (ns, readerNs, allocs, wps float64) {
+func once(readers int, lookup func() byte, write func(i int)) (ns, readerNs, cpuNs, allocs, wps float64) {
 	runtime.GOMAXPROCS(readers + 1)
 	var gate, stop int32
 	var wg sync.WaitGroup
 	ops := make([]int64, readers)
 	elapsed := make([]time.Duration, readers)
+	cpu := make([]int64, readers)
 	for r := 0; r < readers; r++ {
 		wg.Add(1)
 		go func(id int) {
 			defer wg.Done()
+			// One OS thread per reader, so its CPU clock is the reader's.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			var acc byte
 			var n int64
 			for atomic.LoadInt32(&gate) == 0 {
 				runtime.Gosched()
 			}
-			t0 := time.Now()
+			t0, c0 := time.Now(), threadCPU()
 			for atomic.LoadInt32(&stop) == 0 {
 				for i := 0; i < 256; i++ {
 					acc += lookup()
 				}
 				n += 256
 			}
+			cpu[id] = threadCPU() - c0
 			elapsed[id] = time.Since(t0)
 			ops[id] = n
 			atomic.AddUint64(&sink, uint64(acc))
@@ -622,6 +637,7 @@ func once(readers int, lookup func() byte, write func(i int)) (ns, readerNs, all
 	for r := 0; r < readers; r++ {
 		total += ops[r]
 		readerNs += float64(elapsed[r].Nanoseconds()) / float64(ops[r]) / float64(readers)
+		cpuNs += float64(cpu[r]) / float64(ops[r]) / float64(readers)
 	}
 	ns = float64(wall.Nanoseconds()) / float64(total)
 	allocs = float64(ms1.Mallocs-ms0.Mallocs) / float64(total)
@@ -630,13 +646,14 @@ func once(readers int, lookup func() byte, write func(i int)) (ns, readerNs, all
 }
 
 func lookupFigure(name string, readers int, lookup func() byte, write func(i int)) {
-	var ns, rns, al, wps []float64
+	var ns, rns, cns, al, wps []float64
 	for r := 0; r < runs; r++ {
-		a, b, c, d := once(readers, lookup, write)
-		ns, rns, al, wps = append(ns, a), append(rns, b), append(al, c), append(wps, d)
+		a, b, c, d, e := once(readers, lookup, write)
+		ns, rns, cns, al, wps = append(ns, a), append(rns, b), append(cns, c), append(al, d), append(wps, e)
 	}
 	emit(map[string]interface{}{"figure": fmt.Sprintf("%s_r%d", name, readers),
-		"ns_op": median(ns), "reader_ns_op": median(rns), "allocs_op": median(al),
+		"ns_op": median(ns), "reader_ns_op": median(rns), "reader_cpu_ns_op": median(cns),
+		"allocs_op":    median(al),
 		"writes_per_s": median(wps), "readers": readers})
 }
 
