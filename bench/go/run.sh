@@ -11,6 +11,7 @@
 # Environment: GOCMP_RUNS (runs per figure, median printed; 3),
 # GOCMP_SECONDS (cairn's time per codec run; 0.2), GOCMP_BENCHTIME (Go's
 # -test.benchtime; 200ms), GOCMP_KEEP=DIR (keep inputs and raw lines there),
+# GOCMP_MD=FILE (also write the Markdown table of docs/performance.md),
 # GOCODE (the Go sources; /usr/share/gocode).
 set -eu
 build=$(cd "${1:-build}" && pwd)
@@ -62,4 +63,7 @@ echo "bench/go: measuring (about 4 minutes)..." >&2
 GOCMP_DIR=$out "$scratch/serf.test" -test.run '^TestGocmp$' -test.benchtime="$bt" >"$out/go.jsonl"
 "$build/gocmp_router" "$out" >>"$out/cairn.jsonl"
 "$scratch/router" "$out" -test.benchtime="$bt" >>"$out/go.jsonl"
-"$scratch/combine" "$out/cairn.jsonl" "$out/go.jsonl"
+"$scratch/combine" "$out/cairn.jsonl" "$out/go.jsonl" | tee "$out/joined.jsonl"
+if [ -n "${GOCMP_MD:-}" ]; then
+  "$scratch/combine" -md "$out/joined.jsonl" >"$GOCMP_MD"
+fi

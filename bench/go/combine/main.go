@@ -62,9 +62,18 @@ func num(v interface{}) string {
 	return string(b)
 }
 
+// With -md it prints the joined lines (its own JSON output) as the
+// Markdown table of docs/performance.md instead.
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-md" {
+		if err := markdown(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "combine:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: combine CAIRN.jsonl GO.jsonl")
+		fmt.Fprintln(os.Stderr, "usage: combine CAIRN.jsonl GO.jsonl | combine -md JOINED.jsonl")
 		os.Exit(2)
 	}
 	cairn, err := read(os.Args[1])
@@ -132,5 +141,80 @@ func join(cairn, gol []line) error {
 		fmt.Println(b.String())
 	}
 	fmt.Printf("{\"summary\":\"goals met\",\"met\":%d,\"of\":%d}\n", met, total)
+	return nil
+}
+
+func fmtNs(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f ms", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.1f µs", v/1e3)
+	case v >= 1e3:
+		return fmt.Sprintf("%.2f µs", v/1e3)
+	default:
+		return fmt.Sprintf("%.3g ns", v)
+	}
+}
+
+func fmtAllocs(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	if v < 0.01 {
+		return fmt.Sprintf("%.0e", v)
+	}
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+func markdown(path string) error {
+	lines, err := read(path)
+	if err != nil {
+		return err
+	}
+	fmt.Println("| figure | cairn | Go | ratio | goal | cairn allocs/op | Go allocs/op | notes |")
+	fmt.Println("|---|---:|---:|---:|---|---:|---:|---|")
+	for _, l := range lines {
+		fig, ok := l["figure"].(string)
+		if !ok {
+			continue
+		}
+		goal := ""
+		if g, ok := l["goal"].(float64); ok {
+			mark := "met"
+			if l["met"] != true {
+				mark = "**missed**"
+			}
+			goal = fmt.Sprintf("≥ %g×: %s", g, mark)
+		}
+		var notes []string
+		if v, ok := l["cpu_ratio"].(float64); ok {
+			notes = append(notes, fmt.Sprintf("CPU-time ratio %.2f× (%.1f vs %.1f ns per reader)", v,
+				l["cairn_reader_cpu_ns_op"], l["go_reader_cpu_ns_op"]))
+		}
+		if v, ok := l["cairn_writes_per_s"].(float64); ok {
+			notes = append(notes, fmt.Sprintf("writes/s %.0f vs %.0f", v, l["go_writes_per_s"]))
+		}
+		if v, ok := l["cairn_bytes"].(float64); ok && v > 0 {
+			notes = append(notes, fmt.Sprintf("%.0f B", v))
+		}
+		if v, ok := l["go_same_bytes"].(bool); ok {
+			if v {
+				notes = append(notes, "Go's bytes identical")
+			} else {
+				notes = append(notes, "Go's bytes differ (map order)")
+			}
+		}
+		if v, ok := l["go_same_result"].(bool); ok && v {
+			notes = append(notes, "same order")
+		}
+		fmt.Printf("| %s | %s | %s | %.2f× | %s | %s | %s | %s |\n", fig,
+			fmtNs(l["cairn_ns_op"].(float64)), fmtNs(l["go_ns_op"].(float64)),
+			l["ratio"].(float64), goal, fmtAllocs(l["cairn_allocs_op"].(float64)),
+			fmtAllocs(l["go_allocs_op"].(float64)), strings.Join(notes, "; "))
+	}
 	return nil
 }
