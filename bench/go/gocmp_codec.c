@@ -21,7 +21,10 @@
  * (3), and the median is printed (GOCMP_ONLY=text measures only the figures
  * whose name contains text; the inputs are written anyway), one JSON object
  * per line:
- *   {"side":"cairn","figure":...,"ns_op":...,"allocs_op":...,"bytes":...}
+ *   {"side":"cairn","figure":...,"ns_op":...,"cpu_ns_op":...,"allocs_op":...,
+ *    "bytes":...}
+ * ns_op is wall time per call, cpu_ns_op the process's CPU time per call
+ * (blind to time spent descheduled by other tenants of the machine).
  * allocs_op counts calls into cairn's allocator hooks (cairn_set_allocator)
  * during the timed loops, divided by the calls; OpenSSL's own allocations
  * are not seen (the keyring makes its cipher contexts once per key, so none
@@ -72,11 +75,16 @@ static double seconds = 0.2;
 static int runs = 3;
 static const char *dir;
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 typedef int (*op_fn)(void *ctx);
@@ -90,14 +98,14 @@ static int cmp_double(const void *a, const void *b)
 /* measure runs op for `seconds`, `runs` times, and prints the median. */
 static void measure(const char *figure, op_fn op, void *ctx, size_t bytes)
 {
-    double ns[16], allocs[16];
+    double ns[16], cpu[16], allocs[16];
     const char *only = getenv("GOCMP_ONLY"); /* measure only figures containing this */
     if (only != NULL && strstr(figure, only) == NULL)
         return;
     for (int r = 0; r < runs; r++) {
         long calls = 0, batch = 1;
         unsigned long a0 = alloc_calls;
-        double t0 = now(), t;
+        double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), t0 = now(), t;
         for (;;) {
             for (long k = 0; k < batch; k++)
                 if (op(ctx) != 0) {
@@ -112,13 +120,15 @@ static void measure(const char *figure, op_fn op, void *ctx, size_t bytes)
                 batch *= 2;
         }
         ns[r] = t * 1e9 / (double)calls;
+        cpu[r] = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e9 / (double)calls;
         allocs[r] = (double)(alloc_calls - a0) / (double)calls;
     }
     qsort(ns, (size_t)runs, sizeof(double), cmp_double);
+    qsort(cpu, (size_t)runs, sizeof(double), cmp_double);
     qsort(allocs, (size_t)runs, sizeof(double), cmp_double);
-    printf("{\"side\":\"cairn\",\"figure\":\"%s\",\"ns_op\":%.1f,\"allocs_op\":%.2f,"
-           "\"bytes\":%zu}\n",
-           figure, ns[runs / 2], allocs[runs / 2], bytes);
+    printf("{\"side\":\"cairn\",\"figure\":\"%s\",\"ns_op\":%.1f,\"cpu_ns_op\":%.1f,"
+           "\"allocs_op\":%.2f,\"bytes\":%zu}\n",
+           figure, ns[runs / 2], cpu[runs / 2], allocs[runs / 2], bytes);
     fflush(stdout);
 }
 

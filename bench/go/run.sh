@@ -8,7 +8,9 @@
 # message when Go or the sources are missing: Go is never a build or test
 # dependency of cairn.
 #
-# Environment: GOCMP_RUNS (runs per figure, median printed; 3),
+# Environment: GOCMP_ROUNDS (whole rounds, cairn's side then Go's; the
+# medians over them are printed; 1), GOCMP_RUNS (runs per figure and round,
+# median taken; 3),
 # GOCMP_SECONDS (cairn's time per codec run; 0.2), GOCMP_BENCHTIME (Go's
 # -test.benchtime; 200ms), GOCMP_KEEP=DIR (keep inputs and raw lines there),
 # GOCMP_MD=FILE (also write the Markdown table of docs/performance.md),
@@ -58,11 +60,19 @@ echo "bench/go: building the Go harnesses (offline, GOPATH mode)..." >&2
 (cd "$gp/src/gocmp/combine" && go build -o "$scratch/combine" .)
 
 bt=${GOCMP_BENCHTIME:-200ms}
-echo "bench/go: measuring (about 4 minutes)..." >&2
-"$build/gocmp_codec" "$out" >"$out/cairn.jsonl"
-GOCMP_DIR=$out "$scratch/serf.test" -test.run '^TestGocmp$' -test.benchtime="$bt" >"$out/go.jsonl"
-"$build/gocmp_router" "$out" >>"$out/cairn.jsonl"
-"$scratch/router" "$out" -test.benchtime="$bt" >>"$out/go.jsonl"
+rounds=${GOCMP_ROUNDS:-1}
+: >"$out/cairn.jsonl"
+: >"$out/go.jsonl"
+r=1
+while [ "$r" -le "$rounds" ]; do
+  echo "bench/go: round $r of $rounds (about 2 minutes with GOCMP_RUNS=3)..." >&2
+  "$build/gocmp_codec" "$out" >>"$out/cairn.jsonl"
+  GOCMP_DIR=$out "$scratch/serf.test" -test.run '^TestGocmp$' -test.benchtime="$bt" \
+    >>"$out/go.jsonl"
+  "$build/gocmp_router" "$out" >>"$out/cairn.jsonl"
+  "$scratch/router" "$out" -test.benchtime="$bt" >>"$out/go.jsonl"
+  r=$((r + 1))
+done
 "$scratch/combine" "$out/cairn.jsonl" "$out/go.jsonl" | tee "$out/joined.jsonl"
 if [ -n "${GOCMP_MD:-}" ]; then
   "$scratch/combine" -md "$out/joined.jsonl" >"$GOCMP_MD"

@@ -5,8 +5,12 @@
 //	 "cairn_allocs_op":...,"go_allocs_op":...,"goal":...,"met":...,...}
 //
 // ratio = go_ns_op / cairn_ns_op (how many times cairn's throughput is
-// Go's); for the threaded lookups also cpu_ratio, the same with each
-// reader's thread CPU time per lookup (less disturbed by other tenants). goal is the issue's target for the figure (5 for every codec and
+// Go's; wall time); cpu_ratio the same with CPU time per operation (the
+// process's for the codecs, so Go's garbage collector counts; each
+// reader thread's for the lookups), which other tenants of the machine
+// disturb less. With several rounds (run.sh GOCMP_ROUNDS) every figure is
+// the median over the rounds, ratios being medians of per-round ratios,
+// with their range. goal is the issue's target for the figure (5 for every codec and
 // coordinate figure and for find_route at 2+ readers, 1 for find_server:
 // level with Go's atomic.Value), 0 where the issue sets none. Extra fields
 // of either side follow, prefixed with its name.
@@ -90,44 +94,91 @@ func main() {
 	}
 }
 
-func join(cairn, gol []line) error {
-	byFig := map[string]line{}
-	for _, l := range gol {
-		byFig[l["figure"].(string)] = l
-	}
-	met, total := 0, 0
-	for _, c := range cairn {
-		fig := c["figure"].(string)
-		g, ok := byFig[fig]
-		if !ok {
-			return fmt.Errorf("no Go figure for %s", fig)
+func median(v []float64) float64 {
+	w := append([]float64(nil), v...)
+	sort.Float64s(w)
+	return w[len(w)/2]
+}
+
+// group collects each figure's lines (one per round), in first-seen order.
+func group(lines []line) ([]string, map[string][]line) {
+	var order []string
+	by := map[string][]line{}
+	for _, l := range lines {
+		fig := l["figure"].(string)
+		if _, ok := by[fig]; !ok {
+			order = append(order, fig)
 		}
-		cns, gns := c["ns_op"].(float64), g["ns_op"].(float64)
-		ratio := gns / cns
+		by[fig] = append(by[fig], l)
+	}
+	return order, by
+}
+
+// cpuOf is a line's CPU time per operation: cpu_ns_op, or for the threaded
+// lookups each reader's reader_cpu_ns_op; 0 when absent.
+func cpuOf(l line) float64 {
+	if v, ok := l["cpu_ns_op"].(float64); ok {
+		return v
+	}
+	if v, ok := l["reader_cpu_ns_op"].(float64); ok {
+		return v
+	}
+	return 0
+}
+
+// join pairs round k of a figure on the cairn side with round k on the Go
+// side (run.sh runs whole rounds, cairn's then Go's) and prints medians
+// over the rounds; the ratios are medians of the per-round ratios.
+func join(cairn, gol []line) error {
+	order, cby := group(cairn)
+	_, gby := group(gol)
+	met, total := 0, 0
+	for _, fig := range order {
+		cs, gs := cby[fig], gby[fig]
+		if len(gs) != len(cs) {
+			return fmt.Errorf("%s: %d cairn rounds, %d Go rounds", fig, len(cs), len(gs))
+		}
+		var cns, gns, ratio, cal, gal, ccpu, gcpu, cpuRatio []float64
+		for k := range cs {
+			c, g := cs[k], gs[k]
+			cns = append(cns, c["ns_op"].(float64))
+			gns = append(gns, g["ns_op"].(float64))
+			ratio = append(ratio, g["ns_op"].(float64)/c["ns_op"].(float64))
+			cal = append(cal, c["allocs_op"].(float64))
+			gal = append(gal, g["allocs_op"].(float64))
+			if cc, gc := cpuOf(c), cpuOf(g); cc > 0 && gc > 0 {
+				ccpu, gcpu = append(ccpu, cc), append(gcpu, gc)
+				cpuRatio = append(cpuRatio, gc/cc)
+			}
+		}
+		r := median(ratio)
 		var b strings.Builder
 		fmt.Fprintf(&b, `{"figure":%q,"cairn_ns_op":%.4g,"go_ns_op":%.4g,"ratio":%.2f,`+
 			`"cairn_allocs_op":%.4g,"go_allocs_op":%.4g`,
-			fig, cns, gns, ratio, c["allocs_op"].(float64), g["allocs_op"].(float64))
-		cc, ok1 := c["reader_cpu_ns_op"].(float64)
-		gc, ok2 := g["reader_cpu_ns_op"].(float64)
-		if ok1 && ok2 && cc > 0 {
-			fmt.Fprintf(&b, `,"cpu_ratio":%.2f`, gc/cc)
-		}
+			fig, median(cns), median(gns), r, median(cal), median(gal))
 		if gl := goal(fig); gl > 0 {
 			total++
-			if ratio >= gl {
+			if r >= gl {
 				met++
 			}
-			fmt.Fprintf(&b, `,"goal":%g,"met":%v`, gl, ratio >= gl)
+			fmt.Fprintf(&b, `,"goal":%g,"met":%v`, gl, r >= gl)
 		}
+		if len(cpuRatio) == len(cs) {
+			fmt.Fprintf(&b, `,"cairn_cpu_ns_op":%.4g,"go_cpu_ns_op":%.4g,"cpu_ratio":%.2f`,
+				median(ccpu), median(gcpu), median(cpuRatio))
+		}
+		sort.Float64s(ratio)
+		fmt.Fprintf(&b, `,"rounds":%d,"ratio_min":%.2f,"ratio_max":%.2f`,
+			len(cs), ratio[0], ratio[len(ratio)-1])
+		// The rest of each side's fields, from the first round.
 		for _, side := range []struct {
 			name string
 			l    line
-		}{{"cairn", c}, {"go", g}} {
+		}{{"cairn", cs[0]}, {"go", gs[0]}} {
 			var keys []string
 			for k := range side.l {
 				switch k {
-				case "side", "figure", "ns_op", "allocs_op":
+				case "side", "figure", "ns_op", "allocs_op", "cpu_ns_op":
 				default:
 					keys = append(keys, k)
 				}
@@ -175,8 +226,8 @@ func markdown(path string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("| figure | cairn | Go | ratio | goal | cairn allocs/op | Go allocs/op | notes |")
-	fmt.Println("|---|---:|---:|---:|---|---:|---:|---|")
+	fmt.Println("| figure | cairn | Go | ratio | CPU-time ratio | goal | cairn allocs/op | Go allocs/op | notes |")
+	fmt.Println("|---|---:|---:|---:|---:|---|---:|---:|---|")
 	for _, l := range lines {
 		fig, ok := l["figure"].(string)
 		if !ok {
@@ -191,9 +242,9 @@ func markdown(path string) error {
 			goal = fmt.Sprintf("≥ %g×: %s", g, mark)
 		}
 		var notes []string
-		if v, ok := l["cpu_ratio"].(float64); ok {
-			notes = append(notes, fmt.Sprintf("CPU-time ratio %.2f× (%.1f vs %.1f ns per reader)", v,
-				l["cairn_reader_cpu_ns_op"], l["go_reader_cpu_ns_op"]))
+		if v, ok := l["ratio_min"].(float64); ok && l["rounds"].(float64) > 1 {
+			notes = append(notes, fmt.Sprintf("ratio %.2f–%.2f over %.0f rounds", v,
+				l["ratio_max"], l["rounds"]))
 		}
 		if v, ok := l["cairn_writes_per_s"].(float64); ok {
 			notes = append(notes, fmt.Sprintf("writes/s %.0f vs %.0f", v, l["go_writes_per_s"]))
@@ -211,9 +262,13 @@ func markdown(path string) error {
 		if v, ok := l["go_same_result"].(bool); ok && v {
 			notes = append(notes, "same order")
 		}
-		fmt.Printf("| %s | %s | %s | %.2f× | %s | %s | %s | %s |\n", fig,
+		cpu := ""
+		if v, ok := l["cpu_ratio"].(float64); ok {
+			cpu = fmt.Sprintf("%.2f×", v)
+		}
+		fmt.Printf("| %s | %s | %s | %.2f× | %s | %s | %s | %s | %s |\n", fig,
 			fmtNs(l["cairn_ns_op"].(float64)), fmtNs(l["go_ns_op"].(float64)),
-			l["ratio"].(float64), goal, fmtAllocs(l["cairn_allocs_op"].(float64)),
+			l["ratio"].(float64), cpu, goal, fmtAllocs(l["cairn_allocs_op"].(float64)),
 			fmtAllocs(l["go_allocs_op"].(float64)), strings.Join(notes, "; "))
 	}
 	return nil
