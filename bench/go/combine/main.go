@@ -94,10 +94,15 @@ func main() {
 	}
 }
 
+// median of v (the mean of the two middle values when len(v) is even).
 func median(v []float64) float64 {
 	w := append([]float64(nil), v...)
 	sort.Float64s(w)
-	return w[len(w)/2]
+	n := len(w)
+	if n%2 == 0 {
+		return (w[n/2-1] + w[n/2]) / 2
+	}
+	return w[n/2]
 }
 
 // group collects each figure's lines (one per round), in first-seen order.
