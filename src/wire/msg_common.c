@@ -410,6 +410,7 @@ static int decode_positional(wire_ctx *c, const wire_field *fields, size_t n, ui
                 f = &fields[i];
         if (f == NULL) {
             assert(j >= n); /* the decl indexes of a table are 0..n-1 */
+            c->skipped++;
             if (cairn__mp_skip(&c->r))
                 return cairn__wire_fail(c, "an extra array element", c->r.err);
             continue;
@@ -447,6 +448,7 @@ int cairn__wire_decode_struct(wire_ctx *c, const wire_field *fields, size_t n, v
             }
         }
         if (f == NULL) {
+            c->skipped++;
             if (cairn__mp_skip(&c->r))
                 return cairn__wire_fail(c, "an unknown field's value", c->r.err);
             continue;

@@ -41,6 +41,9 @@ typedef struct wire_ctx {
     cairn_diag *diag;
     /* Message name for diagnostics ("alive"). */
     const char *msg;
+    /* Values skipped unread (unknown keys, extra array elements); lets a
+     * one-pass decode know that it parsed every item itself. */
+    unsigned skipped;
 } wire_ctx;
 
 struct wire_field;

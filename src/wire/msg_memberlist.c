@@ -229,14 +229,39 @@ int cairn__wire_push_node_encode(const cairn_wire_push_node *m, cairn_buf *out, 
     return cairn__mp_writer_finish(&w);
 }
 
+/* push_node_one_pass decodes a node state the way Go sends it in one pass,
+ * without decode_prefix's delimiting walk (a quarter of a push-pull
+ * decode's instructions). It accepts only what the delimiting path accepts
+ * with the same result: every item read by a typed field reader (nothing
+ * skipped, so nesting is bounded by the field kinds and every header was
+ * checked against the buffer end) and no arena needed ([]byte as raw
+ * bytes). Anything else, error or not, returns false and the caller takes
+ * the delimiting path, which words the errors. */
+static bool push_node_one_pass(const uint8_t *p, size_t len, cairn_wire_push_node *tmp,
+                               size_t *ret_used)
+{
+    wire_ctx c = {.arena = NULL, .diag = NULL, .msg = "push-pull node"};
+    cairn__mp_reader_init(&c.r, p, len);
+    if (p == NULL ||
+        cairn__wire_decode_struct(&c, push_node_fields, WF_NFIELDS(push_node_fields), tmp) ||
+        c.skipped != 0)
+        return false;
+    *ret_used = c.r.pos;
+    return true;
+}
+
 int cairn__wire_push_node_decode(const uint8_t *p, size_t len, cairn_wire_arena *arena,
                                  cairn_diag *diag, cairn_wire_push_node *ret, size_t *ret_used)
 {
     cairn_wire_push_node tmp;
     memset(&tmp, 0, sizeof(tmp));
     size_t used;
-    int e = decode_prefix(p, len, -1, "push-pull node", push_node_fields,
+    int e = 0;
+    if (!push_node_one_pass(p, len, &tmp, &used)) {
+        memset(&tmp, 0, sizeof(tmp));
+        e = decode_prefix(p, len, -1, "push-pull node", push_node_fields,
                           WF_NFIELDS(push_node_fields), arena, diag, &tmp, &used);
+    }
     if (e)
         return e;
     if (ret)

@@ -932,6 +932,68 @@ static void test_limits(void **state)
     cairn_buf_destroy(&out);
 }
 
+/* Push node states decode in one pass when every item is a known field in
+ * raw form, and through the delimiting path otherwise (unknown keys, array
+ * form, []byte as an array of ints); the results agree, and a node is
+ * refused exactly when the delimiting walk refuses it (nesting). */
+static void test_pushpull_node_paths(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *m = hex("06 83 a4 4a6f696e c2 a5 4e6f646573 03 ac 5573657253746174654c656e 00 "
+                     /* a: the map Go sends */
+                     "87 a4 41646472 a4 7f000001 ab 496e6361726e6174696f6e 01 a4 4d657461 a0 "
+                     "a4 4e616d65 a1 61 a4 506f7274 cd 1f0a a5 5374617465 00 a3 56736e "
+                     "a6 010502020505 "
+                     /* b: the same with an unknown key */
+                     "88 a4 41646472 a4 7f000001 ab 496e6361726e6174696f6e 01 a4 4d657461 a0 "
+                     "a1 58 81 a1 61 91 01 a4 4e616d65 a1 62 a4 506f7274 cd 1f0a "
+                     "a5 5374617465 00 a3 56736e a6 010502020505 "
+                     /* c: array form, Vsn as an array of ints */
+                     "97 a1 63 a4 7f000001 cd 1f0a a0 01 00 96 01 05 02 02 05 05",
+                     &n);
+    cairn_wire_arena a;
+    cairn__wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+    cairn_wire_pushpull pp;
+    assert_int_equal(cairn__wire_pushpull_decode(m, n, &a, NULL, &pp), 0);
+    assert_int_equal(pp.n_nodes, 3);
+    const char *names[3] = {"a", "b", "c"};
+    for (int k = 0; k < 3; k++) {
+        assert_true(span_is(pp.nodes[k].name, names[k]));
+        assert_int_equal(pp.nodes[k].port, 0x1f0a);
+        assert_int_equal(pp.nodes[k].incarnation, 1);
+        assert_int_equal(pp.nodes[k].addr.len, 4);
+        assert_int_equal(pp.nodes[k].vsn.len, 6);
+        assert_int_equal(pp.nodes[k].vsn.p[1], 5);
+    }
+    assert_int_equal(pp.user_state.len, 0);
+    cairn__wire_arena_destroy(&a);
+    free(m);
+    /* An unknown key nested d deep: accepted iff the node's delimiting
+     * walk accepts it. */
+    for (int d = CAIRN_MP_MAX_DEPTH - 3; d <= CAIRN_MP_MAX_DEPTH + 2; d++) {
+        uint8_t node[128], msg[256];
+        size_t len = 0;
+        static const uint8_t head[] = {0x82, 0xa4, 'N', 'a', 'm', 'e', 0xa1, 'x', 0xa1, 'X'};
+        memcpy(node, head, sizeof(head));
+        len = sizeof(head);
+        for (int k = 0; k < d; k++)
+            node[len++] = 0x91;
+        node[len++] = 0xc0;
+        static const uint8_t pph[] = {0x06, 0x83, 0xa4, 'J', 'o',  'i',  'n', 0xc2, 0xa5, 'N',
+                                      'o',  'd',  'e',  's', 0x01, 0xac, 'U', 's',  'e',  'r',
+                                      'S',  't',  'a',  't', 'e',  'L',  'e', 'n',  0x00};
+        memcpy(msg, pph, sizeof(pph));
+        memcpy(msg + sizeof(pph), node, len);
+        size_t obj;
+        bool walk_ok = cairn__mp_object_len(node, len, &obj) == 0;
+        cairn__wire_arena_init(&a, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
+        int e = cairn__wire_pushpull_decode(msg, sizeof(pph) + len, &a, NULL, &pp);
+        assert_int_equal(e == 0, walk_ok);
+        cairn__wire_arena_destroy(&a);
+    }
+}
+
 /* ------------------------------------------------------------ array form */
 
 /* go-msgpack 0.5.5 also decodes a struct from an array, by position in the
@@ -1481,6 +1543,7 @@ int main(void)
         cmocka_unit_test(test_coord_payload),
         cmocka_unit_test(test_arena_errors),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_pushpull_node_paths),
         cmocka_unit_test(test_positional_memberlist),
         cmocka_unit_test(test_positional_serf),
         cmocka_unit_test(test_decoding_rules),
