@@ -391,6 +391,10 @@ static int gossip_encode(void *ctx)
 {
     gossip_ctx *g = ctx;
     cairn_buf_reset(&g->scratch);
+    /* The packer borrows pointers into scratch and the compound is written
+     * into it too: room for both up front, so it never moves meanwhile. */
+    if (cairn_buf_reserve(&g->scratch, 4 * CAIRN_PACKET_UDP_BUDGET) != 0)
+        return -1;
     size_t offs[65];
     for (size_t k = 0; k < g->n; k++) {
         offs[k] = g->scratch.len;
