@@ -96,6 +96,9 @@ static void gossip_setup(gossip_ctx *g)
     cairn_buf_init(&g->parts, 1 << 16);
     cairn_buf_init(&g->packet, 1 << 16);
     cairn_buf_init(&g->scratch, 1 << 16);
+    /* gossip_encode's packer borrows pointers into scratch while the
+     * compound is written into it: room up front, so it never moves. */
+    cairn_buf_reserve(&g->scratch, 1 << 14);
     cairn_compound c, probe; /* probe: sizes only, its pointers go stale */
     cairn__compound_init(&c, CAIRN_PACKET_UDP_BUDGET);
     cairn__compound_init(&probe, CAIRN_PACKET_UDP_BUDGET);
