@@ -39,6 +39,7 @@
 #include "cairn/alloc.h"
 #include "cairn/coord.h"
 #include "cairn/keyring.h"
+#include "wire/keyring_internal.h"
 #include "cairn/rng.h"
 #include "cairn/time.h"
 #include "wire/frame.h"
@@ -203,22 +204,22 @@ static int run_dec(void *ctx)
         return e;                                                                                  \
     }
 
-CODEC_ARENA(ping, cairn_wire_ping, cairn_wire_ping)
-CODEC_ARENA(indirect, cairn_wire_indirect_ping, cairn_wire_indirect_ping)
-CODEC_PLAIN(nack, cairn_wire_nack, cairn_wire_nack)
-CODEC_PLAIN(err, cairn_wire_err, cairn_wire_err)
-CODEC_PLAIN(suspect, cairn_wire_suspect, cairn_wire_suspect)
-CODEC_ARENA(alive, cairn_wire_alive, cairn_wire_alive)
-CODEC_PLAIN(dead, cairn_wire_dead, cairn_wire_dead)
-CODEC_PLAIN(leave, cairn_wire_serf_leave, cairn_wire_serf_leave)
-CODEC_PLAIN(join, cairn_wire_serf_join, cairn_wire_serf_join)
-CODEC_ARENA(uevent, cairn_wire_serf_user_event, cairn_wire_serf_user_event)
-CODEC_ARENA(query, cairn_wire_serf_query, cairn_wire_serf_query)
-CODEC_ARENA(qresp, cairn_wire_serf_query_response, cairn_wire_serf_query_response)
-CODEC_ARENA(conflict, cairn_wire_serf_conflict_response, cairn_wire_serf_conflict_response)
-CODEC_ARENA(keyreq, cairn_wire_serf_key_request, cairn_wire_serf_key_request)
-CODEC_ARENA(keyresp, cairn_wire_serf_key_response, cairn_wire_serf_key_response)
-CODEC_ARENA(relay, cairn_wire_serf_relay, cairn_wire_serf_relay)
+CODEC_ARENA(ping, cairn_wire_ping, cairn__wire_ping)
+CODEC_ARENA(indirect, cairn_wire_indirect_ping, cairn__wire_indirect_ping)
+CODEC_PLAIN(nack, cairn_wire_nack, cairn__wire_nack)
+CODEC_PLAIN(err, cairn_wire_err, cairn__wire_err)
+CODEC_PLAIN(suspect, cairn_wire_suspect, cairn__wire_suspect)
+CODEC_ARENA(alive, cairn_wire_alive, cairn__wire_alive)
+CODEC_PLAIN(dead, cairn_wire_dead, cairn__wire_dead)
+CODEC_PLAIN(leave, cairn_wire_serf_leave, cairn__wire_serf_leave)
+CODEC_PLAIN(join, cairn_wire_serf_join, cairn__wire_serf_join)
+CODEC_ARENA(uevent, cairn_wire_serf_user_event, cairn__wire_serf_user_event)
+CODEC_ARENA(query, cairn_wire_serf_query, cairn__wire_serf_query)
+CODEC_ARENA(qresp, cairn_wire_serf_query_response, cairn__wire_serf_query_response)
+CODEC_ARENA(conflict, cairn_wire_serf_conflict_response, cairn__wire_serf_conflict_response)
+CODEC_ARENA(keyreq, cairn_wire_serf_key_request, cairn__wire_serf_key_request)
+CODEC_ARENA(keyresp, cairn_wire_serf_key_response, cairn__wire_serf_key_response)
+CODEC_ARENA(relay, cairn_wire_serf_relay, cairn__wire_serf_relay)
 
 /* ack carrying serf's coordinate: encode = the payload, then the ack (what
  * serf's AckPayload and memberlist's ack do); decode = both layers. */
