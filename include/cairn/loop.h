@@ -183,7 +183,11 @@ void cairn_listener_close(cairn_listener *lst);
 
 /* cairn_stream_dial starts connecting to addr; cb reports the outcome within
  * `timeout` (> 0) ns. *ret_stream is valid at once (it may be closed before
- * the connection completes; cb is then not called). */
+ * the connection completes; cb is then not called). The timeout is the
+ * deadline of the whole exchange, dial to last byte: once connected it stays
+ * armed, and when it passes the read callback gets CAIRN_ETIMEDOUT (as with
+ * cairn_stream_set_timeout). A long-lived connection must disarm or move it
+ * with cairn_stream_set_timeout after connecting. */
 int cairn_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_time timeout,
                       cairn_connect_cb cb, void *userdata, cairn_stream **ret_stream);
 
@@ -206,8 +210,9 @@ size_t cairn_stream_write_queued(const cairn_stream *stream);
 /* cairn_stream_set_timeout arms a deadline `timeout` ns from now for the
  * whole exchange (memberlist's TCPTimeout): when it passes, the read
  * callback gets CAIRN_ETIMEDOUT (as soon as reading starts, if it has not).
- * 0 disarms. Ignored while dialling (the dial has its own timeout) and
- * after an end status. The stream stays open until closed. */
+ * 0 disarms. While dialling it replaces the dial's deadline, which then
+ * also bounds the connect (0 is ignored there: a dial always has one).
+ * Ignored after an end status. The stream stays open until closed. */
 void cairn_stream_set_timeout(cairn_stream *stream, cairn_time timeout);
 
 /* cairn_stream_peer: the remote address. */

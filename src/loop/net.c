@@ -8,10 +8,16 @@
  *     marked; it is freed when the outermost callback returns, and after a
  *     close no callback of it runs again (libuv's handle rules, as the
  *     timers' in_callback/delete_pending);
- *   - the stream deadline: one cairn_timer per stream serves both the dial
- *     timeout (connect_cb gets CAIRN_ETIMEDOUT, then the stream is closed)
- *     and cairn_stream_set_timeout (the read callback gets CAIRN_ETIMEDOUT),
- *     so every backend times out identically, on its own clock;
+ *   - the stream deadline: one cairn_timer per stream bounds the whole
+ *     exchange. A dial arms it; while connecting it fails the dial
+ *     (connect_cb gets CAIRN_ETIMEDOUT, then the stream is closed), and
+ *     once connected it stays armed, so the read callback gets
+ *     CAIRN_ETIMEDOUT at the same deadline: every outbound exchange has a
+ *     deadline from dial to last byte without its owner doing anything
+ *     (a peer that accepts and goes silent cannot hold a stream). A
+ *     long-lived connection disarms or moves it with
+ *     cairn_stream_set_timeout. Every backend times out identically, on
+ *     its own clock;
  *   - the write queue cap (CAIRN_STREAM_WRITE_MAX): memberlist writes whole
  *     push/pull states to a stream, and an unresponsive peer must not let
  *     that grow without bound.
@@ -238,9 +244,11 @@ bool cairn__stream_connect_done(cairn_stream *s, int status)
     if (s->closing || !s->connecting)
         return !s->closing;
     s->connecting = false;
-    cairn_timer_stop(s->timer);
+    /* Connected: the dial's deadline stays armed for the exchange. */
     if (status == 0)
         s->connected = true;
+    else
+        cairn_timer_stop(s->timer);
     s->depth++;
     s->connect_cb(s, status, s->connect_ud);
     if (status < 0 && !s->closing)
@@ -313,8 +321,10 @@ size_t cairn_stream_write_queued(const cairn_stream *s)
 
 void cairn_stream_set_timeout(cairn_stream *s, cairn_time timeout)
 {
-    if (s == NULL || s->closing || s->connecting || s->ended)
+    if (s == NULL || s->closing || s->ended)
         return;
+    if (s->connecting && timeout <= 0)
+        return; /* a dial always has a deadline */
     if (timeout <= 0)
         cairn_timer_stop(s->timer);
     else

@@ -974,6 +974,9 @@ static void on_connect(cairn_stream *s, int status, void *ud)
         fail_connection(c, status, false, "cannot reach serf agent at %s: %s", c->addr_str,
                         cairn_strerror(status));
     } else {
+        /* A long-lived connection: the dial's deadline would end it; every
+         * request is bounded by the watchdog (request_timeout) instead. */
+        cairn_stream_set_timeout(s, 0);
         int rc = cairn_stream_start_read(s, on_read, c);
         c->phase = P_HANDSHAKE;
         if (rc == 0)

@@ -500,6 +500,47 @@ static void test_tcp_idle_timeout(void **state)
     free(c.rx);
 }
 
+/* Issue 8, defect 1: the dial's timeout bounds the whole exchange. A peer
+ * that accepts and then says nothing ends the stream with CAIRN_ETIMEDOUT
+ * at the deadline measured from the dial, with no set_timeout by the owner
+ * (before the fix the deadline was dropped at connect and this hung). */
+static void test_tcp_deadline_dial_to_last_byte(void **state)
+{
+    struct uv_env *e = *state;
+    struct tcp_srv sv = {0}; /* accepts, reads, never answers */
+    cairn_addr sa;
+    tcp_listen(e, 4, &sv, &sa);
+    struct tcp_cli c = {.close_in_read = true};
+    c.rx = malloc(16);
+    cairn_time t0 = cairn_monotonic_now();
+    assert_int_equal(cairn_stream_dial(e->loop, &sa, 300 * CAIRN_MSEC, cli_connected, &c, &c.s), 0);
+    uv_env_run_until(e, &c.done);
+    assert_int_equal(c.status, 0);
+    c.done = false;
+    assert_int_equal(cairn_stream_write(c.s, (const uint8_t *)"hello", 5), 0);
+    assert_int_equal(cairn_stream_start_read(c.s, cli_read, &c), 0);
+    uv_env_run_until(e, &c.done);
+    assert_int_equal(c.end, CAIRN_ETIMEDOUT);
+    assert_true(c.end_at - t0 >= 300 * CAIRN_MSEC);
+    assert_true(c.end_at - t0 < 2 * CAIRN_SEC);
+    assert_null(c.s);
+    /* set_timeout while dialling moves the one deadline (dial included). */
+    c = (struct tcp_cli){.rx = c.rx, .close_in_read = true};
+    t0 = cairn_monotonic_now();
+    assert_int_equal(cairn_stream_dial(e->loop, &sa, 10 * CAIRN_SEC, cli_connected, &c, &c.s), 0);
+    cairn_stream_set_timeout(c.s, 200 * CAIRN_MSEC);
+    cairn_stream_set_timeout(c.s, 0); /* ignored: a dial keeps a deadline */
+    uv_env_run_until(e, &c.done);
+    assert_int_equal(c.status, 0);
+    c.done = false;
+    assert_int_equal(cairn_stream_start_read(c.s, cli_read, &c), 0);
+    uv_env_run_until(e, &c.done);
+    assert_int_equal(c.end, CAIRN_ETIMEDOUT);
+    assert_true(c.end_at - t0 < 2 * CAIRN_SEC);
+    srv_close(&sv);
+    free(c.rx);
+}
+
 static void test_tcp_write_cap(void **state)
 {
     struct uv_env *e = *state;
@@ -601,6 +642,8 @@ int main(void)
                                         uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_dial_timeout, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_idle_timeout, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_deadline_dial_to_last_byte, uv_env_setup,
+                                        uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_write_cap, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_peer_reset, uv_env_setup, uv_env_teardown),
     };
