@@ -61,6 +61,14 @@
 /* Nesting of compress/compound layers a decoder follows (Go sends at most
  * compress(compound(message)); deeper is hostile). */
 #define CAIRN_PACKET_MAX_DEPTH 6
+/* Decompressed bytes one UDP packet may produce, summed over all its
+ * compress layers and parts and counting parts that fail: what a UDP
+ * message can legitimately expand to. Compression is optional for the
+ * sender (EnableCompression, and only when it makes the message shorter),
+ * so every message a peer sends compressed it could have sent plain, in one
+ * datagram of at most 65,507 bytes; memberlist builds them within
+ * UDPBufferSize (1,400) anyway. Go allows 40 MiB per part (#363). */
+#define CAIRN_PACKET_MAX_DECOMPRESSED ((size_t)CAIRN_PACKET_MAX_RECV)
 /* Largest encrypted stream frame (maxPushStateBytes). */
 #define CAIRN_STREAM_MAX_ENCRYPTED ((size_t)20 * 1024 * 1024)
 /* Largest raw tail a stream message may declare (maxPushStateBytes /
@@ -82,8 +90,9 @@ typedef struct cairn_frame_cfg {
     bool compress;
     /* Encryption version to send: 1 (protocol >= 2, serf) or 0. */
     uint8_t enc_version;
-    /* Decompression cap per packet / stream message; 0 means
-     * CAIRN_LZW_MAX_DECOMPRESSED. */
+    /* Decompression cap per stream message (0 means
+     * CAIRN_LZW_MAX_DECOMPRESSED); per packet it may only lower
+     * CAIRN_PACKET_MAX_DECOMPRESSED. */
     size_t max_decompressed;
 } cairn_frame_cfg;
 
@@ -271,6 +280,17 @@ int cairn__stream_rd_raw(cairn_stream_rd *rd, size_t len, const uint8_t **ret_p,
 /* cairn__stream_rd_end finishes the current message; unread bytes of a
  * framed message are dropped, plain bytes already fed stay for the next. */
 void cairn__stream_rd_end(cairn_stream_rd *rd);
+
+/* cairn__wire_rd_mem: bytes the reader holds allocated (input buffer,
+ * decrypted or decompressed message), for callers that cap the memory of
+ * many streams together. */
+size_t cairn__wire_rd_mem(const cairn_stream_rd *rd);
+
+/* cairn__wire_rd_set_max_decompressed lowers (or restores) the most bytes
+ * the next compress message may expand to (0 means the configured cap):
+ * a caller sharing one memory budget across streams gives each reader what
+ * is left of it. */
+void cairn__wire_rd_set_max_decompressed(cairn_stream_rd *rd, size_t limit);
 
 /* cairn__stream_rd_framed says whether the current message arrived in an
  * encrypted frame or compressed (valid after rd_type succeeded). */

@@ -19,8 +19,14 @@
  * Departures from Go, all for hostile input: Go's handleCommand indexes
  * byte 0 of empty parts and empty decompressed buffers and panics (the
  * latter fixed in #369); we count them as `empty`. Go caps each
- * decompression at 40 MiB (#363); we cap the sum of all decompressions of
- * one packet, so a compound of 255 bombs costs no more than one. Every drop
+ * decompression at 40 MiB (#363). We give the whole packet one budget of
+ * CAIRN_PACKET_MAX_DECOMPRESSED output bytes, shared by every compress
+ * layer at every depth and charged with every byte the decoder produced,
+ * whether the part then decoded or failed (invalid code, over the budget):
+ * so a compound of 255 bombs, or bombs nested in compress(compound(...)),
+ * costs no more LZW work than one legitimate 64 KiB message, and the work
+ * one packet can cause is bounded by its 64 KiB of input plus 64 KiB of
+ * output (docs/limits.md has the measured worst case). Every drop
  * increments one counter of cairn_packet_stats and the first drop is
  * described in the caller's diag.
  */
@@ -28,6 +34,7 @@
 
 #include <string.h>
 
+#include "cairn/alloc.h"
 #include "frame_internal.h"
 #include "wire/keyring_internal.h"
 
@@ -80,7 +87,8 @@ typedef struct pkt_ctx {
     void *userdata;
     cairn_packet_stats *st;
     cairn_diag *diag;
-    size_t budget; /* decompressed bytes still allowed */
+    size_t budget;      /* decompressed bytes still allowed, whole packet */
+    cairn_lzw_dec *lzw; /* one decoder per packet, made on first use */
     int first_err;
 } pkt_ctx;
 
@@ -142,9 +150,20 @@ static void handle_compress(pkt_ctx *x, const uint8_t *body, size_t len, int dep
              cairn_diag_set(x->diag, CAIRN_ELIMIT, "compress: decompression budget exhausted"));
         return;
     }
+    if (x->lzw == NULL && cairn__lzw_dec_new(&x->lzw) < 0) {
+        drop(x, &x->st->nomem, cairn_diag_set(x->diag, CAIRN_ENOMEM, "compress: out of memory"));
+        return;
+    }
+    cairn__lzw_dec_reset(x->lzw);
     cairn_buf out;
     cairn_buf_init(&out, x->budget);
-    r = cairn__lzw_decompress(lzw, lzw_len, x->budget, &out, x->diag);
+    r = cairn__lzw_dec_feed(x->lzw, lzw, lzw_len, &out, x->diag);
+    if (r == 0 && !cairn__lzw_dec_finished(x->lzw))
+        r = cairn_diag_set(x->diag, CAIRN_EPROTO, "lzw: unexpected EOF (no end code)");
+    /* Every byte produced is charged, the part's fate notwithstanding:
+     * failed work costs the same CPU as successful work. Over the budget
+     * (ELIMIT) the rest of the packet's allowance is gone. */
+    x->budget = r == CAIRN_ELIMIT ? 0 : x->budget - out.len;
     if (r == CAIRN_ELIMIT)
         drop(x, &x->st->decompress_limit, r);
     else if (r == CAIRN_ENOMEM)
@@ -154,10 +173,8 @@ static void handle_compress(pkt_ctx *x, const uint8_t *body, size_t len, int dep
     else if (out.len == 0)
         drop(x, &x->st->empty,
              cairn_diag_set(x->diag, CAIRN_EPROTO, "compress: decompressed buffer is empty"));
-    else {
-        x->budget -= out.len;
+    else
         handle(x, out.data, out.len, depth + 1);
-    }
     cairn_buf_destroy(&out);
 }
 
@@ -212,10 +229,10 @@ int cairn__packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t 
 {
     if (cfg == NULL || cb == NULL || stats == NULL || (pkt == NULL && len > 0))
         return CAIRN_EINVAL;
-    pkt_ctx x = {
-        cfg,   cb,   userdata,
-        stats, diag, cfg->max_decompressed ? cfg->max_decompressed : CAIRN_LZW_MAX_DECOMPRESSED,
-        0};
+    size_t budget = CAIRN_PACKET_MAX_DECOMPRESSED;
+    if (cfg->max_decompressed != 0 && cfg->max_decompressed < budget)
+        budget = cfg->max_decompressed;
+    pkt_ctx x = {cfg, cb, userdata, stats, diag, budget, NULL, 0};
     stats->packets++;
     if (len > CAIRN_PACKET_MAX_RECV) {
         drop(&x, &stats->too_big,
@@ -258,6 +275,7 @@ int cairn__packet_decode(const cairn_frame_cfg *cfg, const uint8_t *pkt, size_t 
     }
     handle(&x, p, n, 0);
 out:
+    cairn__lzw_dec_delete(x.lzw);
     cairn_buf_destroy(&plain);
     return x.first_err;
 }

@@ -54,7 +54,8 @@ struct cairn_stream_rd {
     uint8_t type;
     bool scanning; /* an object measurement is in progress */
     frame_mp_scan scan;
-    int err; /* sticky error */
+    size_t cfg_max_decompressed; /* the configured cap, to restore */
+    int err;                     /* sticky error */
     cairn_diag err_diag;
 };
 
@@ -66,6 +67,7 @@ int cairn__stream_rd_new(const cairn_frame_cfg *cfg, cairn_stream_rd **ret_rd)
     if (r == NULL)
         return CAIRN_ENOMEM;
     r->cfg = *cfg;
+    r->cfg_max_decompressed = cfg->max_decompressed;
     cairn_buf_init(&r->in, CAIRN_STREAM_MAX_BUFFER);
     cairn_buf_init(&r->plain, 0);
     cairn_diag_clear(&r->err_diag);
@@ -333,6 +335,17 @@ void cairn__stream_rd_end(cairn_stream_rd *rd)
     rd->scanning = false;
     rd->ppos = 0;
     cairn_buf_destroy(&rd->plain);
+}
+
+size_t cairn__wire_rd_mem(const cairn_stream_rd *rd)
+{
+    return rd == NULL ? 0 : rd->in.cap + rd->plain.cap;
+}
+
+void cairn__wire_rd_set_max_decompressed(cairn_stream_rd *rd, size_t limit)
+{
+    size_t cfg = rd->cfg_max_decompressed ? rd->cfg_max_decompressed : CAIRN_LZW_MAX_DECOMPRESSED;
+    rd->cfg.max_decompressed = limit == 0 || limit > cfg ? cfg : limit;
 }
 
 bool cairn__stream_rd_framed(const cairn_stream_rd *rd)

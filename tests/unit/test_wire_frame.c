@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cairn/alloc.h"
 #include "cairn/keyring.h"
+#include "wire/lzw.h"
 #include "cairn/rng.h"
 #include "wire/frame.h"
 #include "alloc_sweep.h"
@@ -516,7 +518,7 @@ static void test_bombs(void **state)
     assert_int_equal(cairn__packet_decode(&cfg, pkt, plen, collect, &g, &st, &d), CAIRN_ELIMIT);
     assert_int_equal(st.decompress_limit, 1);
     assert_int_equal(g.n, 0);
-    assert_non_null(strstr(d.msg, "lzw: output exceeds 41943040 bytes"));
+    assert_non_null(strstr(d.msg, "lzw: output exceeds 65536 bytes"));
     /* Bounded memory, measured with the test allocator. */
     cairn__test_alloc_install();
     cairn__packet_decode(&cfg, pkt, plen, collect, &g, &st, NULL);
@@ -550,6 +552,98 @@ static void test_bombs(void **state)
     assert_int_equal(cairn__stream_rd_type(rd, &t, &d), CAIRN_EPROTO);
     assert_string_equal(d.msg, "stream: compress: decompressed buffer is empty");
     cairn__stream_rd_delete(rd);
+}
+
+/* Appends a compress message (09 {Algo: 0, Buf: lzw}) to out. */
+static void put_compress(cairn_buf *out, const uint8_t *lzw, size_t n)
+{
+    const uint8_t head[] = {9, 0x82, 0xa4, 'A', 'l', 'g', 'o', 0, 0xa3, 'B', 'u', 'f', 0xc5};
+    uint8_t len[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+    assert_int_equal(cairn_buf_append(out, head, sizeof head), 0);
+    assert_int_equal(cairn_buf_append(out, len, 2), 0);
+    assert_int_equal(cairn_buf_append(out, lzw, n), 0);
+}
+
+/* 07 n lens parts, all parts the same. */
+static void put_compound(cairn_buf *out, const uint8_t *part, size_t n, size_t parts)
+{
+    uint8_t h[2] = {7, (uint8_t)parts};
+    assert_int_equal(cairn_buf_append(out, h, 2), 0);
+    for (size_t i = 0; i < parts; i++) {
+        uint8_t l[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+        assert_int_equal(cairn_buf_append(out, l, 2), 0);
+    }
+    for (size_t i = 0; i < parts; i++)
+        assert_int_equal(cairn_buf_append(out, part, n), 0);
+}
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Issue 8, defect 2: one budget of decompressed bytes for the whole packet,
+ * charged with the work of parts that fail. Before the fix a part that
+ * failed (over the cap, or an invalid code) cost nothing, so each of eight
+ * bombs in one compound ran to 40 MiB (1.6 s of CPU per packet). */
+static void test_packet_budget_counts_failed_work(void **state)
+{
+    (void)state;
+    cairn_frame_cfg cfg;
+    cairn__frame_cfg_default(&cfg);
+    /* Eight parts, each 50,000 zeros compressed with the EOF code cut off:
+     * each decodes ~50 KB and then fails. The first spends 50 KB of the
+     * 64 KiB, the second runs out, the other six never start. */
+    static uint8_t zeros[50000];
+    cairn_buf z, part, pkt;
+    cairn_buf_init(&z, 1 << 20);
+    cairn_buf_init(&part, 1 << 20);
+    cairn_buf_init(&pkt, 1 << 20);
+    assert_int_equal(cairn__lzw_compress(zeros, sizeof zeros, &z), 0);
+    put_compress(&part, z.data, z.len - 2);
+    put_compound(&pkt, part.data, part.len, 8);
+    cairn_packet_stats st = {0};
+    got g = {0};
+    assert_true(cairn__packet_decode(&cfg, pkt.data, pkt.len, collect, &g, &st, NULL) < 0);
+    assert_int_equal(st.compress, 1);
+    assert_int_equal(st.decompress_limit, 7);
+    assert_int_equal(g.n, 0);
+    /* Eight capped bombs (7.4 MB each) in one compound, and the same
+     * compound compressed again: the LZW work of the whole packet is one
+     * budget, so decoding it costs well under a millisecond (a generous
+     * 50 ms bound here, for sanitizer builds on a busy machine). */
+    static uint8_t bomb[8192];
+    size_t bn = lzw_bomb(bomb, sizeof bomb, 0);
+    cairn_buf_reset(&part);
+    put_compress(&part, bomb, bn);
+    cairn_buf_reset(&pkt);
+    put_compound(&pkt, part.data, part.len, 8);
+    assert_true(pkt.len < CAIRN_PACKET_MAX_RECV);
+    memset(&st, 0, sizeof st);
+    double t0 = cpu_ms();
+    assert_int_equal(cairn__packet_decode(&cfg, pkt.data, pkt.len, collect, &g, &st, NULL),
+                     CAIRN_ELIMIT);
+    double took = cpu_ms() - t0;
+    assert_int_equal(st.decompress_limit, 8);
+    assert_true(took < 50.0);
+    /* compress(compound(8 x compress(bomb))): the outer layer spends the
+     * budget on the compound itself, the inner bombs get what is left. */
+    cairn_buf_reset(&z);
+    assert_int_equal(cairn__lzw_compress(pkt.data, pkt.len, &z), 0);
+    cairn_buf_reset(&part);
+    put_compress(&part, z.data, z.len);
+    memset(&st, 0, sizeof st);
+    t0 = cpu_ms();
+    assert_int_equal(cairn__packet_decode(&cfg, part.data, part.len, collect, &g, &st, NULL),
+                     CAIRN_ELIMIT);
+    took = cpu_ms() - t0;
+    assert_int_equal(st.decompress_limit, 8);
+    assert_true(took < 50.0);
+    cairn_buf_destroy(&z);
+    cairn_buf_destroy(&part);
+    cairn_buf_destroy(&pkt);
 }
 
 /* ---- stream ---- */
@@ -1029,6 +1123,7 @@ int main(void)
         cmocka_unit_test(test_packet_hostile),
         cmocka_unit_test(test_packet_encryption),
         cmocka_unit_test(test_bombs),
+        cmocka_unit_test(test_packet_budget_counts_failed_work),
         cmocka_unit_test(test_stream_every_split),
         cmocka_unit_test(test_stream_two_messages_and_truncation),
         cmocka_unit_test(test_stream_go_frame_and_policy),
