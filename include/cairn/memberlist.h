@@ -47,6 +47,23 @@ typedef void (*cairn_bcast_emit_cb)(const uint8_t *msg, size_t len, void *userda
 #define CAIRN_ML_PROTOCOL_DEFAULT 2
 /* At most this many concurrent inbound push/pulls (more are closed). */
 #define CAIRN_ML_MAX_PUSHPULL_REQUESTS 128
+/* At most this many inbound streams of any kind (push/pull, user message,
+ * TCP ping, encrypted frames not yet opened) at once; more are closed at
+ * accept. The same number as the push/pull slots: Go counts only
+ * push/pulls, but every open stream can buffer bytes. */
+#define CAIRN_ML_MAX_INBOUND_STREAMS 128
+/* Bytes buffered across all streams (inbound and outbound: unparsed input,
+ * decrypted and decompressed messages, copied node states) before further
+ * input is refused and the stream that would pass it is ended. Three
+ * maximal push/pull states (20 MiB each, memberlist's maxPushStateBytes)
+ * fit, so a join answered by a large cluster while two periodic exchanges
+ * run still succeeds; real states are far smaller (a 1,000-node cluster's
+ * is ~150 KB). */
+#define CAIRN_ML_STREAM_MEM_MAX ((size_t)64 * 1024 * 1024)
+/* Most bytes one compress message on a stream may expand to: the largest
+ * push/pull state memberlist accepts (maxPushStateBytes). Go allows 40 MiB;
+ * a bomb that passes this is refused at half the CPU. */
+#define CAIRN_ML_STREAM_DECOMPRESSED_MAX ((size_t)20 * 1024 * 1024)
 
 /* Node states; the numbers are memberlist's (pushNodeState.State). */
 enum cairn_ml_state {
@@ -308,6 +325,17 @@ typedef struct cairn_ml_stats {
      * wrong key, plaintext while encryption is required, or encrypted
      * without a keyring (either direction). */
     uint64_t stream_rejected;
+    /* Inbound streams closed at accept because CAIRN_ML_MAX_INBOUND_STREAMS
+     * were open. */
+    uint64_t streams_refused;
+    /* Streams ended because their bytes would have passed
+     * CAIRN_ML_STREAM_MEM_MAX across all streams. */
+    uint64_t stream_mem_refused;
+    /* Bytes buffered across streams now, and the most ever. */
+    uint64_t stream_mem, stream_mem_peak;
+    /* Warnings about hostile or broken input left out by the rate limit
+     * (one line per kind per second; the rest are counted here). */
+    uint64_t log_suppressed;
 } cairn_ml_stats;
 
 /* cairn_memberlist_get_stats copies the counters. */

@@ -78,6 +78,18 @@ _Static_assert(CAIRN_WIRE_META_MAX <= UINT16_MAX, "ml_node.meta_len is 16 bits")
 struct ml_ack_handler;
 struct ml_conn;
 
+/* One kind of warning about hostile or broken input, written at most once
+ * per ML_RATELOG_INTERVAL (a flood of bad packets must not become a flood
+ * of log lines); the rest are counted in stats.log_suppressed and the next
+ * line written says how many were left out. */
+#define ML_RATELOG_INTERVAL CAIRN_SEC
+struct ml_ratelog {
+    /* Loop time before which lines are suppressed. */
+    cairn_time next;
+    /* Lines suppressed since the last one written. */
+    uint64_t suppressed;
+};
+
 /* The probe in flight (Go: the probeNode goroutine's locals). */
 struct ml_probe {
     /* A probe is running. */
@@ -142,6 +154,11 @@ struct cairn_memberlist {
     /* Open TCP exchanges. */
     struct ml_conn *conns;
     int inbound_pushpulls;
+    /* Inbound streams open (CAIRN_ML_MAX_INBOUND_STREAMS). */
+    size_t inbound_streams;
+    /* Rate limits of the warnings about bad input: packets, stream errors,
+     * refused streams. */
+    struct ml_ratelog rl_packet, rl_stream, rl_refused;
     /* Leave/update completions waiting for a broadcast to finish. */
     struct ml_waiter *waiters;
 
@@ -270,6 +287,11 @@ void cairn__ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *
                          void *userdata);
 /* cairn__ml_ip_span: a span over addr's raw IP bytes (4 or 16). */
 cairn_span cairn__ml_ip_span(const cairn_addr *addr);
+
+/* cairn__ml_ratelog writes one warning through r's rate limit (see
+ * struct ml_ratelog). */
+void cairn__ml_ratelog(cairn_memberlist *ml, struct ml_ratelog *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* ---- probe.c ---- */
 

@@ -15,11 +15,27 @@
  * raw tails, each retried when more bytes arrive. Node-state objects are
  * copied as they come (the reader's spans are short-lived) and decoded in
  * one go once the whole message is there.
+ *
+ * Limits (issue 8), beyond Go's 128 push/pull slots: every inbound stream
+ * takes one of CAIRN_ML_MAX_INBOUND_STREAMS slots from accept to close
+ * (user messages and encrypted frames too), and the bytes every stream
+ * holds (unparsed input, decrypted or decompressed message, copied node
+ * states) are summed; input that would take the sum past
+ * CAIRN_ML_STREAM_MEM_MAX ends its stream, and a compress message may
+ * expand only into what is left of it (at most
+ * CAIRN_ML_STREAM_DECOMPRESSED_MAX). Refusals are counted and warned about
+ * through a rate limit. Deadlines come from the loop: the dial's timeout
+ * bounds an outbound exchange from dial to last byte, set_timeout an
+ * inbound one from accept. Every error line names the peer (from=IP:port,
+ * as Serf does), and a peer that closes before answering is reported as
+ * such (CAIRN_EOF), not as a malformed message.
  */
 #include "memberlist/ml_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "cairn/addr.h"
 #include "cairn/alloc.h"
 #include "cairn/error.h"
 
@@ -65,6 +81,10 @@ struct ml_conn {
     /* Push/pull completion. */
     ml_pushpull_done done;
     void *userdata;
+    /* Bytes this stream holds, as counted in stats.stream_mem. */
+    size_t mem;
+    /* The remote address, for log lines. */
+    char peer[CAIRN_ADDR_STRLEN];
 };
 
 /* ---- lifecycle ---- */
@@ -80,6 +100,9 @@ static void conn_free(struct ml_conn *c)
     }
     if (c->counted)
         ml->inbound_pushpulls--;
+    if (c->kind == CONN_INBOUND)
+        ml->inbound_streams--;
+    ml->stats.stream_mem -= c->mem;
     cairn_stream_close(c->stream);
     cairn__stream_rd_delete(c->rd);
     cairn_buf_destroy(&c->objs);
@@ -89,10 +112,30 @@ static void conn_free(struct ml_conn *c)
     cairn_free(c);
 }
 
+/* Why an outbound exchange failed, for the log (and `cairn agent --join`). */
+static void log_outbound_failure(struct ml_conn *c, int status)
+{
+    cairn_memberlist *ml = c->ml;
+    if (c->kind != CONN_PUSHPULL || status == CAIRN_ECANCELED || status == CAIRN_EREMOTE)
+        return;
+    if (status == CAIRN_EOF)
+        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG,
+                   "push/pull: peer closed the connection without replying from=%s", c->peer);
+    else if (status == CAIRN_ETIMEDOUT)
+        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG,
+                   "push/pull: no complete reply within the TCP timeout (%.1f s) from=%s",
+                   cairn_time_seconds(ml->cfg.tcp_timeout), c->peer);
+    else
+        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "push/pull failed: %s from=%s",
+                   cairn_strerror(status), c->peer);
+}
+
 /* Ends an exchange: reports push/pull and ping outcomes, frees c. */
 static void conn_end(struct ml_conn *c, int status)
 {
     cairn_memberlist *ml = c->ml;
+    if (status < 0)
+        log_outbound_failure(c, status);
     if (c->kind == CONN_PING)
         cairn__ml_probe_tcp_result(ml, c->seq, status == 0);
     if (c->kind == CONN_PUSHPULL) {
@@ -108,13 +151,17 @@ static void conn_end(struct ml_conn *c, int status)
         done(ml, status, ud);
 }
 
-static struct ml_conn *conn_new(cairn_memberlist *ml, enum conn_kind kind)
+static struct ml_conn *conn_new(cairn_memberlist *ml, enum conn_kind kind, const cairn_addr *peer)
 {
     struct ml_conn *c = cairn_calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->ml = ml;
     c->kind = kind;
+    if (peer)
+        cairn_addr_format(peer, true, c->peer, sizeof(c->peer));
+    else
+        snprintf(c->peer, sizeof(c->peer), "?");
     cairn_buf_init(&c->objs, CAIRN_STREAM_MAX_BUFFER);
     cairn_buf_init(&c->user, CAIRN_WIRE_USER_STATE_MAX);
     cairn_buf_init(&c->out, ML_MAX_MESSAGE + 1024);
@@ -122,6 +169,8 @@ static struct ml_conn *conn_new(cairn_memberlist *ml, enum conn_kind kind)
         cairn_free(c);
         return NULL;
     }
+    if (kind == CONN_INBOUND)
+        ml->inbound_streams++;
     c->next = ml->conns;
     ml->conns = c;
     return c;
@@ -193,7 +242,8 @@ static int merge_remote(struct ml_conn *c)
         rc = cairn__wire_push_node_decode(c->objs.data + c->obj_off[i], end - c->obj_off[i], &arena,
                                           &diag, &nodes[i], &used);
         if (rc < 0)
-            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "bad push/pull node state: %s", diag.msg);
+            cairn__ml_ratelog(ml, &ml->rl_stream, CAIRN_LOG_ERROR,
+                              "bad push/pull node state: %s from=%s", diag.msg, c->peer);
     }
     if (rc == 0)
         rc = cairn__ml_verify_protocol(ml, nodes, n);
@@ -274,13 +324,14 @@ static int step_type(struct ml_conn *c, cairn_diag *diag)
             ml->inbound_pushpulls++;
             c->counted = true;
             if (ml->inbound_pushpulls >= CAIRN_ML_MAX_PUSHPULL_REQUESTS) {
-                cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG,
-                           "too many pending push/pull requests");
+                cairn__ml_ratelog(ml, &ml->rl_refused, CAIRN_LOG_ERROR,
+                                  "too many pending push/pull requests from=%s", c->peer);
                 return CAIRN_EBUSY;
             }
             c->stage = ST_PP_HDR;
         } else {
-            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "received invalid msgType (%u)", type);
+            cairn__ml_ratelog(ml, &ml->rl_stream, CAIRN_LOG_ERROR,
+                              "received invalid msgType (%u) from=%s", type, c->peer);
             return CAIRN_ENOTSUP;
         }
         return 0;
@@ -363,8 +414,8 @@ static void pushpull_complete(struct ml_conn *c)
             rc = conn_write(c, out.data, out.len);
         cairn_buf_destroy(&out);
         if (rc < 0) {
-            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to push local state: %s",
-                       cairn_strerror(rc));
+            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to push local state: %s from=%s",
+                       cairn_strerror(rc), c->peer);
             conn_end(c, rc);
             return;
         }
@@ -469,8 +520,8 @@ static int stage_err(struct ml_conn *c, cairn_diag *diag)
     if (rc == CAIRN_EAGAIN)
         return rc;
     if (rc == 0 && cairn__wire_err_decode(ml->rx.data, ml->rx.len, diag, &e) == 0)
-        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "remote error: %.*s", (int)e.error.len,
-                   (const char *)e.error.p);
+        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "remote error: %.*s from=%s",
+                   (int)e.error.len, (const char *)e.error.p, c->peer);
     conn_end(c, CAIRN_EREMOTE);
     return ML_CONN_ENDED;
 }
@@ -505,33 +556,81 @@ static int stage_run(struct ml_conn *c, cairn_diag *diag)
     return ML_CONN_ENDED;
 }
 
-/* Runs the stages as far as the buffered bytes allow. */
-static void conn_step(struct ml_conn *c)
+/* Runs the stages as far as the buffered bytes allow. Returns false when
+ * the exchange ended (c is gone). */
+static bool conn_step(struct ml_conn *c)
 {
     cairn_memberlist *ml = c->ml;
     cairn_diag diag = {0};
     int rc;
     while ((rc = stage_run(c, &diag)) == 0)
         ;
-    if (rc == ML_CONN_ENDED || rc == CAIRN_EAGAIN)
-        return;
+    if (rc == ML_CONN_ENDED)
+        return false;
+    if (rc == CAIRN_EAGAIN)
+        return true;
     bool refused = rc == CAIRN_EBUSY || rc == CAIRN_ENOTSUP;
     if (c->stage == ST_TYPE && !refused)
         ml->stats.stream_rejected++;
-    cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to receive: %s (%s)",
-               diag.msg[0] ? diag.msg : cairn_strerror(rc), cairn_err_name(rc));
+    cairn__ml_ratelog(ml, &ml->rl_stream, CAIRN_LOG_ERROR, "failed to receive: %s (%s) from=%s",
+                      diag.msg[0] ? diag.msg : cairn_strerror(rc), cairn_err_name(rc), c->peer);
     if (c->kind == CONN_INBOUND && !refused)
         send_err(c, diag.msg[0] ? diag.msg : cairn_strerror(rc));
     conn_end(c, rc);
+    return false;
+}
+
+/* ---- the memory cap across streams ---- */
+
+/* Bytes c holds now. */
+static size_t conn_mem(const struct ml_conn *c)
+{
+    return cairn__wire_rd_mem(c->rd) + c->objs.cap + c->user.cap + c->obj_cap * sizeof(*c->obj_off);
+}
+
+/* Brings stats.stream_mem up to date with c. */
+static void conn_account(struct ml_conn *c)
+{
+    cairn_ml_stats *st = &c->ml->stats;
+    size_t now = conn_mem(c);
+    st->stream_mem = st->stream_mem - c->mem + now;
+    c->mem = now;
+    if (st->stream_mem > st->stream_mem_peak)
+        st->stream_mem_peak = st->stream_mem;
+}
+
+/* Ends c because the streams together hold too much. */
+static void conn_refuse_mem(struct ml_conn *c, size_t more)
+{
+    cairn_memberlist *ml = c->ml;
+    ml->stats.stream_mem_refused++;
+    cairn__ml_ratelog(ml, &ml->rl_refused, CAIRN_LOG_WARN,
+                      "stream buffers full (%llu bytes held, %zu more, limit %zu): dropping "
+                      "stream from=%s",
+                      (unsigned long long)ml->stats.stream_mem, more,
+                      (size_t)CAIRN_ML_STREAM_MEM_MAX, c->peer);
+    conn_end(c, CAIRN_ELIMIT);
 }
 
 static void on_read(cairn_stream *stream, const uint8_t *data, size_t len, int status, void *ud)
 {
     struct ml_conn *c = ud;
+    cairn_memberlist *ml = c->ml;
     (void)stream;
     if (status < 0) {
-        /* EOF before a complete message (or a timeout/reset). */
-        conn_end(c, status == CAIRN_EOF ? CAIRN_EPROTO : status);
+        /* The peer closed (CAIRN_EOF: reported as such, not as a malformed
+         * message), reset, or the deadline passed, before a complete
+         * message. Outbound failures are logged by conn_end. */
+        if (c->kind == CONN_INBOUND)
+            cairn__ml_ratelog(ml, &ml->rl_stream, CAIRN_LOG_WARN, "failed to receive: %s from=%s",
+                              status == CAIRN_EOF ? "peer closed the connection mid-message"
+                                                  : cairn_strerror(status),
+                              c->peer);
+        conn_end(c, status);
+        return;
+    }
+    if (ml->stats.stream_mem + len > CAIRN_ML_STREAM_MEM_MAX) {
+        conn_refuse_mem(c, len);
         return;
     }
     int rc = cairn__stream_rd_feed(c->rd, data, len);
@@ -539,7 +638,20 @@ static void on_read(cairn_stream *stream, const uint8_t *data, size_t len, int s
         conn_end(c, rc);
         return;
     }
-    conn_step(c);
+    conn_account(c);
+    /* A compress message may expand only into what is left of the cap. */
+    size_t left = CAIRN_ML_STREAM_MEM_MAX - ml->stats.stream_mem;
+    if (left == 0) {
+        conn_refuse_mem(c, len);
+        return;
+    }
+    cairn__wire_rd_set_max_decompressed(
+        c->rd, left < CAIRN_ML_STREAM_DECOMPRESSED_MAX ? left : CAIRN_ML_STREAM_DECOMPRESSED_MAX);
+    if (!conn_step(c))
+        return;
+    conn_account(c);
+    if (ml->stats.stream_mem > CAIRN_ML_STREAM_MEM_MAX)
+        conn_refuse_mem(c, 0);
 }
 
 /* ---- inbound ---- */
@@ -548,7 +660,20 @@ void cairn__ml_on_accept(cairn_listener *lst, cairn_stream *stream, void *userda
 {
     cairn_memberlist *ml = userdata;
     (void)lst;
-    struct ml_conn *c = ml->shutdown ? NULL : conn_new(ml, CONN_INBOUND);
+    cairn_addr peer;
+    bool known = cairn_stream_peer(stream, &peer) == 0;
+    if (!ml->shutdown && ml->inbound_streams >= CAIRN_ML_MAX_INBOUND_STREAMS) {
+        char pa[CAIRN_ADDR_STRLEN] = "?";
+        if (known)
+            cairn_addr_format(&peer, true, pa, sizeof(pa));
+        ml->stats.streams_refused++;
+        cairn__ml_ratelog(ml, &ml->rl_refused, CAIRN_LOG_WARN,
+                          "too many inbound streams (%d open): refusing from=%s",
+                          CAIRN_ML_MAX_INBOUND_STREAMS, pa);
+        cairn_stream_close(stream);
+        return;
+    }
+    struct ml_conn *c = ml->shutdown ? NULL : conn_new(ml, CONN_INBOUND, known ? &peer : NULL);
     if (!c) {
         cairn_stream_close(stream);
         return;
@@ -587,14 +712,14 @@ static int dial(struct ml_conn *c, const cairn_addr *addr, cairn_time timeout)
         conn_end(c, rc);
         return rc;
     }
-    cairn_stream_set_timeout(c->stream, timeout);
+    /* The dial's timeout is the exchange's deadline, dial to last byte. */
     return 0;
 }
 
 int cairn__ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool join,
                              ml_pushpull_done done, void *userdata)
 {
-    struct ml_conn *c = conn_new(ml, CONN_PUSHPULL);
+    struct ml_conn *c = conn_new(ml, CONN_PUSHPULL, addr);
     if (!c)
         return CAIRN_ENOMEM;
     c->join = join;
@@ -614,7 +739,7 @@ int cairn__ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const
     cairn_time left = deadline - cairn_loop_now(ml->loop);
     if (left <= 0)
         return CAIRN_ETIMEDOUT;
-    struct ml_conn *c = conn_new(ml, CONN_PING);
+    struct ml_conn *c = conn_new(ml, CONN_PING, addr);
     if (!c)
         return CAIRN_ENOMEM;
     c->seq = p->seq_no;
