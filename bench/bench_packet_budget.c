@@ -6,7 +6,10 @@
  * One JSON object per line:
  *   {"name":..., "bytes":..., "us_per_packet":..., "baseline":...,
  *    "baseline_us_per_packet":..., "ratio":...}
- * Each figure runs for about 0.3 s. docs/limits.md quotes the results. */
+ * Each figure runs for about 0.3 s. docs/limits.md quotes the results.
+ * With `--dump DIR` it writes each worst packet to DIR/hostile_<name> in
+ * the fuzz_packet corpus format (a mode byte 0, then the packet) instead:
+ * that is how fuzz/corpus/packet/hostile_* were made. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,8 +113,21 @@ static void legit(cairn_buf *out, size_t size)
     cairn_buf_destroy(&one);
 }
 
+static const char *dump_dir;
+
 static void figure(const char *name, const cairn_buf *pkt)
 {
+    if (dump_dir) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/hostile_%s", dump_dir, name);
+        FILE *f = fopen(path, "wb");
+        if (f == NULL || fputc(0, f) == EOF || fwrite(pkt->data, 1, pkt->len, f) != pkt->len) {
+            perror(path);
+            exit(1);
+        }
+        fclose(f);
+        return;
+    }
     cairn_buf base;
     cairn_buf_init(&base, 1 << 20);
     legit(&base, pkt->len);
@@ -124,8 +140,10 @@ static void figure(const char *name, const cairn_buf *pkt)
     cairn_buf_destroy(&base);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--dump") == 0)
+        dump_dir = argv[2];
     static uint8_t bomb[8192];
     size_t bn = lzw_bomb(bomb, sizeof bomb, 0); /* 5.6 KB -> 7.4 MB */
     cairn_buf part, pkt, z;

@@ -157,8 +157,9 @@ struct cairn_memberlist {
     /* Inbound streams open (CAIRN_ML_MAX_INBOUND_STREAMS). */
     size_t inbound_streams;
     /* Rate limits of the warnings about bad input: packets, stream errors,
-     * refused streams. */
-    struct ml_ratelog rl_packet, rl_stream, rl_refused;
+     * refused streams, and state-machine complaints a peer can trigger at
+     * will (conflicting address, refutations, pings for another node). */
+    struct ml_ratelog rl_packet, rl_stream, rl_refused, rl_state;
     /* Leave/update completions waiting for a broadcast to finish. */
     struct ml_waiter *waiters;
 

@@ -77,8 +77,8 @@ static cairn_buf *msg_buf(cairn_memberlist *ml)
 void cairn__ml_handle_ping(cairn_memberlist *ml, const cairn_wire_ping *p, const cairn_addr *from)
 {
     if (p->node.len && !cairn__span_eq(p->node, cairn__span_str(ml->name))) {
-        cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "got ping for unexpected node '%.*s'",
-                   (int)p->node.len, (const char *)p->node.p);
+        cairn__ml_ratelog(ml, &ml->rl_state, CAIRN_LOG_WARN, "got ping for unexpected node '%.*s'",
+                          (int)p->node.len, (const char *)p->node.p);
         return;
     }
     cairn_buf payload;

@@ -212,8 +212,8 @@ static void refute(cairn_memberlist *ml, struct ml_node *me, uint32_t accused)
 static struct ml_node *insert_node(cairn_memberlist *ml, const struct ml_alive *a, const char *name)
 {
     if (ml->n_nodes >= ml->cfg.max_nodes) {
-        cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "node table full (%zu), ignoring %s",
-                   ml->n_nodes, name);
+        cairn__ml_ratelog(ml, &ml->rl_state, CAIRN_LOG_WARN, "node table full (%zu), ignoring %s",
+                          ml->n_nodes, name);
         return NULL;
     }
     if (ml->n_nodes == ml->cap_nodes) {
@@ -262,17 +262,17 @@ static bool alive_acceptable(cairn_memberlist *ml, const struct ml_alive *a, con
     if (a->vsn.len >= 3) {
         uint8_t pmin = a->vsn.p[0], pmax = a->vsn.p[1];
         if (pmin == 0 || pmax == 0 || pmin > pmax) {
-            cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG,
-                       "ignoring an alive message for '%s' because protocol version(s) are "
-                       "wrong: %u <= %u should be >0",
-                       name, pmin, pmax);
+            cairn__ml_ratelog(ml, &ml->rl_state, CAIRN_LOG_WARN,
+                              "ignoring an alive message for '%s' because protocol version(s) are "
+                              "wrong: %u <= %u should be >0",
+                              name, pmin, pmax);
             return false;
         }
     }
     if (ml->del.notify_alive) {
         if (a->vsn.len < 6) {
-            cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG,
-                       "ignoring alive message for '%s' because Vsn is not present", name);
+            cairn__ml_ratelog(ml, &ml->rl_state, CAIRN_LOG_WARN,
+                              "ignoring alive message for '%s' because Vsn is not present", name);
             return false;
         }
         cairn_ml_node v = {.name = name,
@@ -288,7 +288,8 @@ static bool alive_acceptable(cairn_memberlist *ml, const struct ml_alive *a, con
                            .dmax = a->vsn.p[4],
                            .dcur = a->vsn.p[5]};
         if (ml->del.notify_alive(ml->del.userdata, &v) != 0) {
-            cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "ignoring alive message for '%s'", name);
+            cairn__ml_ratelog(ml, &ml->rl_state, CAIRN_LOG_WARN, "ignoring alive message for '%s'",
+                              name);
             return false;
         }
     }
@@ -306,11 +307,11 @@ static bool address_change_ok(cairn_memberlist *ml, struct ml_node *n, const str
     if (n->state == CAIRN_ML_LEFT || (n->state == CAIRN_ML_DEAD && can_reclaim))
         return true;
     char mine[CAIRN_ADDR_STRLEN], theirs[CAIRN_ADDR_STRLEN];
-    cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG,
-               "conflicting address for %s. Mine: %s Theirs: %s Old state: %s", n->name,
-               cairn_addr_format(&n->addr, true, mine, sizeof(mine)),
-               cairn_addr_format(&a->addr, true, theirs, sizeof(theirs)),
-               cairn_ml_state_name(n->state));
+    cairn__ml_ratelog(ml, &ml->rl_state, CAIRN_LOG_ERROR,
+                      "conflicting address for %s. Mine: %s Theirs: %s Old state: %s", n->name,
+                      cairn_addr_format(&n->addr, true, mine, sizeof(mine)),
+                      cairn_addr_format(&a->addr, true, theirs, sizeof(theirs)),
+                      cairn_ml_state_name(n->state));
     if (ml->del.notify_conflict) {
         cairn_ml_node existing, other = {.name = n->name,
                                          .addr = a->addr,
@@ -361,7 +362,8 @@ void cairn__ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct
         if (a->incarnation == n->incarnation && same_meta && same_vsn)
             return;
         refute(ml, n, a->incarnation);
-        cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "refuting an alive message for '%s'", name);
+        cairn__ml_ratelog(ml, &ml->rl_state, CAIRN_LOG_WARN, "refuting an alive message for '%s'",
+                          name);
         return; /* our own meta is unchanged: no event */
     }
     uint8_t *meta = NULL;
@@ -432,8 +434,9 @@ void cairn__ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s)
         return;
     if (is_self(ml, n)) {
         refute(ml, n, s->incarnation);
-        cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "refuting a suspect message (from: %.*s)",
-                   (int)s->from.len, (const char *)s->from.p);
+        cairn__ml_ratelog(ml, &ml->rl_state, CAIRN_LOG_WARN,
+                          "refuting a suspect message (from: %.*s)", (int)s->from.len,
+                          (const char *)s->from.p);
         return;
     }
     char from[ML_NAME_MAX + 1];
@@ -475,8 +478,9 @@ void cairn__ml_dead_node(cairn_memberlist *ml, const cairn_wire_dead *d, struct 
     if (is_self(ml, n)) {
         if (!ml->leaving) {
             refute(ml, n, d->incarnation);
-            cairn_logf(&ml->log, CAIRN_LOG_WARN, ML_LOG, "refuting a dead message (from: %.*s)",
-                       (int)d->from.len, (const char *)d->from.p);
+            cairn__ml_ratelog(ml, &ml->rl_state, CAIRN_LOG_WARN,
+                              "refuting a dead message (from: %.*s)", (int)d->from.len,
+                              (const char *)d->from.p);
             return;
         }
         cairn__ml_queue_dead(ml, d, notify);
