@@ -140,6 +140,55 @@ static void figure(const char *name, const cairn_buf *pkt)
     cairn_buf_destroy(&base);
 }
 
+/* µs to read one stream message (type, as memberlist's first step) with
+ * decompression capped at CAIRN_ML_STREAM_DECOMPRESSED_MAX (20 MiB). */
+static double us_per_stream_msg(const cairn_buf *msg)
+{
+    cairn_frame_cfg cfg;
+    cairn__frame_cfg_default(&cfg);
+    cfg.max_decompressed = (size_t)20 * 1024 * 1024;
+    long n = 0;
+    double t0 = now_s(), t;
+    do {
+        cairn_stream_rd *rd;
+        if (cairn__stream_rd_new(&cfg, &rd) != 0)
+            exit(1);
+        uint8_t type;
+        (void)cairn__stream_rd_feed(rd, msg->data, msg->len);
+        (void)cairn__stream_rd_type(rd, &type, NULL);
+        cairn__stream_rd_delete(rd);
+        n++;
+        t = now_s();
+    } while (t - t0 < 0.3);
+    return (t - t0) * 1e6 / (double)n;
+}
+
+/* The worst stream input: one compress message that expands past the
+ * 20 MiB cap (~64 KB of LZW), next to a legitimate compressed message of
+ * 20 MiB (the largest push/pull memberlist accepts) and to a legitimate
+ * one of the same input size. */
+static void stream_figure(void)
+{
+    static uint8_t bomb[70000];
+    size_t bn = lzw_bomb(bomb, sizeof bomb, 40000);
+    cairn_buf msg, plain, base;
+    cairn_buf_init(&msg, 1 << 20);
+    cairn_buf_init(&plain, (size_t)32 << 20);
+    cairn_buf_init(&base, (size_t)32 << 20);
+    put_compress(&msg, bomb, bn);
+    while (plain.len < ((size_t)20 << 20) - 70000)
+        legit(&plain, 65000);
+    cairn__compress_wrap(plain.data, plain.len, &base);
+    double w = us_per_stream_msg(&msg), b = us_per_stream_msg(&base);
+    printf("{\"name\":\"stream_bomb_over_20mib_cap\",\"bytes\":%zu,\"us_per_packet\":%.1f,"
+           "\"baseline\":\"legit compressed stream message expanding to %zu bytes (%zu in)\","
+           "\"baseline_us_per_packet\":%.1f,\"ratio\":%.2f}\n",
+           msg.len, w, plain.len, base.len, b, w / b);
+    cairn_buf_destroy(&msg);
+    cairn_buf_destroy(&plain);
+    cairn_buf_destroy(&base);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--dump") == 0)
@@ -211,6 +260,8 @@ int main(int argc, char **argv)
     }
     figure("max_garbage", &pkt);
 
+    if (!dump_dir)
+        stream_figure();
     cairn_buf_destroy(&part);
     cairn_buf_destroy(&pkt);
     cairn_buf_destroy(&z);
