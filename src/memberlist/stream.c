@@ -639,12 +639,13 @@ static void on_read(cairn_stream *stream, const uint8_t *data, size_t len, int s
         return;
     }
     conn_account(c);
-    /* A compress message may expand only into what is left of the cap. */
-    size_t left = CAIRN_ML_STREAM_MEM_MAX - ml->stats.stream_mem;
-    if (left == 0) {
+    /* Buffers grow in steps: the feed itself may have passed the cap. */
+    if (ml->stats.stream_mem >= CAIRN_ML_STREAM_MEM_MAX) {
         conn_refuse_mem(c, len);
         return;
     }
+    /* A compress message may expand only into what is left of the cap. */
+    size_t left = CAIRN_ML_STREAM_MEM_MAX - ml->stats.stream_mem;
     cairn__wire_rd_set_max_decompressed(
         c->rd, left < CAIRN_ML_STREAM_DECOMPRESSED_MAX ? left : CAIRN_ML_STREAM_DECOMPRESSED_MAX);
     if (!conn_step(c))
