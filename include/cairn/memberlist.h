@@ -64,6 +64,14 @@ typedef void (*cairn_bcast_emit_cb)(const uint8_t *msg, size_t len, void *userda
  * push/pull state memberlist accepts (maxPushStateBytes). Go allows 40 MiB;
  * a bomb that passes this is refused at half the CPU. */
 #define CAIRN_ML_STREAM_DECOMPRESSED_MAX ((size_t)20 * 1024 * 1024)
+/* Stream decompression, all streams together, is also metered by a token
+ * bucket: it holds at most CAIRN_ML_STREAM_DECOMPRESSED_MAX (so one
+ * largest push/pull always passes on an idle node) and refills at this
+ * many bytes per second. LZW decodes at 60-300 MB/s here, so a peer
+ * opening stream after stream with bombs costs at most ~15 % of a core
+ * instead of all of it; a compress message finding the bucket short may
+ * only expand into what is in it (and fails beyond). */
+#define CAIRN_ML_STREAM_INFLATE_RATE ((size_t)8 * 1024 * 1024)
 
 /* Node states; the numbers are memberlist's (pushNodeState.State). */
 enum cairn_ml_state {
@@ -333,6 +341,9 @@ typedef struct cairn_ml_stats {
     uint64_t stream_mem_refused;
     /* Bytes buffered across streams now, and the most ever. */
     uint64_t stream_mem, stream_mem_peak;
+    /* Decompressed bytes charged to streams (produced, or the cap when a
+     * decode failed): the work CAIRN_ML_STREAM_INFLATE_RATE meters. */
+    uint64_t stream_inflated;
     /* Warnings about hostile or broken input left out by the rate limit
      * (one line per kind per second; the rest are counted here). */
     uint64_t log_suppressed;

@@ -156,6 +156,10 @@ struct cairn_memberlist {
     int inbound_pushpulls;
     /* Inbound streams open (CAIRN_ML_MAX_INBOUND_STREAMS). */
     size_t inbound_streams;
+    /* Stream decompression token bucket (CAIRN_ML_STREAM_INFLATE_RATE):
+     * bytes available, as of loop time inflate_at (0: never filled). */
+    double inflate_tokens;
+    cairn_time inflate_at;
     /* Rate limits of the warnings about bad input: packets, stream errors,
      * refused streams, and state-machine complaints a peer can trigger at
      * will (conflicting address, refutations, pings for another node). */

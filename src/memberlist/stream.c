@@ -23,7 +23,9 @@
  * states) are summed; input that would take the sum past
  * CAIRN_ML_STREAM_MEM_MAX ends its stream, and a compress message may
  * expand only into what is left of it (at most
- * CAIRN_ML_STREAM_DECOMPRESSED_MAX). Refusals are counted and warned about
+ * CAIRN_ML_STREAM_DECOMPRESSED_MAX) and into what a token bucket refilled
+ * at CAIRN_ML_STREAM_INFLATE_RATE holds, so stream after stream of LZW
+ * bombs cannot monopolise the loop. Refusals are counted and warned about
  * through a rate limit. Deadlines come from the loop: the dial's timeout
  * bounds an outbound exchange from dial to last byte, set_timeout an
  * inbound one from accept. Every error line names the peer (from=IP:port,
@@ -83,11 +85,26 @@ struct ml_conn {
     void *userdata;
     /* Bytes this stream holds, as counted in stats.stream_mem. */
     size_t mem;
+    /* Decompressed bytes of this stream already charged to the bucket. */
+    uint64_t inflated;
     /* The remote address, for log lines. */
     char peer[CAIRN_ADDR_STRLEN];
 };
 
 /* ---- lifecycle ---- */
+
+/* Charges the decompression bucket with what c's reader decompressed since
+ * the last charge (CAIRN_ML_STREAM_INFLATE_RATE). */
+static void conn_charge_inflate(struct ml_conn *c)
+{
+    cairn_memberlist *ml = c->ml;
+    uint64_t now = cairn__wire_rd_inflated(c->rd), d = now - c->inflated;
+    c->inflated = now;
+    ml->stats.stream_inflated += d;
+    ml->inflate_tokens -= (double)d;
+    if (ml->inflate_tokens < 0)
+        ml->inflate_tokens = 0;
+}
 
 static void conn_free(struct ml_conn *c)
 {
@@ -103,6 +120,7 @@ static void conn_free(struct ml_conn *c)
     if (c->kind == CONN_INBOUND)
         ml->inbound_streams--;
     ml->stats.stream_mem -= c->mem;
+    conn_charge_inflate(c);
     cairn_stream_close(c->stream);
     cairn__stream_rd_delete(c->rd);
     cairn_buf_destroy(&c->objs);
@@ -599,6 +617,22 @@ static void conn_account(struct ml_conn *c)
         st->stream_mem_peak = st->stream_mem;
 }
 
+/* Refills the decompression bucket and returns what it holds. */
+static size_t inflate_available(cairn_memberlist *ml)
+{
+    cairn_time now = cairn_loop_now(ml->loop);
+    double cap = (double)CAIRN_ML_STREAM_DECOMPRESSED_MAX;
+    if (ml->inflate_at == 0)
+        ml->inflate_tokens = cap;
+    else
+        ml->inflate_tokens += (double)(now - ml->inflate_at) / (double)CAIRN_SEC *
+                              (double)CAIRN_ML_STREAM_INFLATE_RATE;
+    if (ml->inflate_tokens > cap)
+        ml->inflate_tokens = cap;
+    ml->inflate_at = now;
+    return ml->inflate_tokens < 1 ? 0 : (size_t)ml->inflate_tokens;
+}
+
 /* Ends c because the streams together hold too much. */
 static void conn_refuse_mem(struct ml_conn *c, size_t more)
 {
@@ -646,10 +680,16 @@ static void on_read(cairn_stream *stream, const uint8_t *data, size_t len, int s
     }
     /* A compress message may expand only into what is left of the cap. */
     size_t left = CAIRN_ML_STREAM_MEM_MAX - ml->stats.stream_mem;
-    cairn__wire_rd_set_max_decompressed(
-        c->rd, left < CAIRN_ML_STREAM_DECOMPRESSED_MAX ? left : CAIRN_ML_STREAM_DECOMPRESSED_MAX);
+    size_t tokens = inflate_available(ml);
+    if (tokens < left)
+        left = tokens;
+    if (left > CAIRN_ML_STREAM_DECOMPRESSED_MAX)
+        left = CAIRN_ML_STREAM_DECOMPRESSED_MAX;
+    /* 1, not 0 (which means "the configured cap"), when nothing is left. */
+    cairn__wire_rd_set_max_decompressed(c->rd, left ? left : 1);
     if (!conn_step(c))
-        return;
+        return; /* conn_free charged the bucket */
+    conn_charge_inflate(c);
     conn_account(c);
     if (ml->stats.stream_mem > CAIRN_ML_STREAM_MEM_MAX)
         conn_refuse_mem(c, 0);

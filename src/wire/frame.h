@@ -286,6 +286,11 @@ void cairn__stream_rd_end(cairn_stream_rd *rd);
  * many streams together. */
 size_t cairn__wire_rd_mem(const cairn_stream_rd *rd);
 
+/* cairn__wire_rd_inflated: LZW output bytes this reader has cost so far:
+ * what each compress message produced, or its cap when it failed (a failed
+ * decode may have run up to the cap). For callers that budget CPU. */
+uint64_t cairn__wire_rd_inflated(const cairn_stream_rd *rd);
+
 /* cairn__wire_rd_set_max_decompressed lowers (or restores) the most bytes
  * the next compress message may expand to (0 means the configured cap):
  * a caller sharing one memory budget across streams gives each reader what

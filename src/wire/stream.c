@@ -55,6 +55,7 @@ struct cairn_stream_rd {
     bool scanning; /* an object measurement is in progress */
     frame_mp_scan scan;
     size_t cfg_max_decompressed; /* the configured cap, to restore */
+    uint64_t inflated;           /* LZW output charged: produced, or the cap on error */
     int err;                     /* sticky error */
     cairn_diag err_diag;
 };
@@ -245,6 +246,8 @@ static int decompress(cairn_stream_rd *rd, cairn_diag *diag)
     cairn_diag d;
     cairn_diag_clear(&d);
     r = cairn__compress_unwrap(obj, len, limit, &out, &d);
+    /* A failed decode may have produced up to the cap before failing. */
+    rd->inflated += r < 0 ? limit : out.len;
     if (r < 0) {
         cairn_buf_destroy(&out);
         return fail(rd, diag, r, "stream: %s", d.msg);
@@ -340,6 +343,11 @@ void cairn__stream_rd_end(cairn_stream_rd *rd)
 size_t cairn__wire_rd_mem(const cairn_stream_rd *rd)
 {
     return rd == NULL ? 0 : rd->in.cap + rd->plain.cap;
+}
+
+uint64_t cairn__wire_rd_inflated(const cairn_stream_rd *rd)
+{
+    return rd == NULL ? 0 : rd->inflated;
 }
 
 void cairn__wire_rd_set_max_decompressed(cairn_stream_rd *rd, size_t limit)

@@ -26,6 +26,7 @@
 #include "cairn/pinger_tcp.h"
 #include "cairn/sim.h"
 #include "wire/msg.h"
+#include "alloc_sweep.h"
 #include "memberlist/ml_internal.h"
 
 /* ---- the world: one cairn node, one silent peer, one attacker ---- */
@@ -441,6 +442,47 @@ static void test_stream_caps(void **state)
     world_free(&w);
 }
 
+/* Stream after stream of LZW bombs: the decompression bucket meters them
+ * (without it each of the ten cost 20 MiB of output, ~0.35 s of CPU). */
+static void test_stream_bombs_metered(void **state)
+{
+    (void)state;
+    struct world w;
+    world_new(&w, probe_only);
+    static uint8_t lzw[80000];
+    size_t n = lzw_bomb(lzw, sizeof lzw, 40000); /* expands to ~150 MB */
+    cairn_buf msg;
+    cairn_buf_init(&msg, 1 << 20);
+    const uint8_t head[] = {9, 0x82, 0xa4, 'A', 'l', 'g', 'o', 0, 0xa3, 'B', 'u', 'f', 0xc6};
+    const uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    assert_int_equal(cairn_buf_append(&msg, head, sizeof head), 0);
+    assert_int_equal(cairn_buf_append(&msg, len, 4), 0);
+    assert_int_equal(cairn_buf_append(&msg, lzw, n), 0);
+    static struct client cs[10];
+    memset(cs, 0, sizeof(cs));
+    for (int i = 0; i < 10; i++)
+        flood_dial(&w, &cs[i]);
+    cairn_sim_run_for(w.sim, 10 * CAIRN_MSEC);
+    cairn_time t0 = cairn_sim_now(w.sim);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(cairn_stream_write(cs[i].s, msg.data, msg.len), 0);
+    cairn_sim_run_for(w.sim, CAIRN_SEC);
+    double secs = (double)(cairn_sim_now(w.sim) - t0) / (double)CAIRN_SEC;
+    cairn_ml_stats st;
+    cairn_memberlist_get_stats(w.ml, &st);
+    /* Every bomb was refused (the node closed every stream)... */
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(cs[i].end, CAIRN_EOF);
+    /* ...and together they cost one bucket plus its refill. */
+    print_message("10 bombs in %.3f s: %llu bytes decompressed\n", secs,
+                  (unsigned long long)st.stream_inflated);
+    assert_true(st.stream_inflated >= CAIRN_ML_STREAM_DECOMPRESSED_MAX);
+    assert_true((double)st.stream_inflated <=
+                (double)CAIRN_ML_STREAM_DECOMPRESSED_MAX + secs * CAIRN_ML_STREAM_INFLATE_RATE);
+    cairn_buf_destroy(&msg);
+    world_free(&w);
+}
+
 /* ---- minor: bad packets are counted, and warned about at 1/s ---- */
 
 static void test_bad_packet_warnings_rate_limited(void **state)
@@ -478,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_pinger_deadlines),
         cmocka_unit_test(test_join_peer_closes_reported_as_close),
         cmocka_unit_test(test_stream_caps),
+        cmocka_unit_test(test_stream_bombs_metered),
         cmocka_unit_test(test_bad_packet_warnings_rate_limited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
