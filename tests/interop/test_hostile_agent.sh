@@ -121,9 +121,10 @@ kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
 echo "# 3. the stream flood"
 "$CAIRN_BIN" agent --node c1 --bind 127.0.0.1:$P_C1 --stats-on-exit >"$D/c1.log" 2>"$D/c1.err" &
 C1=$!; PIDS+=($C1)
+wait_port $P_C1 || fail "c1 did not start"
 "$CAIRN_BIN" agent --node c2 --bind 127.0.0.1:$P_C2 --join 127.0.0.1:$P_C1 >"$D/c2.log" 2>"$D/c2.err" &
 C2=$!; PIDS+=($C2)
-wait_port $P_C1 && wait_port $P_C2 || fail "agents did not start"
+wait_port $P_C2 || fail "c2 did not start"
 sleep 1
 rss0=$(awk '/VmHWM/ { print $2 }' /proc/$C1/status)
 python3 - $P_C1 <<'EOF'
