@@ -79,7 +79,7 @@ struct node {
     int log_lines;
 };
 
-static void count_log(void *ud, int level, const char *module, const char *msg)
+static void count_log(int level, const char *module, const char *msg, void *ud)
 {
     (void)level;
     ((struct node *)ud)->log_lines++;

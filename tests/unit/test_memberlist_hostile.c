@@ -36,7 +36,7 @@ struct logcap {
     char text[64][256];
 };
 
-static void cap_log(void *ud, int level, const char *module, const char *msg)
+static void cap_log(int level, const char *module, const char *msg, void *ud)
 {
     struct logcap *lc = ud;
     (void)level;
@@ -314,7 +314,7 @@ struct ping_res {
     cairn_sim *sim;
 };
 
-static void on_ping(void *token, bool ok, int err)
+static void on_ping(bool ok, int err, void *token)
 {
     struct ping_res *r = token;
     r->done = true;
