@@ -21,95 +21,6 @@
 #include "cairn/error.h"
 #include "cairn/keyring.h"
 
-/* ---- waiters (leave / update completions) ---- */
-
-static void waiter_unlink(cairn_memberlist *ml, struct ml_waiter *w)
-{
-    for (struct ml_waiter **pp = &ml->waiters; *pp; pp = &(*pp)->next) {
-        if (*pp == w) {
-            *pp = w->next;
-            return;
-        }
-    }
-}
-
-/* A waiter is freed once it has completed and its broadcast (if it was
- * attached to one) has finished, so the queue never holds a dangling
- * pointer. */
-static void waiter_maybe_free(cairn_memberlist *ml, struct ml_waiter *w)
-{
-    if (w->completed && (w->fired || !w->attached)) {
-        waiter_unlink(ml, w);
-        cairn_timer_delete(w->timer);
-        cairn_free(w);
-    }
-}
-
-static void on_waiter_timer(cairn_timer *t, void *ud)
-{
-    struct ml_waiter *w = ud;
-    cairn_memberlist *ml = w->ml;
-    (void)t;
-    if (w->completed)
-        return;
-    w->completed = true;
-    int status = w->fired || w->immediate ? 0 : CAIRN_ETIMEDOUT;
-    cairn_ml_done_cb done = w->done;
-    void *ud2 = w->userdata;
-    waiter_maybe_free(ml, w);
-    if (done)
-        done(ml, status, 0, ud2);
-}
-
-void cairn__ml_waiter_finished(void *ud)
-{
-    struct ml_waiter *w = ud;
-    w->fired = true;
-    if (w->completed) {
-        waiter_maybe_free(w->ml, w);
-        return;
-    }
-    /* Complete from the loop, never from inside the queue. */
-    cairn_timer_start(w->timer, 0);
-}
-
-static struct ml_waiter *waiter_new(cairn_memberlist *ml, cairn_ml_done_cb done, void *ud)
-{
-    struct ml_waiter *w = cairn_calloc(1, sizeof(*w));
-    if (!w)
-        return NULL;
-    w->ml = ml;
-    w->done = done;
-    w->userdata = ud;
-    if (cairn_timer_new(ml->loop, on_waiter_timer, w, &w->timer) < 0) {
-        cairn_free(w);
-        return NULL;
-    }
-    w->next = ml->waiters;
-    ml->waiters = w;
-    return w;
-}
-
-/* Starts the wait: at once when nobody else is alive, else until the
- * broadcast finishes or timeout (<= 0: no timeout). */
-static void waiter_arm(cairn_memberlist *ml, struct ml_waiter *w, cairn_time timeout)
-{
-    bool any_alive = false;
-    for (size_t i = 0; i < ml->n_nodes && !any_alive; i++) {
-        const struct ml_node *n = ml->nodes[i];
-        any_alive = n->state != CAIRN_ML_DEAD && n->state != CAIRN_ML_LEFT &&
-                    strcmp(n->name, ml->name) != 0;
-    }
-    if (!any_alive) {
-        w->immediate = true;
-        cairn_timer_start(w->timer, 0);
-    } else if (w->fired) {
-        cairn_timer_start(w->timer, 0);
-    } else if (timeout > 0) {
-        cairn_timer_start(w->timer, timeout);
-    }
-}
-
 /* ---- lifecycle ---- */
 
 /* Our Vsn as every alive we send carries it: memberlist's protocol range
@@ -398,7 +309,7 @@ int cairn_memberlist_leave(cairn_memberlist *ml, cairn_time timeout, cairn_ml_do
 {
     if (!ml)
         return CAIRN_EINVAL;
-    struct ml_waiter *w = waiter_new(ml, done, userdata);
+    struct ml_waiter *w = cairn__ml_waiter_new(ml, done, userdata);
     if (!w)
         return CAIRN_ENOMEM;
     if (ml->leaving) {
@@ -415,7 +326,7 @@ int cairn_memberlist_leave(cairn_memberlist *ml, cairn_time timeout, cairn_ml_do
     size_t queued = cairn__bcast_queue_len(ml->broadcasts);
     cairn__ml_dead_node(ml, &d, w);
     (void)queued;
-    waiter_arm(ml, w, timeout);
+    cairn__ml_waiter_arm(ml, w, timeout);
     return 0;
 }
 
@@ -434,7 +345,7 @@ int cairn_memberlist_update_node(cairn_memberlist *ml, cairn_time timeout, cairn
     struct ml_node *me = cairn__ml_strmap_get(&ml->node_map, ml->name);
     if (!me)
         return CAIRN_ENOENT;
-    struct ml_waiter *w = waiter_new(ml, done, userdata);
+    struct ml_waiter *w = cairn__ml_waiter_new(ml, done, userdata);
     if (!w)
         return CAIRN_ENOMEM;
     uint8_t vsn[6];
@@ -448,7 +359,7 @@ int cairn_memberlist_update_node(cairn_memberlist *ml, cairn_time timeout, cairn
     };
     w->attached = true;
     cairn__ml_alive_node(ml, &a, w, true);
-    waiter_arm(ml, w, timeout);
+    cairn__ml_waiter_arm(ml, w, timeout);
     return 0;
 }
 

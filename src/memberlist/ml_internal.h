@@ -254,6 +254,11 @@ struct ml_waiter {
 };
 /* The broadcast carrying w finished: complete it (from the loop). */
 void cairn__ml_waiter_finished(void *w);
+/* A new waiter for done (linked into ml->waiters), or NULL (no memory). */
+struct ml_waiter *cairn__ml_waiter_new(cairn_memberlist *ml, cairn_ml_done_cb done, void *ud);
+/* Starts the wait: at once when nobody else is alive, else until the
+ * broadcast finishes or timeout (<= 0: no timeout). */
+void cairn__ml_waiter_arm(cairn_memberlist *ml, struct ml_waiter *w, cairn_time timeout);
 
 /* cairn__ml_create is cairn_memberlist_new; with net=false it binds nothing (the
  * advertise address in cfg must be set) so unit tests can drive the state
@@ -290,8 +295,11 @@ int cairn__ml_make_compound(const struct ml_parts *p, cairn_buf *out);
 /* cairn__ml_on_packet is the UDP receive callback. */
 void cairn__ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len,
                          void *userdata);
-/* cairn__ml_ip_span: a span over addr's raw IP bytes (4 or 16). */
-cairn_span cairn__ml_ip_span(const cairn_addr *addr);
+/* The IP bytes of addr (4 or 16), as the wire carries them. */
+static inline cairn_span cairn__ml_ip_span(const cairn_addr *addr)
+{
+    return (cairn_span){addr->ip, cairn_addr_ip_len(addr)};
+}
 
 /* cairn__ml_ratelog writes one warning through r's rate limit (see
  * struct ml_ratelog). */
@@ -311,8 +319,6 @@ void cairn__ml_handle_indirect_ping(cairn_memberlist *ml, const cairn_wire_indir
                                     const cairn_addr *from);
 /* cairn__ml_probe_cancel_all drops every ack handler and the probe in flight. */
 void cairn__ml_probe_cancel_all(cairn_memberlist *ml);
-/* The TCP fallback ping finished (contacted = ack with our seq received). */
-void cairn__ml_probe_tcp_result(cairn_memberlist *ml, uint32_t seq, bool contacted);
 
 /* ---- stream.c ---- */
 
@@ -322,10 +328,13 @@ void cairn__ml_on_accept(cairn_listener *lst, cairn_stream *stream, void *userda
 typedef void (*ml_pushpull_done)(cairn_memberlist *ml, int status, void *userdata);
 int cairn__ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool join,
                              ml_pushpull_done done, void *userdata);
+/* The TCP fallback ping with sequence number seq finished (contacted = an
+ * ack with our seq came back). */
+typedef void (*ml_tcp_ping_done)(cairn_memberlist *ml, uint32_t seq, bool contacted);
 /* cairn__ml_tcp_ping_start dials addr, sends ping p and reports through
- * cairn__ml_probe_tcp_result before deadline (absolute loop time). */
+ * done before deadline (absolute loop time). */
 int cairn__ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const cairn_wire_ping *p,
-                             cairn_time deadline);
+                             cairn_time deadline, ml_tcp_ping_done done);
 /* cairn__ml_close_all_conns closes every stream (their callbacks report
  * CAIRN_ECANCELED). */
 void cairn__ml_close_all_conns(cairn_memberlist *ml);

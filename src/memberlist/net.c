@@ -1,5 +1,5 @@
-/* memberlist's packet (UDP) pipelines (Go: net.go sendMsg, rawSendMsgPacket,
- * ingestPacket, handleCommand, getBroadcasts in broadcast.go).
+/* memberlist's packet (UDP) send pipeline (Go: net.go sendMsg,
+ * rawSendMsgPacket, getBroadcasts in broadcast.go).
  *
  * Sending: a message bound for one peer (ping, ack, nack, indirect ping)
  * gets as many queued broadcasts appended as fit the UDP budget, becoming a
@@ -14,11 +14,9 @@
  * compounds and hands us each message. Upstream queues suspect/alive/dead/
  * user messages to a handler goroutine (bounded by HandoffQueueDepth); we
  * are single-threaded on the loop, so every message is handled at once and
- * no queue (and no drop policy) is needed.
- *
+ * no queue (and no drop policy) is needed. *
  * Bad input is counted (stats.rx_dropped) for every packet, but warned about
- * through a rate limit: one line per second, saying how many were left out
- * (Go logs every one; 67,000 bad packets wrote 12 MB of log, issue 8).
+ * through a rate limit (ratelog.c).
  */
 #include "memberlist/ml_internal.h"
 
@@ -28,33 +26,6 @@
 
 #include "cairn/alloc.h"
 #include "cairn/error.h"
-
-void cairn__ml_ratelog(cairn_memberlist *ml, struct ml_ratelog *r, int level, const char *fmt, ...)
-{
-    cairn_time now = cairn_loop_now(ml->loop);
-    if (now < r->next) {
-        r->suppressed++;
-        ml->stats.log_suppressed++;
-        return;
-    }
-    r->next = now + ML_RATELOG_INTERVAL;
-    char line[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (r->suppressed)
-        cairn_logf(&ml->log, level, ML_LOG, "%s (%llu similar suppressed)", line,
-                   (unsigned long long)r->suppressed);
-    else
-        cairn_logf(&ml->log, level, ML_LOG, "%s", line);
-    r->suppressed = 0;
-}
-
-cairn_span cairn__ml_ip_span(const cairn_addr *addr)
-{
-    return (cairn_span){addr->ip, cairn_addr_ip_len(addr)};
-}
 
 /* ---- parts and compounds ---- */
 
@@ -202,109 +173,4 @@ int cairn__ml_send_msg(cairn_memberlist *ml, const cairn_addr *to, const uint8_t
     cairn_buf_destroy(&c);
     cairn__ml_parts_destroy(&p);
     return rc;
-}
-
-/* ---- receiving ---- */
-
-struct rx_ctx {
-    cairn_memberlist *ml;
-    const cairn_addr *from;
-    cairn_time at;
-};
-
-static void handle_alive(cairn_memberlist *ml, const cairn_wire_alive *w)
-{
-    struct ml_alive a = {
-        .node = w->node, .incarnation = w->incarnation, .meta = w->meta, .vsn = w->vsn};
-    if (cairn_addr_from_ip(w->addr.p, w->addr.len, w->port, &a.addr) < 0)
-        return;
-    /* Protocol < 2 or a zero port: the receiver's own port (Go does this). */
-    if (ml->cfg.protocol_version < 2 || a.addr.port == 0)
-        a.addr.port = ml->cfg.bind.port;
-    cairn__ml_alive_node(ml, &a, NULL, false);
-}
-
-static void on_message(uint8_t type, const uint8_t *body, size_t body_len, void *ud)
-{
-    struct rx_ctx *c = ud;
-    cairn_memberlist *ml = c->ml;
-    if (ml->shutdown)
-        return;
-    if (type == CAIRN_WIRE_USER) {
-        if (ml->del.notify_msg)
-            ml->del.notify_msg(ml->del.userdata, body, body_len);
-        return;
-    }
-    /* The message decoders want the type byte in front. */
-    cairn_buf_reset(&ml->rx);
-    if (cairn_buf_append(&ml->rx, &type, 1) < 0 || cairn_buf_append(&ml->rx, body, body_len) < 0) {
-        ml->stats.rx_dropped++;
-        return;
-    }
-    cairn_wire_msg m;
-    cairn_diag diag = {0};
-    cairn__wire_arena_destroy(&ml->arena);
-    int rc = cairn__wire_msg_decode(ml->rx.data, ml->rx.len, &ml->arena, &diag, &m);
-    if (rc < 0) {
-        char from[CAIRN_ADDR_STRLEN];
-        ml->stats.rx_dropped++;
-        cairn__ml_ratelog(ml, &ml->rl_packet, CAIRN_LOG_WARN, "dropping %s message: %s from=%s",
-                          cairn__wire_type_name(type), diag.msg,
-                          cairn_addr_format(c->from, true, from, sizeof(from)));
-        return;
-    }
-    switch (m.type) {
-    case CAIRN_WIRE_PING:
-        cairn__ml_handle_ping(ml, &m.u.ping, c->from);
-        break;
-    case CAIRN_WIRE_INDIRECT_PING:
-        cairn__ml_handle_indirect_ping(ml, &m.u.indirect_ping, c->from);
-        break;
-    case CAIRN_WIRE_ACK:
-        cairn__ml_invoke_ack(ml, &m.u.ack, c->at);
-        break;
-    case CAIRN_WIRE_NACK:
-        cairn__ml_invoke_nack(ml, &m.u.nack);
-        break;
-    case CAIRN_WIRE_SUSPECT:
-        cairn__ml_suspect_node(ml, &m.u.suspect);
-        break;
-    case CAIRN_WIRE_ALIVE:
-        handle_alive(ml, &m.u.alive);
-        break;
-    case CAIRN_WIRE_DEAD:
-        cairn__ml_dead_node(ml, &m.u.dead, NULL);
-        break;
-    default: {
-        char from[CAIRN_ADDR_STRLEN];
-        ml->stats.rx_dropped++;
-        cairn__ml_ratelog(ml, &ml->rl_packet, CAIRN_LOG_WARN,
-                          "unexpected %s message in a packet from=%s", cairn__wire_type_name(type),
-                          cairn_addr_format(c->from, true, from, sizeof(from)));
-        break;
-    }
-    }
-    cairn__wire_arena_destroy(&ml->arena);
-}
-
-void cairn__ml_on_packet(cairn_udp *udp, const cairn_addr *from, const uint8_t *data, size_t len,
-                         void *userdata)
-{
-    cairn_memberlist *ml = userdata;
-    (void)udp;
-    if (ml->shutdown)
-        return;
-    ml->stats.rx_packets++;
-    ml->stats.rx_bytes += len;
-    struct rx_ctx c = {ml, from, cairn_loop_now(ml->loop)};
-    cairn_packet_stats ps = {0};
-    cairn_diag diag = {0};
-    if (cairn__packet_decode(&ml->frame, data, len, on_message, &c, &ps, &diag) < 0) {
-        char fa[CAIRN_ADDR_STRLEN];
-        ml->stats.rx_dropped++;
-        ml->stats.rx_decrypt_failed += ps.decrypt;
-        cairn__ml_ratelog(ml, &ml->rl_packet, CAIRN_LOG_WARN,
-                          "dropped (part of) a packet: %s from=%s", diag.msg,
-                          cairn_addr_format(from, true, fa, sizeof(fa)));
-    }
 }

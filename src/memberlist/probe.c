@@ -226,7 +226,8 @@ void cairn__ml_invoke_nack(cairn_memberlist *ml, const cairn_wire_nack *nack)
         pr->nacks++;
 }
 
-void cairn__ml_probe_tcp_result(cairn_memberlist *ml, uint32_t seq, bool contacted)
+/* The TCP fallback ping's outcome (ml_tcp_ping_done). */
+static void on_tcp_ping(cairn_memberlist *ml, uint32_t seq, bool contacted)
 {
     struct ml_probe *pr = &ml->probe;
     if (pr->active && pr->seq == seq && contacted)
@@ -275,7 +276,7 @@ static void probe_indirect(cairn_memberlist *ml)
         if (!ml->cfg.disable_tcp_pings && pmax >= 3) {
             cairn_wire_ping ping;
             fill_ping(ml, &ping, pr->seq, pr->target);
-            (void)cairn__ml_tcp_ping_start(ml, &taddr, &ping, pr->deadline);
+            (void)cairn__ml_tcp_ping_start(ml, &taddr, &ping, pr->deadline, on_tcp_ping);
         }
     }
     cairn_timer_start(pr->timer, pr->deadline - cairn_loop_now(ml->loop));

@@ -78,8 +78,9 @@ struct ml_conn {
     uint32_t user_len;
     /* Outbound: what to send once connected. */
     cairn_buf out;
-    /* TCP ping: our sequence number. */
+    /* TCP ping: our sequence number, and whom to tell the outcome. */
     uint32_t seq;
+    ml_tcp_ping_done ping_done;
     /* Push/pull completion. */
     ml_pushpull_done done;
     void *userdata;
@@ -155,7 +156,7 @@ static void conn_end(struct ml_conn *c, int status)
     if (status < 0)
         log_outbound_failure(c, status);
     if (c->kind == CONN_PING)
-        cairn__ml_probe_tcp_result(ml, c->seq, status == 0);
+        c->ping_done(ml, c->seq, status == 0);
     if (c->kind == CONN_PUSHPULL) {
         if (status == 0)
             ml->stats.pushpull_out++;
@@ -775,7 +776,7 @@ int cairn__ml_pushpull_start(cairn_memberlist *ml, const cairn_addr *addr, bool 
 }
 
 int cairn__ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const cairn_wire_ping *p,
-                             cairn_time deadline)
+                             cairn_time deadline, ml_tcp_ping_done done)
 {
     cairn_time left = deadline - cairn_loop_now(ml->loop);
     if (left <= 0)
@@ -784,6 +785,7 @@ int cairn__ml_tcp_ping_start(cairn_memberlist *ml, const cairn_addr *addr, const
     if (!c)
         return CAIRN_ENOMEM;
     c->seq = p->seq_no;
+    c->ping_done = done;
     int rc = cairn__wire_ping_encode(p, &c->out, NULL);
     if (rc < 0) {
         conn_free(c);
