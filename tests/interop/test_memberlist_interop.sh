@@ -193,17 +193,24 @@ kill -9 "$PID_s2"
 wait_for 30 serf_is $R_S1 s2 failed || fail "serf s1 never saw s2 failed"
 t_serf=$(sub "$(now)" "$t0")
 wait_for 10 cairn_has c1 member-failed s2 || fail "cairn c1 never saw s2 failed"
-wait_for 5 cairn_has c2 member-failed s2 || fail "cairn c2 never saw s2 failed"
+# A dead message is gossiped RetransmitMult * ceil(log10(n + 1)) = 4 times
+# by each node that accepts it, to random targets among the live and the
+# recently dead (GossipToTheDead): with 6 nodes, 2 of them dead, a given
+# node misses both c1's and s1's copies a few percent of the time, as with
+# Go's memberlist. It then learns from its own suspicion timeout (at most
+# SuspicionMaxTimeoutMult * 4 s = 24 s after it suspected, here from its own
+# probes) or the next push/pull. So c2 gets that bound; the comparison with
+# Serf's detection below is for the first cairn agent to know.
+wait_for 30 cairn_has c2 member-failed s2 || fail "cairn c2 never saw s2 failed"
 t_c1=$(since "$t0" "$(cairn_event c1 member-failed s2)")
 t_c2=$(since "$t0" "$(cairn_event c2 member-failed s2)")
 echo "# detection of kill -9 serf s2: serf s1 ${t_serf}s  cairn c1 ${t_c1}s  cairn c2 ${t_c2}s (declared dead by: $(declarers s2))"
 echo "{\"name\":\"detect_kill9_serf_node\",\"serf_s1_s\":$t_serf,\"cairn_c1_s\":$t_c1,\"cairn_c2_s\":$t_c2}"
 # Serf's time is polled (0.1 s steps, each `serf members` call takes time):
 # allow 1 s for that and for a loaded machine.
-for t in $t_c1 $t_c2; do
-    check "cairn detection ${t}s within serf's ${t_serf}s (+1 s polling slack)" \
-        awk -v c="$t" -v s="$t_serf" 'BEGIN { exit !(c != "null" && s != "null" && c <= s + 1.0) }'
-done
+t_first=$(awk -v a="$t_c1" -v b="$t_c2" 'BEGIN { if (a == "null") print b; else if (b == "null" || a <= b) print a; else print b }')
+check "first cairn detection ${t_first}s within serf's ${t_serf}s (+1 s polling slack)" \
+    awk -v c="$t_first" -v s="$t_serf" 'BEGIN { exit !(c != "null" && s != "null" && c <= s + 1.0) }'
 
 # Graceful leave of c2 (SIGINT).
 t0=$(now)
