@@ -163,17 +163,28 @@ static void log_stats(struct agent_cli *c)
         "pushpull_out", (json_int_t)m->pushpull_out, "pushpull_in", (json_int_t)m->pushpull_in,
         "pushpull_failed", (json_int_t)m->pushpull_failed, "serf_msgs", (json_int_t)s.serf_msgs,
         "tx_bytes", (json_int_t)m->tx_bytes, "rx_bytes", (json_int_t)m->rx_bytes);
+    /* What peers were refused (issue 8's caps), and the warnings the rate
+     * limit left out. */
+    json_t *caps =
+        json_pack("{s:I, s:I, s:I, s:I}", "streams_refused", (json_int_t)m->streams_refused,
+                  "stream_mem_refused", (json_int_t)m->stream_mem_refused, "stream_mem_peak",
+                  (json_int_t)m->stream_mem_peak, "log_suppressed", (json_int_t)m->log_suppressed);
+    json_object_update(o, caps);
+    json_decref(caps);
     cairn__log_sink_emit(
         &c->sink, CAIRN_LOG_INFO, "stats", o,
         "alive=%zu failed=%zu left=%zu probes=%llu probe_failures=%llu "
         "rx_packets=%llu rx_dropped=%llu rx_decrypt_failed=%llu stream_rejected=%llu "
-        "pushpull_out=%llu pushpull_in=%llu pushpull_failed=%llu serf_msgs=%llu",
+        "pushpull_out=%llu pushpull_in=%llu pushpull_failed=%llu serf_msgs=%llu "
+        "streams_refused=%llu stream_mem_refused=%llu stream_mem_peak=%llu log_suppressed=%llu",
         s.alive, s.failed, s.left, (unsigned long long)m->probes,
         (unsigned long long)m->probe_failures, (unsigned long long)m->rx_packets,
         (unsigned long long)m->rx_dropped, (unsigned long long)m->rx_decrypt_failed,
         (unsigned long long)m->stream_rejected, (unsigned long long)m->pushpull_out,
         (unsigned long long)m->pushpull_in, (unsigned long long)m->pushpull_failed,
-        (unsigned long long)s.serf_msgs);
+        (unsigned long long)s.serf_msgs, (unsigned long long)m->streams_refused,
+        (unsigned long long)m->stream_mem_refused, (unsigned long long)m->stream_mem_peak,
+        (unsigned long long)m->log_suppressed);
 }
 
 /* ---- stopping ---- */
