@@ -25,6 +25,7 @@
 /* membership */
 #include "cairn/keyring.h"
 #include "cairn/memberlist.h"
+#include "cairn/serf.h"
 /* routing */
 #include "cairn/server.h"
 #include "cairn/manager.h"
