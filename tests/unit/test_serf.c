@@ -477,6 +477,205 @@ static void test_pushpull(void **state)
     serf_world_destroy(&W);
 }
 
+/* Coalescing as the agent configures it: member events per member (latest
+ * type kept, grouped by type, repeats of the last delivered type skipped),
+ * user events with CC per name (highest LTime kept), others at once. */
+static void test_coalesce(void **state)
+{
+    (void)state;
+    assert_int_equal(serf_world_init(&W, 17, 1), 0);
+    W.cfg.coalesce_period = 3 * CAIRN_SEC;
+    W.cfg.quiescent_period = CAIRN_SEC;
+    W.cfg.user_coalesce_period = 3 * CAIRN_SEC;
+    W.cfg.user_quiescent_period = CAIRN_SEC;
+    assert_int_equal(serf_world_start_all(&W), 0);
+    cairn_serf *s = W.nodes[0].serf;
+    serf_world_node *nd = &W.nodes[0];
+    cairn_sim_run_for(W.sim, 2 * CAIRN_SEC); /* our own join flushed */
+    assert_int_equal(nd->mev[CAIRN_EVENT_MEMBER_JOIN][0], 1);
+    uint64_t cbs = nd->member_callbacks;
+    cairn_ml_node a = fake_node("n1", 1, NULL, 0, CAIRN_ML_ALIVE);
+    cairn_ml_node b = fake_node("n2", 2, NULL, 0, CAIRN_ML_ALIVE);
+    cairn_ml_node c = fake_node("n3", 3, NULL, 0, CAIRN_ML_ALIVE);
+    cairn__serf_node_join(s, &a);
+    cairn__serf_node_join(s, &b);
+    cairn__serf_node_join(s, &c);
+    c.state = CAIRN_ML_DEAD;
+    cairn__serf_node_leave(s, &c); /* n3: join then failed -> failed only */
+    cairn_sim_run_for(W.sim, 900 * CAIRN_MSEC);
+    assert_int_equal(nd->member_callbacks, cbs); /* still quiet period */
+    cairn_sim_run_for(W.sim, 200 * CAIRN_MSEC);
+    /* One join event with n1 and n2, one failed event with n3. */
+    assert_int_equal(nd->member_callbacks, cbs + 2);
+    assert_int_equal(nd->mev[CAIRN_EVENT_MEMBER_JOIN][1], 1);
+    assert_int_equal(nd->mev[CAIRN_EVENT_MEMBER_JOIN][2], 1);
+    assert_int_equal(nd->mev[CAIRN_EVENT_MEMBER_JOIN][3], 0);
+    assert_int_equal(nd->mev[CAIRN_EVENT_MEMBER_FAILED][3], 1);
+    /* n1 joins again (no change): skipped; an update is never skipped. */
+    cairn__serf_node_join(s, &a);
+    cairn_sim_run_for(W.sim, 1500 * CAIRN_MSEC);
+    assert_int_equal(nd->mev[CAIRN_EVENT_MEMBER_JOIN][1], 1);
+    cairn__serf_node_update(s, &a);
+    cairn_sim_run_for(W.sim, 1500 * CAIRN_MSEC);
+    cairn__serf_node_update(s, &a);
+    cairn_sim_run_for(W.sim, 1500 * CAIRN_MSEC);
+    assert_int_equal(nd->mev[CAIRN_EVENT_MEMBER_UPDATE][1], 2);
+    /* A steady stream is flushed by the coalesce period, not starved. */
+    cbs = nd->member_callbacks;
+    for (int k = 0; k < 8; k++) {
+        cairn__serf_node_update(s, &b);
+        cairn_sim_run_for(W.sim, 500 * CAIRN_MSEC);
+    }
+    assert_true(nd->member_callbacks >= cbs + 1);
+    /* User events: CC ones coalesce per name, others pass at once. */
+    const uint8_t *p = (const uint8_t *)"p";
+    assert_true(cairn__serf_handle_user_event(s, (const uint8_t *)"deploy", 6, p, 1, 10, true));
+    assert_true(cairn__serf_handle_user_event(s, (const uint8_t *)"deploy", 6, p, 1, 12, true));
+    assert_true(cairn__serf_handle_user_event(s, (const uint8_t *)"deploy", 6, p, 1, 11, true));
+    assert_true(cairn__serf_handle_user_event(s, (const uint8_t *)"now", 3, p, 1, 13, false));
+    assert_int_equal(serf_world_user_count(nd, "now"), 1);
+    assert_int_equal(serf_world_user_count(nd, "deploy"), 0);
+    cairn_sim_run_for(W.sim, 1100 * CAIRN_MSEC);
+    assert_int_equal(serf_world_user_count(nd, "deploy"), 1);
+    for (size_t i = 0; i < nd->nuser; i++)
+        if (strcmp(nd->user[i].name, "deploy") == 0)
+            assert_int_equal(nd->user[i].ltime, 12);
+    serf_world_destroy(&W);
+}
+
+/* The queue-depth check prunes to MaxQueueDepth (or to
+ * max(2 * members, MinQueueDepth)) and counts what it dropped. */
+static void test_queue_depth(void **state)
+{
+    (void)state;
+    assert_int_equal(serf_world_init(&W, 19, 1), 0);
+    W.cfg.max_queue_depth = 10;
+    W.cfg.queue_check_interval = CAIRN_SEC;
+    assert_int_equal(serf_world_start_all(&W), 0);
+    cairn_serf *s = W.nodes[0].serf;
+    char name[16];
+    for (int k = 0; k < 25; k++) {
+        snprintf(name, sizeof(name), "e%d", k);
+        assert_int_equal(cairn_serf_user_event(s, name, NULL, 0, false, NULL), 0);
+    }
+    cairn_serf_stats st;
+    cairn_serf_get_stats(s, &st);
+    assert_int_equal(st.event_queue, 25); /* alone: nothing is sent */
+    assert_int_equal(cairn__serf_bcast_queue_max(s), 10);
+    cairn_sim_run_for(W.sim, 1100 * CAIRN_MSEC);
+    cairn_serf_get_stats(s, &st);
+    assert_int_equal(st.event_queue, 10);
+    assert_int_equal(st.queue_pruned, 15);
+    /* MinQueueDepth: the limit follows the member count. */
+    s->cfg.min_queue_depth = 4;
+    assert_int_equal(cairn__serf_bcast_queue_max(s), 4); /* 2 * 1 member < 4 */
+    for (int k = 0; k < 5; k++) {
+        cairn_ml_node x = fake_node((const char *[]){"a", "b", "c", "d", "e"}[k], 20 + k, NULL, 0,
+                                    CAIRN_ML_ALIVE);
+        cairn__serf_node_join(s, &x);
+    }
+    assert_int_equal(cairn__serf_bcast_queue_max(s), 12);
+    serf_world_destroy(&W);
+}
+
+/* Lifecycle: a lone leave completes (no intent to wait for), left is
+ * final, joins are refused after it; delete during a leave cancels it;
+ * the cluster seam answers from the serf. */
+static void on_done(cairn_serf *s, int status, int count, void *ud)
+{
+    (void)s;
+    (void)count;
+    *(int *)ud = status;
+}
+
+static bool count_member(const cairn_member *m, void *ud)
+{
+    (void)m;
+    ++*(size_t *)ud;
+    return true;
+}
+
+static void test_lifecycle(void **state)
+{
+    (void)state;
+    cairn_serf *s = one_node();
+    cairn_cluster cl;
+    cairn_serf_cluster(s, &cl);
+    assert_int_equal(cl.ops->num_nodes(cl.impl), 1);
+    size_t n = 0;
+    assert_int_equal(cl.ops->for_each_member(cl.impl, count_member, &n), 0);
+    assert_int_equal(n, 1);
+    cairn_coord c;
+    assert_int_equal(cl.ops->get_coordinate(cl.impl, &c), 0);
+    assert_int_equal(c.dim, 8);
+    assert_false(cl.ops->get_cached_coordinate(cl.impl, "nobody", &c));
+    int status = 1;
+    assert_int_equal(cairn_serf_leave(s, on_done, &status), 0);
+    assert_int_equal(status, 1); /* never from inside the call */
+    assert_int_equal(cairn_serf_leave(s, NULL, NULL), CAIRN_EBUSY);
+    cairn_sim_run_for(W.sim, 500 * CAIRN_MSEC);
+    assert_int_equal(cairn_serf_state(s), CAIRN_SERF_LEAVING);
+    cairn_sim_run_for(W.sim, 600 * CAIRN_MSEC);
+    assert_int_equal(status, 0);
+    assert_int_equal(cairn_serf_state(s), CAIRN_SERF_LEFT);
+    assert_int_equal(cairn_serf_join(s, &W.nodes[0].addr, 1, false, NULL, NULL), CAIRN_ESHUTDOWN);
+    assert_int_equal(cairn_serf_user_event(s, "x", NULL, 0, false, NULL), CAIRN_ESHUTDOWN);
+    status = 1;
+    assert_int_equal(cairn_serf_leave(s, on_done, &status), 0); /* again: at once */
+    cairn_sim_run_for(W.sim, CAIRN_MSEC);
+    assert_int_equal(status, 0);
+    serf_world_destroy(&W);
+
+    /* Disabled coordinates. */
+    assert_int_equal(serf_world_init(&W, 23, 1), 0);
+    W.cfg.disable_coordinates = true;
+    assert_int_equal(serf_world_start_all(&W), 0);
+    s = W.nodes[0].serf;
+    assert_int_equal(cairn_serf_get_coordinate(s, &c), CAIRN_ENOTSUP);
+    status = 1;
+    assert_int_equal(cairn_serf_leave(s, on_done, &status), 0);
+    cairn_sim_run_for(W.sim, 100 * CAIRN_MSEC);
+    serf_world_kill(&W, 0); /* mid-leave */
+    assert_int_equal(status, CAIRN_ECANCELED);
+    serf_world_destroy(&W);
+}
+
+/* ignore_old: a node joining without replay gets no event sent before the
+ * join; one joining with replay gets them from the push/pull. */
+static void test_join_ignore_old(void **state)
+{
+    (void)state;
+    assert_int_equal(serf_world_init(&W, 29, 3), 0);
+    assert_int_equal(serf_world_start_all(&W), 0);
+    cairn_serf *a = W.nodes[0].serf;
+    for (int k = 0; k < 3; k++) {
+        char name[8];
+        snprintf(name, sizeof(name), "old%d", k);
+        assert_int_equal(cairn_serf_user_event(a, name, NULL, 0, false, NULL), 0);
+    }
+    int st1 = 1, st2 = 1;
+    assert_int_equal(cairn_serf_join(W.nodes[1].serf, &W.nodes[0].addr, 1, true, on_done, &st1), 0);
+    assert_int_equal(cairn_serf_join(W.nodes[2].serf, &W.nodes[0].addr, 1, false, on_done, &st2),
+                     0);
+    cairn_sim_run_for(W.sim, 2 * CAIRN_SEC);
+    assert_int_equal(st1, 0);
+    assert_int_equal(st2, 0);
+    assert_int_equal(serf_world_user_count(&W.nodes[1], "old0"), 0);
+    assert_int_equal(serf_world_user_count(&W.nodes[2], "old0"), 1);
+    assert_int_equal(serf_world_user_count(&W.nodes[2], "old2"), 1);
+    cairn_serf_stats st;
+    cairn_serf_get_stats(W.nodes[1].serf, &st);
+    assert_true(st.event_time >= 4); /* the remote event clock was witnessed */
+    /* A new event reaches both. */
+    assert_int_equal(cairn_serf_user_event(a, "new", NULL, 0, false, NULL), 0);
+    cairn_sim_run_for(W.sim, 2 * CAIRN_SEC);
+    assert_int_equal(serf_world_user_count(&W.nodes[1], "new"), 1);
+    assert_int_equal(serf_world_user_count(&W.nodes[2], "new"), 1);
+    /* Everyone knows everyone, with the join intents' times. */
+    assert_true(serf_world_converged(&W));
+    serf_world_destroy(&W);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +688,10 @@ int main(void)
         cmocka_unit_test(test_refute_and_prune),
         cmocka_unit_test(test_status_machine),
         cmocka_unit_test(test_pushpull),
+        cmocka_unit_test(test_coalesce),
+        cmocka_unit_test(test_queue_depth),
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_join_ignore_old),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
