@@ -247,8 +247,9 @@ static bool add_member(serf_coalescer *c, const cairn_event *ev)
         if (m == NULL)
             return false;
         struct co_member *e = cairn__ml_strmap_get(&c->pending, m->name);
+        cairn_member *old = NULL;
         if (e) {
-            cairn_free(e->m);
+            old = e->m; /* its name is the map key until the put below */
         } else {
             if ((e = cairn_calloc(1, sizeof(*e))) == NULL) {
                 cairn_free(m);
@@ -258,7 +259,8 @@ static bool add_member(serf_coalescer *c, const cairn_event *ev)
         }
         e->m = m;
         e->type = ev->type;
-        cairn__ml_strmap_put(&c->pending, m->name, e);
+        (void)cairn__ml_strmap_put(&c->pending, m->name, e); /* a replace: cannot fail */
+        cairn_free(old);
     }
     return true;
 }
