@@ -676,6 +676,61 @@ static void test_join_ignore_old(void **state)
     serf_world_destroy(&W);
 }
 
+/* The ping delegate: our coordinate in every ack payload, peers'
+ * coordinates cached from their acks (ours too), bad payloads ignored,
+ * cache entries gone with the member. */
+static void test_coord_cache(void **state)
+{
+    (void)state;
+    cairn_serf *s = one_node();
+    cairn_buf ack;
+    cairn_buf_init(&ack, 1024);
+    cairn__serf_coord_ack_payload(s, &ack);
+    assert_true(ack.len > 1);
+    assert_int_equal(ack.data[0], CAIRN_WIRE_COORD_PAYLOAD_VERSION);
+    cairn_coord mine, got;
+    assert_int_equal(cairn__wire_coord_decode(ack.data, ack.len, NULL, &got), 0);
+    assert_int_equal(cairn_serf_get_coordinate(s, &mine), 0);
+    assert_memory_equal(got.vec, mine.vec, sizeof(mine.vec));
+    assert_false(cairn_serf_get_cached_coordinate(s, "n0", &got)); /* no update yet */
+
+    cairn_ml_node x = fake_node("n4", 4, NULL, 0, CAIRN_ML_ALIVE);
+    cairn__serf_node_join(s, &x);
+    /* A peer's coordinate: 1 ms away on the first axis. */
+    cairn_coord peer = mine;
+    peer.vec[0] = 0.001;
+    cairn_buf pl;
+    cairn_buf_init(&pl, 1024);
+    assert_int_equal(cairn__wire_coord_encode(&peer, &pl, NULL), 0);
+    cairn__serf_coord_ping_complete(s, "n4", 20 * CAIRN_MSEC, pl.data, pl.len);
+    assert_true(cairn_serf_get_cached_coordinate(s, "n4", &got));
+    assert_true(got.vec[0] == 0.001);
+    assert_true(cairn_serf_get_cached_coordinate(s, "n0", &got));
+    cairn_coord now;
+    assert_int_equal(cairn_serf_get_coordinate(s, &now), 0);
+    assert_memory_equal(got.vec, now.vec, sizeof(now.vec));
+    assert_true(cairn_coord_distance(&mine, &now) > 0); /* we moved */
+    /* Another version byte, garbage, an RTT above 10 s: ignored. */
+    cairn_serf_stats st;
+    cairn_serf_get_stats(s, &st);
+    uint64_t rejected = st.coordinate_rejected;
+    pl.data[0] = 2;
+    cairn__serf_coord_ping_complete(s, "n4", 20 * CAIRN_MSEC, pl.data, pl.len);
+    pl.data[0] = 1;
+    cairn__serf_coord_ping_complete(s, "n4", 20 * CAIRN_MSEC, pl.data, 5);
+    cairn__serf_coord_ping_complete(s, "n4", 11 * CAIRN_SEC, pl.data, pl.len);
+    cairn_serf_get_stats(s, &st);
+    assert_true(st.coordinate_rejected >= rejected + 3);
+    /* Erased with the member. */
+    x.state = CAIRN_ML_DEAD;
+    cairn__serf_node_leave(s, &x);
+    assert_int_equal(cairn_serf_force_leave(s, "n4", true), 0);
+    assert_false(cairn_serf_get_cached_coordinate(s, "n4", &got));
+    cairn_buf_destroy(&ack);
+    cairn_buf_destroy(&pl);
+    serf_world_destroy(&W);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_queue_depth),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_join_ignore_old),
+        cmocka_unit_test(test_coord_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
