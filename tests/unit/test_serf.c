@@ -626,6 +626,27 @@ static void test_lifecycle(void **state)
     assert_int_equal(status, 0);
     serf_world_destroy(&W);
 
+    /* A peer serf believes alive but memberlist cannot reach: the leave
+     * intent is never sent, the wait times out after BroadcastTimeout, and
+     * cairn still completes the leave (Go gives up with an error). */
+    s = one_node();
+    cairn_ml_node ghost = fake_node("n9", 9, NULL, 0, CAIRN_ML_ALIVE);
+    cairn__serf_node_join(s, &ghost);
+    status = 1;
+    assert_int_equal(cairn_serf_leave(s, on_done, &status), 0);
+    cairn_sim_run_for(W.sim, 4900 * CAIRN_MSEC);
+    assert_int_equal(status, 1);
+    cairn_serf_stats st;
+    cairn_serf_get_stats(s, &st);
+    assert_int_equal(st.intent_queue, 1);
+    assert_int_equal(st.leave_timeouts, 0);
+    cairn_sim_run_for(W.sim, 1200 * CAIRN_MSEC);
+    assert_int_equal(status, 0);
+    assert_int_equal(cairn_serf_state(s), CAIRN_SERF_LEFT);
+    cairn_serf_get_stats(s, &st);
+    assert_int_equal(st.leave_timeouts, 1);
+    serf_world_destroy(&W);
+
     /* Disabled coordinates. */
     assert_int_equal(serf_world_init(&W, 23, 1), 0);
     W.cfg.disable_coordinates = true;
