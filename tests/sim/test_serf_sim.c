@@ -26,6 +26,7 @@
 
 #include "cairn/cairn.h"
 #include "serf_world.h"
+#include "faux_servers.h"
 #include "sim_seed.h"
 
 #if defined(__has_feature)
@@ -442,6 +443,119 @@ static void test_coordinates(void **state)
     serf_world_destroy(&W);
 }
 
+/* ---- the routing core over native serf ---- */
+
+/* Consul server tags for node i: dc1 for the first half, dc2 after. */
+static void server_tags(size_t i, cairn_tag tags[5])
+{
+    tags[0] = (cairn_tag){"role", "consul"};
+    tags[1] = (cairn_tag){"dc", i < 3 ? "dc1" : "dc2"};
+    tags[2] = (cairn_tag){"port", "8300"};
+    tags[3] = (cairn_tag){"build", "1.9.0"};
+    tags[4] = (cairn_tag){"vsn", "3"};
+}
+
+static void count_servers(cairn_manager *m, void *ud)
+{
+    *(size_t *)ud = cairn_manager_num_servers(m);
+}
+
+static size_t dc_servers(cairn_router *r, const char *dc)
+{
+    size_t n = 0;
+    assert_int_equal(cairn_router_with_manager(r, "wan", dc, count_servers, &n), 0);
+    return n;
+}
+
+static bool route_is(cairn_router *r, const char *dc, const char *not_name)
+{
+    cairn_route route;
+    if (cairn_router_find_route(r, dc, &route) < 0)
+        return false;
+    return not_name == NULL || strcmp(route.server.name, not_name) != 0;
+}
+
+/* Manager and Router on cairn_serf_cluster: servers come from serf's
+ * members and tags, events feed the serf adapter, datacenters are ranked
+ * by the coordinates serf learned over the simulated links. */
+static void test_router_over_serf(void **state)
+{
+    (void)state;
+    const size_t n = 6;
+    assert_int_equal(serf_world_init(&W, cairn_test_sim_seed("serf_router", 801), n), 0);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            bool cross = (i < 3) != (j < 3);
+            cairn_sim_link l = {.latency = cross ? 10 * CAIRN_MSEC : CAIRN_MSEC / 2};
+            assert_int_equal(cairn_sim_set_link(W.sim, &W.nodes[i].addr, &W.nodes[j].addr, &l), 0);
+        }
+    cairn_tag tags[5];
+    for (size_t i = 0; i < n; i++) {
+        server_tags(i, tags);
+        W.cfg.tags = tags;
+        W.cfg.ntags = 5;
+        assert_int_equal(serf_world_start(&W, i), 0);
+    }
+    W.cfg.tags = NULL;
+    W.cfg.ntags = 0;
+    assert_int_equal(serf_world_join_all(&W), 0);
+    cairn_sim_run_for(W.sim, 120 * CAIRN_SEC); /* converge, learn coordinates */
+    assert_true(serf_world_converged(&W));
+
+    faux_conn_pool pool;
+    faux_conn_pool_init(&pool, 0, 1);
+    cairn_router_config rc = {.local_datacenter = "dc1", .loop = W.nodes[0].loop, .seed = 1};
+    cairn_router *r;
+    assert_int_equal(cairn_router_new(&rc, &r), 0);
+    cairn_cluster cl;
+    cairn_serf_cluster(W.nodes[0].serf, &cl);
+    assert_int_equal(cl.ops->num_nodes(cl.impl), n);
+    assert_int_equal(cairn_router_add_area(r, "wan", &cl, &pool.pinger, NULL), 0);
+    cairn_serf_adapter_config ac = {.router = r, .area_id = "wan"};
+    cairn_serf_adapter *ad;
+    assert_int_equal(cairn_serf_adapter_new(&ac, &ad), 0);
+    W.nodes[0].forward = cairn_serf_adapter_handle;
+    W.nodes[0].forward_userdata = ad;
+    assert_true(route_is(r, "dc1", NULL));
+    assert_true(route_is(r, "dc2", NULL));
+    assert_int_equal(dc_servers(r, "dc1"), 3);
+    assert_int_equal(dc_servers(r, "dc2"), 3);
+
+    /* By distance from n0: dc1 (the local datacenter counts 0, as Go's)
+     * before dc2, whose servers' cached coordinates put them ~20 ms away. */
+    const char *names[4];
+    double rtts[4];
+    char bytes[64];
+    cairn_dc_buf buf = {names, rtts, 4, bytes, sizeof(bytes)};
+    size_t nd = 0;
+    assert_int_equal(cairn_router_get_datacenters_by_distance(r, &buf, &nd, NULL), 0);
+    assert_int_equal(nd, 2);
+    assert_string_equal(names[0], "dc1");
+    assert_string_equal(names[1], "dc2");
+    printf("# router over serf: dc1 %.3f ms (local), dc2 %.3f ms (simulated RTT 20 ms)\n",
+           rtts[0] * 1e3, rtts[1] * 1e3);
+    assert_true(rtts[0] == 0.0);
+    assert_true(fabs(rtts[1] - 0.020) < 0.002);
+
+    /* n5 leaves gracefully: removed from dc2's manager; n4 crashes: failed
+     * (rotated, still listed); dc2 keeps routing to n3 or n4 only. */
+    int status = 1;
+    assert_int_equal(cairn_serf_leave(W.nodes[5].serf, on_left, &status), 0);
+    cairn_sim_run_for(W.sim, 5 * CAIRN_SEC);
+    assert_int_equal(status, 0);
+    serf_world_kill(&W, 5);
+    serf_world_kill(&W, 4);
+    cairn_sim_run_for(W.sim, 20 * CAIRN_SEC);
+    assert_int_equal(W.nodes[0].mev[CAIRN_EVENT_MEMBER_LEAVE][5], 1);
+    assert_int_equal(W.nodes[0].mev[CAIRN_EVENT_MEMBER_FAILED][4], 1);
+    assert_int_equal(dc_servers(r, "dc2"), 2); /* n5 removed, n4 failed but kept */
+    assert_true(route_is(r, "dc2", "n5"));
+    W.nodes[0].forward = NULL;
+    cairn_serf_adapter_delete(ad);
+    cairn_router_delete(r);
+    serf_world_destroy(&W);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_events_loss30),      cmocka_unit_test(test_events_partition),
         cmocka_unit_test(test_failed_then_reaped), cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_tag_update),         cmocka_unit_test(test_coordinates),
+        cmocka_unit_test(test_router_over_serf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,9 +16,18 @@ int serf_world_index(const char *name)
     return *end == 0 && i >= 0 && i < SERF_WORLD_MAX ? (int)i : -1;
 }
 
+static void record(const cairn_event *ev, serf_world_node *nd);
+
 static void on_event(const cairn_event *ev, void *ud)
 {
     serf_world_node *nd = ud;
+    record(ev, nd);
+    if (nd->forward)
+        nd->forward(ev, nd->forward_userdata);
+}
+
+static void record(const cairn_event *ev, serf_world_node *nd)
+{
     if (ev->type == CAIRN_EVENT_USER) {
         nd->user_total++;
         for (size_t i = 0; i < nd->nuser; i++)

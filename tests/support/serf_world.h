@@ -44,6 +44,10 @@ typedef struct serf_world_node {
     uint64_t user_total;
     /* Member events delivered (callbacks), and members in them. */
     uint64_t member_callbacks, member_total;
+    /* Optional: every event is also passed on to forward (set before or
+     * after start; e.g. a router's serf adapter). */
+    cairn_event_cb forward;
+    void *forward_userdata;
 } serf_world_node;
 
 struct serf_world {
