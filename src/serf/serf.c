@@ -383,8 +383,14 @@ int cairn_serf_new(cairn_loop *loop, const cairn_serf_config *cfg, const cairn_l
             .userdata = s,
         };
         rc = cairn_memberlist_new(loop, &mc, &d, logger, keyring, &s->ml);
+        /* Our own member entry comes from memberlist's join of ourselves;
+         * without it (no memory) the instance would be unusable. */
+        if (rc == 0 && cairn__serf_find(s, s->cfg.memberlist.name) == NULL)
+            rc = CAIRN_ENOMEM;
     }
     if (rc < 0) {
+        s->state = CAIRN_SERF_SHUTDOWN;
+        cairn_memberlist_delete(s->ml);
         free_parts(s);
         return rc;
     }
@@ -624,9 +630,13 @@ int cairn_serf_user_event(cairn_serf *s, const char *name, const uint8_t *payloa
                             b.len, limit);
     if (rc == 0) {
         cairn__serf_clock_increment(&s->event_clock);
+        uint64_t dropped = s->stats.events_dropped;
         (void)cairn__serf_handle_user_event(s, msg.name.p, msg.name.len, payload, len, msg.ltime,
                                             coalesce);
-        rc = cairn__serf_bcast_queue(s, s->events_q, b.data, b.len, NULL, NULL);
+        if (s->stats.events_dropped != dropped)
+            rc = CAIRN_ENOMEM; /* not even stored here: not sent either */
+        else
+            rc = cairn__serf_bcast_queue(s, s->events_q, b.data, b.len, NULL, NULL);
     }
     cairn_buf_destroy(&b);
     return rc;
