@@ -42,6 +42,7 @@
 #include "cairn/memberlist.h"
 #include "cairn/time.h"
 
+/* One serf node (opaque): its memberlist, members, clocks and queues. */
 typedef struct cairn_serf cairn_serf;
 
 /* Serf protocol versions (the memberlist delegate version): min 2, max 5;
