@@ -19,8 +19,11 @@
  * UserEvent -> cairn_serf_user_event; Members -> cairn_serf_for_each_member;
  * NumNodes -> cairn_serf_num_members; Stats -> cairn_serf_get_stats;
  * GetCoordinate / GetCachedCoordinate -> cairn_serf_get_coordinate /
- * cairn_serf_get_cached_coordinate. Queries, key management and snapshots
- * are not here yet.
+ * cairn_serf_get_cached_coordinate; Query -> cairn_serf_query (QueryParam
+ * -> cairn_serf_query_params, QueryResponse -> cairn_serf_query_handle and
+ * cairn_serf_query_cb); KeyManager InstallKey / UseKey / RemoveKey /
+ * ListKeys -> cairn_serf_install_key / use_key / remove_key / list_keys.
+ * Snapshots are not here yet.
  *
  * Threading: everything runs on the loop thread; no function here is
  * thread-safe. Callbacks run on the loop thread and must not delete the
@@ -110,6 +113,19 @@ typedef struct cairn_serf_config {
     /* cairn: caps on the member table and on the table of recent intents
      * about unknown members (excess is dropped and counted). */
     size_t max_members, max_recent_intents;
+    /* Query timeout multiplier (Go: QueryTimeoutMult, 16): the default
+     * timeout is gossip_interval * this * ceil(log10(N + 1)). */
+    int query_timeout_mult;
+    /* Largest encoded query and query response (Go: QuerySizeLimit,
+     * QueryResponseSizeLimit; 1024 each). */
+    size_t query_size_limit, query_response_size_limit;
+    /* Run _serf_conflict when another node claims our name, and shut down
+     * when the majority sides with it (Go: EnableNameConflictResolution). */
+    bool enable_name_conflict_resolution;
+    /* cairn: caps on the queries we run and on the received queries that
+     * may still be answered (excess is refused / delivered unanswerable and
+     * counted). */
+    size_t max_queries, max_pending_responses;
 } cairn_serf_config;
 
 /* cairn_serf_config_default fills c with Serf's library defaults over the
@@ -118,7 +134,9 @@ typedef struct cairn_serf_config {
  * ReconnectInterval 30 s, ReconnectTimeout and TombstoneTimeout 24 h,
  * RecentIntentTimeout 5 min, QueueCheckInterval 30 s, QueueDepthWarning 128,
  * MaxQueueDepth 4096, MinQueueDepth 0, UserEventSizeLimit 512, FlapTimeout
- * 60 s, coordinates on, max_members 65536, max_recent_intents 16384. */
+ * 60 s, coordinates on, max_members 65536, max_recent_intents 16384,
+ * QueryTimeoutMult 16, QuerySizeLimit and QueryResponseSizeLimit 1024, name
+ * conflict resolution on, max_queries 1024, max_pending_responses 4096. */
 void cairn_serf_config_default(cairn_serf_config *c);
 
 /* cairn_serf_config_check validates c (and its memberlist and coordinate
@@ -244,9 +262,173 @@ typedef struct cairn_serf_stats {
     uint64_t coordinate_resets, coordinate_rejected;
     /* memberlist's Lifeguard health score. */
     int health_score;
+    /* Queries received and processed (new, after dedup), dropped as
+     * duplicates, as too old or before queryMinTime, and filtered out. */
+    uint64_t queries_received, queries_duplicate, queries_too_old, queries_filtered;
+    /* Acks and responses to our queries accepted, and duplicates dropped;
+     * replies for no running query. */
+    uint64_t query_acks, query_responses, query_duplicate_acks, query_duplicate_responses;
+    uint64_t query_replies_unknown;
+    /* Relays forwarded for others, and relay copies we sent. */
+    uint64_t relays_forwarded, relays_sent;
+    /* Received queries delivered without a way to answer because the
+     * pending table was full. */
+    uint64_t pending_overflow;
+    /* Name conflicts about our name seen; resolutions lost (we shut down). */
+    uint64_t name_conflicts, conflicts_lost;
 } cairn_serf_stats;
 
 /* cairn_serf_get_stats fills *ret_stats. */
 void cairn_serf_get_stats(const cairn_serf *s, cairn_serf_stats *ret_stats);
+
+/* ---- queries (Go: Query, QueryParam, QueryResponse) ---- */
+
+/* The prefix of Serf's internal queries; user queries may not use it. */
+#define CAIRN_SERF_INTERNAL_QUERY_PREFIX "_serf_"
+/* Slots of the query dedup ring (Go: QueryBuffer). */
+#define CAIRN_SERF_QUERY_BUFFER 512
+
+/* A query to run. Everything is borrowed for the call only. */
+typedef struct cairn_serf_query_params {
+    /* Query name (not starting with "_serf_" unless internal use). */
+    const char *name;
+    /* Payload, payload_len bytes (may be NULL when 0). */
+    const uint8_t *payload;
+    size_t payload_len;
+    /* Node filter: only these nodes process the query (none: all). */
+    const char *const *filter_nodes;
+    size_t n_filter_nodes;
+    /* Tag filters: key = tag name, value = a regular expression the tag's
+     * value must match somewhere (unanchored, like Go's
+     * regexp.MatchString). Evaluated with POSIX extended regexps: RE2-only
+     * syntax (\d, \w, (?i), non-greedy ops) does not compile and fails the
+     * filter, as a broken expression does in Serf. */
+    const cairn_tag *filter_tags;
+    size_t n_filter_tags;
+    /* Ask every processing node for an ack (Go: RequestAck). */
+    bool request_ack;
+    /* Also send each ack and response through this many random members
+     * (Go: RelayFactor; needs memberlist protocol 5 on them). */
+    uint8_t relay_factor;
+    /* 0: cairn_serf_default_query_timeout. */
+    cairn_time timeout;
+} cairn_serf_query_params;
+
+/* A running query (opaque); valid until its done report returns or it is
+ * cancelled. */
+typedef struct cairn_serf_query_handle cairn_serf_query_handle;
+
+/* What a query callback reports. */
+enum cairn_serf_query_report {
+    /* An ack from node `from`. */
+    CAIRN_SERF_QUERY_ACK = 0,
+    /* A response from node `from` with payload. */
+    CAIRN_SERF_QUERY_RESPONSE = 1,
+    /* The deadline passed (status 0) or the serf is being deleted
+     * (CAIRN_ECANCELED); the handle is freed after this call. */
+    CAIRN_SERF_QUERY_DONE = 2,
+};
+
+/* One report about a running query. Borrowed for the call. */
+typedef struct cairn_serf_query_result {
+    /* enum cairn_serf_query_report. */
+    int kind;
+    /* ACK, RESPONSE: the node's name. */
+    const char *from;
+    /* RESPONSE: the payload (NULL when empty). */
+    const uint8_t *payload;
+    size_t payload_len;
+    /* Acks and responses accepted so far (one of each per node). */
+    size_t acks, responses;
+    /* Members alive in memberlist when the query started (Go: NumNodes). */
+    size_t num_nodes;
+    /* DONE: 0 or CAIRN_ECANCELED. */
+    int status;
+} cairn_serf_query_result;
+
+/* Receives reports about a query q: one per accepted ack and response,
+ * then DONE. It may call cairn_serf_query_cancel(q) (no DONE follows) and
+ * start new queries; it must not delete the serf. */
+typedef void (*cairn_serf_query_cb)(cairn_serf_query_handle *q, const cairn_serf_query_result *r,
+                                    void *userdata);
+
+/* cairn_serf_default_query_timeout: gossip_interval * query_timeout_mult *
+ * ceil(log10(N + 1)), N = alive members in memberlist (Go:
+ * DefaultQueryTimeout). */
+cairn_time cairn_serf_default_query_timeout(const cairn_serf *s);
+
+/* cairn_serf_query stamps the query with the query clock, processes it
+ * locally (we may answer our own query) and gossips it; acks and responses
+ * matched by (LTime, ID) reach cb until the deadline, then DONE. cb may be
+ * NULL (fire and forget: the query still closes at its deadline).
+ * *ret_query (may be NULL) is the handle. 0, CAIRN_EINVAL (arguments, a
+ * node name or tag empty), CAIRN_ELIMIT (encoded query over
+ * query_size_limit, or max_queries running), CAIRN_ESHUTDOWN, CAIRN_ENOMEM. */
+int cairn_serf_query(cairn_serf *s, const cairn_serf_query_params *params, cairn_serf_query_cb cb,
+                     void *userdata, cairn_serf_query_handle **ret_query);
+
+/* cairn_serf_query_cancel closes q now: no further reports (no DONE), late
+ * replies are dropped. Accepts NULL. */
+void cairn_serf_query_cancel(cairn_serf_query_handle *q);
+
+/* cairn_serf_query_deadline: when q closes (loop time). */
+cairn_time cairn_serf_query_deadline(const cairn_serf_query_handle *q);
+
+/* ---- key management (Go: KeyManager over _serf_*-key queries) ---- */
+
+/* One node's answer to a key query. */
+typedef struct cairn_serf_key_node {
+    /* Node name. */
+    const char *from;
+    /* The operation succeeded there. */
+    bool result;
+    /* Its message (error text, or a warning such as a truncated list). */
+    const char *message;
+} cairn_serf_key_node;
+
+/* A key (base64) and how many nodes reported it. */
+typedef struct cairn_serf_key_count {
+    /* Standard padded base64 of the key. */
+    const char *key;
+    /* Number of nodes. */
+    size_t count;
+} cairn_serf_key_count;
+
+/* The outcome of a key operation across the cluster (Go: KeyResponse).
+ * Borrowed for the callback. */
+typedef struct cairn_serf_key_response {
+    /* 0 when every node answered with success; CAIRN_EREMOTE when some
+     * reported failure (num_err), CAIRN_ETIMEDOUT when fewer than
+     * num_nodes answered, CAIRN_ECANCELED when the serf was deleted. */
+    int status;
+    /* Members alive when the query started, responses, failures. */
+    size_t num_nodes, num_resp, num_err;
+    /* Every responding node. */
+    const cairn_serf_key_node *nodes;
+    size_t n_nodes;
+    /* list-keys: installed keys with their node counts. */
+    const cairn_serf_key_count *keys;
+    size_t n_keys;
+    /* Primary keys with their node counts (every answer names one). */
+    const cairn_serf_key_count *primary_keys;
+    size_t n_primary_keys;
+} cairn_serf_key_response;
+
+/* Receives the outcome of a key operation, once. Must not delete the serf. */
+typedef void (*cairn_serf_key_cb)(cairn_serf *s, const cairn_serf_key_response *r, void *userdata);
+
+/* cairn_serf_install_key / use_key / remove_key ask every member (this one
+ * included) to install the key, make it primary, or remove it; key is
+ * standard base64 of 16, 24 or 32 bytes. cairn_serf_list_keys asks every
+ * member for its keys (key unused). cb runs once, when every member
+ * answered or at the query's deadline. 0, CAIRN_EINVAL (key not base64 of
+ * a valid size), or cairn_serf_query's errors. */
+int cairn_serf_install_key(cairn_serf *s, const char *key, cairn_serf_key_cb cb, void *userdata);
+/* See cairn_serf_install_key. */
+int cairn_serf_use_key(cairn_serf *s, const char *key, cairn_serf_key_cb cb, void *userdata);
+/* See cairn_serf_install_key. */
+int cairn_serf_remove_key(cairn_serf *s, const char *key, cairn_serf_key_cb cb, void *userdata);
+/* See cairn_serf_install_key. */
+int cairn_serf_list_keys(cairn_serf *s, cairn_serf_key_cb cb, void *userdata);
 
 #endif

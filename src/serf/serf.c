@@ -51,6 +51,12 @@ void cairn_serf_config_default(cairn_serf_config *c)
     c->coord = cairn_coord_config_default();
     c->max_members = 65536;
     c->max_recent_intents = 16384;
+    c->query_timeout_mult = 16;
+    c->query_size_limit = 1024;
+    c->query_response_size_limit = 1024;
+    c->enable_name_conflict_resolution = true;
+    c->max_queries = 1024;
+    c->max_pending_responses = 4096;
 }
 
 #define CHECK(cond, ...)                                                                           \
@@ -91,6 +97,13 @@ int cairn_serf_config_check(const cairn_serf_config *c, cairn_diag *diag)
     CHECK(c->flap_timeout >= 0, "serf config: flap_timeout is negative");
     CHECK(c->max_members >= 1, "serf config: max_members must be >= 1");
     CHECK(c->max_recent_intents >= 1, "serf config: max_recent_intents must be >= 1");
+    CHECK(c->query_timeout_mult >= 1, "serf config: query_timeout_mult must be >= 1");
+    CHECK(c->query_size_limit >= 64 && c->query_size_limit <= 65536,
+          "serf config: query_size_limit not in 64..65536");
+    CHECK(c->query_response_size_limit >= 64 && c->query_response_size_limit <= 65536,
+          "serf config: query_response_size_limit not in 64..65536");
+    CHECK(c->max_queries >= 1, "serf config: max_queries must be >= 1");
+    CHECK(c->max_pending_responses >= 1, "serf config: max_pending_responses must be >= 1");
     CHECK(c->disable_coordinates || cairn_coord_config_check(&c->coord) == 0,
           "serf config: coord is invalid");
     return 0;
@@ -212,12 +225,12 @@ static cairn_bcast_queue *handle_msg(cairn_serf *s, const uint8_t *msg, size_t l
         return q;
     }
     case CAIRN_WIRE_SERF_QUERY:
+        return cairn__serf_handle_query(s, msg, len) ? s->queries_q : NULL;
     case CAIRN_WIRE_SERF_QUERY_RESPONSE:
+        cairn__serf_handle_query_response(s, msg, len);
+        return NULL;
     case CAIRN_WIRE_SERF_RELAY:
-        /* Hook: queries (re-gossiped on s->queries_q), responses and
-         * relays belong to the query layer; dropped and counted until it
-         * lands. */
-        s->stats.msgs_unhandled++;
+        cairn__serf_handle_relay(s, msg, len);
         return NULL;
     default:
         s->stats.msgs_unhandled++;
@@ -269,6 +282,11 @@ static void d_notify_update(void *ud, const cairn_ml_node *n)
     cairn__serf_node_update(ud, n);
 }
 
+static void d_notify_conflict(void *ud, const cairn_ml_node *existing, const cairn_ml_node *other)
+{
+    cairn__serf_name_conflict(ud, existing, other);
+}
+
 static void d_ack_payload(void *ud, cairn_buf *out)
 {
     cairn__serf_coord_ack_payload(ud, out);
@@ -290,6 +308,8 @@ static int make_parts(cairn_serf *s)
     int rc = cairn__serf_events_init(s);
     if (rc == 0)
         rc = cairn__serf_members_init(s);
+    if (rc == 0)
+        rc = cairn__serf_queries_init(s);
     if (rc == 0)
         rc = cairn__serf_bcast_init(s);
     if (rc == 0)
@@ -317,6 +337,7 @@ static void free_parts(cairn_serf *s)
     cairn__serf_coalesce_delete(s->user_co);
     cairn_coord_client_delete(s->coord);
     cairn_timer_delete(s->leave_timer);
+    cairn__serf_queries_destroy(s);
     cairn__serf_bcast_destroy(s);
     cairn__serf_members_destroy(s);
     cairn__serf_events_destroy(s);
@@ -338,6 +359,8 @@ int cairn_serf_new(cairn_loop *loop, const cairn_serf_config *cfg, const cairn_l
     if (s == NULL)
         return CAIRN_ENOMEM;
     s->loop = loop;
+    s->keyring = keyring;
+    s->internal_query = cairn__serf_internal_query;
     s->cfg = *cfg;
     s->cfg.tags = NULL;
     s->cfg.ntags = 0;
@@ -378,6 +401,7 @@ int cairn_serf_new(cairn_loop *loop, const cairn_serf_config *cfg, const cairn_l
             .notify_join = d_notify_join,
             .notify_leave = d_notify_leave,
             .notify_update = d_notify_update,
+            .notify_conflict = d_notify_conflict,
             .ack_payload = s->cfg.disable_coordinates ? NULL : d_ack_payload,
             .notify_ping_complete = s->cfg.disable_coordinates ? NULL : d_ping_complete,
             .userdata = s,

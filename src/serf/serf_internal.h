@@ -10,6 +10,13 @@
  *               (-> clock, deliver, coord, bcast)
  *   event.c     user events and the 512-slot ring (-> clock, deliver, bcast)
  *   pushpull.c  push/pull local state and merge (-> members, event, clock)
+ *   filter.c    query filters: encode ours, evaluate received (leaf)
+ *   query.c     queries, responses, relays, the 512-slot query ring, the
+ *               tables of running and answerable queries (-> clock,
+ *               filter, deliver, bcast, internal)
+ *   internal.c  internal queries: _serf_ping, _serf_conflict, key queries,
+ *               name-conflict resolution, key manager (-> members; calls
+ *               query.c only through the public cairn_serf_query API)
  *   serf.c      config, lifecycle, API, the memberlist delegate (-> all)
  */
 #ifndef CAIRN_SERF_INTERNAL_H
@@ -23,6 +30,7 @@
 #include "cairn/rng.h"
 #include "memberlist/broadcast.h"
 #include "memberlist/strmap.h"
+#include "wire/msg.h"
 
 /* ---- clock.c ---- */
 
@@ -112,6 +120,9 @@ void cairn__serf_coalesce_flush(serf_coalescer *c);
  * cap; the periodic check prunes to the configured depth). */
 #define SERF_QUEUE_HARD_MAX 65536
 
+struct serf_rx_query;
+struct serf_queries;
+
 /* ---- the instance ---- */
 
 struct cairn_serf {
@@ -158,6 +169,16 @@ struct cairn_serf {
     /* 1 waiting for the intent, 2 memberlist leave, 3 propagate delay. */
     int leave_phase;
     cairn_serf_stats stats;
+    /* The memberlist keyring (NULL: encryption off), for key queries. */
+    cairn_keyring *keyring;
+    /* Queries: ring, running and answerable tables (query.c). */
+    struct serf_queries *queries;
+    uint64_t query_min_time;
+    /* A name-conflict resolution query is running (internal.c). */
+    bool conflict_running;
+    /* Handler of received _serf_* queries (internal.c, set by serf.c so
+     * query.c does not call up into internal.c). */
+    void (*internal_query)(cairn_serf *s, const struct serf_rx_query *q);
 };
 
 /* ---- bcast.c ---- */
@@ -238,5 +259,51 @@ bool cairn__serf_handle_user_event(cairn_serf *s, const uint8_t *name, size_t na
  * delegate (serf message type 2). */
 int cairn__serf_local_state(cairn_serf *s, cairn_buf *out);
 void cairn__serf_merge_remote_state(cairn_serf *s, const uint8_t *buf, size_t len, bool join);
+
+/* ---- filter.c ---- */
+
+/* cairn__serf_filters_encode appends params' filters (each `[type][msgpack]`)
+ * to out, one after the other, and their lengths to lens (room for n_lens):
+ * 0, CAIRN_EINVAL (an empty node name or tag), CAIRN_ELIMIT, CAIRN_ENOMEM. */
+int cairn__serf_filters_encode(const cairn_serf_query_params *p, cairn_buf *out, size_t *lens,
+                               size_t n_lens);
+/* cairn__serf_filters_match: true when a node named self with tags passes
+ * every encoded filter (unknown or malformed filters, and regexps that do
+ * not compile, fail, as in Go). */
+bool cairn__serf_filters_match(const char *self, const cairn_tag *tags, size_t ntags,
+                               const cairn_span *filters, size_t n);
+
+/* ---- query.c ---- */
+
+/* cairn__serf_queries_init / destroy: the tables (destroy reports DONE
+ * with CAIRN_ECANCELED to every running query). */
+int cairn__serf_queries_init(cairn_serf *s);
+void cairn__serf_queries_destroy(cairn_serf *s);
+/* Received messages 04, 05, 09 (whole serf message); the query handler
+ * returns true when msg is to be re-gossiped. */
+bool cairn__serf_handle_query(cairn_serf *s, const uint8_t *msg, size_t len);
+void cairn__serf_handle_query_response(cairn_serf *s, const uint8_t *msg, size_t len);
+void cairn__serf_handle_relay(cairn_serf *s, const uint8_t *msg, size_t len);
+
+/* A received query as the internal handlers see it (borrowed). */
+struct serf_rx_query {
+    const char *name;
+    const uint8_t *payload;
+    size_t len;
+    /* The pending-table handle for cairn__serf_respond (0: none). */
+    uint64_t handle;
+};
+/* cairn__serf_respond answers a received query (the respond function of
+ * the query event; ctx is the serf). */
+int cairn__serf_respond(void *ctx, uint64_t query_id, const uint8_t *payload, size_t len);
+
+/* ---- internal.c ---- */
+
+/* cairn__serf_internal_query handles a received query named _serf_*
+ * (never delivered to the application). */
+void cairn__serf_internal_query(cairn_serf *s, const struct serf_rx_query *q);
+/* cairn__serf_name_conflict: memberlist's conflict delegate. */
+void cairn__serf_name_conflict(cairn_serf *s, const cairn_ml_node *existing,
+                               const cairn_ml_node *other);
 
 #endif

@@ -93,7 +93,7 @@ int serf_world_start(serf_world *w, size_t i)
     int r = cairn_sim_node_loop(w->sim, &s->addr, &s->loop);
     if (r < 0)
         return r;
-    if ((r = cairn_serf_new(s->loop, &c, NULL, NULL, &s->serf, NULL)) < 0) {
+    if ((r = cairn_serf_new(s->loop, &c, NULL, s->keyring, &s->serf, NULL)) < 0) {
         cairn_loop_delete(s->loop);
         s->loop = NULL;
         return r;

@@ -48,6 +48,9 @@ typedef struct serf_world_node {
      * after start; e.g. a router's serf adapter). */
     cairn_event_cb forward;
     void *forward_userdata;
+    /* Optional: the keyring the node's serf starts with (set before
+     * start; owned by the test, must outlive the node). */
+    cairn_keyring *keyring;
 } serf_world_node;
 
 struct serf_world {

@@ -1,0 +1,120 @@
+/* Query filters (Go: query.go QueryParam.encodeFilters and
+ * Serf.shouldProcessQuery).
+ *
+ * A query carries a list of encoded filters, each `[type][msgpack]`: a node
+ * filter (type 0, an array of names: the node processes the query only when
+ * its name is listed) or a tag filter (type 1, {Expr, Tag}: the node's value
+ * of Tag, empty when absent, must match the regular expression Expr
+ * somewhere). Every filter must pass. An unknown or malformed filter fails
+ * the query, as in Go.
+ *
+ * Departure: Go matches with RE2 (regexp.MatchString, unanchored). cairn
+ * uses POSIX extended regexps (regcomp REG_EXTENDED | REG_NOSUB), which are
+ * unanchored too and agree on the common subset (literals, ., [], *, +, ?,
+ * |, (), ^, $, {m,n}). RE2-only syntax (\d, \w, \s, (?i), non-greedy
+ * quantifiers) does not compile here and fails the filter, as an invalid
+ * expression does in Serf; ERE-only syntax Go would reject ([[:<:]]) is
+ * accepted. Expressions are compiled per received query (queries are rare;
+ * Go does the same).
+ */
+#include "serf/serf_internal.h"
+
+#include <regex.h>
+#include <string.h>
+
+#include "cairn/alloc.h"
+#include "cairn/error.h"
+
+/* Longest expression compiled (a hostile one cannot cost more). */
+#define SERF_FILTER_EXPR_MAX 1024
+
+int cairn__serf_filters_encode(const cairn_serf_query_params *p, cairn_buf *out, size_t *lens,
+                               size_t n_lens)
+{
+    size_t k = 0;
+    int rc = 0;
+    if (p->n_filter_nodes > 0) {
+        cairn_span *names = cairn_calloc(p->n_filter_nodes, sizeof(*names));
+        if (names == NULL)
+            return CAIRN_ENOMEM;
+        for (size_t i = 0; i < p->n_filter_nodes && rc == 0; i++) {
+            if (p->filter_nodes[i] == NULL || p->filter_nodes[i][0] == 0)
+                rc = CAIRN_EINVAL;
+            else
+                names[i] = cairn__span_str(p->filter_nodes[i]);
+        }
+        cairn_wire_serf_filter f = {
+            .type = CAIRN_WIRE_SERF_FILTER_NODE, .nodes = names, .n_nodes = p->n_filter_nodes};
+        size_t before = out->len;
+        if (rc == 0 && k >= n_lens)
+            rc = CAIRN_ELIMIT;
+        if (rc == 0 && (rc = cairn__wire_serf_filter_encode(&f, out, NULL)) == 0)
+            lens[k++] = out->len - before;
+        cairn_free(names);
+    }
+    for (size_t i = 0; i < p->n_filter_tags && rc == 0; i++) {
+        const cairn_tag *t = &p->filter_tags[i];
+        if (t->key == NULL || t->key[0] == 0 || t->value == NULL)
+            return CAIRN_EINVAL;
+        if (k >= n_lens)
+            return CAIRN_ELIMIT;
+        cairn_wire_serf_filter f = {.type = CAIRN_WIRE_SERF_FILTER_TAG,
+                                    .expr = cairn__span_str(t->value),
+                                    .tag = cairn__span_str(t->key)};
+        size_t before = out->len;
+        if ((rc = cairn__wire_serf_filter_encode(&f, out, NULL)) == 0)
+            lens[k++] = out->len - before;
+    }
+    return rc;
+}
+
+static bool node_listed(const char *self, const cairn_wire_serf_filter *f)
+{
+    size_t n = strlen(self);
+    for (size_t i = 0; i < f->n_nodes; i++)
+        if (f->nodes[i].len == n && memcmp(f->nodes[i].p, self, n) == 0)
+            return true;
+    return false;
+}
+
+/* Go's regexp.MatchString(expr, value) on POSIX ERE. */
+static bool tag_matches(const cairn_tag *tags, size_t ntags, const cairn_wire_serf_filter *f)
+{
+    if (f->expr.len > SERF_FILTER_EXPR_MAX || memchr(f->expr.p, 0, f->expr.len) ||
+        memchr(f->tag.p, 0, f->tag.len))
+        return false;
+    char expr[SERF_FILTER_EXPR_MAX + 1];
+    memcpy(expr, f->expr.p, f->expr.len);
+    expr[f->expr.len] = 0;
+    const char *value = "";
+    for (size_t i = 0; i < ntags; i++)
+        if (strlen(tags[i].key) == f->tag.len && memcmp(tags[i].key, f->tag.p, f->tag.len) == 0)
+            value = tags[i].value;
+    regex_t re;
+    if (regcomp(&re, expr, REG_EXTENDED | REG_NOSUB) != 0)
+        return false;
+    bool ok = regexec(&re, value, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+bool cairn__serf_filters_match(const char *self, const cairn_tag *tags, size_t ntags,
+                               const cairn_span *filters, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cairn_wire_arena a;
+        cairn__wire_arena_init(&a, 256 * 1024);
+        cairn_wire_serf_filter f;
+        bool ok = cairn__wire_serf_filter_decode(filters[i].p, filters[i].len, &a, NULL, &f) == 0;
+        if (ok && f.type == CAIRN_WIRE_SERF_FILTER_NODE)
+            ok = node_listed(self, &f);
+        else if (ok && f.type == CAIRN_WIRE_SERF_FILTER_TAG)
+            ok = tag_matches(tags, ntags, &f);
+        else
+            ok = false;
+        cairn__wire_arena_destroy(&a);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
