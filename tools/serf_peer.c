@@ -9,6 +9,14 @@
  * prints its coordinate cache and stats and leaves gracefully, then exits
  * 0 (1 when anything failed). Every event is printed as one line:
  *   EVENT <type> <member> <status> role=<role>   or   EVENT user <name> <payload>
+ *
+ * Queries (tests/interop/test_serf_query.sh): every query is printed as
+ * `EVENT query <name> <payload>` and answered with "cairn-answer:<payload>".
+ * Environment: CAIRN_PEER_KEY=<base64> starts with that gossip key (the
+ * keyring is printed at leave as `KEYRING <count> <primary>`);
+ * CAIRN_PEER_QUERY_AT=<s> runs query "cq" (payload "from-cairn", ack
+ * requested) at second s and prints `QACK <node>`, `QRESP <node>
+ * <payload>` and `QDONE acks=<n> responses=<n>`.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -22,12 +30,22 @@
 static cairn_serf *serf;
 static uv_loop_t uv;
 static uv_timer_t ticker;
-static int seconds, leave_after, failures;
+static int seconds, leave_after, failures, query_at = -1;
+static cairn_keyring *ring;
 
 static void on_event(const cairn_event *ev, void *ud)
 {
     (void)ud;
-    if (ev->type == CAIRN_EVENT_USER) {
+    if (ev->type == CAIRN_EVENT_QUERY) {
+        char answer[256];
+        int n = snprintf(answer, sizeof(answer), "cairn-answer:%.*s", (int)ev->payload_len,
+                         ev->payload ? (const char *)ev->payload : "");
+        int rc = ev->respond ? ev->respond(ev->respond_ctx, ev->query_id, (const uint8_t *)answer,
+                                           (size_t)n)
+                             : CAIRN_ENOTSUP;
+        printf("EVENT query %s %.*s respond=%s\n", ev->name, (int)ev->payload_len,
+               ev->payload ? (const char *)ev->payload : "", cairn_err_name(rc));
+    } else if (ev->type == CAIRN_EVENT_USER) {
         printf("EVENT user %s %.*s\n", ev->name, (int)ev->payload_len,
                ev->payload ? (const char *)ev->payload : "");
     } else {
@@ -71,10 +89,54 @@ static bool print_coord(const cairn_member *m, void *ud)
     return true;
 }
 
+static void on_query_result(cairn_serf_query_handle *q, const cairn_serf_query_result *r, void *ud)
+{
+    (void)q;
+    (void)ud;
+    if (r->kind == CAIRN_SERF_QUERY_ACK)
+        printf("QACK %s\n", r->from);
+    else if (r->kind == CAIRN_SERF_QUERY_RESPONSE)
+        printf("QRESP %s %.*s\n", r->from, (int)r->payload_len,
+               r->payload ? (const char *)r->payload : "");
+    else
+        printf("QDONE acks=%zu responses=%zu\n", r->acks, r->responses);
+    fflush(stdout);
+}
+
+static void print_keyring(void)
+{
+    const uint8_t *k;
+    size_t len;
+    if (ring == NULL || cairn_keyring_key(ring, 0, &k, &len) != 0)
+        return;
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char out[64];
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)k[i] << 16 | (i + 1 < len ? (uint32_t)k[i + 1] << 8 : 0) |
+                     (i + 2 < len ? k[i + 2] : 0);
+        out[o++] = b64[v >> 18 & 63];
+        out[o++] = b64[v >> 12 & 63];
+        out[o++] = i + 1 < len ? b64[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < len ? b64[v & 63] : '=';
+    }
+    out[o] = 0;
+    printf("KEYRING %zu %s\n", cairn_keyring_count(ring), out);
+}
+
 static void tick(uv_timer_t *t)
 {
     (void)t;
     seconds++;
+    if (seconds == query_at) {
+        cairn_serf_query_params p = {.name = "cq",
+                                     .payload = (const uint8_t *)"from-cairn",
+                                     .payload_len = 10,
+                                     .request_ack = true};
+        int rc = cairn_serf_query(serf, &p, on_query_result, NULL, NULL);
+        printf("QUERY %s\n", cairn_err_name(rc));
+        failures += rc != 0;
+    }
     if (seconds == 2) {
         cairn_diag d = {0};
         int rc = cairn_serf_user_event(serf, "hello", (const uint8_t *)"from-cairn", 10, false, &d);
@@ -85,6 +147,7 @@ static void tick(uv_timer_t *t)
     }
     if (seconds == leave_after) {
         cairn_serf_for_each_member(serf, print_coord, NULL);
+        print_keyring();
         cairn_serf_stats st;
         cairn_serf_get_stats(serf, &st);
         printf("STATS members=%zu alive=%zu left=%zu failed=%zu member_time=%llu "
@@ -122,8 +185,18 @@ int main(int argc, char **argv)
     int rc = cairn_addr_parse_ip("127.0.0.1", (uint16_t)atoi(argv[2]), &c.memberlist.bind);
     if (rc == 0)
         rc = cairn_addr_parse_ip("127.0.0.1", (uint16_t)atoi(argv[3]), &peer);
+    const char *key = getenv("CAIRN_PEER_KEY");
+    if (getenv("CAIRN_PEER_QUERY_AT"))
+        query_at = atoi(getenv("CAIRN_PEER_QUERY_AT"));
+    if (rc == 0 && key) {
+        uint8_t raw[32];
+        size_t len;
+        rc = cairn_agent_decode_key(key, raw, &len);
+        if (rc == 0)
+            rc = cairn_keyring_new(raw, len, &ring);
+    }
     if (rc == 0)
-        rc = cairn_serf_new(loop, &c, NULL, NULL, &serf, &d);
+        rc = cairn_serf_new(loop, &c, NULL, ring, &serf, &d);
     if (rc == 0)
         rc = cairn_serf_join(serf, &peer, 1, false, on_joined, NULL);
     if (rc != 0) {
@@ -135,6 +208,7 @@ int main(int argc, char **argv)
     uv_run(&uv, UV_RUN_DEFAULT);
     cairn_serf_delete(serf);
     cairn_loop_delete(loop);
+    cairn_keyring_delete(ring);
     uv_close((uv_handle_t *)&ticker, NULL);
     uv_run(&uv, UV_RUN_DEFAULT);
     uv_loop_close(&uv);
