@@ -80,15 +80,17 @@ static bool node_listed(const char *self, const cairn_wire_serf_filter *f)
 /* Go's regexp.MatchString(expr, value) on POSIX ERE. */
 static bool tag_matches(const cairn_tag *tags, size_t ntags, const cairn_wire_serf_filter *f)
 {
-    if (f->expr.len > SERF_FILTER_EXPR_MAX || memchr(f->expr.p, 0, f->expr.len) ||
-        memchr(f->tag.p, 0, f->tag.len))
+    if (f->expr.len > SERF_FILTER_EXPR_MAX || (f->expr.len && memchr(f->expr.p, 0, f->expr.len)) ||
+        (f->tag.len && memchr(f->tag.p, 0, f->tag.len)))
         return false;
     char expr[SERF_FILTER_EXPR_MAX + 1];
-    memcpy(expr, f->expr.p, f->expr.len);
+    if (f->expr.len)
+        memcpy(expr, f->expr.p, f->expr.len);
     expr[f->expr.len] = 0;
     const char *value = "";
     for (size_t i = 0; i < ntags; i++)
-        if (strlen(tags[i].key) == f->tag.len && memcmp(tags[i].key, f->tag.p, f->tag.len) == 0)
+        if (f->tag.len && strlen(tags[i].key) == f->tag.len &&
+            memcmp(tags[i].key, f->tag.p, f->tag.len) == 0)
             value = tags[i].value;
     regex_t re;
     if (regcomp(&re, expr, REG_EXTENDED | REG_NOSUB) != 0)

@@ -386,7 +386,8 @@ static char *op_strdup(struct key_op *k, const uint8_t *p, size_t n)
 static void count_key(struct key_op *k, cairn_serf_key_count **tab, size_t *n, cairn_span key)
 {
     for (size_t i = 0; i < *n; i++)
-        if (strlen((*tab)[i].key) == key.len && memcmp((*tab)[i].key, key.p, key.len) == 0) {
+        if (strlen((*tab)[i].key) == key.len &&
+            (key.len == 0 || memcmp((*tab)[i].key, key.p, key.len) == 0)) {
             (*tab)[i].count++;
             return;
         }

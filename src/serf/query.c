@@ -43,6 +43,14 @@
 /* Most filters in a query we send. */
 #define SERF_QUERY_FILTERS_MAX 64
 
+/* Copies a span into a NUL-terminated buffer of at least sp.len + 1. */
+static void span_cstr(char *dst, cairn_span sp)
+{
+    if (sp.len)
+        memcpy(dst, sp.p, sp.len);
+    dst[sp.len] = 0;
+}
+
 struct serf_query_slot {
     uint64_t ltime;
     size_t n;
@@ -295,8 +303,7 @@ static uint64_t add_pending(cairn_serf *s, const cairn_wire_serf_query *m, const
         s->stats.pending_overflow++;
         return 0;
     }
-    memcpy(src, m->source_node.p, m->source_node.len);
-    src[m->source_node.len] = 0;
+    span_cstr(src, m->source_node);
     struct serf_pending *p = &qs->pending[qs->npending++];
     *p = (struct serf_pending){.handle = make_handle(m->ltime, m->id),
                                .ltime = m->ltime,
@@ -371,9 +378,7 @@ static void deliver_query(cairn_serf *s, const cairn_wire_serf_query *m, const c
         return;
     }
     char source[CAIRN_NAME_MAX + 1];
-    size_t sl = m->source_node.len < CAIRN_NAME_MAX ? m->source_node.len : CAIRN_NAME_MAX;
-    memcpy(source, m->source_node.p, sl);
-    source[sl] = 0;
+    span_cstr(source, m->source_node); /* checked <= CAIRN_NAME_MAX */
     cairn_event ev = {.type = CAIRN_EVENT_QUERY,
                       .name = name,
                       .payload = m->payload.len ? m->payload.p : NULL,
@@ -396,12 +401,11 @@ bool cairn__serf_handle_query(cairn_serf *s, const uint8_t *msg, size_t len)
     bool rebroadcast = false;
     char name[CAIRN_NAME_MAX + 1];
     if (cairn__wire_serf_query_decode(msg, len, &a, NULL, &m) < 0 || m.name.len > CAIRN_NAME_MAX ||
-        memchr(m.name.p, 0, m.name.len) || m.source_node.len > CAIRN_NAME_MAX) {
+        (m.name.len && memchr(m.name.p, 0, m.name.len)) || m.source_node.len > CAIRN_NAME_MAX) {
         s->stats.msgs_malformed++;
         goto out;
     }
-    memcpy(name, m.name.p, m.name.len);
-    name[m.name.len] = 0;
+    span_cstr(name, m.name);
     cairn__serf_clock_witness(&s->query_clock, m.ltime);
     uint64_t cur = cairn__serf_clock_time(&s->query_clock);
     if (m.ltime < s->query_min_time ||
@@ -423,8 +427,7 @@ bool cairn__serf_handle_query(cairn_serf *s, const uint8_t *msg, size_t len)
     cairn_addr dest;
     bool dest_ok = cairn_addr_from_ip(m.addr.p, m.addr.len, m.port, &dest) == 0;
     char source[CAIRN_NAME_MAX + 1];
-    memcpy(source, m.source_node.p, m.source_node.len);
-    source[m.source_node.len] = 0;
+    span_cstr(source, m.source_node);
     if (dest_ok && (m.flags & CAIRN_WIRE_SERF_QUERY_ACK))
         (void)send_reply(s, m.ltime, m.id, CAIRN_WIRE_SERF_QUERY_ACK, NULL, 0, &dest, source,
                          m.relay_factor);
@@ -472,8 +475,7 @@ void cairn__serf_handle_query_response(cairn_serf *s, const uint8_t *msg, size_t
         cairn__wire_arena_destroy(&a);
         return;
     }
-    memcpy(from, m.from.p, m.from.len);
-    from[m.from.len] = 0;
+    span_cstr(from, m.from);
     cairn_serf_query_handle *q = s->queries->running;
     while (q && q->ltime != m.ltime)
         q = q->next;
