@@ -249,8 +249,8 @@ typedef struct cairn_serf_stats {
     uint64_t queue_pruned;
     /* Intents / members not stored because their table was full. */
     uint64_t intents_dropped, members_dropped;
-    /* Serf messages dropped: malformed, or of a type not handled yet
-     * (queries, responses, relays). */
+    /* Serf messages dropped: malformed, or of a type a gossip message
+     * cannot have. */
     uint64_t msgs_malformed, msgs_unhandled;
     /* Flaps (failed member back within flap_timeout). */
     uint64_t flaps;

@@ -6,8 +6,9 @@
  * A serf creates its memberlist with itself as the one delegate table:
  * node meta = our tags (0xFF + msgpack map, at most 512 bytes), user
  * messages = serf messages dispatched by type byte (intents and user
- * events handled here; queries, responses and relays are the next layer's
- * and only counted for now), broadcasts = our three queues, push/pull =
+ * events handled here; queries, responses and relays in query.c),
+ * conflicts = name-conflict resolution (internal.c), broadcasts = our
+ * three queues, push/pull =
  * serf state (pushpull.c), join/leave/update = the status machine
  * (members.c), ack payload and probe completion = coordinates (coord.c).
  *
