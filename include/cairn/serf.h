@@ -281,7 +281,14 @@ typedef struct cairn_serf_stats {
 /* cairn_serf_get_stats fills *ret_stats. */
 void cairn_serf_get_stats(const cairn_serf *s, cairn_serf_stats *ret_stats);
 
-/* ---- queries (Go: Query, QueryParam, QueryResponse) ---- */
+/* ---- queries (Go: Query, QueryParam, QueryResponse) ----
+ *
+ * Received queries reach cfg.event_cb as CAIRN_EVENT_QUERY (never those
+ * named "_serf_...", which serf answers itself). The event's query_id
+ * holds Serf's ID in its low 32 bits and the low 32 bits of the query's
+ * LTime in the high 32 bits; respond(respond_ctx, query_id, ...) answers
+ * once until the deadline (respond is NULL when more than
+ * max_pending_responses queries are answerable at once). */
 
 /* The prefix of Serf's internal queries; user queries may not use it. */
 #define CAIRN_SERF_INTERNAL_QUERY_PREFIX "_serf_"

@@ -334,11 +334,11 @@ static int make_parts(cairn_serf *s)
 
 static void free_parts(cairn_serf *s)
 {
+    cairn__serf_queries_destroy(s); /* first: DONE reports see a whole serf */
     cairn__serf_coalesce_delete(s->member_co);
     cairn__serf_coalesce_delete(s->user_co);
     cairn_coord_client_delete(s->coord);
     cairn_timer_delete(s->leave_timer);
-    cairn__serf_queries_destroy(s);
     cairn__serf_bcast_destroy(s);
     cairn__serf_members_destroy(s);
     cairn__serf_events_destroy(s);
