@@ -211,7 +211,9 @@ int cairn_serf_member_status(const cairn_serf *s, const char *name);
  * NumNodes). */
 size_t cairn_serf_num_members(const cairn_serf *s);
 
-/* cairn_serf_state: enum cairn_serf_state. */
+/* cairn_serf_state: enum cairn_serf_state. CAIRN_SERF_SHUTDOWN also after
+ * this node lost a name-conflict vote (_serf_conflict): its memberlist is
+ * stopped and logged so; the application should delete the serf. */
 int cairn_serf_state(const cairn_serf *s);
 
 /* cairn_serf_get_coordinate copies our coordinate: 0, or CAIRN_ENOTSUP
