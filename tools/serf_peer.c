@@ -151,9 +151,10 @@ static void tick(uv_timer_t *t)
         cairn_serf_stats st;
         cairn_serf_get_stats(serf, &st);
         printf("STATS members=%zu alive=%zu left=%zu failed=%zu member_time=%llu "
-               "event_time=%llu malformed=%llu\n",
+               "event_time=%llu malformed=%llu relays_sent=%llu\n",
                st.members, st.alive, st.left, st.failed, (unsigned long long)st.member_time,
-               (unsigned long long)st.event_time, (unsigned long long)st.msgs_malformed);
+               (unsigned long long)st.event_time, (unsigned long long)st.msgs_malformed,
+               (unsigned long long)st.relays_sent);
         int rc = cairn_serf_leave(serf, on_left, NULL);
         printf("LEAVING %s\n", cairn_err_name(rc));
         failures += rc != 0;

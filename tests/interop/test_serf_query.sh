@@ -3,7 +3,9 @@
 # and two real Serf 0.9.4 agents, all encrypted with one gossip key, on
 # 127.0.0.1 (ports in a random block of 19600-19799):
 #   - `serf query` from a Go agent gets cairn's ack and response, and the
-#     -node and -tag filters (unanchored regexp) are honoured by cairn;
+#     -node and -tag filters (unanchored regexp) are honoured by cairn; with
+#     -relay-factor=1 cairn also relays its ack and response through a Go
+#     agent, which forwards them (the CLI shows one response);
 #   - cairn's query is acked by both Go agents and answered by the one with
 #     a query handler;
 #   - `serf keys -install/-use/-remove/-list` on a Go agent rotates the key
@@ -63,7 +65,11 @@ serf query -rpc-addr=$RPC -timeout=2s -tag 'role=^go$' q4 t >"$D/q4.out" 2>&1
 check "-tag role=^go\$ excludes cairn1" sh -c "! grep -q \"cairn1\" '$D/q4.out'"
 check "cairn never delivered q4" sh -c "! grep -q 'EVENT query q4' '$D/cairn.log'"
 
-sleep 3
+serf query -rpc-addr=$RPC -timeout=2s -relay-factor=1 q5 r >"$D/q5.out" 2>&1
+check "-relay-factor=1: one response from cairn1 (relayed copy deduplicated)" \
+    sh -c "test \$(grep -c \"Response from 'cairn1'\" '$D/q5.out') -eq 1"
+
+sleep 2
 check "cairn's query acked by go1" grep -q 'QACK go1' "$D/cairn.log"
 check "cairn's query acked by go2" grep -q 'QACK go2' "$D/cairn.log"
 check "cairn's query answered by go1's handler" grep -q 'QRESP go1 go-answer' "$D/cairn.log"
@@ -86,6 +92,10 @@ check "cairn1 still alive after the rotation" \
 check "no member failed in cairn's view" sh -c "! grep -q 'member-failed' '$D/cairn.log'"
 wait $CPID
 check "serf_peer exited 0" test $? -eq 0
+check "cairn relayed its answers to -relay-factor=1 through a Go agent" \
+    sh -c "grep -q 'relays_sent=[1-9]' '$D/cairn.log'"
+check "Go forwarded cairn's relays without errors" \
+    sh -c "! grep -qi 'relay' '$D/go1.log' '$D/go2.log'"
 check "cairn's keyring is the new key alone" grep -q "KEYRING 1 $K2" "$D/cairn.log"
 for f in q1 k4; do sed 's/^/# /' "$D/$f.out"; done
 [ "$FAILS" -eq 0 ] && echo "all passed" || { echo "$FAILS failed"; exit 1; }
