@@ -1,10 +1,11 @@
 /* gossip_node: a native gossip node inside your program, with a callback
  * for member events.
  *
- * A cairn_agent is one memberlist node that Serf 0.9.4 clusters accept as a
- * member (its tags travel as Serf tags). It runs on a cairn_loop, here a
- * libuv loop the application owns, and calls back on that loop's thread
- * when members join, change tags, fail or leave.
+ * A cairn_agent is one Serf 0.9.4 member (a cairn_serf with the serf
+ * agent's defaults; its tags travel as Serf tags). It runs on a cairn_loop,
+ * here a libuv loop the application owns, and calls back on that loop's
+ * thread when members join, change tags, fail or leave (several members
+ * in one event: the agent coalesces them as serf's does, within 3 s).
  *
  *   gossip_node NAME BIND_IP[:PORT] [JOIN_IP:PORT]   one node, until Ctrl-C
  *   gossip_node                                    self-test: two nodes in
@@ -28,26 +29,27 @@ struct node {
     int joins, leaves; /* what this node has seen of others */
 };
 
-/* Member events run on the loop thread; the member (name, address, tags)
- * is borrowed for the call. */
-static void on_member(cairn_agent *agent, const cairn_event *ev, const cairn_ml_node *node,
-                      void *userdata)
+/* Events run on the loop thread; the members (name, address, tags) are
+ * borrowed for the call. User events and queries are not used here. */
+static void on_member(cairn_agent *agent, const cairn_event *ev, void *userdata)
 {
     struct node *n = userdata;
-    const cairn_member *m = &ev->members[0];
-    char addr[CAIRN_ADDR_STRLEN];
-    cairn_addr_format(&m->addr, true, addr, sizeof addr);
-    printf("%s: %s %s %s", n->name, cairn_event_type_name(ev->type), m->name, addr);
-    for (size_t i = 0; i < m->ntags; i++)
-        printf(" %s=%s", m->tags[i].key, m->tags[i].value);
-    printf("\n");
-    fflush(stdout);
-    if (strcmp(m->name, n->name) == 0)
-        return;
-    if (ev->type == CAIRN_EVENT_MEMBER_JOIN)
-        n->joins++;
-    else if (ev->type == CAIRN_EVENT_MEMBER_LEAVE)
-        n->leaves++;
+    for (size_t k = 0; k < ev->nmembers; k++) {
+        const cairn_member *m = &ev->members[k];
+        char addr[CAIRN_ADDR_STRLEN];
+        cairn_addr_format(&m->addr, true, addr, sizeof addr);
+        printf("%s: %s %s %s", n->name, cairn_event_type_name(ev->type), m->name, addr);
+        for (size_t i = 0; i < m->ntags; i++)
+            printf(" %s=%s", m->tags[i].key, m->tags[i].value);
+        printf("\n");
+        fflush(stdout);
+        if (strcmp(m->name, n->name) == 0)
+            continue;
+        if (ev->type == CAIRN_EVENT_MEMBER_JOIN)
+            n->joins++;
+        else if (ev->type == CAIRN_EVENT_MEMBER_LEAVE)
+            n->leaves++;
+    }
 }
 
 static int start_node(cairn_loop *loop, struct node *n, const char *bind)
@@ -89,7 +91,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 {
     struct node *n = sig->data;
     uv_close((uv_handle_t *)sig, NULL);
-    if (cairn_agent_leave(n->agent, 0, on_left, sig->loop) != 0)
+    if (cairn_agent_leave(n->agent, on_left, sig->loop) != 0)
         uv_stop(sig->loop);
 }
 
@@ -135,11 +137,11 @@ int main(int argc, char **argv)
             rc = join(&b, addr);
         }
         if (rc == 0)
-            rc = run_until(&uv, &a.joins, 1, 5000);
+            rc = run_until(&uv, &a.joins, 1, 10000);
         if (rc == 0)
-            rc = cairn_agent_leave(b.agent, 0, NULL, NULL);
+            rc = cairn_agent_leave(b.agent, NULL, NULL);
         if (rc == 0)
-            rc = run_until(&uv, &a.leaves, 1, 5000);
+            rc = run_until(&uv, &a.leaves, 1, 10000);
         if (rc != 0)
             fprintf(stderr, "gossip_node: self-test: %s\n", cairn_strerror(rc));
     }

@@ -32,12 +32,8 @@ struct peer_table {
     int n;
 };
 
-static void peer_table_on_member(cairn_agent *agent, const cairn_event *ev,
-                                 const cairn_ml_node *node, void *userdata)
+static void peer_table_on_one(struct peer_table *t, int event, const cairn_member *m)
 {
-    struct peer_table *t = userdata;
-    const cairn_member *m = &ev->members[0];
-    int event = ev->type;
     for (int i = 0; i < t->n; i++) {
         if (strcmp(t->alive[i], m->name) == 0) {
             if (event == CAIRN_EVENT_MEMBER_FAILED || event == CAIRN_EVENT_MEMBER_LEAVE)
@@ -47,6 +43,14 @@ static void peer_table_on_member(cairn_agent *agent, const cairn_event *ev,
     }
     if (event == CAIRN_EVENT_MEMBER_JOIN && t->n < MAX_PEERS)
         snprintf(t->alive[t->n++], sizeof t->alive[0], "%s", m->name);
+}
+
+/* A member event names one or more members (the agent coalesces them). */
+static void peer_table_on_member(cairn_agent *agent, const cairn_event *ev, void *userdata)
+{
+    (void)agent;
+    for (size_t i = 0; i < ev->nmembers; i++)
+        peer_table_on_one(userdata, ev->type, &ev->members[i]);
 }
 
 static bool peer_table_has(const struct peer_table *t, const char *name)

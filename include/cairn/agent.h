@@ -1,18 +1,15 @@
-/* cairn/agent.h: the cairn agent, first version: one memberlist node that a
- * Serf 0.9.4 cluster accepts as a member.
+/* cairn/agent.h: the cairn agent: one Serf 0.9.4 member (cairn_serf) with
+ * the serf agent's defaults.
  *
- * The agent owns a cairn_memberlist on a caller-supplied loop, announces
- * its tags in the node Meta exactly as Serf does (0xFF + msgpack map, at
- * most 512 bytes), joins seed addresses, reports member joins, updates,
- * failures and leaves through an event callback and leaves gracefully on
- * request. It answers what Serf's delegate expects of a memberlist peer
- * with the minimum that is correct: an empty push/pull user state (Serf
- * skips its merge for empty state) and acks with a nil payload (Serf's ping
- * delegate ignores empty payloads, so it keeps no coordinate for us).
- *
- * What it is not yet: the serf layer (intents, Lamport clocks, user events,
- * queries, coordinates). Serf messages arriving as memberlist user
- * messages are counted and ignored, never re-gossiped. See docs/AGENT.md.
+ * The agent owns a cairn_serf on a caller-supplied loop, configured as
+ * `serf agent` configures its serf: delegate protocol 5, member and user
+ * event coalescing 3 s / 1 s, user events up to 512 bytes, tags in the
+ * Meta (0xFF + msgpack map, at most 512 bytes), an optional gossip key and
+ * a memberlist timing profile. It joins seed addresses (ignoring old user
+ * events unless replay is set), reports every serf event (member join,
+ * leave, failed, update, reap; user events; queries) through one callback
+ * and leaves the serf way: leave intent, memberlist leave, propagation
+ * delay, so Serf agents show it as left.
  *
  * The agent does no I/O of its own: sockets and time come from the loop,
  * text goes to the logger and the event callback. Threading: everything
@@ -31,23 +28,31 @@
 #include "cairn/log.h"
 #include "cairn/loop.h"
 #include "cairn/memberlist.h"
+#include "cairn/serf.h"
 #include "cairn/time.h"
 
-/* Opaque: one gossip node (cairn_agent_new / cairn_agent_delete); loop thread only. */
+/* Opaque: one serf node (cairn_agent_new / cairn_agent_delete); loop thread only. */
 typedef struct cairn_agent cairn_agent;
 
 /* Most tags an agent carries (Serf has no count limit; the 512-byte Meta
  * limit allows at most ~125 one-character tags). */
 #define CAIRN_AGENT_MAX_TAGS 128
-/* Serf's BroadcastTimeout: the longest a graceful leave waits for its
- * broadcast to go out. */
+/* Serf's BroadcastTimeout: the longest each step of a graceful leave waits
+ * for its broadcast to go out. */
 #define CAIRN_AGENT_LEAVE_TIMEOUT (5 * CAIRN_SEC)
+/* The serf agent's delegate protocol (`serf agent -protocol`, default 5). */
+#define CAIRN_AGENT_PROTOCOL 5
+/* The serf agent's coalescing of member events and of user events sent
+ * with coalesce: flush 3 s after the first event or after 1 s of quiet. */
+#define CAIRN_AGENT_COALESCE_PERIOD  (3 * CAIRN_SEC)
+#define CAIRN_AGENT_QUIESCENT_PERIOD (1 * CAIRN_SEC)
 
 /* Most tags a peer's Meta can hold: 512 bytes, each tag at least two
  * (two empty fixstr). */
 #define CAIRN_AGENT_META_TAGS (CAIRN_ML_META_MAX / 2)
 
-/* Agent configuration; strings are copied by cairn_agent_new. */
+/* Agent configuration; strings are copied by cairn_agent_new. Zero fields
+ * take the serf agent's defaults. */
 typedef struct cairn_agent_config {
     /* Node name (required, unique in the cluster): valid UTF-8, 1 to
      * CAIRN_NAME_MAX bytes. */
@@ -69,39 +74,50 @@ typedef struct cairn_agent_config {
     bool disable_compression;
     /* Seed for the memberlist's random choices (0: from the OS). */
     uint64_t seed;
+    /* Serf delegate protocol, 3 to CAIRN_SERF_PROTOCOL_MAX (cairn encodes
+     * tags as protocol >= 3 does); 0: CAIRN_AGENT_PROTOCOL. */
+    uint8_t protocol;
+    /* How long failed members are kept (and reconnected to) before they
+     * are reaped; 0: serf's 24 h. */
+    cairn_time reconnect_timeout;
+    /* How long left members are kept before they are reaped; 0: 24 h. */
+    cairn_time tombstone_timeout;
+    /* Member- and user-event coalescing (see cairn_serf_config); 0: the
+     * agent's CAIRN_AGENT_COALESCE_PERIOD / CAIRN_AGENT_QUIESCENT_PERIOD;
+     * negative: no coalescing (every event at once). */
+    cairn_time coalesce_period, quiescent_period;
+    /* Joins replay the user events peers remember (serf -replay); false:
+     * events older than the join are ignored. */
+    bool replay;
 } cairn_agent_config;
 
-/* A member event: ev->type is CAIRN_EVENT_MEMBER_JOIN, _UPDATE, _FAILED or
- * _LEAVE (cairn/cluster.h; name with cairn_event_type_name) and
- * ev->members[0] the member, its tags decoded from the Meta (see
- * cairn_agent_node_member); node is memberlist's view of it (state,
- * incarnation, the raw Meta). Both are borrowed for the call. Names and
- * tags are the peer's bytes: not necessarily valid UTF-8. Runs on the loop
- * thread; may call cairn_agent_* query functions but must not delete the
- * agent. */
-typedef void (*cairn_agent_event_cb)(cairn_agent *agent, const cairn_event *ev,
-                                     const cairn_ml_node *node, void *userdata);
+/* A serf event (cairn/cluster.h): member events (ev->members, several when
+ * coalesced, with Serf statuses), user events and queries, as cairn_serf
+ * delivers them, borrowed for the call. Names and tags are the peer's
+ * bytes: not necessarily valid UTF-8. Runs on the loop thread; may call
+ * cairn_agent_* query functions and keep ev->respond_ctx / ev->query_id
+ * to answer later, but must not delete the agent. */
+typedef void (*cairn_agent_event_cb)(cairn_agent *agent, const cairn_event *ev, void *userdata);
 
 /* Completion of a join (count = peers contacted) or a leave (count 0):
- * status 0 or a CAIRN_E* code. May delete the agent. */
+ * status 0 or a CAIRN_E* code. Must not delete the agent. */
 typedef void (*cairn_agent_done_cb)(cairn_agent *agent, int status, int count, void *userdata);
 
-/* Counters: memberlist's, plus what the agent did with Serf's messages. */
+/* Counters: memberlist's and serf's. */
 typedef struct cairn_agent_stats {
     /* The memberlist's own counters. */
     cairn_ml_stats ml;
-    /* Serf messages (memberlist user messages) received and ignored:
-     * total, and by serf type byte (0 leave, 1 join, 3 event, 4 query, ...;
-     * index 10 counts any other type). */
-    uint64_t serf_msgs;
-    uint64_t serf_by_type[11];
-    /* Members now alive/suspect, failed (dead) and left, self included. */
-    size_t alive, failed, left;
+    /* serf's counters and gauges (clocks, members by status, queues,
+     * dropped and malformed messages). */
+    cairn_serf_stats serf;
+    /* Members now alive, leaving, failed and left (Serf statuses), self
+     * included. */
+    size_t alive, leaving, failed, left;
 } cairn_agent_stats;
 
-/* cairn_agent_new validates cfg, encodes the tags, creates the memberlist
- * (binding cfg->bind) and reports our own member-join. logger and events
- * may be NULL. 0 or: CAIRN_EINVAL (bad config; diag names the field:
+/* cairn_agent_new validates cfg, creates the serf (binding cfg->bind) and
+ * reports our own member-join. logger and events may be NULL. 0 or:
+ * CAIRN_EINVAL (bad config; diag names the field:
  * "node: the node name is not valid UTF-8"),
  * CAIRN_ELIMIT (tags over 512 bytes, diag says how many), CAIRN_ENOMEM, or
  * a bind error (CAIRN_EADDRINUSE, CAIRN_EADDRNOTAVAIL ...). */
@@ -113,19 +129,23 @@ int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn
  * Pending join/leave completions are dropped (not called). Accepts NULL. */
 void cairn_agent_delete(cairn_agent *agent);
 
-/* cairn_agent_join push/pulls with each address (Join=true); done runs
- * once with status 0 if at least one answered. 0 or CAIRN_E*. */
+/* cairn_agent_join joins through each address (serf join, with replay as
+ * configured); done runs once with status 0 if at least one answered.
+ * 0, CAIRN_EBUSY (a join is running) or a cairn_serf_join error. */
 int cairn_agent_join(cairn_agent *agent, const cairn_addr *addrs, size_t n,
                      cairn_agent_done_cb done, void *userdata);
 
-/* cairn_agent_leave is memberlist's graceful leave: broadcast dead-from-self
- * and run done when it has been transmitted (status 0), nobody else is
- * alive (0), or after timeout (CAIRN_ETIMEDOUT; <= 0 means
- * CAIRN_AGENT_LEAVE_TIMEOUT). 0 or CAIRN_E*. */
-int cairn_agent_leave(cairn_agent *agent, cairn_time timeout, cairn_agent_done_cb done,
-                      void *userdata);
+/* cairn_agent_leave is serf's graceful leave (cairn_serf_leave): leave
+ * intent, memberlist leave, propagation delay; done runs with status 0
+ * when we are left (peers see member-leave, Serf shows "left"). 0,
+ * CAIRN_EBUSY (a leave is running) or CAIRN_ESHUTDOWN. */
+int cairn_agent_leave(cairn_agent *agent, cairn_agent_done_cb done, void *userdata);
 
-/* cairn_agent_memberlist: the agent's memberlist (for member listings). */
+/* cairn_agent_serf: the agent's serf (borrowed; for members, user events,
+ * coordinates). Must not be deleted by the caller. */
+cairn_serf *cairn_agent_serf(cairn_agent *agent);
+
+/* cairn_agent_memberlist: the memberlist under the agent's serf. */
 cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent);
 
 /* cairn_agent_get_stats copies the counters. */

@@ -1,33 +1,23 @@
-/* The cairn agent, first version: one memberlist node, Serf-compatible on
- * the wire, without the serf layer.
+/* The cairn agent: one cairn_serf with the serf agent's configuration.
  *
- * Serf rides inside memberlist: tags in the node Meta, its gossip in
- * memberlist user messages, its full state in the push/pull user state and
- * its coordinate in the ack payload. A memberlist-only node must therefore
- * decide what to offer for each, and the answers come from reading Serf
- * 0.9.4 and watching the real agent:
+ * Serf's agent (cmd/serf/command/agent) is a thin shell over serf.Create:
+ * it fills a serf.Config from its flags (delegate protocol 5, member and
+ * user-event coalescing 3 s / 1 s, reconnect and tombstone timeouts),
+ * passes every serf event to its handlers and, on a signal, calls
+ * serf.Leave. This module is that shell for cairn: it validates the
+ * configuration with the messages the command line shows (node name, tags,
+ * key), builds a cairn_serf_config, forwards cairn_serf's events to one
+ * callback and wraps join and leave with one pending completion each.
  *
- *   - Meta: 0xFF + msgpack map of the tags (serf protocol >= 3), the same
- *     bytes Serf's agent sends, so `serf members` shows our tags. Encoded
- *     once, sorted by key (Go's map order is random; receivers only compare
- *     bytes to raise an update).
- *   - push/pull user state: empty (UserStateLen 0). memberlist 0.2.2 calls
- *     the delegate's MergeRemoteState only when the state is non-empty, so
- *     Serf merges nothing and logs nothing.
- *   - ack payload: nil. Serf's ping delegate returns early on an empty
- *     payload: no coordinate is recorded for us, and no error is logged.
- *   - Serf user messages (join/leave intents, events, queries) are counted
- *     by type and dropped: we neither act on them nor re-gossip them.
+ * Because the serf layer runs underneath, Serf agents see a full peer:
+ * our coordinate rides the acks, our join and leave intents are gossiped
+ * (a graceful leave shows as *left* in `serf members`, not failed), and
+ * Serf's messages (intents, user events, queries) are handled, or counted
+ * by serf when it does not handle them yet.
  *
- * Consequences for Serf (docs/AGENT.md): we appear alive with our tags;
- * our graceful leave (memberlist dead-from-self) shows as *failed* in
- * `serf members`, because Serf decides left vs failed from its own leave
- * intent, which belongs to the serf layer we do not have yet.
- *
- * Events: memberlist's join notification becomes member-join, a meta
- * change member-update, and a leave notification member-leave when the
- * node left (dead from itself) or member-failed when others declared it
- * dead.
+ * cairn_agent_node_member stays here: it describes a raw memberlist node
+ * as a serf member (tags from the Meta), for tools that look at the
+ * memberlist underneath.
  */
 #include "cairn/agent.h"
 
@@ -41,50 +31,34 @@
 #include "base/utf8.h"
 #include "wire/msg.h"
 
-#define AGENT_LOG "agent"
-/* Index of serf_by_type that counts types outside 0..9. */
-#define AGENT_SERF_OTHER 10
 /* Largest tag encoding we build before checking it against the 512-byte
  * Meta limit (so an oversized set is reported with its size). */
 #define AGENT_TAGS_SCRATCH (1024 * 1024)
 
 struct cairn_agent {
     cairn_loop *loop;
-    cairn_memberlist *ml;
+    cairn_serf *serf;
     cairn_logger log;
     cairn_agent_event_cb events;
     void *userdata;
-    /* Our Meta (0xFF + msgpack tags). */
-    uint8_t meta[CAIRN_ML_META_MAX];
-    size_t meta_len;
     cairn_keyring *keyring;
-    uint64_t serf_msgs;
-    uint64_t serf_by_type[AGENT_SERF_OTHER + 1];
+    /* Join with replay (not ignore_old). */
+    bool replay;
+    /* A join / a leave is under way. */
+    bool join_busy, leave_busy;
     /* Pending completions (one join and one leave at a time is enough for
      * the CLI; more are refused with CAIRN_EBUSY). */
     cairn_agent_done_cb join_done, leave_done;
     void *join_ud, *leave_ud;
 };
 
-/* ---- memberlist delegate ---- */
+/* ---- events ---- */
 
-static size_t node_meta(void *ud, uint8_t *buf, size_t limit)
+static void on_serf_event(const cairn_event *ev, void *ud)
 {
     cairn_agent *a = ud;
-    size_t n = a->meta_len < limit ? a->meta_len : limit;
-    memcpy(buf, a->meta, n);
-    return n;
-}
-
-static void notify_msg(void *ud, const uint8_t *msg, size_t len)
-{
-    cairn_agent *a = ud;
-    if (len == 0)
-        return;
-    a->serf_msgs++;
-    a->serf_by_type[msg[0] < AGENT_SERF_OTHER ? msg[0] : AGENT_SERF_OTHER]++;
-    cairn_logf(&a->log, CAIRN_LOG_TRACE, AGENT_LOG,
-               "ignoring serf message type %u (%zu bytes): no serf layer yet", msg[0], len);
+    if (a->events)
+        a->events(a, ev, a->userdata);
 }
 
 /* copy_text: span as a C string into buf->text at *used; a NUL byte
@@ -164,41 +138,11 @@ void cairn_agent_node_member(const cairn_ml_node *node, cairn_agent_member_buf *
         *ret_bad_meta = bad;
 }
 
-static void emit(cairn_agent *a, int type, const cairn_ml_node *node)
-{
-    if (!a->events)
-        return;
-    cairn_agent_member_buf buf;
-    cairn_member m;
-    bool bad;
-    cairn_agent_node_member(node, &buf, &m, &bad);
-    if (bad)
-        cairn_logf(&a->log, CAIRN_LOG_DEBUG, AGENT_LOG,
-                   "node %s: Meta of %zu bytes is not serf tags; reporting no tags", node->name,
-                   node->meta_len);
-    cairn_event ev = {.type = type, .members = &m, .nmembers = 1};
-    a->events(a, &ev, node, a->userdata);
-}
-
-static void notify_join(void *ud, const cairn_ml_node *node)
-{
-    emit(ud, CAIRN_EVENT_MEMBER_JOIN, node);
-}
-
-static void notify_update(void *ud, const cairn_ml_node *node)
-{
-    emit(ud, CAIRN_EVENT_MEMBER_UPDATE, node);
-}
-
-static void notify_leave(void *ud, const cairn_ml_node *node)
-{
-    emit(ud, node->state == CAIRN_ML_LEFT ? CAIRN_EVENT_MEMBER_LEAVE : CAIRN_EVENT_MEMBER_FAILED,
-         node);
-}
-
 /* ---- configuration ---- */
 
-static int encode_tags(cairn_agent *a, const cairn_agent_config *cfg, cairn_diag *diag)
+/* check_tags: the tags as serf will encode them, checked with the
+ * messages the command line shows (the encoding itself is serf's). */
+static int check_tags(const cairn_agent_config *cfg, cairn_diag *diag)
 {
     if (cfg->n_tags > CAIRN_AGENT_MAX_TAGS)
         return cairn_diag_set(diag, CAIRN_ELIMIT, "tags: %zu tags, limit %d", cfg->n_tags,
@@ -216,10 +160,6 @@ static int encode_tags(cairn_agent *a, const cairn_agent_config *cfg, cairn_diag
     int rc = cairn__wire_tags_encode(tags, cfg->n_tags, &b, diag);
     if (rc == CAIRN_EINVAL)
         cairn_diag_set(diag, rc, "tags: duplicate key");
-    if (rc == 0) {
-        memcpy(a->meta, b.data, b.len);
-        a->meta_len = b.len;
-    }
     cairn_buf_destroy(&b);
     return rc;
 }
@@ -240,19 +180,44 @@ static int check_node_name(const char *name, cairn_diag *diag)
     return 0;
 }
 
-static int make_ml_config(const cairn_agent_config *cfg, cairn_memberlist_config *mc,
-                          cairn_diag *diag)
+/* coalesce: a configured period: 0 is the agent default, negative off. */
+static cairn_time coalesce(cairn_time configured, cairn_time dflt)
+{
+    return configured == 0 ? dflt : configured < 0 ? 0 : configured;
+}
+
+/* make_serf_config: the serf agent's serf.Config for cfg. */
+static int make_serf_config(const cairn_agent_config *cfg, cairn_agent *a, cairn_serf_config *sc,
+                            cairn_diag *diag)
 {
     const char *profile = cfg->profile ? cfg->profile : "lan";
-    if (cairn_memberlist_config_profile(profile, mc) < 0)
+    cairn_serf_config_default(sc);
+    if (cairn_memberlist_config_profile(profile, &sc->memberlist) < 0)
         return cairn_diag_set(diag, CAIRN_EINVAL, "profile: \"%s\" is not lan, wan or local",
                               profile);
-    mc->name = cfg->node;
-    mc->bind = cfg->bind;
-    mc->advertise = cfg->advertise;
-    mc->enable_compression = !cfg->disable_compression;
-    mc->seed = cfg->seed;
-    return 0;
+    unsigned proto = cfg->protocol ? cfg->protocol : CAIRN_AGENT_PROTOCOL;
+    if (proto < 3 || proto > CAIRN_SERF_PROTOCOL_MAX)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "protocol: %u is not 3 to %d", proto,
+                              CAIRN_SERF_PROTOCOL_MAX);
+    sc->memberlist.name = cfg->node;
+    sc->memberlist.bind = cfg->bind;
+    sc->memberlist.advertise = cfg->advertise;
+    sc->memberlist.enable_compression = !cfg->disable_compression;
+    sc->memberlist.seed = cfg->seed;
+    sc->protocol_version = (uint8_t)proto;
+    sc->tags = cfg->tags;
+    sc->ntags = cfg->n_tags;
+    sc->event_cb = on_serf_event;
+    sc->event_userdata = a;
+    sc->coalesce_period = coalesce(cfg->coalesce_period, CAIRN_AGENT_COALESCE_PERIOD);
+    sc->quiescent_period = coalesce(cfg->quiescent_period, CAIRN_AGENT_QUIESCENT_PERIOD);
+    sc->user_coalesce_period = sc->coalesce_period;
+    sc->user_quiescent_period = sc->quiescent_period;
+    if (cfg->reconnect_timeout > 0)
+        sc->reconnect_timeout = cfg->reconnect_timeout;
+    if (cfg->tombstone_timeout > 0)
+        sc->tombstone_timeout = cfg->tombstone_timeout;
+    return cairn_serf_config_check(sc, diag);
 }
 
 int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn_logger *logger,
@@ -267,9 +232,7 @@ int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn
     if (cfg->key_len && !cairn_keyring_valid_key_len(cfg->key_len))
         return cairn_diag_set(diag, CAIRN_EINVAL, "encrypt: key is %zu bytes, need 16, 24 or 32",
                               cfg->key_len);
-    cairn_memberlist_config mc;
-    rc = make_ml_config(cfg, &mc, diag);
-    if (rc < 0)
+    if ((rc = check_tags(cfg, diag)) < 0)
         return rc;
     cairn_agent *a = cairn_calloc(1, sizeof(*a));
     if (!a)
@@ -277,25 +240,24 @@ int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn
     a->loop = loop;
     a->events = events;
     a->userdata = userdata;
+    a->replay = cfg->replay;
     if (logger)
         a->log = *logger;
-    if ((rc = encode_tags(a, cfg, diag)) < 0)
+    cairn_serf_config sc;
+    if ((rc = make_serf_config(cfg, a, &sc, diag)) < 0)
         goto fail;
     if (cfg->key_len && (rc = cairn_keyring_new(cfg->key, cfg->key_len, &a->keyring)) < 0)
         goto fail;
-    cairn_memberlist_delegate d = {
-        .node_meta = node_meta,
-        .notify_msg = notify_msg,
-        .notify_join = notify_join,
-        .notify_leave = notify_leave,
-        .notify_update = notify_update,
-        .userdata = a,
-    };
-    rc = cairn_memberlist_new(loop, &mc, &d, logger, a->keyring, &a->ml);
+    cairn_diag sd = {0};
+    rc = cairn_serf_new(loop, &sc, logger, a->keyring, &a->serf, &sd);
     if (rc < 0) {
         char addr[CAIRN_ADDR_STRLEN];
-        cairn_diag_set(diag, rc, "bind: cannot bind %s: %s",
-                       cairn_addr_format(&cfg->bind, true, addr, sizeof(addr)), cairn_strerror(rc));
+        if (rc == CAIRN_EINVAL || rc == CAIRN_ELIMIT || rc == CAIRN_ENOMEM)
+            cairn_diag_set(diag, rc, "%s", sd.msg[0] ? sd.msg : cairn_strerror(rc));
+        else
+            cairn_diag_set(diag, rc, "bind: cannot bind %s: %s",
+                           cairn_addr_format(&cfg->bind, true, addr, sizeof(addr)),
+                           cairn_strerror(rc));
         goto fail;
     }
     *ret_agent = a;
@@ -309,24 +271,25 @@ void cairn_agent_delete(cairn_agent *agent)
 {
     if (!agent)
         return;
-    /* Cancelled completions run from memberlist_delete; they may not
-     * delete the agent again, so clear ours first. */
-    cairn_memberlist *ml = agent->ml;
-    agent->ml = NULL;
-    cairn_memberlist_delete(ml);
+    /* Cancelled completions run from serf_delete; they are dropped (see
+     * on_joined), so clear ours first. */
+    cairn_serf *s = agent->serf;
+    agent->serf = NULL;
+    cairn_serf_delete(s);
     cairn_keyring_delete(agent->keyring);
     cairn_free(agent);
 }
 
 /* ---- join and leave ---- */
 
-static void on_joined(cairn_memberlist *ml, int status, int count, void *ud)
+static void on_joined(cairn_serf *s, int status, int count, void *ud)
 {
     cairn_agent *a = ud;
-    (void)ml;
+    (void)s;
     cairn_agent_done_cb done = a->join_done;
     a->join_done = NULL;
-    if (done && a->ml)
+    a->join_busy = false;
+    if (done && a->serf)
         done(a, status, count, a->join_ud);
 }
 
@@ -335,69 +298,69 @@ int cairn_agent_join(cairn_agent *agent, const cairn_addr *addrs, size_t n,
 {
     if (!agent || !addrs || n == 0)
         return CAIRN_EINVAL;
-    if (agent->join_done)
+    if (agent->join_busy)
         return CAIRN_EBUSY;
     agent->join_done = done;
     agent->join_ud = userdata;
-    int rc = cairn_memberlist_join(agent->ml, addrs, n, on_joined, agent);
-    if (rc < 0)
+    agent->join_busy = true;
+    int rc = cairn_serf_join(agent->serf, addrs, n, !agent->replay, on_joined, agent);
+    if (rc < 0) {
         agent->join_done = NULL;
+        agent->join_busy = false;
+    }
     return rc;
 }
 
-static void on_left(cairn_memberlist *ml, int status, int count, void *ud)
+static void on_left(cairn_serf *s, int status, int count, void *ud)
 {
     cairn_agent *a = ud;
-    (void)ml;
+    (void)s;
     (void)count;
     cairn_agent_done_cb done = a->leave_done;
     a->leave_done = NULL;
-    if (done && a->ml)
+    a->leave_busy = false;
+    if (done && a->serf)
         done(a, status, 0, a->leave_ud);
 }
 
-int cairn_agent_leave(cairn_agent *agent, cairn_time timeout, cairn_agent_done_cb done,
-                      void *userdata)
+int cairn_agent_leave(cairn_agent *agent, cairn_agent_done_cb done, void *userdata)
 {
     if (!agent)
         return CAIRN_EINVAL;
-    if (agent->leave_done)
+    if (agent->leave_busy)
         return CAIRN_EBUSY;
     agent->leave_done = done;
     agent->leave_ud = userdata;
-    int rc = cairn_memberlist_leave(agent->ml, timeout > 0 ? timeout : CAIRN_AGENT_LEAVE_TIMEOUT,
-                                    on_left, agent);
-    if (rc < 0)
+    agent->leave_busy = true;
+    int rc = cairn_serf_leave(agent->serf, on_left, agent);
+    if (rc < 0) {
         agent->leave_done = NULL;
+        agent->leave_busy = false;
+    }
     return rc;
 }
 
 /* ---- queries ---- */
 
-cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent)
+cairn_serf *cairn_agent_serf(cairn_agent *agent)
 {
-    return agent ? agent->ml : NULL;
+    return agent ? agent->serf : NULL;
 }
 
-static bool count_node(const cairn_ml_node *n, void *ud)
+cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent)
 {
-    cairn_agent_stats *s = ud;
-    if (n->state == CAIRN_ML_LEFT)
-        s->left++;
-    else if (n->state == CAIRN_ML_DEAD)
-        s->failed++;
-    else
-        s->alive++;
-    return true;
+    return agent ? cairn_serf_memberlist(agent->serf) : NULL;
 }
 
 void cairn_agent_get_stats(const cairn_agent *agent, cairn_agent_stats *ret_stats)
 {
     memset(ret_stats, 0, sizeof(*ret_stats));
-    cairn_memberlist_get_stats(agent->ml, &ret_stats->ml);
-    ret_stats->serf_msgs = agent->serf_msgs;
-    memcpy(ret_stats->serf_by_type, agent->serf_by_type, sizeof(agent->serf_by_type));
-    cairn_memberlist_for_each(agent->ml, count_node, ret_stats);
+    cairn_memberlist_get_stats(cairn_serf_memberlist(agent->serf), &ret_stats->ml);
+    cairn_serf_get_stats(agent->serf, &ret_stats->serf);
+    ret_stats->alive = ret_stats->serf.alive;
+    ret_stats->leaving = ret_stats->serf.leaving;
+    ret_stats->failed = ret_stats->serf.failed;
+    ret_stats->left = ret_stats->serf.left;
 }
 
 /* ---- helpers for the command line ---- */

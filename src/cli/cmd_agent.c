@@ -13,6 +13,7 @@
  * SIGUSR1 logs the member list and the counters. Bad flags exit 2.
  */
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <uv.h>
 
 #include "cairn/agent.h"
+#include "agent/handlers.h"
 #include "agent/log_sink.h"
 #include "cairn/loop_uv.h"
 #include "base/utf8.h"
@@ -32,6 +34,9 @@
 
 #define AGENT_MAX_JOINS    64
 #define AGENT_DEFAULT_PORT 7946
+/* How often our coordinate is checked and logged when it moved: often
+ * enough to follow Vivaldi's convergence, rarely enough for a log. */
+#define AGENT_COORD_PERIOD_MS 10000
 
 struct agent_cli {
     uv_loop_t uv;
@@ -53,6 +58,14 @@ struct agent_cli {
     cairn_resolve_hosts *resolving;
     /* The last error the library logged (explains a failed join). */
     char last_error[512];
+    /* Polls our coordinate and logs it when it moved. */
+    uv_timer_t coord_timer;
+    cairn_coord last_coord;
+    /* --event-handler scripts (NULL without any), and our own member as
+     * they see it (SERF_SELF_NAME, SERF_TAG_*: the tags never change at
+     * run time). */
+    cairn_handlers *handlers;
+    cairn_member self;
 };
 
 static void usage(FILE *out)
@@ -74,8 +87,18 @@ static void usage(FILE *out)
             "  --disable-compression   do not LZW-compress what we send\n"
             "  --log-level LEVEL       trace, debug, info, warn, error (default info)\n"
             "  --log-json              one JSON object per line\n"
-            "  --stats-on-exit         log the counters when stopping\n\n"
-            "SIGINT/SIGTERM: graceful leave, then exit 0. SIGUSR1: log members and counters.\n"
+            "  --stats-on-exit         log the counters when stopping\n"
+            "  --protocol N            serf protocol to speak, 3 to 5 (default 5)\n"
+            "  --reconnect-timeout DUR how long failed members are kept (default 24h)\n"
+            "  --tombstone-timeout DUR how long left members are kept (default 24h)\n"
+            "  --replay                replay old user events when joining\n"
+            "  --event-handler [FILTER=]SCRIPT\n"
+            "                          run SCRIPT (/bin/sh -c) for events: FILTER is a comma\n"
+            "                          list of member-join, member-leave, member-failed,\n"
+            "                          member-update, member-reap, user[:NAME], query[:NAME]\n"
+            "                          or * (default *); repeatable, as serf agent\n\n"
+            "SIGINT/SIGTERM: graceful serf leave (peers see us left), then exit 0.\n"
+            "SIGUSR1: log members and counters.\n"
             "Exit status: 0 after a leave, 1 on a bind, join or leave failure, 2 on bad flags.\n");
 }
 
@@ -117,33 +140,128 @@ static void tags_text(const cairn_member *m, char *out, size_t cap)
     }
 }
 
-/* Logs a member: event (member-join ...) or "member" for listings. */
-static void log_member(struct agent_cli *c, const char *event, const cairn_member *m,
-                       const cairn_ml_node *n)
+/* Logs a member: event (member-join ...) or "member" for listings. The
+ * incarnation comes from the memberlist underneath while it knows the
+ * node (0 once it is reaped there). */
+static void log_member(struct agent_cli *c, const char *event, const cairn_member *m)
 {
     char addr[CAIRN_ADDR_STRLEN], tags[1024];
-    cairn_addr_format(&n->addr, true, addr, sizeof(addr));
+    cairn_addr_format(&m->addr, true, addr, sizeof(addr));
     tags_text(m, tags, sizeof(tags));
-    json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:i}", "node", cairn__log_json_string(n->name),
-                          "addr", addr, "status", cairn_ml_state_name(n->state), "tags",
-                          tags_json(m), "incarnation", (json_int_t)n->incarnation);
-    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, event, o, "%s %s %s %s", n->name, addr,
-                         cairn_ml_state_name(n->state), tags);
+    cairn_ml_node n;
+    uint32_t inc = 0;
+    if (cairn_memberlist_get_node(cairn_agent_memberlist(c->agent), m->name, &n) == 0)
+        inc = n.incarnation;
+    const char *status = cairn_member_status_name(m->status);
+    json_t *o =
+        json_pack("{s:o, s:s, s:s, s:o, s:I}", "node", cairn__log_json_string(m->name), "addr",
+                  addr, "status", status, "tags", tags_json(m), "incarnation", (json_int_t)inc);
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, event, o, "%s %s %s %s", m->name, addr, status,
+                         tags);
 }
 
-static void on_event(cairn_agent *agent, const cairn_event *ev, const cairn_ml_node *node, void *ud)
+/* A payload as a JSON field: text when it is valid UTF-8 without NUL
+ * ("payload"), else base64 ("payload_base64"). */
+static void payload_json(json_t *o, const uint8_t *p, size_t len, char *text, size_t cap)
 {
+    if (len == 0 || (cairn__utf8_valid((const char *)p, len) && !memchr(p, 0, len))) {
+        json_object_set_new(o, "payload", json_stringn(len ? (const char *)p : "", len));
+        snprintf(text, cap, "%.*s", (int)len, len ? (const char *)p : "");
+        return;
+    }
+    char *b64 = malloc(4 * ((len + 2) / 3) + 1);
+    if (!b64)
+        return;
+    EVP_EncodeBlock((unsigned char *)b64, p, (int)len);
+    json_object_set_new(o, "payload_base64", json_string(b64));
+    snprintf(text, cap, "base64:%s", b64);
+    free(b64);
+}
+
+static void log_user_event(struct agent_cli *c, const cairn_event *ev)
+{
+    char text[256];
+    json_t *o = json_pack("{s:o, s:I, s:b}", "name", cairn__log_json_string(ev->name), "ltime",
+                          (json_int_t)ev->ltime, "coalesce", ev->coalesce);
+    payload_json(o, ev->payload, ev->payload_len, text, sizeof(text));
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "user-event", o, "%s ltime=%llu %s", ev->name,
+                         (unsigned long long)ev->ltime, text);
+}
+
+static void log_query(struct agent_cli *c, const cairn_event *ev)
+{
+    char text[256];
+    /* The deadline as seconds from now (the loop's clock is monotonic). */
+    double in =
+        ev->deadline ? (double)(ev->deadline - cairn_loop_now(c->loop)) / (double)CAIRN_SEC : 0;
+    json_t *o =
+        json_pack("{s:o, s:I, s:I, s:o, s:f}", "name", cairn__log_json_string(ev->name), "ltime",
+                  (json_int_t)ev->ltime, "id", (json_int_t)ev->query_id, "source",
+                  ev->source ? cairn__log_json_string(ev->source) : json_null(), "deadline_in", in);
+    payload_json(o, ev->payload, ev->payload_len, text, sizeof(text));
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "query", o,
+                         "%s ltime=%llu id=%llu from %s deadline in %.1f s %s", ev->name,
+                         (unsigned long long)ev->ltime, (unsigned long long)ev->query_id,
+                         ev->source ? ev->source : "?", in, text);
+}
+
+static void on_event(cairn_agent *agent, const cairn_event *ev, void *ud)
+{
+    struct agent_cli *c = ud;
     (void)agent;
-    log_member(ud, cairn_event_type_name(ev->type), &ev->members[0], node);
+    if (ev->type == CAIRN_EVENT_USER)
+        log_user_event(c, ev);
+    else if (ev->type == CAIRN_EVENT_QUERY)
+        log_query(c, ev);
+    else
+        for (size_t i = 0; i < ev->nmembers; i++)
+            log_member(c, cairn_event_type_name(ev->type), &ev->members[i]);
+    if (ev->type == CAIRN_EVENT_QUERY && !ev->respond && cairn__handlers_count(c->handlers))
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_DEBUG, "query", NULL,
+                             "query %s cannot be answered from here: handler output is dropped",
+                             ev->name);
+    cairn__handlers_dispatch(c->handlers, ev, &c->self);
 }
 
-static bool list_member(const cairn_ml_node *n, void *ud)
+static bool list_member(const cairn_member *m, void *ud)
 {
-    cairn_agent_member_buf buf;
-    cairn_member m;
-    cairn_agent_node_member(n, &buf, &m, NULL);
-    log_member(ud, "member", &m, n);
+    log_member(ud, "member", m);
     return true;
+}
+
+static bool coord_same(const cairn_coord *a, const cairn_coord *b)
+{
+    if (a->dim != b->dim || a->error != b->error || a->adjustment != b->adjustment ||
+        a->height != b->height)
+        return false;
+    for (unsigned i = 0; i < a->dim; i++)
+        if (a->vec[i] != b->vec[i])
+            return false;
+    return true;
+}
+
+/* Our coordinate, logged when it moved since the last record. */
+static void log_coordinate(struct agent_cli *c, bool force)
+{
+    cairn_coord co;
+    if (cairn_serf_get_coordinate(cairn_agent_serf(c->agent), &co) < 0)
+        return;
+    if (!force && coord_same(&co, &c->last_coord))
+        return;
+    c->last_coord = co;
+    json_t *vec = json_array();
+    for (unsigned i = 0; i < co.dim; i++)
+        json_array_append_new(vec, json_real(co.vec[i]));
+    json_t *o = json_pack("{s:o, s:f, s:f, s:f}", "vec", vec, "error", co.error, "adjustment",
+                          co.adjustment, "height", co.height);
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "coordinate", o,
+                         "error=%.3f adjustment=%.6f height=%.6f", co.error, co.adjustment,
+                         co.height);
+}
+
+static void on_coord_timer(uv_timer_t *t)
+{
+    log_coordinate(t->data, false);
 }
 
 static void log_stats(struct agent_cli *c)
@@ -161,8 +279,9 @@ static void log_stats(struct agent_cli *c)
         "rx_dropped", (json_int_t)m->rx_dropped, "rx_decrypt_failed",
         (json_int_t)m->rx_decrypt_failed, "stream_rejected", (json_int_t)m->stream_rejected,
         "pushpull_out", (json_int_t)m->pushpull_out, "pushpull_in", (json_int_t)m->pushpull_in,
-        "pushpull_failed", (json_int_t)m->pushpull_failed, "serf_msgs", (json_int_t)s.serf_msgs,
-        "tx_bytes", (json_int_t)m->tx_bytes, "rx_bytes", (json_int_t)m->rx_bytes);
+        "pushpull_failed", (json_int_t)m->pushpull_failed, "serf_msgs",
+        (json_int_t)(s.serf.msgs_malformed + s.serf.msgs_unhandled), "tx_bytes",
+        (json_int_t)m->tx_bytes, "rx_bytes", (json_int_t)m->rx_bytes);
     /* What peers were refused (issue 8's caps), and the warnings the rate
      * limit left out. */
     json_t *caps =
@@ -171,20 +290,40 @@ static void log_stats(struct agent_cli *c)
                   (json_int_t)m->stream_mem_peak, "log_suppressed", (json_int_t)m->log_suppressed);
     json_object_update(o, caps);
     json_decref(caps);
+    const cairn_serf_stats *f = &s.serf;
+    json_t *serf =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                  "leaving", (json_int_t)s.leaving, "member_time", (json_int_t)f->member_time,
+                  "event_time", (json_int_t)f->event_time, "query_time", (json_int_t)f->query_time,
+                  "intent_queue", (json_int_t)f->intent_queue, "event_queue",
+                  (json_int_t)f->event_queue, "query_queue", (json_int_t)f->query_queue,
+                  "events_delivered", (json_int_t)f->events_delivered, "events_dropped",
+                  (json_int_t)(f->events_too_old + f->events_before_min + f->events_dropped),
+                  "queue_pruned", (json_int_t)f->queue_pruned, "msgs_malformed",
+                  (json_int_t)f->msgs_malformed, "msgs_unhandled", (json_int_t)f->msgs_unhandled,
+                  "members_dropped", (json_int_t)f->members_dropped, "intents_dropped",
+                  (json_int_t)f->intents_dropped, "health_score", (json_int_t)f->health_score);
+    json_object_update(o, serf);
+    json_decref(serf);
     cairn__log_sink_emit(
         &c->sink, CAIRN_LOG_INFO, "stats", o,
-        "alive=%zu failed=%zu left=%zu probes=%llu probe_failures=%llu "
+        "alive=%zu leaving=%zu failed=%zu left=%zu member_time=%llu event_time=%llu "
+        "events_delivered=%llu msgs_malformed=%llu msgs_unhandled=%llu probes=%llu "
+        "probe_failures=%llu "
         "rx_packets=%llu rx_dropped=%llu rx_decrypt_failed=%llu stream_rejected=%llu "
         "pushpull_out=%llu pushpull_in=%llu pushpull_failed=%llu serf_msgs=%llu "
         "streams_refused=%llu stream_mem_refused=%llu stream_mem_peak=%llu log_suppressed=%llu",
-        s.alive, s.failed, s.left, (unsigned long long)m->probes,
-        (unsigned long long)m->probe_failures, (unsigned long long)m->rx_packets,
-        (unsigned long long)m->rx_dropped, (unsigned long long)m->rx_decrypt_failed,
-        (unsigned long long)m->stream_rejected, (unsigned long long)m->pushpull_out,
-        (unsigned long long)m->pushpull_in, (unsigned long long)m->pushpull_failed,
-        (unsigned long long)s.serf_msgs, (unsigned long long)m->streams_refused,
-        (unsigned long long)m->stream_mem_refused, (unsigned long long)m->stream_mem_peak,
-        (unsigned long long)m->log_suppressed);
+        s.alive, s.leaving, s.failed, s.left, (unsigned long long)f->member_time,
+        (unsigned long long)f->event_time, (unsigned long long)f->events_delivered,
+        (unsigned long long)f->msgs_malformed, (unsigned long long)f->msgs_unhandled,
+        (unsigned long long)m->probes, (unsigned long long)m->probe_failures,
+        (unsigned long long)m->rx_packets, (unsigned long long)m->rx_dropped,
+        (unsigned long long)m->rx_decrypt_failed, (unsigned long long)m->stream_rejected,
+        (unsigned long long)m->pushpull_out, (unsigned long long)m->pushpull_in,
+        (unsigned long long)m->pushpull_failed,
+        (unsigned long long)(f->msgs_malformed + f->msgs_unhandled),
+        (unsigned long long)m->streams_refused, (unsigned long long)m->stream_mem_refused,
+        (unsigned long long)m->stream_mem_peak, (unsigned long long)m->log_suppressed);
 }
 
 /* ---- stopping ---- */
@@ -224,7 +363,7 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     struct agent_cli *c = h->data;
     if (signum == SIGUSR1) {
-        cairn_memberlist_for_each(cairn_agent_memberlist(c->agent), list_member, c);
+        cairn_serf_for_each_member(cairn_agent_serf(c->agent), list_member, c);
         log_stats(c);
         return;
     }
@@ -241,7 +380,7 @@ static void on_signal(uv_signal_t *h, int signum)
     cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-leave",
                          json_pack("{s:s}", "signal", strsignal(signum)),
                          "caught %s, leaving gracefully", strsignal(signum));
-    int rc = cairn_agent_leave(c->agent, CAIRN_AGENT_LEAVE_TIMEOUT, on_left, c);
+    int rc = cairn_agent_leave(c->agent, on_left, c);
     if (rc < 0)
         on_left(c->agent, rc, 0, c);
 }
@@ -271,12 +410,15 @@ static void on_joined(cairn_agent *agent, int status, int count, void *ud)
 
 struct agent_flags {
     const char *node, *bind, *advertise, *encrypt, *profile, *log_level;
+    const char *protocol, *reconnect_timeout, *tombstone_timeout;
     const char *joins[AGENT_MAX_JOINS];
     size_t n_joins;
+    const char *handlers[CAIRN_HANDLERS_MAX];
+    size_t n_handlers;
     char *tag_text[CAIRN_AGENT_MAX_TAGS];
     cairn_tag tags[CAIRN_AGENT_MAX_TAGS];
     size_t n_tags;
-    bool json, stats_on_exit, disable_compression;
+    bool json, stats_on_exit, disable_compression, replay;
 };
 
 static int bad_value(const char *flag, const char *value, const char *why)
@@ -374,7 +516,7 @@ static int add_tag(struct agent_flags *f, const char *v, char *why, size_t wl)
 
 /* The flags (cli/flags.h): a switch sets a bool, a value flag a string,
  * and the repeatable ones go through their own code. */
-enum flag_kind { FLAG_SWITCH, FLAG_VALUE, FLAG_JOIN, FLAG_TAG };
+enum flag_kind { FLAG_SWITCH, FLAG_VALUE, FLAG_JOIN, FLAG_TAG, FLAG_HANDLER };
 
 struct flag_def {
     enum flag_kind kind;
@@ -394,6 +536,11 @@ static const cairn_cli_flag agent_flags_table[] = {
     {"log-json", 0, false, 8},
     {"stats-on-exit", 0, false, 9},
     {"disable-compression", 0, false, 10},
+    {"protocol", 0, true, 11},
+    {"reconnect-timeout", 0, true, 12},
+    {"tombstone-timeout", 0, true, 13},
+    {"replay", 0, false, 14},
+    {"event-handler", 0, true, 15},
 };
 
 /* What each id of agent_flags_table does. */
@@ -409,6 +556,11 @@ static const struct flag_def flag_defs[] = {
     {FLAG_SWITCH, offsetof(struct agent_flags, json)},
     {FLAG_SWITCH, offsetof(struct agent_flags, stats_on_exit)},
     {FLAG_SWITCH, offsetof(struct agent_flags, disable_compression)},
+    {FLAG_VALUE, offsetof(struct agent_flags, protocol)},
+    {FLAG_VALUE, offsetof(struct agent_flags, reconnect_timeout)},
+    {FLAG_VALUE, offsetof(struct agent_flags, tombstone_timeout)},
+    {FLAG_SWITCH, offsetof(struct agent_flags, replay)},
+    {FLAG_HANDLER, 0},
 };
 
 static int on_flag(int id, const char *flag, const char *v, void *ud, char *why, size_t wl)
@@ -421,6 +573,13 @@ static int on_flag(int id, const char *flag, const char *v, void *ud, char *why,
         return 0;
     case FLAG_TAG:
         return add_tag(f, v, why, wl);
+    case FLAG_HANDLER:
+        if (f->n_handlers == CAIRN_HANDLERS_MAX)
+            return snprintf(why, wl, "%s: \"%.64s\" is one too many (%d at most)", flag, v,
+                            CAIRN_HANDLERS_MAX),
+                   2;
+        f->handlers[f->n_handlers++] = v;
+        return 0;
     case FLAG_JOIN:
         if (f->n_joins == AGENT_MAX_JOINS)
             return snprintf(why, wl, "%s: \"%.64s\" is one too many (64 at most)", flag, v), 2;
@@ -476,6 +635,50 @@ static void pick_advertise(uint16_t port, cairn_addr *ret)
     uv_free_interface_addresses(ifs, n);
 }
 
+/* Longest duration flag: 10 years (far beyond any useful timeout, well
+ * inside cairn_time). */
+#define AGENT_DURATION_MAX ((cairn_time)10 * 365 * 24 * CAIRN_HOUR)
+
+/* parse_duration reads a Go duration ("72h", "1h30m", "90s", "500ms"):
+ * one or more positive decimal numbers each with a unit (ns, us, ms, s,
+ * m, h). 0, or -1 when it is not one, is zero or is over 10 years. */
+static int parse_duration(const char *text, cairn_time *ret)
+{
+    static const struct {
+        const char *unit;
+        cairn_time scale;
+    } units[] = {{"ns", CAIRN_NSEC}, {"us", CAIRN_USEC}, {"ms", CAIRN_MSEC},
+                 {"s", CAIRN_SEC},   {"m", CAIRN_MIN},   {"h", CAIRN_HOUR}};
+    double total = 0;
+    const char *p = text;
+    if (!*p)
+        return -1;
+    while (*p) {
+        char *end;
+        if (!(*p >= '0' && *p <= '9') && *p != '.')
+            return -1;
+        double v = strtod(p, &end);
+        if (end == p)
+            return -1;
+        size_t best = 0, k = sizeof(units) / sizeof(units[0]);
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t ul = strlen(units[i].unit);
+            if (strncmp(end, units[i].unit, ul) == 0 && ul > best) {
+                best = ul;
+                k = i;
+            }
+        }
+        if (k == sizeof(units) / sizeof(units[0]))
+            return -1;
+        total += v * (double)units[k].scale;
+        p = end + best;
+    }
+    if (!(total >= 1) || total > (double)AGENT_DURATION_MAX)
+        return -1;
+    *ret = (cairn_time)total;
+    return 0;
+}
+
 /* Fills cfg from flags; 0 or the exit status (2) after a message. */
 static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cairn_agent_config *cfg,
                         uint8_t *key)
@@ -521,10 +724,45 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     cfg->tags = f->tags;
     cfg->n_tags = f->n_tags;
     cfg->disable_compression = f->disable_compression;
+    cfg->replay = f->replay;
+    if (f->protocol) {
+        char *end;
+        long v = strtol(f->protocol, &end, 10);
+        /* cairn encodes tags as Serf's protocol 3 and later do. */
+        if (*end || end == f->protocol || v < 3 || v > CAIRN_SERF_PROTOCOL_MAX)
+            return bad_value("--protocol", f->protocol, "is not a serf protocol from 3 to 5");
+        cfg->protocol = (uint8_t)v;
+    }
+    if (f->reconnect_timeout && parse_duration(f->reconnect_timeout, &cfg->reconnect_timeout) < 0)
+        return bad_value("--reconnect-timeout", f->reconnect_timeout,
+                         "is not a duration such as 24h, 30m or 90s");
+    if (f->tombstone_timeout && parse_duration(f->tombstone_timeout, &cfg->tombstone_timeout) < 0)
+        return bad_value("--tombstone-timeout", f->tombstone_timeout,
+                         "is not a duration such as 24h, 30m or 90s");
     return 0;
 }
 
 /* ---- main ---- */
+
+/* The --event-handler scripts: parsed here (exit 2 naming the flag when
+ * one is not [FILTER=]SCRIPT); 0 or the exit status. */
+static int start_handlers(struct agent_cli *c, const struct agent_flags *f,
+                          const cairn_agent_config *cfg)
+{
+    c->self = (cairn_member){.name = cfg->node, .tags = cfg->tags, .ntags = cfg->n_tags};
+    if (f->n_handlers == 0)
+        return 0;
+    if (cairn__handlers_new(c->loop, NULL, &c->sink, &c->handlers) < 0) {
+        fprintf(stderr, "cairn agent: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < f->n_handlers; i++) {
+        char why[512];
+        if (cairn__handlers_add(c->handlers, f->handlers[i], why, sizeof(why)) < 0)
+            return bad_value("--event-handler", f->handlers[i], why);
+    }
+    return 0;
+}
 
 static int start_signals(struct agent_cli *c)
 {
@@ -630,6 +868,12 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
         if (rc < 0)
             on_joined(c->agent, rc, 0, c);
     }
+    /* Our coordinate: once now, then whenever it moved (checked every
+     * AGENT_COORD_PERIOD_MS). */
+    log_coordinate(c, true);
+    uv_timer_init(&c->uv, &c->coord_timer);
+    c->coord_timer.data = c;
+    uv_timer_start(&c->coord_timer, on_coord_timer, AGENT_COORD_PERIOD_MS, AGENT_COORD_PERIOD_MS);
     if (c->status == 0 && start_signals(c) < 0) {
         fprintf(stderr, "cairn agent: cannot install signal handlers\n");
         return 1;
@@ -667,9 +911,11 @@ int cairn_cmd_agent(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    rc = run_agent(&c, &cfg, &f);
+    if ((rc = start_handlers(&c, &f, &cfg)) == 0)
+        rc = run_agent(&c, &cfg, &f);
     cairn_resolve_hosts_cancel(c.resolving);
     cairn_agent_delete(c.agent);
+    cairn__handlers_delete(c.handlers);
     cairn_loop_delete(c.loop);
     uv_walk(&c.uv, close_walk, NULL);
     uv_run(&c.uv, UV_RUN_DEFAULT);

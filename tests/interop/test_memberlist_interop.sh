@@ -11,8 +11,9 @@
 #      - kill -9 of a cairn agent: Serf marks it failed; kill -9 of a Serf
 #        agent: cairn marks it failed; detection times of both sides are
 #        printed side by side and cairn must be within Serf's own time;
-#      - SIGINT on a cairn agent is a graceful leave: cairn peers record
-#        member-leave, Serf shows "failed" (no serf leave intent yet).
+#      - SIGINT on a cairn agent is the full serf leave (intent, memberlist
+#        leave, propagation delay): cairn peers record member-leave and
+#        `serf members` shows it "left", never "failed".
 #   B. -encrypt on both sides, compression off (serf -disable-compression):
 #      - the same key works; a wrong key or none is kept out (joins fail,
 #        exit 1, Serf does not list the node) and the rejected streams are
@@ -213,8 +214,11 @@ echo "{\"name\":\"detect_kill9_serf_node\",\"serf_s1_s\":$t_serf,\"cairn_c1_s\":
 # Serf's time is polled (0.1 s steps, each `serf members` call takes time):
 # allow 1 s for that and for a loaded machine.
 t_first=$(awk -v a="$t_c1" -v b="$t_c2" 'BEGIN { if (a == "null") print b; else if (b == "null" || a <= b) print a; else print b }')
-check "first cairn detection ${t_first}s within serf's ${t_serf}s (+1 s polling slack)" \
-    awk -v c="$t_first" -v s="$t_serf" 'BEGIN { exit !(c != "null" && s != "null" && c <= s + 1.0) }'
+# cairn's member-failed is logged when the agent's coalescer flushes (as
+# Serf's agent coalesces its events: 1 s of quiet, at most 3 s), while
+# `serf members` shows the status at once: allow 3 s more for that.
+check "first cairn detection ${t_first}s within serf's ${t_serf}s (+1 s polling, +3 s coalescing)" \
+    awk -v c="$t_first" -v s="$t_serf" 'BEGIN { exit !(c != "null" && s != "null" && c <= s + 4.0) }'
 
 # Graceful leave of c2 (SIGINT).
 t0=$(now)
@@ -225,8 +229,8 @@ check "c2 logged its graceful leave" grep -q '"event":"agent-left"' "$D/c2.log"
 check "cairn c1 records c2 as left" wait_for 30 cairn_has c1 member-leave c2
 t_leave=$(since "$t0" "$(cairn_event c1 member-leave c2)")
 echo "# graceful leave of c2 seen by c1 after ${t_leave}s"
-check "serf shows the memberlist-only leave of c2 as failed (no serf intent yet)" \
-    wait_for 30 serf_is $R_S1 c2 failed
+check "serf shows the serf leave of c2 as left" wait_for 30 serf_is $R_S1 c2 left
+check "serf never marked c2 failed" eval "! grep -qiE 'marking c2 as failed|EventMemberFailed.*c2' '$D/s1.log'"
 check "c1 never saw c2 fail" eval "! cairn_has c1 member-failed c2"
 
 echo "# phase B: -encrypt, compression off"

@@ -32,15 +32,17 @@ struct rec {
     int join_status, join_count, leave_status;
 };
 
-static void on_event(cairn_agent *a, const cairn_event *ev, const cairn_ml_node *node, void *ud)
+static void on_event(cairn_agent *a, const cairn_event *ev, void *ud)
 {
     struct rec *r = ud;
     (void)a;
+    if (ev->type >= CAIRN_EVENT_USER)
+        return;
+    /* No coalescing in these tests: one member per event. */
     assert_int_equal(ev->nmembers, 1);
-    assert_string_equal(ev->members[0].name, node->name);
     if (r->n < MAX_EVENTS) {
         r->type[r->n] = ev->type;
-        snprintf(r->node[r->n], sizeof(r->node[0]), "%s", node->name);
+        snprintf(r->node[r->n], sizeof(r->node[0]), "%s", ev->members[0].name);
         r->n++;
     }
     r->ntags = ev->members[0].ntags < 8 ? ev->members[0].ntags : 8;
@@ -100,7 +102,9 @@ static void start(cairn_sim *sim, struct rec *r, int i, const char *name, const 
                               .n_tags = 2,
                               .key = key,
                               .key_len = key_len,
-                              .seed = 7 + (uint64_t)i};
+                              .seed = 7 + (uint64_t)i,
+                              .coalesce_period = -1,
+                              .quiescent_period = -1};
     cairn_diag d = {0};
     assert_int_equal(cairn_agent_new(r->loop, &cfg, NULL, on_event, r, &d, &r->agent), 0);
 }
@@ -233,8 +237,8 @@ static void test_events(void **state)
         for (const char *n = "a"; *n <= 'c'; n = (*n == 'a') ? "b" : (*n == 'b') ? "c" : "d")
             assert_true(last_event(&r[i], CAIRN_EVENT_MEMBER_JOIN, n) >= 0);
     /* b leaves gracefully: a and c record member-leave. */
-    assert_int_equal(cairn_agent_leave(r[1].agent, 0, on_leave, &r[1]), 0);
-    cairn_sim_run_for(sim, 2 * CAIRN_SEC);
+    assert_int_equal(cairn_agent_leave(r[1].agent, on_leave, &r[1]), 0);
+    cairn_sim_run_for(sim, 4 * CAIRN_SEC);
     assert_int_equal(r[1].leave_status, 0);
     assert_true(last_event(&r[0], CAIRN_EVENT_MEMBER_LEAVE, "b") >= 0);
     assert_true(last_event(&r[2], CAIRN_EVENT_MEMBER_LEAVE, "b") >= 0);
@@ -280,8 +284,13 @@ static void test_tags_stay_structured(void **state)
     assert_int_equal(cairn_sim_node_loop(sim, &a, &r.loop), 0);
     /* --tag role=web,db --tag list=a,evil=1 */
     cairn_tag tags[] = {{"role", "web,db"}, {"list", "a,evil=1"}};
-    cairn_agent_config cfg = {
-        .node = "caf\xc3\xa9", .bind = a, .profile = "local", .tags = tags, .n_tags = 2, .seed = 3};
+    cairn_agent_config cfg = {.node = "caf\xc3\xa9",
+                              .bind = a,
+                              .profile = "local",
+                              .tags = tags,
+                              .n_tags = 2,
+                              .seed = 3,
+                              .coalesce_period = -1};
     assert_int_equal(cairn_agent_new(r.loop, &cfg, NULL, on_event, &r, NULL, &r.agent), 0);
     assert_int_equal(r.ntags, 2); /* our own join; keys sorted in the Meta */
     assert_string_equal(r.tags[0][0], "list");
@@ -313,7 +322,9 @@ static void test_tags_stay_structured(void **state)
     assert_string_equal(r.tags[0][0], "k");
     assert_string_equal(r.tags[0][1], "a,b=c");
     assert_string_equal(r.tags[1][0], "n");
-    assert_string_equal(r.tags[1][1], "x\xef\xbf\xbdy");
+    /* cairn_serf's member tags are C strings cut at a NUL byte (the raw
+     * Meta helper, cairn_agent_node_member, writes U+FFFD instead). */
+    assert_string_equal(r.tags[1][1], "x");
     assert_string_equal(r.tags[2][0], "\xfe");
     assert_string_equal(r.tags[2][1], "\xc3(");
     cairn_memberlist_delete(peer);
@@ -425,7 +436,7 @@ static void test_wrong_key_is_kept_out(void **state)
     cairn_sim_run_for(sim, 100 * CAIRN_MSEC);
     cairn_agent_get_stats(a.agent, &s);
     assert_int_equal(s.ml.rx_decrypt_failed, before + 1);
-    assert_int_equal(s.serf_msgs, 0);
+    assert_int_equal(s.serf.msgs_malformed, 0);
     stop(&a);
     stop(&good);
     stop(&bad);
