@@ -219,6 +219,7 @@ static void free_handlers(cairn_handlers *h)
 }
 
 static void close_run(struct run *r);
+static void kill_group(struct run *r);
 
 void cairn__handlers_delete(cairn_handlers *h)
 {
@@ -231,8 +232,7 @@ void cairn__handlers_delete(cairn_handlers *h)
         return;
     }
     for (struct run *r = h->runs; r; r = r->next) {
-        if (!r->exited)
-            uv_process_kill(&r->proc, SIGKILL);
+        kill_group(r);
         close_run(r);
     }
 }
@@ -384,14 +384,22 @@ static void on_written(uv_write_t *w, int status)
     close_one(r, (uv_handle_t *)&r->in);
 }
 
+/* kill_group: the script and whatever it started (its own process group,
+ * see UV_PROCESS_DETACHED), so no grandchild keeps the pipes open. */
+static void kill_group(struct run *r)
+{
+    if (r->proc.pid > 0)
+        uv_kill(-r->proc.pid, SIGKILL);
+}
+
 static void on_deadline(uv_timer_t *t)
 {
     struct run *r = t->data;
-    if (r->exited)
-        return;
-    r->killed = true;
-    r->h->stats.killed++;
-    uv_process_kill(&r->proc, SIGKILL);
+    if (!r->exited) {
+        r->killed = true;
+        r->h->stats.killed++;
+    }
+    kill_group(r);
 }
 
 /* ---- the environment and stdin, as invoke.go builds them ---- */
@@ -600,7 +608,8 @@ static bool start(cairn_handlers *h, const struct entry *e, const cairn_event *e
                               .args = args,
                               .env = env,
                               .stdio = stdio,
-                              .stdio_count = 3};
+                              .stdio_count = 3,
+                              .flags = UV_PROCESS_DETACHED};
     h->stats.started++;
     h->stats.running++;
     int rc = uv_spawn(h->uv, &r->proc, &o);
