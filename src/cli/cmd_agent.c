@@ -1,16 +1,19 @@
-/* `cairn agent`: run one Serf-compatible memberlist node on libuv.
+/* `cairn agent`: run one Serf 0.9.4 member (cairn_agent over cairn_serf)
+ * on libuv.
  *
  * This file is the agent's boundary with the world: it parses flags,
  * resolves addresses, owns the libuv loop and the signal handlers
- * (uv_signal, so the library stays free of process-wide state), and turns
- * the agent's events and the library's log messages into lines on stdout,
- * plain text or one JSON object per line (--log-json).
+ * (uv_signal, so the library stays free of process-wide state), runs the
+ * --event-handler scripts (src/agent/handlers.h, on the same loop) and
+ * turns serf's events, our coordinate and the library's log messages into
+ * records on stdout, plain text or one JSON object per line (--log-json).
  *
  * Lifecycle: bind (exit 1 if that fails), join the --join addresses if any
- * (exit 1 if none answers), then run until SIGINT or SIGTERM, which start a
- * graceful memberlist leave bounded by Serf's BroadcastTimeout (5 s); exit
- * 0 when it completes. A second signal during the leave exits 1 at once.
- * SIGUSR1 logs the member list and the counters. Bad flags exit 2.
+ * (exit 1 if none answers), then run until SIGINT or SIGTERM, which start
+ * Serf's graceful leave (leave intent, memberlist leave, propagation
+ * delay: Serf agents show us left); exit 0 when it completes. A second
+ * signal during the leave exits 1 at once. SIGUSR1 logs the serf members
+ * and the counters. Bad flags exit 2.
  */
 #include <jansson.h>
 #include <openssl/evp.h>
