@@ -201,6 +201,20 @@ static void log_query(struct agent_cli *c, const cairn_event *ev)
         json_pack("{s:o, s:I, s:I, s:o, s:f}", "name", cairn__log_json_string(ev->name), "ltime",
                   (json_int_t)ev->ltime, "id", (json_int_t)ev->query_id, "source",
                   ev->source ? cairn__log_json_string(ev->source) : json_null(), "deadline_in", in);
+    if (ev->deadline) {
+        /* The same instant on the wall clock, as the other times. */
+        cairn_log_time t = cairn__log_time_now();
+        int64_t ns = (int64_t)t.nsec + (ev->deadline - cairn_loop_now(c->loop));
+        t.sec += ns / 1000000000;
+        t.nsec = (int32_t)(ns % 1000000000);
+        if (t.nsec < 0) {
+            t.nsec += 1000000000;
+            t.sec--;
+        }
+        char when[CAIRN_LOG_TIME_STRLEN];
+        cairn__log_time_format(t, CAIRN_LOG_TIME_RFC3339, when, sizeof(when));
+        json_object_set_new(o, "deadline", json_string(when));
+    }
     payload_json(o, ev->payload, ev->payload_len, text, sizeof(text));
     cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "query", o,
                          "%s ltime=%llu id=%llu from %s deadline in %.1f s %s", ev->name,
@@ -308,6 +322,19 @@ static void log_stats(struct agent_cli *c)
                   (json_int_t)f->intents_dropped, "health_score", (json_int_t)f->health_score);
     json_object_update(o, serf);
     json_decref(serf);
+    if (c->handlers) {
+        cairn_handlers_stats hs;
+        cairn__handlers_get_stats(c->handlers, &hs);
+        json_t *hj = json_pack(
+            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "handler_started",
+            (json_int_t)hs.started, "handler_succeeded", (json_int_t)hs.succeeded, "handler_failed",
+            (json_int_t)hs.failed, "handler_over_cap", (json_int_t)hs.over_cap, "handler_killed",
+            (json_int_t)hs.killed, "handler_output_truncated", (json_int_t)hs.output_truncated,
+            "handler_responses", (json_int_t)hs.responses, "handler_responses_failed",
+            (json_int_t)hs.responses_failed, "handler_running", (json_int_t)hs.running);
+        json_object_update(o, hj);
+        json_decref(hj);
+    }
     cairn__log_sink_emit(
         &c->sink, CAIRN_LOG_INFO, "stats", o,
         "alive=%zu leaving=%zu failed=%zu left=%zu member_time=%llu event_time=%llu "

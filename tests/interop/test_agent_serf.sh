@@ -96,5 +96,7 @@ check "c1 exits 0 after SIGINT" test "$RC" -eq 0
 check "serf shows c1 left" wait_for 10 serf_is c1 left
 check "serf never saw c1 failed" sh -c "! grep -qiE 'EventMemberFailed: c1|marking c1 as failed' '$D/s1.log'"
 check "c1 logged its stats with serf counters" grep -q '"event":"stats".*"member_time"' "$D/c1.log"
+check "c1's stats count 2 handler runs (deploy, hello), none failed" \
+    sh -c "grep '\"event\":\"stats\"' '$D/c1.log' | grep '\"handler_started\":2,' | grep -q '\"handler_failed\":0,'"
 [ "$FAILS" -eq 0 ] && echo PASS
 exit $((FAILS > 0))
