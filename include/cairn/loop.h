@@ -1,7 +1,7 @@
 /* cairn/loop.h: the only door between protocol code and the world.
  *
  * Protocol code (memberlist, serf, servers) asks a cairn_loop for the time,
- * one-shot timers, UDP packets, TCP streams and name resolution. It never calls a clock,
+ * one-shot timers, UDP packets, TCP streams, name resolution and files. It never calls a clock,
  * socket or libuv function itself. Backends:
  *
  *   - libuv (cairn/loop_uv.h): real time and real sockets (IPv4 and IPv6);
@@ -291,6 +291,73 @@ int cairn_resolve_hosts_start(cairn_loop *loop, const char *const *hosts, size_t
 /* cairn_resolve_hosts_cancel abandons the request (no callback). NULL ok;
  * not after or inside its callback. */
 void cairn_resolve_hosts_cancel(cairn_resolve_hosts *req);
+
+/* ---- files ----
+ *
+ * The few file operations a snapshot (and later a keyring) needs, as a loop
+ * service: the libuv backend uses the real filesystem, the simulator an
+ * in-memory one per world (cairn/sim.h; files outlive the node that wrote
+ * them), the manual loop none (CAIRN_ENOTSUP).
+ *
+ * Cost: every call is synchronous and returns its result; none runs a
+ * callback later. On libuv it is one system call on the loop thread, so its
+ * worst case is the disk's: a write of a caller-buffered block (snapshots
+ * flush at most every 500 ms, a few KiB) into the page cache takes
+ * microseconds; cairn_file_sync waits for the device (milliseconds on an
+ * SSD, up to seconds on a saturated disk or network filesystem), which is
+ * why callers sync only on leave, shutdown and compaction, never per line;
+ * cairn_file_read_lines reads at most size_max bytes once at start-up.
+ * docs/FILES.md has the figures and the reasons this is not the thread
+ * pool. Paths are at most CAIRN_FILE_PATH_MAX bytes. */
+
+/* An open file, positioned at its end for appending (opaque). */
+typedef struct cairn_file cairn_file;
+
+/* Longest path accepted. */
+#define CAIRN_FILE_PATH_MAX 4095
+/* Largest file a cairn_file grows to (writes past it: CAIRN_ENOSPC). */
+#define CAIRN_FILE_SIZE_MAX (256u * 1024 * 1024)
+
+/* cairn_file_open opens path for appending, creating it (mode 0644) when
+ * missing; truncate empties it first. 0, CAIRN_EINVAL, CAIRN_ENOTSUP,
+ * CAIRN_ENOMEM, CAIRN_EACCES, CAIRN_ENOENT (no such directory), CAIRN_EIO. */
+int cairn_file_open(cairn_loop *loop, const char *path, bool truncate, cairn_file **ret_file);
+
+/* cairn_file_write appends len bytes (all of them, or an error): 0,
+ * CAIRN_ENOSPC (disk full, or past CAIRN_FILE_SIZE_MAX) or CAIRN_EIO. */
+int cairn_file_write(cairn_file *f, const void *data, size_t len);
+
+/* cairn_file_sync makes what was written durable (fsync): 0 or CAIRN_EIO. */
+int cairn_file_sync(cairn_file *f);
+
+/* cairn_file_size: the file's size as this handle wrote it (its size at
+ * open plus the bytes written). */
+uint64_t cairn_file_size(const cairn_file *f);
+
+/* cairn_file_close closes f (no sync). NULL ok. */
+void cairn_file_close(cairn_file *f);
+
+/* One line of cairn_file_read_lines: line (without its newline, NUL
+ * terminated, valid for the call), its length and 1-based number; status 0,
+ * CAIRN_ELIMIT (longer than line_max: line holds its first line_max bytes)
+ * or CAIRN_EOF (the last line has no newline: a torn write). */
+typedef void (*cairn_file_line_cb)(const char *line, size_t len, size_t lineno, int status,
+                                   void *userdata);
+
+/* cairn_file_read_lines reads path and calls cb for each line, in order,
+ * before it returns. 0, CAIRN_ENOENT (no such file), CAIRN_ELIMIT (larger
+ * than size_max: no line delivered), CAIRN_EINVAL, CAIRN_ENOTSUP,
+ * CAIRN_ENOMEM, CAIRN_EACCES or CAIRN_EIO. */
+int cairn_file_read_lines(cairn_loop *loop, const char *path, size_t line_max, size_t size_max,
+                          cairn_file_line_cb cb, void *userdata);
+
+/* cairn_file_rename atomically replaces `to` with `from` (rename(2)): 0,
+ * CAIRN_ENOENT, CAIRN_EINVAL, CAIRN_ENOTSUP, CAIRN_EACCES or CAIRN_EIO. */
+int cairn_file_rename(cairn_loop *loop, const char *from, const char *to);
+
+/* cairn_file_remove deletes path: 0, CAIRN_ENOENT, CAIRN_EINVAL,
+ * CAIRN_ENOTSUP, CAIRN_EACCES or CAIRN_EIO. */
+int cairn_file_remove(cairn_loop *loop, const char *path);
 
 /* ---- the manual (test) clock ---- */
 

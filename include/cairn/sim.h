@@ -191,6 +191,24 @@ void cairn_sim_set_stream_chunk(cairn_sim *sim, size_t max);
  * CAIRN_EINVAL, CAIRN_ELIMIT or CAIRN_ENOMEM. */
 int cairn_sim_add_host(cairn_sim *sim, const char *name, const cairn_addr *ip);
 
+/* cairn_sim_file_set makes path (in the world's in-memory filesystem,
+ * shared by all its nodes and kept until cairn_sim_delete) hold exactly
+ * data[0..len), all of it synced. 0, CAIRN_EINVAL or CAIRN_ENOMEM. */
+int cairn_sim_file_set(cairn_sim *sim, const char *path, const void *data, size_t len);
+
+/* cairn_sim_file_get lends path's current bytes (valid until the file is
+ * next written, renamed over or removed). 0, CAIRN_EINVAL or CAIRN_ENOENT. */
+int cairn_sim_file_get(cairn_sim *sim, const char *path, const uint8_t **ret_data, size_t *ret_len);
+
+/* cairn_sim_file_crash drops what was written to path since its last sync
+ * except the first `keep` bytes (a power cut; keep > 0 tears the last
+ * line). 0, CAIRN_EINVAL or CAIRN_ENOENT. */
+int cairn_sim_file_crash(cairn_sim *sim, const char *path, size_t keep);
+
+/* cairn_sim_file_fail_sync makes the world's next n cairn_file_sync calls
+ * fail with CAIRN_EIO (0 stops it). */
+void cairn_sim_file_fail_sync(cairn_sim *sim, unsigned n);
+
 /* cairn_sim_set_resolve_delay: how long a name takes to resolve on a node
  * (default 1 ms; >= 0); a delay past a request's timeout makes it time
  * out, as a silent DNS server would. */

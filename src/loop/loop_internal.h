@@ -51,6 +51,20 @@ struct cairn_loop_ops {
      * resolve: the loop resolves no names (CAIRN_ENOTSUP). */
     int (*resolve)(cairn_resolve *req);
     void (*resolve_cancel)(cairn_resolve *req);
+
+    /* Files (loop/file.c is the front; all synchronous). file_open returns
+     * the backend's handle and the file's size; file_read returns the
+     * whole file in a cairn_malloc'd buffer (CAIRN_ELIMIT past max). NULL
+     * file_open: no files (CAIRN_ENOTSUP). */
+    int (*file_open)(cairn_loop *loop, const char *path, bool truncate, void **ret_impl,
+                     uint64_t *ret_size);
+    int (*file_write)(cairn_loop *loop, void *impl, const uint8_t *data, size_t len);
+    int (*file_sync)(cairn_loop *loop, void *impl);
+    void (*file_close)(cairn_loop *loop, void *impl);
+    int (*file_read)(cairn_loop *loop, const char *path, size_t max, uint8_t **ret_data,
+                     size_t *ret_len);
+    int (*file_rename)(cairn_loop *loop, const char *from, const char *to);
+    int (*file_remove)(cairn_loop *loop, const char *path);
 };
 
 struct cairn_loop {

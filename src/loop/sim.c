@@ -250,6 +250,13 @@ static const struct cairn_loop_ops sim_ops = {
     .stream_free = cairn__sim_stream_free,
     .resolve = cairn__sim_resolve,
     .resolve_cancel = cairn__sim_resolve_cancel,
+    .file_open = cairn__sim_file_open,
+    .file_write = cairn__sim_file_write,
+    .file_sync = cairn__sim_file_sync,
+    .file_close = cairn__sim_file_close,
+    .file_read = cairn__sim_file_read,
+    .file_rename = cairn__sim_file_rename,
+    .file_remove = cairn__sim_file_remove,
 };
 
 int cairn_sim_node_loop(cairn_sim *sim, const cairn_addr *ip, cairn_loop **ret_loop)
@@ -351,6 +358,7 @@ void cairn_sim_delete(cairn_sim *sim)
     cairn__sim_map_destroy(&sim->udps);
     cairn__sim_map_destroy(&sim->listeners);
     cairn__sim_hosts_free(sim);
+    cairn__sim_files_free(sim);
     cairn_free(sim->heap);
     cairn_free(sim->all);
     cairn_free(sim);

@@ -166,6 +166,10 @@ struct cairn_sim {
     struct sim_host *hosts;
     size_t hosts_len;
     cairn_time resolve_delay;
+    /* The in-memory filesystem (sim_file.c), and syncs left to fail. */
+    struct sim_file **files;
+    size_t files_len, files_cap;
+    unsigned fail_syncs;
 };
 
 struct sim_node {
@@ -199,6 +203,19 @@ struct sim_host {
 int cairn__sim_resolve(cairn_resolve *req);
 void cairn__sim_resolve_cancel(cairn_resolve *req);
 void cairn__sim_hosts_free(cairn_sim *sim);
+
+/* Files (sim_file.c). */
+struct sim_file;
+int cairn__sim_file_open(cairn_loop *loop, const char *path, bool truncate, void **ret_impl,
+                         uint64_t *ret_size);
+int cairn__sim_file_write(cairn_loop *loop, void *impl, const uint8_t *data, size_t len);
+int cairn__sim_file_sync(cairn_loop *loop, void *impl);
+void cairn__sim_file_close(cairn_loop *loop, void *impl);
+int cairn__sim_file_read(cairn_loop *loop, const char *path, size_t max, uint8_t **ret_data,
+                         size_t *ret_len);
+int cairn__sim_file_rename(cairn_loop *loop, const char *from, const char *to);
+int cairn__sim_file_remove(cairn_loop *loop, const char *path);
+void cairn__sim_files_free(cairn_sim *sim);
 
 /* Heap and messages (sim_core.c). */
 void cairn__sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at);

@@ -133,6 +133,13 @@ static const struct cairn_loop_ops uv_ops = {
     .stream_peer = cairn__uv_stream_peer,
     .stream_free = cairn__uv_stream_free,
     .resolve = cairn__uv_resolve,
+    .file_open = cairn__uv_file_open,
+    .file_write = cairn__uv_file_write,
+    .file_sync = cairn__uv_file_sync,
+    .file_close = cairn__uv_file_close,
+    .file_read = cairn__uv_file_read,
+    .file_rename = cairn__uv_file_rename,
+    .file_remove = cairn__uv_file_remove,
     .resolve_cancel = cairn__uv_resolve_cancel,
 };
 

@@ -34,5 +34,15 @@ int cairn__uv_stream_peer(cairn_stream *stream, cairn_addr *ret_addr);
 void cairn__uv_stream_free(cairn_stream *stream);
 int cairn__uv_resolve(cairn_resolve *req);
 void cairn__uv_resolve_cancel(cairn_resolve *req);
+/* Files (uv_file.c). */
+int cairn__uv_file_open(cairn_loop *loop, const char *path, bool truncate, void **ret_impl,
+                        uint64_t *ret_size);
+int cairn__uv_file_write(cairn_loop *loop, void *impl, const uint8_t *data, size_t len);
+int cairn__uv_file_sync(cairn_loop *loop, void *impl);
+void cairn__uv_file_close(cairn_loop *loop, void *impl);
+int cairn__uv_file_read(cairn_loop *loop, const char *path, size_t max, uint8_t **ret_data,
+                        size_t *ret_len);
+int cairn__uv_file_rename(cairn_loop *loop, const char *from, const char *to);
+int cairn__uv_file_remove(cairn_loop *loop, const char *path);
 
 #endif
