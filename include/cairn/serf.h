@@ -126,6 +126,16 @@ typedef struct cairn_serf_config {
      * may still be answered (excess is refused / delivered unanswerable and
      * counted). */
     size_t max_queries, max_pending_responses;
+    /* Serf's snapshot file (-snapshot): members, clocks and leaves are
+     * recorded there and replayed on start (clocks restored, old events
+     * not re-delivered, remembered members re-joined). NULL or "": none.
+     * Copied at creation. Written through the loop's file
+     * seam (cairn_file_*; synchronous, see docs/FILES.md). */
+    const char *snapshot_path;
+    /* After a graceful leave, a restart still re-joins the members the
+     * snapshot remembers (Serf's RejoinAfterLeave); default false: a
+     * snapshot ending in `leave` starts the node alone. */
+    bool rejoin_after_leave;
 } cairn_serf_config;
 
 /* cairn_serf_config_default fills c with Serf's library defaults over the
@@ -278,6 +288,11 @@ typedef struct cairn_serf_stats {
     uint64_t pending_overflow;
     /* Name conflicts about our name seen; resolutions lost (we shut down). */
     uint64_t name_conflicts, conflicts_lost;
+    /* Snapshot: lines recorded, compactions, write/sync/compaction errors,
+     * lines skipped on replay (torn, overlong, unparsable), and re-join
+     * attempts to remembered members. */
+    uint64_t snapshot_lines, snapshot_compactions, snapshot_errors;
+    uint64_t snapshot_replay_skipped, snapshot_rejoin_attempts;
 } cairn_serf_stats;
 
 /* cairn_serf_get_stats fills *ret_stats. */

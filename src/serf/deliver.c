@@ -54,6 +54,7 @@ void cairn__serf_emit_member(cairn_serf *s, int type, const struct serf_member *
     cairn_member view;
     cairn__serf_member_view(m, &view);
     cairn__serf_log(s, CAIRN_LOG_INFO, "%s: %s", cairn_event_type_name(type), m->name);
+    cairn__serf_snapshot_member(s, type, m);
     cairn_event ev = {.type = type, .members = &view, .nmembers = 1};
     deliver(s, s->member_co, &ev);
 }
@@ -62,6 +63,7 @@ void cairn__serf_emit_user(cairn_serf *s, const char *name, const uint8_t *paylo
                            uint64_t ltime, bool cc)
 {
     s->stats.events_delivered++;
+    cairn__serf_snapshot_user(s, ltime);
     cairn_event ev = {.type = CAIRN_EVENT_USER,
                       .name = name,
                       .payload = len ? payload : NULL,

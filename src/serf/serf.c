@@ -107,6 +107,8 @@ int cairn_serf_config_check(const cairn_serf_config *c, cairn_diag *diag)
     CHECK(c->max_pending_responses >= 1, "serf config: max_pending_responses must be >= 1");
     CHECK(c->disable_coordinates || cairn_coord_config_check(&c->coord) == 0,
           "serf config: coord is invalid");
+    CHECK(c->snapshot_path == NULL || strlen(c->snapshot_path) + 8 <= CAIRN_FILE_PATH_MAX,
+          "serf config: snapshot_path too long");
     return 0;
 }
 
@@ -302,6 +304,7 @@ static void d_ping_complete(void *ud, const cairn_ml_node *n, cairn_time rtt,
 /* ---- lifecycle ---- */
 
 static void on_leave_timer(cairn_timer *t, void *ud);
+static bool rejoin_next(cairn_serf *s);
 
 static int make_parts(cairn_serf *s)
 {
@@ -335,6 +338,7 @@ static int make_parts(cairn_serf *s)
 static void free_parts(cairn_serf *s)
 {
     cairn__serf_queries_destroy(s); /* first: DONE reports see a whole serf */
+    cairn__serf_snapshot_close(s);
     cairn__serf_coalesce_delete(s->member_co);
     cairn__serf_coalesce_delete(s->user_co);
     cairn_coord_client_delete(s->coord);
@@ -386,6 +390,9 @@ int cairn_serf_new(cairn_loop *loop, const cairn_serf_config *cfg, const cairn_l
         s->ntags = cfg->ntags;
     if (rc == 0)
         rc = make_parts(s);
+    if (rc == 0)
+        rc = cairn__serf_snapshot_open(s, diag);
+    s->cfg.snapshot_path = NULL; /* the snapshot keeps its own copy */
     if (rc == 0) {
         cairn_memberlist_config mc = s->cfg.memberlist;
         mc.delegate_protocol_min = CAIRN_SERF_PROTOCOL_MIN;
@@ -419,6 +426,7 @@ int cairn_serf_new(cairn_loop *loop, const cairn_serf_config *cfg, const cairn_l
         free_parts(s);
         return rc;
     }
+    (void)rejoin_next(s);
     *ret_serf = s;
     return 0;
 }
@@ -494,6 +502,36 @@ int cairn_serf_join(cairn_serf *s, const cairn_addr *addrs, size_t n, bool ignor
     return 0;
 }
 
+/* ---- rejoin from the snapshot (Go: handleRejoin) ---- */
+
+static void on_rejoined(cairn_serf *s, int status, int count, void *ud)
+{
+    const char *name = ud;
+    if (s->state != CAIRN_SERF_ALIVE)
+        return;
+    if (status == 0 && count > 0) {
+        cairn__serf_log(s, CAIRN_LOG_INFO, "re-joined to previously known node: %s", name);
+        return;
+    }
+    if (!rejoin_next(s))
+        cairn__serf_log(s, CAIRN_LOG_WARN, "failed to re-join any previously known node");
+}
+
+/* Starts a join to the next remembered member; false when none is left. */
+static bool rejoin_next(cairn_serf *s)
+{
+    const char *name;
+    cairn_addr addr;
+    while (cairn__serf_snapshot_next_rejoin(s, &name, &addr)) {
+        char a[CAIRN_ADDR_STRLEN];
+        cairn__serf_log(s, CAIRN_LOG_INFO, "attempting re-join to previously known node: %s: %s",
+                        name, cairn_addr_format(&addr, true, a, sizeof(a)));
+        if (cairn_serf_join(s, &addr, 1, false, on_rejoined, (void *)name) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* ---- leave ---- */
 
 enum { LEAVE_INTENT = 1, LEAVE_MEMBERLIST = 2, LEAVE_PROPAGATE = 3, LEAVE_DONE = 4 };
@@ -560,6 +598,7 @@ int cairn_serf_leave(cairn_serf *s, cairn_serf_done_cb done, void *userdata)
         cairn_timer_start(s->leave_timer, 0);
         return 0;
     }
+    cairn__serf_snapshot_leave(s);
     s->state = CAIRN_SERF_LEAVING;
     const char *self = s->cfg.memberlist.name;
     cairn_wire_serf_leave msg = {.ltime = cairn__serf_clock_time(&s->clock),

@@ -17,6 +17,8 @@
  *   internal.c  internal queries: _serf_ping, _serf_conflict, key queries,
  *               name-conflict resolution, key manager (-> members; calls
  *               query.c only through the public cairn_serf_query API)
+ *   snapshot.c  the snapshot file: record, compact, replay (-> clock;
+ *               called from deliver.c and serf.c, which runs the rejoin)
  *   serf.c      config, lifecycle, API, the memberlist delegate (-> all)
  */
 #ifndef CAIRN_SERF_INTERNAL_H
@@ -144,6 +146,11 @@ struct cairn_serf {
     /* User events. */
     struct serf_event_slot *ring;
     uint64_t event_min_time;
+    /* Queries below this LTime are dropped (Go: queryMinTime; set from the
+     * snapshot). */
+    uint64_t query_min_time;
+    /* The snapshot file (NULL without snapshot_path). */
+    struct serf_snapshot *snap;
     /* Joins running with ignore_old. */
     int ignore_old_joins;
     /* Broadcast queues: intents, events, queries (the last for later). */
@@ -252,6 +259,61 @@ void cairn__serf_events_destroy(cairn_serf *s);
 /* cairn__serf_handle_user_event: Go handleUserEvent; true when new. */
 bool cairn__serf_handle_user_event(cairn_serf *s, const uint8_t *name, size_t name_len,
                                    const uint8_t *payload, size_t len, uint64_t ltime, bool cc);
+
+/* ---- snapshot.c ---- */
+
+/* Longest snapshot line read, and the most bytes replay reads. */
+#define SNAP_LINE_MAX (CAIRN_NAME_MAX + 128)
+#define SNAP_READ_MAX (64u * 1024 * 1024)
+
+/* A remembered member: name (owned) and address. */
+struct serf_snap_node {
+    char *name;
+    cairn_addr addr;
+};
+
+/* What the snapshot says: alive members and the last clocks. */
+struct serf_snap_state {
+    /* name -> struct serf_snap_node (keyed by its own name). */
+    struct ml_strmap alive;
+    uint64_t clock, event_clock, query_clock;
+    /* A `leave` line was seen (and honoured unless rejoin_after_leave). */
+    bool saw_leave;
+    bool rejoin_after_leave;
+};
+
+struct serf_snapshot;
+
+/* cairn__serf_snap_state_init / destroy: an empty state holding at most
+ * max_nodes members. */
+void cairn__serf_snap_state_init(struct serf_snap_state *st, size_t max_nodes,
+                                 bool rejoin_after_leave);
+void cairn__serf_snap_state_destroy(struct serf_snap_state *st);
+/* cairn__serf_snap_alive / not_alive update the table. 0, CAIRN_EINVAL,
+ * CAIRN_ENOMEM or CAIRN_ELIMIT. */
+int cairn__serf_snap_alive(struct serf_snap_state *st, const char *name, size_t name_len,
+                           const cairn_addr *addr);
+void cairn__serf_snap_not_alive(struct serf_snap_state *st, const char *name);
+/* cairn__serf_snap_line applies one line (status as cairn_file_line_cb):
+ * 0, or CAIRN_EPARSE / CAIRN_ENOMEM / CAIRN_ELIMIT with the reason in why
+ * (the line is skipped). */
+int cairn__serf_snap_line(struct serf_snap_state *st, const char *line, size_t len, int status,
+                          char *why, size_t whylen);
+/* cairn__serf_snapshot_open opens and replays cfg.snapshot_path (no-op
+ * without one): clocks witnessed, min times set, rejoin list made. */
+int cairn__serf_snapshot_open(cairn_serf *s, cairn_diag *diag);
+/* cairn__serf_snapshot_next_rejoin: the next remembered member to try
+ * (random order, ourselves excluded; the name lives as long as the
+ * snapshot), or false when none is left. */
+bool cairn__serf_snapshot_next_rejoin(cairn_serf *s, const char **ret_name, cairn_addr *ret_addr);
+/* Events to record (no-ops without a snapshot). */
+void cairn__serf_snapshot_member(cairn_serf *s, int type, const struct serf_member *m);
+void cairn__serf_snapshot_user(cairn_serf *s, uint64_t ltime);
+void cairn__serf_snapshot_query(cairn_serf *s, uint64_t ltime);
+/* cairn__serf_snapshot_leave writes `leave` and syncs (Go: Leave). */
+void cairn__serf_snapshot_leave(cairn_serf *s);
+/* cairn__serf_snapshot_close flushes, syncs, closes and frees. */
+void cairn__serf_snapshot_close(cairn_serf *s);
 
 /* ---- pushpull.c ---- */
 

@@ -90,10 +90,14 @@ int serf_world_start(serf_world *w, size_t i)
     c.memberlist.seed = cairn_rng_u64(cairn_sim_rng(w->sim)) | 1;
     c.event_cb = on_event;
     c.event_userdata = s;
+    if (w->snapshots) {
+        snprintf(s->snap_path, sizeof(s->snap_path), "/snap/n%zu", i);
+        c.snapshot_path = s->snap_path;
+    }
     int r = cairn_sim_node_loop(w->sim, &s->addr, &s->loop);
     if (r < 0)
         return r;
-    if ((r = cairn_serf_new(s->loop, &c, NULL, s->keyring, &s->serf, NULL)) < 0) {
+    if ((r = cairn_serf_new(s->loop, &c, w->logger, s->keyring, &s->serf, NULL)) < 0) {
         cairn_loop_delete(s->loop);
         s->loop = NULL;
         return r;

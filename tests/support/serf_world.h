@@ -51,6 +51,8 @@ typedef struct serf_world_node {
     /* Optional: the keyring the node's serf starts with (set before
      * start; owned by the test, must outlive the node). */
     cairn_keyring *keyring;
+    /* Its snapshot file in the simulator's filesystem (when w->snapshots). */
+    char snap_path[32];
 } serf_world_node;
 
 struct serf_world {
@@ -60,6 +62,10 @@ struct serf_world {
     /* Configuration each node starts from (name, bind, seed and event
      * callback set per node); tune between init and start. */
     cairn_serf_config cfg;
+    /* Give each node the snapshot file "/snap/n<i>" (set before start). */
+    bool snapshots;
+    /* Logger passed to every serf (NULL: none). */
+    const cairn_logger *logger;
 };
 
 /* serf_world_init: a simulator from seed and n (<= SERF_WORLD_MAX) nodes,
