@@ -1,7 +1,7 @@
 /* serf_peer: one native cairn serf node on libuv, for interop checks
  * against the real Serf agent (tests/interop/test_serf_native.sh).
  *
- *   serf_peer NAME BIND_PORT JOIN_PORT LEAVE_AFTER_S
+ *   serf_peer NAME BIND_PORT JOIN_PORT LEAVE_AFTER_S [SNAPSHOT]
  *
  * Binds 127.0.0.1:BIND_PORT with tag role=cairn (protocol 5, as the agent),
  * joins 127.0.0.1:JOIN_PORT, after 2 s sends user event "hello" (payload
@@ -17,6 +17,13 @@
  * CAIRN_PEER_QUERY_AT=<s> runs query "cq" (payload "from-cairn", ack
  * requested) at second s and prints `QACK <node>`, `QRESP <node>
  * <payload>` and `QDONE acks=<n> responses=<n>`.
+ *
+ * With SNAPSHOT the node keeps Serf's snapshot file there (replayed at
+ * start: "START member_time=.. event_time=.. skipped=.." is printed, and
+ * serf log lines as "LOG ..."); JOIN_PORT 0 joins nobody (a restart that
+ * re-joins from the snapshot); a negative LEAVE_AFTER_S exits after that
+ * many seconds without leaving (the snapshot is flushed and synced, as by
+ * an agent's SIGTERM).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -124,6 +131,14 @@ static void print_keyring(void)
     printf("KEYRING %zu %s\n", cairn_keyring_count(ring), out);
 }
 
+static void on_log(int level, const char *module, const char *msg, void *ud)
+{
+    (void)level;
+    (void)ud;
+    printf("LOG %s: %s\n", module, msg);
+    fflush(stdout);
+}
+
 static void tick(uv_timer_t *t)
 {
     (void)t;
@@ -145,6 +160,11 @@ static void tick(uv_timer_t *t)
         printf("SENT event=%s tags=%s %s\n", cairn_err_name(rc), cairn_err_name(rt), d.msg);
         failures += rc != 0 || rt != 0;
     }
+    if (leave_after < 0 && seconds == -leave_after) {
+        printf("EXIT without leave\n");
+        uv_timer_stop(&ticker);
+        uv_stop(&uv);
+    }
     if (seconds == leave_after) {
         cairn_serf_for_each_member(serf, print_coord, NULL);
         print_keyring();
@@ -164,8 +184,8 @@ static void tick(uv_timer_t *t)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: serf_peer NAME BIND_PORT JOIN_PORT LEAVE_AFTER_S\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: serf_peer NAME BIND_PORT JOIN_PORT LEAVE_AFTER_S [SNAPSHOT]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -181,11 +201,14 @@ int main(int argc, char **argv)
     c.tags = tags;
     c.ntags = 1;
     c.event_cb = on_event;
+    c.snapshot_path = argc == 6 ? argv[5] : NULL;
+    cairn_logger lg = {.cb = on_log, .level = CAIRN_LOG_INFO};
+    int join_port = atoi(argv[3]);
     cairn_addr peer;
     cairn_diag d = {0};
     int rc = cairn_addr_parse_ip("127.0.0.1", (uint16_t)atoi(argv[2]), &c.memberlist.bind);
     if (rc == 0)
-        rc = cairn_addr_parse_ip("127.0.0.1", (uint16_t)atoi(argv[3]), &peer);
+        rc = cairn_addr_parse_ip("127.0.0.1", (uint16_t)join_port, &peer);
     const char *key = getenv("CAIRN_PEER_KEY");
     if (getenv("CAIRN_PEER_QUERY_AT"))
         query_at = atoi(getenv("CAIRN_PEER_QUERY_AT"));
@@ -197,8 +220,16 @@ int main(int argc, char **argv)
             rc = cairn_keyring_new(raw, len, &ring);
     }
     if (rc == 0)
-        rc = cairn_serf_new(loop, &c, NULL, ring, &serf, &d);
-    if (rc == 0)
+        rc = cairn_serf_new(loop, &c, c.snapshot_path ? &lg : NULL, ring, &serf, &d);
+    if (rc == 0 && c.snapshot_path) {
+        cairn_serf_stats st;
+        cairn_serf_get_stats(serf, &st);
+        printf("START member_time=%llu event_time=%llu query_time=%llu skipped=%llu\n",
+               (unsigned long long)st.member_time, (unsigned long long)st.event_time,
+               (unsigned long long)st.query_time, (unsigned long long)st.snapshot_replay_skipped);
+        fflush(stdout);
+    }
+    if (rc == 0 && join_port != 0)
         rc = cairn_serf_join(serf, &peer, 1, false, on_joined, NULL);
     if (rc != 0) {
         fprintf(stderr, "serf_peer: %s %s\n", cairn_strerror(rc), d.msg);
