@@ -10,7 +10,12 @@
  *   - compaction keeps the file under max(128 KiB, alive x 256) while the
  *     event clock churns, and the compacted file replays the same clocks;
  *   - corrupt, overlong and torn lines are skipped with a warning naming
- *     the line; the rest of the file is used and the node runs.
+ *     the line; the rest of the file is used and the node runs;
+ *   - a failing fsync on leave is counted and logged, and the leave still
+ *     completes;
+ *   - every allocation of a start from a snapshot failing in turn: the
+ *     start fails with CAIRN_ENOMEM or succeeds (write failures absorbed),
+ *     nothing leaks (ASan builds).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +27,7 @@
 #include <string.h>
 
 #include "cairn/cairn.h"
+#include "base/alloc_test.h"
 #include "serf_world.h"
 
 static serf_world W;
@@ -260,6 +266,62 @@ static void test_corrupt_lines_skipped(void **state)
     serf_world_destroy(&W);
 }
 
+static void test_sync_failure_counted(void **state)
+{
+    (void)state;
+    world(505, 3, false);
+    cairn_sim_file_fail_sync(W.sim, 100);
+    int st = 1;
+    assert_int_equal(cairn_serf_leave(W.nodes[2].serf, on_left, &st), 0);
+    cairn_sim_run_for(W.sim, 10 * CAIRN_SEC);
+    assert_int_equal(st, 0);
+    cairn_serf_stats ss;
+    cairn_serf_get_stats(W.nodes[2].serf, &ss);
+    assert_true(ss.snapshot_errors >= 1);
+    cairn_sim_file_fail_sync(W.sim, 0);
+    /* The leave line was written (only its sync failed). */
+    serf_world_kill(&W, 2);
+    const uint8_t *data;
+    size_t len;
+    assert_int_equal(cairn_sim_file_get(W.sim, W.nodes[2].snap_path, &data, &len), 0);
+    assert_true(len >= 6 && memcmp(data + len - 6, "leave\n", 6) == 0);
+    serf_world_destroy(&W);
+}
+
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    static const char file[] = "alive: n0 10.0.0.0:7946\nalive: n9 10.0.0.9:7946\n"
+                               "alive: x y [fd00::1]:7\nclock: 9\nevent-clock: 4\n"
+                               "query-clock: 2\nnot-alive: n9\n";
+    long failed = 0;
+    for (long n = 0; n < 100000; n++) {
+        cairn__test_alloc_install();
+        assert_int_equal(serf_world_init(&W, 606, 2), 0);
+        W.snapshots = true;
+        assert_int_equal(serf_world_start(&W, 0), 0);
+        assert_int_equal(cairn_sim_file_set(W.sim, "/snap/n1", file, sizeof(file) - 1), 0);
+        long live = cairn__test_alloc_live();
+        cairn__test_alloc_fail_after(n);
+        int r = serf_world_start(&W, 1);
+        bool hit = cairn__test_alloc_failed();
+        cairn__test_alloc_fail_after(-1);
+        assert_true(r == 0 || r == CAIRN_ENOMEM);
+        if (r == 0)
+            cairn_sim_run_for(W.sim, 2 * CAIRN_SEC);
+        if (r < 0)
+            assert_int_equal(cairn__test_alloc_live(), live);
+        serf_world_destroy(&W);
+        assert_int_equal(cairn__test_alloc_live(), 0);
+        cairn__test_alloc_uninstall();
+        if (!hit)
+            break;
+        failed += r < 0;
+    }
+    printf("alloc sweep: %ld starts failed with ENOMEM\n", failed);
+    assert_true(failed > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +330,8 @@ int main(void)
         cmocka_unit_test(test_leave_restart_rejoin_after_leave),
         cmocka_unit_test(test_compaction_bounded),
         cmocka_unit_test(test_corrupt_lines_skipped),
+        cmocka_unit_test(test_sync_failure_counted),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
