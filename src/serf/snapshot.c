@@ -298,6 +298,9 @@ static int compact(cairn_serf *s)
         snprintf(line, sizeof(line), fmt[i], v[i]);
         r = write_all(f, line, &off);
     }
+    /* A compaction set off by the leave line itself must keep it. */
+    if (r == 0 && sn->leaving)
+        r = write_all(f, "leave\n", &off);
     if (r == 0)
         r = cairn_file_sync(f);
     cairn_file_close(f);
@@ -390,6 +393,13 @@ void cairn__serf_snapshot_member(cairn_serf *s, int type, const struct serf_memb
     if (sn == NULL || sn->leaving)
         return;
     char line[CAIRN_NAME_MAX + CAIRN_ADDR_STRLEN + 16];
+    /* A name with a line break would inject lines (a hostile "x\nleave"). */
+    if (strpbrk(m->name, "\r\n") != NULL) {
+        s->stats.snapshot_errors++;
+        cairn_logf(&s->log, CAIRN_LOG_WARN, "serf",
+                   "snapshot: member name with a line break not recorded");
+        return;
+    }
     if (type == CAIRN_EVENT_MEMBER_JOIN) {
         size_t len = strlen(m->name);
         if (cairn__serf_snap_alive(&sn->st, m->name, len, &m->addr) < 0) {
