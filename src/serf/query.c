@@ -418,6 +418,7 @@ bool cairn__serf_handle_query(cairn_serf *s, const uint8_t *msg, size_t len)
         goto out;
     }
     s->stats.queries_received++;
+    cairn__serf_snapshot_query(s, m.ltime);
     rebroadcast = !(m.flags & CAIRN_WIRE_SERF_QUERY_NO_BROADCAST);
     if (!cairn__serf_filters_match(s->cfg.memberlist.name, s->tags, s->ntags, m.filters,
                                    m.n_filters)) {

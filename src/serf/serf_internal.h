@@ -180,7 +180,6 @@ struct cairn_serf {
     cairn_keyring *keyring;
     /* Queries: ring, running and answerable tables (query.c). */
     struct serf_queries *queries;
-    uint64_t query_min_time;
     /* A name-conflict resolution query is running (internal.c). */
     bool conflict_running;
     /* Handler of received _serf_* queries (internal.c, set by serf.c so
