@@ -89,6 +89,14 @@ typedef struct cairn_agent_config {
     /* Joins replay the user events peers remember (serf -replay); false:
      * events older than the join are ignored. */
     bool replay;
+    /* Serf's snapshot file (serf -snapshot): members, clocks and leaves
+     * recorded there and replayed at start, so a restarted agent rejoins
+     * without a join address and delivers no old event twice. NULL: none.
+     * Copied. */
+    const char *snapshot_path;
+    /* After a graceful leave, a restart still re-joins the members the
+     * snapshot remembers (serf -rejoin / rejoin_after_leave). */
+    bool rejoin_after_leave;
 } cairn_agent_config;
 
 /* A serf event (cairn/cluster.h): member events (ev->members, several when

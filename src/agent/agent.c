@@ -217,6 +217,8 @@ static int make_serf_config(const cairn_agent_config *cfg, cairn_agent *a, cairn
         sc->reconnect_timeout = cfg->reconnect_timeout;
     if (cfg->tombstone_timeout > 0)
         sc->tombstone_timeout = cfg->tombstone_timeout;
+    sc->snapshot_path = cfg->snapshot_path;
+    sc->rejoin_after_leave = cfg->rejoin_after_leave;
     return cairn_serf_config_check(sc, diag);
 }
 

@@ -95,6 +95,9 @@ static void usage(FILE *out)
             "  --reconnect-timeout DUR how long failed members are kept (default 24h)\n"
             "  --tombstone-timeout DUR how long left members are kept (default 24h)\n"
             "  --replay                replay old user events when joining\n"
+            "  --snapshot PATH         keep Serf's snapshot file there: a restart rejoins the\n"
+            "                          members it remembers and replays no old event\n"
+            "  --rejoin                rejoin from the snapshot even after a graceful leave\n"
             "  --event-handler [FILTER=]SCRIPT\n"
             "                          run SCRIPT (/bin/sh -c) for events: FILTER is a comma\n"
             "                          list of member-join, member-leave, member-failed,\n"
@@ -440,7 +443,7 @@ static void on_joined(cairn_agent *agent, int status, int count, void *ud)
 
 struct agent_flags {
     const char *node, *bind, *advertise, *encrypt, *profile, *log_level;
-    const char *protocol, *reconnect_timeout, *tombstone_timeout;
+    const char *protocol, *reconnect_timeout, *tombstone_timeout, *snapshot;
     const char *joins[AGENT_MAX_JOINS];
     size_t n_joins;
     const char *handlers[CAIRN_HANDLERS_MAX];
@@ -448,7 +451,7 @@ struct agent_flags {
     char *tag_text[CAIRN_AGENT_MAX_TAGS];
     cairn_tag tags[CAIRN_AGENT_MAX_TAGS];
     size_t n_tags;
-    bool json, stats_on_exit, disable_compression, replay;
+    bool json, stats_on_exit, disable_compression, replay, rejoin;
 };
 
 static int bad_value(const char *flag, const char *value, const char *why)
@@ -571,6 +574,8 @@ static const cairn_cli_flag agent_flags_table[] = {
     {"tombstone-timeout", 0, true, 13},
     {"replay", 0, false, 14},
     {"event-handler", 0, true, 15},
+    {"snapshot", 0, true, 16},
+    {"rejoin", 0, false, 17},
 };
 
 /* What each id of agent_flags_table does. */
@@ -591,6 +596,8 @@ static const struct flag_def flag_defs[] = {
     {FLAG_VALUE, offsetof(struct agent_flags, tombstone_timeout)},
     {FLAG_SWITCH, offsetof(struct agent_flags, replay)},
     {FLAG_HANDLER, 0},
+    {FLAG_VALUE, offsetof(struct agent_flags, snapshot)},
+    {FLAG_SWITCH, offsetof(struct agent_flags, rejoin)},
 };
 
 static int on_flag(int id, const char *flag, const char *v, void *ud, char *why, size_t wl)
@@ -755,6 +762,10 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     cfg->n_tags = f->n_tags;
     cfg->disable_compression = f->disable_compression;
     cfg->replay = f->replay;
+    if (f->snapshot && !f->snapshot[0])
+        return bad_value("--snapshot", f->snapshot, "is empty");
+    cfg->snapshot_path = f->snapshot;
+    cfg->rejoin_after_leave = f->rejoin;
     if (f->protocol) {
         char *end;
         long v = strtol(f->protocol, &end, 10);
