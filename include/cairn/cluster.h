@@ -164,9 +164,11 @@ typedef struct cairn_event {
     /* User events: the sender allowed coalescing (only the last event of a
      * name per coalesce period may be delivered). */
     bool coalesce;
-    /* Queries: the identifier to answer with. From native serf, Serf's
-     * query ID (messageQuery.ID, unique with ltime per origin); from an
-     * agent's RPC stream, the agent's own handle for the `respond` command
+    /* Queries: the identifier to answer with, opaque to the caller. From
+     * native serf: Serf's query ID (messageQuery.ID) in the low 32 bits and
+     * the low 32 bits of the query's LTime in the high 32, so two origins
+     * that drew the same random ID are told apart; from an agent's RPC
+     * stream, the agent's own handle for the `respond` command
      * (streamQuery.ID). */
     uint64_t query_id;
     /* Queries: enum cairn_query_flag bits (0 when the source does not tell:
