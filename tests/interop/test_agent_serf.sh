@@ -19,34 +19,10 @@ command -v serf >/dev/null || { echo "SKIP: serf not installed"; exit 0; }
 [ -x "$CAIRN_BIN" ] || { echo "cairn binary not found at $CAIRN_BIN"; exit 1; }
 [ -x "$PEER_BIN" ] || { echo "serf_peer not found at $PEER_BIN"; exit 1; }
 
-D=$(mktemp -d /tmp/cairn-agent-serf.XXXXXX)
-PIDS=()
-FAILS=0
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "$FAILS" -eq 0 ]; then rm -rf "$D"; else echo "logs kept in $D"; fi
-}
-trap cleanup EXIT
-ok() { echo "ok - $*"; }
-fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
-wait_for() { local n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+. "$(dirname "$0")/lib.sh"
+interop_init agent-serf
 
-pick_block() {
-    local try base p busy
-    for try in $(seq 30); do
-        base=$((20000 + 10 * (RANDOM % 40)))
-        busy=0
-        for p in $(seq "$base" $((base + 9))); do
-            [ -n "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ] && { busy=1; break; }
-        done
-        [ $busy = 0 ] && { echo "$base"; return 0; }
-    done
-    return 1
-}
-B=$(pick_block) || { echo "no free port block in 20000-20399"; exit 1; }
+B=$(pick_block 20000 40) || { echo "no free port block in 20000-20399"; exit 1; }
 P_S1=$B; R_S1=$((B + 1)); P_C1=$((B + 2)); P_PEER=$((B + 3))
 RPC=-rpc-addr=127.0.0.1:$R_S1
 serf_status() { serf members $RPC 2>/dev/null | awk -v n="$1" '$1 == n { print $3 }'; }

@@ -20,34 +20,12 @@ SRC=${CAIRN_SOURCE_DIR:-$(dirname "$0")/../..}
 [ -x "$CAIRN_BIN" ] || { echo "cairn binary not found at $CAIRN_BIN"; exit 1; }
 command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 0; }
 
-D=$(mktemp -d /tmp/cairn-hostile.XXXXXX)
-PIDS=()
-FAILS=0
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "$FAILS" -eq 0 ] && [ -z "${CAIRN_KEEP_LOGS:-}" ]; then rm -rf "$D"; else echo "logs kept in $D"; fi
-}
-trap cleanup EXIT
-ok() { echo "ok - $*"; }
-fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
+. "$(dirname "$0")/lib.sh"
+interop_init hostile
 now() { date +%s.%N; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 
-# A port block of 10 with nothing bound, in 19800-19999.
-pick_block() {
-    local try base p busy
-    for try in $(seq 30); do
-        base=$((19800 + 10 * (RANDOM % 20)))
-        busy=0
-        for p in $(seq "$base" $((base + 9))); do
-            [ -n "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ] && { busy=1; break; }
-        done
-        [ $busy = 0 ] && { echo "$base"; return 0; }
-    done
-    return 1
-}
-B=$(pick_block) || { echo "no free port block"; exit 1; }
+B=$(pick_block 19800 20) || { echo "no free port block"; exit 1; }
 P_PEER=$B; P_J=$((B + 1)); P_C1=$((B + 2)); P_C2=$((B + 3))
 
 # peer MODE PORT SECONDS: a TCP peer that holds (silent) or closes (close)

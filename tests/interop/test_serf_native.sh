@@ -14,18 +14,8 @@ BIN=${CAIRN_BINARY_DIR:-$(dirname "$0")/../../build}/serf_peer
 command -v serf >/dev/null || { echo "SKIP: serf not installed"; exit 0; }
 [ -x "$BIN" ] || { echo "serf_peer not found at $BIN"; exit 1; }
 
-D=$(mktemp -d /tmp/cairn-serf-native.XXXXXX)
-PIDS=()
-FAILS=0
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "$FAILS" -eq 0 ]; then rm -rf "$D"; else echo "logs kept in $D"; fi
-}
-trap cleanup EXIT
-ok() { echo "ok - $*"; }
-fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+. "$(dirname "$0")/lib.sh"
+interop_init serf-native
 
 P=$((19800 + (RANDOM % 40) * 5))
 serf agent -node=go1 -bind=127.0.0.1:$P -rpc-addr=127.0.0.1:$((P + 1)) -tag role=go \
