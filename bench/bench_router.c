@@ -243,25 +243,6 @@ static void report(const char *name, int threads, const struct figure *f)
     fflush(stdout);
 }
 
-/* Go's testCluster (spec §7.4). */
-static mock_cluster *test_cluster(void)
-{
-    mock_cluster *mc = mock_cluster_new("node0.dc0");
-    cairn_coord c = mock_coord(10 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc0", "node0", &c);
-    c = mock_coord(3 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node1", &c);
-    c = mock_coord(2 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node2", &c);
-    c = mock_coord(5 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node3", &c);
-    mock_cluster_add_member(mc, "dc1", "node4", NULL);
-    c = mock_coord(8 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc2", "node1", &c);
-    mock_cluster_add_member(mc, "dcX", "node1", NULL);
-    return mc;
-}
-
 /* The --profile entry points, one per figure (kept out of line so that
  * callgrind reports each one's inclusive cost). */
 __attribute__((noinline)) static void profile_find_server(cairn_manager *m, cairn_server_info *info)
@@ -333,7 +314,7 @@ static void bench_lookups(cairn_loop *loop, long profile_calls)
     cairn_router *router;
     if ((rc = cairn_router_new(&rcfg, &router)) != 0)
         die("router", rc);
-    mock_cluster *mc = test_cluster();
+    mock_cluster *mc = mock_cluster_consul_test("node0.dc0");
     cairn_cluster seam = mock_cluster_seam(mc);
     if ((rc = cairn_router_add_area(router, CAIRN_AREA_WAN, &seam, &pool.pinger, NULL)) != 0)
         die("add area", rc);

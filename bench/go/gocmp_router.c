@@ -226,24 +226,6 @@ static void lookup_figure(struct run *run, const char *name, int readers, cairn_
     fflush(stdout);
 }
 
-static mock_cluster *test_cluster(void)
-{
-    mock_cluster *mc = mock_cluster_new("node0.dc0");
-    cairn_coord c = mock_coord(10 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc0", "node0", &c);
-    c = mock_coord(3 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node1", &c);
-    c = mock_coord(2 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node2", &c);
-    c = mock_coord(5 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node3", &c);
-    mock_cluster_add_member(mc, "dc1", "node4", NULL);
-    c = mock_coord(8 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc2", "node1", &c);
-    mock_cluster_add_member(mc, "dcX", "node1", NULL);
-    return mc;
-}
-
 static void lookups(cairn_loop *loop)
 {
     faux_serf serf;
@@ -269,7 +251,7 @@ static void lookups(cairn_loop *loop)
     cairn_router *router;
     if ((rc = cairn_router_new(&rcfg, &router)) != 0)
         die("router", rc);
-    mock_cluster *mc = test_cluster();
+    mock_cluster *mc = mock_cluster_consul_test("node0.dc0");
     cairn_cluster seam = mock_cluster_seam(mc);
     if ((rc = cairn_router_add_area(router, CAIRN_AREA_WAN, &seam, &pool.pinger, NULL)) != 0)
         die("add area", rc);

@@ -373,3 +373,23 @@ void mock_cluster_clear_joins(mock_cluster *mc)
         free(mc->joins[i]);
     mc->njoins = 0;
 }
+
+mock_cluster *mock_cluster_consul_test(const char *self)
+{
+    mock_cluster *mc = mock_cluster_new(self);
+    if (mc == NULL)
+        return NULL;
+    cairn_coord c = mock_coord(10 * CAIRN_MSEC);
+    mock_cluster_add_member(mc, "dc0", "node0", &c);
+    c = mock_coord(3 * CAIRN_MSEC);
+    mock_cluster_add_member(mc, "dc1", "node1", &c);
+    c = mock_coord(2 * CAIRN_MSEC);
+    mock_cluster_add_member(mc, "dc1", "node2", &c);
+    c = mock_coord(5 * CAIRN_MSEC);
+    mock_cluster_add_member(mc, "dc1", "node3", &c);
+    mock_cluster_add_member(mc, "dc1", "node4", NULL);
+    c = mock_coord(8 * CAIRN_MSEC);
+    mock_cluster_add_member(mc, "dc2", "node1", &c);
+    mock_cluster_add_member(mc, "dcX", "node1", NULL);
+    return mc;
+}

@@ -42,6 +42,11 @@ cairn_cluster mock_cluster_seam(mock_cluster *mc);
  * coordinate with vec[0] = rtt seconds, height 0, error 1.5. */
 cairn_coord mock_coord(cairn_time rtt);
 
+/* Consul's testCluster(self) (router_test.go, spec §7.4): dc0/node0 10 ms,
+ * dc1 node1-3 at 3, 2 and 5 ms and node4 without a coordinate, dc2/node1
+ * 8 ms, dcX/node1 without one. NULL when out of memory. */
+mock_cluster *mock_cluster_consul_test(const char *self);
+
 /* mock_cluster_add_member adds "<name>.<dc>" as described above; returns the
  * member's index. */
 size_t mock_cluster_add_member(mock_cluster *mc, const char *dc, const char *name,

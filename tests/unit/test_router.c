@@ -112,26 +112,6 @@ static mock_cluster *fx_keep(struct fx *f, mock_cluster *mc)
     return mc;
 }
 
-/* Go: testCluster(self). */
-static mock_cluster *test_cluster(const char *self)
-{
-    mock_cluster *mc = mock_cluster_new(self);
-    cairn_coord c;
-    c = mock_coord(10 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc0", "node0", &c);
-    c = mock_coord(3 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node1", &c);
-    c = mock_coord(2 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node2", &c);
-    c = mock_coord(5 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node3", &c);
-    mock_cluster_add_member(mc, "dc1", "node4", NULL);
-    c = mock_coord(8 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc2", "node1", &c);
-    mock_cluster_add_member(mc, "dcX", "node1", NULL);
-    return mc;
-}
-
 static int add_area(struct fx *f, const char *id, mock_cluster *mc, const cairn_pinger *p,
                     cairn_diag *diag)
 {
@@ -197,7 +177,7 @@ static void test_router_shutdown(void **state)
     fx_init(&f);
     cairn_diag diag;
     cairn_diag_clear(&diag);
-    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
     mock_cluster *other = fx_keep(&f, mock_cluster_new("node0.dc0"));
     mock_cluster_add_member(other, "dcY", "node1", NULL);
@@ -224,7 +204,7 @@ static void test_router_routing(void **state)
 {
     struct fx f;
     fx_init(&f);
-    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
     assert_int_equal(route(&f, "dc0", NULL), 0);
     assert_int_equal(route(&f, "dc1", NULL), 0);
@@ -292,7 +272,7 @@ static void test_router_routing_offline(void **state)
 {
     struct fx f;
     fx_init(&f);
-    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.bad_seam, NULL), 0);
     const char *four[] = {"dc0", "dc1", "dc2", "dcX"};
     for (size_t i = 0; i < 4; i++)
@@ -326,7 +306,7 @@ static void test_router_get_datacenters(void **state)
 {
     struct fx f;
     fx_init(&f);
-    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
     struct dcs d;
     assert_int_equal(get_dcs(&f, &d, false), 0);
@@ -362,7 +342,7 @@ static void test_router_get_datacenters_by_distance(void **state)
 {
     struct fx f;
     fx_init(&f);
-    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
     struct dcs d;
     assert_int_equal(get_dcs(&f, &d, true), 0);
@@ -391,7 +371,7 @@ static void test_router_by_distance_errors(void **state)
 {
     struct fx f;
     fx_init(&f);
-    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
     struct dcs d;
     /* An unknown own coordinate makes every remote DC +Inf (alphabetical). */
@@ -444,7 +424,7 @@ static void test_router_get_datacenter_maps(void **state)
 {
     struct fx f;
     fx_init(&f);
-    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
     cairn_dc_maps *maps = NULL;
     assert_int_equal(cairn_router_get_datacenter_maps(f.r, &maps, NULL), 0);
@@ -594,7 +574,7 @@ static void test_router_server_queries(void **state)
 {
     struct fx f;
     fx_init(&f);
-    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
     cairn_server_info info;
     /* node2.dc1 is the third member: 127.0.0.3. */
@@ -909,7 +889,7 @@ static void test_regression_6420_left_skipped(void **state)
 {
     struct fx f;
     fx_init(&f);
-    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
     mock_cluster_set_status(wan, "node1.dc2", CAIRN_MEMBER_LEFT);
     mock_cluster_set_status(wan, "node1.dc1", CAIRN_MEMBER_FAILED); /* still counts */
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
@@ -933,7 +913,7 @@ static void test_regression_non_server_warned_in_area(void **state)
 {
     struct fx f;
     fx_init(&f);
-    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
     mock_cluster_add_lan_member(wan, "dc1", "client9", "node", NULL);
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
     assert_int_equal(
@@ -948,7 +928,7 @@ static void test_router_hot_path_no_alloc(void **state)
     cairn__test_alloc_install();
     struct fx f;
     fx_init(&f);
-    mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+    mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
     assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
     cairn__test_alloc_fail_after(0);
     cairn_route rt;
@@ -1068,7 +1048,7 @@ static void sweep(sweep_op setup_area, sweep_op op, const char *name)
         assert_true(n < 100000);
         struct fx f;
         fx_init(&f);
-        mock_cluster *wan = fx_keep(&f, test_cluster("node0.dc0"));
+        mock_cluster *wan = fx_keep(&f, mock_cluster_consul_test("node0.dc0"));
         if (setup_area != NULL)
             assert_int_equal(setup_area(&f, wan), 0);
         cairn__test_alloc_fail_after(n);

@@ -100,19 +100,7 @@ static void test_router_stress(void **state)
     assert_int_equal(cairn_router_new(&cfg, &sh.r), 0);
 
     /* Go's testCluster. */
-    mock_cluster *mc = mock_cluster_new("node0.dc0");
-    cairn_coord c = mock_coord(10 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc0", "node0", &c);
-    c = mock_coord(3 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node1", &c);
-    c = mock_coord(2 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node2", &c);
-    c = mock_coord(5 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc1", "node3", &c);
-    mock_cluster_add_member(mc, "dc1", "node4", NULL);
-    c = mock_coord(8 * CAIRN_MSEC);
-    mock_cluster_add_member(mc, "dc2", "node1", &c);
-    mock_cluster_add_member(mc, "dcX", "node1", NULL);
+    mock_cluster *mc = mock_cluster_consul_test("node0.dc0");
     cairn_cluster seam = mock_cluster_seam(mc);
     faux_conn_pool pool;
     faux_conn_pool_init(&pool, 0.0, 1);
