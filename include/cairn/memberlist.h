@@ -347,6 +347,11 @@ typedef struct cairn_ml_stats {
     /* Warnings about hostile or broken input left out by the rate limit
      * (one line per kind per second; the rest are counted here). */
     uint64_t log_suppressed;
+    /* Gauge: memberlist's own broadcasts (alive, suspect, dead) queued for
+     * gossip now (memberlist's memberlist.queue.broadcasts metric); a
+     * backlog after a join storm delays the delegate's (serf's) messages,
+     * which are sent only in the room these leave. */
+    uint64_t broadcast_queue;
 } cairn_ml_stats;
 
 /* cairn_memberlist_get_stats copies the counters. */

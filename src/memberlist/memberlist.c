@@ -447,4 +447,5 @@ int cairn_memberlist_health_score(const cairn_memberlist *ml)
 void cairn_memberlist_get_stats(const cairn_memberlist *ml, cairn_ml_stats *ret_stats)
 {
     *ret_stats = ml->stats;
+    ret_stats->broadcast_queue = cairn__bcast_queue_len(ml->broadcasts);
 }
