@@ -253,8 +253,7 @@ static void run_size(size_t n, uint64_t seed)
         if (i < SEEDS)
             seeds[i] = w.nodes[i].addr;
         if (i > 0)
-            (void)cairn_serf_join(w.nodes[i].serf, seeds, i < SEEDS ? i : SEEDS, false, NULL,
-                                  NULL);
+            (void)cairn_serf_join(w.nodes[i].serf, seeds, i < SEEDS ? i : SEEDS, false, NULL, NULL);
         cairn_sim_run_for(w.sim, JOIN_GAP);
         if (i % 100 == 99 && over_cap(n, "the rolling start", i + 1))
             goto out;
@@ -271,8 +270,9 @@ static void run_size(size_t n, uint64_t seed)
         }
     }
     cairn_time t_conv = cairn_sim_now(w.sim);
-    fprintf(stderr, "bench_serf_sim: %zu nodes converged %.1f s after the last join (wall %.1f s)\n",
-            n, secs(t_conv - t_joined), wall() - t_start);
+    fprintf(stderr,
+            "bench_serf_sim: %zu nodes converged %.1f s after the last join (wall %.1f s)\n", n,
+            secs(t_conv - t_joined), wall() - t_start);
     /* The join storm leaves every member with a backlog of alive messages
      * and join intents, sent before any user event (memberlist's own
      * broadcasts first, then serf's intents, queries, events, as in Go):
@@ -352,7 +352,8 @@ static void run_size(size_t n, uint64_t seed)
         print_time("acks_s_99_99", w.t_acks, t0, true);
         print_time("responses_s_99_99", w.t_resp, t0, true);
         print_time("responses_s_all", w.t_resp_all, t0, true);
-        printf("\"received\":%zu,\"acks\":%zu,\"responses\":%zu,\"timeout_s\":%.1f,\"serf_model_s\":%.2f,"
+        printf("\"received\":%zu,\"acks\":%zu,\"responses\":%zu,\"timeout_s\":%.1f,\"serf_model_"
+               "s\":%.2f,"
                "\"duplicates\":%llu,\"wall_s\":%.1f}\n",
                got, w.acks, w.responses, secs(timeout), model_s(n, loss), (unsigned long long)dups,
                wall() - t_wall);
