@@ -259,9 +259,8 @@ int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn
         goto fail;
     if (cfg->key_len && (rc = cairn_keyring_new(cfg->key, cfg->key_len, &a->keyring)) < 0)
         goto fail;
-    if (cfg->datacenter &&
-        (rc = cairn__routing_new(a, loop, cfg, &sc, logger, a->keyring, diag, &a->routing,
-                                 &sc.tags, &sc.ntags)) < 0)
+    if (cfg->datacenter && (rc = cairn__routing_new(a, loop, cfg, &sc, logger, a->keyring, diag,
+                                                    &a->routing, &sc.tags, &sc.ntags)) < 0)
         goto fail;
     if (!cfg->datacenter && (cfg->server || cfg->wan_bind.family)) {
         rc = cairn_diag_set(diag, CAIRN_EINVAL, "datacenter: a server or a WAN pool needs one");

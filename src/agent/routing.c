@@ -99,11 +99,8 @@ static void report(cairn__routing *r, int kind, const char *area, const char *dc
 {
     if (!r->route_cb)
         return;
-    cairn_agent_route_event ev = {.kind = kind,
-                                  .area = area,
-                                  .datacenter = dc,
-                                  .server = server,
-                                  .error = error};
+    cairn_agent_route_event ev = {
+        .kind = kind, .area = area, .datacenter = dc, .server = server, .error = error};
     if (addr)
         ev.addr = *addr;
     r->route_cb(r->agent, &ev, r->route_ud);
@@ -131,8 +128,7 @@ static void check_one(cairn__routing *r, struct seen *s)
             return;
         s->present = true;
         snprintf(s->name, sizeof(s->name), "%s", route.server.name);
-        report(r, CAIRN_AGENT_ROUTE_CHANGE, NULL, s->dc, route.server.name, &route.server.addr,
-               0);
+        report(r, CAIRN_AGENT_ROUTE_CHANGE, NULL, s->dc, route.server.name, &route.server.addr, 0);
         return;
     }
     if (!s->present)
@@ -151,10 +147,8 @@ void cairn__routing_check_routes(cairn__routing *r)
     char *bytes = cairn_malloc(bytes_cap);
     if (!bytes)
         return;
-    cairn_dc_buf b = {.names = names,
-                      .names_cap = CAIRN_AGENT_MAX_DCS,
-                      .bytes = bytes,
-                      .bytes_cap = bytes_cap};
+    cairn_dc_buf b = {
+        .names = names, .names_cap = CAIRN_AGENT_MAX_DCS, .bytes = bytes, .bytes_cap = bytes_cap};
     size_t n = 0;
     if (cairn_router_get_datacenters(r->router, &b, &n, NULL) == 0)
         for (size_t i = 0; i < n; i++) {
@@ -253,9 +247,8 @@ static void on_wan_event(const cairn_event *ev, void *ud)
         sub.members = servers;
         sub.nmembers = n;
         cairn_serf_adapter_handle(&sub, r->adapter);
-        int kind = ev->type == CAIRN_EVENT_MEMBER_FAILED   ? CAIRN_AGENT_SERVER_FAIL
-                   : ev->type == CAIRN_EVENT_MEMBER_LEAVE ||
-                           ev->type == CAIRN_EVENT_MEMBER_REAP
+        int kind = ev->type == CAIRN_EVENT_MEMBER_FAILED ? CAIRN_AGENT_SERVER_FAIL
+                   : ev->type == CAIRN_EVENT_MEMBER_LEAVE || ev->type == CAIRN_EVENT_MEMBER_REAP
                        ? CAIRN_AGENT_SERVER_REMOVE
                        : CAIRN_AGENT_SERVER_ADD;
         for (size_t i = 0; i < n; i++) {
@@ -379,8 +372,7 @@ static int check_config(const cairn_agent_config *cfg, cairn_diag *diag)
         for (size_t k = 0; k < sizeof(reserved) / sizeof(reserved[0]); k++)
             if (cfg->tags[i].key && strcmp(cfg->tags[i].key, reserved[k]) == 0)
                 return cairn_diag_set(diag, CAIRN_EINVAL,
-                                      "tags: key \"%s\" is set by the server role",
-                                      reserved[k]);
+                                      "tags: key \"%s\" is set by the server role", reserved[k]);
     return 0;
 }
 
@@ -418,9 +410,8 @@ static size_t server_tags(cairn__routing *r, cairn_tag *out, bool lan)
     return n;
 }
 
-static int make_wan(cairn__routing *r, const cairn_agent_config *cfg,
-                    const cairn_serf_config *tmpl, const cairn_logger *logger,
-                    cairn_keyring *keyring, cairn_diag *diag)
+static int make_wan(cairn__routing *r, const cairn_agent_config *cfg, const cairn_serf_config *tmpl,
+                    const cairn_logger *logger, cairn_keyring *keyring, cairn_diag *diag)
 {
     cairn_serf_config sc = *tmpl;
     const char *profile = cfg->wan_profile ? cfg->wan_profile : "wan";
