@@ -246,7 +246,8 @@ int cairn_agent_join(cairn_agent *agent, const cairn_addr *addrs, size_t n,
 
 /* cairn_agent_leave is serf's graceful leave (cairn_serf_leave): leave
  * intent, memberlist leave, propagation delay; done runs with status 0
- * when we are left (peers see member-leave, Serf shows "left"). 0,
+ * when we are left (peers see member-leave, Serf shows "left"). With a
+ * WAN pool it leaves the WAN first, then the LAN (as a Consul server). 0,
  * CAIRN_EBUSY (a leave is running) or CAIRN_ESHUTDOWN. */
 int cairn_agent_leave(cairn_agent *agent, cairn_agent_done_cb done, void *userdata);
 

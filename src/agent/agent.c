@@ -346,6 +346,21 @@ static void on_left(cairn_serf *s, int status, int count, void *ud)
         done(a, status, 0, a->leave_ud);
 }
 
+/* The WAN pool left (or failed to): now the LAN, as a Consul server
+ * leaves the WAN first (its datacenter keeps routing to it meanwhile). */
+static void on_wan_left(cairn_serf *s, int status, int count, void *ud)
+{
+    cairn_agent *a = ud;
+    (void)s;
+    (void)status;
+    (void)count;
+    if (!a->serf)
+        return;
+    int rc = cairn_serf_leave(a->serf, on_left, a);
+    if (rc < 0)
+        on_left(a->serf, rc, 0, a);
+}
+
 int cairn_agent_leave(cairn_agent *agent, cairn_agent_done_cb done, void *userdata)
 {
     if (!agent)
@@ -355,7 +370,10 @@ int cairn_agent_leave(cairn_agent *agent, cairn_agent_done_cb done, void *userda
     agent->leave_done = done;
     agent->leave_ud = userdata;
     agent->leave_busy = true;
-    int rc = cairn_serf_leave(agent->serf, on_left, agent);
+    cairn_serf *wan = cairn_agent_wan_serf(agent);
+    int rc = wan && cairn_serf_state(wan) == CAIRN_SERF_ALIVE
+                 ? cairn_serf_leave(wan, on_wan_left, agent)
+                 : cairn_serf_leave(agent->serf, on_left, agent);
     if (rc < 0) {
         agent->leave_done = NULL;
         agent->leave_busy = false;
