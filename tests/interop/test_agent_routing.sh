@@ -89,6 +89,7 @@ cairn_agent s1.dc1 --node s1 --dc dc1 --server --server-port "$P_S1" --bind 127.
 PID_S1=$LAST
 cairn_agent s1.dc3 --node s1 --dc dc3 --server --server-port "$P_S3" --bind 127.0.0.1:"$L_S3" \
     --bind-wan 127.0.0.1:"$W_S3" --join-wan 127.0.0.1:"$W_A1"
+wait_for 10 grep -q '"event":"agent-start"' "$D/s1.dc1.log" || fail "cairn s1.dc1 did not start"
 cairn_agent c1.dc1 --node c1 --dc dc1 --bind 127.0.0.1:"$L_C1" --join 127.0.0.1:"$L_S1"
 PID_C1=$LAST
 
@@ -157,7 +158,7 @@ both_on_a12() {
 check "after kill -9 a2.dc2 the cairn agents route dc2 to a1.dc2" wait_for 30 both_on_a12
 r2=$(serf_route dc2)
 check "cairn route --serf-rpc dc2 agrees: a1.dc2 ($r2)" [ "${r2%% *}" = a1.dc2 ]
-check "the servers saw a2.dc2 fail in the WAN (server-fail record)" \
+check "the servers saw a2.dc2 fail in the WAN (server-fail record)" wait_for 30 \
     grep -q '"event":"server-fail","area":"wan","datacenter":"dc2","server":"a2.dc2"' "$D/s1.dc1.log"
 
 # Graceful leave of the cairn server s1.dc1: it leaves the WAN and the LAN.
