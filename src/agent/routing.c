@@ -86,6 +86,9 @@ struct cairn__routing {
     char *build;
     struct seen seen[CAIRN_AGENT_MAX_DCS];
     size_t nseen;
+    /* Scratch for the datacenter names of a route check. */
+    const char *dc_names[CAIRN_AGENT_MAX_DCS];
+    char dc_bytes[CAIRN_AGENT_MAX_DCS * CAIRN_SERVER_DC_MAX];
     /* Deleting: events are ignored. */
     bool closing;
 };
@@ -142,21 +145,17 @@ void cairn__routing_check_routes(cairn__routing *r)
 {
     if (!r || !r->router || r->closing)
         return;
-    const char *names[CAIRN_AGENT_MAX_DCS];
-    static const size_t bytes_cap = CAIRN_AGENT_MAX_DCS * CAIRN_SERVER_DC_MAX;
-    char *bytes = cairn_malloc(bytes_cap);
-    if (!bytes)
-        return;
-    cairn_dc_buf b = {
-        .names = names, .names_cap = CAIRN_AGENT_MAX_DCS, .bytes = bytes, .bytes_cap = bytes_cap};
+    cairn_dc_buf b = {.names = r->dc_names,
+                      .names_cap = CAIRN_AGENT_MAX_DCS,
+                      .bytes = r->dc_bytes,
+                      .bytes_cap = sizeof(r->dc_bytes)};
     size_t n = 0;
     if (cairn_router_get_datacenters(r->router, &b, &n, NULL) == 0)
         for (size_t i = 0; i < n; i++) {
-            struct seen *s = seen_for(r, names[i]);
+            struct seen *s = seen_for(r, r->dc_names[i]);
             if (s)
                 check_one(r, s);
         }
-    cairn_free(bytes);
     /* Datacenters no longer listed lose their route. */
     for (size_t i = 0; i < r->nseen; i++)
         if (r->seen[i].present && !cairn_router_has_datacenter(r->router, r->seen[i].dc))
@@ -536,7 +535,8 @@ int cairn__routing_new(cairn_agent *agent, cairn_loop *loop, const cairn_agent_c
     if ((rc = make_router(r, cfg, diag)) < 0 || (rc = make_timers(r)) < 0 ||
         (rc = make_wan(r, cfg, wan_template, logger, keyring, diag)) < 0)
         goto fail;
-    memcpy(r->tags, cfg->tags, cfg->n_tags * sizeof(*r->tags));
+    if (cfg->n_tags)
+        memcpy(r->tags, cfg->tags, cfg->n_tags * sizeof(*r->tags));
     r->ntags = cfg->n_tags;
     if (r->server)
         r->ntags += server_tags(r, r->tags + cfg->n_tags, true);

@@ -331,20 +331,22 @@ static void list_routes(struct agent_cli *c)
     if (!r)
         return;
     const char *names[CAIRN_AGENT_MAX_DCS];
-    static char bytes[CAIRN_AGENT_MAX_DCS * CAIRN_SERVER_DC_MAX];
-    cairn_dc_buf b = {.names = names,
-                      .names_cap = CAIRN_AGENT_MAX_DCS,
-                      .bytes = bytes,
-                      .bytes_cap = sizeof(bytes)};
+    size_t cap = CAIRN_AGENT_MAX_DCS * CAIRN_SERVER_DC_MAX;
+    char *bytes = malloc(cap);
+    if (!bytes)
+        return;
+    cairn_dc_buf b = {
+        .names = names, .names_cap = CAIRN_AGENT_MAX_DCS, .bytes = bytes, .bytes_cap = cap};
     size_t n = 0;
     if (cairn_router_get_datacenters(r, &b, &n, NULL) != 0)
-        return;
+        n = 0;
     for (size_t i = 0; i < n; i++) {
         cairn_route route;
         int rc = cairn_router_find_route(r, names[i], &route);
         log_route(c, "route-current", names[i], rc == 0 ? route.server.name : NULL,
                   &route.server.addr, rc);
     }
+    free(bytes);
 }
 
 static bool coord_same(const cairn_coord *a, const cairn_coord *b)
