@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cairn/agent.h"
+#include "base/alloc_test.h"
 #include "cairn/sim.h"
 #include "sim_seed.h"
 
@@ -182,11 +183,66 @@ static void test_server_and_client(void **state)
     cairn_sim_delete(sim);
 }
 
+/* Allocation failures while a server agent starts, runs a second and
+ * stops: CAIRN_ENOMEM or success (a failure inside a callback may be
+ * absorbed, as serf's are), never a leak or a crash. */
+static int server_attempt(void)
+{
+    cairn_sim *sim = NULL;
+    cairn_loop *loop = NULL;
+    cairn_agent *a = NULL;
+    cairn_addr ip = addr(1, 0);
+    int rc = cairn_sim_new(5, &sim);
+    if (rc == 0)
+        rc = cairn_sim_node_loop(sim, &ip, &loop);
+    cairn_agent_config cfg = {.node = "s1",
+                              .bind = addr(1, 8301),
+                              .wan_bind = addr(1, 8302),
+                              .seed = 11,
+                              .datacenter = "dc1",
+                              .server = true,
+                              .server_port = 8300};
+    cairn_diag d;
+    if (rc == 0)
+        rc = make(loop, &cfg, &d, &a);
+    if (rc == 0)
+        cairn_sim_run_for(sim, CAIRN_SEC);
+    cairn_agent_delete(a);
+    cairn_loop_delete(loop);
+    cairn_sim_delete(sim);
+    return rc;
+}
+
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    cairn__test_alloc_install();
+    long n = 0, enomem = 0;
+    for (;; n++) {
+        cairn__test_alloc_fail_after(n);
+        int rc = server_attempt();
+        bool failed = cairn__test_alloc_failed();
+        cairn__test_alloc_fail_after(-1);
+        assert_int_equal(cairn__test_alloc_live(), 0);
+        if (!failed) {
+            assert_int_equal(rc, 0);
+            break;
+        }
+        assert_true(rc == 0 || rc == CAIRN_ENOMEM);
+        enomem += rc == CAIRN_ENOMEM;
+        assert_true(n < 20000);
+    }
+    cairn__test_alloc_uninstall();
+    printf("# alloc failures: %ld points, %ld reported CAIRN_ENOMEM\n", n, enomem);
+    assert_true(enomem > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_checked),
         cmocka_unit_test(test_server_and_client),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
