@@ -28,7 +28,10 @@
 #include "cairn/log.h"
 #include "cairn/loop.h"
 #include "cairn/memberlist.h"
+#include "cairn/pinger.h"
+#include "cairn/router.h"
 #include "cairn/serf.h"
+#include "cairn/server.h"
 #include "cairn/time.h"
 
 /* Opaque: one serf node (cairn_agent_new / cairn_agent_delete); loop thread only. */
@@ -46,6 +49,64 @@ typedef struct cairn_agent cairn_agent;
  * with coalesce: flush 3 s after the first event or after 1 s of quiet. */
 #define CAIRN_AGENT_COALESCE_PERIOD  (3 * CAIRN_SEC)
 #define CAIRN_AGENT_QUIESCENT_PERIOD (1 * CAIRN_SEC)
+
+/* Consul's flood-join ticker (Server.Flood): how often a server agent
+ * joins the LAN's servers missing from the WAN pool, besides the pass
+ * that every LAN server join triggers. */
+#define CAIRN_AGENT_FLOOD_INTERVAL (60 * CAIRN_SEC)
+/* How often the agent compares every datacenter's route with the last one
+ * it reported (routes also move without serf events: rebalances, RPC
+ * failures reported through cairn_router_notify_failed). */
+#define CAIRN_AGENT_ROUTE_CHECK (1 * CAIRN_SEC)
+/* Timeout of the built-in TCP pinger of a routing agent (a server that
+ * does not accept a connection on its RPC port within this is down). */
+#define CAIRN_AGENT_PING_TIMEOUT (1 * CAIRN_SEC)
+/* The tags vsn and raft_vsn a server agent announces (Consul's RPC
+ * protocol version 2 and Raft protocol 3). */
+#define CAIRN_AGENT_SERVER_VSN      "2"
+#define CAIRN_AGENT_SERVER_RAFT_VSN "3"
+/* The default tag build of a server agent: a version Consul's
+ * metadata.Build parses, plus our name as Consul appends a commit. */
+#define CAIRN_AGENT_SERVER_BUILD "1.0.0:cairn"
+/* Most datacenters whose routes the agent follows. */
+#define CAIRN_AGENT_MAX_DCS 256
+
+/* What a routing report is about (cairn_agent_route_cb). */
+enum cairn_agent_route_kind {
+    /* A server was added to (or updated in) an area's manager. */
+    CAIRN_AGENT_SERVER_ADD = 0,
+    /* A server failed: rotated away from the front (WAN soft fail). */
+    CAIRN_AGENT_SERVER_FAIL = 1,
+    /* A server was removed (left, reaped; failed in the LAN). */
+    CAIRN_AGENT_SERVER_REMOVE = 2,
+    /* The route of a datacenter changed (another server, or none). */
+    CAIRN_AGENT_ROUTE_CHANGE = 3,
+};
+
+/* One routing report, borrowed for the callback. */
+typedef struct cairn_agent_route_event {
+    /* enum cairn_agent_route_kind. */
+    int kind;
+    /* The area ("lan" or "wan"); NULL for ROUTE_CHANGE. */
+    const char *area;
+    /* The datacenter concerned. */
+    const char *datacenter;
+    /* SERVER_*: the server (its serf name in that area). ROUTE_CHANGE: the
+     * server the route now goes to, or NULL when there is none. */
+    const char *server;
+    /* The server's RPC address (family 0 when server is NULL). */
+    cairn_addr addr;
+    /* ROUTE_CHANGE without a server: CAIRN_ENOROUTE (no manager for the
+     * datacenter any more) or CAIRN_EUNAVAIL (no online manager); else 0. */
+    int error;
+} cairn_agent_route_event;
+
+/* Receives routing reports (server adds, fails, removes per area, and
+ * route changes per datacenter). Runs on the loop thread; may call the
+ * agent's query functions and the router's readers; must not delete the
+ * agent. */
+typedef void (*cairn_agent_route_cb)(cairn_agent *agent, const cairn_agent_route_event *ev,
+                                     void *userdata);
 
 /* Most tags a peer's Meta can hold: 512 bytes, each tag at least two
  * (two empty fixstr). */
@@ -97,6 +158,46 @@ typedef struct cairn_agent_config {
     /* After a graceful leave, a restart still re-joins the members the
      * snapshot remembers (serf -rejoin / rejoin_after_leave). */
     bool rejoin_after_leave;
+
+    /* ---- routing (docs/ROUTING.md) ---- */
+    /* This agent's datacenter (Consul's -datacenter). NULL: no routing at
+     * all (a plain serf member, as before). Otherwise the agent runs a
+     * Router: a "lan" area over its own serf (servers of datacenter
+     * fed by member events, failed servers removed) and a "wan" area over
+     * a second serf, the WAN pool. 1 to CAIRN_SERVER_DC_MAX - 1 bytes. */
+    const char *datacenter;
+    /* A server agent (Consul -server): it announces Consul's server tags
+     * (role=consul, dc, port, vsn, raft_vsn, build, id, segment and, in
+     * the LAN, wan_join_port) in both pools, its WAN member is named
+     * "<node>.<dc>", and flood joins bring every server of its LAN into
+     * the WAN pool. false: a client agent, which learns the WAN through
+     * the servers (docs/ROUTING.md). Needs datacenter. */
+    bool server;
+    /* The port clients' RPCs go to (tag "port", Consul's 8300); required
+     * with server. */
+    uint16_t server_port;
+    /* WAN pool bind and advertise addresses (as bind / advertise); family
+     * 0: the LAN bind IP, port 0 (a free port: fine for a client agent,
+     * whose WAN address is learnt through gossip). */
+    cairn_addr wan_bind;
+    cairn_addr wan_advertise;
+    /* memberlist profile of the WAN pool; NULL: "wan" (Consul's WAN). */
+    const char *wan_profile;
+    /* Tag "build" of a server; NULL: CAIRN_AGENT_SERVER_BUILD. Must hold
+     * a version (\d+.\d+.\d+). Copied. */
+    const char *build;
+    /* Tag "id" of a server (Consul's node ID); NULL: a random UUID (from
+     * seed when it is non-zero). Copied. */
+    const char *node_id;
+    /* Pinger for the managers' rebalances; NULL: a TCP connect to the
+     * server's RPC port (cairn/pinger_tcp.h) with CAIRN_AGENT_PING_TIMEOUT.
+     * Copied by value; impl must outlive the agent. */
+    const cairn_pinger *pinger;
+    /* Flood-join period; 0: CAIRN_AGENT_FLOOD_INTERVAL. */
+    cairn_time flood_interval;
+    /* Routing reports (may be NULL) and their userdata. */
+    cairn_agent_route_cb route_cb;
+    void *route_userdata;
 } cairn_agent_config;
 
 /* A serf event (cairn/cluster.h): member events (ev->members, several when
@@ -145,13 +246,51 @@ int cairn_agent_join(cairn_agent *agent, const cairn_addr *addrs, size_t n,
 
 /* cairn_agent_leave is serf's graceful leave (cairn_serf_leave): leave
  * intent, memberlist leave, propagation delay; done runs with status 0
- * when we are left (peers see member-leave, Serf shows "left"). 0,
+ * when we are left (peers see member-leave, Serf shows "left"). With a
+ * WAN pool it leaves the WAN first, then the LAN (as a Consul server). 0,
  * CAIRN_EBUSY (a leave is running) or CAIRN_ESHUTDOWN. */
 int cairn_agent_leave(cairn_agent *agent, cairn_agent_done_cb done, void *userdata);
 
 /* cairn_agent_serf: the agent's serf (borrowed; for members, user events,
  * coordinates). Must not be deleted by the caller. */
 cairn_serf *cairn_agent_serf(cairn_agent *agent);
+
+/* cairn_agent_router: the agent's Router (borrowed; readers such as
+ * cairn_router_find_route may run on any thread), or NULL when the agent
+ * routes nothing (no datacenter configured). */
+cairn_router *cairn_agent_router(cairn_agent *agent);
+
+/* cairn_agent_wan_serf: the serf of the agent's WAN pool (borrowed), or
+ * NULL for an agent without one (no datacenter configured). A client
+ * agent's WAN member carries no server tags (docs/ROUTING.md). */
+cairn_serf *cairn_agent_wan_serf(cairn_agent *agent);
+
+/* cairn_agent_dc: the agent's datacenter, or NULL when none is
+ * configured. The string belongs to the agent. */
+const char *cairn_agent_dc(const cairn_agent *agent);
+
+/* cairn_agent_is_server: whether the agent runs as a server (config
+ * server). */
+bool cairn_agent_is_server(const cairn_agent *agent);
+
+/* cairn_agent_join_wan joins the WAN pool through each address (as
+ * cairn_agent_join, with its own pending completion). 0, CAIRN_EINVAL
+ * (no WAN pool, or no address), CAIRN_EBUSY (a WAN join is running) or a
+ * cairn_serf_join error. */
+int cairn_agent_join_wan(cairn_agent *agent, const cairn_addr *addrs, size_t n,
+                         cairn_agent_done_cb done, void *userdata);
+
+/* cairn_agent_flood runs one flood-join pass now (a server agent's LAN
+ * servers missing from the WAN pool are joined; a client agent with no
+ * alive WAN peer joins the WAN through its datacenter's servers). 0,
+ * CAIRN_EINVAL (no WAN pool) or a cairn_flood_joins error. */
+int cairn_agent_flood(cairn_agent *agent);
+
+/* cairn_agent_check_routes compares every datacenter's route with the
+ * last one reported and reports the changes (also run every
+ * CAIRN_AGENT_ROUTE_CHECK and after every member event). No-op without a
+ * router. */
+void cairn_agent_check_routes(cairn_agent *agent);
 
 /* cairn_agent_memberlist: the memberlist under the agent's serf. */
 cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent);

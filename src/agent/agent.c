@@ -28,6 +28,7 @@
 #include "cairn/alloc.h"
 #include "cairn/buf.h"
 #include "cairn/keyring.h"
+#include "agent/routing.h"
 #include "base/utf8.h"
 #include "wire/msg.h"
 
@@ -50,6 +51,13 @@ struct cairn_agent {
      * the CLI; more are refused with CAIRN_EBUSY). */
     cairn_agent_done_cb join_done, leave_done;
     void *join_ud, *leave_ud;
+    /* The router, its WAN pool and their handlers (NULL without a
+     * datacenter); see agent/routing.h. */
+    cairn__routing *routing;
+    /* A WAN join is under way, and its completion. */
+    bool wan_join_busy;
+    cairn_agent_done_cb wan_join_done;
+    void *wan_join_ud;
 };
 
 /* ---- events ---- */
@@ -57,6 +65,7 @@ struct cairn_agent {
 static void on_serf_event(const cairn_event *ev, void *ud)
 {
     cairn_agent *a = ud;
+    cairn__routing_lan_event(a->routing, ev);
     if (a->events)
         a->events(a, ev, a->userdata);
 }
@@ -250,6 +259,13 @@ int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn
         goto fail;
     if (cfg->key_len && (rc = cairn_keyring_new(cfg->key, cfg->key_len, &a->keyring)) < 0)
         goto fail;
+    if (cfg->datacenter && (rc = cairn__routing_new(a, loop, cfg, &sc, logger, a->keyring, diag,
+                                                    &a->routing, &sc.tags, &sc.ntags)) < 0)
+        goto fail;
+    if (!cfg->datacenter && (cfg->server || cfg->wan_bind.family)) {
+        rc = cairn_diag_set(diag, CAIRN_EINVAL, "datacenter: a server or a WAN pool needs one");
+        goto fail;
+    }
     cairn_diag sd = {0};
     rc = cairn_serf_new(loop, &sc, logger, a->keyring, &a->serf, &sd);
     if (rc < 0) {
@@ -262,6 +278,8 @@ int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn
                            cairn_strerror(rc));
         goto fail;
     }
+    if (a->routing && (rc = cairn__routing_attach_lan(a->routing, a->serf, diag)) < 0)
+        goto fail;
     *ret_agent = a;
     return 0;
 fail:
@@ -277,6 +295,9 @@ void cairn_agent_delete(cairn_agent *agent)
      * on_joined), so clear ours first. */
     cairn_serf *s = agent->serf;
     agent->serf = NULL;
+    cairn__routing *r = agent->routing;
+    agent->routing = NULL;
+    cairn__routing_delete(r);
     cairn_serf_delete(s);
     cairn_keyring_delete(agent->keyring);
     cairn_free(agent);
@@ -325,6 +346,21 @@ static void on_left(cairn_serf *s, int status, int count, void *ud)
         done(a, status, 0, a->leave_ud);
 }
 
+/* The WAN pool left (or failed to): now the LAN, as a Consul server
+ * leaves the WAN first (its datacenter keeps routing to it meanwhile). */
+static void on_wan_left(cairn_serf *s, int status, int count, void *ud)
+{
+    cairn_agent *a = ud;
+    (void)s;
+    (void)status;
+    (void)count;
+    if (!a->serf)
+        return;
+    int rc = cairn_serf_leave(a->serf, on_left, a);
+    if (rc < 0)
+        on_left(a->serf, rc, 0, a);
+}
+
 int cairn_agent_leave(cairn_agent *agent, cairn_agent_done_cb done, void *userdata)
 {
     if (!agent)
@@ -334,7 +370,10 @@ int cairn_agent_leave(cairn_agent *agent, cairn_agent_done_cb done, void *userda
     agent->leave_done = done;
     agent->leave_ud = userdata;
     agent->leave_busy = true;
-    int rc = cairn_serf_leave(agent->serf, on_left, agent);
+    cairn_serf *wan = cairn_agent_wan_serf(agent);
+    int rc = wan && cairn_serf_state(wan) == CAIRN_SERF_ALIVE
+                 ? cairn_serf_leave(wan, on_wan_left, agent)
+                 : cairn_serf_leave(agent->serf, on_left, agent);
     if (rc < 0) {
         agent->leave_done = NULL;
         agent->leave_busy = false;
@@ -347,6 +386,67 @@ int cairn_agent_leave(cairn_agent *agent, cairn_agent_done_cb done, void *userda
 cairn_serf *cairn_agent_serf(cairn_agent *agent)
 {
     return agent ? agent->serf : NULL;
+}
+
+cairn_router *cairn_agent_router(cairn_agent *agent)
+{
+    return agent ? cairn__routing_router(agent->routing) : NULL;
+}
+
+cairn_serf *cairn_agent_wan_serf(cairn_agent *agent)
+{
+    return agent ? cairn__routing_wan(agent->routing) : NULL;
+}
+
+const char *cairn_agent_dc(const cairn_agent *agent)
+{
+    return agent ? cairn__routing_dc(agent->routing) : NULL;
+}
+
+bool cairn_agent_is_server(const cairn_agent *agent)
+{
+    return agent && cairn__routing_is_server(agent->routing);
+}
+
+int cairn_agent_flood(cairn_agent *agent)
+{
+    return agent ? cairn__routing_flood(agent->routing) : CAIRN_EINVAL;
+}
+
+void cairn_agent_check_routes(cairn_agent *agent)
+{
+    if (agent)
+        cairn__routing_check_routes(agent->routing);
+}
+
+static void on_wan_joined(cairn_serf *s, int status, int count, void *ud)
+{
+    cairn_agent *a = ud;
+    (void)s;
+    cairn_agent_done_cb done = a->wan_join_done;
+    a->wan_join_done = NULL;
+    a->wan_join_busy = false;
+    if (done && a->serf)
+        done(a, status, count, a->wan_join_ud);
+}
+
+int cairn_agent_join_wan(cairn_agent *agent, const cairn_addr *addrs, size_t n,
+                         cairn_agent_done_cb done, void *userdata)
+{
+    cairn_serf *wan = cairn_agent_wan_serf(agent);
+    if (!wan || !addrs || n == 0)
+        return CAIRN_EINVAL;
+    if (agent->wan_join_busy)
+        return CAIRN_EBUSY;
+    agent->wan_join_done = done;
+    agent->wan_join_ud = userdata;
+    agent->wan_join_busy = true;
+    int rc = cairn_serf_join(wan, addrs, n, true, on_wan_joined, agent);
+    if (rc < 0) {
+        agent->wan_join_done = NULL;
+        agent->wan_join_busy = false;
+    }
+    return rc;
 }
 
 cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent)

@@ -37,6 +37,9 @@
 
 #define AGENT_MAX_JOINS    64
 #define AGENT_DEFAULT_PORT 7946
+/* Consul's defaults: the WAN pool's serf port and the server RPC port. */
+#define AGENT_DEFAULT_WAN_PORT    8302
+#define AGENT_DEFAULT_SERVER_PORT 8300
 /* How often our coordinate is checked and logged when it moved: often
  * enough to follow Vivaldi's convergence, rarely enough for a log. */
 #define AGENT_COORD_PERIOD_MS 10000
@@ -59,6 +62,9 @@ struct agent_cli {
     bool join_interrupted;
     /* The --join hosts being resolved (NULL once they are). */
     cairn_resolve_hosts *resolving;
+    /* The --join-wan hosts being resolved, and that WAN join under way. */
+    cairn_resolve_hosts *resolving_wan;
+    bool joining_wan;
     /* The last error the library logged (explains a failed join). */
     char last_error[512];
     /* Polls our coordinate and logs it when it moved. */
@@ -103,8 +109,22 @@ static void usage(FILE *out)
             "                          list of member-join, member-leave, member-failed,\n"
             "                          member-update, member-reap, user[:NAME], query[:NAME]\n"
             "                          or * (default *); repeatable, as serf agent\n\n"
+            "Routing (docs/ROUTING.md):\n"
+            "  --dc NAME               datacenter: run a router over the LAN pool (this\n"
+            "                          serf) and a WAN pool; log route changes\n"
+            "  --server                be a server of the datacenter: Consul's server tags,\n"
+            "                          member <node>.<dc> of the WAN pool, flood joins\n"
+            "  --server-port PORT      the port clients' RPCs go to (tag port, default 8300)\n"
+            "  --bind-wan HOST[:PORT]  WAN pool bind address (default: the --bind host, port\n"
+            "                          8302 for a server, any free port for a client)\n"
+            "  --advertise-wan HOST[:PORT]\n"
+            "                          WAN address announced to peers\n"
+            "  --join-wan HOST[:PORT]  join the WAN pool through this member (repeatable;\n"
+            "                          port defaults to 8302)\n"
+            "  --profile-wan lan|wan|local\n"
+            "                          WAN pool timing profile (default wan)\n\n"
             "SIGINT/SIGTERM: graceful serf leave (peers see us left), then exit 0.\n"
-            "SIGUSR1: log members and counters.\n"
+            "SIGUSR1: log members (WAN members too) and current routes, and counters.\n"
             "Exit status: 0 after a leave, 1 on a bind, join or leave failure, 2 on bad flags.\n");
 }
 
@@ -247,6 +267,86 @@ static bool list_member(const cairn_member *m, void *ud)
 {
     log_member(ud, "member", m);
     return true;
+}
+
+/* A WAN member, listed (SIGUSR1): the fields of a member record. */
+static bool list_wan_member(const cairn_member *m, void *ud)
+{
+    struct agent_cli *c = ud;
+    char addr[CAIRN_ADDR_STRLEN], tags[1024];
+    cairn_addr_format(&m->addr, true, addr, sizeof(addr));
+    tags_text(m, tags, sizeof(tags));
+    const char *status = cairn_member_status_name(m->status);
+    json_t *o = json_pack("{s:o, s:s, s:s, s:o}", "node", cairn__log_json_string(m->name), "addr",
+                          addr, "status", status, "tags", tags_json(m));
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "wan-member", o, "%s %s %s %s", m->name, addr,
+                         status, tags);
+    return true;
+}
+
+/* One route record: event "route" (a change) or "route-current" (the
+ * SIGUSR1 listing); server null when the datacenter has none. */
+static void log_route(struct agent_cli *c, const char *event, const char *dc, const char *server,
+                      const cairn_addr *addr, int error)
+{
+    char a[CAIRN_ADDR_STRLEN] = "";
+    if (server)
+        cairn_addr_format(addr, true, a, sizeof(a));
+    json_t *o = json_pack("{s:o, s:o, s:o}", "datacenter", cairn__log_json_string(dc), "server",
+                          server ? cairn__log_json_string(server) : json_null(), "addr",
+                          server ? json_string(a) : json_null());
+    if (!server)
+        json_object_set_new(o, "error", json_string(cairn_err_name(error)));
+    if (server)
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, event, o, "%s -> %s %s", dc, server, a);
+    else
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, event, o, "%s -> none (%s)", dc,
+                             cairn_strerror(error));
+}
+
+static void on_route(cairn_agent *agent, const cairn_agent_route_event *ev, void *ud)
+{
+    struct agent_cli *c = ud;
+    (void)agent;
+    static const char *const kinds[] = {"server-add", "server-fail", "server-remove"};
+    if (ev->kind == CAIRN_AGENT_ROUTE_CHANGE) {
+        log_route(c, "route", ev->datacenter, ev->server, &ev->addr, ev->error);
+        return;
+    }
+    if (ev->kind < 0 || ev->kind > CAIRN_AGENT_SERVER_REMOVE)
+        return;
+    char a[CAIRN_ADDR_STRLEN];
+    cairn_addr_format(&ev->addr, true, a, sizeof(a));
+    json_t *o = json_pack("{s:s, s:o, s:o, s:s}", "area", ev->area, "datacenter",
+                          cairn__log_json_string(ev->datacenter), "server",
+                          cairn__log_json_string(ev->server), "addr", a);
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, kinds[ev->kind], o, "%s %s %s %s", ev->area,
+                         ev->datacenter, ev->server, a);
+}
+
+/* The current route of every datacenter the router knows (SIGUSR1). */
+static void list_routes(struct agent_cli *c)
+{
+    cairn_router *r = cairn_agent_router(c->agent);
+    if (!r)
+        return;
+    const char *names[CAIRN_AGENT_MAX_DCS];
+    size_t cap = CAIRN_AGENT_MAX_DCS * CAIRN_SERVER_DC_MAX;
+    char *bytes = malloc(cap);
+    if (!bytes)
+        return;
+    cairn_dc_buf b = {
+        .names = names, .names_cap = CAIRN_AGENT_MAX_DCS, .bytes = bytes, .bytes_cap = cap};
+    size_t n = 0;
+    if (cairn_router_get_datacenters(r, &b, &n, NULL) != 0)
+        n = 0;
+    for (size_t i = 0; i < n; i++) {
+        cairn_route route;
+        int rc = cairn_router_find_route(r, names[i], &route);
+        log_route(c, "route-current", names[i], rc == 0 ? route.server.name : NULL,
+                  &route.server.addr, rc);
+    }
+    free(bytes);
 }
 
 static bool coord_same(const cairn_coord *a, const cairn_coord *b)
@@ -397,6 +497,9 @@ static void on_signal(uv_signal_t *h, int signum)
     struct agent_cli *c = h->data;
     if (signum == SIGUSR1) {
         cairn_serf_for_each_member(cairn_agent_serf(c->agent), list_member, c);
+        if (cairn_agent_wan_serf(c->agent))
+            cairn_serf_for_each_member(cairn_agent_wan_serf(c->agent), list_wan_member, c);
+        list_routes(c);
         log_stats(c);
         return;
     }
@@ -446,6 +549,10 @@ struct agent_flags {
     const char *protocol, *reconnect_timeout, *tombstone_timeout, *snapshot;
     const char *joins[AGENT_MAX_JOINS];
     size_t n_joins;
+    const char *dc, *server_port, *bind_wan, *advertise_wan, *profile_wan;
+    const char *wan_joins[AGENT_MAX_JOINS];
+    size_t n_wan_joins;
+    bool server;
     const char *handlers[CAIRN_HANDLERS_MAX];
     size_t n_handlers;
     char *tag_text[CAIRN_AGENT_MAX_TAGS];
@@ -549,7 +656,7 @@ static int add_tag(struct agent_flags *f, const char *v, char *why, size_t wl)
 
 /* The flags (cli/flags.h): a switch sets a bool, a value flag a string,
  * and the repeatable ones go through their own code. */
-enum flag_kind { FLAG_SWITCH, FLAG_VALUE, FLAG_JOIN, FLAG_TAG, FLAG_HANDLER };
+enum flag_kind { FLAG_SWITCH, FLAG_VALUE, FLAG_JOIN, FLAG_TAG, FLAG_HANDLER, FLAG_JOIN_WAN };
 
 struct flag_def {
     enum flag_kind kind;
@@ -576,6 +683,13 @@ static const cairn_cli_flag agent_flags_table[] = {
     {"event-handler", 0, true, 15},
     {"snapshot", 0, true, 16},
     {"rejoin", 0, false, 17},
+    {"dc", 0, true, 18},
+    {"server", 0, false, 19},
+    {"server-port", 0, true, 20},
+    {"bind-wan", 0, true, 21},
+    {"advertise-wan", 0, true, 22},
+    {"join-wan", 0, true, 23},
+    {"profile-wan", 0, true, 24},
 };
 
 /* What each id of agent_flags_table does. */
@@ -598,6 +712,13 @@ static const struct flag_def flag_defs[] = {
     {FLAG_HANDLER, 0},
     {FLAG_VALUE, offsetof(struct agent_flags, snapshot)},
     {FLAG_SWITCH, offsetof(struct agent_flags, rejoin)},
+    {FLAG_VALUE, offsetof(struct agent_flags, dc)},
+    {FLAG_SWITCH, offsetof(struct agent_flags, server)},
+    {FLAG_VALUE, offsetof(struct agent_flags, server_port)},
+    {FLAG_VALUE, offsetof(struct agent_flags, bind_wan)},
+    {FLAG_VALUE, offsetof(struct agent_flags, advertise_wan)},
+    {FLAG_JOIN_WAN, 0},
+    {FLAG_VALUE, offsetof(struct agent_flags, profile_wan)},
 };
 
 static int on_flag(int id, const char *flag, const char *v, void *ud, char *why, size_t wl)
@@ -616,6 +737,11 @@ static int on_flag(int id, const char *flag, const char *v, void *ud, char *why,
                             CAIRN_HANDLERS_MAX),
                    2;
         f->handlers[f->n_handlers++] = v;
+        return 0;
+    case FLAG_JOIN_WAN:
+        if (f->n_wan_joins == AGENT_MAX_JOINS)
+            return snprintf(why, wl, "%s: \"%.64s\" is one too many (64 at most)", flag, v), 2;
+        f->wan_joins[f->n_wan_joins++] = v;
         return 0;
     case FLAG_JOIN:
         if (f->n_joins == AGENT_MAX_JOINS)
@@ -716,6 +842,59 @@ static int parse_duration(const char *text, cairn_time *ret)
     return 0;
 }
 
+/* The routing flags (--dc and what needs it); 0 or 2 after a message. */
+static int build_routing_config(struct agent_flags *f, cairn_agent_config *cfg)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } need_dc[] = {{"--server-port", offsetof(struct agent_flags, server_port)},
+                   {"--bind-wan", offsetof(struct agent_flags, bind_wan)},
+                   {"--advertise-wan", offsetof(struct agent_flags, advertise_wan)},
+                   {"--profile-wan", offsetof(struct agent_flags, profile_wan)}};
+    if (!f->dc) {
+        for (size_t i = 0; i < sizeof(need_dc) / sizeof(need_dc[0]); i++) {
+            const char *v = *(const char **)((char *)f + need_dc[i].off);
+            if (v)
+                return bad_value(need_dc[i].name, v, "needs --dc");
+        }
+        if (f->server)
+            return bad_value("--server", "", "needs --dc");
+        if (f->n_wan_joins)
+            return bad_value("--join-wan", f->wan_joins[0], "needs --dc");
+        return 0;
+    }
+    size_t n = strlen(f->dc);
+    if (n == 0 || n >= CAIRN_SERVER_DC_MAX || !cairn__utf8_valid(f->dc, n))
+        return bad_value("--dc", f->dc, "is not 1 to 127 bytes of UTF-8");
+    cfg->datacenter = f->dc;
+    cfg->server = f->server;
+    cfg->server_port = AGENT_DEFAULT_SERVER_PORT;
+    if (f->server_port) {
+        char *end;
+        long v = strtol(f->server_port, &end, 10);
+        if (*end || end == f->server_port || v < 1 || v > 65535)
+            return bad_value("--server-port", f->server_port, "is not a port from 1 to 65535");
+        if (!f->server)
+            return bad_value("--server-port", f->server_port, "needs --server");
+        cfg->server_port = (uint16_t)v;
+    }
+    char why[512];
+    if (f->bind_wan && check_host(f->bind_wan, AGENT_DEFAULT_WAN_PORT, why, sizeof(why)) < 0)
+        return bad_value("--bind-wan", f->bind_wan, why);
+    if (f->advertise_wan &&
+        check_host(f->advertise_wan, AGENT_DEFAULT_WAN_PORT, why, sizeof(why)) < 0)
+        return bad_value("--advertise-wan", f->advertise_wan, why);
+    for (size_t i = 0; i < f->n_wan_joins; i++)
+        if (check_host(f->wan_joins[i], AGENT_DEFAULT_WAN_PORT, why, sizeof(why)) < 0)
+            return bad_value("--join-wan", f->wan_joins[i], why);
+    cairn_memberlist_config probe;
+    cfg->wan_profile = f->profile_wan ? f->profile_wan : "wan";
+    if (cairn_memberlist_config_profile(cfg->wan_profile, &probe) < 0)
+        return bad_value("--profile-wan", cfg->wan_profile, "is not lan, wan or local");
+    return 0;
+}
+
 /* Fills cfg from flags; 0 or the exit status (2) after a message. */
 static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cairn_agent_config *cfg,
                         uint8_t *key)
@@ -780,7 +959,7 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     if (f->tombstone_timeout && parse_duration(f->tombstone_timeout, &cfg->tombstone_timeout) < 0)
         return bad_value("--tombstone-timeout", f->tombstone_timeout,
                          "is not a duration such as 24h, 30m or 90s");
-    return 0;
+    return build_routing_config(f, cfg);
 }
 
 /* ---- main ---- */
@@ -851,10 +1030,80 @@ static void on_joins_resolved(cairn_resolve_hosts *req, int status, const cairn_
         on_joined(c->agent, rc, 0, c);
 }
 
+static bool addr_any(const cairn_addr *a)
+{
+    bool any = true;
+    for (size_t i = 0; i < cairn_addr_ip_len(a); i++)
+        any = any && a->ip[i] == 0;
+    return any;
+}
+
+/* The WAN pool's addresses: --bind-wan (default: the --bind IP, port 8302
+ * for a server, a free one for a client) and --advertise-wan. 0 or the
+ * exit status. */
+static int wan_addresses(struct agent_cli *c, cairn_agent_config *cfg, const struct agent_flags *f)
+{
+    char bad[512];
+    cfg->wan_bind = cfg->bind;
+    cfg->wan_bind.port = cfg->server ? AGENT_DEFAULT_WAN_PORT : 0;
+    if (f->bind_wan && resolve_on_loop(c, f->bind_wan, AGENT_DEFAULT_WAN_PORT, &cfg->wan_bind, bad,
+                                       sizeof(bad)) < 0)
+        return bad_value("--bind-wan", f->bind_wan, bad);
+    if (f->advertise_wan &&
+        resolve_on_loop(c, f->advertise_wan, cfg->wan_bind.port ? cfg->wan_bind.port : 0,
+                        &cfg->wan_advertise, bad, sizeof(bad)) < 0)
+        return bad_value("--advertise-wan", f->advertise_wan, bad);
+    if (!cfg->wan_advertise.family && addr_any(&cfg->wan_bind))
+        pick_advertise(cfg->wan_bind.port, &cfg->wan_advertise);
+    return 0;
+}
+
+/* The --join-wan hosts resolved: join the WAN pool through them. */
+static void on_wan_joined(cairn_agent *agent, int status, int count, void *ud)
+{
+    struct agent_cli *c = ud;
+    (void)agent;
+    c->joining_wan = false;
+    if (c->leaving)
+        return;
+    if (status < 0) {
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "join-wan",
+                             json_pack("{s:s}", "error", cairn_strerror(status)),
+                             "WAN join failed: %s", cairn_strerror(status));
+        fprintf(stderr, "cairn agent: could not join any --join-wan address: %s\n",
+                cairn_strerror(status));
+        stop(c, 1);
+        return;
+    }
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "join-wan",
+                         json_pack("{s:i}", "contacted", count),
+                         "joined the WAN pool, %d node(s) contacted", count);
+}
+
+static void on_wan_joins_resolved(cairn_resolve_hosts *req, int status, const cairn_addr *addrs,
+                                  size_t n, size_t failed, const char *first_failed, int first_err,
+                                  void *ud)
+{
+    struct agent_cli *c = ud;
+    (void)req;
+    c->resolving_wan = NULL;
+    if (failed > 0)
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_WARN, "join-wan",
+                             json_pack("{s:o, s:s, s:i}", "host",
+                                       cairn__log_json_string(first_failed), "error",
+                                       cairn_strerror(first_err), "unresolved", (int)failed),
+                             "%zu --join-wan host(s) did not resolve, first %s: %s", failed,
+                             first_failed, cairn_strerror(first_err));
+    int rc = status < 0 ? status : cairn_agent_join_wan(c->agent, addrs, n, on_wan_joined, c);
+    if (rc < 0)
+        on_wan_joined(c->agent, rc, 0, c);
+}
+
 static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct agent_flags *f)
 {
     cairn_diag diag = {0};
     char bad[512];
+    int rc;
     if (cairn_addr_parse_ip("0.0.0.0", AGENT_DEFAULT_PORT, &cfg->bind) < 0)
         return 1;
     if (f->bind &&
@@ -864,14 +1113,13 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
         resolve_on_loop(c, f->advertise, cfg->bind.port, &cfg->advertise, bad, sizeof(bad)) < 0)
         return bad_value("--advertise", f->advertise, bad);
     cairn_logger logger = {.cb = on_log, .userdata = c, .level = c->sink.level};
-    if (cfg->bind.port && !cfg->advertise.family) {
-        bool any = true;
-        for (size_t i = 0; i < cairn_addr_ip_len(&cfg->bind); i++)
-            any = any && cfg->bind.ip[i] == 0;
-        if (any)
-            pick_advertise(cfg->bind.port, &cfg->advertise);
-    }
-    int rc = cairn_agent_new(c->loop, cfg, &logger, on_event, c, &diag, &c->agent);
+    if (cfg->bind.port && !cfg->advertise.family && addr_any(&cfg->bind))
+        pick_advertise(cfg->bind.port, &cfg->advertise);
+    if (cfg->datacenter && (rc = wan_addresses(c, cfg, f)) != 0)
+        return rc;
+    cfg->route_cb = on_route;
+    cfg->route_userdata = c;
+    rc = cairn_agent_new(c->loop, cfg, &logger, on_event, c, &diag, &c->agent);
     if (rc < 0) {
         const char *why = diag.msg[0] ? diag.msg : cairn_strerror(rc);
         /* Tag problems name the flag that carried them. */
@@ -901,6 +1149,18 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
                   cfg->key_len > 0, "compression", !cfg->disable_compression),
         "node %s bind %s advertise %s profile %s encrypted %s compression %s", cfg->node, bind,
         addr, cfg->profile, cfg->key_len ? "yes" : "no", cfg->disable_compression ? "off" : "on");
+    cairn_serf *wan = cairn_agent_wan_serf(c->agent);
+    if (wan) {
+        cairn_memberlist_local_node(cairn_serf_memberlist(wan), &me);
+        cairn_addr_format(&me.addr, true, addr, sizeof(addr));
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "routing-start",
+                             json_pack("{s:o, s:b, s:o, s:s, s:s}", "datacenter",
+                                       cairn__log_json_string(cfg->datacenter), "server",
+                                       cfg->server, "wan_node", cairn__log_json_string(me.name),
+                                       "wan_advertise", addr, "wan_profile", cfg->wan_profile),
+                             "datacenter %s %s, WAN member %s at %s profile %s", cfg->datacenter,
+                             cfg->server ? "server" : "client", me.name, addr, cfg->wan_profile);
+    }
     if (f->n_joins) {
         c->joining = true;
         rc = cairn_resolve_hosts_start(c->loop, f->joins, f->n_joins, cfg->bind.port,
@@ -908,6 +1168,14 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
                                        NULL);
         if (rc < 0)
             on_joined(c->agent, rc, 0, c);
+    }
+    if (f->n_wan_joins) {
+        c->joining_wan = true;
+        rc = cairn_resolve_hosts_start(c->loop, f->wan_joins, f->n_wan_joins,
+                                       AGENT_DEFAULT_WAN_PORT, AGENT_RESOLVE_TIMEOUT,
+                                       on_wan_joins_resolved, c, &c->resolving_wan, NULL);
+        if (rc < 0)
+            on_wan_joined(c->agent, rc, 0, c);
     }
     /* Our coordinate: once now, then whenever it moved (checked every
      * AGENT_COORD_PERIOD_MS). */
@@ -955,6 +1223,7 @@ int cairn_cmd_agent(int argc, char **argv)
     if ((rc = start_handlers(&c, &f, &cfg)) == 0)
         rc = run_agent(&c, &cfg, &f);
     cairn_resolve_hosts_cancel(c.resolving);
+    cairn_resolve_hosts_cancel(c.resolving_wan);
     cairn_agent_delete(c.agent);
     cairn__handlers_delete(c.handlers);
     cairn_loop_delete(c.loop);
