@@ -258,7 +258,7 @@ int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn
     int rc = check_node_name(cfg->node, diag);
     if (rc < 0)
         return rc;
-    if (cfg->key_len && !cairn_keyring_valid_key_len(cfg->key_len))
+    if (!cfg->keyring && cfg->key_len && !cairn_keyring_valid_key_len(cfg->key_len))
         return cairn_diag_set(diag, CAIRN_EINVAL, "encrypt: key is %zu bytes, need 16, 24 or 32",
                               cfg->key_len);
     if ((rc = check_tags(cfg, diag)) < 0)

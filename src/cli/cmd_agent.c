@@ -1183,8 +1183,12 @@ static int load_keyring(struct agent_cli *c, const struct agent_flags *f, cairn_
         return 1;
     }
     cfg->keyring = c->keyring;
-    cfg->key_len = cairn_keyring_count(c->keyring); /* logged as encrypted */
     cfg->keyring_changed = on_keyring_changed;
+    size_t n = cairn_keyring_count(c->keyring);
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "keyring",
+                         json_pack("{s:o, s:I}", "path", cairn__log_json_string(c->keyring_path),
+                                   "keys", (json_int_t)n),
+                         "restored keyring with %zu key(s) from %s", n, c->keyring_path);
     return 0;
 }
 
@@ -1553,9 +1557,10 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
         &c->sink, CAIRN_LOG_INFO, "agent-start",
         json_pack("{s:o, s:s, s:s, s:s, s:b, s:b}", "node", cairn__log_json_string(cfg->node),
                   "bind", bind, "advertise", addr, "profile", cfg->profile, "encrypted",
-                  cfg->key_len > 0, "compression", !cfg->disable_compression),
+                  cfg->key_len > 0 || cfg->keyring, "compression", !cfg->disable_compression),
         "node %s bind %s advertise %s profile %s encrypted %s compression %s", cfg->node, bind,
-        addr, cfg->profile, cfg->key_len ? "yes" : "no", cfg->disable_compression ? "off" : "on");
+        addr, cfg->profile, cfg->key_len || cfg->keyring ? "yes" : "no",
+        cfg->disable_compression ? "off" : "on");
     c->join_port = cfg->bind.port;
     c->retry_hosts = f->retry_joins;
     c->n_retry_hosts = f->n_retry_joins;
