@@ -1058,7 +1058,7 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     /* Serf refuses a key and a keyring file together ("Encryption key not
      * allowed while using a keyring"). */
     if (f->encrypt && f->keyring_file)
-        return bad_value("--encrypt", f->encrypt,
+        return bad_value("--encrypt / encrypt_key", "...",
                          "is not allowed with a keyring file (--keyring-file / keyring_file), "
                          "as in Serf: install the key in the keyring file instead");
     if (f->keyring_file && !f->keyring_file[0])
