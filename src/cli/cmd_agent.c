@@ -1442,8 +1442,10 @@ static int start_handlers(struct agent_cli *c, const struct agent_flags *f,
     snprintf(c->node, sizeof(c->node), "%s", cfg->node);
     c->self = (cairn_member){.name = c->node};
     /* Always there: a SIGHUP may add handlers. */
+    /* A query handler's answer is cut to the query response limit. */
+    cairn_handlers_limits lim = {.response_limit = cfg->query_response_size_limit};
     if (set_self_tags(c, cfg->tags, cfg->n_tags) < 0 ||
-        cairn__handlers_new(c->loop, NULL, &c->sink, &c->handlers) < 0) {
+        cairn__handlers_new(c->loop, &lim, &c->sink, &c->handlers) < 0) {
         fprintf(stderr, "cairn agent: out of memory\n");
         return 1;
     }
