@@ -391,7 +391,7 @@ static int apply(cairn_agent_file_config *fc, const struct key *k, const json_t 
                    CAIRN_EINVAL;
         const char *s = json_string_value(v);
         /* Serf's MergeConfig: an empty string is "not set". */
-        if (!s[0] && k->check != C_NONEMPTY)
+        if (!s[0])
             return 0;
         int rc = check_string(k, s, src, why, wl);
         return rc < 0 ? rc : set_string(slot, s);

@@ -128,6 +128,11 @@ static void test_merge_order(void **state)
     assert_string_equal(fc.event_handlers[0].value, "e1");
     assert_string_equal(fc.event_handlers[1].value, "e2");
     assert_int_equal(fc.n_files, 2);
+    /* "" is "not set" for every string key, node_name included. */
+    assert_int_equal(
+        parse(&fc, "{\"node_name\":\"\",\"tags_file\":\"\"}", "3.json", why, sizeof(why)), 0);
+    assert_string_equal(fc.node_name, "b");
+    assert_null(fc.tags_file);
     cairn__agent_config_destroy(&fc);
 }
 
@@ -160,7 +165,8 @@ static void test_errors(void **state)
     expect_error("{\"tags\":[\"a\"]}", CAIRN_EINVAL, "\"tags\" is an array");
     expect_error("{\"start_join\":\"h\"}", CAIRN_EINVAL, "\"start_join\" is a string");
     expect_error("{\"retry_join\":[1]}", CAIRN_EINVAL, "\"retry_join\": entry 1");
-    expect_error("{\"node_name\":\"\"}", CAIRN_EINVAL, "\"node_name\" is empty");
+    expect_error("{\"event_handlers\":[\"\"]}", CAIRN_EINVAL,
+                 "\"event_handlers\": entry 1 is empty");
     expect_error("{\"statsd_addr\":\"127.0.0.1:8125\"}", CAIRN_EINVAL,
                  "\"statsd_addr\" is not supported by cairn");
     expect_error("{\"enable_syslog\":true}", CAIRN_EINVAL,
