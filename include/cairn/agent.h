@@ -25,6 +25,7 @@
 #include "cairn/addr.h"
 #include "cairn/cluster.h"
 #include "cairn/error.h"
+#include "cairn/keyring.h"
 #include "cairn/log.h"
 #include "cairn/loop.h"
 #include "cairn/memberlist.h"
@@ -198,6 +199,24 @@ typedef struct cairn_agent_config {
     /* Routing reports (may be NULL) and their userdata. */
     cairn_agent_route_cb route_cb;
     void *route_userdata;
+    /* A keyring to gossip with instead of key (Serf's keyring file, several
+     * keys, the first primary): borrowed, must outlive the agent; key is
+     * then ignored. NULL: key decides. */
+    cairn_keyring *keyring;
+    /* Called (with the agent's userdata) after a key query changed the
+     * keyring (install, use or remove; Serf rewrites its keyring file
+     * then). NULL: none. */
+    void (*keyring_changed)(cairn_agent *agent, void *userdata);
+    /* No Vivaldi coordinates (serf disable_coordinates). */
+    bool disable_coordinates;
+    /* Do not resolve node name conflicts (serf disable_name_resolution). */
+    bool disable_name_resolution;
+    /* How often failed members are reconnected to; 0: serf's 30 s. */
+    cairn_time reconnect_interval;
+    /* Serf's BroadcastTimeout (leave, tag updates); 0: 5 s. */
+    cairn_time broadcast_timeout;
+    /* Serf's size limits; 0: the defaults (1024, 1024, 512 bytes). */
+    size_t query_size_limit, query_response_size_limit, user_event_size_limit;
 } cairn_agent_config;
 
 /* A serf event (cairn/cluster.h): member events (ev->members, several when

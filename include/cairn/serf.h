@@ -136,6 +136,13 @@ typedef struct cairn_serf_config {
      * snapshot remembers (Serf's RejoinAfterLeave); default false: a
      * snapshot ending in `leave` starts the node alone. */
     bool rejoin_after_leave;
+    /* Called on the loop thread after a key query (_serf_install-key,
+     * _serf_use-key, _serf_remove-key) succeeded on our keyring, where Serf
+     * rewrites its KeyringFile; the agent persists the keyring there. NULL:
+     * none. It must not delete the serf. */
+    void (*keyring_changed_cb)(cairn_serf *s, void *userdata);
+    /* Passed to keyring_changed_cb. */
+    void *keyring_changed_userdata;
 } cairn_serf_config;
 
 /* cairn_serf_config_default fills c with Serf's library defaults over the

@@ -43,6 +43,9 @@ struct cairn_agent {
     cairn_agent_event_cb events;
     void *userdata;
     cairn_keyring *keyring;
+    /* The keyring is the caller's (cfg->keyring): not ours to delete. */
+    bool keyring_borrowed;
+    void (*keyring_changed)(cairn_agent *agent, void *userdata);
     /* Join with replay (not ignore_old). */
     bool replay;
     /* A join / a leave is under way. */
@@ -68,6 +71,14 @@ static void on_serf_event(const cairn_event *ev, void *ud)
     cairn__routing_lan_event(a->routing, ev);
     if (a->events)
         a->events(a, ev, a->userdata);
+}
+
+static void on_keyring_changed(cairn_serf *s, void *ud)
+{
+    cairn_agent *a = ud;
+    (void)s;
+    if (a->keyring_changed)
+        a->keyring_changed(a, a->userdata);
 }
 
 /* copy_text: span as a C string into buf->text at *used; a NUL byte
@@ -228,6 +239,22 @@ static int make_serf_config(const cairn_agent_config *cfg, cairn_agent *a, cairn
         sc->tombstone_timeout = cfg->tombstone_timeout;
     sc->snapshot_path = cfg->snapshot_path;
     sc->rejoin_after_leave = cfg->rejoin_after_leave;
+    sc->disable_coordinates = cfg->disable_coordinates;
+    sc->enable_name_conflict_resolution = !cfg->disable_name_resolution;
+    if (cfg->reconnect_interval > 0)
+        sc->reconnect_interval = cfg->reconnect_interval;
+    if (cfg->broadcast_timeout > 0)
+        sc->broadcast_timeout = cfg->broadcast_timeout;
+    if (cfg->query_size_limit)
+        sc->query_size_limit = cfg->query_size_limit;
+    if (cfg->query_response_size_limit)
+        sc->query_response_size_limit = cfg->query_response_size_limit;
+    if (cfg->user_event_size_limit)
+        sc->user_event_size_limit = cfg->user_event_size_limit;
+    if (cfg->keyring_changed) {
+        sc->keyring_changed_cb = on_keyring_changed;
+        sc->keyring_changed_userdata = a;
+    }
     return cairn_serf_config_check(sc, diag);
 }
 
@@ -240,7 +267,7 @@ int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn
     int rc = check_node_name(cfg->node, diag);
     if (rc < 0)
         return rc;
-    if (cfg->key_len && !cairn_keyring_valid_key_len(cfg->key_len))
+    if (!cfg->keyring && cfg->key_len && !cairn_keyring_valid_key_len(cfg->key_len))
         return cairn_diag_set(diag, CAIRN_EINVAL, "encrypt: key is %zu bytes, need 16, 24 or 32",
                               cfg->key_len);
     if ((rc = check_tags(cfg, diag)) < 0)
@@ -257,8 +284,13 @@ int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn
     cairn_serf_config sc;
     if ((rc = make_serf_config(cfg, a, &sc, diag)) < 0)
         goto fail;
-    if (cfg->key_len && (rc = cairn_keyring_new(cfg->key, cfg->key_len, &a->keyring)) < 0)
+    a->keyring_changed = cfg->keyring_changed;
+    if (cfg->keyring) {
+        a->keyring = cfg->keyring;
+        a->keyring_borrowed = true;
+    } else if (cfg->key_len && (rc = cairn_keyring_new(cfg->key, cfg->key_len, &a->keyring)) < 0) {
         goto fail;
+    }
     if (cfg->datacenter && (rc = cairn__routing_new(a, loop, cfg, &sc, logger, a->keyring, diag,
                                                     &a->routing, &sc.tags, &sc.ntags)) < 0)
         goto fail;
@@ -299,7 +331,8 @@ void cairn_agent_delete(cairn_agent *agent)
     agent->routing = NULL;
     cairn__routing_delete(r);
     cairn_serf_delete(s);
-    cairn_keyring_delete(agent->keyring);
+    if (!agent->keyring_borrowed)
+        cairn_keyring_delete(agent->keyring);
     cairn_free(agent);
 }
 

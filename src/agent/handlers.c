@@ -165,6 +165,35 @@ fail:
     return h->n == CAIRN_HANDLERS_MAX ? CAIRN_ELIMIT : CAIRN_EINVAL;
 }
 
+int cairn__handlers_replace(cairn_handlers *h, const char *const *specs, size_t n, size_t *ret_bad,
+                            char *why, size_t why_len)
+{
+    struct entry old[CAIRN_HANDLERS_MAX];
+    size_t old_n = h->n;
+    memcpy(old, h->entries, sizeof(old));
+    h->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = cairn__handlers_add(h, specs[i], why, why_len);
+        if (rc < 0) {
+            for (size_t k = 0; k < h->n; k++) {
+                cairn_free(h->entries[k].name);
+                cairn_free(h->entries[k].script);
+            }
+            memcpy(h->entries, old, sizeof(old));
+            h->n = old_n;
+            if (ret_bad)
+                *ret_bad = i;
+            return rc;
+        }
+    }
+    /* Runs in flight hold their own copy of the script. */
+    for (size_t k = 0; k < old_n; k++) {
+        cairn_free(old[k].name);
+        cairn_free(old[k].script);
+    }
+    return 0;
+}
+
 size_t cairn__handlers_count(const cairn_handlers *h)
 {
     return h ? h->n : 0;

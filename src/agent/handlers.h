@@ -95,6 +95,13 @@ int cairn__handlers_new(cairn_loop *loop, const cairn_handlers_limits *limits,
  * or CAIRN_EINVAL / CAIRN_ELIMIT with a sentence in why. */
 int cairn__handlers_add(cairn_handlers *h, const char *spec, char *why, size_t why_len);
 
+/* cairn__handlers_replace swaps every entry for those of specs[0..n)
+ * (Serf's UpdateScripts on SIGHUP); running handlers go on. 0, or the
+ * error of cairn__handlers_add for specs[*ret_bad] with the old entries
+ * kept. */
+int cairn__handlers_replace(cairn_handlers *h, const char *const *specs, size_t n, size_t *ret_bad,
+                            char *why, size_t why_len);
+
 /* cairn__handlers_count: entries added. */
 size_t cairn__handlers_count(const cairn_handlers *h);
 

@@ -17,6 +17,8 @@
  */
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -28,6 +30,8 @@
 #include <uv.h>
 
 #include "cairn/agent.h"
+#include "cairn/alloc.h"
+#include "agent/config.h"
 #include "agent/handlers.h"
 #include "agent/log_sink.h"
 #include "cairn/loop_uv.h"
@@ -35,14 +39,71 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 
-#define AGENT_MAX_JOINS    64
-#define AGENT_DEFAULT_PORT 7946
+#define AGENT_MAX_JOINS 64
+/* Most --config-file and --config-dir flags. */
+#define AGENT_MAX_CONFIG_PATHS 64
+#define AGENT_DEFAULT_PORT     7946
 /* Consul's defaults: the WAN pool's serf port and the server RPC port. */
 #define AGENT_DEFAULT_WAN_PORT    8302
 #define AGENT_DEFAULT_SERVER_PORT 8300
 /* How often our coordinate is checked and logged when it moved: often
  * enough to follow Vivaldi's convergence, rarely enough for a log. */
 #define AGENT_COORD_PERIOD_MS 10000
+
+/* The command line, then the configuration files merged under it (Serf's
+ * readConfig: files in order, the flags last). Heap-allocated: a SIGHUP
+ * builds a new one and swaps it in. */
+struct agent_flags {
+    const char *node, *bind, *advertise, *encrypt, *profile, *log_level;
+    const char *protocol, *reconnect_timeout, *tombstone_timeout, *snapshot;
+    const char *tags_file, *keyring_file, *retry_interval, *retry_max, *role;
+    const char *broadcast_timeout;
+    /* The RPC server's address and auth key (--rpc-addr, --rpc-auth and
+     * the rpc_addr / rpc_auth keys). */
+    const char *rpc_addr, *rpc_auth;
+    const char *joins[AGENT_MAX_JOINS];
+    size_t n_joins;
+    const char *retry_joins[AGENT_MAX_JOINS];
+    size_t n_retry_joins;
+    /* Routing (docs/ROUTING.md). */
+    const char *dc, *server_port, *bind_wan, *advertise_wan, *profile_wan;
+    const char *wan_joins[AGENT_MAX_JOINS];
+    size_t n_wan_joins;
+    bool server;
+    const char *handlers[CAIRN_HANDLERS_MAX];
+    /* The configuration file each handler came from (NULL: the flag). */
+    const char *handler_src[CAIRN_HANDLERS_MAX];
+    size_t n_handlers;
+    /* --config-file and --config-dir, in command-line order. */
+    const char *config_paths[AGENT_MAX_CONFIG_PATHS];
+    size_t n_config_paths;
+    char *tag_text[CAIRN_AGENT_MAX_TAGS];
+    cairn_tag tags[CAIRN_AGENT_MAX_TAGS];
+    size_t n_tags;
+    bool json, stats_on_exit, disable_compression, replay, rejoin;
+    /* From the configuration files only. */
+    bool disable_coordinates, disable_name_resolution, skip_leave_on_interrupt;
+    int leave_on_terminate;
+    /* The files read (owned; the fields above may point into them). */
+    cairn_agent_file_config files;
+    /* The tags announced: the files' merged with --tag (and role), or the
+     * tags file's (owned by file_tags). */
+    cairn_tag all_tags[CAIRN_AGENT_MAX_TAGS];
+    size_t n_all_tags;
+    cairn_tag file_tags[CAIRN_AGENT_MAX_TAGS];
+    size_t n_file_tags;
+};
+
+static void flags_delete(struct agent_flags *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->n_tags; i++)
+        free(f->tag_text[i]);
+    cairn__agent_tags_free(f->file_tags, f->n_file_tags);
+    cairn__agent_config_destroy(&f->files);
+    free(f);
+}
 
 struct agent_cli {
     uv_loop_t uv;
@@ -75,7 +136,35 @@ struct agent_cli {
      * run time). */
     cairn_handlers *handlers;
     cairn_member self;
+    /* Our name and tags as the handlers see them (owned copies: a SIGHUP
+     * may change the tags). */
+    char node[CAIRN_NAME_MAX + 1];
+    cairn_tag self_tags[CAIRN_AGENT_MAX_TAGS];
+    size_t n_self_tags;
+    /* The command line (re-read on SIGHUP, as Serf does) and what it and
+     * its configuration files say now. */
+    int argc;
+    char **argv;
+    struct agent_flags *flags;
+    uv_signal_t sighup;
+    /* --retry-join: the hosts, the pause between attempts, the attempts
+     * allowed (0: forever), made so far, the timer and the resolution. */
+    const char *const *retry_hosts;
+    size_t n_retry_hosts;
+    cairn_time retry_interval;
+    long retry_max, retry_attempts;
+    uv_timer_t retry_timer;
+    cairn_resolve_hosts *retry_resolving;
+    /* --keyring-file: the keyring loaded from it (ours, outlives the
+     * agent) and its path; --tags-file's path (NULL without). */
+    cairn_keyring *keyring;
+    char *keyring_path, *tags_path;
+    /* The port a --join or --retry-join host without one gets (ours). */
+    uint16_t join_port;
 };
+
+static void reload(struct agent_cli *c);
+static void start_retry(struct agent_cli *c);
 
 static void usage(FILE *out)
 {
@@ -108,7 +197,25 @@ static void usage(FILE *out)
             "                          run SCRIPT (/bin/sh -c) for events: FILTER is a comma\n"
             "                          list of member-join, member-leave, member-failed,\n"
             "                          member-update, member-reap, user[:NAME], query[:NAME]\n"
-            "                          or * (default *); repeatable, as serf agent\n\n"
+            "                          or * (default *); repeatable, as serf agent\n"
+            "  --config-file PATH      read a serf agent JSON configuration file (repeatable;\n"
+            "                          files merge in order, the flags apply last)\n"
+            "  --config-dir DIR        read DIR's *.json files in lexical order (repeatable)\n"
+            "  --tags-file PATH        keep our tags in this JSON file: loaded at start,\n"
+            "                          rewritten when they change (no --tag with it)\n"
+            "  --role NAME             the tag role=NAME (Serf's deprecated -role)\n"
+            "  --keyring-file PATH     Serf's keyring file (JSON array of base64 keys, the first\n"
+            "                          primary): loaded at start, rewritten when `serf keys`\n"
+            "                          changes the keys; not with --encrypt\n"
+            "  --retry-join HOST[:PORT] join through this member, retrying until it works\n"
+            "                          (repeatable)\n"
+            "  --retry-interval DUR    pause between retry joins (default 30s, at least 1s)\n"
+            "  --retry-max N           retry joins before giving up with exit 1 (default 0:\n"
+            "                          forever)\n"
+            "  --broadcast-timeout DUR how long a leave waits for its broadcast (default 5s)\n"
+            "  --rpc-addr HOST:PORT    Serf RPC address (not supported by this build yet)\n"
+            "  --rpc-auth KEY          Serf RPC auth key (not supported by this build yet)\n\n"
+
             "Routing (docs/ROUTING.md):\n"
             "  --dc NAME               datacenter: run a router over the LAN pool (this\n"
             "                          serf) and a WAN pool; log route changes\n"
@@ -124,7 +231,8 @@ static void usage(FILE *out)
             "  --profile-wan lan|wan|local\n"
             "                          WAN pool timing profile (default wan)\n\n"
             "SIGINT/SIGTERM: graceful serf leave (peers see us left), then exit 0.\n"
-            "SIGUSR1: log members (WAN members too) and current routes, and counters.\n"
+            "SIGHUP: re-read the flags and configuration files: log level, event handlers,\n"
+            "tags. SIGUSR1: log members (WAN members too), current routes and counters.\n"
             "Exit status: 0 after a leave, 1 on a bind, join or leave failure, 2 on bad flags.\n");
 }
 
@@ -503,6 +611,21 @@ static void on_signal(uv_signal_t *h, int signum)
         log_stats(c);
         return;
     }
+    if (signum == SIGHUP) {
+        reload(c);
+        return;
+    }
+    /* Serf: skip_leave_on_interrupt, and leave_on_terminate (cairn leaves
+     * on SIGTERM unless a file says "leave_on_terminate": false). */
+    if (!c->leaving && ((signum == SIGINT && c->flags->skip_leave_on_interrupt) ||
+                        (signum == SIGTERM && c->flags->leave_on_terminate < 0))) {
+        cairn__log_sink_emit(
+            &c->sink, CAIRN_LOG_WARN, "agent-exit", json_pack("{s:s}", "signal", strsignal(signum)),
+            "caught %s, exiting without leave (%s)", strsignal(signum),
+            signum == SIGINT ? "skip_leave_on_interrupt" : "leave_on_terminate is false");
+        stop(c, 1);
+        return;
+    }
     if (c->leaving) {
         cairn__log_sink_emit(&c->sink, CAIRN_LOG_WARN, "agent-exit", NULL,
                              "second signal, exiting without leave");
@@ -540,26 +663,10 @@ static void on_joined(cairn_agent *agent, int status, int count, void *ud)
     }
     cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "join", json_pack("{s:i}", "contacted", count),
                          "joined, %d node(s) contacted", count);
+    start_retry(c);
 }
 
 /* ---- flags ---- */
-
-struct agent_flags {
-    const char *node, *bind, *advertise, *encrypt, *profile, *log_level;
-    const char *protocol, *reconnect_timeout, *tombstone_timeout, *snapshot;
-    const char *joins[AGENT_MAX_JOINS];
-    size_t n_joins;
-    const char *dc, *server_port, *bind_wan, *advertise_wan, *profile_wan;
-    const char *wan_joins[AGENT_MAX_JOINS];
-    size_t n_wan_joins;
-    bool server;
-    const char *handlers[CAIRN_HANDLERS_MAX];
-    size_t n_handlers;
-    char *tag_text[CAIRN_AGENT_MAX_TAGS];
-    cairn_tag tags[CAIRN_AGENT_MAX_TAGS];
-    size_t n_tags;
-    bool json, stats_on_exit, disable_compression, replay, rejoin;
-};
 
 static int bad_value(const char *flag, const char *value, const char *why)
 {
@@ -656,7 +763,16 @@ static int add_tag(struct agent_flags *f, const char *v, char *why, size_t wl)
 
 /* The flags (cli/flags.h): a switch sets a bool, a value flag a string,
  * and the repeatable ones go through their own code. */
-enum flag_kind { FLAG_SWITCH, FLAG_VALUE, FLAG_JOIN, FLAG_TAG, FLAG_HANDLER, FLAG_JOIN_WAN };
+enum flag_kind {
+    FLAG_SWITCH,
+    FLAG_VALUE,
+    FLAG_JOIN,
+    FLAG_TAG,
+    FLAG_HANDLER,
+    FLAG_RETRY_JOIN,
+    FLAG_CONFIG,
+    FLAG_JOIN_WAN
+};
 
 struct flag_def {
     enum flag_kind kind;
@@ -683,13 +799,24 @@ static const cairn_cli_flag agent_flags_table[] = {
     {"event-handler", 0, true, 15},
     {"snapshot", 0, true, 16},
     {"rejoin", 0, false, 17},
-    {"dc", 0, true, 18},
-    {"server", 0, false, 19},
-    {"server-port", 0, true, 20},
-    {"bind-wan", 0, true, 21},
-    {"advertise-wan", 0, true, 22},
-    {"join-wan", 0, true, 23},
-    {"profile-wan", 0, true, 24},
+    {"config-file", 0, true, 18},
+    {"config-dir", 0, true, 19},
+    {"tags-file", 0, true, 20},
+    {"keyring-file", 0, true, 21},
+    {"retry-join", 0, true, 22},
+    {"retry-interval", 0, true, 23},
+    {"retry-max", 0, true, 24},
+    {"role", 0, true, 25},
+    {"broadcast-timeout", 0, true, 26},
+    {"rpc-addr", 0, true, 27},
+    {"rpc-auth", 0, true, 28},
+    {"dc", 0, true, 29},
+    {"server", 0, false, 30},
+    {"server-port", 0, true, 31},
+    {"bind-wan", 0, true, 32},
+    {"advertise-wan", 0, true, 33},
+    {"join-wan", 0, true, 34},
+    {"profile-wan", 0, true, 35},
 };
 
 /* What each id of agent_flags_table does. */
@@ -712,6 +839,17 @@ static const struct flag_def flag_defs[] = {
     {FLAG_HANDLER, 0},
     {FLAG_VALUE, offsetof(struct agent_flags, snapshot)},
     {FLAG_SWITCH, offsetof(struct agent_flags, rejoin)},
+    {FLAG_CONFIG, 0},
+    {FLAG_CONFIG, 0},
+    {FLAG_VALUE, offsetof(struct agent_flags, tags_file)},
+    {FLAG_VALUE, offsetof(struct agent_flags, keyring_file)},
+    {FLAG_RETRY_JOIN, 0},
+    {FLAG_VALUE, offsetof(struct agent_flags, retry_interval)},
+    {FLAG_VALUE, offsetof(struct agent_flags, retry_max)},
+    {FLAG_VALUE, offsetof(struct agent_flags, role)},
+    {FLAG_VALUE, offsetof(struct agent_flags, broadcast_timeout)},
+    {FLAG_VALUE, offsetof(struct agent_flags, rpc_addr)},
+    {FLAG_VALUE, offsetof(struct agent_flags, rpc_auth)},
     {FLAG_VALUE, offsetof(struct agent_flags, dc)},
     {FLAG_SWITCH, offsetof(struct agent_flags, server)},
     {FLAG_VALUE, offsetof(struct agent_flags, server_port)},
@@ -747,6 +885,18 @@ static int on_flag(int id, const char *flag, const char *v, void *ud, char *why,
         if (f->n_joins == AGENT_MAX_JOINS)
             return snprintf(why, wl, "%s: \"%.64s\" is one too many (64 at most)", flag, v), 2;
         f->joins[f->n_joins++] = v;
+        return 0;
+    case FLAG_RETRY_JOIN:
+        if (f->n_retry_joins == AGENT_MAX_JOINS)
+            return snprintf(why, wl, "%s: \"%.64s\" is one too many (64 at most)", flag, v), 2;
+        f->retry_joins[f->n_retry_joins++] = v;
+        return 0;
+    case FLAG_CONFIG:
+        if (f->n_config_paths == AGENT_MAX_CONFIG_PATHS)
+            return snprintf(why, wl, "%s: \"%.64s\" is one too many (%d at most)", flag, v,
+                            AGENT_MAX_CONFIG_PATHS),
+                   2;
+        f->config_paths[f->n_config_paths++] = v;
         return 0;
     default:
         *(const char **)((char *)f + d->off) = v;
@@ -798,47 +948,157 @@ static void pick_advertise(uint16_t port, cairn_addr *ret)
     uv_free_interface_addresses(ifs, n);
 }
 
-/* Longest duration flag: 10 years (far beyond any useful timeout, well
- * inside cairn_time). */
-#define AGENT_DURATION_MAX ((cairn_time)10 * 365 * 24 * CAIRN_HOUR)
-
-/* parse_duration reads a Go duration ("72h", "1h30m", "90s", "500ms"):
- * one or more positive decimal numbers each with a unit (ns, us, ms, s,
- * m, h). 0, or -1 when it is not one, is zero or is over 10 years. */
 static int parse_duration(const char *text, cairn_time *ret)
 {
-    static const struct {
-        const char *unit;
-        cairn_time scale;
-    } units[] = {{"ns", CAIRN_NSEC}, {"us", CAIRN_USEC}, {"ms", CAIRN_MSEC},
-                 {"s", CAIRN_SEC},   {"m", CAIRN_MIN},   {"h", CAIRN_HOUR}};
-    double total = 0;
-    const char *p = text;
-    if (!*p)
-        return -1;
-    while (*p) {
-        char *end;
-        if (!(*p >= '0' && *p <= '9') && *p != '.')
-            return -1;
-        double v = strtod(p, &end);
-        if (end == p)
-            return -1;
-        size_t best = 0, k = sizeof(units) / sizeof(units[0]);
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-            size_t ul = strlen(units[i].unit);
-            if (strncmp(end, units[i].unit, ul) == 0 && ul > best) {
-                best = ul;
-                k = i;
-            }
-        }
-        if (k == sizeof(units) / sizeof(units[0]))
-            return -1;
-        total += v * (double)units[k].scale;
-        p = end + best;
+    return cairn__agent_parse_duration(text, ret) < 0 ? -1 : 0;
+}
+
+/* ---- configuration files (src/agent/config.h) ---- */
+
+/* Puts the file items before what the flags gave (Serf's MergeConfig
+ * appends the command line last). 0, or 2 with why when over cap. */
+static int prepend_items(const cairn_agent_config_item *items, size_t n, const char **list,
+                         const char **src, size_t *count, size_t cap, const char *what, char *why,
+                         size_t wl)
+{
+    if (n + *count > cap)
+        return snprintf(why, wl, "%s: %zu in the files and flags, limit %zu", what, n + *count,
+                        cap),
+               2;
+    memmove(list + n, list, *count * sizeof(*list));
+    if (src)
+        memmove(src + n, src, *count * sizeof(*src));
+    for (size_t i = 0; i < n; i++) {
+        list[i] = items[i].value;
+        if (src)
+            src[i] = items[i].source;
     }
-    if (!(total >= 1) || total > (double)AGENT_DURATION_MAX)
+    *count += n;
+    return 0;
+}
+
+/* Sets key=value in tags, replacing a tag with that key. */
+static int put_tag(cairn_tag *tags, size_t *n, const char *key, const char *value)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(tags[i].key, key) == 0) {
+            tags[i].value = value;
+            return 0;
+        }
+    if (*n == CAIRN_AGENT_MAX_TAGS)
         return -1;
-    *ret = (cairn_time)total;
+    tags[(*n)++] = (cairn_tag){.key = key, .value = value};
+    return 0;
+}
+
+/* Reads the --config-file / --config-dir paths and merges them under the
+ * flags; then the tags (files, --tag, role) or the tags file. 0, or the
+ * exit status with why: 2 for a bad file, 1 for an unreadable tags file
+ * (as Serf, which fails to create its agent then). */
+static int merge_files(struct agent_flags *f, char *why, size_t wl)
+{
+    cairn_agent_file_config *fc = &f->files;
+    for (size_t i = 0; i < f->n_config_paths; i++) {
+        int rc = cairn__agent_config_read_path(fc, f->config_paths[i], why, wl);
+        if (rc == CAIRN_ENOMEM)
+            return 1;
+        if (rc < 0)
+            return 2;
+    }
+#define TAKE(field, key)                                                                           \
+    if (!f->field && fc->key)                                                                      \
+    f->field = fc->key
+    TAKE(node, node_name);
+    TAKE(bind, bind);
+    TAKE(advertise, advertise);
+    TAKE(encrypt, encrypt_key);
+    TAKE(profile, profile);
+    TAKE(log_level, log_level);
+    TAKE(snapshot, snapshot_path);
+    TAKE(tags_file, tags_file);
+    TAKE(keyring_file, keyring_file);
+    TAKE(role, role);
+    TAKE(rpc_addr, rpc_addr);
+    TAKE(rpc_auth, rpc_auth);
+#undef TAKE
+    f->replay = f->replay || fc->replay_on_join;
+    f->rejoin = f->rejoin || fc->rejoin_after_leave;
+    f->disable_compression = f->disable_compression || fc->disable_compression;
+    f->disable_coordinates = fc->disable_coordinates;
+    f->disable_name_resolution = fc->disable_name_resolution;
+    f->skip_leave_on_interrupt = fc->skip_leave_on_interrupt;
+    f->leave_on_terminate = fc->leave_on_terminate;
+    int rc = prepend_items(fc->start_join, fc->n_start_join, f->joins, NULL, &f->n_joins,
+                           AGENT_MAX_JOINS, "start_join and --join", why, wl);
+    if (rc == 0)
+        rc =
+            prepend_items(fc->retry_join, fc->n_retry_join, f->retry_joins, NULL, &f->n_retry_joins,
+                          AGENT_MAX_JOINS, "retry_join and --retry-join", why, wl);
+    if (rc == 0)
+        rc = prepend_items(fc->event_handlers, fc->n_event_handlers, f->handlers, f->handler_src,
+                           &f->n_handlers, CAIRN_HANDLERS_MAX, "event_handlers and --event-handler",
+                           why, wl);
+    if (rc)
+        return rc;
+    /* Tags: the files' merged key by key, then --tag, then role (Serf's
+     * deprecated spelling of the tag "role"). */
+    f->n_all_tags = 0;
+    for (size_t i = 0; i < fc->n_tags; i++)
+        put_tag(f->all_tags, &f->n_all_tags, fc->tags[i].key, fc->tags[i].value);
+    for (size_t i = 0; i < f->n_tags; i++)
+        if (put_tag(f->all_tags, &f->n_all_tags, f->tags[i].key, f->tags[i].value) < 0)
+            return snprintf(why, wl, "--tag: more than %d tags with the files'",
+                            CAIRN_AGENT_MAX_TAGS),
+                   2;
+    if (f->role && put_tag(f->all_tags, &f->n_all_tags, "role", f->role) < 0)
+        return snprintf(why, wl, "--role: more than %d tags", CAIRN_AGENT_MAX_TAGS), 2;
+    if (!f->tags_file)
+        return 0;
+    if (!f->tags_file[0])
+        return snprintf(why, wl, "--tags-file: \"\" is empty"), 2;
+    /* Serf: "Tags config not allowed while using tag files". */
+    if (f->n_all_tags)
+        return snprintf(why, wl,
+                        "--tags-file / tags_file: tags (--tag, --role, tags, role) are not "
+                        "allowed with a tags file, as in Serf"),
+               2;
+    char *text;
+    size_t len;
+    char sub[400];
+    rc = cairn__agent_read_file(f->tags_file, CAIRN_AGENT_CONFIG_FILE_MAX, &text, &len, sub,
+                                sizeof(sub));
+    if (rc == CAIRN_ENOENT)
+        return 0; /* no tags yet */
+    if (rc < 0)
+        return snprintf(why, wl, "tags file %s", sub), 1;
+    rc = cairn__agent_tags_parse(text, len, f->file_tags, CAIRN_AGENT_MAX_TAGS, &f->n_file_tags,
+                                 sub, sizeof(sub));
+    cairn_free(text);
+    if (rc < 0)
+        return snprintf(why, wl, "tags file %s: %s", f->tags_file, sub), 1;
+    memcpy(f->all_tags, f->file_tags, f->n_file_tags * sizeof(cairn_tag));
+    f->n_all_tags = f->n_file_tags;
+    return 0;
+}
+
+/* The command line and the files it names: 0, -1 for --help (usage
+ * printed), or the exit status after a message on stderr. */
+static int load_flags(int argc, char **argv, struct agent_flags **ret, char *why, size_t wl)
+{
+    struct agent_flags *f = calloc(1, sizeof(*f));
+    why[0] = 0;
+    if (!f) {
+        snprintf(why, wl, "out of memory");
+        return 1;
+    }
+    int rc = parse_flags(argc, argv, f);
+    if (rc == 0)
+        rc = merge_files(f, why, wl);
+    if (rc != 0) {
+        flags_delete(f);
+        return rc;
+    }
+    *ret = f;
     return 0;
 }
 
@@ -937,8 +1197,8 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     cfg->profile = f->profile ? f->profile : "lan";
     if (cairn_memberlist_config_profile(cfg->profile, &probe) < 0)
         return bad_value("--profile", cfg->profile, "is not lan, wan or local");
-    cfg->tags = f->tags;
-    cfg->n_tags = f->n_tags;
+    cfg->tags = f->all_tags;
+    cfg->n_tags = f->n_all_tags;
     cfg->disable_compression = f->disable_compression;
     cfg->replay = f->replay;
     if (f->snapshot && !f->snapshot[0])
@@ -952,6 +1212,8 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
         if (*end || end == f->protocol || v < 3 || v > CAIRN_SERF_PROTOCOL_MAX)
             return bad_value("--protocol", f->protocol, "is not a serf protocol from 3 to 5");
         cfg->protocol = (uint8_t)v;
+    } else if (f->files.protocol) {
+        cfg->protocol = (uint8_t)f->files.protocol;
     }
     if (f->reconnect_timeout && parse_duration(f->reconnect_timeout, &cfg->reconnect_timeout) < 0)
         return bad_value("--reconnect-timeout", f->reconnect_timeout,
@@ -959,7 +1221,389 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     if (f->tombstone_timeout && parse_duration(f->tombstone_timeout, &cfg->tombstone_timeout) < 0)
         return bad_value("--tombstone-timeout", f->tombstone_timeout,
                          "is not a duration such as 24h, 30m or 90s");
+    if (f->broadcast_timeout && parse_duration(f->broadcast_timeout, &cfg->broadcast_timeout) < 0)
+        return bad_value("--broadcast-timeout", f->broadcast_timeout,
+                         "is not a duration such as 5s or 500ms");
+    const cairn_agent_file_config *fc = &f->files;
+    if (!f->reconnect_timeout)
+        cfg->reconnect_timeout = fc->reconnect_timeout;
+    if (!f->tombstone_timeout)
+        cfg->tombstone_timeout = fc->tombstone_timeout;
+    if (!f->broadcast_timeout)
+        cfg->broadcast_timeout = fc->broadcast_timeout;
+    cfg->reconnect_interval = fc->reconnect_interval;
+    cfg->query_size_limit = fc->query_size_limit;
+    cfg->query_response_size_limit = fc->query_response_size_limit;
+    cfg->user_event_size_limit = fc->user_event_size_limit;
+    cfg->disable_coordinates = f->disable_coordinates;
+    cfg->disable_name_resolution = f->disable_name_resolution;
+    /* Serf refuses a key and a keyring file together ("Encryption key not
+     * allowed while using a keyring"). */
+    if (f->encrypt && f->keyring_file)
+        return bad_value("--encrypt / encrypt_key", "...",
+                         "is not allowed with a keyring file (--keyring-file / keyring_file), "
+                         "as in Serf: install the key in the keyring file instead");
+    if (f->keyring_file && !f->keyring_file[0])
+        return bad_value("--keyring-file", f->keyring_file, "is empty");
+    if (f->retry_max) {
+        char *end;
+        long v = strtol(f->retry_max, &end, 10);
+        if (*end || end == f->retry_max || v < 0 || v > 1000000)
+            return bad_value("--retry-max", f->retry_max, "is not a count from 0 to 1000000");
+    }
+    cairn_time t;
+    if (f->retry_interval && parse_duration(f->retry_interval, &t) < 0)
+        return bad_value("--retry-interval", f->retry_interval,
+                         "is not a duration such as 30s or 1m");
+    for (size_t i = 0; i < f->n_retry_joins; i++)
+        if (check_host(f->retry_joins[i], AGENT_DEFAULT_PORT, why, sizeof(why)) < 0)
+            return bad_value("--retry-join", f->retry_joins[i], why);
     return build_routing_config(f, cfg);
+}
+
+/* ---- state files: tags file and keyring file ---- */
+
+/* Replaces path with text atomically: path.tmp written (mode 0600, as
+ * Serf writes both files, the keys being secret), synced, renamed over
+ * path. 0, or -1 with why. */
+static int write_atomic(const char *path, const char *text, char *why, size_t wl)
+{
+    size_t plen = strlen(path) + 5;
+    char *tmp = malloc(plen);
+    if (!tmp)
+        return snprintf(why, wl, "out of memory"), -1;
+    snprintf(tmp, plen, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int err = 0;
+    if (fd < 0) {
+        err = errno;
+    } else {
+        size_t len = strlen(text), done = 0;
+        while (done < len && !err) {
+            ssize_t w = write(fd, text + done, len - done);
+            if (w < 0 && errno != EINTR)
+                err = errno;
+            else if (w > 0)
+                done += (size_t)w;
+        }
+        if (!err && fsync(fd) < 0)
+            err = errno;
+        if (close(fd) < 0 && !err)
+            err = errno;
+        if (!err && rename(tmp, path) < 0)
+            err = errno;
+        if (err)
+            unlink(tmp);
+    }
+    free(tmp);
+    if (err)
+        return snprintf(why, wl, "%s: %s", path, strerror(err)), -1;
+    return 0;
+}
+
+/* Serf rewrites its keyring file after every key change it accepted. */
+static void on_keyring_changed(cairn_agent *agent, void *ud)
+{
+    struct agent_cli *c = ud;
+    (void)agent;
+    char why[512];
+    char *text = cairn__agent_keyring_encode(c->keyring);
+    int rc = text ? write_atomic(c->keyring_path, text, why, sizeof(why))
+                  : (snprintf(why, sizeof(why), "out of memory"), -1);
+    if (text) {
+        memset(text, 0, strlen(text));
+        cairn_free(text);
+    }
+    if (rc < 0) {
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "keyring",
+                             json_pack("{s:o}", "error", cairn__log_json_string(why)),
+                             "failed to write keyring file: %s", why);
+        return;
+    }
+    size_t n = cairn_keyring_count(c->keyring);
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "keyring",
+                         json_pack("{s:o, s:I}", "path", cairn__log_json_string(c->keyring_path),
+                                   "keys", (json_int_t)n),
+                         "keyring file %s rewritten (%zu key(s))", c->keyring_path, n);
+}
+
+/* --keyring-file: the keyring Serf restores from it (the file must exist
+ * and hold at least one key; the first is primary). 0 or the exit status
+ * (1, as Serf fails to create its agent). */
+static int load_keyring(struct agent_cli *c, const struct agent_flags *f, cairn_agent_config *cfg)
+{
+    if (!f->keyring_file)
+        return 0;
+    char *text;
+    size_t len;
+    char why[512];
+    int rc = cairn__agent_read_file(f->keyring_file, CAIRN_AGENT_CONFIG_FILE_MAX, &text, &len, why,
+                                    sizeof(why));
+    if (rc == 0) {
+        char sub[256];
+        rc = cairn__agent_keyring_parse(text, len, &c->keyring, sub, sizeof(sub));
+        if (rc < 0)
+            snprintf(why, sizeof(why), "%s: %s", f->keyring_file, sub);
+        memset(text, 0, len);
+        cairn_free(text);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "cairn agent: keyring file %s\n", why);
+        return 1;
+    }
+    c->keyring_path = strdup(f->keyring_file);
+    if (!c->keyring_path) {
+        fprintf(stderr, "cairn agent: out of memory\n");
+        return 1;
+    }
+    cfg->keyring = c->keyring;
+    cfg->keyring_changed = on_keyring_changed;
+    size_t n = cairn_keyring_count(c->keyring);
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "keyring",
+                         json_pack("{s:o, s:I}", "path", cairn__log_json_string(c->keyring_path),
+                                   "keys", (json_int_t)n),
+                         "restored keyring with %zu key(s) from %s", n, c->keyring_path);
+    return 0;
+}
+
+/* Our tags as the handlers see them (copies). 0 or -1 out of memory. */
+static int set_self_tags(struct agent_cli *c, const cairn_tag *tags, size_t n)
+{
+    cairn_tag copy[CAIRN_AGENT_MAX_TAGS];
+    for (size_t i = 0; i < n; i++) {
+        copy[i].key = strdup(tags[i].key);
+        copy[i].value = strdup(tags[i].value);
+        if (!copy[i].key || !copy[i].value) {
+            for (size_t k = 0; k <= i; k++) {
+                free((char *)copy[k].key);
+                free((char *)copy[k].value);
+            }
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < c->n_self_tags; i++) {
+        free((char *)c->self_tags[i].key);
+        free((char *)c->self_tags[i].value);
+    }
+    memcpy(c->self_tags, copy, n * sizeof(cairn_tag));
+    c->n_self_tags = n;
+    c->self.tags = c->self_tags;
+    c->self.ntags = n;
+    return 0;
+}
+
+/* Serf's Agent.SetTags: the tags file first (when there is one), then the
+ * tags gossiped. 0 or -1 (logged). */
+static int set_tags(struct agent_cli *c, const cairn_tag *tags, size_t n)
+{
+    char why[512];
+    if (c->tags_path) {
+        char *text = cairn__agent_tags_encode(tags, n);
+        int rc = text ? write_atomic(c->tags_path, text, why, sizeof(why))
+                      : (snprintf(why, sizeof(why), "out of memory"), -1);
+        cairn_free(text);
+        if (rc < 0) {
+            cairn__log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "tags",
+                                 json_pack("{s:o}", "error", cairn__log_json_string(why)),
+                                 "failed to write tags file: %s", why);
+            return -1;
+        }
+    }
+    cairn_diag d = {0};
+    int rc = cairn_serf_set_tags(cairn_agent_serf(c->agent), tags, n, &d);
+    if (rc < 0) {
+        const char *msg = d.msg[0] ? d.msg : cairn_strerror(rc);
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "tags",
+                             json_pack("{s:o}", "error", cairn__log_json_string(msg)),
+                             "failed to update tags: %s", msg);
+        return -1;
+    }
+    if (set_self_tags(c, tags, n) < 0)
+        return -1;
+    return 0;
+}
+
+static bool same_tags(const cairn_tag *a, size_t na, const cairn_tag *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++) {
+        size_t k = 0;
+        while (k < nb && strcmp(a[i].key, b[k].key) != 0)
+            k++;
+        if (k == nb || strcmp(a[i].value, b[k].value) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* ---- SIGHUP: Serf's handleReload ---- */
+
+/* The log level of f (Serf writes ERR for error); -1 when bad. */
+static int level_of(const struct agent_flags *f)
+{
+    int level = CAIRN_LOG_INFO;
+    if (!f->log_level)
+        return level;
+    if (strcasecmp(f->log_level, "err") == 0)
+        return CAIRN_LOG_ERROR;
+    return cairn_log_level_parse(f->log_level, &level) < 0 ? -1 : level;
+}
+
+static void reload_failed(struct agent_cli *c, const char *why)
+{
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "reload",
+                         json_pack("{s:o}", "error", cairn__log_json_string(why)),
+                         "reload failed, keeping the current configuration: %s", why);
+}
+
+/* Re-reads the command line and the configuration files, and applies what
+ * Serf's handleReload applies: the log level, the event handlers and the
+ * tags (not with a tags file: that file is where the tags live). A bad
+ * configuration is logged and the current one kept. */
+static void reload(struct agent_cli *c)
+{
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "reload", NULL, "reloading configuration");
+    struct agent_flags *nf;
+    char why[768];
+    int rc = load_flags(c->argc, c->argv, &nf, why, sizeof(why));
+    if (rc != 0) {
+        reload_failed(c, why[0] ? why : "bad command line");
+        return;
+    }
+    int level = level_of(nf);
+    if (level < 0) {
+        snprintf(why, sizeof(why), "log level \"%.64s\" is not trace, debug, info, warn or error",
+                 nf->log_level);
+        reload_failed(c, why);
+        flags_delete(nf);
+        return;
+    }
+    char sub[512];
+    size_t bad = 0;
+    if (cairn__handlers_replace(c->handlers, nf->handlers, nf->n_handlers, &bad, sub, sizeof(sub)) <
+        0) {
+        snprintf(why, sizeof(why), "%s: event handler %s",
+                 nf->handler_src[bad] ? nf->handler_src[bad] : "--event-handler", sub);
+        reload_failed(c, why);
+        flags_delete(nf);
+        return;
+    }
+    bool tags_changed = false;
+    if (!c->tags_path && !same_tags(nf->all_tags, nf->n_all_tags, c->self_tags, c->n_self_tags))
+        tags_changed = set_tags(c, nf->all_tags, nf->n_all_tags) == 0;
+    int old_level = c->sink.level;
+    c->sink.level = level;
+    /* A retry join still running goes on with the new list. */
+    c->retry_hosts = nf->retry_joins;
+    c->n_retry_hosts = c->n_retry_hosts ? nf->n_retry_joins : 0;
+    flags_delete(c->flags);
+    c->flags = nf;
+    cairn__log_sink_emit(
+        &c->sink, CAIRN_LOG_INFO, "reload",
+        json_pack("{s:s, s:s, s:I, s:b, s:I}", "log_level", cairn_log_level_name(level),
+                  "previous_log_level", cairn_log_level_name(old_level), "event_handlers",
+                  (json_int_t)cairn__handlers_count(c->handlers), "tags_changed", tags_changed,
+                  "files", (json_int_t)nf->files.n_files),
+        "reloaded %zu file(s): log level %s, %zu event handler entr%s, tags %s", nf->files.n_files,
+        cairn_log_level_name(level), cairn__handlers_count(c->handlers),
+        cairn__handlers_count(c->handlers) == 1 ? "y" : "ies",
+        tags_changed ? "updated" : "unchanged");
+}
+
+/* ---- --retry-join: Serf's retryJoin ---- */
+
+static void retry_later(struct agent_cli *c, const char *why);
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    struct agent_cli *c = t->data;
+    if (!c->leaving)
+        start_retry(c);
+}
+
+static void on_retry_joined(cairn_agent *agent, int status, int count, void *ud)
+{
+    struct agent_cli *c = ud;
+    (void)agent;
+    if (c->leaving)
+        return;
+    if (status < 0) {
+        char why[600];
+        snprintf(why, sizeof(why), "%s%s%s%s", cairn_strerror(status), c->last_error[0] ? " (" : "",
+                 c->last_error, c->last_error[0] ? ")" : "");
+        retry_later(c, why);
+        return;
+    }
+    c->n_retry_hosts = 0;
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "join",
+                         json_pack("{s:i, s:b}", "contacted", count, "retry_join", 1),
+                         "retry join completed, synced with %d initial agent(s)", count);
+}
+
+static void on_retry_resolved(cairn_resolve_hosts *req, int status, const cairn_addr *addrs,
+                              size_t n, size_t failed, const char *first_failed, int first_err,
+                              void *ud)
+{
+    struct agent_cli *c = ud;
+    (void)req;
+    (void)failed;
+    c->retry_resolving = NULL;
+    if (c->leaving)
+        return;
+    if (status == 0 && n == 0)
+        status = first_err ? first_err : CAIRN_ENOENT;
+    int rc = status < 0 ? status : cairn_agent_join(c->agent, addrs, n, on_retry_joined, c);
+    if (rc < 0) {
+        char why[600];
+        if (first_failed)
+            snprintf(why, sizeof(why), "%s (%s does not resolve: %s)", cairn_strerror(rc),
+                     first_failed, cairn_strerror(first_err));
+        else
+            snprintf(why, sizeof(why), "%s", cairn_strerror(rc));
+        retry_later(c, why);
+    }
+}
+
+/* Serf: after each failure the attempt counts; past retry_max attempts
+ * (when not 0) the agent exits 1, else it waits retry_interval. */
+static void retry_later(struct agent_cli *c, const char *why)
+{
+    c->retry_attempts++;
+    if (c->retry_max > 0 && c->retry_attempts > c->retry_max) {
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "join",
+                             json_pack("{s:o, s:I}", "error", cairn__log_json_string(why),
+                                       "attempts", (json_int_t)c->retry_attempts),
+                             "maximum retry join attempts made (%ld), exiting: %s",
+                             c->retry_attempts, why);
+        fprintf(stderr, "cairn agent: --retry-join: maximum retry join attempts made (%ld): %s\n",
+                c->retry_attempts, why);
+        stop(c, 1);
+        return;
+    }
+    double secs = (double)c->retry_interval / (double)CAIRN_SEC;
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_WARN, "join",
+                         json_pack("{s:o, s:I, s:f}", "error", cairn__log_json_string(why),
+                                   "attempt", (json_int_t)c->retry_attempts, "retry_in", secs),
+                         "retry join failed: %s, retrying in %.1f s", why, secs);
+    uv_timer_start(&c->retry_timer, on_retry_timer, (uint64_t)(c->retry_interval / CAIRN_MSEC), 0);
+}
+
+/* One attempt: resolve every --retry-join host, join what was found. */
+static void start_retry(struct agent_cli *c)
+{
+    if (c->n_retry_hosts == 0 || c->leaving || c->retry_resolving)
+        return;
+    c->last_error[0] = 0;
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "join",
+                         json_pack("{s:I, s:b}", "attempt", (json_int_t)c->retry_attempts + 1,
+                                   "replay", c->flags->replay),
+                         "joining cluster (retry join, attempt %ld)", c->retry_attempts + 1);
+    int rc = cairn_resolve_hosts_start(c->loop, c->retry_hosts, c->n_retry_hosts, c->join_port,
+                                       AGENT_RESOLVE_TIMEOUT, on_retry_resolved, c,
+                                       &c->retry_resolving, NULL);
+    if (rc < 0)
+        retry_later(c, cairn_strerror(rc));
 }
 
 /* ---- main ---- */
@@ -969,26 +1613,33 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
 static int start_handlers(struct agent_cli *c, const struct agent_flags *f,
                           const cairn_agent_config *cfg)
 {
-    c->self = (cairn_member){.name = cfg->node, .tags = cfg->tags, .ntags = cfg->n_tags};
-    if (f->n_handlers == 0)
-        return 0;
-    if (cairn__handlers_new(c->loop, NULL, &c->sink, &c->handlers) < 0) {
+    snprintf(c->node, sizeof(c->node), "%s", cfg->node);
+    c->self = (cairn_member){.name = c->node};
+    /* Always there: a SIGHUP may add handlers. */
+    /* A query handler's answer is cut to the query response limit. */
+    cairn_handlers_limits lim = {.response_limit = cfg->query_response_size_limit};
+    if (set_self_tags(c, cfg->tags, cfg->n_tags) < 0 ||
+        cairn__handlers_new(c->loop, &lim, &c->sink, &c->handlers) < 0) {
         fprintf(stderr, "cairn agent: out of memory\n");
         return 1;
     }
     for (size_t i = 0; i < f->n_handlers; i++) {
         char why[512];
-        if (cairn__handlers_add(c->handlers, f->handlers[i], why, sizeof(why)) < 0)
-            return bad_value("--event-handler", f->handlers[i], why);
+        if (cairn__handlers_add(c->handlers, f->handlers[i], why, sizeof(why)) < 0) {
+            if (!f->handler_src[i])
+                return bad_value("--event-handler", f->handlers[i], why);
+            fprintf(stderr, "cairn agent: %s: \"event_handlers\": %s\n", f->handler_src[i], why);
+            return 2;
+        }
     }
     return 0;
 }
 
 static int start_signals(struct agent_cli *c)
 {
-    uv_signal_t *hs[] = {&c->sigint, &c->sigterm, &c->sigusr1};
-    int nums[] = {SIGINT, SIGTERM, SIGUSR1};
-    for (int i = 0; i < 3; i++) {
+    uv_signal_t *hs[] = {&c->sigint, &c->sigterm, &c->sigusr1, &c->sighup};
+    int nums[] = {SIGINT, SIGTERM, SIGUSR1, SIGHUP};
+    for (int i = 0; i < 4; i++) {
         if (uv_signal_init(&c->uv, hs[i]) < 0)
             return -1;
         hs[i]->data = c;
@@ -1112,7 +1763,12 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
     if (f->advertise &&
         resolve_on_loop(c, f->advertise, cfg->bind.port, &cfg->advertise, bad, sizeof(bad)) < 0)
         return bad_value("--advertise", f->advertise, bad);
-    cairn_logger logger = {.cb = on_log, .userdata = c, .level = c->sink.level};
+    /* The library logs down to debug whatever the level: the sink filters,
+     * and a SIGHUP can lower its level. */
+    cairn_logger logger = {.cb = on_log,
+                           .userdata = c,
+                           .level =
+                               c->sink.level < CAIRN_LOG_DEBUG ? c->sink.level : CAIRN_LOG_DEBUG};
     if (cfg->bind.port && !cfg->advertise.family && addr_any(&cfg->bind))
         pick_advertise(cfg->bind.port, &cfg->advertise);
     if (cfg->datacenter && (rc = wan_addresses(c, cfg, f)) != 0)
@@ -1146,9 +1802,10 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
         &c->sink, CAIRN_LOG_INFO, "agent-start",
         json_pack("{s:o, s:s, s:s, s:s, s:b, s:b}", "node", cairn__log_json_string(cfg->node),
                   "bind", bind, "advertise", addr, "profile", cfg->profile, "encrypted",
-                  cfg->key_len > 0, "compression", !cfg->disable_compression),
+                  cfg->key_len > 0 || cfg->keyring, "compression", !cfg->disable_compression),
         "node %s bind %s advertise %s profile %s encrypted %s compression %s", cfg->node, bind,
-        addr, cfg->profile, cfg->key_len ? "yes" : "no", cfg->disable_compression ? "off" : "on");
+        addr, cfg->profile, cfg->key_len || cfg->keyring ? "yes" : "no",
+        cfg->disable_compression ? "off" : "on");
     cairn_serf *wan = cairn_agent_wan_serf(c->agent);
     if (wan) {
         cairn_memberlist_local_node(cairn_serf_memberlist(wan), &me);
@@ -1161,6 +1818,26 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
                              "datacenter %s %s, WAN member %s at %s profile %s", cfg->datacenter,
                              cfg->server ? "server" : "client", me.name, addr, cfg->wan_profile);
     }
+    c->join_port = cfg->bind.port;
+    c->retry_hosts = f->retry_joins;
+    c->n_retry_hosts = f->n_retry_joins;
+    c->retry_interval = 30 * CAIRN_SEC;
+    if (f->retry_interval)
+        parse_duration(f->retry_interval, &c->retry_interval);
+    else if (f->files.retry_interval)
+        c->retry_interval = f->files.retry_interval;
+    /* Serf: "'RetryInterval' is too low", at least 1 s. */
+    if (c->retry_interval < CAIRN_SEC) {
+        c->retry_interval = CAIRN_SEC;
+        if (c->n_retry_hosts)
+            cairn__log_sink_emit(&c->sink, CAIRN_LOG_WARN, "join", NULL,
+                                 "retry interval is too low, using 1 s");
+    }
+    c->retry_max = f->retry_max ? strtol(f->retry_max, NULL, 10) : f->files.retry_max;
+    uv_timer_init(&c->uv, &c->retry_timer);
+    c->retry_timer.data = c;
+    if (!f->n_joins)
+        start_retry(c);
     if (f->n_joins) {
         c->joining = true;
         rc = cairn_resolve_hosts_start(c->loop, f->joins, f->n_joins, cfg->bind.port,
@@ -1194,44 +1871,65 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
 
 int cairn_cmd_agent(int argc, char **argv)
 {
-    struct agent_flags f = {0};
-    int rc = parse_flags(argc, argv, &f);
+    struct agent_flags *f = NULL;
+    char why[768];
+    int rc = load_flags(argc, argv, &f, why, sizeof(why));
     cairn_agent_config cfg;
     uint8_t key[32];
     char hostname[256];
-    if (rc == -1) { /* --help */
-        rc = 0;
+    if (rc == -1) /* --help */
+        return 0;
+    if (rc) {
+        if (why[0])
+            fprintf(stderr, "cairn agent: %s\n", why);
+        return rc;
+    }
+    if ((rc = build_config(f, hostname, sizeof(hostname), &cfg, key)) != 0)
+        goto out;
+    struct agent_cli c = {.sink = {.out = stdout, .json = f->json, .level = CAIRN_LOG_INFO},
+                          .stats_on_exit = f->stats_on_exit,
+                          .argc = argc,
+                          .argv = argv,
+                          .flags = f};
+    f = NULL; /* c.flags from here on */
+    if ((c.sink.level = level_of(c.flags)) < 0) {
+        rc = bad_value("--log-level", c.flags->log_level,
+                       "is not trace, debug, info, warn or error");
+        f = c.flags;
         goto out;
     }
-    if (rc)
-        goto out;
-    if ((rc = build_config(&f, hostname, sizeof(hostname), &cfg, key)) != 0)
-        goto out;
-    struct agent_cli c = {.sink = {.out = stdout, .json = f.json, .level = CAIRN_LOG_INFO},
-                          .stats_on_exit = f.stats_on_exit};
-    if (f.log_level && cairn_log_level_parse(f.log_level, &c.sink.level) < 0) {
-        rc = bad_value("--log-level", f.log_level, "is not trace, debug, info, warn or error");
+    if (c.flags->tags_file && !(c.tags_path = strdup(c.flags->tags_file))) {
+        f = c.flags;
+        rc = 1;
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (uv_loop_init(&c.uv) < 0 || cairn_loop_new_uv(&c.uv, &c.loop) < 0) {
         fprintf(stderr, "cairn agent: cannot start the event loop\n");
+        f = c.flags;
+        free(c.tags_path);
         rc = 1;
         goto out;
     }
-    if ((rc = start_handlers(&c, &f, &cfg)) == 0)
-        rc = run_agent(&c, &cfg, &f);
+    if ((rc = load_keyring(&c, c.flags, &cfg)) == 0 &&
+        (rc = start_handlers(&c, c.flags, &cfg)) == 0)
+        rc = run_agent(&c, &cfg, c.flags);
     cairn_resolve_hosts_cancel(c.resolving);
     cairn_resolve_hosts_cancel(c.resolving_wan);
+    cairn_resolve_hosts_cancel(c.retry_resolving);
     cairn_agent_delete(c.agent);
+    cairn_keyring_delete(c.keyring);
     cairn__handlers_delete(c.handlers);
     cairn_loop_delete(c.loop);
     uv_walk(&c.uv, close_walk, NULL);
     uv_run(&c.uv, UV_RUN_DEFAULT);
     uv_loop_close(&c.uv);
+    set_self_tags(&c, NULL, 0);
+    free(c.keyring_path);
+    free(c.tags_path);
+    f = c.flags;
 out:
-    for (size_t i = 0; i < f.n_tags; i++)
-        free(f.tag_text[i]);
+    flags_delete(f);
     return rc;
 }

@@ -25,7 +25,8 @@
  * runs one at a time (the others are counted in name_conflicts only). Go's
  * Shutdown also closes the agent; cairn stops the serf's memberlist and
  * leaves deleting the serf to the application, which sees the state.
- * There is no keyring file to write (the agent owns files).
+ * There is no keyring file to write here: a successful change calls
+ * cfg.keyring_changed_cb and the agent writes the file.
  */
 #include "serf/serf_internal.h"
 
@@ -233,6 +234,9 @@ static void handle_key_change(cairn_serf *s, const struct serf_rx_query *q, int 
         if (msg)
             cairn__serf_log(s, CAIRN_LOG_ERROR, "Failed to %s: %s", what[op], msg);
     }
+    /* Serf writes its keyring file before answering. */
+    if (ok && s->cfg.keyring_changed_cb)
+        s->cfg.keyring_changed_cb(s, s->cfg.keyring_changed_userdata);
     (void)key_respond(s, q, ok, msg, NULL, 0, NULL);
     cairn__wire_arena_destroy(&a);
 }

@@ -376,13 +376,22 @@ static void key_op(int op, const char *key, struct key_got *k)
     assert_int_equal(k->num_nodes, W.n);
 }
 
+/* keyring_changed_cb: counts every node's accepted key changes. */
+static void count_keyring_change(cairn_serf *s, void *ud)
+{
+    (void)s;
+    (*(size_t *)ud)++;
+}
+
 static void test_keys(void **state)
 {
     (void)state;
     uint64_t seed = cairn_test_sim_seed("serf_keys", 701);
-    size_t n = 10;
+    size_t n = 10, changes = 0;
     cairn_keyring *rings[10];
     assert_int_equal(serf_world_init(&W, seed, n), 0);
+    W.cfg.keyring_changed_cb = count_keyring_change;
+    W.cfg.keyring_changed_userdata = &changes;
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(cairn_keyring_new(K1, sizeof(K1), &rings[i]), 0);
         W.nodes[i].keyring = rings[i];
@@ -398,10 +407,17 @@ static void test_keys(void **state)
     assert_int_equal(k.num_err, n);
     assert_int_equal(cairn_serf_install_key(W.nodes[1].serf, "not base64!", on_keys, &k),
                      CAIRN_EINVAL);
+    /* The agent's keyring file hook: once per node for each accepted
+     * change, never for a refused one or a listing. */
+    assert_int_equal(changes, 0);
     key_op(0, K2_B64, &k);
+    assert_int_equal(changes, n);
     key_op(1, K2_B64, &k);
+    assert_int_equal(changes, 2 * n);
     key_op(2, K1_B64, &k);
+    assert_int_equal(changes, 3 * n);
     key_op(3, NULL, &k);
+    assert_int_equal(changes, 3 * n);
     assert_int_equal(k.n_keys, 1);
     assert_int_equal(k.key_count, n);
     assert_string_equal(k.primary, K2_B64);

@@ -30,6 +30,8 @@ struct rec {
     char tags[8][2][32];
     size_t ntags;
     int join_status, join_count, leave_status;
+    /* cfg.keyring_changed calls. */
+    int keyring_changes;
 };
 
 static void on_event(cairn_agent *a, const cairn_event *ev, void *ud)
@@ -444,6 +446,75 @@ static void test_wrong_key_is_kept_out(void **state)
     cairn_sim_delete(sim);
 }
 
+static void on_keyring_changed(cairn_agent *a, void *ud)
+{
+    (void)a;
+    ((struct rec *)ud)->keyring_changes++;
+}
+
+static void on_keys(cairn_serf *s, const cairn_serf_key_response *r, void *ud)
+{
+    (void)s;
+    *(int *)ud = r->status == 0 ? 1 : -1;
+}
+
+/* --keyring-file's path through the agent: a borrowed keyring of several
+ * keys, the hook after an accepted key query, the ring left to its owner. */
+static void test_borrowed_keyring(void **state)
+{
+    (void)state;
+    cairn_sim *sim;
+    assert_int_equal(cairn_sim_new(cairn_test_sim_seed("agent_keyring", 14), &sim), 0);
+    uint8_t k1[16], k2[16];
+    memset(k1, 1, sizeof(k1));
+    memset(k2, 2, sizeof(k2));
+    cairn_keyring *ring;
+    assert_int_equal(cairn_keyring_new(k1, sizeof(k1), &ring), 0);
+    assert_int_equal(cairn_keyring_add(ring, k2, sizeof(k2)), 0);
+    struct rec a, b;
+    memset(&a, 0, sizeof(a));
+    cairn_addr at = ip(1);
+    assert_int_equal(cairn_sim_node_loop(sim, &at, &a.loop), 0);
+    cairn_agent_config cfg = {.node = "a",
+                              .bind = at,
+                              .profile = "local",
+                              .keyring = ring,
+                              .key_len = 3, /* ignored with a keyring */
+                              .keyring_changed = on_keyring_changed,
+                              .seed = 8,
+                              .coalesce_period = -1,
+                              .quiescent_period = -1};
+    cairn_diag d = {0};
+    assert_int_equal(cairn_agent_new(a.loop, &cfg, NULL, on_event, &a, &d, &a.agent), 0);
+    start(sim, &b, 2, "b", k1, sizeof(k1));
+    assert_int_equal(cairn_agent_join(b.agent, &at, 1, on_join, &b), 0);
+    cairn_sim_run_for(sim, 3 * CAIRN_SEC);
+    assert_int_equal(b.join_status, 0);
+    /* b installs a third key cluster-wide: a's hook runs once. */
+    int done = 0;
+    assert_int_equal(cairn_serf_install_key(cairn_agent_serf(b.agent),
+                                            "AwMDAwMDAwMDAwMDAwMDAw==", on_keys, &done),
+                     0);
+    cairn_sim_run_for(sim, 5 * CAIRN_SEC);
+    assert_int_equal(done, 1);
+    assert_int_equal(a.keyring_changes, 1);
+    assert_int_equal(cairn_keyring_count(ring), 3);
+    /* A refused change (removing the primary) does not call it. */
+    done = 0;
+    assert_int_equal(cairn_serf_remove_key(cairn_agent_serf(b.agent),
+                                           "AQEBAQEBAQEBAQEBAQEBAQ==", on_keys, &done),
+                     0);
+    cairn_sim_run_for(sim, 5 * CAIRN_SEC);
+    assert_int_equal(done, -1);
+    assert_int_equal(a.keyring_changes, 1);
+    stop(&a);
+    /* The ring is still the caller's. */
+    assert_int_equal(cairn_keyring_count(ring), 3);
+    cairn_keyring_delete(ring);
+    stop(&b);
+    cairn_sim_delete(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_meta_is_serf_tags),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_wrong_key_is_kept_out),
+        cmocka_unit_test(test_borrowed_keyring),
         cmocka_unit_test(test_tags_stay_structured),
         cmocka_unit_test(test_node_name_checked),
         cmocka_unit_test(test_log_sink),

@@ -117,6 +117,33 @@ static void test_filters(void **state)
     teardown_fix(&f);
 }
 
+/* SIGHUP's swap (Serf's UpdateScripts): all or nothing. */
+static void test_replace(void **state)
+{
+    (void)state;
+    struct fix f;
+    setup_fix(&f, NULL);
+    char why[256];
+    add(&f, "echo old");
+    const char *good[] = {"user=echo one", "member-join,member-leave=echo two"};
+    size_t bad = 99;
+    assert_int_equal(cairn__handlers_replace(f.h, good, 2, &bad, why, sizeof(why)), 0);
+    assert_int_equal(cairn__handlers_count(f.h), 3);
+    const char *broken[] = {"user=echo fine", "bogus=x"};
+    assert_int_equal(cairn__handlers_replace(f.h, broken, 2, &bad, why, sizeof(why)), CAIRN_EINVAL);
+    assert_int_equal(bad, 1);
+    assert_non_null(strstr(why, "bogus"));
+    assert_int_equal(cairn__handlers_count(f.h), 3); /* the old ones kept */
+    cairn_event ev = {.type = CAIRN_EVENT_USER, .name = "x"};
+    cairn__handlers_dispatch(f.h, &ev, &self);
+    drain(&f);
+    assert_int_equal(f.runs, 1);
+    assert_string_equal(f.out, "one\n");
+    assert_int_equal(cairn__handlers_replace(f.h, NULL, 0, NULL, why, sizeof(why)), 0);
+    assert_int_equal(cairn__handlers_count(f.h), 0);
+    teardown_fix(&f);
+}
+
 static void test_user_event_env_and_stdin(void **state)
 {
     (void)state;
@@ -250,6 +277,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_replace),
         cmocka_unit_test(test_user_event_env_and_stdin),
         cmocka_unit_test(test_member_event_stdin),
         cmocka_unit_test(test_query_answers),
