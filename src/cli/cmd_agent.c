@@ -30,6 +30,7 @@
 #include "cairn/agent.h"
 #include "agent/handlers.h"
 #include "agent/log_sink.h"
+#include "agent/rpc_backend.h"
 #include "cairn/loop_uv.h"
 #include "base/utf8.h"
 #include "cli/commands.h"
@@ -37,6 +38,12 @@
 
 #define AGENT_MAX_JOINS    64
 #define AGENT_DEFAULT_PORT 7946
+/* Serf's RPC address default (serf agent -rpc-addr). */
+#define AGENT_DEFAULT_RPC  "127.0.0.1:7373"
+#define AGENT_RPC_PORT     7373
+/* After an RPC `leave` has been answered, the agent exits this much later
+ * (time for the reply to reach the client). */
+#define AGENT_RPC_EXIT_DELAY_MS 200
 /* How often our coordinate is checked and logged when it moved: often
  * enough to follow Vivaldi's convergence, rarely enough for a log. */
 #define AGENT_COORD_PERIOD_MS 10000
@@ -69,6 +76,11 @@ struct agent_cli {
      * run time). */
     cairn_handlers *handlers;
     cairn_member self;
+    /* The Serf RPC server (src/agent/rpc_backend.h) and the timer that
+     * exits after an RPC leave. */
+    cairn_agent_rpc *rpc;
+    uv_timer_t exit_timer;
+    bool exit_timer_on;
 };
 
 static void usage(FILE *out)
@@ -98,6 +110,9 @@ static void usage(FILE *out)
             "  --snapshot PATH         keep Serf's snapshot file there: a restart rejoins the\n"
             "                          members it remembers and replays no old event\n"
             "  --rejoin                rejoin from the snapshot even after a graceful leave\n"
+            "  --rpc-addr HOST:PORT    Serf agent RPC address for the serf CLI (default\n"
+            "                          127.0.0.1:7373, as serf agent)\n"
+            "  --rpc-auth KEY          require this RPC auth key (serf -rpc-auth)\n"
             "  --event-handler [FILTER=]SCRIPT\n"
             "                          run SCRIPT (/bin/sh -c) for events: FILTER is a comma\n"
             "                          list of member-join, member-leave, member-failed,\n"
@@ -241,6 +256,14 @@ static void on_event(cairn_agent *agent, const cairn_event *ev, void *ud)
                              "query %s cannot be answered from here: handler output is dropped",
                              ev->name);
     cairn__handlers_dispatch(c->handlers, ev, &c->self);
+    cairn_serfrpc_server_event(cairn__agent_rpc_server(c->rpc), ev);
+}
+
+/* Every log record's text line, for the RPC monitor. */
+static void on_log_line(int level, const char *line, void *ud)
+{
+    struct agent_cli *c = ud;
+    cairn_serfrpc_server_log(cairn__agent_rpc_server(c->rpc), level, line);
 }
 
 static bool list_member(const cairn_member *m, void *ud)
@@ -444,6 +467,9 @@ static void on_joined(cairn_agent *agent, int status, int count, void *ud)
 struct agent_flags {
     const char *node, *bind, *advertise, *encrypt, *profile, *log_level;
     const char *protocol, *reconnect_timeout, *tombstone_timeout, *snapshot;
+    /* --rpc-addr HOST:PORT and --rpc-auth KEY (config keys rpc_addr and
+     * rpc_auth map onto these names). */
+    const char *rpc_addr, *rpc_auth;
     const char *joins[AGENT_MAX_JOINS];
     size_t n_joins;
     const char *handlers[CAIRN_HANDLERS_MAX];
@@ -576,6 +602,8 @@ static const cairn_cli_flag agent_flags_table[] = {
     {"event-handler", 0, true, 15},
     {"snapshot", 0, true, 16},
     {"rejoin", 0, false, 17},
+    {"rpc-addr", 0, true, 18},
+    {"rpc-auth", 0, true, 19},
 };
 
 /* What each id of agent_flags_table does. */
@@ -598,6 +626,8 @@ static const struct flag_def flag_defs[] = {
     {FLAG_HANDLER, 0},
     {FLAG_VALUE, offsetof(struct agent_flags, snapshot)},
     {FLAG_SWITCH, offsetof(struct agent_flags, rejoin)},
+    {FLAG_VALUE, offsetof(struct agent_flags, rpc_addr)},
+    {FLAG_VALUE, offsetof(struct agent_flags, rpc_auth)},
 };
 
 static int on_flag(int id, const char *flag, const char *v, void *ud, char *why, size_t wl)
@@ -751,6 +781,10 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     for (size_t i = 0; i < f->n_joins; i++)
         if (check_host(f->joins[i], AGENT_DEFAULT_PORT, why, sizeof(why)) < 0)
             return bad_value("--join", f->joins[i], why);
+    if (!f->rpc_addr)
+        f->rpc_addr = AGENT_DEFAULT_RPC;
+    if (check_host(f->rpc_addr, AGENT_RPC_PORT, why, sizeof(why)) < 0)
+        return bad_value("--rpc-addr", f->rpc_addr, why);
     if (f->encrypt && cairn_agent_decode_key(f->encrypt, key, &cfg->key_len) < 0)
         return bad_value("--encrypt", f->encrypt, "is not base64 of a 16, 24 or 32-byte key");
     cfg->key = f->encrypt ? key : NULL;
@@ -851,6 +885,54 @@ static void on_joins_resolved(cairn_resolve_hosts *req, int status, const cairn_
         on_joined(c->agent, rc, 0, c);
 }
 
+static void on_exit_timer(uv_timer_t *t)
+{
+    stop(t->data, 0);
+}
+
+/* An RPC `leave` completed and was answered: exit as `serf agent` does. */
+static void on_rpc_left(void *ud)
+{
+    struct agent_cli *c = ud;
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-left", NULL, "graceful leave complete");
+    if (c->exit_timer_on)
+        return;
+    c->exit_timer_on = true;
+    uv_timer_init(&c->uv, &c->exit_timer);
+    c->exit_timer.data = c;
+    uv_timer_start(&c->exit_timer, on_exit_timer, AGENT_RPC_EXIT_DELAY_MS, 0);
+}
+
+/* The Serf RPC server on --rpc-addr: -1 (after a message) when it cannot
+ * listen there, as `serf agent` exits when its RPC address is taken. */
+static int start_rpc(struct agent_cli *c, const cairn_agent_config *cfg,
+                     const struct agent_flags *f, const cairn_addr *addr,
+                     const cairn_logger *logger)
+{
+    cairn_agent_rpc_config rc = {
+        .addr = *addr,
+        .auth_key = f->rpc_auth,
+        .logger = logger,
+        .on_left = on_rpc_left,
+        .userdata = c,
+        .encrypted = cfg->key_len > 0,
+    };
+    int rv = cairn__agent_rpc_new(c->loop, c->agent, &rc, &c->rpc);
+    if (rv < 0) {
+        char text[CAIRN_ADDR_STRLEN];
+        cairn_addr_format(addr, true, text, sizeof(text));
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "agent-exit",
+                             json_pack("{s:s, s:s}", "rpc_addr", text, "error", cairn_strerror(rv)),
+                             "--rpc-addr: cannot listen on %s: %s", text, cairn_strerror(rv));
+        fprintf(stderr, "cairn agent: --rpc-addr: cannot listen on %s: %s\n", text,
+                cairn_strerror(rv));
+        return -1;
+    }
+    c->sink.tap = on_log_line;
+    c->sink.tap_userdata = c;
+    return 0;
+}
+
 static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct agent_flags *f)
 {
     cairn_diag diag = {0};
@@ -863,7 +945,14 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
     if (f->advertise &&
         resolve_on_loop(c, f->advertise, cfg->bind.port, &cfg->advertise, bad, sizeof(bad)) < 0)
         return bad_value("--advertise", f->advertise, bad);
-    cairn_logger logger = {.cb = on_log, .userdata = c, .level = c->sink.level};
+    /* The RPC monitor may ask for debug lines whatever --log-level says. */
+    cairn_logger logger = {.cb = on_log,
+                           .userdata = c,
+                           .level = c->sink.level < CAIRN_LOG_DEBUG ? c->sink.level
+                                                                    : CAIRN_LOG_DEBUG};
+    cairn_addr rpc_addr;
+    if (resolve_on_loop(c, f->rpc_addr, AGENT_RPC_PORT, &rpc_addr, bad, sizeof(bad)) < 0)
+        return bad_value("--rpc-addr", f->rpc_addr, bad);
     if (cfg->bind.port && !cfg->advertise.family) {
         bool any = true;
         for (size_t i = 0; i < cairn_addr_ip_len(&cfg->bind); i++)
@@ -889,6 +978,8 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
         fprintf(stderr, "cairn agent: %s%s\n", flag, why);
         return rc == CAIRN_EINVAL || rc == CAIRN_ELIMIT ? 2 : 1;
     }
+    if (start_rpc(c, cfg, f, &rpc_addr, &logger) < 0)
+        return 1;
     cairn_ml_node me;
     cairn_memberlist_local_node(cairn_agent_memberlist(c->agent), &me);
     char addr[CAIRN_ADDR_STRLEN], bind[CAIRN_ADDR_STRLEN];
@@ -955,6 +1046,9 @@ int cairn_cmd_agent(int argc, char **argv)
     if ((rc = start_handlers(&c, &f, &cfg)) == 0)
         rc = run_agent(&c, &cfg, &f);
     cairn_resolve_hosts_cancel(c.resolving);
+    c.sink.tap = NULL;
+    cairn__agent_rpc_delete(c.rpc);
+    c.rpc = NULL;
     cairn_agent_delete(c.agent);
     cairn__handlers_delete(c.handlers);
     cairn_loop_delete(c.loop);
