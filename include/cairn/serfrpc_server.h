@@ -147,8 +147,8 @@ typedef struct cairn_serfrpc_backend_ops {
     int (*update_tags)(void *impl, const cairn_tag *set, size_t nset, const char *const *del,
                        size_t ndel, cairn_diag *diag);
     /* Start a query; *ret_handle is passed to query_cancel. */
-    int (*query)(void *impl, const cairn_serfrpc_query_req *q, cairn_serfrpc_query_fn cb,
-                 void *ctx, void **ret_handle, cairn_diag *diag);
+    int (*query)(void *impl, const cairn_serfrpc_query_req *q, cairn_serfrpc_query_fn cb, void *ctx,
+                 void **ret_handle, cairn_diag *diag);
     /* Stop a running query: no more reports. */
     void (*query_cancel)(void *impl, void *handle);
     /* A key operation (key unused for LIST). */

@@ -39,8 +39,8 @@
 #define AGENT_MAX_JOINS    64
 #define AGENT_DEFAULT_PORT 7946
 /* Serf's RPC address default (serf agent -rpc-addr). */
-#define AGENT_DEFAULT_RPC  "127.0.0.1:7373"
-#define AGENT_RPC_PORT     7373
+#define AGENT_DEFAULT_RPC "127.0.0.1:7373"
+#define AGENT_RPC_PORT    7373
 /* After an RPC `leave` has been answered, the agent exits this much later
  * (time for the reply to reach the client). */
 #define AGENT_RPC_EXIT_DELAY_MS 200
@@ -948,8 +948,8 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
     /* The RPC monitor may ask for debug lines whatever --log-level says. */
     cairn_logger logger = {.cb = on_log,
                            .userdata = c,
-                           .level = c->sink.level < CAIRN_LOG_DEBUG ? c->sink.level
-                                                                    : CAIRN_LOG_DEBUG};
+                           .level =
+                               c->sink.level < CAIRN_LOG_DEBUG ? c->sink.level : CAIRN_LOG_DEBUG};
     cairn_addr rpc_addr;
     if (resolve_on_loop(c, f->rpc_addr, AGENT_RPC_PORT, &rpc_addr, bad, sizeof(bad)) < 0)
         return bad_value("--rpc-addr", f->rpc_addr, bad);

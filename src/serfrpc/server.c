@@ -300,8 +300,7 @@ static bool member_matches(struct member_list *l, const cairn_member *m)
 {
     if (l->name_re && regexec(l->name_re, m->name, 0, NULL, 0) != 0)
         return false;
-    if (l->status_re &&
-        regexec(l->status_re, cairn_member_status_name(m->status), 0, NULL, 0) != 0)
+    if (l->status_re && regexec(l->status_re, cairn_member_status_name(m->status), 0, NULL, 0) != 0)
         return false;
     for (size_t i = 0; i < l->ntags; i++) {
         const char *v = cairn_member_tag(m, l->tags[i].key);
@@ -438,8 +437,8 @@ static void handle_join(struct conn *c, uint64_t seq, const serfrpc_req_body *b)
         send_pair(c, cairn_strerror(CAIRN_ENOMEM), seq, fill_join, &zero, false);
         return;
     }
-    int rc = c->srv->cfg.ops->join(c->srv->cfg.impl, b->list, b->nlist, b->replay, on_join_done,
-                                   o, &d);
+    int rc =
+        c->srv->cfg.ops->join(c->srv->cfg.impl, b->list, b->nlist, b->replay, on_join_done, o, &d);
     if (rc < 0) {
         send_pair(c, diag_text(&d, rc), seq, fill_join, &zero, false);
         op_end(o);
@@ -513,8 +512,8 @@ static void handle_keys(struct conn *c, uint64_t seq, int op, const serfrpc_req_
         send_keys(c, seq, &r, false);
         return;
     }
-    int rc = c->srv->cfg.ops->key_op(c->srv->cfg.impl, op, b && b->key ? b->key : "",
-                                     on_keys_done, o, &d);
+    int rc = c->srv->cfg.ops->key_op(c->srv->cfg.impl, op, b && b->key ? b->key : "", on_keys_done,
+                                     o, &d);
     if (rc < 0) {
         r.error = diag_text(&d, rc);
         send_keys(c, seq, &r, false);
@@ -772,8 +771,8 @@ static void handle_stop(struct conn *c, uint64_t seq, const serfrpc_req_body *b)
 static void handle_tags(struct conn *c, uint64_t seq, const serfrpc_req_body *b)
 {
     cairn_diag d = {0};
-    int rc = c->srv->cfg.ops->update_tags(c->srv->cfg.impl, b->tags, b->ntags, b->list, b->nlist,
-                                          &d);
+    int rc =
+        c->srv->cfg.ops->update_tags(c->srv->cfg.impl, b->tags, b->ntags, b->list, b->nlist, &d);
     reply(c, rc < 0 ? diag_text(&d, rc) : "", seq);
 }
 
@@ -836,25 +835,53 @@ static void handle_coord(struct conn *c, uint64_t seq, const serfrpc_req_body *b
 /* ---- dispatch ---- */
 
 enum cmd {
-    C_HANDSHAKE, C_AUTH, C_MEMBERS, C_MEMBERS_FILTERED, C_JOIN, C_LEAVE, C_FORCE_LEAVE, C_EVENT,
-    C_TAGS, C_STREAM, C_MONITOR, C_STOP, C_QUERY, C_RESPOND, C_INSTALL_KEY, C_USE_KEY,
-    C_REMOVE_KEY, C_LIST_KEYS, C_STATS, C_GET_COORD, C_UNKNOWN
+    C_HANDSHAKE,
+    C_AUTH,
+    C_MEMBERS,
+    C_MEMBERS_FILTERED,
+    C_JOIN,
+    C_LEAVE,
+    C_FORCE_LEAVE,
+    C_EVENT,
+    C_TAGS,
+    C_STREAM,
+    C_MONITOR,
+    C_STOP,
+    C_QUERY,
+    C_RESPOND,
+    C_INSTALL_KEY,
+    C_USE_KEY,
+    C_REMOVE_KEY,
+    C_LIST_KEYS,
+    C_STATS,
+    C_GET_COORD,
+    C_UNKNOWN
 };
 
 static const struct {
     const char *name;
     bool body;
 } commands[] = {
-    [C_HANDSHAKE] = {"handshake", true},     [C_AUTH] = {"auth", true},
-    [C_MEMBERS] = {"members", false},        [C_MEMBERS_FILTERED] = {"members-filtered", true},
-    [C_JOIN] = {"join", true},               [C_LEAVE] = {"leave", false},
-    [C_FORCE_LEAVE] = {"force-leave", true}, [C_EVENT] = {"event", true},
-    [C_TAGS] = {"tags", true},               [C_STREAM] = {"stream", true},
-    [C_MONITOR] = {"monitor", true},         [C_STOP] = {"stop", true},
-    [C_QUERY] = {"query", true},             [C_RESPOND] = {"respond", true},
-    [C_INSTALL_KEY] = {"install-key", true}, [C_USE_KEY] = {"use-key", true},
-    [C_REMOVE_KEY] = {"remove-key", true},   [C_LIST_KEYS] = {"list-keys", false},
-    [C_STATS] = {"stats", false},            [C_GET_COORD] = {"get-coordinate", true},
+    [C_HANDSHAKE] = {"handshake", true},
+    [C_AUTH] = {"auth", true},
+    [C_MEMBERS] = {"members", false},
+    [C_MEMBERS_FILTERED] = {"members-filtered", true},
+    [C_JOIN] = {"join", true},
+    [C_LEAVE] = {"leave", false},
+    [C_FORCE_LEAVE] = {"force-leave", true},
+    [C_EVENT] = {"event", true},
+    [C_TAGS] = {"tags", true},
+    [C_STREAM] = {"stream", true},
+    [C_MONITOR] = {"monitor", true},
+    [C_STOP] = {"stop", true},
+    [C_QUERY] = {"query", true},
+    [C_RESPOND] = {"respond", true},
+    [C_INSTALL_KEY] = {"install-key", true},
+    [C_USE_KEY] = {"use-key", true},
+    [C_REMOVE_KEY] = {"remove-key", true},
+    [C_LIST_KEYS] = {"list-keys", false},
+    [C_STATS] = {"stats", false},
+    [C_GET_COORD] = {"get-coordinate", true},
 };
 
 static int lookup(const char *name)
