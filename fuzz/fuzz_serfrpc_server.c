@@ -49,12 +49,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool header = true;
     while (off < size) {
         size_t len;
-        if (cairn__ipc_object_len(data + off, size - off, CAIRN_SERFRPC_SERVER_MAX_REQUEST,
-                                  &len) != 0)
+        if (cairn__ipc_object_len(data + off, size - off, CAIRN_SERFRPC_SERVER_MAX_REQUEST, &len) !=
+            0)
             break;
         if (header) {
             serfrpc_req_header h;
             cairn_diag d = {0};
+            memset(&h, 0, sizeof h);
             if (cairn__serfrpc_decode_req_header(data + off, len, &h, &d) == 0)
                 (void)strlen(h.command);
         } else {

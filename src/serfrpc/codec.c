@@ -24,9 +24,7 @@ int cairn__serfrpc_decode_req_header(const uint8_t *p, size_t n, serfrpc_req_hea
 {
     ipc_cur c;
     uint32_t nk;
-    serfrpc_req_header h;
-    bool have_cmd = false;
-    memset(&h, 0, sizeof h);
+    serfrpc_req_header h = *ret;
     cairn__ipc_cur_init(&c, p, n, "request header", diag);
     if (!cairn__ipc_read_map(&c, "header", 16, &nk))
         return c.err;
@@ -43,7 +41,6 @@ int cairn__serfrpc_decode_req_header(const uint8_t *p, size_t n, serfrpc_req_hea
                 h.command[keep] = '\0';
                 if (len > SERFRPC_COMMAND_MAX || memchr(s, 0, len) != NULL)
                     strcpy(h.command, "?"); /* unknown */
-                have_cmd = true;
             }
         } else if (cairn__mp_key_is(k, "Seq")) {
             cairn__ipc_read_uint(&c, "Seq", UINT64_MAX, &h.seq);
@@ -53,8 +50,6 @@ int cairn__serfrpc_decode_req_header(const uint8_t *p, size_t n, serfrpc_req_hea
     }
     if (c.err != 0)
         return c.err;
-    if (!have_cmd)
-        h.command[0] = '\0';
     *ret = h;
     return 0;
 }

@@ -69,6 +69,10 @@ typedef struct serfrpc_req_body {
     size_t nlist;
 } serfrpc_req_body;
 
+/* cairn__serfrpc_decode_req_header decodes into *ret, which holds the
+ * previous header on entry: like Go's agent, which decodes every header into
+ * one variable, keys that are absent keep their previous values (a body
+ * read as a header repeats the last Command and Seq). */
 int cairn__serfrpc_decode_req_header(const uint8_t *p, size_t n, serfrpc_req_header *ret,
                                      cairn_diag *diag);
 int cairn__serfrpc_decode_req_body(const uint8_t *p, size_t n, cairn_wire_arena *a,

@@ -101,6 +101,8 @@ struct conn {
     uint64_t next_query_id;
     struct op *ops;
     size_t nqueries;
+    /* The last header decoded (see cairn__serfrpc_decode_req_header). */
+    serfrpc_req_header last;
     /* Re-entrancy: a handler may close the connection. */
     int busy;
 };
@@ -991,9 +993,10 @@ static int process_one(struct conn *c)
         return 0;
     if (rc < 0)
         return -1;
-    serfrpc_req_header h;
+    serfrpc_req_header h = c->last;
     if (cairn__serfrpc_decode_req_header(c->in.data, hlen, &h, NULL) < 0)
         return -1;
+    c->last = h;
     int cmd = lookup(h.command);
     c->srv->st.requests++;
     if (!c->handshaken && cmd != C_HANDSHAKE) {
