@@ -611,7 +611,7 @@ static void handle_query(struct conn *c, uint64_t seq, const serfrpc_req_body *b
 
 static void handle_respond(struct conn *c, uint64_t seq, const serfrpc_req_body *b)
 {
-    for (size_t i = 0; i < CAIRN_SERFRPC_SERVER_MAX_PENDING_QUERIES; i++) {
+    for (size_t i = 0; c->pq && i < CAIRN_SERFRPC_SERVER_MAX_PENDING_QUERIES; i++) {
         struct pending_query *p = &c->pq[i];
         if (p->id == 0 || p->id != b->id)
             continue;
@@ -1082,11 +1082,7 @@ static void on_accept(cairn_listener *lst, cairn_stream *s, void *ud)
         return;
     }
     struct conn *c = cairn_calloc(1, sizeof *c);
-    if (c)
-        c->pq = cairn_calloc(CAIRN_SERFRPC_SERVER_MAX_PENDING_QUERIES, sizeof *c->pq);
-    if (!c || !c->pq || cairn_stream_start_read(s, on_read, c) < 0) {
-        if (c)
-            cairn_free(c->pq);
+    if (!c || cairn_stream_start_read(s, on_read, c) < 0) {
         cairn_free(c);
         cairn_stream_close(s);
         return;
@@ -1167,6 +1163,11 @@ void cairn_serfrpc_server_delete(cairn_serfrpc_server *srv)
 static void remember_query(struct conn *c, const cairn_event *ev, uint64_t id)
 {
     if (!ev->respond)
+        return;
+    /* Allocated on the first answerable query: most clients never see one. */
+    if (!c->pq)
+        c->pq = cairn_calloc(CAIRN_SERFRPC_SERVER_MAX_PENDING_QUERIES, sizeof *c->pq);
+    if (!c->pq)
         return;
     struct pending_query *p = &c->pq[c->pq_next];
     c->pq_next = (c->pq_next + 1) % CAIRN_SERFRPC_SERVER_MAX_PENDING_QUERIES;
