@@ -428,6 +428,32 @@ static bool emit_own_tags(const cairn_member *m, void *ud)
     return false;
 }
 
+/* event_handlers: Serf's "EVENT:NAME" keys ("member-join:", "*:",
+ * "user:deploy"), one per item of each handler's filter. */
+static void emit_handlers(cairn_agent_rpc *r, cairn_serfrpc_stat_fn fn, void *ud)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->cfg.n_handlers; i++) {
+        const char *spec = r->cfg.handlers[i];
+        const char *eq = strchr(spec, '=');
+        const char *filter = eq && eq != spec ? spec : "*";
+        size_t flen = eq && eq != spec ? (size_t)(eq - spec) : 1;
+        const char *script = eq ? eq + 1 : spec;
+        for (const char *p = filter; p < filter + flen;) {
+            const char *comma = memchr(p, ',', (size_t)(filter + flen - p));
+            size_t len = comma ? (size_t)(comma - p) : (size_t)(filter + flen - p);
+            char key[256];
+            bool named = memchr(p, ':', len) != NULL;
+            snprintf(key, sizeof key, "%.*s%s", (int)(len > 200 ? 200 : len), p, named ? "" : ":");
+            fn(ud, "event_handlers", key, script);
+            n++;
+            p += len + (comma ? 1 : 0);
+        }
+    }
+    if (n == 0)
+        fn(ud, "event_handlers", "", ""); /* an empty section */
+}
+
 static void op_stats(void *impl, cairn_serfrpc_stat_fn fn, void *ud)
 {
     cairn_agent_rpc *r = impl;
@@ -461,7 +487,7 @@ static void op_stats(void *impl, cairn_serfrpc_stat_fn fn, void *ud)
     stat_u(fn, ud, "serf", "coordinate_resets", ss.coordinate_resets);
     struct stat_tags st = {fn, ud};
     cairn_serf_get_member(s, self_name(r), emit_own_tags, &st);
-    fn(ud, "event_handlers", "", "");
+    emit_handlers(r, fn, ud);
 }
 
 static bool op_get_coordinate(void *impl, const char *node, cairn_coord *ret)

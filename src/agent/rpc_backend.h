@@ -33,6 +33,10 @@ typedef struct cairn_agent_rpc_config {
     /* Called (once) after an RPC leave completed and was answered. */
     void (*on_left)(void *userdata);
     void *userdata;
+    /* The --event-handler specs ("[FILTER=]SCRIPT"), listed by `stats` as
+     * Serf lists them: "EVENT:NAME" -> script, one per filter item. */
+    const char *const *handlers;
+    size_t n_handlers;
     /* Whether gossip is encrypted (stats serf.encrypted). */
     bool encrypted;
 } cairn_agent_rpc_config;

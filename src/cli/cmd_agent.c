@@ -916,6 +916,8 @@ static int start_rpc(struct agent_cli *c, const cairn_agent_config *cfg,
         .on_left = on_rpc_left,
         .userdata = c,
         .encrypted = cfg->key_len > 0,
+        .handlers = f->handlers,
+        .n_handlers = f->n_handlers,
     };
     int rv = cairn__agent_rpc_new(c->loop, c->agent, &rc, &c->rpc);
     if (rv < 0) {

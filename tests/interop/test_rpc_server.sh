@@ -84,8 +84,7 @@ acks_from() { grep -Eo "^(Ack|Response) from '[^']*'(: .*)?" | sort; }
 query_json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(sorted(d["Acks"] or []), sorted(d["Responses"].items()))'; }
 reach_norm() { grep -E 'Total members|Successfully'; }
 no_time() { sed -E 's/[0-9]+\.[0-9]+ ms/X ms/'; }
-# (event_handlers: cairn's agent does not list its handlers there yet.)
-info_keys() { awk '/^[a-z_]+:$/ { sec = $1 } /=/ { print sec, $1 }' | grep -v -e '^runtime' -e '^tags' -e '^agent' -e '^event_handlers' | sort; }
+info_keys() { awk '/^[a-z_]+:$/ { sec = $1 } /=/ { print sec, $1, $3 }' | grep -v -e '^runtime' -e '^tags' -e '^agent' | sed -E 's/^(serf [a-z_]+) .*/\1/; s/from-(s1|c1)/from-X/' | sort; }
 status_only() { awk '{ print $3 }'; }
 keys_norm() { grep -Eo '\[[0-9]+/[0-9]+\]|Failed.*|Success.*' | sort; }
 
@@ -118,12 +117,12 @@ both "event -coalesce=false hello world" cat event -coalesce=false hello world
 big=$(head -c 600 /dev/zero | tr '\0' x)
 both "event over 512 bytes fails" cat event big "$big"
 both "query -timeout=2s echo (acks, handler responses)" acks_from query -timeout=2s echo
-both "query counts" acks query -timeout=1s echo
-both "query -node c1" acks_from query -timeout=1s -node c1 echo
-both "query -tag role=web" acks_from query -timeout=1s -tag role=web echo
-both "query -no-ack" acks query -timeout=1s -no-ack echo
-both "query -format json" query_json query -timeout=1s -format json echo
-both "query named _serf_x fails" cat query -timeout=1s _serf_x
+both "query counts" acks query -timeout=500ms echo
+both "query -node c1" acks_from query -timeout=500ms -node c1 echo
+both "query -tag role=web" acks_from query -timeout=500ms -tag role=web echo
+both "query -no-ack" acks query -timeout=500ms -no-ack echo
+both "query -format json" query_json query -timeout=500ms -format json echo
+both "query named _serf_x fails" cat query -timeout=500ms _serf_x
 both "reachability" reach_norm reachability
 
 echo "# monitor, tags, info, rtt"
@@ -156,6 +155,7 @@ both "keys -install bad base64 fails" rc_only keys -install '!!'
 
 echo "# force-leave"
 kill -9 $PID_C2
+wait $PID_C2 2>/dev/null
 wait_for 30 eval "sc members $S -name c2 | grep -q failed" || fail "c2 not seen failed"
 wait_for 30 eval "sc members $C -name c2 | grep -q failed" || fail "c2 not seen failed by c1"
 both "force-leave c2" cat force-leave c2
