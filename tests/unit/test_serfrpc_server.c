@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cairn/cairn.h"
 #include "cairn/serfrpc_server.h"
@@ -164,15 +168,21 @@ static const cairn_serfrpc_backend_ops fake_ops = {
     .get_coordinate = fb_coord,
 };
 
-static cairn_serfrpc_server *server(struct uv_env *e, const char *auth, cairn_addr *ret_addr)
+static cairn_serfrpc_server *server_cfg(struct uv_env *e, cairn_serfrpc_server_config cfg,
+                                        cairn_addr *ret_addr)
 {
-    cairn_serfrpc_server_config cfg = {
-        .ops = &fake_ops, .auth_key = auth, .idle_timeout = CAIRN_SEC};
     cairn_addr_parse_ip("127.0.0.1", 0, &cfg.addr);
     cairn_serfrpc_server *srv;
     assert_int_equal(cairn_serfrpc_server_new(e->loop, &cfg, &srv), 0);
     assert_int_equal(cairn_serfrpc_server_local(srv, ret_addr), 0);
     return srv;
+}
+
+static cairn_serfrpc_server *server(struct uv_env *e, const char *auth, cairn_addr *ret_addr)
+{
+    cairn_serfrpc_server_config cfg = {
+        .ops = &fake_ops, .auth_key = auth, .idle_timeout = CAIRN_SEC};
+    return server_cfg(e, cfg, ret_addr);
 }
 
 /* ---- client side ---- */
@@ -411,12 +421,75 @@ static void test_raw_quirks(void **state)
     cairn_serfrpc_server_delete(srv);
 }
 
+/* A client that subscribes and never reads: records beyond out_max are
+ * dropped (counted), the server keeps serving others; a silent client is
+ * closed at the handshake deadline; the client cap refuses the extra one. */
+static void test_bounds(void **state)
+{
+    struct uv_env *e = *state;
+    cairn_addr a;
+    cairn_serfrpc_server_config cfg = {.ops = &fake_ops,
+                                       .max_clients = 3,
+                                       .out_max = 64 * 1024,
+                                       .handshake_timeout = 200 * CAIRN_MSEC};
+    cairn_serfrpc_server *srv = server_cfg(e, cfg, &a);
+    struct raw silent, extra;
+    memset(&silent, 0, sizeof silent);
+    memset(&extra, 0, sizeof extra);
+    /* The slow reader: a plain socket that subscribes and never reads. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(a.port)};
+    sa.sin_addr.s_addr = htonl(0x7f000001);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    static const char sub[] = "\x82\xa7"
+                              "Command\xa9handshake\xa3Seq\x01\x81\xa7Version\x01"
+                              "\x82\xa7"
+                              "Command\xa6stream\xa3Seq\x02\x81\xa4Type\xa1*";
+    assert_int_equal(write(fd, sub, sizeof sub - 1), (ssize_t)(sizeof sub - 1));
+    uv_env_run_for(e, 50);
+    struct got g;
+    memset(&g, 0, sizeof g);
+    cairn_serfrpc *c = client(e, &a, NULL, &g);
+    RUN_UNTIL(e, g.state == CAIRN_SERFRPC_READY);
+    static uint8_t big[60000];
+    cairn_event ev = {
+        .type = CAIRN_EVENT_USER, .name = "x", .payload = big, .payload_len = sizeof big};
+    for (int i = 0; i < 400; i++)
+        cairn_serfrpc_server_event(srv, &ev);
+    assert_int_equal(cairn_serfrpc_members(c, on_reply, &g), 0);
+    RUN_UNTIL(e, g.n == 1);
+    assert_int_equal(g.nmembers[0], 2);
+    cairn_serfrpc_server_stats st;
+    cairn_serfrpc_server_get_stats(srv, &st);
+    assert_true(st.dropped_events > 0);
+    assert_int_equal(st.clients, 2);
+    /* A third client fits; a fourth is refused at once. */
+    assert_int_equal(cairn_stream_dial(e->loop, &a, 2 * CAIRN_SEC, raw_conn, &silent, &silent.s),
+                     0);
+    RUN_UNTIL(e, silent.connected);
+    uv_env_run_for(e, 20);
+    assert_int_equal(cairn_stream_dial(e->loop, &a, 2 * CAIRN_SEC, raw_conn, &extra, &extra.s), 0);
+    RUN_UNTIL(e, extra.done);
+    cairn_serfrpc_server_get_stats(srv, &st);
+    assert_int_equal(st.refused, 1);
+    /* The silent one is closed at the 200 ms handshake deadline. */
+    RUN_UNTIL(e, silent.done);
+    cairn_serfrpc_server_get_stats(srv, &st);
+    assert_true(st.timeouts >= 1);
+    cairn_stream_close(silent.s);
+    cairn_stream_close(extra.s);
+    close(fd);
+    cairn_serfrpc_delete(c);
+    cairn_serfrpc_server_delete(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commands, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_auth, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_raw_quirks, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_bounds, uv_env_setup, uv_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
