@@ -421,6 +421,67 @@ static void test_raw_quirks(void **state)
     cairn_serfrpc_server_delete(srv);
 }
 
+static int responded;
+static char response[16];
+
+static int fake_respond(void *ctx, uint64_t query_id, const uint8_t *payload, size_t len)
+{
+    (void)ctx;
+    assert_int_equal(query_id, 77);
+    responded++;
+    snprintf(response, sizeof response, "%.*s", (int)len, (const char *)payload);
+    return 0;
+}
+
+/* A query streamed to `query:q` carries a per-connection ID; `respond`
+ * with it reaches the event's respond function once. */
+static void test_respond(void **state)
+{
+    struct uv_env *e = *state;
+    cairn_addr a;
+    cairn_serfrpc_server *srv = server(e, NULL, &a);
+    struct raw r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cairn_stream_dial(e->loop, &a, 2 * CAIRN_SEC, raw_conn, &r, &r.s), 0);
+    RUN_UNTIL(e, r.connected);
+    static const char sub[] = "\x82\xa7"
+                              "Command\xa9handshake\xa3Seq\x01\x81\xa7Version\x01"
+                              "\x82\xa7"
+                              "Command\xa6stream\xa3Seq\x02\x81\xa4Type\xa7query:q";
+    assert_int_equal(cairn_stream_write(r.s, (const uint8_t *)sub, sizeof sub - 1), 0);
+    RUN_UNTIL(e, r.len == 26);
+    cairn_event ev = {.type = CAIRN_EVENT_QUERY,
+                      .name = "other",
+                      .ltime = 9,
+                      .query_id = 77,
+                      .respond = fake_respond};
+    cairn_serfrpc_server_event(srv, &ev); /* filtered out */
+    ev.name = "q";
+    cairn_serfrpc_server_event(srv, &ev);
+    static const char rec[] = "\x82\xa5"
+                              "Error\xa0\xa3Seq\x02"
+                              "\x85\xa5"
+                              "Event\xa5query\xa2ID\x01\xa5LTime\x09\xa4Name\xa1q\xa7Payload\xc0";
+    RUN_UNTIL(e, r.len == 26 + sizeof rec - 1);
+    assert_memory_equal(r.buf + 26, rec, sizeof rec - 1);
+    static const char resp[] = "\x82\xa7"
+                               "Command\xa7respond\xa3Seq\x03\x82\xa2ID\x01\xa7Payload\xc4\x02hi"
+                               "\x82\xa7"
+                               "Command\xa7respond\xa3Seq\x04\x82\xa2ID\x01\xa7Payload\xc0";
+    assert_int_equal(cairn_stream_write(r.s, (const uint8_t *)resp, sizeof resp - 1), 0);
+    static const char want[] = "\x82\xa5"
+                               "Error\xa0\xa3Seq\x03"
+                               "\x82\xa5"
+                               "Error\xbeNo pending queries matching ID\xa3Seq\x04";
+    size_t at = 26 + sizeof rec - 1;
+    RUN_UNTIL(e, r.len == at + sizeof want - 1);
+    assert_memory_equal(r.buf + at, want, sizeof want - 1);
+    assert_int_equal(responded, 1);
+    assert_string_equal(response, "hi");
+    cairn_stream_close(r.s);
+    cairn_serfrpc_server_delete(srv);
+}
+
 /* A client that subscribes and never reads: records beyond out_max are
  * dropped (counted), the server keeps serving others; a silent client is
  * closed at the handshake deadline; the client cap refuses the extra one. */
@@ -490,6 +551,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_raw_quirks, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_bounds, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_respond, uv_env_setup, uv_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
