@@ -544,6 +544,46 @@ static void test_bounds(void **state)
     cairn_serfrpc_server_delete(srv);
 }
 
+/* The same server on the simulator (it sees the world only through the
+ * loop): a client on another simulated host, virtual time. */
+static void test_on_simulator(void **state)
+{
+    (void)state;
+    cairn_sim *sim;
+    cairn_loop *ls, *lc;
+    cairn_addr ips, ipc;
+    assert_int_equal(cairn_sim_new(7, &sim), 0);
+    cairn_addr_parse_ip("10.0.0.1", 0, &ips);
+    cairn_addr_parse_ip("10.0.0.2", 0, &ipc);
+    assert_int_equal(cairn_sim_node_loop(sim, &ips, &ls), 0);
+    assert_int_equal(cairn_sim_node_loop(sim, &ipc, &lc), 0);
+    cairn_serfrpc_server_config cfg = {.ops = &fake_ops};
+    cairn_addr_parse_ip("10.0.0.1", 7373, &cfg.addr);
+    cairn_serfrpc_server *srv;
+    assert_int_equal(cairn_serfrpc_server_new(ls, &cfg, &srv), 0);
+    struct got g;
+    memset(&g, 0, sizeof g);
+    cairn_serfrpc_config cc;
+    cairn_serfrpc_config_default(&cc);
+    cc.addr = cfg.addr;
+    cc.reconnect = false;
+    cc.seed = 1;
+    cc.state_cb = on_state;
+    cc.userdata = &g;
+    cairn_serfrpc *c;
+    assert_int_equal(cairn_serfrpc_new(lc, &cc, &c), 0);
+    assert_int_equal(cairn_serfrpc_start(c), 0);
+    cairn_sim_run_for(sim, CAIRN_SEC);
+    assert_int_equal(g.state, CAIRN_SERFRPC_READY);
+    assert_int_equal(cairn_serfrpc_members(c, on_reply, &g), 0);
+    cairn_sim_run_for(sim, CAIRN_SEC);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.names[0], "alpha beta ");
+    cairn_serfrpc_delete(c);
+    cairn_serfrpc_server_delete(srv);
+    cairn_sim_delete(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -552,6 +592,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_raw_quirks, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_bounds, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_respond, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test(test_on_simulator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
