@@ -581,6 +581,8 @@ static void test_on_simulator(void **state)
     assert_string_equal(g.names[0], "alpha beta ");
     cairn_serfrpc_delete(c);
     cairn_serfrpc_server_delete(srv);
+    cairn_loop_delete(lc);
+    cairn_loop_delete(ls);
     cairn_sim_delete(sim);
 }
 
