@@ -492,7 +492,8 @@ static void test_bounds(void **state)
     cairn_serfrpc_server_config cfg = {.ops = &fake_ops,
                                        .max_clients = 3,
                                        .out_max = 64 * 1024,
-                                       .handshake_timeout = 200 * CAIRN_MSEC};
+                                       .handshake_timeout = 200 * CAIRN_MSEC,
+                                       .idle_timeout = CAIRN_SEC};
     cairn_serfrpc_server *srv = server_cfg(e, cfg, &a);
     struct raw silent, extra;
     memset(&silent, 0, sizeof silent);
