@@ -671,9 +671,11 @@ static bool filter_match(const char *f, const cairn_event *ev)
             return true;
         if (n == tl && strncmp(p, type, tl) == 0)
             return true;
+        /* "user:NAME" / "query:NAME": that name only; "user:" all (Serf). */
         if ((ev->type == CAIRN_EVENT_USER || ev->type == CAIRN_EVENT_QUERY) && n > tl &&
-            strncmp(p, type, tl) == 0 && p[tl] == ':' && ev->name &&
-            strlen(ev->name) == n - tl - 1 && strncmp(p + tl + 1, ev->name, n - tl - 1) == 0)
+            strncmp(p, type, tl) == 0 && p[tl] == ':' &&
+            (n == tl + 1 || (ev->name && strlen(ev->name) == n - tl - 1 &&
+                             strncmp(p + tl + 1, ev->name, n - tl - 1) == 0)))
             return true;
         if (!e)
             return false;
