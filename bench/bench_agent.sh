@@ -46,9 +46,9 @@ PS=$((B + 1)); RPC=$((B + 2)); PC1=$((B + 11)); PC2=$((B + 12))
 serf agent -node=s1 -bind=127.0.0.1:$PS -rpc-addr=127.0.0.1:$RPC >"$D/s1.log" 2>&1 &
 S1=$!; PIDS+=($S1)
 for _ in $(seq 50); do serf members -rpc-addr=127.0.0.1:$RPC >/dev/null 2>&1 && break; sleep 0.1; done
-"$CAIRN_BIN" agent --node c1 --bind 127.0.0.1:$PC1 --join 127.0.0.1:$PS >"$D/c1.log" 2>&1 &
+"$CAIRN_BIN" agent --node c1 --bind 127.0.0.1:$PC1 --rpc-addr 127.0.0.1:$((B + 13)) --join 127.0.0.1:$PS >"$D/c1.log" 2>&1 &
 C1=$!; PIDS+=($C1)
-"$CAIRN_BIN" agent --node c2 --bind 127.0.0.1:$PC2 --join 127.0.0.1:$PS >"$D/c2.log" 2>&1 &
+"$CAIRN_BIN" agent --node c2 --bind 127.0.0.1:$PC2 --rpc-addr 127.0.0.1:$((B + 14)) --join 127.0.0.1:$PS >"$D/c2.log" 2>&1 &
 C2=$!; PIDS+=($C2)
 for _ in $(seq 50); do
     [ "$(serf members -rpc-addr=127.0.0.1:$RPC | grep -c alive)" = 3 ] && break

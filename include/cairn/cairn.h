@@ -35,6 +35,7 @@
 #include "cairn/pinger_tcp.h"
 /* Serf agent RPC */
 #include "cairn/serfrpc.h"
+#include "cairn/serfrpc_server.h"
 /* agent */
 #include "cairn/agent.h"
 

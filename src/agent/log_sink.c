@@ -102,15 +102,17 @@ static void emit_json(const cairn_log_sink *sink, cairn_log_time t, int level, c
 void cairn__log_sink_emit(const cairn_log_sink *sink, int level, const char *event, json_t *fields,
                           const char *fmt, ...)
 {
-    if (!sink || !sink->out || level < sink->level) {
+    bool to_out = sink && sink->out && level >= sink->level;
+    if (!sink || (!to_out && !sink->tap)) {
         json_decref(fields);
         return;
     }
     cairn_log_time t = cairn__log_time_now();
-    if (sink->json) {
+    if (to_out && sink->json)
         emit_json(sink, t, level, event, fields);
-    } else {
+    if ((to_out && !sink->json) || sink->tap) {
         char raw[SINK_TEXT_MAX], text[SINK_TEXT_MAX * 2], when[CAIRN_LOG_TIME_STRLEN], lv[8];
+        char line[SINK_TEXT_MAX * 2 + CAIRN_LOG_TIME_STRLEN + 96];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(raw, sizeof(raw), fmt, ap);
@@ -119,11 +121,16 @@ void cairn__log_sink_emit(const cairn_log_sink *sink, int level, const char *eve
         snprintf(lv, sizeof(lv), "%s", cairn_log_level_name(level));
         for (char *p = lv; *p; p++)
             *p = (char)(*p - ('a' <= *p && *p <= 'z' ? 32 : 0));
-        fprintf(sink->out, "%s [%s] %s: %s\n",
-                cairn__log_time_format(t, sink->time_style, when, sizeof(when)), lv, event, text);
+        snprintf(line, sizeof(line), "%s [%s] %s: %s",
+                 cairn__log_time_format(t, sink->time_style, when, sizeof(when)), lv, event, text);
+        if (to_out && !sink->json)
+            fprintf(sink->out, "%s\n", line);
+        if (sink->tap)
+            sink->tap(level, line, sink->tap_userdata);
     }
     json_decref(fields);
-    fflush(sink->out);
+    if (to_out)
+        fflush(sink->out);
 }
 
 void cairn__log_sink_log(int level, const char *module, const char *msg, void *sink)

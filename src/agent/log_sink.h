@@ -8,9 +8,9 @@
  *    "level":"info","event":"member-join", ...fields}
  *
  * or as one text line "TIME [LEVEL] event: text". The same sink serves the
- * `cairn agent` log, the routing commands' -v protocol log, and is what the
- * coming RPC `monitor` and HTTP services format with (docs/AGENT.md, "Log
- * format"). Text from peers is repaired on the way out (src/base/utf8.h): JSON
+ * `cairn agent` log, the routing commands' -v protocol log, and the RPC
+ * `monitor` (through the tap, which gets the text line of every record;
+ * docs/AGENT.md, "Log format"). Text from peers is repaired on the way out (src/base/utf8.h): JSON
  * strings get U+FFFD for invalid UTF-8, text lines also write control
  * characters as \xNN, so a record never loses fields and a peer's name never
  * forges a line.
@@ -73,6 +73,12 @@ typedef struct cairn_log_sink {
     /* enum cairn_log_time_style of text lines (JSON uses RFC 3339 and
      * "ts" always). */
     int time_style;
+    /* Also receives every record as its text line (no newline), at every
+     * level and whatever out, json and level say: the RPC `monitor` feed,
+     * which filters by level itself. NULL for none. */
+    void (*tap)(int level, const char *line, void *tap_userdata);
+    /* Passed to tap. */
+    void *tap_userdata;
 } cairn_log_sink;
 
 /* cairn__log_sink_emit writes one record: event, and fields (a JSON object

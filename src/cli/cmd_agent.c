@@ -34,6 +34,7 @@
 #include "agent/config.h"
 #include "agent/handlers.h"
 #include "agent/log_sink.h"
+#include "agent/rpc_backend.h"
 #include "cairn/loop_uv.h"
 #include "base/utf8.h"
 #include "cli/commands.h"
@@ -46,6 +47,12 @@
 /* Consul's defaults: the WAN pool's serf port and the server RPC port. */
 #define AGENT_DEFAULT_WAN_PORT    8302
 #define AGENT_DEFAULT_SERVER_PORT 8300
+/* Serf's RPC address default (serf agent -rpc-addr). */
+#define AGENT_DEFAULT_RPC "127.0.0.1:7373"
+#define AGENT_RPC_PORT    7373
+/* After an RPC `leave` has been answered, the agent exits this much later
+ * (time for the reply to reach the client). */
+#define AGENT_RPC_EXIT_DELAY_MS 200
 /* How often our coordinate is checked and logged when it moved: often
  * enough to follow Vivaldi's convergence, rarely enough for a log. */
 #define AGENT_COORD_PERIOD_MS 10000
@@ -161,6 +168,11 @@ struct agent_cli {
     char *keyring_path, *tags_path;
     /* The port a --join or --retry-join host without one gets (ours). */
     uint16_t join_port;
+    /* The Serf RPC server (src/agent/rpc_backend.h) and the timer that
+     * exits after an RPC leave. */
+    cairn_agent_rpc *rpc;
+    uv_timer_t exit_timer;
+    bool exit_timer_on;
 };
 
 static void reload(struct agent_cli *c);
@@ -193,6 +205,9 @@ static void usage(FILE *out)
             "  --snapshot PATH         keep Serf's snapshot file there: a restart rejoins the\n"
             "                          members it remembers and replays no old event\n"
             "  --rejoin                rejoin from the snapshot even after a graceful leave\n"
+            "  --rpc-addr HOST:PORT    Serf agent RPC address for the serf CLI (default\n"
+            "                          127.0.0.1:7373, as serf agent)\n"
+            "  --rpc-auth KEY          require this RPC auth key (serf -rpc-auth)\n"
             "  --event-handler [FILTER=]SCRIPT\n"
             "                          run SCRIPT (/bin/sh -c) for events: FILTER is a comma\n"
             "                          list of member-join, member-leave, member-failed,\n"
@@ -369,6 +384,14 @@ static void on_event(cairn_agent *agent, const cairn_event *ev, void *ud)
                              "query %s cannot be answered from here: handler output is dropped",
                              ev->name);
     cairn__handlers_dispatch(c->handlers, ev, &c->self);
+    cairn_serfrpc_server_event(cairn__agent_rpc_server(c->rpc), ev);
+}
+
+/* Every log record's text line, for the RPC monitor. */
+static void on_log_line(int level, const char *line, void *ud)
+{
+    struct agent_cli *c = ud;
+    cairn_serfrpc_server_log(cairn__agent_rpc_server(c->rpc), level, line);
 }
 
 static bool list_member(const cairn_member *m, void *ud)
@@ -1190,6 +1213,10 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     for (size_t i = 0; i < f->n_joins; i++)
         if (check_host(f->joins[i], AGENT_DEFAULT_PORT, why, sizeof(why)) < 0)
             return bad_value("--join", f->joins[i], why);
+    if (!f->rpc_addr)
+        f->rpc_addr = AGENT_DEFAULT_RPC;
+    if (check_host(f->rpc_addr, AGENT_RPC_PORT, why, sizeof(why)) < 0)
+        return bad_value("--rpc-addr", f->rpc_addr, why);
     if (f->encrypt && cairn_agent_decode_key(f->encrypt, key, &cfg->key_len) < 0)
         return bad_value("--encrypt", f->encrypt, "is not base64 of a 16, 24 or 32-byte key");
     cfg->key = f->encrypt ? key : NULL;
@@ -1750,6 +1777,56 @@ static void on_wan_joins_resolved(cairn_resolve_hosts *req, int status, const ca
         on_wan_joined(c->agent, rc, 0, c);
 }
 
+static void on_exit_timer(uv_timer_t *t)
+{
+    stop(t->data, 0);
+}
+
+/* An RPC `leave` completed and was answered: exit as `serf agent` does. */
+static void on_rpc_left(void *ud)
+{
+    struct agent_cli *c = ud;
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-left", NULL, "graceful leave complete");
+    if (c->exit_timer_on)
+        return;
+    c->exit_timer_on = true;
+    uv_timer_init(&c->uv, &c->exit_timer);
+    c->exit_timer.data = c;
+    uv_timer_start(&c->exit_timer, on_exit_timer, AGENT_RPC_EXIT_DELAY_MS, 0);
+}
+
+/* The Serf RPC server on --rpc-addr: -1 (after a message) when it cannot
+ * listen there, as `serf agent` exits when its RPC address is taken. */
+static int start_rpc(struct agent_cli *c, const cairn_agent_config *cfg,
+                     const struct agent_flags *f, const cairn_addr *addr,
+                     const cairn_logger *logger)
+{
+    cairn_agent_rpc_config rc = {
+        .addr = *addr,
+        .auth_key = f->rpc_auth,
+        .logger = logger,
+        .on_left = on_rpc_left,
+        .userdata = c,
+        .encrypted = cfg->key_len > 0 || cfg->keyring,
+        .handlers = f->handlers,
+        .n_handlers = f->n_handlers,
+    };
+    int rv = cairn__agent_rpc_new(c->loop, c->agent, &rc, &c->rpc);
+    if (rv < 0) {
+        char text[CAIRN_ADDR_STRLEN];
+        cairn_addr_format(addr, true, text, sizeof(text));
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_ERROR, "agent-exit",
+                             json_pack("{s:s, s:s}", "rpc_addr", text, "error", cairn_strerror(rv)),
+                             "--rpc-addr: cannot listen on %s: %s", text, cairn_strerror(rv));
+        fprintf(stderr, "cairn agent: --rpc-addr: cannot listen on %s: %s\n", text,
+                cairn_strerror(rv));
+        return -1;
+    }
+    c->sink.tap = on_log_line;
+    c->sink.tap_userdata = c;
+    return 0;
+}
+
 static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct agent_flags *f)
 {
     cairn_diag diag = {0};
@@ -1769,6 +1846,9 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
                            .userdata = c,
                            .level =
                                c->sink.level < CAIRN_LOG_DEBUG ? c->sink.level : CAIRN_LOG_DEBUG};
+    cairn_addr rpc_addr;
+    if (resolve_on_loop(c, f->rpc_addr, AGENT_RPC_PORT, &rpc_addr, bad, sizeof(bad)) < 0)
+        return bad_value("--rpc-addr", f->rpc_addr, bad);
     if (cfg->bind.port && !cfg->advertise.family && addr_any(&cfg->bind))
         pick_advertise(cfg->bind.port, &cfg->advertise);
     if (cfg->datacenter && (rc = wan_addresses(c, cfg, f)) != 0)
@@ -1793,6 +1873,8 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
         fprintf(stderr, "cairn agent: %s%s\n", flag, why);
         return rc == CAIRN_EINVAL || rc == CAIRN_ELIMIT ? 2 : 1;
     }
+    if (start_rpc(c, cfg, f, &rpc_addr, &logger) < 0)
+        return 1;
     cairn_ml_node me;
     cairn_memberlist_local_node(cairn_agent_memberlist(c->agent), &me);
     char addr[CAIRN_ADDR_STRLEN], bind[CAIRN_ADDR_STRLEN];
@@ -1918,6 +2000,9 @@ int cairn_cmd_agent(int argc, char **argv)
     cairn_resolve_hosts_cancel(c.resolving);
     cairn_resolve_hosts_cancel(c.resolving_wan);
     cairn_resolve_hosts_cancel(c.retry_resolving);
+    c.sink.tap = NULL;
+    cairn__agent_rpc_delete(c.rpc);
+    c.rpc = NULL;
     cairn_agent_delete(c.agent);
     cairn_keyring_delete(c.keyring);
     cairn__handlers_delete(c.handlers);

@@ -33,7 +33,7 @@ serf agent -node=s1 -bind=127.0.0.1:$P_S1 $RPC -tag role=serf \
 PIDS+=($!)
 wait_for 10 serf members $RPC >/dev/null 2>&1 || fail "serf s1 did not start"
 
-"$CAIRN_BIN" agent --node c1 --bind 127.0.0.1:$P_C1 --join 127.0.0.1:$P_S1 --log-json \
+"$CAIRN_BIN" agent --node c1 --bind 127.0.0.1:$P_C1 --rpc-addr 127.0.0.1:$((B + 4)) --join 127.0.0.1:$P_S1 --log-json \
     --tag role=web --tag my-key=v \
     --event-handler "user:deploy=echo \"\$SERF_EVENT \$SERF_USER_EVENT \$SERF_SELF_NAME \$SERF_SELF_ROLE \$SERF_TAG_MY_KEY\" >> $D/c1.deploy; cat >> $D/c1.deploy" \
     --event-handler "user:hello=cat >> $D/c1.hello" \

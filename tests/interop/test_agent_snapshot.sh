@@ -31,7 +31,7 @@ wait_for 10 serf members $RPC >/dev/null 2>&1 || fail "serf s1 did not start"
 # start_c1 LOG [flags...]: a cairn agent c1 with the snapshot; sets PID_C1.
 start_c1() {
     local log=$1; shift
-    "$CAIRN_BIN" agent --node c1 --bind 127.0.0.1:$P_C1 --snapshot "$SNAP" --log-json "$@" \
+    "$CAIRN_BIN" agent --node c1 --bind 127.0.0.1:$P_C1 --rpc-addr 127.0.0.1:$((B + 3)) --snapshot "$SNAP" --log-json "$@" \
         >"$D/$log" 2>"$D/$log.err" &
     PID_C1=$!
     PIDS+=($PID_C1)

@@ -269,6 +269,7 @@ def test_agent_log(tmp):
     for name, why in ((b"bad\xffname", b"is not valid UTF-8"), (b"", b"is empty"),
                       (b"n" * 1025, b"limit 1024")):
         rc, _, err = run([CAIRN.encode(), b"agent", b"--node", name, b"--bind",
+                          b"127.0.0.1:%d" % free_port(), b"--rpc-addr",
                           b"127.0.0.1:%d" % free_port()], timeout=3)
         check(rc == 2 and b"--node" in err and why in err,
               "--node %r exits 2 naming the flag (%s: %s)" % (name[:12], rc,
@@ -276,6 +277,7 @@ def test_agent_log(tmp):
     gport = free_port()
     log = open(os.path.join(tmp, "c1.jsonl"), "wb")
     c1 = subprocess.Popen([CAIRN, "agent", "--node", "c1", "--bind", "127.0.0.1:%d" % gport,
+                           "--rpc-addr", "127.0.0.1:%d" % free_port(),
                            "--log-json", "--tag", "role=web,db", "--tag", "list=a,evil=1"],
                           stdout=log, stderr=subprocess.DEVNULL)
     PROCS.append(c1)
@@ -386,8 +388,10 @@ def test_watch_backoff():
 
 def test_minor():
     first = lambda err: err.decode(errors="replace").split("\n")[0]
-    rc1, _, e1 = run([CAIRN, "agent", "--bind", "127.0.0.1:0"], timeout=3)
-    rc2, _, e2 = run([CAIRN, "agent", "--bind", "no-such-host.invalid:7946"], timeout=3)
+    rc1, _, e1 = run([CAIRN, "agent", "--bind", "127.0.0.1:0", "--rpc-addr",
+                      "127.0.0.1:%d" % free_port()], timeout=3)
+    rc2, _, e2 = run([CAIRN, "agent", "--bind", "no-such-host.invalid:7946", "--rpc-addr",
+                      "127.0.0.1:%d" % free_port()], timeout=3)
     check(rc1 == 2 and rc2 == 2 and "port 0" in first(e1) and "does not resolve" in first(e2),
           "--bind port 0 and an unresolvable host say different things: %r / %r"
           % (first(e1), first(e2)))
@@ -400,6 +404,7 @@ def test_minor():
     hole.bind(("127.0.0.1", 0))
     hole.listen(8)
     a = spawn([CAIRN, "agent", "--node", "j1", "--bind", "127.0.0.1:%d" % free_port(),
+               "--rpc-addr", "127.0.0.1:%d" % free_port(),
                "--join", "127.0.0.1:%d" % hole.getsockname()[1]])
     time.sleep(1.0)
     a.send_signal(signal.SIGINT)
@@ -414,7 +419,8 @@ def test_minor():
           % (rc, err.strip()))
     # members at a gossip port.
     gport = free_port()
-    g = spawn([CAIRN, "agent", "--node", "g1", "--bind", "127.0.0.1:%d" % gport])
+    g = spawn([CAIRN, "agent", "--node", "g1", "--bind", "127.0.0.1:%d" % gport,
+               "--rpc-addr", "127.0.0.1:%d" % free_port()])
     wait_port(gport)
     rc, _, e = run([CAIRN, "members", "--serf-rpc", "127.0.0.1:%d" % gport], timeout=20)
     g.send_signal(signal.SIGTERM)

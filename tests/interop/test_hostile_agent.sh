@@ -72,7 +72,7 @@ echo "# 1. join a silent peer"
 peer silent $P_PEER 30 >/dev/null
 wait_port $P_PEER || fail "silent peer did not listen"
 t0=$(now)
-timeout 60 "$CAIRN_BIN" agent --node j --bind 127.0.0.1:$P_J --join 127.0.0.1:$P_PEER \
+timeout 60 "$CAIRN_BIN" agent --node j --bind 127.0.0.1:$P_J --rpc-addr 127.0.0.1:$((B + 4)) --join 127.0.0.1:$P_PEER \
     >"$D/j1.log" 2>"$D/j1.err"
 rc=$?
 took=$(sub "$(now)" "$t0")
@@ -87,7 +87,7 @@ kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
 echo "# 2. join a peer that closes at once"
 peer close $P_PEER 30 >/dev/null
 wait_port $P_PEER || fail "closing peer did not listen"
-timeout 30 "$CAIRN_BIN" agent --node j --bind 127.0.0.1:$P_J --join 127.0.0.1:$P_PEER \
+timeout 30 "$CAIRN_BIN" agent --node j --bind 127.0.0.1:$P_J --rpc-addr 127.0.0.1:$((B + 4)) --join 127.0.0.1:$P_PEER \
     >"$D/j2.log" 2>"$D/j2.err"
 rc=$?
 [ $rc = 1 ] && ok "closing peer: exit 1" || fail "closing peer: exit status $rc"
@@ -97,10 +97,10 @@ grep -q "peer closed the connection without replying from=127.0.0.1:$P_PEER" "$D
 kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
 
 echo "# 3. the stream flood"
-"$CAIRN_BIN" agent --node c1 --bind 127.0.0.1:$P_C1 --stats-on-exit >"$D/c1.log" 2>"$D/c1.err" &
+"$CAIRN_BIN" agent --node c1 --bind 127.0.0.1:$P_C1 --rpc-addr 127.0.0.1:$((B + 5)) --stats-on-exit >"$D/c1.log" 2>"$D/c1.err" &
 C1=$!; PIDS+=($C1)
 wait_port $P_C1 || fail "c1 did not start"
-"$CAIRN_BIN" agent --node c2 --bind 127.0.0.1:$P_C2 --join 127.0.0.1:$P_C1 >"$D/c2.log" 2>"$D/c2.err" &
+"$CAIRN_BIN" agent --node c2 --bind 127.0.0.1:$P_C2 --rpc-addr 127.0.0.1:$((B + 6)) --join 127.0.0.1:$P_C1 >"$D/c2.log" 2>"$D/c2.err" &
 C2=$!; PIDS+=($C2)
 wait_port $P_C2 || fail "c2 did not start"
 sleep 1

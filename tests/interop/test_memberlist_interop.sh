@@ -57,7 +57,7 @@ serf_start() {
 # cairn_start NAME PORT [flags...]
 cairn_start() {
     local name=$1 port=$2; shift 2
-    "$CAIRN_BIN" agent --node "$name" --bind 127.0.0.1:"$port" --log-json --stats-on-exit "$@" \
+    "$CAIRN_BIN" agent --node "$name" --bind 127.0.0.1:"$port" --rpc-addr 127.0.0.1:$((port + 10)) --log-json --stats-on-exit "$@" \
         >"$D/$name.log" 2>"$D/$name.err" &
     PIDS+=($!)
     eval "PID_$name=$!"
@@ -287,9 +287,9 @@ check "serf s3 logged the two rejected joins ($rej)" [ "$rej" -ge 2 ]
 check "serf s3 still lists c4 alive" serf_is $R_S3 c4 alive
 
 # Bad flags.
-timeout -s KILL 10 "$CAIRN_BIN" agent --tag x >/dev/null 2>"$D/flags.err"; rc=$?
+timeout -s KILL 10 "$CAIRN_BIN" agent --rpc-addr 127.0.0.1:$((B + 39)) --tag x >/dev/null 2>"$D/flags.err"; rc=$?
 check "bad --tag exits 2 naming the flag" eval "[ $rc -eq 2 ] && grep -q -- '--tag: \"x\" is not k=v' '$D/flags.err'"
-timeout -s KILL 10 "$CAIRN_BIN" agent --node dup --bind 127.0.0.1:$P_S3 >/dev/null 2>"$D/bind.err"; rc=$?
+timeout -s KILL 10 "$CAIRN_BIN" agent --node dup --bind 127.0.0.1:$P_S3 --rpc-addr 127.0.0.1:$((B + 38)) >/dev/null 2>"$D/bind.err"; rc=$?
 check "bind on a busy port exits 1 with a message" eval "[ $rc -eq 1 ] && grep -q bind '$D/bind.err'"
 
 echo "# total $(sub "$(now)" "$START") s"
