@@ -46,6 +46,7 @@ mkdir -p "$D/conf"
 printf '["%s"]\n' "$K1" >"$D/keyring.json"
 cat >"$D/conf/01-base.json" <<EOF
 {"node_name": "not-this-one", "bind": "127.0.0.1:$P_C1", "log_level": "INFO",
+ "rpc_addr": "127.0.0.1:$((B + 6))",
  "tags": {"role": "web", "dc": "a"}, "keyring_file": "$D/keyring.json",
  "retry_join": ["127.0.0.1:$P_S1"], "retry_interval": "1s", "retry_max_attempts": 30,
  "event_handlers": ["user:ping=echo one >> $D/h1.out"]}
@@ -68,6 +69,8 @@ wait_for 10 serf members $RPC >/dev/null 2>&1 || fail "serf s1 did not start"
 
 check "c1 retried its retry_join while s1 was down" grep -q '"event":"join","error":.*"attempt":1,"retry_in"' "$D/c1.log"
 check "c1 joins s1 through retry_join (flag --node over node_name)" wait_for 20 serf_is c1 alive
+check "c1 serves Serf RPC on the file's rpc_addr" \
+    wait_for 10 sh -c "serf members -rpc-addr=127.0.0.1:$((B + 6)) 2>/dev/null | grep -q '^c1 '"
 check "Serf lists c1's tags merged: files key by key, then --tag" \
     test "$(serf_tags c1 | tr '\n' ' ')" = "dc=b extra=1 role=web "
 check "log level warn from the second file: no info records" \
@@ -125,7 +128,7 @@ check "it says so: keyring restored (one key), joined through retry_join" \
 # A tags file (no tags config with it, as in Serf).
 printf '{"from": "file", "n": "2"}' >"$D/tags.json"
 printf '["%s"]' "$K2" >"$D/keyring2.json"
-"$CAIRN_BIN" agent --node c2 --bind 127.0.0.1:$P_C2 --tags-file "$D/tags.json" \
+"$CAIRN_BIN" agent --node c2 --bind 127.0.0.1:$P_C2 --rpc-addr 127.0.0.1:$((B + 7)) --tags-file "$D/tags.json" \
     --keyring-file "$D/keyring2.json" --join 127.0.0.1:$P_S1 >"$D/c2.log" 2>&1 &
 PID_C2=$!
 PIDS+=($PID_C2)
@@ -136,7 +139,8 @@ check "c2 joins with the tags from its tags file" \
 check "a tags file with --tag exits 2" test $? = 2
 
 # --retry-max: when the attempts run out the agent exits 1, as Serf.
-"$CAIRN_BIN" agent --node c4 --bind 127.0.0.1:$((B + 4)) --retry-join 127.0.0.1:$((B + 5)) \
+"$CAIRN_BIN" agent --node c4 --bind 127.0.0.1:$((B + 4)) --rpc-addr 127.0.0.1:$((B + 8)) \
+    --retry-join 127.0.0.1:$((B + 5)) \
     --retry-interval 1s --retry-max 1 >"$D/c4.log" 2>"$D/c4.err"
 check "--retry-max 1: two failed attempts, then exit 1" test $? = 1
 check "with Serf's message" grep -q 'maximum retry join attempts made (2)' "$D/c4.err"

@@ -32,6 +32,9 @@ ok() { printf 'ok - [%5.1f s] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*"; 
 B=$(pick_block 20400 30) || { echo "no free port block in 20400-20699"; exit 1; }
 C=$(pick_block 20700 30) || { echo "no free port block in 20700-20999"; exit 1; }
 [ "$B" != "$C" ] || { echo "port blocks overlap"; exit 1; }
+# Each cairn agent's Serf RPC address (--rpc-addr), from a third block.
+E=$(pick_block 21000 20) || { echo "no free port block in 21000-21199"; exit 1; }
+NEXT_RPC=$E
 # Serf agents: gossip port and RPC port each.
 W_A1=$B; R_A1=$((B + 1)); L_A1=$((B + 2)); R_L1=$((B + 3))
 W_A12=$((B + 4)); R_A12=$((B + 5)); W_A22=$((B + 6)); R_A22=$((B + 7))
@@ -67,8 +70,9 @@ serf_server() {
 cairn_agent() {
     local name=$1
     shift
-    "$CAIRN_BIN" agent --profile local --profile-wan local --log-json "$@" >"$D/$name.log" \
-        2>"$D/$name.err" &
+    "$CAIRN_BIN" agent --profile local --profile-wan local --log-json \
+        --rpc-addr 127.0.0.1:"$NEXT_RPC" "$@" >"$D/$name.log" 2>"$D/$name.err" &
+    NEXT_RPC=$((NEXT_RPC + 1))
     PIDS+=($!)
     LAST=$!
 }

@@ -45,8 +45,9 @@ serf agent -node=s2 -bind=127.0.0.1:$P_S2 -rpc-addr=127.0.0.1:$R_S2 \
     -join=127.0.0.1:$P_S1 >"$D/s2.log" 2>&1 &
 PIDS+=($!)
 
-start_cairn() { # NAME PORT
-    "$CAIRN_BIN" agent --node "$1" --bind 127.0.0.1:"$2" --join 127.0.0.1:$P_S1 --log-json \
+start_cairn() { # NAME PORT (its RPC on PORT + 3)
+    "$CAIRN_BIN" agent --node "$1" --bind 127.0.0.1:"$2" --rpc-addr 127.0.0.1:$(($2 + 3)) \
+        --join 127.0.0.1:$P_S1 --log-json \
         --reconnect-timeout 1h >"$D/$1.log" 2>"$D/$1.err" &
     PIDS+=($!)
     eval "PID_$1=$!"
