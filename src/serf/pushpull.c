@@ -100,23 +100,13 @@ static bool is_left(const cairn_wire_serf_pushpull *pp, cairn_span name)
     return false;
 }
 
-/* A member we had alive turned leaving only from a peer's LeftMembers
- * (cairn, beyond Go): gossip that leave intent, so that the member, if it
- * is in fact alive (it left, came back, and its new join intent did not
- * beat the leave time peers inflate by one at each push/pull), hears it
- * and refutes with a newer join intent. Without this the member stays
- * "leaving" here for good: memberlist keeps it alive, so nothing else
- * ever moves it (soak seed 27, docs/soak.md). */
-static void gossip_leave(cairn_serf *s, const char *name, uint64_t ltime)
-{
-    cairn_wire_serf_leave msg = {.ltime = ltime, .node = cairn__span_str(name)};
-    cairn_buf b;
-    cairn_buf_init(&b, CAIRN_NAME_MAX + 64);
-    if (cairn__wire_serf_leave_encode(&msg, &b, NULL) == 0)
-        (void)cairn__serf_bcast_queue(s, s->intents_q, b.data, b.len, NULL, NULL);
-    cairn_buf_destroy(&b);
-}
-
+/* Go's mergeRemoteState intents. cairn, beyond Go: when a peer's
+ * LeftMembers turns a member we had alive into leaving, that leave intent
+ * is gossiped (Go only applies it), so that the member, if it is in fact
+ * alive (it left, came back, and its new join intent did not beat the
+ * leave time peers inflate by one at each push/pull), hears it and
+ * refutes; otherwise it stays "leaving" here while memberlist keeps it
+ * alive (soak seed 27, docs/soak.md). */
 static void merge_intents(cairn_serf *s, const cairn_wire_serf_pushpull *pp)
 {
     char name[CAIRN_NAME_MAX + 1];
@@ -131,7 +121,7 @@ static void merge_intents(cairn_serf *s, const cairn_wire_serf_pushpull *pp)
         bool was_alive = m != NULL && m->status == CAIRN_MEMBER_ALIVE;
         if (cairn__serf_leave_intent(s, name, lt + 1, false) && was_alive &&
             strcmp(name, s->cfg.memberlist.name) != 0)
-            gossip_leave(s, name, lt + 1);
+            cairn__serf_gossip_leave(s, name, lt + 1); /* cairn: see below */
     }
     for (size_t k = 0; k < pp->n_status_ltimes; k++) {
         const cairn_wire_serf_status_ltime *st = &pp->status_ltimes[k];
