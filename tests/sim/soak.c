@@ -547,6 +547,13 @@ static void act(soak *k, int a)
         nd->leaving = true;
         nd->leave_disturbed =
             k->partitioned || k->blocked || nd->stalled_until > cairn_sim_now(k->sim);
+        /* Connected: besides no cut or stall during the leave, every up
+         * node has it alive when it starts (a node the cluster holds
+         * failed, e.g. just after a heal, is not yet back). */
+        for (size_t j = 0; j < k->n; j++)
+            if (j != i && k->nodes[j].up &&
+                cairn_serf_member_status(k->nodes[j].serf, nd->name) != CAIRN_MEMBER_ALIVE)
+                nd->leave_disturbed = true;
         nd->touched = true;
         trace(k, "leave %s%s", nd->name, nd->leave_disturbed ? " (disturbed)" : "");
         int r = cairn_serf_leave(nd->serf, on_leave_done, nd);
@@ -622,17 +629,36 @@ static cairn_time pushpull_interval(const cairn_memberlist_config *m, size_t n)
     return (cairn_time)(mult * (double)m->push_pull_interval);
 }
 
-/* B(N) = reconnect + push/pull(N) + suspicion max(N) + retransmits(N)
- * gossip rounds. */
-static cairn_time calm_bound(const cairn_serf_config *c, size_t n)
+static cairn_time calm_susp_max(const cairn_serf_config *c, size_t n)
 {
     const cairn_memberlist_config *m = &c->memberlist;
-    cairn_time smin =
-        (cairn_time)((double)m->suspicion_mult * log10_scale(n) * (double)m->probe_interval);
-    cairn_time smax = (cairn_time)m->suspicion_max_timeout_mult * smin;
+    return (cairn_time)m->suspicion_max_timeout_mult *
+           (cairn_time)((double)m->suspicion_mult * log10_scale(n) * (double)m->probe_interval);
+}
+
+/* The calm bound (docs/soak.md): push/pull(N) + suspicion max(N) +
+ * retransmits(N) gossip rounds, the part that heals a view without
+ * reconnects, plus 7 (down + 1) reconnect intervals: a member that the
+ * others hold failed (or that holds them failed) comes back only through
+ * Serf's reconnect, which tries one random failed member per interval; with
+ * `down` members really down, each try hits a live one with probability at
+ * least 1 / (down + 1), so 7 (down + 1) tries all miss with probability
+ * below e^-7 (0.1 %). */
+static cairn_time calm_bound(const cairn_serf_config *c, size_t n, size_t down)
+{
+    const cairn_memberlist_config *m = &c->memberlist;
     int retrans = m->retransmit_mult * (int)ceil(log10((double)n + 1));
-    return c->reconnect_interval + pushpull_interval(m, n) + smax +
-           (cairn_time)retrans * m->gossip_interval;
+    return pushpull_interval(m, n) + calm_susp_max(c, n) +
+           (cairn_time)retrans * m->gossip_interval +
+           (cairn_time)(7 * (down + 1)) * c->reconnect_interval;
+}
+
+static size_t count_down(const soak *k)
+{
+    size_t down = 0;
+    for (size_t i = 0; i < k->n; i++)
+        down += !k->nodes[i].up || k->nodes[i].leaving;
+    return down;
 }
 
 /* ---- calm-phase checks ---- */
@@ -739,7 +765,7 @@ static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
         abort();
     cairn_serf_config_default(&k->cfg);
     k->cfg.memberlist.enable_compression = false;
-    k->bound = calm_bound(&k->cfg, k->n);
+    k->bound = calm_bound(&k->cfg, k->n, 0);
 
     /* The link model during the fault phase. */
     cairn_sim_link *l = &k->link;
@@ -807,12 +833,7 @@ static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
     k->partitioned = k->blocked = false;
     cairn_sim_set_default_link(k->sim, &calm);
     t0 = cairn_sim_now(k->sim);
-    {
-        size_t down = 0;
-        for (size_t i = 0; i < k->n; i++)
-            down += !k->nodes[i].up;
-        k->bound += (cairn_time)down * k->cfg.reconnect_interval;
-    }
+    k->bound = calm_bound(&k->cfg, k->n, count_down(k));
     trace(k, "calm (bound %.0f s)", (double)k->bound / CAIRN_SEC);
     for (;;) {
         if (k->fail[0] != 0)
@@ -821,22 +842,23 @@ static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
         for (size_t i = 0; i < k->n; i++)
             busy |= k->nodes[i].leaving || k->nodes[i].stalled_until > cairn_sim_now(k->sim);
         if (busy) {
-            /* The bound starts when the last leave and stall are over;
-             * Serf's reconnect picks one failed member at random per
-             * interval, so each member still down adds one interval. */
-            size_t down = 0;
-            for (size_t i = 0; i < k->n; i++)
-                down += !k->nodes[i].up;
+            /* The bound starts when the last leave and stall are over. */
             t0 = cairn_sim_now(k->sim);
-            k->bound = calm_bound(&k->cfg, k->n) + (cairn_time)down * k->cfg.reconnect_interval;
+            k->bound = calm_bound(&k->cfg, k->n, count_down(k));
         }
         if (!busy && calm_state(k, why, sizeof(why))) {
-            k->converge_time = cairn_sim_now(k->sim) - t0;
-            /* Let queries close, then hold for the confirmation. */
-            run_to(k, cairn_sim_now(k->sim) + 20 * CAIRN_SEC);
-            if (!calm_state(k, why, sizeof(why)))
-                failf(k, "calm state lost again: %s", why);
-            break;
+            /* Suspicion timers started in the fault phase may still fire
+             * (up to the suspicion maximum), and queries close: hold for
+             * that long; if the state is lost, keep waiting (the bound
+             * still counts). */
+            if (k->converge_time == 0)
+                k->converge_time = cairn_sim_now(k->sim) - t0;
+            run_to(k, cairn_sim_now(k->sim) + calm_susp_max(&k->cfg, k->n) + 20 * CAIRN_SEC);
+            if (calm_state(k, why, sizeof(why)))
+                break;
+            trace(k, "calm state lost again: %s", why);
+            k->converge_time = 0;
+            continue;
         }
         if (cairn_sim_now(k->sim) - t0 > k->bound) {
             failf(k, "not settled %.0f s into the calm phase: %s", (double)k->bound / CAIRN_SEC,
