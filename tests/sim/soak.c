@@ -856,7 +856,7 @@ static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
             failf(k, "formation did not converge in %.0f s: %s", (double)k->bound / CAIRN_SEC, why);
             break;
         }
-        run_to(k, cairn_sim_now(k->sim) + CAIRN_SEC);
+        run_to(k, cairn_sim_now(k->sim) + (k->n > 200 ? 5 : 1) * CAIRN_SEC);
     }
     trace(k, "formed");
 
