@@ -643,9 +643,11 @@ static cairn_time calm_susp_max(const cairn_serf_config *c, size_t n)
            (cairn_time)((double)m->suspicion_mult * log10_scale(n) * (double)m->probe_interval);
 }
 
-/* The calm bound (docs/soak.md): push/pull(N) + suspicion max(N) +
- * retransmits(N) gossip rounds, the part that heals a view without
- * reconnects, plus 7 (down + 1) reconnect intervals: a member that the
+/* The calm bound (docs/soak.md): (ceil(log2 N) + 2) push/pull(N) +
+ * suspicion max(N) + retransmits(N) gossip rounds, the part that heals a
+ * view without reconnects (an event sent inside a minority spreads after
+ * the heal only by push/pull, which Serf does not re-gossip: a push-pull
+ * epidemic of about log2 N rounds), plus 7 (down + 1) reconnect intervals: a member that the
  * others hold failed (or that holds them failed) comes back only through
  * Serf's reconnect, which tries one random failed member per interval; with
  * `down` members really down, each try hits a live one with probability at
@@ -655,7 +657,8 @@ static cairn_time calm_bound(const cairn_serf_config *c, size_t n, size_t down)
 {
     const cairn_memberlist_config *m = &c->memberlist;
     int retrans = m->retransmit_mult * (int)ceil(log10((double)n + 1));
-    return pushpull_interval(m, n) + calm_susp_max(c, n) +
+    cairn_time rounds = (cairn_time)ceil(log2((double)n)) + 2;
+    return rounds * pushpull_interval(m, n) + calm_susp_max(c, n) +
            (cairn_time)retrans * m->gossip_interval +
            (cairn_time)(7 * (down + 1)) * c->reconnect_interval;
 }
