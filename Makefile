@@ -5,6 +5,10 @@ BUILD    ?= build
 ASAN     ?= build-asan
 TSAN     ?= build-tsan
 FUZZTIME ?= 60
+SEEDS    ?= 200
+FIRST    ?= 1
+SOAK_MIN ?= 3
+SOAK_MAX ?= 1000
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 
@@ -14,7 +18,7 @@ DEB_PKGS = build-essential cmake pkg-config clang clang-format libclang-rt-14-de
            python3-consul iproute2 procps \
            debhelper dpkg-dev fakeroot lintian groff-base man-db
 
-.PHONY: all deps build test test-normal test-asan tsan demo bench fuzz clean format install deb
+.PHONY: all deps build test test-normal test-asan tsan demo bench fuzz clean format install deb soak
 
 all: build
 
@@ -57,6 +61,14 @@ install: build
 # Debian packages cairn, libcairn0, libcairn-dev (and -dbgsym) in $(BUILD)/deb/.
 deb: deps
 	tools/build_deb.sh $(BUILD)/deb
+
+# The seeded fault campaign on the simulator (docs/soak.md): SEEDS seeds
+# from FIRST, clusters of SOAK_MIN..SOAK_MAX members; a failing seed prints
+# the command that replays it.
+soak: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target soak
+	$(BUILD)/soak --seeds $(SEEDS) --first $(FIRST) --min-members $(SOAK_MIN) \
+	  --max-members $(SOAK_MAX) --quiet
 
 demo: build
 	@tools/demo.sh $(BUILD)

@@ -212,6 +212,7 @@ void cairn__serf_node_join(cairn_serf *s, const cairn_ml_node *n)
             m->status_ltime = lt;
         if (recent_intent(s, n->name, CAIRN_WIRE_SERF_LEAVE, &lt)) {
             m->status = CAIRN_MEMBER_LEAVING;
+            m->leaving_since = cairn_loop_now(s->loop);
             m->status_ltime = lt;
         }
     } else {
@@ -269,8 +270,9 @@ bool cairn__serf_join_intent(cairn_serf *s, const char *node, uint64_t ltime)
     struct serf_member *m = cairn__serf_find(s, node);
     if (m == NULL)
         return upsert_intent(s, node, CAIRN_WIRE_SERF_JOIN, ltime);
-    if (ltime <= m->status_ltime)
+    if (ltime <= m->status_ltime) {
         return false;
+    }
     m->status_ltime = ltime;
     if (m->status == CAIRN_MEMBER_LEAVING)
         m->status = CAIRN_MEMBER_ALIVE;
@@ -303,9 +305,16 @@ bool cairn__serf_leave_intent(cairn_serf *s, const char *node, uint64_t ltime, b
     struct serf_member *m = cairn__serf_find(s, node);
     if (m == NULL)
         return upsert_intent(s, node, CAIRN_WIRE_SERF_LEAVE, ltime);
-    if (ltime <= m->status_ltime)
+    /* cairn: a leave intent about ourselves at our own status time is
+     * refuted too (Go ignores it). That time can name a join here and a
+     * leave elsewhere: push/pull lists a leaving member's time as a join
+     * and a left member's time + 1 as a leave, so peers that saw the
+     * leave at that time keep us "leaving" while memberlist keeps us
+     * alive, for good (soak seed 788). */
+    bool self = strcmp(node, s->cfg.memberlist.name) == 0 && s->state == CAIRN_SERF_ALIVE;
+    if (ltime < m->status_ltime || (ltime == m->status_ltime && !self))
         return false;
-    if (strcmp(node, s->cfg.memberlist.name) == 0 && s->state == CAIRN_SERF_ALIVE) {
+    if (self) {
         cairn__serf_log(s, CAIRN_LOG_DEBUG, "refuting an older leave intent");
         (void)cairn__serf_broadcast_join(s, cairn__serf_clock_time(&s->clock));
         return false;
@@ -316,6 +325,7 @@ bool cairn__serf_leave_intent(cairn_serf *s, const char *node, uint64_t ltime, b
     switch (m->status) {
     case CAIRN_MEMBER_ALIVE:
         m->status = CAIRN_MEMBER_LEAVING;
+        m->leaving_since = cairn_loop_now(s->loop);
         break;
     case CAIRN_MEMBER_FAILED:
         m->status = CAIRN_MEMBER_LEFT;
@@ -352,11 +362,52 @@ int cairn__serf_broadcast_join(cairn_serf *s, uint64_t ltime)
 
 /* ---- periodic work ---- */
 
+void cairn__serf_gossip_leave(cairn_serf *s, const char *name, uint64_t ltime)
+{
+    cairn_wire_serf_leave msg = {.ltime = ltime, .node = cairn__span_str(name)};
+    cairn_buf b;
+    cairn_buf_init(&b, CAIRN_NAME_MAX + 64);
+    if (cairn__wire_serf_leave_encode(&msg, &b, NULL) == 0) {
+        (void)cairn__serf_bcast_queue(s, s->intents_q, b.data, b.len, NULL, NULL);
+        /* Gossip reaches a given member only with some probability, and
+         * the others do not pass on what they already have: tell the
+         * member itself too. */
+        (void)cairn_memberlist_send_best_effort(s->ml, name, b.data, b.len);
+    }
+    cairn_buf_destroy(&b);
+}
+
+/* cairn: how long a member may stay leaving while memberlist still has it
+ * alive. A real leaver is gone from memberlist within BroadcastTimeout +
+ * LeavePropagateDelay, or is found dead by probes within the suspicion
+ * maximum (bounded here with one decade per digit of the member count). */
+static cairn_time stale_leaving(const cairn_serf *s)
+{
+    const cairn_memberlist_config *mc = &s->cfg.memberlist;
+    cairn_time digits = 1;
+    for (size_t n = s->n_members; n >= 10; n /= 10)
+        digits++;
+    return s->cfg.broadcast_timeout + s->cfg.leave_propagate_delay + mc->probe_interval +
+           (cairn_time)mc->suspicion_max_timeout_mult * mc->suspicion_mult * digits *
+               mc->probe_interval;
+}
+
 static void reap(cairn_serf *s)
 {
     cairn_time now = cairn_loop_now(s->loop);
+    cairn_time stale = stale_leaving(s);
     for (size_t i = 0; i < s->n_members;) {
         struct serf_member *m = s->members[i];
+        /* cairn: a member leaving for longer than a leave takes is alive
+         * (it came back and its join intent did not beat the leave time,
+         * which push/pull inflates): gossip the leave intent again, so
+         * that it hears it and refutes (soak seed 788, docs/soak.md). Go
+         * keeps it leaving for good. */
+        if (m->status == CAIRN_MEMBER_LEAVING && now - m->leaving_since > stale &&
+            strcmp(m->name, s->cfg.memberlist.name) != 0) {
+            m->leaving_since = now;
+            cairn__serf_gossip_leave(s, m->name, m->status_ltime);
+        }
         cairn_time timeout = m->status == CAIRN_MEMBER_FAILED ? s->cfg.reconnect_timeout
                              : m->status == CAIRN_MEMBER_LEFT ? s->cfg.tombstone_timeout
                                                               : -1;

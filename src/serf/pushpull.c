@@ -100,6 +100,13 @@ static bool is_left(const cairn_wire_serf_pushpull *pp, cairn_span name)
     return false;
 }
 
+/* Go's mergeRemoteState intents. cairn, beyond Go: when a peer's
+ * LeftMembers turns a member we had alive into leaving, that leave intent
+ * is gossiped (Go only applies it), so that the member, if it is in fact
+ * alive (it left, came back, and its new join intent did not beat the
+ * leave time peers inflate by one at each push/pull), hears it and
+ * refutes; otherwise it stays "leaving" here while memberlist keeps it
+ * alive (soak seed 27, docs/soak.md). */
 static void merge_intents(cairn_serf *s, const cairn_wire_serf_pushpull *pp)
 {
     char name[CAIRN_NAME_MAX + 1];
@@ -108,8 +115,13 @@ static void merge_intents(cairn_serf *s, const cairn_wire_serf_pushpull *pp)
         for (size_t k = 0; k < pp->n_status_ltimes; k++)
             if (cairn__span_eq(pp->status_ltimes[k].name, pp->left_members[i]))
                 lt = pp->status_ltimes[k].ltime;
-        if (span_name(pp->left_members[i], name, sizeof(name)))
-            (void)cairn__serf_leave_intent(s, name, lt + 1, false);
+        if (!span_name(pp->left_members[i], name, sizeof(name)))
+            continue;
+        const struct serf_member *m = cairn__serf_find(s, name);
+        bool was_alive = m != NULL && m->status == CAIRN_MEMBER_ALIVE;
+        if (cairn__serf_leave_intent(s, name, lt + 1, false) && was_alive &&
+            strcmp(name, s->cfg.memberlist.name) != 0)
+            cairn__serf_gossip_leave(s, name, lt + 1); /* cairn: see below */
     }
     for (size_t k = 0; k < pp->n_status_ltimes; k++) {
         const cairn_wire_serf_status_ltime *st = &pp->status_ltimes[k];

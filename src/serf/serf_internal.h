@@ -65,6 +65,8 @@ struct serf_member {
     uint64_t status_ltime;
     /* When it became failed or left (0 otherwise). */
     cairn_time leave_time;
+    /* When it last became leaving, or its stale leave was re-gossiped. */
+    cairn_time leaving_since;
     /* A prune waits for the leave to propagate: erase at prune_at (0: no). */
     cairn_time prune_at;
     uint8_t pmin, pmax, pcur, dmin, dmax, dcur;
@@ -244,6 +246,10 @@ void cairn__serf_node_update(cairn_serf *s, const cairn_ml_node *n);
  * new (to be re-gossiped). */
 bool cairn__serf_join_intent(cairn_serf *s, const char *node, uint64_t ltime);
 bool cairn__serf_leave_intent(cairn_serf *s, const char *node, uint64_t ltime, bool prune);
+/* cairn__serf_gossip_leave queues a leave intent about name at ltime on
+ * the intents queue and sends it to name directly (a re-gossip: nothing
+ * changes here). */
+void cairn__serf_gossip_leave(cairn_serf *s, const char *name, uint64_t ltime);
 /* cairn__serf_broadcast_join stamps and queues our join intent with ltime
  * (join and refutation). */
 int cairn__serf_broadcast_join(cairn_serf *s, uint64_t ltime);
