@@ -47,4 +47,15 @@ int cairn__serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a,
 int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
                                  cairn_diag *diag);
 
+/* keyResponse {Keys, Messages, NumErr, NumNodes, NumResp} (install-key,
+ * use-key, remove-key, list-keys); strings and arrays in the arena. */
+int cairn__serfrpc_decode_keys(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                               cairn_serfrpc_keys *ret, cairn_diag *diag);
+/* One query stream record {From, Payload, Type}. */
+int cairn__serfrpc_decode_query_record(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                       cairn_serfrpc_query_record *ret, cairn_diag *diag);
+/* One monitor record {Log}: the line, NUL-terminated in the arena. */
+int cairn__serfrpc_decode_log(const uint8_t *p, size_t n, cairn_wire_arena *a, const char **ret_line,
+                              cairn_diag *diag);
+
 #endif
