@@ -288,8 +288,8 @@ int cairn_serfrpc_tags(cairn_serfrpc *c, const cairn_tag *set, size_t nset,
 
 /* cairn_serfrpc_respond answers the query the agent streamed with id
  * (cairn_event.query_id) with payload. */
-int cairn_serfrpc_respond(cairn_serfrpc *c, uint64_t id, const uint8_t *payload,
-                          size_t payload_len, cairn_serfrpc_reply_cb cb, void *userdata);
+int cairn_serfrpc_respond(cairn_serfrpc *c, uint64_t id, const uint8_t *payload, size_t payload_len,
+                          cairn_serfrpc_reply_cb cb, void *userdata);
 
 /* Key commands (Serf's keyring over the cluster): key is base64. The reply
  * carries the keyResponse in reply->keys; status CAIRN_EREMOTE with error

@@ -81,7 +81,7 @@ enum req_kind {
 };
 
 static const char *const kind_names[] = {
-    "handshake", "auth",  "members", "join",        "get-coordinate", "stats", "stream",
+    "handshake", "auth",  "members", "join",        "get-coordinate", "stats",  "stream",
     "stop",      "ghost", "request", "key command", "query",          "monitor"};
 
 /* is_stream: the request keeps receiving records after its first answer. */
@@ -755,10 +755,11 @@ static void fill_respond(cairn_mp_writer *w, const void *arg)
     write_payload(w, r->payload, r->len);
 }
 
-int cairn_serfrpc_respond(cairn_serfrpc *c, uint64_t id, const uint8_t *payload,
-                          size_t payload_len, cairn_serfrpc_reply_cb cb, void *userdata)
+int cairn_serfrpc_respond(cairn_serfrpc *c, uint64_t id, const uint8_t *payload, size_t payload_len,
+                          cairn_serfrpc_reply_cb cb, void *userdata)
 {
-    if (c == NULL || payload_len > CAIRN_SERFRPC_MAX_PAYLOAD || (payload == NULL && payload_len > 0))
+    if (c == NULL || payload_len > CAIRN_SERFRPC_MAX_PAYLOAD ||
+        (payload == NULL && payload_len > 0))
         return CAIRN_EINVAL;
     struct respond_arg r = {id, payload, payload_len};
     return request(c, K_NOBODY, "respond", fill_respond, &r, cb, NULL, userdata, NULL);
@@ -1095,8 +1096,8 @@ static void expect_ghost(cairn_serfrpc *c, uint64_t seq)
 
 /* deliver: hands a decoded reply (or stream record ev) to its owner. */
 static void deliver(cairn_serfrpc *c, struct req *r, cairn_serfrpc_reply *reply,
-                    const cairn_event *ev, const cairn_serfrpc_query_record *qrec,
-                    const char *line, bool had_body)
+                    const cairn_event *ev, const cairn_serfrpc_query_record *qrec, const char *line,
+                    bool had_body)
 {
     if (r->kind == K_GHOST) {
         req_unlink(c, r);
@@ -1195,9 +1196,10 @@ static int process_one(cairn_serfrpc *c)
                        "dropping a stream record from serf agent at %s: %s", c->addr_str, diag.msg);
     }
     if (fr.body != NULL && (r->kind == K_QUERY || r->kind == K_MONITOR) && !r->stopping) {
-        int drc = r->kind == K_QUERY
-                      ? cairn__serfrpc_decode_query_record(fr.body, fr.blen, &c->arena, &qrec, &diag)
-                      : cairn__serfrpc_decode_log(fr.body, fr.blen, &c->arena, &line, &diag);
+        int drc =
+            r->kind == K_QUERY
+                ? cairn__serfrpc_decode_query_record(fr.body, fr.blen, &c->arena, &qrec, &diag)
+                : cairn__serfrpc_decode_log(fr.body, fr.blen, &c->arena, &line, &diag);
         if (drc == 0 && r->kind == K_QUERY)
             qp = &qrec;
         else if (drc != 0)

@@ -507,8 +507,8 @@ int cairn__serfrpc_decode_query_record(const uint8_t *p, size_t n, cairn_wire_ar
     return 0;
 }
 
-int cairn__serfrpc_decode_log(const uint8_t *p, size_t n, cairn_wire_arena *a, const char **ret_line,
-                              cairn_diag *diag)
+int cairn__serfrpc_decode_log(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                              const char **ret_line, cairn_diag *diag)
 {
     ipc_cur c;
     uint32_t nk;

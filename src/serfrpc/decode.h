@@ -55,7 +55,7 @@ int cairn__serfrpc_decode_keys(const uint8_t *p, size_t n, cairn_wire_arena *a,
 int cairn__serfrpc_decode_query_record(const uint8_t *p, size_t n, cairn_wire_arena *a,
                                        cairn_serfrpc_query_record *ret, cairn_diag *diag);
 /* One monitor record {Log}: the line, NUL-terminated in the arena. */
-int cairn__serfrpc_decode_log(const uint8_t *p, size_t n, cairn_wire_arena *a, const char **ret_line,
-                              cairn_diag *diag);
+int cairn__serfrpc_decode_log(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                              const char **ret_line, cairn_diag *diag);
 
 #endif
