@@ -4,7 +4,7 @@
  * msgpack objects with cairn__ipc_object_len (the client's framing), the first of
  * each pair is decoded as a response header, and the next object is fed to
  * every body decoder (members, join, get-coordinate, stats, stream record,
- * key reply, query record, monitor record),
+ * key reply, query record, monitor record, stats section names),
  * each into a fresh arena that is destroyed afterwards; the framing's
  * declared-size bound (cairn__ipc_min_len) is checked against each
  * object's real length. Seeds are real
@@ -67,6 +67,12 @@ static void decode_bodies(const uint8_t *p, size_t n)
         if (qr.payload_len > 0)
             (void)*(volatile const uint8_t *)&qr.payload[qr.payload_len - 1];
     }
+    cairn__wire_arena_destroy(&a);
+    const char **sections;
+    size_t nsections;
+    if (cairn__serfrpc_decode_stat_sections(p, n, &a, &sections, &nsections, &diag) == 0)
+        for (size_t i = 0; i < nsections; i++)
+            (void)strlen(sections[i]);
     cairn__wire_arena_destroy(&a);
     if (cairn__serfrpc_decode_log(p, n, &a, &line, &diag) == 0)
         (void)strlen(line);

@@ -150,6 +150,11 @@ typedef struct cairn_serfrpc_reply {
     /* stats, flattened. */
     const cairn_serfrpc_stat *stats;
     size_t nstats;
+    /* stats: every section name, also those without entries (the agent's
+     * "event_handlers" is often empty), in the agent's order. */
+    const char *const *stat_sections;
+    /* Entries of stat_sections. */
+    size_t nstat_sections;
     /* install-key, use-key, remove-key, list-keys: the keyResponse body
      * (also filled when status is CAIRN_EREMOTE: the agent sends the per
      * node messages with its "n/m nodes reported failure" error). */

@@ -815,6 +815,12 @@ static void on_query_rec(cairn_serfrpc *c, const cairn_serfrpc_query_record *rec
     }
     if (rec->type == CAIRN_SERFRPC_QUERY_DONE)
         return; /* the end call follows */
+    if (rec->from[0] == '\0') {
+        /* The serf CLI reads an ack or response from "" as the end (its
+         * channels yield "" once closed); relayed records can carry it. */
+        o->cmd == C_REACH ? reach_finished(s) : query_finished(s);
+        return;
+    }
     if (o->cmd == C_REACH) {
         if (rec->type != CAIRN_SERFRPC_QUERY_ACK)
             return;
@@ -1005,7 +1011,11 @@ static int cmp_stat(const void *a, const void *b)
     const cairn_serfrpc_stat *x = *(const cairn_serfrpc_stat *const *)a;
     const cairn_serfrpc_stat *y = *(const cairn_serfrpc_stat *const *)b;
     int c = strcmp(x->section, y->section);
-    return c != 0 ? c : strcmp(x->key, y->key);
+    if (c != 0 || x->key == y->key)
+        return c;
+    if (x->key == NULL || y->key == NULL)
+        return x->key == NULL ? -1 : 1;
+    return strcmp(x->key, y->key);
 }
 
 static void on_info(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
@@ -1017,6 +1027,8 @@ static void on_info(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
     }
     if (s->o->json) {
         json_t *j = json_object();
+        for (size_t i = 0; i < r->nstat_sections; i++)
+            json_object_set_new(j, r->stat_sections[i], json_object());
         for (size_t i = 0; i < r->nstats; i++) {
             json_t *sec = json_object_get(j, r->stats[i].section);
             if (sec == NULL) {
@@ -1029,24 +1041,33 @@ static void on_info(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
         finish(s, 0);
         return;
     }
-    const cairn_serfrpc_stat **idx = calloc(r->nstats + 1, sizeof *idx);
-    if (idx == NULL) {
+    /* Every section (empty ones too) as an entry with key NULL, sorted
+     * before its own entries. */
+    size_t n = r->nstats + r->nstat_sections;
+    cairn_serfrpc_stat *heads = calloc(r->nstat_sections + 1, sizeof *heads);
+    const cairn_serfrpc_stat **idx = calloc(n + 1, sizeof *idx);
+    if (idx == NULL || heads == NULL) {
+        free(heads);
+        free(idx);
         fail(s, 1, "out of memory");
         return;
     }
     for (size_t i = 0; i < r->nstats; i++)
         idx[i] = &r->stats[i];
-    qsort(idx, r->nstats, sizeof *idx, cmp_stat);
-    const char *section = NULL;
-    for (size_t i = 0; i < r->nstats; i++) {
-        if (section == NULL || strcmp(section, idx[i]->section) != 0) {
-            section = idx[i]->section;
-            printf("%s:\n", section);
-        }
-        printf("\t%s = %s\n", idx[i]->key, idx[i]->value);
+    for (size_t i = 0; i < r->nstat_sections; i++) {
+        heads[i].section = r->stat_sections[i];
+        idx[r->nstats + i] = &heads[i];
     }
-    if (r->nstats == 0)
+    qsort(idx, n, sizeof *idx, cmp_stat);
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i]->key == NULL)
+            printf("%s:\n", idx[i]->section);
+        else
+            printf("\t%s = %s\n", idx[i]->key, idx[i]->value);
+    }
+    if (n == 0)
         printf("\n");
+    free(heads);
     free(idx);
     finish(s, 0);
 }

@@ -988,8 +988,13 @@ static int decode_body(cairn_serfrpc *c, struct req *r, const uint8_t *p, size_t
     case K_COORD:
         return cairn__serfrpc_decode_coord(p, n, &reply->coord_ok, &reply->coord, diag);
     case K_STATS: {
+        const char **sections = NULL;
         int rc = cairn__serfrpc_decode_stats(p, n, &c->arena, &st, &reply->nstats, diag);
         reply->stats = st;
+        if (rc == 0)
+            rc = cairn__serfrpc_decode_stat_sections(p, n, &c->arena, &sections,
+                                                     &reply->nstat_sections, diag);
+        reply->stat_sections = sections;
         return rc;
     }
     case K_KEYS:

@@ -530,3 +530,24 @@ int cairn__serfrpc_decode_log(const uint8_t *p, size_t n, cairn_wire_arena *a,
     *ret_line = line;
     return 0;
 }
+
+int cairn__serfrpc_decode_stat_sections(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                        const char ***ret, size_t *ret_n, cairn_diag *diag)
+{
+    ipc_cur c;
+    uint32_t nsec;
+    const char **names = NULL;
+    cairn__ipc_cur_init(&c, p, n, "stats reply", diag);
+    if (!cairn__ipc_read_map(&c, "body", 64, &nsec))
+        return c.err;
+    if (nsec > 0 && (names = cairn__wire_arena_alloc(a, nsec * sizeof *names)) == NULL)
+        return cairn__ipc_fail(&c, CAIRN_ENOMEM, "stats: out of memory");
+    for (uint32_t i = 0; i < nsec && c.err == 0; i++)
+        if (read_cstr(&c, a, "section name", CAIRN_SERFRPC_MAX_STRING, &names[i]))
+            cairn__ipc_skip(&c);
+    if (c.err != 0)
+        return c.err;
+    *ret = names;
+    *ret_n = nsec;
+    return 0;
+}

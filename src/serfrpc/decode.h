@@ -40,6 +40,9 @@ int cairn__serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_
 /* map[string]map[string]string (stats), flattened. */
 int cairn__serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a,
                                 cairn_serfrpc_stat **ret, size_t *ret_n, cairn_diag *diag);
+/* The section names of a stats reply (also the empty ones). */
+int cairn__serfrpc_decode_stat_sections(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                        const char ***ret, size_t *ret_n, cairn_diag *diag);
 /* One stream record as a cairn_event (members in the arena): the Event
  * name through cairn_event_type_parse, user events' LTime and Coalesce,
  * queries' LTime and ID (the agent's handle for `respond`; the stream
