@@ -118,11 +118,17 @@ static void fail(struct session *s, int status, const char *fmt, ...)
 
 static void fail(struct session *s, int status, const char *fmt, ...)
 {
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "%s\n", msg);
+    /* Serf's sentence, then what to do about it. */
+    if (strstr(msg, "Authentication required") != NULL &&
+        (s->o->auth == NULL || s->o->auth[0] == '\0'))
+        fprintf(stderr, "cairn: the agent requires an RPC auth key: pass --rpc-auth KEY (or set "
+                        "SERF_RPC_AUTH)\n");
     s->status = status;
     s->done = true;
 }
