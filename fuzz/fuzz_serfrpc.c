@@ -3,7 +3,8 @@
  * The input is treated as the byte stream an agent sends: it is split into
  * msgpack objects with cairn__ipc_object_len (the client's framing), the first of
  * each pair is decoded as a response header, and the next object is fed to
- * every body decoder (members, join, get-coordinate, stats, stream record),
+ * every body decoder (members, join, get-coordinate, stats, stream record,
+ * key reply, query record, monitor record, stats section names),
  * each into a fresh arena that is destroyed afterwards; the framing's
  * declared-size bound (cairn__ipc_min_len) is checked against each
  * object's real length. Seeds are real
@@ -32,6 +33,9 @@ static void decode_bodies(const uint8_t *p, size_t n)
     cairn_serfrpc_stat *st;
     size_t nst;
     cairn_event ev;
+    cairn_serfrpc_keys keys;
+    cairn_serfrpc_query_record qr;
+    const char *line;
 
     cairn__wire_arena_init(&a, 8 * n + 256 * 1024);
     cairn_diag_clear(&diag);
@@ -49,6 +53,29 @@ static void decode_bodies(const uint8_t *p, size_t n)
         for (size_t i = 0; i < ev.nmembers; i++)
             for (size_t t = 0; t < ev.members[i].ntags; t++)
                 (void)strlen(ev.members[i].tags[t].value);
+    cairn__wire_arena_destroy(&a);
+    if (cairn__serfrpc_decode_keys(p, n, &a, &keys, &diag) == 0) {
+        for (size_t i = 0; i < keys.nkeys; i++)
+            (void)strlen(keys.keys[i].key);
+        for (size_t i = 0; i < keys.nmessages; i++)
+            (void)strlen(keys.messages[i].message);
+    }
+    cairn__wire_arena_destroy(&a);
+    if (cairn__serfrpc_decode_query_record(p, n, &a, &qr, &diag) == 0) {
+        if (strlen(qr.from) > CAIRN_NAME_MAX)
+            abort();
+        if (qr.payload_len > 0)
+            (void)*(volatile const uint8_t *)&qr.payload[qr.payload_len - 1];
+    }
+    cairn__wire_arena_destroy(&a);
+    const char **sections;
+    size_t nsections;
+    if (cairn__serfrpc_decode_stat_sections(p, n, &a, &sections, &nsections, &diag) == 0)
+        for (size_t i = 0; i < nsections; i++)
+            (void)strlen(sections[i]);
+    cairn__wire_arena_destroy(&a);
+    if (cairn__serfrpc_decode_log(p, n, &a, &line, &diag) == 0)
+        (void)strlen(line);
     cairn__wire_arena_destroy(&a);
 }
 

@@ -62,6 +62,11 @@
 #define CAIRN_SERFRPC_MAX_STATS 1024u
 /* Requests waiting for a reply at once; more is a caller bug. */
 #define CAIRN_SERFRPC_MAX_PENDING 16384u
+/* Entries of a key command's Keys or Messages map (one per key, one per
+ * failing node). */
+#define CAIRN_SERFRPC_MAX_KEY_ENTRIES 65536u
+/* One monitor log line. */
+#define CAIRN_SERFRPC_MAX_LOG_LINE 65536u
 
 /* Opaque: a Serf agent RPC client on one loop. */
 typedef struct cairn_serfrpc cairn_serfrpc;
@@ -94,6 +99,37 @@ typedef struct cairn_serfrpc_stat {
     const char *value;
 } cairn_serfrpc_stat;
 
+/* One key of a list-keys answer and how many nodes have it installed. */
+typedef struct cairn_serfrpc_key_count {
+    /* The key, base64 as the agent sent it. */
+    const char *key;
+    /* Nodes that reported it. */
+    int32_t count;
+} cairn_serfrpc_key_count;
+
+/* One node's message in a key command answer (why it failed). */
+typedef struct cairn_serfrpc_node_message {
+    /* The node name. */
+    const char *node;
+    /* Its message, e.g. "No keyring to modify (encryption not enabled)". */
+    const char *message;
+} cairn_serfrpc_node_message;
+
+/* The body of install-key / use-key / remove-key / list-keys replies
+ * (Serf's keyResponse). */
+typedef struct cairn_serfrpc_keys {
+    /* list-keys: every key and its node count (in the agent's map order). */
+    const cairn_serfrpc_key_count *keys;
+    /* Entries of keys. */
+    size_t nkeys;
+    /* Per-node failure messages. */
+    const cairn_serfrpc_node_message *messages;
+    /* Entries of messages. */
+    size_t nmessages;
+    /* Nodes that failed, nodes in the cluster, nodes that answered. */
+    int32_t num_err, num_nodes, num_resp;
+} cairn_serfrpc_keys;
+
 /* A reply. Everything it points to is valid only during the callback. */
 typedef struct cairn_serfrpc_reply {
     /* 0; CAIRN_EREMOTE when the agent answered with an Error (in `error`);
@@ -114,6 +150,15 @@ typedef struct cairn_serfrpc_reply {
     /* stats, flattened. */
     const cairn_serfrpc_stat *stats;
     size_t nstats;
+    /* stats: every section name, also those without entries (the agent's
+     * "event_handlers" is often empty), in the agent's order. */
+    const char *const *stat_sections;
+    /* Entries of stat_sections. */
+    size_t nstat_sections;
+    /* install-key, use-key, remove-key, list-keys: the keyResponse body
+     * (also filled when status is CAIRN_EREMOTE: the agent sends the per
+     * node messages with its "n/m nodes reported failure" error). */
+    cairn_serfrpc_keys keys;
 } cairn_serfrpc_reply;
 
 /* A request completed (or failed). Runs on the loop thread, exactly once
@@ -219,11 +264,130 @@ int cairn_serfrpc_stats(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userd
 int cairn_serfrpc_stream(cairn_serfrpc *c, const char *filter, cairn_serfrpc_reply_cb ack,
                          cairn_serfrpc_event_cb ev_cb, void *userdata, uint64_t *ret_seq);
 
-/* cairn_serfrpc_stop ends the stream seq: no record is delivered after this
+/* cairn_serfrpc_stop ends the stream (or query, or monitor) seq: no record is delivered after this
  * call; its ev_cb gets its end call (status 0) when the agent confirms (or
  * the connection ends). cb (may be NULL) gets the agent's reply. 0,
  * CAIRN_ENOENT for an unknown stream, or the request errors above. */
 int cairn_serfrpc_stop(cairn_serfrpc *c, uint64_t seq, cairn_serfrpc_reply_cb cb, void *userdata);
+
+/* cairn_serfrpc_leave asks the agent to leave the cluster gracefully and
+ * shut down; the reply comes after the leave has completed. */
+int cairn_serfrpc_leave(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userdata);
+
+/* cairn_serfrpc_force_leave marks a failed node as left; with prune it is
+ * also removed from the member list at once. */
+int cairn_serfrpc_force_leave(cairn_serfrpc *c, const char *node, bool prune,
+                              cairn_serfrpc_reply_cb cb, void *userdata);
+
+/* cairn_serfrpc_event sends a user event. payload NULL sends nil (what the
+ * serf CLI sends without a payload argument), else payload_len bytes. */
+int cairn_serfrpc_event(cairn_serfrpc *c, const char *name, const uint8_t *payload,
+                        size_t payload_len, bool coalesce, cairn_serfrpc_reply_cb cb,
+                        void *userdata);
+
+/* cairn_serfrpc_tags sets (merges) nset tags and deletes ndelete tag keys
+ * of the agent's own node. */
+int cairn_serfrpc_tags(cairn_serfrpc *c, const cairn_tag *set, size_t nset,
+                       const char *const *delete_keys, size_t ndelete, cairn_serfrpc_reply_cb cb,
+                       void *userdata);
+
+/* cairn_serfrpc_respond answers the query the agent streamed with id
+ * (cairn_event.query_id) with payload. */
+int cairn_serfrpc_respond(cairn_serfrpc *c, uint64_t id, const uint8_t *payload, size_t payload_len,
+                          cairn_serfrpc_reply_cb cb, void *userdata);
+
+/* Key commands (Serf's keyring over the cluster): key is base64. The reply
+ * carries the keyResponse in reply->keys; status CAIRN_EREMOTE with error
+ * "n/m nodes reported failure" when some node failed. */
+int cairn_serfrpc_install_key(cairn_serfrpc *c, const char *key, cairn_serfrpc_reply_cb cb,
+                              void *userdata);
+/* use-key: makes key the primary on every node. */
+int cairn_serfrpc_use_key(cairn_serfrpc *c, const char *key, cairn_serfrpc_reply_cb cb,
+                          void *userdata);
+/* remove-key: removes key from every node. */
+int cairn_serfrpc_remove_key(cairn_serfrpc *c, const char *key, cairn_serfrpc_reply_cb cb,
+                             void *userdata);
+/* list-keys: every installed key with its node count. */
+int cairn_serfrpc_list_keys(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userdata);
+
+/* Query record types (Serf's "ack", "response", "done"). */
+enum cairn_serfrpc_query_record_type {
+    /* A node acknowledged the query (RequestAck). */
+    CAIRN_SERFRPC_QUERY_ACK = 1,
+    /* A node responded with a payload. */
+    CAIRN_SERFRPC_QUERY_RESPONSE = 2,
+    /* The query's deadline passed: no more records follow. */
+    CAIRN_SERFRPC_QUERY_DONE = 3,
+};
+
+/* One record of a query stream. Valid only during the callback. */
+typedef struct cairn_serfrpc_query_record {
+    /* enum cairn_serfrpc_query_record_type. */
+    int type;
+    /* The acking or responding node ("" for done). */
+    const char *from;
+    /* The response payload (NULL, 0 for acks and done). */
+    const uint8_t *payload;
+    /* Bytes of payload. */
+    size_t payload_len;
+} cairn_serfrpc_query_record;
+
+/* A query record arrived (rec != NULL, status 0), or the query stream
+ * ended (rec == NULL; status 0 after the done record or
+ * cairn_serfrpc_stop, CAIRN_EREMOTE when the agent refused the query (the
+ * ack callback has the error), or the transport failure). Exactly one end
+ * call per accepted query. */
+typedef void (*cairn_serfrpc_query_cb)(cairn_serfrpc *c, const cairn_serfrpc_query_record *rec,
+                                       int status, void *userdata);
+
+/* What a query asks (Serf's QueryParam). */
+typedef struct cairn_serfrpc_query_params {
+    /* The query name (names starting with "_serf_" are refused by the
+     * agent, except "_serf_ping" without payload). */
+    const char *name;
+    /* The payload; NULL sends nil. */
+    const uint8_t *payload;
+    /* Bytes of payload. */
+    size_t payload_len;
+    /* Only these nodes (nfilter_nodes names; 0 for all). */
+    const char *const *filter_nodes;
+    /* Entries of filter_nodes. */
+    size_t nfilter_nodes;
+    /* Only nodes whose tags match these key/regexp pairs. */
+    const cairn_tag *filter_tags;
+    /* Entries of filter_tags. */
+    size_t nfilter_tags;
+    /* Ask every node for an ack. */
+    bool request_ack;
+    /* Extra nodes that relay each response (0-255). */
+    uint8_t relay_factor;
+    /* The query deadline; 0 lets the agent choose (Serf's default). */
+    cairn_time timeout;
+} cairn_serfrpc_query_params;
+
+/* cairn_serfrpc_query starts a query. ack (may be NULL) gets the agent's
+ * answer to the request; then rec_cb gets ack/response records, the done
+ * record at the deadline, and the end call. *ret_seq (may be NULL)
+ * identifies it for cairn_serfrpc_stop. The request watchdog covers only
+ * the agent's first answer: the records run until the deadline. */
+int cairn_serfrpc_query(cairn_serfrpc *c, const cairn_serfrpc_query_params *q,
+                        cairn_serfrpc_reply_cb ack, cairn_serfrpc_query_cb rec_cb, void *userdata,
+                        uint64_t *ret_seq);
+
+/* A monitor log line arrived (line != NULL, status 0: one line without
+ * its newline), or the monitor ended (line == NULL; status as for
+ * cairn_serfrpc_event_cb). */
+typedef void (*cairn_serfrpc_log_cb)(cairn_serfrpc *c, const char *line, int status,
+                                     void *userdata);
+
+/* cairn_serfrpc_monitor streams the agent's log at level ("trace",
+ * "debug", "info", "warn", "err"; case-insensitive; NULL or "" for
+ * "INFO"): first the agent's backlog, then live lines, until
+ * cairn_serfrpc_stop(*ret_seq) or the connection ends. ack (may be NULL)
+ * gets the agent's answer ("Unknown log level: X", "Monitor already
+ * exists"). */
+int cairn_serfrpc_monitor(cairn_serfrpc *c, const char *level, cairn_serfrpc_reply_cb ack,
+                          cairn_serfrpc_log_cb log_cb, void *userdata, uint64_t *ret_seq);
 
 /* ---- the cluster backend ---- */
 

@@ -1,4 +1,4 @@
-/* `cairn members|dcs|route|dc-maps|watch`: routing over a real Serf agent.
+/* `cairn dcs|route|dc-maps|watch`: routing over a real Serf agent.
  *
  * Each command opens a session: a libuv loop, the serfrpc cluster backend
  * connected to the agent (--serf-rpc), and, for the routing commands, a
@@ -59,7 +59,7 @@ struct opts {
     const char *arg;
 };
 
-enum { MODE_MEMBERS, MODE_DCS, MODE_ROUTE, MODE_MAPS, MODE_WATCH };
+enum { MODE_DCS, MODE_ROUTE, MODE_MAPS, MODE_WATCH };
 
 /* Last printed route of one datacenter (watch). */
 struct seen_route {
@@ -139,9 +139,7 @@ static void usage(FILE *out, const char *cmd)
 {
     const char *arg = strcmp(cmd, "route") == 0 ? " DATACENTER" : "";
     fprintf(out, "usage: cairn %s [options]%s\n\n", cmd, arg);
-    if (strcmp(cmd, "members") == 0)
-        fprintf(out, "Lists every member the Serf agent knows, with status and tags.\n");
-    else if (strcmp(cmd, "dcs") == 0)
+    if (strcmp(cmd, "dcs") == 0)
         fprintf(out, "Lists the datacenters that have Consul servers, nearest first.\n");
     else if (strcmp(cmd, "route") == 0)
         fprintf(out, "Prints the server a client would use now for DATACENTER.\n");
@@ -150,8 +148,9 @@ static void usage(FILE *out, const char *cmd)
     else
         fprintf(out, "Prints every datacenter's route, then each change as it happens.\n");
     fprintf(out, "\noptions:\n"
-                 "  --serf-rpc HOST:PORT  the Serf agent's RPC address (default 127.0.0.1:7373)\n"
-                 "  --rpc-auth KEY        the agent's RPC auth key\n"
+                 "  --serf-rpc HOST:PORT  the Serf agent's RPC address (also --rpc-addr;\n"
+                 "                        default $SERF_RPC_ADDR, else 127.0.0.1:7373)\n"
+                 "  --rpc-auth KEY        the agent's RPC auth key (default $SERF_RPC_AUTH)\n"
                  "  --dc NAME             the local datacenter (default: the agent's dc tag)\n"
                  "  --format text|json    output format (default text)\n"
                  "  --timeout SECONDS     how long to wait for the agent (default 10)\n"
@@ -189,13 +188,10 @@ static bool parse_seconds(const char *s, double *out, char *why, size_t whylen)
 enum { F_RPC, F_AUTH, F_DC, F_FORMAT, F_TIMEOUT, F_DURATION, F_VERBOSE };
 
 static const cairn_cli_flag serf_flags[] = {
-    {"serf-rpc", 0, true, F_RPC},
-    {"rpc-auth", 0, true, F_AUTH},
-    {"dc", 0, true, F_DC},
-    {"format", 0, true, F_FORMAT},
-    {"timeout", 0, true, F_TIMEOUT},
-    {"duration", 0, true, F_DURATION},
-    {"verbose", 'v', false, F_VERBOSE},
+    {"serf-rpc", 0, true, F_RPC},      {"rpc-addr", 0, true, F_RPC},
+    {"rpc-auth", 0, true, F_AUTH},     {"dc", 0, true, F_DC},
+    {"format", 0, true, F_FORMAT},     {"timeout", 0, true, F_TIMEOUT},
+    {"duration", 0, true, F_DURATION}, {"verbose", 'v', false, F_VERBOSE},
 };
 
 struct opts_ctx {
@@ -251,7 +247,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     const char *args[1];
     size_t nargs = 0;
     memset(o, 0, sizeof *o);
-    o->rpc_str = "127.0.0.1:7373";
+    const char *env_addr = getenv("SERF_RPC_ADDR");
+    o->rpc_str = env_addr != NULL && env_addr[0] != '\0' ? env_addr : "127.0.0.1:7373";
+    o->auth = getenv("SERF_RPC_AUTH");
     o->timeout_s = DEFAULT_TIMEOUT_S;
     struct opts_ctx ctx = {o, strcmp(cmd, "watch") == 0};
     int rc =
@@ -375,7 +373,7 @@ static void on_sync(cairn_serfrpc_cluster *cl, int sync, int err, const char *ms
     if (sync == CAIRN_SERFRPC_SYNCED) {
         bool first = !s->synced_once;
         s->synced_once = true;
-        if (first && s->mode != MODE_MEMBERS && setup_router(s) != 0)
+        if (first && setup_router(s) != 0)
             return;
         if (s->mode == MODE_WATCH && !first) {
             if (s->o->json)
@@ -419,44 +417,6 @@ static void on_deadline(cairn_timer *t, void *ud)
 }
 
 /* ---- commands ---- */
-
-struct members_ctx {
-    struct session *s;
-    json_t *arr;
-};
-
-static bool print_member(const cairn_member *m, void *ud)
-{
-    struct members_ctx *ctx = ud;
-    char ip[CAIRN_ADDR_STRLEN], addr[CAIRN_ADDR_STRLEN];
-    cairn_addr_format(&m->addr, false, ip, sizeof ip);
-    cairn_addr_format(&m->addr, true, addr, sizeof addr);
-    if (ctx->arr != NULL) {
-        json_t *tags = json_object();
-        for (size_t i = 0; i < m->ntags; i++)
-            json_object_set_new(tags, m->tags[i].key, json_string(m->tags[i].value));
-        json_array_append_new(ctx->arr,
-                              json_pack("{s:s, s:s, s:i, s:s, s:o}", "name", m->name, "addr", ip,
-                                        "port", (json_int_t)m->addr.port, "status",
-                                        cairn_member_status_name(m->status), "tags", tags));
-        return true;
-    }
-    printf("%-24s %-22s %-8s ", m->name, addr, cairn_member_status_name(m->status));
-    for (size_t i = 0; i < m->ntags; i++)
-        printf("%s%s=%s", i ? "," : "", m->tags[i].key, m->tags[i].value);
-    printf("\n");
-    return true;
-}
-
-static void do_members(struct session *s)
-{
-    cairn_cluster c = cairn_serfrpc_cluster_get(s->cl);
-    struct members_ctx ctx = {s, s->o->json ? json_array() : NULL};
-    c.ops->for_each_member(c.impl, print_member, &ctx);
-    if (ctx.arr != NULL)
-        print_json(ctx.arr);
-    s->done = true;
-}
 
 static void do_dcs(struct session *s)
 {
@@ -689,9 +649,6 @@ static void do_watch(struct session *s)
 static void run_command(struct session *s)
 {
     switch (s->mode) {
-    case MODE_MEMBERS:
-        do_members(s);
-        break;
     case MODE_DCS:
         do_dcs(s);
         break;
@@ -803,11 +760,6 @@ static int run(int argc, char **argv, int mode)
     rc = session_run(s);
     free(s);
     return rc;
-}
-
-int cairn_cmd_members(int argc, char **argv)
-{
-    return run(argc, argv, MODE_MEMBERS);
 }
 
 int cairn_cmd_dcs(int argc, char **argv)

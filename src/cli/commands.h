@@ -24,8 +24,22 @@ int cairn_cmd_agent(int argc, char **argv);
 /* `cairn wire decode` (src/cli/cmd_wire.c). */
 int cairn_cmd_wire(int argc, char **argv);
 
-/* Commands over a Serf agent's RPC (src/cli/cmd_serf.c). */
+/* The serf CLI's commands over a Serf agent's RPC (src/cli/cmd_rpc.c). */
 int cairn_cmd_members(int argc, char **argv);
+int cairn_cmd_join(int argc, char **argv);
+int cairn_cmd_leave(int argc, char **argv);
+int cairn_cmd_force_leave(int argc, char **argv);
+int cairn_cmd_event(int argc, char **argv);
+int cairn_cmd_query(int argc, char **argv);
+int cairn_cmd_reachability(int argc, char **argv);
+int cairn_cmd_monitor(int argc, char **argv);
+int cairn_cmd_tags(int argc, char **argv);
+int cairn_cmd_info(int argc, char **argv);
+int cairn_cmd_rtt(int argc, char **argv);
+int cairn_cmd_keys(int argc, char **argv);
+int cairn_cmd_keygen(int argc, char **argv);
+
+/* Routing over a Serf agent's RPC (src/cli/cmd_serf.c). */
 int cairn_cmd_dcs(int argc, char **argv);
 int cairn_cmd_route(int argc, char **argv);
 int cairn_cmd_dc_maps(int argc, char **argv);

@@ -23,9 +23,9 @@ static const cairn_cli_flag *find(const cairn_cli_flag *defs, size_t ndefs, cons
     return NULL;
 }
 
-int cairn__cli_flags_parse(int argc, char **argv, const cairn_cli_flag *defs, size_t ndefs,
-                           cairn_cli_flag_fn fn, void *userdata, const char **args, size_t max_args,
-                           size_t *ret_nargs, char *why, size_t why_len)
+static int parse(int argc, char **argv, const cairn_cli_flag *defs, size_t ndefs,
+                 cairn_cli_flag_fn fn, void *userdata, const char **args, size_t max_args,
+                 size_t *ret_nargs, char *why, size_t why_len, bool go_bools)
 {
     size_t nargs = 0;
     bool only_args = false;
@@ -56,6 +56,25 @@ int cairn__cli_flags_parse(int argc, char **argv, const cairn_cli_flag *defs, si
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s", d->name);
         const char *value = NULL;
+        if (go_bools && !d->value) {
+            static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+            static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+            value = eq ? NULL : "true";
+            for (size_t k = 0; eq && k < sizeof yes / sizeof yes[0]; k++) {
+                if (strcmp(eq + 1, yes[k]) == 0)
+                    value = "true";
+                if (strcmp(eq + 1, no[k]) == 0)
+                    value = "false";
+            }
+            if (value == NULL) {
+                snprintf(why, why_len, "%s takes true or false (got \"%s\")", flag, eq + 1);
+                return 2;
+            }
+            int rc = fn(d->id, flag, value, userdata, why, why_len);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         if (!d->value && eq) {
             snprintf(why, why_len, "%s takes no value (got \"%s\")", flag, eq + 1);
             return 2;
@@ -76,4 +95,20 @@ int cairn__cli_flags_parse(int argc, char **argv, const cairn_cli_flag *defs, si
     }
     *ret_nargs = nargs;
     return 0;
+}
+
+int cairn__cli_flags_parse(int argc, char **argv, const cairn_cli_flag *defs, size_t ndefs,
+                           cairn_cli_flag_fn fn, void *userdata, const char **args, size_t max_args,
+                           size_t *ret_nargs, char *why, size_t why_len)
+{
+    return parse(argc, argv, defs, ndefs, fn, userdata, args, max_args, ret_nargs, why, why_len,
+                 false);
+}
+
+int cairn__cli_flags_parse_go(int argc, char **argv, const cairn_cli_flag *defs, size_t ndefs,
+                              cairn_cli_flag_fn fn, void *userdata, const char **args,
+                              size_t max_args, size_t *ret_nargs, char *why, size_t why_len)
+{
+    return parse(argc, argv, defs, ndefs, fn, userdata, args, max_args, ret_nargs, why, why_len,
+                 true);
 }

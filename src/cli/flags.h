@@ -46,4 +46,12 @@ int cairn__cli_flags_parse(int argc, char **argv, const cairn_cli_flag *defs, si
                            cairn_cli_flag_fn fn, void *userdata, const char **args, size_t max_args,
                            size_t *ret_nargs, char *why, size_t why_len);
 
+/* cairn__cli_flags_parse_go: the same, but every switch is a Go bool flag
+ * as in the serf CLI: it also takes "=true"/"=false" (-coalesce=false) and
+ * the callback gets "true" or "false" as its value (a bare -x is "true";
+ * "-x false" is not accepted, as in Go). */
+int cairn__cli_flags_parse_go(int argc, char **argv, const cairn_cli_flag *defs, size_t ndefs,
+                              cairn_cli_flag_fn fn, void *userdata, const char **args,
+                              size_t max_args, size_t *ret_nargs, char *why, size_t why_len);
+
 #endif

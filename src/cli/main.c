@@ -13,6 +13,18 @@
 static const cairn_cli_command commands[] = {
     {"members", "list the members a Serf agent knows (name, addr, port, status, tags)",
      cairn_cmd_members},
+    {"join", "tell a Serf agent to join a cluster", cairn_cmd_join},
+    {"leave", "make a Serf agent leave its cluster gracefully and shut down", cairn_cmd_leave},
+    {"force-leave", "force a failed member into the left state", cairn_cmd_force_leave},
+    {"event", "send a custom user event through the cluster", cairn_cmd_event},
+    {"query", "send a query and print the acks and responses", cairn_cmd_query},
+    {"reachability", "check that every live member answers a ping query", cairn_cmd_reachability},
+    {"monitor", "stream a Serf agent's log and events", cairn_cmd_monitor},
+    {"tags", "set or delete tags of a Serf agent's own node", cairn_cmd_tags},
+    {"info", "print a Serf agent's statistics", cairn_cmd_info},
+    {"rtt", "estimate the round trip time between two nodes", cairn_cmd_rtt},
+    {"keys", "list, install, use or remove the cluster's encryption keys", cairn_cmd_keys},
+    {"keygen", "print a new random encryption key", cairn_cmd_keygen},
     {"dcs", "list the Consul server datacenters by estimated RTT, local first", cairn_cmd_dcs},
     {"route", "the server a client would use now for a datacenter (after a ping)", cairn_cmd_route},
     {"dc-maps", "JSON of Consul's /v1/coordinate/datacenters", cairn_cmd_dc_maps},
@@ -27,7 +39,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: cairn COMMAND [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun `cairn COMMAND --help` for a command's options.\n");
 }
 

@@ -71,10 +71,24 @@ enum req_kind {
     K_STREAM,
     K_STOP,
     K_GHOST,
+    /* A command answered by a header alone (leave, event, tags ...). */
+    K_NOBODY,
+    /* install-key, use-key, remove-key, list-keys (keyResponse body). */
+    K_KEYS,
+    /* Streams of query records and of monitor lines. */
+    K_QUERY,
+    K_MONITOR,
 };
 
-static const char *const kind_names[] = {"handshake", "auth",   "members", "join", "get-coordinate",
-                                         "stats",     "stream", "stop",    "ghost"};
+static const char *const kind_names[] = {
+    "handshake", "auth",  "members", "join",        "get-coordinate", "stats",  "stream",
+    "stop",      "ghost", "request", "key command", "query",          "monitor"};
+
+/* is_stream: the request keeps receiving records after its first answer. */
+static bool is_stream(enum req_kind k)
+{
+    return k == K_STREAM || k == K_QUERY || k == K_MONITOR;
+}
 
 enum phase { P_IDLE, P_CONNECTING, P_HANDSHAKE, P_READY, P_BACKOFF, P_GAVE_UP, P_CLOSED };
 
@@ -85,6 +99,8 @@ struct req {
     enum req_kind kind;
     cairn_serfrpc_reply_cb cb;
     cairn_serfrpc_event_cb ev_cb;
+    cairn_serfrpc_query_cb q_cb;
+    cairn_serfrpc_log_cb log_cb;
     void *userdata;
     /* Streams: the subscription has been answered. */
     bool acked;
@@ -250,11 +266,15 @@ static struct req *req_find(cairn_serfrpc *c, uint64_t seq)
 static void complete(cairn_serfrpc *c, struct req *r, cairn_serfrpc_reply *reply)
 {
     req_unlink(c, r);
-    if (r->kind == K_STREAM) {
+    if (is_stream(r->kind)) {
         if (!r->acked && r->cb != NULL)
             r->cb(c, reply, r->userdata);
         if (r->ev_cb != NULL)
             r->ev_cb(c, NULL, reply->status, r->userdata);
+        if (r->q_cb != NULL)
+            r->q_cb(c, NULL, reply->status, r->userdata);
+        if (r->log_cb != NULL)
+            r->log_cb(c, NULL, reply->status, r->userdata);
     } else if (r->cb != NULL) {
         r->cb(c, reply, r->userdata);
     }
@@ -605,12 +625,252 @@ int cairn_serfrpc_stream(cairn_serfrpc *c, const char *filter, cairn_serfrpc_rep
     return rc;
 }
 
+/* write_payload: bin, or nil for NULL (what the serf CLI sends without a
+ * payload argument). */
+static void write_payload(cairn_mp_writer *w, const uint8_t *p, size_t n)
+{
+    if (p == NULL)
+        cairn__mp_write_nil(w);
+    else
+        cairn__mp_write_bytes(w, (cairn_span){.p = p, .len = n});
+}
+
+static void write_tag_map(cairn_mp_writer *w, const cairn_tag *tags, size_t n)
+{
+    cairn__mp_write_map(w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        cairn__mp_write_cstr(w, tags[i].key);
+        cairn__mp_write_cstr(w, tags[i].value);
+    }
+}
+
+int cairn_serfrpc_leave(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userdata)
+{
+    if (c == NULL)
+        return CAIRN_EINVAL;
+    return request(c, K_NOBODY, "leave", NULL, NULL, cb, NULL, userdata, NULL);
+}
+
+struct force_leave_arg {
+    const char *node;
+    bool prune;
+};
+
+/* force-leave body, keys sorted: Node, Prune. */
+static void fill_force_leave(cairn_mp_writer *w, const void *arg)
+{
+    const struct force_leave_arg *f = arg;
+    cairn__mp_write_map(w, 2);
+    cairn__mp_write_cstr(w, "Node");
+    cairn__mp_write_cstr(w, f->node);
+    cairn__mp_write_cstr(w, "Prune");
+    cairn__mp_write_bool(w, f->prune);
+}
+
+int cairn_serfrpc_force_leave(cairn_serfrpc *c, const char *node, bool prune,
+                              cairn_serfrpc_reply_cb cb, void *userdata)
+{
+    if (c == NULL || node == NULL)
+        return CAIRN_EINVAL;
+    struct force_leave_arg f = {node, prune};
+    return request(c, K_NOBODY, "force-leave", fill_force_leave, &f, cb, NULL, userdata, NULL);
+}
+
+struct event_arg {
+    const char *name;
+    const uint8_t *payload;
+    size_t len;
+    bool coalesce;
+};
+
+/* event body, keys sorted: Coalesce, Name, Payload. */
+static void fill_event(cairn_mp_writer *w, const void *arg)
+{
+    const struct event_arg *e = arg;
+    cairn__mp_write_map(w, 3);
+    cairn__mp_write_cstr(w, "Coalesce");
+    cairn__mp_write_bool(w, e->coalesce);
+    cairn__mp_write_cstr(w, "Name");
+    cairn__mp_write_cstr(w, e->name);
+    cairn__mp_write_cstr(w, "Payload");
+    write_payload(w, e->payload, e->len);
+}
+
+int cairn_serfrpc_event(cairn_serfrpc *c, const char *name, const uint8_t *payload,
+                        size_t payload_len, bool coalesce, cairn_serfrpc_reply_cb cb,
+                        void *userdata)
+{
+    if (c == NULL || name == NULL || payload_len > CAIRN_SERFRPC_MAX_PAYLOAD ||
+        (payload == NULL && payload_len > 0))
+        return CAIRN_EINVAL;
+    struct event_arg e = {name, payload, payload_len, coalesce};
+    return request(c, K_NOBODY, "event", fill_event, &e, cb, NULL, userdata, NULL);
+}
+
+struct tags_arg {
+    const cairn_tag *set;
+    size_t nset;
+    const char *const *del;
+    size_t ndel;
+};
+
+/* tags body, keys sorted: DeleteTags, Tags. */
+static void fill_tags(cairn_mp_writer *w, const void *arg)
+{
+    const struct tags_arg *t = arg;
+    cairn__mp_write_map(w, 2);
+    cairn__mp_write_cstr(w, "DeleteTags");
+    cairn__mp_write_array(w, (uint32_t)t->ndel);
+    for (size_t i = 0; i < t->ndel; i++)
+        cairn__mp_write_cstr(w, t->del[i]);
+    cairn__mp_write_cstr(w, "Tags");
+    write_tag_map(w, t->set, t->nset);
+}
+
+int cairn_serfrpc_tags(cairn_serfrpc *c, const cairn_tag *set, size_t nset,
+                       const char *const *delete_keys, size_t ndelete, cairn_serfrpc_reply_cb cb,
+                       void *userdata)
+{
+    if (c == NULL || (nset > 0 && set == NULL) || (ndelete > 0 && delete_keys == NULL) ||
+        nset > CAIRN_SERFRPC_MAX_TAGS || ndelete > CAIRN_SERFRPC_MAX_TAGS)
+        return CAIRN_EINVAL;
+    struct tags_arg t = {set, nset, delete_keys, ndelete};
+    return request(c, K_NOBODY, "tags", fill_tags, &t, cb, NULL, userdata, NULL);
+}
+
+struct respond_arg {
+    uint64_t id;
+    const uint8_t *payload;
+    size_t len;
+};
+
+/* respond body, keys sorted: ID, Payload. */
+static void fill_respond(cairn_mp_writer *w, const void *arg)
+{
+    const struct respond_arg *r = arg;
+    cairn__mp_write_map(w, 2);
+    cairn__mp_write_cstr(w, "ID");
+    cairn__mp_write_uint(w, r->id);
+    cairn__mp_write_cstr(w, "Payload");
+    write_payload(w, r->payload, r->len);
+}
+
+int cairn_serfrpc_respond(cairn_serfrpc *c, uint64_t id, const uint8_t *payload, size_t payload_len,
+                          cairn_serfrpc_reply_cb cb, void *userdata)
+{
+    if (c == NULL || payload_len > CAIRN_SERFRPC_MAX_PAYLOAD ||
+        (payload == NULL && payload_len > 0))
+        return CAIRN_EINVAL;
+    struct respond_arg r = {id, payload, payload_len};
+    return request(c, K_NOBODY, "respond", fill_respond, &r, cb, NULL, userdata, NULL);
+}
+
+/* key_request: one of the keyring commands with body {Key}. */
+static int key_request(cairn_serfrpc *c, const char *command, const char *key,
+                       cairn_serfrpc_reply_cb cb, void *userdata)
+{
+    if (c == NULL || key == NULL)
+        return CAIRN_EINVAL;
+    struct one_field f = {.key = "Key", .str = key};
+    return request(c, K_KEYS, command, fill_str, &f, cb, NULL, userdata, NULL);
+}
+
+int cairn_serfrpc_install_key(cairn_serfrpc *c, const char *key, cairn_serfrpc_reply_cb cb,
+                              void *userdata)
+{
+    return key_request(c, "install-key", key, cb, userdata);
+}
+
+int cairn_serfrpc_use_key(cairn_serfrpc *c, const char *key, cairn_serfrpc_reply_cb cb,
+                          void *userdata)
+{
+    return key_request(c, "use-key", key, cb, userdata);
+}
+
+int cairn_serfrpc_remove_key(cairn_serfrpc *c, const char *key, cairn_serfrpc_reply_cb cb,
+                             void *userdata)
+{
+    return key_request(c, "remove-key", key, cb, userdata);
+}
+
+int cairn_serfrpc_list_keys(cairn_serfrpc *c, cairn_serfrpc_reply_cb cb, void *userdata)
+{
+    if (c == NULL)
+        return CAIRN_EINVAL;
+    return request(c, K_KEYS, "list-keys", NULL, NULL, cb, NULL, userdata, NULL);
+}
+
+/* query body, keys sorted: FilterNodes, FilterTags, Name, Payload,
+ * RelayFactor, RequestAck, Timeout (int64 nanoseconds). */
+static void fill_query(cairn_mp_writer *w, const void *arg)
+{
+    const cairn_serfrpc_query_params *q = arg;
+    cairn__mp_write_map(w, 7);
+    cairn__mp_write_cstr(w, "FilterNodes");
+    if (q->nfilter_nodes == 0) {
+        cairn__mp_write_nil(w);
+    } else {
+        cairn__mp_write_array(w, (uint32_t)q->nfilter_nodes);
+        for (size_t i = 0; i < q->nfilter_nodes; i++)
+            cairn__mp_write_cstr(w, q->filter_nodes[i]);
+    }
+    cairn__mp_write_cstr(w, "FilterTags");
+    write_tag_map(w, q->filter_tags, q->nfilter_tags);
+    cairn__mp_write_cstr(w, "Name");
+    cairn__mp_write_cstr(w, q->name);
+    cairn__mp_write_cstr(w, "Payload");
+    write_payload(w, q->payload, q->payload_len);
+    cairn__mp_write_cstr(w, "RelayFactor");
+    cairn__mp_write_uint(w, q->relay_factor);
+    cairn__mp_write_cstr(w, "RequestAck");
+    cairn__mp_write_bool(w, q->request_ack);
+    cairn__mp_write_cstr(w, "Timeout");
+    cairn__mp_write_int(w, q->timeout > 0 ? (int64_t)q->timeout : 0);
+}
+
+int cairn_serfrpc_query(cairn_serfrpc *c, const cairn_serfrpc_query_params *q,
+                        cairn_serfrpc_reply_cb ack, cairn_serfrpc_query_cb rec_cb, void *userdata,
+                        uint64_t *ret_seq)
+{
+    if (c == NULL || q == NULL || q->name == NULL || rec_cb == NULL ||
+        q->payload_len > CAIRN_SERFRPC_MAX_PAYLOAD || (q->payload == NULL && q->payload_len > 0) ||
+        (q->nfilter_nodes > 0 && q->filter_nodes == NULL) ||
+        (q->nfilter_tags > 0 && q->filter_tags == NULL) ||
+        q->nfilter_tags > CAIRN_SERFRPC_MAX_TAGS || q->nfilter_nodes > CAIRN_SERFRPC_MAX_MEMBERS)
+        return CAIRN_EINVAL;
+    struct req *r;
+    int rc = request(c, K_QUERY, "query", fill_query, q, ack, NULL, userdata, &r);
+    if (rc != 0)
+        return rc;
+    r->q_cb = rec_cb;
+    if (ret_seq != NULL)
+        *ret_seq = r->seq;
+    return 0;
+}
+
+int cairn_serfrpc_monitor(cairn_serfrpc *c, const char *level, cairn_serfrpc_reply_cb ack,
+                          cairn_serfrpc_log_cb log_cb, void *userdata, uint64_t *ret_seq)
+{
+    if (c == NULL || log_cb == NULL)
+        return CAIRN_EINVAL;
+    struct one_field f = {.key = "LogLevel",
+                          .str = level != NULL && level[0] != '\0' ? level : "INFO"};
+    struct req *r;
+    int rc = request(c, K_MONITOR, "monitor", fill_str, &f, ack, NULL, userdata, &r);
+    if (rc != 0)
+        return rc;
+    r->log_cb = log_cb;
+    if (ret_seq != NULL)
+        *ret_seq = r->seq;
+    return 0;
+}
+
 int cairn_serfrpc_stop(cairn_serfrpc *c, uint64_t seq, cairn_serfrpc_reply_cb cb, void *userdata)
 {
     if (c == NULL)
         return CAIRN_EINVAL;
     struct req *s = req_find(c, seq);
-    if (s == NULL || s->kind != K_STREAM || s->stopping)
+    if (s == NULL || !is_stream(s->kind) || s->stopping)
         return CAIRN_ENOENT;
     struct one_field f = {.key = "Stop", .num = seq};
     struct req *r;
@@ -690,8 +950,11 @@ static bool has_body(const struct req *r, const serfrpc_header *h)
     case K_JOIN:
     case K_COORD:
     case K_STATS:
+    case K_KEYS:
         return !error_without_body(h->error);
     case K_STREAM:
+    case K_QUERY:
+    case K_MONITOR:
         return r->acked;
     default:
         return false;
@@ -725,10 +988,17 @@ static int decode_body(cairn_serfrpc *c, struct req *r, const uint8_t *p, size_t
     case K_COORD:
         return cairn__serfrpc_decode_coord(p, n, &reply->coord_ok, &reply->coord, diag);
     case K_STATS: {
+        const char **sections = NULL;
         int rc = cairn__serfrpc_decode_stats(p, n, &c->arena, &st, &reply->nstats, diag);
         reply->stats = st;
+        if (rc == 0)
+            rc = cairn__serfrpc_decode_stat_sections(p, n, &c->arena, &sections,
+                                                     &reply->nstat_sections, diag);
+        reply->stat_sections = sections;
         return rc;
     }
+    case K_KEYS:
+        return cairn__serfrpc_decode_keys(p, n, &c->arena, &reply->keys, diag);
     default:
         return 0;
     }
@@ -794,7 +1064,7 @@ static int frame_reply(cairn_serfrpc *c, struct framed *fr, cairn_diag *diag)
     if (rc == CAIRN_EMSGSIZE) {
         char what[64];
         snprintf(what, sizeof what, "%s %s", kind_names[fr->r->kind],
-                 fr->r->kind == K_STREAM ? "record" : "reply");
+                 is_stream(fr->r->kind) ? "record" : "reply");
         too_large(c, what, c->rx.data + fr->hlen, c->rx.len - fr->hlen);
         return -1;
     }
@@ -831,7 +1101,8 @@ static void expect_ghost(cairn_serfrpc *c, uint64_t seq)
 
 /* deliver: hands a decoded reply (or stream record ev) to its owner. */
 static void deliver(cairn_serfrpc *c, struct req *r, cairn_serfrpc_reply *reply,
-                    const cairn_event *ev, bool had_body)
+                    const cairn_event *ev, const cairn_serfrpc_query_record *qrec, const char *line,
+                    bool had_body)
 {
     if (r->kind == K_GHOST) {
         req_unlink(c, r);
@@ -853,9 +1124,21 @@ static void deliver(cairn_serfrpc *c, struct req *r, cairn_serfrpc_reply *reply,
         break;
     }
     case K_STREAM:
+    case K_QUERY:
+    case K_MONITOR:
         if (had_body) {
             if (ev != NULL)
                 r->ev_cb(c, ev, 0, r->userdata);
+            else if (qrec != NULL) {
+                r->q_cb(c, qrec, 0, r->userdata);
+                if (qrec->type == CAIRN_SERFRPC_QUERY_DONE && !c->dead &&
+                    req_find(c, r->seq) == r) {
+                    /* done ends the query: the agent sends nothing more. */
+                    cairn_serfrpc_reply end = {.status = 0, .error = ""};
+                    complete(c, r, &end);
+                }
+            } else if (line != NULL)
+                r->log_cb(c, line, 0, r->userdata);
         } else if (reply->status != 0) {
             complete(c, r, reply); /* the subscription was refused */
         } else {
@@ -868,7 +1151,7 @@ static void deliver(cairn_serfrpc *c, struct req *r, cairn_serfrpc_reply *reply,
         uint64_t target = r->target;
         complete(c, r, reply);
         struct req *s = c->dead ? NULL : req_find(c, target);
-        if (s != NULL && s->kind == K_STREAM) {
+        if (s != NULL && is_stream(s->kind)) {
             cairn_serfrpc_reply end = {.status = 0, .error = ""};
             s->acked = true;
             complete(c, s, &end);
@@ -901,7 +1184,10 @@ static int process_one(cairn_serfrpc *c)
     reply.status = reply_status(fr.h.error);
     cairn_event ev;
     const cairn_event *evp = NULL;
-    if (fr.body != NULL && r->kind != K_STREAM &&
+    cairn_serfrpc_query_record qrec;
+    const cairn_serfrpc_query_record *qp = NULL;
+    const char *line = NULL;
+    if (fr.body != NULL && !is_stream(r->kind) &&
         decode_body(c, r, fr.body, fr.blen, &reply, &diag) != 0) {
         fail_connection(c, CAIRN_EPROTO, false, "bad %s reply from serf agent at %s: %s",
                         kind_names[r->kind], c->addr_str, diag.msg);
@@ -914,8 +1200,20 @@ static int process_one(cairn_serfrpc *c)
             cairn_logf(&c->logger, CAIRN_LOG_WARN, MODULE,
                        "dropping a stream record from serf agent at %s: %s", c->addr_str, diag.msg);
     }
+    if (fr.body != NULL && (r->kind == K_QUERY || r->kind == K_MONITOR) && !r->stopping) {
+        int drc =
+            r->kind == K_QUERY
+                ? cairn__serfrpc_decode_query_record(fr.body, fr.blen, &c->arena, &qrec, &diag)
+                : cairn__serfrpc_decode_log(fr.body, fr.blen, &c->arena, &line, &diag);
+        if (drc == 0 && r->kind == K_QUERY)
+            qp = &qrec;
+        else if (drc != 0)
+            cairn_logf(&c->logger, CAIRN_LOG_WARN, MODULE,
+                       "dropping a %s record from serf agent at %s: %s", kind_names[r->kind],
+                       c->addr_str, diag.msg);
+    }
     cairn_buf_consume(&c->rx, fr.hlen + fr.blen);
-    deliver(c, r, &reply, evp, fr.body != NULL);
+    deliver(c, r, &reply, evp, qp, line, fr.body != NULL);
     cairn__wire_arena_destroy(&c->arena);
     return 1;
 }
@@ -930,7 +1228,7 @@ static void process(cairn_serfrpc *c)
     /* Disarm the watchdog when nothing but acked streams remains. */
     bool waiting = false;
     for (struct req *r = c->reqs.next; r != &c->reqs; r = r->next)
-        if ((r->kind != K_STREAM && r->kind != K_GHOST) || !r->acked)
+        if ((!is_stream(r->kind) && r->kind != K_GHOST) || !r->acked)
             waiting = true;
     if (!waiting && !c->dead)
         cairn_timer_stop(c->watchdog);
@@ -995,7 +1293,7 @@ static void on_watchdog(cairn_timer *t, void *ud)
     cairn_time now = cairn_loop_now(c->loop);
     struct req *oldest = NULL;
     for (struct req *r = c->reqs.next; r != &c->reqs; r = r->next)
-        if ((r->kind != K_STREAM && r->kind != K_GHOST) || !r->acked) {
+        if ((!is_stream(r->kind) && r->kind != K_GHOST) || !r->acked) {
             oldest = r;
             break;
         }

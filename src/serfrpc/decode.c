@@ -376,3 +376,178 @@ int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a
     *ret = ev;
     return 0;
 }
+
+/* read_int32: a Go int that must fit an int32 (counts of nodes). */
+static bool read_int32(ipc_cur *c, const char *field, int32_t *out)
+{
+    uint64_t v;
+    if (!cairn__ipc_read_uint(c, field, INT32_MAX, &v))
+        return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+/* read_key_counts: Keys map[string]int into the arena. */
+static bool read_key_counts(ipc_cur *c, cairn_wire_arena *a, cairn_serfrpc_keys *k)
+{
+    uint32_t n;
+    if (cairn__ipc_read_nil(c))
+        return true;
+    if (!cairn__ipc_read_map(c, "Keys", CAIRN_SERFRPC_MAX_KEY_ENTRIES, &n))
+        return false;
+    cairn_serfrpc_key_count *kc = NULL;
+    if (n > 0 && (kc = cairn__wire_arena_alloc(a, (size_t)n * sizeof *kc)) == NULL)
+        return cairn__ipc_fail(c, CAIRN_ENOMEM, "Keys: out of memory"), false;
+    for (uint32_t i = 0; i < n; i++)
+        if (!read_cstr(c, a, "Keys key", CAIRN_SERFRPC_MAX_STRING, &kc[i].key) ||
+            !read_int32(c, "Keys count", &kc[i].count))
+            return false;
+    k->keys = kc;
+    k->nkeys = n;
+    return true;
+}
+
+/* read_messages: Messages map[string]string into the arena. */
+static bool read_messages(ipc_cur *c, cairn_wire_arena *a, cairn_serfrpc_keys *k)
+{
+    uint32_t n;
+    if (cairn__ipc_read_nil(c))
+        return true;
+    if (!cairn__ipc_read_map(c, "Messages", CAIRN_SERFRPC_MAX_KEY_ENTRIES, &n))
+        return false;
+    cairn_serfrpc_node_message *m = NULL;
+    if (n > 0 && (m = cairn__wire_arena_alloc(a, (size_t)n * sizeof *m)) == NULL)
+        return cairn__ipc_fail(c, CAIRN_ENOMEM, "Messages: out of memory"), false;
+    for (uint32_t i = 0; i < n; i++)
+        if (!read_cstr(c, a, "Messages node", CAIRN_NAME_MAX, &m[i].node) ||
+            !read_cstr(c, a, "Messages message", CAIRN_SERFRPC_MAX_ERROR, &m[i].message))
+            return false;
+    k->messages = m;
+    k->nmessages = n;
+    return true;
+}
+
+int cairn__serfrpc_decode_keys(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                               cairn_serfrpc_keys *ret, cairn_diag *diag)
+{
+    ipc_cur c;
+    uint32_t nk;
+    cairn_serfrpc_keys k;
+    memset(&k, 0, sizeof k);
+    cairn__ipc_cur_init(&c, p, n, "key reply", diag);
+    if (!cairn__ipc_read_map(&c, "body", 16, &nk))
+        return c.err;
+    for (uint32_t i = 0; i < nk && c.err == 0; i++) {
+        cairn_span key;
+        if (!cairn__ipc_read_key(&c, &key))
+            break;
+        if (cairn__mp_key_is(key, "Keys"))
+            read_key_counts(&c, a, &k);
+        else if (cairn__mp_key_is(key, "Messages"))
+            read_messages(&c, a, &k);
+        else if (cairn__mp_key_is(key, "NumErr"))
+            read_int32(&c, "NumErr", &k.num_err);
+        else if (cairn__mp_key_is(key, "NumNodes"))
+            read_int32(&c, "NumNodes", &k.num_nodes);
+        else if (cairn__mp_key_is(key, "NumResp"))
+            read_int32(&c, "NumResp", &k.num_resp);
+        else
+            cairn__ipc_skip(&c);
+    }
+    if (c.err != 0)
+        return c.err;
+    *ret = k;
+    return 0;
+}
+
+int cairn__serfrpc_decode_query_record(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                       cairn_serfrpc_query_record *ret, cairn_diag *diag)
+{
+    ipc_cur c;
+    uint32_t nk;
+    const char *type = "";
+    cairn_serfrpc_query_record r = {.type = 0, .from = "", .payload = NULL, .payload_len = 0};
+    cairn__ipc_cur_init(&c, p, n, "query record", diag);
+    if (!cairn__ipc_read_map(&c, "record", 16, &nk))
+        return c.err;
+    for (uint32_t i = 0; i < nk && c.err == 0; i++) {
+        cairn_span k;
+        if (!cairn__ipc_read_key(&c, &k))
+            break;
+        if (cairn__mp_key_is(k, "From"))
+            read_cstr(&c, a, "From", CAIRN_NAME_MAX, &r.from);
+        else if (cairn__mp_key_is(k, "Type"))
+            read_cstr(&c, a, "Type", 32, &type);
+        else if (cairn__mp_key_is(k, "Payload"))
+            cairn__ipc_read_bytes(&c, "Payload", CAIRN_SERFRPC_MAX_PAYLOAD, NULL, &r.payload,
+                                  &r.payload_len);
+        else
+            cairn__ipc_skip(&c);
+    }
+    if (c.err != 0)
+        return c.err;
+    if (strcmp(type, "ack") == 0)
+        r.type = CAIRN_SERFRPC_QUERY_ACK;
+    else if (strcmp(type, "response") == 0)
+        r.type = CAIRN_SERFRPC_QUERY_RESPONSE;
+    else if (strcmp(type, "done") == 0)
+        r.type = CAIRN_SERFRPC_QUERY_DONE;
+    else
+        return cairn__ipc_fail(&c, CAIRN_EPROTO, "Type \"%s\" is unknown", type);
+    if (r.payload_len > 0) {
+        uint8_t *copy = cairn__wire_arena_alloc(a, r.payload_len);
+        if (copy == NULL)
+            return cairn__ipc_fail(&c, CAIRN_ENOMEM, "Payload: out of memory");
+        memcpy(copy, r.payload, r.payload_len);
+        r.payload = copy;
+    } else {
+        r.payload = NULL;
+    }
+    *ret = r;
+    return 0;
+}
+
+int cairn__serfrpc_decode_log(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                              const char **ret_line, cairn_diag *diag)
+{
+    ipc_cur c;
+    uint32_t nk;
+    const char *line = "";
+    cairn__ipc_cur_init(&c, p, n, "monitor record", diag);
+    if (!cairn__ipc_read_map(&c, "record", 16, &nk))
+        return c.err;
+    for (uint32_t i = 0; i < nk && c.err == 0; i++) {
+        cairn_span k;
+        if (!cairn__ipc_read_key(&c, &k))
+            break;
+        if (cairn__mp_key_is(k, "Log"))
+            read_cstr(&c, a, "Log", CAIRN_SERFRPC_MAX_LOG_LINE, &line);
+        else
+            cairn__ipc_skip(&c);
+    }
+    if (c.err != 0)
+        return c.err;
+    *ret_line = line;
+    return 0;
+}
+
+int cairn__serfrpc_decode_stat_sections(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                        const char ***ret, size_t *ret_n, cairn_diag *diag)
+{
+    ipc_cur c;
+    uint32_t nsec;
+    const char **names = NULL;
+    cairn__ipc_cur_init(&c, p, n, "stats reply", diag);
+    if (!cairn__ipc_read_map(&c, "body", 64, &nsec))
+        return c.err;
+    if (nsec > 0 && (names = cairn__wire_arena_alloc(a, nsec * sizeof *names)) == NULL)
+        return cairn__ipc_fail(&c, CAIRN_ENOMEM, "stats: out of memory");
+    for (uint32_t i = 0; i < nsec && c.err == 0; i++)
+        if (read_cstr(&c, a, "section name", CAIRN_SERFRPC_MAX_STRING, &names[i]))
+            cairn__ipc_skip(&c);
+    if (c.err != 0)
+        return c.err;
+    *ret = names;
+    *ret_n = nsec;
+    return 0;
+}

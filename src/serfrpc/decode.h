@@ -40,11 +40,25 @@ int cairn__serfrpc_decode_coord(const uint8_t *p, size_t n, bool *ret_ok, cairn_
 /* map[string]map[string]string (stats), flattened. */
 int cairn__serfrpc_decode_stats(const uint8_t *p, size_t n, cairn_wire_arena *a,
                                 cairn_serfrpc_stat **ret, size_t *ret_n, cairn_diag *diag);
+/* The section names of a stats reply (also the empty ones). */
+int cairn__serfrpc_decode_stat_sections(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                        const char ***ret, size_t *ret_n, cairn_diag *diag);
 /* One stream record as a cairn_event (members in the arena): the Event
  * name through cairn_event_type_parse, user events' LTime and Coalesce,
  * queries' LTime and ID (the agent's handle for `respond`; the stream
  * carries no flags, source or deadline, and respond stays NULL). */
 int cairn__serfrpc_decode_record(const uint8_t *p, size_t n, cairn_wire_arena *a, cairn_event *ret,
                                  cairn_diag *diag);
+
+/* keyResponse {Keys, Messages, NumErr, NumNodes, NumResp} (install-key,
+ * use-key, remove-key, list-keys); strings and arrays in the arena. */
+int cairn__serfrpc_decode_keys(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                               cairn_serfrpc_keys *ret, cairn_diag *diag);
+/* One query stream record {From, Payload, Type}. */
+int cairn__serfrpc_decode_query_record(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                                       cairn_serfrpc_query_record *ret, cairn_diag *diag);
+/* One monitor record {Log}: the line, NUL-terminated in the arena. */
+int cairn__serfrpc_decode_log(const uint8_t *p, size_t n, cairn_wire_arena *a,
+                              const char **ret_line, cairn_diag *diag);
 
 #endif

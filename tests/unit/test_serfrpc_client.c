@@ -61,8 +61,12 @@ struct fake {
 
 static bool has_body(const char *cmd)
 {
-    static const char *const with[] = {
-        "handshake", "auth", "members-filtered", "join", "get-coordinate", "stream", "stop"};
+    static const char *const with[] = {"handshake", "auth",           "members-filtered",
+                                       "join",      "get-coordinate", "stream",
+                                       "stop",      "query",          "monitor",
+                                       "event",     "tags",           "force-leave",
+                                       "respond",   "install-key",    "use-key",
+                                       "remove-key"};
     for (size_t i = 0; i < sizeof with / sizeof with[0]; i++)
         if (strcmp(cmd, with[i]) == 0)
             return true;
@@ -1065,6 +1069,234 @@ static void test_cluster_alloc_sweep(void **state)
     assert_true(n > 10 && n < 2000);
 }
 
+/* ---- query, monitor, key commands, bodyless commands ---- */
+
+static void w_query_record(cairn_mp_writer *w, uint64_t seq, const char *from, const char *payload,
+                           const char *type)
+{
+    w_header(w, seq, "");
+    cairn__mp_write_map(w, 3);
+    cairn__mp_write_cstr(w, "From");
+    cairn__mp_write_cstr(w, from);
+    cairn__mp_write_cstr(w, "Payload");
+    if (payload == NULL)
+        cairn__mp_write_nil(w);
+    else
+        cairn__mp_write_bytes(w, (cairn_span){(const uint8_t *)payload, strlen(payload)});
+    cairn__mp_write_cstr(w, "Type");
+    cairn__mp_write_cstr(w, type);
+}
+
+static void w_keys(cairn_mp_writer *w, const char *key, const char *node, const char *msg)
+{
+    cairn__mp_write_map(w, 5);
+    cairn__mp_write_cstr(w, "Keys");
+    if (key == NULL) {
+        cairn__mp_write_nil(w);
+    } else {
+        cairn__mp_write_map(w, 1);
+        cairn__mp_write_cstr(w, key);
+        cairn__mp_write_uint(w, 2);
+    }
+    cairn__mp_write_cstr(w, "Messages");
+    cairn__mp_write_map(w, node != NULL ? 1 : 0);
+    if (node != NULL) {
+        cairn__mp_write_cstr(w, node);
+        cairn__mp_write_cstr(w, msg);
+    }
+    cairn__mp_write_cstr(w, "NumErr");
+    cairn__mp_write_uint(w, node != NULL ? 1 : 0);
+    cairn__mp_write_cstr(w, "NumNodes");
+    cairn__mp_write_uint(w, 2);
+    cairn__mp_write_cstr(w, "NumResp");
+    cairn__mp_write_uint(w, 2);
+}
+
+static void more_fn(struct fake *f, const char *cmd, uint64_t seq, const uint8_t *body, size_t blen)
+{
+    cairn_buf b;
+    cairn_mp_writer w;
+    cairn_buf_init(&b, 1 << 20);
+    cairn__mp_writer_init(&w, &b, CAIRN_MP_IPC);
+    if (strcmp(cmd, "query") == 0) {
+        w_header(&w, seq, "");
+        w_query_record(&w, seq, "a", NULL, "ack");
+        w_query_record(&w, seq, "b", "up\n", "response");
+        w_query_record(&w, seq, "", NULL, "done");
+    } else if (strcmp(cmd, "monitor") == 0) {
+        f->stream_seq = seq;
+        w_header(&w, seq, "");
+        w_header(&w, seq, "");
+        cairn__mp_write_map(&w, 1);
+        cairn__mp_write_cstr(&w, "Log");
+        cairn__mp_write_cstr(&w, "[INFO] hello");
+    } else if (strcmp(cmd, "list-keys") == 0) {
+        w_header(&w, seq, "");
+        w_keys(&w, "K1", NULL, NULL);
+    } else if (strcmp(cmd, "install-key") == 0) {
+        w_header(&w, seq, "1/2 nodes reported failure");
+        w_keys(&w, NULL, "b", "No keyring to modify (encryption not enabled)");
+    } else if (strcmp(cmd, "event") == 0 && f->variant == 3) {
+        w_header(&w, seq, "user event exceeds configured limit of 512 bytes before encoding");
+    } else {
+        w_header(&w, seq, "");
+    }
+    if (finish(&w, &b))
+        fake_send(f, &b);
+}
+
+struct qstate {
+    int acks, resps, dones, ended, end_status, lines, agent_acked;
+    char resp[16], line[32];
+};
+
+static void on_qack(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
+{
+    struct qstate *q = ud;
+    if (r->status == 0)
+        q->agent_acked++;
+}
+
+static void on_qrec(cairn_serfrpc *c, const cairn_serfrpc_query_record *rec, int status, void *ud)
+{
+    struct qstate *q = ud;
+    if (rec == NULL) {
+        q->ended++;
+        q->end_status = status;
+    } else if (rec->type == CAIRN_SERFRPC_QUERY_ACK) {
+        q->acks++;
+    } else if (rec->type == CAIRN_SERFRPC_QUERY_RESPONSE) {
+        q->resps++;
+        snprintf(q->resp, sizeof q->resp, "%s:%.*s", rec->from, (int)rec->payload_len,
+                 (const char *)rec->payload);
+    } else {
+        q->dones++;
+    }
+}
+
+static void on_line(cairn_serfrpc *c, const char *line, int status, void *ud)
+{
+    struct qstate *q = ud;
+    if (line == NULL) {
+        q->ended++;
+        q->end_status = status;
+        return;
+    }
+    q->lines++;
+    snprintf(q->line, sizeof q->line, "%s", line);
+}
+
+struct keystate {
+    int n, status;
+    size_t nkeys, nmessages;
+    char key[16], message[64];
+    int32_t num_nodes;
+};
+
+static void on_keys(cairn_serfrpc *c, const cairn_serfrpc_reply *r, void *ud)
+{
+    struct keystate *k = ud;
+    k->n++;
+    k->status = r->status;
+    k->nkeys = r->keys.nkeys;
+    k->nmessages = r->keys.nmessages;
+    k->num_nodes = r->keys.num_nodes;
+    if (r->keys.nkeys > 0)
+        snprintf(k->key, sizeof k->key, "%s", r->keys.keys[0].key);
+    if (r->keys.nmessages > 0)
+        snprintf(k->message, sizeof k->message, "%s", r->keys.messages[0].message);
+}
+
+static void test_query_monitor_keys(void **state)
+{
+    struct uv_env *e = *state;
+    struct fake f;
+    struct states st = {0};
+    struct replies rs;
+    struct qstate q;
+    struct keystate k;
+    memset(&f, 0, sizeof f);
+    memset(&rs, 0, sizeof rs);
+    memset(&q, 0, sizeof q);
+    memset(&k, 0, sizeof k);
+    fake_start(&f, e, more_fn, 0);
+    cairn_serfrpc *c = client_for(e, &f.addr, &st, false, NULL);
+    RUN_UNTIL(e, st.ready == 1);
+
+    /* The query body the serf CLI sends for `serf query -timeout=2s q`
+     * (keys sorted; FilterNodes nil, FilterTags {}, Payload nil). */
+    cairn_serfrpc_query_params qp = {.name = "q", .request_ack = true, .timeout = 2 * CAIRN_SEC};
+    assert_int_equal(cairn_serfrpc_query(c, &qp, on_qack, on_qrec, &q, NULL), 0);
+    RUN_UNTIL(e, q.ended == 1);
+    assert_int_equal(q.agent_acked, 1);
+    static const uint8_t qbody[] =
+        "\x87\xab"
+        "FilterNodes\xc0\xaa"
+        "FilterTags\x80\xa4Name\xa1q\xa7Payload\xc0"
+        "\xab"
+        "RelayFactor\x00\xaaRequestAck\xc3\xa7Timeout\xce\x77\x35\x94\x00";
+    assert_int_equal(f.last_body_len, sizeof qbody - 1);
+    assert_memory_equal(f.last_body, qbody, sizeof qbody - 1);
+    assert_int_equal(q.acks, 1);
+    assert_int_equal(q.resps, 1);
+    assert_string_equal(q.resp, "b:up\n");
+    assert_int_equal(q.dones, 1);
+    assert_int_equal(q.end_status, 0);
+
+    /* monitor: the backlog line; stop ends it with status 0. */
+    uint64_t mseq;
+    memset(&q, 0, sizeof q);
+    assert_int_equal(cairn_serfrpc_monitor(c, "debug", NULL, on_line, &q, &mseq), 0);
+    RUN_UNTIL(e, q.lines == 1);
+    assert_string_equal(q.line, "[INFO] hello");
+    assert_int_equal(cairn_serfrpc_stop(c, mseq, NULL, NULL), 0);
+    RUN_UNTIL(e, q.ended == 1);
+    assert_int_equal(q.end_status, 0);
+
+    /* Key commands: the keyResponse body, also with the agent's error. */
+    assert_int_equal(cairn_serfrpc_list_keys(c, on_keys, &k), 0);
+    RUN_UNTIL(e, k.n == 1);
+    assert_int_equal(k.status, 0);
+    assert_int_equal(k.nkeys, 1);
+    assert_string_equal(k.key, "K1");
+    assert_int_equal(k.num_nodes, 2);
+    assert_int_equal(cairn_serfrpc_install_key(c, "K2", on_keys, &k), 0);
+    RUN_UNTIL(e, k.n == 2);
+    assert_int_equal(k.status, CAIRN_EREMOTE);
+    assert_int_equal(k.nkeys, 0);
+    assert_int_equal(k.nmessages, 1);
+    assert_string_equal(k.message, "No keyring to modify (encryption not enabled)");
+
+    /* Bodyless replies, pipelined; the event body as the serf CLI sends it. */
+    static const cairn_tag set[] = {{"role", "web"}};
+    const char *const del[] = {"old"};
+    assert_int_equal(cairn_serfrpc_event(c, "deploy", NULL, 0, true, on_reply, &rs), 0);
+    static const uint8_t ebody[] = "\x83\xa8"
+                                   "Coalesce\xc3\xa4Name\xa6"
+                                   "deploy\xa7Payload\xc0";
+    assert_int_equal(cairn_serfrpc_tags(c, set, 1, del, 1, on_reply, &rs), 0);
+    assert_int_equal(cairn_serfrpc_force_leave(c, "x", true, on_reply, &rs), 0);
+    assert_int_equal(cairn_serfrpc_respond(c, 7, (const uint8_t *)"r", 1, on_reply, &rs), 0);
+    assert_int_equal(cairn_serfrpc_leave(c, on_reply, &rs), 0);
+    RUN_UNTIL(e, rs.n == 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(rs.last[i].status, 0);
+    assert_string_equal(f.cmds[f.nseen - 5], "event");
+    assert_string_equal(f.cmds[f.nseen - 1], "leave");
+    f.variant = 3;
+    assert_int_equal(cairn_serfrpc_event(c, "deploy", NULL, 0, true, on_reply, &rs), 0);
+    RUN_UNTIL(e, rs.n == 6);
+    assert_int_equal(f.last_body_len, sizeof ebody - 1);
+    assert_memory_equal(f.last_body, ebody, sizeof ebody - 1);
+    assert_int_equal(rs.last[5].status, CAIRN_EREMOTE);
+    assert_true(cairn_serfrpc_ready(c)); /* an Error without a body keeps the connection */
+
+    assert_int_equal(cairn_serfrpc_query(c, NULL, NULL, on_qrec, &q, NULL), CAIRN_EINVAL);
+    assert_int_equal(cairn_serfrpc_event(c, "x", NULL, 3, true, NULL, NULL), CAIRN_EINVAL);
+    cairn_serfrpc_delete(c);
+    fake_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1079,6 +1311,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_impossible_size_rejected_at_once, uv_env_setup,
                                         uv_env_teardown),
         cmocka_unit_test(test_ipc_min_len),
+        cmocka_unit_test_setup_teardown(test_query_monitor_keys, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_cluster_no_reconnect_storm, uv_env_setup,
                                         uv_env_teardown),
         cmocka_unit_test(test_cluster_alloc_sweep),

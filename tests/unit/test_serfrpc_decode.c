@@ -383,6 +383,85 @@ static void test_alloc_failures(void **state)
     cairn__test_alloc_uninstall();
 }
 
+/* keyResponse, query and monitor records: hand-made in the agent's
+ * encoding (the same bytes as the fuzz seeds in fuzz/corpus/serfrpc). */
+static void test_keys_query_monitor(void **state)
+{
+    (void)state;
+    cairn_wire_arena a;
+    cairn_diag diag;
+    cairn_serfrpc_keys k;
+    cairn__wire_arena_init(&a, 64 * 1024);
+    /* {Keys: {"K1": 2}, Messages: {}, NumErr: 0, NumNodes: 2, NumResp: 2} */
+    static const uint8_t list[] = "\x85\xa4Keys\x81\xa2K1\x02\xa8Messages\x80\xa6NumErr\x00"
+                                  "\xa8NumNodes\x02\xa7NumResp\x02";
+    assert_int_equal(cairn__serfrpc_decode_keys(list, sizeof list - 1, &a, &k, NULL), 0);
+    assert_int_equal(k.nkeys, 1);
+    assert_string_equal(k.keys[0].key, "K1");
+    assert_int_equal(k.keys[0].count, 2);
+    assert_int_equal(k.nmessages, 0);
+    assert_int_equal(k.num_nodes, 2);
+    assert_int_equal(k.num_resp, 2);
+    cairn__wire_arena_destroy(&a);
+    /* Keys nil, one failure message. */
+    static const uint8_t failed[] = "\x85\xa4Keys\xc0\xa8Messages\x81\xa1"
+                                    "a\xa2no"
+                                    "\xa6NumErr\x01\xa8NumNodes\x01\xa7NumResp\x01";
+    assert_int_equal(cairn__serfrpc_decode_keys(failed, sizeof failed - 1, &a, &k, NULL), 0);
+    assert_int_equal(k.nkeys, 0);
+    assert_int_equal(k.nmessages, 1);
+    assert_string_equal(k.messages[0].node, "a");
+    assert_string_equal(k.messages[0].message, "no");
+    assert_int_equal(k.num_err, 1);
+    cairn__wire_arena_destroy(&a);
+    /* A negative count is refused. */
+    static const uint8_t neg[] = "\x81\xa4Keys\x81\xa2K1\xff";
+    cairn_diag_clear(&diag);
+    assert_int_not_equal(cairn__serfrpc_decode_keys(neg, sizeof neg - 1, &a, &k, &diag), 0);
+    cairn__wire_arena_destroy(&a);
+
+    cairn_serfrpc_query_record r;
+    static const uint8_t ack[] = "\x83\xa4"
+                                 "From\xa1"
+                                 "a\xa7Payload\xc0\xa4Type\xa3"
+                                 "ack";
+    assert_int_equal(cairn__serfrpc_decode_query_record(ack, sizeof ack - 1, &a, &r, NULL), 0);
+    assert_int_equal(r.type, CAIRN_SERFRPC_QUERY_ACK);
+    assert_string_equal(r.from, "a");
+    assert_null(r.payload);
+    cairn__wire_arena_destroy(&a);
+    static const uint8_t resp[] = "\x83\xa4"
+                                  "From\xa1"
+                                  "b\xa7Payload\xc4\x03up\n\xa4Type\xa8response";
+    assert_int_equal(cairn__serfrpc_decode_query_record(resp, sizeof resp - 1, &a, &r, NULL), 0);
+    assert_int_equal(r.type, CAIRN_SERFRPC_QUERY_RESPONSE);
+    assert_int_equal(r.payload_len, 3);
+    assert_memory_equal(r.payload, "up\n", 3);
+    cairn__wire_arena_destroy(&a);
+    static const uint8_t done[] = "\x83\xa4"
+                                  "From\xa0\xa7Payload\xc0\xa4Type\xa4"
+                                  "done";
+    assert_int_equal(cairn__serfrpc_decode_query_record(done, sizeof done - 1, &a, &r, NULL), 0);
+    assert_int_equal(r.type, CAIRN_SERFRPC_QUERY_DONE);
+    cairn__wire_arena_destroy(&a);
+    static const uint8_t bad[] = "\x81\xa4Type\xa3"
+                                 "bad";
+    cairn_diag_clear(&diag);
+    assert_int_equal(cairn__serfrpc_decode_query_record(bad, sizeof bad - 1, &a, &r, &diag),
+                     CAIRN_EPROTO);
+    assert_non_null(strstr(diag.msg, "bad"));
+    cairn__wire_arena_destroy(&a);
+
+    const char *line;
+    static const uint8_t log[] = "\x81\xa3Log\xa5hello";
+    assert_int_equal(cairn__serfrpc_decode_log(log, sizeof log - 1, &a, &line, NULL), 0);
+    assert_string_equal(line, "hello");
+    cairn__wire_arena_destroy(&a);
+    static const uint8_t notmap[] = "\x93\x01\x02\x03";
+    assert_int_not_equal(cairn__serfrpc_decode_log(notmap, sizeof notmap - 1, &a, &line, NULL), 0);
+    cairn__wire_arena_destroy(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,7 +469,7 @@ int main(void)
         cmocka_unit_test(test_coordinates),   cmocka_unit_test(test_stream_records),
         cmocka_unit_test(test_error_headers), cmocka_unit_test(test_framing_prefixes),
         cmocka_unit_test(test_caps),          cmocka_unit_test(test_alloc_failures),
-        cmocka_unit_test(test_query_record),
+        cmocka_unit_test(test_query_record),  cmocka_unit_test(test_keys_query_monitor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
