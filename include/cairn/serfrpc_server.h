@@ -60,18 +60,9 @@ typedef struct cairn_serfrpc_server cairn_serfrpc_server;
  * server's; call it exactly once (also when the backend shuts down). */
 typedef void (*cairn_serfrpc_done_fn)(void *ctx, const char *error, int64_t num);
 
-/* Kinds of query reports. */
-enum cairn_serfrpc_query_kind {
-    /* An ack from `from`. */
-    CAIRN_SERFRPC_QUERY_ACK = 0,
-    /* A response from `from` with a payload. */
-    CAIRN_SERFRPC_QUERY_RESPONSE = 1,
-    /* The deadline passed: the last report. */
-    CAIRN_SERFRPC_QUERY_DONE = 2,
-};
-
-/* One report about a running query (borrowed for the call). After DONE
- * the handle is dead. */
+/* One report about a running query (borrowed for the call): kind is one of
+ * the client's record types (cairn/serfrpc.h: CAIRN_SERFRPC_QUERY_ACK,
+ * _RESPONSE, _DONE). After DONE the handle is dead. */
 typedef void (*cairn_serfrpc_query_fn)(void *ctx, int kind, const char *from,
                                        const uint8_t *payload, size_t len);
 

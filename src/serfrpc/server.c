@@ -540,9 +540,11 @@ static void fill_qrec(cairn_mp_writer *w, const void *arg)
 static void on_query_report(void *ctx, int kind, const char *from, const uint8_t *p, size_t len)
 {
     struct op *o = ctx;
-    static const char *const types[] = {"ack", "response", "done"};
+    static const char *const types[] = {[CAIRN_SERFRPC_QUERY_ACK] = "ack",
+                                        [CAIRN_SERFRPC_QUERY_RESPONSE] = "response",
+                                        [CAIRN_SERFRPC_QUERY_DONE] = "done"};
     struct conn *c = o->c;
-    if (kind < 0 || kind > 2)
+    if (kind < CAIRN_SERFRPC_QUERY_ACK || kind > CAIRN_SERFRPC_QUERY_DONE)
         return;
     if (c && !o->header_sent) {
         /* A report from inside query() (our own ack): the header first. */
