@@ -9,9 +9,10 @@
 #   a, b  one cluster, gossip encrypted with K1; b answers query "echo";
 #   c     alone, unencrypted, with an RPC auth key (rpc_auth in its config);
 #   d     joins a and b, then is killed (force-leave).
+#   e     a cairn agent that joins a and b after the key rotation.
 # compare_commands RPC (below) is the agent-independent part: it only needs
-# an RPC address of a cluster with at least two live members; it will also
-# be run against a cairn agent's RPC server.
+# an RPC address of a cluster with at least two live members; it runs
+# against Serf agent a and again against cairn agent e's RPC server.
 set -u
 CAIRN=${CAIRN_BINARY_DIR:-$(dirname "$0")/../../build}/cairn
 command -v serf >/dev/null || { echo "SKIP: serf not installed"; exit 0; }
@@ -211,6 +212,16 @@ check "d is left" wait_for 10 sh -c "serf members -rpc-addr=$RA -name=d | grep -
 "$CAIRN" force-leave -rpc-addr=$RA -prune d
 check "cairn force-leave -prune d: exit 0" [ $? = 0 ]
 check "d is pruned" wait_for 10 sh -c "! serf members -rpc-addr=$RA | grep -q '^d '"
+
+# The same commands against a cairn agent's RPC server: the cairn CLI (and
+# the serf CLI) drive a Serf agent or a cairn agent alike.
+RE=127.0.0.1:$((P + 9))
+"$CAIRN" agent --node e --bind 127.0.0.1:$((P + 8)) --rpc-addr $RE --encrypt "$K2" \
+    --tag role=cairn --join 127.0.0.1:$P >"$D/e.log" 2>&1 &
+PIDS+=($!)
+check "cairn agent e joins a and b" \
+    wait_for 30 sh -c "[ \$(serf members -rpc-addr=$RE -status=alive 2>/dev/null | wc -l) = 3 ]"
+compare_commands "$RE"
 
 # Usage errors: cairn exits 2 (serf 1), naming the flag.
 "$CAIRN" members -rpc-addr=$RA -nosuchflag >/dev/null 2>"$D/c.err"
