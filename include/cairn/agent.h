@@ -153,6 +153,20 @@ int cairn_agent_leave(cairn_agent *agent, cairn_agent_done_cb done, void *userda
  * coordinates). Must not be deleted by the caller. */
 cairn_serf *cairn_agent_serf(cairn_agent *agent);
 
+/* Defined in cairn/router.h. */
+typedef struct cairn_router cairn_router;
+
+/* cairn_agent_router: the agent's Router (borrowed; its lookups are
+ * thread-safe, see cairn/router.h), or NULL when the agent has none. */
+cairn_router *cairn_agent_router(cairn_agent *agent);
+
+/* cairn_agent_wan_serf: the agent's WAN serf (borrowed), or NULL for a
+ * client agent (no WAN pool). */
+cairn_serf *cairn_agent_wan_serf(cairn_agent *agent);
+
+/* cairn_agent_dc: the agent's datacenter ("" when none is configured). */
+const char *cairn_agent_dc(const cairn_agent *agent);
+
 /* cairn_agent_memberlist: the memberlist under the agent's serf. */
 cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent);
 

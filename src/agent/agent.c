@@ -349,6 +349,25 @@ cairn_serf *cairn_agent_serf(cairn_agent *agent)
     return agent ? agent->serf : NULL;
 }
 
+/* Stubs until the routing agent lands (its branch replaces them). */
+cairn_router *cairn_agent_router(cairn_agent *agent)
+{
+    (void)agent;
+    return NULL;
+}
+
+cairn_serf *cairn_agent_wan_serf(cairn_agent *agent)
+{
+    (void)agent;
+    return NULL;
+}
+
+const char *cairn_agent_dc(const cairn_agent *agent)
+{
+    (void)agent;
+    return "";
+}
+
 cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent)
 {
     return agent ? cairn_serf_memberlist(agent->serf) : NULL;
