@@ -29,6 +29,7 @@
 
 #include "cairn/agent.h"
 #include "agent/handlers.h"
+#include "agent/http.h"
 #include "agent/log_sink.h"
 #include "cairn/loop_uv.h"
 #include "base/utf8.h"
@@ -40,6 +41,11 @@
 /* How often our coordinate is checked and logged when it moved: often
  * enough to follow Vivaldi's convergence, rarely enough for a log. */
 #define AGENT_COORD_PERIOD_MS 10000
+/* Consul's HTTP API address by default (docs/HTTP.md). */
+#define AGENT_HTTP_DEFAULT "127.0.0.1:8500"
+#ifndef CAIRN_VERSION_STRING
+#define CAIRN_VERSION_STRING "0.1.0"
+#endif
 
 struct agent_cli {
     uv_loop_t uv;
@@ -69,6 +75,8 @@ struct agent_cli {
      * run time). */
     cairn_handlers *handlers;
     cairn_member self;
+    /* The HTTP API (NULL when disabled). */
+    cairn_http *http;
 };
 
 static void usage(FILE *out)
@@ -98,6 +106,9 @@ static void usage(FILE *out)
             "  --snapshot PATH         keep Serf's snapshot file there: a restart rejoins the\n"
             "                          members it remembers and replays no old event\n"
             "  --rejoin                rejoin from the snapshot even after a graceful leave\n"
+            "  --http-addr IP:PORT     Consul's HTTP API (default 127.0.0.1:8500; \"\" turns\n"
+            "                          it off; when the default is taken the agent runs\n"
+            "                          without it)\n"
             "  --event-handler [FILTER=]SCRIPT\n"
             "                          run SCRIPT (/bin/sh -c) for events: FILTER is a comma\n"
             "                          list of member-join, member-leave, member-failed,\n"
@@ -443,7 +454,7 @@ static void on_joined(cairn_agent *agent, int status, int count, void *ud)
 
 struct agent_flags {
     const char *node, *bind, *advertise, *encrypt, *profile, *log_level;
-    const char *protocol, *reconnect_timeout, *tombstone_timeout, *snapshot;
+    const char *protocol, *reconnect_timeout, *tombstone_timeout, *snapshot, *http_addr;
     const char *joins[AGENT_MAX_JOINS];
     size_t n_joins;
     const char *handlers[CAIRN_HANDLERS_MAX];
@@ -576,6 +587,7 @@ static const cairn_cli_flag agent_flags_table[] = {
     {"event-handler", 0, true, 15},
     {"snapshot", 0, true, 16},
     {"rejoin", 0, false, 17},
+    {"http-addr", 0, true, 18},
 };
 
 /* What each id of agent_flags_table does. */
@@ -598,6 +610,7 @@ static const struct flag_def flag_defs[] = {
     {FLAG_HANDLER, 0},
     {FLAG_VALUE, offsetof(struct agent_flags, snapshot)},
     {FLAG_SWITCH, offsetof(struct agent_flags, rejoin)},
+    {FLAG_VALUE, offsetof(struct agent_flags, http_addr)},
 };
 
 static int on_flag(int id, const char *flag, const char *v, void *ud, char *why, size_t wl)
@@ -780,10 +793,53 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     if (f->tombstone_timeout && parse_duration(f->tombstone_timeout, &cfg->tombstone_timeout) < 0)
         return bad_value("--tombstone-timeout", f->tombstone_timeout,
                          "is not a duration such as 24h, 30m or 90s");
+    cairn_addr http;
+    if (f->http_addr && f->http_addr[0] && cairn_addr_parse(f->http_addr, 0, &http) < 0)
+        return bad_value("--http-addr", f->http_addr, "is not IP:PORT (\"\" turns the API off)");
     return 0;
 }
 
 /* ---- main ---- */
+
+/* PUT /v1/agent/leave answered: the agent has left, exit as after a signal. */
+static void on_http_left(void *ud)
+{
+    struct agent_cli *c = ud;
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-left", NULL,
+                         "graceful leave complete (HTTP)");
+    stop(c, 0);
+}
+
+/* The HTTP API: 0, or the exit status. An explicit --http-addr that cannot
+ * be bound is fatal; the default one is only a warning (several agents on
+ * one host, or a Consul agent already there). */
+static int start_http(struct agent_cli *c, const struct agent_flags *f)
+{
+    const char *addr = f->http_addr ? f->http_addr : AGENT_HTTP_DEFAULT;
+    if (!addr[0])
+        return 0;
+    cairn_http_config hc = {
+        .addr = addr, .version = CAIRN_VERSION_STRING, .left = on_http_left, .left_ud = c};
+    cairn_diag diag = {0};
+    int rc = cairn__http_new(c->loop, c->agent, &hc, &diag, &c->http);
+    const char *why = diag.msg[0] ? diag.msg : cairn_strerror(rc);
+    if (rc < 0 && !f->http_addr) {
+        cairn__log_sink_emit(
+            &c->sink, CAIRN_LOG_WARN, "http",
+            json_pack("{s:s, s:o}", "addr", addr, "error", cairn__log_json_string(why)),
+            "HTTP API off: %s", why);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "cairn agent: --http-addr: %s\n", why);
+        return 1;
+    }
+    cairn__log_sink_emit(
+        &c->sink, CAIRN_LOG_INFO, "http",
+        json_pack("{s:s, s:i}", "addr", addr, "port", (int)cairn__http_port(c->http)),
+        "HTTP API on %s", addr);
+    return 0;
+}
 
 /* The --event-handler scripts: parsed here (exit 2 naming the flag when
  * one is not [FILTER=]SCRIPT); 0 or the exit status. */
@@ -901,6 +957,8 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
                   cfg->key_len > 0, "compression", !cfg->disable_compression),
         "node %s bind %s advertise %s profile %s encrypted %s compression %s", cfg->node, bind,
         addr, cfg->profile, cfg->key_len ? "yes" : "no", cfg->disable_compression ? "off" : "on");
+    if ((rc = start_http(c, f)) != 0)
+        return rc;
     if (f->n_joins) {
         c->joining = true;
         rc = cairn_resolve_hosts_start(c->loop, f->joins, f->n_joins, cfg->bind.port,
@@ -955,6 +1013,7 @@ int cairn_cmd_agent(int argc, char **argv)
     if ((rc = start_handlers(&c, &f, &cfg)) == 0)
         rc = run_agent(&c, &cfg, &f);
     cairn_resolve_hosts_cancel(c.resolving);
+    cairn__http_delete(c.http);
     cairn_agent_delete(c.agent);
     cairn__handlers_delete(c.handlers);
     cairn_loop_delete(c.loop);
