@@ -734,7 +734,7 @@ int cairn__http_new(cairn_loop *loop, cairn_agent *agent, const cairn_http_confi
     pthread_mutex_init(&h->lock, NULL);
     h->loop = loop;
     h->agent = agent;
-    h->router = cairn_agent_router(agent);
+    h->router = cfg->router ? cfg->router : cairn_agent_router(agent);
     h->cfg = *cfg;
     h->cfg.max_conns = cfg->max_conns ? cfg->max_conns : CAIRN_HTTP_MAX_CONNS;
     h->cfg.conn_memory = cfg->conn_memory ? cfg->conn_memory : CAIRN_HTTP_CONN_MEMORY;
@@ -743,7 +743,7 @@ int cairn__http_new(cairn_loop *loop, cairn_agent *agent, const cairn_http_confi
     h->cfg.header_timeout = cfg->header_timeout ? cfg->header_timeout : CAIRN_HTTP_HEADER_TIMEOUT;
     h->inbox_tail = &h->inbox;
     h->index = 1;
-    const char *dc = cairn_agent_dc(agent);
+    const char *dc = cfg->dc ? cfg->dc : cairn_agent_dc(agent);
     cairn_ml_node me;
     cairn_memberlist_local_node(cairn_agent_memberlist(agent), &me);
     h->dc = cairn_strdup(dc && dc[0] ? dc : HTTP_DEFAULT_DC);
@@ -761,6 +761,7 @@ int cairn__http_new(cairn_loop *loop, cairn_agent *agent, const cairn_http_confi
     }
     h->cfg.addr = NULL;
     h->cfg.version = NULL;
+    h->cfg.dc = NULL;
     cairn_timer_start(h->tick, CAIRN_HTTP_TICK);
     *ret_http = h;
     return 0;

@@ -68,6 +68,11 @@ typedef struct cairn_http_config {
     /* Limits. */
     size_t max_conns, conn_memory, max_blocking, max_queued;
     cairn_time header_timeout;
+    /* The router to serve; NULL: cairn_agent_router(agent). */
+    cairn_router *router;
+    /* Datacenter to report; NULL: cairn_agent_dc(agent), and "dc1" when
+     * that is empty (Consul's default). */
+    const char *dc;
     /* Software version for agent/self. */
     const char *version;
     /* Hooks; may be NULL. */
