@@ -34,6 +34,8 @@
 #include "cairn/alloc.h"
 #include "cairn/coord.h"
 #include "cairn/server.h"
+#include "agent/log_sink.h"
+#include "base/utf8.h"
 
 #define CT_JSON "application/json"
 #define CT_TEXT "text/plain; charset=utf-8"
@@ -178,6 +180,13 @@ int cairn__http_parse_wait(const char *text, cairn_time *ret_wait)
 
 /* ---- JSON pieces ---- */
 
+/* jstr: a JSON string of peer bytes (names, tags): invalid UTF-8 is
+ * written with U+FFFD rather than failing the whole answer. */
+static json_t *jstr(const char *s)
+{
+    return cairn__utf8_valid(s, strlen(s)) ? json_string(s) : cairn__log_json_string(s);
+}
+
 static json_t *coord_json(const cairn_coord *c)
 {
     json_t *vec = json_array();
@@ -213,11 +222,18 @@ static json_t *member_json(const cairn_member *m)
     json_t *o = json_object();
     if (tags == NULL || o == NULL)
         goto fail;
-    for (size_t i = 0; i < m->ntags; i++)
-        if (json_object_set_new(tags, m->tags[i].key, json_string(m->tags[i].value)) != 0)
+    for (size_t i = 0; i < m->ntags; i++) {
+        const char *key = m->tags[i].key;
+        char fixed[4 * CAIRN_ML_META_MAX];
+        if (!cairn__utf8_valid(key, strlen(key))) {
+            cairn__utf8_sanitize(key, strlen(key), fixed, sizeof(fixed));
+            key = fixed;
+        }
+        if (json_object_set_new(tags, key, jstr(m->tags[i].value)) != 0)
             goto fail;
-    if (json_object_set_new(o, "Name", json_string(m->name)) != 0 ||
-        json_object_set_new(o, "Addr", json_string(ip)) != 0 ||
+    }
+    if (json_object_set_new(o, "Name", jstr(m->name)) != 0 ||
+        json_object_set_new(o, "Addr", jstr(ip)) != 0 ||
         json_object_set_new(o, "Port", json_integer(m->addr.port)) != 0)
         goto fail;
     if (json_object_set_new(o, "Tags", tags) != 0) {
@@ -317,9 +333,9 @@ static int ep_catalog_dcs(const cairn_http_req *req, const cairn_http_view *view
     /* The local datacenter is at distance 0: first when the router does
      * not list it (no server known yet). */
     if (!has_local)
-        json_array_append_new(arr, json_string(view->dc));
+        json_array_append_new(arr, jstr(view->dc));
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_string(buf.names[i]));
+        json_array_append_new(arr, jstr(buf.names[i]));
     cairn_free(buf.names);
     cairn_free(buf.bytes);
     if (json_array_size(arr) != n + !has_local)
@@ -366,8 +382,8 @@ static bool on_node(const cairn_member *m, void *ud)
     if (!have || co.dim == 0)
         return true;
     json_t *o = json_object();
-    if (o == NULL || json_object_set_new(o, "Node", json_string(m->name)) != 0 ||
-        json_object_set_new(o, "Segment", json_string("")) != 0 ||
+    if (o == NULL || json_object_set_new(o, "Node", jstr(m->name)) != 0 ||
+        json_object_set_new(o, "Segment", jstr("")) != 0 ||
         json_object_set_new(o, "Coord", coord_json(&co)) != 0 ||
         json_array_append_new(w->arr, o) != 0) {
         w->failed = true;
@@ -469,7 +485,7 @@ static json_t *stats_section(const char *const *keys, const uint64_t *vals, size
     for (size_t i = 0; o != NULL && i < n; i++) {
         char text[32];
         snprintf(text, sizeof(text), "%llu", (unsigned long long)vals[i]);
-        json_object_set_new(o, keys[i], json_string(text));
+        json_object_set_new(o, keys[i], jstr(text));
     }
     return o;
 }
@@ -490,9 +506,10 @@ static json_t *serf_stats_json(const cairn_serf_stats *s)
 static int ep_self(const cairn_http_req *req, const cairn_http_view *view, cairn_http_resp *resp)
 {
     (void)req;
-    json_t *cfg = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s}", "Datacenter", view->dc,
-                            "NodeName", view->node, "NodeID", "", "Server", view->server, "Version",
-                            view->version ? view->version : "", "Revision", "", "BuildDate", "");
+    json_t *cfg =
+        json_pack("{s:o, s:o, s:s, s:b, s:s, s:s, s:s}", "Datacenter", jstr(view->dc), "NodeName",
+                  jstr(view->node), "NodeID", "", "Server", view->server, "Version",
+                  view->version ? view->version : "", "Revision", "", "BuildDate", "");
     cairn_coord co;
     json_t *coord =
         view->lan->ops->get_coordinate(view->lan->impl, &co) == 0 ? coord_json(&co) : json_null();
@@ -592,7 +609,7 @@ static json_t *route_json(const char *dc, const cairn_route *route, int err)
                       "Addr", addr, "Version", (json_int_t)route->server.version, "UseTLS",
                       route->server.use_tls, "ReadReplica", route->server.read_replica);
     }
-    return json_pack("{s:s, s:o, s:s}", "Datacenter", dc, "Server", server, "Error",
+    return json_pack("{s:o, s:o, s:s}", "Datacenter", jstr(dc), "Server", server, "Error",
                      err == 0 ? "" : cairn_strerror(err));
 }
 
@@ -737,9 +754,9 @@ static json_t *labels_json(const struct metric *m)
 {
     json_t *o = json_object();
     if (o && m->pool)
-        json_object_set_new(o, "pool", json_string(m->pool));
+        json_object_set_new(o, "pool", jstr(m->pool));
     if (o && m->state)
-        json_object_set_new(o, "state", json_string(m->state));
+        json_object_set_new(o, "state", jstr(m->state));
     return o;
 }
 

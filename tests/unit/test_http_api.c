@@ -233,6 +233,11 @@ static void test_members(void **state)
     j = body_json(r);
     assert_int_equal(json_array_size(j), 4); /* empty wan: LAN */
     json_decref(j);
+    /* A peer's name that is not UTF-8 is repaired, not a failed answer. */
+    mock_cluster_add_lan_member(f->lan, "dc0", "bad\xff", "node", NULL);
+    r = call(f, "GET", "/v1/agent/members");
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "\"bad\xef\xbf\xbd\""));
     f->view.wan = NULL; /* a client agent */
     r = call(f, "GET", "/v1/agent/members?wan=true");
     assert_int_equal(r->status, 200);
