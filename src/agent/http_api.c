@@ -613,6 +613,91 @@ static json_t *route_json(const char *dc, const cairn_route *route, int err)
                      err == 0 ? "" : cairn_strerror(err));
 }
 
+/* The hot path writes its JSON by hand (no jansson tree): a bounded
+ * buffer, strings escaped as Go's encoding/json does (", \\, control
+ * characters, and <, >, & as \u003c ...), invalid UTF-8 repaired first. */
+struct jbuf {
+    char *p;
+    size_t len, cap;
+    bool full;
+};
+
+static void jb_raw(struct jbuf *b, const char *s, size_t n)
+{
+    if (b->len + n >= b->cap) {
+        b->full = true;
+        return;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void jb_str(struct jbuf *b, const char *s)
+{
+    char fixed[4 * CAIRN_SERVER_NAME_MAX];
+    size_t n = strlen(s);
+    if (!cairn__utf8_valid(s, n)) {
+        n = cairn__utf8_sanitize(s, n, fixed, sizeof(fixed));
+        n = n < sizeof(fixed) ? n : sizeof(fixed) - 1;
+        s = fixed;
+    }
+    jb_raw(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            char e[2] = {'\\', (char)ch};
+            jb_raw(b, e, 2);
+        } else if (ch < 0x20 || ch == '<' || ch == '>' || ch == '&') {
+            char e[8];
+            snprintf(e, sizeof(e), "\\u%04x", ch);
+            jb_raw(b, e, 6);
+        } else {
+            jb_raw(b, &s[i], 1);
+        }
+    }
+    jb_raw(b, "\"", 1);
+}
+
+static void jb_lit(struct jbuf *b, const char *s)
+{
+    jb_raw(b, s, strlen(s));
+}
+
+/* route_text: route_json's bytes for a found route, written directly. */
+static int route_text(const char *dc, const cairn_route *route, cairn_http_resp *resp)
+{
+    char addr[CAIRN_ADDR_STRLEN], num[32];
+    cairn_addr a = route->server.addr;
+    cairn_addr_format(&a, true, addr, sizeof(addr));
+    size_t cap = 256 + 6 * (strlen(dc) + strlen(route->server.name) +
+                            strlen(route->server.short_name) + strlen(route->server.datacenter));
+    struct jbuf b = {cairn_malloc(cap), 0, cap, false};
+    if (b.p == NULL)
+        return cairn__http_resp_set(resp, 500, "out of memory", false), CAIRN_ENOMEM;
+    jb_lit(&b, "{\"Datacenter\":");
+    jb_str(&b, dc);
+    jb_lit(&b, ",\"Server\":{\"Name\":");
+    jb_str(&b, route->server.name);
+    jb_lit(&b, ",\"ShortName\":");
+    jb_str(&b, route->server.short_name);
+    jb_lit(&b, ",\"Datacenter\":");
+    jb_str(&b, route->server.datacenter);
+    jb_lit(&b, ",\"Addr\":");
+    jb_str(&b, addr);
+    snprintf(num, sizeof(num), "%lld", (long long)route->server.version);
+    jb_lit(&b, ",\"Version\":");
+    jb_lit(&b, num);
+    jb_lit(&b, route->server.use_tls ? ",\"UseTLS\":true" : ",\"UseTLS\":false");
+    jb_lit(&b, route->server.read_replica ? ",\"ReadReplica\":true}" : ",\"ReadReplica\":false}");
+    jb_lit(&b, ",\"Error\":\"\"}");
+    if (b.full) {
+        cairn_free(b.p);
+        return cairn__http_resp_set(resp, 500, "answer too large", false);
+    }
+    b.p[b.len] = 0;
+    return set_owned_json(resp, b.p);
+}
+
 static int ep_route(const cairn_http_req *req, const cairn_http_view *view, cairn_http_resp *resp)
 {
     const char *dc = req->path + strlen("/v1/cairn/route/");
@@ -629,7 +714,7 @@ static int ep_route(const cairn_http_req *req, const cairn_http_view *view, cair
                                     false);
     if (rc < 0)
         return cairn__http_resp_set(resp, 500, cairn_strerror(rc), false);
-    return set_json(resp, route_json(dc, &route, 0));
+    return route_text(dc, &route, resp);
 }
 
 static int ep_routes(const cairn_http_req *req, const cairn_http_view *view, cairn_http_resp *resp)
