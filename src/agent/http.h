@@ -36,8 +36,8 @@
 /* The server (opaque). */
 typedef struct cairn_http cairn_http;
 
-/* Defaults (docs/limits.md). Connections: MHD refuses more (closes them at
- * accept). Memory per connection: MHD's pool for the request line,
+/* Defaults (docs/limits.md). Connections: past the cap MHD stops accepting
+ * (more wait in the listen backlog). Memory per connection: MHD's pool for the request line,
  * headers and its buffers; a request whose headers do not fit gets 431.
  * Header deadline: a request's headers must be complete this long after
  * the connection opened or its previous answer went out (it also bounds

@@ -11,7 +11,8 @@ c2 a peer) on 127.0.0.1, ports from one free block. Checked:
     it) and agent.force_leave() (c2 killed, failed, then left, also in
     `serf members`);
   * bad requests: unknown path 404 with an empty body, bad method 405 with
-    Allow, bad blocking parameters 400, huge headers 431, and a slowloris
+    Allow, bad blocking parameters 400, huge headers 431, the connection
+    cap (the 530th connection waits until others close), and a slowloris
     client (one header byte every 0.5 s) cut off by the header deadline
     while another client keeps being served promptly;
   * PUT /v1/agent/leave answers 200, the agent exits 0 and Serf shows it left.
@@ -236,6 +237,34 @@ def main():
     st, _, _ = raw(c1_http, b"GET /v1/agent/self HTTP/1.1\r\nHost: x\r\nX-Big: " +
                    b"a" * 100000 + b"\r\n\r\n")
     check(st == 431, "huge headers: %d" % st)
+
+    # Connection cap (512): past it MHD stops accepting; a connection waits
+    # in the listen backlog until one closes, then it is served.
+    socks = []
+    try:
+        for _ in range(530):
+            socks.append(socket.create_connection(("127.0.0.1", c1_http), timeout=5))
+        last = socks[-1]
+        last.sendall(b"GET /v1/agent/self HTTP/1.1\r\nHost: x\r\n\r\n")
+        last.settimeout(1.0)
+        try:
+            early = last.recv(12)
+        except socket.timeout:
+            early = b""
+        check(early == b"", "connection cap: the 530th connection waits (%r)" % early)
+        for k in socks[:100]:
+            k.close()
+        last.settimeout(5.0)
+        try:
+            late = last.recv(12)
+        except socket.timeout:
+            late = b""
+        check(late.startswith(b"HTTP/1.1 200"), "connection cap: served once others closed")
+    finally:
+        for k in socks:
+            k.close()
+    check(wait_for("served again after the cap", lambda: c.agent.self(), 10) is not None,
+          "served again once the connections closed")
 
     result = {}
     th = threading.Thread(target=slowloris, args=(c1_http, result))
