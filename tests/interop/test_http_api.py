@@ -6,7 +6,8 @@ c2 a peer) on 127.0.0.1, ports from one free block. Checked:
 
   * python-consul's catalog.datacenters(), coordinate.datacenters(),
     coordinate.nodes() (index from X-Consul-Index; a blocking call with
-    index and wait returns after the wait), agent.members(), agent.self(),
+    a future index returns after its wait, one with the current index as
+    soon as a coordinate moves), agent.members(), agent.self(),
     agent.join() (c1 joins c2 through the API; GET, as python-consul sends
     it) and agent.force_leave() (c2 killed, failed, then left, also in
     `serf members`);
@@ -215,6 +216,15 @@ def main():
     idx2, _ = c.coordinate.nodes(index=2 ** 40, wait="2s")
     took = time.monotonic() - t
     check(1.9 <= took < 6, "blocking coordinate.nodes(index, wait=2s) took %.2f s" % took)
+    # Coordinates move with every probe (Vivaldi): a query blocked on the
+    # current index is released by the change, long before its wait.
+    idx, _ = c.coordinate.nodes()
+    t = time.monotonic()
+    idx3, _ = c.coordinate.nodes(index=idx, wait="25s")
+    took = time.monotonic() - t
+    check(int(idx3) > int(idx) and took < 20,
+          "blocking coordinate.nodes(index=%s) released at index %s after %.2f s"
+          % (idx, idx3, took))
 
     # force-leave: c2 dies, is failed, then left (also for Serf).
     c2.send_signal(signal.SIGKILL)
