@@ -103,7 +103,11 @@ uint16_t cairn__http_port(const cairn_http *h);
 void cairn__http_get_stats(const cairn_http *h, cairn_http_server_stats *ret);
 
 /* cairn__http_delete stops the server: waiting requests are answered 503,
- * connections closed, the MHD thread joined. NULL ok. Loop thread. */
+ * connections closed, the MHD thread joined. NULL ok. Loop thread. Delete
+ * it before the agent and without a loop turn in between: a join or leave
+ * the API started holds an agent completion that names one of its
+ * requests (cairn_agent_delete drops it). A wake-up still queued on the
+ * loop keeps the server's memory until it runs. */
 void cairn__http_delete(cairn_http *h);
 
 #endif

@@ -301,6 +301,15 @@ static int ep_members(const cairn_http_req *req, const cairn_http_view *view, ca
 
 /* ---- datacenters ---- */
 
+/* coords_disabled: Consul answers 401 "Coordinate support disabled" on
+ * the coordinate endpoints when the agent runs without coordinates. */
+static bool coords_disabled(const cairn_http_view *view)
+{
+    cairn_coord c;
+    return view->lan != NULL &&
+           view->lan->ops->get_coordinate(view->lan->impl, &c) == CAIRN_ENOTSUP;
+}
+
 static int ep_catalog_dcs(const cairn_http_req *req, const cairn_http_view *view,
                           cairn_http_resp *resp)
 {
@@ -347,6 +356,8 @@ static int ep_coord_dcs(const cairn_http_req *req, const cairn_http_view *view,
                         cairn_http_resp *resp)
 {
     (void)req;
+    if (coords_disabled(view))
+        return cairn__http_resp_set(resp, 401, "Coordinate support disabled", false);
     if (view->router == NULL)
         return cairn__http_resp_set(resp, 200, "[]", true);
     cairn_dc_maps *maps = NULL;
@@ -447,6 +458,8 @@ static int parse_blocking(const cairn_http_req *req, cairn_http_resp *resp)
 static int ep_coord_nodes(const cairn_http_req *req, const cairn_http_view *view,
                           cairn_http_resp *resp)
 {
+    if (coords_disabled(view))
+        return cairn__http_resp_set(resp, 401, "Coordinate support disabled", false);
     if (parse_blocking(req, resp) < 0)
         return 0;
     const char *dc = cairn__http_param(req, "dc", NULL);

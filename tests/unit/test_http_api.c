@@ -196,6 +196,14 @@ static void test_coordinate_nodes(void **state)
     r = call(f, "GET", "/v1/coordinate/nodes?dc=dc2&index=3");
     assert_int_equal(r->status, 500);
     assert_false(r->blocking);
+    /* Coordinates disabled: Consul's 401. */
+    mock_cluster_fail_coordinate(f->lan, CAIRN_ENOTSUP);
+    r = call(f, "GET", "/v1/coordinate/nodes?index=3");
+    assert_int_equal(r->status, 401);
+    assert_string_equal(r->body, "Coordinate support disabled");
+    assert_false(r->blocking);
+    r = call(f, "GET", "/v1/coordinate/datacenters");
+    assert_int_equal(r->status, 401);
 }
 
 static void test_members(void **state)
