@@ -172,11 +172,15 @@ def main():
     spawn("s1", ["serf", "agent", "-node=s1", "-bind=127.0.0.1:%d" % s1_bind,
                  "-rpc-addr=127.0.0.1:%d" % s1_rpc])
     wait_for("serf agent up", lambda: serf_members(s1_rpc).get("s1") == "alive", 15)
+    # A build whose agent also serves RPC gets a distinct port per agent.
+    helptext = subprocess.run([CAIRN, "agent", "--help"], capture_output=True, text=True).stdout
+    rpc = (lambda p: ["--rpc-addr", "127.0.0.1:%d" % p]) if "--rpc-addr" in helptext else \
+        (lambda p: [])
     c1 = spawn("c1", [CAIRN, "agent", "--node", "c1", "--bind", "127.0.0.1:%d" % c1_bind,
                       "--http-addr", "127.0.0.1:%d" % c1_http,
-                      "--join", "127.0.0.1:%d" % s1_bind])
+                      "--join", "127.0.0.1:%d" % s1_bind] + rpc(base + 6))
     c2 = spawn("c2", [CAIRN, "agent", "--node", "c2", "--bind", "127.0.0.1:%d" % c2_bind,
-                      "--http-addr", "127.0.0.1:%d" % c2_http])
+                      "--http-addr", "127.0.0.1:%d" % c2_http] + rpc(base + 7))
     c = consul.Consul(host="127.0.0.1", port=c1_http)
     me = wait_for("agent.self()", lambda: c.agent.self(), 15)
     if not me:
