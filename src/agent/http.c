@@ -278,7 +278,14 @@ static void handle_on_loop(cairn_http *h, const cairn_http_req *req, cairn_http_
     cairn_http_stats st;
     cairn_http_counter extra[HTTP_EXTRA_MAX];
     fill_stats(h, &st, extra);
+    char stamp[64];
+    time_t now = time(NULL);
+    now -= now % 10;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
     cairn_http_view view = {.dc = h->dc,
+                            .timestamp = stamp,
                             .node = h->node,
                             .version = h->version,
                             .server = false,

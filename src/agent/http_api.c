@@ -859,7 +859,7 @@ static json_t *labels_json(const struct metric *m)
 }
 
 /* metrics_json: go-metrics' InmemSink DisplayMetrics shape. */
-static json_t *metrics_json(const struct metric_list *l)
+static json_t *metrics_json(const struct metric_list *l, const char *timestamp)
 {
     json_t *gauges = json_array(), *counters = json_array();
     for (size_t i = 0; gauges && counters && i < l->n; i++) {
@@ -872,8 +872,8 @@ static json_t *metrics_json(const struct metric_list *l)
                                          m->value, "Stddev", 0.0, "Labels", labels_json(m));
         json_array_append_new(m->gauge ? gauges : counters, o);
     }
-    return json_pack("{s:s, s:o, s:[], s:o, s:[]}", "Timestamp", "", "Gauges", gauges, "Points",
-                     "Counters", counters, "Samples");
+    return json_pack("{s:s, s:o, s:[], s:o, s:[]}", "Timestamp", timestamp ? timestamp : "",
+                     "Gauges", gauges, "Points", "Counters", counters, "Samples");
 }
 
 static bool prom_append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
@@ -957,7 +957,7 @@ static int ep_metrics(const cairn_http_req *req, const cairn_http_view *view, ca
     else if (fmt != NULL && fmt[0])
         rc = cairn__http_resp_set(resp, 400, "Unsupported metrics format", false);
     else
-        rc = set_json(resp, metrics_json(l));
+        rc = set_json(resp, metrics_json(l, view->timestamp));
     cairn_free(l);
     return rc;
 }

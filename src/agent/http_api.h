@@ -123,6 +123,9 @@ typedef struct cairn_http_view {
     const cairn_cluster *wan;
     /* Counters for metrics and self; NULL reads as zeros. */
     const cairn_http_stats *stats;
+    /* Metrics "Timestamp" (go-metrics: the start of the 10 s interval,
+     * "2026-12-07 01:00:00 +0000 UTC"); NULL reads as "". */
+    const char *timestamp;
     /* The X-Consul-Index to report (>= 1; kept by the caller, bumped when
      * the coordinate/nodes answer changes). */
     uint64_t index;

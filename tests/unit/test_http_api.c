@@ -407,9 +407,12 @@ static void test_metrics(void **state)
                                   {"router.route_changes", "Route changes", 2, false}};
     f->stats.extra = extra;
     f->stats.n_extra = 2;
+    f->view.timestamp = "2026-12-07 01:00:00 +0000 UTC";
     cairn_http_resp *r = call(f, "GET", "/v1/agent/metrics");
     assert_int_equal(r->status, 200);
     json_t *j = body_json(r);
+    assert_string_equal(json_string_value(json_object_get(j, "Timestamp")),
+                        "2026-12-07 01:00:00 +0000 UTC");
     json_t *gauges = json_object_get(j, "Gauges"), *counters = json_object_get(j, "Counters");
     assert_true(json_is_array(gauges) && json_is_array(counters));
     assert_true(json_is_array(json_object_get(j, "Points")));
