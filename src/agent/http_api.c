@@ -11,9 +11,9 @@
  *
  * JSON field names and their order are Go's (encoding/json follows the
  * struct's field order); jansson keeps insertion order with
- * JSON_PRESERVE_ORDER and writes compact JSON as Go does. Floats are
- * printed with 17 significant digits where Go prints the shortest form
- * that reads back the same: the same number, not always the same bytes.
+ * JSON_PRESERVE_ORDER and writes compact JSON as Go does; its reals are
+ * then rewritten in Go's float format (below), so bodies are Consul's
+ * bytes.
  *
  * Departures: join and force-leave accept GET as well as PUT
  * (python-consul 0.7.1 sends GET; Consul >= 1.0 answers 405 and the client
@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,132 @@
  * name bytes (a WAN of 1024 datacenters of 64-byte names). */
 #define DC_NAMES_MAX 1024
 #define DC_BYTES_MAX (64 * 1024)
+
+/* ---- Go's float format ----
+ *
+ * Go's encoding/json writes a float64 with the fewest digits that read
+ * back to the same value, as a plain decimal when 1e-6 <= |v| < 1e21 (or
+ * v is 0) and in exponent form otherwise, with a one-digit negative
+ * exponent unpadded ("1e-7", "1e+21"). jansson writes 17 significant
+ * digits ("1.0000000000000001e-5" for Go's "0.00001", "0.0" for "0"), so
+ * every real of a jansson dump is rewritten the Go way: the same numbers
+ * and the same bytes as Consul. */
+
+size_t cairn__http_go_float(double v, char *out, size_t cap)
+{
+    char e[40], digits[24];
+    int p = 1;
+    if (!isfinite(v) || cap < 32)
+        return (size_t)snprintf(out, cap, "0");
+    if (v == 0)
+        return (size_t)snprintf(out, cap, signbit(v) ? "-0" : "0");
+    for (; p < 17; p++) {
+        snprintf(e, sizeof(e), "%.*e", p - 1, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    snprintf(e, sizeof(e), "%.*e", p - 1, v);
+    /* e is "[-]d[.ddd]e[+-]XX": split into digits and exponent. */
+    const char *s = e;
+    bool neg = *s == '-';
+    s += neg;
+    size_t nd = 0;
+    for (; *s && *s != 'e'; s++)
+        if (*s != '.')
+            digits[nd++] = *s;
+    digits[nd] = 0;
+    int exp10 = atoi(s + 1);
+    double a = fabs(v);
+    size_t k = 0;
+    if (neg)
+        out[k++] = '-';
+    if (a < 1e-6 || a >= 1e21) {
+        out[k++] = digits[0];
+        if (nd > 1) {
+            out[k++] = '.';
+            memcpy(out + k, digits + 1, nd - 1);
+            k += nd - 1;
+        }
+        k += (size_t)snprintf(out + k, cap - k, "e%c%0*d", exp10 < 0 ? '-' : '+',
+                              (exp10 < 0 && exp10 > -10) ? 1 : 2, abs(exp10));
+        return k;
+    }
+    if (exp10 < 0) {
+        out[k++] = '0';
+        out[k++] = '.';
+        for (int i = 0; i < -exp10 - 1; i++)
+            out[k++] = '0';
+        memcpy(out + k, digits, nd);
+        k += nd;
+    } else if ((size_t)exp10 + 1 >= nd) {
+        memcpy(out + k, digits, nd);
+        k += nd;
+        for (size_t i = nd; i < (size_t)exp10 + 1; i++)
+            out[k++] = '0';
+    } else {
+        memcpy(out + k, digits, (size_t)exp10 + 1);
+        k += (size_t)exp10 + 1;
+        out[k++] = '.';
+        memcpy(out + k, digits + exp10 + 1, nd - (size_t)exp10 - 1);
+        k += nd - (size_t)exp10 - 1;
+    }
+    out[k] = 0;
+    return k;
+}
+
+/* go_floats: a copy of JSON text (cairn_malloc) with every real number
+ * (a number token with '.', 'e' or 'E', outside strings) rewritten by
+ * cairn__http_go_float; integers and strings are copied as they are. */
+static char *go_floats(const char *text)
+{
+    size_t len = strlen(text);
+    /* A jansson real is at least 3 bytes ("0.0") and at least 5 when Go's
+     * form is longer than its own ("1e+17" -> 18 digits); a Go float is at
+     * most 24 bytes: 5x plus room for the last token is enough. */
+    if (len > SIZE_MAX / 8)
+        return NULL;
+    char *out = cairn_malloc(len * 5 + 64);
+    if (out == NULL)
+        return NULL;
+    size_t k = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len;) {
+        char ch = text[i];
+        if (in_str) {
+            out[k++] = ch;
+            if (ch == '\\' && i + 1 < len)
+                out[k++] = text[++i];
+            else if (ch == '"')
+                in_str = false;
+            i++;
+            continue;
+        }
+        if (ch == '"') {
+            in_str = true;
+            out[k++] = text[i++];
+            continue;
+        }
+        if (ch != '-' && !(ch >= '0' && ch <= '9')) {
+            out[k++] = text[i++];
+            continue;
+        }
+        size_t j = i;
+        bool real = false;
+        while (j < len && strchr("+-0123456789.eE", text[j]) != NULL) {
+            real = real || text[j] == '.' || text[j] == 'e' || text[j] == 'E';
+            j++;
+        }
+        if (real) {
+            k += cairn__http_go_float(strtod(text + i, NULL), out + k, 32);
+        } else {
+            memcpy(out + k, text + i, j - i);
+            k += j - i;
+        }
+        i = j;
+    }
+    out[k] = 0;
+    return out;
+}
 
 /* ---- responses ---- */
 
@@ -84,18 +211,6 @@ int cairn__http_resp_set(cairn_http_resp *resp, int status, const char *body, bo
     return 0;
 }
 
-/* set_json: the body is j's compact dump (j is consumed). */
-static int set_json(cairn_http_resp *resp, json_t *j)
-{
-    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
-    json_decref(j);
-    if (text == NULL)
-        return cairn__http_resp_set(resp, 500, "out of memory", false), CAIRN_ENOMEM;
-    int rc = cairn__http_resp_set(resp, 200, text, true);
-    free(text);
-    return rc;
-}
-
 /* set_text_json: the body is JSON text owned by cairn_malloc (taken). */
 static int set_owned_json(cairn_http_resp *resp, char *text)
 {
@@ -105,6 +220,20 @@ static int set_owned_json(cairn_http_resp *resp, char *text)
     resp->body = text;
     resp->body_len = strlen(text);
     return 0;
+}
+
+/* set_json: the body is j's compact dump (j is consumed). */
+static int set_json(cairn_http_resp *resp, json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    if (text == NULL)
+        return cairn__http_resp_set(resp, 500, "out of memory", false), CAIRN_ENOMEM;
+    char *go = go_floats(text);
+    free(text);
+    if (go == NULL)
+        return cairn__http_resp_set(resp, 500, "out of memory", false), CAIRN_ENOMEM;
+    return set_owned_json(resp, go);
 }
 
 /* ---- request helpers ---- */
@@ -369,7 +498,11 @@ static int ep_coord_dcs(const cairn_http_req *req, const cairn_http_view *view,
     cairn_dc_maps_free(maps);
     if (rc < 0)
         return cairn__http_resp_set(resp, 500, diag.msg[0] ? diag.msg : cairn_strerror(rc), false);
-    return set_owned_json(resp, text);
+    char *go = go_floats(text);
+    cairn_free(text);
+    if (go == NULL)
+        return cairn__http_resp_set(resp, 500, "out of memory", false), CAIRN_ENOMEM;
+    return set_owned_json(resp, go);
 }
 
 /* ---- coordinates of nodes ---- */

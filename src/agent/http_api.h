@@ -184,4 +184,10 @@ const char *cairn__http_param(const cairn_http_req *req, const char *key, bool *
  * Consul's time.ParseDuration rejects them, so do we). 0 or CAIRN_EINVAL. */
 int cairn__http_parse_wait(const char *text, cairn_time *ret_wait);
 
+/* cairn__http_go_float writes v as Go's encoding/json does (shortest
+ * round-trip digits; plain decimal for 1e-6 <= |v| < 1e21, else "1e-7",
+ * "1.5e+21"); non-finite values as "0". out needs 32 bytes; returns the
+ * length. */
+size_t cairn__http_go_float(double v, char *out, size_t cap);
+
 #endif

@@ -168,7 +168,10 @@ static void test_coordinate_nodes(void **state)
         const char *want[] = {"Node", "Segment", "Coord"};
         json_object_foreach(e, k, v) assert_string_equal(k, want[n++]);
     }
-    assert_true(strstr(r->body, "\"Coord\":{\"Vec\":[") != NULL);
+    /* mock_coord(1 ms): Go writes the floats as "0.001", "1.5", "0". */
+    assert_non_null(strstr(r->body, "{\"Node\":\"self\",\"Segment\":\"\",\"Coord\":{\"Vec\":"
+                                    "[0.001,0,0,0,0,0,0,0],\"Error\":1.5,\"Adjustment\":0,"
+                                    "\"Height\":0}}"));
     json_decref(j);
 
     r = call(f, "GET", "/v1/coordinate/nodes?index=5&wait=10s");
@@ -425,12 +428,12 @@ static void test_metrics(void **state)
         const char *st = json_string_value(json_object_get(labels, "state"));
         if (strcmp(json_string_value(json_object_get(e, "Name")), "cairn.serf.members") == 0 &&
             st && strcmp(st, "alive") == 0)
-            alive = json_real_value(json_object_get(e, "Value")) == 3.0;
+            alive = json_number_value(json_object_get(e, "Value")) == 3.0;
     }
     json_array_foreach(counters, i, e)
     {
         if (strcmp(json_string_value(json_object_get(e, "Name")), "proxy.connections") == 0)
-            proxy = json_real_value(json_object_get(e, "Sum")) == 5.0;
+            proxy = json_number_value(json_object_get(e, "Sum")) == 5.0;
     }
     assert_true(alive);
     assert_true(proxy);
@@ -452,6 +455,27 @@ static void test_metrics(void **state)
     assert_int_equal(count_lines(r->body, "cairn_serf_members{pool=\"wan\""), 4);
     r = call(f, "GET", "/v1/agent/metrics?format=xml");
     assert_int_equal(r->status, 400);
+}
+
+static void test_go_float(void **state)
+{
+    (void)state;
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {{0, "0"},           {1.5, "1.5"},
+                 {1e-5, "0.00001"},  {1e-6, "0.000001"},
+                 {1.5e-7, "1.5e-7"}, {1e-10, "1e-10"},
+                 {-0.002, "-0.002"}, {123.456, "123.456"},
+                 {100, "100"},       {1e20, "100000000000000000000"},
+                 {1e21, "1e+21"},    {0.1 + 0.2, "0.30000000000000004"},
+                 {0.3, "0.3"},       {1.0000000000000001e-5, "0.00001"},
+                 {0.008, "0.008"},   {1.7976931348623157e308, "1.7976931348623157e+308"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[32];
+        cairn__http_go_float(cases[i].v, out, sizeof(out));
+        assert_string_equal(out, cases[i].want);
+    }
 }
 
 static void test_parse_wait(void **state)
@@ -486,6 +510,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test(test_parse_wait),
+        cmocka_unit_test(test_go_float),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
