@@ -6,7 +6,7 @@
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 foreach(_cairn_dep uv:libuv msgpack:msgpack urcu:liburcu-bp crypto:libcrypto zlib:zlib
-                   jansson:jansson)
+                   jansson:jansson mhd:libmicrohttpd)
   string(REPLACE ":" ";" _cairn_dep "${_cairn_dep}")
   list(GET _cairn_dep 0 _cairn_name)
   list(GET _cairn_dep 1 _cairn_module)

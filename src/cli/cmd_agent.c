@@ -33,6 +33,7 @@
 #include "cairn/alloc.h"
 #include "agent/config.h"
 #include "agent/handlers.h"
+#include "agent/http.h"
 #include "agent/log_sink.h"
 #include "agent/rpc_backend.h"
 #include "cairn/loop_uv.h"
@@ -56,6 +57,11 @@
 /* How often our coordinate is checked and logged when it moved: often
  * enough to follow Vivaldi's convergence, rarely enough for a log. */
 #define AGENT_COORD_PERIOD_MS 10000
+/* Consul's HTTP API address by default (docs/HTTP.md). */
+#define AGENT_HTTP_DEFAULT "127.0.0.1:8500"
+#ifndef CAIRN_VERSION_STRING
+#define CAIRN_VERSION_STRING "0.1.0"
+#endif
 
 /* The command line, then the configuration files merged under it (Serf's
  * readConfig: files in order, the flags last). Heap-allocated: a SIGHUP
@@ -64,7 +70,7 @@ struct agent_flags {
     const char *node, *bind, *advertise, *encrypt, *profile, *log_level;
     const char *protocol, *reconnect_timeout, *tombstone_timeout, *snapshot;
     const char *tags_file, *keyring_file, *retry_interval, *retry_max, *role;
-    const char *broadcast_timeout;
+    const char *broadcast_timeout, *http_addr;
     /* The RPC server's address and auth key (--rpc-addr, --rpc-auth and
      * the rpc_addr / rpc_auth keys). */
     const char *rpc_addr, *rpc_auth;
@@ -173,6 +179,8 @@ struct agent_cli {
     cairn_agent_rpc *rpc;
     uv_timer_t exit_timer;
     bool exit_timer_on;
+    /* The HTTP API (NULL when disabled). */
+    cairn_http *http;
 };
 
 static void reload(struct agent_cli *c);
@@ -208,6 +216,9 @@ static void usage(FILE *out)
             "  --rpc-addr HOST:PORT    Serf agent RPC address for the serf CLI (default\n"
             "                          127.0.0.1:7373, as serf agent)\n"
             "  --rpc-auth KEY          require this RPC auth key (serf -rpc-auth)\n"
+            "  --http-addr IP:PORT     Consul's HTTP API (default 127.0.0.1:8500; \"\" turns\n"
+            "                          it off; when the default is taken the agent runs\n"
+            "                          without it)\n"
             "  --event-handler [FILTER=]SCRIPT\n"
             "                          run SCRIPT (/bin/sh -c) for events: FILTER is a comma\n"
             "                          list of member-join, member-leave, member-failed,\n"
@@ -840,6 +851,7 @@ static const cairn_cli_flag agent_flags_table[] = {
     {"advertise-wan", 0, true, 33},
     {"join-wan", 0, true, 34},
     {"profile-wan", 0, true, 35},
+    {"http-addr", 0, true, 36},
 };
 
 /* What each id of agent_flags_table does. */
@@ -880,6 +892,7 @@ static const struct flag_def flag_defs[] = {
     {FLAG_VALUE, offsetof(struct agent_flags, advertise_wan)},
     {FLAG_JOIN_WAN, 0},
     {FLAG_VALUE, offsetof(struct agent_flags, profile_wan)},
+    {FLAG_VALUE, offsetof(struct agent_flags, http_addr)},
 };
 
 static int on_flag(int id, const char *flag, const char *v, void *ud, char *why, size_t wl)
@@ -1285,6 +1298,9 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     for (size_t i = 0; i < f->n_retry_joins; i++)
         if (check_host(f->retry_joins[i], AGENT_DEFAULT_PORT, why, sizeof(why)) < 0)
             return bad_value("--retry-join", f->retry_joins[i], why);
+    cairn_addr http;
+    if (f->http_addr && f->http_addr[0] && cairn_addr_parse(f->http_addr, 0, &http) < 0)
+        return bad_value("--http-addr", f->http_addr, "is not IP:PORT (\"\" turns the API off)");
     return build_routing_config(f, cfg);
 }
 
@@ -1635,6 +1651,46 @@ static void start_retry(struct agent_cli *c)
 
 /* ---- main ---- */
 
+/* PUT /v1/agent/leave answered: the agent has left, exit as after a signal. */
+static void on_http_left(void *ud)
+{
+    struct agent_cli *c = ud;
+    cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "agent-left", NULL,
+                         "graceful leave complete (HTTP)");
+    stop(c, 0);
+}
+
+/* The HTTP API: 0, or the exit status. An explicit --http-addr that cannot
+ * be bound is fatal; the default one is only a warning (several agents on
+ * one host, or a Consul agent already there). */
+static int start_http(struct agent_cli *c, const struct agent_flags *f)
+{
+    const char *addr = f->http_addr ? f->http_addr : AGENT_HTTP_DEFAULT;
+    if (!addr[0])
+        return 0;
+    cairn_http_config hc = {
+        .addr = addr, .version = CAIRN_VERSION_STRING, .left = on_http_left, .left_ud = c};
+    cairn_diag diag = {0};
+    int rc = cairn__http_new(c->loop, c->agent, &hc, &diag, &c->http);
+    const char *why = diag.msg[0] ? diag.msg : cairn_strerror(rc);
+    if (rc < 0 && !f->http_addr) {
+        cairn__log_sink_emit(
+            &c->sink, CAIRN_LOG_WARN, "http",
+            json_pack("{s:s, s:o}", "addr", addr, "error", cairn__log_json_string(why)),
+            "HTTP API off: %s", why);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "cairn agent: --http-addr: %s\n", why);
+        return 1;
+    }
+    cairn__log_sink_emit(
+        &c->sink, CAIRN_LOG_INFO, "http",
+        json_pack("{s:s, s:i}", "addr", addr, "port", (int)cairn__http_port(c->http)),
+        "HTTP API on %s", addr);
+    return 0;
+}
+
 /* The --event-handler scripts: parsed here (exit 2 naming the flag when
  * one is not [FILTER=]SCRIPT); 0 or the exit status. */
 static int start_handlers(struct agent_cli *c, const struct agent_flags *f,
@@ -1920,6 +1976,8 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
     c->retry_timer.data = c;
     if (!f->n_joins)
         start_retry(c);
+    if ((rc = start_http(c, f)) != 0)
+        return rc;
     if (f->n_joins) {
         c->joining = true;
         rc = cairn_resolve_hosts_start(c->loop, f->joins, f->n_joins, cfg->bind.port,
@@ -2003,6 +2061,7 @@ int cairn_cmd_agent(int argc, char **argv)
     c.sink.tap = NULL;
     cairn__agent_rpc_delete(c.rpc);
     c.rpc = NULL;
+    cairn__http_delete(c.http);
     cairn_agent_delete(c.agent);
     cairn_keyring_delete(c.keyring);
     cairn__handlers_delete(c.handlers);

@@ -1,0 +1,828 @@
+/* The agent's HTTP server: libmicrohttpd in front of agent/http_api.h.
+ *
+ * Why suspend/resume rather than a bounded wait on MHD's thread: members
+ * and coordinates are loop-thread state, so most answers must be computed
+ * on the loop. Waiting for the loop on MHD's single thread would make one
+ * slow loop turn (or a blocking query) stall every other client, and a
+ * thread per connection would cost a stack per idle keep-alive client.
+ * Suspending the connection costs nothing while it waits: MHD keeps
+ * serving other sockets, the loop answers in its own time (a blocking
+ * query just stays parked) and MHD_resume_connection, which is
+ * thread-safe, hands the answer back. Route lookups need no loop at all
+ * (the router's readers are RCU) and are answered inline, which is what
+ * makes them fast (bench/bench_http.c).
+ *
+ * Hand-over. The MHD thread copies the request (method, path, query) into
+ * a struct hreq, suspends the connection and appends the hreq to the
+ * inbox under a mutex; the first hreq of a batch posts one wake-up to the
+ * loop. The loop takes the whole inbox, answers each hreq (or parks it:
+ * blocking query, join in flight, leave), stores the answer in the hreq
+ * and resumes; MHD calls the handler again and queues the answer. An hreq
+ * belongs to the loop from the inbox until it is resumed, to MHD
+ * otherwise; MHD frees it in the request-completed callback.
+ *
+ * Slow clients. MHD's own timeout counts inactivity, so a client sending a
+ * byte every few seconds would never time out. Each connection therefore
+ * carries the time its current request began (the connection's start or
+ * the end of its previous answer); the loop's tick shuts down (shutdown(2)
+ * on the socket, which MHD then closes on its thread) every connection
+ * whose headers are not complete by header_timeout, or whose answer has
+ * not gone out 6 x header_timeout after it was ready. The connection
+ * record is unlinked under the same mutex in MHD's close notification,
+ * which MHD calls before it closes the descriptor, so a descriptor is
+ * never shut down after it was reused.
+ */
+#include "agent/http.h"
+
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "cairn/alloc.h"
+#include "cairn/memberlist.h"
+#include "cairn/serf.h"
+
+/* Most extra counters the metrics hook may add. */
+#define HTTP_EXTRA_MAX 32
+/* Request bodies are not used by any endpoint; more than this is 413. */
+#define HTTP_BODY_MAX (64 * 1024)
+/* Datacenter reported when the agent has none (Consul's default). */
+#define HTTP_DEFAULT_DC "dc1"
+/* How long a join resolves its address. */
+#define HTTP_RESOLVE_TIMEOUT (5 * CAIRN_SEC)
+
+/* One TCP connection (MHD's socket context). */
+struct hconn {
+    struct hconn *prev, *next;
+    int fd;
+    /* When the current request began, and when its answer was ready (0:
+     * not yet); monotonic ns. */
+    int64_t since, answered;
+    /* Headers complete: the request is in the handler's hands. */
+    bool in_request;
+    /* Already shut down by the watchdog. */
+    bool cut;
+};
+
+enum hreq_state { HREQ_NEW, HREQ_QUEUED, HREQ_READY };
+
+/* One request (MHD's per-request context). */
+struct hreq {
+    struct hreq *next;
+    cairn_http *h;
+    struct MHD_Connection *conn;
+    struct hconn *hc;
+    cairn_http_req req;
+    /* method, path and parameters, copied. */
+    char *text;
+    cairn_http_resp resp;
+    enum hreq_state state;
+    size_t body_bytes;
+    /* Parked blocking query: answer by this time (loop time). */
+    cairn_time deadline;
+    /* The answer is the leave's: call the left hook once it is sent. */
+    bool leave;
+};
+
+struct cairn_http {
+    cairn_loop *loop;
+    cairn_agent *agent;
+    cairn_router *router;
+    cairn_http_config cfg;
+    char *dc, *node, *version;
+    struct MHD_Daemon *d;
+    uint16_t port;
+    cairn_timer *tick;
+    /* Shared with the MHD thread, under lock: the inbox, connections. */
+    pthread_mutex_t lock;
+    struct hreq *inbox, **inbox_tail;
+    size_t queued;
+    bool wake_pending, closing;
+    struct hconn *conns;
+    /* Loop side: parked blocking queries and requests waiting on an
+     * action (join resolving/joining, leave). */
+    struct hreq *parked;
+    size_t n_parked;
+    struct hreq *acting;
+    /* The resolve of the join in flight (one at a time). */
+    cairn_resolve_hosts *resolving;
+    /* X-Consul-Index and the hash of the coordinate/nodes answer it
+     * stands for. */
+    uint64_t index, nodes_hash;
+    /* Counters (the route ones are bumped on the MHD thread). */
+    _Atomic uint64_t requests, rejected, route_lookups, route_misses;
+    /* Deleted while a wake-up was queued: the wake-up frees it. */
+    bool dead;
+};
+
+static int64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- requests: copy, answer ---- */
+
+struct copy_walk {
+    struct hreq *r;
+    char *p, *end;
+};
+
+static const char *copy_str(struct copy_walk *w, const char *s)
+{
+    size_t len = strlen(s) + 1;
+    if ((size_t)(w->end - w->p) < len)
+        return NULL;
+    memcpy(w->p, s, len);
+    const char *out = w->p;
+    w->p += len;
+    return out;
+}
+
+static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                              const char *value)
+{
+    struct copy_walk *w = cls;
+    (void)kind;
+    cairn_http_req *q = &w->r->req;
+    if (q->n_params == CAIRN_HTTP_MAX_PARAMS)
+        return MHD_NO;
+    const char *k = copy_str(w, key);
+    const char *v = value ? copy_str(w, value) : NULL;
+    if (k == NULL || (value && v == NULL))
+        return MHD_NO;
+    q->params[q->n_params++] = (cairn_http_param){k, v};
+    return MHD_YES;
+}
+
+static enum MHD_Result size_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    size_t *n = cls;
+    (void)kind;
+    *n += strlen(key) + 1 + (value ? strlen(value) + 1 : 0);
+    return MHD_YES;
+}
+
+/* copy_request: req's strings into one allocation owned by r. */
+static int copy_request(struct hreq *r, const char *url, const char *method)
+{
+    size_t n = strlen(url) + strlen(method) + 2;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, size_arg, &n);
+    r->text = cairn_malloc(n);
+    if (r->text == NULL)
+        return CAIRN_ENOMEM;
+    struct copy_walk w = {r, r->text, r->text + n};
+    r->req.method = copy_str(&w, method);
+    r->req.path = copy_str(&w, url);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, on_arg, &w);
+    return 0;
+}
+
+static enum MHD_Result queue_answer(struct hreq *r)
+{
+    cairn_http_resp *a = &r->resp;
+    struct MHD_Response *mr;
+    if (a->body != NULL) {
+        mr = MHD_create_response_from_buffer_with_free_callback(a->body_len, a->body, cairn_free);
+        if (mr != NULL)
+            a->body = NULL;
+    } else {
+        mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (mr == NULL)
+        return MHD_NO;
+    char index[24];
+    snprintf(index, sizeof(index), "%llu", (unsigned long long)(a->index ? a->index : 1));
+    MHD_add_response_header(mr, "Content-Type", a->content_type);
+    MHD_add_response_header(mr, "X-Consul-Index", index);
+    MHD_add_response_header(mr, "X-Consul-Knownleader", a->known_leader ? "true" : "false");
+    MHD_add_response_header(mr, "X-Consul-Lastcontact", "0");
+    if (a->allow != NULL)
+        MHD_add_response_header(mr, "Allow", a->allow);
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)a->status, mr);
+    MHD_destroy_response(mr);
+    atomic_fetch_add(&r->h->requests, 1);
+    return ok;
+}
+
+/* answer: the loop hands r back to MHD with its answer in r->resp. */
+static void answer(struct hreq *r)
+{
+    r->state = HREQ_READY;
+    pthread_mutex_lock(&r->h->lock);
+    if (r->hc)
+        r->hc->answered = mono_now();
+    pthread_mutex_unlock(&r->h->lock);
+    MHD_resume_connection(r->conn);
+}
+
+static void answer_error(struct hreq *r, int status, const char *text)
+{
+    cairn__http_resp_set(&r->resp, status, text, false);
+    answer(r);
+}
+
+/* ---- the loop side ---- */
+
+static void fill_stats(cairn_http *h, cairn_http_stats *st, cairn_http_counter *extra)
+{
+    memset(st, 0, sizeof(*st));
+    cairn_agent_stats as;
+    cairn_agent_get_stats(h->agent, &as);
+    st->ml_lan = as.ml;
+    st->serf_lan = as.serf;
+    cairn_serf *wan = cairn_agent_wan_serf(h->agent);
+    if (wan != NULL) {
+        st->has_wan = true;
+        cairn_serf_get_stats(wan, &st->serf_wan);
+        cairn_memberlist_get_stats(cairn_serf_memberlist(wan), &st->ml_wan);
+    }
+    st->http_requests = atomic_load(&h->requests);
+    st->http_rejected = atomic_load(&h->rejected);
+    st->http_blocking = h->n_parked;
+    st->route_lookups = atomic_load(&h->route_lookups);
+    st->route_misses = atomic_load(&h->route_misses);
+    if (h->cfg.extra != NULL) {
+        st->extra = extra;
+        st->n_extra = h->cfg.extra(extra, HTTP_EXTRA_MAX, h->cfg.extra_ud);
+        if (st->n_extra > HTTP_EXTRA_MAX)
+            st->n_extra = HTTP_EXTRA_MAX;
+    }
+}
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t x = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        x = (x ^ (uint8_t)p[i]) * 1099511628211ULL;
+    return x;
+}
+
+/* handle_on_loop: answers req into resp with the full view; keeps the
+ * X-Consul-Index in step with the coordinate/nodes answer. */
+static void handle_on_loop(cairn_http *h, const cairn_http_req *req, cairn_http_resp *resp)
+{
+    cairn_cluster lan, wan;
+    cairn_serf_cluster(cairn_agent_serf(h->agent), &lan);
+    cairn_serf *ws = cairn_agent_wan_serf(h->agent);
+    if (ws != NULL)
+        cairn_serf_cluster(ws, &wan);
+    cairn_http_stats st;
+    cairn_http_counter extra[HTTP_EXTRA_MAX];
+    fill_stats(h, &st, extra);
+    char stamp[64];
+    time_t now = time(NULL);
+    now -= now % 10;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+    cairn_http_view view = {.dc = h->dc,
+                            .timestamp = stamp,
+                            .node = h->node,
+                            .version = h->version,
+                            .server = cairn_agent_is_server(h->agent),
+                            .router = h->router,
+                            .lan = &lan,
+                            .wan = ws ? &wan : NULL,
+                            .stats = &st,
+                            .index = h->index};
+    cairn__http_api_handle(req, &view, resp);
+    if (strcmp(req->path, "/v1/coordinate/nodes") == 0 && resp->status == 200) {
+        uint64_t x = fnv1a(resp->body ? resp->body : "", resp->body_len);
+        if (x != h->nodes_hash) {
+            h->nodes_hash = x;
+            h->index++;
+        }
+        resp->index = h->index;
+    }
+}
+
+static void unlink_req(struct hreq **list, struct hreq *r)
+{
+    for (struct hreq **p = list; *p; p = &(*p)->next) {
+        if (*p == r) {
+            *p = r->next;
+            r->next = NULL;
+            return;
+        }
+    }
+}
+
+static void on_join_done(cairn_agent *agent, int status, int count, void *ud);
+
+static void on_serf_join_done(cairn_serf *s, int status, int count, void *ud)
+{
+    (void)s;
+    on_join_done(NULL, status, count, ud);
+}
+
+static void on_join_done(cairn_agent *agent, int status, int count, void *ud)
+{
+    struct hreq *r = ud;
+    (void)agent;
+    (void)count;
+    unlink_req(&r->h->acting, r);
+    if (status < 0)
+        answer_error(r, 500, cairn_strerror(status));
+    else
+        answer_error(r, 200, NULL);
+}
+
+static void on_join_resolved(cairn_resolve_hosts *req, int status, const cairn_addr *addrs,
+                             size_t n, size_t failed, const char *first_failed, int first_err,
+                             void *ud)
+{
+    struct hreq *r = ud;
+    cairn_http *h = r->h;
+    (void)req;
+    (void)failed;
+    (void)first_failed;
+    (void)first_err;
+    h->resolving = NULL;
+    int rc = status;
+    if (rc == 0 && r->resp.wan) {
+        cairn_serf *wan = cairn_agent_wan_serf(h->agent);
+        rc = wan ? cairn_serf_join(wan, addrs, n, true, on_serf_join_done, r) : CAIRN_ENOTSUP;
+    } else if (rc == 0) {
+        rc = cairn_agent_join(h->agent, addrs, n, on_join_done, r);
+    }
+    if (rc < 0) {
+        unlink_req(&h->acting, r);
+        answer_error(r, 500, cairn_strerror(rc));
+    }
+}
+
+static void on_left(cairn_agent *agent, int status, int count, void *ud)
+{
+    struct hreq *r = ud;
+    (void)agent;
+    (void)count;
+    unlink_req(&r->h->acting, r);
+    r->leave = status == 0;
+    if (status < 0)
+        answer_error(r, 500, cairn_strerror(status));
+    else
+        answer_error(r, 200, NULL);
+}
+
+/* start_action: join, force-leave or leave for r (answered now or when
+ * the action completes). */
+static void start_action(cairn_http *h, struct hreq *r)
+{
+    int rc = 0;
+    switch (r->resp.action) {
+    case CAIRN_HTTP_ACT_JOIN: {
+        if (r->resp.wan && cairn_agent_wan_serf(h->agent) == NULL) {
+            answer_error(r, 500, "WAN join needs a server agent");
+            return;
+        }
+        if (h->resolving != NULL) {
+            answer_error(r, 500, cairn_strerror(CAIRN_EBUSY));
+            return;
+        }
+        const char *hosts[1] = {r->resp.target};
+        cairn_diag diag = {0};
+        r->next = h->acting;
+        h->acting = r;
+        rc = cairn_resolve_hosts_start(h->loop, hosts, 1, r->resp.wan ? 8302 : 8301,
+                                       HTTP_RESOLVE_TIMEOUT, on_join_resolved, r, &h->resolving,
+                                       &diag);
+        if (rc < 0) {
+            unlink_req(&h->acting, r);
+            answer_error(r, rc == CAIRN_EINVAL ? 400 : 500,
+                         diag.msg[0] ? diag.msg : cairn_strerror(rc));
+        }
+        return;
+    }
+    case CAIRN_HTTP_ACT_FORCE_LEAVE: {
+        cairn_serf *s = r->resp.wan ? cairn_agent_wan_serf(h->agent) : cairn_agent_serf(h->agent);
+        rc = s ? cairn_serf_force_leave(s, r->resp.target, r->resp.prune) : CAIRN_ENOTSUP;
+        if (rc < 0)
+            answer_error(r, 500, cairn_strerror(rc));
+        else
+            answer_error(r, 200, NULL);
+        return;
+    }
+    case CAIRN_HTTP_ACT_LEAVE:
+        r->next = h->acting;
+        h->acting = r;
+        rc = cairn_agent_leave(h->agent, on_left, r);
+        if (rc < 0) {
+            unlink_req(&h->acting, r);
+            answer_error(r, 500, cairn_strerror(rc));
+        }
+        return;
+    default:
+        answer(r);
+    }
+}
+
+static cairn_time jitter(cairn_time wait)
+{
+    cairn_time j = wait / CAIRN_HTTP_WAIT_JITTER;
+    return j > 0 ? (cairn_time)((uint64_t)mono_now() % (uint64_t)j) : 0;
+}
+
+static void process(cairn_http *h, struct hreq *r)
+{
+    handle_on_loop(h, &r->req, &r->resp);
+    if (r->resp.action != CAIRN_HTTP_ACT_NONE) {
+        start_action(h, r);
+        return;
+    }
+    if (r->resp.blocking && h->index <= r->resp.block_index && h->n_parked < h->cfg.max_blocking) {
+        r->deadline = cairn_loop_now(h->loop) + r->resp.block_wait + jitter(r->resp.block_wait);
+        r->next = h->parked;
+        h->parked = r;
+        h->n_parked++;
+        return;
+    }
+    answer(r);
+}
+
+static void http_free(cairn_http *h);
+
+static void on_wake(void *ud)
+{
+    cairn_http *h = ud;
+    pthread_mutex_lock(&h->lock);
+    struct hreq *batch = h->inbox;
+    h->inbox = NULL;
+    h->inbox_tail = &h->inbox;
+    h->queued = 0;
+    h->wake_pending = false;
+    bool dead = h->dead;
+    pthread_mutex_unlock(&h->lock);
+    if (dead) {
+        http_free(h);
+        return;
+    }
+    while (batch != NULL) {
+        struct hreq *r = batch;
+        batch = r->next;
+        r->next = NULL;
+        process(h, r);
+    }
+}
+
+/* Parked blocking queries: answered once the index moved past theirs or
+ * their wait is over. */
+static void check_parked(cairn_http *h)
+{
+    if (h->parked == NULL)
+        return;
+    cairn_http_req probe = {.method = "GET", .path = "/v1/coordinate/nodes"};
+    cairn_http_resp resp;
+    handle_on_loop(h, &probe, &resp);
+    cairn__http_resp_clear(&resp);
+    cairn_time now = cairn_loop_now(h->loop);
+    for (struct hreq **p = &h->parked; *p;) {
+        struct hreq *r = *p;
+        if (h->index > r->resp.block_index || now >= r->deadline) {
+            *p = r->next;
+            r->next = NULL;
+            h->n_parked--;
+            cairn__http_resp_clear(&r->resp);
+            handle_on_loop(h, &r->req, &r->resp);
+            answer(r);
+        } else {
+            p = &r->next;
+        }
+    }
+}
+
+/* The watchdog: shut down connections whose request is too slow. */
+static void cut_slow(cairn_http *h)
+{
+    int64_t now = mono_now(), limit = h->cfg.header_timeout;
+    pthread_mutex_lock(&h->lock);
+    for (struct hconn *c = h->conns; c; c = c->next) {
+        bool slow =
+            !c->in_request ? now - c->since > limit : c->answered && now - c->answered > 6 * limit;
+        if (slow && !c->cut) {
+            c->cut = true;
+            shutdown(c->fd, SHUT_RDWR);
+            atomic_fetch_add(&h->rejected, 1);
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void on_tick(cairn_timer *t, void *ud)
+{
+    cairn_http *h = ud;
+    check_parked(h);
+    cut_slow(h);
+    cairn_timer_start(t, CAIRN_HTTP_TICK);
+}
+
+/* ---- the MHD side ---- */
+
+static void fast_answer(cairn_http *h, struct hreq *r)
+{
+    cairn_http_view view = {.dc = h->dc, .node = h->node, .router = h->router, .index = 1};
+    cairn__http_api_handle(&r->req, &view, &r->resp);
+    if (strncmp(r->req.path, "/v1/cairn/route/", 16) == 0) {
+        atomic_fetch_add(&h->route_lookups, 1);
+        if (r->resp.status != 200)
+            atomic_fetch_add(&h->route_misses, 1);
+    }
+}
+
+/* enqueue hands r to the loop (connection suspended); false when the
+ * queue is full or the server closing (then r holds a 503). */
+static bool enqueue(cairn_http *h, struct hreq *r)
+{
+    bool wake = false, ok = false;
+    pthread_mutex_lock(&h->lock);
+    if (!h->closing && h->queued < h->cfg.max_queued) {
+        r->state = HREQ_QUEUED;
+        *h->inbox_tail = r;
+        h->inbox_tail = &r->next;
+        h->queued++;
+        wake = !h->wake_pending;
+        h->wake_pending = true;
+        MHD_suspend_connection(r->conn);
+        ok = true;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (wake && cairn_loop_post(h->loop, on_wake, h) < 0) {
+        /* Only when the loop is going away; the requests stay suspended
+         * until cairn__http_delete answers them. */
+        pthread_mutex_lock(&h->lock);
+        h->wake_pending = false;
+        pthread_mutex_unlock(&h->lock);
+    }
+    if (!ok) {
+        atomic_fetch_add(&h->rejected, 1);
+        cairn__http_resp_set(&r->resp, 503, "Too many requests waiting", false);
+        r->resp.index = 1;
+    }
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
+{
+    cairn_http *h = cls;
+    struct hreq *r = *con_cls;
+    (void)version;
+    (void)upload_data;
+    if (r == NULL) {
+        r = cairn_calloc(1, sizeof(*r));
+        if (r == NULL)
+            return MHD_NO;
+        r->h = h;
+        r->conn = conn;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r->hc = ci ? ci->socket_context : NULL;
+        pthread_mutex_lock(&h->lock);
+        if (r->hc) {
+            r->hc->in_request = true;
+            r->hc->answered = 0;
+        }
+        pthread_mutex_unlock(&h->lock);
+        *con_cls = r;
+        if (copy_request(r, url, method) < 0) {
+            cairn__http_resp_set(&r->resp, 500, "out of memory", false);
+            r->state = HREQ_READY;
+        }
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        r->body_bytes += *upload_size;
+        *upload_size = 0;
+        if (r->body_bytes > HTTP_BODY_MAX && r->state == HREQ_NEW) {
+            cairn__http_resp_set(&r->resp, 413, "Request body too large", false);
+            r->resp.index = 1;
+            r->state = HREQ_READY;
+        }
+        return MHD_YES;
+    }
+    if (r->state == HREQ_READY)
+        return queue_answer(r);
+    if (r->state == HREQ_QUEUED)
+        return MHD_YES;
+    if (cairn__http_api_is_fast(&r->req)) {
+        fast_answer(h, r);
+        r->state = HREQ_READY;
+        return queue_answer(r);
+    }
+    if (!enqueue(h, r)) {
+        r->state = HREQ_READY;
+        return queue_answer(r);
+    }
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    cairn_http *h = cls;
+    struct hreq *r = *con_cls;
+    (void)conn;
+    (void)toe;
+    if (r == NULL)
+        return;
+    *con_cls = NULL;
+    pthread_mutex_lock(&h->lock);
+    if (r->hc) {
+        r->hc->in_request = false;
+        r->hc->answered = 0;
+        r->hc->since = mono_now();
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (r->leave && h->cfg.left != NULL)
+        cairn_loop_post(h->loop, h->cfg.left, h->cfg.left_ud);
+    cairn__http_resp_clear(&r->resp);
+    cairn_free(r->text);
+    cairn_free(r);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    cairn_http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct hconn *c = cairn_calloc(1, sizeof(*c));
+        *socket_context = c;
+        if (c == NULL)
+            return;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c->fd = ci ? ci->connect_fd : -1;
+        c->since = mono_now();
+        c->cut = c->fd < 0;
+        pthread_mutex_lock(&h->lock);
+        c->next = h->conns;
+        if (h->conns)
+            h->conns->prev = c;
+        h->conns = c;
+        pthread_mutex_unlock(&h->lock);
+        return;
+    }
+    struct hconn *c = *socket_context;
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&h->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&h->lock);
+    cairn_free(c);
+    *socket_context = NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static void http_free(cairn_http *h)
+{
+    pthread_mutex_destroy(&h->lock);
+    cairn_free(h->dc);
+    cairn_free(h->node);
+    cairn_free(h->version);
+    cairn_free(h);
+}
+
+static int start_daemon(cairn_http *h, const cairn_addr *a, cairn_diag *diag)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    if (a->family == 4) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(a->port);
+        memcpy(&s4->sin_addr, a->ip, 4);
+    } else {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(a->port);
+        memcpy(&s6->sin6_addr, a->ip, 16);
+        flags |= MHD_USE_IPv6;
+    }
+    h->d = MHD_start_daemon(
+        flags, a->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->cfg.max_conns, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        h->cfg.conn_memory, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)128, MHD_OPTION_END);
+    if (h->d == NULL)
+        return cairn_diag_set(diag, CAIRN_EADDRINUSE, "cannot listen on %s", h->cfg.addr);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : a->port;
+    return 0;
+}
+
+int cairn__http_new(cairn_loop *loop, cairn_agent *agent, const cairn_http_config *cfg,
+                    cairn_diag *diag, cairn_http **ret_http)
+{
+    if (loop == NULL || agent == NULL || cfg == NULL || cfg->addr == NULL || ret_http == NULL)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "http: missing argument");
+    cairn_addr a;
+    if (cairn_addr_parse(cfg->addr, 0, &a) < 0)
+        return cairn_diag_set(diag, CAIRN_EINVAL, "\"%s\" is not IP:PORT", cfg->addr);
+    cairn_http *h = cairn_calloc(1, sizeof(*h));
+    if (h == NULL)
+        return CAIRN_ENOMEM;
+    pthread_mutex_init(&h->lock, NULL);
+    h->loop = loop;
+    h->agent = agent;
+    h->router = cfg->router ? cfg->router : cairn_agent_router(agent);
+    h->cfg = *cfg;
+    h->cfg.max_conns = cfg->max_conns ? cfg->max_conns : CAIRN_HTTP_MAX_CONNS;
+    h->cfg.conn_memory = cfg->conn_memory ? cfg->conn_memory : CAIRN_HTTP_CONN_MEMORY;
+    h->cfg.max_blocking = cfg->max_blocking ? cfg->max_blocking : CAIRN_HTTP_MAX_BLOCKING;
+    h->cfg.max_queued = cfg->max_queued ? cfg->max_queued : CAIRN_HTTP_MAX_QUEUED;
+    h->cfg.header_timeout = cfg->header_timeout ? cfg->header_timeout : CAIRN_HTTP_HEADER_TIMEOUT;
+    h->inbox_tail = &h->inbox;
+    h->index = 1;
+    const char *dc = cfg->dc ? cfg->dc : cairn_agent_dc(agent);
+    cairn_ml_node me;
+    cairn_memberlist_local_node(cairn_agent_memberlist(agent), &me);
+    h->dc = cairn_strdup(dc && dc[0] ? dc : HTTP_DEFAULT_DC);
+    h->node = cairn_strdup(me.name);
+    h->version = cairn_strdup(cfg->version ? cfg->version : "");
+    int rc = h->dc && h->node && h->version ? 0 : CAIRN_ENOMEM;
+    if (rc == 0)
+        rc = cairn_timer_new(loop, on_tick, h, &h->tick);
+    if (rc == 0)
+        rc = start_daemon(h, &a, diag);
+    if (rc < 0) {
+        cairn_timer_delete(h->tick);
+        http_free(h);
+        return rc;
+    }
+    h->cfg.addr = NULL;
+    h->cfg.version = NULL;
+    h->cfg.dc = NULL;
+    cairn_timer_start(h->tick, CAIRN_HTTP_TICK);
+    *ret_http = h;
+    return 0;
+}
+
+uint16_t cairn__http_port(const cairn_http *h)
+{
+    return h ? h->port : 0;
+}
+
+void cairn__http_get_stats(const cairn_http *h, cairn_http_server_stats *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    if (h == NULL)
+        return;
+    ret->requests = atomic_load(&h->requests);
+    ret->rejected = atomic_load(&h->rejected);
+    ret->blocking = h->n_parked;
+    ret->route_lookups = atomic_load(&h->route_lookups);
+    ret->route_misses = atomic_load(&h->route_misses);
+}
+
+static void answer_all(struct hreq *list)
+{
+    while (list != NULL) {
+        struct hreq *r = list;
+        list = r->next;
+        r->next = NULL;
+        answer_error(r, 503, "Agent is shutting down");
+    }
+}
+
+void cairn__http_delete(cairn_http *h)
+{
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->closing = true;
+    struct hreq *inbox = h->inbox;
+    h->inbox = NULL;
+    h->inbox_tail = &h->inbox;
+    pthread_mutex_unlock(&h->lock);
+    cairn_resolve_hosts_cancel(h->resolving);
+    h->resolving = NULL;
+    answer_all(inbox);
+    answer_all(h->parked);
+    answer_all(h->acting);
+    h->parked = h->acting = NULL;
+    MHD_stop_daemon(h->d);
+    cairn_timer_delete(h->tick);
+    pthread_mutex_lock(&h->lock);
+    bool pending = h->wake_pending;
+    h->dead = true;
+    pthread_mutex_unlock(&h->lock);
+    if (!pending)
+        http_free(h);
+}
