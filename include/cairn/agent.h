@@ -28,6 +28,7 @@
 #include "cairn/log.h"
 #include "cairn/loop.h"
 #include "cairn/memberlist.h"
+#include "cairn/router.h"
 #include "cairn/serf.h"
 #include "cairn/time.h"
 
@@ -155,6 +156,13 @@ cairn_serf *cairn_agent_serf(cairn_agent *agent);
 
 /* cairn_agent_memberlist: the memberlist under the agent's serf. */
 cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent);
+
+/* cairn_agent_router: the Router the agent feeds from its LAN and WAN pools
+ * (borrowed, loop thread), or NULL when the agent routes nothing. */
+cairn_router *cairn_agent_router(cairn_agent *agent);
+
+/* cairn_agent_dc: the agent's own datacenter ("" when none is set). */
+const char *cairn_agent_dc(const cairn_agent *agent);
 
 /* cairn_agent_get_stats copies the counters. */
 void cairn_agent_get_stats(const cairn_agent *agent, cairn_agent_stats *ret_stats);

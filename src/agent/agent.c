@@ -349,6 +349,19 @@ cairn_serf *cairn_agent_serf(cairn_agent *agent)
     return agent ? agent->serf : NULL;
 }
 
+/* Temporary stubs until the routing agent lands: no router, no dc. */
+cairn_router *cairn_agent_router(cairn_agent *agent)
+{
+    (void)agent;
+    return NULL;
+}
+
+const char *cairn_agent_dc(const cairn_agent *agent)
+{
+    (void)agent;
+    return "";
+}
+
 cairn_memberlist *cairn_agent_memberlist(cairn_agent *agent)
 {
     return agent ? cairn_serf_memberlist(agent->serf) : NULL;
