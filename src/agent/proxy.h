@@ -16,6 +16,7 @@
 #include "cairn/log.h"
 #include "cairn/loop.h"
 #include "cairn/router.h"
+#include "cairn/server.h"
 #include "cairn/time.h"
 
 /* Defaults (a zero config field takes them). */

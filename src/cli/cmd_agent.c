@@ -14,6 +14,11 @@
  * delay: Serf agents show us left); exit 0 when it completes. A second
  * signal during the leave exits 1 at once. SIGUSR1 logs the serf members
  * and the counters. Bad flags exit 2.
+ *
+ * --proxy LISTEN=DC (repeatable) starts one client-side TCP proxy each
+ * (src/agent/proxy.h, docs/PROXY.md) on the agent's Router, after the agent
+ * is up; a listen address that cannot be bound exits 1. Their counters join
+ * the stats record ("proxies").
  */
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -30,12 +35,15 @@
 #include "cairn/agent.h"
 #include "agent/handlers.h"
 #include "agent/log_sink.h"
+#include "agent/proxy.h"
 #include "cairn/loop_uv.h"
 #include "base/utf8.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 
-#define AGENT_MAX_JOINS    64
+#define AGENT_MAX_JOINS 64
+/* Most --proxy flags (each one listener). */
+#define AGENT_MAX_PROXIES  16
 #define AGENT_DEFAULT_PORT 7946
 /* How often our coordinate is checked and logged when it moved: often
  * enough to follow Vivaldi's convergence, rarely enough for a log. */
@@ -69,43 +77,51 @@ struct agent_cli {
      * run time). */
     cairn_handlers *handlers;
     cairn_member self;
+    /* --proxy listeners. */
+    cairn_proxy *proxies[AGENT_MAX_PROXIES];
+    size_t n_proxies;
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: cairn agent [options]\n\n"
-            "Run one gossip node that speaks the Serf 0.9.4 / memberlist 0.2.2 protocol.\n\n"
-            "  --node NAME             node name (default: the host name)\n"
-            "  --bind HOST[:PORT]      gossip bind address (default 0.0.0.0:7946; the\n"
-            "                          port defaults to 7946, as in Serf)\n"
-            "  --advertise HOST[:PORT] address announced to peers (default: the bind\n"
-            "                          address, or the first non-loopback IPv4 when bound\n"
-            "                          to 0.0.0.0)\n"
-            "  --join HOST[:PORT]      join through this member (repeatable; port\n"
-            "                          defaults to the bind port, as in Serf)\n"
-            "  --tag KEY=VALUE         announce a tag (repeatable; 512 bytes in all)\n"
-            "  --encrypt BASE64        gossip key, 16, 24 or 32 bytes (serf keygen)\n"
-            "  --profile lan|wan|local memberlist timing profile (default lan)\n"
-            "  --disable-compression   do not LZW-compress what we send\n"
-            "  --log-level LEVEL       trace, debug, info, warn, error (default info)\n"
-            "  --log-json              one JSON object per line\n"
-            "  --stats-on-exit         log the counters when stopping\n"
-            "  --protocol N            serf protocol to speak, 3 to 5 (default 5)\n"
-            "  --reconnect-timeout DUR how long failed members are kept (default 24h)\n"
-            "  --tombstone-timeout DUR how long left members are kept (default 24h)\n"
-            "  --replay                replay old user events when joining\n"
-            "  --snapshot PATH         keep Serf's snapshot file there: a restart rejoins the\n"
-            "                          members it remembers and replays no old event\n"
-            "  --rejoin                rejoin from the snapshot even after a graceful leave\n"
-            "  --event-handler [FILTER=]SCRIPT\n"
-            "                          run SCRIPT (/bin/sh -c) for events: FILTER is a comma\n"
-            "                          list of member-join, member-leave, member-failed,\n"
-            "                          member-update, member-reap, user[:NAME], query[:NAME]\n"
-            "                          or * (default *); repeatable, as serf agent\n\n"
-            "SIGINT/SIGTERM: graceful serf leave (peers see us left), then exit 0.\n"
-            "SIGUSR1: log members and counters.\n"
-            "Exit status: 0 after a leave, 1 on a bind, join or leave failure, 2 on bad flags.\n");
+    fprintf(
+        out,
+        "usage: cairn agent [options]\n\n"
+        "Run one gossip node that speaks the Serf 0.9.4 / memberlist 0.2.2 protocol.\n\n"
+        "  --node NAME             node name (default: the host name)\n"
+        "  --bind HOST[:PORT]      gossip bind address (default 0.0.0.0:7946; the\n"
+        "                          port defaults to 7946, as in Serf)\n"
+        "  --advertise HOST[:PORT] address announced to peers (default: the bind\n"
+        "                          address, or the first non-loopback IPv4 when bound\n"
+        "                          to 0.0.0.0)\n"
+        "  --join HOST[:PORT]      join through this member (repeatable; port\n"
+        "                          defaults to the bind port, as in Serf)\n"
+        "  --tag KEY=VALUE         announce a tag (repeatable; 512 bytes in all)\n"
+        "  --encrypt BASE64        gossip key, 16, 24 or 32 bytes (serf keygen)\n"
+        "  --profile lan|wan|local memberlist timing profile (default lan)\n"
+        "  --disable-compression   do not LZW-compress what we send\n"
+        "  --log-level LEVEL       trace, debug, info, warn, error (default info)\n"
+        "  --log-json              one JSON object per line\n"
+        "  --stats-on-exit         log the counters when stopping\n"
+        "  --protocol N            serf protocol to speak, 3 to 5 (default 5)\n"
+        "  --reconnect-timeout DUR how long failed members are kept (default 24h)\n"
+        "  --tombstone-timeout DUR how long left members are kept (default 24h)\n"
+        "  --replay                replay old user events when joining\n"
+        "  --snapshot PATH         keep Serf's snapshot file there: a restart rejoins the\n"
+        "                          members it remembers and replays no old event\n"
+        "  --rejoin                rejoin from the snapshot even after a graceful leave\n"
+        "  --event-handler [FILTER=]SCRIPT\n"
+        "                          run SCRIPT (/bin/sh -c) for events: FILTER is a comma\n"
+        "                          list of member-join, member-leave, member-failed,\n"
+        "                          member-update, member-reap, user[:NAME], query[:NAME]\n"
+        "                          or * (default *); repeatable, as serf agent\n"
+        "  --proxy LISTEN=DC       accept TCP on LISTEN (IP:PORT) and connect each\n"
+        "                          connection to a healthy server of datacenter DC\n"
+        "                          (repeatable, 16 at most)\n\n"
+        "SIGINT/SIGTERM: graceful serf leave (peers see us left), then exit 0.\n"
+        "SIGUSR1: log members and counters.\n"
+        "Exit status: 0 after a leave, 1 on a bind (gossip or --proxy), join or leave failure,\n"
+        "2 on bad flags.\n");
 }
 
 /* ---- output: records through the agent's sink (src/agent/log_sink.h) ---- */
@@ -284,6 +300,32 @@ static void on_coord_timer(uv_timer_t *t)
     log_coordinate(t->data, false);
 }
 
+/* The --proxy counters, one object per proxy. */
+static json_t *proxies_json(struct agent_cli *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < c->n_proxies; i++) {
+        cairn_proxy_stats s;
+        cairn_addr at;
+        char listen[CAIRN_ADDR_STRLEN] = "";
+        cairn__proxy_stats(c->proxies[i], &s);
+        if (cairn__proxy_local(c->proxies[i], &at) == 0)
+            cairn_addr_format(&at, true, listen, sizeof(listen));
+        json_array_append_new(
+            a,
+            json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                      "listen", listen, "dc",
+                      cairn__log_json_string(cairn__proxy_dc(c->proxies[i])), "accepted",
+                      (json_int_t)s.accepted, "active", (json_int_t)s.active, "connect_failures",
+                      (json_int_t)s.connect_failures, "retries", (json_int_t)s.retries, "failovers",
+                      (json_int_t)s.failovers, "bytes_up", (json_int_t)s.bytes_up, "bytes_down",
+                      (json_int_t)s.bytes_down, "closed_error", (json_int_t)s.closed_error,
+                      "no_route", (json_int_t)s.no_route, "refused_cap", (json_int_t)s.refused_cap,
+                      "idle_closed", (json_int_t)s.idle_closed, "paused", (json_int_t)s.paused));
+    }
+    return a;
+}
+
 static void log_stats(struct agent_cli *c)
 {
     cairn_agent_stats s;
@@ -338,6 +380,8 @@ static void log_stats(struct agent_cli *c)
         json_object_update(o, hj);
         json_decref(hj);
     }
+    if (c->n_proxies)
+        json_object_set_new(o, "proxies", proxies_json(c));
     cairn__log_sink_emit(
         &c->sink, CAIRN_LOG_INFO, "stats", o,
         "alive=%zu leaving=%zu failed=%zu left=%zu member_time=%llu event_time=%llu "
@@ -448,6 +492,8 @@ struct agent_flags {
     size_t n_joins;
     const char *handlers[CAIRN_HANDLERS_MAX];
     size_t n_handlers;
+    const char *proxies[AGENT_MAX_PROXIES];
+    size_t n_proxies;
     char *tag_text[CAIRN_AGENT_MAX_TAGS];
     cairn_tag tags[CAIRN_AGENT_MAX_TAGS];
     size_t n_tags;
@@ -549,7 +595,7 @@ static int add_tag(struct agent_flags *f, const char *v, char *why, size_t wl)
 
 /* The flags (cli/flags.h): a switch sets a bool, a value flag a string,
  * and the repeatable ones go through their own code. */
-enum flag_kind { FLAG_SWITCH, FLAG_VALUE, FLAG_JOIN, FLAG_TAG, FLAG_HANDLER };
+enum flag_kind { FLAG_SWITCH, FLAG_VALUE, FLAG_JOIN, FLAG_TAG, FLAG_HANDLER, FLAG_PROXY };
 
 struct flag_def {
     enum flag_kind kind;
@@ -576,6 +622,7 @@ static const cairn_cli_flag agent_flags_table[] = {
     {"event-handler", 0, true, 15},
     {"snapshot", 0, true, 16},
     {"rejoin", 0, false, 17},
+    {"proxy", 0, true, 18},
 };
 
 /* What each id of agent_flags_table does. */
@@ -598,6 +645,7 @@ static const struct flag_def flag_defs[] = {
     {FLAG_HANDLER, 0},
     {FLAG_VALUE, offsetof(struct agent_flags, snapshot)},
     {FLAG_SWITCH, offsetof(struct agent_flags, rejoin)},
+    {FLAG_PROXY, 0},
 };
 
 static int on_flag(int id, const char *flag, const char *v, void *ud, char *why, size_t wl)
@@ -616,6 +664,13 @@ static int on_flag(int id, const char *flag, const char *v, void *ud, char *why,
                             CAIRN_HANDLERS_MAX),
                    2;
         f->handlers[f->n_handlers++] = v;
+        return 0;
+    case FLAG_PROXY:
+        if (f->n_proxies == AGENT_MAX_PROXIES)
+            return snprintf(why, wl, "%s: \"%.64s\" is one too many (%d at most)", flag, v,
+                            AGENT_MAX_PROXIES),
+                   2;
+        f->proxies[f->n_proxies++] = v;
         return 0;
     case FLAG_JOIN:
         if (f->n_joins == AGENT_MAX_JOINS)
@@ -780,6 +835,12 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     if (f->tombstone_timeout && parse_duration(f->tombstone_timeout, &cfg->tombstone_timeout) < 0)
         return bad_value("--tombstone-timeout", f->tombstone_timeout,
                          "is not a duration such as 24h, 30m or 90s");
+    for (size_t i = 0; i < f->n_proxies; i++) {
+        cairn_addr a;
+        char dc[CAIRN_SERVER_DC_MAX];
+        if (cairn__proxy_parse_spec(f->proxies[i], &a, dc, sizeof(dc), why, sizeof(why)) < 0)
+            return bad_value("--proxy", f->proxies[i], why);
+    }
     return 0;
 }
 
@@ -851,6 +912,38 @@ static void on_joins_resolved(cairn_resolve_hosts *req, int status, const cairn_
         on_joined(c->agent, rc, 0, c);
 }
 
+/* One proxy per --proxy flag (already checked), on the agent's Router. 0,
+ * or 1 after a message when one cannot listen. */
+static int start_proxies(struct agent_cli *c, const struct agent_flags *f,
+                         const cairn_logger *logger)
+{
+    for (size_t i = 0; i < f->n_proxies; i++) {
+        char dc[CAIRN_SERVER_DC_MAX], why[256];
+        cairn_proxy_config pc = {.dc = dc, .router = cairn_agent_router(c->agent)};
+        cairn__proxy_parse_spec(f->proxies[i], &pc.listen, dc, sizeof(dc), why, sizeof(why));
+        int rc = cairn__proxy_new(c->loop, &pc, logger, &c->proxies[c->n_proxies]);
+        if (rc < 0) {
+            cairn__log_sink_emit(
+                &c->sink, CAIRN_LOG_ERROR, "agent-exit",
+                json_pack("{s:o, s:s}", "proxy", cairn__log_json_string(f->proxies[i]), "error",
+                          cairn_strerror(rc)),
+                "--proxy %s: cannot listen: %s", f->proxies[i], cairn_strerror(rc));
+            fprintf(stderr, "cairn agent: --proxy %s: cannot listen: %s\n", f->proxies[i],
+                    cairn_strerror(rc));
+            return 1;
+        }
+        c->n_proxies++;
+        char at[CAIRN_ADDR_STRLEN];
+        cairn_addr_format(&pc.listen, true, at, sizeof(at));
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "proxy-start",
+                             json_pack("{s:s, s:o, s:b}", "listen", at, "dc",
+                                       cairn__log_json_string(dc), "routed", pc.router != NULL),
+                             "proxy %s -> datacenter %s%s", at, dc,
+                             pc.router ? "" : " (no router: connections are closed)");
+    }
+    return 0;
+}
+
 static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct agent_flags *f)
 {
     cairn_diag diag = {0};
@@ -901,6 +994,8 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
                   cfg->key_len > 0, "compression", !cfg->disable_compression),
         "node %s bind %s advertise %s profile %s encrypted %s compression %s", cfg->node, bind,
         addr, cfg->profile, cfg->key_len ? "yes" : "no", cfg->disable_compression ? "off" : "on");
+    if ((rc = start_proxies(c, f, &logger)) != 0)
+        return rc;
     if (f->n_joins) {
         c->joining = true;
         rc = cairn_resolve_hosts_start(c->loop, f->joins, f->n_joins, cfg->bind.port,
@@ -955,6 +1050,8 @@ int cairn_cmd_agent(int argc, char **argv)
     if ((rc = start_handlers(&c, &f, &cfg)) == 0)
         rc = run_agent(&c, &cfg, &f);
     cairn_resolve_hosts_cancel(c.resolving);
+    for (size_t i = 0; i < c.n_proxies; i++)
+        cairn__proxy_delete(c.proxies[i]);
     cairn_agent_delete(c.agent);
     cairn__handlers_delete(c.handlers);
     cairn_loop_delete(c.loop);
