@@ -13,7 +13,9 @@
  * queued, and the queue is capped by CAIRN_UV_UDP_QUEUE_MAX.
  *
  * TCP: reads go through the same per-loop buffer, so a read callback sees at
- * most 64 KiB at a time. Writes copy into one request each. Closing a
+ * most 64 KiB at a time. A write with nothing queued first goes straight
+ * to the kernel (uv_try_write, no copy); what it does not take, and every
+ * write behind queued ones, is copied into one request each. Closing a
  * stream with queued writes shuts the write side down (which flushes them)
  * and closes when that completes, or after CAIRN_UV_LINGER at the latest,
  * so a silent peer cannot pin the memory.
@@ -372,6 +374,21 @@ int cairn__uv_stream_write(cairn_stream *stream, const uint8_t *data, size_t len
     struct uv_stream_impl *s = (struct uv_stream_impl *)stream;
     if (len > UINT32_MAX)
         return CAIRN_ELIMIT;
+    if (stream->write_queued == 0) {
+        /* Nothing queued: hand the kernel what it takes now, without a
+         * copy, and queue only the rest (order is kept: the queue is
+         * empty). */
+        uv_buf_t now = uv_buf_init((char *)data, (unsigned)len);
+        int w = uv_try_write((uv_stream_t *)&s->h, &now, 1);
+        if (w > 0) {
+            data += w;
+            len -= (size_t)w;
+            if (len == 0)
+                return 0;
+        } else if (w != UV_EAGAIN && w != UV_ENOSYS) {
+            return map_uv(w);
+        }
+    }
     struct stream_write_req *wr = cairn_malloc(sizeof(*wr) + len);
     if (wr == NULL)
         return CAIRN_ENOMEM;
