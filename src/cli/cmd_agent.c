@@ -326,6 +326,32 @@ static json_t *proxies_json(struct agent_cli *c)
     return a;
 }
 
+/* The --proxy counters for the text line: " proxy[LISTEN=DC] accepted=..". */
+static void proxies_text(struct agent_cli *c, char *out, size_t cap)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < c->n_proxies && used < cap; i++) {
+        cairn_proxy_stats s;
+        cairn_addr at;
+        char listen[CAIRN_ADDR_STRLEN] = "";
+        cairn__proxy_stats(c->proxies[i], &s);
+        if (cairn__proxy_local(c->proxies[i], &at) == 0)
+            cairn_addr_format(&at, true, listen, sizeof(listen));
+        int w = snprintf(out + used, cap - used,
+                         " proxy[%s=%s] accepted=%llu active=%llu connect_failures=%llu "
+                         "retries=%llu failovers=%llu bytes_up=%llu bytes_down=%llu "
+                         "closed_error=%llu",
+                         listen, cairn__proxy_dc(c->proxies[i]), (unsigned long long)s.accepted,
+                         (unsigned long long)s.active, (unsigned long long)s.connect_failures,
+                         (unsigned long long)s.retries, (unsigned long long)s.failovers,
+                         (unsigned long long)s.bytes_up, (unsigned long long)s.bytes_down,
+                         (unsigned long long)s.closed_error);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
 static void log_stats(struct agent_cli *c)
 {
     cairn_agent_stats s;
@@ -380,8 +406,11 @@ static void log_stats(struct agent_cli *c)
         json_object_update(o, hj);
         json_decref(hj);
     }
-    if (c->n_proxies)
+    char ptext[AGENT_MAX_PROXIES * 160] = "";
+    if (c->n_proxies) {
         json_object_set_new(o, "proxies", proxies_json(c));
+        proxies_text(c, ptext, sizeof(ptext));
+    }
     cairn__log_sink_emit(
         &c->sink, CAIRN_LOG_INFO, "stats", o,
         "alive=%zu leaving=%zu failed=%zu left=%zu member_time=%llu event_time=%llu "
@@ -389,7 +418,7 @@ static void log_stats(struct agent_cli *c)
         "probe_failures=%llu "
         "rx_packets=%llu rx_dropped=%llu rx_decrypt_failed=%llu stream_rejected=%llu "
         "pushpull_out=%llu pushpull_in=%llu pushpull_failed=%llu serf_msgs=%llu "
-        "streams_refused=%llu stream_mem_refused=%llu stream_mem_peak=%llu log_suppressed=%llu",
+        "streams_refused=%llu stream_mem_refused=%llu stream_mem_peak=%llu log_suppressed=%llu%s",
         s.alive, s.leaving, s.failed, s.left, (unsigned long long)f->member_time,
         (unsigned long long)f->event_time, (unsigned long long)f->events_delivered,
         (unsigned long long)f->msgs_malformed, (unsigned long long)f->msgs_unhandled,
@@ -400,7 +429,7 @@ static void log_stats(struct agent_cli *c)
         (unsigned long long)m->pushpull_failed,
         (unsigned long long)(f->msgs_malformed + f->msgs_unhandled),
         (unsigned long long)m->streams_refused, (unsigned long long)m->stream_mem_refused,
-        (unsigned long long)m->stream_mem_peak, (unsigned long long)m->log_suppressed);
+        (unsigned long long)m->stream_mem_peak, (unsigned long long)m->log_suppressed, ptext);
 }
 
 /* ---- stopping ---- */
