@@ -192,7 +192,8 @@ int cairn_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_time timeo
                       cairn_connect_cb cb, void *userdata, cairn_stream **ret_stream);
 
 /* cairn_stream_start_read sets the read callback and starts reading (on a
- * connected stream; calling it again only replaces the callback).
+ * connected stream; calling it again replaces the callback, and resumes
+ * reading paused by cairn_stream_read_stop).
  * 0, CAIRN_EINVAL, CAIRN_ENOTCONN, CAIRN_ESHUTDOWN, or an OS error. */
 int cairn_stream_start_read(cairn_stream *stream, cairn_read_cb cb, void *userdata);
 

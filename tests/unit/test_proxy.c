@@ -193,6 +193,10 @@ static void fx_destroy(struct fx *f)
     cairn_sim_run_for(f->sim, CAIRN_SEC);
     cairn_router_delete(f->router);
     mock_cluster_delete(f->mc);
+    for (int i = 0; i < NSRV; i++)
+        cairn_loop_delete(f->srv[i].loop);
+    cairn_loop_delete(f->cloop);
+    cairn_loop_delete(f->ploop);
     cairn_sim_delete(f->sim);
 }
 
