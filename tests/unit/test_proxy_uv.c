@@ -15,7 +15,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -127,11 +129,72 @@ static void test_all_dead(void **state)
     proxy_lab_delete(lab);
 }
 
+/* Bulk both ways on real sockets: 8 MiB written then half-closed by one
+ * thread while this one reads the echo; the proxy pauses and resumes
+ * reading (its 256 KiB bound) and passes the EOF on after the last byte. */
+#define BULK (8u * 1024 * 1024)
+
+struct bulk {
+    int fd;
+    uint8_t *data;
+};
+
+static void *bulk_write(void *ud)
+{
+    struct bulk *b = ud;
+    for (size_t off = 0; off < BULK;) {
+        ssize_t w = send(b->fd, b->data + off, BULK - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            return NULL;
+        off += (size_t)w;
+    }
+    shutdown(b->fd, SHUT_WR);
+    return NULL;
+}
+
+static void test_bulk_half_close(void **state)
+{
+    (void)state;
+    uint16_t port;
+    pid_t pid = proxy_lab_echo_fork(&port);
+    proxy_lab *lab = proxy_lab_new(&port, 1, NULL);
+    struct bulk b = {.fd = proxy_lab_connect(proxy_lab_port(lab)), .data = malloc(BULK)};
+    assert_true(b.fd >= 0);
+    for (size_t i = 0; i < BULK; i++)
+        b.data[i] = (uint8_t)(i * 2654435761u >> 13);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, bulk_write, &b), 0);
+    uint8_t *got = malloc(BULK + 1);
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = recv(b.fd, got + n, BULK - n + (n == BULK), 0);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        assert_true(n <= BULK);
+    }
+    pthread_join(t, NULL);
+    close(b.fd);
+    assert_int_equal(n, BULK);
+    assert_memory_equal(got, b.data, BULK);
+    cairn_proxy_stats s;
+    proxy_lab_stats(lab, &s);
+    assert_int_equal(s.bytes_up, BULK);
+    assert_int_equal(s.bytes_down, BULK);
+    assert_int_equal(s.closed_error, 0);
+    free(got);
+    free(b.data);
+    proxy_lab_delete(lab);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill9),
         cmocka_unit_test(test_all_dead),
+        cmocka_unit_test(test_bulk_half_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
