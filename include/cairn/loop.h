@@ -192,7 +192,8 @@ int cairn_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_time timeo
                       cairn_connect_cb cb, void *userdata, cairn_stream **ret_stream);
 
 /* cairn_stream_start_read sets the read callback and starts reading (on a
- * connected stream; calling it again only replaces the callback).
+ * connected stream; calling it again replaces the callback, and resumes
+ * reading paused by cairn_stream_read_stop).
  * 0, CAIRN_EINVAL, CAIRN_ENOTCONN, CAIRN_ESHUTDOWN, or an OS error. */
 int cairn_stream_start_read(cairn_stream *stream, cairn_read_cb cb, void *userdata);
 
@@ -214,6 +215,32 @@ size_t cairn_stream_write_queued(const cairn_stream *stream);
  * also bounds the connect (0 is ignored there: a dial always has one).
  * Ignored after an end status. The stream stays open until closed. */
 void cairn_stream_set_timeout(cairn_stream *stream, cairn_time timeout);
+
+/* cairn_stream_read_stop pauses reading (back-pressure): no read callback
+ * runs, bytes or end status, until cairn_stream_start_read is called again,
+ * which resumes delivery in order. Meanwhile the peer's bytes wait (on
+ * libuv in the kernel, whose TCP window then stops the sender; in the
+ * simulator at this end). 0, CAIRN_EINVAL or CAIRN_ESHUTDOWN (closing). */
+int cairn_stream_read_stop(cairn_stream *stream);
+
+/* cairn_stream_shutdown half-closes the stream: once the bytes already
+ * queued have gone out, the peer reads CAIRN_EOF; this end keeps reading
+ * until its own end status. Later writes fail with CAIRN_ESHUTDOWN.
+ * 0, CAIRN_EINVAL, CAIRN_ENOTCONN, CAIRN_ESHUTDOWN (closing or already
+ * shut down) or an OS error. */
+int cairn_stream_shutdown(cairn_stream *stream);
+
+/* Queued bytes left the stream (cairn_stream_write_queued went down);
+ * queued is what is still queued. For resuming a paused reader on the
+ * other side of a splice. May write, pause, resume or close streams. */
+typedef void (*cairn_written_cb)(cairn_stream *stream, size_t queued, void *userdata);
+
+/* cairn_stream_set_written_cb sets (cb NULL: removes) the callback that
+ * runs from the loop after queued bytes have left: on libuv when the
+ * kernel took them, in the simulator when the peer's reader got them
+ * (the simulated stream has no socket buffer). Several departures may be
+ * reported by one call. */
+void cairn_stream_set_written_cb(cairn_stream *stream, cairn_written_cb cb, void *userdata);
 
 /* cairn_stream_peer: the remote address. */
 int cairn_stream_peer(cairn_stream *stream, cairn_addr *ret_addr);

@@ -14,6 +14,11 @@
  * delay: Serf agents show us left); exit 0 when it completes. A second
  * signal during the leave exits 1 at once. SIGUSR1 logs the serf members
  * and the counters. Bad flags exit 2.
+ *
+ * --proxy LISTEN=DC (repeatable) starts one client-side TCP proxy each
+ * (src/agent/proxy.h, docs/PROXY.md) on the agent's Router, after the agent
+ * is up; a listen address that cannot be bound exits 1. Their counters join
+ * the stats record ("proxies").
  */
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -36,6 +41,7 @@
 #include "agent/http.h"
 #include "agent/log_sink.h"
 #include "agent/rpc_backend.h"
+#include "agent/proxy.h"
 #include "cairn/loop_uv.h"
 #include "base/utf8.h"
 #include "cli/commands.h"
@@ -54,6 +60,8 @@
 /* After an RPC `leave` has been answered, the agent exits this much later
  * (time for the reply to reach the client). */
 #define AGENT_RPC_EXIT_DELAY_MS 200
+/* Most --proxy flags (each one listener). */
+#define AGENT_MAX_PROXIES 16
 /* How often our coordinate is checked and logged when it moved: often
  * enough to follow Vivaldi's convergence, rarely enough for a log. */
 #define AGENT_COORD_PERIOD_MS 10000
@@ -82,6 +90,8 @@ struct agent_flags {
     const char *dc, *server_port, *bind_wan, *advertise_wan, *profile_wan;
     const char *wan_joins[AGENT_MAX_JOINS];
     size_t n_wan_joins;
+    const char *proxies[AGENT_MAX_PROXIES];
+    size_t n_proxies;
     bool server;
     const char *handlers[CAIRN_HANDLERS_MAX];
     /* The configuration file each handler came from (NULL: the flag). */
@@ -181,6 +191,9 @@ struct agent_cli {
     bool exit_timer_on;
     /* The HTTP API (NULL when disabled). */
     cairn_http *http;
+    /* --proxy listeners. */
+    cairn_proxy *proxies[AGENT_MAX_PROXIES];
+    size_t n_proxies;
 };
 
 static void reload(struct agent_cli *c);
@@ -224,6 +237,9 @@ static void usage(FILE *out)
             "                          list of member-join, member-leave, member-failed,\n"
             "                          member-update, member-reap, user[:NAME], query[:NAME]\n"
             "                          or * (default *); repeatable, as serf agent\n"
+            "  --proxy LISTEN=DC       accept TCP on LISTEN (IP:PORT) and connect each\n"
+            "                          connection to a healthy server of datacenter DC\n"
+            "                          (repeatable, 16 at most)\n"
             "  --config-file PATH      read a serf agent JSON configuration file (repeatable;\n"
             "                          files merge in order, the flags apply last)\n"
             "  --config-dir DIR        read DIR's *.json files in lexical order (repeatable)\n"
@@ -259,7 +275,8 @@ static void usage(FILE *out)
             "SIGINT/SIGTERM: graceful serf leave (peers see us left), then exit 0.\n"
             "SIGHUP: re-read the flags and configuration files: log level, event handlers,\n"
             "tags. SIGUSR1: log members (WAN members too), current routes and counters.\n"
-            "Exit status: 0 after a leave, 1 on a bind, join or leave failure, 2 on bad flags.\n");
+            "Exit status: 0 after a leave, 1 on a bind (gossip, --rpc-addr or --proxy), join\n"
+            "or leave failure, 2 on bad flags.\n");
 }
 
 /* ---- output: records through the agent's sink (src/agent/log_sink.h) ---- */
@@ -526,6 +543,58 @@ static void on_coord_timer(uv_timer_t *t)
     log_coordinate(t->data, false);
 }
 
+/* The --proxy counters, one object per proxy. */
+static json_t *proxies_json(struct agent_cli *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < c->n_proxies; i++) {
+        cairn_proxy_stats s;
+        cairn_addr at;
+        char listen[CAIRN_ADDR_STRLEN] = "";
+        cairn__proxy_stats(c->proxies[i], &s);
+        if (cairn__proxy_local(c->proxies[i], &at) == 0)
+            cairn_addr_format(&at, true, listen, sizeof(listen));
+        json_array_append_new(
+            a,
+            json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                      "listen", listen, "dc",
+                      cairn__log_json_string(cairn__proxy_dc(c->proxies[i])), "accepted",
+                      (json_int_t)s.accepted, "active", (json_int_t)s.active, "connect_failures",
+                      (json_int_t)s.connect_failures, "retries", (json_int_t)s.retries, "failovers",
+                      (json_int_t)s.failovers, "bytes_up", (json_int_t)s.bytes_up, "bytes_down",
+                      (json_int_t)s.bytes_down, "closed_error", (json_int_t)s.closed_error,
+                      "no_route", (json_int_t)s.no_route, "refused_cap", (json_int_t)s.refused_cap,
+                      "idle_closed", (json_int_t)s.idle_closed, "paused", (json_int_t)s.paused));
+    }
+    return a;
+}
+
+/* The --proxy counters for the text line: " proxy[LISTEN=DC] accepted=..". */
+static void proxies_text(struct agent_cli *c, char *out, size_t cap)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < c->n_proxies && used < cap; i++) {
+        cairn_proxy_stats s;
+        cairn_addr at;
+        char listen[CAIRN_ADDR_STRLEN] = "";
+        cairn__proxy_stats(c->proxies[i], &s);
+        if (cairn__proxy_local(c->proxies[i], &at) == 0)
+            cairn_addr_format(&at, true, listen, sizeof(listen));
+        int w = snprintf(out + used, cap - used,
+                         " proxy[%s=%s] accepted=%llu active=%llu connect_failures=%llu "
+                         "retries=%llu failovers=%llu bytes_up=%llu bytes_down=%llu "
+                         "closed_error=%llu",
+                         listen, cairn__proxy_dc(c->proxies[i]), (unsigned long long)s.accepted,
+                         (unsigned long long)s.active, (unsigned long long)s.connect_failures,
+                         (unsigned long long)s.retries, (unsigned long long)s.failovers,
+                         (unsigned long long)s.bytes_up, (unsigned long long)s.bytes_down,
+                         (unsigned long long)s.closed_error);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
 static void log_stats(struct agent_cli *c)
 {
     cairn_agent_stats s;
@@ -580,6 +649,11 @@ static void log_stats(struct agent_cli *c)
         json_object_update(o, hj);
         json_decref(hj);
     }
+    char ptext[AGENT_MAX_PROXIES * 160] = "";
+    if (c->n_proxies) {
+        json_object_set_new(o, "proxies", proxies_json(c));
+        proxies_text(c, ptext, sizeof(ptext));
+    }
     cairn__log_sink_emit(
         &c->sink, CAIRN_LOG_INFO, "stats", o,
         "alive=%zu leaving=%zu failed=%zu left=%zu member_time=%llu event_time=%llu "
@@ -587,7 +661,7 @@ static void log_stats(struct agent_cli *c)
         "probe_failures=%llu "
         "rx_packets=%llu rx_dropped=%llu rx_decrypt_failed=%llu stream_rejected=%llu "
         "pushpull_out=%llu pushpull_in=%llu pushpull_failed=%llu serf_msgs=%llu "
-        "streams_refused=%llu stream_mem_refused=%llu stream_mem_peak=%llu log_suppressed=%llu",
+        "streams_refused=%llu stream_mem_refused=%llu stream_mem_peak=%llu log_suppressed=%llu%s",
         s.alive, s.leaving, s.failed, s.left, (unsigned long long)f->member_time,
         (unsigned long long)f->event_time, (unsigned long long)f->events_delivered,
         (unsigned long long)f->msgs_malformed, (unsigned long long)f->msgs_unhandled,
@@ -598,7 +672,7 @@ static void log_stats(struct agent_cli *c)
         (unsigned long long)m->pushpull_failed,
         (unsigned long long)(f->msgs_malformed + f->msgs_unhandled),
         (unsigned long long)m->streams_refused, (unsigned long long)m->stream_mem_refused,
-        (unsigned long long)m->stream_mem_peak, (unsigned long long)m->log_suppressed);
+        (unsigned long long)m->stream_mem_peak, (unsigned long long)m->log_suppressed, ptext);
 }
 
 /* ---- stopping ---- */
@@ -805,7 +879,8 @@ enum flag_kind {
     FLAG_HANDLER,
     FLAG_RETRY_JOIN,
     FLAG_CONFIG,
-    FLAG_JOIN_WAN
+    FLAG_JOIN_WAN,
+    FLAG_PROXY
 };
 
 struct flag_def {
@@ -852,6 +927,7 @@ static const cairn_cli_flag agent_flags_table[] = {
     {"join-wan", 0, true, 34},
     {"profile-wan", 0, true, 35},
     {"http-addr", 0, true, 36},
+    {"proxy", 0, true, 37},
 };
 
 /* What each id of agent_flags_table does. */
@@ -893,6 +969,7 @@ static const struct flag_def flag_defs[] = {
     {FLAG_JOIN_WAN, 0},
     {FLAG_VALUE, offsetof(struct agent_flags, profile_wan)},
     {FLAG_VALUE, offsetof(struct agent_flags, http_addr)},
+    {FLAG_PROXY, 0},
 };
 
 static int on_flag(int id, const char *flag, const char *v, void *ud, char *why, size_t wl)
@@ -916,6 +993,13 @@ static int on_flag(int id, const char *flag, const char *v, void *ud, char *why,
         if (f->n_wan_joins == AGENT_MAX_JOINS)
             return snprintf(why, wl, "%s: \"%.64s\" is one too many (64 at most)", flag, v), 2;
         f->wan_joins[f->n_wan_joins++] = v;
+        return 0;
+    case FLAG_PROXY:
+        if (f->n_proxies == AGENT_MAX_PROXIES)
+            return snprintf(why, wl, "%s: \"%.64s\" is one too many (%d at most)", flag, v,
+                            AGENT_MAX_PROXIES),
+                   2;
+        f->proxies[f->n_proxies++] = v;
         return 0;
     case FLAG_JOIN:
         if (f->n_joins == AGENT_MAX_JOINS)
@@ -1301,6 +1385,12 @@ static int build_config(struct agent_flags *f, char *hostname, size_t hlen, cair
     cairn_addr http;
     if (f->http_addr && f->http_addr[0] && cairn_addr_parse(f->http_addr, 0, &http) < 0)
         return bad_value("--http-addr", f->http_addr, "is not IP:PORT (\"\" turns the API off)");
+    for (size_t i = 0; i < f->n_proxies; i++) {
+        cairn_addr a;
+        char dc[CAIRN_SERVER_DC_MAX];
+        if (cairn__proxy_parse_spec(f->proxies[i], &a, dc, sizeof(dc), why, sizeof(why)) < 0)
+            return bad_value("--proxy", f->proxies[i], why);
+    }
     return build_routing_config(f, cfg);
 }
 
@@ -1883,6 +1973,38 @@ static int start_rpc(struct agent_cli *c, const cairn_agent_config *cfg,
     return 0;
 }
 
+/* One proxy per --proxy flag (already checked), on the agent's Router. 0,
+ * or 1 after a message when one cannot listen. */
+static int start_proxies(struct agent_cli *c, const struct agent_flags *f,
+                         const cairn_logger *logger)
+{
+    for (size_t i = 0; i < f->n_proxies; i++) {
+        char dc[CAIRN_SERVER_DC_MAX], why[256];
+        cairn_proxy_config pc = {.dc = dc, .router = cairn_agent_router(c->agent)};
+        cairn__proxy_parse_spec(f->proxies[i], &pc.listen, dc, sizeof(dc), why, sizeof(why));
+        int rc = cairn__proxy_new(c->loop, &pc, logger, &c->proxies[c->n_proxies]);
+        if (rc < 0) {
+            cairn__log_sink_emit(
+                &c->sink, CAIRN_LOG_ERROR, "agent-exit",
+                json_pack("{s:o, s:s}", "proxy", cairn__log_json_string(f->proxies[i]), "error",
+                          cairn_strerror(rc)),
+                "--proxy %s: cannot listen: %s", f->proxies[i], cairn_strerror(rc));
+            fprintf(stderr, "cairn agent: --proxy %s: cannot listen: %s\n", f->proxies[i],
+                    cairn_strerror(rc));
+            return 1;
+        }
+        c->n_proxies++;
+        char at[CAIRN_ADDR_STRLEN];
+        cairn_addr_format(&pc.listen, true, at, sizeof(at));
+        cairn__log_sink_emit(&c->sink, CAIRN_LOG_INFO, "proxy-start",
+                             json_pack("{s:s, s:o, s:b}", "listen", at, "dc",
+                                       cairn__log_json_string(dc), "routed", pc.router != NULL),
+                             "proxy %s -> datacenter %s%s", at, dc,
+                             pc.router ? "" : " (no router: connections are closed)");
+    }
+    return 0;
+}
+
 static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct agent_flags *f)
 {
     cairn_diag diag = {0};
@@ -1978,6 +2100,8 @@ static int run_agent(struct agent_cli *c, cairn_agent_config *cfg, const struct 
         start_retry(c);
     if ((rc = start_http(c, f)) != 0)
         return rc;
+    if ((rc = start_proxies(c, f, &logger)) != 0)
+        return rc;
     if (f->n_joins) {
         c->joining = true;
         rc = cairn_resolve_hosts_start(c->loop, f->joins, f->n_joins, cfg->bind.port,
@@ -2062,6 +2186,8 @@ int cairn_cmd_agent(int argc, char **argv)
     cairn__agent_rpc_delete(c.rpc);
     c.rpc = NULL;
     cairn__http_delete(c.http);
+    for (size_t i = 0; i < c.n_proxies; i++)
+        cairn__proxy_delete(c.proxies[i]);
     cairn_agent_delete(c.agent);
     cairn_keyring_delete(c.keyring);
     cairn__handlers_delete(c.handlers);

@@ -41,6 +41,10 @@ struct cairn_loop_ops {
      * when the bytes have left (or failed). */
     int (*stream_write)(cairn_stream *stream, const uint8_t *data, size_t len);
     int (*stream_peer)(cairn_stream *stream, cairn_addr *ret_addr);
+    /* Pauses reading (start_read resumes it). */
+    int (*stream_read_stop)(cairn_stream *stream);
+    /* Half-close: FIN after the queued bytes; reading goes on. */
+    int (*stream_shutdown)(cairn_stream *stream);
     void (*stream_free)(cairn_stream *stream);
 
     /* Names. resolve starts resolving req->host (never an IP literal: the
@@ -135,6 +139,13 @@ struct cairn_stream {
     /* End status owed to a read callback not yet set (0 = none). */
     int pending_end;
     bool closing;
+    /* Reading paused by cairn_stream_read_stop. */
+    bool paused;
+    /* cairn_stream_shutdown was called: writes refused. */
+    bool write_shut;
+    /* Told when queued bytes leave (cairn_stream_set_written_cb). */
+    cairn_written_cb written_cb;
+    void *written_ud;
 };
 
 /* A name resolution request (loop/resolve.c). */
@@ -172,6 +183,10 @@ bool cairn__stream_connect_done(cairn_stream *stream, int status);
 /* Bytes (status 0) or an end status arrived. Returns false when the
  * stream was closed. */
 bool cairn__stream_deliver(cairn_stream *stream, const uint8_t *data, size_t len, int status);
+
+/* Queued bytes of the stream left (the backend already lowered
+ * write_queued): runs the written callback, if any, from the loop. */
+void cairn__stream_written(cairn_stream *stream);
 
 /* Runs a timer's callback with the deferred-delete protocol. Backends call it
  * after marking the timer inactive. */

@@ -176,7 +176,7 @@ static void on_stream_deadline(cairn_timer *t, void *userdata)
     cairn_stream *s = userdata;
     if (s->connecting) {
         cairn__stream_connect_done(s, CAIRN_ETIMEDOUT);
-    } else if (s->pending_end < 0 && s->read_cb != NULL) {
+    } else if (s->pending_end < 0 && s->read_cb != NULL && !s->paused) {
         /* An end that came before reading began (see start_read). */
         int status = s->pending_end;
         s->pending_end = 0;
@@ -263,13 +263,15 @@ bool cairn__stream_deliver(cairn_stream *s, const uint8_t *data, size_t len, int
     if (status < 0) {
         s->ended = true;
         cairn_timer_stop(s->timer);
-        if (s->read_cb == NULL) {
+        /* An end before reading began, or while paused (a deadline, a
+         * write error), waits for start_read. */
+        if (s->read_cb == NULL || s->paused) {
             s->pending_end = status;
             return true;
         }
     }
-    if (s->read_cb == NULL)
-        return true; /* backends only deliver bytes after start_read */
+    if (s->read_cb == NULL || s->paused)
+        return true; /* backends only deliver bytes while reading */
     s->depth++;
     s->read_cb(s, data, len, status, s->read_ud);
     return stream_leave(s);
@@ -286,8 +288,16 @@ int cairn_stream_start_read(cairn_stream *s, cairn_read_cb cb, void *userdata)
     bool first = s->read_cb == NULL;
     s->read_cb = cb;
     s->read_ud = userdata;
-    if (!first)
-        return 0;
+    if (!first) {
+        if (!s->paused)
+            return 0;
+        s->paused = false;
+        if (s->pending_end < 0) {
+            cairn_timer_start(s->timer, 0);
+            return 0;
+        }
+        return s->ended ? 0 : s->loop->ops->stream_start_read(s);
+    }
     if (s->pending_end < 0) {
         /* An end (say a timeout) came before reading began: report it as
          * the first event, from the loop like every callback. */
@@ -303,7 +313,7 @@ int cairn_stream_write(cairn_stream *s, const uint8_t *data, size_t len)
 {
     if (s == NULL || (data == NULL && len > 0))
         return CAIRN_EINVAL;
-    if (s->closing)
+    if (s->closing || s->write_shut)
         return CAIRN_ESHUTDOWN;
     if (!s->connected)
         return CAIRN_ENOTCONN;
@@ -312,6 +322,47 @@ int cairn_stream_write(cairn_stream *s, const uint8_t *data, size_t len)
     if (len > CAIRN_STREAM_WRITE_MAX || s->write_queued > CAIRN_STREAM_WRITE_MAX - len)
         return CAIRN_ELIMIT;
     return s->loop->ops->stream_write(s, data, len);
+}
+
+int cairn_stream_read_stop(cairn_stream *s)
+{
+    if (s == NULL)
+        return CAIRN_EINVAL;
+    if (s->closing)
+        return CAIRN_ESHUTDOWN;
+    if (s->paused || s->read_cb == NULL || s->ended)
+        return 0;
+    s->paused = true;
+    return s->loop->ops->stream_read_stop(s);
+}
+
+int cairn_stream_shutdown(cairn_stream *s)
+{
+    if (s == NULL)
+        return CAIRN_EINVAL;
+    if (s->closing || s->write_shut)
+        return CAIRN_ESHUTDOWN;
+    if (!s->connected)
+        return CAIRN_ENOTCONN;
+    s->write_shut = true;
+    return s->loop->ops->stream_shutdown(s);
+}
+
+void cairn_stream_set_written_cb(cairn_stream *s, cairn_written_cb cb, void *userdata)
+{
+    if (s == NULL)
+        return;
+    s->written_cb = cb;
+    s->written_ud = userdata;
+}
+
+void cairn__stream_written(cairn_stream *s)
+{
+    if (s->closing || s->written_cb == NULL)
+        return;
+    s->depth++;
+    s->written_cb(s, s->write_queued, s->written_ud);
+    stream_leave(s);
 }
 
 size_t cairn_stream_write_queued(const cairn_stream *s)

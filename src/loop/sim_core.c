@@ -174,6 +174,7 @@ struct sim_msg *cairn__sim_msg_new(cairn_sim *sim, size_t len)
     m->cls = cls;
     m->next = NULL;
     m->end = NULL;
+    m->src = NULL;
     m->len = len;
     m->ev.heap_index = SIM_NO_INDEX;
     sim->msgs_in_flight++;

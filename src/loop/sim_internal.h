@@ -88,6 +88,8 @@ enum sim_seg {
     SIM_SEG_DATA,
     SIM_SEG_FIN,
     SIM_SEG_RST,
+    /* Local notice to a writer that queued bytes left (never on a link). */
+    SIM_SEG_WRITTEN,
 };
 
 struct sim_end;
@@ -106,6 +108,9 @@ struct sim_msg {
     /* Segments: the end it is for (holds a reference), its type. */
     struct sim_end *end;
     uint8_t seg;
+    /* Data segments: the end that wrote it (holds a reference), whose
+     * write_queued counts the bytes until the peer's reader gets them. */
+    struct sim_end *src;
     /* Payload bytes in data. */
     size_t len;
     uint8_t data[];
@@ -262,6 +267,8 @@ void cairn__sim_listener_free(cairn_listener *lst);
 int cairn__sim_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream);
 int cairn__sim_stream_start_read(cairn_stream *stream);
 int cairn__sim_stream_write(cairn_stream *stream, const uint8_t *data, size_t len);
+int cairn__sim_stream_read_stop(cairn_stream *stream);
+int cairn__sim_stream_shutdown(cairn_stream *stream);
 int cairn__sim_stream_peer(cairn_stream *stream, cairn_addr *ret_addr);
 void cairn__sim_stream_free(cairn_stream *stream);
 

@@ -14,9 +14,15 @@
  * direction is a FIFO: a segment is never delivered before the previous one
  * of the same direction, whatever jitter it drew. Data or FIN that meets a
  * partition breaks the stream: both ends get CAIRN_ECONNRESET. Closing an
- * end sends FIN (the peer reads CAIRN_EOF) and detaches the pair; the simple
- * model has no half-close: writes to an end whose peer is gone are
- * discarded.
+ * end sends FIN (the peer reads CAIRN_EOF) and detaches the pair; writes to
+ * an end whose peer is gone are discarded. cairn_stream_shutdown sends the
+ * FIN early and keeps the pair (half-close).
+ *
+ * Back-pressure: the model has no socket buffers, so a written byte counts
+ * in the writer's write_queued until the peer's read callback got it (or
+ * it was dropped); then the writer gets a local WRITTEN notice. A paused
+ * reader (cairn_stream_read_stop) keeps arriving segments in its queue,
+ * so its peer's write_queued grows, as a full TCP window would make it.
  *
  * Segments in flight hold a reference on the end they are addressed to, so
  * a closed end is freed only when the last one has been delivered or
@@ -256,13 +262,41 @@ struct sim_end {
     bool reading;
     /* Broken or refused: writes fail. */
     bool reset;
-    /* Segments that arrived before start_read, in order. */
+    /* Segments that arrived before start_read or while paused, in
+     * order; the head may be scheduled for replay (head_scheduled). */
     struct sim_msg *rx_head;
     struct sim_msg *rx_tail;
+    bool head_scheduled;
+    /* A WRITTEN notice is on its way to this end. */
+    bool written_owed;
+    /* FIN already sent (shutdown). */
+    bool fin_sent;
 };
+
+static void seg_send(cairn_sim *sim, struct sim_msg *m, uint8_t seg, struct sim_end *dst,
+                     const cairn_addr *from, const cairn_addr *to, cairn_time at);
+
+/* The bytes of a data segment left its writer: lower write_queued and send
+ * the writer one WRITTEN notice (now, from the loop). */
+static void src_release(cairn_sim *sim, struct sim_msg *m)
+{
+    struct sim_end *src = m->src;
+    m->src = NULL;
+    src->base.write_queued -= m->len;
+    if (!src->base.closing && !src->written_owed && src->base.written_cb != NULL) {
+        struct sim_msg *n = cairn__sim_msg_new(sim, 0);
+        if (n != NULL) {
+            src->written_owed = true;
+            seg_send(sim, n, SIM_SEG_WRITTEN, src, &src->remote, &src->local, sim->now);
+        }
+    }
+    cairn__sim_end_unref(src);
+}
 
 void cairn__sim_msg_drop(cairn_sim *sim, struct sim_msg *m)
 {
+    if (m->src != NULL)
+        src_release(sim, m);
     if (m->end != NULL)
         cairn__sim_end_unref(m->end);
     m->end = NULL;
@@ -424,6 +458,33 @@ static void seg_to_reader(cairn_sim *sim, struct sim_end *e, struct sim_msg *m)
     }
 }
 
+/* Schedules the head of e's queue for delivery now (once). */
+static void schedule_head(struct sim_end *e)
+{
+    if (e->rx_head == NULL || e->head_scheduled || !e->reading)
+        return;
+    e->head_scheduled = true;
+    cairn__sim_schedule(e->sim, &e->rx_head->ev, e->sim->now);
+}
+
+/* The queued head of e came up: deliver it unless paused again, then the
+ * next one (one per event, so segments arriving meanwhile queue behind). */
+static void replay_head(cairn_sim *sim, struct sim_end *e)
+{
+    struct sim_msg *m = e->rx_head;
+    e->head_scheduled = false;
+    if (!e->reading)
+        return; /* stays queued until the resume */
+    e->rx_head = m->next;
+    if (e->rx_head == NULL)
+        e->rx_tail = NULL;
+    seg_to_reader(sim, e, m);
+    /* m's reference keeps e alive until it is dropped. */
+    if (!e->base.closing)
+        schedule_head(e);
+    cairn__sim_msg_drop(sim, m);
+}
+
 void cairn__sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
 {
     if (m->seg == SIM_SEG_SYN) {
@@ -437,7 +498,16 @@ void cairn__sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
     }
     if (cairn__sim_postpone(sim, e->node, &m->ev))
         return;
+    if (m == e->rx_head) {
+        replay_head(sim, e);
+        return;
+    }
     switch (m->seg) {
+    case SIM_SEG_WRITTEN:
+        e->written_owed = false;
+        cairn__stream_written(&e->base);
+        cairn__sim_msg_drop(sim, m);
+        return;
     case SIM_SEG_SYNACK:
     case SIM_SEG_REFUSED: {
         int status = m->seg == SIM_SEG_SYNACK ? 0 : CAIRN_ECONNREFUSED;
@@ -459,7 +529,7 @@ void cairn__sim_deliver_segment(cairn_sim *sim, struct sim_msg *m)
     default:
         break;
     }
-    if (!e->reading) {
+    if (!e->reading || e->rx_head != NULL) {
         m->next = NULL;
         if (e->rx_tail != NULL)
             e->rx_tail->next = m;
@@ -476,14 +546,29 @@ int cairn__sim_stream_start_read(cairn_stream *stream)
 {
     struct sim_end *e = (struct sim_end *)stream;
     e->reading = true;
-    /* Segments that waited run from the loop, in arrival order. */
-    struct sim_msg *m = e->rx_head;
-    e->rx_head = e->rx_tail = NULL;
-    while (m != NULL) {
-        struct sim_msg *next = m->next;
-        cairn__sim_schedule(e->sim, &m->ev, e->sim->now);
-        m = next;
-    }
+    /* Segments that waited run from the loop, one event each, in order. */
+    schedule_head(e);
+    return 0;
+}
+
+int cairn__sim_stream_read_stop(cairn_stream *stream)
+{
+    ((struct sim_end *)stream)->reading = false;
+    return 0;
+}
+
+int cairn__sim_stream_shutdown(cairn_stream *stream)
+{
+    struct sim_end *e = (struct sim_end *)stream;
+    if (e->reset)
+        return CAIRN_ECONNRESET;
+    if (e->peer == NULL || e->fin_sent)
+        return 0;
+    struct sim_msg *fin = cairn__sim_msg_new(e->sim, 0);
+    if (fin == NULL)
+        return CAIRN_ENOMEM;
+    e->fin_sent = true;
+    seg_send(e->sim, fin, SIM_SEG_FIN, e->peer, &e->local, &e->remote, fifo_at(e));
     return 0;
 }
 
@@ -519,6 +604,9 @@ int cairn__sim_stream_write(cairn_stream *stream, const uint8_t *data, size_t le
     }
     while (head != NULL) {
         struct sim_msg *next = head->next;
+        head->src = e;
+        e->refs++;
+        e->base.write_queued += head->len;
         seg_send(sim, head, SIM_SEG_DATA, e->peer, &e->local, &e->remote, fifo_at(e));
         head = next;
     }
@@ -536,6 +624,9 @@ void cairn__sim_stream_free(cairn_stream *stream)
     struct sim_end *e = (struct sim_end *)stream;
     cairn_sim *sim = e->sim;
     struct sim_msg *m = e->rx_head;
+    /* A head scheduled for replay is dropped when its event runs. */
+    if (e->head_scheduled && m != NULL)
+        m = m->next;
     e->rx_head = e->rx_tail = NULL;
     while (m != NULL) {
         struct sim_msg *next = m->next;
@@ -546,7 +637,7 @@ void cairn__sim_stream_free(cairn_stream *stream)
     if (peer != NULL) {
         e->peer = NULL;
         peer->peer = NULL;
-        struct sim_msg *fin = cairn__sim_msg_new(sim, 0);
+        struct sim_msg *fin = e->fin_sent ? NULL : cairn__sim_msg_new(sim, 0);
         if (fin != NULL)
             seg_send(sim, fin, SIM_SEG_FIN, peer, &e->local, &e->remote, fifo_at(e));
     }

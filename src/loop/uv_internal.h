@@ -30,6 +30,8 @@ void cairn__uv_listener_free(cairn_listener *lst);
 int cairn__uv_stream_dial(cairn_loop *loop, const cairn_addr *addr, cairn_stream **ret_stream);
 int cairn__uv_stream_start_read(cairn_stream *stream);
 int cairn__uv_stream_write(cairn_stream *stream, const uint8_t *data, size_t len);
+int cairn__uv_stream_read_stop(cairn_stream *stream);
+int cairn__uv_stream_shutdown(cairn_stream *stream);
 int cairn__uv_stream_peer(cairn_stream *stream, cairn_addr *ret_addr);
 void cairn__uv_stream_free(cairn_stream *stream);
 int cairn__uv_resolve(cairn_resolve *req);

@@ -13,7 +13,9 @@
  * queued, and the queue is capped by CAIRN_UV_UDP_QUEUE_MAX.
  *
  * TCP: reads go through the same per-loop buffer, so a read callback sees at
- * most 64 KiB at a time. Writes copy into one request each. Closing a
+ * most 64 KiB at a time. A write with nothing queued first goes straight
+ * to the kernel (uv_try_write, no copy); what it does not take, and every
+ * write behind queued ones, is copied into one request each. Closing a
  * stream with queued writes shuts the write side down (which flushes them)
  * and closes when that completes, or after CAIRN_UV_LINGER at the latest,
  * so a silent peer cannot pin the memory.
@@ -221,6 +223,11 @@ struct uv_stream_impl {
     uv_tcp_t h;
     uv_connect_t connect;
     uv_shutdown_t shutdown;
+    /* The half-close of cairn_stream_shutdown, and whether it is pending
+     * and a close waits for it. */
+    uv_shutdown_t user_shutdown;
+    bool user_shut_pending;
+    bool close_after_shutdown;
     /* Bounds the flush on close; initialised only then. */
     uv_timer_t linger;
     /* Handles still open (tcp, and linger once used); freed at zero. */
@@ -265,6 +272,7 @@ static struct uv_stream_impl *stream_alloc(struct uv_backend *b)
     s->h.data = s;
     s->connect.data = s;
     s->shutdown.data = s;
+    s->user_shutdown.data = s;
     s->linger.data = s;
     s->open_handles = 1;
     s->base.loop = &b->base;
@@ -333,6 +341,32 @@ static void stream_written(uv_write_t *req, int status)
     cairn_free(wr);
     if (status < 0 && status != UV_ECANCELED)
         cairn__stream_deliver(&s->base, NULL, 0, map_uv(status));
+    else if (status == 0)
+        cairn__stream_written(&s->base);
+}
+
+int cairn__uv_stream_read_stop(cairn_stream *stream)
+{
+    struct uv_stream_impl *s = (struct uv_stream_impl *)stream;
+    return map_uv(uv_read_stop((uv_stream_t *)&s->h));
+}
+
+static void stream_user_shutdown_done(uv_shutdown_t *req, int status)
+{
+    (void)status; /* a failure shows up on the reads and writes */
+    struct uv_stream_impl *s = req->data;
+    s->user_shut_pending = false;
+    if (s->close_after_shutdown)
+        stream_close_handles(s);
+}
+
+int cairn__uv_stream_shutdown(cairn_stream *stream)
+{
+    struct uv_stream_impl *s = (struct uv_stream_impl *)stream;
+    int r = uv_shutdown(&s->user_shutdown, (uv_stream_t *)&s->h, stream_user_shutdown_done);
+    if (r == 0)
+        s->user_shut_pending = true;
+    return map_uv(r);
 }
 
 int cairn__uv_stream_write(cairn_stream *stream, const uint8_t *data, size_t len)
@@ -340,6 +374,21 @@ int cairn__uv_stream_write(cairn_stream *stream, const uint8_t *data, size_t len
     struct uv_stream_impl *s = (struct uv_stream_impl *)stream;
     if (len > UINT32_MAX)
         return CAIRN_ELIMIT;
+    if (stream->write_queued == 0) {
+        /* Nothing queued: hand the kernel what it takes now, without a
+         * copy, and queue only the rest (order is kept: the queue is
+         * empty). */
+        uv_buf_t now = uv_buf_init((char *)data, (unsigned)len);
+        int w = uv_try_write((uv_stream_t *)&s->h, &now, 1);
+        if (w > 0) {
+            data += w;
+            len -= (size_t)w;
+            if (len == 0)
+                return 0;
+        } else if (w != UV_EAGAIN && w != UV_ENOSYS) {
+            return map_uv(w);
+        }
+    }
     struct stream_write_req *wr = cairn_malloc(sizeof(*wr) + len);
     if (wr == NULL)
         return CAIRN_ENOMEM;
@@ -384,6 +433,12 @@ void cairn__uv_stream_free(cairn_stream *stream)
     uv_read_stop((uv_stream_t *)&s->h);
     if (stream->connected && stream->write_queued > 0 && uv_timer_init(b->uv, &s->linger) == 0) {
         s->open_handles = 2;
+        if (s->user_shut_pending) {
+            /* The half-close already flushes: close when it is done. */
+            s->close_after_shutdown = true;
+            uv_timer_start(&s->linger, stream_linger_done, CAIRN_UV_LINGER, 0);
+            return;
+        }
         if (uv_shutdown(&s->shutdown, (uv_stream_t *)&s->h, stream_shutdown_done) == 0) {
             uv_timer_start(&s->linger, stream_linger_done, CAIRN_UV_LINGER, 0);
             return;

@@ -430,6 +430,45 @@ def test_minor():
           "members at a gossip port hints at it: %r" % e.strip())
 
 
+def test_proxy_flags():
+    """--proxy: a bad spec exits 2 naming the flag, a busy listen address
+    exits 1 naming it, and a running proxy is in the stats record."""
+    first = lambda err: err.decode(errors="replace").split("\n")[0]
+    for bad in ["127.0.0.1:9002", "127.0.0.1:9002=", "localhost:9002=dc2", "127.0.0.1:0=dc2"]:
+        rc, _, e = run([CAIRN, "agent", "--node", "p0", "--bind", "127.0.0.1:%d" % free_port(),
+                        "--proxy", bad], timeout=5)
+        check(rc == 2 and first(e).startswith("cairn agent: --proxy:"),
+              "--proxy %r exits 2 naming the flag: %s %r" % (bad, rc, first(e)))
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    spec = "127.0.0.1:%d=dc2" % busy.getsockname()[1]
+    rc, _, e = run([CAIRN, "agent", "--node", "p1", "--bind", "127.0.0.1:%d" % free_port(),
+                    "--proxy", spec], timeout=10)
+    busy.close()
+    check(rc == 1 and ("--proxy %s" % spec) in first(e) and "in use" in first(e),
+          "a busy --proxy address exits 1 naming it: %s %r" % (rc, first(e)))
+    # Running: a connection is accepted and, with no router yet, closed;
+    # the stats record carries the proxy's counters.
+    pport = free_port()
+    a = spawn([CAIRN, "agent", "--node", "p2", "--bind", "127.0.0.1:%d" % free_port(),
+               "--proxy", "127.0.0.1:%d=dc2" % pport, "--log-json"])
+    wait_port(pport)
+    c = socket.create_connection(("127.0.0.1", pport), timeout=5)
+    check(c.recv(1) == b"", "a proxied connection without a route is closed")
+    c.close()
+    a.send_signal(signal.SIGUSR1)
+    time.sleep(0.5)
+    a.send_signal(signal.SIGTERM)
+    out, _ = a.communicate(timeout=15)
+    stats = [json.loads(l) for l in out.decode().splitlines() if '"event":"stats"' in l]
+    px = stats[0].get("proxies", []) if stats else []
+    # wait_port's probe is a connection too.
+    check(len(px) == 1 and px[0]["dc"] == "dc2" and px[0]["accepted"] >= 1
+          and px[0]["no_route"] == px[0]["accepted"] and px[0]["active"] == 0,
+          "stats record has the proxy's counters: %r" % px)
+
+
 def main():
     if not os.access(CAIRN, os.X_OK):
         print("cairn binary not found at %s" % CAIRN)
@@ -441,6 +480,7 @@ def main():
         test_impossible_sizes()
         test_watch_backoff()
         test_minor()
+        test_proxy_flags()
     finally:
         for p in PROCS:
             if p.poll() is None:

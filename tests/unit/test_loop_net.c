@@ -552,9 +552,10 @@ static void test_tcp_write_cap(void **state)
     uv_env_run_until(e, &c.done);
     assert_int_equal(c.status, 0);
     uv_env_run_until(e, &sv.done); /* accepted */
-    /* The server reads nothing (it has no echo): bytes pile up. Writes
-     * complete only on a later loop turn, so within this turn exactly
-     * CAIRN_STREAM_WRITE_MAX bytes are accepted. */
+    /* The server reads nothing (it has no echo): bytes pile up. The first
+     * writes go straight into the kernel's socket buffer; the rest queue,
+     * and queued writes complete only on a later loop turn, so within this
+     * turn the queue fills to within one chunk of CAIRN_STREAM_WRITE_MAX. */
     size_t chunk = 1024 * 1024;
     uint8_t *buf = calloc(1, chunk);
     size_t n = 0;
@@ -562,8 +563,9 @@ static void test_tcp_write_cap(void **state)
     while ((r = cairn_stream_write(c.s, buf, chunk)) == 0)
         n++;
     assert_int_equal(r, CAIRN_ELIMIT);
-    assert_int_equal(n * chunk, CAIRN_STREAM_WRITE_MAX);
-    assert_int_equal(cairn_stream_write_queued(c.s), CAIRN_STREAM_WRITE_MAX);
+    assert_true(n * chunk >= CAIRN_STREAM_WRITE_MAX);
+    assert_true(cairn_stream_write_queued(c.s) <= CAIRN_STREAM_WRITE_MAX);
+    assert_true(cairn_stream_write_queued(c.s) > CAIRN_STREAM_WRITE_MAX - chunk);
     free(buf);
     /* Close with writes queued (flush is best effort), then the server. */
     cairn_stream_close(c.s);
