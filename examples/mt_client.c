@@ -20,6 +20,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -135,6 +136,9 @@ static void on_change(cairn_timer *t, void *userdata)
 
 int main(void)
 {
+    /* libuv streams write with write(2): a peer that hung up must not kill
+     * us with SIGPIPE (cairn/loop_uv.h). */
+    signal(SIGPIPE, SIG_IGN);
     static struct app app;
     uv_loop_t uv;
     if (uv_loop_init(&uv) != 0 || cairn_loop_new_uv(&uv, &app.loop) != 0)

@@ -14,6 +14,7 @@
  *
  * Build: cc router_serf.c $(pkg-config --cflags --libs cairn) -o router_serf
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
@@ -89,6 +90,9 @@ static void on_sync(cairn_serfrpc_cluster *cl, int sync, int err, const char *ms
 
 int main(int argc, char **argv)
 {
+    /* libuv streams write with write(2): a peer that hung up must not kill
+     * us with SIGPIPE (cairn/loop_uv.h). */
+    signal(SIGPIPE, SIG_IGN);
     const char *rpc = "127.0.0.1:7373";
     if (argc == 4 && strcmp(argv[1], "--serf-rpc") == 0) {
         rpc = argv[2];
