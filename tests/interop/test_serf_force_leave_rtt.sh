@@ -5,10 +5,11 @@
 #     cairn agents (both coordinates known to Serf only through gossip),
 #     agrees with `serf rtt` between the two Serf agents. On loopback every
 #     pair is a fraction of a millisecond apart, but after a dozen probe
-#     rounds on a loaded machine Serf's own estimate is a few ms (Vivaldi's
-#     initial error and height): each estimate must be below 20 ms and
-#     within a factor of 5 (or 2 ms) of the Serf<->Serf one — a unit or
-#     encoding mistake would be off by 10^3 or more;
+#     rounds Serf's own estimate is a few ms (Vivaldi's initial error and
+#     height), and tens of ms on a machine loaded enough to delay acks:
+#     each estimate must be below 500 ms and within a factor of 10 (or
+#     20 ms) of the Serf<->Serf one — a unit or encoding mistake would be
+#     off by 10^3 or more;
 #   - `serf force-leave` of a cairn agent killed with -9: Serf shows it
 #     "left", and the other cairn agent records member-leave for it;
 #   - `serf force-leave -prune` of another killed cairn agent: Serf forgets
@@ -74,10 +75,10 @@ echo "# serf rtt: s1<->s2 ${base} ms  s1<->c1 ${sc} ms  c1<->c2 ${cc} ms"
 echo "{\"name\":\"serf_rtt_loopback_ms\",\"serf_serf\":$base,\"serf_cairn\":$sc,\"cairn_cairn\":$cc}"
 agree() {
     awk -v b="$1" -v x="$2" 'BEGIN { d = x - b; if (d < 0) d = -d
-        exit !(b > 0 && x > 0 && x < 20 && (d <= 2.0 || (x <= 5 * b && b <= 5 * x))) }'
+        exit !(b > 0 && x > 0 && x < 500 && (d <= 20.0 || (x <= 10 * b && b <= 10 * x))) }'
 }
-check "s1<->c1 estimate agrees with s1<->s2 (< 20 ms, within x5 or 2 ms)" agree "$base" "$sc"
-check "c1<->c2 estimate agrees with s1<->s2 (< 20 ms, within x5 or 2 ms)" agree "$base" "$cc"
+check "s1<->c1 estimate agrees with s1<->s2 (< 500 ms, within x10 or 20 ms)" agree "$base" "$sc"
+check "c1<->c2 estimate agrees with s1<->s2 (< 500 ms, within x10 or 20 ms)" agree "$base" "$cc"
 
 # force-leave of a dead cairn agent.
 kill -9 "$PID_c2"
