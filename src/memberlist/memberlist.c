@@ -144,6 +144,7 @@ int cairn__ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
     ml->cfg.name = ml->name;
     if (cairn__bcast_queue_new(cfg->retransmit_mult, cfg->max_broadcasts, &ml->broadcasts) < 0)
         goto fail;
+    cairn__bcast_queue_set_pool(ml->broadcasts, cfg->shared_pool);
     if (net) {
         if ((rc = bind_sockets(ml)) < 0)
             goto fail;

@@ -72,6 +72,17 @@ void *cairn__ml_strmap_get(const struct ml_strmap *m, const char *key)
     return m->slots[i].key ? m->slots[i].value : NULL;
 }
 
+int cairn__ml_strmap_get_u64(const struct ml_strmap *m, const char *key, uint64_t *ret)
+{
+    if (m->nslots == 0)
+        return 0;
+    size_t i = find_slot(m, key, hash_str(key));
+    if (!m->slots[i].key)
+        return 0;
+    *ret = m->slots[i].u64;
+    return 1;
+}
+
 static int grow(struct ml_strmap *m)
 {
     size_t n = m->nslots ? m->nslots * 2 : ML_STRMAP_MIN_SLOTS;
@@ -104,24 +115,41 @@ int cairn__ml_strmap_reserve(struct ml_strmap *m, size_t extra)
     return 0;
 }
 
-int cairn__ml_strmap_put(struct ml_strmap *m, const char *key, void *value)
+/* Finds or makes key's slot (its key set to key); NULL on error (*rc). */
+static struct ml_strmap_slot *put_slot(struct ml_strmap *m, const char *key, int *rc)
 {
     uint64_t h = hash_str(key);
     if (m->nslots) {
         size_t i = find_slot(m, key, h);
         if (m->slots[i].key) {
             m->slots[i].key = key;
-            m->slots[i].value = value;
-            return 0;
+            return &m->slots[i];
         }
     }
-    int rc = cairn__ml_strmap_reserve(m, 1);
-    if (rc < 0)
-        return rc;
+    if ((*rc = cairn__ml_strmap_reserve(m, 1)) < 0)
+        return NULL;
     size_t i = find_slot(m, key, h);
-    m->slots[i] = (struct ml_strmap_slot){key, value};
+    m->slots[i].key = key;
     m->len++;
-    return 0;
+    return &m->slots[i];
+}
+
+int cairn__ml_strmap_put_u64(struct ml_strmap *m, const char *key, uint64_t value)
+{
+    int rc = 0;
+    struct ml_strmap_slot *s = put_slot(m, key, &rc);
+    if (s)
+        s->u64 = value;
+    return rc;
+}
+
+int cairn__ml_strmap_put(struct ml_strmap *m, const char *key, void *value)
+{
+    int rc = 0;
+    struct ml_strmap_slot *s = put_slot(m, key, &rc);
+    if (s)
+        s->value = value;
+    return rc;
 }
 
 void *cairn__ml_strmap_del(struct ml_strmap *m, const char *key)
@@ -147,6 +175,7 @@ void *cairn__ml_strmap_del(struct ml_strmap *m, const char *key)
         j = (j + 1) & mask;
     }
     m->slots[hole].key = NULL;
+    m->slots[hole].u64 = 0;
     m->slots[hole].value = NULL;
     m->len--;
     return value;

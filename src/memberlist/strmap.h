@@ -15,8 +15,12 @@
 struct ml_strmap_slot {
     /* Borrowed key; NULL marks an empty slot. */
     const char *key;
-    /* The stored value. */
-    void *value;
+    /* The stored value: a pointer (get/put) or a number (get_u64/put_u64);
+     * one map uses one kind. */
+    union {
+        void *value;
+        uint64_t u64;
+    };
 };
 
 struct ml_strmap {
@@ -42,6 +46,13 @@ void *cairn__ml_strmap_get(const struct ml_strmap *m, const char *key);
 /* cairn__ml_strmap_put stores value under key (replacing an existing value; the
  * stored key pointer is then replaced too). 0, CAIRN_ENOMEM or CAIRN_ELIMIT. */
 int cairn__ml_strmap_put(struct ml_strmap *m, const char *key, void *value);
+
+/* cairn__ml_strmap_get_u64 stores the number under key in *ret and
+ * returns 1, or returns 0 if key is absent. */
+int cairn__ml_strmap_get_u64(const struct ml_strmap *m, const char *key, uint64_t *ret);
+
+/* cairn__ml_strmap_put_u64: cairn__ml_strmap_put with a number. */
+int cairn__ml_strmap_put_u64(struct ml_strmap *m, const char *key, uint64_t value);
 
 /* cairn__ml_strmap_reserve makes sure `extra` more new keys can be put without
  * failing. 0, CAIRN_ENOMEM or CAIRN_ELIMIT. */
