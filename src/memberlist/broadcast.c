@@ -64,7 +64,7 @@ struct cairn_ml_pool {
 };
 
 /* Sort key inline (binary searches never touch the messages), then the
- * message. */
+ * message: 16 bytes. */
 struct bcast_slot {
     struct bcast_msg *m;
     /* Submission order; larger is newer (restarts when the queue empties). */
@@ -85,12 +85,35 @@ struct bcast_fin {
     void *userdata;
 };
 
+/* Slots per block. */
+#define BLK 64
+
+/* A run of the sorted sequence. */
+struct bcast_block {
+    /* Slots used (1..BLK while in the directory). */
+    uint32_t n;
+    struct bcast_slot s[BLK];
+};
+
+/* A place in the sequence: block b, slot i. */
+struct pos {
+    size_t b, i;
+};
+
 struct cairn_bcast_queue {
     int retransmit_mult;
     size_t max_items;
-    /* Slots sorted by the upstream order; len used of cap. */
-    struct bcast_slot *items;
-    size_t len, cap;
+    /* The slots in the upstream order, in blocks of at most BLK (a sorted
+     * array would memmove the whole queue per message sent: the lowest
+     * level, where messages are taken, is at its front). */
+    struct bcast_block **blocks;
+    size_t nblocks, cap_blocks;
+    /* Slots queued. */
+    size_t len;
+    /* Spare blocks (a free list through s[0].m), so that putting back
+     * the slots sent by a get, which may split blocks, cannot fail. */
+    struct bcast_block *spare;
+    size_t n_spare;
     /* Scratch for the slots sent during one get (aside_cap of them). */
     struct bcast_slot *aside;
     size_t aside_cap;
@@ -259,49 +282,176 @@ static bool key_less(unsigned ta, size_t la, uint32_t ia, unsigned tb, size_t lb
     return ia > ib;
 }
 
-/* Index of the first slot not less than the key (t, l, id). */
-static size_t lower_bound(const cairn_bcast_queue *q, unsigned t, size_t l, uint32_t id)
+static bool slot_less(const struct bcast_slot *a, unsigned t, size_t l, uint32_t id)
 {
-    size_t lo = 0, hi = q->len;
-    while (lo < hi) {
+    return key_less(a->transmits, a->len, a->id, t, l, id);
+}
+
+static struct bcast_slot *at(const cairn_bcast_queue *q, struct pos p)
+{
+    return &q->blocks[p.b]->s[p.i];
+}
+
+static const struct bcast_slot *first(const cairn_bcast_queue *q)
+{
+    return &q->blocks[0]->s[0];
+}
+
+static const struct bcast_slot *last(const cairn_bcast_queue *q)
+{
+    const struct bcast_block *b = q->blocks[q->nblocks - 1];
+    return &b->s[b->n - 1];
+}
+
+/* The first slot not less than the key (t, l, id); {nblocks, 0} if none. */
+static struct pos lower_bound(const cairn_bcast_queue *q, unsigned t, size_t l, uint32_t id)
+{
+    size_t lo = 0, hi = q->nblocks;
+    while (lo < hi) { /* first block whose last slot is not less */
         size_t mid = lo + (hi - lo) / 2;
-        const struct bcast_slot *m = &q->items[mid];
-        if (key_less(m->transmits, m->len, m->id, t, l, id))
+        const struct bcast_block *b = q->blocks[mid];
+        if (slot_less(&b->s[b->n - 1], t, l, id))
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo;
-}
-
-/* Removes items[i] from the array only (the name index is the caller's). */
-static void remove_at(cairn_bcast_queue *q, size_t i)
-{
-    memmove(&q->items[i], &q->items[i + 1], (q->len - i - 1) * sizeof(*q->items));
-    q->len--;
-}
-
-/* Position of the queued slot with this id and length (its transmit count
- * unknown: one binary search per level), or q->len. */
-static size_t index_of_id(const cairn_bcast_queue *q, uint32_t id, size_t len)
-{
-    if (q->len == 0)
-        return q->len;
-    for (unsigned t = q->items[0].transmits; t <= q->items[q->len - 1].transmits; t++) {
-        size_t i = lower_bound(q, t, len, id);
-        if (i < q->len && q->items[i].id == id && q->items[i].len == len)
-            return i;
+    if (lo == q->nblocks)
+        return (struct pos){lo, 0};
+    const struct bcast_block *b = q->blocks[lo];
+    size_t a = 0, z = b->n;
+    while (a < z) {
+        size_t mid = a + (z - a) / 2;
+        if (slot_less(&b->s[mid], t, l, id))
+            a = mid + 1;
+        else
+            z = mid;
     }
-    return q->len;
+    return (struct pos){lo, a};
 }
 
-/* Inserts into the sorted array; room must have been reserved. */
+static bool pos_valid(const cairn_bcast_queue *q, struct pos p)
+{
+    return p.b < q->nblocks;
+}
+
+static void spare_put(cairn_bcast_queue *q, struct bcast_block *b)
+{
+    b->s[0].m = (struct bcast_msg *)q->spare;
+    q->spare = b;
+    q->n_spare++;
+}
+
+static struct bcast_block *spare_take(cairn_bcast_queue *q)
+{
+    struct bcast_block *b = q->spare;
+    q->spare = (struct bcast_block *)b->s[0].m;
+    q->n_spare--;
+    b->n = 0;
+    return b;
+}
+
+/* Makes sure `blocks` spare blocks and directory room for them exist. */
+static int reserve_blocks(cairn_bcast_queue *q, size_t blocks)
+{
+    while (q->n_spare < blocks) {
+        struct bcast_block *b = cairn_malloc(sizeof(*b));
+        if (!b)
+            return CAIRN_ENOMEM;
+        spare_put(q, b);
+    }
+    size_t need = q->nblocks + blocks;
+    if (need > q->cap_blocks) {
+        size_t ncap = q->cap_blocks ? q->cap_blocks * 2 : 4;
+        if (ncap < need)
+            ncap = need;
+        struct bcast_block **d = cairn_reallocarray(q->blocks, ncap, sizeof(*d));
+        if (!d)
+            return CAIRN_ENOMEM;
+        q->blocks = d;
+        q->cap_blocks = ncap;
+    }
+    return 0;
+}
+
+/* Frees spare blocks beyond `keep`. */
+static void trim_spares(cairn_bcast_queue *q, size_t keep)
+{
+    while (q->n_spare > keep)
+        cairn_free(spare_take(q));
+}
+
+/* Removes the slot at p from the sequence only (the name index is the
+ * caller's); an emptied block becomes a spare. */
+static void remove_at(cairn_bcast_queue *q, struct pos p)
+{
+    struct bcast_block *b = q->blocks[p.b];
+    memmove(&b->s[p.i], &b->s[p.i + 1], (b->n - p.i - 1) * sizeof(b->s[0]));
+    b->n--;
+    q->len--;
+    if (b->n == 0) {
+        memmove(&q->blocks[p.b], &q->blocks[p.b + 1], (q->nblocks - p.b - 1) * sizeof(*q->blocks));
+        q->nblocks--;
+        spare_put(q, b);
+    }
+}
+
+/* Inserts into the sequence; a spare block and directory room for it must
+ * have been reserved. */
 static void insert_sorted(cairn_bcast_queue *q, struct bcast_slot s)
 {
-    size_t i = lower_bound(q, s.transmits, s.len, s.id);
-    memmove(&q->items[i + 1], &q->items[i], (q->len - i) * sizeof(*q->items));
-    q->items[i] = s;
+    if (q->nblocks == 0) {
+        q->blocks[q->nblocks++] = spare_take(q);
+        q->blocks[0]->s[0] = s;
+        q->blocks[0]->n = 1;
+        q->len++;
+        return;
+    }
+    struct pos p = lower_bound(q, s.transmits, s.len, s.id);
+    if (p.b == q->nblocks) { /* after everything: the end of the last block */
+        p.b = q->nblocks - 1;
+        p.i = q->blocks[p.b]->n;
+    }
+    struct bcast_block *b = q->blocks[p.b];
+    if (b->n == BLK) {
+        /* Full: a new block before or after it for an insertion at its
+         * front or end (new messages go to the front of the sequence, so
+         * blocks stay full), else split it in halves. */
+        struct bcast_block *nb = spare_take(q);
+        size_t at_b = p.i == 0 ? p.b : p.b + 1;
+        memmove(&q->blocks[at_b + 1], &q->blocks[at_b], (q->nblocks - at_b) * sizeof(*q->blocks));
+        q->blocks[at_b] = nb;
+        q->nblocks++;
+        if (p.i == 0 || p.i == BLK) {
+            p = (struct pos){at_b, 0};
+            b = nb;
+        } else {
+            nb->n = BLK / 2;
+            memcpy(nb->s, &b->s[BLK / 2], (BLK / 2) * sizeof(b->s[0]));
+            b->n = BLK / 2;
+            if (p.i > BLK / 2) {
+                p = (struct pos){p.b + 1, p.i - BLK / 2};
+                b = nb;
+            }
+        }
+    }
+    memmove(&b->s[p.i + 1], &b->s[p.i], (b->n - p.i) * sizeof(b->s[0]));
+    b->s[p.i] = s;
+    b->n++;
     q->len++;
+}
+
+/* The queued slot with this id and length (its transmit count unknown:
+ * one search per level); invalid if none. */
+static struct pos find_id(const cairn_bcast_queue *q, uint32_t id, size_t len)
+{
+    if (q->len == 0)
+        return (struct pos){q->nblocks, 0};
+    for (unsigned t = first(q)->transmits; t <= last(q)->transmits; t++) {
+        struct pos p = lower_bound(q, t, len, id);
+        if (pos_valid(q, p) && at(q, p)->id == id && at(q, p)->len == len)
+            return p;
+    }
+    return (struct pos){q->nblocks, 0};
 }
 
 /* The name index's value for a slot: its id, and its length (to find it). */
@@ -310,7 +460,7 @@ static uint64_t slot_key(const struct bcast_slot *s)
     return (uint64_t)s->id | (uint64_t)s->len << 32;
 }
 
-/* Unindexes, reports and releases a slot already out of the array. */
+/* Unindexes, reports and releases a slot already out of the sequence. */
 static void finish(cairn_bcast_queue *q, struct bcast_slot s)
 {
     const char *name = msg_name(s.m);
@@ -330,20 +480,6 @@ static void finish(cairn_bcast_queue *q, struct bcast_slot s)
         cairn_free(f);
         cb(ud);
         return;
-    }
-}
-
-/* Gives back array room once a queue has drained (a member's queue of a
- * big cluster's join burst would otherwise keep its peak size). */
-static void shrink(cairn_bcast_queue *q)
-{
-    if (q->cap <= 64 || q->len >= q->cap / 4)
-        return;
-    size_t ncap = q->cap / 2;
-    struct bcast_slot *items = cairn_reallocarray(q->items, ncap, sizeof(*items));
-    if (items) {
-        q->items = items;
-        q->cap = ncap;
     }
 }
 
@@ -372,72 +508,63 @@ void cairn__bcast_queue_delete(cairn_bcast_queue *q)
 {
     if (!q)
         return;
-    for (size_t i = 0; i < q->len; i++)
-        msg_release(q->items[i].m);
+    for (size_t b = 0; b < q->nblocks; b++) {
+        for (size_t i = 0; i < q->blocks[b]->n; i++)
+            msg_release(q->blocks[b]->s[i].m);
+        cairn_free(q->blocks[b]);
+    }
     while (q->fins) {
         struct bcast_fin *f = q->fins;
         q->fins = f->next;
         cairn_free(f);
     }
-    cairn_free(q->items);
+    trim_spares(q, 0);
+    cairn_free(q->blocks);
     cairn_free(q->aside);
     cairn__ml_strmap_destroy(&q->names);
     cairn_free(q);
 }
 
-/* Makes room for one more slot in the array (growing by half: the slack
- * of a full queue is multiplied by N^2 in the simulator too). */
-static int reserve(cairn_bcast_queue *q)
+static int cmp_u32(const void *a, const void *b)
 {
-    if (q->len < q->cap)
-        return 0;
-    size_t ncap = q->cap ? q->cap + q->cap / 2 : 16;
-    if (ncap > q->max_items + 1)
-        ncap = q->max_items + 1;
-    struct bcast_slot *items = cairn_reallocarray(q->items, ncap, sizeof(*items));
-    if (!items)
-        return CAIRN_ENOMEM;
-    q->items = items;
-    q->cap = ncap;
-    return 0;
-}
-
-static int cmp_id(const void *a, const void *b)
-{
-    uint32_t x = ((const struct bcast_slot *)a)->id, y = ((const struct bcast_slot *)b)->id;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
 }
 
-static int cmp_key(const void *a, const void *b)
-{
-    const struct bcast_slot *x = a, *y = b;
-    if (key_less(x->transmits, x->len, x->id, y->transmits, y->len, y->id))
-        return -1;
-    return key_less(y->transmits, y->len, y->id, x->transmits, x->len, x->id);
-}
-
 /* The ids ran out (2^32 pushes without the queue ever emptying):
- * renumber 1..len in the same order (names and finished callbacks follow). */
-static void renumber(cairn_bcast_queue *q)
+ * renumber 1..len in the same order (names and finished callbacks follow;
+ * the order of the sequence does not change). */
+static int renumber(cairn_bcast_queue *q)
 {
-    qsort(q->items, q->len, sizeof(*q->items), cmp_id);
-    for (size_t i = 0; i < q->len; i++) {
-        struct bcast_slot *s = &q->items[i];
-        uint32_t nid = (uint32_t)i + 1;
-        const char *name = msg_name(s->m);
-        uint64_t v;
-        if (name && cairn__ml_strmap_get_u64(&q->names, name, &v) && (uint32_t)v == s->id)
-            (void)cairn__ml_strmap_put_u64(&q->names, name, (uint64_t)nid | (v >> 32) << 32);
-        if (s->notify)
-            for (struct bcast_fin *f = q->fins; f; f = f->next)
-                if (f->id == s->id) {
-                    f->id = nid;
-                    break;
-                }
-        s->id = nid;
+    uint32_t *ids = cairn_reallocarray(NULL, q->len ? q->len : 1, sizeof(*ids));
+    if (!ids)
+        return CAIRN_ENOMEM;
+    size_t k = 0;
+    for (size_t b = 0; b < q->nblocks; b++)
+        for (size_t i = 0; i < q->blocks[b]->n; i++)
+            ids[k++] = q->blocks[b]->s[i].id;
+    qsort(ids, k, sizeof(*ids), cmp_u32);
+    for (size_t b = 0; b < q->nblocks; b++) {
+        for (size_t i = 0; i < q->blocks[b]->n; i++) {
+            struct bcast_slot *s = &q->blocks[b]->s[i];
+            const uint32_t *r = bsearch(&s->id, ids, k, sizeof(*ids), cmp_u32);
+            uint32_t nid = (uint32_t)(r - ids) + 1;
+            const char *name = msg_name(s->m);
+            uint64_t v;
+            if (name && cairn__ml_strmap_get_u64(&q->names, name, &v) && (uint32_t)v == s->id)
+                (void)cairn__ml_strmap_put_u64(&q->names, name, (uint64_t)nid | (v >> 32) << 32);
+            if (s->notify)
+                for (struct bcast_fin *f = q->fins; f; f = f->next)
+                    if (f->id == s->id) {
+                        f->id = nid;
+                        break;
+                    }
+            s->id = nid;
+        }
     }
-    qsort(q->items, q->len, sizeof(*q->items), cmp_key);
-    q->id_gen = (uint32_t)q->len;
+    cairn_free(ids);
+    q->id_gen = (uint32_t)k;
+    return 0;
 }
 
 int cairn__bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t *msg, size_t len,
@@ -458,23 +585,22 @@ int cairn__bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_
     name = msg_name(m);
     uint64_t old_v = 0;
     bool has_old = name && cairn__ml_strmap_get_u64(&q->names, name, &old_v);
-    /* Replacing an entry reuses its name slot, so only a new name can fail. */
-    if (reserve(q) < 0 || (name && !has_old && cairn__ml_strmap_reserve(&q->names, 1) < 0)) {
-        msg_release(m);
-        cairn_free(fin);
-        return CAIRN_ENOMEM;
-    }
     /* Ids restart only when the queue is truly empty (upstream resets in
      * deleteItem, which can also happen mid-GetBroadcasts and hand out an
      * id still held by an item set aside; unique ids keep the order
      * total). */
     if (q->len == 0)
         q->id_gen = 0;
-    if (q->id_gen == UINT32_MAX) {
-        renumber(q);
-        if (has_old)
-            (void)cairn__ml_strmap_get_u64(&q->names, name, &old_v);
+    /* Replacing an entry reuses its name slot, so only a new name can fail. */
+    if (reserve_blocks(q, 1) < 0 ||
+        (name && !has_old && cairn__ml_strmap_reserve(&q->names, 1) < 0) ||
+        (q->id_gen == UINT32_MAX && renumber(q) < 0)) {
+        msg_release(m);
+        cairn_free(fin);
+        return CAIRN_ENOMEM;
     }
+    if (has_old)
+        (void)cairn__ml_strmap_get_u64(&q->names, name, &old_v); /* renumbered? */
     struct bcast_slot s = {.m = m, .id = ++q->id_gen, .len = (uint16_t)len, .notify = fin != NULL};
     if (fin) {
         *fin = (struct bcast_fin){q->fins, s.id, finished, userdata};
@@ -482,9 +608,9 @@ int cairn__bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_
     }
     struct bcast_slot old = {0};
     if (has_old) {
-        size_t i = index_of_id(q, (uint32_t)old_v, (size_t)(old_v >> 32));
-        old = q->items[i]; /* found: the index and the array agree */
-        remove_at(q, i);
+        struct pos p = find_id(q, (uint32_t)old_v, (size_t)(old_v >> 32));
+        old = *at(q, p); /* found: the index and the sequence agree */
+        remove_at(q, p);
     }
     insert_sorted(q, s);
     if (name)
@@ -493,6 +619,7 @@ int cairn__bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_
         finish(q, old);
     if (q->len > q->max_items)
         cairn__bcast_queue_prune(q, q->max_items);
+    trim_spares(q, 1);
     return 0;
 }
 
@@ -504,12 +631,12 @@ size_t cairn__bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int
     int transmit_limit = cairn__ml_retransmit_limit(q->retransmit_mult, num_nodes);
     if (transmit_limit > BCAST_MAX_TRANSMITS)
         transmit_limit = BCAST_MAX_TRANSMITS;
-    unsigned min_tr = q->items[0].transmits, max_tr = q->items[q->len - 1].transmits;
-    /* Slots sent this round stay out of the array until the end, as
+    unsigned min_tr = first(q)->transmits, max_tr = last(q)->transmits;
+    /* Slots sent this round stay out of the sequence until the end, as
      * upstream does, so a message goes at most once per packet. */
     size_t n_aside = 0, sent = 0;
     long used = 0;
-    for (unsigned t = min_tr; t <= max_tr;) {
+    for (unsigned t = min_tr; t <= max_tr && q->len > 0;) {
         long free_bytes = (long)limit - used - overhead;
         if (free_bytes <= 0)
             break;
@@ -521,14 +648,17 @@ size_t cairn__bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int
             q->aside = a;
             q->aside_cap = ncap;
         }
+        /* Putting each one back may split a block. */
+        if (reserve_blocks(q, n_aside + 1) < 0)
+            break;
         /* The largest (then newest) slot of level t that fits. */
-        size_t i = lower_bound(q, t, (size_t)free_bytes, UINT32_MAX);
-        if (i >= q->len || q->items[i].transmits != t) {
+        struct pos p = lower_bound(q, t, (size_t)free_bytes, UINT32_MAX);
+        if (!pos_valid(q, p) || at(q, p)->transmits != t) {
             t++;
             continue;
         }
-        struct bcast_slot s = q->items[i];
-        remove_at(q, i);
+        struct bcast_slot s = *at(q, p);
+        remove_at(q, p);
         emit(s.m->data, s.len, userdata);
         sent++;
         used += overhead + (long)s.len;
@@ -540,8 +670,8 @@ size_t cairn__bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int
         }
     }
     for (size_t k = 0; k < n_aside; k++)
-        insert_sorted(q, q->aside[k]); /* room: each came out of the array */
-    shrink(q);
+        insert_sorted(q, q->aside[k]); /* spares reserved above */
+    trim_spares(q, 1);
     return sent;
 }
 
@@ -553,11 +683,12 @@ size_t cairn__bcast_queue_len(const cairn_bcast_queue *q)
 void cairn__bcast_queue_prune(cairn_bcast_queue *q, size_t max_retain)
 {
     while (q->len > max_retain) {
-        struct bcast_slot s = q->items[q->len - 1];
-        remove_at(q, q->len - 1);
+        struct pos p = {q->nblocks - 1, q->blocks[q->nblocks - 1]->n - 1};
+        struct bcast_slot s = *at(q, p);
+        remove_at(q, p);
         finish(q, s);
     }
-    shrink(q);
+    trim_spares(q, 1);
 }
 
 void cairn__bcast_queue_reset(cairn_bcast_queue *q)
