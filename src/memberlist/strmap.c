@@ -52,12 +52,27 @@ void cairn__ml_strmap_destroy(struct ml_strmap *m)
     m->len = 0;
 }
 
+void cairn__ml_strmap_init_embedded(struct ml_strmap *m, size_t cap, size_t key_offset)
+{
+    cairn__ml_strmap_init(m, cap);
+    m->embedded = true;
+    m->key_offset = key_offset;
+}
+
+/* The hash of the key in slot i. */
+static uint64_t slot_hash(const struct ml_strmap *m, size_t i)
+{
+    return m->embedded ? m->slots[i].u64 : hash_str(m->slots[i].key);
+}
+
 static size_t find_slot(const struct ml_strmap *m, const char *key, uint64_t h)
 {
     size_t mask = m->nslots - 1;
     size_t i = (size_t)h & mask;
     while (m->slots[i].key) {
-        if (strcmp(m->slots[i].key, key) == 0)
+        /* Embedded: the stored hash spares the key's cache miss on most
+         * probes that are not the key. */
+        if ((!m->embedded || m->slots[i].u64 == h) && strcmp(m->slots[i].key, key) == 0)
             return i;
         i = (i + 1) & mask;
     }
@@ -69,7 +84,9 @@ void *cairn__ml_strmap_get(const struct ml_strmap *m, const char *key)
     if (m->nslots == 0)
         return NULL;
     size_t i = find_slot(m, key, hash_str(key));
-    return m->slots[i].key ? m->slots[i].value : NULL;
+    if (!m->slots[i].key)
+        return NULL;
+    return m->embedded ? (void *)(m->slots[i].key - m->key_offset) : m->slots[i].value;
 }
 
 int cairn__ml_strmap_get_u64(const struct ml_strmap *m, const char *key, uint64_t *ret)
@@ -96,7 +113,10 @@ static int grow(struct ml_strmap *m)
     for (size_t i = 0; i < oldn; i++) {
         if (!old[i].key)
             continue;
-        size_t j = find_slot(m, old[i].key, hash_str(old[i].key));
+        uint64_t h = m->embedded ? old[i].u64 : hash_str(old[i].key);
+        size_t j = (size_t)h & (n - 1);
+        while (m->slots[j].key)
+            j = (j + 1) & (n - 1);
         m->slots[j] = old[i];
     }
     cairn_free(old);
@@ -130,6 +150,8 @@ static struct ml_strmap_slot *put_slot(struct ml_strmap *m, const char *key, int
         return NULL;
     size_t i = find_slot(m, key, h);
     m->slots[i].key = key;
+    if (m->embedded)
+        m->slots[i].u64 = h;
     m->len++;
     return &m->slots[i];
 }
@@ -147,7 +169,7 @@ int cairn__ml_strmap_put(struct ml_strmap *m, const char *key, void *value)
 {
     int rc = 0;
     struct ml_strmap_slot *s = put_slot(m, key, &rc);
-    if (s)
+    if (s && !m->embedded)
         s->value = value;
     return rc;
 }
@@ -165,7 +187,7 @@ void *cairn__ml_strmap_del(struct ml_strmap *m, const char *key)
     size_t hole = i;
     size_t j = (i + 1) & mask;
     while (m->slots[j].key) {
-        size_t home = (size_t)hash_str(m->slots[j].key) & mask;
+        size_t home = (size_t)slot_hash(m, j) & mask;
         /* Move j into the hole unless its home lies cyclically in (hole, j]. */
         int in_range = (hole <= j) ? (home > hole && home <= j) : (home > hole || home <= j);
         if (!in_range) {

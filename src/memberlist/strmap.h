@@ -9,6 +9,7 @@
 #ifndef CAIRN_ML_STRMAP_H
 #define CAIRN_ML_STRMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,10 +33,22 @@ struct ml_strmap {
     size_t len;
     /* Most entries allowed. */
     size_t cap;
+    /* Embedded keys (cairn__ml_strmap_init_embedded): each value holds its
+     * key at key_offset, so a slot stores the key's hash instead of the
+     * value. */
+    bool embedded;
+    size_t key_offset;
 };
 
 /* cairn__ml_strmap_init prepares an empty map holding at most cap entries. */
 void cairn__ml_strmap_init(struct ml_strmap *m, size_t cap);
+
+/* cairn__ml_strmap_init_embedded prepares a map whose values contain their
+ * keys: value == key - key_offset (the node table: a node's name is in its
+ * block). put ignores its value argument and get derives it; slots keep
+ * the hash of their key, so probes past other keys do not read them (a
+ * cache miss each in big tables). get_u64/put_u64 must not be used. */
+void cairn__ml_strmap_init_embedded(struct ml_strmap *m, size_t cap, size_t key_offset);
 
 /* cairn__ml_strmap_destroy frees the slots (not keys or values). */
 void cairn__ml_strmap_destroy(struct ml_strmap *m);
