@@ -34,10 +34,15 @@ struct ml_strmap {
     /* Most entries allowed. */
     size_t cap;
     /* Embedded keys (cairn__ml_strmap_init_embedded): each value holds its
-     * key at key_offset, so a slot stores the key's hash instead of the
-     * value. */
-    bool embedded;
+     * key at key_offset, so a slot is one word, `words` instead of
+     * `slots` (nslots of them, 0 = empty): the key pointer in the low 48
+     * bits and the top 16 bits of its hash above, which spares the key's
+     * cache miss on most probes past other keys. A key pointer that does
+     * not fit 48 bits turns the map `untagged` for good (words are then
+     * plain pointers). */
+    bool embedded, untagged;
     size_t key_offset;
+    uint64_t *words;
 };
 
 /* cairn__ml_strmap_init prepares an empty map holding at most cap entries. */
@@ -46,8 +51,10 @@ void cairn__ml_strmap_init(struct ml_strmap *m, size_t cap);
 /* cairn__ml_strmap_init_embedded prepares a map whose values contain their
  * keys: value == key - key_offset (the node table: a node's name is in its
  * block). put ignores its value argument and get derives it; slots keep
- * the hash of their key, so probes past other keys do not read them (a
- * cache miss each in big tables). get_u64/put_u64 must not be used. */
+ * 8 bytes instead of 16 and a tag of their key's hash, so probes past
+ * other keys do not read them (a cache miss each in big tables; the
+ * simulator holds N such tables of N names). get_u64/put_u64 must not be
+ * used. */
 void cairn__ml_strmap_init_embedded(struct ml_strmap *m, size_t cap, size_t key_offset);
 
 /* cairn__ml_strmap_destroy frees the slots (not keys or values). */

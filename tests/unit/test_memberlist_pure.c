@@ -610,6 +610,43 @@ static void test_queue_ids_stay_unique(void **state)
 
 /* ---- string map ---- */
 
+/* The embedded map (the node table's): values found from their keys, one
+ * word per slot; growth, hits, misses and backward-shift deletion. */
+struct emb_item {
+    int n;
+    char name[12];
+};
+
+static void test_strmap_embedded(void **state)
+{
+    (void)state;
+    cairn__test_alloc_install();
+    static struct emb_item items[3000];
+    struct ml_strmap m;
+    cairn__ml_strmap_init_embedded(&m, 3000, offsetof(struct emb_item, name));
+    for (int i = 0; i < 3000; i++) {
+        items[i].n = i;
+        snprintf(items[i].name, sizeof(items[i].name), "n%d", i);
+        assert_int_equal(cairn__ml_strmap_put(&m, items[i].name, &items[i]), 0);
+    }
+    assert_int_equal(cairn__ml_strmap_put(&m, "x", NULL), CAIRN_ELIMIT);
+    for (int i = 0; i < 3000; i++)
+        assert_ptr_equal(cairn__ml_strmap_get(&m, items[i].name), &items[i]);
+    assert_null(cairn__ml_strmap_get(&m, "n3000"));
+    for (int i = 0; i < 3000; i += 2)
+        assert_ptr_equal(cairn__ml_strmap_del(&m, items[i].name), &items[i]);
+    assert_null(cairn__ml_strmap_del(&m, "n0"));
+    for (int i = 0; i < 3000; i++) {
+        char key[12];
+        snprintf(key, sizeof(key), "n%d", i); /* another copy of the key */
+        assert_ptr_equal(cairn__ml_strmap_get(&m, key), i % 2 ? &items[i] : NULL);
+    }
+    assert_int_equal(m.len, 1500);
+    cairn__ml_strmap_destroy(&m);
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
+}
+
 static void test_strmap(void **state)
 {
     (void)state;
@@ -709,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_queue_model),
         cmocka_unit_test(test_queue_pool_shares),
         cmocka_unit_test(test_strmap),
+        cmocka_unit_test(test_strmap_embedded),
         cmocka_unit_test(test_config_profiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
