@@ -34,6 +34,17 @@
 typedef struct cairn_memberlist cairn_memberlist;
 typedef struct cairn_keyring cairn_keyring;
 
+/* Opaque: a pool of immutable gossip messages that the memberlists of one
+ * process may share (cairn_memberlist_config.shared_pool). A message
+ * queued for gossip by several of them (an alive about node X is the same
+ * bytes at every member) is then stored once, reference-counted, instead
+ * of once per memberlist: the simulator's worlds of thousands of members
+ * in one process use it. Not thread-safe: every memberlist (and serf)
+ * given one pool must run on the same thread (one loop thread, or the
+ * simulator's); several real loops on different threads must each have
+ * their own pool, or none. */
+typedef struct cairn_ml_pool cairn_ml_pool;
+
 /* One message chosen for an outgoing packet (see the delegate's
  * get_broadcasts); msg is valid only during the call. */
 typedef void (*cairn_bcast_emit_cb)(const uint8_t *msg, size_t len, void *userdata);
@@ -136,9 +147,23 @@ typedef struct cairn_memberlist_config {
     size_t max_nodes;
     /* Hard cap on memberlist's own queued broadcasts. */
     size_t max_broadcasts;
+    /* Message pool shared with other memberlists of this process, or NULL
+     * (default: each keeps its own copies). Borrowed: it must outlive
+     * every memberlist (and serf) using it; see cairn_ml_pool for the
+     * threading rule. Caps are per memberlist as without a pool. */
+    cairn_ml_pool *shared_pool;
     /* Seed for every random choice this member makes (0: from the OS). */
     uint64_t seed;
 } cairn_memberlist_config;
+
+/* cairn_ml_pool_new makes an empty message pool. 0, CAIRN_EINVAL or
+ * CAIRN_ENOMEM. */
+int cairn_ml_pool_new(cairn_ml_pool **ret_pool);
+
+/* cairn_ml_pool_delete frees the pool. Call it after every memberlist and
+ * serf using it is deleted (messages still held elsewhere stay valid and
+ * become private copies). Accepts NULL. */
+void cairn_ml_pool_delete(cairn_ml_pool *pool);
 
 /* cairn_memberlist_config_lan fills c with memberlist's DefaultLANConfig
  * (and cairn's caps); name and addresses are cleared (bind port 7946). */

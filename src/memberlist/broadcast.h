@@ -14,7 +14,12 @@
  * Prune does. Every message leaves through its `finished` callback: sent
  * often enough, replaced, pruned, or reset (not on cairn__bcast_queue_delete).
  *
- * Threading: not thread-safe; one owner (the loop thread) uses it.
+ * A queue given a message pool (cairn__bcast_queue_set_pool) shares one
+ * reference-counted copy of identical messages (same bytes, same name) with
+ * every other queue of that pool.
+ *
+ * Threading: not thread-safe; one owner (the loop thread) uses it. Queues
+ * sharing a pool must all run on one thread (the pool is not locked).
  */
 #ifndef CAIRN_MEMBERLIST_BROADCAST_H
 #define CAIRN_MEMBERLIST_BROADCAST_H
@@ -25,6 +30,10 @@
 #include "cairn/memberlist.h" /* cairn_bcast_emit_cb */
 
 typedef struct cairn_bcast_queue cairn_bcast_queue;
+
+/* Longest message a queue holds (a message must fit one UDP packet to be
+ * sent at all). */
+#define CAIRN_BCAST_MSG_MAX 65535
 
 /* A queued message left the queue. Must not call into the queue. */
 typedef void (*cairn_bcast_finished_cb)(void *userdata);
@@ -37,11 +46,16 @@ int cairn__bcast_queue_new(int retransmit_mult, size_t max_items, cairn_bcast_qu
  * calling their finished callbacks. Accepts NULL. */
 void cairn__bcast_queue_delete(cairn_bcast_queue *q);
 
+/* cairn__bcast_queue_set_pool makes q share its messages through pool (may
+ * be NULL: private copies), which must outlive q's messages. Only while q
+ * is empty (otherwise ignored). */
+void cairn__bcast_queue_set_pool(cairn_bcast_queue *q, cairn_ml_pool *pool);
+
 /* cairn__bcast_queue_push copies msg (len >= 1) into the queue with zero
  * transmissions. name (may be NULL) replaces a queued message of the same
  * name, whose finished callback runs first. finished (may be NULL) is called
  * with userdata when this message leaves the queue. 0, CAIRN_EINVAL,
- * CAIRN_ELIMIT (len > UINT32_MAX) or CAIRN_ENOMEM (queue unchanged on
+ * CAIRN_ELIMIT (len > CAIRN_BCAST_MSG_MAX) or CAIRN_ENOMEM (queue unchanged on
  * error). */
 int cairn__bcast_queue_push(cairn_bcast_queue *q, const char *name, const uint8_t *msg, size_t len,
                             cairn_bcast_finished_cb finished, void *userdata);

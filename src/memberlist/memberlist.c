@@ -126,7 +126,7 @@ int cairn__ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
     cairn_buf_init(&ml->tx, CAIRN_PACKET_MAX_RECV + 1024);
     cairn_buf_init(&ml->msg, ML_MAX_MESSAGE);
     cairn__wire_arena_init(&ml->arena, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
-    cairn__ml_strmap_init(&ml->node_map, cfg->max_nodes);
+    cairn__ml_strmap_init_embedded(&ml->node_map, cfg->max_nodes, offsetof(struct ml_node, name));
     cairn__ml_awareness_init(&ml->awareness, cfg->awareness_max_multiplier);
     cairn__frame_cfg_default(&ml->frame);
     ml->frame.keyring = keyring;
@@ -144,6 +144,7 @@ int cairn__ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
     ml->cfg.name = ml->name;
     if (cairn__bcast_queue_new(cfg->retransmit_mult, cfg->max_broadcasts, &ml->broadcasts) < 0)
         goto fail;
+    cairn__bcast_queue_set_pool(ml->broadcasts, cfg->shared_pool);
     if (net) {
         if ((rc = bind_sockets(ml)) < 0)
             goto fail;

@@ -9,14 +9,19 @@
 #ifndef CAIRN_ML_STRMAP_H
 #define CAIRN_ML_STRMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct ml_strmap_slot {
     /* Borrowed key; NULL marks an empty slot. */
     const char *key;
-    /* The stored value. */
-    void *value;
+    /* The stored value: a pointer (get/put) or a number (get_u64/put_u64);
+     * one map uses one kind. */
+    union {
+        void *value;
+        uint64_t u64;
+    };
 };
 
 struct ml_strmap {
@@ -28,10 +33,29 @@ struct ml_strmap {
     size_t len;
     /* Most entries allowed. */
     size_t cap;
+    /* Embedded keys (cairn__ml_strmap_init_embedded): each value holds its
+     * key at key_offset, so a slot is one word, `words` instead of
+     * `slots` (nslots of them, 0 = empty): the key pointer in the low 48
+     * bits and the top 16 bits of its hash above, which spares the key's
+     * cache miss on most probes past other keys. A key pointer that does
+     * not fit 48 bits turns the map `untagged` for good (words are then
+     * plain pointers). */
+    bool embedded, untagged;
+    size_t key_offset;
+    uint64_t *words;
 };
 
 /* cairn__ml_strmap_init prepares an empty map holding at most cap entries. */
 void cairn__ml_strmap_init(struct ml_strmap *m, size_t cap);
+
+/* cairn__ml_strmap_init_embedded prepares a map whose values contain their
+ * keys: value == key - key_offset (the node table: a node's name is in its
+ * block). put ignores its value argument and get derives it; slots keep
+ * 8 bytes instead of 16 and a tag of their key's hash, so probes past
+ * other keys do not read them (a cache miss each in big tables; the
+ * simulator holds N such tables of N names). get_u64/put_u64 must not be
+ * used. */
+void cairn__ml_strmap_init_embedded(struct ml_strmap *m, size_t cap, size_t key_offset);
 
 /* cairn__ml_strmap_destroy frees the slots (not keys or values). */
 void cairn__ml_strmap_destroy(struct ml_strmap *m);
@@ -42,6 +66,13 @@ void *cairn__ml_strmap_get(const struct ml_strmap *m, const char *key);
 /* cairn__ml_strmap_put stores value under key (replacing an existing value; the
  * stored key pointer is then replaced too). 0, CAIRN_ENOMEM or CAIRN_ELIMIT. */
 int cairn__ml_strmap_put(struct ml_strmap *m, const char *key, void *value);
+
+/* cairn__ml_strmap_get_u64 stores the number under key in *ret and
+ * returns 1, or returns 0 if key is absent. */
+int cairn__ml_strmap_get_u64(const struct ml_strmap *m, const char *key, uint64_t *ret);
+
+/* cairn__ml_strmap_put_u64: cairn__ml_strmap_put with a number. */
+int cairn__ml_strmap_put_u64(struct ml_strmap *m, const char *key, uint64_t value);
 
 /* cairn__ml_strmap_reserve makes sure `extra` more new keys can be put without
  * failing. 0, CAIRN_ENOMEM or CAIRN_ELIMIT. */

@@ -66,8 +66,14 @@ int cairn__serf_bcast_init(cairn_serf *s)
         rc = cairn__bcast_queue_new(mult, SERF_QUEUE_HARD_MAX, &s->events_q);
     if (rc == 0)
         rc = cairn__bcast_queue_new(mult, SERF_QUEUE_HARD_MAX, &s->queries_q);
-    if (rc == 0)
+    if (rc == 0) {
+        /* Serf's messages (join/leave intents above all) are the same bytes
+         * at every member that relays them: share them like memberlist's. */
+        cairn__bcast_queue_set_pool(s->intents_q, s->cfg.memberlist.shared_pool);
+        cairn__bcast_queue_set_pool(s->events_q, s->cfg.memberlist.shared_pool);
+        cairn__bcast_queue_set_pool(s->queries_q, s->cfg.memberlist.shared_pool);
         rc = cairn_timer_new(s->loop, on_queue_check, s, &s->queue_timer);
+    }
     if (rc == 0)
         cairn_timer_start(s->queue_timer, s->cfg.queue_check_interval);
     return rc;

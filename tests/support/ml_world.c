@@ -19,7 +19,14 @@ int ml_world_init(ml_world *w, uint64_t seed, size_t n)
         return CAIRN_ENOMEM;
     }
     w->n = n;
+    if ((r = cairn_ml_pool_new(&w->pool)) < 0) {
+        cairn_free(w->nodes);
+        cairn_sim_delete(w->sim);
+        return r;
+    }
     cairn_memberlist_config_lan(&w->cfg);
+    /* One loop thread (the simulator's): every member shares one pool. */
+    w->cfg.shared_pool = w->pool;
     w->cfg.enable_compression = false;
     if (w->cfg.max_nodes < n + 16)
         w->cfg.max_nodes = n + 16;
@@ -90,6 +97,7 @@ void ml_world_destroy(ml_world *w)
     for (size_t i = 0; i < w->n; i++)
         ml_world_kill(w, i);
     cairn_sim_delete(w->sim);
+    cairn_ml_pool_delete(w->pool);
     cairn_free(w->nodes);
     memset(w, 0, sizeof(*w));
 }

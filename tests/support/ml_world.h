@@ -47,6 +47,8 @@ struct ml_world {
     /* The configuration every node starts from (name, bind, seed set per
      * node); tune it between ml_world_init and the first start. */
     cairn_memberlist_config cfg;
+    /* The gossip message pool every member shares (cfg.shared_pool). */
+    cairn_ml_pool *pool;
     /* Optional instrumentation and its context. */
     ml_world_instrument_cb instrument;
     void *ctx;

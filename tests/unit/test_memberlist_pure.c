@@ -5,6 +5,7 @@
  * (ports of queue_test.go), the string map and the config profiles. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -409,6 +410,173 @@ static void test_queue_largest_that_fits(void **state)
     cairn__bcast_queue_delete(q);
 }
 
+/* The queue against a plain model (every message in an array, the best
+ * one found by a linear scan): thousands of random pushes (named, with
+ * replacement, and unnamed, of a few lengths) and gets, through many
+ * blocks, with two queues sharing one pool; then the pool outlives one
+ * queue and dies before the other. Leak-free. */
+struct model_msg {
+    char name[8];
+    char body[40];
+    size_t len;
+    int transmits;
+    long id;
+};
+struct model {
+    struct model_msg m[4096];
+    size_t n;
+    long id;
+};
+
+static void model_push(struct model *md, const char *name, const char *body, size_t len)
+{
+    if (name[0])
+        for (size_t i = 0; i < md->n; i++)
+            if (strcmp(md->m[i].name, name) == 0) {
+                md->m[i] = md->m[--md->n];
+                break;
+            }
+    struct model_msg *x = &md->m[md->n++];
+    memset(x, 0, sizeof(*x));
+    snprintf(x->name, sizeof(x->name), "%s", name);
+    memcpy(x->body, body, len);
+    x->len = len;
+    x->id = ++md->id;
+}
+
+struct emitted {
+    char msgs[512][40];
+    size_t lens[512];
+    int n;
+};
+
+static void collect_many(const uint8_t *msg, size_t len, void *ud)
+{
+    struct emitted *e = ud;
+    assert_true(len < 40 && e->n < 512);
+    memcpy(e->msgs[e->n], msg, len);
+    e->lens[e->n++] = len;
+}
+
+static int model_get(struct model *md, int overhead, int limit, int tlimit, struct emitted *e)
+{
+    bool aside[4096] = {false};
+    long used = 0;
+    int sent = 0;
+    for (;;) {
+        long room = limit - used - overhead;
+        int best = -1;
+        for (size_t i = 0; i < md->n; i++) {
+            struct model_msg *x = &md->m[i];
+            if (aside[i] || (long)x->len > room)
+                continue;
+            struct model_msg *b = best < 0 ? NULL : &md->m[best];
+            if (!b || x->transmits < b->transmits ||
+                (x->transmits == b->transmits &&
+                 (x->len > b->len || (x->len == b->len && x->id > b->id))))
+                best = (int)i;
+        }
+        if (best < 0 || room <= 0)
+            break;
+        struct model_msg *x = &md->m[best];
+        assert_int_equal(e->lens[sent], x->len);
+        assert_memory_equal(e->msgs[sent], x->body, x->len);
+        sent++;
+        used += overhead + (long)x->len;
+        aside[best] = true;
+        x->transmits++;
+    }
+    for (size_t i = 0; i < md->n;) {
+        if (md->m[i].transmits >= tlimit) {
+            md->m[i] = md->m[--md->n];
+            aside[i] = aside[md->n];
+        } else {
+            i++;
+        }
+    }
+    return sent;
+}
+
+static void test_queue_model(void **state)
+{
+    (void)state;
+    cairn__test_alloc_install();
+    cairn_ml_pool *pool;
+    assert_int_equal(cairn_ml_pool_new(&pool), 0);
+    cairn_bcast_queue *q[2];
+    static struct model md[2];
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(cairn__bcast_queue_new(2, 4000, &q[k]), 0);
+        cairn__bcast_queue_set_pool(q[k], pool);
+        memset(&md[k], 0, sizeof(md[k]));
+    }
+    cairn_rng rng;
+    cairn_rng_init(&rng, 7);
+    static struct emitted e;
+    for (int step = 0; step < 12000; step++) {
+        int k = (int)cairn_rng_below(&rng, 2);
+        if (cairn_rng_below(&rng, 4) != 0) {
+            char name[8] = "", body[40];
+            if (cairn_rng_below(&rng, 5) != 0)
+                snprintf(name, sizeof(name), "n%u", (unsigned)cairn_rng_below(&rng, 2500));
+            size_t len = 8 + (size_t)cairn_rng_below(&rng, 4) * 7;
+            snprintf(body, sizeof(body), "%-39u", (unsigned)cairn_rng_below(&rng, 3000));
+            assert_int_equal(cairn__bcast_queue_push(q[k], name[0] ? name : NULL,
+                                                     (const uint8_t *)body, len, NULL, NULL),
+                             0);
+            model_push(&md[k], name, body, len);
+        } else {
+            int limit = 20 + (int)cairn_rng_below(&rng, 300);
+            e.n = 0;
+            /* 1,000 nodes: retransmit limit 2 * 3 = 6. */
+            size_t got = cairn__bcast_queue_get(q[k], 2, limit, 1000, collect_many, &e);
+            assert_int_equal((int)got, e.n);
+            assert_int_equal(model_get(&md[k], 2, limit, 6, &e), e.n);
+        }
+        assert_int_equal(cairn__bcast_queue_len(q[k]), md[k].n);
+    }
+    cairn__bcast_queue_delete(q[0]);
+    cairn_ml_pool_delete(pool); /* q[1]'s messages become private */
+    e.n = 0;
+    cairn__bcast_queue_get(q[1], 2, 400, 1000, collect_many, &e);
+    assert_int_equal(model_get(&md[1], 2, 400, 6, &e), e.n);
+    cairn__bcast_queue_delete(q[1]);
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
+}
+
+/* Identical messages queued by several queues of one pool are stored once. */
+static void test_queue_pool_shares(void **state)
+{
+    (void)state;
+    cairn__test_alloc_install();
+    cairn_ml_pool *pool;
+    assert_int_equal(cairn_ml_pool_new(&pool), 0);
+    cairn_bcast_queue *q[8];
+    for (int k = 0; k < 8; k++) {
+        assert_int_equal(cairn__bcast_queue_new(2, 100, &q[k]), 0);
+        cairn__bcast_queue_set_pool(q[k], pool);
+    }
+    long live0 = cairn__test_alloc_live();
+    push_str(q[0], "a", "alive-a", NULL);
+    long first = cairn__test_alloc_live() - live0;
+    for (int k = 1; k < 8; k++)
+        push_str(q[k], "a", "alive-a", NULL);
+    /* The first push made the pool's table and the message; the seven
+     * others allocated their own structures only. */
+    assert_int_equal(cairn__test_alloc_live() - live0, first + 7 * (first - 2));
+    push_str(q[3], "a", "alive-a", NULL); /* replaces itself */
+    long live = cairn__test_alloc_live();
+    push_str(q[3], "a", "alive-a", NULL);
+    assert_int_equal(cairn__test_alloc_live(), live);
+    assert_int_equal(cairn__bcast_queue_len(q[3]), 1);
+    for (int k = 0; k < 8; k++)
+        cairn__bcast_queue_delete(q[k]);
+    cairn_ml_pool_delete(pool);
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
+}
+
 /* Regression: a get that empties the array (everything set aside) must not
  * restart ids, or a later message could share an id with a queued one and
  * replacing by name would remove the wrong entry (found by the simulator). */
@@ -441,6 +609,43 @@ static void test_queue_ids_stay_unique(void **state)
 }
 
 /* ---- string map ---- */
+
+/* The embedded map (the node table's): values found from their keys, one
+ * word per slot; growth, hits, misses and backward-shift deletion. */
+struct emb_item {
+    int n;
+    char name[12];
+};
+
+static void test_strmap_embedded(void **state)
+{
+    (void)state;
+    cairn__test_alloc_install();
+    static struct emb_item items[3000];
+    struct ml_strmap m;
+    cairn__ml_strmap_init_embedded(&m, 3000, offsetof(struct emb_item, name));
+    for (int i = 0; i < 3000; i++) {
+        items[i].n = i;
+        snprintf(items[i].name, sizeof(items[i].name), "n%d", i);
+        assert_int_equal(cairn__ml_strmap_put(&m, items[i].name, &items[i]), 0);
+    }
+    assert_int_equal(cairn__ml_strmap_put(&m, "x", NULL), CAIRN_ELIMIT);
+    for (int i = 0; i < 3000; i++)
+        assert_ptr_equal(cairn__ml_strmap_get(&m, items[i].name), &items[i]);
+    assert_null(cairn__ml_strmap_get(&m, "n3000"));
+    for (int i = 0; i < 3000; i += 2)
+        assert_ptr_equal(cairn__ml_strmap_del(&m, items[i].name), &items[i]);
+    assert_null(cairn__ml_strmap_del(&m, "n0"));
+    for (int i = 0; i < 3000; i++) {
+        char key[12];
+        snprintf(key, sizeof(key), "n%d", i); /* another copy of the key */
+        assert_ptr_equal(cairn__ml_strmap_get(&m, key), i % 2 ? &items[i] : NULL);
+    }
+    assert_int_equal(m.len, 1500);
+    cairn__ml_strmap_destroy(&m);
+    assert_int_equal(cairn__test_alloc_live(), 0);
+    cairn__test_alloc_uninstall();
+}
 
 static void test_strmap(void **state)
 {
@@ -538,7 +743,10 @@ int main(void)
         cmocka_unit_test(test_queue_prune_and_cap),
         cmocka_unit_test(test_queue_largest_that_fits),
         cmocka_unit_test(test_queue_ids_stay_unique),
+        cmocka_unit_test(test_queue_model),
+        cmocka_unit_test(test_queue_pool_shares),
         cmocka_unit_test(test_strmap),
+        cmocka_unit_test(test_strmap_embedded),
         cmocka_unit_test(test_config_profiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
