@@ -44,7 +44,10 @@ step() { printf '\n== [%4s s] %s\n' "$(elapsed)" "$*"; }
 wait_for() { local n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
 
 [ -x "$CAIRN" ] || die "no $CAIRN (run make build first)"
-for t in python3 curl ss; do command -v $t >/dev/null || die "$t is not installed (make deps)"; done
+# Debian's python3 first (a pyenv shim on PATH costs a second per start).
+PY=/usr/bin/python3
+[ -x $PY ] || PY=$(command -v python3) || die "python3 is not installed (make deps)"
+for t in curl ss; do command -v $t >/dev/null || die "$t is not installed (make deps)"; done
 
 # A block of 40 ports with nothing bound on them (one ss listing).
 pick_block() {
@@ -70,7 +73,7 @@ server() { # server NAME DC INDEX
     local port=$((l + 3)) join=()
     [ "$i" -gt 0 ] && join+=(--join-wan "127.0.0.1:$((B + 1))")
     [ $((i % 2)) = 1 ] && join+=(--join "127.0.0.1:$(lan $((i - 1)))")
-    python3 "$HERE/demo_echo.py" "$port" "$name.$dc" >"$DIR/echo-$name.$dc.log" 2>&1 &
+    $PY "$HERE/demo_echo.py" "$port" "$name.$dc" >"$DIR/echo-$name.$dc.log" 2>&1 &
     bg
     ECHO_PID[$name.$dc]=$LAST
     "$CAIRN" agent --node "$name" --dc "$dc" --server --server-port "$port" \
@@ -102,11 +105,11 @@ echo "ports $B-$((B + 28)); client c1: Serf RPC $C_RPC, HTTP $HTTP, proxy $PROXY
 
 for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null || die "a process exited at start (logs in $DIR)"; done
 wan_alive() {
-    [ "$(curl -s "http://$HTTP/v1/agent/members?wan=1" | python3 -c '
+    [ "$(curl -s "http://$HTTP/v1/agent/members?wan=1" | $PY -c '
 import json, sys; print(sum(1 for m in json.load(sys.stdin) or [] if m["Status"] == 1))' 2>/dev/null)" = 7 ]
 }
 lan_alive() { [ "$("$CAIRN" members --rpc-addr "$1" -status=alive 2>/dev/null | wc -l)" = "$2" ]; }
-three_dcs() { [ "$(curl -s "http://$HTTP/v1/catalog/datacenters" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null)" = 3 ]; }
+three_dcs() { [ "$(curl -s "http://$HTTP/v1/catalog/datacenters" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null)" = 3 ]; }
 wait_for 30 lan_alive "$C_RPC" 3 || die "dc1's LAN did not reach 3 alive members in 30 s"
 wait_for 30 wan_alive || die "the WAN pool did not reach 7 alive members (6 servers + c1) in 30 s"
 wait_for 30 three_dcs || die "c1's router did not list 3 datacenters in 30 s"
@@ -123,7 +126,7 @@ fi
 step "LAN pool of dc2: cairn members --rpc-addr 127.0.0.1:$(($(lan 2) + 2)) (s1.dc2)"
 "$CAIRN" members --rpc-addr "127.0.0.1:$(($(lan 2) + 2))" || die "cairn members on s1.dc2 failed"
 step "WAN pool, as c1 sees it: curl -s http://$HTTP/v1/agent/members?wan=1 (name, addr, status, role)"
-curl -s "http://$HTTP/v1/agent/members?wan=1" | python3 -c '
+curl -s "http://$HTTP/v1/agent/members?wan=1" | $PY -c '
 import json, sys
 st = {0: "none", 1: "alive", 2: "leaving", 3: "left", 4: "failed"}
 for m in sorted(json.load(sys.stdin), key=lambda m: m["Name"]):
@@ -138,14 +141,29 @@ echo
 step "curl -s http://$HTTP/v1/cairn/route/dc2"
 ROUTE=$(curl -sf "http://$HTTP/v1/cairn/route/dc2") || die "/v1/cairn/route/dc2 failed"
 echo "$ROUTE"
-VICTIM=$(echo "$ROUTE" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Server"]["Name"])') ||
+VICTIM=$(echo "$ROUTE" | $PY -c 'import json,sys; print(json.load(sys.stdin)["Server"]["Name"])') ||
     die "no route to dc2"
 [ -n "${AGENT_PID[$VICTIM]:-}" ] || die "dc2's route is not one of our servers: $VICTIM"
 
 step "a request every ~100 ms through c1's proxy $PROXY (dc2); kill -9 of $VICTIM (agent and echo) at 2 s"
-python3 "$HERE/demo_client.py" "${PROXY##*:}" "$VICTIM" 2 3 "${AGENT_PID[$VICTIM]}" "${ECHO_PID[$VICTIM]}" ||
+DEMO_KILL_FILE=$DIR/kill-time $PY "$HERE/demo_client.py" "${PROXY##*:}" "$VICTIM" 2 3 "${AGENT_PID[$VICTIM]}" "${ECHO_PID[$VICTIM]}" ||
     die "requests through the proxy did not fail over (see above)"
 
+step "WAN pool after the kill: serf's failure detector marks $VICTIM failed (soft fail: only rotated away in the WAN manager)"
+victim_failed() {
+    curl -s "http://$HTTP/v1/agent/members?wan=1" | $PY -c '
+import json, sys; sys.exit(not any(m["Name"] == sys.argv[1] and m["Status"] == 4 for m in json.load(sys.stdin)))' "$VICTIM"
+}
+wait_for 20 victim_failed || die "$VICTIM was not marked failed in c1's WAN view within 20 s"
+awk -v k="$(cat "$DIR/kill-time")" -v n="$(date +%s.%N)" -v v="$VICTIM" \
+    'BEGIN { printf "%s failed in c1'"'"'s WAN view %.1f s after the kill (profile local; the proxy did not wait for it)\n", v, n - k }'
+curl -s "http://$HTTP/v1/agent/members?wan=1" | $PY -c '
+import json, sys
+st = {0: "none", 1: "alive", 2: "leaving", 3: "left", 4: "failed"}
+for m in sorted(json.load(sys.stdin), key=lambda m: m["Name"]):
+    if m["Tags"].get("dc") == "dc2":
+        print("%-8s %s:%-6d %s" % (m["Name"], m["Addr"], m["Port"], st[m["Status"]]))
+'
 step "after the failover: curl -s http://$HTTP/v1/cairn/route/dc2"
 curl -sf "http://$HTTP/v1/cairn/route/dc2" || die "/v1/cairn/route/dc2 failed after the kill"
 echo

@@ -10,7 +10,9 @@ Prints one line per second of outcomes (the answering server's name,
 or ERR:reason), then the failover time: from the kill until the first
 request answered by another server. Exit 0 when requests went to VICTIM
 before the kill and every request started after the failover succeeded;
-1 otherwise (with the reason). Standard library only.
+1 otherwise (with the reason). With $DEMO_KILL_FILE set, the kill's wall
+clock time (seconds since the epoch) is written there. Standard library
+only.
 """
 import os
 import signal
@@ -58,6 +60,9 @@ while True:
             except ProcessLookupError:
                 pass
         killed = time.monotonic()
+        if os.environ.get("DEMO_KILL_FILE"):
+            with open(os.environ["DEMO_KILL_FILE"], "w") as f:
+                f.write("%.3f\n" % time.time())
         line.append("|kill -9 %s|" % victim)
     if killed is not None and time.monotonic() - killed >= after:
         break
