@@ -33,7 +33,8 @@ cleanup() {
         for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && { sleep 0.1; continue 2; }; done
         break
     done
-    if [ "$OK" = 1 ]; then rm -rf "$DIR"; else echo "demo: logs kept in $DIR" >&2; fi
+    rmdir "$DIR" 2>/dev/null # nothing started yet
+    if [ "$OK" = 1 ]; then rm -rf "$DIR"; elif [ -d "$DIR" ]; then echo "demo: logs kept in $DIR" >&2; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
