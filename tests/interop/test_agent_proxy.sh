@@ -5,7 +5,9 @@
 #   dc2: servers s1, s2 (`--server`), each with an echo service
 #        (tools/demo_echo.py) on its --server-port;
 #   dc1: client c1 with --proxy 127.0.0.1:PX=dc2 and the HTTP API,
-#        WAN-joined to s1.dc2. Both pools use the `local` profile.
+#        WAN-joined to s1.dc2. Both pools use the `lan` profile (the test
+#        needs no fast failure detection, and lan's longer timeouts keep a
+#        loaded machine from failing live members).
 #
 # Checks, R being c1's route to dc2 and O the other dc2 server:
 #  1. connections opened through the proxy reach R (answers name it);
@@ -15,9 +17,10 @@
 #     and moved the route (/v1/cairn/route/dc2 = O), proxy counters
 #     connect_failures = failovers = 1 (/v1/agent/metrics);
 #  3. with a connection held open on each server (A on R, B on O), kill -9
-#     of the routed one (O; agent and echo): 20 connections opened right
-#     after the kill (sequential, by the process that killed) ALL succeed,
-#     on the survivor,
+#     of the routed one (O; agent and echo): 20 connections opened once
+#     the kill has taken effect (its port refuses a direct connect; polled
+#     every 5 ms by the process that killed, then the connections, one after
+#     the other) ALL succeed, on the survivor,
 #     the first within 2 s (bound: a refused connect fails at once and the
 #     proxy retries on the rotated route; 2 s is one connect deadline,
 #     CAIRN_PROXY_CONNECT_TIMEOUT); connect_failures = failovers = 2;
@@ -26,9 +29,10 @@
 #     it) while A keeps answering: a server dying mid-connection closes its
 #     connections only.
 # Waits: start-up 30 s for both dc2 servers in c1's WAN manager. Serf
-# cannot declare O failed before check 3's first connection: the local
-# profile's suspicion alone lasts >= 3 s. Every process is stopped by PID
-# in the EXIT trap.
+# cannot declare O failed before check 3's first connection: the lan
+# profile's suspicion alone lasts >= 4 s (4 x 1 s probe interval), the
+# connections start a few ms after the kill. Every process is stopped by
+# PID in the EXIT trap.
 set -u
 BUILD=${CAIRN_BINARY_DIR:-$(dirname "$0")/../../build}
 CAIRN_BIN=${CAIRN_BIN:-$BUILD/cairn}
@@ -49,9 +53,9 @@ E=$(pick_block 23400 20) || { echo "no free port block in 23400-23599"; exit 1; 
 L1=$B; W1=$((B + 1)); P1=$((B + 2)); L2=$((B + 3)); W2=$((B + 4)); P2=$((B + 5))
 LC=$((B + 6)); WC=$((B + 7)); HTTP=127.0.0.1:$((B + 8)); PX=$((B + 9))
 
-# The test's client side: px.py conns PORT N [PID...] (kill -9 the PIDs,
-# then N sequential connections, one line each: server name and ms, or
-# ERR:reason), hold PORT FILE (one connection, a line every 0.2 s, each
+# The test's client side: px.py conns PORT N [KPORT PID...] (kill -9 the
+# PIDs and wait until KPORT refuses connects, then N sequential connections
+# through PORT, one line each: server name and ms, or ERR:reason), hold PORT FILE (one connection, a line every 0.2 s, each
 # answer's server appended to FILE, "END reason" at its end), route (c1's
 # route to dc2: a server name or none), metric NAME... (Prometheus values,
 # joined by "/").
@@ -64,8 +68,18 @@ def get(path):
 cmd = sys.argv[1]
 if cmd == "conns":
     port, n = int(sys.argv[2]), int(sys.argv[3])
-    for p in sys.argv[4:]:
-        os.kill(int(p), signal.SIGKILL)
+    if len(sys.argv) > 4:
+        # kill -9, then wait until the kernel has closed the killed echo's
+        # listener (a connect it would still accept dies with the process).
+        for p in sys.argv[5:]:
+            os.kill(int(p), signal.SIGKILL)
+        t = time.monotonic()
+        while time.monotonic() - t < 10:
+            try:
+                socket.create_connection(("127.0.0.1", int(sys.argv[4])), timeout=1).close()
+                time.sleep(0.005)
+            except OSError:
+                break
     for i in range(n):
         t = time.monotonic()
         try:
@@ -122,7 +136,7 @@ echo_svc() {
 cairn_agent() {
     local name=$1
     shift
-    "$CAIRN_BIN" agent --profile local --profile-wan local --log-json \
+    "$CAIRN_BIN" agent --profile lan --profile-wan lan --log-json \
         --rpc-addr 127.0.0.1:"$NEXT_RPC" "$@" >"$D/$name.log" 2>"$D/$name.err" &
     NEXT_RPC=$((NEXT_RPC + 1))
     PIDS+=($!)
@@ -181,7 +195,7 @@ K=$(px route)
 case $K in "$R") S=$O ;; "$O") S=$R ;; *) fail "route to dc2 is '$K'"; exit 1 ;; esac
 declare -A HOLD=([$R]=$D/hold-A [$O]=$D/hold-B)
 ns=$(lines "${HOLD[$S]}")
-out=$(px conns "$PX" 20 "${APID[$K]}" "${EPID[$K]}")
+out=$(px conns "$PX" 20 "${PORT[$K]}" "${APID[$K]}" "${EPID[$K]}")
 echo "$out" | tr '\n' ' ' | sed 's/^/# after kill -9 of '"$K"' (server, ms): /; s/$/\n/'
 check "20 connections opened after the kill all answered by $S" \
     [ "$(echo "$out" | awk '{print $1}' | sort | uniq -c | awk '{print $1, $2}')" = "20 $S" ]
