@@ -12,8 +12,10 @@
 # /v1/agent/members?wan=1), the client's datacenters and route to dc2 over
 # its HTTP API, then a request every ~100 ms through the client's proxy to
 # dc2 while the dc2 server it routes to is killed with kill -9 (agent and
-# echo service), and the failover time. Exit 0 on success, 1 with a
-# message naming the failed step; every process is killed on exit.
+# echo service), the failover time (tools/demo_client.py), the killed
+# server marked failed in the WAN, the new route and the proxy counters of
+# /v1/agent/metrics. Exit 0 on success, 1 with a message naming the failed
+# step (logs kept in /tmp/cairn-demo.*); every process is killed on exit.
 set -u
 BUILD=${1:-build}
 CAIRN="$BUILD/cairn"
