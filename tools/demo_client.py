@@ -8,7 +8,9 @@ naming the server that answered), and kill -9 of the routed dc2 server
 
 Prints one line per second of outcomes (the answering server's name,
 or ERR:reason), then the failover time: from the kill until the first
-request answered by another server. Exit 0 when requests went to VICTIM
+request answered by another server. After the kill it sends nothing until
+the killed processes have exited (a few ms: until then the dying echo's
+listener still accepts connections, which then die with it). Exit 0 when requests went to VICTIM
 before the kill and every request started after the failover succeeded;
 1 otherwise (with the reason). With $DEMO_KILL_FILE set, the kill's wall
 clock time (seconds since the epoch) is written there. Standard library
@@ -22,6 +24,16 @@ import time
 
 port, victim, kill_at, after = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 pids = [int(p) for p in sys.argv[5:]]
+
+
+def gone(pid):
+    """The process has exited (its sockets are closed): no such process, or
+    a zombie not reaped yet."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def request(n):
@@ -63,7 +75,12 @@ while True:
         if os.environ.get("DEMO_KILL_FILE"):
             with open(os.environ["DEMO_KILL_FILE"], "w") as f:
                 f.write("%.3f\n" % time.time())
-        line.append("|kill -9 %s|" % victim)
+        # kill -9 is not instant: until the processes have exited, the
+        # dying echo's listener still accepts (and the connection then
+        # dies with it). Wait for that (at most 2 s) before the next request.
+        while time.monotonic() - killed < 2 and not all(gone(p) for p in pids):
+            time.sleep(0.001)
+        line.append("|kill -9 %s: exited in %.0f ms|" % (victim, (time.monotonic() - killed) * 1000))
     if killed is not None and time.monotonic() - killed >= after:
         break
     n += 1
