@@ -93,6 +93,9 @@ step "starting 6 cairn servers (dc1, dc2, dc3: s1, s2 each, with an echo service
 i=0
 for dc in dc1 dc2 dc3; do
     server s1 $dc $i
+    # s1.dc1 is what everyone joins: bound before the others start.
+    [ $i = 0 ] && { wait_for 20 grep -qs '"event":"agent-start"' "$DIR/s1.dc1.log" ||
+        die "s1.dc1 did not start in 20 s (logs in $DIR)"; }
     server s2 $dc $((i + 1))
     i=$((i + 2))
 done

@@ -148,6 +148,8 @@ echo_svc s1.dc2 "$P1"
 echo_svc s2.dc2 "$P2"
 cairn_agent s1.dc2 --node s1 --dc dc2 --server --server-port "$P1" --bind 127.0.0.1:"$L1" \
     --bind-wan 127.0.0.1:"$W1" --http-addr ""
+# s1.dc2 is what the others join: bound before they start.
+check "s1.dc2 started" wait_for 20 grep -qs '"event":"agent-start"' "$D/s1.dc2.log"
 cairn_agent s2.dc2 --node s2 --dc dc2 --server --server-port "$P2" --bind 127.0.0.1:"$L2" \
     --bind-wan 127.0.0.1:"$W2" --http-addr "" --join 127.0.0.1:"$L1" --join-wan 127.0.0.1:"$W1"
 cairn_agent c1.dc1 --node c1 --dc dc1 --bind 127.0.0.1:"$LC" --bind-wan 127.0.0.1:"$WC" \
