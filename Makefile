@@ -15,7 +15,7 @@ DESTDIR  ?=
 DEB_PKGS = build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
            libuv1-dev libmsgpack-dev libssl-dev zlib1g-dev liburcu-dev \
            libjansson-dev libmicrohttpd-dev libcmocka-dev serf python3 \
-           python3-consul iproute2 procps \
+           python3-consul iproute2 procps curl \
            debhelper dpkg-dev fakeroot lintian groff-base man-db
 
 .PHONY: all deps build test test-normal test-asan tsan demo bench fuzz clean format install deb soak

@@ -1750,6 +1750,60 @@ static void on_http_left(void *ud)
     stop(c, 0);
 }
 
+/* The metrics hook (cairn_http_config.extra): the --proxy counters summed
+ * over the agent's proxies (one proxy is the common case; the stats record
+ * has them per proxy), named cairn.proxy.<counter>. Loop thread. */
+static size_t proxy_metrics(cairn_http_counter *out, size_t cap, void *ud)
+{
+    struct agent_cli *c = ud;
+    if (c->n_proxies == 0)
+        return 0;
+    cairn_proxy_stats sum = {0};
+    for (size_t i = 0; i < c->n_proxies; i++) {
+        cairn_proxy_stats s;
+        cairn__proxy_stats(c->proxies[i], &s);
+        sum.accepted += s.accepted;
+        sum.active += s.active;
+        sum.connect_failures += s.connect_failures;
+        sum.retries += s.retries;
+        sum.failovers += s.failovers;
+        sum.bytes_up += s.bytes_up;
+        sum.bytes_down += s.bytes_down;
+        sum.closed_error += s.closed_error;
+        sum.no_route += s.no_route;
+        sum.refused_cap += s.refused_cap;
+        sum.idle_closed += s.idle_closed;
+        sum.paused += s.paused;
+    }
+    const cairn_http_counter all[] = {
+        {"cairn.proxy.accepted", "Proxy connections accepted", (double)sum.accepted, false},
+        {"cairn.proxy.active", "Proxy connections open now", (double)sum.active, true},
+        {"cairn.proxy.connect_failures", "Proxy connect attempts that failed",
+         (double)sum.connect_failures, false},
+        {"cairn.proxy.retries", "Proxy connect attempts after a failed one", (double)sum.retries,
+         false},
+        {"cairn.proxy.failovers", "Proxy connections that reached a server after a failed attempt",
+         (double)sum.failovers, false},
+        {"cairn.proxy.bytes_up", "Proxy bytes client to server", (double)sum.bytes_up, false},
+        {"cairn.proxy.bytes_down", "Proxy bytes server to client", (double)sum.bytes_down, false},
+        {"cairn.proxy.closed_error", "Proxy connections closed by an error",
+         (double)sum.closed_error, false},
+        {"cairn.proxy.no_route", "Proxy connections closed for want of a route",
+         (double)sum.no_route, false},
+        {"cairn.proxy.refused_cap", "Proxy connections closed by the connection cap",
+         (double)sum.refused_cap, false},
+        {"cairn.proxy.idle_closed", "Proxy connections closed by the idle timeout",
+         (double)sum.idle_closed, false},
+        {"cairn.proxy.paused", "Times a proxy side paused reading for back-pressure",
+         (double)sum.paused, false},
+    };
+    size_t n = sizeof(all) / sizeof(all[0]);
+    if (n > cap)
+        n = cap;
+    memcpy(out, all, n * sizeof(all[0]));
+    return n;
+}
+
 /* The HTTP API: 0, or the exit status. An explicit --http-addr that cannot
  * be bound is fatal; the default one is only a warning (several agents on
  * one host, or a Consul agent already there). */
@@ -1758,8 +1812,12 @@ static int start_http(struct agent_cli *c, const struct agent_flags *f)
     const char *addr = f->http_addr ? f->http_addr : AGENT_HTTP_DEFAULT;
     if (!addr[0])
         return 0;
-    cairn_http_config hc = {
-        .addr = addr, .version = CAIRN_VERSION_STRING, .left = on_http_left, .left_ud = c};
+    cairn_http_config hc = {.addr = addr,
+                            .version = CAIRN_VERSION_STRING,
+                            .extra = proxy_metrics,
+                            .extra_ud = c,
+                            .left = on_http_left,
+                            .left_ud = c};
     cairn_diag diag = {0};
     int rc = cairn__http_new(c->loop, c->agent, &hc, &diag, &c->http);
     const char *why = diag.msg[0] ? diag.msg : cairn_strerror(rc);
