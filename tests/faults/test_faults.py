@@ -16,8 +16,9 @@ Scenarios: (a) kill -9 of a cairn and of a Serf agent, restart from the
 snapshot without --join; (b) partition into two halves, heal; (c) random
 loss, count false failures; (d) SIGSTOP shorter than the suspicion timeout;
 (e) graceful leave, restart from the snapshot with --rejoin; (f) link down of
-one host's veth, link up.  Each prints its timings for cairn and Serf
-observers side by side.
+two hosts' veths, link up; (g) routing agents (--dc, --server) in two DCs:
+/v1/cairn/route/dc2 moves off a killed, then a stopped server.  Each prints
+its timings for cairn and Serf observers side by side.
 
 Every namespace, link and nft table is named with a per-run prefix and removed
 at exit, even on failure or signal.  Exit 77 (CTest: skipped) with the reason
@@ -219,6 +220,14 @@ class Network:
         self.nft("delete chain bridge %s %s" % (self.table, chain))
 
     def cleanup(self):
+        for r in ROUTERS:
+            if r.proc.poll() is None:
+                try:
+                    os.killpg(r.proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            r.proc.wait()
+            r.logf.close()
         for h in self.hosts:
             if h.proc and h.proc.poll() is None:
                 try:
@@ -449,6 +458,99 @@ def scenario_link(hs, hold):
     check("(f) after link up every host lists all members alive", all_reached(t))
 
 
+class Router:
+    """A routing cairn agent (--dc) beside a host's agent: its own ports."""
+
+    def __init__(self, host, name, dc, server):
+        self.host, self.name, self.dc, self.server = host, name, dc, server
+        self.proc = None
+
+    def start(self, join=None, join_wan=None, http=False):
+        h = self.host
+        cmd = [CAIRN, "agent", "--node", self.name, "--dc", self.dc, "--bind", "%s:7950" % h.ip,
+               "--bind-wan", "%s:%d" % (h.ip, 8302 if self.server else 8303), "--profile-wan", "lan",
+               "--rpc-addr", "127.0.0.1:7374", "--http-addr", "127.0.0.1:8501" if http else "", "--log-json"]
+        if self.server:
+            cmd += ["--server"]
+        if join:
+            cmd += ["--join", "%s:7950" % join]
+        if join_wan:
+            cmd += ["--join-wan", "%s:8302" % join_wan]
+        self.logf = open(os.path.join(NETWORK.dir, "%s.log" % self.name), "w")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", h.ns] + cmd, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        ROUTERS.append(self)
+
+    def route(self, dc):
+        """The short name of the server /v1/cairn/route/DC names, or None."""
+        try:
+            r = subprocess.run(["ip", "netns", "exec", self.host.ns, "curl", "-s", "-m", "3",
+                                "http://127.0.0.1:8501/v1/cairn/route/" + dc],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=6)
+            return (json.loads(r.stdout).get("Server") or {}).get("ShortName")
+        except (subprocess.TimeoutExpired, ValueError, AttributeError):
+            return None
+
+
+ROUTERS = []
+
+
+def scenario_routing():
+    log("# (g) routing agents: dc1 servers r1 r2 + client rc, dc2 servers r3 r4 r5; kill -9 of the "
+        "routed dc2 server, then SIGSTOP of the next one")
+    h = NETWORK.hosts
+    dc2 = [Router(h[4], "r3", "dc2", True), Router(h[5], "r4", "dc2", True), Router(h[6], "r5", "dc2", True)]
+    dc1 = [Router(h[0], "r1", "dc1", True), Router(h[1], "r2", "dc1", True)]
+    rc = Router(h[2], "rc", "dc1", False)
+    dc2[0].start()
+    time.sleep(0.5)
+    for r in dc2[1:]:
+        r.start(join=dc2[0].host.ip)
+    dc1[0].start(join_wan=dc2[0].host.ip)
+    time.sleep(0.5)
+    dc1[1].start(join=dc1[0].host.ip)
+    rc.start(join=dc1[0].host.ip, http=True)
+    names = {r.name for r in dc2}
+    t0 = time.monotonic()
+    first = None
+    while time.monotonic() - t0 < WAIT and first not in names:
+        first = rc.route("dc2")
+        time.sleep(0.3)
+    check("(g) the client routes dc2 to a dc2 server (%s, %.1f s after start)" % (first, time.monotonic() - t0),
+          first in names)
+    if first not in names:
+        return
+    live = set(names)
+    for fault in ("kill", "stop"):
+        victim = next(r for r in dc2 if r.name == rc.route("dc2")) if rc.route("dc2") in live else None
+        if victim is None:
+            fail("(g) no live route before the %s" % fault)
+            return
+        t0 = time.monotonic()
+        victim.proc.send_signal(signal.SIGKILL if fault == "kill" else signal.SIGSTOP)
+        live.discard(victim.name)
+        seen, moved, bad = [], None, []
+        while time.monotonic() - t0 < WAIT:
+            cur = rc.route("dc2")
+            seen.append(cur)
+            if cur not in names:
+                bad.append(cur)
+            if cur in live and moved is None:
+                moved = time.monotonic() - t0
+            if moved is not None and time.monotonic() - t0 > moved + 5:
+                break
+            time.sleep(0.2)
+        tail = seen[-5:]
+        log("  %s of the routed %s: the route left it after %s s; last routes %s" % (
+            fault, victim.name, "%.1f" % moved if moved is not None else "never", tail))
+        check("(g) after the %s of %s the route is a live dc2 server and stays there" % (fault, victim.name),
+              moved is not None and all(x in live for x in tail))
+        check("(g) every route during the %s named a dc2 server %s" % (fault, sorted(set(map(str, bad)))), not bad)
+    for r in ROUTERS:
+        if r.proc.poll() is None and r.name in live | {"r1", "r2", "rc"}:
+            r.proc.send_signal(signal.SIGINT)
+
+
 def skip_reason():
     if os.geteuid() != 0:
         return "not root (network namespaces need CAP_NET_ADMIN)"
@@ -512,6 +614,7 @@ def main():
         scenario_link([by["c1"], by["s4"]], 15)
         scenario_leave(by["c4"])
         scenario_leave(by["s4"])
+        scenario_routing()
         for h in NETWORK.hosts:
             if h.proc.poll() is not None:
                 fail("%s exited unexpectedly (status %s)" % (h.name, h.proc.returncode))
