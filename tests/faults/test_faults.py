@@ -52,7 +52,7 @@ PORT = 7946
 PARTITION_HOLD = 40 if LONG else 20
 LOSS_PERCENT = 20
 LOSS_HOLD = 90 if LONG else 30
-STOP_HOLD = 2.5  # below the lan suspicion timeout (4 s minimum for n < 10)
+STOP_HOLD = 2.0  # below the lan suspicion timeout (4 s minimum for n < 10)
 STOP_WATCH = 10
 WAIT = 70  # generous: beyond a missed gossip repaired by the next push-pull (30 s)
 
@@ -482,12 +482,13 @@ class Router:
         ROUTERS.append(self)
 
     def route(self, dc):
-        """The short name of the server /v1/cairn/route/DC names, or None."""
+        """The short name of the server /v1/cairn/route/DC names ("" for none),
+        or None when the agent did not answer (a busy machine)."""
         try:
             r = subprocess.run(["ip", "netns", "exec", self.host.ns, "curl", "-s", "-m", "3",
                                 "http://127.0.0.1:8501/v1/cairn/route/" + dc],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=6)
-            return (json.loads(r.stdout).get("Server") or {}).get("ShortName")
+            return (json.loads(r.stdout).get("Server") or {}).get("ShortName") or ""
         except (subprocess.TimeoutExpired, ValueError, AttributeError):
             return None
 
@@ -533,18 +534,18 @@ def scenario_routing():
         while time.monotonic() - t0 < WAIT:
             cur = rc.route("dc2")
             seen.append(cur)
-            if cur not in names:
+            if cur is not None and cur not in names:
                 bad.append(cur)
             if cur in live and moved is None:
                 moved = time.monotonic() - t0
             if moved is not None and time.monotonic() - t0 > moved + 5:
                 break
             time.sleep(0.2)
-        tail = seen[-5:]
+        tail = [x for x in seen if x is not None][-5:]
         log("  %s of the routed %s: the route left it after %s s; last routes %s" % (
             fault, victim.name, "%.1f" % moved if moved is not None else "never", tail))
         check("(g) after the %s of %s the route is a live dc2 server and stays there" % (fault, victim.name),
-              moved is not None and all(x in live for x in tail))
+              moved is not None and len(tail) >= 3 and all(x in live for x in tail))
         check("(g) every route during the %s named a dc2 server %s" % (fault, sorted(set(map(str, bad)))), not bad)
     for r in ROUTERS:
         if r.proc.poll() is None and r.name in live | {"r1", "r2", "rc"}:
