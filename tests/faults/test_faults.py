@@ -296,6 +296,8 @@ def report(title, times):
     log("  %s" % title)
     log("    " + summary(times, "cairn"))
     log("    " + summary(times, "serf"))
+    log("    per host: " + ", ".join("%s %s" % (n, "%.1f" % t if t is not None else "-")
+                                    for n, t in sorted(times.items())))
 
 
 def all_reached(times):
