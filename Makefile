@@ -15,10 +15,10 @@ DESTDIR  ?=
 DEB_PKGS = build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
            libuv1-dev libmsgpack-dev libssl-dev zlib1g-dev liburcu-dev \
            libjansson-dev libmicrohttpd-dev libcmocka-dev serf python3 \
-           python3-consul iproute2 procps curl \
+           python3-consul iproute2 procps curl nftables \
            debhelper dpkg-dev fakeroot lintian groff-base man-db
 
-.PHONY: all deps build test test-normal test-asan tsan demo bench fuzz clean format install deb soak
+.PHONY: all deps build test test-normal test-asan tsan demo bench fuzz clean format install deb soak faults
 
 all: build
 
@@ -45,7 +45,7 @@ test-asan: $(ASAN)/CMakeCache.txt
 	cmake --build $(ASAN) -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -LE interop
+	  ctest --output-on-failure -j $(JOBS) -LE 'interop|faults'
 
 tsan: deps
 	CC=clang cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -69,6 +69,12 @@ soak: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS) --target soak
 	$(BUILD)/soak --seeds $(SEEDS) --first $(FIRST) --min-members $(SOAK_MIN) \
 	  --max-members $(SOAK_MAX) --quiet
+
+# Real agents in network namespaces under kernel-made faults (docs/faults.md),
+# the long version (longer partition and loss phases); needs root.
+faults: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target cairn-cli
+	cd $(BUILD) && CAIRN_FAULTS_LONG=1 ctest --output-on-failure -L faults
 
 demo: build
 	@tools/demo.sh $(BUILD)
