@@ -486,7 +486,8 @@ static void listener_closed(uv_handle_t *h)
 {
     struct uv_listener *l = h->data;
     if (--l->handles == 0) {
-        close(l->fd);
+        if (l->fd >= 0)
+            close(l->fd);
         cairn_free(l);
     }
 }
@@ -611,6 +612,11 @@ int cairn__uv_listener_local(cairn_listener *lst, cairn_addr *ret_addr)
 void cairn__uv_listener_free(cairn_listener *lst)
 {
     struct uv_listener *l = (struct uv_listener *)lst;
+    /* uv_close stops and forgets the watcher at once, so the socket can
+     * close now: nothing listens on the port when this returns, as with
+     * a uv_tcp_t. */
     uv_close((uv_handle_t *)&l->poll, listener_closed);
     uv_close((uv_handle_t *)&l->retry, listener_closed);
+    close(l->fd);
+    l->fd = -1;
 }
