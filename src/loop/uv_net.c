@@ -516,16 +516,25 @@ static void listener_poll(uv_poll_t *h, int status, int events)
 {
     (void)events;
     struct uv_listener *l = h->data;
-    if (status < 0)
+    if (status < 0) {
+        /* libuv stopped the watcher on a socket error: look again later
+         * rather than never. */
+        if (!l->base.closing)
+            listener_pause(l);
         return;
+    }
     for (int i = 0; i < CAIRN_UV_ACCEPT_BATCH && !l->base.closing; i++) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
-                continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 listener_pause(l);
-            return;
+                return;
+            }
+            /* EINTR, ECONNABORTED, and the network errors Linux reports
+             * for one pending connection (which it consumes): the next. */
+            continue;
         }
         l->backoff = CAIRN_UV_ACCEPT_RETRY_MIN;
         struct uv_stream_impl *s = stream_alloc(backend_of(l->base.loop));
