@@ -178,6 +178,12 @@ int cairn_listener_local(cairn_listener *lst, cairn_addr *ret_addr);
  * stream could be allocated for them (the listener keeps accepting). */
 uint64_t cairn_listener_rejected(const cairn_listener *lst);
 
+/* cairn_listener_accept_paused: times accept() found no free descriptor
+ * (EMFILE, ENFILE) and the listener stopped accepting for a while (50 ms,
+ * doubling up to 1 s, reset by the next accepted connection); the
+ * connections meanwhile wait in the kernel's backlog. */
+uint64_t cairn_listener_accept_paused(const cairn_listener *lst);
+
 /* cairn_listener_close stops accepting and frees the listener. NULL ok. */
 void cairn_listener_close(cairn_listener *lst);
 

@@ -361,6 +361,9 @@ typedef struct cairn_ml_stats {
     /* Inbound streams closed at accept because CAIRN_ML_MAX_INBOUND_STREAMS
      * were open. */
     uint64_t streams_refused;
+    /* Times the TCP listener stopped accepting for a while because
+     * accept() found no free descriptor (cairn_listener_accept_paused). */
+    uint64_t accept_paused;
     /* Streams ended because their bytes would have passed
      * CAIRN_ML_STREAM_MEM_MAX across all streams. */
     uint64_t stream_mem_refused;

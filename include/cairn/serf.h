@@ -264,7 +264,8 @@ typedef struct cairn_serf_stats {
     /* User events dropped: older than the ring, before eventMinTime,
      * beyond the per-slot cap or over the size limit. */
     uint64_t events_too_old, events_before_min, events_dropped;
-    /* Queued messages dropped by the queue-depth check. */
+    /* Queued messages dropped by the queue-depth check, or because a queue
+     * reached its hard cap (65,536) between two checks. */
     uint64_t queue_pruned;
     /* Intents / members not stored because their table was full. */
     uint64_t intents_dropped, members_dropped;

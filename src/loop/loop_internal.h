@@ -116,6 +116,8 @@ struct cairn_listener {
     bool closing;
     /* Connections refused because no stream could be allocated. */
     uint64_t rejected;
+    /* Times accepting paused because accept() found no free descriptor. */
+    uint64_t accept_paused;
 };
 
 /* The common part of a stream. */

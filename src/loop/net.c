@@ -403,3 +403,8 @@ uint64_t cairn_listener_rejected(const cairn_listener *lst)
 {
     return lst->rejected;
 }
+
+uint64_t cairn_listener_accept_paused(const cairn_listener *lst)
+{
+    return lst->accept_paused;
+}

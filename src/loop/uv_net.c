@@ -28,7 +28,11 @@
 #include "loop/sockaddr.h"
 #include "loop/uv_internal.h"
 
+#include <errno.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* memberlist's udpRecvBufSize: ask for this much receive buffer. */
 #define CAIRN_UV_UDP_RCVBUF (2 * 1024 * 1024)
@@ -447,82 +451,108 @@ void cairn__uv_stream_free(cairn_stream *stream)
     stream_close_handles(s);
 }
 
-/* ---- listeners ---- */
+/* ---- listeners ----
+ *
+ * A listener is a socket of our own watched with a uv_poll_t, not a
+ * uv_tcp_t: libuv has no way to stop a listening handle, and when accept()
+ * fails for lack of descriptors (EMFILE, ENFILE) it either drops every
+ * pending connection (its reserve-descriptor trick) or, once that reserve
+ * is lost to another thread, calls back on every loop iteration: a busy
+ * loop. Here the listener stops watching instead, counts the pause, and
+ * looks again after CAIRN_UV_ACCEPT_RETRY_MIN, doubling up to
+ * CAIRN_UV_ACCEPT_RETRY_MAX: the connections wait in the backlog and are
+ * served once descriptors are free. At most CAIRN_UV_ACCEPT_BATCH
+ * connections are taken per wakeup so timers keep running. */
+
+/* First and longest wait before retrying accept() after EMFILE, in ms. */
+#define CAIRN_UV_ACCEPT_RETRY_MIN 50
+#define CAIRN_UV_ACCEPT_RETRY_MAX 1000
+/* Connections accepted per readiness callback. */
+#define CAIRN_UV_ACCEPT_BATCH 64
 
 struct uv_listener {
-    /* The common part (first), and the listening socket. */
+    /* The common part (first), the listening socket and its watcher. */
     struct cairn_listener base;
-    uv_tcp_t h;
-    /* A handle to accept a connection into only to close it at once, when
-     * no stream can be allocated for it. libuv holds an accepted connection
-     * until uv_accept is called and stops watching the socket meanwhile, so
-     * a connection we cannot take must still be accepted, or the listener
-     * would never accept again. */
-    uv_tcp_t reject;
-    /* The reject handle is open (closing); a second rejection waits. */
-    bool reject_open;
-    bool reject_pending;
+    int fd;
+    uv_poll_t poll;
+    /* Retry timer while accepting is paused; the current wait in ms. */
+    uv_timer_t retry;
+    uint64_t backoff;
     /* Open libuv handles; the listener is freed when the last one closes. */
     int handles;
 };
 
-static void listener_release(struct uv_listener *l)
-{
-    if (--l->handles == 0)
-        cairn_free(l);
-}
-
 static void listener_closed(uv_handle_t *h)
 {
-    listener_release(h->data);
-}
-
-static void reject_connection(struct uv_listener *l);
-
-static void reject_closed(uv_handle_t *h)
-{
     struct uv_listener *l = h->data;
-    l->reject_open = false;
-    bool again = l->reject_pending && !l->base.closing;
-    l->reject_pending = false;
-    if (again)
-        reject_connection(l);
-    listener_release(l);
+    if (--l->handles == 0) {
+        if (l->fd >= 0)
+            close(l->fd);
+        cairn_free(l);
+    }
 }
 
-/* Takes the connection libuv holds and closes it (the peer sees EOF). */
-static void reject_connection(struct uv_listener *l)
+static void listener_poll(uv_poll_t *h, int status, int events);
+
+static void listener_retry(uv_timer_t *t)
 {
-    if (l->reject_open) {
-        l->reject_pending = true;
-        return;
-    }
-    if (uv_tcp_init(l->h.loop, &l->reject) < 0)
-        return;
-    l->reject.data = l;
-    l->reject_open = true;
-    l->handles++;
-    l->base.rejected++;
-    uv_accept((uv_stream_t *)&l->h, (uv_stream_t *)&l->reject);
-    uv_close((uv_handle_t *)&l->reject, reject_closed);
+    struct uv_listener *l = t->data;
+    if (!l->base.closing)
+        uv_poll_start(&l->poll, UV_READABLE, listener_poll);
 }
 
-static void listener_connection(uv_stream_t *server, int status)
+/* Out of descriptors: stop watching the socket for a while. */
+static void listener_pause(struct uv_listener *l)
 {
-    struct uv_listener *l = server->data;
-    if (status < 0 || l->base.closing)
-        return;
-    struct uv_stream_impl *s = stream_alloc(backend_of(l->base.loop));
-    if (s == NULL) {
-        reject_connection(l);
+    l->base.accept_paused++;
+    uv_poll_stop(&l->poll);
+    uv_timer_start(&l->retry, listener_retry, l->backoff, 0);
+    l->backoff *= 2;
+    if (l->backoff > CAIRN_UV_ACCEPT_RETRY_MAX)
+        l->backoff = CAIRN_UV_ACCEPT_RETRY_MAX;
+}
+
+static void listener_poll(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    struct uv_listener *l = h->data;
+    if (status < 0) {
+        /* libuv stopped the watcher on a socket error: look again later
+         * rather than never. */
+        if (!l->base.closing)
+            listener_pause(l);
         return;
     }
-    if (uv_accept(server, (uv_stream_t *)&s->h) < 0) {
-        stream_close_handles(s);
-        return;
+    for (int i = 0; i < CAIRN_UV_ACCEPT_BATCH && !l->base.closing; i++) {
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                listener_pause(l);
+                return;
+            }
+            /* EINTR, ECONNABORTED, and the network errors Linux reports
+             * for one pending connection (which it consumes): the next. */
+            continue;
+        }
+        l->backoff = CAIRN_UV_ACCEPT_RETRY_MIN;
+        struct uv_stream_impl *s = stream_alloc(backend_of(l->base.loop));
+        if (s == NULL) {
+            /* No memory for it: closed at once, the peer sees EOF. */
+            close(fd);
+            l->base.rejected++;
+            continue;
+        }
+        if (uv_tcp_open(&s->h, fd) < 0) {
+            close(fd);
+            stream_close_handles(s);
+            continue;
+        }
+        uv_tcp_nodelay(&s->h, 1);
+        if (!cairn__listener_accept(&l->base, &s->base))
+            return;
     }
-    uv_tcp_nodelay(&s->h, 1);
-    cairn__listener_accept(&l->base, &s->base);
 }
 
 int cairn__uv_listen(cairn_loop *loop, const cairn_addr *addr, cairn_listener **ret_listener)
@@ -531,22 +561,47 @@ int cairn__uv_listen(cairn_loop *loop, const cairn_addr *addr, cairn_listener **
     struct sockaddr_storage ss;
     if (cairn__sockaddr_from_addr(addr, false, &ss) < 0)
         return CAIRN_EINVAL;
+    socklen_t sslen =
+        ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return cairn_err_from_errno(-errno);
+    int one = 1;
+    int zero = 0;
+    if (ss.ss_family == AF_INET6) /* both families, as uv_tcp_bind without IPV6ONLY */
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, (const struct sockaddr *)&ss, sslen) < 0 || listen(fd, CAIRN_UV_BACKLOG) < 0) {
+        int r = cairn_err_from_errno(-errno);
+        close(fd);
+        return r;
+    }
     struct uv_listener *l = cairn_calloc(1, sizeof(*l));
-    if (l == NULL)
+    if (l == NULL) {
+        close(fd);
         return CAIRN_ENOMEM;
-    int r = uv_tcp_init(b->uv, &l->h);
+    }
+    l->fd = fd;
+    l->base.loop = loop;
+    l->backoff = CAIRN_UV_ACCEPT_RETRY_MIN;
+    int r = uv_poll_init_socket(b->uv, &l->poll, fd);
     if (r < 0) {
+        close(fd);
         cairn_free(l);
         return map_uv(r);
     }
-    l->h.data = l;
+    l->poll.data = l;
     l->handles = 1;
-    l->base.loop = loop;
-    r = uv_tcp_bind(&l->h, (const struct sockaddr *)&ss, 0);
-    if (r == 0)
-        r = uv_listen((uv_stream_t *)&l->h, CAIRN_UV_BACKLOG, listener_connection);
+    r = uv_timer_init(b->uv, &l->retry);
+    if (r == 0) {
+        l->retry.data = l;
+        l->handles++;
+        r = uv_poll_start(&l->poll, UV_READABLE, listener_poll);
+        if (r < 0)
+            uv_close((uv_handle_t *)&l->retry, listener_closed);
+    }
     if (r < 0) {
-        uv_close((uv_handle_t *)&l->h, listener_closed);
+        uv_close((uv_handle_t *)&l->poll, listener_closed);
         return map_uv(r);
     }
     *ret_listener = &l->base;
@@ -557,15 +612,20 @@ int cairn__uv_listener_local(cairn_listener *lst, cairn_addr *ret_addr)
 {
     struct uv_listener *l = (struct uv_listener *)lst;
     struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    int r = uv_tcp_getsockname(&l->h, (struct sockaddr *)&ss, &len);
-    if (r < 0)
-        return map_uv(r);
+    socklen_t len = sizeof(ss);
+    if (getsockname(l->fd, (struct sockaddr *)&ss, &len) < 0)
+        return cairn_err_from_errno(-errno);
     return cairn__addr_from_sockaddr((const struct sockaddr *)&ss, ret_addr);
 }
 
 void cairn__uv_listener_free(cairn_listener *lst)
 {
     struct uv_listener *l = (struct uv_listener *)lst;
-    uv_close((uv_handle_t *)&l->h, listener_closed);
+    /* uv_close stops and forgets the watcher at once, so the socket can
+     * close now: nothing listens on the port when this returns, as with
+     * a uv_tcp_t. */
+    uv_close((uv_handle_t *)&l->poll, listener_closed);
+    uv_close((uv_handle_t *)&l->retry, listener_closed);
+    close(l->fd);
+    l->fd = -1;
 }

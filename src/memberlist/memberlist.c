@@ -449,4 +449,5 @@ void cairn_memberlist_get_stats(const cairn_memberlist *ml, cairn_ml_stats *ret_
 {
     *ret_stats = ml->stats;
     ret_stats->broadcast_queue = cairn__bcast_queue_len(ml->broadcasts);
+    ret_stats->accept_paused = ml->listener ? cairn_listener_accept_paused(ml->listener) : 0;
 }

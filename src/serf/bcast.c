@@ -13,7 +13,9 @@
  * logs every check) and with the limit (MaxQueueDepth, or max(2 * members,
  * MinQueueDepth) when MinQueueDepth is set): above it the most transmitted
  * messages are pruned and counted. cairn also gives each queue a hard cap
- * (SERF_QUEUE_HARD_MAX) so memory is bounded between checks.
+ * (SERF_QUEUE_HARD_MAX) so memory is bounded between checks; what that cap
+ * drops is counted in queue_pruned too, with a warning at most once a
+ * minute.
  */
 #include "serf/serf_internal.h"
 
@@ -92,8 +94,22 @@ void cairn__serf_bcast_destroy(cairn_serf *s)
 int cairn__serf_bcast_queue(cairn_serf *s, cairn_bcast_queue *q, const uint8_t *msg, size_t len,
                             cairn_bcast_finished_cb finished, void *userdata)
 {
-    (void)s;
-    return cairn__bcast_queue_push(q, NULL, msg, len, finished, userdata);
+    size_t before = cairn__bcast_queue_len(q);
+    int rc = cairn__bcast_queue_push(q, NULL, msg, len, finished, userdata);
+    size_t after = cairn__bcast_queue_len(q);
+    if (rc == 0 && after <= before) {
+        /* Hit the hard cap between two checks: the queue dropped its most
+         * transmitted message(s). Counted as pruned, warned once a minute. */
+        s->stats.queue_pruned += before + 1 - after;
+        cairn_time now = cairn_loop_now(s->loop);
+        if (s->queue_cap_warned == 0 || now - s->queue_cap_warned >= SERF_QUEUE_WARN_EVERY) {
+            s->queue_cap_warned = now;
+            cairn__serf_log(s, CAIRN_LOG_WARN,
+                            "broadcast queue at its hard cap (%d), dropping messages",
+                            SERF_QUEUE_HARD_MAX);
+        }
+    }
+    return rc;
 }
 
 /* Counts what a queue emitted so the next queue gets the rest. */

@@ -163,6 +163,8 @@ struct cairn_serf {
     cairn_timer *reap_timer, *reconnect_timer, *queue_timer, *prune_timer;
     /* Last queue warning, per queue (rate limit). */
     cairn_time queue_warned[3];
+    /* Last warning that a queue hit SERF_QUEUE_HARD_MAX (rate limit). */
+    cairn_time queue_cap_warned;
     /* Our tags, encoded (Meta) and as given. */
     uint8_t meta[CAIRN_META_MAX];
     size_t meta_len;

@@ -1059,15 +1059,21 @@ static void on_read(cairn_stream *s, const uint8_t *data, size_t len, int status
         return;
     }
     c->busy++;
-    int rc;
-    while (!c->closed && (rc = process_one(c)) > 0)
+    int rc = 0;
+    while (!c->closed && !c->broken && (rc = process_one(c)) > 0)
         ;
-    if (!c->closed && rc < 0) {
+    if (!c->closed && !c->broken && rc < 0) {
         c->srv->st.bad_requests++;
         conn_close(c);
     }
     c->busy--;
-    settle(c);
+    /* Broken (its replies past the hard cap): closed here, and freed by
+     * conn_close unless an outer handler still holds it. Not through
+     * settle: c must not be read after conn_close has freed it. */
+    if (!c->closed && c->broken) {
+        conn_close(c);
+        return;
+    }
     if (c->closed) {
         if (c->busy == 0)
             conn_free(c);

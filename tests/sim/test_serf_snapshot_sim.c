@@ -29,6 +29,7 @@
 #include "cairn/cairn.h"
 #include "base/alloc_test.h"
 #include "serf_world.h"
+#include "serf/serf_internal.h"
 
 static serf_world W;
 
@@ -205,6 +206,45 @@ static void test_compaction_bounded(void **state)
     serf_world_destroy(&W);
 }
 
+/* Member churn instead of events: 40 members (fake memberlist nodes fed
+ * to node 1) join and fail 200 times over, 16,000 alive / not-alive lines;
+ * compaction keeps the file near its 128 KiB threshold. */
+static void test_compaction_bounded_member_churn(void **state)
+{
+    (void)state;
+    world(304, 2, false);
+    cairn_serf *s = W.nodes[1].serf;
+    size_t max_len = 0;
+    char name[16];
+    for (int round = 0; round < 200; round++) {
+        for (int k = 0; k < 40; k++) {
+            snprintf(name, sizeof(name), "churn%d", k);
+            cairn_ml_node n = {.name = name, .state = CAIRN_ML_ALIVE};
+            uint8_t ip[4] = {10, 9, 9, (uint8_t)(k + 1)};
+            assert_int_equal(cairn_addr_from_ip(ip, 4, 7946, &n.addr), 0);
+            n.pmin = 1, n.pmax = 5, n.pcur = 2, n.dmin = 2, n.dmax = 5, n.dcur = 4;
+            cairn__serf_node_join(s, &n);
+            n.state = CAIRN_ML_DEAD;
+            cairn__serf_node_leave(s, &n);
+        }
+        cairn_sim_run_for(W.sim, 600 * CAIRN_MSEC);
+        const uint8_t *data;
+        size_t len;
+        assert_int_equal(cairn_sim_file_get(W.sim, W.nodes[1].snap_path, &data, &len), 0);
+        if (len > max_len)
+            max_len = len;
+    }
+    cairn_serf_stats st;
+    cairn_serf_get_stats(s, &st);
+    printf("member churn: %llu lines, %llu compactions, file at most %zu bytes\n",
+           (unsigned long long)st.snapshot_lines, (unsigned long long)st.snapshot_compactions,
+           max_len);
+    assert_true(st.snapshot_lines >= 16000);
+    assert_true(st.snapshot_compactions >= 1);
+    assert_true(max_len <= 128 * 1024 + 64 * 1024);
+    serf_world_destroy(&W);
+}
+
 struct logbuf {
     char text[4096];
     size_t len;
@@ -329,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_leave_restart_stays_out),
         cmocka_unit_test(test_leave_restart_rejoin_after_leave),
         cmocka_unit_test(test_compaction_bounded),
+        cmocka_unit_test(test_compaction_bounded_member_churn),
         cmocka_unit_test(test_corrupt_lines_skipped),
         cmocka_unit_test(test_sync_failure_counted),
         cmocka_unit_test(test_alloc_failures),

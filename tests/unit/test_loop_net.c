@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -395,6 +396,75 @@ static void test_tcp_accept_alloc_failure(void **state)
     close(fd2);
 }
 
+/* Out of descriptors: accept() fails with EMFILE. The listener stops
+ * watching its socket (counted in accept_paused) instead of spinning or
+ * dropping the connections, retries at 50 ms doubling up to 1 s, and takes
+ * the waiting connections, alive, once descriptors are free. */
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static void test_tcp_accept_emfile(void **state)
+{
+    struct uv_env *e = *state;
+    struct tcp_srv sv = {.echo = true};
+    cairn_addr sa;
+    tcp_listen(e, 4, &sv, &sa);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(sa.port)};
+    memcpy(&sin.sin_addr, sa.ip, 4);
+    enum { NCLI = 3, NFILL = 4096 };
+    int cli[NCLI];
+    for (int i = 0; i < NCLI; i++)
+        assert_true((cli[i] = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+    /* Use up every descriptor under a lowered soft limit. */
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    static int fill[NFILL];
+    int nfill = 0;
+    while (nfill < NFILL && (fill[nfill] = open("/dev/null", O_RDONLY)) >= 0)
+        nfill++;
+    assert_int_equal(errno, EMFILE);
+    for (int i = 0; i < NCLI; i++)
+        assert_int_equal(connect(cli[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
+    double c0 = cpu_ms();
+    uv_env_run_for(e, 1000);
+    double spent = cpu_ms() - c0;
+    uint64_t paused = cairn_listener_accept_paused(sv.lst);
+    print_message("EMFILE for 1 s: %llu accept pauses, %.1f ms CPU\n", (unsigned long long)paused,
+                  spent);
+    assert_int_equal(sv.accepted, 0);
+    assert_true(paused >= 3 && paused <= 8); /* 50+100+200+400 ms: ~5 */
+    assert_true(spent < 200);                /* a busy loop would be ~1,000 */
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    /* Recovers: every waiting connection is taken (within the 1 s retry),
+     * alive: it echoes. */
+    for (int k = 0; k < 40 && sv.accepted < NCLI; k++)
+        uv_env_run_for(e, 50);
+    assert_int_equal(sv.accepted, NCLI);
+    assert_int_equal(cairn_listener_rejected(sv.lst), 0);
+    for (int i = 0; i < NCLI; i++)
+        assert_int_equal(send(cli[i], "x", 1, MSG_NOSIGNAL), 1);
+    uv_env_run_for(e, 100);
+    for (int i = 0; i < NCLI; i++) {
+        char b = 0;
+        assert_int_equal(recv(cli[i], &b, 1, MSG_DONTWAIT), 1);
+        assert_int_equal(b, 'x');
+        close(cli[i]);
+    }
+    assert_int_equal(sv.eofs, 0);
+    srv_close(&sv);
+    uv_env_run_for(e, 20);
+}
+
 static void test_tcp_dial_refused(void **state)
 {
     struct uv_env *e = *state;
@@ -639,6 +709,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tcp_eof_to_client, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_accept_alloc_failure, uv_env_setup,
                                         uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_accept_emfile, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_dial_refused, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_close_while_connecting, uv_env_setup,
                                         uv_env_teardown),

@@ -579,6 +579,61 @@ static void test_queue_depth(void **state)
     serf_world_destroy(&W);
 }
 
+/* A flood of user events past the hard cap (65,536 per queue) between two
+ * checks: the queue never holds more, the overflow is counted and warned
+ * about once; the next check prunes to MaxQueueDepth with its warning. */
+struct warnlog {
+    int cap_lines, depth_lines, limit_lines;
+};
+
+static void on_warn(int level, const char *module, const char *msg, void *ud)
+{
+    (void)module;
+    struct warnlog *w = ud;
+    if (level < CAIRN_LOG_WARN)
+        return;
+    if (strstr(msg, "hard cap"))
+        w->cap_lines++;
+    else if (strstr(msg, "exceeds limit"))
+        w->limit_lines++;
+    else if (strstr(msg, "queue depth"))
+        w->depth_lines++;
+}
+
+static void test_queue_flood(void **state)
+{
+    (void)state;
+    struct warnlog wl = {0};
+    cairn_logger lg = {.cb = on_warn, .userdata = &wl, .level = CAIRN_LOG_WARN};
+    assert_int_equal(serf_world_init(&W, 23, 1), 0);
+    W.logger = &lg;
+    W.cfg.queue_check_interval = CAIRN_SEC;
+    assert_int_equal(serf_world_start_all(&W), 0);
+    cairn_serf *s = W.nodes[0].serf;
+    enum { FLOOD = SERF_QUEUE_HARD_MAX + 5000 };
+    cairn_serf_stats st;
+    for (int k = 0; k < FLOOD; k++) {
+        assert_int_equal(cairn_serf_user_event(s, "e", NULL, 0, false, NULL), 0);
+        if (k % 8192 == 0) {
+            cairn_serf_get_stats(s, &st);
+            assert_true(st.event_queue <= SERF_QUEUE_HARD_MAX);
+        }
+    }
+    cairn_serf_get_stats(s, &st);
+    assert_int_equal(st.event_queue, SERF_QUEUE_HARD_MAX);
+    assert_int_equal(st.queue_pruned, FLOOD - SERF_QUEUE_HARD_MAX);
+    assert_int_equal(wl.cap_lines, 1);
+    /* The check: down to MaxQueueDepth (4096), counted, warned. */
+    cairn_sim_run_for(W.sim, 1100 * CAIRN_MSEC);
+    cairn_serf_get_stats(s, &st);
+    assert_int_equal(st.event_queue, 4096);
+    assert_int_equal(st.queue_pruned, FLOOD - 4096);
+    assert_int_equal(wl.limit_lines, 1);
+    assert_int_equal(wl.depth_lines, 1);
+    W.logger = NULL;
+    serf_world_destroy(&W);
+}
+
 /* Lifecycle: a lone leave completes (no intent to wait for), left is
  * final, joins are refused after it; delete during a leave cancels it;
  * the cluster seam answers from the serf. */
@@ -833,6 +888,7 @@ int main(void)
         cmocka_unit_test(test_pushpull),
         cmocka_unit_test(test_coalesce),
         cmocka_unit_test(test_queue_depth),
+        cmocka_unit_test(test_queue_flood),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_join_ignore_old),
         cmocka_unit_test(test_coord_cache),

@@ -208,12 +208,52 @@ static void test_ring_dedup(void **state)
     serf_world_destroy(&W);
 }
 
+/* Past the caps: at most max_queries of our own queries run at once (the
+ * next is CAIRN_ELIMIT until one ends), and at most max_pending_responses
+ * received queries are answerable (the next is still delivered, counted in
+ * pending_overflow; the table frees itself at the deadlines). */
+static void test_query_caps(void **state)
+{
+    (void)state;
+    assert_int_equal(serf_world_init(&W, 78, 2), 0);
+    W.cfg.max_queries = 3;
+    W.cfg.max_pending_responses = 2;
+    assert_int_equal(serf_world_start_all(&W), 0);
+    assert_int_equal(serf_world_join_all(&W), 0);
+    cairn_sim_run_for(W.sim, 5 * CAIRN_SEC);
+    cairn_serf *s = W.nodes[0].serf;
+    cairn_serf_query_params p = {.name = "q", .timeout = 2 * CAIRN_SEC};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(cairn_serf_query(s, &p, NULL, NULL, NULL), 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(cairn_serf_query(s, &p, NULL, NULL, NULL), CAIRN_ELIMIT);
+    cairn_sim_run_for(W.sim, 2100 * CAIRN_MSEC);
+    assert_int_equal(cairn_serf_query(s, &p, NULL, NULL, NULL), 0);
+    cairn_sim_run_for(W.sim, 2100 * CAIRN_MSEC);
+    /* Node 1: hand-made queries, 1 s deadline each. */
+    cairn_serf_stats st0, st;
+    cairn_serf_get_stats(W.nodes[1].serf, &st0);
+    for (uint32_t i = 0; i < 10; i++)
+        send_query(5000 + i, 100 + i);
+    cairn_serf_get_stats(W.nodes[1].serf, &st);
+    assert_int_equal(st.queries_received - st0.queries_received, 10);
+    assert_true(st.pending_overflow - st0.pending_overflow >= 7);
+    /* Deadlines passed: answerable again. */
+    cairn_sim_run_for(W.sim, 1100 * CAIRN_MSEC);
+    cairn_serf_get_stats(W.nodes[1].serf, &st0);
+    send_query(6000, 200);
+    cairn_serf_get_stats(W.nodes[1].serf, &st);
+    assert_int_equal(st.queries_received - st0.queries_received, 1);
+    assert_int_equal(st.pending_overflow, st0.pending_overflow);
+    serf_world_destroy(&W);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_filter), cmocka_unit_test(test_tag_filter_unanchored),
         cmocka_unit_test(test_filter_wire), cmocka_unit_test(test_default_timeout_and_limits),
-        cmocka_unit_test(test_ring_dedup),
+        cmocka_unit_test(test_ring_dedup),  cmocka_unit_test(test_query_caps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

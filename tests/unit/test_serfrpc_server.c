@@ -13,6 +13,8 @@
 #include <cmocka.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -546,6 +548,61 @@ static void test_bounds(void **state)
     cairn_serfrpc_server_delete(srv);
 }
 
+/* A client that pipelines requests and never reads a reply: the replies
+ * queue up to 64 MiB (CONN_HARD_OUT_MAX), then the connection is closed;
+ * the server keeps serving others. */
+static void test_reply_cap(void **state)
+{
+    struct uv_env *e = *state;
+    cairn_addr a;
+    cairn_serfrpc_server_config cfg = {.ops = &fake_ops, .idle_timeout = 30 * CAIRN_SEC};
+    cairn_serfrpc_server *srv = server_cfg(e, cfg, &a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(a.port)};
+    sa.sin_addr.s_addr = htonl(0x7f000001);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    static const char hs[] = "\x82\xa7"
+                             "Command\xa9handshake\xa3Seq\x01\x81\xa7Version\x01";
+    assert_int_equal(write(fd, hs, sizeof hs - 1), (ssize_t)(sizeof hs - 1));
+    static const char req[] = "\x82\xa7"
+                              "Command\xa7members\xa3Seq\x03";
+    enum { BATCH = 2000 };
+    static char batch[BATCH * (sizeof req - 1)];
+    for (int i = 0; i < BATCH; i++)
+        memcpy(batch + i * (sizeof req - 1), req, sizeof req - 1);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    cairn_serfrpc_server_stats st;
+    size_t off = 0;
+    bool closed = false;
+    uint64_t t0 = uv_now(&e->uv);
+    while (!closed && uv_now(&e->uv) - t0 < 60000) {
+        ssize_t n = send(fd, batch + off, sizeof batch - off, MSG_NOSIGNAL);
+        if (n > 0)
+            off = (off + (size_t)n) % sizeof batch;
+        else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            closed = true;
+        uv_env_run_for(e, 1);
+        cairn_serfrpc_server_get_stats(srv, &st);
+        closed = closed || st.clients == 0;
+    }
+    cairn_serfrpc_server_get_stats(srv, &st);
+    print_message("closed after %llu requests never read\n", (unsigned long long)st.requests);
+    assert_true(closed);
+    assert_int_equal(st.clients, 0);
+    /* Others are still served. */
+    struct got g;
+    memset(&g, 0, sizeof g);
+    cairn_serfrpc *c = client(e, &a, NULL, &g);
+    RUN_UNTIL(e, g.state == CAIRN_SERFRPC_READY);
+    assert_int_equal(cairn_serfrpc_members(c, on_reply, &g), 0);
+    RUN_UNTIL(e, g.n == 1);
+    close(fd);
+    cairn_serfrpc_delete(c);
+    cairn_serfrpc_server_delete(srv);
+}
+
 /* The same server on the simulator (it sees the world only through the
  * loop): a client on another simulated host, virtual time. */
 static void test_on_simulator(void **state)
@@ -598,6 +655,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_raw_quirks, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_bounds, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_reply_cap, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_respond, uv_env_setup, uv_env_teardown),
         cmocka_unit_test(test_on_simulator),
     };
