@@ -89,7 +89,7 @@ sleep 2 # settle: joins, first push/pulls
 
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # On-CPU nanoseconds of every thread (finer than the 10 ms ticks of stat).
-runns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
+runns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
 anon() { awk '$1 == "RssAnon:" { print $2 }' "/proc/$1/status"; }
 rss() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
 thr() { awk '$1 == "Threads:" { print $2 }' "/proc/$1/status"; }

@@ -34,7 +34,8 @@
 #   SIZES default "10 50 100"; --quick: size 5, 5 s window (smoke run).
 #   env BENCH_SCALE_WINDOW (s, default 30), BENCH_SCALE_SETTLE (s, default
 #   5), BENCH_SCALE_TIMEOUT (convergence timeout, s, default 120),
-#   BENCH_SCALE_KEEP=DIR keeps the logs and raw figures.
+#   BENCH_SCALE_KEEP=DIR keeps the logs and raw figures, BENCH_SCALE_PERF=FILE
+#   records `perf record -g` of cairn agent 1 over each window in FILE.N.
 # Ports: a free block of 4*max(N) ports in 21000-29999 (interop uses
 # 19000-19799, bench_agent 19800-19959).
 set -u
@@ -126,11 +127,11 @@ wire_bytes() {
 HZ=$(getconf CLK_TCK)
 ticks() {
     local p
-    for p in "$@"; do cat /proc/"$p"/stat 2>/dev/null; done | awk '{ s += $14 + $15 } END { printf "%d", s }'
+    for p in "$@"; do cat /proc/"$p"/stat 2>/dev/null; done | awk '{ s += $14 + $15 } END { printf "%.0f", s }'
 }
 runns() {
     local p
-    for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%d", s }'
+    for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%.0f", s }'
 }
 mem() { # mean VmRSS and RssAnon (KiB) over the pids
     local p
@@ -152,7 +153,7 @@ start_agent() { # side i gossip_port rpc_port join_port(or "")
     PIDS+=($!)
 }
 
-# run_side SIDE N: prints "conv_s ticks_per_agent_min ns_per_agent_min rss anon wire_B_per_agent_s udp_payload_B_per_agent_s window"
+# run_side SIDE N (run in this shell, not a subshell): prints "conv_s ticks_per_agent_min ns_per_agent_min rss anon wire_B_per_agent_s udp_payload_B_per_agent_s window"
 run_side() {
     local side=$1 n=$2 g r i t0 t1 pending left conv w0 w1 k0 k1 n0 n1 ws0 ws1
     if [ $side = cairn ]; then g=$B; r=$((B + max)); else g=$((B + 2 * max)); r=$((B + 3 * max)); fi
@@ -178,7 +179,11 @@ run_side() {
     sleep "$SETTLE"
     [ $side = cairn ] && kill -USR1 "${PIDS[@]}" 2>/dev/null
     w0=$(wire_bytes $side); k0=$(ticks "${PIDS[@]}"); n0=$(runns "${PIDS[@]}"); ws0=$(now)
-    sleep "$WINDOW"
+    if [ $side = cairn ] && [ -n "${BENCH_SCALE_PERF:-}" ]; then
+        perf record -q -F 999 -g -o "$BENCH_SCALE_PERF.$n" -p "${PIDS[1]}" -- sleep "$WINDOW" >/dev/null 2>&1
+    else
+        sleep "$WINDOW"
+    fi
     w1=$(wire_bytes $side); k1=$(ticks "${PIDS[@]}"); n1=$(runns "${PIDS[@]}"); ws1=$(now)
     [ $side = cairn ] && kill -USR1 "${PIDS[@]}" 2>/dev/null
     read -r rss anon <<<"$(mem "${PIDS[@]}")"
@@ -187,7 +192,7 @@ run_side() {
         sleep 0.5
         udp=$(for i in $(seq 0 $((n - 1))); do
             grep '"tx_bytes"' "$D/$side-$i.log" | tail -2 | jq -s 'if length == 2 then .[1].tx_bytes - .[0].tx_bytes else empty end'
-        done | awk '{ s += $1 } END { printf "%d", s }')
+        done | awk '{ s += $1 } END { printf "%.0f", s }')
     fi
     stop_all
     awk -v n=$n -v conv=$conv -v k=$((k1 - k0)) -v ns=$((n1 - n0)) -v hz=$HZ -v a=$ws0 -v b=$ws1 \
@@ -212,8 +217,11 @@ fig() { # name n cairn serf goal(max ratio or "") [extra]
 }
 
 for n in "${SIZES[@]}"; do
-    read -r cc ct cn cr ca cw cu cwin csplit <<<"$(run_side cairn "$n")"
-    read -r sc st sn sr sa sw su swin ssplit <<<"$(run_side serf "$n")"
+    # Not in $(...): the agents' pids stay in this shell's PIDS for cleanup.
+    run_side cairn "$n" >"$D/res.cairn"
+    run_side serf "$n" >"$D/res.serf"
+    read -r cc ct cn cr ca cw cu cwin csplit <"$D/res.cairn"
+    read -r sc st sn sr sa sw su swin ssplit <"$D/res.serf"
     echo "$n cairn $cc $ct $cn $cr $ca $cw $cu $cwin $csplit serf $sc $st $sn $sr $sa $sw $su $swin $ssplit" >>"$D/raw.txt"
     fig scale_convergence_s "$n" "$cc" "$sc" 1
     fig scale_cpu_ms_per_agent_min "$n" "$cn" "$sn" 0.2 ",\"window_s\":$cwin,\"source\":\"schedstat\""
