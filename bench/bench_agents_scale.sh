@@ -35,7 +35,7 @@
 #   env BENCH_SCALE_WINDOW (s, default 30), BENCH_SCALE_SETTLE (s, default
 #   5), BENCH_SCALE_TIMEOUT (convergence timeout, s, default 120),
 #   BENCH_SCALE_KEEP=DIR keeps the logs and raw figures, BENCH_SCALE_PERF=FILE
-#   records `perf record -g` of cairn agent 1 over each window in FILE.N.
+#   records `perf record -g` of the cairn agents over each window in FILE.N.
 # Ports: a free block of 4*max(N) ports in 21000-29999 (interop uses
 # 19000-19799, bench_agent 19800-19959).
 set -u
@@ -180,7 +180,8 @@ run_side() {
     [ $side = cairn ] && kill -USR1 "${PIDS[@]}" 2>/dev/null
     w0=$(wire_bytes $side); k0=$(ticks "${PIDS[@]}"); n0=$(runns "${PIDS[@]}"); ws0=$(now)
     if [ $side = cairn ] && [ -n "${BENCH_SCALE_PERF:-}" ]; then
-        perf record -q -F 999 -g -o "$BENCH_SCALE_PERF.$n" -p "${PIDS[1]}" -- sleep "$WINDOW" >/dev/null 2>&1
+        perf record -q -F 4999 -g -o "$BENCH_SCALE_PERF.$n" -p "$(IFS=,; echo "${PIDS[*]}")" \
+            -- sleep "$WINDOW" >/dev/null 2>&1
     else
         sleep "$WINDOW"
     fi
