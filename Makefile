@@ -9,6 +9,7 @@ SEEDS    ?= 200
 FIRST    ?= 1
 SOAK_MIN ?= 3
 SOAK_MAX ?= 1000
+SCALE_SIZES ?= 10 50 100
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 
@@ -82,6 +83,7 @@ demo: build
 bench: build
 	@for b in $(BUILD)/bench_*; do [ -x "$$b" ] && "$$b"; done
 	@bench/bench_agent.sh $(BUILD)/cairn
+	@bench/bench_agents_scale.sh --cairn $(BUILD)/cairn $(SCALE_SIZES)
 	@bench/go/run.sh $(BUILD)
 
 fuzz: deps $(ASAN)/CMakeCache.txt

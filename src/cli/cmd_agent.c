@@ -255,8 +255,7 @@ static void usage(FILE *out)
             "  --retry-max N           retry joins before giving up with exit 1 (default 0:\n"
             "                          forever)\n"
             "  --broadcast-timeout DUR how long a leave waits for its broadcast (default 5s)\n"
-            "  --rpc-addr HOST:PORT    Serf RPC address (not supported by this build yet)\n"
-            "  --rpc-auth KEY          Serf RPC auth key (not supported by this build yet)\n\n"
+            "\n"
 
             "Routing (docs/ROUTING.md):\n"
             "  --dc NAME               datacenter: run a router over the LAN pool (this\n"

@@ -55,10 +55,12 @@ struct serf_coalescer {
     cairn_event_cb cb;
     void *userdata;
     cairn_timer *period_timer, *quiet_timer;
-    /* Pending: name -> co_member or co_user, plus insertion order. */
+    /* Pending: name -> co_member or co_user, plus insertion order (grown
+     * on demand up to cap: a 65,536-member cap must not cost 512 KiB of
+     * touched memory in every agent). */
     struct ml_strmap pending;
     void **order;
-    size_t n_order;
+    size_t n_order, order_cap;
     /* Member coalescer: name -> co_last. */
     struct ml_strmap last;
 };
@@ -204,10 +206,7 @@ int cairn__serf_coalesce_new(cairn_loop *loop, bool member, cairn_time period, c
     c->userdata = userdata;
     cairn__ml_strmap_init(&c->pending, c->cap);
     cairn__ml_strmap_init(&c->last, c->cap);
-    c->order = cairn_calloc(c->cap, sizeof(*c->order));
-    int rc = c->order ? 0 : CAIRN_ENOMEM;
-    if (rc == 0)
-        rc = cairn_timer_new(loop, on_timer, c, &c->period_timer);
+    int rc = cairn_timer_new(loop, on_timer, c, &c->period_timer);
     if (rc == 0)
         rc = cairn_timer_new(loop, on_timer, c, &c->quiet_timer);
     if (rc < 0) {
@@ -235,6 +234,24 @@ void cairn__serf_coalesce_delete(serf_coalescer *c)
     cairn_free(c);
 }
 
+/* Room for `need` entries in order (need <= cap): doubling from 16. */
+static bool order_reserve(serf_coalescer *c, size_t need)
+{
+    if (need <= c->order_cap)
+        return true;
+    size_t n = c->order_cap ? c->order_cap : 16;
+    while (n < need)
+        n *= 2;
+    if (n > c->cap)
+        n = c->cap;
+    void **o = cairn_reallocarray(c->order, n, sizeof(*o));
+    if (o == NULL)
+        return false;
+    c->order = o;
+    c->order_cap = n;
+    return true;
+}
+
 /* Member events: keep the latest per member. */
 static bool add_member(serf_coalescer *c, const cairn_event *ev)
 {
@@ -242,6 +259,8 @@ static bool add_member(serf_coalescer *c, const cairn_event *ev)
         if (cairn__ml_strmap_get(&c->pending, ev->members[i].name) == NULL &&
             c->n_order + (ev->nmembers - i) > c->cap)
             return false; /* would not fit: the caller delivers it now */
+    if (!order_reserve(c, c->n_order + ev->nmembers < c->cap ? c->n_order + ev->nmembers : c->cap))
+        return false;
     for (size_t i = 0; i < ev->nmembers; i++) {
         cairn_member *m = member_dup(&ev->members[i]);
         if (m == NULL)
@@ -287,7 +306,8 @@ static bool add_user(serf_coalescer *c, const cairn_event *ev)
         return false;
     struct co_user *u = cairn__ml_strmap_get(&c->pending, ev->name);
     if (u == NULL) {
-        if (c->n_order == c->cap || (u = cairn_calloc(1, sizeof(*u))) == NULL)
+        if (c->n_order == c->cap || !order_reserve(c, c->n_order + 1) ||
+            (u = cairn_calloc(1, sizeof(*u))) == NULL)
             return false;
         size_t n = strlen(ev->name) + 1;
         if ((u->name = cairn_malloc(n)) == NULL ||

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cairn/cairn.h"
@@ -544,6 +545,71 @@ static void test_coalesce(void **state)
     serf_world_destroy(&W);
 }
 
+/* Largest single request seen by size_alloc (a libc-backed allocator, so
+ * blocks pass freely between it and libc's). */
+static size_t max_request;
+
+static void *size_malloc(size_t n, void *ud)
+{
+    (void)ud;
+    if (n > max_request)
+        max_request = n;
+    return malloc(n);
+}
+
+static void *size_realloc(void *p, size_t n, void *ud)
+{
+    (void)ud;
+    if (n > max_request)
+        max_request = n;
+    return realloc(p, n);
+}
+
+static void size_free(void *p, void *ud)
+{
+    (void)ud;
+    free(p);
+}
+
+/* The member coalescer's order table grows with what is pending: a serf
+ * with the default 65,536-member cap and coalescing on asks for no large
+ * block up front (it used to calloc, and so touch, 512 KiB per agent; the
+ * agent benchmark found it), and a burst of 40 pending members still
+ * coalesces into one event. */
+static void test_coalesce_grows(void **state)
+{
+    (void)state;
+    assert_int_equal(serf_world_init(&W, 1, 1), 0);
+    W.cfg.coalesce_period = 3 * CAIRN_SEC;
+    W.cfg.quiescent_period = CAIRN_SEC;
+    W.cfg.user_coalesce_period = 3 * CAIRN_SEC;
+    W.cfg.user_quiescent_period = CAIRN_SEC;
+    assert_int_equal(W.cfg.max_members, 65536);
+    cairn_allocator a = {size_malloc, size_realloc, size_free, NULL};
+    max_request = 0;
+    assert_int_equal(cairn_set_allocator(&a), 0);
+    int rc = serf_world_start_all(&W);
+    assert_int_equal(cairn_set_allocator(NULL), 0);
+    assert_int_equal(rc, 0);
+    assert_true(max_request < 128 * 1024);
+    cairn_serf *s = W.nodes[0].serf;
+    serf_world_node *nd = &W.nodes[0];
+    cairn_sim_run_for(W.sim, 2 * CAIRN_SEC); /* our own join flushed */
+    uint64_t total = nd->member_total;
+    uint64_t cbs = nd->member_callbacks;
+    char name[16];
+    for (int k = 0; k < 40; k++) {
+        snprintf(name, sizeof(name), "m%d", k);
+        cairn_ml_node n = fake_node(name, (uint8_t)(k + 1), NULL, 0, CAIRN_ML_ALIVE);
+        cairn__serf_node_join(s, &n);
+    }
+    assert_int_equal(nd->member_callbacks, cbs);
+    cairn_sim_run_for(W.sim, 1100 * CAIRN_MSEC);
+    assert_int_equal(nd->member_callbacks, cbs + 1);
+    assert_int_equal(nd->member_total, total + 40);
+    serf_world_destroy(&W);
+}
+
 /* The queue-depth check prunes to MaxQueueDepth (or to
  * max(2 * members, MinQueueDepth)) and counts what it dropped. */
 static void test_queue_depth(void **state)
@@ -887,6 +953,7 @@ int main(void)
         cmocka_unit_test(test_status_machine),
         cmocka_unit_test(test_pushpull),
         cmocka_unit_test(test_coalesce),
+        cmocka_unit_test(test_coalesce_grows),
         cmocka_unit_test(test_queue_depth),
         cmocka_unit_test(test_queue_flood),
         cmocka_unit_test(test_lifecycle),
