@@ -44,9 +44,10 @@ for f in $decoders; do files="$files $root/$f"; done
 echo "== decoders (line coverage by the fuzz corpora)"
 # shellcheck disable=SC2086
 "$cov" report $objs -instr-profile="$prof/all.profdata" $files |
-    sed "s|$root/||" | awk '{ print $1, $(NF-3), $(NF-2), $(NF-1) }' | column -t
+    sed "s|$root/||" | awk '/^Filename/ { print "file lines missed cover"; next }
+        /^[A-Za-z]/ { print $1, $8, $9, $10 }' | column -t
 echo "== whole library"
 # shellcheck disable=SC2086
 "$cov" report $objs -instr-profile="$prof/all.profdata" -ignore-filename-regex='fuzz/|/usr/' |
-    tail -1 | awk '{ print "TOTAL lines", $(NF-3), "missed", $(NF-2), $(NF-1) }'
-echo "(per-line detail: $cov show $objs -instr-profile=$prof/all.profdata FILE)"
+    tail -1 | awk '{ print "lines", $8, "missed", $9, "cover", $10 }'
+echo "(missed lines: $cov show -instr-profile=$prof/all.profdata $objs FILE)"
