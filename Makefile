@@ -5,6 +5,8 @@ BUILD    ?= build
 ASAN     ?= build-asan
 TSAN     ?= build-tsan
 FUZZTIME ?= 60
+RUNS     ?=
+COV      ?= build-cov
 SEEDS    ?= 200
 FIRST    ?= 1
 SOAK_MIN ?= 3
@@ -19,7 +21,8 @@ DEB_PKGS = build-essential cmake pkg-config clang clang-format libclang-rt-14-de
            python3-consul iproute2 procps curl nftables \
            debhelper dpkg-dev fakeroot lintian groff-base man-db
 
-.PHONY: all deps build test test-normal test-asan tsan demo bench fuzz clean format install deb soak faults
+.PHONY: all deps build test test-normal test-asan tsan demo bench fuzz fuzz-merge coverage valgrind \
+        clean format install deb soak faults
 
 all: build
 
@@ -86,14 +89,35 @@ bench: build
 	@bench/bench_agents_scale.sh --cairn $(BUILD)/cairn $(SCALE_SIZES)
 	@bench/go/run.sh $(BUILD)
 
+# Each fuzz target in turn for FUZZTIME seconds, or RUNS executions when RUNS
+# is set (make fuzz RUNS=10000000), with its dictionary (fuzz/dict/MAP); new
+# inputs go to $(ASAN)/fuzz-scratch/. Prints executions per target at the end.
+# FUZZ=msg limits the run to some targets. docs/fuzzing.md.
 fuzz: deps $(ASAN)/CMakeCache.txt
 	cmake --build $(ASAN) -j $(JOBS)
-	@for f in $(ASAN)/fuzz_*; do n=$$(basename $$f); c=fuzz/corpus/$${n#fuzz_}; \
-	  mkdir -p $$c; echo "== $$n ($(FUZZTIME) s)"; \
-	  mkdir -p $(ASAN)/fuzz-scratch/$${n#fuzz_}; $$f -max_total_time=$(FUZZTIME) -rss_limit_mb=2048 -print_final_stats=1 $(ASAN)/fuzz-scratch/$${n#fuzz_} $$c || exit 1; done
+	FUZZTIME=$(FUZZTIME) RUNS=$(RUNS) tools/fuzz.sh run $(ASAN) $(FUZZ)
+
+# Merge the inputs of the last `make fuzz` that add coverage into
+# fuzz/corpus/<target>/ (commit them).
+fuzz-merge: $(ASAN)/CMakeCache.txt
+	tools/fuzz.sh merge $(ASAN) $(FUZZ)
+
+# Line coverage of the decoders by the checked-in fuzz corpora (clang
+# source-based coverage; llvm-profdata-14, llvm-cov-14).
+coverage: deps
+	CC=clang cmake -S . -B $(COV) -DCMAKE_BUILD_TYPE=Debug -DCAIRN_FUZZ=ON \
+	  -DCAIRN_COVERAGE=ON -DCAIRN_INTEROP=OFF
+	cmake --build $(COV) -j $(JOBS) --target \
+	  $$(for f in fuzz/fuzz_*.c; do basename $$f .c; done)
+	tools/fuzz_coverage.sh $(COV)
+
+# Unit and simulator tests of the normal build under valgrind memcheck.
+valgrind: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+	tools/valgrind.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(TSAN)
+	rm -rf $(BUILD) $(ASAN) $(TSAN) $(COV)

@@ -160,8 +160,11 @@ static void test_user_event_env_and_stdin(void **state)
                       .ltime = 7};
     uint64_t t0 = uv_hrtime();
     cairn__handlers_dispatch(f.h, &ev, &self);
-    /* Dispatch returned without waiting for the script. */
-    assert_true(uv_hrtime() - t0 < 200 * 1000 * 1000ull);
+    /* Dispatch returned without waiting for the script: its end is reported
+     * only from the loop, and the call did not block (the bound is loose
+     * enough for valgrind on a loaded machine). */
+    assert_int_equal(f.runs, 0);
+    assert_true(uv_hrtime() - t0 < 5000 * 1000 * 1000ull);
     drain(&f);
     assert_int_equal(f.runs, 1);
     assert_int_equal(f.status, 0);
@@ -252,6 +255,9 @@ static void test_bounds(void **state)
     cairn__handlers_get_stats(f.h, &s);
     assert_int_equal(f.out_len, 10);
     assert_int_equal(s.output_truncated, 90);
+    /* (On a slow machine, or under valgrind, "loud" may itself hit the
+     * 200 ms timeout; count the query's kill on its own.) */
+    uint64_t killed_before = s.killed;
     /* A query handler dies at the query's deadline. */
     add(&f, "query=sleep 5");
     cairn_event q = {.type = CAIRN_EVENT_QUERY,
@@ -265,7 +271,7 @@ static void test_bounds(void **state)
     drain(&f);
     assert_true(uv_now(&f.uv) - t0 < 1000);
     cairn__handlers_get_stats(f.h, &s);
-    assert_int_equal(s.killed, 2);
+    assert_int_equal(s.killed, killed_before + 1);
     assert_int_equal(f.responses, 0);
     /* Deleting with a handler running kills it and frees everything. */
     ev.name = "slow";

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Runs the unit and simulator tests of a normal (non-sanitizer) build under
+# valgrind memcheck (docs/fuzzing.md, make valgrind).
+#
+#   tools/valgrind.sh BUILD_DIR [PATTERN]
+#
+# Every BUILD_DIR/unit_test_* and sim_test_* program (or those whose name
+# contains PATTERN) runs under valgrind --tool=memcheck --leak-check=full
+# --error-exitcode=1 with tools/valgrind.supp; logs go to
+# BUILD_DIR/valgrind/<test>.log. Each test gets VG_TIMEOUT seconds (default
+# 3600; the simulator tests are 20..100 times slower under valgrind). Prints
+# the time of each test and exits 1 if any test fails, times out or valgrind
+# reports an error.
+set -eu
+[ $# -ge 1 ] || { echo "usage: tools/valgrind.sh BUILD_DIR [PATTERN]" >&2; exit 2; }
+build=$(cd "$1" && pwd)
+pattern=${2:-}
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$build/valgrind
+mkdir -p "$out"
+fails=0
+n=0
+start=$(date +%s)
+for t in "$build"/unit_test_* "$build"/sim_test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    case $name in *"$pattern"*) ;; *) continue ;; esac
+    n=$((n + 1))
+    t0=$(date +%s)
+    if (cd "$build" && CMOCKA_MESSAGE_OUTPUT=stdout timeout "${VG_TIMEOUT:-3600}" valgrind --tool=memcheck --leak-check=full \
+        --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --track-fds=no \
+        --suppressions="$root/tools/valgrind.supp" --log-file="$out/$name.log" "$t") \
+        >"$out/$name.out" 2>&1; then
+        echo "ok   $name ($(($(date +%s) - t0)) s)"
+    else
+        fails=$((fails + 1))
+        echo "FAIL $name ($(($(date +%s) - t0)) s): $out/$name.log"
+        grep -m5 -E 'ERROR SUMMARY|definitely lost|Invalid|uninitialised' "$out/$name.log" || true
+    fi
+done
+echo "valgrind: $n tests, $fails failed, $(($(date +%s) - start)) s"
+[ "$fails" -eq 0 ]
