@@ -9,6 +9,7 @@
  */
 #include "agent/config.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -26,41 +27,62 @@
 
 /* ---- durations ---- */
 
-int cairn__agent_parse_duration(const char *text, cairn_time *ret)
+int cairn__go_duration(const char *s, cairn_time *ret)
 {
     static const struct {
         const char *unit;
-        cairn_time scale;
-    } units[] = {{"ns", CAIRN_NSEC}, {"us", CAIRN_USEC}, {"ms", CAIRN_MSEC},
-                 {"s", CAIRN_SEC},   {"m", CAIRN_MIN},   {"h", CAIRN_HOUR}};
-    const size_t nunits = sizeof(units) / sizeof(units[0]);
-    double total = 0;
-    const char *p = text;
-    if (!p || !*p)
+        double ns;
+    } units[] = {{"ns", 1},   {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
+                 {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
+    const double max_ns = 9.2e18;
+    if (s == NULL || *s == '\0')
         return CAIRN_EINVAL;
-    while (*p) {
-        char *end;
-        if (!(*p >= '0' && *p <= '9') && *p != '.')
+    if (*s == '+')
+        s++;
+    if (strcmp(s, "0") == 0)
+        return *ret = 0, 0;
+    double total = 0;
+    const char *p = s;
+    while (*p != '\0') {
+        const char *num = p;
+        while (isdigit((unsigned char)*p) || *p == '.')
+            p++;
+        if (p == num || (p - num == 1 && *num == '.'))
             return CAIRN_EINVAL;
-        double v = strtod(p, &end);
-        if (end == p)
+        char buf[64], *end;
+        if ((size_t)(p - num) >= sizeof buf)
             return CAIRN_EINVAL;
-        size_t best = 0, k = nunits;
-        for (size_t i = 0; i < nunits; i++) {
-            size_t ul = strlen(units[i].unit);
-            if (strncmp(end, units[i].unit, ul) == 0 && ul > best) {
-                best = ul;
-                k = i;
+        memcpy(buf, num, (size_t)(p - num));
+        buf[p - num] = '\0';
+        double v = strtod(buf, &end);
+        if (*end != '\0')
+            return CAIRN_EINVAL;
+        /* The longest unit wins: "m" must not swallow the "m" of "ms". */
+        size_t best = 0, blen = 0;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+            size_t l = strlen(units[i].unit);
+            if (strncmp(p, units[i].unit, l) == 0 && l > blen) {
+                best = i;
+                blen = l;
             }
         }
-        if (k == nunits)
+        if (blen == 0)
             return CAIRN_EINVAL;
-        total += v * (double)units[k].scale;
-        p = end + best;
+        total += v * units[best].ns;
+        p += blen;
+        if (!(total <= max_ns))
+            return CAIRN_EINVAL;
     }
-    if (!(total >= 1) || total > (double)CAIRN_AGENT_DURATION_MAX)
-        return CAIRN_EINVAL;
     *ret = (cairn_time)total;
+    return 0;
+}
+
+int cairn__agent_parse_duration(const char *text, cairn_time *ret)
+{
+    cairn_time t;
+    if (cairn__go_duration(text, &t) < 0 || t < 1 || t > CAIRN_AGENT_DURATION_MAX)
+        return CAIRN_EINVAL;
+    *ret = t;
     return 0;
 }
 

@@ -116,9 +116,14 @@ int cairn__agent_config_read_path(cairn_agent_file_config *fc, const char *path,
 int cairn__agent_read_file(const char *path, size_t max, char **ret_text, size_t *ret_len,
                            char *why, size_t why_len);
 
-/* cairn__agent_parse_duration reads a Go duration ("72h", "1h30m", "90s",
- * "500ms"): decimal numbers each with a unit (ns, us, ms, s, m, h), in all
- * more than 0 and at most CAIRN_AGENT_DURATION_MAX. 0 or CAIRN_EINVAL. */
+/* cairn__go_duration reads a duration as Go's time.ParseDuration does
+ * ("300ms", "2s", "1h2m", "0", a leading "+"; units ns us µs ms s m h),
+ * never negative, at most ~292 years: the one parser behind the agent's
+ * flags and files, the HTTP API's wait and the CLI. 0 or CAIRN_EINVAL. */
+int cairn__go_duration(const char *s, cairn_time *ret);
+
+/* cairn__agent_parse_duration: cairn__go_duration, more than 0 and at most
+ * CAIRN_AGENT_DURATION_MAX (configuration values). 0 or CAIRN_EINVAL. */
 int cairn__agent_parse_duration(const char *text, cairn_time *ret);
 
 /* cairn__agent_tags_parse decodes a tags file (a JSON object of strings)

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/config.h"
 #include "cairn/alloc.h"
 #include "cairn/coord.h"
 #include "cairn/server.h"
@@ -269,42 +270,7 @@ static bool param_present(const cairn_http_req *req, const char *key)
 
 int cairn__http_parse_wait(const char *text, cairn_time *ret_wait)
 {
-    static const struct {
-        const char *unit;
-        double scale;
-    } units[] = {{"ns", 1},  {"us", 1e3}, {"µs", 1e3},  {"ms", 1e6},
-                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
-    const size_t nunits = sizeof(units) / sizeof(units[0]);
-    const char *p = text;
-    double total = 0;
-    if (p == NULL || !*p)
-        return CAIRN_EINVAL;
-    if (strcmp(p, "0") == 0)
-        return *ret_wait = 0, 0;
-    while (*p) {
-        char *end;
-        if (!((*p >= '0' && *p <= '9') || *p == '.'))
-            return CAIRN_EINVAL;
-        double v = strtod(p, &end);
-        if (end == p)
-            return CAIRN_EINVAL;
-        size_t best = 0, k = nunits;
-        for (size_t i = 0; i < nunits; i++) {
-            size_t ul = strlen(units[i].unit);
-            if (strncmp(end, units[i].unit, ul) == 0 && ul > best) {
-                best = ul;
-                k = i;
-            }
-        }
-        if (k == nunits)
-            return CAIRN_EINVAL;
-        total += v * units[k].scale;
-        if (!(total < 1e18))
-            return CAIRN_EINVAL;
-        p = end + best;
-    }
-    *ret_wait = (cairn_time)total;
-    return 0;
+    return cairn__go_duration(text, ret_wait);
 }
 
 /* ---- JSON pieces ---- */

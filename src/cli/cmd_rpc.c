@@ -14,6 +14,7 @@
  */
 #include <jansson.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1395,7 +1396,7 @@ static int keygen(void)
         fprintf(stderr, "Error reading random data: the OpenSSL random generator failed\n");
         return 1;
     }
-    cairn__cli_base64(key, sizeof key, out);
+    EVP_EncodeBlock((unsigned char *)out, key, (int)sizeof key);
     printf("%s\n", out);
     return 0;
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/config.h"
+
 /* utf8_len: characters in s[0..n) (bytes that are not continuations). */
 static size_t utf8_len(const char *s, size_t n)
 {
@@ -103,67 +105,18 @@ char *cairn__cli_columnize(const char *const *lines, size_t n)
 
 bool cairn__cli_parse_duration(const char *s, cairn_time *ret)
 {
-    static const struct {
-        const char *unit;
-        double ns;
-    } units[] = {{"ns", 1},   {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
-                 {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
-    const double max_ns = 9.2e18;
-    if (s == NULL || *s == '\0')
-        return false;
-    if (*s == '+')
-        s++;
-    if (strcmp(s, "0") == 0) {
-        *ret = 0;
-        return true;
-    }
-    /* A plain number: seconds. */
+    /* A plain number: seconds (cairn's extension); else Go's syntax. */
     char *end;
-    if (isdigit((unsigned char)*s) || *s == '.') {
+    if (s != NULL && (isdigit((unsigned char)*s) || *s == '.')) {
         double v = strtod(s, &end);
         if (end != s && *end == '\0') {
-            if (!(v >= 0) || v * 1e9 > max_ns)
+            if (!(v >= 0) || v * 1e9 > 9.2e18)
                 return false;
             *ret = (cairn_time)(v * 1e9);
             return true;
         }
     }
-    double total = 0;
-    const char *p = s;
-    while (*p != '\0') {
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            return false;
-        const char *num = p;
-        while (isdigit((unsigned char)*p) || *p == '.')
-            p++;
-        if (p == num || (p - num == 1 && *num == '.'))
-            return false;
-        char buf[64];
-        if ((size_t)(p - num) >= sizeof buf)
-            return false;
-        memcpy(buf, num, (size_t)(p - num));
-        buf[p - num] = '\0';
-        double v = strtod(buf, &end);
-        if (*end != '\0')
-            return false;
-        size_t best = 0, blen = 0;
-        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-            size_t l = strlen(units[i].unit);
-            if (strncmp(p, units[i].unit, l) == 0 && l > blen) {
-                best = i;
-                blen = l;
-            }
-        }
-        if (blen == 0)
-            return false;
-        /* "m" must not swallow the "m" of "ms": the longest match won. */
-        total += v * units[best].ns;
-        p += blen;
-        if (!(total <= max_ns))
-            return false;
-    }
-    *ret = (cairn_time)total;
-    return true;
+    return cairn__go_duration(s, ret) == 0;
 }
 
 bool cairn__cli_split_tag(const char *s, size_t *ret_key_len)
@@ -206,23 +159,4 @@ void cairn__cli_quote(const char *s, char *out, size_t len)
     }
     PUT("\"");
 #undef PUT
-}
-
-size_t cairn__cli_base64(const uint8_t *p, size_t n, char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        out[o++] = tab[v >> 18 & 63];
-        out[o++] = tab[v >> 12 & 63];
-        out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < n ? tab[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return o;
 }

@@ -2,8 +2,8 @@
  *
  * What the serf CLI prints and parses, re-done in C so that `cairn`'s
  * output reads the same: columnize's "a|b|c" tables, Go's duration syntax
- * ("2s", "1m30s", "500ms"), `-tag key=value` pairs, Go's %q quoting and
- * standard base64. No I/O and no state: unit-tested in
+ * ("2s", "1m30s", "500ms", through the agent's one Go-duration parser),
+ * `-tag key=value` pairs and Go's %q quoting. No I/O and no state: unit-tested in
  * tests/unit/test_cli_serf_fmt.c.
  */
 #ifndef CAIRN_CLI_SERF_FMT_H
@@ -36,9 +36,5 @@ bool cairn__cli_split_tag(const char *s, size_t *ret_key_len);
 /* cairn__cli_quote: Go's %q of s into out (always NUL-terminated,
  * truncated to len). */
 void cairn__cli_quote(const char *s, char *out, size_t len);
-
-/* cairn__cli_base64: standard base64 (with padding) of n bytes into out,
- * which needs 4 * ((n + 2) / 3) + 1 bytes; returns the length. */
-size_t cairn__cli_base64(const uint8_t *p, size_t n, char *out);
 
 #endif

@@ -1,5 +1,5 @@
 /* Unit tests of the serf CLI text helpers (src/cli/serf_fmt.c): columnize,
- * Go durations, tag splitting, %q quoting, base64. The file is compiled in
+ * Go durations, tag splitting, %q quoting. The file is compiled in
  * here: the helpers belong to the `cairn` program, not to the library. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,31 +97,13 @@ static void test_quote(void **state)
     assert_int_equal(strlen(out), 5);
 }
 
-static void test_base64(void **state)
-{
-    (void)state;
-    char out[64];
-    assert_int_equal(cairn__cli_base64((const uint8_t *)"", 0, out), 0);
-    assert_string_equal(out, "");
-    cairn__cli_base64((const uint8_t *)"f", 1, out);
-    assert_string_equal(out, "Zg==");
-    cairn__cli_base64((const uint8_t *)"fo", 2, out);
-    assert_string_equal(out, "Zm8=");
-    cairn__cli_base64((const uint8_t *)"foobar", 6, out);
-    assert_string_equal(out, "Zm9vYmFy");
-    uint8_t key[32];
-    for (int i = 0; i < 32; i++)
-        key[i] = (uint8_t)(i * 37 + 255);
-    assert_int_equal(cairn__cli_base64(key, 32, out), 44);
-    assert_int_equal(out[43], '=');
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_columnize), cmocka_unit_test(test_duration),
-        cmocka_unit_test(test_split_tag), cmocka_unit_test(test_quote),
-        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_columnize),
+        cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_split_tag),
+        cmocka_unit_test(test_quote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
