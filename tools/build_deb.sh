@@ -19,7 +19,9 @@ trap 'rm -rf "$scratch"' EXIT
 # The tree as git sees it (tracked and new files, not ignored ones).
 mkdir "$scratch/cairn"
 if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
-  (cd "$root" && git ls-files -z -co --exclude-standard | xargs -0 tar cf - 2>/dev/null) |
+  # One tar reading the list (xargs would split a long list into several
+  # archives, and the reading tar stops at the end of the first).
+  (cd "$root" && git ls-files -z -co --exclude-standard | tar cf - --null -T - 2>/dev/null) |
     tar xf - -C "$scratch/cairn"
 else
   (cd "$root" && tar cf - --exclude='./build*' --exclude=./.git .) | tar xf - -C "$scratch/cairn"

@@ -164,6 +164,8 @@ struct cairn_memberlist {
      * refused streams, and state-machine complaints a peer can trigger at
      * will (conflicting address, refutations, pings for another node). */
     struct ml_ratelog rl_packet, rl_stream, rl_refused, rl_state;
+    /* Sends that fail (a peer can advertise an address we cannot send to). */
+    struct ml_ratelog rl_send;
     /* Leave/update completions waiting for a broadcast to finish. */
     struct ml_waiter *waiters;
 

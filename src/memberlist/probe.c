@@ -93,7 +93,8 @@ void cairn__ml_handle_ping(cairn_memberlist *ml, const cairn_wire_ping *p, const
         (void)cairn_addr_from_ip(p->source_addr.p, p->source_addr.len, p->source_port, &to);
     int rc = ML_SEND_MSG(ml, &to, cairn__wire_ack_encode, &ack);
     if (rc < 0)
-        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send ack: %s", cairn_strerror(rc));
+        cairn__ml_ratelog(ml, &ml->rl_send, CAIRN_LOG_ERROR, "failed to send ack: %s",
+                          cairn_strerror(rc));
     cairn_buf_destroy(&payload);
 }
 
@@ -159,8 +160,8 @@ void cairn__ml_handle_indirect_ping(cairn_memberlist *ml, const cairn_wire_indir
     };
     int rc = ML_SEND_MSG(ml, &target, cairn__wire_ping_encode, &ping);
     if (rc < 0)
-        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send indirect ping: %s",
-                   cairn_strerror(rc));
+        cairn__ml_ratelog(ml, &ml->rl_send, CAIRN_LOG_ERROR, "failed to send indirect ping: %s",
+                          cairn_strerror(rc));
 }
 
 /* ---- the probe ---- */
@@ -270,8 +271,8 @@ static void probe_indirect(cairn_memberlist *ml)
                 pr->expected_nacks++;
             int rc = ML_SEND_MSG(ml, &peers[i]->addr, cairn__wire_indirect_ping_encode, &ind);
             if (rc < 0)
-                cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send indirect ping: %s",
-                           cairn_strerror(rc));
+                cairn__ml_ratelog(ml, &ml->rl_send, CAIRN_LOG_ERROR,
+                                  "failed to send indirect ping: %s", cairn_strerror(rc));
         }
         if (!ml->cfg.disable_tcp_pings && pmax >= 3) {
             cairn_wire_ping ping;
@@ -353,8 +354,8 @@ static void probe_node(cairn_memberlist *ml, struct ml_node *node)
         cairn__ml_parts_destroy(&p);
     }
     if (rc < 0) {
-        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send ping: %s",
-                   cairn_strerror(rc));
+        cairn__ml_ratelog(ml, &ml->rl_send, CAIRN_LOG_ERROR, "failed to send ping: %s",
+                          cairn_strerror(rc));
         return; /* UDP send errors are local: no verdict about the peer */
     }
     pr->active = true;
@@ -446,8 +447,8 @@ void cairn__ml_gossip_tick(cairn_timer *t, void *ud)
             cairn_buf_destroy(&c);
         }
         if (rc < 0)
-            cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to send gossip to %s: %s",
-                       targets[i]->name, cairn_strerror(rc));
+            cairn__ml_ratelog(ml, &ml->rl_send, CAIRN_LOG_ERROR, "failed to send gossip to %s: %s",
+                              targets[i]->name, cairn_strerror(rc));
         cairn__ml_parts_destroy(&p);
     }
 }

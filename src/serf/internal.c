@@ -320,9 +320,19 @@ void cairn__serf_name_conflict(cairn_serf *s, const cairn_ml_node *existing,
 {
     char a[CAIRN_ADDR_STRLEN], b[CAIRN_ADDR_STRLEN];
     if (strcmp(existing->name, s->cfg.memberlist.name) != 0) {
-        cairn__serf_log(s, CAIRN_LOG_WARN, "Name conflict for '%s' both %s and %s are claiming",
+        cairn_time now = cairn_loop_now(s->loop);
+        if (now < s->conflict_log_next) {
+            s->conflict_log_suppressed++;
+            return;
+        }
+        s->conflict_log_next = now + CAIRN_SEC;
+        cairn__serf_log(s, CAIRN_LOG_WARN,
+                        "Name conflict for '%s' both %s and %s are claiming (%llu similar "
+                        "suppressed)",
                         existing->name, cairn_addr_format(&existing->addr, true, a, sizeof(a)),
-                        cairn_addr_format(&other->addr, true, b, sizeof(b)));
+                        cairn_addr_format(&other->addr, true, b, sizeof(b)),
+                        (unsigned long long)s->conflict_log_suppressed);
+        s->conflict_log_suppressed = 0;
         return;
     }
     s->stats.name_conflicts++;

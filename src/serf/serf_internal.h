@@ -134,6 +134,11 @@ struct cairn_serf {
     cairn_memberlist *ml;
     cairn_serf_config cfg;
     cairn_logger log;
+    /* Name-conflict warnings about other members (a peer can send them in
+     * a flood): at most one a second, the next one saying how many were
+     * left out. */
+    cairn_time conflict_log_next;
+    uint64_t conflict_log_suppressed;
     /* enum cairn_serf_state. */
     int state;
     cairn_rng rng;
