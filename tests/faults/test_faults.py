@@ -395,9 +395,21 @@ def scenario_loss():
         n_seen = sum(len(seen_failed[o]) for o in obs)
         log("  false failures by %-5s observers: %d member-failed events in their logs, %d seen in "
             "their member lists %s" % (kind, n_ev, n_seen, {o: ev[o] for o in obs if ev[o]}))
+    # At 20 % loss a member whose probes and acks are unlucky several times in
+    # a row can be declared failed by everyone, Serf agents included (seen
+    # once in a CI run: s2 by all seven). What cairn must not do is declare a
+    # member failed that no Serf agent in the same run declared failed.
     cairn_obs = [h.name for h in NETWORK.hosts if h.kind == "cairn"]
-    check("(c) no cairn agent declared a healthy member failed under %d %% loss" % LOSS_PERCENT,
-          all(not ev[o] and not seen_failed[o] for o in cairn_obs))
+    serf_obs = [h.name for h in NETWORK.hosts if h.kind == "serf"]
+    by_serf = set()
+    for o in serf_obs:
+        by_serf |= set(ev[o]) | seen_failed[o]
+    by_cairn_only = set()
+    for o in cairn_obs:
+        by_cairn_only |= (set(ev[o]) | seen_failed[o]) - by_serf
+    check("(c) no cairn agent declared a member failed under %d %% loss that no Serf agent "
+          "declared failed (cairn-only: %s)" % (LOSS_PERCENT, sorted(by_cairn_only)),
+          not by_cairn_only)
     serf_false = sum(len(ev[h.name]) for h in NETWORK.hosts if h.kind == "serf")
     if serf_false:
         log("  note: Serf's own agents declared %d false failure(s) (reported, not asserted)" % serf_false)
