@@ -145,7 +145,15 @@ step "curl -s http://$HTTP/v1/catalog/datacenters (nearest first, local first)"
 curl -sf "http://$HTTP/v1/catalog/datacenters" || die "/v1/catalog/datacenters failed"
 echo
 step "curl -s http://$HTTP/v1/cairn/route/dc2"
-ROUTE=$(curl -sf "http://$HTTP/v1/cairn/route/dc2") || die "/v1/cairn/route/dc2 failed"
+# The router learns dc2's servers from the WAN pool's (coalesced) member
+# events, a moment after the members list shows them: wait up to 20 s.
+ROUTE=
+for _ in $(seq 200); do
+    ROUTE=$(curl -sf "http://$HTTP/v1/cairn/route/dc2") && break
+    ROUTE=
+    sleep 0.1
+done
+[ -n "$ROUTE" ] || die "/v1/cairn/route/dc2 failed"
 echo "$ROUTE"
 VICTIM=$(echo "$ROUTE" | $PY -c 'import json,sys; print(json.load(sys.stdin)["Server"]["Name"])') ||
     die "no route to dc2"
