@@ -32,6 +32,7 @@
 #include "cairn/memberlist.h"
 #include "cairn/keyring.h"
 #include "cairn/sim.h"
+#include "ml_stalls.h"
 #include "ml_world.h"
 #include "sim_seed.h"
 #include "base/alloc_test.h"
@@ -317,177 +318,23 @@ static void test_partition_heals(void **state)
     ml_world_destroy(&w);
 }
 
-/* "Lifeguard off" (SWIM timing), precisely: awareness_max_multiplier 1,
- * so the health score is pinned at 0 and neither the probe interval nor
- * anything else ever scales (which also makes nack counting moot: missing
- * nacks raise a score that cannot rise); suspicion_max_timeout_mult 1, so
- * every suspicion times out at the fixed min = SuspicionMult * max(1,
- * log10 N) * ProbeInterval and confirmations cannot shorten or lengthen
- * it. What stays on in both runs: indirect probes (with nack requests),
- * the TCP fallback ping, the suspect message sent along with a probe of
- * a suspect node (the "buddy system"), refutation. */
-static void swim_timing(cairn_memberlist_config *c)
-{
-    c->awareness_max_multiplier = 1;
-    c->suspicion_max_timeout_mult = 1;
-}
-
+/* The stalls scenario itself (N = 64 after a converged start, 6 starved
+ * members, "Lifeguard off" = awareness_max_multiplier 1 and
+ * suspicion_max_timeout_mult 1) is tests/support/ml_stalls.c, shared with
+ * bench/bench_lifeguard.c. */
 #define STALL_N    64
 #define STALL_SLOW 6
 
-/* What one stall run observed. A node is "slow" if it is one of the
- * STALL_SLOW members that get stalled; every other member is healthy for
- * the whole run (never stalled, never killed, clean network). */
-struct stall_obs {
-    ml_world *w;
-    bool slow[STALL_N];
-    /* First-hand verdicts about healthy members, from the members' own
-     * log lines ("suspect X has failed" when a probe of X fails; "marking
-     * X as failed" when a suspicion of X times out), split by whether the
-     * accuser was slow; and all first-hand dead declarations (checked
-     * against the members' declared_dead counters). */
-    uint64_t suspect_healthy_by_slow, suspect_healthy_by_healthy;
-    uint64_t dead_healthy_by_slow, dead_healthy_by_healthy;
-    uint64_t dead_slow, dead_total;
-    /* Members that currently see each member dead (notify_leave minus
-     * notify_join; nobody leaves in this run), and episodes: a healthy
-     * member going from seen dead by nobody to seen dead by someone. */
-    int seen_dead[STALL_N];
-    uint64_t episodes_healthy;
-};
-
-struct stall_ud {
-    struct stall_obs *o;
-    size_t i;
-};
-static struct stall_ud stall_uds[STALL_N];
-
-static long node_index(const char *name)
+static void stall_run(uint64_t seed, bool lifeguard, int seconds, ml_stalls_result *o)
 {
-    if (name[0] != 'n')
-        return -1;
-    char *end;
-    long v = strtol(name + 1, &end, 10);
-    return (*end == '\0' || *end == ',' || *end == ' ') && v >= 0 && v < STALL_N ? v : -1;
-}
-
-static void stall_log(int level, const char *module, const char *msg, void *ud)
-{
-    struct stall_ud *u = ud;
-    struct stall_obs *o = u->o;
-    (void)level;
-    (void)module;
-    char who[32];
-    bool by_slow = o->slow[u->i];
-    if (sscanf(msg, "suspect %31s has failed", who) == 1) {
-        long t = node_index(who);
-        assert_true(t >= 0);
-        if (!o->slow[t])
-            *(by_slow ? &o->suspect_healthy_by_slow : &o->suspect_healthy_by_healthy) += 1;
-    } else if (sscanf(msg, "marking %31[^,] as failed", who) == 1) {
-        long t = node_index(who);
-        assert_true(t >= 0);
-        o->dead_total++;
-        if (o->slow[t])
-            o->dead_slow++;
-        else
-            *(by_slow ? &o->dead_healthy_by_slow : &o->dead_healthy_by_healthy) += 1;
-    }
-}
-
-static void stall_leave(void *ud, const cairn_ml_node *node)
-{
-    struct stall_ud *u = ud;
-    long t = node_index(node->name);
-    assert_true(t >= 0);
-    if (u->o->seen_dead[t]++ == 0 && !u->o->slow[t])
-        u->o->episodes_healthy++;
-}
-
-static void stall_join(void *ud, const cairn_ml_node *node)
-{
-    struct stall_ud *u = ud;
-    long t = node_index(node->name);
-    /* Joins during the initial convergence are not returns from death. */
-    if (t >= 0 && u->o->seen_dead[t] > 0)
-        u->o->seen_dead[t]--;
-}
-
-static void stall_instrument(ml_world *w, size_t i, cairn_memberlist_delegate *d, cairn_logger *l)
-{
-    struct stall_obs *o = w->ctx;
-    stall_uds[i] = (struct stall_ud){o, i};
-    d->notify_leave = stall_leave;
-    d->notify_join = stall_join;
-    d->userdata = &stall_uds[i];
-    l->cb = stall_log;
-    l->userdata = &stall_uds[i];
-    l->level = CAIRN_LOG_INFO;
-}
-
-/* N = STALL_N after a converged start; STALL_SLOW members (chosen by the
- * seed) are starved of CPU for `seconds`: frozen 1..3 s, then running for
- * a 0.5..4 ms slice, over and over. A slice is about one LAN round trip
- * (2 ms), so a ping sent at the start of a slice may or may not get its
- * ack read before the next freeze, as on a starved host; with the wake-up
- * order of cairn/sim.h its probe timeouts then fire before the ack is
- * read. The schedule comes from its own generator, so both runs get the
- * very same stalls. */
-static void stall_run(uint64_t seed, bool lifeguard, int seconds, struct stall_obs *o)
-{
-    ml_world w;
-    memset(o, 0, sizeof(*o));
-    cairn_rng sched;
-    cairn_rng_init(&sched, seed ^ 0x5ca1ab1eULL);
-    size_t slow_idx[STALL_SLOW];
-    for (size_t k = 0; k < STALL_SLOW;) {
-        size_t v = (size_t)cairn_rng_below(&sched, STALL_N);
-        if (!o->slow[v]) {
-            o->slow[v] = true;
-            slow_idx[k++] = v;
-        }
-    }
-    o->w = &w;
-    world_new_ex(&w, seed, STALL_N, lifeguard ? NULL : swim_timing, stall_instrument, o);
-    converge(&w, lifeguard ? "stalls_lifeguard" : "stalls_swim");
-    /* Counting starts now. */
-    ml_world *keep = o->w;
-    bool slow[STALL_N];
-    memcpy(slow, o->slow, sizeof(slow));
-    memset(o, 0, sizeof(*o));
-    o->w = keep;
-    memcpy(o->slow, slow, sizeof(slow));
-    cairn_time start = cairn_sim_now(w.sim), next[STALL_SLOW];
-    for (size_t k = 0; k < STALL_SLOW; k++)
-        next[k] = start + (cairn_time)cairn_rng_below(&sched, 3 * CAIRN_SEC);
-    while (cairn_sim_now(w.sim) - start < (cairn_time)seconds * CAIRN_SEC) {
-        cairn_time now = cairn_sim_now(w.sim);
-        for (size_t k = 0; k < STALL_SLOW; k++) {
-            if (now < next[k])
-                continue;
-            cairn_time d = CAIRN_SEC + (cairn_time)cairn_rng_below(&sched, 2 * CAIRN_SEC);
-            cairn_time gap =
-                CAIRN_MSEC / 2 + (cairn_time)cairn_rng_below(&sched, 7 * CAIRN_MSEC / 2);
-            assert_int_equal(cairn_sim_stall(w.sim, &w.nodes[slow_idx[k]].addr, d), 0);
-            next[k] = now + d + gap;
-        }
-        cairn_time soonest = next[0];
-        for (size_t k = 1; k < STALL_SLOW; k++)
-            if (next[k] < soonest)
-                soonest = next[k];
-        cairn_sim_run_until(w.sim, soonest);
-    }
-    uint64_t declared = 0;
-    for (size_t i = 0; i < w.n; i++) {
-        cairn_ml_stats st;
-        cairn_memberlist_get_stats(w.nodes[i].ml, &st);
-        declared += st.declared_dead;
-    }
-    ml_world_destroy(&w);
+    ml_stalls_params p = {
+        .n = STALL_N, .slow = STALL_SLOW, .seconds = seconds, .lifeguard = lifeguard};
+    assert_int_equal(ml_stalls_run(seed, &p, o), 0);
+    printf("# %s: N=%d full membership %.1f s after the first join\n",
+           lifeguard ? "stalls_lifeguard" : "stalls_swim", STALL_N, o->converge_s);
     /* The log-derived count must match the members' own counters (it
      * fails loudly if the log wording ever changes). */
-    assert_int_equal(o->dead_total, declared);
-    o->w = NULL;
+    assert_int_equal(o->dead_total, o->declared_dead);
 }
 
 static double ratio(uint64_t swim, uint64_t lg)
@@ -507,13 +354,11 @@ static void test_stalls_lifeguard_vs_swim(void **state)
      * ML_SIM_STALL_SECS=<n> overrides it. */
     const char *env = getenv("ML_SIM_STALL_SECS");
     const int secs = env ? atoi(env) : ML_SIM_STALL_SECS;
-    struct stall_obs lg, swim;
+    ml_stalls_result lg, swim;
     stall_run(seed, true, secs, &lg);
     stall_run(seed, false, secs, &swim);
-    uint64_t lg_dead = lg.dead_healthy_by_slow + lg.dead_healthy_by_healthy;
-    uint64_t sw_dead = swim.dead_healthy_by_slow + swim.dead_healthy_by_healthy;
-    uint64_t lg_susp = lg.suspect_healthy_by_slow + lg.suspect_healthy_by_healthy;
-    uint64_t sw_susp = swim.suspect_healthy_by_slow + swim.suspect_healthy_by_healthy;
+    uint64_t lg_dead = ml_stalls_false_dead(&lg), sw_dead = ml_stalls_false_dead(&swim);
+    uint64_t lg_susp = ml_stalls_false_suspect(&lg), sw_susp = ml_stalls_false_suspect(&swim);
     printf("# stalls: N=%d, %d of them starved (frozen 1-3 s, then running 0.5-4 ms, "
            "over and over), %d s; Lifeguard vs SWIM timing:\n",
            STALL_N, STALL_SLOW, secs);
