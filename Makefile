@@ -87,6 +87,7 @@ bench: build
 	@for b in $(BUILD)/bench_*; do [ -x "$$b" ] && "$$b"; done
 	@bench/bench_agent.sh $(BUILD)/cairn
 	@bench/bench_agents_scale.sh --cairn $(BUILD)/cairn $(SCALE_SIZES)
+	@bench/bench_lifeguard_real.py --cairn $(BUILD)/cairn
 	@bench/go/run.sh $(BUILD)
 
 # Each fuzz target in turn for FUZZTIME seconds, or RUNS executions when RUNS

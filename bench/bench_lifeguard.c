@@ -4,10 +4,11 @@
  * Each seed runs the stalls scenario of tests/support/ml_stalls.c twice,
  * with the very same stall schedule and kills: Lifeguard on (memberlist's
  * LAN defaults) and off (awareness_max_multiplier 1,
- * suspicion_max_timeout_mult 1). N members (default 64), `slow` of them
- * (default 6) starved for `seconds` (default 600): frozen 1..3 s, then a
- * 0.5..4 ms slice, over and over (one freeze = one stall event); `kills`
- * other members (default 3) are killed at evenly spread known times.
+ * suspicion_max_timeout_mult 1). Seeds 1..30 by default; N members
+ * (default 64), `slow` of them (default 6) starved for `seconds` (default
+ * 600): frozen 1..3 s, then a 0.5..4 ms slice, over and over (one freeze
+ * = one stall event); `kills` other members (default 3) are killed at
+ * evenly spread known times.
  *
  * Figures, summed over seeds:
  *   - false suspicions ("suspect X has failed" about a healthy member) and
@@ -265,7 +266,7 @@ static long flag_value(int argc, char **argv, int *i, long min, long max)
 
 int main(int argc, char **argv)
 {
-    long seeds = 40, first = 1, n = 64, slow = 6, secs = 600, kills = 3;
+    long seeds = 30, first = 1, n = 64, slow = 6, secs = 600, kills = 3;
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seeds") == 0)
