@@ -7,11 +7,13 @@ Two clusters on loopback, side by side: `serf agent` s0..s{K-1} and
 `cairn agent` c0..c{K-1}, each with its own gossip, RPC (and for cairn HTTP)
 port, LAN profile (the default of both).  Slot i of both sides is stopped
 and continued at the same instants: the seeded schedule picks `--stalled`
-slots (never slot 0, the join target) and, for each, stalls one after the
-other: 80 % short (0.2-3 s, long enough for failed probes and accusations,
-shorter than the 4 s suspicion minimum at K <= 10), 20 % long (8-20 s, past
-the suspicion timeout: such a member is expected to be declared failed),
-with 1-4 s of running in between.
+slots (default 4 of K = 10; never slot 0, the join target) and, for each,
+episodes separated by 2-5 s of normal running: 75 % starved bursts of
+5-15 s (frozen 0.2-3 s, then a 2-20 ms slice of running, over and over, as
+the simulator's starved members: each freeze is a short stall, long enough
+for failed probes and accusations, shorter than the 4 s suspicion minimum
+at K <= 10), 25 % one long stall of 8-20 s (past the suspicion timeout:
+such a member is expected to be declared failed).
 
 Counted from each agent's own log, from the start of the schedule until
 `--settle` seconds after its end:
@@ -159,19 +161,41 @@ class Agent:
 
 
 def schedule(rng, k, stalled, seconds):
-    """[(t, 'stop'|'cont', slot, length)], and the stall list."""
+    """[(t, 'stop'|'cont', slot, length)], and the stalls [(slot, t, length)].
+
+    Each stalled slot goes through episodes separated by 2-5 s of normal
+    running: 75 % a starved burst of 5-15 s (frozen 0.2-3 s, then running
+    for a 2-20 ms slice, over and over, as the simulator's starved members),
+    25 % one long stall of 8-20 s."""
     slots = rng.sample(range(1, k), stalled)
     ev, stalls = [], []
+
+    def add(s, t, d):
+        ev.append((t, "stop", s, d))
+        ev.append((t + d, "cont", s, d))
+        stalls.append((s, t, d))
+
     for s in slots:
         t = rng.uniform(0, 3)
-        while True:
-            d = rng.uniform(0.2, 3.0) if rng.random() < 0.8 else rng.uniform(8, 20)
-            if t + d > seconds:
-                break
-            ev.append((t, "stop", s, d))
-            ev.append((t + d, "cont", s, d))
-            stalls.append((s, t, d))
-            t += d + rng.uniform(1, 4)
+        done = False
+        while not done:
+            if rng.random() < 0.75:
+                end = t + rng.uniform(5, 15)
+                while t < end:
+                    d = rng.uniform(0.2, 3.0)
+                    if t + d > seconds:
+                        done = True
+                        break
+                    add(s, t, d)
+                    t += d + rng.uniform(0.002, 0.020)
+            else:
+                d = rng.uniform(8, 20)
+                if t + d > seconds:
+                    break
+                add(s, t, d)
+                t += d
+            t += rng.uniform(2, 5)
+            done = done or t >= seconds
     ev.sort(key=lambda e: (e[0], e[1] == "stop"))
     return sorted(slots), ev, stalls
 
@@ -259,7 +283,7 @@ def main():
             x.offset = os.path.getsize(x.path)
         slots, ev, stalls = schedule(random.Random(a.seed), a.k, a.stalled, a.seconds)
         short = sum(1 for s in stalls if s[2] < 5)
-        log("# seed %d: slots %s stalled, %d stall events (%d short 0.2-3 s, %d long 8-20 s) "
+        log("# seed %d: slots %s stalled, %d stall events (%d short 0.2-3 s in starved bursts, %d long 8-20 s) "
             "over %.0f s, applied to s<i> and c<i> at the same instants" % (
                 a.seed, slots, len(stalls), short, len(stalls) - short, a.seconds))
         t0 = time.monotonic()
