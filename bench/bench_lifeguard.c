@@ -243,10 +243,10 @@ static struct det det_on[4], det_off[4];
 static uint64_t fs_on[MAX_SEEDS], fs_off[MAX_SEEDS], fd_on[MAX_SEEDS], fd_off[MAX_SEEDS];
 static uint64_t ep_on[MAX_SEEDS], ep_off[MAX_SEEDS], sd_on[MAX_SEEDS], sd_off[MAX_SEEDS];
 
-static void usage(const char *flag)
+static void usage(const char *flag, const char *why)
 {
     if (flag)
-        fprintf(stderr, "bench_lifeguard: bad or missing value for %s\n", flag);
+        fprintf(stderr, "bench_lifeguard: %s %s\n", why, flag);
     fprintf(stderr, "usage: bench_lifeguard [--seeds S] [--first-seed F] [--n N] [--slow K] "
                     "[--seconds T] [--kills M] [--quiet]\n");
     exit(2);
@@ -255,11 +255,11 @@ static void usage(const char *flag)
 static long flag_value(int argc, char **argv, int *i, long min, long max)
 {
     if (*i + 1 >= argc)
-        usage(argv[*i]);
+        usage(argv[*i], "missing value for");
     char *end;
     long v = strtol(argv[*i + 1], &end, 10);
     if (*end != '\0' || end == argv[*i + 1] || v < min || v > max)
-        usage(argv[*i]);
+        usage(argv[*i], "bad value for");
     (*i)++;
     return v;
 }
@@ -284,7 +284,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--quiet") == 0)
             quiet = 1;
         else
-            usage(argv[i]);
+            usage(argv[i], "unknown flag");
     }
     if (slow + kills >= n) {
         fprintf(stderr, "bench_lifeguard: --slow + --kills must be below --n\n");
