@@ -55,7 +55,7 @@ def free_block(n):
     """A base port with n consecutive loopback ports free for TCP and UDP."""
     rng = random.SystemRandom()
     for _ in range(200):
-        base = rng.randrange(20000, 60000 - n)
+        base = rng.randrange(20000, 32700 - n)  # below the ephemeral range
         ok = True
         socks = []
         try:
