@@ -1,15 +1,16 @@
 /* soak: a seeded fault campaign on the simulator (docs/soak.md).
  *
- * Each seed draws a serf cluster (3..max members), a link model (latency,
+ * Each seed draws a serf cluster (3..max members; a Consul server pool in
+ * 1-3 datacenters, with Routers at 1-3 observers), a link model (latency,
  * jitter, loss 0-60 %, duplication, reordering) and a schedule of faults
  * (partitions, heals, blocked pairs, crashes, restarts from the snapshot,
  * stalls, graceful leaves, tag changes, user events, queries), runs it on
  * one cairn_sim, then a calm phase (links clean, everything healed, no new
  * faults) bounded by B(N) = reconnect interval + push/pull interval(N) +
  * suspicion maximum(N) + dissemination rounds(N) x gossip interval. The
- * invariants (docs/soak.md) are checked while the run goes and at the end
- * of the calm phase; a failing seed prints the one line that replays it bit
- * for bit with the event trace.
+ * invariants (docs/soak.md; the Router's are invariant 6) are checked while
+ * the run goes and at the end of the calm phase; a failing seed prints the
+ * one line that replays it bit for bit with the event trace.
  *
  *   soak [--seeds N] [--first S] [--seed S] [--min-members A]
  *        [--max-members B] [--max-loss P] [--trace] [--quiet]
@@ -1077,6 +1078,32 @@ static bool router_calm_check(soak *k, char *why, size_t whylen)
     return true;
 }
 
+static bool print_server_cb(const cairn_server *s, void *ud)
+{
+    (void)ud;
+    printf(" %s", s->name);
+    return true;
+}
+
+/* At a failure with --trace: each observer's router, per datacenter, its
+ * server list in order and its route. */
+static void print_routers(soak *k)
+{
+    for (size_t i = 0; i < k->n; i++) {
+        soak_node *obs = &k->nodes[i];
+        if (obs->router == NULL)
+            continue;
+        for (unsigned d = 0; d < k->ndc; d++) {
+            cairn_route rt;
+            int rc = cairn_router_find_route(obs->router, k->dcname[d], &rt);
+            printf("router of %s, %s: route %s, servers", obs->name, k->dcname[d],
+                   rc == 0 ? rt.server.name : cairn_strerror(rc));
+            cairn_router_check_servers(obs->router, k->dcname[d], print_server_cb, NULL);
+            putchar('\n');
+        }
+    }
+}
+
 /* ---- one seed ---- */
 
 typedef struct soak_opts {
@@ -1289,6 +1316,8 @@ static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
             putchar('\n');
         }
     }
+    if (k->fail[0] != 0 && k->trace)
+        print_routers(k);
     /* Queries: one DONE each, while the asker lived. */
     for (size_t q = 0; q < k->nq && k->fail[0] == 0; q++) {
         soak_query *sq = &k->q[q];
