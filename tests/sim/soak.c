@@ -1,15 +1,16 @@
 /* soak: a seeded fault campaign on the simulator (docs/soak.md).
  *
- * Each seed draws a serf cluster (3..max members), a link model (latency,
+ * Each seed draws a serf cluster (3..max members; a Consul server pool in
+ * 1-3 datacenters, with Routers at 1-3 observers), a link model (latency,
  * jitter, loss 0-60 %, duplication, reordering) and a schedule of faults
  * (partitions, heals, blocked pairs, crashes, restarts from the snapshot,
  * stalls, graceful leaves, tag changes, user events, queries), runs it on
  * one cairn_sim, then a calm phase (links clean, everything healed, no new
  * faults) bounded by B(N) = reconnect interval + push/pull interval(N) +
  * suspicion maximum(N) + dissemination rounds(N) x gossip interval. The
- * invariants (docs/soak.md) are checked while the run goes and at the end
- * of the calm phase; a failing seed prints the one line that replays it bit
- * for bit with the event trace.
+ * invariants (docs/soak.md; the Router's are invariant 6) are checked while
+ * the run goes and at the end of the calm phase; a failing seed prints the
+ * one line that replays it bit for bit with the event trace.
  *
  *   soak [--seeds N] [--first S] [--seed S] [--min-members A]
  *        [--max-members B] [--max-loss P] [--trace] [--quiet]
@@ -19,6 +20,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,6 +44,17 @@
 #define SOAK_STRICT_LOSS 0.20
 
 typedef struct soak soak;
+
+/* Routers that were shut down, deleted when the campaign ends. Each
+ * cairn_router_delete waits in rcu_barrier for liburcu's call_rcu thread,
+ * which sleeps 10 ms before each batch: 10 ms of wall time per router,
+ * several times the CPU a small seed costs. Barriers running at the same
+ * time share a batch, so the campaign deletes them from several threads
+ * at the end (grave_empty). */
+typedef struct soak_graveyard {
+    cairn_router **r;
+    size_t n, cap;
+} soak_graveyard;
 
 typedef struct soak_node {
     soak *k;
@@ -79,6 +92,15 @@ typedef struct soak_node {
      * saw: only at-most-once is required of it). */
     bool restarted;
     cairn_time join_at;
+    /* Consul server of datacenter dc (index into soak.dcname), or a plain
+     * member (dc is then only its router's local datacenter). */
+    bool server;
+    unsigned dc;
+    /* Runs a Router over its own serf (rebuilt at each start), fed by the
+     * serf adapter from its event callback. */
+    bool observer;
+    cairn_router *router;
+    cairn_serf_adapter *adapter;
 } soak_node;
 
 typedef struct soak_query {
@@ -128,6 +150,18 @@ struct soak {
      * limit, where the leave may reach nobody). */
     uint64_t leaves_failed_lossy;
     size_t nchecks;
+    /* The Consul pool (docs/soak.md, "What a seed draws"): drawn from its
+     * own stream so that the scenario's draws stay as they were. */
+    cairn_rng crng;
+    size_t ndc;
+    char dcname[3][8];
+    /* Router checks: next periodic one, how many ran, first routes found
+     * on a server that is not live at the end of the calm phase (before
+     * the rebalance; Consul's WAN soft fail). */
+    cairn_time next_route_check;
+    uint64_t route_checks, stale_first_routes;
+    bool *listed;
+    soak_graveyard *grave;
 };
 
 static void trace(soak *k, const char *fmt, ...)
@@ -154,13 +188,19 @@ static void failf(soak *k, const char *fmt, ...)
     trace(k, "INVARIANT BROKEN: %s", k->fail);
 }
 
+/* The node named `name`: "n<i>", or a server's "n<i>.dc<d>" (its full
+ * name; the short name "n<i>" is what the pinger gets). -1 otherwise. */
 static int node_index(const soak *k, const char *name)
 {
-    if (name == NULL || name[0] != 'n')
+    if (name == NULL || name[0] != 'n' || name[1] < '0' || name[1] > '9')
         return -1;
     char *end;
     long i = strtol(name + 1, &end, 10);
-    return *end == 0 && i >= 0 && (size_t)i < k->n ? (int)i : -1;
+    if (i < 0 || (size_t)i >= k->n)
+        return -1;
+    if (*end == 0 || strcmp(k->nodes[i].name, name) == 0)
+        return (int)i;
+    return -1;
 }
 
 static void touch(soak_node *nd)
@@ -177,6 +217,8 @@ static void on_event(const cairn_event *ev, void *ud)
     soak_node *nd = ud;
     soak *k = nd->k;
     cairn_time now = cairn_sim_now(k->sim);
+    if (nd->adapter != NULL)
+        cairn_serf_adapter_handle(ev, nd->adapter);
     if (ev->type == CAIRN_EVENT_USER) {
         unsigned id;
         if (sscanf(ev->name, "ev%u", &id) != 1 || id >= k->nev) {
@@ -234,22 +276,186 @@ static void on_event(const cairn_event *ev, void *ud)
 
 /* ---- nodes ---- */
 
+/* A node's tags: Consul's server tags (consul-servers.md §metadata) for a
+ * server, role=soak for a plain member; both carry v=<tag version>. */
+static size_t node_tags(const soak_node *nd, cairn_tag t[6], char v[16])
+{
+    snprintf(v, 16, "%u", nd->tag_version);
+    if (!nd->server) {
+        t[0] = (cairn_tag){"role", "soak"};
+        t[1] = (cairn_tag){"v", v};
+        return 2;
+    }
+    t[0] = (cairn_tag){"role", "consul"};
+    t[1] = (cairn_tag){"dc", nd->k->dcname[nd->dc]};
+    t[2] = (cairn_tag){"port", "8300"};
+    t[3] = (cairn_tag){"build", "1.9.0"};
+    t[4] = (cairn_tag){"vsn", "3"};
+    t[5] = (cairn_tag){"v", v};
+    return 6;
+}
+
 static void set_tags(soak_node *nd)
 {
     char v[16];
-    snprintf(v, sizeof(v), "%u", nd->tag_version);
-    cairn_tag t[2] = {{"role", "soak"}, {"v", v}};
-    int r = cairn_serf_set_tags(nd->serf, t, 2, NULL);
+    cairn_tag t[6];
+    size_t nt = node_tags(nd, t, v);
+    int r = cairn_serf_set_tags(nd->serf, t, nt, NULL);
     if (r < 0)
         failf(nd->k, "%s set_tags: %s", nd->name, cairn_strerror(r));
+}
+
+/* ---- the router at observers ---- */
+
+/* Whether node j runs and answers now: up, not leaving, not stalled. */
+static bool node_live(const soak *k, size_t j)
+{
+    const soak_node *nd = &k->nodes[j];
+    return nd->up && !nd->leaving && nd->stalled_until <= cairn_sim_now(k->sim);
+}
+
+/* The managers' pinger (an RPC ping, as Consul's): a server answers when
+ * it runs, is not stalled and the observer can reach it. Completes inside
+ * ping(), as the pinger seam allows. */
+static int soak_ping(void *impl, const char *dc, const char *name, const cairn_addr *addr,
+                     cairn_ping_done_cb done, void *token)
+{
+    (void)dc;
+    (void)addr;
+    soak_node *obs = impl;
+    soak *k = obs->k;
+    int j = node_index(k, name);
+    bool ok = j >= 0 && k->nodes[j].server && node_live(k, (size_t)j) &&
+              cairn_sim_reachable(k->sim, &obs->addr, &k->nodes[j].addr);
+    done(ok, ok ? 0 : CAIRN_EIO, token);
+    return 0;
+}
+
+static void soak_ping_cancel(void *impl, void *token)
+{
+    (void)impl;
+    (void)token;
+}
+
+static const cairn_pinger_ops soak_pinger_ops = {soak_ping, soak_ping_cancel};
+
+/* A (re)started observer builds its Router over its new serf: the WAN
+ * area over cairn_serf_cluster (which adds the servers it already knows),
+ * then the serf adapter feeds it every member event (on_event). */
+static int router_start(soak *k, soak_node *nd)
+{
+    cairn_router_config rc = {.local_datacenter = k->dcname[nd->dc],
+                              .server_name = nd->server ? nd->name : NULL,
+                              .loop = nd->loop,
+                              .seed = cairn_rng_u64(&k->crng)};
+    int r = cairn_router_new(&rc, &nd->router);
+    if (r < 0)
+        return r;
+    cairn_cluster cl;
+    cairn_serf_cluster(nd->serf, &cl);
+    cairn_pinger pinger = {&soak_pinger_ops, nd};
+    if ((r = cairn_router_add_area(nd->router, CAIRN_AREA_WAN, &cl, &pinger, NULL)) < 0)
+        return r;
+    cairn_serf_adapter_config ac = {.router = nd->router, .area_id = CAIRN_AREA_WAN};
+    return cairn_serf_adapter_new(&ac, &nd->adapter);
+}
+
+/* What one observer's router lists for one datacenter. */
+typedef struct route_walk {
+    soak *k;
+    const soak_node *obs;
+    unsigned dc;
+    size_t count;
+    char *why;
+    size_t whylen;
+} route_walk;
+
+static bool route_list_cb(const cairn_server *s, void *ud)
+{
+    route_walk *w = ud;
+    soak *k = w->k;
+    int j = node_index(k, s->name);
+    if (j < 0 || !k->nodes[j].server || k->nodes[j].dc != w->dc ||
+        strcmp(s->datacenter, k->dcname[w->dc]) != 0) {
+        snprintf(w->why, w->whylen, "%s's router lists %s under %s", w->obs->name, s->name,
+                 k->dcname[w->dc]);
+        return false;
+    }
+    cairn_addr want = k->nodes[j].addr;
+    want.port = 8300;
+    if (k->listed[j] || !cairn_addr_equal(&want, &s->addr)) {
+        snprintf(w->why, w->whylen, "%s's router lists %s %s", w->obs->name, s->name,
+                 k->listed[j] ? "twice" : "at a wrong RPC address");
+        return false;
+    }
+    k->listed[j] = true;
+    w->count++;
+    return true;
+}
+
+/* The rules that hold at every moment (docs/soak.md, invariant 6): for
+ * each datacenter d, the observer's router lists exactly the servers of d
+ * its serf holds alive, leaving or failed (the adapter applies each member
+ * event as it is delivered: a server that left or was reaped is gone, a
+ * failed one stays, WAN soft fail), each once, at its RPC address; a route
+ * for d, when there is one, is one of them (so never a server of another
+ * datacenter, nor one the observer holds left or does not know); "no path"
+ * exactly when the list is empty. During faults the route may be a server
+ * that is down or unreachable (the observer may not know yet, and Consul
+ * keeps failed WAN servers), and a manager whose last rebalance found no
+ * server answering is offline (CAIRN_EUNAVAIL). */
+static bool route_check(soak *k, soak_node *obs, char *why, size_t whylen)
+{
+    k->route_checks++;
+    for (unsigned d = 0; d < k->ndc; d++) {
+        memset(k->listed, 0, k->n * sizeof(*k->listed));
+        route_walk w = {k, obs, d, 0, why, whylen};
+        why[0] = 0;
+        cairn_router_check_servers(obs->router, k->dcname[d], route_list_cb, &w);
+        if (why[0] != 0)
+            return false;
+        for (size_t j = 0; j < k->n; j++) {
+            if (!k->nodes[j].server || k->nodes[j].dc != d)
+                continue;
+            int st = cairn_serf_member_status(obs->serf, k->nodes[j].name);
+            bool want =
+                st == CAIRN_MEMBER_ALIVE || st == CAIRN_MEMBER_LEAVING || st == CAIRN_MEMBER_FAILED;
+            if (want != k->listed[j]) {
+                snprintf(why, whylen, "%s's router %s %s of %s, which its serf holds %s", obs->name,
+                         want ? "misses" : "lists", k->nodes[j].name, k->dcname[d],
+                         st < 0 ? "unknown" : cairn_member_status_name(st));
+                return false;
+            }
+        }
+        cairn_route rt;
+        int rc = cairn_router_find_route(obs->router, k->dcname[d], &rt);
+        int j = rc == 0 ? node_index(k, rt.server.name) : -1;
+        if (rc == 0                ? j < 0 || !k->listed[j]
+            : rc == CAIRN_ENOROUTE ? w.count != 0
+                                   : rc != CAIRN_EUNAVAIL || w.count == 0) {
+            snprintf(why, whylen, "%s routes %s to %.64s (%zu servers listed)", obs->name,
+                     k->dcname[d], rc == 0 ? rt.server.name : cairn_strerror(rc), w.count);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The every-moment rules at each up observer. */
+static void route_checks(soak *k)
+{
+    char why[256];
+    for (size_t i = 0; i < k->n && k->fail[0] == 0; i++)
+        if (k->nodes[i].router != NULL && !route_check(k, &k->nodes[i], why, sizeof(why)))
+            failf(k, "router: %s", why);
 }
 
 static int node_start(soak *k, size_t i)
 {
     soak_node *nd = &k->nodes[i];
     char v[16];
-    snprintf(v, sizeof(v), "%u", nd->tag_version);
-    cairn_tag t[2] = {{"role", "soak"}, {"v", v}};
+    cairn_tag t[6];
+    size_t nt = node_tags(nd, t, v);
     cairn_serf_config c = k->cfg;
     c.memberlist.name = nd->name;
     c.memberlist.bind = nd->addr;
@@ -258,7 +464,7 @@ static int node_start(soak *k, size_t i)
     c.event_userdata = nd;
     c.snapshot_path = nd->snap_path;
     c.tags = t;
-    c.ntags = 2;
+    c.ntags = nt;
     int r = cairn_sim_node_loop(k->sim, &nd->addr, &nd->loop);
     if (r < 0)
         return r;
@@ -270,11 +476,27 @@ static int node_start(soak *k, size_t i)
     nd->up = true;
     nd->leaving = nd->left = nd->leave_done = false;
     nd->up_since = cairn_sim_now(k->sim);
-    return 0;
+    return nd->observer ? router_start(k, nd) : 0;
 }
 
 static void node_stop(soak_node *nd)
 {
+    cairn_serf_adapter_delete(nd->adapter);
+    if (nd->router != NULL) {
+        /* Stops the managers' timers (the loop goes next); the delete
+         * waits for the end of the campaign. */
+        cairn_router_shutdown(nd->router);
+        soak_graveyard *g = nd->k->grave;
+        if (g->n == g->cap) {
+            g->cap = g->cap * 2 + 64;
+            g->r = realloc(g->r, g->cap * sizeof(*g->r));
+            if (g->r == NULL)
+                abort();
+        }
+        g->r[g->n++] = nd->router;
+    }
+    nd->adapter = NULL;
+    nd->router = NULL;
     cairn_serf_delete(nd->serf);
     cairn_loop_delete(nd->loop);
     nd->serf = NULL;
@@ -426,6 +648,10 @@ static void run_to(soak *k, cairn_time t)
             if (k->nodes[i].leaving &&
                 (k->partitioned || k->blocked || k->nodes[i].stalled_until > cairn_sim_now(k->sim)))
                 k->nodes[i].leave_disturbed = true;
+        if (cairn_sim_now(k->sim) >= k->next_route_check) {
+            route_checks(k);
+            k->next_route_check = cairn_sim_now(k->sim) + CAIRN_SEC;
+        }
     }
 }
 
@@ -778,12 +1004,113 @@ static bool calm_state(soak *k, char *why, size_t whylen)
     return true;
 }
 
+/* ---- the router at the end of the calm phase ---- */
+
+static void force_rebalance(cairn_manager *m, void *ud)
+{
+    *(int *)ud = cairn_manager_rebalance(m);
+}
+
+/* Whether the route of obs for dc d is a live server of d. */
+static bool route_live(soak *k, soak_node *obs, unsigned d, cairn_route *rt, int *rc)
+{
+    *rc = cairn_router_find_route(obs->router, k->dcname[d], rt);
+    int j = *rc == 0 ? node_index(k, rt->server.name) : -1;
+    return j >= 0 && k->nodes[j].server && k->nodes[j].dc == d && node_live(k, (size_t)j);
+}
+
+/* The strict rules once the calm state holds (invariant 6): the
+ * every-moment rules; the router lists every live server of each
+ * datacenter in the observer's component (with calm_state, its list is
+ * then exactly those plus the down servers the observer holds failed);
+ * and every datacenter with such a live server is routable to a live
+ * server of that datacenter after one rebalance of its manager (run here
+ * rather than waited for: the managers' timer fires every 2 min or more).
+ * The first route, before that rebalance, may still be a crashed server
+ * (Consul's WAN soft fail only rotates a failed server off the front when
+ * it is there) or the manager may be offline from a rebalance during a
+ * partition: counted, not failed. */
+static bool router_calm_check(soak *k, char *why, size_t whylen)
+{
+    for (size_t i = 0; i < k->n; i++) {
+        soak_node *obs = &k->nodes[i];
+        if (obs->router == NULL)
+            continue;
+        if (!route_check(k, obs, why, whylen))
+            return false;
+        for (unsigned d = 0; d < k->ndc; d++) {
+            bool need = false;
+            memset(k->listed, 0, k->n * sizeof(*k->listed));
+            route_walk w = {k, obs, d, 0, why, whylen};
+            cairn_router_check_servers(obs->router, k->dcname[d], route_list_cb, &w);
+            for (size_t j = 0; j < k->n; j++) {
+                if (!k->nodes[j].server || k->nodes[j].dc != d || !node_live(k, j) ||
+                    comp_find(k->comp, j) != comp_find(k->comp, i))
+                    continue;
+                need = true;
+                if (!k->listed[j]) {
+                    snprintf(why, whylen, "%s's router misses live %s of %s", obs->name,
+                             k->nodes[j].name, k->dcname[d]);
+                    return false;
+                }
+            }
+            if (!need)
+                continue;
+            cairn_route rt;
+            int rc;
+            if (!route_live(k, obs, d, &rt, &rc)) {
+                k->stale_first_routes++;
+                trace(k, "%s routes %s to %.64s before a rebalance (counted)", obs->name,
+                      k->dcname[d], rc == 0 ? rt.server.name : cairn_strerror(rc));
+            }
+            int rb = CAIRN_ENOENT;
+            cairn_router_with_manager(obs->router, CAIRN_AREA_WAN, k->dcname[d], force_rebalance,
+                                      &rb);
+            if (rb < 0 || !route_live(k, obs, d, &rt, &rc)) {
+                snprintf(why, whylen, "%s routes %s to %.64s after a rebalance (%s)", obs->name,
+                         k->dcname[d], rc == 0 ? rt.server.name : cairn_strerror(rc),
+                         rb < 0 ? cairn_strerror(rb) : "rebalanced");
+                return false;
+            }
+            trace(k, "%s routes %s to live %.64s", obs->name, k->dcname[d], rt.server.name);
+        }
+    }
+    return true;
+}
+
+static bool print_server_cb(const cairn_server *s, void *ud)
+{
+    (void)ud;
+    printf(" %s", s->name);
+    return true;
+}
+
+/* At a failure with --trace: each observer's router, per datacenter, its
+ * server list in order and its route. */
+static void print_routers(soak *k)
+{
+    for (size_t i = 0; i < k->n; i++) {
+        soak_node *obs = &k->nodes[i];
+        if (obs->router == NULL)
+            continue;
+        for (unsigned d = 0; d < k->ndc; d++) {
+            cairn_route rt;
+            int rc = cairn_router_find_route(obs->router, k->dcname[d], &rt);
+            printf("router of %s, %s: route %s, servers", obs->name, k->dcname[d],
+                   rc == 0 ? rt.server.name : cairn_strerror(rc));
+            cairn_router_check_servers(obs->router, k->dcname[d], print_server_cb, NULL);
+            putchar('\n');
+        }
+    }
+}
+
 /* ---- one seed ---- */
 
 typedef struct soak_opts {
     size_t min_members, max_members;
     double max_loss;
     bool trace;
+    soak_graveyard *grave;
 } soak_opts;
 
 typedef struct soak_result {
@@ -793,9 +1120,60 @@ typedef struct soak_result {
     bool split;
     cairn_time converge_time, bound, sim_time;
     uint64_t sim_events;
+    uint64_t route_checks, stale_first_routes;
     bool ok;
     char fail[sizeof(((soak *)0)->fail)];
 } soak_result;
+
+/* The Consul pool (docs/soak.md): 1-3 datacenters; each member a server of
+ * a random datacenter with probability 0.1-0.9 (drawn per seed), at least
+ * one server per datacenter; observers running a Router: every node up to
+ * 6 members, else 1-3 random ones. From its own rng (k->crng), so the
+ * scenario's stream (k->rng) draws what it drew before the pool existed. */
+static void draw_pool(soak *k)
+{
+    cairn_rng *r = &k->crng;
+    cairn_rng_init(r, k->seed ^ 0x726f757465727321ULL);
+    k->ndc = 1 + (size_t)cairn_rng_below(r, 3);
+    for (size_t d = 0; d < k->ndc; d++)
+        snprintf(k->dcname[d], sizeof(k->dcname[d]), "dc%u", (unsigned)(d + 1) % 10);
+    double p = 0.1 + 0.8 * cairn_rng_double(r);
+    size_t per_dc[3] = {0};
+    for (size_t i = 0; i < k->n; i++) {
+        k->nodes[i].dc = (unsigned)cairn_rng_below(r, k->ndc);
+        k->nodes[i].server = cairn_rng_double(r) < p;
+        per_dc[k->nodes[i].dc] += k->nodes[i].server;
+    }
+    for (unsigned d = 0; d < k->ndc; d++) {
+        while (per_dc[d] == 0) {
+            /* A plain member becomes d's server, or a server moves from a
+             * datacenter that has two or more (n >= 3 >= ndc: one exists
+             * when every member is a server). */
+            soak_node *nd = &k->nodes[cairn_rng_below(r, k->n)];
+            if (nd->server && per_dc[nd->dc] < 2)
+                continue;
+            if (nd->server)
+                per_dc[nd->dc]--;
+            nd->server = true;
+            nd->dc = d;
+            per_dc[d]++;
+        }
+    }
+    if (k->n <= 6) {
+        for (size_t i = 0; i < k->n; i++)
+            k->nodes[i].observer = true;
+    } else {
+        size_t m = 1 + (size_t)cairn_rng_below(r, 3);
+        for (size_t c = 0; c < m; c++)
+            k->nodes[cairn_rng_below(r, k->n)].observer = true;
+    }
+    size_t servers = 0, obs = 0;
+    for (size_t i = 0; i < k->n; i++) {
+        servers += k->nodes[i].server;
+        obs += k->nodes[i].observer;
+    }
+    trace(k, "pool: %zu datacenters, %zu servers, %zu observers", k->ndc, servers, obs);
+}
 
 static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
 {
@@ -805,14 +1183,18 @@ static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
     memset(res, 0, sizeof(*res));
     k->seed = seed;
     k->trace = o->trace;
+    k->grave = o->grave;
     cairn_rng_init(&k->rng, seed ^ 0x5eed5eed5eedULL);
     k->n = o->min_members + (size_t)cairn_rng_below(&k->rng, o->max_members - o->min_members + 1);
     if (cairn_sim_new(seed, &k->sim) < 0)
         abort();
     k->nodes = calloc(k->n, sizeof(*k->nodes));
     k->comp = calloc(k->n, sizeof(*k->comp));
-    if (k->nodes == NULL || k->comp == NULL)
+    k->listed = calloc(k->n, sizeof(*k->listed));
+    if (k->nodes == NULL || k->comp == NULL || k->listed == NULL)
         abort();
+    draw_pool(k);
+    k->checks[k->nchecks++] = router_calm_check;
     cairn_serf_config_default(&k->cfg);
     k->cfg.memberlist.enable_compression = false;
     k->bound = calm_bound(&k->cfg, k->n, 0);
@@ -840,7 +1222,11 @@ static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
         soak_node *nd = &k->nodes[i];
         nd->k = k;
         nd->idx = i;
-        snprintf(nd->name, sizeof(nd->name), "n%u", (unsigned)(i % 10000));
+        if (nd->server)
+            snprintf(nd->name, sizeof(nd->name), "n%u.%s", (unsigned)(i % 10000),
+                     k->dcname[nd->dc]);
+        else
+            snprintf(nd->name, sizeof(nd->name), "n%u", (unsigned)(i % 10000));
         snprintf(nd->snap_path, sizeof(nd->snap_path), "/snap/n%u", (unsigned)(i % 10000));
         uint8_t ip[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
         cairn_addr_from_ip(ip, 4, 7946, &nd->addr);
@@ -874,6 +1260,7 @@ static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
             break;
         run_to(k, t);
         act(k, draw_action(k));
+        route_checks(k);
     }
     run_to(k, end);
 
@@ -929,6 +1316,8 @@ static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
             putchar('\n');
         }
     }
+    if (k->fail[0] != 0 && k->trace)
+        print_routers(k);
     /* Queries: one DONE each, while the asker lived. */
     for (size_t q = 0; q < k->nq && k->fail[0] == 0; q++) {
         soak_query *sq = &k->q[q];
@@ -960,6 +1349,8 @@ static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
     res->bound = k->bound;
     res->sim_time = cairn_sim_now(k->sim) - CAIRN_SIM_START;
     res->sim_events = st.events;
+    res->route_checks = k->route_checks;
+    res->stale_first_routes = k->stale_first_routes;
     res->ok = k->fail[0] == 0;
     memcpy(res->fail, k->fail, sizeof(res->fail));
 
@@ -968,10 +1359,48 @@ static void run_seed(uint64_t seed, const soak_opts *o, soak_result *res)
             node_stop(&k->nodes[i]);
     free(k->nodes);
     free(k->comp);
+    free(k->listed);
     cairn_sim_delete(k->sim);
 }
 
 /* ---- main ---- */
+
+typedef struct grave_share {
+    soak_graveyard *g;
+    size_t from, step;
+} grave_share;
+
+static void *grave_worker(void *arg)
+{
+    grave_share *sh = arg;
+    for (size_t i = sh->from; i < sh->g->n; i += sh->step)
+        cairn_router_delete(sh->g->r[i]);
+    return NULL;
+}
+
+/* Deletes the shut-down routers, up to 32 threads at a time (they are
+ * shut down: no loop, timer or reader touches them any more). */
+static void grave_empty(soak_graveyard *g)
+{
+    enum { WORKERS = 32 };
+    pthread_t th[WORKERS];
+    grave_share sh[WORKERS];
+    size_t w = g->n < WORKERS ? g->n : WORKERS, started = 0;
+    for (size_t i = 0; i < w; i++) {
+        sh[i] = (grave_share){g, i, w};
+        if (pthread_create(&th[i], NULL, grave_worker, &sh[i]) != 0)
+            break;
+        started++;
+    }
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (started < w) /* no threads: one by one */
+        for (size_t i = 0; i < g->n; i++)
+            if (i % w >= started)
+                cairn_router_delete(g->r[i]);
+    free(g->r);
+    *g = (soak_graveyard){0};
+}
 
 static bool parse_u64(const char *s, uint64_t *v)
 {
@@ -997,6 +1426,8 @@ int main(int argc, char **argv)
     uint64_t seeds = 20, first = 1, min_m = 3, max_m = 16, loss_pct = 60;
     bool quiet = false, single = false;
     soak_opts o = {0};
+    soak_graveyard grave = {0};
+    o.grave = &grave;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         uint64_t *dst = NULL;
@@ -1036,7 +1467,7 @@ int main(int argc, char **argv)
     o.max_members = (size_t)max_m;
     o.max_loss = (double)loss_pct / 100.0;
 
-    uint64_t splits = 0, lossy_leaves = 0;
+    uint64_t splits = 0, lossy_leaves = 0, route_checks = 0, stale_routes = 0;
     uint64_t bad = 0, fd_total = 0, fd_runs = 0, lf_total = 0, dupw = 0;
     double worst_ratio = 0;
     struct timespec w0, w1;
@@ -1054,6 +1485,8 @@ int main(int argc, char **argv)
         dupw += r.dup_window;
         splits += r.split;
         lossy_leaves += r.leaves_failed_lossy;
+        route_checks += r.route_checks;
+        stale_routes += r.stale_first_routes;
         if (r.ok && r.bound > 0 && (double)r.converge_time / (double)r.bound > worst_ratio)
             worst_ratio = (double)r.converge_time / (double)r.bound;
         if (!quiet || !r.ok)
@@ -1071,14 +1504,18 @@ int main(int argc, char **argv)
         }
         fflush(stdout);
     }
+    grave_empty(&grave);
     clock_gettime(CLOCK_MONOTONIC, &w1);
     double wall = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
     printf("soak: %" PRIu64 " seeds, %" PRIu64 " failed; false deaths %" PRIu64 " (in %" PRIu64
            " runs, all above %.0f%% loss); leave-as-failed events %" PRIu64
            "; leaves ending failed above that loss %" PRIu64 " (observer, leaver) pairs; runs "
            "split by a leave %" PRIu64 "; duplicates inside the snapshot window %" PRIu64
-           "; slowest settle %.0f%% of the bound; %.1f s wall, %.0f seeds/hour\n",
+           "; slowest settle %.0f%% of the bound; router checks %" PRIu64
+           ", first routes not live at calm end (before the rebalance) %" PRIu64
+           "; %.1f s wall, %.0f seeds/hour\n",
            seeds, bad, fd_total, fd_runs, SOAK_STRICT_LOSS * 100, lf_total, lossy_leaves, splits,
-           dupw, worst_ratio * 100, wall, wall > 0 ? (double)seeds * 3600.0 / wall : 0.0);
+           dupw, worst_ratio * 100, route_checks, stale_routes, wall,
+           wall > 0 ? (double)seeds * 3600.0 / wall : 0.0);
     return bad == 0 ? 0 : 1;
 }
