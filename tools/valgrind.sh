@@ -11,7 +11,13 @@
 # 3600; the simulator tests are 20..100 times slower under valgrind). Prints
 # the time of each test and exits 1 if any test fails, times out or valgrind
 # reports an error.
+#
+# CAIRN_TEST_SLOWDOWN (default 20, exported to the tests) tells them how much
+# slower they run: tests on real time stretch their timers and deadlines by
+# it, simulator tests shrink their biggest scenarios (tests/support/slowdown.h).
+# Memory checking is the same for every test.
 set -eu
+export CAIRN_TEST_SLOWDOWN="${CAIRN_TEST_SLOWDOWN:-20}"
 [ $# -ge 1 ] || { echo "usage: tools/valgrind.sh BUILD_DIR [PATTERN]" >&2; exit 2; }
 build=$(cd "$1" && pwd)
 pattern=${2:-}
