@@ -228,6 +228,12 @@ static int copy_request(struct hreq *r, const char *url, const char *method)
 static enum MHD_Result queue_answer(struct hreq *r)
 {
     cairn_http_resp *a = &r->resp;
+    /* Answers made on MHD's thread (route lookups, errors) start their
+     * write deadline here; the loop's when they were ready (answer()). */
+    pthread_mutex_lock(&r->h->lock);
+    if (r->hc && r->hc->answered == 0)
+        r->hc->answered = mono_now();
+    pthread_mutex_unlock(&r->h->lock);
     struct MHD_Response *mr;
     if (a->body != NULL) {
         mr = MHD_create_response_from_buffer_with_free_callback(a->body_len, a->body, cairn_free);
