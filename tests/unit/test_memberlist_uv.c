@@ -94,6 +94,7 @@ static void test_uv_cluster(void **state)
         c.gossip_interval = 20 * CAIRN_MSEC * slow;
         c.push_pull_interval = 200 * CAIRN_MSEC * slow;
         c.tcp_timeout *= slow;
+        c.gossip_to_the_dead_time *= slow; /* dead members are forgotten after it */
         c.suspicion_mult = 1;
         c.seed = 100 + (uint64_t)i;
         cairn_memberlist_delegate d = {
