@@ -549,6 +549,74 @@ static void test_bounds(void **state)
     cairn_serfrpc_server_delete(srv);
 }
 
+/* sock_dial: a plain blocking connect to the server, then non-blocking. */
+static int sock_dial(const cairn_addr *a)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(a->port)};
+    sa.sin_addr.s_addr = htonl(0x7f000001);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+/* sock_closed: reads what is there; true once the server closed fd. */
+static bool sock_closed(int fd)
+{
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+    }
+    return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* The idle deadline and the request cap, driven past: a handshaken client
+ * that says nothing is closed at idle_timeout (counted in timeouts), one
+ * with a stream open is not; a request whose header declares a string over
+ * 256 KiB is closed at once, without a reply and before any deadline. */
+static void test_idle_and_request_cap(void **state)
+{
+    struct uv_env *e = *state;
+    cairn_addr a;
+    const int idle_ms = 300 * cairn_test_slowdown();
+    cairn_serfrpc_server_config cfg = {.ops = &fake_ops, .idle_timeout = idle_ms * CAIRN_MSEC};
+    cairn_serfrpc_server *srv = server_cfg(e, cfg, &a);
+    static const char hs[] = "\x82\xa7"
+                             "Command\xa9handshake\xa3Seq\x01\x81\xa7Version\x01";
+    static const char sub[] = "\x82\xa7"
+                              "Command\xa6stream\xa3Seq\x02\x81\xa4Type\xa1*";
+    /* Command: a str32 of 300,000 bytes (0x000493e0), 1 KiB of it sent. */
+    static const char big_head[] = "\x82\xa3Seq\x03\xa7"
+                                   "Command\xdb\x00\x04\x93\xe0";
+    static char big_rest[1024];
+    memset(big_rest, 'x', sizeof big_rest);
+    int quiet = sock_dial(&a), streaming = sock_dial(&a), big = sock_dial(&a);
+    assert_int_equal(write(quiet, hs, sizeof hs - 1), (ssize_t)(sizeof hs - 1));
+    assert_int_equal(write(streaming, hs, sizeof hs - 1), (ssize_t)(sizeof hs - 1));
+    assert_int_equal(write(streaming, sub, sizeof sub - 1), (ssize_t)(sizeof sub - 1));
+    assert_int_equal(write(big, hs, sizeof hs - 1), (ssize_t)(sizeof hs - 1));
+    uv_env_run_for(e, 20);
+    assert_int_equal(write(big, big_head, sizeof big_head - 1), (ssize_t)(sizeof big_head - 1));
+    assert_int_equal(write(big, big_rest, sizeof big_rest), (ssize_t)sizeof big_rest);
+    cairn_serfrpc_server_stats st;
+    RUN_UNTIL(e, sock_closed(big));
+    cairn_serfrpc_server_get_stats(srv, &st);
+    assert_int_equal(st.timeouts, 0);
+    assert_int_equal(st.clients, 2);
+    RUN_UNTIL(e, sock_closed(quiet));
+    cairn_serfrpc_server_get_stats(srv, &st);
+    assert_int_equal(st.timeouts, 1);
+    /* Three more idle periods: the streaming one stays. */
+    uv_env_run_for(e, 3 * idle_ms);
+    assert_false(sock_closed(streaming));
+    cairn_serfrpc_server_get_stats(srv, &st);
+    assert_int_equal(st.clients, 1);
+    close(quiet);
+    close(streaming);
+    close(big);
+    cairn_serfrpc_server_delete(srv);
+}
+
 /* A client that pipelines requests and never reads a reply: the replies
  * queue up to 64 MiB (CONN_HARD_OUT_MAX), then the connection is closed;
  * the server keeps serving others. */
@@ -657,6 +725,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_raw_quirks, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_bounds, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_and_request_cap, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_reply_cap, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_respond, uv_env_setup, uv_env_teardown),
         cmocka_unit_test(test_on_simulator),
