@@ -380,8 +380,10 @@ static void test_emfile(void **state)
     cairn__http_get_stats(f.http, &st);
     print_message("HTTP out of descriptors for 1 s: %llu accept pauses, %.1f ms CPU\n",
                   (unsigned long long)st.accept_paused, spent);
-    assert_true(st.accept_paused >= 3 && st.accept_paused <= 8); /* 50, 100, 200, 400 ms */
-    assert_true(spent < 200);                                    /* a busy loop: ~1,000 */
+    /* 50, 100, 200, 400 ms: ~5 pauses. Under valgrind one: its fake
+     * limit closes the waiting connection, then accept() finds none. */
+    assert_true(st.accept_paused >= (RUNNING_ON_VALGRIND ? 1u : 3u) && st.accept_paused <= 8);
+    assert_true(spent < 200); /* a busy loop: ~1,000 */
     for (int i = 0; i < nfill; i++)
         close(fill[i]);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
