@@ -617,6 +617,48 @@ static void test_idle_and_request_cap(void **state)
     cairn_serfrpc_server_delete(srv);
 }
 
+/* Streams per connection: 64; the 65th is refused with "Too many
+ * streams" and the connection stays usable. */
+static void test_stream_cap(void **state)
+{
+    struct uv_env *e = *state;
+    cairn_addr a;
+    cairn_serfrpc_server *srv = server(e, NULL, &a);
+    int fd = sock_dial(&a);
+    static const char hs[] = "\x82\xa7"
+                             "Command\xa9handshake\xa3Seq\x01\x81\xa7Version\x01";
+    assert_int_equal(write(fd, hs, sizeof hs - 1), (ssize_t)(sizeof hs - 1));
+    /* 65 stream requests, Seq 10..74 (positive fixints). */
+    for (int i = 0; i < 65; i++) {
+        char sub[] = "\x82\xa7"
+                     "Command\xa6stream\xa3Seq\x00\x81\xa4Type\xa1*";
+        sub[20] = (char)(10 + i);
+        assert_int_equal(sub[17], 'S');
+        assert_int_equal(write(fd, sub, sizeof sub - 1), (ssize_t)(sizeof sub - 1));
+    }
+    static char got[16384];
+    size_t have = 0;
+    bool found = false;
+    for (int i = 0; i < 500 && !found; i++) {
+        uv_env_run_for(e, 10);
+        ssize_t n = recv(fd, got + have, sizeof got - 1 - have, 0);
+        if (n > 0)
+            have += (size_t)n;
+        got[have] = '\0';
+        found = memmem(got, have, "Too many streams", 16) != NULL;
+    }
+    assert_true(found);
+    /* The refusal is the 65th's (Seq 74 = 0x4a) and the only one. */
+    const char *at = memmem(got, have, "Too many streams", 16);
+    assert_int_equal((uint8_t)at[16 + 4], 74);
+    assert_null(memmem(at + 16, have - (size_t)(at + 16 - got), "Too many", 8));
+    cairn_serfrpc_server_stats st;
+    cairn_serfrpc_server_get_stats(srv, &st);
+    assert_int_equal(st.clients, 1);
+    close(fd);
+    cairn_serfrpc_server_delete(srv);
+}
+
 /* A client that pipelines requests and never reads a reply: the replies
  * queue up to 64 MiB (CONN_HARD_OUT_MAX), then the connection is closed;
  * the server keeps serving others. */
@@ -726,6 +768,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_raw_quirks, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_bounds, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_idle_and_request_cap, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_cap, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_reply_cap, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_respond, uv_env_setup, uv_env_teardown),
         cmocka_unit_test(test_on_simulator),
