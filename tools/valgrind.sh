@@ -9,9 +9,15 @@
 # --error-exitcode=1 with tools/valgrind.supp; logs go to
 # BUILD_DIR/valgrind/<test>.log. Each test gets VG_TIMEOUT seconds (default
 # 3600; the simulator tests are 20..100 times slower under valgrind). Prints
-# the time of each test and exits 1 if any test fails, times out or valgrind
-# reports an error.
+# the time, memcheck errors and definitely lost bytes of each test and exits
+# 1 if any test fails, times out or valgrind reports an error.
+#
+# CAIRN_TEST_SLOWDOWN (default 20, exported to the tests) tells them how much
+# slower they run: tests on real time stretch their timers and deadlines by
+# it, simulator tests shrink their biggest scenarios (tests/support/slowdown.h).
+# Memory checking is the same for every test.
 set -eu
+export CAIRN_TEST_SLOWDOWN="${CAIRN_TEST_SLOWDOWN:-20}"
 [ $# -ge 1 ] || { echo "usage: tools/valgrind.sh BUILD_DIR [PATTERN]" >&2; exit 2; }
 build=$(cd "$1" && pwd)
 pattern=${2:-}
@@ -20,6 +26,12 @@ out=$build/valgrind
 mkdir -p "$out"
 fails=0
 n=0
+# summary LOG: "E errors, B bytes definitely lost" from a memcheck log.
+summary() {
+    e=$(grep -o 'ERROR SUMMARY: [0-9,]*' "$1" | tail -n 1 | sed 's/.*: //')
+    b=$(grep -o 'definitely lost: [0-9,]* bytes' "$1" | tail -n 1 | sed 's/definitely lost: //; s/ bytes//')
+    echo "${e:-?} errors, ${b:-0} bytes definitely lost"
+}
 start=$(date +%s)
 for t in "$build"/unit_test_* "$build"/sim_test_*; do
     [ -x "$t" ] || continue
@@ -31,10 +43,10 @@ for t in "$build"/unit_test_* "$build"/sim_test_*; do
         --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --track-fds=no \
         --suppressions="$root/tools/valgrind.supp" --log-file="$out/$name.log" "$t") \
         >"$out/$name.out" 2>&1; then
-        echo "ok   $name ($(($(date +%s) - t0)) s)"
+        echo "ok   $name ($(($(date +%s) - t0)) s, $(summary "$out/$name.log"))"
     else
         fails=$((fails + 1))
-        echo "FAIL $name ($(($(date +%s) - t0)) s): $out/$name.log"
+        echo "FAIL $name ($(($(date +%s) - t0)) s, $(summary "$out/$name.log")): $out/$name.log"
         grep -m5 -E 'ERROR SUMMARY|definitely lost|Invalid|uninitialised' "$out/$name.log" || true
     fi
 done

@@ -31,11 +31,29 @@
  * record is unlinked under the same mutex in MHD's close notification,
  * which MHD calls before it closes the descriptor, so a descriptor is
  * never shut down after it was reused.
+ *
+ * Accepting. The listening socket is ours, not MHD's
+ * (MHD_USE_NO_LISTEN_SOCKET): when accept() fails for lack of descriptors
+ * (EMFILE, ENFILE) MHD retries at once while it has no connection open, a
+ * busy loop on its thread. Our acceptor thread polls the socket and hands
+ * each connection to MHD with MHD_add_connection (thread-safe: MHD queues it
+ * for its thread and wakes it). Out of descriptors, it stops polling the
+ * socket for HTTP_ACCEPT_RETRY_MIN, doubling up to HTTP_ACCEPT_RETRY_MAX,
+ * or until one of our connections closes (a descriptor came free): the
+ * clients wait in the backlog and are served then. It also keeps the
+ * connection limit itself, counting a connection from its hand-over to
+ * MHD's close notification, and stops polling at the limit until a
+ * connection closes, so the connection over the limit waits in the backlog
+ * as with MHD's own listener (MHD's own limit is set above ours and never
+ * refuses). At most HTTP_ACCEPT_BATCH connections per wakeup.
  */
 #include "agent/http.h"
 
 #include <microhttpd.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,6 +61,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cairn/alloc.h"
 #include "cairn/memberlist.h"
@@ -56,6 +75,18 @@
 #define HTTP_DEFAULT_DC "dc1"
 /* How long a join resolves its address. */
 #define HTTP_RESOLVE_TIMEOUT (5 * CAIRN_SEC)
+/* First and longest wait before retrying accept() after EMFILE, in ms (as
+ * the loop's listeners, src/loop/uv_net.c). */
+#define HTTP_ACCEPT_RETRY_MIN 50
+#define HTTP_ACCEPT_RETRY_MAX 1000
+/* Connections accepted per wakeup of the acceptor. */
+#define HTTP_ACCEPT_BATCH 64
+/* Listen backlog: where connections wait at the limit or out of
+ * descriptors. */
+#define HTTP_BACKLOG 128
+/* MHD's own connection limit, above ours (it counts a closed connection
+ * until its cleanup, a little after its close notification). */
+#define HTTP_MHD_LIMIT_MARGIN 64
 
 /* One TCP connection (MHD's socket context). */
 struct hconn {
@@ -105,6 +136,14 @@ struct cairn_http {
     size_t queued;
     bool wake_pending, closing;
     struct hconn *conns;
+    /* Connections handed to MHD and not closed yet; the acceptor waits
+     * for one to close (at the limit or out of descriptors); stop it. */
+    size_t n_conns;
+    bool acc_waiting, acc_stop;
+    /* The listening socket, the acceptor's wake-up pipe and thread. */
+    int lfd, wake_rd, wake_wr;
+    pthread_t acceptor;
+    bool acceptor_started;
     /* Loop side: parked blocking queries and requests waiting on an
      * action (join resolving/joining, leave). */
     struct hreq *parked;
@@ -116,7 +155,7 @@ struct cairn_http {
      * stands for. */
     uint64_t index, nodes_hash;
     /* Counters (the route ones are bumped on the MHD thread). */
-    _Atomic uint64_t requests, rejected, route_lookups, route_misses;
+    _Atomic uint64_t requests, rejected, route_lookups, route_misses, accept_paused;
     /* Deleted while a wake-up was queued: the wake-up frees it. */
     bool dead;
 };
@@ -189,6 +228,12 @@ static int copy_request(struct hreq *r, const char *url, const char *method)
 static enum MHD_Result queue_answer(struct hreq *r)
 {
     cairn_http_resp *a = &r->resp;
+    /* Answers made on MHD's thread (route lookups, errors) start their
+     * write deadline here; the loop's when they were ready (answer()). */
+    pthread_mutex_lock(&r->h->lock);
+    if (r->hc && r->hc->answered == 0)
+        r->hc->answered = mono_now();
+    pthread_mutex_unlock(&r->h->lock);
     struct MHD_Response *mr;
     if (a->body != NULL) {
         mr = MHD_create_response_from_buffer_with_free_callback(a->body_len, a->body, cairn_free);
@@ -649,10 +694,33 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     cairn_free(r);
 }
 
+/* wake_acceptor: one byte into the acceptor's pipe (full: it is awake
+ * anyway). */
+static void wake_acceptor(cairn_http *h)
+{
+    ssize_t n = write(h->wake_wr, "x", 1);
+    (void)n;
+}
+
+/* A connection we counted closed: the acceptor may take another. */
+static void conn_gone(cairn_http *h)
+{
+    pthread_mutex_lock(&h->lock);
+    if (h->n_conns > 0)
+        h->n_conns--;
+    bool wake = h->acc_waiting;
+    h->acc_waiting = false;
+    pthread_mutex_unlock(&h->lock);
+    if (wake)
+        wake_acceptor(h);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
     cairn_http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        conn_gone(h);
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         struct hconn *c = cairn_calloc(1, sizeof(*c));
         *socket_context = c;
@@ -697,34 +765,182 @@ static void http_free(cairn_http *h)
     cairn_free(h);
 }
 
-static int start_daemon(cairn_http *h, const cairn_addr *a, cairn_diag *diag)
+/* ---- accepting ---- */
+
+/* acceptor_pause: out of descriptors; *wait_ms is how long to stop. */
+static void acceptor_pause(cairn_http *h, int *backoff, int *wait_ms)
+{
+    atomic_fetch_add(&h->accept_paused, 1);
+    *wait_ms = *backoff;
+    *backoff = *backoff * 2 > HTTP_ACCEPT_RETRY_MAX ? HTTP_ACCEPT_RETRY_MAX : *backoff * 2;
+}
+
+/* accept_batch: up to HTTP_ACCEPT_BATCH connections to MHD. Returns the
+ * pause in ms (0: none). */
+static int accept_batch(cairn_http *h, int *backoff)
+{
+    int wait_ms = 0;
+    for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
+        pthread_mutex_lock(&h->lock);
+        bool room = h->n_conns < h->cfg.max_conns;
+        if (room)
+            h->n_conns++;
+        pthread_mutex_unlock(&h->lock);
+        if (!room)
+            return 0;
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(h->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            int err = errno;
+            pthread_mutex_lock(&h->lock);
+            h->n_conns--;
+            pthread_mutex_unlock(&h->lock);
+            if (err == EAGAIN || err == EWOULDBLOCK)
+                return 0;
+            if (err == EINTR || err == ECONNABORTED)
+                continue;
+            /* EMFILE, ENFILE, ENOBUFS, ENOMEM, and anything unexpected:
+             * look again later, never at once. */
+            acceptor_pause(h, backoff, &wait_ms);
+            return wait_ms;
+        }
+        *backoff = HTTP_ACCEPT_RETRY_MIN;
+        if (MHD_add_connection(h->d, fd, (struct sockaddr *)&ss, len) != MHD_YES) {
+            /* MHD closed it (no memory); no notification follows. */
+            atomic_fetch_add(&h->rejected, 1);
+            conn_gone(h);
+        }
+    }
+    return 0;
+}
+
+static void *acceptor_main(void *ud)
+{
+    cairn_http *h = ud;
+    int backoff = HTTP_ACCEPT_RETRY_MIN, wait_ms = 0;
+    for (;;) {
+        pthread_mutex_lock(&h->lock);
+        bool stop = h->acc_stop, full = h->n_conns >= h->cfg.max_conns;
+        h->acc_waiting = full || wait_ms > 0;
+        pthread_mutex_unlock(&h->lock);
+        if (stop)
+            break;
+        struct pollfd p[2] = {{.fd = h->wake_rd, .events = POLLIN},
+                              {.fd = h->lfd, .events = POLLIN}};
+        int rc = poll(p, full || wait_ms > 0 ? 1 : 2, wait_ms > 0 ? wait_ms : -1);
+        if (rc < 0) {
+            if (errno != EINTR)
+                poll(NULL, 0, HTTP_ACCEPT_RETRY_MIN); /* ENOMEM: never spin */
+            continue;
+        }
+        if (p[0].revents) {
+            char buf[64];
+            while (read(h->wake_rd, buf, sizeof(buf)) > 0) {
+            }
+        }
+        if (wait_ms > 0) {
+            /* Paused: the wait is over, or a connection closed and freed
+             * a descriptor; either way, try again. */
+            wait_ms = 0;
+            continue;
+        }
+        if (!full && (p[1].revents & (POLLIN | POLLERR | POLLHUP)))
+            wait_ms = accept_batch(h, &backoff);
+    }
+    return NULL;
+}
+
+/* open_listener: bind and listen on a (the HTTP address). */
+static int open_listener(cairn_http *h, const cairn_addr *a, cairn_diag *diag)
 {
     struct sockaddr_storage ss;
+    socklen_t len;
     memset(&ss, 0, sizeof(ss));
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (a->family == 4) {
         struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
         s4->sin_family = AF_INET;
         s4->sin_port = htons(a->port);
         memcpy(&s4->sin_addr, a->ip, 4);
+        len = sizeof(*s4);
     } else {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
         s6->sin6_family = AF_INET6;
         s6->sin6_port = htons(a->port);
         memcpy(&s6->sin6_addr, a->ip, 16);
-        flags |= MHD_USE_IPv6;
+        len = sizeof(*s6);
     }
-    h->d = MHD_start_daemon(
-        flags, a->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->cfg.max_conns, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        h->cfg.conn_memory, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)128, MHD_OPTION_END);
-    if (h->d == NULL)
-        return cairn_diag_set(diag, CAIRN_EADDRINUSE, "cannot listen on %s", h->cfg.addr);
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = di ? di->port : a->port;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return cairn_diag_set(diag, cairn_err_from_errno(errno), "cannot listen on %s: %s",
+                              h->cfg.addr, strerror(errno));
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (a->family != 4)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, HTTP_BACKLOG) < 0) {
+        int err = errno;
+        close(fd);
+        return cairn_diag_set(diag,
+                              err == EADDRINUSE ? CAIRN_EADDRINUSE : cairn_err_from_errno(err),
+                              "cannot listen on %s: %s", h->cfg.addr, strerror(err));
+    }
+    len = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    h->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                            : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    h->lfd = fd;
     return 0;
+}
+
+static int start_daemon(cairn_http *h, const cairn_addr *a, cairn_diag *diag)
+{
+    int rc = open_listener(h, a, diag);
+    if (rc < 0)
+        return rc;
+    int pfd[2];
+    if (pipe2(pfd, O_NONBLOCK | O_CLOEXEC) < 0)
+        return cairn_diag_set(diag, cairn_err_from_errno(errno), "http: pipe: %s", strerror(errno));
+    h->wake_rd = pfd[0];
+    h->wake_wr = pfd[1];
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(h->cfg.max_conns + HTTP_MHD_LIMIT_MARGIN), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        h->cfg.conn_memory, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+    if (h->d == NULL)
+        return cairn_diag_set(diag, CAIRN_EIO, "http: cannot start the HTTP server on %s",
+                              h->cfg.addr);
+    if (pthread_create(&h->acceptor, NULL, acceptor_main, h) != 0)
+        return cairn_diag_set(diag, CAIRN_ENOMEM, "http: cannot start the acceptor thread");
+    h->acceptor_started = true;
+    return 0;
+}
+
+/* stop_serving: the acceptor, then MHD (its connections), then the
+ * sockets. Safe on a half-started server. */
+static void stop_serving(cairn_http *h)
+{
+    if (h->acceptor_started) {
+        pthread_mutex_lock(&h->lock);
+        h->acc_stop = true;
+        pthread_mutex_unlock(&h->lock);
+        wake_acceptor(h);
+        pthread_join(h->acceptor, NULL);
+        h->acceptor_started = false;
+    }
+    if (h->d != NULL)
+        MHD_stop_daemon(h->d);
+    h->d = NULL;
+    if (h->lfd >= 0)
+        close(h->lfd);
+    if (h->wake_rd >= 0)
+        close(h->wake_rd);
+    if (h->wake_wr >= 0)
+        close(h->wake_wr);
+    h->lfd = h->wake_rd = h->wake_wr = -1;
 }
 
 int cairn__http_new(cairn_loop *loop, cairn_agent *agent, const cairn_http_config *cfg,
@@ -739,6 +955,7 @@ int cairn__http_new(cairn_loop *loop, cairn_agent *agent, const cairn_http_confi
     if (h == NULL)
         return CAIRN_ENOMEM;
     pthread_mutex_init(&h->lock, NULL);
+    h->lfd = h->wake_rd = h->wake_wr = -1;
     h->loop = loop;
     h->agent = agent;
     h->router = cfg->router ? cfg->router : cairn_agent_router(agent);
@@ -762,6 +979,7 @@ int cairn__http_new(cairn_loop *loop, cairn_agent *agent, const cairn_http_confi
     if (rc == 0)
         rc = start_daemon(h, &a, diag);
     if (rc < 0) {
+        stop_serving(h);
         cairn_timer_delete(h->tick);
         http_free(h);
         return rc;
@@ -789,6 +1007,7 @@ void cairn__http_get_stats(const cairn_http *h, cairn_http_server_stats *ret)
     ret->blocking = h->n_parked;
     ret->route_lookups = atomic_load(&h->route_lookups);
     ret->route_misses = atomic_load(&h->route_misses);
+    ret->accept_paused = atomic_load(&h->accept_paused);
 }
 
 static void answer_all(struct hreq *list)
@@ -817,7 +1036,7 @@ void cairn__http_delete(cairn_http *h)
     answer_all(h->parked);
     answer_all(h->acting);
     h->parked = h->acting = NULL;
-    MHD_stop_daemon(h->d);
+    stop_serving(h);
     cairn_timer_delete(h->tick);
     pthread_mutex_lock(&h->lock);
     bool pending = h->wake_pending;

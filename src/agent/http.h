@@ -88,6 +88,8 @@ typedef struct cairn_http_server_stats {
     uint64_t requests, rejected;
     /* Blocking queries parked now; route lookups and misses. */
     uint64_t blocking, route_lookups, route_misses;
+    /* Times accept() found no free descriptor and accepting paused. */
+    uint64_t accept_paused;
 } cairn_http_server_stats;
 
 /* cairn__http_new starts the server for agent on loop: 0, CAIRN_EINVAL (bad

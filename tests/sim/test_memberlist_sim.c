@@ -35,6 +35,7 @@
 #include "ml_stalls.h"
 #include "ml_world.h"
 #include "sim_seed.h"
+#include "slowdown.h"
 #include "base/alloc_test.h"
 
 /* The big run: 1,000 nodes, fewer under the sanitizers (about 4x slower),
@@ -55,6 +56,14 @@
 #define ML_SIM_STALL_SECS 900
 #define ML_SIM_BIG_N      1000
 #endif
+
+/* The big run's N: under valgrind (CAIRN_TEST_SLOWDOWN >= 10, about 50x
+ * slower per event) the sanitizers' 250, the same checks on a smaller
+ * cluster. */
+static size_t big_n(void)
+{
+    return cairn_test_slowdown() >= 10 ? 250 : ML_SIM_BIG_N;
+}
 
 typedef void (*tune_fn)(cairn_memberlist_config *c);
 
@@ -162,9 +171,10 @@ static void test_converge_and_detect_big(void **state)
 {
     (void)state;
     ml_world w;
-    world_new(&w, cairn_test_sim_seed("converge_detect_big", 7), ML_SIM_BIG_N, NULL);
+    const size_t n = big_n();
+    world_new(&w, cairn_test_sim_seed("converge_detect_big", 7), n, NULL);
     converge(&w, "converge_detect_big");
-    kill_and_detect(&w, "converge_detect_big", 6 * log2((double)ML_SIM_BIG_N));
+    kill_and_detect(&w, "converge_detect_big", 6 * log2((double)n));
     ml_world_destroy(&w);
 }
 
@@ -178,7 +188,7 @@ static void test_warm_start(void **state)
 {
     (void)state;
     ml_world w;
-    size_t n = ML_SIM_BIG_N, members = n - 1;
+    size_t n = big_n(), members = n - 1;
     world_new(&w, cairn_test_sim_seed("warm_start", 11), n, NULL);
     cairn_ml_node *list = calloc(members, sizeof(*list));
     assert_non_null(list);
@@ -350,10 +360,11 @@ static void test_stalls_lifeguard_vs_swim(void **state)
 {
     (void)state;
     uint64_t seed = cairn_test_sim_seed("stalls", 31);
-    /* 900 s, half under the sanitizers (about 4x slower per event);
+    /* 900 s, half under the sanitizers (about 4x slower per event) and
+     * valgrind (CAIRN_TEST_SLOWDOWN >= 10);
      * ML_SIM_STALL_SECS=<n> overrides it. */
     const char *env = getenv("ML_SIM_STALL_SECS");
-    const int secs = env ? atoi(env) : ML_SIM_STALL_SECS;
+    const int secs = env ? atoi(env) : cairn_test_slowdown() >= 10 ? 450 : ML_SIM_STALL_SECS;
     ml_stalls_result lg, swim;
     stall_run(seed, true, secs, &lg);
     stall_run(seed, false, secs, &swim);

@@ -13,9 +13,9 @@ struct uv_env {
     cairn_loop *loop;
 };
 
-/* uv_env_setup is a cmocka setup: it allocates a struct uv_env into *state
- * with an initialised libuv loop, a cairn loop over it, and a timer ticking
- * every 10 ms so that UV_RUN_ONCE never blocks past a run deadline. */
+/* uv_env_setup is a cmocka setup (it also ignores SIGPIPE): it allocates a struct uv_env into
+ * *state with an initialised libuv loop, a cairn loop over it, and a timer ticking every 10 ms so
+ * that UV_RUN_ONCE never blocks past a run deadline. */
 int uv_env_setup(void **state);
 
 /* uv_env_teardown is the matching cmocka teardown: it deletes the cairn
@@ -24,7 +24,9 @@ int uv_env_setup(void **state);
  * that a handle left open fails the test, and frees the env. */
 int uv_env_teardown(void **state);
 
-/* uv_env_run_until runs the loop until *done or 5 s pass, and asserts *done. */
+/* uv_env_run_until runs the loop until *done or 5 s pass (times
+ * CAIRN_TEST_SLOWDOWN, slowdown.h), and asserts *done. The teardown's 3 s
+ * are stretched alike. */
 void uv_env_run_until(struct uv_env *e, const bool *done);
 
 /* uv_env_run_for runs the loop for about ms milliseconds. */

@@ -26,6 +26,15 @@
 #include "uv_env.h"
 #include "base/alloc_test.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 static cairn_addr local_any(int family)
 {
     cairn_addr a;
@@ -445,6 +454,16 @@ static void test_tcp_accept_emfile(void **state)
     for (int i = 0; i < nfill; i++)
         close(fill[i]);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    if (RUNNING_ON_VALGRIND) {
+        /* valgrind emulates RLIMIT_NOFILE: the kernel accepted each
+         * waiting connection and valgrind closed it to fake the EMFILE, so
+         * those are gone; fresh ones show the listener recovered. */
+        for (int i = 0; i < NCLI; i++) {
+            close(cli[i]);
+            assert_true((cli[i] = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+            assert_int_equal(connect(cli[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
+        }
+    }
     /* Recovers: every waiting connection is taken (within the 1 s retry),
      * alive: it echoes. */
     for (int k = 0; k < 40 && sv.accepted < NCLI; k++)

@@ -13,6 +13,7 @@
 
 #include "cairn/cairn.h"
 #include "cairn/loop_uv.h"
+#include "slowdown.h"
 #include "cairn/memberlist.h"
 
 #define N 5
@@ -33,9 +34,11 @@ static void on_leave(void *ud, const cairn_ml_node *n)
     ((struct node *)ud)->leaves++;
 }
 
+/* Real time: every interval and wait is stretched by the slowdown
+ * (valgrind), or the slowed nodes suspect each other and rejoin. */
 static void run_ms(uv_loop_t *uv, int ms)
 {
-    uint64_t end = uv_now(uv) + (uint64_t)ms;
+    uint64_t end = uv_now(uv) + (uint64_t)ms * (uint64_t)cairn_test_slowdown();
     while (uv_now(uv) < end) {
         uv_run(uv, UV_RUN_ONCE);
         uv_update_time(uv);
@@ -85,10 +88,13 @@ static void test_uv_cluster(void **state)
         snprintf(names[i], sizeof(names[i]), "uv%d", i);
         c.name = names[i];
         assert_int_equal(cairn_addr_parse_ip("127.0.0.1", 0, &c.bind), 0);
-        c.probe_interval = 50 * CAIRN_MSEC;
-        c.probe_timeout = 20 * CAIRN_MSEC;
-        c.gossip_interval = 20 * CAIRN_MSEC;
-        c.push_pull_interval = 200 * CAIRN_MSEC;
+        const cairn_time slow = cairn_test_slowdown();
+        c.probe_interval = 50 * CAIRN_MSEC * slow;
+        c.probe_timeout = 20 * CAIRN_MSEC * slow;
+        c.gossip_interval = 20 * CAIRN_MSEC * slow;
+        c.push_pull_interval = 200 * CAIRN_MSEC * slow;
+        c.tcp_timeout *= slow;
+        c.gossip_to_the_dead_time *= slow; /* dead members are forgotten after it */
         c.suspicion_mult = 1;
         c.seed = 100 + (uint64_t)i;
         cairn_memberlist_delegate d = {
@@ -119,7 +125,8 @@ static void test_uv_cluster(void **state)
     for (int i = 0; i < 4; i++)
         assert_true(count_state(nodes[i].ml, "uv4", CAIRN_ML_DEAD));
     /* uv3 leaves gracefully: seen as left. */
-    assert_int_equal(cairn_memberlist_leave(nodes[3].ml, CAIRN_SEC, on_left, NULL), 0);
+    assert_int_equal(
+        cairn_memberlist_leave(nodes[3].ml, CAIRN_SEC * cairn_test_slowdown(), on_left, NULL), 0);
     run_ms(&uv, 1200);
     assert_int_equal(left_status, 0);
     for (int i = 0; i < 3; i++)

@@ -19,6 +19,7 @@
 #include "cairn/serfrpc.h"
 #include "wire/mp.h"
 #include "serfrpc/ipc.h"
+#include "slowdown.h"
 #include "uv_env.h"
 #include "base/alloc_test.h"
 
@@ -1035,7 +1036,7 @@ static void test_cluster_alloc_sweep(void **state)
         cfg.rpc.seed = 1;
         /* A reply the fake could not build (its allocations fail too) is
          * recovered by the client's watchdog: reconnect and resync. */
-        cfg.rpc.request_timeout = 100 * CAIRN_MSEC;
+        cfg.rpc.request_timeout = 100 * CAIRN_MSEC * cairn_test_slowdown();
         cfg.event_cb = on_cl_event;
         cfg.sync_cb = on_cl_sync;
         cfg.userdata = &ce;
@@ -1043,7 +1044,7 @@ static void test_cluster_alloc_sweep(void **state)
         cairn__test_alloc_fail_after(n);
         if (cairn_serfrpc_cluster_new(e->loop, &cfg, &cl) == 0 &&
             cairn_serfrpc_cluster_start(cl) == 0) {
-            cairn_time deadline = cairn_monotonic_now() + 1 * CAIRN_SEC;
+            cairn_time deadline = cairn_monotonic_now() + 1 * CAIRN_SEC * cairn_test_slowdown();
             while (ce.synced == 0 && cairn_monotonic_now() < deadline)
                 uv_run(&e->uv, UV_RUN_ONCE);
         }

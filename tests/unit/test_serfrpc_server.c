@@ -21,6 +21,7 @@
 
 #include "cairn/cairn.h"
 #include "cairn/serfrpc_server.h"
+#include "slowdown.h"
 #include "uv_env.h"
 
 #define RUN_UNTIL(e, cond)                                                                         \
@@ -548,6 +549,116 @@ static void test_bounds(void **state)
     cairn_serfrpc_server_delete(srv);
 }
 
+/* sock_dial: a plain blocking connect to the server, then non-blocking. */
+static int sock_dial(const cairn_addr *a)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(a->port)};
+    sa.sin_addr.s_addr = htonl(0x7f000001);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+/* sock_closed: reads what is there; true once the server closed fd. */
+static bool sock_closed(int fd)
+{
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+    }
+    return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* The idle deadline and the request cap, driven past: a handshaken client
+ * that says nothing is closed at idle_timeout (counted in timeouts), one
+ * with a stream open is not; a request whose header declares a string over
+ * 256 KiB is closed at once, without a reply and before any deadline. */
+static void test_idle_and_request_cap(void **state)
+{
+    struct uv_env *e = *state;
+    cairn_addr a;
+    const int idle_ms = 300 * cairn_test_slowdown();
+    cairn_serfrpc_server_config cfg = {.ops = &fake_ops, .idle_timeout = idle_ms * CAIRN_MSEC};
+    cairn_serfrpc_server *srv = server_cfg(e, cfg, &a);
+    static const char hs[] = "\x82\xa7"
+                             "Command\xa9handshake\xa3Seq\x01\x81\xa7Version\x01";
+    static const char sub[] = "\x82\xa7"
+                              "Command\xa6stream\xa3Seq\x02\x81\xa4Type\xa1*";
+    /* Command: a str32 of 300,000 bytes (0x000493e0), 1 KiB of it sent. */
+    static const char big_head[] = "\x82\xa3Seq\x03\xa7"
+                                   "Command\xdb\x00\x04\x93\xe0";
+    static char big_rest[1024];
+    memset(big_rest, 'x', sizeof big_rest);
+    int quiet = sock_dial(&a), streaming = sock_dial(&a), big = sock_dial(&a);
+    assert_int_equal(write(quiet, hs, sizeof hs - 1), (ssize_t)(sizeof hs - 1));
+    assert_int_equal(write(streaming, hs, sizeof hs - 1), (ssize_t)(sizeof hs - 1));
+    assert_int_equal(write(streaming, sub, sizeof sub - 1), (ssize_t)(sizeof sub - 1));
+    assert_int_equal(write(big, hs, sizeof hs - 1), (ssize_t)(sizeof hs - 1));
+    uv_env_run_for(e, 20);
+    assert_int_equal(write(big, big_head, sizeof big_head - 1), (ssize_t)(sizeof big_head - 1));
+    assert_int_equal(write(big, big_rest, sizeof big_rest), (ssize_t)sizeof big_rest);
+    cairn_serfrpc_server_stats st;
+    RUN_UNTIL(e, sock_closed(big));
+    cairn_serfrpc_server_get_stats(srv, &st);
+    assert_int_equal(st.timeouts, 0);
+    assert_int_equal(st.clients, 2);
+    RUN_UNTIL(e, sock_closed(quiet));
+    cairn_serfrpc_server_get_stats(srv, &st);
+    assert_int_equal(st.timeouts, 1);
+    /* Three more idle periods: the streaming one stays. */
+    uv_env_run_for(e, 3 * idle_ms);
+    assert_false(sock_closed(streaming));
+    cairn_serfrpc_server_get_stats(srv, &st);
+    assert_int_equal(st.clients, 1);
+    close(quiet);
+    close(streaming);
+    close(big);
+    cairn_serfrpc_server_delete(srv);
+}
+
+/* Streams per connection: 64; the 65th is refused with "Too many
+ * streams" and the connection stays usable. */
+static void test_stream_cap(void **state)
+{
+    struct uv_env *e = *state;
+    cairn_addr a;
+    cairn_serfrpc_server *srv = server(e, NULL, &a);
+    int fd = sock_dial(&a);
+    static const char hs[] = "\x82\xa7"
+                             "Command\xa9handshake\xa3Seq\x01\x81\xa7Version\x01";
+    assert_int_equal(write(fd, hs, sizeof hs - 1), (ssize_t)(sizeof hs - 1));
+    /* 65 stream requests, Seq 10..74 (positive fixints). */
+    for (int i = 0; i < 65; i++) {
+        char sub[] = "\x82\xa7"
+                     "Command\xa6stream\xa3Seq\x00\x81\xa4Type\xa1*";
+        sub[20] = (char)(10 + i);
+        assert_int_equal(sub[17], 'S');
+        assert_int_equal(write(fd, sub, sizeof sub - 1), (ssize_t)(sizeof sub - 1));
+    }
+    static char got[16384];
+    size_t have = 0;
+    bool found = false;
+    for (int i = 0; i < 500 && !found; i++) {
+        uv_env_run_for(e, 10);
+        ssize_t n = recv(fd, got + have, sizeof got - 1 - have, 0);
+        if (n > 0)
+            have += (size_t)n;
+        got[have] = '\0';
+        found = memmem(got, have, "Too many streams", 16) != NULL;
+    }
+    assert_true(found);
+    /* The refusal is the 65th's (Seq 74 = 0x4a) and the only one. */
+    const char *at = memmem(got, have, "Too many streams", 16);
+    assert_int_equal((uint8_t)at[16 + 4], 74);
+    assert_null(memmem(at + 16, have - (size_t)(at + 16 - got), "Too many", 8));
+    cairn_serfrpc_server_stats st;
+    cairn_serfrpc_server_get_stats(srv, &st);
+    assert_int_equal(st.clients, 1);
+    close(fd);
+    cairn_serfrpc_server_delete(srv);
+}
+
 /* A client that pipelines requests and never reads a reply: the replies
  * queue up to 64 MiB (CONN_HARD_OUT_MAX), then the connection is closed;
  * the server keeps serving others. */
@@ -577,7 +688,8 @@ static void test_reply_cap(void **state)
     size_t off = 0;
     bool closed = false;
     uint64_t t0 = uv_now(&e->uv);
-    while (!closed && uv_now(&e->uv) - t0 < 60000) {
+    /* ~232,000 requests: ~1 s natively, ~100 s under valgrind. */
+    while (!closed && uv_now(&e->uv) - t0 < 60000 * (uint64_t)cairn_test_slowdown()) {
         ssize_t n = send(fd, batch + off, sizeof batch - off, MSG_NOSIGNAL);
         if (n > 0)
             off = (off + (size_t)n) % sizeof batch;
@@ -655,6 +767,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_raw_quirks, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_bounds, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_and_request_cap, uv_env_setup, uv_env_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_cap, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_reply_cap, uv_env_setup, uv_env_teardown),
         cmocka_unit_test_setup_teardown(test_respond, uv_env_setup, uv_env_teardown),
         cmocka_unit_test(test_on_simulator),
