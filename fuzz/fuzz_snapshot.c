@@ -3,10 +3,10 @@
  * replay state, then the same file replayed with rejoin_after_leave, and
  * every remembered address formatted and parsed back.
  *
- * Then the writer: the input up to its first NUL byte is the file that
- * cairn__serf_snapshot_open replays (with the real caps) for a serf cut to
- * what snapshot.c uses, and the bytes after the NUL are a script of
- * two-byte records [op][arg] recording into it:
+ * Then, when the input holds a NUL byte, the writer: the input up to it is
+ * the file that cairn__serf_snapshot_open replays (with the real caps) for
+ * a serf cut to what snapshot.c uses, and the bytes after the NUL are a
+ * script of two-byte records [op][arg] recording into it:
  *
  *   op % 8 == 0  member "m<arg % 16>" joins at 10.0.<arg>.1:7946 (op & 8:
  *                a name with a line break, which is refused)
@@ -54,8 +54,10 @@ static struct serf_member *member(struct serf_member *m, char *name, size_t cap,
 static void writer(cairn_sim *sim, cairn_loop *loop, const uint8_t *data, size_t size)
 {
     const uint8_t *nul = memchr(data, 0, size);
-    size_t flen = nul ? (size_t)(nul - data) : size;
-    const uint8_t *script = nul ? nul + 1 : data + size;
+    if (nul == NULL)
+        return;
+    size_t flen = (size_t)(nul - data);
+    const uint8_t *script = nul + 1;
     size_t slen = (size_t)(data + size - script);
     bool rejoin = slen > 0 && (script[0] & 0x80) != 0;
     if (cairn_sim_file_set(sim, "/w", data, flen) < 0)
