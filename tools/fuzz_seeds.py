@@ -47,6 +47,63 @@ seed("snapshot", "writer-failsync", b"leave\n\0" + script(
 seed("snapshot", "writer-empty-file", b"\0" + script((RUN, 4), (JOIN, 1), (RUN, 9)))
 
 
+# ---- msgpack helpers ----
+def mp(v):
+    if v is None:
+        return b"\xc0"
+    if v is True:
+        return b"\xc3"
+    if v is False:
+        return b"\xc2"
+    if isinstance(v, int):
+        if 0 <= v < 128:
+            return bytes([v])
+        if 0 <= v < 1 << 32:
+            return b"\xce" + struct.pack(">I", v)
+        if v < 0 and v >= -32:
+            return struct.pack("b", v)
+        if v >= 0:
+            return b"\xcf" + struct.pack(">Q", v)
+        return b"\xd3" + struct.pack(">q", v)
+    if isinstance(v, float):
+        return b"\xcb" + struct.pack(">d", v)
+    if isinstance(v, str):
+        v = v.encode()
+        if len(v) < 32:
+            return bytes([0xA0 | len(v)]) + v
+        return b"\xd9" + bytes([len(v)]) + v if len(v) < 256 else b"\xda" + struct.pack(">H", len(v)) + v
+    if isinstance(v, (bytes, bytearray)):
+        v = bytes(v)
+        return (b"\xc4" + bytes([len(v)]) if len(v) < 256 else b"\xc5" + struct.pack(">H", len(v))) + v
+    if isinstance(v, (list, tuple)):
+        assert len(v) < 16
+        return bytes([0x90 | len(v)]) + b"".join(mp(x) for x in v)
+    if isinstance(v, dict):
+        assert len(v) < 16
+        return bytes([0x80 | len(v)]) + b"".join(mp(k) + mp(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+# ---- serf_query: raw filters (first byte not a query/response/relay type) ----
+seed("serf_query", "filter-tag-nul-expr", b"\x01" + mp({"Expr": "a\0b", "Tag": "role"}))
+seed("serf_query", "filter-tag-nul-tag", b"\x01" + mp({"Expr": "a", "Tag": "ro\0le"}))
+seed("serf_query", "filter-tag-bad-regex", b"\x01" + mp({"Expr": "(", "Tag": "role"}))
+seed("serf_query", "filter-tag-match", b"\x01" + mp({"Expr": "^$", "Tag": "role"}))
+seed("serf_query", "filter-node-miss", b"\x00" + mp(["a", "c"]))
+seed("serf_query", "filter-node-hit", b"\x00" + mp(["a", "b"]))
+
+
+# ---- serf_node: records [op][len lo][len hi][body] ----
+def rec(op, body=b""):
+    if isinstance(body, str):
+        body = body.encode()
+    return bytes([op, len(body) & 255, len(body) >> 8]) + body
+
+
+seed("serf_node", "query-filters", rec(71, "^s") + rec(4, b"\x05") + rec(83) + rec(4, b"\x05") +
+     rec(95, "(") + rec(4, b"\x05") + rec(77, "x") + rec(4, b"\x09"))
+
+
 def main(argv):
     targets = argv[1:] or sorted(SEEDS)
     for t in targets:
