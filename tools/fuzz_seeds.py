@@ -104,6 +104,21 @@ seed("serf_node", "query-filters", rec(71, "^s") + rec(4, b"\x05") + rec(83) + r
      rec(95, "(") + rec(4, b"\x05") + rec(77, "x") + rec(4, b"\x09"))
 
 
+# ---- serfrpc_server: header, body, header, body ... ----
+def rpc(cmd, seq, body=None):
+    out = mp({"Command": cmd, "Seq": seq})
+    return out + (mp(body) if body is not None else b"")
+
+
+seed("serfrpc_server", "respond-all-fields", rpc("respond", 1, {
+    "ID": 5, "Payload": b"x", "Coalesce": True, "RelayFactor": 3, "Prune": True, "Replay": True,
+    "Tags": {"a": "b", "c": "d", "e": ""}, "Existing": ["k1", "k2", "k3"], "Node": "n1",
+    "Type": "response", "Timeout": 1000000000}))
+seed("serfrpc_server", "query-filters", rpc("query", 2, {
+    "FilterNodes": ["a", "b"], "FilterTags": {"role": "^w"}, "RequestAck": True, "Timeout": 5,
+    "Name": "q", "Payload": b"p"}))
+
+
 def main(argv):
     targets = argv[1:] or sorted(SEEDS)
     for t in targets:
