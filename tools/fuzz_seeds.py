@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
 """Writes the hand-made seed inputs of the fuzz corpora (docs/fuzzing.md).
 
-    tools/fuzz_seeds.py [TARGET...]     (default: every target below)
+    tools/fuzz_seeds.py [--out DIR] [TARGET...]   (default: every target below)
 
-Each seed is written to fuzz/corpus/<target>/seed-<what> (overwritten), so the
-corpus keeps inputs that reach what random mutation finds slowly: valid
-snapshot files with writer scripts, ... Run it, then `make coverage`, then
-commit the seeds that raised the coverage.
+Each seed is written to DIR/<target>/seed-<what> (DIR defaults to fuzz/corpus;
+files are overwritten): inputs that reach what random mutation finds slowly
+(valid snapshot files with writer scripts, every Serf RPC request field,
+every configuration key with good and wrong values, hostile query filters,
+HTTP requests to every endpoint). The large families (agent_config,
+http_api) are generated into a scratch DIR and merged into the corpus with
+libFuzzer, which keeps only those that add coverage:
+
+    tools/fuzz_seeds.py --out /tmp/seeds agent_config
+    build-asan/fuzz_agent_config -merge=1 fuzz/corpus/agent_config /tmp/seeds/agent_config
+
+Then `make coverage` shows the effect; commit what raised it.
 """
 import os
 import struct
@@ -119,10 +127,59 @@ seed("serfrpc_server", "query-filters", rpc("query", 2, {
     "Name": "q", "Payload": b"p"}))
 
 
+# ---- agent_config: every key with a good value and with wrong ones ----
+import json  # noqa: E402
+
+CONFIG_KEYS = {
+    "node_name": "n1", "role": "web", "disable_coordinates": True, "tags": {"a": "b"},
+    "tags_file": "/t.json", "bind": "127.0.0.1:7946", "advertise": "[::1]:7946",
+    "encrypt_key": "AAAAAAAAAAAAAAAAAAAAAA==", "keyring_file": "/k.json", "log_level": "ERR",
+    "rpc_addr": "127.0.0.1:7373", "rpc_auth": "s", "protocol": 4, "replay_on_join": True,
+    "query_response_size_limit": 1024, "query_size_limit": 1024, "user_event_size_limit": 512,
+    "start_join": ["a:1", "b"], "event_handlers": ["user:x=echo"], "profile": "wan",
+    "snapshot_path": "/s", "leave_on_terminate": False, "skip_leave_on_interrupt": True,
+    "discover": "x", "interface": "eth0", "reconnect_interval": "1m30s",
+    "reconnect_timeout": "24h", "tombstone_timeout": "0", "disable_name_resolution": True,
+    "enable_syslog": True, "syslog_facility": "LOCAL0", "retry_join": ["c"],
+    "retry_max_attempts": 3, "retry_interval": "30s", "rejoin_after_leave": True,
+    "enable_compression": False, "disable_compression": True, "statsite_addr": "x",
+    "statsd_addr": "y", "broadcast_timeout": "5s",
+}
+seed("agent_config", "every-key", json.dumps(CONFIG_KEYS))
+BAD = {"real": 1.5, "array": [], "object": {}, "null": None, "true": True, "int": 7,
+       "empty": "", "str": "nope", "big": 1 << 62, "neg": -1}
+for k, good in CONFIG_KEYS.items():
+    for what, v in BAD.items():
+        if type(v) is type(good) and what not in ("empty", "str", "big", "neg"):
+            continue
+        seed("agent_config", f"bad-{k}-{what}", json.dumps({k: v}))
+seed("agent_config", "list-bad-entries", json.dumps({"start_join": ["a", 1]}))
+seed("agent_config", "list-empty-entry", json.dumps({"event_handlers": ["a", ""]}))
+seed("agent_config", "list-too-many", json.dumps({"start_join": [f"h{i}" for i in range(70)]}))
+seed("agent_config", "tags-too-many", json.dumps({"tags": {f"t{i}": "v" for i in range(130)}}))
+seed("agent_config", "tags-not-string", json.dumps({"tags": {"a": 1}}))
+seed("agent_config", "tags-nul", '{"tags": {"a\\u0000b": "v\\u0000"}}')
+seed("agent_config", "string-nul", '{"node_name": "a\\u0000b"}')
+seed("agent_config", "profile-local", json.dumps({"profile": "local"}))
+seed("agent_config", "profile-lan", json.dumps({"profile": "lan"}))
+seed("agent_config", "keyring-too-many", json.dumps(["AAAAAAAAAAAAAAAAAAAAAA=="] * 300))
+seed("agent_config", "keyring-bad-key", json.dumps(["AAAAAAAAAAAAAAAAAAAAAA==", "x"]))
+seed("agent_config", "keyring-dup", json.dumps(["AAAAAAAAAAAAAAAAAAAAAA==", "AAAAAAAAAAAAAAAAAAAAAA==",
+                                                "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="]))
+for d in ("1.5h", "5us", "3\u00b5s", "300ms", ".5s", "1.s", "9999999999h", "5", "s", "1x",
+          "+2m", "1" * 70 + "s"):
+    seed("agent_config", "duration-" + d.replace("\\", "").replace("/", ""),
+         '{"retry_interval": "%s"}' % d)
+
+
 def main(argv):
-    targets = argv[1:] or sorted(SEEDS)
+    out = os.path.join(ROOT, "fuzz", "corpus")
+    args = argv[1:]
+    if args[:1] == ["--out"]:
+        out, args = args[1], args[2:]
+    targets = args or sorted(SEEDS)
     for t in targets:
-        d = os.path.join(ROOT, "fuzz", "corpus", t)
+        d = os.path.join(out, t)
         os.makedirs(d, exist_ok=True)
         for name, data in SEEDS.get(t, []):
             with open(os.path.join(d, "seed-" + name), "wb") as f:
