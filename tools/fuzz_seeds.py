@@ -172,6 +172,31 @@ for d in ("1.5h", "5us", "3\u00b5s", "300ms", ".5s", "1.s", "9999999999h", "5", 
          '{"retry_interval": "%s"}' % d)
 
 
+# ---- http_api: "METHOD PATH?QUERY" then member names, one per line; the
+# harness gives a router to inputs whose size is not a multiple of 3, so
+# each request is written with one, two and three names, of sizes that make
+# every remainder ----
+HTTP_REQS = [
+    "GET /v1/catalog/datacenters", "GET /v1/coordinate/datacenters", "GET /v1/coordinate/nodes",
+    "GET /v1/coordinate/nodes?index=3&wait=10s", "GET /v1/coordinate/nodes?index=3&wait=99h",
+    "GET /v1/coordinate/nodes?index=x", "GET /v1/coordinate/nodes?segment=",
+    "GET /v1/agent/members", "GET /v1/agent/members?wan", "GET /v1/agent/members?wan=1&segment=x",
+    "GET /v1/agent/self", "PUT /v1/agent/join/127.0.0.1:8301?wan=1",
+    "PUT /v1/agent/join/" + "a" * 300, "PUT /v1/agent/force-leave/n1?prune",
+    "PUT /v1/agent/force-leave/", "PUT /v1/agent/leave", "GET /v1/agent/leave",
+    "GET /v1/agent/metrics", "GET /v1/agent/metrics?format=prometheus",
+    "GET /v1/status/leader", "GET /v1/status/peers", "GET /v1/cairn/route/dc1",
+    "GET /v1/cairn/route/dc2", "GET /v1/cairn/route/dc4", "GET /v1/cairn/route/dc9",
+    "GET /v1/cairn/route/", "GET /v1/cairn/routes", "OPTIONS /v1/cairn/routes",
+    "OPTIONS /v1/agent/join/x", "DELETE /v1/agent/members", "GET /v1/nope", "GET /v1/agent/",
+]
+for i, r in enumerate(HTTP_REQS):
+    for k in (1, 2, 3):
+        names = ["n%d" % j if j else "s\"\x01\xff" for j in range(k)]
+        names[-1] += "x" * k
+        seed("http_api", "req%02d-%d" % (i, k), r + "\n" + "\n".join(names))
+
+
 def main(argv):
     out = os.path.join(ROOT, "fuzz", "corpus")
     args = argv[1:]
