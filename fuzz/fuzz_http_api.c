@@ -1,7 +1,8 @@
 /* libFuzzer target: the HTTP API's endpoint logic on arbitrary requests.
  * The input is "METHOD PATH?QUERY" (the first line); the rest of the bytes
  * become the names of a small member list (one per line), so peer-supplied
- * names (not UTF-8, quotes, control bytes) meet the JSON writers. Every
+ * names (not UTF-8, quotes, control bytes) meet the JSON writers (a last
+ * name "-" makes an agent without coordinates). Every
  * answer must be a status in 200..599, and a 200 JSON body must parse.
  *
  * Two inputs in three see a router (made once) over a WAN area of fixed
@@ -17,6 +18,7 @@
 
 #include "cairn/alloc.h"
 #include "cairn/coord.h"
+#include "cairn/error.h"
 #include "cairn/loop.h"
 #include "cairn/router.h"
 #include "agent/http_api.h"
@@ -52,7 +54,10 @@ static int f_each(void *impl, cairn_member_cb fn, void *ud)
 
 static int f_coord(void *impl, cairn_coord *ret)
 {
-    (void)impl;
+    /* A last name "-": an agent without coordinates. */
+    struct fake *f = impl;
+    if (f != NULL && f->n > 0 && strcmp(f->names[f->n - 1], "-") == 0)
+        return CAIRN_ENOTSUP;
     cairn_coord_config cfg = cairn_coord_config_default();
     return cairn_coord_init(&cfg, ret);
 }
@@ -196,7 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cairn_http_counter extra = {"proxy.x", "x", 1, false};
     cairn_http_stats st = {.has_wan = size % 2, .extra = &extra, .n_extra = 1};
     cairn_http_view view = {.dc = "dc1",
-                            .node = f.n ? f.names[0] : "self",
+                            .node = f.n ? f.names[f.n - 1] : "self",
                             .lan = &c,
                             .wan = size % 3 ? &c : NULL,
                             .stats = &st,

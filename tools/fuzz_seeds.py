@@ -196,6 +196,10 @@ for i, r in enumerate(HTTP_REQS):
         names[-1] += "x" * k
         seed("http_api", "req%02d-%d" % (i, k), r + "\n" + "\n".join(names))
 
+for path in ("/v1/coordinate/nodes", "/v1/coordinate/datacenters"):
+    for pad in ("", "x", "xx"):
+        seed("http_api", "nocoord" + path.replace("/", "-") + pad, "GET " + path + "?" + pad + "\n-")
+
 
 def main(argv):
     out = os.path.join(ROOT, "fuzz", "corpus")
