@@ -7,8 +7,9 @@
  *
  * Two inputs in three see a router (made once) over a WAN area of fixed
  * Consul servers in dc1, dc2 and dc4 (dc4's server named with a quote, a
- * control byte and a byte that is not UTF-8), so the route, datacenter and
- * datacenter-map endpoints answer from it; the third sees none. */
+ * control byte and a byte that is not UTF-8) and a LAN area (local dc0)
+ * without servers, so the route, datacenter and datacenter-map endpoints
+ * answer from it; the third sees none. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -144,14 +145,18 @@ static cairn_router *router(void)
     static cairn_loop *loop;
     static cairn_router *r;
     if (r == NULL) {
-        cairn_router_config cfg = {.local_datacenter = "dc1", .server_name = "", .seed = 1};
+        cairn_router_config cfg = {.local_datacenter = "dc0", .server_name = "", .seed = 1};
         cairn_cluster wan = {&wan_ops, NULL};
         cairn_pinger pinger = {&pinger_ops, NULL};
         if (cairn_loop_new_manual(0, &loop) < 0)
             abort();
         cfg.loop = loop;
+        /* The LAN area has no server: routes to dc0 find no server. */
+        static struct fake none;
+        cairn_cluster lan = {&ops, &none};
         if (cairn_router_new(&cfg, &r) < 0 ||
-            cairn_router_add_area(r, "wan", &wan, &pinger, NULL) < 0)
+            cairn_router_add_area(r, "wan", &wan, &pinger, NULL) < 0 ||
+            cairn_router_add_area(r, "lan", &lan, &pinger, NULL) < 0)
             abort();
     }
     return r;
@@ -209,6 +214,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                             .router = size % 3 ? router() : NULL};
     cairn_http_resp resp;
     (void)cairn__http_api_is_fast(&req);
+    /* The first 8 bytes as a double through Go's float format (what a
+     * peer's coordinate may hold: NaN and infinities too). */
+    if (size >= 8) {
+        double v;
+        char num[40];
+        memcpy(&v, data, sizeof(v));
+        if (cairn__http_go_float(v, num, sizeof(num)) >= sizeof(num))
+            abort();
+    }
     cairn__http_api_handle(&req, &view, &resp);
     if (resp.status < 200 || resp.status > 599)
         abort();

@@ -185,7 +185,7 @@ HTTP_REQS = [
     "PUT /v1/agent/join/" + "a" * 300, "PUT /v1/agent/force-leave/n1?prune",
     "PUT /v1/agent/force-leave/", "PUT /v1/agent/leave", "GET /v1/agent/leave",
     "GET /v1/agent/metrics", "GET /v1/agent/metrics?format=prometheus",
-    "GET /v1/status/leader", "GET /v1/status/peers", "GET /v1/cairn/route/dc1",
+    "GET /v1/status/leader", "GET /v1/status/peers", "GET /v1/cairn/route/dc0", "GET /v1/cairn/route/dc1",
     "GET /v1/cairn/route/dc2", "GET /v1/cairn/route/dc4", "GET /v1/cairn/route/dc9",
     "GET /v1/cairn/route/", "GET /v1/cairn/routes", "OPTIONS /v1/cairn/routes",
     "OPTIONS /v1/agent/join/x", "DELETE /v1/agent/members", "GET /v1/nope", "GET /v1/agent/",
