@@ -5,10 +5,10 @@
  * are local files, not peer input, but the agent reads them at start and
  * on every SIGHUP. Then, when they end in a newline, the bytes are read
  * the way -config-file and -config-dir read them: written to a.json in a
- * private directory that also
- * holds b.json ("{}"), a directory named d.json and x.txt (both skipped),
- * the directory is read, then a.json alone, then a missing path (and once
- * a file and a directory over the reading limits). */
+ * private directory that also holds b.json ("{}"), a directory named
+ * d.json and x.txt (both skipped), the directory is read, then a.json
+ * alone, then a missing path (and once a file and a directory over the
+ * reading limits). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
