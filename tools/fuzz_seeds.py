@@ -201,6 +201,26 @@ for path in ("/v1/coordinate/nodes", "/v1/coordinate/datacenters"):
         seed("http_api", "nocoord" + path.replace("/", "-") + pad, "GET " + path + "?" + pad + "\n-")
 
 
+# ---- coord: no whole 97-byte record, only a configuration tail:
+# [dim % 12][filter % 300][window % 300][max_peers % 8] + 5 doubles ----
+def coord_cfg(name, b4, ds):
+    seed("coord", "config-" + name, bytes(b4) + struct.pack("<5d", *ds))
+
+
+GOOD = [1.5, 0.25, 0.25, 10e-6, 150.0]
+coord_cfg("default", [8, 3, 20, 4], GOOD)
+coord_cfg("dim0", [0, 3, 20, 4], GOOD)
+coord_cfg("dim-big", [11, 3, 20, 4], GOOD)
+coord_cfg("filter0", [8, 0, 20, 4], GOOD)
+coord_cfg("peers0", [8, 3, 20, 0], GOOD)
+coord_cfg("segments", [9, 3, 21, 5], GOOD)
+coord_cfg("segments2", [8, 2, 20, 5], GOOD)
+coord_cfg("nan-error", [8, 3, 20, 4], [float("nan")] + GOOD[1:])
+coord_cfg("neg-ce", [8, 3, 20, 4], [1.5, -1, 0.25, 1e-5, 150])
+coord_cfg("rho0", [8, 3, 20, 4], [1.5, 0.25, 0.25, 1e-5, 0])
+coord_cfg("rho-inf", [8, 3, 20, 4], [1.5, 0.25, 0.25, 1e-5, float("inf")])
+
+
 def main(argv):
     out = os.path.join(ROOT, "fuzz", "corpus")
     args = argv[1:]
