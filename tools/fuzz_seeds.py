@@ -221,6 +221,28 @@ coord_cfg("rho0", [8, 3, 20, 4], [1.5, 0.25, 0.25, 1e-5, 0])
 coord_cfg("rho-inf", [8, 3, 20, 4], [1.5, 0.25, 0.25, 1e-5, float("inf")])
 
 
+# ---- packet: mode byte 0 (plaintext), then a compress message (type 9)
+# whose map and Algo come in every msgpack width; Buf is LZW of nothing ----
+def compress_msg(maphdr, algo, buf=b"\xc4\x01\x00"):
+    return b"\x00\x09" + maphdr + mp("Algo") + algo + mp("Buf") + buf
+
+
+for name, hdr in (("fixmap", b"\x82"), ("map16", b"\xde\x00\x02"),
+                  ("map32", b"\xdf\x00\x00\x00\x02")):
+    seed("packet", "compress-" + name, compress_msg(hdr, b"\x00"))
+for name, algo in (("u8", b"\xcc\x00"), ("u16", b"\xcd\x00\x00"), ("i16", b"\xd1\x00\x00"),
+                   ("u32", b"\xce\x00\x00\x00\x00"), ("i32", b"\xd2\x00\x00\x00\x00"),
+                   ("u64", b"\xcf" + b"\x00" * 8), ("neg", b"\xd0\xff"),
+                   ("big", b"\xcd\x01\x00"), ("nil", b"\xc0"), ("unknown", b"\x07"),
+                   ("str", b"\xa1a")):
+    seed("packet", "compress-algo-" + name, compress_msg(b"\x82", algo))
+seed("packet", "compress-algo-truncated", b"\x00\x09\x82" + mp("Algo"))
+seed("packet", "compress-algo-truncated-u16", b"\x00\x09\x82" + mp("Algo") + b"\xcd\x00")
+seed("packet", "compress-extra-field", b"\x00\x09\x83" + mp("X") + mp([1, 2]) + mp("Algo") +
+     b"\x00" + mp("Buf") + b"\xc4\x01\x00")
+seed("packet", "compress-empty-buf", compress_msg(b"\x82", b"\x00", b"\xc0"))
+
+
 def main(argv):
     out = os.path.join(ROOT, "fuzz", "corpus")
     args = argv[1:]
