@@ -243,6 +243,19 @@ seed("packet", "compress-extra-field", b"\x00\x09\x83" + mp("X") + mp([1, 2]) + 
 seed("packet", "compress-empty-buf", compress_msg(b"\x82", b"\x00", b"\xc0"))
 
 
+# ---- lzw: 6 KiB of pseudo-random bytes: the encoder's round trip fills
+# its 4096-code table and must start a new one (clear code) ----
+def prng_bytes(n, x=0x9E3779B9):
+    out = bytearray()
+    for _ in range(n):
+        x = (x * 1103515245 + 12345) & 0xFFFFFFFF
+        out.append(x >> 16 & 0xFF)
+    return bytes(out)
+
+
+seed("lzw", "encoder-table-full", prng_bytes(6144))
+
+
 def main(argv):
     out = os.path.join(ROOT, "fuzz", "corpus")
     args = argv[1:]
