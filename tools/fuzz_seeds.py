@@ -243,6 +243,63 @@ seed("packet", "compress-extra-field", b"\x00\x09\x83" + mp("X") + mp([1, 2]) + 
 seed("packet", "compress-empty-buf", compress_msg(b"\x82", b"\x00", b"\xc0"))
 
 
+def lzw(data):
+    """Go's compress/lzw writer (LSB, 8-bit literals) for short inputs."""
+    out, bits, nbits, width, hi, overflow = bytearray(), 0, 0, 9, 257, 512
+    table = {}
+
+    def put(code):
+        nonlocal bits, nbits
+        bits |= code << nbits
+        nbits += width
+        while nbits >= 8:
+            out.append(bits & 0xFF)
+            bits >>= 8
+            nbits -= 8
+
+    def inc_hi():
+        nonlocal hi, width, overflow
+        hi += 1
+        if hi == overflow:
+            width += 1
+            overflow <<= 1
+        assert hi < 4095, "input too long for this encoder"
+
+    put(256)
+    if data:
+        code = data[0]
+        for x in data[1:]:
+            if (code, x) in table:
+                code = table[(code, x)]
+                continue
+            put(code)
+            inc_hi()
+            table[(code, x)] = hi
+            code = x
+        put(code)
+        inc_hi()
+    put(257)
+    if nbits:
+        out.append(bits & 0xFF)
+    return bytes(out)
+
+
+def nest_compress(inner, depth):
+    for _ in range(depth):
+        inner = b"\x09" + mp({"Algo": 0, "Buf": lzw(inner)})
+    return inner
+
+
+ALIVE = b"\x04" + mp({"Incarnation": 1, "Node": "n", "Addr": b"\x7f\x00\x00\x01", "Port": 7946})
+seed("packet", "compress-alive", b"\x00" + nest_compress(ALIVE, 1))
+seed("packet", "compress-nested-7", b"\x00" + nest_compress(ALIVE, 7))
+# stream: mode 0, two chunk-size bytes, then a compress inside a compress
+seed("stream", "compress-in-compress", b"\x00\x01\x01" + nest_compress(ALIVE, 2))
+seed("stream", "compress-alive", b"\x00\x07\x03" + nest_compress(ALIVE, 1) + ALIVE)
+seed("packet", "compress-empty-output", compress_msg(b"\x82", b"\x00", mp(lzw(b""))))
+
+
+
 # ---- lzw: 6 KiB of pseudo-random bytes: the encoder's round trip fills
 # its 4096-code table and must start a new one (clear code) ----
 def prng_bytes(n, x=0x9E3779B9):
