@@ -7,21 +7,25 @@ Each seed is written to DIR/<target>/seed-<what> (DIR defaults to fuzz/corpus;
 files are overwritten): inputs that reach what random mutation finds slowly
 (valid snapshot files with writer scripts, every Serf RPC request field,
 every configuration key with good and wrong values, hostile query filters,
-HTTP requests to every endpoint). The large families (agent_config,
-http_api) are generated into a scratch DIR and merged into the corpus with
-libFuzzer, which keeps only those that add coverage:
+HTTP requests to every endpoint, compress payloads made with a small
+Go-compatible LZW encoder). The large agent_config family (400 files) is
+only written to a scratch DIR and merged into the corpus with libFuzzer,
+which keeps only those that add coverage:
 
     tools/fuzz_seeds.py --out /tmp/seeds agent_config
     build-asan/fuzz_agent_config -merge=1 fuzz/corpus/agent_config /tmp/seeds/agent_config
 
 Then `make coverage` shows the effect; commit what raised it.
 """
+import json
 import os
 import struct
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEEDS = {}
+# Families merged from a scratch directory, never written to the corpus.
+SCRATCH_ONLY = {"agent_config"}
 
 
 def seed(target, name, data):
@@ -128,7 +132,6 @@ seed("serfrpc_server", "query-filters", rpc("query", 2, {
 
 
 # ---- agent_config: every key with a good value and with wrong ones ----
-import json  # noqa: E402
 
 CONFIG_KEYS = {
     "node_name": "n1", "role": "web", "disable_coordinates": True, "tags": {"a": "b"},
@@ -160,6 +163,7 @@ seed("agent_config", "tags-too-many", json.dumps({"tags": {f"t{i}": "v" for i in
 seed("agent_config", "tags-not-string", json.dumps({"tags": {"a": 1}}))
 seed("agent_config", "tags-nul", '{"tags": {"a\\u0000b": "v\\u0000"}}')
 seed("agent_config", "string-nul", '{"node_name": "a\\u0000b"}')
+seed("agent_config", "file-newline", '{"node_name":"a","tags":{"x":"y"}}\n')
 seed("agent_config", "profile-local", json.dumps({"profile": "local"}))
 seed("agent_config", "profile-lan", json.dumps({"profile": "lan"}))
 seed("agent_config", "keyring-too-many", json.dumps(["AAAAAAAAAAAAAAAAAAAAAA=="] * 300))
@@ -312,6 +316,13 @@ def prng_bytes(n, x=0x9E3779B9):
 
 seed("lzw", "encoder-table-full", prng_bytes(6144))
 
+for name, v in (("inf", float("inf")), ("nan", float("nan")), ("0.1", 0.1)):
+    seed("http_api", "float-" + name, struct.pack("<d", v))
+
+# ---- decrypt: byte 0 = flags (ring changes, see fuzz_decrypt.c), payload ----
+for b in (0, 2, 4, 8, 16, 31):
+    seed("decrypt", "ops-%d" % b, bytes([b]) + b"hello-keyring" * 3)
+
 
 def main(argv):
     out = os.path.join(ROOT, "fuzz", "corpus")
@@ -320,6 +331,9 @@ def main(argv):
         out, args = args[1], args[2:]
     targets = args or sorted(SEEDS)
     for t in targets:
+        if t in SCRATCH_ONLY and out == os.path.join(ROOT, "fuzz", "corpus"):
+            print(f"{t}: skipped (write it with --out DIR and merge, see above)")
+            continue
         d = os.path.join(out, t)
         os.makedirs(d, exist_ok=True)
         for name, data in SEEDS.get(t, []):
