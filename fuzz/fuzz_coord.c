@@ -8,7 +8,9 @@
  * set, forget; next 3 bits: which of 8 peer names; top 3 bits: a dimension
  * skew), then 11 doubles (vec[8], error, adjustment, height) and an int64
  * RTT in nanoseconds. max_peers is 4, so eviction is exercised too.
+ * Bytes after the last record configure a client (config_tail).
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +23,43 @@
 #define RECORD (1 + 11 * 8 + 8)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The bytes after the last whole record (at least 44): a configuration
+ * (the agent's flags and files set these) through cairn_coord_config_check
+ * and, when accepted, a client and a coordinate made from it; then the
+ * segment-set intersection over two coordinates. */
+static void config_tail(const uint8_t *t, size_t n)
+{
+    if (n < 4 + 5 * 8)
+        return;
+    cairn_coord_config cfg = cairn_coord_config_default();
+    cfg.dimensionality = t[0] % 12;
+    cfg.latency_filter_size = t[1] % 300;
+    cfg.adjustment_window_size = t[2] % 300;
+    cfg.max_peers = t[3] % 8;
+    double d[5];
+    memcpy(d, t + 4, sizeof(d));
+    cfg.vivaldi_error_max = d[0];
+    cfg.vivaldi_ce = d[1];
+    cfg.vivaldi_cc = d[2];
+    cfg.height_min = d[3];
+    cfg.gravity_rho = d[4];
+    if (cairn_coord_config_check(&cfg) == 0) {
+        cairn_coord_client *c = NULL;
+        cairn_coord co;
+        if (cairn_coord_client_new(&cfg, &c) != 0 || cairn_coord_init(&cfg, &co) != 0 ||
+            !cairn_coord_valid(&co))
+            abort();
+        cairn_coord_client_delete(c);
+        cairn_coord_segment a[2] = {{"", &co}, {t[0] & 1 ? "s1" : "", &co}};
+        cairn_coord_segment b[2] = {{t[1] & 1 ? "s1" : "s2", &co}, {NULL, NULL}};
+        const cairn_coord *ra, *rb;
+        cairn_coord_set_intersect(a, 1 + (t[2] & 1), b, 1 + (t[3] & 1), &ra, &rb);
+        cairn_coord_set_intersect(NULL, 3, a, 2, &ra, &rb);
+        if (cairn_compute_distance(ra, NULL) != INFINITY)
+            abort();
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -73,5 +112,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     cairn_coord_client_delete(client);
+    config_tail(data + size - size % RECORD, size % RECORD);
     return 0;
 }

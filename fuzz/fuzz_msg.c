@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire/frame.h"
 #include "wire/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -83,11 +84,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t used;
     if (cairn__wire_pushpull_header_decode(data, size, NULL, &h, &used) == 0 && used > size)
         abort();
-    if (cairn__wire_user_msg_header_decode(data, size, NULL, &uh, &used) == 0 &&
-        (used > size || uh.user_msg_len > CAIRN_WIRE_USER_MSG_MAX))
-        abort();
+    if (cairn__wire_user_msg_header_decode(data, size, NULL, &uh, &used) == 0) {
+        if (used > size || uh.user_msg_len > CAIRN_WIRE_USER_MSG_MAX)
+            abort();
+        /* Encoded back, it decodes to the same length. */
+        cairn_buf out;
+        cairn_wire_user_msg_header back;
+        cairn_buf_init(&out, 1024);
+        if (cairn__wire_user_msg_header_encode(&uh, &out, NULL) != 0 ||
+            cairn__wire_user_msg_header_decode(out.data, out.len, NULL, &back, &used) != 0 ||
+            back.user_msg_len != uh.user_msg_len)
+            abort();
+        cairn_buf_destroy(&out);
+    }
     size_t olen;
     if (cairn__mp_object_len(data, size, &olen) == 0 && olen > size)
+        abort();
+    /* The stream reader's scanner over the same bytes (it must agree on a
+     * complete object's length), and the type names `cairn wire` prints. */
+    size_t flen;
+    if (cairn__frame_mp_object_len(data, size, &flen) == 0 && flen > size)
+        abort();
+    if (size > 0 &&
+        (cairn__wire_type_name(data[0]) == NULL || cairn__wire_serf_type_name(data[0]) == NULL ||
+         cairn__wire_type_name(-1 - data[0]) == NULL ||
+         cairn__wire_serf_type_name(-1 - data[0]) == NULL))
         abort();
     return 0;
 }

@@ -15,7 +15,9 @@
  *                clocks, left members, the event ring, query time)
  *   op % 6 == 3  UDP suspect or dead (op & 64) about "m<k>", from "p"
  *   op % 6 == 4  run the world for (body[0] + 1) * 100 ms
- *   op % 6 == 5  a user event and a query from "me" itself (exercises the
+ *   op % 6 == 5  a user event or (op & 64) a query from "me" itself, the
+ *                query with a node filter (op & 2) and tag filters (op & 4,
+ *                an expression from the body) (exercises the
  *                queues and the responses the peer's bytes may answer)
  *
  * Invariants after 30 s of quiet: no crash, no leak (ASan), our node is
@@ -221,12 +223,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             name[3] = 0;
             size_t pl = len > 64 ? 64 : len;
             if (op & 64) {
-                cairn_serf_query_params q = {.name = name,
-                                             .payload = body,
-                                             .payload_len = pl,
-                                             .request_ack = op & 128,
-                                             .relay_factor = (uint8_t)(op & 1),
-                                             .timeout = 2 * CAIRN_SEC};
+                /* op & 2: a node filter; op & 4: a tag filter whose
+                 * expression is the body up to its first NUL (at most 32
+                 * bytes). */
+                static const char *const fnodes[] = {"me", "p", "m1"};
+                char expr[33];
+                size_t el = 0;
+                while (el < len && el < 32 && body[el] != 0) {
+                    expr[el] = (char)body[el];
+                    el++;
+                }
+                expr[el] = 0;
+                cairn_tag ftags[] = {{.key = "role", .value = expr}, {.key = "dc", .value = "d."}};
+                cairn_serf_query_params q = {
+                    .name = name,
+                    .payload = body,
+                    .payload_len = pl,
+                    .request_ack = op & 128,
+                    .relay_factor = (uint8_t)(op & 1),
+                    .timeout = 2 * CAIRN_SEC,
+                    .filter_nodes = op & 2 ? fnodes : NULL,
+                    .n_filter_nodes = op & 2 ? 1 + (size_t)(op >> 3 & 1) * 2 : 0,
+                    .filter_tags = op & 4 ? ftags : NULL,
+                    .n_filter_tags = op & 4 ? 1 + (size_t)(op >> 4 & 1) : 0};
                 (void)cairn_serf_query(s, &q, NULL, NULL, NULL);
             } else {
                 (void)cairn_serf_user_event(s, name, body, pl, op & 128, NULL);

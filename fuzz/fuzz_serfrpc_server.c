@@ -5,10 +5,11 @@
  * each header is decoded with cairn__serfrpc_decode_req_header, and the
  * object after it with the one body decoder every command shares
  * (cairn__serfrpc_decode_req_body, into a fresh arena). What a body decoded
- * to is encoded back with the reply encoders (tags as a member, the list as
- * names, the payload as a user event), so every string the decoder hands
- * out is read to its end. Seeds: the bytes the real `serf` CLI sends,
- * captured by tools/capture_serfrpc_requests.py.
+ * to is encoded back with every reply encoder (tags as a member, stats and
+ * key messages, the list as names and keys, the payload as a user event, a
+ * query and a query record, numbers as a coordinate and a join count), so
+ * every string the decoder hands out is read to its end. Seeds: the bytes the real `serf` CLI
+ * sends, captured by tools/capture_serfrpc_requests.py.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,36 @@ static void reencode(const serfrpc_req_body *b)
                       .payload = b->payload,
                       .payload_len = b->payload_len};
     cairn__serfrpc_encode_event(&w, &ev, b->id);
+    /* The other replies, fed from what was decoded. */
+    cairn__serfrpc_encode_resp_header(&w, b->status ? b->status : "", b->id);
+    cairn__serfrpc_encode_join(&w, b->timeout);
+    cairn_coord co = {.dim = (unsigned)(b->relay_factor % (CAIRN_COORD_MAX_DIM + 1)),
+                      .error = (double)b->timeout,
+                      .height = (double)b->id};
+    cairn__serfrpc_encode_coord(&w, b->coalesce, &co);
+    ev.type = b->replay ? CAIRN_EVENT_QUERY : CAIRN_EVENT_MEMBER_JOIN;
+    ev.members = &m;
+    ev.nmembers = 1;
+    cairn__serfrpc_encode_event(&w, &ev, b->id);
+    cairn__serfrpc_encode_query_record(&w, b->type ? b->type : "ack", b->node ? b->node : "",
+                                       b->payload, b->payload_len);
+    /* Tags as stats (sections from the keys) and as key-command messages,
+     * the list as keys. */
+    cairn_serfrpc_stat st[8];
+    size_t nst = 0;
+    for (size_t i = 0; i < b->ntags && nst < 8; i++)
+        st[nst++] = (cairn_serfrpc_stat){
+            .section = b->tags[i].key, .key = i & 1 ? "" : b->tags[i].value, .value = "v"};
+    cairn__serfrpc_encode_stats(&w, st, nst);
+    int64_t counts[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    cairn_serfrpc_key_result kr = {.error = "",
+                                   .num_nodes = (int64_t)b->nlist,
+                                   .messages = b->tags,
+                                   .n_messages = b->ntags,
+                                   .keys = b->list,
+                                   .key_counts = counts,
+                                   .n_keys = b->nlist < 8 ? b->nlist : 8};
+    cairn__serfrpc_encode_keys(&w, &kr, b->prune);
     const char *strs[] = {b->auth_key, b->status, b->type, b->log_level, b->key};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (strs[i])

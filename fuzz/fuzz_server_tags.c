@@ -65,6 +65,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cairn_server_string(s, str, sizeof(str));
         cairn_server_info info;
         cairn_server_info_fill(s, &info);
+        /* The key (the name) and the reference count. */
+        if (cairn_server_refcount(s) != 1 || strcmp(cairn_server_key(s), s->name) != 0 ||
+            !cairn_server_key_equal(s, s) || cairn_server_key_equal(s, NULL))
+            abort();
         cairn_server_unref(s);
     }
     free(buf);

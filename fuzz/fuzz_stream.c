@@ -72,6 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (step == 0) {
             r = cairn__stream_rd_type(rd, &t, NULL);
+            /* Framing and encryption are known once a type was read. */
+            sum += cairn__stream_rd_framed(rd) + cairn__stream_rd_encrypted(rd);
         } else if (want_raw) {
             len = raw_len;
             r = cairn__stream_rd_raw(rd, len, &span, NULL);

@@ -535,13 +535,32 @@ int cairn__agent_read_file(const char *path, size_t max, char **ret_text, size_t
         snprintf(why, why_len, "%s: cannot read: %s", path, strerror(e));
         return e == ENOENT ? CAIRN_ENOENT : CAIRN_EIO;
     }
-    char *buf = cairn_malloc(max + 2);
+    /* The buffer grows with what is read (a small file does not cost
+     * max bytes); max + 1 bytes are read at most, to notice a larger file. */
+    size_t cap = max + 2 < 4096 ? max + 2 : 4096, n = 0;
+    char *buf = cairn_malloc(cap);
+    while (buf) {
+        if (n + 1 == cap) {
+            size_t ncap = cap > (max + 2) / 2 ? max + 2 : cap * 2;
+            char *nbuf = ncap > cap ? cairn_realloc(buf, ncap) : NULL;
+            if (!nbuf) {
+                cairn_free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0 || n > max)
+            break;
+    }
     if (!buf) {
         fclose(f);
         snprintf(why, why_len, "%s: out of memory", path);
         return CAIRN_ENOMEM;
     }
-    size_t n = fread(buf, 1, max + 1, f);
     int bad = ferror(f);
     fclose(f);
     if (bad) {

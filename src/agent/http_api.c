@@ -715,11 +715,12 @@ static json_t *route_json(const char *dc, const cairn_route *route, int err)
         char addr[CAIRN_ADDR_STRLEN];
         cairn_addr a = route->server.addr;
         cairn_addr_format(&a, true, addr, sizeof(addr));
-        server =
-            json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b}", "Name", route->server.name,
-                      "ShortName", route->server.short_name, "Datacenter", route->server.datacenter,
-                      "Addr", addr, "Version", (json_int_t)route->server.version, "UseTLS",
-                      route->server.use_tls, "ReadReplica", route->server.read_replica);
+        /* Names and datacenters are peers' bytes: repaired (jstr). */
+        server = json_pack("{s:o, s:o, s:o, s:s, s:I, s:b, s:b}", "Name", jstr(route->server.name),
+                           "ShortName", jstr(route->server.short_name), "Datacenter",
+                           jstr(route->server.datacenter), "Addr", addr, "Version",
+                           (json_int_t)route->server.version, "UseTLS", route->server.use_tls,
+                           "ReadReplica", route->server.read_replica);
     }
     return json_pack("{s:o, s:o, s:s}", "Datacenter", jstr(dc), "Server", server, "Error",
                      err == 0 ? "" : cairn_strerror(err));

@@ -48,6 +48,7 @@
 
 #include "cairn/alloc.h"
 #include "cairn/coord.h"
+#include "base/utf8.h"
 #include "servers/router_internal.h"
 #include "servers/server_internal.h"
 
@@ -478,6 +479,23 @@ fail:
 }
 
 /* entry_json: one CoordinateEntry, the node name without ".<dc>". */
+/* A JSON string of s[0..n): peers' names and tags may be any bytes, which
+ * jansson refuses; they are repaired (base/utf8.h) as Go's encoder does
+ * (U+FFFD), so one odd WAN member cannot fail the whole answer. */
+static json_t *jstrn(const char *s, size_t n)
+{
+    if (cairn__utf8_valid(s, n))
+        return json_stringn(s, n);
+    size_t need = cairn__utf8_sanitize(s, n, NULL, 0) + 1;
+    char *fixed = cairn_malloc(need);
+    if (fixed == NULL)
+        return NULL;
+    cairn__utf8_sanitize(s, n, fixed, need);
+    json_t *j = json_string(fixed);
+    cairn_free(fixed);
+    return j;
+}
+
 static json_t *entry_json(const cairn_dc_coord *e, const char *dc)
 {
     size_t nlen = strlen(e->node), dlen = strlen(dc);
@@ -488,7 +506,7 @@ static json_t *entry_json(const cairn_dc_coord *e, const char *dc)
     json_t *obj = json_object();
     if (obj == NULL)
         return NULL;
-    if (json_object_set_new(obj, "Node", json_stringn(e->node, keep)) != 0 ||
+    if (json_object_set_new(obj, "Node", jstrn(e->node, keep)) != 0 ||
         json_object_set_new(obj, "Segment", json_string("")) != 0 ||
         json_object_set_new(obj, "Coord", coord_json(&e->coord)) != 0) {
         json_decref(obj);
@@ -506,8 +524,8 @@ static json_t *map_json(const cairn_dc_map *m)
     for (size_t i = 0; i < m->n; i++)
         if (json_array_append_new(coords, entry_json(&m->coords[i], m->datacenter)) != 0)
             goto fail;
-    if (json_object_set_new(obj, "Datacenter", json_string(m->datacenter)) != 0 ||
-        json_object_set_new(obj, "AreaID", json_string(m->area_id)) != 0)
+    if (json_object_set_new(obj, "Datacenter", jstrn(m->datacenter, strlen(m->datacenter))) != 0 ||
+        json_object_set_new(obj, "AreaID", jstrn(m->area_id, strlen(m->area_id))) != 0)
         goto fail;
     if (json_object_set_new(obj, "Coordinates", coords) != 0) {
         coords = NULL;

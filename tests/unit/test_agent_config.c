@@ -248,6 +248,31 @@ static void test_dir_in_lexical_order(void **state)
     fclose(f);
     assert_int_equal(cairn__agent_config_read_path(&fc, p, why, sizeof(why)), CAIRN_ELIMIT);
     cairn__agent_config_destroy(&fc);
+    /* The reader grows its buffer: files of 0, 1, 4095..4097 and 100000
+     * bytes read whole, exactly max bytes is accepted and max + 1 is not. */
+    const size_t sizes[] = {0, 1, 4095, 4096, 4097, 100000};
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        snprintf(p, sizeof(p), "%s/size.txt", dir);
+        f = fopen(p, "w");
+        assert_non_null(f);
+        for (size_t i = 0; i < sizes[k]; i++)
+            fputc('a' + (int)(i % 26), f);
+        fclose(f);
+        char *text = NULL;
+        size_t len = 0;
+        assert_int_equal(cairn__agent_read_file(p, 1 << 20, &text, &len, why, sizeof(why)), 0);
+        assert_int_equal(len, sizes[k]);
+        assert_int_equal(strlen(text), sizes[k]);
+        if (len > 0)
+            assert_int_equal(text[len - 1], 'a' + (int)((len - 1) % 26));
+        cairn_free(text);
+        assert_int_equal(cairn__agent_read_file(p, sizes[k], &text, &len, why, sizeof(why)), 0);
+        assert_int_equal(len, sizes[k]);
+        cairn_free(text);
+        if (sizes[k] > 0)
+            assert_int_equal(cairn__agent_read_file(p, sizes[k] - 1, &text, &len, why, sizeof(why)),
+                             CAIRN_ELIMIT);
+    }
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);

@@ -391,6 +391,31 @@ static void test_routes(void **state)
     assert_int_equal(r->status, 500);
 }
 
+/* WAN servers whose name and datacenter are not UTF-8 (peers' bytes) are
+ * repaired in the JSON answers; they failed /v1/cairn/routes and
+ * /v1/coordinate/datacenters with 500 before (found by fuzz_http_api). */
+static void test_odd_wan_names(void **state)
+{
+    struct fx *f = *state;
+    cairn_coord c = mock_coord(2 * CAIRN_MSEC);
+    mock_cluster_add_member(f->wan, "d\xff", "q\"\x01\xfe", &c);
+    assert_int_equal(cairn_router_remove_area(f->r, CAIRN_AREA_WAN, NULL), 0);
+    assert_int_equal(cairn_router_add_area(f->r, CAIRN_AREA_WAN, &f->wan_seam, &f->ok.pinger, NULL),
+                     0);
+    const char *urls[] = {"/v1/cairn/routes", "/v1/coordinate/datacenters",
+                          "/v1/catalog/datacenters"};
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        cairn_http_resp *r = call(f, "GET", urls[i]);
+        assert_int_equal(r->status, 200);
+        json_t *j = body_json(r);
+        assert_non_null(j);
+        assert_non_null(strstr(r->body, "d\xef\xbf\xbd"));
+        json_decref(j);
+    }
+    cairn_http_resp *r = call(f, "GET", "/v1/cairn/routes");
+    assert_non_null(strstr(r->body, "q\\\"\\u0001\xef\xbf\xbd"));
+}
+
 static size_t count_lines(const char *text, const char *prefix)
 {
     size_t n = 0;
@@ -508,6 +533,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_odd_wan_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test(test_parse_wait),
         cmocka_unit_test(test_go_float),

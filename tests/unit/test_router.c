@@ -488,6 +488,50 @@ static void test_router_get_datacenter_maps(void **state)
     fx_destroy(&f);
 }
 
+/* A WAN server whose name and datacenter are not UTF-8 (peers' bytes) is
+ * repaired in the JSON, not a failure of the whole answer (the fuzz target
+ * found /v1/coordinate/datacenters answering 500 "out of memory"). */
+static void test_router_maps_json_repairs_names(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    mock_cluster *wan = fx_keep(&f, mock_cluster_new("node0.dc0"));
+    cairn_coord c = mock_coord(1 * CAIRN_MSEC);
+    mock_cluster_add_member(wan, "dc0", "node0", &c);
+    mock_cluster_add_member(wan,
+                            "d\xff"
+                            "c",
+                            "q\"\x01\xfe", &c);
+    assert_int_equal(add_area(&f, CAIRN_AREA_WAN, wan, &f.ok_seam, NULL), 0);
+    cairn_dc_maps *maps = NULL;
+    assert_int_equal(cairn_router_get_datacenter_maps(f.r, &maps, NULL), 0);
+    char *text = NULL;
+    assert_int_equal(cairn_dc_maps_to_json(maps, &text), 0);
+    json_error_t err;
+    json_t *root = json_loads(text, 0, &err);
+    assert_non_null(root);
+    assert_int_equal(json_array_size(root), 2);
+    bool saw = false;
+    size_t i;
+    json_t *entry;
+    json_array_foreach(root, i, entry)
+    {
+        const char *dc = json_string_value(json_object_get(entry, "Datacenter"));
+        if (strcmp(dc, "d\xef\xbf\xbd"
+                       "c") != 0)
+            continue;
+        saw = true;
+        json_t *c0 = json_array_get(json_object_get(entry, "Coordinates"), 0);
+        assert_string_equal(json_string_value(json_object_get(c0, "Node")), "q\"\x01\xef\xbf\xbd");
+    }
+    assert_true(saw);
+    json_decref(root);
+    cairn_free(text);
+    cairn_dc_maps_free(maps);
+    fx_destroy(&f);
+}
+
 static void test_router_maps_lan_dropped_from_json(void **state)
 {
     struct fx f;
@@ -1121,6 +1165,7 @@ int main(void)
         cmocka_unit_test(test_router_by_distance_errors),
         cmocka_unit_test(test_router_get_datacenter_maps),
         cmocka_unit_test(test_router_maps_lan_dropped_from_json),
+        cmocka_unit_test(test_router_maps_json_repairs_names),
         cmocka_unit_test(test_router_find_lan_server),
         cmocka_unit_test(test_router_lan_manager_without_servers),
         cmocka_unit_test(test_router_server_queries),
