@@ -518,6 +518,8 @@ int cairn__ml_verify_protocol(cairn_memberlist *ml, const cairn_wire_push_node *
     }
     for (size_t i = 0; i < ml->n_nodes; i++) {
         const struct ml_node *x = ml->nodes[i];
+        if (i + ML_PREFETCH_AHEAD < ml->n_nodes)
+            __builtin_prefetch(&ml->nodes[i + ML_PREFETCH_AHEAD]->vsn); /* a hint */
         if (x->state != CAIRN_ML_ALIVE)
             continue;
         maxpmin = x->vsn[ML_PMIN] > maxpmin ? x->vsn[ML_PMIN] : maxpmin;
