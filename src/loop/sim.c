@@ -403,7 +403,7 @@ void cairn_sim_get_stats(const cairn_sim *sim, cairn_sim_stats *ret_stats)
 
 cairn_time cairn_sim_next_event(const cairn_sim *sim)
 {
-    return sim->heap_len > 0 ? sim->heap[0]->at : -1;
+    return sim->heap_len > 0 ? sim->heap[0].at : -1;
 }
 
 /* Work posted from other threads: give every node a chance to drain. */
@@ -471,7 +471,7 @@ size_t cairn_sim_run_until(cairn_sim *sim, cairn_time t)
     size_t n = 0;
     for (;;) {
         collect_foreign_posts(sim);
-        if (sim->heap_len == 0 || sim->heap[0]->at > t)
+        if (sim->heap_len == 0 || sim->heap[0].at > t)
             break;
         cairn_sim_step(sim);
         n++;

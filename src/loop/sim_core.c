@@ -4,7 +4,7 @@
  * nothing above it.
  *
  * Every event (a timer firing, posted work, a datagram or stream segment
- * arriving) is a struct sim_ev in a binary min-heap keyed by (time,
+ * arriving) is a struct sim_ev in a 4-ary min-heap keyed by (time,
  * sequence): O(log n) per event, and two events due at the same instant run
  * in the order they were scheduled, so a run depends only on the seed.
  * Messages in flight come from per-size-class free lists, so a steady run
@@ -18,54 +18,61 @@
 
 /* ---- heap ---- */
 
-static bool ev_less(const struct sim_ev *a, const struct sim_ev *b)
+/* A 4-ary min-heap of entries carrying their keys (struct sim_heap_ent):
+ * half the depth of a binary heap, and a node's four children share one
+ * or two cache lines. Keys are unique (seq), so the order of events is the
+ * same as with any other correct priority queue. */
+#define HEAP_ARITY    4
+#define SEQ_PHASE_BIT (UINT64_C(1) << 63)
+
+static bool ent_less(const struct sim_heap_ent *a, const struct sim_heap_ent *b)
 {
     if (a->at != b->at)
         return a->at < b->at;
-    if (a->phase != b->phase)
-        return a->phase < b->phase;
+    if ((a->seq_phase ^ b->seq_phase) & SEQ_PHASE_BIT)
+        return a->seq_phase < b->seq_phase; /* the phase bit decides */
     if (a->due != b->due)
         return a->due < b->due;
-    return a->seq < b->seq;
+    return a->seq_phase < b->seq_phase;
 }
 
-static void heap_set(cairn_sim *sim, size_t i, struct sim_ev *ev)
+static void heap_set(cairn_sim *sim, size_t i, const struct sim_heap_ent *e)
 {
-    sim->heap[i] = ev;
-    ev->heap_index = i;
+    sim->heap[i] = *e;
+    e->ev->heap_index = i;
 }
 
 static void heap_up(cairn_sim *sim, size_t i)
 {
-    struct sim_ev *ev = sim->heap[i];
+    struct sim_heap_ent e = sim->heap[i];
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!ev_less(ev, sim->heap[parent]))
+        size_t parent = (i - 1) / HEAP_ARITY;
+        if (!ent_less(&e, &sim->heap[parent]))
             break;
-        heap_set(sim, i, sim->heap[parent]);
+        heap_set(sim, i, &sim->heap[parent]);
         i = parent;
     }
-    heap_set(sim, i, ev);
+    heap_set(sim, i, &e);
 }
 
 static void heap_down(cairn_sim *sim, size_t i)
 {
-    struct sim_ev *ev = sim->heap[i];
+    struct sim_heap_ent e = sim->heap[i];
     for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, min = i;
-        const struct sim_ev *best = ev;
-        if (l < sim->heap_len && ev_less(sim->heap[l], best)) {
-            min = l;
-            best = sim->heap[l];
+        size_t first = HEAP_ARITY * i + 1, min = i;
+        const struct sim_heap_ent *best = &e;
+        for (size_t c = first; c < first + HEAP_ARITY && c < sim->heap_len; c++) {
+            if (ent_less(&sim->heap[c], best)) {
+                min = c;
+                best = &sim->heap[c];
+            }
         }
-        if (r < sim->heap_len && ev_less(sim->heap[r], best))
-            min = r;
         if (min == i)
             break;
-        heap_set(sim, i, sim->heap[min]);
+        heap_set(sim, i, &sim->heap[min]);
         i = min;
     }
-    heap_set(sim, i, ev);
+    heap_set(sim, i, &e);
 }
 
 void cairn__sim_unschedule(cairn_sim *sim, struct sim_ev *ev)
@@ -77,17 +84,24 @@ void cairn__sim_unschedule(cairn_sim *sim, struct sim_ev *ev)
     sim->heap_len--;
     if (i == sim->heap_len)
         return;
-    struct sim_ev *last = sim->heap[sim->heap_len];
-    heap_set(sim, i, last);
+    struct sim_ev *last = sim->heap[sim->heap_len].ev;
+    heap_set(sim, i, &sim->heap[sim->heap_len]);
     heap_down(sim, i);
     heap_up(sim, last->heap_index);
 }
 
-/* Queues ev at `at` with its current seq (the caller sets seq). */
+/* Queues ev at `at` with its current seq, phase and due (the caller sets
+ * them). */
 static void heap_push(cairn_sim *sim, struct sim_ev *ev, cairn_time at)
 {
     ev->at = at;
-    heap_set(sim, sim->heap_len++, ev);
+    struct sim_heap_ent e = {
+        .at = at,
+        .due = ev->due,
+        .seq_phase = ev->seq | (ev->phase ? SEQ_PHASE_BIT : 0),
+        .ev = ev,
+    };
+    heap_set(sim, sim->heap_len++, &e);
     heap_up(sim, sim->heap_len - 1);
 }
 
@@ -108,7 +122,7 @@ void cairn__sim_schedule(cairn_sim *sim, struct sim_ev *ev, cairn_time at)
 
 struct sim_ev *cairn__sim_heap_pop(cairn_sim *sim)
 {
-    struct sim_ev *ev = sim->heap[0];
+    struct sim_ev *ev = sim->heap[0].ev;
     cairn__sim_unschedule(sim, ev);
     return ev;
 }
@@ -122,7 +136,7 @@ int cairn__sim_heap_reserve(cairn_sim *sim, size_t more)
     size_t cap = sim->heap_cap ? sim->heap_cap * 2 : 64;
     while (cap < need)
         cap *= 2;
-    struct sim_ev **heap = cairn_reallocarray(sim->heap, cap, sizeof(*heap));
+    struct sim_heap_ent *heap = cairn_reallocarray(sim->heap, cap, sizeof(*heap));
     if (heap == NULL)
         return CAIRN_ENOMEM;
     sim->heap = heap;

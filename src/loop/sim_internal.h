@@ -71,6 +71,17 @@ struct sim_ev {
     uint8_t phase;
 };
 
+/* A heap entry: a copy of its event's order key, so that sifting compares
+ * entries of the heap array and never reads the (scattered) events: with
+ * tens of thousands of timers and packets queued, each read was a cache
+ * miss. seq_phase is the sequence with the phase in bit 63. */
+struct sim_heap_ent {
+    cairn_time at;
+    cairn_time due;
+    uint64_t seq_phase;
+    struct sim_ev *ev;
+};
+
 /* Events due at the same instant run by phase, then original due time,
  * then sequence. A node waking from a stall runs its expired timers before
  * its received backlog (libuv: timers, then poll), so those timers (and
@@ -134,10 +145,11 @@ struct cairn_sim {
     /* Virtual time; the sequence number of the next scheduled event. */
     cairn_time now;
     uint64_t next_seq;
-    /* The event heap: min (at, seq). Capacity covers every reserved slot
-     * (one per timer and node, so arming never allocates) plus the
+    /* The event heap: min (at, phase, due, seq), each entry keeping its
+     * event's key (struct sim_heap_ent). Capacity covers every reserved
+     * slot (one per timer and node, so arming never allocates) plus the
      * messages in flight. */
-    struct sim_ev **heap;
+    struct sim_heap_ent *heap;
     size_t heap_len;
     size_t heap_cap;
     size_t heap_reserved;

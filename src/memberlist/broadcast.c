@@ -636,6 +636,10 @@ size_t cairn__bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int
      * upstream does, so a message goes at most once per packet. */
     size_t n_aside = 0, sent = 0;
     long used = 0;
+    /* Where the last message of level t was taken, once one was: the
+     * next one of that level is at or after it (see below). */
+    struct pos from = {0, 0};
+    bool have_from = false;
     for (unsigned t = min_tr; t <= max_tr && q->len > 0;) {
         long free_bytes = (long)limit - used - overhead;
         if (free_bytes <= 0)
@@ -651,14 +655,41 @@ size_t cairn__bcast_queue_get(cairn_bcast_queue *q, int overhead, int limit, int
         /* Putting each one back may split a block. */
         if (reserve_blocks(q, n_aside + 1) < 0)
             break;
-        /* The largest (then newest) slot of level t that fits. */
-        struct pos p = lower_bound(q, t, (size_t)free_bytes, UINT32_MAX);
+        /* The largest (then newest) slot of level t that fits: the first
+         * of level t whose length is at most free_bytes. Once a slot of
+         * level t was taken at `from`, every slot of level t before it
+         * was already too long for more room than is left now (lengths
+         * descend within a level), so the answer is at or after `from`:
+         * usually `from` itself. A short forward walk finds it (the
+         * binary search costs cache misses across the queue's blocks);
+         * past the walk's end, the search. */
+        struct pos p;
+        if (have_from) {
+            p = from;
+            for (int k = 0;; k++) {
+                if (pos_valid(q, p) && p.i >= q->blocks[p.b]->n)
+                    p = (struct pos){p.b + 1, 0};
+                if (!pos_valid(q, p) || at(q, p)->transmits != t ||
+                    at(q, p)->len <= (size_t)free_bytes)
+                    break;
+                if (k == 8) {
+                    p = lower_bound(q, t, (size_t)free_bytes, UINT32_MAX);
+                    break;
+                }
+                p.i++;
+            }
+        } else {
+            p = lower_bound(q, t, (size_t)free_bytes, UINT32_MAX);
+        }
         if (!pos_valid(q, p) || at(q, p)->transmits != t) {
             t++;
+            have_from = false;
             continue;
         }
         struct bcast_slot s = *at(q, p);
         remove_at(q, p);
+        from = p; /* now the slot after it (or past its block's end) */
+        have_from = true;
         emit(s.m->data, s.len, userdata);
         sent++;
         used += overhead + (long)s.len;

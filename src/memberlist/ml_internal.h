@@ -42,6 +42,9 @@
 /* Longest node name accepted (Go has no limit; serf's agent validates
  * names to 128 characters when asked to). */
 #define ML_NAME_MAX 1024
+/* Loops over many nodes (a push/pull's state, a merge) ask for the cache
+ * lines of the entry this many ahead (see cairn__ml_strmap_prefetch_slot). */
+#define ML_PREFETCH_AHEAD 8
 /* Vsn layout indexes. */
 enum { ML_PMIN, ML_PMAX, ML_PCUR, ML_DMIN, ML_DMAX, ML_DCUR };
 

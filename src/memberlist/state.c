@@ -518,6 +518,8 @@ int cairn__ml_verify_protocol(cairn_memberlist *ml, const cairn_wire_push_node *
     }
     for (size_t i = 0; i < ml->n_nodes; i++) {
         const struct ml_node *x = ml->nodes[i];
+        if (i + ML_PREFETCH_AHEAD < ml->n_nodes)
+            __builtin_prefetch(&ml->nodes[i + ML_PREFETCH_AHEAD]->vsn); /* a hint */
         if (x->state != CAIRN_ML_ALIVE)
             continue;
         maxpmin = x->vsn[ML_PMIN] > maxpmin ? x->vsn[ML_PMIN] : maxpmin;
@@ -557,9 +559,32 @@ int cairn__ml_verify_protocol(cairn_memberlist *ml, const cairn_wire_push_node *
     return 0;
 }
 
+/* Asks for the node-map slot of nodes[i] (then, half the distance later,
+ * for its node): a merge looks every name up, each lookup two cache
+ * misses in a big table. Hints only. */
+static void merge_prefetch(const cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n,
+                           size_t i, uint64_t *hashes)
+{
+    size_t ahead = i + ML_PREFETCH_AHEAD;
+    if (ahead < n) {
+        hashes[ahead % ML_PREFETCH_AHEAD] =
+            cairn__ml_strmap_hash(nodes[ahead].name.p, nodes[ahead].name.len);
+        cairn__ml_strmap_prefetch_slot(&ml->node_map, hashes[ahead % ML_PREFETCH_AHEAD]);
+    }
+    size_t half = i + ML_PREFETCH_AHEAD / 2;
+    if (half < n && i >= ML_PREFETCH_AHEAD / 2)
+        cairn__ml_strmap_prefetch_value(&ml->node_map, hashes[half % ML_PREFETCH_AHEAD]);
+}
+
 void cairn__ml_merge_state(cairn_memberlist *ml, const cairn_wire_push_node *nodes, size_t n)
 {
+    uint64_t hashes[ML_PREFETCH_AHEAD];
+    for (size_t i = 0; i < ML_PREFETCH_AHEAD && i < n; i++) {
+        hashes[i] = cairn__ml_strmap_hash(nodes[i].name.p, nodes[i].name.len);
+        cairn__ml_strmap_prefetch_slot(&ml->node_map, hashes[i]);
+    }
     for (size_t i = 0; i < n; i++) {
+        merge_prefetch(ml, nodes, n, i, hashes);
         const cairn_wire_push_node *r = &nodes[i];
         switch (r->state) {
         case CAIRN_ML_ALIVE: {

@@ -227,6 +227,13 @@ static int build_local_state(cairn_memberlist *ml, bool join, cairn_buf *out)
     int rc = cairn__wire_pushpull_header_encode(&h, out, NULL);
     for (size_t i = 0; rc == 0 && i < ml->n_nodes; i++) {
         const struct ml_node *n = ml->nodes[i];
+        /* The nodes are scattered blocks: ask for one a few ahead (a
+         * hint; the simulator's members hold N tables of N). */
+        if (i + ML_PREFETCH_AHEAD < ml->n_nodes) {
+            const struct ml_node *ahead = ml->nodes[i + ML_PREFETCH_AHEAD];
+            __builtin_prefetch(ahead);
+            __builtin_prefetch(ahead->name);
+        }
         cairn_wire_push_node pn = {
             .addr = cairn__ml_ip_span(&n->addr),
             .incarnation = n->incarnation,

@@ -36,6 +36,17 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
+uint64_t cairn__ml_strmap_hash(const void *key, size_t len)
+{
+    const uint8_t *p = key;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 void cairn__ml_strmap_init(struct ml_strmap *m, size_t cap)
 {
     memset(m, 0, sizeof(*m));
@@ -153,6 +164,35 @@ static void *emb_del(struct ml_strmap *m, const char *key)
     m->words[hole] = 0;
     m->len--;
     return value;
+}
+
+void cairn__ml_strmap_prefetch_slot(const struct ml_strmap *m, uint64_t h)
+{
+    if (m->nslots == 0)
+        return;
+    size_t i = (size_t)h & (m->nslots - 1);
+    if (m->embedded)
+        __builtin_prefetch(&m->words[i]);
+    else
+        __builtin_prefetch(&m->slots[i]);
+}
+
+void cairn__ml_strmap_prefetch_value(const struct ml_strmap *m, uint64_t h)
+{
+    if (m->nslots == 0 || !m->embedded)
+        return;
+    size_t mask = m->nslots - 1, i = (size_t)h & mask;
+    uint64_t tag = (h >> EMB_PTR_BITS) << EMB_PTR_BITS;
+    /* A few probes at most: a hint need not find a far entry. */
+    for (int k = 0; k < 4 && m->words[i]; k++, i = (i + 1) & mask) {
+        uint64_t w = m->words[i];
+        if (m->untagged || (w & ~EMB_PTR_MASK) == tag) {
+            const char *key = emb_key(m, w);
+            __builtin_prefetch(key);
+            __builtin_prefetch(key - m->key_offset);
+            return;
+        }
+    }
 }
 
 /* The hash of the key in slot i. */

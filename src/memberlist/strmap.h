@@ -78,6 +78,22 @@ int cairn__ml_strmap_put_u64(struct ml_strmap *m, const char *key, uint64_t valu
  * failing. 0, CAIRN_ENOMEM or CAIRN_ELIMIT. */
 int cairn__ml_strmap_reserve(struct ml_strmap *m, size_t extra);
 
+/* cairn__ml_strmap_hash: the hash a map uses for the key made of the len
+ * bytes at key (no NUL among them): what the prefetch calls take. */
+uint64_t cairn__ml_strmap_hash(const void *key, size_t len);
+
+/* Prefetching, for a caller about to look up many keys at once (the
+ * names of a received compound's messages): each lookup in the big,
+ * cold tables of the simulator costs a cache miss for the slot and one
+ * for the key's block; issuing them all first overlaps the misses.
+ * cairn__ml_strmap_prefetch_slot asks for the slot line of hash h;
+ * cairn__ml_strmap_prefetch_value then reads that slot (best issued once
+ * every slot was asked for) and asks for the first tag-matching entry's
+ * key and value blocks (embedded maps; a no-op otherwise). Hints only:
+ * nothing changes, any map state is fine. */
+void cairn__ml_strmap_prefetch_slot(const struct ml_strmap *m, uint64_t h);
+void cairn__ml_strmap_prefetch_value(const struct ml_strmap *m, uint64_t h);
+
 /* cairn__ml_strmap_del removes key; returns the old value or NULL. */
 void *cairn__ml_strmap_del(struct ml_strmap *m, const char *key);
 
