@@ -102,6 +102,8 @@ static void queue_encoded(cairn_memberlist *ml, const char *name, cairn_buf *b,
 {
     int rc = cairn__bcast_queue_push(ml->broadcasts, name, b->data, b->len,
                                      notify ? cairn__ml_waiter_finished : NULL, notify);
+    if (rc == 0)
+        cairn__ml_gossip_wake(ml);
     if (rc < 0)
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to queue broadcast about %s: %s",
                    name, cairn_strerror(rc));
