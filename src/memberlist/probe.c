@@ -415,24 +415,6 @@ static bool gossip_filter(const cairn_memberlist *ml, const struct ml_node *n, c
     }
 }
 
-void cairn__ml_gossip_on_demand(cairn_memberlist *ml)
-{
-    ml->gossip_on_demand = true;
-}
-
-void cairn__ml_gossip_wake(cairn_memberlist *ml)
-{
-    if (ml == NULL)
-        return;
-    ml->gossip_pushes++;
-    if (!ml->gossip_idle || ml->shutdown || ml->gossip_timer == NULL)
-        return;
-    ml->gossip_idle = false;
-    cairn_time iv = ml->cfg.gossip_interval;
-    cairn_time since = cairn_loop_now(ml->loop) - ml->gossip_last;
-    cairn_timer_start(ml->gossip_timer, since < 0 ? iv : iv - since % iv);
-}
-
 void cairn__ml_gossip_tick(cairn_timer *t, void *ud)
 {
     cairn_memberlist *ml = ud;
