@@ -30,8 +30,11 @@
 #    per agent per second (udp/tcp bytes and packets). Without nft (or
 #    without root) the wire figure is null.
 #
-# usage: bench/bench_agents_scale.sh [--quick] [--cairn PATH] [SIZES...]
+# usage: bench/bench_agents_scale.sh [--quick] [--cairn PATH] [--before PATH] [SIZES...]
 #   SIZES default "10 50 100"; --quick: size 5, 5 s window (smoke run).
+#   --before PATH: another cairn binary (e.g. built from an older commit)
+#   measured too, in the same run, before the cairn side, on the same
+#   ports; each figure then also has "before" and "after_over_before".
 #   env BENCH_SCALE_WINDOW (s, default 30), BENCH_SCALE_SETTLE (s, default
 #   5), BENCH_SCALE_TIMEOUT (convergence timeout, s, default 120),
 #   BENCH_SCALE_KEEP=DIR keeps the logs and raw figures, BENCH_SCALE_PERF=FILE
@@ -40,6 +43,7 @@
 # 19000-19799, bench_agent 19800-19959).
 set -u
 CAIRN_BIN=${CAIRN_BIN:-$(dirname "$0")/../build/cairn}
+BEFORE_BIN=
 SIZES=()
 QUICK=0
 WINDOW=${BENCH_SCALE_WINDOW:-30}
@@ -50,6 +54,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1 ;;
     --cairn) CAIRN_BIN=$2; shift ;;
     --cairn=*) CAIRN_BIN=${1#--cairn=} ;;
+    --before) BEFORE_BIN=$(readlink -f "$2"); shift ;;
     -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
     *[!0-9\ ]*) echo "bench_agents_scale: bad argument \"$1\"" >&2; exit 2 ;;
     *) for s in $1; do SIZES+=("$s"); done ;;
@@ -118,7 +123,9 @@ fi
 # Counted so far for a side: "udp_bytes udp_packets tcp_bytes tcp_packets".
 wire_bytes() {
     [ $NFT = 1 ] || { echo 0 0 0 0; return; }
-    nft list chain ip "$NFT_TABLE" out | awk -v u="\"$1_udp" -v t="\"$1_tcp" '
+    local side=$1
+    [ $side = before ] && side=cairn # same ports
+    nft list chain ip "$NFT_TABLE" out | awk -v u="\"${side}_udp" -v t="\"${side}_tcp" '
         { k = index($0, u) ? "u" : (index($0, t) ? "t" : "") }
         k != "" { for (i = 1; i < NF; i++) { if ($i == "bytes") b[k] += $(i + 1); if ($i == "packets") p[k] += $(i + 1) } }
         END { printf "%d %d %d %d", b["u"], p["u"], b["t"], p["t"] }'
@@ -143,8 +150,10 @@ now() { date +%s.%N; }
 
 start_agent() { # side i gossip_port rpc_port join_port(or "")
     local side=$1 i=$2 gp=$3 rp=$4 jp=$5
-    if [ $side = cairn ]; then
-        "$CAIRN_BIN" agent --node "c$i" --bind "127.0.0.1:$gp" --rpc-addr "127.0.0.1:$rp" \
+    if [ $side != serf ]; then
+        local bin=$CAIRN_BIN
+        [ $side = before ] && bin=$BEFORE_BIN
+        "$bin" agent --node "c$i" --bind "127.0.0.1:$gp" --rpc-addr "127.0.0.1:$rp" \
             --http-addr "" --profile lan --log-json ${jp:+--join 127.0.0.1:$jp} >"$D/$side-$i.log" 2>&1 &
     else
         serf agent -node="s$i" -bind="127.0.0.1:$gp" -rpc-addr="127.0.0.1:$rp" -profile=lan \
@@ -156,7 +165,7 @@ start_agent() { # side i gossip_port rpc_port join_port(or "")
 # run_side SIDE N (run in this shell, not a subshell): prints "conv_s ticks_per_agent_min ns_per_agent_min rss anon wire_B_per_agent_s udp_payload_B_per_agent_s window"
 run_side() {
     local side=$1 n=$2 g r i t0 t1 pending left conv w0 w1 k0 k1 n0 n1 ws0 ws1
-    if [ $side = cairn ]; then g=$B; r=$((B + max)); else g=$((B + 2 * max)); r=$((B + 3 * max)); fi
+    if [ $side != serf ]; then g=$B; r=$((B + max)); else g=$((B + 2 * max)); r=$((B + 3 * max)); fi
     start_agent $side 0 $g $r ""
     for _ in $(seq 100); do [ "$(alive_at $r)" -ge 1 ] 2>/dev/null && break; sleep 0.1; done
     t0=$(now)
@@ -177,7 +186,7 @@ run_side() {
     for i in $(seq 0 $((n - 1))); do kill -0 "${PIDS[$i]}" 2>/dev/null ||
         echo "bench_agents_scale: $side agent $i died (log $D/$side-$i.log)" >&2; done
     sleep "$SETTLE"
-    [ $side = cairn ] && kill -USR1 "${PIDS[@]}" 2>/dev/null
+    [ $side != serf ] && kill -USR1 "${PIDS[@]}" 2>/dev/null
     w0=$(wire_bytes $side); k0=$(ticks "${PIDS[@]}"); n0=$(runns "${PIDS[@]}"); ws0=$(now)
     if [ $side = cairn ] && [ -n "${BENCH_SCALE_PERF:-}" ]; then
         perf record -q -F 4999 -g -o "$BENCH_SCALE_PERF.$n" -p "$(IFS=,; echo "${PIDS[*]}")" \
@@ -186,10 +195,10 @@ run_side() {
         sleep "$WINDOW"
     fi
     w1=$(wire_bytes $side); k1=$(ticks "${PIDS[@]}"); n1=$(runns "${PIDS[@]}"); ws1=$(now)
-    [ $side = cairn ] && kill -USR1 "${PIDS[@]}" 2>/dev/null
+    [ $side != serf ] && kill -USR1 "${PIDS[@]}" 2>/dev/null
     read -r rss anon <<<"$(mem "${PIDS[@]}")"
     local udp=null
-    if [ $side = cairn ]; then
+    if [ $side != serf ]; then
         sleep 0.5
         udp=$(for i in $(seq 0 $((n - 1))); do
             grep '"tx_bytes"' "$D/$side-$i.log" | tail -2 | jq -s 'if length == 2 then .[1].tx_bytes - .[0].tx_bytes else empty end'
@@ -209,9 +218,12 @@ run_side() {
     }'
 }
 
-fig() { # name n cairn serf goal(max ratio or "") [extra]
-    awk -v name=$1 -v n=$2 -v c=$3 -v s=$4 -v goal="$5" -v extra="${6:-}" 'BEGIN {
+fig() { # name n cairn serf goal(max ratio or "") [extra] [before]
+    awk -v name=$1 -v n=$2 -v c=$3 -v s=$4 -v goal="$5" -v extra="${6:-}" -v bf="${7:-}" 'BEGIN {
         r = (c != "null" && s != "null" && s + 0 > 0) ? sprintf("%.3f", c / s) : "null"
+        if (bf != "")
+            extra = extra sprintf(",\"before\":%s,\"after_over_before\":%s", bf,
+                (c != "null" && bf != "null" && bf + 0 > 0) ? sprintf("%.3f", c / bf) : "null")
         m = (goal == "" || r == "null") ? "" : sprintf(",\"goal\":%s,\"met\":%s", goal, (r + 0 <= goal + 0 ? "true" : "false"))
         printf "{\"name\":\"%s\",\"n\":%d,\"cairn\":%s,\"serf\":%s,\"ratio\":%s%s%s}\n", name, n, c, s, r, m, extra
     }'
@@ -219,15 +231,21 @@ fig() { # name n cairn serf goal(max ratio or "") [extra]
 
 for n in "${SIZES[@]}"; do
     # Not in $(...): the agents' pids stay in this shell's PIDS for cleanup.
+    bc= bt= bn= br= ba= bw= bu= bwin= bsplit=
+    if [ -n "$BEFORE_BIN" ]; then
+        run_side before "$n" >"$D/res.before"
+        read -r bc bt bn br ba bw bu bwin bsplit <"$D/res.before"
+        echo "$n before $bc $bt $bn $br $ba $bw $bu $bwin $bsplit" >>"$D/raw.txt"
+    fi
     run_side cairn "$n" >"$D/res.cairn"
     run_side serf "$n" >"$D/res.serf"
     read -r cc ct cn cr ca cw cu cwin csplit <"$D/res.cairn"
     read -r sc st sn sr sa sw su swin ssplit <"$D/res.serf"
     echo "$n cairn $cc $ct $cn $cr $ca $cw $cu $cwin $csplit serf $sc $st $sn $sr $sa $sw $su $swin $ssplit" >>"$D/raw.txt"
-    fig scale_convergence_s "$n" "$cc" "$sc" 1
-    fig scale_cpu_ms_per_agent_min "$n" "$cn" "$sn" 0.2 ",\"window_s\":$cwin,\"source\":\"schedstat\""
-    fig scale_cpu_ticks_ms_per_agent_min "$n" "$ct" "$st" 0.2 ",\"source\":\"utime+stime\""
-    fig scale_anon_kib "$n" "$ca" "$sa" 0.1
-    fig scale_rss_kib "$n" "$cr" "$sr" 0.333
-    fig scale_wire_bytes_per_agent_s "$n" "$cw" "$sw" 1 ",\"source\":\"nftables\",\"cairn_udp_payload\":$cu,\"cairn_split\":$csplit,\"serf_split\":$ssplit"
+    fig scale_convergence_s "$n" "$cc" "$sc" 1 "" "$bc"
+    fig scale_cpu_ms_per_agent_min "$n" "$cn" "$sn" 0.2 ",\"window_s\":$cwin,\"source\":\"schedstat\"" "$bn"
+    fig scale_cpu_ticks_ms_per_agent_min "$n" "$ct" "$st" 0.2 ",\"source\":\"utime+stime\"" "$bt"
+    fig scale_anon_kib "$n" "$ca" "$sa" 0.1 "" "$ba"
+    fig scale_rss_kib "$n" "$cr" "$sr" 0.333 "" "$br"
+    fig scale_wire_bytes_per_agent_s "$n" "$cw" "$sw" 1 ",\"source\":\"nftables\",\"cairn_udp_payload\":$cu,\"cairn_split\":$csplit,\"serf_split\":$ssplit${bsplit:+,\"before_split\":$bsplit}" "$bw"
 done

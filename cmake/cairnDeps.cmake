@@ -5,8 +5,10 @@
 # variables out of the user's namespace (FindZLIB sets ZLIB_FOUND, ...).
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
-foreach(_cairn_dep uv:libuv msgpack:msgpack urcu:liburcu-bp crypto:libcrypto zlib:zlib
-                   jansson:jansson mhd:libmicrohttpd)
+# libcrypto and libmicrohttpd are not among them: libcairn loads them at run
+# time (dlopen) when a key is installed or the HTTP API started, and needs
+# only their headers to build (CMakeLists.txt).
+foreach(_cairn_dep uv:libuv msgpack:msgpack urcu:liburcu-bp zlib:zlib jansson:jansson)
   string(REPLACE ":" ";" _cairn_dep "${_cairn_dep}")
   list(GET _cairn_dep 0 _cairn_name)
   list(GET _cairn_dep 1 _cairn_module)

@@ -44,8 +44,13 @@
 /* Opaque: an ordered set of AES keys, the first one primary. */
 typedef struct cairn_keyring cairn_keyring;
 
+/* The OpenSSL library a keyring loads (dlopen) when it gets its first key:
+ * a program that never installs a key never maps libcrypto. */
+#define CAIRN_KEYRING_LIBCRYPTO "libcrypto.so.3"
+
 /* cairn_keyring_new creates a keyring holding primary (may be NULL with
- * len 0 for an empty ring). Returns 0, CAIRN_EINVAL (bad key size) or
+ * len 0 for an empty ring). Returns 0, CAIRN_EINVAL (bad key size),
+ * CAIRN_ENOTSUP (CAIRN_KEYRING_LIBCRYPTO cannot be loaded) or
  * CAIRN_ENOMEM. */
 int cairn_keyring_new(const uint8_t *primary, size_t len, cairn_keyring **ret_ring);
 
@@ -56,7 +61,8 @@ void cairn_keyring_delete(cairn_keyring *ring);
 int cairn_keyring_valid_key_len(size_t len);
 
 /* cairn_keyring_add installs key (copied). 0 (also when already present),
- * CAIRN_EINVAL (size), CAIRN_ELIMIT (ring full) or CAIRN_ENOMEM. */
+ * CAIRN_EINVAL (size), CAIRN_ELIMIT (ring full), CAIRN_ENOTSUP
+ * (CAIRN_KEYRING_LIBCRYPTO cannot be loaded) or CAIRN_ENOMEM. */
 int cairn_keyring_add(cairn_keyring *ring, const uint8_t *key, size_t len);
 
 /* cairn_keyring_use makes an installed key primary: 0 or CAIRN_ENOENT. */

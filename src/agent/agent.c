@@ -21,7 +21,6 @@
  */
 #include "cairn/agent.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +28,7 @@
 #include "cairn/buf.h"
 #include "cairn/keyring.h"
 #include "agent/routing.h"
+#include "base/base64.h"
 #include "base/utf8.h"
 #include "wire/msg.h"
 
@@ -289,6 +289,9 @@ int cairn_agent_new(cairn_loop *loop, const cairn_agent_config *cfg, const cairn
         a->keyring = cfg->keyring;
         a->keyring_borrowed = true;
     } else if (cfg->key_len && (rc = cairn_keyring_new(cfg->key, cfg->key_len, &a->keyring)) < 0) {
+        if (rc == CAIRN_ENOTSUP)
+            rc = cairn_diag_set(diag, rc, "encryption needs %s (package libssl3)",
+                                CAIRN_KEYRING_LIBCRYPTO);
         goto fail;
     }
     if (cfg->datacenter && (rc = cairn__routing_new(a, loop, cfg, &sc, logger, a->keyring, diag,
@@ -522,13 +525,8 @@ int cairn_agent_decode_key(const char *b64, uint8_t *out, size_t *ret_len)
     if (n == 0 || n % 4 != 0 || n > 44)
         return CAIRN_EINVAL;
     uint8_t tmp[48];
-    int len = EVP_DecodeBlock(tmp, (const unsigned char *)b64, (int)n);
-    if (len < 0)
-        return CAIRN_EINVAL;
-    /* EVP_DecodeBlock counts padding as zero bytes. */
-    for (size_t k = n; k > n - 2 && b64[k - 1] == '='; k--)
-        len--;
-    if (!cairn_keyring_valid_key_len((size_t)len))
+    int len = cairn__base64_decode(b64, tmp, sizeof tmp);
+    if (len < 0 || !cairn_keyring_valid_key_len((size_t)len))
         return CAIRN_EINVAL;
     memcpy(out, tmp, (size_t)len);
     *ret_len = (size_t)len;

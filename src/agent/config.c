@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include "cairn/addr.h"
 #include "cairn/alloc.h"
 #include "cairn/log.h"
+#include "base/base64.h"
 #include "base/utf8.h"
 
 /* ---- durations ---- */
@@ -745,7 +745,10 @@ int cairn__agent_keyring_parse(const char *text, size_t len, cairn_keyring **ret
         rc = i == 0 ? cairn_keyring_new(key, klen, &ring) : cairn_keyring_add(ring, key, klen);
         memset(key, 0, sizeof(key));
         if (rc < 0) {
-            snprintf(why, why_len, "key %zu: %s", i + 1, cairn_strerror(rc));
+            snprintf(why, why_len, "key %zu: %s", i + 1,
+                     rc == CAIRN_ENOTSUP ? "encryption needs " CAIRN_KEYRING_LIBCRYPTO
+                                           " (package libssl3)"
+                                         : cairn_strerror(rc));
             goto out;
         }
     }
@@ -766,7 +769,7 @@ char *cairn__agent_keyring_encode(const cairn_keyring *ring)
         char b64[48];
         if (cairn_keyring_key(ring, i, &k, &len) < 0)
             break;
-        EVP_EncodeBlock((unsigned char *)b64, k, (int)len);
+        cairn__base64_encode(k, len, b64);
         if (json_array_append_new(a, json_string(b64)) < 0) {
             json_decref(a);
             return NULL;

@@ -46,14 +46,26 @@
  * connection closes, so the connection over the limit waits in the backlog
  * as with MHD's own listener (MHD's own limit is set above ours and never
  * refuses). At most HTTP_ACCEPT_BATCH connections per wakeup.
+ *
+ * Loading. libmicrohttpd is loaded (dlopen) when a server is started, not
+ * linked: Debian's libmicrohttpd12 links GnuTLS and its chain (p11-kit,
+ * nettle, hogweed, gmp, tasn1, unistring), ~230 KiB of anonymous memory
+ * and ~2.5 MiB of RSS in every process that maps them, which an agent with
+ * `--http-addr ""` (or a program using libcairn without the HTTP API) need
+ * not pay (docs/performance.md, "Whole agents"). Each server holds its own
+ * table of the functions it calls (no global state) and drops its
+ * reference when deleted; RTLD_NODELETE because GnuTLS registers exit
+ * handlers. The packages still depend on libmicrohttpd12 (debian/control).
  */
 #include "agent/http.h"
 
+#include <dlfcn.h>
 #include <microhttpd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -87,6 +99,72 @@
 /* MHD's own connection limit, above ours (it counts a closed connection
  * until its cleanup, a little after its close notification). */
 #define HTTP_MHD_LIMIT_MARGIN 64
+
+/* The library loaded at run time; soname 12 is the ABI of every 0.9.x. */
+#define HTTP_LIBMHD "libmicrohttpd.so.12"
+_Static_assert(MHD_VERSION >= 0x00096300 && MHD_VERSION < 0x01000000,
+               "HTTP_LIBMHD names libmicrohttpd 0.9's soname");
+
+/* The libmicrohttpd functions the server calls, with the header's types. */
+struct mhd_api {
+    void *dl;
+    __typeof__(&MHD_start_daemon) start_daemon;
+    __typeof__(&MHD_stop_daemon) stop_daemon;
+    __typeof__(&MHD_get_connection_values) get_connection_values;
+    __typeof__(&MHD_get_connection_info) get_connection_info;
+    __typeof__(&MHD_suspend_connection) suspend_connection;
+    __typeof__(&MHD_resume_connection) resume_connection;
+    __typeof__(&MHD_create_response_from_buffer) create_response_from_buffer;
+    __typeof__(&MHD_create_response_from_buffer_with_free_callback) create_response_with_free;
+    __typeof__(&MHD_add_response_header) add_response_header;
+    __typeof__(&MHD_queue_response) queue_response;
+    __typeof__(&MHD_destroy_response) destroy_response;
+    __typeof__(&MHD_add_connection) add_connection;
+};
+
+static const struct {
+    const char *name;
+    size_t off;
+} mhd_syms[] = {
+#define MHD_SYM(field, name)                                                                       \
+    {                                                                                              \
+#name, offsetof(struct mhd_api, field)                                                     \
+    }
+    MHD_SYM(start_daemon, MHD_start_daemon),
+    MHD_SYM(stop_daemon, MHD_stop_daemon),
+    MHD_SYM(get_connection_values, MHD_get_connection_values),
+    MHD_SYM(get_connection_info, MHD_get_connection_info),
+    MHD_SYM(suspend_connection, MHD_suspend_connection),
+    MHD_SYM(resume_connection, MHD_resume_connection),
+    MHD_SYM(create_response_from_buffer, MHD_create_response_from_buffer),
+    MHD_SYM(create_response_with_free, MHD_create_response_from_buffer_with_free_callback),
+    MHD_SYM(add_response_header, MHD_add_response_header),
+    MHD_SYM(queue_response, MHD_queue_response),
+    MHD_SYM(destroy_response, MHD_destroy_response),
+    MHD_SYM(add_connection, MHD_add_connection),
+#undef MHD_SYM
+};
+
+/* mhd_load fills api: 0, or CAIRN_ENOTSUP (in diag: what is missing). */
+static int mhd_load(struct mhd_api *api, cairn_diag *diag)
+{
+    void *dl = dlopen(HTTP_LIBMHD, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (dl == NULL)
+        return cairn_diag_set(diag, CAIRN_ENOTSUP,
+                              "the HTTP API needs %s (package libmicrohttpd12): %s", HTTP_LIBMHD,
+                              dlerror());
+    for (size_t i = 0; i < sizeof mhd_syms / sizeof mhd_syms[0]; i++) {
+        void *f = dlsym(dl, mhd_syms[i].name);
+        if (f == NULL) {
+            dlclose(dl);
+            return cairn_diag_set(diag, CAIRN_ENOTSUP, "the HTTP API: %s has no %s", HTTP_LIBMHD,
+                                  mhd_syms[i].name);
+        }
+        memcpy((char *)api + mhd_syms[i].off, &f, sizeof f);
+    }
+    api->dl = dl;
+    return 0;
+}
 
 /* One TCP connection (MHD's socket context). */
 struct hconn {
@@ -127,6 +205,7 @@ struct cairn_http {
     cairn_router *router;
     cairn_http_config cfg;
     char *dc, *node, *version;
+    struct mhd_api mhd;
     struct MHD_Daemon *d;
     uint16_t port;
     cairn_timer *tick;
@@ -214,20 +293,21 @@ static enum MHD_Result size_arg(void *cls, enum MHD_ValueKind kind, const char *
 static int copy_request(struct hreq *r, const char *url, const char *method)
 {
     size_t n = strlen(url) + strlen(method) + 2;
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, size_arg, &n);
+    r->h->mhd.get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, size_arg, &n);
     r->text = cairn_malloc(n);
     if (r->text == NULL)
         return CAIRN_ENOMEM;
     struct copy_walk w = {r, r->text, r->text + n};
     r->req.method = copy_str(&w, method);
     r->req.path = copy_str(&w, url);
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, on_arg, &w);
+    r->h->mhd.get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, on_arg, &w);
     return 0;
 }
 
 static enum MHD_Result queue_answer(struct hreq *r)
 {
     cairn_http_resp *a = &r->resp;
+    const struct mhd_api *mhd = &r->h->mhd;
     /* Answers made on MHD's thread (route lookups, errors) start their
      * write deadline here; the loop's when they were ready (answer()). */
     pthread_mutex_lock(&r->h->lock);
@@ -236,24 +316,24 @@ static enum MHD_Result queue_answer(struct hreq *r)
     pthread_mutex_unlock(&r->h->lock);
     struct MHD_Response *mr;
     if (a->body != NULL) {
-        mr = MHD_create_response_from_buffer_with_free_callback(a->body_len, a->body, cairn_free);
+        mr = mhd->create_response_with_free(a->body_len, a->body, cairn_free);
         if (mr != NULL)
             a->body = NULL;
     } else {
-        mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        mr = mhd->create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     }
     if (mr == NULL)
         return MHD_NO;
     char index[24];
     snprintf(index, sizeof(index), "%llu", (unsigned long long)(a->index ? a->index : 1));
-    MHD_add_response_header(mr, "Content-Type", a->content_type);
-    MHD_add_response_header(mr, "X-Consul-Index", index);
-    MHD_add_response_header(mr, "X-Consul-Knownleader", a->known_leader ? "true" : "false");
-    MHD_add_response_header(mr, "X-Consul-Lastcontact", "0");
+    mhd->add_response_header(mr, "Content-Type", a->content_type);
+    mhd->add_response_header(mr, "X-Consul-Index", index);
+    mhd->add_response_header(mr, "X-Consul-Knownleader", a->known_leader ? "true" : "false");
+    mhd->add_response_header(mr, "X-Consul-Lastcontact", "0");
     if (a->allow != NULL)
-        MHD_add_response_header(mr, "Allow", a->allow);
-    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)a->status, mr);
-    MHD_destroy_response(mr);
+        mhd->add_response_header(mr, "Allow", a->allow);
+    enum MHD_Result ok = mhd->queue_response(r->conn, (unsigned)a->status, mr);
+    mhd->destroy_response(mr);
     atomic_fetch_add(&r->h->requests, 1);
     return ok;
 }
@@ -266,7 +346,7 @@ static void answer(struct hreq *r)
     if (r->hc)
         r->hc->answered = mono_now();
     pthread_mutex_unlock(&r->h->lock);
-    MHD_resume_connection(r->conn);
+    r->h->mhd.resume_connection(r->conn);
 }
 
 static void answer_error(struct hreq *r, int status, const char *text)
@@ -595,7 +675,7 @@ static bool enqueue(cairn_http *h, struct hreq *r)
         h->queued++;
         wake = !h->wake_pending;
         h->wake_pending = true;
-        MHD_suspend_connection(r->conn);
+        h->mhd.suspend_connection(r->conn);
         ok = true;
     }
     pthread_mutex_unlock(&h->lock);
@@ -629,7 +709,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->h = h;
         r->conn = conn;
         const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+            h->mhd.get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         r->hc = ci ? ci->socket_context : NULL;
         pthread_mutex_lock(&h->lock);
         if (r->hc) {
@@ -727,7 +807,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         if (c == NULL)
             return;
         const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+            h->mhd.get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         c->fd = ci ? ci->connect_fd : -1;
         c->since = mono_now();
         c->cut = c->fd < 0;
@@ -758,6 +838,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 static void http_free(cairn_http *h)
 {
+    if (h->mhd.dl != NULL)
+        dlclose(h->mhd.dl);
     pthread_mutex_destroy(&h->lock);
     cairn_free(h->dc);
     cairn_free(h->node);
@@ -806,7 +888,7 @@ static int accept_batch(cairn_http *h, int *backoff)
             return wait_ms;
         }
         *backoff = HTTP_ACCEPT_RETRY_MIN;
-        if (MHD_add_connection(h->d, fd, (struct sockaddr *)&ss, len) != MHD_YES) {
+        if (h->mhd.add_connection(h->d, fd, (struct sockaddr *)&ss, len) != MHD_YES) {
             /* MHD closed it (no memory); no notification follows. */
             atomic_fetch_add(&h->rejected, 1);
             conn_gone(h);
@@ -905,7 +987,7 @@ static int start_daemon(cairn_http *h, const cairn_addr *a, cairn_diag *diag)
     h->wake_wr = pfd[1];
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
-    h->d = MHD_start_daemon(
+    h->d = h->mhd.start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(h->cfg.max_conns + HTTP_MHD_LIMIT_MARGIN), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         h->cfg.conn_memory, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_NOTIFY_COMPLETED,
@@ -932,7 +1014,7 @@ static void stop_serving(cairn_http *h)
         h->acceptor_started = false;
     }
     if (h->d != NULL)
-        MHD_stop_daemon(h->d);
+        h->mhd.stop_daemon(h->d);
     h->d = NULL;
     if (h->lfd >= 0)
         close(h->lfd);
@@ -974,6 +1056,8 @@ int cairn__http_new(cairn_loop *loop, cairn_agent *agent, const cairn_http_confi
     h->node = cairn_strdup(me.name);
     h->version = cairn_strdup(cfg->version ? cfg->version : "");
     int rc = h->dc && h->node && h->version ? 0 : CAIRN_ENOMEM;
+    if (rc == 0)
+        rc = mhd_load(&h->mhd, diag);
     if (rc == 0)
         rc = cairn_timer_new(loop, on_tick, h, &h->tick);
     if (rc == 0)

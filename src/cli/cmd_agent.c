@@ -21,7 +21,6 @@
  * the stats record ("proxies").
  */
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -43,6 +42,7 @@
 #include "agent/rpc_backend.h"
 #include "agent/proxy.h"
 #include "cairn/loop_uv.h"
+#include "base/base64.h"
 #include "base/utf8.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
@@ -345,10 +345,10 @@ static void payload_json(json_t *o, const uint8_t *p, size_t len, char *text, si
         snprintf(text, cap, "%.*s", (int)len, len ? (const char *)p : "");
         return;
     }
-    char *b64 = malloc(4 * ((len + 2) / 3) + 1);
+    char *b64 = malloc(CAIRN__BASE64_LEN(len) + 1);
     if (!b64)
         return;
-    EVP_EncodeBlock((unsigned char *)b64, p, (int)len);
+    cairn__base64_encode(p, len, b64);
     json_object_set_new(o, "payload_base64", json_string(b64));
     snprintf(text, cap, "base64:%s", b64);
     free(b64);

@@ -12,18 +12,19 @@
  * agent's "done" record (its own timeout) and a monitor until Ctrl-C or
  * until the agent goes away, each also bounded by a safety timer.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <uv.h>
 
 #include "agent/log_sink.h"
+#include "base/base64.h"
 #include "cairn/error.h"
 #include "cairn/log.h"
 #include "cairn/loop_uv.h"
@@ -1392,11 +1393,12 @@ static int keygen(void)
 {
     uint8_t key[32];
     char out[64];
-    if (RAND_bytes(key, sizeof key) != 1) {
-        fprintf(stderr, "Error reading random data: the OpenSSL random generator failed\n");
+    /* The kernel's generator, as Go's crypto/rand in `serf keygen`. */
+    if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) {
+        fprintf(stderr, "Error reading random data: %s\n", strerror(errno));
         return 1;
     }
-    EVP_EncodeBlock((unsigned char *)out, key, (int)sizeof key);
+    cairn__base64_encode(key, sizeof key, out);
     printf("%s\n", out);
     return 0;
 }

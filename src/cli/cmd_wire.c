@@ -24,13 +24,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cairn/alloc.h"
 #include "cairn/keyring.h"
+#include "base/base64.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
 #include "cli/commands.h"
@@ -121,16 +121,9 @@ static int read_input(const char *arg, cairn_buf *out)
 
 static int make_keyring(const char *b64, cairn_keyring **ret)
 {
-    size_t n = strlen(b64);
-    if (n == 0 || n % 4 != 0 || n > 64)
-        return -1;
-    uint8_t key[64];
-    int len = EVP_DecodeBlock(key, (const unsigned char *)b64, (int)n);
-    if (len < 0)
-        return -1;
-    for (size_t k = n; k > 0 && b64[k - 1] == '='; k--)
-        len--;
-    if (!cairn_keyring_valid_key_len((size_t)len))
+    uint8_t key[48];
+    int len = cairn__base64_decode(b64, key, sizeof key);
+    if (len <= 0 || !cairn_keyring_valid_key_len((size_t)len))
         return -1;
     return cairn_keyring_new(key, (size_t)len, ret) ? -1 : 0;
 }

@@ -81,4 +81,21 @@ void cairn__bcast_queue_reset(cairn_bcast_queue *q);
 /* cairn__bcast_queue_retransmit_limit: retransmit_mult * ceil(log10(n + 1)). */
 int cairn__bcast_queue_retransmit_limit(int retransmit_mult, int num_nodes);
 
+/* Gossip on demand. memberlist ticks every gossip_interval (200 ms on LAN)
+ * whether or not anything is queued; a quiet cluster queues nothing for
+ * minutes, and each empty tick costs a wake-up (most of an idle agent's
+ * CPU: docs/performance.md, "Whole agents"). After
+ * cairn__ml_gossip_on_demand, a tick that finds nothing to send (its own
+ * queue and the delegate's both empty) stops the timer, and
+ * cairn__ml_gossip_wake re-arms it at the next point of the same tick
+ * phase, so a message leaves when it would have with the ticker. The
+ * delegate must call cairn__ml_gossip_wake whenever it queues a broadcast
+ * (serf does, in cairn__serf_bcast_queue); memberlist wakes itself for its
+ * own. Loop thread. */
+void cairn__ml_gossip_on_demand(cairn_memberlist *ml);
+
+/* cairn__ml_gossip_wake: a broadcast was queued (see above). No-op when
+ * the timer runs, when not on demand, or ml is NULL. */
+void cairn__ml_gossip_wake(cairn_memberlist *ml);
+
 #endif

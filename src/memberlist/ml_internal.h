@@ -149,6 +149,14 @@ struct cairn_memberlist {
     cairn_udp *udp;
     cairn_listener *listener;
     cairn_timer *probe_timer, *gossip_timer, *pushpull_timer;
+    /* Gossip on demand (cairn__ml_gossip_on_demand): the gossip timer is
+     * stopped while nothing is queued (gossip_idle) and re-armed on the
+     * tick phase (gossip_last + k * gossip_interval) by the next push. */
+    bool gossip_on_demand, gossip_idle;
+    cairn_time gossip_last;
+    /* Pushes seen by cairn__ml_gossip_wake (one queued during a tick keeps
+     * the timer running). */
+    uint64_t gossip_pushes;
 
     /* Outstanding ack handlers (by sequence number). */
     struct ml_ack_handler *acks;

@@ -419,6 +419,7 @@ void cairn__ml_gossip_tick(cairn_timer *t, void *ud)
 {
     cairn_memberlist *ml = ud;
     cairn_timer_start(t, ml->cfg.gossip_interval);
+    ml->gossip_last = cairn_loop_now(ml->loop);
     if (ml->shutdown)
         return;
     struct ml_node *targets[64];
@@ -428,11 +429,18 @@ void cairn__ml_gossip_tick(cairn_timer *t, void *ud)
     size_t got = cairn__ml_k_random_nodes(ml, k, gossip_filter, NULL, targets);
     int avail = ml->cfg.udp_buffer_size - ML_COMPOUND_HEADER_OVERHEAD -
                 (cairn__frame_encrypting(&ml->frame) ? ML_ENCRYPT_OVERHEAD : 0);
+    uint64_t pushes = ml->gossip_pushes;
     for (size_t i = 0; i < got; i++) {
         struct ml_parts p;
         cairn__ml_parts_init(&p);
         if (cairn__ml_get_broadcasts(ml, ML_COMPOUND_OVERHEAD, avail, &p) == 0) {
             cairn__ml_parts_destroy(&p);
+            /* Nothing queued (or nothing that fits a packet, which no
+             * later tick would send either): sleep until a push. */
+            if (i == 0 && ml->gossip_on_demand && pushes == ml->gossip_pushes) {
+                cairn_timer_stop(t);
+                ml->gossip_idle = true;
+            }
             return;
         }
         int rc;

@@ -97,11 +97,31 @@ void cairn__ml_free_nodes(cairn_memberlist *ml)
 
 /* ---- broadcasts ---- */
 
+void cairn__ml_gossip_on_demand(cairn_memberlist *ml)
+{
+    ml->gossip_on_demand = true;
+}
+
+void cairn__ml_gossip_wake(cairn_memberlist *ml)
+{
+    if (ml == NULL)
+        return;
+    ml->gossip_pushes++;
+    if (!ml->gossip_idle || ml->shutdown || ml->gossip_timer == NULL)
+        return;
+    ml->gossip_idle = false;
+    cairn_time iv = ml->cfg.gossip_interval;
+    cairn_time since = cairn_loop_now(ml->loop) - ml->gossip_last;
+    cairn_timer_start(ml->gossip_timer, since < 0 ? iv : iv - since % iv);
+}
+
 static void queue_encoded(cairn_memberlist *ml, const char *name, cairn_buf *b,
                           struct ml_waiter *notify)
 {
     int rc = cairn__bcast_queue_push(ml->broadcasts, name, b->data, b->len,
                                      notify ? cairn__ml_waiter_finished : NULL, notify);
+    if (rc == 0)
+        cairn__ml_gossip_wake(ml);
     if (rc < 0)
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "failed to queue broadcast about %s: %s",
                    name, cairn_strerror(rc));

@@ -97,6 +97,8 @@ int cairn__serf_bcast_queue(cairn_serf *s, cairn_bcast_queue *q, const uint8_t *
     size_t before = cairn__bcast_queue_len(q);
     int rc = cairn__bcast_queue_push(q, NULL, msg, len, finished, userdata);
     size_t after = cairn__bcast_queue_len(q);
+    if (rc == 0)
+        cairn__ml_gossip_wake(s->ml);
     if (rc == 0 && after <= before) {
         /* Hit the hard cap between two checks: the queue dropped its most
          * transmitted message(s). Counted as pruned, warned once a minute. */

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/base64.h"
 #include "cairn/alloc.h"
 #include "cairn/error.h"
 #include "cairn/keyring.h"
@@ -48,53 +49,6 @@
 #define MIN_ENCODED_KEY_LEN 25
 /* Longest base64 text of a key (32 bytes -> 44 characters). */
 #define B64_KEY_MAX 48
-
-/* ---- base64 (standard, padded) ---- */
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void b64_encode(const uint8_t *p, size_t n, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        out[o++] = b64chars[v >> 18 & 63];
-        out[o++] = b64chars[v >> 12 & 63];
-        out[o++] = i + 1 < n ? b64chars[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < n ? b64chars[v & 63] : '=';
-    }
-    out[o] = 0;
-}
-
-/* Decodes padded base64; the byte count or -1. */
-static int b64_decode(const char *s, uint8_t *out, size_t cap)
-{
-    size_t n = strlen(s), o = 0;
-    if (n % 4 != 0)
-        return -1;
-    for (size_t i = 0; i < n; i += 4) {
-        uint32_t v = 0;
-        int pad = 0;
-        for (int j = 0; j < 4; j++) {
-            const char *c = strchr(b64chars, s[i + j]);
-            if (s[i + j] == '=' && i + 4 == n && j >= 2)
-                pad++, c = b64chars;
-            else if (c == NULL || s[i + j] == 0 || pad)
-                return -1;
-            v = v << 6 | (uint32_t)(c - b64chars);
-        }
-        for (int j = 0; j < 3 - pad; j++) {
-            if (o == cap)
-                return -1;
-            out[o++] = (uint8_t)(v >> (16 - 8 * j));
-        }
-    }
-    return (int)o;
-}
 
 /* ---- answering internal queries ---- */
 
@@ -184,7 +138,7 @@ static void handle_list_keys(cairn_serf *s, const struct serf_rx_query *q)
         const uint8_t *k;
         size_t len;
         if (cairn_keyring_key(s->keyring, i, &k, &len) == 0)
-            b64_encode(k, len, keys[i]);
+            cairn__base64_encode(k, len, keys[i]);
     }
     memcpy(primary, keys[0], B64_KEY_MAX);
     /* Serf: try the whole list, then cut it to limit/25 keys, then one key
@@ -509,7 +463,7 @@ static int key_query(cairn_serf *s, const char *qname, const char *key, cairn_se
     uint8_t raw[B64_KEY_MAX];
     int n = 0;
     if (key) {
-        n = strlen(key) < B64_KEY_MAX ? b64_decode(key, raw, sizeof(raw)) : -1;
+        n = strlen(key) < B64_KEY_MAX ? cairn__base64_decode(key, raw, sizeof(raw)) : -1;
         if (n < 0 || !cairn_keyring_valid_key_len((size_t)n))
             return CAIRN_EINVAL;
     }

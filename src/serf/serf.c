@@ -415,6 +415,10 @@ int cairn_serf_new(cairn_loop *loop, const cairn_serf_config *cfg, const cairn_l
             .userdata = s,
         };
         rc = cairn_memberlist_new(loop, &mc, &d, logger, keyring, &s->ml);
+        /* Serf wakes memberlist's gossip for its own broadcasts
+         * (cairn__serf_bcast_queue): no empty 200 ms ticks. */
+        if (rc == 0)
+            cairn__ml_gossip_on_demand(s->ml);
         /* Our own member entry comes from memberlist's join of ourselves;
          * without it (no memory) the instance would be unusable. */
         if (rc == 0 && cairn__serf_find(s, s->cfg.memberlist.name) == NULL)

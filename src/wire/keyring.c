@@ -19,13 +19,25 @@
  * Key bytes are wiped (OPENSSL_cleanse) when removed or freed. The ring is
  * capped at CAIRN_KEYRING_MAX_KEYS so that hostile key-install queries
  * cannot grow it without bound.
+ *
+ * libcrypto is loaded (dlopen) when the ring gets its first key, not linked:
+ * an agent without encryption never maps it. Mapped, it costs every process
+ * ~400 KiB of anonymous memory (relocated data) and ~1.4 MiB of RSS
+ * (docs/performance.md, "Whole agents"). Each ring holds its own table of
+ * the functions it calls (no global state; dlopen counts references) and
+ * drops its reference when deleted. RTLD_NODELETE: libcrypto registers
+ * exit handlers, so it must stay mapped once loaded. The library is
+ * Debian's libssl3, which the packages still depend on (debian/control).
  */
 #include "cairn/keyring.h"
 
+#include <dlfcn.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/opensslv.h>
 #include <openssl/rand.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cairn/alloc.h"
@@ -35,6 +47,69 @@
 /* Largest plaintext/payload handled in one call; far above the 20 MiB
  * stream limit, and keeps OpenSSL's int lengths safe. */
 #define KEYRING_MAX_LEN ((size_t)256 * 1024 * 1024)
+
+/* The libcrypto loaded at run time: the ABI of the headers built against. */
+_Static_assert(OPENSSL_VERSION_MAJOR == 3, "CAIRN_KEYRING_LIBCRYPTO names OpenSSL 3's soname");
+
+/* The libcrypto functions the ring calls, with the headers' types. */
+struct ssl_api {
+    void *dl;
+    __typeof__(&EVP_aes_128_gcm) aes_128_gcm;
+    __typeof__(&EVP_aes_192_gcm) aes_192_gcm;
+    __typeof__(&EVP_aes_256_gcm) aes_256_gcm;
+    __typeof__(&EVP_CIPHER_CTX_new) ctx_new;
+    __typeof__(&EVP_CIPHER_CTX_free) ctx_free;
+    __typeof__(&EVP_CIPHER_CTX_ctrl) ctx_ctrl;
+    __typeof__(&EVP_EncryptInit_ex) enc_init;
+    __typeof__(&EVP_EncryptUpdate) enc_update;
+    __typeof__(&EVP_EncryptFinal_ex) enc_final;
+    __typeof__(&EVP_DecryptInit_ex) dec_init;
+    __typeof__(&EVP_DecryptUpdate) dec_update;
+    __typeof__(&EVP_DecryptFinal_ex) dec_final;
+    __typeof__(&OPENSSL_cleanse) cleanse;
+    __typeof__(&CRYPTO_memcmp) memcmp_ct;
+    __typeof__(&RAND_bytes) rand_bytes;
+};
+
+static const struct {
+    const char *name;
+    size_t off;
+} ssl_syms[] = {
+#define SSL_SYM(field, name)                                                                       \
+    {                                                                                              \
+#name, offsetof(struct ssl_api, field)                                                     \
+    }
+    SSL_SYM(aes_128_gcm, EVP_aes_128_gcm),   SSL_SYM(aes_192_gcm, EVP_aes_192_gcm),
+    SSL_SYM(aes_256_gcm, EVP_aes_256_gcm),   SSL_SYM(ctx_new, EVP_CIPHER_CTX_new),
+    SSL_SYM(ctx_free, EVP_CIPHER_CTX_free),  SSL_SYM(ctx_ctrl, EVP_CIPHER_CTX_ctrl),
+    SSL_SYM(enc_init, EVP_EncryptInit_ex),   SSL_SYM(enc_update, EVP_EncryptUpdate),
+    SSL_SYM(enc_final, EVP_EncryptFinal_ex), SSL_SYM(dec_init, EVP_DecryptInit_ex),
+    SSL_SYM(dec_update, EVP_DecryptUpdate),  SSL_SYM(dec_final, EVP_DecryptFinal_ex),
+    SSL_SYM(cleanse, OPENSSL_cleanse),       SSL_SYM(memcmp_ct, CRYPTO_memcmp),
+    SSL_SYM(rand_bytes, RAND_bytes),
+#undef SSL_SYM
+};
+
+/* ssl_load fills api once: 0, or CAIRN_ENOTSUP when libcrypto.so.3 (Debian
+ * package libssl3) is missing or lacks a function. */
+static int ssl_load(struct ssl_api *api)
+{
+    if (api->dl != NULL)
+        return 0;
+    void *dl = dlopen(CAIRN_KEYRING_LIBCRYPTO, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (dl == NULL)
+        return CAIRN_ENOTSUP;
+    for (size_t i = 0; i < sizeof ssl_syms / sizeof ssl_syms[0]; i++) {
+        void *f = dlsym(dl, ssl_syms[i].name);
+        if (f == NULL) {
+            dlclose(dl);
+            return CAIRN_ENOTSUP;
+        }
+        memcpy((char *)api + ssl_syms[i].off, &f, sizeof f);
+    }
+    api->dl = dl;
+    return 0;
+}
 
 typedef struct ring_key {
     uint8_t bytes[32];
@@ -47,17 +122,19 @@ struct cairn_keyring {
     ring_key *keys; /* keys[0] is primary */
     size_t count;
     size_t cap;
+    /* Loaded with the first key (count > 0 implies loaded). */
+    struct ssl_api ssl;
 };
 
-static const EVP_CIPHER *cipher_for(size_t len)
+static const EVP_CIPHER *cipher_for(const struct ssl_api *ssl, size_t len)
 {
     switch (len) {
     case 16:
-        return EVP_aes_128_gcm();
+        return ssl->aes_128_gcm();
     case 24:
-        return EVP_aes_192_gcm();
+        return ssl->aes_192_gcm();
     default:
-        return EVP_aes_256_gcm();
+        return ssl->aes_256_gcm();
     }
 }
 
@@ -66,31 +143,31 @@ int cairn_keyring_valid_key_len(size_t len)
     return len == 16 || len == 24 || len == 32;
 }
 
-static void key_destroy(ring_key *k)
+static void key_destroy(const struct ssl_api *ssl, ring_key *k)
 {
-    EVP_CIPHER_CTX_free(k->enc);
-    EVP_CIPHER_CTX_free(k->dec);
-    OPENSSL_cleanse(k->bytes, sizeof k->bytes);
+    ssl->ctx_free(k->enc);
+    ssl->ctx_free(k->dec);
+    ssl->cleanse(k->bytes, sizeof k->bytes);
     k->enc = k->dec = NULL;
     k->len = 0;
 }
 
-static int key_init(ring_key *k, const uint8_t *key, size_t len)
+static int key_init(const struct ssl_api *ssl, ring_key *k, const uint8_t *key, size_t len)
 {
     memset(k, 0, sizeof *k);
     memcpy(k->bytes, key, len);
     k->len = len;
-    k->enc = EVP_CIPHER_CTX_new();
-    k->dec = EVP_CIPHER_CTX_new();
+    k->enc = ssl->ctx_new();
+    k->dec = ssl->ctx_new();
     if (k->enc == NULL || k->dec == NULL)
         goto fail;
-    const EVP_CIPHER *c = cipher_for(len);
-    if (EVP_EncryptInit_ex(k->enc, c, NULL, key, NULL) != 1 ||
-        EVP_DecryptInit_ex(k->dec, c, NULL, key, NULL) != 1)
+    const EVP_CIPHER *c = cipher_for(ssl, len);
+    if (ssl->enc_init(k->enc, c, NULL, key, NULL) != 1 ||
+        ssl->dec_init(k->dec, c, NULL, key, NULL) != 1)
         goto fail;
     return 0;
 fail:
-    key_destroy(k);
+    key_destroy(ssl, k);
     return CAIRN_ENOMEM;
 }
 
@@ -119,7 +196,9 @@ void cairn_keyring_delete(cairn_keyring *ring)
     if (ring == NULL)
         return;
     for (size_t i = 0; i < ring->count; i++)
-        key_destroy(&ring->keys[i]);
+        key_destroy(&ring->ssl, &ring->keys[i]);
+    if (ring->ssl.dl != NULL)
+        dlclose(ring->ssl.dl);
     cairn_free(ring->keys);
     cairn_free(ring);
 }
@@ -127,7 +206,7 @@ void cairn_keyring_delete(cairn_keyring *ring)
 static long find_key(const cairn_keyring *ring, const uint8_t *key, size_t len)
 {
     for (size_t i = 0; i < ring->count; i++)
-        if (ring->keys[i].len == len && CRYPTO_memcmp(ring->keys[i].bytes, key, len) == 0)
+        if (ring->keys[i].len == len && ring->ssl.memcmp_ct(ring->keys[i].bytes, key, len) == 0)
             return (long)i;
     return -1;
 }
@@ -140,6 +219,9 @@ int cairn_keyring_add(cairn_keyring *ring, const uint8_t *key, size_t len)
         return 0;
     if (ring->count == CAIRN_KEYRING_MAX_KEYS)
         return CAIRN_ELIMIT;
+    int r = ssl_load(&ring->ssl);
+    if (r < 0)
+        return r;
     if (ring->count == ring->cap) {
         size_t cap = ring->cap ? ring->cap * 2 : 4;
         ring_key *p = cairn_reallocarray(ring->keys, cap, sizeof *p);
@@ -148,7 +230,7 @@ int cairn_keyring_add(cairn_keyring *ring, const uint8_t *key, size_t len)
         ring->keys = p;
         ring->cap = cap;
     }
-    int r = key_init(&ring->keys[ring->count], key, len);
+    r = key_init(&ring->ssl, &ring->keys[ring->count], key, len);
     if (r < 0)
         return r;
     ring->count++;
@@ -179,7 +261,7 @@ int cairn_keyring_remove(cairn_keyring *ring, const uint8_t *key, size_t len)
         return CAIRN_EBUSY;
     if (i < 0)
         return 0;
-    key_destroy(&ring->keys[i]);
+    key_destroy(&ring->ssl, &ring->keys[i]);
     memmove(&ring->keys[i], &ring->keys[i + 1], (ring->count - (size_t)i - 1) * sizeof *ring->keys);
     ring->count--;
     return 0;
@@ -208,28 +290,29 @@ size_t cairn__keyring_encrypted_len(uint8_t vsn, size_t len)
     return 1 + CAIRN_KEYRING_NONCE_SIZE + len + (16 - len % 16) + CAIRN_KEYRING_TAG_SIZE;
 }
 
-static int seal(EVP_CIPHER_CTX *c, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
-                const uint8_t *pt, size_t len, const uint8_t *pad, size_t pad_len, uint8_t *dst)
+static int seal(const struct ssl_api *ssl, EVP_CIPHER_CTX *c, const uint8_t *nonce,
+                const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t len,
+                const uint8_t *pad, size_t pad_len, uint8_t *dst)
 {
     int n = 0, total = 0;
-    if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) != 1)
+    if (ssl->enc_init(c, NULL, NULL, NULL, nonce) != 1)
         return CAIRN_EIO;
-    if (aad_len > 0 && EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len) != 1)
+    if (aad_len > 0 && ssl->enc_update(c, NULL, &n, aad, (int)aad_len) != 1)
         return CAIRN_EIO;
     if (len > 0) {
-        if (EVP_EncryptUpdate(c, dst, &n, pt, (int)len) != 1)
+        if (ssl->enc_update(c, dst, &n, pt, (int)len) != 1)
             return CAIRN_EIO;
         total += n;
     }
     if (pad_len > 0) {
-        if (EVP_EncryptUpdate(c, dst + total, &n, pad, (int)pad_len) != 1)
+        if (ssl->enc_update(c, dst + total, &n, pad, (int)pad_len) != 1)
             return CAIRN_EIO;
         total += n;
     }
-    if (EVP_EncryptFinal_ex(c, dst + total, &n) != 1)
+    if (ssl->enc_final(c, dst + total, &n) != 1)
         return CAIRN_EIO;
     total += n;
-    if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, CAIRN_KEYRING_TAG_SIZE, dst + total) != 1)
+    if (ssl->ctx_ctrl(c, EVP_CTRL_GCM_GET_TAG, CAIRN_KEYRING_TAG_SIZE, dst + total) != 1)
         return CAIRN_EIO;
     return 0;
 }
@@ -253,7 +336,7 @@ int cairn__keyring_encrypt_nonce(cairn_keyring *ring, uint8_t vsn, const uint8_t
     dst[0] = vsn;
     if (nonce != NULL)
         memcpy(dst + 1, nonce, CAIRN_KEYRING_NONCE_SIZE);
-    else if (RAND_bytes(dst + 1, CAIRN_KEYRING_NONCE_SIZE) != 1)
+    else if (ring->ssl.rand_bytes(dst + 1, CAIRN_KEYRING_NONCE_SIZE) != 1)
         return CAIRN_EIO;
     uint8_t pad[16];
     size_t pad_len = 0;
@@ -261,7 +344,7 @@ int cairn__keyring_encrypt_nonce(cairn_keyring *ring, uint8_t vsn, const uint8_t
         pad_len = 16 - len % 16;
         memset(pad, (int)pad_len, pad_len);
     }
-    r = seal(ring->keys[0].enc, dst + 1, aad, aad_len, pt, len, pad, pad_len,
+    r = seal(&ring->ssl, ring->keys[0].enc, dst + 1, aad, aad_len, pt, len, pad, pad_len,
              dst + 1 + CAIRN_KEYRING_NONCE_SIZE);
     if (r < 0)
         return r;
@@ -277,23 +360,24 @@ int cairn__keyring_encrypt(cairn_keyring *ring, uint8_t vsn, const uint8_t *aad,
 
 /* open_with tries one key; returns 1 when it authenticates, 0 when not,
  * negative on an OpenSSL failure. */
-static int open_with(EVP_CIPHER_CTX *c, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
-                     const uint8_t *ct, size_t ct_len, const uint8_t *tag, uint8_t *dst)
+static int open_with(const struct ssl_api *ssl, EVP_CIPHER_CTX *c, const uint8_t *nonce,
+                     const uint8_t *aad, size_t aad_len, const uint8_t *ct, size_t ct_len,
+                     const uint8_t *tag, uint8_t *dst)
 {
     int n = 0;
-    if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) != 1)
+    if (ssl->dec_init(c, NULL, NULL, NULL, nonce) != 1)
         return CAIRN_EIO;
-    if (aad_len > 0 && EVP_DecryptUpdate(c, NULL, &n, aad, (int)aad_len) != 1)
+    if (aad_len > 0 && ssl->dec_update(c, NULL, &n, aad, (int)aad_len) != 1)
         return CAIRN_EIO;
     int total = 0;
     if (ct_len > 0) {
-        if (EVP_DecryptUpdate(c, dst, &n, ct, (int)ct_len) != 1)
+        if (ssl->dec_update(c, dst, &n, ct, (int)ct_len) != 1)
             return CAIRN_EIO;
         total = n;
     }
-    if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, CAIRN_KEYRING_TAG_SIZE, (void *)tag) != 1)
+    if (ssl->ctx_ctrl(c, EVP_CTRL_GCM_SET_TAG, CAIRN_KEYRING_TAG_SIZE, (void *)tag) != 1)
         return CAIRN_EIO;
-    return EVP_DecryptFinal_ex(c, dst + total, &n) == 1 ? 1 : 0;
+    return ssl->dec_final(c, dst + total, &n) == 1 ? 1 : 0;
 }
 
 int cairn__keyring_decrypt(cairn_keyring *ring, const uint8_t *aad, size_t aad_len,
@@ -329,7 +413,7 @@ int cairn__keyring_decrypt(cairn_keyring *ring, const uint8_t *aad, size_t aad_l
         return cairn_diag_set(diag, r, "decrypt: out of memory");
     uint8_t *dst = out->data + out->len;
     for (size_t i = 0; i < ring->count; i++) {
-        r = open_with(ring->keys[i].dec, nonce, aad, aad_len, ct, ct_len, tag, dst);
+        r = open_with(&ring->ssl, ring->keys[i].dec, nonce, aad, aad_len, ct, ct_len, tag, dst);
         if (r < 0)
             return cairn_diag_set(diag, r, "decrypt: cipher failure");
         if (r == 0)

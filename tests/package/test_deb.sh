@@ -26,6 +26,14 @@ for d in cairn libcairn0 libcairn-dev; do
   dpkg -x "$deb" "$root"
   echo "$d: $(dpkg-deb -f "$deb" Version), Depends: $(dpkg-deb -f "$deb" Depends)"
 done
+# libcrypto and libmicrohttpd are loaded with dlopen: no NEEDED entry, but
+# the packages that load them must still depend on them (debian/rules).
+for d in cairn libcairn0; do
+  deps=$(dpkg-deb -f "$out"/${d}_*.deb Depends)
+  for want in libssl3 libmicrohttpd12; do
+    echo "$deps" | grep -q "\b$want" || fail "$d does not depend on $want (dlopen'ed)"
+  done
+done
 triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 lib=usr/lib/$triplet
 for f in usr/bin/cairn lib/systemd/system/cairn-agent.service etc/default/cairn-agent \

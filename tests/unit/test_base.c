@@ -11,6 +11,7 @@
 
 #include "cairn/cairn.h"
 #include "base/alloc_test.h"
+#include "base/base64.h"
 #include "base/utf8.h"
 
 static void test_error_names(void **state)
@@ -158,6 +159,43 @@ static void test_log_levels(void **state)
 
 /* UTF-8 repair: one U+FFFD per maximal invalid subpart, NUL too; valid
  * text unchanged; the output never splits a character. */
+/* One base64 for the library and the program (RFC 4648 test vectors;
+ * strict decoding like Go's StdEncoding). */
+static void test_base64(void **state)
+{
+    (void)state;
+    static const char *vec[][2] = {{"", ""},
+                                   {"f", "Zg=="},
+                                   {"fo", "Zm8="},
+                                   {"foo", "Zm9v"},
+                                   {"foob", "Zm9vYg=="},
+                                   {"fooba", "Zm9vYmE="},
+                                   {"foobar", "Zm9vYmFy"}};
+    char out[16];
+    uint8_t raw[16];
+    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+        size_t n = strlen(vec[i][0]);
+        assert_int_equal(cairn__base64_encode((const uint8_t *)vec[i][0], n, out),
+                         strlen(vec[i][1]));
+        assert_int_equal(strlen(vec[i][1]), CAIRN__BASE64_LEN(n));
+        assert_string_equal(out, vec[i][1]);
+        assert_int_equal(cairn__base64_decode(vec[i][1], raw, sizeof raw), (int)n);
+        assert_memory_equal(raw, vec[i][0], n);
+    }
+    uint8_t all[256];
+    char b64[CAIRN__BASE64_LEN(256) + 1];
+    uint8_t back[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (uint8_t)(255 - i);
+    cairn__base64_encode(all, sizeof all, b64);
+    assert_int_equal(cairn__base64_decode(b64, back, sizeof back), 256);
+    assert_memory_equal(all, back, 256);
+    assert_int_equal(cairn__base64_decode(b64, back, 255), -1);
+    static const char *bad[] = {"Zg=", "Zg", "Z===", "Zg=a", "Zm9v\n", "Zm 9", "Zg==Zg==", "-_=="};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(cairn__base64_decode(bad[i], raw, sizeof raw), -1);
+}
+
 static void test_utf8(void **state)
 {
     (void)state;
@@ -219,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_buf_limit),
         cmocka_unit_test(test_time_seconds),
         cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_base64),
         cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,7 @@
 
 #include "cairn/cairn.h"
 #include "serf/serf_internal.h"
+#include "memberlist/ml_internal.h"
 #include "base/alloc_test.h"
 #include "serf_world.h"
 #include "wire/msg.h"
@@ -914,6 +915,52 @@ static int serf_attempt(void *ctx)
     return rc;
 }
 
+static bool idle_gossip(serf_world *w, const void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < w->n; i++)
+        if (cairn_timer_active(cairn_serf_memberlist(w->nodes[i].serf)->gossip_timer))
+            return false;
+    return true;
+}
+
+static bool all_got(serf_world *w, const void *arg)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (serf_world_user_count(&w->nodes[i], arg) == 0)
+            return false;
+    return true;
+}
+
+/* Gossip on demand (memberlist/broadcast.h): once the join's broadcasts
+ * are spent the gossip timers stop (no empty 200 ms ticks); a user event
+ * wakes its node's timer on the old tick phase and reaches everyone, and
+ * the timers stop again once it is spent. */
+static void test_gossip_on_demand(void **state)
+{
+    (void)state;
+    assert_int_equal(serf_world_init(&W, 31, 5), 0);
+    assert_int_equal(serf_world_start_all(&W), 0);
+    assert_int_equal(serf_world_join_all(&W), 0);
+    assert_true(serf_world_run_until(&W, idle_gossip, NULL, 10 * CAIRN_MSEC, 60 * CAIRN_SEC) >= 0);
+    assert_true(serf_world_converged(&W));
+    cairn_memberlist *ml = cairn_serf_memberlist(W.nodes[2].serf);
+    cairn_time last = ml->gossip_last, iv = ml->cfg.gossip_interval;
+    /* Quiet: nothing wakes the timers. */
+    cairn_sim_run_for(W.sim, 10 * CAIRN_SEC);
+    assert_true(idle_gossip(&W, NULL));
+    assert_int_equal(ml->gossip_last, last);
+    assert_int_equal(cairn_serf_user_event(W.nodes[2].serf, "wake", NULL, 0, false, NULL), 0);
+    assert_true(cairn_timer_active(ml->gossip_timer));
+    cairn_time at = cairn_timer_deadline(ml->gossip_timer);
+    assert_int_equal((at - last) % iv, 0);
+    assert_true(at - cairn_loop_now(W.nodes[2].loop) <= iv);
+    cairn_time took = serf_world_run_until(&W, all_got, "wake", 10 * CAIRN_MSEC, 10 * CAIRN_SEC);
+    assert_true(took >= 0 && took < 2 * CAIRN_SEC);
+    assert_true(serf_world_run_until(&W, idle_gossip, NULL, 10 * CAIRN_MSEC, 60 * CAIRN_SEC) >= 0);
+    serf_world_destroy(&W);
+}
+
 static void test_alloc_failures(void **state)
 {
     (void)state;
@@ -959,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_join_ignore_old),
         cmocka_unit_test(test_coord_cache),
+        cmocka_unit_test(test_gossip_on_demand),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
