@@ -38,8 +38,12 @@
  *     declares it dead, and until every member knows it dead (sampled every
  *     100 ms);
  *   - sim_speed (rolling N >= 1,000): 60 virtual seconds of the
- *     converged cluster in steady state; simulated seconds per wall second
- *     and events per wall second. Baseline in the same run: the same 1,000
+ *     converged cluster 10 s after convergence (members still gossip the
+ *     join's alive backlog); with BENCH_ML_DRAINED=1 also 60 virtual
+ *     seconds once every member's broadcast queue is empty (the steady
+ *     state: probes, acks, push/pulls); simulated seconds per wall second
+ *     and per CPU second (steadier on a loaded machine), events per wall
+ *     second. Baseline in the same run: the same 1,000
  *     simulated node loops with only memberlist's periodic timers (a 1 s
  *     and a 200 ms timer each, re-armed, no packets), i.e. the cost of the
  *     simulator's event heap and clock with the protocol removed;
