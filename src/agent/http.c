@@ -75,6 +75,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/dl.h"
 #include "cairn/alloc.h"
 #include "cairn/memberlist.h"
 #include "cairn/serf.h"
@@ -122,47 +123,31 @@ struct mhd_api {
     __typeof__(&MHD_add_connection) add_connection;
 };
 
-static const struct {
-    const char *name;
-    size_t off;
-} mhd_syms[] = {
-#define MHD_SYM(field, name)                                                                       \
-    {                                                                                              \
-#name, offsetof(struct mhd_api, field)                                                     \
-    }
-    MHD_SYM(start_daemon, MHD_start_daemon),
-    MHD_SYM(stop_daemon, MHD_stop_daemon),
-    MHD_SYM(get_connection_values, MHD_get_connection_values),
-    MHD_SYM(get_connection_info, MHD_get_connection_info),
-    MHD_SYM(suspend_connection, MHD_suspend_connection),
-    MHD_SYM(resume_connection, MHD_resume_connection),
-    MHD_SYM(create_response_from_buffer, MHD_create_response_from_buffer),
-    MHD_SYM(create_response_with_free, MHD_create_response_from_buffer_with_free_callback),
-    MHD_SYM(add_response_header, MHD_add_response_header),
-    MHD_SYM(queue_response, MHD_queue_response),
-    MHD_SYM(destroy_response, MHD_destroy_response),
-    MHD_SYM(add_connection, MHD_add_connection),
-#undef MHD_SYM
+static const cairn__dl_sym mhd_syms[] = {
+    CAIRN__DL_SYM(struct mhd_api, start_daemon, MHD_start_daemon),
+    CAIRN__DL_SYM(struct mhd_api, stop_daemon, MHD_stop_daemon),
+    CAIRN__DL_SYM(struct mhd_api, get_connection_values, MHD_get_connection_values),
+    CAIRN__DL_SYM(struct mhd_api, get_connection_info, MHD_get_connection_info),
+    CAIRN__DL_SYM(struct mhd_api, suspend_connection, MHD_suspend_connection),
+    CAIRN__DL_SYM(struct mhd_api, resume_connection, MHD_resume_connection),
+    CAIRN__DL_SYM(struct mhd_api, create_response_from_buffer, MHD_create_response_from_buffer),
+    CAIRN__DL_SYM(struct mhd_api, create_response_with_free,
+                  MHD_create_response_from_buffer_with_free_callback),
+    CAIRN__DL_SYM(struct mhd_api, add_response_header, MHD_add_response_header),
+    CAIRN__DL_SYM(struct mhd_api, queue_response, MHD_queue_response),
+    CAIRN__DL_SYM(struct mhd_api, destroy_response, MHD_destroy_response),
+    CAIRN__DL_SYM(struct mhd_api, add_connection, MHD_add_connection),
 };
 
 /* mhd_load fills api: 0, or CAIRN_ENOTSUP (in diag: what is missing). */
 static int mhd_load(struct mhd_api *api, cairn_diag *diag)
 {
-    void *dl = dlopen(HTTP_LIBMHD, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-    if (dl == NULL)
-        return cairn_diag_set(diag, CAIRN_ENOTSUP,
-                              "the HTTP API needs %s (package libmicrohttpd12): %s", HTTP_LIBMHD,
-                              dlerror());
-    for (size_t i = 0; i < sizeof mhd_syms / sizeof mhd_syms[0]; i++) {
-        void *f = dlsym(dl, mhd_syms[i].name);
-        if (f == NULL) {
-            dlclose(dl);
-            return cairn_diag_set(diag, CAIRN_ENOTSUP, "the HTTP API: %s has no %s", HTTP_LIBMHD,
-                                  mhd_syms[i].name);
-        }
-        memcpy((char *)api + mhd_syms[i].off, &f, sizeof f);
-    }
-    api->dl = dl;
+    const char *missing;
+    int rc = cairn__dl_load(HTTP_LIBMHD, mhd_syms, sizeof mhd_syms / sizeof mhd_syms[0], api,
+                            &api->dl, &missing);
+    if (rc < 0)
+        return cairn_diag_set(diag, rc, "the HTTP API needs %s (package libmicrohttpd12): %s",
+                              HTTP_LIBMHD, missing);
     return 0;
 }
 

@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base/dl.h"
 #include "cairn/alloc.h"
 #include "keyring_internal.h"
 #include "wire/keyring_internal.h"
@@ -71,23 +72,22 @@ struct ssl_api {
     __typeof__(&RAND_bytes) rand_bytes;
 };
 
-static const struct {
-    const char *name;
-    size_t off;
-} ssl_syms[] = {
-#define SSL_SYM(field, name)                                                                       \
-    {                                                                                              \
-#name, offsetof(struct ssl_api, field)                                                     \
-    }
-    SSL_SYM(aes_128_gcm, EVP_aes_128_gcm),   SSL_SYM(aes_192_gcm, EVP_aes_192_gcm),
-    SSL_SYM(aes_256_gcm, EVP_aes_256_gcm),   SSL_SYM(ctx_new, EVP_CIPHER_CTX_new),
-    SSL_SYM(ctx_free, EVP_CIPHER_CTX_free),  SSL_SYM(ctx_ctrl, EVP_CIPHER_CTX_ctrl),
-    SSL_SYM(enc_init, EVP_EncryptInit_ex),   SSL_SYM(enc_update, EVP_EncryptUpdate),
-    SSL_SYM(enc_final, EVP_EncryptFinal_ex), SSL_SYM(dec_init, EVP_DecryptInit_ex),
-    SSL_SYM(dec_update, EVP_DecryptUpdate),  SSL_SYM(dec_final, EVP_DecryptFinal_ex),
-    SSL_SYM(cleanse, OPENSSL_cleanse),       SSL_SYM(memcmp_ct, CRYPTO_memcmp),
-    SSL_SYM(rand_bytes, RAND_bytes),
-#undef SSL_SYM
+static const cairn__dl_sym ssl_syms[] = {
+    CAIRN__DL_SYM(struct ssl_api, aes_128_gcm, EVP_aes_128_gcm),
+    CAIRN__DL_SYM(struct ssl_api, aes_192_gcm, EVP_aes_192_gcm),
+    CAIRN__DL_SYM(struct ssl_api, aes_256_gcm, EVP_aes_256_gcm),
+    CAIRN__DL_SYM(struct ssl_api, ctx_new, EVP_CIPHER_CTX_new),
+    CAIRN__DL_SYM(struct ssl_api, ctx_free, EVP_CIPHER_CTX_free),
+    CAIRN__DL_SYM(struct ssl_api, ctx_ctrl, EVP_CIPHER_CTX_ctrl),
+    CAIRN__DL_SYM(struct ssl_api, enc_init, EVP_EncryptInit_ex),
+    CAIRN__DL_SYM(struct ssl_api, enc_update, EVP_EncryptUpdate),
+    CAIRN__DL_SYM(struct ssl_api, enc_final, EVP_EncryptFinal_ex),
+    CAIRN__DL_SYM(struct ssl_api, dec_init, EVP_DecryptInit_ex),
+    CAIRN__DL_SYM(struct ssl_api, dec_update, EVP_DecryptUpdate),
+    CAIRN__DL_SYM(struct ssl_api, dec_final, EVP_DecryptFinal_ex),
+    CAIRN__DL_SYM(struct ssl_api, cleanse, OPENSSL_cleanse),
+    CAIRN__DL_SYM(struct ssl_api, memcmp_ct, CRYPTO_memcmp),
+    CAIRN__DL_SYM(struct ssl_api, rand_bytes, RAND_bytes),
 };
 
 /* ssl_load fills api once: 0, or CAIRN_ENOTSUP when libcrypto.so.3 (Debian
@@ -96,19 +96,9 @@ static int ssl_load(struct ssl_api *api)
 {
     if (api->dl != NULL)
         return 0;
-    void *dl = dlopen(CAIRN_KEYRING_LIBCRYPTO, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-    if (dl == NULL)
-        return CAIRN_ENOTSUP;
-    for (size_t i = 0; i < sizeof ssl_syms / sizeof ssl_syms[0]; i++) {
-        void *f = dlsym(dl, ssl_syms[i].name);
-        if (f == NULL) {
-            dlclose(dl);
-            return CAIRN_ENOTSUP;
-        }
-        memcpy((char *)api + ssl_syms[i].off, &f, sizeof f);
-    }
-    api->dl = dl;
-    return 0;
+    const char *missing;
+    return cairn__dl_load(CAIRN_KEYRING_LIBCRYPTO, ssl_syms, sizeof ssl_syms / sizeof ssl_syms[0],
+                          api, &api->dl, &missing);
 }
 
 typedef struct ring_key {
