@@ -11,6 +11,8 @@
 # Environment: GOCMP_ROUNDS (whole rounds, cairn's side then Go's; the
 # medians over them are printed; 1), GOCMP_RUNS (runs per figure and round,
 # median taken; 3),
+# GOCMP_ONLY (only the codec figures whose name contains it, both sides;
+# the lookups always run),
 # GOCMP_SECONDS (cairn's time per codec run; 0.2), GOCMP_BENCHTIME (Go's
 # -test.benchtime; 200ms), GOCMP_KEEP=DIR (keep inputs and raw lines there),
 # GOCMP_MD=FILE (also write the Markdown table of docs/performance.md),

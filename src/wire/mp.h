@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <msgpack/pack.h>
 
@@ -200,6 +201,12 @@ int cairn__mp_skip(cairn_mp_reader *r);
 /* cairn__mp_key_is: true when key equals the NUL-terminated name exactly
  * (case-sensitive). */
 bool cairn__mp_key_is(cairn_span key, const char *name);
+/* cairn__mp_key_n_is: the same for a name of known length name_len (no NUL
+ * needed): lengths first, then memcmp. */
+static inline bool cairn__mp_key_n_is(cairn_span key, const char *name, size_t name_len)
+{
+    return key.len == name_len && (name_len == 0 || memcmp(key.p, name, name_len) == 0);
+}
 
 /* cairn__mp_object_len: the length in bytes of the complete msgpack value at
  * the start of p[0..len): 0 and *ret_len on success, CAIRN_EAGAIN when the

@@ -86,12 +86,14 @@ static const uint8_t fixed_arg[32] = {
  * (str/bin/ext) is checked to be present too. */
 static int parse_hdr(const uint8_t *p, size_t len, size_t pos, mp_hdr *h)
 {
-    memset(h, 0, sizeof(*h));
+    /* No memset: every caller reads only hdr_len, body_len and the fields
+     * of the type it got, and those are set below. */
     if (pos >= len)
         return CAIRN_EAGAIN;
     uint8_t c = p[pos];
     size_t avail = len - pos - 1;
     h->hdr_len = 1;
+    h->body_len = 0;
     if (c <= 0x7f) {
         h->type = CAIRN_MP_T_UINT;
         h->u = c;
@@ -112,6 +114,10 @@ static int parse_hdr(const uint8_t *p, size_t len, size_t pos, mp_hdr *h)
         h->body_len = c & 0x1f;
         return h->body_len > avail ? CAIRN_EAGAIN : 0;
     }
+    if (c == 0xc0) {
+        h->type = CAIRN_MP_T_NIL;
+        return 0;
+    }
     if (c == 0xc1)
         return CAIRN_EPROTO;
     size_t n = fixed_arg[c - 0xc0];
@@ -121,9 +127,6 @@ static int parse_hdr(const uint8_t *p, size_t len, size_t pos, mp_hdr *h)
     h->hdr_len = 1 + n;
     uint64_t v = be(a, n);
     switch (c) {
-    case 0xc0:
-        h->type = CAIRN_MP_T_NIL;
-        return 0;
     case 0xc2:
     case 0xc3:
         h->type = CAIRN_MP_T_BOOL;
@@ -232,6 +235,18 @@ void cairn__mp_reader_init(cairn_mp_reader *r, const void *p, size_t len)
 
 cairn_mp_type cairn__mp_peek(const cairn_mp_reader *r)
 {
+    /* Fast path for the one-byte kinds (no body to check for presence). */
+    if (!r->err && r->pos < r->len) {
+        uint8_t c = r->p[r->pos];
+        if (c <= 0x7f)
+            return CAIRN_MP_T_UINT;
+        if (c <= 0x8f)
+            return CAIRN_MP_T_MAP;
+        if (c <= 0x9f)
+            return CAIRN_MP_T_ARRAY;
+        if (c == 0xc0)
+            return CAIRN_MP_T_NIL;
+    }
     mp_hdr h;
     if (r->err || parse_hdr(r->p, r->len, r->pos, &h))
         return CAIRN_MP_T_NONE;
@@ -240,6 +255,20 @@ cairn_mp_type cairn__mp_peek(const cairn_mp_reader *r)
 
 static int read_count(cairn_mp_reader *r, cairn_mp_type want, uint32_t *ret_n)
 {
+    /* Fast path: fixmap (80..8f) / fixarray (90..9f). */
+    if (!r->err && r->pos < r->len) {
+        uint8_t c = r->p[r->pos];
+        uint8_t fix = want == CAIRN_MP_T_MAP ? 0x80 : 0x90;
+        if ((c & 0xf0) == fix) {
+            size_t n = c & 0x0f;
+            size_t min_bytes = want == CAIRN_MP_T_MAP ? 2 * n : n;
+            if (min_bytes > r->len - r->pos - 1)
+                return fail(r, CAIRN_EAGAIN);
+            r->pos++;
+            *ret_n = (uint32_t)n;
+            return 0;
+        }
+    }
     mp_hdr h;
     if (next(r, &h))
         return r->err;
@@ -270,6 +299,15 @@ int cairn__mp_read_array(cairn_mp_reader *r, uint32_t *ret_n)
 
 int cairn__mp_read_uint(cairn_mp_reader *r, uint64_t max, uint64_t *ret_v)
 {
+    /* Fast path: positive fixint. */
+    if (!r->err && r->pos < r->len && r->p[r->pos] <= 0x7f) {
+        uint64_t v = r->p[r->pos];
+        if (v > max)
+            return fail(r, CAIRN_ERANGE);
+        r->pos++;
+        *ret_v = v;
+        return 0;
+    }
     mp_hdr h;
     if (next(r, &h))
         return r->err;
@@ -291,6 +329,15 @@ int cairn__mp_read_uint(cairn_mp_reader *r, uint64_t max, uint64_t *ret_v)
 
 int cairn__mp_read_int(cairn_mp_reader *r, int64_t min, int64_t max, int64_t *ret_v)
 {
+    /* Fast path: positive fixint. */
+    if (!r->err && r->pos < r->len && r->p[r->pos] <= 0x7f) {
+        int64_t v = r->p[r->pos];
+        if (v < min || v > max)
+            return fail(r, CAIRN_ERANGE);
+        r->pos++;
+        *ret_v = v;
+        return 0;
+    }
     mp_hdr h;
     if (next(r, &h))
         return r->err;
@@ -354,6 +401,15 @@ int cairn__mp_read_double(cairn_mp_reader *r, double *ret_v)
 
 int cairn__mp_read_str(cairn_mp_reader *r, cairn_span *ret_s)
 {
+    /* Fast path: fixstr (a0..bf), the form of every struct key. */
+    if (!r->err && r->pos < r->len && (r->p[r->pos] & 0xe0) == 0xa0) {
+        size_t n = r->p[r->pos] & 0x1f;
+        if (n > r->len - r->pos - 1)
+            return fail(r, CAIRN_EAGAIN);
+        *ret_s = (cairn_span){r->p + r->pos + 1, n};
+        r->pos += 1 + n;
+        return 0;
+    }
     mp_hdr h;
     if (next(r, &h))
         return r->err;
@@ -389,6 +445,15 @@ int cairn__mp_read_bytes_len(const cairn_mp_reader *r, size_t *ret_len)
 int cairn__mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap,
                          cairn_span *ret_b)
 {
+    /* Fast path: fixstr (a0..bf), gossip's form of a short []byte. */
+    if (!r->err && r->pos < r->len && (r->p[r->pos] & 0xe0) == 0xa0) {
+        size_t n = r->p[r->pos] & 0x1f;
+        if (n > r->len - r->pos - 1)
+            return fail(r, CAIRN_EAGAIN);
+        *ret_b = (cairn_span){r->p + r->pos + 1, n};
+        r->pos += 1 + n;
+        return 0;
+    }
     mp_hdr h;
     if (next(r, &h))
         return r->err;

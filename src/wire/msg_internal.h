@@ -54,6 +54,9 @@ typedef int (*wire_enc_fn)(cairn_mp_writer *w, const void *field, const char *ms
 typedef struct wire_field {
     /* Go field name = map key. */
     const char *key;
+    /* strlen(key), set by the WF_* macros (keys are matched by length
+     * first, then memcmp). */
+    unsigned key_len;
     wire_field_kind kind;
     /* Index of the field in the Go struct declaration (exported fields
      * only): its position when the struct arrives as an array. */
@@ -73,33 +76,40 @@ typedef struct wire_field {
 } wire_field;
 
 #define WF_NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+/* Length of a key given as a string literal (anything else fails to
+ * compile: "" k "" needs a literal). */
+#define WF_KEYLEN(k) ((unsigned)(sizeof("" k "") - 1))
 
 /* Table rows: S the C struct, m its member, k the Go name, d the Go
  * declaration index, fl WF_* flags, mx the length limit (0 = none). */
 #define WF_STR(S, m, k, d, fl, mx)                                                                 \
     {                                                                                              \
-        .key = k, .kind = FK_STR, .decl = d, .off = offsetof(S, m), .flags = fl, .max = mx         \
+        .key = k, .key_len = WF_KEYLEN(k), .kind = FK_STR, .decl = d, .off = offsetof(S, m),       \
+        .flags = fl, .max = mx                                                                     \
     }
 #define WF_BYTES(S, m, k, d, fl, mx)                                                               \
     {                                                                                              \
-        .key = k, .kind = FK_BYTES, .decl = d, .off = offsetof(S, m), .flags = fl, .max = mx       \
+        .key = k, .key_len = WF_KEYLEN(k), .kind = FK_BYTES, .decl = d, .off = offsetof(S, m),     \
+        .flags = fl, .max = mx                                                                     \
     }
 #define WF_BOOL(S, m, k, d)                                                                        \
     {                                                                                              \
-        .key = k, .kind = FK_BOOL, .decl = d, .off = offsetof(S, m)                                \
+        .key = k, .key_len = WF_KEYLEN(k), .kind = FK_BOOL, .decl = d, .off = offsetof(S, m)       \
     }
 #define WF_UINT(S, m, k, d, fl)                                                                    \
     {                                                                                              \
-        .key = k, .kind = FK_UINT, .decl = d, .off = offsetof(S, m), .size = sizeof(((S *)0)->m),  \
-        .flags = fl                                                                                \
+        .key = k, .key_len = WF_KEYLEN(k), .kind = FK_UINT, .decl = d, .off = offsetof(S, m),      \
+        .size = sizeof(((S *)0)->m), .flags = fl                                                   \
     }
 #define WF_INT(S, m, k, d)                                                                         \
     {                                                                                              \
-        .key = k, .kind = FK_INT, .decl = d, .off = offsetof(S, m), .size = sizeof(((S *)0)->m)    \
+        .key = k, .key_len = WF_KEYLEN(k), .kind = FK_INT, .decl = d, .off = offsetof(S, m),       \
+        .size = sizeof(((S *)0)->m)                                                                \
     }
 #define WF_CUSTOM(S, m, k, d, de, en)                                                              \
     {                                                                                              \
-        .key = k, .kind = FK_CUSTOM, .decl = d, .off = offsetof(S, m), .dec = de, .enc = en        \
+        .key = k, .key_len = WF_KEYLEN(k), .kind = FK_CUSTOM, .decl = d, .off = offsetof(S, m),    \
+        .dec = de, .enc = en                                                                       \
     }
 
 /* The struct that holds member m of S, from a pointer to that member (for

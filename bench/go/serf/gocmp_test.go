@@ -56,6 +56,11 @@ func gocmpCPU() time.Duration {
 // gocmpMeasure runs fn under testing.Benchmark GOCMP_RUNS times (3) and
 // prints the median ns/op (wall), cpu_ns_op and allocs/op.
 func gocmpMeasure(t *testing.T, figure string, same interface{}, fn func(b *testing.B)) {
+	// GOCMP_ONLY=text: only the figures whose name contains text, as on
+	// cairn's side.
+	if only := os.Getenv("GOCMP_ONLY"); only != "" && !strings.Contains(figure, only) {
+		return
+	}
 	runs := 3
 	if v, err := strconv.Atoi(os.Getenv("GOCMP_RUNS")); err == nil && v > 0 {
 		runs = v
