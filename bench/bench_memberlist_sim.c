@@ -324,6 +324,11 @@ static void run_rolling(size_t n, bool speed)
     }
     cairn_time t_last = cairn_sim_now(w.sim) - JOIN_GAP;
     cairn_time limit = t_last + 600 * CAIRN_SEC;
+    fprintf(stderr,
+            "# N=%zu: last join, wall %.0f s, RSS %.2f GB, heap %.3f GB (%.1f B per member "
+            "pair), %llu queued\n",
+            n, wall() - t_wall, rss_gb(), heap_gb(), heap_gb() * 1e9 / ((double)n * (double)n),
+            (unsigned long long)queued(&w));
     while (!ml_world_converged(&w)) {
         if (cairn_sim_now(w.sim) > limit) {
             fprintf(stderr, "# N=%zu: no convergence within 600 s\n", n);
@@ -335,9 +340,15 @@ static void run_rolling(size_t n, bool speed)
             ml_world_destroy(&w);
             return;
         }
-        fprintf(stderr, "# N=%zu: t=%.1f s, wall %.0f s\n", n,
-                cairn_time_seconds(cairn_sim_now(w.sim) - t_first), wall() - t_wall);
+        fprintf(stderr, "# N=%zu: t=%.1f s, wall %.0f s, RSS %.2f GB, heap %.3f GB\n", n,
+                cairn_time_seconds(cairn_sim_now(w.sim) - t_first), wall() - t_wall, rss_gb(),
+                heap_gb());
     }
+    fprintf(stderr,
+            "# N=%zu: converged, RSS %.2f GB, heap %.3f GB (%.1f B per member pair), %llu "
+            "queued\n",
+            n, rss_gb(), heap_gb(), heap_gb() * 1e9 / ((double)n * (double)n),
+            (unsigned long long)queued(&w));
     double from_last = cairn_time_seconds(cairn_sim_now(w.sim) - t_last);
     double from_first = cairn_time_seconds(cairn_sim_now(w.sim) - t_first);
     printf("{\"name\":\"ml_converge\",\"n\":%zu,\"join\":\"%s\",\"seconds_after_last_join\":%.1f,"
@@ -350,6 +361,12 @@ static void run_rolling(size_t n, bool speed)
                        : "null",
            wall() - t_wall, peak_rss_gb());
     fflush(stdout);
+    /* BENCH_ML_CONVERGE_ONLY=1: stop at convergence (memory figures). */
+    const char *co = getenv("BENCH_ML_CONVERGE_ONLY");
+    if (co != NULL && atoi(co) > 0) {
+        ml_world_destroy(&w);
+        return;
+    }
 
     if (speed) {
         cairn_sim_run_for(w.sim, 10 * CAIRN_SEC); /* settle */

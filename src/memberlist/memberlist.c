@@ -127,6 +127,7 @@ int cairn__ml_create(cairn_loop *loop, const cairn_memberlist_config *cfg,
     cairn_buf_init(&ml->msg, ML_MAX_MESSAGE);
     cairn__wire_arena_init(&ml->arena, CAIRN_WIRE_ARENA_DEFAULT_LIMIT);
     cairn__ml_strmap_init_embedded(&ml->node_map, cfg->max_nodes, offsetof(struct ml_node, name));
+    cairn__ml_strmap_init(&ml->suspects, cfg->max_nodes);
     cairn__ml_awareness_init(&ml->awareness, cfg->awareness_max_multiplier);
     cairn__frame_cfg_default(&ml->frame);
     ml->frame.keyring = keyring;

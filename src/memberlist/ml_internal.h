@@ -58,10 +58,10 @@ struct ml_node {
     cairn_time state_change;
     /* Delegate meta (owned, may be NULL with meta_len 0). */
     uint8_t *meta;
-    /* Lifeguard suspicion timer while suspect (Go: nodeTimers). */
-    struct ml_suspicion *suspicion;
-    /* The memberlist holding this node (for the suspicion callback). */
-    struct cairn_memberlist *ml;
+    /* (No suspicion timer or memberlist pointer here: the simulator holds
+     * N^2 of these blocks, and 16 bytes less puts a short-named node in a
+     * 64-byte malloc chunk instead of 80. Suspicions live in the
+     * memberlist's `suspects` map.) */
     /* Last known incarnation. */
     uint32_t incarnation;
     /* IP and port. */
@@ -133,6 +133,9 @@ struct cairn_memberlist {
     struct ml_strmap node_map;
     struct ml_node **nodes;
     size_t n_nodes, cap_nodes;
+    /* Lifeguard suspicion timers of the suspect nodes (Go: nodeTimers):
+     * node name -> struct ml_suspect. */
+    struct ml_strmap suspects;
     size_t probe_index;
 
     uint32_t seq_no;
@@ -199,6 +202,10 @@ struct cairn_memberlist {
 
 /* cairn__ml_node_view fills a public view of n (borrowing its fields). */
 void cairn__ml_node_view(const struct ml_node *n, cairn_ml_node *ret);
+
+/* cairn__ml_node_suspicion: the suspicion timer of node n (NULL unless n
+ * is suspect). */
+struct ml_suspicion *cairn__ml_node_suspicion(const cairn_memberlist *ml, const struct ml_node *n);
 /* cairn__ml_find: the node named (len bytes, not NUL-terminated) or NULL. */
 struct ml_node *cairn__ml_find(const cairn_memberlist *ml, const uint8_t *name, size_t len);
 /* cairn__ml_estimate_nodes: table size, the n of the scaling formulas. */

@@ -76,11 +76,40 @@ static bool is_self(const cairn_memberlist *ml, const struct ml_node *n)
     return strcmp(n->name, ml->name) == 0;
 }
 
-static void free_node(struct ml_node *n)
+/* A suspect node's Lifeguard timer, in ml->suspects under the node's
+ * name (kept out of the node block: see struct ml_node). */
+struct ml_suspect {
+    cairn_memberlist *ml;
+    struct ml_node *node;
+    struct ml_suspicion *timer;
+};
+
+struct ml_suspicion *cairn__ml_node_suspicion(const cairn_memberlist *ml, const struct ml_node *n)
+{
+    if (ml->suspects.len == 0)
+        return NULL;
+    const struct ml_suspect *sp = cairn__ml_strmap_get(&ml->suspects, n->name);
+    return sp ? sp->timer : NULL;
+}
+
+/* Stops and forgets n's suspicion timer, if any (Go: deleting the
+ * nodeTimers entry). */
+static void drop_suspicion(cairn_memberlist *ml, const struct ml_node *n)
+{
+    if (ml->suspects.len == 0)
+        return;
+    struct ml_suspect *sp = cairn__ml_strmap_del(&ml->suspects, n->name);
+    if (!sp)
+        return;
+    cairn__ml_suspicion_delete(sp->timer);
+    cairn_free(sp);
+}
+
+static void free_node(cairn_memberlist *ml, struct ml_node *n)
 {
     if (!n)
         return;
-    cairn__ml_suspicion_delete(n->suspicion);
+    drop_suspicion(ml, n);
     cairn_free(n->meta);
     cairn_free(n); /* the name lives in the same block */
 }
@@ -88,7 +117,8 @@ static void free_node(struct ml_node *n)
 void cairn__ml_free_nodes(cairn_memberlist *ml)
 {
     for (size_t i = 0; i < ml->n_nodes; i++)
-        free_node(ml->nodes[i]);
+        free_node(ml, ml->nodes[i]);
+    cairn__ml_strmap_destroy(&ml->suspects);
     cairn_free(ml->nodes);
     ml->nodes = NULL;
     ml->n_nodes = ml->cap_nodes = 0;
@@ -263,10 +293,9 @@ static struct ml_node *insert_node(cairn_memberlist *ml, const struct ml_alive *
         n->meta_len = (uint16_t)a->meta.len;
     }
     if ((a->meta.len && !n->meta) || cairn__ml_strmap_put(&ml->node_map, n->name, n) < 0) {
-        free_node(n);
+        free_node(ml, n);
         return NULL;
     }
-    n->ml = ml;
     n->addr = a->addr;
     n->state = CAIRN_ML_DEAD;
     n->state_change = ML_TIME_LONG_AGO;
@@ -377,8 +406,7 @@ void cairn__ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct
         return;
     if (a->incarnation < n->incarnation && local)
         return;
-    cairn__ml_suspicion_delete(n->suspicion);
-    n->suspicion = NULL;
+    drop_suspicion(ml, n);
     int old_state = n->state;
     if (!bootstrap && local) {
         bool same_meta = a->meta.len == n->meta_len &&
@@ -426,8 +454,9 @@ void cairn__ml_alive_node(cairn_memberlist *ml, const struct ml_alive *a, struct
 /* The suspicion ran out: declare the node dead, from us. */
 static void on_suspicion_timeout(struct ml_suspicion *s, int confirmations, void *ud)
 {
-    struct ml_node *n = ud;
-    cairn_memberlist *ml = n->ml;
+    const struct ml_suspect *sp = ud;
+    struct ml_node *n = sp->node;
+    cairn_memberlist *ml = sp->ml;
     (void)s;
     if (n->state != CAIRN_ML_SUSPECT)
         return;
@@ -448,10 +477,10 @@ void cairn__ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s)
     struct ml_node *n = cairn__ml_find(ml, s->node.p, s->node.len);
     if (!n || s->incarnation < n->incarnation)
         return;
-    if (n->suspicion) {
+    struct ml_suspicion *running = cairn__ml_node_suspicion(ml, n);
+    if (running) {
         char from[ML_NAME_MAX + 1];
-        if (name_cstr(s->from.p, s->from.len, from) &&
-            cairn__ml_suspicion_confirm(n->suspicion, from))
+        if (name_cstr(s->from.p, s->from.len, from) && cairn__ml_suspicion_confirm(running, from))
             cairn__ml_queue_suspect(ml, s);
         return;
     }
@@ -476,9 +505,18 @@ void cairn__ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s)
     cairn_time min =
         cairn__ml_suspicion_timeout(ml->cfg.suspicion_mult, count, ml->cfg.probe_interval);
     cairn_time max = (cairn_time)ml->cfg.suspicion_max_timeout_mult * min;
-    struct ml_suspicion *timer;
-    if (cairn__ml_suspicion_new(ml->loop, from, k < 0 ? 0 : k, min, max, on_suspicion_timeout, n,
-                                &timer) < 0) {
+    struct ml_suspect *sp = cairn_calloc(1, sizeof(*sp));
+    if (!sp || cairn__ml_suspicion_new(ml->loop, from, k < 0 ? 0 : k, min, max,
+                                       on_suspicion_timeout, sp, &sp->timer) < 0) {
+        cairn_free(sp);
+        cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "out of memory suspecting %s", n->name);
+        return;
+    }
+    sp->ml = ml;
+    sp->node = n;
+    if (cairn__ml_strmap_put(&ml->suspects, n->name, sp) < 0) {
+        cairn__ml_suspicion_delete(sp->timer);
+        cairn_free(sp);
         cairn_logf(&ml->log, CAIRN_LOG_ERROR, ML_LOG, "out of memory suspecting %s", n->name);
         return;
     }
@@ -486,7 +524,6 @@ void cairn__ml_suspect_node(cairn_memberlist *ml, const cairn_wire_suspect *s)
     n->incarnation = s->incarnation;
     n->state = CAIRN_ML_SUSPECT;
     n->state_change = cairn_loop_now(ml->loop);
-    n->suspicion = timer;
 }
 
 /* ---- dead ---- */
@@ -496,8 +533,7 @@ void cairn__ml_dead_node(cairn_memberlist *ml, const cairn_wire_dead *d, struct 
     struct ml_node *n = cairn__ml_find(ml, d->node.p, d->node.len);
     if (!n || d->incarnation < n->incarnation)
         return;
-    cairn__ml_suspicion_delete(n->suspicion);
-    n->suspicion = NULL;
+    drop_suspicion(ml, n);
     if (n->state == CAIRN_ML_DEAD || n->state == CAIRN_ML_LEFT)
         return;
     if (is_self(ml, n)) {
@@ -647,7 +683,7 @@ void cairn__ml_reset_nodes(cairn_memberlist *ml)
         if (n->state == CAIRN_ML_DEAD && now - n->state_change > ml->cfg.gossip_to_the_dead_time &&
             !is_self(ml, n)) {
             cairn__ml_strmap_del(&ml->node_map, n->name);
-            free_node(n);
+            free_node(ml, n);
             continue;
         }
         ml->nodes[kept++] = n;

@@ -335,7 +335,7 @@ static void test_suspect_rules(void **state)
     /* An alive with a higher incarnation clears the suspicion. */
     alive(f, "test", "127.0.0.2", 6, NULL);
     assert_int_equal(get(f, "test").state, CAIRN_ML_ALIVE);
-    assert_null(f->ml->nodes[0]->suspicion == NULL ? NULL : (void *)1);
+    assert_null(cairn__ml_node_suspicion(f->ml, f->ml->nodes[0]) == NULL ? NULL : (void *)1);
     fx_free(f);
 }
 
@@ -382,17 +382,21 @@ static void test_suspect_lifeguard_confirmations(void **state)
     assert_int_equal(cairn_memberlist_num_nodes(f->ml), 10);
     drain(f);
     suspect(f, "n0", 1, "n1");
-    assert_int_equal(cairn__ml_suspicion_deadline(f->ml->nodes[0]->suspicion) >= 0, 1);
+    assert_int_equal(
+        cairn__ml_suspicion_deadline(cairn__ml_node_suspicion(f->ml, f->ml->nodes[0])) >= 0, 1);
     struct ml_node *n0 = cairn__ml_find(f->ml, (const uint8_t *)"n0", 2);
-    assert_int_equal(cairn__ml_suspicion_deadline(n0->suspicion), 24 * CAIRN_SEC);
+    assert_int_equal(cairn__ml_suspicion_deadline(cairn__ml_node_suspicion(f->ml, n0)),
+                     24 * CAIRN_SEC);
     assert_int_equal(drain(f).n, 1);
     suspect(f, "n0", 1, "n1"); /* same accuser: nothing */
     assert_int_equal(drain(f).n, 0);
     suspect(f, "n0", 1, "n2"); /* confirmation: re-gossiped, 11.381 s */
     assert_int_equal(drain(f).n, 1);
-    assert_int_equal(cairn__ml_suspicion_deadline(n0->suspicion), 11381 * CAIRN_MSEC);
+    assert_int_equal(cairn__ml_suspicion_deadline(cairn__ml_node_suspicion(f->ml, n0)),
+                     11381 * CAIRN_MSEC);
     suspect(f, "n0", 1, "n3");
-    assert_int_equal(cairn__ml_suspicion_deadline(n0->suspicion), 4 * CAIRN_SEC);
+    assert_int_equal(cairn__ml_suspicion_deadline(cairn__ml_node_suspicion(f->ml, n0)),
+                     4 * CAIRN_SEC);
     suspect(f, "n0", 1, "n4"); /* beyond k: not news */
     assert_int_equal(drain(f).n, 1);
     cairn_loop_manual_advance(f->loop, 4 * CAIRN_SEC);
