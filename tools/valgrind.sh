@@ -15,7 +15,9 @@
 # CAIRN_TEST_SLOWDOWN (default 20, exported to the tests) tells them how much
 # slower they run: tests on real time stretch their timers and deadlines by
 # it, simulator tests shrink their biggest scenarios (tests/support/slowdown.h).
-# Memory checking is the same for every test.
+# Memory checking is the same for every test. --fair-sched=yes: valgrind runs
+# one thread at a time, and without it a busy writer can starve the reader
+# threads of the multi-threaded tests (test_manager_stress saw 0 lookups).
 set -eu
 export CAIRN_TEST_SLOWDOWN="${CAIRN_TEST_SLOWDOWN:-20}"
 [ $# -ge 1 ] || { echo "usage: tools/valgrind.sh BUILD_DIR [PATTERN]" >&2; exit 2; }
@@ -40,7 +42,7 @@ for t in "$build"/unit_test_* "$build"/sim_test_*; do
     n=$((n + 1))
     t0=$(date +%s)
     if (cd "$build" && CMOCKA_MESSAGE_OUTPUT=stdout timeout "${VG_TIMEOUT:-3600}" valgrind --tool=memcheck --leak-check=full \
-        --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --track-fds=no \
+        --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --track-fds=no --fair-sched=yes \
         --suppressions="$root/tools/valgrind.supp" --log-file="$out/$name.log" "$t") \
         >"$out/$name.out" 2>&1; then
         echo "ok   $name ($(($(date +%s) - t0)) s, $(summary "$out/$name.log"))"
