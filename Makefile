@@ -17,7 +17,7 @@ DESTDIR  ?=
 
 DEB_PKGS = build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
            libuv1-dev libmsgpack-dev libssl-dev zlib1g-dev liburcu-dev \
-           libjansson-dev libmicrohttpd-dev libcmocka-dev serf python3 \
+           libjansson-dev libmicrohttpd-dev libpcre2-dev libcmocka-dev serf python3 \
            python3-consul iproute2 procps curl nftables \
            debhelper dpkg-dev fakeroot lintian groff-base man-db
 

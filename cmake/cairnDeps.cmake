@@ -8,7 +8,8 @@ find_package(Threads REQUIRED)
 # libcrypto and libmicrohttpd are not among them: libcairn loads them at run
 # time (dlopen) when a key is installed or the HTTP API started, and needs
 # only their headers to build (CMakeLists.txt).
-foreach(_cairn_dep uv:libuv msgpack:msgpack urcu:liburcu-bp zlib:zlib jansson:jansson)
+foreach(_cairn_dep uv:libuv msgpack:msgpack urcu:liburcu-bp zlib:zlib jansson:jansson
+                  pcre2:libpcre2-8)
   string(REPLACE ":" ";" _cairn_dep "${_cairn_dep}")
   list(GET _cairn_dep 0 _cairn_name)
   list(GET _cairn_dep 1 _cairn_module)

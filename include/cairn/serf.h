@@ -332,9 +332,11 @@ typedef struct cairn_serf_query_params {
     size_t n_filter_nodes;
     /* Tag filters: key = tag name, value = a regular expression the tag's
      * value must match somewhere (unanchored, like Go's
-     * regexp.MatchString). Evaluated with POSIX extended regexps: RE2-only
-     * syntax (\d, \w, (?i), non-greedy ops) does not compile and fails the
-     * filter, as a broken expression does in Serf. */
+     * regexp.MatchString), in RE2's syntax (\d, \w, (?i), non-greedy
+     * ops; PCRE2 underneath, so back-references and look-arounds work too,
+     * which Go refuses). A broken expression fails the filter, as in Serf;
+     * a hostile one costs at most 512 KiB and 100,000 backtracking steps
+     * on every node it reaches, then fails. */
     const cairn_tag *filter_tags;
     size_t n_filter_tags;
     /* Ask every processing node for an ack (Go: RequestAck). */

@@ -8,25 +8,21 @@
  * somewhere). Every filter must pass. An unknown or malformed filter fails
  * the query, as in Go.
  *
- * Departure: Go matches with RE2 (regexp.MatchString, unanchored). cairn
- * uses POSIX extended regexps (regcomp REG_EXTENDED | REG_NOSUB), which are
- * unanchored too and agree on the common subset (literals, ., [], *, +, ?,
- * |, (), ^, $, {m,n}). RE2-only syntax (\d, \w, \s, (?i), non-greedy
- * quantifiers) does not compile here and fails the filter, as an invalid
- * expression does in Serf; ERE-only syntax Go would reject ([[:<:]]) is
- * accepted. Expressions are compiled per received query (queries are rare;
- * Go does the same).
+ * Expressions are matched by base/regex.h: PCRE2 with Go's defaults and a
+ * bounded cost (an expression from any member of the cluster cannot take
+ * more than CAIRN__RE_MEM_MAX bytes or CAIRN__RE_STEPS steps; glibc's
+ * regcomp, used before, took 2^n memory for `x++…+`). The syntax is RE2's
+ * plus PCRE2's extras (back-references, look-arounds), which Go would
+ * refuse. Expressions are compiled per received query (queries are rare;
+ * Go does the same). A match that runs out of steps fails the filter.
  */
 #include "serf/serf_internal.h"
 
-#include <regex.h>
 #include <string.h>
 
+#include "base/regex.h"
 #include "cairn/alloc.h"
 #include "cairn/error.h"
-
-/* Longest expression compiled (a hostile one cannot cost more). */
-#define SERF_FILTER_EXPR_MAX 1024
 
 int cairn__serf_filters_encode(const cairn_serf_query_params *p, cairn_buf *out, size_t *lens,
                                size_t n_lens)
@@ -77,26 +73,19 @@ static bool node_listed(const char *self, const cairn_wire_serf_filter *f)
     return false;
 }
 
-/* Go's regexp.MatchString(expr, value) on POSIX ERE. */
+/* Go's regexp.MatchString(expr, value). */
 static bool tag_matches(const cairn_tag *tags, size_t ntags, const cairn_wire_serf_filter *f)
 {
-    if (f->expr.len > SERF_FILTER_EXPR_MAX || (f->expr.len && memchr(f->expr.p, 0, f->expr.len)) ||
-        (f->tag.len && memchr(f->tag.p, 0, f->tag.len)))
-        return false;
-    char expr[SERF_FILTER_EXPR_MAX + 1];
-    if (f->expr.len)
-        memcpy(expr, f->expr.p, f->expr.len);
-    expr[f->expr.len] = 0;
     const char *value = "";
     for (size_t i = 0; i < ntags; i++)
         if (f->tag.len && strlen(tags[i].key) == f->tag.len &&
             memcmp(tags[i].key, f->tag.p, f->tag.len) == 0)
             value = tags[i].value;
-    regex_t re;
-    if (regcomp(&re, expr, REG_EXTENDED | REG_NOSUB) != 0)
+    cairn__re *re;
+    if (cairn__re_compile((const char *)f->expr.p, f->expr.len, 0, &re) != 0)
         return false;
-    bool ok = regexec(&re, value, 0, NULL, 0) == 0;
-    regfree(&re);
+    bool ok = cairn__re_match(re, value, strlen(value)) == 1;
+    cairn__re_free(re);
     return ok;
 }
 

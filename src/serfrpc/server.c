@@ -28,11 +28,11 @@
  */
 #include "cairn/serfrpc_server.h"
 
-#include <regex.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/regex.h"
 #include "cairn/alloc.h"
 #include "cairn/buf.h"
 #include "serfrpc/codec.h"
@@ -282,8 +282,8 @@ struct member_list {
     cairn_member *ms;
     size_t n, cap;
     /* Filter (members-filtered), NULL for all. */
-    regex_t *name_re, *status_re;
-    regex_t *tag_re;
+    cairn__re *name_re, *status_re;
+    cairn__re **tag_re;
     const cairn_tag *tags;
     size_t ntags;
     int err;
@@ -298,15 +298,20 @@ static char *arena_strdup(cairn_wire_arena *a, const char *s)
     return d;
 }
 
+static bool re_matches(cairn__re *re, const char *s)
+{
+    return cairn__re_match(re, s, strlen(s)) == 1;
+}
+
 static bool member_matches(struct member_list *l, const cairn_member *m)
 {
-    if (l->name_re && regexec(l->name_re, m->name, 0, NULL, 0) != 0)
+    if (l->name_re && !re_matches(l->name_re, m->name))
         return false;
-    if (l->status_re && regexec(l->status_re, cairn_member_status_name(m->status), 0, NULL, 0) != 0)
+    if (l->status_re && !re_matches(l->status_re, cairn_member_status_name(m->status)))
         return false;
     for (size_t i = 0; i < l->ntags; i++) {
         const char *v = cairn_member_tag(m, l->tags[i].key);
-        if (regexec(&l->tag_re[i], v ? v : "", 0, NULL, 0) != 0)
+        if (!re_matches(l->tag_re[i], v ? v : ""))
             return false;
     }
     return true;
@@ -349,63 +354,44 @@ static void fill_members(cairn_mp_writer *w, const void *arg)
     cairn__serfrpc_encode_members(w, l->ms, l->n);
 }
 
-/* compile: Serf's "^" + expr + "$" (no grouping, as Serf writes it). */
-static bool compile(regex_t *re, const char *expr)
+/* compile: Serf's "^" + expr + "$" (no grouping, as Serf writes it), with
+ * base/regex.h's bounds (a client's expression costs at most
+ * CAIRN__RE_MEM_MAX bytes and CAIRN__RE_STEPS steps per member). */
+static bool compile(cairn__re **re, const char *expr)
 {
-    size_t n = strlen(expr);
-    char *pat = cairn_malloc(n + 3);
-    if (!pat)
-        return false;
-    pat[0] = '^';
-    memcpy(pat + 1, expr, n);
-    pat[n + 1] = '$';
-    pat[n + 2] = 0;
-    bool ok = regcomp(re, pat, REG_EXTENDED | REG_NOSUB) == 0;
-    cairn_free(pat);
-    return ok;
+    return cairn__re_compile(expr, strlen(expr), CAIRN__RE_WHOLE, re) == 0;
 }
 
 /* handle_members: false closes the connection (a bad regexp). */
 static bool handle_members(struct conn *c, uint64_t seq, const serfrpc_req_body *b)
 {
     struct member_list l;
-    regex_t name_re, status_re;
-    regex_t *tag_re = NULL;
     size_t ntag_ok = 0;
     bool ok = true;
     memset(&l, 0, sizeof l);
     cairn__wire_arena_init(&l.a, SIZE_MAX / 4);
-    if (b && b->name && b->name[0]) {
-        if (!(ok = compile(&name_re, b->name)))
-            goto out;
-        l.name_re = &name_re;
-    }
-    if (b && b->status && b->status[0]) {
-        if (!(ok = compile(&status_re, b->status)))
-            goto out;
-        l.status_re = &status_re;
-    }
+    if (b && b->name && b->name[0] && !(ok = compile(&l.name_re, b->name)))
+        goto out;
+    if (b && b->status && b->status[0] && !(ok = compile(&l.status_re, b->status)))
+        goto out;
     if (b && b->ntags) {
-        tag_re = cairn_calloc(b->ntags, sizeof *tag_re);
-        if (!(ok = tag_re != NULL))
+        l.tag_re = cairn_calloc(b->ntags, sizeof *l.tag_re);
+        if (!(ok = l.tag_re != NULL))
             goto out;
         for (; ntag_ok < b->ntags; ntag_ok++)
-            if (!(ok = compile(&tag_re[ntag_ok], b->tags[ntag_ok].value)))
+            if (!(ok = compile(&l.tag_re[ntag_ok], b->tags[ntag_ok].value)))
                 goto out;
-        l.tag_re = tag_re;
         l.tags = b->tags;
         l.ntags = b->ntags;
     }
     c->srv->cfg.ops->for_each_member(c->srv->cfg.impl, collect_member, &l);
     send_pair(c, l.err ? cairn_strerror(l.err) : "", seq, fill_members, &l, false);
 out:
-    if (l.name_re)
-        regfree(l.name_re);
-    if (l.status_re)
-        regfree(l.status_re);
+    cairn__re_free(l.name_re);
+    cairn__re_free(l.status_re);
     for (size_t i = 0; i < ntag_ok; i++)
-        regfree(&tag_re[i]);
-    cairn_free(tag_re);
+        cairn__re_free(l.tag_re[i]);
+    cairn_free(l.tag_re);
     cairn__wire_arena_destroy(&l.a);
     return ok;
 }

@@ -1,6 +1,6 @@
 /* Units of serf's query layer:
  *   - filters: node lists, tag regexps with Go's unanchored semantics,
- *     absent tags, broken and RE2-only expressions, unknown and malformed
+ *     absent tags, broken, RE2-syntax and hostile expressions, unknown and malformed
  *     filters, the spec's hex examples;
  *   - the default timeout formula and the size limits;
  *   - the 512-slot ring: a repeated (LTime, ID) is dropped, the same LTime
@@ -82,10 +82,15 @@ static void test_tag_filter_unanchored(void **state)
     /* An absent tag is the empty string. */
     assert_true(tag_match("zone", "^$"));
     assert_false(tag_match("zone", "x"));
-    /* Broken expressions fail the filter (Go: compile error -> false);
-     * RE2-only escapes do not compile as POSIX ERE. */
+    /* Broken expressions fail the filter (Go: compile error -> false). */
     assert_false(tag_match("role", "("));
     assert_false(tag_match("role", "[a"));
+    /* RE2 syntax works as in Go: \d, (?i). */
+    assert_true(tag_match("dc", "^east-\\d$"));
+    assert_true(tag_match("role", "(?i)^WEB$"));
+    /* A hostile expression (2^36 nodes for glibc's regcomp) fails or
+     * matches within regex.h's bounds, and the node goes on. */
+    assert_false(tag_match("role", "web++++++++++++++++++++++++++++++++++++x"));
     /* Two filters: both must pass. */
     cairn_tag two[] = {{"role", "web"}, {"dc", "^west"}};
     cairn_serf_query_params p = {.name = "q", .filter_tags = two, .n_filter_tags = 2};
