@@ -40,7 +40,8 @@ src/wire/keyring.c src/wire/lzw.c src/wire/mp_read.c src/wire/msg_common.c
 src/wire/msg_memberlist.c src/wire/msg_meta.c src/wire/msg_serf.c src/wire/packet.c
 src/wire/stream.c src/serfrpc/decode.c src/serfrpc/codec.c
 src/agent/config.c src/agent/http_api.c src/serf/snapshot.c src/serf/filter.c
-src/servers/parse.c src/servers/server.c src/coord/coord.c src/base/utf8.c"
+src/servers/parse.c src/servers/server.c src/coord/coord.c src/base/utf8.c
+src/base/regex.c"
 files=
 for f in $decoders; do files="$files $root/$f"; done
 echo "== decoders (line coverage by the fuzz corpora)"
