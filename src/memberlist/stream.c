@@ -284,7 +284,8 @@ static int merge_remote(struct ml_conn *c)
                 rc = CAIRN_ENOMEM;
                 break;
             }
-            memcpy(names[i], nodes[i].name.p, nodes[i].name.len);
+            if (nodes[i].name.len) /* an empty span may have no bytes (p NULL) */
+                memcpy(names[i], nodes[i].name.p, nodes[i].name.len);
             views[i] = (cairn_ml_node){.name = names[i],
                                        .meta = nodes[i].meta.p,
                                        .meta_len = nodes[i].meta.len,

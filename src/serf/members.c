@@ -75,12 +75,15 @@ static void set_tags(struct serf_member *m, const uint8_t *meta, size_t len)
         if (m->tags && m->tag_strs) {
             char *p = m->tag_strs;
             for (size_t i = 0; i < n; i++) {
+                /* An empty key or value may have no bytes at all (p NULL). */
                 m->tags[i].key = p;
-                memcpy(p, wt[i].key.p, wt[i].key.len);
+                if (wt[i].key.len)
+                    memcpy(p, wt[i].key.p, wt[i].key.len);
                 p += wt[i].key.len;
                 *p++ = 0;
                 m->tags[i].value = p;
-                memcpy(p, wt[i].value.p, wt[i].value.len);
+                if (wt[i].value.len)
+                    memcpy(p, wt[i].value.p, wt[i].value.len);
                 p += wt[i].value.len;
                 *p++ = 0;
             }
