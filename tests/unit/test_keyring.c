@@ -1,7 +1,9 @@
 /* Unit tests for src/wire/keyring.c: Go's keyring rules, Go-produced v0/v1
  * payloads and stream frame (tests/vectors/wire_frame/crypt_go.txt), a
- * fixed-nonce known answer, wrong key, tampering, short buffers, AAD, and
- * allocation failures. */
+ * fixed-nonce known answer, wrong key, tampering, short buffers, AAD,
+ * allocation failures, and fresh nonces: never repeated in 5,000 packets
+ * (across refills of the buffered pool), never shared by a forked child
+ * and its parent. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cairn/alloc.h"
 #include "cairn/keyring.h"
@@ -280,6 +284,80 @@ static int keyring_attempt(void *ctx)
     return e;
 }
 
+/* The nonce of one v1 packet (bytes 1..12). */
+static void seal_nonce(cairn_keyring *r, uint8_t nonce[CAIRN_KEYRING_NONCE_SIZE])
+{
+    cairn_buf ct;
+    cairn_buf_init(&ct, BIG);
+    assert_int_equal(cairn__keyring_encrypt(r, 1, NULL, 0, (const uint8_t *)"x", 1, &ct), 0);
+    memcpy(nonce, ct.data + 1, CAIRN_KEYRING_NONCE_SIZE);
+    cairn_buf_destroy(&ct);
+}
+
+static int cmp_nonce(const void *a, const void *b)
+{
+    return memcmp(a, b, CAIRN_KEYRING_NONCE_SIZE);
+}
+
+static void test_nonces_fresh(void **state)
+{
+    (void)state;
+    enum { N = 5000 }; /* about 15 refills of the 340-nonce page */
+    static uint8_t seen[N][CAIRN_KEYRING_NONCE_SIZE];
+    cairn_keyring *r;
+    assert_int_equal(cairn_keyring_new(K1, 16, &r), 0);
+    for (int i = 0; i < N; i++)
+        seal_nonce(r, seen[i]);
+    qsort(seen, N, CAIRN_KEYRING_NONCE_SIZE, cmp_nonce);
+    for (int i = 1; i < N; i++)
+        assert_true(cmp_nonce(seen[i - 1], seen[i]) != 0);
+    static const uint8_t zero[CAIRN_KEYRING_NONCE_SIZE];
+    assert_true(cmp_nonce(seen[0], zero) != 0 && cmp_nonce(seen[N - 1], zero) != 0);
+    cairn_keyring_delete(r);
+}
+
+/* A forked child must not take the parent's next buffered nonce: the two
+ * would seal different packets under one key and nonce (GCM's forbidden
+ * case). The child reports its next nonces through a pipe. */
+static void test_nonce_after_fork(void **state)
+{
+    (void)state;
+    enum { K = 4 };
+    cairn_keyring *r;
+    assert_int_equal(cairn_keyring_new(K1, 16, &r), 0);
+    uint8_t first[CAIRN_KEYRING_NONCE_SIZE];
+    seal_nonce(r, first); /* the pool is filled now */
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint8_t n[K][CAIRN_KEYRING_NONCE_SIZE];
+        for (int i = 0; i < K; i++)
+            seal_nonce(r, n[i]);
+        _exit(write(fd[1], n, sizeof n) == (ssize_t)sizeof n ? 0 : 1);
+    }
+    close(fd[1]);
+    uint8_t child[K][CAIRN_KEYRING_NONCE_SIZE], parent[K][CAIRN_KEYRING_NONCE_SIZE];
+    size_t got = 0;
+    while (got < sizeof child) {
+        ssize_t n = read(fd[0], (uint8_t *)child + got, sizeof child - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    close(fd[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < K; i++)
+        seal_nonce(r, parent[i]);
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++)
+            assert_true(cmp_nonce(child[i], parent[j]) != 0);
+    cairn_keyring_delete(r);
+}
+
 static void test_alloc_failures(void **state)
 {
     (void)state;
@@ -291,9 +369,13 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rules),          cmocka_unit_test(test_round_trip_all_sizes),
-        cmocka_unit_test(test_go_vectors),     cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_round_trip_all_sizes),
+        cmocka_unit_test(test_go_vectors),
+        cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_nonces_fresh),
+        cmocka_unit_test(test_nonce_after_fork),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
