@@ -6,14 +6,12 @@
  * only an IV reset rather than a key schedule.
  *
  * Nonces are 12 random bytes, as memberlist's (crypto/rand), read from the
- * kernel's CSPRNG (getrandom) 340 at a time into a page of the ring's own.
- * OpenSSL's RAND_bytes, used before, cost 2.4-3.7 us per nonce here, three
- * quarters of sealing a gossip packet. The page is MADV_WIPEONFORK: a
- * forked child finds it zeroed (no nonces left) and reads its own, so
- * parent and child never both use a buffered nonce under the same key
- * (test_keyring: test_nonce_after_fork). Where the kernel refuses
- * WIPEONFORK (before Linux 4.14) or getrandom fails, each nonce comes from
- * RAND_bytes as before. A used nonce is wiped from the page.
+ * kernel's CSPRNG a page (340 nonces) at a time through the ring's own
+ * fork-safe pool (base/randpool.h: a forked child never reuses a buffered
+ * nonce; test_keyring: test_nonce_after_fork). OpenSSL's RAND_bytes, used
+ * before, cost 2.4-3.7 us per nonce here, three quarters of sealing a
+ * gossip packet; it remains the fallback where the kernel refuses the pool
+ * (before Linux 4.14) or getrandom fails.
  *
  * Encrypt writes [vsn][nonce][ciphertext][tag] straight into the caller's
  * bounded buffer. Version 0 (memberlist protocol 1) pads the plaintext with
@@ -42,7 +40,6 @@
 #include "cairn/keyring.h"
 
 #include <dlfcn.h>
-#include <errno.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -52,10 +49,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/random.h>
 
 #include "base/dl.h"
+#include "base/randpool.h"
 #include "cairn/alloc.h"
 #include "keyring_internal.h"
 #include "wire/keyring_internal.h"
@@ -123,26 +119,13 @@ typedef struct ring_key {
     EVP_CIPHER_CTX *dec;
 } ring_key;
 
-/* Buffered nonces: one page, zeroed in a forked child. */
-#define NONCE_PAGE 4096
-#define NONCE_POOL ((NONCE_PAGE - sizeof(uint32_t)) / CAIRN_KEYRING_NONCE_SIZE)
-#ifndef MADV_WIPEONFORK
-#define MADV_WIPEONFORK 18
-#endif
-
-struct nonce_pool {
-    uint32_t left; /* 0 in a forked child: refill */
-    uint8_t bytes[NONCE_POOL * CAIRN_KEYRING_NONCE_SIZE];
-};
-_Static_assert(sizeof(struct nonce_pool) <= NONCE_PAGE, "one page");
-
 struct cairn_keyring {
     ring_key *keys; /* keys[0] is primary */
     size_t count;
     size_t cap;
-    /* Mapped at the first encryption with a random nonce. */
-    struct nonce_pool *nonces;
-    bool no_pool; /* WIPEONFORK or getrandom refused: RAND_bytes each time */
+    /* Buffered nonces, mapped at the first encryption with a random one. */
+    cairn__randpool *nonces;
+    bool no_pool; /* no WIPEONFORK: RAND_bytes each time */
     /* Loaded with the first key (count > 0 implies loaded). */
     struct ssl_api ssl;
 };
@@ -220,8 +203,7 @@ void cairn_keyring_delete(cairn_keyring *ring)
         key_destroy(&ring->ssl, &ring->keys[i]);
     if (ring->ssl.dl != NULL)
         dlclose(ring->ssl.dl);
-    if (ring->nonces != NULL)
-        munmap(ring->nonces, NONCE_PAGE);
+    cairn__randpool_free(ring->nonces);
     cairn_free(ring->keys);
     cairn_free(ring);
 }
@@ -340,45 +322,15 @@ static int seal(const struct ssl_api *ssl, EVP_CIPHER_CTX *c, const uint8_t *non
     return 0;
 }
 
-static bool fill_random(uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t got = getrandom(p, n, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return false;
-        p += got;
-        n -= (size_t)got;
-    }
-    return true;
-}
-
 /* next_nonce writes a fresh random nonce to dst. */
 static int next_nonce(cairn_keyring *ring, uint8_t *dst)
 {
-    if (ring->nonces == NULL && !ring->no_pool) {
-        void *m =
-            mmap(NULL, NONCE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m != MAP_FAILED && madvise(m, NONCE_PAGE, MADV_WIPEONFORK) == 0) {
-            ring->nonces = m;
-        } else {
-            if (m != MAP_FAILED)
-                munmap(m, NONCE_PAGE);
-            ring->no_pool = true;
-        }
-    }
-    struct nonce_pool *p = ring->nonces;
-    if (p != NULL && p->left == 0) {
-        if (fill_random(p->bytes, sizeof p->bytes))
-            p->left = NONCE_POOL;
-    }
-    if (p == NULL || p->left == 0)
-        return ring->ssl.rand_bytes(dst, CAIRN_KEYRING_NONCE_SIZE) == 1 ? 0 : CAIRN_EIO;
-    uint8_t *src = p->bytes + (size_t)--p->left * CAIRN_KEYRING_NONCE_SIZE;
-    memcpy(dst, src, CAIRN_KEYRING_NONCE_SIZE);
-    memset(src, 0, CAIRN_KEYRING_NONCE_SIZE);
-    return 0;
+    if (ring->nonces == NULL && !ring->no_pool)
+        ring->no_pool = (ring->nonces = cairn__randpool_new()) == NULL;
+    if (ring->nonces != NULL &&
+        cairn__randpool_take(ring->nonces, dst, CAIRN_KEYRING_NONCE_SIZE) == 0)
+        return 0;
+    return ring->ssl.rand_bytes(dst, CAIRN_KEYRING_NONCE_SIZE) == 1 ? 0 : CAIRN_EIO;
 }
 
 int cairn__keyring_encrypt_nonce(cairn_keyring *ring, uint8_t vsn, const uint8_t *nonce,
