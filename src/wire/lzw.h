@@ -14,7 +14,7 @@
  *   ""                         -> 00 03 02
  *
  * The decoder is a streaming state machine with fixed-size state (about
- * 16 KiB) that appends to a bounded cairn_buf: output past the buffer's
+ * 36 KiB) that appends to a bounded cairn_buf: output past the buffer's
  * limit is refused (CAIRN_ELIMIT) before it is stored, so a decompression
  * bomb costs at most `limit` bytes of memory. A stream that ends without the
  * EOF code is an error, as in Go ("unexpected EOF"). Bytes after the EOF
