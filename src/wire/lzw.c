@@ -59,12 +59,15 @@ enum {
 
 typedef struct lzw_enc {
     uint32_t slot[LZW_HASH_SLOTS]; /* key << 12 | code, 0 = empty */
-    uint8_t *out;                  /* next output byte */
-    uint32_t bits;                 /* pending bits, LSB first */
-    unsigned nbits;                /* number of pending bits */
-    unsigned width;                /* current code width */
-    uint32_t hi;                   /* last assigned code */
-    uint32_t overflow;             /* hi value that widens the codes */
+    /* For each code, its most recently used child: (byte + 1) << 12 |
+     * code, 0 = none. */
+    uint32_t hint[LZW_TABLE_CODES];
+    uint8_t *out;      /* next output byte */
+    uint32_t bits;     /* pending bits, LSB first */
+    unsigned nbits;    /* number of pending bits */
+    unsigned width;    /* current code width */
+    uint32_t hi;       /* last assigned code */
+    uint32_t overflow; /* hi value that widens the codes */
 } lzw_enc;
 
 static void enc_emit(lzw_enc *e, uint32_t code)
@@ -84,6 +87,7 @@ static void enc_new_table(lzw_enc *e)
     e->hi = LZW_EOF;
     e->overflow = 1u << e->width;
     memset(e->slot, 0, sizeof e->slot);
+    memset(e->hint, 0, LZW_CLEAR * sizeof e->hint[0]);
 }
 
 /* enc_next_code advances hi; returns false when the table was full and has
@@ -118,25 +122,36 @@ static void enc_run(lzw_enc *e, const uint8_t *in, size_t len)
     }
     uint32_t code = in[0];
     for (size_t i = 1; i < len; i++) {
+        uint32_t b1 = (uint32_t)in[i] + 1;
+        uint32_t hint = e->hint[code];
+        if (hint >> 12 == b1) {
+            code = hint & LZW_MAX_CODE;
+            continue;
+        }
         uint32_t key = code << 8 | in[i];
         uint32_t h = enc_hash(key);
         uint32_t t;
         bool found = false;
         while ((t = e->slot[h]) != 0) {
             if (t >> 12 == key) {
-                code = t & LZW_MAX_CODE;
                 found = true;
                 break;
             }
             h = (h + 1) & (LZW_HASH_SLOTS - 1);
         }
-        if (found)
+        if (found) {
+            e->hint[code] = b1 << 12 | (t & LZW_MAX_CODE);
+            code = t & LZW_MAX_CODE;
             continue;
+        }
         enc_emit(e, code);
+        uint32_t prev = code;
         code = in[i];
         if (!enc_next_code(e))
             continue;
         e->slot[h] = key << 12 | e->hi;
+        e->hint[prev] = b1 << 12 | e->hi;
+        e->hint[e->hi] = 0;
     }
     enc_emit(e, code);
     (void)enc_next_code(e);
