@@ -8,10 +8,12 @@
  * with 8-bit literals and Go's particular clear timing), hence this file.
  *
  * Encoder. The dictionary maps (prefix code, next byte) to a code. We keep
- * it in an open-addressing hash table of 8192 slots (more than twice the
+ * it in an open-addressing hash table of 16384 slots (four times the
  * 3837 codes a table generation can hold) whose entries pack key and code
  * into one word; zero means empty, which is safe because assigned codes are
- * at least 258. The code-width and clear timing follow Go 1.19's writer
+ * at least 258. In front of it, each code remembers its most recently used
+ * child (byte and code): on repetitive input most lookups end there, one
+ * load with no hash. The code-width and clear timing follow Go 1.19's writer
  * exactly, including the quirk that Close() counts the final code (which can
  * widen the EOF code or even emit a clear just before it): after each
  * emitted code `hi` advances; reaching 512/1024/2048 widens the codes;
@@ -50,8 +52,8 @@ enum {
     /* The encoder starts a new table when its next code would be this. */
     LZW_MAX_CODE = (1 << LZW_MAX_WIDTH) - 1,
     LZW_TABLE_CODES = 1 << LZW_MAX_WIDTH,
-    /* Encoder hash table: a power of two above twice the codes per table. */
-    LZW_HASH_SLOTS = 8192,
+    /* Encoder hash table: a power of two, four times the codes per table. */
+    LZW_HASH_SLOTS = 16384,
     LZW_INVALID = 0xffff,
 };
 
@@ -109,7 +111,7 @@ static bool enc_next_code(lzw_enc *e)
 
 static inline uint32_t enc_hash(uint32_t key)
 {
-    return (key * 2654435761u) >> (32 - 13);
+    return (key * 2654435761u) >> (32 - 14);
 }
 
 static void enc_run(lzw_enc *e, const uint8_t *in, size_t len)
