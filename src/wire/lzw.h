@@ -14,7 +14,7 @@
  *   ""                         -> 00 03 02
  *
  * The decoder is a streaming state machine with fixed-size state (about
- * 16 KiB) that appends to a bounded cairn_buf: output past the buffer's
+ * 36 KiB) that appends to a bounded cairn_buf: output past the buffer's
  * limit is refused (CAIRN_ELIMIT) before it is stored, so a decompression
  * bomb costs at most `limit` bytes of memory. A stream that ends without the
  * EOF code is an error, as in Go ("unexpected EOF"). Bytes after the EOF
@@ -61,7 +61,11 @@ void cairn__lzw_dec_reset(cairn_lzw_dec *dec);
  * the same result) and appends the output to out. Returns 0, CAIRN_EPROTO
  * for an invalid code, CAIRN_ELIMIT when the output would pass out->limit,
  * or CAIRN_ENOMEM; diag (optional) names the fault. Errors are sticky: later
- * feeds return the same code. Input after the EOF code is ignored. */
+ * feeds return the same code. Input after the EOF code is ignored. The
+ * decoder copies strings from the output it wrote before, as long as the
+ * next feed gets the same out at the length the last one left it (any other
+ * buffer works, with a slower table walk for the codes defined before); it
+ * assumes those bytes are not changed in between. */
 int cairn__lzw_dec_feed(cairn_lzw_dec *dec, const uint8_t *in, size_t len, cairn_buf *out,
                         cairn_diag *diag);
 

@@ -149,6 +149,61 @@ static void test_random_round_trips(void **state)
     free(in);
 }
 
+/* The decoder copies strings from where it wrote them before; a feed into
+ * another buffer (or the same one at another length) must fall back to the
+ * table for older codes. Long repeats, runs (KwKwK), several table
+ * generations. */
+static void test_streaming_buffers(void **state)
+{
+    (void)state;
+    cairn_rng rng;
+    cairn_rng_init(&rng, 7);
+    size_t n = 300 * 1024;
+    uint8_t *in = malloc(n);
+    for (size_t i = 0; i < n;) {
+        if (cairn_rng_below(&rng, 4) == 0) {
+            size_t run = 1 + (size_t)cairn_rng_below(&rng, 2000);
+            uint8_t b = (uint8_t)cairn_rng_below(&rng, 256);
+            for (; run > 0 && i < n; run--)
+                in[i++] = b;
+        } else {
+            int len =
+                snprintf((char *)in + i, n - i, "member-%u addr 10.0.%u.%u tags ",
+                         (unsigned)cairn_rng_below(&rng, 1000), (unsigned)cairn_rng_below(&rng, 4),
+                         (unsigned)cairn_rng_below(&rng, 256));
+            i += len > 0 && (size_t)len < n - i ? (size_t)len : n - i;
+        }
+    }
+    cairn_buf c, all, side;
+    cairn_buf_init(&c, BIG);
+    cairn_buf_init(&all, BIG);
+    cairn_buf_init(&side, BIG);
+    assert_int_equal(cairn__lzw_compress(in, n, &c), 0);
+    cairn_lzw_dec *dec;
+    assert_int_equal(cairn__lzw_dec_new(&dec), 0);
+    for (size_t off = 0; off < c.len;) {
+        size_t step = 1 + (size_t)cairn_rng_below(&rng, 4096);
+        if (step > c.len - off)
+            step = c.len - off;
+        if (cairn_rng_below(&rng, 3) == 0) {
+            side.len = 0;
+            assert_int_equal(cairn__lzw_dec_feed(dec, c.data + off, step, &side, NULL), 0);
+            assert_int_equal(cairn_buf_append(&all, side.data, side.len), 0);
+        } else {
+            assert_int_equal(cairn__lzw_dec_feed(dec, c.data + off, step, &all, NULL), 0);
+        }
+        off += step;
+    }
+    assert_true(cairn__lzw_dec_finished(dec));
+    assert_int_equal(all.len, n);
+    assert_memory_equal(all.data, in, n);
+    cairn__lzw_dec_delete(dec);
+    cairn_buf_destroy(&c);
+    cairn_buf_destroy(&all);
+    cairn_buf_destroy(&side);
+    free(in);
+}
+
 static void test_bomb_rejected(void **state)
 {
     (void)state;
@@ -257,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_known_vectors),      cmocka_unit_test(test_go_vectors),
         cmocka_unit_test(test_random_round_trips), cmocka_unit_test(test_bomb_rejected),
         cmocka_unit_test(test_malformed),          cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_streaming_buffers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
