@@ -399,17 +399,30 @@ int cairn__mp_read_double(cairn_mp_reader *r, double *ret_v)
     return 0;
 }
 
+/* read_fixstr reads a fixstr (a0..bf: one header byte) without the type
+ * table: true when the next item is one (*rc is then 0 or the error),
+ * false to take the general path. */
+static inline bool read_fixstr(cairn_mp_reader *r, cairn_span *ret, int *rc)
+{
+    if (r->err || r->pos >= r->len || (r->p[r->pos] & 0xe0) != 0xa0)
+        return false;
+    size_t n = r->p[r->pos] & 0x1f;
+    if (n > r->len - r->pos - 1) {
+        *rc = fail(r, CAIRN_EAGAIN);
+        return true;
+    }
+    *ret = (cairn_span){r->p + r->pos + 1, n};
+    r->pos += 1 + n;
+    *rc = 0;
+    return true;
+}
+
 int cairn__mp_read_str(cairn_mp_reader *r, cairn_span *ret_s)
 {
-    /* Fast path: fixstr (a0..bf), the form of every struct key. */
-    if (!r->err && r->pos < r->len && (r->p[r->pos] & 0xe0) == 0xa0) {
-        size_t n = r->p[r->pos] & 0x1f;
-        if (n > r->len - r->pos - 1)
-            return fail(r, CAIRN_EAGAIN);
-        *ret_s = (cairn_span){r->p + r->pos + 1, n};
-        r->pos += 1 + n;
-        return 0;
-    }
+    /* Fast path: fixstr, the form of every struct key. */
+    int rc;
+    if (read_fixstr(r, ret_s, &rc))
+        return rc;
     mp_hdr h;
     if (next(r, &h))
         return r->err;
@@ -445,15 +458,10 @@ int cairn__mp_read_bytes_len(const cairn_mp_reader *r, size_t *ret_len)
 int cairn__mp_read_bytes(cairn_mp_reader *r, uint8_t *scratch, size_t scratch_cap,
                          cairn_span *ret_b)
 {
-    /* Fast path: fixstr (a0..bf), gossip's form of a short []byte. */
-    if (!r->err && r->pos < r->len && (r->p[r->pos] & 0xe0) == 0xa0) {
-        size_t n = r->p[r->pos] & 0x1f;
-        if (n > r->len - r->pos - 1)
-            return fail(r, CAIRN_EAGAIN);
-        *ret_b = (cairn_span){r->p + r->pos + 1, n};
-        r->pos += 1 + n;
-        return 0;
-    }
+    /* Fast path: fixstr, gossip's form of a short []byte. */
+    int rc;
+    if (read_fixstr(r, ret_b, &rc))
+        return rc;
     mp_hdr h;
     if (next(r, &h))
         return r->err;
